@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Install casegate with its test tools and run every check: lint, then the test suite.
+# End-to-end tests run on SQLite and on PostgreSQL (127.0.0.1:5432, user postgres,
+# database test) in one run; the ORM-level tests run a second time on PostgreSQL.
+source "$(dirname "$0")/_venv.sh" "[test]"
+.venv/bin/ruff check src tests bench
+.venv/bin/pytest "$@"
+PG_URL="${CASEGATE_TEST_PG:-postgresql://postgres@127.0.0.1:5432/test}"
+if .venv/bin/python -c "import psycopg,sys; psycopg.connect(sys.argv[1], connect_timeout=3).close()" "$PG_URL" 2>/dev/null; then
+    CASEGATE_DATABASE_URL="$PG_URL" .venv/bin/pytest -m django_db "$@"
+else
+    echo "SKIP the ORM tests on PostgreSQL: no server answers at $PG_URL"
+fi

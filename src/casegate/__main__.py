@@ -1,0 +1,3 @@
+from casegate.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,249 @@
+"""The implementations of the ``casegate`` commands (Django is set up before they run)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import DatabaseError
+
+from casegate.config import get_config
+from casegate.errors import CasegateError
+
+
+def _emit(rows: list[dict[str, Any]], as_json: bool, columns: Iterable[str]) -> None:
+    if as_json:
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    columns = list(columns)
+    for row in rows:
+        print("  ".join(f"{row.get(col)}" for col in columns))
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        result = args.func(args)
+    except DatabaseError as exc:
+        if args.func is not init and ("no such table" in str(exc) or "does not exist" in str(exc)):
+            detail = " ".join(str(exc).split())
+            raise CasegateError(
+                f"the database is not initialised ({detail}); run: casegate init"
+            ) from None
+        raise CasegateError(f"database error: {' '.join(str(exc).split())}") from None
+    return int(result or 0)
+
+
+def init(args: argparse.Namespace) -> None:
+    from django.core.management import call_command
+    from django.db import connection
+
+    config = get_config()
+    config.home.mkdir(parents=True, exist_ok=True)
+    config.mailbox_root.mkdir(parents=True, exist_ok=True)
+    call_command("migrate", verbosity=0, interactive=False)
+    where = connection.settings_dict["NAME"]
+    print(f"casegate home {config.home}; database {connection.vendor} {where} is ready")
+
+
+def serve(args: argparse.Namespace) -> None:
+    from casegate.serve import serve as run_serve
+
+    run_serve(get_config(), args.smtp, args.http, with_worker=not args.no_worker)
+
+
+def worker(args: argparse.Namespace) -> None:
+    from casegate.serve import run_worker
+
+    run_worker(get_config(), args.parent_pid)
+
+
+def domain_add(args: argparse.Namespace) -> None:
+    from casegate.directory.services import add_domain
+
+    domain = add_domain(args.name, args.mailbox_transport)
+    print(f"added domain {domain.name}")
+
+
+def domain_list(args: argparse.Namespace) -> None:
+    from casegate.directory.models import Domain
+
+    rows = [{"name": d.name, "mailbox_transport": d.mailbox_transport or "maildir"}
+            for d in Domain.objects.all()]
+    _emit(rows, args.json, ["name", "mailbox_transport"])
+
+
+def account_add(args: argparse.Namespace) -> None:
+    from casegate.directory.services import add_account
+
+    account = add_account(args.address, args.name)
+    print(f"added account {account.address}")
+
+
+def account_remove(args: argparse.Namespace) -> None:
+    from casegate.directory.services import remove_account
+
+    remove_account(args.address)
+    print(f"removed account {args.address}")
+
+
+def account_list(args: argparse.Namespace) -> None:
+    from casegate.directory.models import Account
+
+    rows = [{"address": a.address, "name": a.display_name} for a in Account.objects.all()]
+    _emit(rows, args.json, ["address", "name"])
+
+
+def group_add(args: argparse.Namespace) -> None:
+    from casegate.directory.services import add_group
+
+    group = add_group(args.address, args.member, args.name)
+    print(f"added group {group.address} with {len(args.member)} member(s)")
+
+
+def group_remove(args: argparse.Namespace) -> None:
+    from casegate.directory.services import remove_group
+
+    remove_group(args.address)
+    print(f"removed group {args.address}")
+
+
+def group_list(args: argparse.Namespace) -> None:
+    from casegate.directory.models import Group
+
+    rows = [{"address": g.address, "name": g.name,
+             "members": [m.address for m in g.members.all()]}
+            for g in Group.objects.prefetch_related("members")]
+    _emit(rows, args.json, ["address", "members"])
+
+
+def intake_add(args: argparse.Namespace) -> None:
+    from casegate.desk.services import add_intake
+
+    intake = add_intake(args.kind, args.address, args.name, args.domain)
+    print(intake.address)
+
+
+def intake_list(args: argparse.Namespace) -> None:
+    from casegate.desk.models import Intake
+
+    rows = [{"id": i.pk, "address": i.address, "kind": i.kind, "name": i.name}
+            for i in Intake.objects.all()]
+    _emit(rows, args.json, ["id", "kind", "address"])
+
+
+def rule_add(args: argparse.Namespace) -> None:
+    from casegate.routing.models import Rule
+    from casegate.routing.services import RuleSpec, add_rule
+
+    if args.match:
+        match_type, match_value = Rule.MATCH_ADDRESS, args.match
+    elif args.match_pattern:
+        match_type, match_value = Rule.MATCH_PATTERN, args.match_pattern
+    else:
+        match_type, match_value = Rule.MATCH_ALL, ""
+    rewrite, rewrite_value = "", ""
+    for kind, value in ((Rule.REWRITE_RECIPIENT, args.replace_recipient),
+                        (Rule.REWRITE_USER, args.replace_user),
+                        (Rule.REWRITE_DOMAIN, args.replace_domain)):
+        if value:
+            rewrite, rewrite_value = kind, value
+    rule = add_rule(RuleSpec(
+        match_type=match_type, match_value=match_value, rewrite=rewrite,
+        rewrite_value=rewrite_value, also_deliver=args.also_deliver,
+        bypass_spam=args.bypass_spam, apply_to=args.apply_to, description=args.description,
+        enabled=not args.disabled, position=args.position,
+    ))
+    print(f"added rule #{rule.pk} at position {rule.position}")
+
+
+def rule_list(args: argparse.Namespace) -> None:
+    from casegate.routing.models import Rule
+    from casegate.routing.services import rule_as_dict
+
+    rows = [rule_as_dict(r) for r in Rule.objects.all()]
+    _emit(rows, args.json, ["position", "id", "match", "match_value", "change_recipient",
+                            "change_value", "also_deliver", "apply_to", "enabled"])
+
+
+def rule_remove(args: argparse.Namespace) -> None:
+    from casegate.routing.services import remove_rule
+
+    remove_rule(args.id)
+    print(f"removed rule #{args.id}")
+
+
+def rule_enable(args: argparse.Namespace) -> None:
+    from casegate.routing.services import set_enabled
+
+    rule = set_enabled(args.id, args.enabled)
+    print(f"rule #{rule.pk} is {'enabled' if rule.enabled else 'disabled'}")
+
+
+def transport_add(args: argparse.Namespace) -> None:
+    from casegate.delivery.services import add_transport
+
+    transport = add_transport(args.domain, args.hostport)
+    print(f"mail for {transport.domain} goes to {transport.host}:{transport.port}")
+
+
+def transport_remove(args: argparse.Namespace) -> None:
+    from casegate.delivery.services import remove_transport
+
+    remove_transport(args.domain)
+    print(f"removed the transport for {args.domain}")
+
+
+def transport_list(args: argparse.Namespace) -> None:
+    from casegate.delivery.models import Transport
+
+    rows = [{"domain": t.domain, "host": t.host, "port": t.port} for t in Transport.objects.all()]
+    _emit(rows, args.json, ["domain", "host", "port"])
+
+
+def conversations_list(args: argparse.Namespace) -> None:
+    from casegate.desk.models import Case, Lead
+    from casegate.desk.services import conversation_as_dict
+
+    model = Case if args.kind == "cases" else Lead
+    rows = [conversation_as_dict(c)
+            for c in model.objects.select_related("intake").order_by("id")[: args.limit]]
+    _emit(rows, args.json, ["id", "status", "requester", "subject"])
+
+
+def quarantine_list(args: argparse.Namespace) -> None:
+    from casegate.gateway.models import Quarantine
+    from casegate.gateway.quarantine import quarantine_as_dict
+
+    entries = Quarantine.objects.select_related("message").order_by("id")
+    if not args.all:
+        entries = entries.filter(state=Quarantine.HELD)
+    rows = [quarantine_as_dict(q) for q in entries]
+    _emit(rows, args.json, ["id", "recipient", "sender", "reason"])
+
+
+def quarantine_release(args: argparse.Namespace) -> None:
+    from casegate.gateway.quarantine import release
+
+    deliveries = release(args.id)
+    print(f"released #{args.id} to {', '.join(d.recipient for d in deliveries)}")
+
+
+def queue_list(args: argparse.Namespace) -> None:
+    from casegate.delivery.models import Delivery
+
+    deliveries = Delivery.objects.order_by("id")
+    if args.state:
+        deliveries = deliveries.filter(state=args.state)
+    rows = [{"id": d.pk, "queue_id": d.message_id, "original_recipient": d.original_recipient,
+             "recipient": d.recipient, "kind": d.kind, "state": d.state,
+             "attempts": d.attempts, "next_attempt_at": d.next_attempt_at.isoformat(),
+             "last_reply": d.last_reply} for d in deliveries]
+    _emit(rows, args.json, ["id", "queue_id", "recipient", "kind", "state", "last_reply"])
+
+
+def demo(args: argparse.Namespace) -> None:
+    from casegate.demo import setup_demo
+
+    print(setup_demo())

@@ -1,0 +1,187 @@
+"""The ``casegate`` command line.
+
+Every command exits 0 on success; otherwise it prints one line with the reason on
+stderr and exits non-zero.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from casegate.errors import CasegateError
+
+
+class UsageError(CasegateError):
+    pass
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, not argparse's usage block
+        raise UsageError(f"{message} (see: {self.prog} --help)")
+
+
+def build_parser() -> Parser:
+    from casegate.cli import commands as c
+
+    parser = Parser(prog="casegate", description="Route support and sales mail into cases.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+
+    p = sub.add_parser("init", help="create $CASEGATE_HOME and the database")
+    p.set_defaults(func=c.init)
+
+    p = sub.add_parser("serve", help="run the SMTP gateway, the HTTP app and a delivery worker")
+    p.add_argument("--smtp", default="127.0.0.1:2525", metavar="HOST:PORT")
+    p.add_argument("--http", default=None, metavar="HOST:PORT")
+    p.add_argument("--no-worker", action="store_true",
+                   help="do not start a delivery worker (run `casegate worker` elsewhere)")
+    p.set_defaults(func=c.serve)
+
+    p = sub.add_parser("worker", help="run a delivery worker only")
+    p.add_argument("--parent-pid", type=int, default=None, help=argparse.SUPPRESS)
+    p.set_defaults(func=c.worker)
+
+    p = sub.add_parser("demo", help="set up the demo domain, account, group, intakes and rules")
+    p.set_defaults(func=c.demo)
+
+    domain = sub.add_parser("domain", help="the company's mail domains").add_subparsers(
+        dest="action", required=True, parser_class=Parser)
+    p = domain.add_parser("add")
+    p.add_argument("name")
+    p.add_argument("--mailbox-transport", default="", metavar="smtp:HOST:PORT|lmtp:HOST:PORT")
+    p.set_defaults(func=c.domain_add)
+    p = domain.add_parser("list")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=c.domain_list)
+
+    account = sub.add_parser("account", help="real user accounts").add_subparsers(
+        dest="action", required=True, parser_class=Parser)
+    p = account.add_parser("add")
+    p.add_argument("address")
+    p.add_argument("--name", default="")
+    p.set_defaults(func=c.account_add)
+    p = account.add_parser("remove")
+    p.add_argument("address")
+    p.set_defaults(func=c.account_remove)
+    p = account.add_parser("list")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=c.account_list)
+
+    group = sub.add_parser("group", help="groups and their members").add_subparsers(
+        dest="action", required=True, parser_class=Parser)
+    p = group.add_parser("add")
+    p.add_argument("address")
+    p.add_argument("--member", nargs="+", action="extend", default=[], metavar="ADDR")
+    p.add_argument("--name", default="")
+    p.set_defaults(func=c.group_add)
+    p = group.add_parser("remove")
+    p.add_argument("address")
+    p.set_defaults(func=c.group_remove)
+    p = group.add_parser("list")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=c.group_list)
+
+    desk = sub.add_parser("desk", help="the built-in case desk").add_subparsers(
+        dest="area", required=True, parser_class=Parser)
+    intake = desk.add_parser("intake", help="intake addresses").add_subparsers(
+        dest="action", required=True, parser_class=Parser)
+    p = intake.add_parser("add")
+    p.add_argument("--kind", choices=["case", "lead"], default="case")
+    p.add_argument("--address", default=None, help="default: a unique random address")
+    p.add_argument("--domain", default=None, help="domain of the random address")
+    p.add_argument("--name", default="")
+    p.set_defaults(func=c.intake_add)
+    p = intake.add_parser("list")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=c.intake_list)
+
+    rule = sub.add_parser("rule", help="routing rules").add_subparsers(
+        dest="action", required=True, parser_class=Parser)
+    p = rule.add_parser("add")
+    match = p.add_mutually_exclusive_group(required=True)
+    match.add_argument("--match", metavar="ADDR")
+    match.add_argument("--match-pattern", metavar="REGEX")
+    match.add_argument("--match-all", action="store_true")
+    change = p.add_mutually_exclusive_group()
+    change.add_argument("--replace-recipient", metavar="ADDR")
+    change.add_argument("--replace-user", metavar="USER")
+    change.add_argument("--replace-domain", metavar="DOMAIN")
+    p.add_argument("--also-deliver", action="append", default=[], metavar="ADDR")
+    p.add_argument("--bypass-spam", action="store_true")
+    p.add_argument("--apply-to", choices=["all", "recognized", "unrecognized"], default=None)
+    p.add_argument("--description", default="")
+    p.add_argument("--position", type=int, default=None, help="1 is the highest priority")
+    p.add_argument("--disabled", action="store_true")
+    p.set_defaults(func=c.rule_add)
+    p = rule.add_parser("list")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=c.rule_list)
+    p = rule.add_parser("remove")
+    p.add_argument("id", type=int)
+    p.set_defaults(func=c.rule_remove)
+    for name in ("enable", "disable"):
+        p = rule.add_parser(name)
+        p.add_argument("id", type=int)
+        p.set_defaults(func=c.rule_enable, enabled=name == "enable")
+
+    transport = sub.add_parser("transport", help="next hops that override MX").add_subparsers(
+        dest="action", required=True, parser_class=Parser)
+    p = transport.add_parser("add")
+    p.add_argument("domain")
+    p.add_argument("hostport", metavar="HOST:PORT")
+    p.set_defaults(func=c.transport_add)
+    p = transport.add_parser("remove")
+    p.add_argument("domain")
+    p.set_defaults(func=c.transport_remove)
+    p = transport.add_parser("list")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=c.transport_list)
+
+    for name in ("cases", "leads"):
+        listing = sub.add_parser(name, help=f"{name} opened by the desk").add_subparsers(
+            dest="action", required=True, parser_class=Parser)
+        p = listing.add_parser("list")
+        p.add_argument("--json", action="store_true")
+        p.add_argument("--limit", type=int, default=1000)
+        p.set_defaults(func=c.conversations_list, kind=name)
+
+    quarantine = sub.add_parser("quarantine", help="mail held as spam").add_subparsers(
+        dest="action", required=True, parser_class=Parser)
+    p = quarantine.add_parser("list")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--all", action="store_true", help="also released and deleted entries")
+    p.set_defaults(func=c.quarantine_list)
+    p = quarantine.add_parser("release")
+    p.add_argument("id", type=int)
+    p.set_defaults(func=c.quarantine_release)
+
+    queue = sub.add_parser("queue", help="deliveries").add_subparsers(
+        dest="action", required=True, parser_class=Parser)
+    p = queue.add_parser("list")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--state", default=None)
+    p.set_defaults(func=c.queue_list)
+    return parser
+
+
+def setup_django() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "casegate.settings")
+    import django
+
+    django.setup()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        setup_django()
+        from casegate.cli.commands import run
+
+        return run(args)
+    except CasegateError as exc:
+        print(f"casegate: {exc}", file=sys.stderr)
+        return 2 if isinstance(exc, UsageError) else 1
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,139 @@
+"""Runtime configuration read from the environment (``CASEGATE_*``).
+
+Every setting has a default that works on one machine with the embedded SQLite
+database; the README lists them all.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import secrets
+import socket
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+from casegate.errors import CasegateError
+
+
+class ConfigError(CasegateError):
+    """A ``CASEGATE_*`` variable holds a value casegate cannot use."""
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a whole number") from None
+
+
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number") from None
+
+
+def _networks(raw: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    nets = []
+    for part in raw.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            nets.append(ipaddress.ip_network(part, strict=False))
+        except ValueError:
+            raise ConfigError(f"CASEGATE_TRUSTED_NETWORKS: {part!r} is not a network") from None
+    return tuple(nets)
+
+
+@dataclass(frozen=True)
+class Config:
+    home: Path
+    database_url: str | None
+    hostname: str
+    recipient_delimiter: str
+    desk_domain: str
+    max_message_size: int
+    max_recipients: int
+    smtp_timeout: float
+    retry_min: float
+    retry_max: float
+    message_lifetime: float
+    worker_poll: float
+    lease_seconds: float
+    trusted_networks: tuple = field(default_factory=tuple)
+    tls_cert: str | None = None
+    tls_key: str | None = None
+
+    @property
+    def mailbox_root(self) -> Path:
+        return self.home / "mailboxes"
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.home / "casegate.sqlite3"
+
+    def is_trusted(self, ip: str | None) -> bool:
+        if not ip:
+            return False
+        try:
+            addr = ipaddress.ip_address(ip)
+        except ValueError:
+            return False
+        return any(addr in net for net in self.trusted_networks)
+
+
+@cache
+def get_config() -> Config:
+    home = Path(os.environ.get("CASEGATE_HOME") or "var").resolve()
+    return Config(
+        home=home,
+        database_url=os.environ.get("CASEGATE_DATABASE_URL") or None,
+        hostname=os.environ.get("CASEGATE_HOSTNAME") or socket.getfqdn() or "localhost",
+        recipient_delimiter=os.environ.get("CASEGATE_RECIPIENT_DELIMITER", "+"),
+        desk_domain=os.environ.get("CASEGATE_DESK_DOMAIN") or "desk.casegate.localhost",
+        max_message_size=_env_int("CASEGATE_MAX_MESSAGE_SIZE", 25 * 1024 * 1024),
+        max_recipients=_env_int("CASEGATE_MAX_RECIPIENTS", 100),
+        smtp_timeout=_env_float("CASEGATE_SMTP_TIMEOUT", 300.0),
+        retry_min=_env_float("CASEGATE_RETRY_MIN", 60.0),
+        retry_max=_env_float("CASEGATE_RETRY_MAX", 4000.0),
+        message_lifetime=_env_float("CASEGATE_MESSAGE_LIFETIME", 5 * 24 * 3600.0),
+        worker_poll=_env_float("CASEGATE_WORKER_POLL", 0.01),
+        lease_seconds=_env_float("CASEGATE_LEASE_SECONDS", 300.0),
+        trusted_networks=_networks(
+            os.environ.get("CASEGATE_TRUSTED_NETWORKS", "127.0.0.0/8,::1/128")
+        ),
+        tls_cert=os.environ.get("CASEGATE_TLS_CERT") or None,
+        tls_key=os.environ.get("CASEGATE_TLS_KEY") or None,
+    )
+
+
+def secret_key(config: Config) -> str:
+    """The Django secret key: ``CASEGATE_SECRET_KEY`` or one kept in ``$CASEGATE_HOME``."""
+    from_env = os.environ.get("CASEGATE_SECRET_KEY")
+    if from_env:
+        return from_env
+    path = config.home / "secret_key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    key = secrets.token_urlsafe(50)
+    try:
+        config.home.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    except OSError:
+        return key
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
+    return key

@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+from django.db import models
+
+
+class Delivery(models.Model):
+    """One final recipient of one message, and where its delivery stands."""
+
+    PENDING = "pending"
+    INFLIGHT = "inflight"
+    DEFERRED = "deferred"
+    DELIVERED = "delivered"
+    BOUNCED = "bounced"
+    STATE_CHOICES = [
+        (PENDING, "pending"),
+        (INFLIGHT, "in flight"),
+        (DEFERRED, "deferred"),
+        (DELIVERED, "delivered"),
+        (BOUNCED, "bounced"),
+    ]
+    KIND_CHOICES = [("desk", "case desk"), ("mailbox", "mailbox"), ("remote", "remote SMTP")]
+
+    message = models.ForeignKey(
+        "gateway.Message", on_delete=models.CASCADE, related_name="deliveries"
+    )
+    original_recipient = models.CharField(max_length=320)
+    recipient = models.CharField(max_length=320)
+    kind = models.CharField(max_length=10, choices=KIND_CHOICES)
+    intake_id = models.BigIntegerField(null=True, blank=True)
+    junk = models.BooleanField(default=False)
+    relay = models.CharField(
+        max_length=300, blank=True, default="",
+        help_text="smtp:HOST:PORT or lmtp:HOST:PORT of the domain's mail store, when it has one",
+    )
+    rules = models.JSONField(default=list, blank=True)
+    state = models.CharField(max_length=10, choices=STATE_CHOICES, default=PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    lease_until = models.DateTimeField(null=True, blank=True)
+    last_reply = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["state", "kind", "next_attempt_at"])]
+
+    def __str__(self) -> str:
+        return f"delivery #{self.pk} to {self.recipient} ({self.state})"
+
+
+class Transport(models.Model):
+    """A next hop for a destination domain, overriding MX (Postfix's transport map)."""
+
+    domain = models.CharField(max_length=253, unique=True)
+    host = models.CharField(max_length=253)
+    port = models.PositiveIntegerField(default=25)
+
+    class Meta:
+        ordering = ["domain"]
+
+    def __str__(self) -> str:
+        return f"{self.domain} → {self.host}:{self.port}"

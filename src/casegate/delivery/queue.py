@@ -1,0 +1,141 @@
+"""The delivery queue in the database: claiming work with a lease, and recording outcomes.
+
+A claim moves rows to ``inflight`` with a lease and bumps ``attempts``; the outcome is
+written only if the row is still held by that claim (same ``attempts``), so a worker whose
+lease ran out cannot overwrite the work of the one that took over. On PostgreSQL the
+claim uses ``FOR UPDATE SKIP LOCKED`` so several workers share the queue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from casegate.delivery.models import Delivery
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    queue_id: str
+    original_recipient: str
+    recipient: str
+    kind: str
+    intake_id: int | None
+    junk: bool
+    relay: str
+    attempts: int
+    mail_from: str
+    received_at: datetime
+
+
+def _dt(value: datetime) -> object:
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+def claim(kinds: Iterable[str], limit: int, lease_seconds: float) -> list[Claimed]:
+    """Take up to ``limit`` due deliveries of these kinds, oldest first."""
+    kinds = list(kinds)
+    now = timezone.now()
+    lock = " FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
+    marks = ", ".join(["%s"] * len(kinds))
+    sql = (
+        "UPDATE delivery_delivery SET state = 'inflight', lease_until = %s,"
+        " attempts = attempts + 1, updated_at = %s"
+        " WHERE id IN (SELECT id FROM delivery_delivery"
+        f" WHERE kind IN ({marks}) AND ("
+        " (state IN ('pending', 'deferred') AND next_attempt_at <= %s)"
+        " OR (state = 'inflight' AND lease_until < %s))"
+        f" ORDER BY next_attempt_at, id LIMIT %s{lock})"
+        " RETURNING id, message_id, original_recipient, recipient, kind, intake_id, junk, relay,"
+        " attempts"
+    )
+    params = [_dt(now + timedelta(seconds=lease_seconds)), _dt(now), *kinds, _dt(now), _dt(now),
+              limit]
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    if not rows:
+        return []
+    from casegate.gateway.models import Message
+
+    envelopes = {
+        m["queue_id"]: m
+        for m in Message.objects.filter(queue_id__in={r[1] for r in rows}).values(
+            "queue_id", "mail_from", "received_at"
+        )
+    }
+    claimed = [
+        Claimed(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), r[7], r[8],
+                envelopes[r[1]]["mail_from"], envelopes[r[1]]["received_at"])
+        for r in rows
+    ]
+    claimed.sort(key=lambda c: c.id)
+    return claimed
+
+
+def raw_messages(queue_ids: Iterable[str]) -> dict[str, bytes]:
+    from casegate.gateway.models import Message
+
+    return {
+        qid: bytes(raw)
+        for qid, raw in Message.objects.filter(queue_id__in=set(queue_ids)).values_list(
+            "queue_id", "raw"
+        )
+    }
+
+
+def _still_held(items: list[Claimed]) -> set[int]:
+    lock = " FOR UPDATE" if connection.vendor == "postgresql" else ""
+    marks = ", ".join(["%s"] * len(items))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id, attempts FROM delivery_delivery WHERE id IN ({marks})"
+            f" AND state = 'inflight'{lock}",
+            [item.id for item in items],
+        )
+        current = dict(cursor.fetchall())
+    return {item.id for item in items if current.get(item.id) == item.attempts}
+
+
+def finish(outcomes: list[tuple[Claimed, str, str, datetime | None]]) -> list[int]:
+    """Record ``(item, state, reply, next_attempt_at)`` for the claims still held.
+
+    Returns the ids written. Call inside a transaction when other writes must commit
+    together with the outcome (the desk opens its cases in the same transaction).
+    """
+    if not outcomes:
+        return []
+    now = _dt(timezone.now())
+    with transaction.atomic():
+        held = _still_held([o[0] for o in outcomes])
+        rows = [
+            (state, reply[:2000], now, _dt(when) if when else None, item.id)
+            for item, state, reply, when in outcomes
+            if item.id in held
+        ]
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                "UPDATE delivery_delivery SET state = %s, last_reply = %s, updated_at = %s,"
+                " lease_until = NULL, next_attempt_at = COALESCE(%s, next_attempt_at)"
+                " WHERE id = %s",
+                rows,
+            )
+    return [row[-1] for row in rows]
+
+
+def retry_at(item: Claimed, retry_min: float, retry_max: float) -> datetime:
+    """Exponential backoff: retry_min, twice that, … up to retry_max."""
+    delay = min(retry_max, retry_min * (2 ** max(0, item.attempts - 1)))
+    return timezone.now() + timedelta(seconds=delay)
+
+
+def release_all_leases() -> int:
+    """Return every in-flight delivery to the queue (one worker on SQLite, at its start)."""
+    return Delivery.objects.filter(state=Delivery.INFLIGHT).update(
+        state=Delivery.PENDING, lease_until=None
+    )

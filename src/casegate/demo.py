@@ -1,0 +1,63 @@
+"""The demo company of the article: solarmora.com, its help and sales addresses."""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from casegate.desk.models import Intake
+from casegate.desk.services import add_intake
+from casegate.directory.models import Account, Domain, Group
+from casegate.directory.services import add_account, add_domain, add_group
+from casegate.routing.models import Rule
+from casegate.routing.services import RuleSpec, add_rule
+
+DOMAIN = "solarmora.com"
+ACCOUNT = "alex@solarmora.com"
+GROUP = "team@solarmora.com"
+HELP = "help@solarmora.com"
+SALES = "sales@solarmora.com"
+
+
+def _intake(kind: str, name: str) -> Intake:
+    existing = Intake.objects.filter(kind=kind, name=name).first()
+    return existing or add_intake(kind, name=name, domain=f"desk.{DOMAIN}")
+
+
+def _rule(match: str, spec: RuleSpec) -> Rule:
+    existing = Rule.objects.filter(match_type=Rule.MATCH_ADDRESS, match_value=match).first()
+    return existing or add_rule(spec)
+
+
+@transaction.atomic
+def setup_demo(smtp: str = "127.0.0.1:2525") -> str:
+    """Create what is missing of the demo (a second run changes nothing); say how to try it."""
+    if not Domain.objects.filter(name=DOMAIN).exists():
+        add_domain(DOMAIN)
+    if not Account.objects.filter(address=ACCOUNT).exists():
+        add_account(ACCOUNT, "Alex Rivera")
+    if not Group.objects.filter(address=GROUP).exists():
+        add_group(GROUP, [ACCOUNT], "Support team")
+    cases = _intake(Intake.CASE, "Support")
+    leads = _intake(Intake.LEAD, "Sales")
+    help_rule = _rule(HELP, RuleSpec(
+        match_type=Rule.MATCH_ADDRESS, match_value=HELP, rewrite=Rule.REWRITE_RECIPIENT,
+        rewrite_value=cases.address, description="Email to case: help@ opens a case",
+    ))
+    sales_rule = _rule(SALES, RuleSpec(
+        match_type=Rule.MATCH_ADDRESS, match_value=SALES, rewrite=Rule.REWRITE_RECIPIENT,
+        rewrite_value=leads.address, also_deliver=[ACCOUNT],
+        description="Sales mail opens a lead; a copy goes to Alex",
+    ))
+    host, _, port = smtp.rpartition(":")
+    return f"""\
+Demo ready: domain {DOMAIN}, account {ACCOUNT}, group {GROUP}
+  rule #{help_rule.pk}: {HELP} -> {cases.address} (case intake)
+  rule #{sales_rule.pk}: {SALES} -> {leads.address} (lead intake), also deliver to {ACCOUNT}
+
+Send a test mail with swaks:
+  swaks --server {smtp} --from customer@example.net --to {HELP} \\
+        --header "Subject: My panel stopped charging"
+or with Python:
+  python3 -c "import smtplib; smtplib.SMTP('{host}', {port}).sendmail('customer@example.net', \\
+      ['{HELP}'], b'Subject: My panel stopped charging\\r\\n\\r\\nIt shows error E42.\\r\\n')"
+Then: casegate cases list --json"""

@@ -1,0 +1,1 @@
+"""The built-in case desk: intake addresses, cases and leads."""

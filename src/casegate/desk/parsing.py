@@ -1,0 +1,150 @@
+"""Turning a raw message into what a case shows: subject, requester, text, HTML, attachments.
+
+Parsing never raises: malformed MIME, unknown charsets and broken encodings are recorded
+in ``problems`` and the best readable text is kept.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from email import policy
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.parser import BytesParser
+from email.utils import getaddresses
+
+import nh3
+
+_PARSER = BytesParser(policy=policy.default)
+MAX_SUBJECT = 998
+
+
+@dataclass
+class AttachmentInfo:
+    filename: str
+    content_type: str
+    size: int
+    content_id: str = ""
+
+
+@dataclass
+class ParsedMail:
+    subject: str = ""
+    sender: str = ""
+    sender_name: str = ""
+    message_id: str = ""
+    text: str = ""
+    html: str = ""
+    attachments: list[AttachmentInfo] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def _header(msg: EmailMessage, name: str, problems: list[str]) -> str:
+    try:
+        value = msg.get(name)
+        return "" if value is None else str(value)
+    except Exception as exc:  # a header the policy cannot decode: keep the raw text
+        problems.append(f"{name}: {exc}")
+        raw = msg.get_all(name, failobj=[""])[0]
+        return str(raw) if raw is not None else ""
+
+
+def _sender(msg: EmailMessage, problems: list[str]) -> tuple[str, str]:
+    try:
+        header = msg.get("From")
+        addresses: tuple[Address, ...] = getattr(header, "addresses", ())
+        if addresses:
+            first = addresses[0]
+            return first.addr_spec.lower(), first.display_name
+    except Exception as exc:
+        problems.append(f"From: {exc}")
+    for name, addr in getaddresses([str(v) for v in msg.get_all("From", failobj=[])]):
+        if addr:
+            return addr.lower(), name
+    return "", ""
+
+
+def _content(part: EmailMessage, problems: list[str]) -> str:
+    try:
+        content = part.get_content()
+    except Exception as exc:
+        problems.append(f"{part.get_content_type()}: {exc}")
+        payload = part.get_payload(decode=True) or b""
+        return payload.decode("utf-8", errors="replace") if isinstance(payload, bytes) else ""
+    if isinstance(content, bytes):
+        return content.decode("utf-8", errors="replace")
+    return content if isinstance(content, str) else str(content)
+
+
+def sanitize_html(html: str) -> str:
+    """HTML safe to show in the console: no scripts, handlers, remote styles or frames."""
+    return nh3.clean(html, link_rel="noopener noreferrer nofollow")
+
+
+def html_to_text(html: str) -> str:
+    return nh3.clean(html, tags=set()).strip()
+
+
+def parse_message(raw: bytes) -> ParsedMail:
+    parsed = ParsedMail()
+    problems = parsed.problems
+    try:
+        msg = _PARSER.parsebytes(raw)
+    except Exception as exc:  # the stdlib parser is lenient; this is a last resort
+        problems.append(f"unparseable message: {exc}")
+        parsed.text = raw.decode("utf-8", errors="replace")
+        return parsed
+    assert isinstance(msg, EmailMessage)
+    parsed.subject = " ".join(_header(msg, "Subject", problems).split())[:MAX_SUBJECT]
+    parsed.message_id = _header(msg, "Message-ID", problems).strip()[:MAX_SUBJECT]
+    parsed.sender, parsed.sender_name = _sender(msg, problems)
+    for defect in msg.defects:
+        problems.append(type(defect).__name__)
+
+    body_parts: set[int] = set()
+    try:
+        text_part = msg.get_body(preferencelist=("plain",))
+        html_part = msg.get_body(preferencelist=("html",))
+    except Exception as exc:
+        problems.append(f"body: {exc}")
+        text_part = html_part = None
+    if html_part is not None:
+        body_parts.add(id(html_part))
+        parsed.html = sanitize_html(_content(html_part, problems))
+    if text_part is not None:
+        body_parts.add(id(text_part))
+        parsed.text = _content(text_part, problems)
+    elif parsed.html:
+        parsed.text = html_to_text(parsed.html)
+
+    try:
+        parts = list(msg.walk())
+    except Exception as exc:
+        problems.append(f"walk: {exc}")
+        parts = []
+    for part in parts:
+        if part.is_multipart() or id(part) in body_parts:
+            continue
+        filename = ""
+        try:
+            filename = part.get_filename() or ""
+        except Exception as exc:
+            problems.append(f"filename: {exc}")
+        disposition = part.get_content_disposition()
+        if not filename and disposition != "attachment" and part.get_content_maintype() == "text":
+            continue
+        try:
+            payload = part.get_payload(decode=True)
+            size = len(payload) if isinstance(payload, bytes) else 0
+        except Exception as exc:
+            problems.append(f"attachment {filename!r}: {exc}")
+            size = 0
+        parsed.attachments.append(
+            AttachmentInfo(
+                filename=filename[:500],
+                content_type=part.get_content_type(),
+                size=size,
+                content_id=str(part.get("Content-ID", "") or "").strip("<> ")[:500],
+            )
+        )
+    return parsed

@@ -1,0 +1,1 @@
+"""The company's domains, accounts and groups: the recognized addresses."""

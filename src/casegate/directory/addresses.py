@@ -1,0 +1,79 @@
+"""Parsing and normalising mail addresses.
+
+Addresses are compared case-insensitively; domains are stored as IDNA A-labels so that
+``bücher.example`` and ``xn--bcher-kva.example`` are one domain.
+"""
+
+from __future__ import annotations
+
+import re
+
+import idna
+
+from casegate.errors import CasegateError
+
+_LOCAL_FORBIDDEN = re.compile(r"[\s<>()\[\],;:\\\"@\x00-\x1f\x7f]")
+
+
+class InvalidAddress(CasegateError, ValueError):
+    """The text is not a mail address casegate can route."""
+
+
+def normalize_domain(domain: str) -> str:
+    """Return the domain as lower-case A-labels, or raise :class:`InvalidAddress`."""
+    text = domain.strip().rstrip(".")
+    if not text:
+        raise InvalidAddress("the domain is empty")
+    try:
+        if text.isascii():
+            ascii_text = text.lower()
+            labels = ascii_text.split(".")
+            if len(labels) < 2 or any(
+                not re.fullmatch(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?", label) for label in labels
+            ):
+                raise InvalidAddress(f"{domain!r} is not a valid domain name")
+            if any(label.startswith("xn--") for label in labels):
+                idna.decode(ascii_text)
+            return ascii_text
+        encoded = idna.encode(text, uts46=True).decode("ascii")
+    except idna.IDNAError as exc:
+        raise InvalidAddress(f"{domain!r} is not a valid domain name ({exc})") from None
+    if "." not in encoded:
+        raise InvalidAddress(f"{domain!r} is not a valid domain name")
+    return encoded
+
+
+def split_address(address: str) -> tuple[str, str]:
+    """Split ``user@domain`` into a lower-case local part and an A-label domain."""
+    text = address.strip()
+    if text.startswith("<") and text.endswith(">"):
+        text = text[1:-1]
+    local, sep, domain = text.rpartition("@")
+    if not sep or not local:
+        raise InvalidAddress(f"{address!r} is not a mail address (expected user@domain)")
+    if len(local) > 64:
+        raise InvalidAddress(f"{address!r}: the part before @ is longer than 64 characters")
+    if _LOCAL_FORBIDDEN.search(local) or local.startswith(".") or local.endswith("."):
+        raise InvalidAddress(f"{address!r}: the part before @ holds characters mail cannot carry")
+    return local.lower(), normalize_domain(domain)
+
+
+def normalize_address(address: str) -> str:
+    """Return ``user@domain`` lower-cased with an A-label domain."""
+    local, domain = split_address(address)
+    return f"{local}@{domain}"
+
+
+def strip_extension(address: str, delimiter: str) -> str:
+    """``user+tag@domain`` → ``user@domain`` (``address`` already normalised)."""
+    if not delimiter:
+        return address
+    local, _, domain = address.rpartition("@")
+    base, sep, _tag = local.partition(delimiter)
+    if sep and base:
+        return f"{base}@{domain}"
+    return address
+
+
+def domain_of(address: str) -> str:
+    return address.rpartition("@")[2]

@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+from django.db import models
+
+
+class Domain(models.Model):
+    """A mail domain the company owns; mail for it is accepted by the gateway."""
+
+    name = models.CharField(max_length=253, unique=True, help_text="IDNA A-labels, lower case")
+    mailbox_transport = models.CharField(
+        max_length=300,
+        blank=True,
+        default="",
+        help_text=(
+            "Where accounts' mail is stored: empty for Maildir under $CASEGATE_HOME/mailboxes, "
+            "or smtp:HOST:PORT / lmtp:HOST:PORT for an existing mail store."
+        ),
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Account(models.Model):
+    """A real user with a mailbox: a recognized address."""
+
+    address = models.CharField(max_length=320, unique=True)
+    domain = models.ForeignKey(Domain, on_delete=models.PROTECT, related_name="accounts")
+    display_name = models.CharField(max_length=200, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["address"]
+
+    def __str__(self) -> str:
+        return self.address
+
+
+class Group(models.Model):
+    """A group address; mail to it goes to every member."""
+
+    address = models.CharField(max_length=320, unique=True)
+    domain = models.ForeignKey(Domain, on_delete=models.PROTECT, related_name="groups")
+    name = models.CharField(max_length=200, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["address"]
+
+    def __str__(self) -> str:
+        return self.address
+
+
+class GroupMember(models.Model):
+    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="members")
+    address = models.CharField(max_length=320)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["group", "address"], name="unique_group_member")
+        ]
+        ordering = ["address"]
+
+    def __str__(self) -> str:
+        return f"{self.address} in {self.group.address}"

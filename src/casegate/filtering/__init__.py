@@ -1,0 +1,1 @@
+"""Classifying mail (spam) before it is routed."""

@@ -1,0 +1,1 @@
+"""The SMTP gateway: accepts mail for the company's domains and stores it durably."""

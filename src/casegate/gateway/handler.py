@@ -1,0 +1,166 @@
+"""The SMTP conversation's decisions: who may receive mail, and what happens at DATA."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from datetime import UTC, datetime
+from email import policy
+from email.parser import BytesHeaderParser
+from email.utils import format_datetime
+
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from casegate.config import Config
+from casegate.filtering.classifiers import Classifier, InboundMessage, classify
+from casegate.gateway.store import AcceptedMessage, DeliveryRow, DurableStore, QuarantineRow
+from casegate.routing.engine import Routing, RoutingTable, Verdict
+from casegate.routing.snapshot import TableCache
+
+log = logging.getLogger("casegate.gateway")
+
+_HEADER_PARSER = BytesHeaderParser(policy=policy.compat32)
+
+
+def new_queue_id() -> str:
+    """Time-ordered and unique across processes: milliseconds, then 40 random bits."""
+    return f"{int(time.time() * 1000):011X}{secrets.token_hex(5).upper()}"
+
+
+def header_block(raw: bytes) -> bytes:
+    for sep in (b"\r\n\r\n", b"\n\n"):
+        end = raw.find(sep)
+        if end != -1:
+            return raw[: end + len(sep)]
+    return raw
+
+
+def received_header(session: Session, envelope: Envelope, queue_id: str, hostname: str,
+                    when: datetime) -> bytes:
+    helo = (session.host_name or "unknown").replace("\r", "").replace("\n", "")[:200]
+    ip = session.peer[0] if isinstance(session.peer, tuple) else str(session.peer)
+    protocol = "ESMTPS" if session.ssl else ("ESMTP" if session.extended_smtp else "SMTP")
+    if envelope.smtp_utf8:
+        protocol = "UTF8SMTPS" if session.ssl else "UTF8SMTP"
+    recipient = f"\r\n\tfor <{envelope.rcpt_tos[0]}>" if len(envelope.rcpt_tos) == 1 else ""
+    text = (
+        f"Received: from {helo} ([{ip}])\r\n\tby {hostname} (casegate) with {protocol}"
+        f" id {queue_id}{recipient};\r\n\t{format_datetime(when)}\r\n"
+    )
+    return text.encode("utf-8", errors="replace")
+
+
+class GatewayHandler:
+    """aiosmtpd handler hooks: routing decisions at RCPT, durable storage at DATA."""
+
+    def __init__(self, config: Config, tables: TableCache, store: DurableStore,
+                 classifiers: list[Classifier]) -> None:
+        self.config = config
+        self.tables = tables
+        self.store = store
+        self.classifiers = classifiers
+
+    async def _table(self) -> RoutingTable:
+        if self.tables.needs_reload():
+            return await asyncio.to_thread(self.tables.reload)
+        return self.tables.table
+
+    async def handle_EHLO(self, server: SMTP, session: Session, envelope: Envelope,
+                          hostname: str, responses: list[str]) -> list[str]:
+        session.host_name = hostname
+        responses[-1:-1] = ["250-PIPELINING", "250-ENHANCEDSTATUSCODES"]
+        return responses
+
+    async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope,
+                          address: str, mail_options: list[str]) -> str:
+        try:
+            envelope.routing_table = await self._table()  # type: ignore[attr-defined]
+        except Exception:
+            log.exception("cannot read the routing table")
+            return "451 4.3.0 Temporary failure reading the routing table; try again later"
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 2.1.0 Sender ok"
+
+    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,
+                          address: str, rcpt_options: list[str]) -> str:
+        if len(envelope.rcpt_tos) >= self.config.max_recipients:
+            return (
+                f"452 4.5.3 Too many recipients: at most {self.config.max_recipients} per message;"
+                " send the rest in another transaction"
+            )
+        table: RoutingTable = envelope.routing_table  # type: ignore[attr-defined]
+        routing = table.route(address)
+        if routing.verdict is Verdict.INVALID:
+            return f"553 5.1.3 <{address}>: {routing.reason}"
+        if routing.verdict is Verdict.RELAY_DENIED:
+            return (f"550 5.7.1 <{address}>: Relay access denied;"
+                    " this server only takes mail for its own domains")
+        if routing.verdict is Verdict.UNKNOWN_USER:
+            return f"550 5.1.1 <{address}>: Recipient address rejected: no such user here"
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return "250 2.1.5 Recipient ok"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        content = envelope.original_content or b""
+        received_at = datetime.now(UTC)
+        queue_id = new_queue_id()
+        table: RoutingTable = envelope.routing_table  # type: ignore[attr-defined]
+        peer_ip = session.peer[0] if isinstance(session.peer, tuple) else None
+        headers = _HEADER_PARSER.parsebytes(header_block(content))
+        verdict = classify(
+            InboundMessage(content, headers, peer_ip, self.config.is_trusted(peer_ip)),
+            self.classifiers,
+        )
+        raw = received_header(session, envelope, queue_id, self.config.hostname, received_at)
+        raw += content
+        message = AcceptedMessage(
+            queue_id=queue_id,
+            mail_from=envelope.mail_from or "",
+            rcpt_tos=list(envelope.rcpt_tos),
+            received_at=received_at,
+            peer=peer_ip or "",
+            helo=(session.host_name or "")[:255],
+            message_id=str(headers.get("Message-ID", "") or "").strip()[:998],
+            spam=verdict.spam,
+            spam_reason=verdict.reason,
+            raw=raw,
+        )
+        plan_deliveries(message, [table.route(r, spam=verdict.spam) for r in envelope.rcpt_tos])
+        try:
+            await self.store.save(message)
+        except Exception:
+            return ("451 4.3.0 Temporary failure storing the message;"
+                    " nothing was kept, try again later")
+        log.info("queued %s from=<%s> rcpts=%d deliveries=%d quarantined=%d", queue_id,
+                 message.mail_from, len(message.rcpt_tos), len(message.deliveries),
+                 len(message.quarantine))
+        return f"250 2.0.0 Ok: queued as {queue_id}"
+
+    async def handle_exception(self, error: Exception) -> str:
+        log.exception("SMTP session failed", exc_info=error)
+        return "451 4.3.0 Temporary local problem; try again later"
+
+
+def plan_deliveries(message: AcceptedMessage, routings: list[Routing]) -> None:
+    """One delivery per distinct final recipient; held mail goes to quarantine, never away."""
+    seen: set[tuple[str, str]] = set()
+    for routing in routings:
+        if routing.verdict is Verdict.ACCEPT:
+            for target in routing.targets:
+                key = (target.address, target.kind.value)
+                if key in seen:
+                    continue
+                seen.add(key)
+                message.deliveries.append(
+                    DeliveryRow(routing.recipient, target.address, target.kind.value,
+                                target.intake_id, routing.junk, list(routing.rules),
+                                target.relay)
+                )
+        else:
+            reason = routing.reason or "no route for this recipient"
+            message.quarantine.append(QuarantineRow(routing.recipient, reason))
+

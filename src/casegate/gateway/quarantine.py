@@ -1,0 +1,70 @@
+"""Held mail: listing it, and releasing it into normal routing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from casegate.delivery.models import Delivery
+from casegate.errors import CasegateError
+from casegate.gateway.models import Quarantine
+from casegate.routing.engine import Verdict
+from casegate.routing.snapshot import load_table
+
+
+class QuarantineError(CasegateError):
+    """A quarantine action was refused."""
+
+
+def quarantine_as_dict(entry: Quarantine) -> dict[str, Any]:
+    message = entry.message
+    return {
+        "id": entry.pk,
+        "queue_id": message.queue_id,
+        "recipient": entry.recipient,
+        "sender": message.mail_from,
+        "message_id": message.message_id,
+        "reason": entry.reason,
+        "spam_reason": message.spam_reason,
+        "state": entry.state,
+        "created_at": entry.created_at.isoformat(),
+    }
+
+
+@transaction.atomic
+def release(entry_id: int) -> list[Delivery]:
+    """Route the held recipient as if the message were not spam, and queue its deliveries."""
+    entry = Quarantine.objects.select_for_update().filter(pk=entry_id).first()
+    if entry is None:
+        raise QuarantineError(
+            f"there is no quarantine entry #{entry_id}; see: casegate quarantine list"
+        )
+    if entry.state != Quarantine.HELD:
+        raise QuarantineError(f"quarantine entry #{entry_id} was {entry.state} already")
+    routing = load_table().route(entry.recipient, spam=False)
+    if routing.verdict is not Verdict.ACCEPT:
+        raise QuarantineError(
+            f"{entry.recipient} has no route now ({routing.reason}); add a rule, then release again"
+        )
+    now = timezone.now()
+    deliveries = Delivery.objects.bulk_create(
+        Delivery(
+            message_id=entry.message_id,
+            original_recipient=entry.recipient,
+            recipient=target.address,
+            kind=target.kind.value,
+            intake_id=target.intake_id,
+            relay=target.relay,
+            rules=list(routing.rules),
+            next_attempt_at=now,
+            created_at=now,
+            updated_at=now,
+        )
+        for target in routing.targets
+    )
+    entry.state = Quarantine.RELEASED
+    entry.decided_at = now
+    entry.save(update_fields=["state", "decided_at"])
+    return deliveries

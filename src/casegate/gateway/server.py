@@ -1,0 +1,147 @@
+"""The SMTP server: aiosmtpd with enhanced status codes, limits and graceful shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from typing import Any
+
+from aiosmtpd.smtp import SMTP
+
+from casegate import __version__
+from casegate.config import Config
+from casegate.gateway.handler import GatewayHandler
+
+log = logging.getLogger("casegate.gateway")
+
+MAX_LINE = 998 + 2  # RFC 5321 4.5.3.1.6: 998 characters plus CRLF
+
+
+def _reply_rewrites(config: Config) -> dict[str, str]:
+    """aiosmtpd's built-in replies, with enhanced status codes and a reason a sender can act on."""
+    size = config.max_message_size
+    return {
+        "552 Error: Too much mail data": (
+            f"552 5.3.4 Message too big: the limit is {size} bytes"
+        ),
+        "552 Error: message size exceeds fixed maximum message size": (
+            f"552 5.3.4 Message too big: the limit is {size} bytes"
+        ),
+        "500 Line too long (see RFC5321 4.5.3.1.6)": (
+            "500 5.5.2 Line too long: at most 998 characters per line (RFC 5321 4.5.3.1.6)"
+        ),
+        "500 Command line too long": "500 5.5.2 Command line too long",
+        "500 Error: bad syntax": "500 5.5.2 Syntax error",
+        "503 Error: need RCPT command": "503 5.5.1 Need RCPT command first",
+        "503 Error: need MAIL command": "503 5.5.1 Need MAIL command first",
+        "503 Error: send HELO first": "503 5.5.1 Send EHLO or HELO first",
+        "503 Error: nested MAIL command": "503 5.5.1 Nested MAIL command",
+        "250 OK": "250 2.0.0 OK",
+        "221 Bye": "221 2.0.0 Bye",
+    }
+
+
+class GatewaySMTP(SMTP):
+    """One SMTP session. Tracks itself in ``sessions`` so shutdown can wait for it."""
+
+    line_length_limit = MAX_LINE
+
+    def __init__(self, handler: GatewayHandler, sessions: set[GatewaySMTP],
+                 rewrites: dict[str, str], **kwargs: Any) -> None:
+        super().__init__(handler, **kwargs)
+        self._sessions = sessions
+        self._rewrites = rewrites
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._sessions.add(self)
+        super().connection_made(transport)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        self._sessions.discard(self)
+        super().connection_lost(error)
+
+    def eof_received(self) -> bool | None:
+        # The client went away: nothing more can be said to it, so close our side too
+        # (otherwise the half-open session would hold up a graceful shutdown).
+        super().eof_received()
+        if self.transport is not None:
+            self.transport.close()
+        return False
+
+    async def push(self, status: Any) -> None:
+        if isinstance(status, str):
+            status = self._rewrites.get(status, status)
+        await super().push(status)
+
+    def _timeout_cb(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(b"421 4.4.2 Timeout: closing the connection\r\n")
+        super()._timeout_cb()
+
+    @property
+    def idle(self) -> bool:
+        """Between mail transactions (no MAIL FROM given yet)."""
+        envelope = getattr(self, "envelope", None)
+        return envelope is None or envelope.mail_from is None
+
+    def close_for_shutdown(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(b"421 4.3.2 Service shutting down; try again later\r\n")
+            self.transport.close()
+
+
+def tls_context(config: Config) -> ssl.SSLContext | None:
+    if not config.tls_cert:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(config.tls_cert, config.tls_key or None)
+    return context
+
+
+class Gateway:
+    """Listens on a socket and serves SMTP sessions until :meth:`stop`."""
+
+    def __init__(self, config: Config, handler: GatewayHandler) -> None:
+        self.config = config
+        self.handler = handler
+        self.sessions: set[GatewaySMTP] = set()
+        self._server: asyncio.base_events.Server | None = None
+        self._rewrites = _reply_rewrites(config)
+        self._tls = tls_context(config)
+
+    def _protocol(self) -> GatewaySMTP:
+        return GatewaySMTP(
+            self.handler,
+            self.sessions,
+            self._rewrites,
+            data_size_limit=self.config.max_message_size,
+            enable_SMTPUTF8=True,
+            hostname=self.config.hostname,
+            ident=f"casegate {__version__} ESMTP",
+            tls_context=self._tls,
+            timeout=self.config.smtp_timeout,
+        )
+
+    async def start(self, host: str, port: int) -> None:
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(self._protocol, host, port, reuse_address=True)
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None
+        return self._server.sockets[0].getsockname()[1]
+
+    async def stop(self, grace: float = 30.0) -> None:
+        """Stop listening; let open transactions finish (up to ``grace`` seconds), then close."""
+        if self._server is not None:
+            self._server.close()
+        deadline = asyncio.get_running_loop().time() + grace
+        while self.sessions and asyncio.get_running_loop().time() < deadline:
+            for session in list(self.sessions):
+                if session.idle:
+                    session.close_for_shutdown()
+            await asyncio.sleep(0.05)
+        for session in list(self.sessions):
+            session.close_for_shutdown()
+        await asyncio.sleep(0)

@@ -1,0 +1,1 @@
+"""Routing rules: which envelope recipients are re-routed, and where to."""

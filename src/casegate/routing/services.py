@@ -1,0 +1,198 @@
+"""Adding, listing and removing routing rules, with validation a user can act on."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F, Max
+
+from casegate.directory.addresses import (
+    InvalidAddress,
+    domain_of,
+    normalize_address,
+    normalize_domain,
+    split_address,
+)
+from casegate.directory.claims import owner_of
+from casegate.directory.models import Domain
+from casegate.errors import CasegateError
+from casegate.routing.models import Rule
+
+MAX_PATTERN_LENGTH = 1000
+
+
+class RuleError(CasegateError):
+    """A rule was refused."""
+
+
+@dataclass
+class RuleSpec:
+    """What a user asks for when adding a rule (from the CLI, the console or the API)."""
+
+    match_type: str
+    match_value: str = ""
+    rewrite: str = ""
+    rewrite_value: str = ""
+    also_deliver: list[str] = field(default_factory=list)
+    bypass_spam: bool = False
+    apply_to: str | None = None
+    description: str = ""
+    enabled: bool = True
+    position: int | None = None
+
+
+def _company_domains() -> set[str]:
+    return set(Domain.objects.values_list("name", flat=True))
+
+
+def _recognized_or_remote(address: str, what: str, domains: set[str]) -> str:
+    """A rule may send mail only to a real local owner or to another domain."""
+    normalized = normalize_address(address)
+    if domain_of(normalized) in domains:
+        owner = owner_of(normalized)
+        if owner is None or owner.startswith("the forwarding address"):
+            raise RuleError(
+                f"{what} {normalized} is not an account, group or desk intake; rules are not "
+                "applied again to a rewritten recipient, so mail sent there would go nowhere"
+            )
+    return normalized
+
+
+def _validate_match(spec: RuleSpec, domains: set[str]) -> str:
+    if spec.match_type == Rule.MATCH_ADDRESS:
+        address = normalize_address(spec.match_value)
+        if domain_of(address) not in domains:
+            raise RuleError(
+                f"{domain_of(address)} is not one of the company's domains; "
+                f"add it first with: casegate domain add {domain_of(address)}"
+            )
+        owner = owner_of(address)
+        if owner is not None and not owner.startswith("the forwarding address"):
+            raise RuleError(
+                f"{address} is {owner}; a forwarding address must not be an account, "
+                "mailbox or group"
+            )
+        return address
+    if spec.match_type == Rule.MATCH_PATTERN:
+        if not spec.match_value or len(spec.match_value) > MAX_PATTERN_LENGTH:
+            raise RuleError(
+                f"the pattern must be 1 to {MAX_PATTERN_LENGTH} characters long"
+            )
+        try:
+            re.compile(spec.match_value)
+        except re.error as exc:
+            raise RuleError(
+                f"{spec.match_value!r} is not a valid regular expression: {exc}"
+            ) from None
+        return spec.match_value
+    if spec.match_type == Rule.MATCH_ALL:
+        return ""
+    raise RuleError(f"unknown match type {spec.match_type!r}: use address, pattern or all")
+
+
+def _validate_rewrite(spec: RuleSpec, match_value: str, domains: set[str]) -> str:
+    if spec.rewrite == Rule.REWRITE_NONE:
+        return ""
+    if not spec.rewrite_value:
+        raise RuleError("the new envelope recipient, user or domain is empty")
+    if spec.rewrite == Rule.REWRITE_RECIPIENT:
+        target = _recognized_or_remote(spec.rewrite_value, "the new recipient", domains)
+        if target == match_value:
+            raise RuleError(f"the rule would route {target} to itself")
+        return target
+    if spec.rewrite == Rule.REWRITE_USER:
+        local, _ = split_address(f"{spec.rewrite_value}@example.com")
+        if spec.match_type == Rule.MATCH_ADDRESS:
+            _recognized_or_remote(
+                f"{local}@{domain_of(match_value)}", "the new recipient", domains
+            )
+        return local
+    if spec.rewrite == Rule.REWRITE_DOMAIN:
+        new_domain = normalize_domain(spec.rewrite_value)
+        if spec.match_type == Rule.MATCH_ADDRESS:
+            if domain_of(match_value) == new_domain:
+                raise RuleError(f"the rule would route {match_value} to itself")
+            local = match_value.rpartition("@")[0]
+            _recognized_or_remote(f"{local}@{new_domain}", "the new recipient", domains)
+        return new_domain
+    raise RuleError(f"unknown recipient change {spec.rewrite!r}: use recipient, user or domain")
+
+
+@transaction.atomic
+def add_rule(spec: RuleSpec) -> Rule:
+    domains = _company_domains()
+    try:
+        match_value = _validate_match(spec, domains)
+        rewrite_value = _validate_rewrite(spec, match_value, domains)
+        also = []
+        for address in spec.also_deliver:
+            normalized = _recognized_or_remote(address, "the also-deliver address", domains)
+            if normalized not in also:
+                also.append(normalized)
+    except InvalidAddress as exc:
+        raise RuleError(str(exc)) from None
+    if spec.match_type == Rule.MATCH_ADDRESS and not spec.rewrite and not also:
+        raise RuleError(
+            "the rule changes nothing: give a new recipient (--replace-recipient, "
+            "--replace-user, --replace-domain) or --also-deliver"
+        )
+    apply_to = spec.apply_to or (
+        Rule.APPLY_UNRECOGNIZED if spec.match_type == Rule.MATCH_ALL else Rule.APPLY_ALL
+    )
+    if apply_to not in dict(Rule.APPLY_CHOICES):
+        raise RuleError(f"apply-to must be all, recognized or unrecognized, not {apply_to!r}")
+    last = Rule.objects.aggregate(m=Max("position"))["m"] or 0
+    position = spec.position if spec.position is not None else last + 1
+    if position < 1:
+        raise RuleError("the position must be 1 or more (1 is the highest priority)")
+    if position <= last:
+        Rule.objects.filter(position__gte=position).update(position=F("position") + 1)
+    return Rule.objects.create(
+        position=min(position, last + 1),
+        description=spec.description,
+        enabled=spec.enabled,
+        match_type=spec.match_type,
+        match_value=match_value,
+        rewrite=spec.rewrite,
+        rewrite_value=rewrite_value,
+        bypass_spam=spec.bypass_spam,
+        also_deliver=also,
+        apply_to=apply_to,
+    )
+
+
+@transaction.atomic
+def remove_rule(rule_id: int) -> None:
+    rule = Rule.objects.filter(pk=rule_id).first()
+    if rule is None:
+        raise RuleError(f"there is no rule #{rule_id}; see: casegate rule list")
+    rule.delete()
+    Rule.objects.filter(position__gt=rule.position).update(position=F("position") - 1)
+
+
+def set_enabled(rule_id: int, enabled: bool) -> Rule:
+    rule = Rule.objects.filter(pk=rule_id).first()
+    if rule is None:
+        raise RuleError(f"there is no rule #{rule_id}; see: casegate rule list")
+    rule.enabled = enabled
+    rule.save(update_fields=["enabled", "updated_at"])
+    return rule
+
+
+def rule_as_dict(rule: Rule) -> dict[str, Any]:
+    return {
+        "id": rule.pk,
+        "position": rule.position,
+        "description": rule.description,
+        "enabled": rule.enabled,
+        "match": rule.match_type,
+        "match_value": rule.match_value,
+        "change_recipient": rule.rewrite or None,
+        "change_value": rule.rewrite_value or None,
+        "bypass_spam": rule.bypass_spam,
+        "also_deliver": list(rule.also_deliver),
+        "apply_to": rule.apply_to,
+    }

@@ -1,0 +1,25 @@
+"""Bump :class:`RoutingVersion` whenever something routing depends on changes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import F
+from django.db.models.signals import post_delete, post_save
+
+
+def bump_version(**_kwargs: Any) -> None:
+    from casegate.routing.models import RoutingVersion
+
+    if not RoutingVersion.objects.filter(pk=1).update(version=F("version") + 1):
+        RoutingVersion.objects.get_or_create(pk=1)
+
+
+def connect() -> None:
+    from casegate.desk.models import Intake
+    from casegate.directory.models import Account, Domain, Group, GroupMember
+    from casegate.routing.models import Rule
+
+    for model in (Domain, Account, Group, GroupMember, Intake, Rule):
+        post_save.connect(bump_version, sender=model, dispatch_uid=f"bump-{model.__name__}")
+        post_delete.connect(bump_version, sender=model, dispatch_uid=f"bump-del-{model.__name__}")

@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+import pytest
+
+from tests.support import postgres_unavailable
+
+_PG_REASON: list[str | None] = []
+
+
+def pg_skip_reason() -> str | None:
+    if not _PG_REASON:
+        _PG_REASON.append(postgres_unavailable())
+    return _PG_REASON[0]
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest) -> str:
+    if request.param == "postgresql":
+        reason = pg_skip_reason()
+        if reason:
+            print(f"SKIP PostgreSQL: {reason}")
+            pytest.skip(reason)
+    return request.param

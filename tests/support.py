@@ -1,0 +1,236 @@
+"""Test helpers: a casegate instance in its own home and database, run as a user would."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import smtplib
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiosmtpd.controller import Controller
+
+PG_DSN = os.environ.get("CASEGATE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def postgres_unavailable() -> str | None:
+    try:
+        import psycopg
+
+        with psycopg.connect(PG_DSN, connect_timeout=3):
+            return None
+    except Exception as exc:  # any failure means: no server to test against
+        return f"no PostgreSQL server answers at {PG_DSN}: {exc}"
+
+
+@contextmanager
+def scratch_database(backend: str, home: Path) -> Iterator[str | None]:
+    """Yield CASEGATE_DATABASE_URL for a new, empty database (None for SQLite)."""
+    if backend == "sqlite":
+        yield None
+        return
+    import psycopg
+
+    name = f"casegate_test_{secrets.token_hex(6)}"
+    with psycopg.connect(PG_DSN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = PG_DSN.rsplit("/", 1)[0]
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(PG_DSN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@dataclass
+class Instance:
+    """A casegate home with its database; runs CLI commands and ``serve``."""
+
+    home: Path
+    env: dict[str, str]
+    backend: str
+    smtp_port: int = 0
+    process: subprocess.Popen[bytes] | None = None
+    log_path: Path = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.log_path = self.home / "serve.log"
+
+    def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [sys.executable, "-m", "casegate", *args],
+            env=self.env, capture_output=True, text=True, timeout=120,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(f"casegate {' '.join(args)} failed: {result.stderr.strip()}")
+        return result
+
+    def json(self, *args: str) -> Any:
+        return json.loads(self.run(*args, "--json").stdout)
+
+    def start(self) -> None:
+        self.smtp_port = self.smtp_port or free_port()
+        log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child process
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "casegate", "serve", "--smtp", f"127.0.0.1:{self.smtp_port}"],
+            env=self.env, stdout=log, stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"serve exited: {self.log_path.read_text()}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.smtp_port), timeout=1) as sock:
+                    if sock.recv(100).startswith(b"220"):
+                        return
+            except OSError:
+                time.sleep(0.05)
+        raise AssertionError("serve did not start within 30 s")
+
+    def stop(self) -> int:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        code = self.process.wait(timeout=60)
+        self._wait_worker_gone()
+        self.process = None
+        return code
+
+    def kill9(self) -> None:
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait(timeout=30)
+        self._wait_worker_gone()
+        self.process = None
+
+    def _wait_worker_gone(self) -> None:
+        deadline = time.monotonic() + 10
+        needle = f"--parent-pid {self.process.pid}" if self.process else ""
+        while time.monotonic() < deadline:
+            out = subprocess.run(["pgrep", "-f", needle], capture_output=True, text=True).stdout
+            if not out.strip():
+                return
+            time.sleep(0.1)
+
+    def sql(self, query: str) -> list[tuple[Any, ...]]:
+        """Run a read-only query on the instance's database."""
+        url = self.env.get("CASEGATE_DATABASE_URL")
+        if url:
+            import psycopg
+
+            with psycopg.connect(url) as conn:
+                return conn.execute(query).fetchall()
+        import sqlite3
+
+        conn = sqlite3.connect(self.home / "casegate.sqlite3")
+        try:
+            return conn.execute(query).fetchall()
+        finally:
+            conn.close()
+
+    def smtp(self) -> smtplib.SMTP:
+        return smtplib.SMTP("127.0.0.1", self.smtp_port, timeout=30)
+
+    def send(self, sender: str, rcpts: list[str], data: bytes) -> str:
+        with self.smtp() as client:
+            client.ehlo("client.example.net")
+            client.mail(sender)
+            for rcpt in rcpts:
+                code, reply = client.rcpt(rcpt)
+                assert code == 250, (rcpt, code, reply)
+            code, reply = client.data(data)
+            assert code == 250, (code, reply)
+            return reply.decode().rsplit(" ", 1)[-1]
+
+    def wait_for(self, predicate: Any, timeout: float = 20.0, what: str = "condition") -> Any:
+        deadline = time.monotonic() + timeout
+        while True:
+            value = predicate()
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for {what}")
+            time.sleep(0.1)
+
+    def cases(self) -> list[dict[str, Any]]:
+        return self.json("cases", "list")
+
+    def case_with(self, message_id: str, timeout: float = 20.0) -> dict[str, Any]:
+        def find() -> dict[str, Any] | None:
+            return next((c for c in self.cases() if c["message_id"] == message_id), None)
+
+        return self.wait_for(find, timeout, f"a case for {message_id}")
+
+    def mailbox(self, address: str) -> list[bytes]:
+        local, _, domain = address.partition("@")
+        folder = self.home / "mailboxes" / domain / local
+        return [p.read_bytes() for p in sorted(folder.glob("new/*")) + sorted(folder.glob("cur/*"))]
+
+
+@contextmanager
+def instance(backend: str, **env_overrides: str) -> Iterator[Instance]:
+    home = Path(tempfile.mkdtemp(prefix=f"casegate-{backend}-"))
+    with scratch_database(backend, home) as url:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CASEGATE_")}
+        env.update({"CASEGATE_HOME": str(home), "CASEGATE_HOSTNAME": "gw.test",
+                    "CASEGATE_RETRY_MIN": "0.3", "CASEGATE_RETRY_MAX": "1",
+                    "CASEGATE_WORKER_POLL": "0.02", "PYTHONUNBUFFERED": "1"})
+        if url:
+            env["CASEGATE_DATABASE_URL"] = url
+        env.update(env_overrides)
+        inst = Instance(home, env, backend)
+        inst.run("init")
+        try:
+            yield inst
+        finally:
+            if inst.process is not None:
+                inst.process.kill()
+                inst.process.wait()
+            shutil.rmtree(home, ignore_errors=True)
+
+
+class RecordingHandler:
+    """A remote SMTP server's handler that keeps every message it accepts."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, list[str], bytes]] = []
+        self.reply: str | None = None
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.reply:
+            return self.reply
+        with self.lock:
+            self.messages.append((envelope.mail_from, list(envelope.rcpt_tos),
+                                  envelope.original_content))
+        return "250 2.0.0 Ok: stored"
+
+
+@contextmanager
+def smtp_sink(port: int | None = None) -> Iterator[tuple[Controller, RecordingHandler]]:
+    """A real SMTP server on loopback standing in for a remote CRM."""
+    handler = RecordingHandler()
+    controller = Controller(handler, hostname="127.0.0.1", port=port or free_port())
+    controller.start()
+    try:
+        yield controller, handler
+    finally:
+        controller.stop()
