@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.lmtp import LMTP
 
 PG_DSN = os.environ.get("CASEGATE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 ROOT = Path(__file__).resolve().parent.parent
@@ -224,11 +225,18 @@ class RecordingHandler:
         return "250 2.0.0 Ok: stored"
 
 
+class LMTPController(Controller):
+    def factory(self) -> LMTP:
+        return LMTP(self.handler)
+
+
 @contextmanager
-def smtp_sink(port: int | None = None) -> Iterator[tuple[Controller, RecordingHandler]]:
-    """A real SMTP server on loopback standing in for a remote CRM."""
+def smtp_sink(port: int | None = None,
+              lmtp: bool = False) -> Iterator[tuple[Controller, RecordingHandler]]:
+    """A real SMTP (or LMTP) server on loopback standing in for a remote CRM or mail store."""
     handler = RecordingHandler()
-    controller = Controller(handler, hostname="127.0.0.1", port=port or free_port())
+    controller_class = LMTPController if lmtp else Controller
+    controller = controller_class(handler, hostname="127.0.0.1", port=port or free_port())
     controller.start()
     try:
         yield controller, handler

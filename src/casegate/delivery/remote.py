@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import re
 import smtplib
 from collections import defaultdict
 from dataclasses import dataclass
@@ -13,6 +15,7 @@ from enum import StrEnum
 import aiosmtplib
 import dns.asyncresolver
 import dns.exception
+import dns.nameserver
 import dns.resolver
 
 from casegate.delivery.queue import Claimed
@@ -59,10 +62,34 @@ def parse_relay(relay: str) -> Hop:
     return Hop(host.strip("[]"), int(port), protocol)
 
 
+_NAMESERVER = re.compile(
+    r"^(?:\[(?P<v6>[0-9a-fA-F:.]+)\]|(?P<v4>[0-9.]+)|(?P<bare6>[0-9a-fA-F:]+))"
+    r"(?::(?P<port>\d{1,5}))?$"
+)
+
+
+def resolver() -> dns.asyncresolver.Resolver:
+    """The system's resolver, or the name servers in CASEGATE_DNS_SERVERS (IP or IP:PORT)."""
+    servers = os.environ.get("CASEGATE_DNS_SERVERS", "").strip()
+    if not servers:
+        return dns.asyncresolver.get_default_resolver()
+    custom = dns.asyncresolver.Resolver(configure=False)
+    nameservers: list[dns.nameserver.Nameserver] = []
+    for entry in filter(None, (e.strip() for e in servers.split(","))):
+        found = _NAMESERVER.match(entry)
+        if found is None:
+            raise RouteError(f"4.3.5 CASEGATE_DNS_SERVERS: {entry!r} is not IP or IP:PORT",
+                             permanent=False)
+        host = found["v6"] or found["v4"] or found["bare6"]
+        nameservers.append(dns.nameserver.Do53Nameserver(host, int(found["port"] or 53)))
+    custom.nameservers = nameservers
+    return custom
+
+
 async def mx_hops(domain: str) -> list[Hop]:
     """MX hosts by preference; the domain itself when it has none; an error for null MX."""
     try:
-        answer = await dns.asyncresolver.resolve(domain, "MX")
+        answer = await resolver().resolve(domain, "MX")
     except dns.resolver.NXDOMAIN:
         raise RouteError(f"5.1.2 domain {domain} does not exist", permanent=True) from None
     except dns.resolver.NoAnswer:

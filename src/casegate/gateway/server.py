@@ -31,15 +31,28 @@ def _reply_rewrites(config: Config) -> dict[str, str]:
         "500 Line too long (see RFC5321 4.5.3.1.6)": (
             "500 5.5.2 Line too long: at most 998 characters per line (RFC 5321 4.5.3.1.6)"
         ),
-        "500 Command line too long": "500 5.5.2 Command line too long",
-        "500 Error: bad syntax": "500 5.5.2 Syntax error",
-        "503 Error: need RCPT command": "503 5.5.1 Need RCPT command first",
-        "503 Error: need MAIL command": "503 5.5.1 Need MAIL command first",
-        "503 Error: send HELO first": "503 5.5.1 Send EHLO or HELO first",
-        "503 Error: nested MAIL command": "503 5.5.1 Nested MAIL command",
         "250 OK": "250 2.0.0 OK",
         "221 Bye": "221 2.0.0 Bye",
     }
+
+
+_DEFAULT_ENHANCED = {
+    "421": "4.3.2", "450": "4.2.0", "451": "4.3.0", "452": "4.3.1", "454": "4.7.0",
+    "500": "5.5.2", "501": "5.5.4", "502": "5.5.1", "503": "5.5.1", "504": "5.5.4",
+    "530": "5.7.0", "535": "5.7.8", "550": "5.0.0", "552": "5.3.4", "553": "5.1.3",
+    "554": "5.0.0", "555": "5.5.4",
+}
+
+
+def with_enhanced_code(reply: str) -> str:
+    """Give a 4xx/5xx reply that lacks one an enhanced status code (RFC 3463)."""
+    code, sep, text = reply.partition(" ")
+    enhanced = _DEFAULT_ENHANCED.get(code)
+    if not sep or enhanced is None or text[:2] in ("4.", "5."):
+        return reply
+    if text.startswith("Error: "):
+        text = text[len("Error: "):]
+    return f"{code} {enhanced} {text}"
 
 
 class GatewaySMTP(SMTP):
@@ -71,7 +84,7 @@ class GatewaySMTP(SMTP):
 
     async def push(self, status: Any) -> None:
         if isinstance(status, str):
-            status = self._rewrites.get(status, status)
+            status = with_enhanced_code(self._rewrites.get(status, status))
         await super().push(status)
 
     def _timeout_cb(self) -> None:
