@@ -105,7 +105,7 @@ def discard_server(port: int) -> None:
     from aiosmtpd.smtp import SMTP
 
     class Discard:
-        async def handle_DATA(self, server, session, envelope) -> str:  # noqa: ANN001
+        async def handle_DATA(self, server, session, envelope) -> str:
             return "250 2.0.0 Ok: discarded"
 
     async def main() -> None:

@@ -34,7 +34,7 @@ from pathlib import Path
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from smtp_load import LoadResult, run_load  # noqa: E402
+from smtp_load import LoadResult, run_load
 
 PY = sys.executable
 

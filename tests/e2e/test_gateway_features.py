@@ -81,7 +81,7 @@ def test_domain_with_a_mailbox_next_hop_relays_accounts_there(gateway: Instance,
         data, msgid = mail(subject="for the old store", to=f"bob@{domain}")
         gateway.send("a@example.net", [f"bob@{domain}"], data)
         gateway.wait_for(lambda: store.messages, what=f"the {protocol} store to get the mail")
-        sender, rcpts, content = store.messages[0]
+        _, rcpts, content = store.messages[0]
     assert rcpts == [f"bob@{domain}"] and msgid.encode() in content
     assert not gateway.mailbox(f"bob@{domain}")
 
