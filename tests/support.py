@@ -70,6 +70,7 @@ class Instance:
     env: dict[str, str]
     backend: str
     smtp_port: int = 0
+    http_port: int = 0
     process: subprocess.Popen[bytes] | None = None
     log_path: Path = field(init=False)
 
@@ -88,13 +89,16 @@ class Instance:
     def json(self, *args: str) -> Any:
         return json.loads(self.run(*args, "--json").stdout)
 
-    def start(self) -> None:
+    def start(self, http: bool = False) -> None:
         self.smtp_port = self.smtp_port or free_port()
+        command = [sys.executable, "-m", "casegate", "serve",
+                   "--smtp", f"127.0.0.1:{self.smtp_port}"]
+        if http:
+            self.http_port = self.http_port or free_port()
+            command += ["--http", f"127.0.0.1:{self.http_port}"]
         log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child process
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "casegate", "serve", "--smtp", f"127.0.0.1:{self.smtp_port}"],
-            env=self.env, stdout=log, stderr=subprocess.STDOUT,
-        )
+        self.process = subprocess.Popen(command, env=self.env, stdout=log,
+                                        stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from email.message import EmailMessage
+from email.policy import SMTP
 import socket
 import time
 from collections.abc import Iterator
@@ -39,6 +41,31 @@ def test_help_address_opens_exactly_one_case(demo: Instance) -> None:
     assert case["requester_name"] == "Dana Cohen"
     assert case["intake"] == intake(demo, "case")
     assert case["status"] == "new"
+    thread = demo.json("cases", "show", str(case["id"]))
+    assert [m["text"].strip() for m in thread["messages"]] == ["It shows error E42."]
+    assert thread["messages"][0]["sender"] == "dana@example.net"
+
+
+def test_html_body_is_sanitized_and_attachments_are_listed(demo: Instance) -> None:
+    msg = EmailMessage()
+    msg["From"] = "a@example.net"
+    msg["To"] = "help@solarmora.com"
+    msg["Subject"] = "with html"
+    msg["Message-ID"] = msgid = new_message_id()
+    msg.set_content("plain version")
+    msg.add_alternative('<p onclick="steal()">Hi<script>alert(1)</script>'
+                        '<a href="javascript:alert(2)">x</a></p>', subtype="html")
+    msg.add_attachment(b"%PDF-1.4 " + b"0" * 1000, maintype="application", subtype="pdf",
+                       filename="invoice.pdf")
+    demo.send("a@example.net", ["help@solarmora.com"], msg.as_bytes(policy=SMTP))
+    case = demo.case_with(msgid)
+    message = demo.json("cases", "show", str(case["id"]))["messages"][0]
+    assert message["text"].strip() == "plain version"
+    assert "<p>" in message["html"] and "Hi" in message["html"]
+    for hostile in ("script", "onclick", "javascript:"):
+        assert hostile not in message["html"]
+    assert message["attachments"] == [{"filename": "invoice.pdf", "content_type": "application/pdf",
+                                       "size": 1009, "content_id": ""}]
 
 
 @pytest.mark.parametrize(
@@ -57,7 +84,21 @@ def test_hebrew_and_arabic_subjects_decode(demo: Instance, encoded: str, expecte
     assert demo.case_with(msgid)["subject"] == expected
 
 
-def test_also_deliver_puts_a_copy_in_the_account_maildir(demo: Instance) -> None:
+def test_also_deliver_to_an_account_opens_the_case_and_fills_the_maildir(
+        demo: Instance) -> None:
+    demo.run("rule", "add", "--match", "help-copy@solarmora.com", "--replace-recipient",
+             intake(demo, "case"), "--also-deliver", "alex@solarmora.com")
+    data, msgid = mail(subject="Panel cracked", to="help-copy@solarmora.com")
+    demo.send("dana@example.net", ["help-copy@solarmora.com"], data)
+    assert demo.case_with(msgid)["original_recipient"] == "help-copy@solarmora.com"
+    copies = demo.wait_for(
+        lambda: [m for m in demo.mailbox("alex@solarmora.com") if msgid.encode() in m],
+        what="the copy in alex's Maildir")
+    assert len(copies) == 1
+    assert b"X-Original-To: help-copy@solarmora.com" in copies[0]
+
+
+def test_sales_address_opens_a_lead_with_a_copy_to_the_account(demo: Instance) -> None:
     data, msgid = mail(subject="Quote for 40 panels", to="sales@solarmora.com")
     demo.send("buyer@example.com", ["sales@solarmora.com"], data)
     lead = demo.wait_for(

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import smtplib
 import ssl
 import subprocess
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,8 +32,16 @@ def gateway(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     cert, key = self_signed(tmp_path_factory.mktemp("tls"))
     with instance(backend, CASEGATE_TLS_CERT=cert, CASEGATE_TLS_KEY=key) as inst:
         inst.run("demo")
-        inst.start()
+        inst.start(http=True)
         yield inst
+
+
+def test_http_app_answers_beside_the_gateway(gateway: Instance) -> None:
+    base = f"http://127.0.0.1:{gateway.http_port}"
+    with urllib.request.urlopen(f"{base}/healthz", timeout=10) as response:
+        assert json.load(response) == {"status": "ok"}
+    with urllib.request.urlopen(f"{base}/api/openapi.json", timeout=10) as response:
+        assert json.load(response)["info"]["title"] == "casegate"
 
 
 def test_starttls_is_offered_and_used(gateway: Instance) -> None:

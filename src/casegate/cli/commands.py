@@ -212,6 +212,24 @@ def conversations_list(args: argparse.Namespace) -> None:
     _emit(rows, args.json, ["id", "status", "requester", "subject"])
 
 
+def conversation_show(args: argparse.Namespace) -> None:
+    from casegate.desk.services import DeskError, conversation_detail
+
+    detail = conversation_detail("case" if args.kind == "cases" else "lead", args.id)
+    if detail is None:
+        raise DeskError(f"there is no {args.kind[:-1]} {args.id}; see: casegate {args.kind} list")
+    if args.json:
+        print(json.dumps(detail, indent=2, ensure_ascii=False))
+        return
+    print(f"#{detail['id']} [{detail['status']}] {detail['subject']}")
+    print(f"from {detail['requester']} to {detail['original_recipient']}")
+    for message in detail["messages"]:
+        print(f"\n--- {message['direction']} {message['created_at']} {message['sender']}")
+        print(message["text"])
+        for attachment in message["attachments"]:
+            print(f"[attachment {attachment['filename']} {attachment['size']} bytes]")
+
+
 def quarantine_list(args: argparse.Namespace) -> None:
     from casegate.gateway.models import Quarantine
     from casegate.gateway.quarantine import quarantine_as_dict

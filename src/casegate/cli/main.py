@@ -146,6 +146,10 @@ def build_parser() -> Parser:
         p.add_argument("--json", action="store_true")
         p.add_argument("--limit", type=int, default=1000)
         p.set_defaults(func=c.conversations_list, kind=name)
+        p = listing.add_parser("show")
+        p.add_argument("id", type=int)
+        p.add_argument("--json", action="store_true")
+        p.set_defaults(func=c.conversation_show, kind=name)
 
     quarantine = sub.add_parser("quarantine", help="mail held as spam").add_subparsers(
         dest="action", required=True, parser_class=Parser)

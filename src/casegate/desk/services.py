@@ -128,6 +128,35 @@ def open_conversations(arrivals: list[DeskArrival]) -> list[Case | Lead]:
     return conversations
 
 
+def conversation_detail(kind: str, conversation_id: int) -> dict[str, Any] | None:
+    """A case or lead with its thread: each message's text, sanitized HTML and attachments."""
+    model = Lead if kind == Intake.LEAD else Case
+    conversation = model.objects.select_related("intake").filter(pk=conversation_id).first()
+    if conversation is None:
+        return None
+    detail = conversation_as_dict(conversation)
+    detail["messages"] = [
+        {
+            "direction": m.direction,
+            "message_id": m.message_id,
+            "subject": m.subject,
+            "sender": m.sender,
+            "sender_name": m.sender_name,
+            "text": m.text,
+            "html": m.html,
+            "parse_problems": m.parse_problems.splitlines(),
+            "created_at": m.created_at.isoformat(),
+            "attachments": [
+                {"filename": a.filename, "content_type": a.content_type, "size": a.size,
+                 "content_id": a.content_id}
+                for a in m.attachments.all()
+            ],
+        }
+        for m in conversation.messages.prefetch_related("attachments")
+    ]
+    return detail
+
+
 def conversation_as_dict(conversation: Case | Lead) -> dict[str, Any]:
     return {
         "id": conversation.pk,
