@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from email.message import EmailMessage
-from email.policy import SMTP
 import socket
 import time
 from collections.abc import Iterator
+from email.message import EmailMessage
+from email.policy import SMTP
 
 import pytest
 
