@@ -11,6 +11,7 @@ import sys
 import threading
 
 from casegate.config import Config
+from casegate.errors import CasegateError
 from casegate.filtering.classifiers import load_classifiers
 from casegate.gateway.handler import GatewayHandler
 from casegate.gateway.server import Gateway
@@ -21,8 +22,6 @@ log = logging.getLogger("casegate.serve")
 
 
 def split_hostport(text: str, option: str) -> tuple[str, int]:
-    from casegate.errors import CasegateError
-
     host, sep, port = text.rpartition(":")
     if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
         raise CasegateError(f"{option} {text!r}: expected HOST:PORT, for example 127.0.0.1:2525")
@@ -62,8 +61,12 @@ async def _serve(config: Config, smtp: tuple[str, int], http: tuple[str, int] | 
     store = DurableStore()
     store.start()
     gateway = Gateway(config, GatewayHandler(config, tables, store, load_classifiers()))
-    await gateway.start(*smtp)
-    http_server = HttpServer(*http) if http else None
+    try:
+        await gateway.start(*smtp)
+        http_server = HttpServer(*http) if http else None
+    except OSError as exc:
+        await asyncio.to_thread(store.close)
+        raise CasegateError(f"cannot listen: {exc.strerror or exc}") from None
     if http_server:
         http_server.start()
     worker = start_worker_process() if with_worker else None

@@ -302,3 +302,21 @@ def test_smtp_replies_carry_enhanced_codes(demo: Instance) -> None:
         assert (code, reply[:5]) == (250, b"2.1.0")
         code, reply = client.docmd("RCPT TO:<not an address>")
         assert code in (501, 553)
+
+
+def test_a_message_that_went_round_30_hops_is_refused_as_a_loop(demo: Instance) -> None:
+    data, _ = mail(subject="looping")
+    hop = b"Received: from hop%d.example.net by hop%d; Tue, 1 Jan 2030 00:00:00 +0000\r\n"
+    looped = b"".join(hop % (n, n) for n in range(30)) + data
+    with demo.smtp() as client:
+        client.ehlo("client.example.net")
+        client.mail("a@example.net")
+        client.rcpt("help@solarmora.com")
+        code, reply = client.data(looped)
+    assert code == 554 and reply.startswith(b"5.4.6")
+
+
+def test_serve_on_a_busy_port_says_so_in_one_line(demo: Instance) -> None:
+    result = demo.run("serve", "--smtp", f"127.0.0.1:{demo.smtp_port}", check=False)
+    assert result.returncode != 0
+    assert "cannot listen" in result.stderr and len(result.stderr.strip().splitlines()) == 1

@@ -8,6 +8,7 @@ import secrets
 import time
 from datetime import UTC, datetime
 from email import policy
+from email.message import Message
 from email.parser import BytesHeaderParser
 from email.utils import format_datetime
 
@@ -22,6 +23,7 @@ from casegate.routing.snapshot import TableCache
 log = logging.getLogger("casegate.gateway")
 
 _HEADER_PARSER = BytesHeaderParser(policy=policy.compat32)
+MAX_HOPS = 30
 
 
 def new_queue_id() -> str:
@@ -35,6 +37,10 @@ def header_block(raw: bytes) -> bytes:
         if end != -1:
             return raw[: end + len(sep)]
     return raw
+
+
+def hop_count(headers: Message) -> int:
+    return len(headers.get_all("Received") or ())
 
 
 def received_header(session: Session, envelope: Envelope, queue_id: str, hostname: str,
@@ -111,6 +117,9 @@ class GatewayHandler:
         table: RoutingTable = envelope.routing_table  # type: ignore[attr-defined]
         peer_ip = session.peer[0] if isinstance(session.peer, tuple) else None
         headers = _HEADER_PARSER.parsebytes(header_block(content))
+        if hop_count(headers) >= MAX_HOPS:
+            return (f"554 5.4.6 Too many hops: {hop_count(headers)} Received headers;"
+                    " this looks like a mail loop")
         verdict = classify(
             InboundMessage(content, headers, peer_ip, self.config.is_trusted(peer_ip)),
             self.classifiers,
