@@ -17,6 +17,8 @@ import nh3
 
 _PARSER = BytesParser(policy=policy.default)
 MAX_SUBJECT = 998
+# cid: keeps inline images pointing at their parts; remote images are the console's concern.
+_URL_SCHEMES = {"http", "https", "mailto", "cid"}
 
 
 @dataclass
@@ -78,7 +80,7 @@ def _content(part: EmailMessage, problems: list[str]) -> str:
 
 def sanitize_html(html: str) -> str:
     """HTML safe to show in the console: no scripts, handlers, remote styles or frames."""
-    return nh3.clean(html, link_rel="noopener noreferrer nofollow")
+    return nh3.clean(html, link_rel="noopener noreferrer nofollow", url_schemes=_URL_SCHEMES)
 
 
 def html_to_text(html: str) -> str:

@@ -19,27 +19,28 @@ class InvalidAddress(CasegateError, ValueError):
     """The text is not a mail address casegate can route."""
 
 
+_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
+MAX_DOMAIN = 253
+
+
 def normalize_domain(domain: str) -> str:
     """Return the domain as lower-case A-labels, or raise :class:`InvalidAddress`."""
-    text = domain.strip().rstrip(".")
-    if not text:
+    text = domain.strip()
+    if not text.strip("."):
         raise InvalidAddress("the domain is empty")
     try:
-        if text.isascii():
-            ascii_text = text.lower()
-            labels = ascii_text.split(".")
-            if len(labels) < 2 or any(
-                not re.fullmatch(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?", label) for label in labels
-            ):
-                raise InvalidAddress(f"{domain!r} is not a valid domain name")
-            if any(label.startswith("xn--") for label in labels):
-                idna.decode(ascii_text)
-            return ascii_text
-        encoded = idna.encode(text, uts46=True).decode("ascii")
+        encoded = text.lower() if text.isascii() else idna.encode(
+            text, uts46=True).decode("ascii")
+        # IDNA maps some invisible characters to nothing, so strip the root dot afterwards.
+        encoded = encoded.rstrip(".")
+        labels = encoded.split(".")
+        if (len(labels) < 2 or len(encoded) > MAX_DOMAIN
+                or not all(_LABEL.fullmatch(label) for label in labels)):
+            raise InvalidAddress(f"{domain!r} is not a valid domain name")
+        if any(label.startswith("xn--") for label in labels):
+            idna.decode(encoded)
     except idna.IDNAError as exc:
         raise InvalidAddress(f"{domain!r} is not a valid domain name ({exc})") from None
-    if "." not in encoded:
-        raise InvalidAddress(f"{domain!r} is not a valid domain name")
     return encoded
 
 
@@ -51,11 +52,12 @@ def split_address(address: str) -> tuple[str, str]:
     local, sep, domain = text.rpartition("@")
     if not sep or not local:
         raise InvalidAddress(f"{address!r} is not a mail address (expected user@domain)")
+    local = local.lower()
     if len(local) > 64:
         raise InvalidAddress(f"{address!r}: the part before @ is longer than 64 characters")
     if _LOCAL_FORBIDDEN.search(local) or local.startswith(".") or local.endswith("."):
         raise InvalidAddress(f"{address!r}: the part before @ holds characters mail cannot carry")
-    return local.lower(), normalize_domain(domain)
+    return local, normalize_domain(domain)
 
 
 def normalize_address(address: str) -> str:

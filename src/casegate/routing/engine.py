@@ -183,9 +183,9 @@ class RoutingTable:
             address = normalize_address(recipient)
         except InvalidAddress as exc:
             return Routing(recipient, Verdict.INVALID, reason=str(exc))
-        if address not in self.intakes and domain_of(address) not in self.domains:
-            return Routing(address, Verdict.RELAY_DENIED, reason="relay access denied")
         owner = self.local_owner(address)
+        if owner is None and domain_of(address) not in self.domains:
+            return Routing(address, Verdict.RELAY_DENIED, reason="relay access denied")
         recognized = owner is not None
         owner_is_account = owner in self.accounts
         rules = self.matching_rules(address, recognized)

@@ -99,16 +99,16 @@ def _validate_rewrite(spec: RuleSpec, match_value: str, domains: set[str]) -> st
     if not spec.rewrite_value:
         raise RuleError("the new envelope recipient, user or domain is empty")
     if spec.rewrite == Rule.REWRITE_RECIPIENT:
-        target = _recognized_or_remote(spec.rewrite_value, "the new recipient", domains)
-        if target == match_value:
-            raise RuleError(f"the rule would route {target} to itself")
-        return target
+        if normalize_address(spec.rewrite_value) == match_value:
+            raise RuleError(f"the rule would route {match_value} to itself")
+        return _recognized_or_remote(spec.rewrite_value, "the new recipient", domains)
     if spec.rewrite == Rule.REWRITE_USER:
         local, _ = split_address(f"{spec.rewrite_value}@example.com")
         if spec.match_type == Rule.MATCH_ADDRESS:
-            _recognized_or_remote(
-                f"{local}@{domain_of(match_value)}", "the new recipient", domains
-            )
+            target = f"{local}@{domain_of(match_value)}"
+            if target == match_value:
+                raise RuleError(f"the rule would route {match_value} to itself")
+            _recognized_or_remote(target, "the new recipient", domains)
         return local
     if spec.rewrite == Rule.REWRITE_DOMAIN:
         new_domain = normalize_domain(spec.rewrite_value)

@@ -1,0 +1,315 @@
+"""parse_message: what a case shows, from well-formed, foreign and broken mail."""
+
+from __future__ import annotations
+
+import base64
+from email.header import Header
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+
+from casegate.desk.parsing import AttachmentInfo, ParsedMail, parse_message, sanitize_html
+
+CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
+NOT_MAIL = {"README.md", "SOURCE.md"}
+
+
+def encoded_word(text: str, charset: str) -> str:
+    return Header(text, charset).encode()
+
+
+def simple(headers: str, body: str = "body\r\n") -> bytes:
+    return (headers.strip().replace("\n", "\r\n") + "\r\n\r\n" + body).encode("ascii")
+
+
+def alternative(html: str, text: str | None = "plain text") -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"] = "customer@example.net"
+    msg["Subject"] = "with html"
+    if text is None:
+        msg.set_content(html, subtype="html")
+    else:
+        msg.set_content(text)
+        msg.add_alternative(html, subtype="html")
+    return msg
+
+
+# --- headers -------------------------------------------------------------------------------
+
+
+def test_plain_subject_and_message_id() -> None:
+    parsed = parse_message(simple("Subject: My panel stopped charging\nMessage-ID: <a1@x.example>"))
+    assert parsed.subject == "My panel stopped charging"
+    assert parsed.message_id == "<a1@x.example>"
+    assert parsed.problems == []
+
+
+@pytest.mark.parametrize("charset", ["utf-8", "iso-8859-8", "windows-1255"])
+def test_rfc2047_hebrew_subject_is_decoded(charset: str) -> None:
+    subject = "הפאנל הפסיק לטעון"
+    parsed = parse_message(simple(f"Subject: {encoded_word(subject, charset)}"))
+    assert parsed.subject == subject
+
+
+@pytest.mark.parametrize("charset", ["utf-8", "iso-8859-6", "windows-1256"])
+def test_rfc2047_arabic_subject_is_decoded(charset: str) -> None:
+    subject = "لوحتي توقفت عن الشحن"
+    parsed = parse_message(simple(f"Subject: {encoded_word(subject, charset)}"))
+    assert parsed.subject == subject
+
+
+def test_rfc2047_subject_mixing_encoded_and_plain_words() -> None:
+    hebrew = base64.b64encode("שלום".encode()).decode()
+    parsed = parse_message(simple(f"Subject: Re: =?UTF-8?B?{hebrew}?= order 42"))
+    assert parsed.subject == "Re: שלום order 42"
+
+
+def test_folded_subject_is_joined_on_one_line() -> None:
+    parsed = parse_message(simple("Subject: first part\n  second   part"))
+    assert parsed.subject == "first part second part"
+
+
+def test_overlong_subject_is_cut_to_998_characters() -> None:
+    parsed = parse_message(simple("Subject: " + "word " * 400))
+    assert len(parsed.subject) == 998
+
+
+def test_from_display_name_and_address() -> None:
+    parsed = parse_message(simple('From: "Dana Cohen" <Dana.Cohen@Example.NET>'))
+    assert parsed.sender == "dana.cohen@example.net"
+    assert parsed.sender_name == "Dana Cohen"
+
+
+def test_from_with_rfc2047_hebrew_display_name() -> None:
+    name = "דנה כהן"
+    parsed = parse_message(simple(f"From: {encoded_word(name, 'utf-8')} <dana@example.net>"))
+    assert parsed.sender == "dana@example.net"
+    assert parsed.sender_name == name
+
+
+def test_from_with_rfc2047_arabic_display_name() -> None:
+    name = "سارة أحمد"
+    parsed = parse_message(simple(f"From: {encoded_word(name, 'utf-8')} <sara@example.net>"))
+    assert parsed.sender_name == name
+
+
+def test_from_without_display_name() -> None:
+    parsed = parse_message(simple("From: bob@example.net"))
+    assert (parsed.sender, parsed.sender_name) == ("bob@example.net", "")
+
+
+def test_missing_from_gives_empty_sender() -> None:
+    parsed = parse_message(simple("Subject: anonymous"))
+    assert (parsed.sender, parsed.sender_name) == ("", "")
+
+
+# --- bodies ----------------------------------------------------------------------------------
+
+
+def test_plain_text_body() -> None:
+    parsed = parse_message(simple("Subject: x", "It stopped at noon.\r\n"))
+    assert parsed.text == "It stopped at noon.\r\n"
+    assert parsed.html == ""
+    assert parsed.attachments == []
+
+
+def test_quoted_printable_utf8_body_is_decoded() -> None:
+    raw = simple(
+        "Subject: x\nMIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\n"
+        "Content-Transfer-Encoding: quoted-printable",
+        "=D7=A9=D7=9C=D7=95=D7=9D\r\n",
+    )
+    assert parse_message(raw).text.strip() == "שלום"
+
+
+def test_multipart_alternative_keeps_the_plain_text() -> None:
+    parsed = parse_message(alternative("<p>Hello <b>there</b></p>").as_bytes())
+    assert parsed.text.strip() == "plain text"
+    assert "<b>there</b>" in parsed.html
+    assert parsed.attachments == []
+
+
+def test_html_only_message_gets_text_from_the_html() -> None:
+    parsed = parse_message(alternative("<p>Hello <b>there</b></p>", text=None).as_bytes())
+    assert parsed.text == "Hello there"
+
+
+def test_script_is_removed_from_html() -> None:
+    parsed = parse_message(alternative("<p>hi</p><script>alert(1)</script>").as_bytes())
+    assert "<script" not in parsed.html.lower()
+    assert "alert(1)" not in parsed.html
+
+
+def test_event_handler_attributes_are_removed_from_html() -> None:
+    html = '<p onclick="steal()">hi <img src="https://x.example/a.png" onerror="alert(1)"></p>'
+    parsed = parse_message(alternative(html).as_bytes())
+    assert "onerror" not in parsed.html.lower()
+    assert "onclick" not in parsed.html.lower()
+    assert "alert" not in parsed.html
+
+
+def test_javascript_links_are_removed_from_html() -> None:
+    html = '<a href="javascript:alert(1)">click</a> <a href="JaVaScRiPt:alert(2)">me</a>'
+    parsed = parse_message(alternative(html).as_bytes())
+    assert "javascript:" not in parsed.html.lower()
+    assert "click" in parsed.html
+
+
+def test_safe_links_are_kept_with_a_safe_rel() -> None:
+    parsed = parse_message(alternative('<a href="https://solarmora.com/">site</a>').as_bytes())
+    assert 'href="https://solarmora.com/"' in parsed.html
+    assert "noopener" in parsed.html
+
+
+def test_iframes_and_styles_are_removed_from_html() -> None:
+    html = '<iframe src="https://evil.example"></iframe><style>p{}</style><p>ok</p>'
+    cleaned = sanitize_html(html)
+    assert "<iframe" not in cleaned
+    assert "<style" not in cleaned
+    assert "<p>ok</p>" in cleaned
+
+
+# --- attachments --------------------------------------------------------------------------------
+
+
+def test_attachments_are_listed_with_names_types_and_sizes() -> None:
+    msg = alternative("<p>see attached</p>")
+    msg.add_attachment(b"%PDF-1.4 offer", maintype="application", subtype="pdf",
+                       filename="offer.pdf")
+    msg.add_attachment(b"a,b\n1,2\n", maintype="text", subtype="csv", filename="data.csv")
+    parsed = parse_message(msg.as_bytes())
+    assert parsed.attachments == [
+        AttachmentInfo("offer.pdf", "application/pdf", 14),
+        AttachmentInfo("data.csv", "text/csv", 8),
+    ]
+    assert parsed.text.strip() == "plain text"
+
+
+def test_attachment_with_rfc2231_unicode_filename() -> None:
+    msg = EmailMessage()
+    msg.set_content("see attached")
+    msg.add_attachment(b"x" * 3, maintype="application", subtype="octet-stream",
+                       filename="חשבונית.pdf")
+    parsed = parse_message(msg.as_bytes())
+    assert [(a.filename, a.size) for a in parsed.attachments] == [("חשבונית.pdf", 3)]
+
+
+def test_attachment_without_filename_is_listed() -> None:
+    raw = simple(
+        'Subject: x\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="B"',
+        "--B\r\nContent-Type: text/plain\r\n\r\nhello\r\n"
+        "--B\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n"
+        "\r\nAAECAw==\r\n--B--\r\n",
+    )
+    parsed = parse_message(raw)
+    assert parsed.attachments == [AttachmentInfo("", "application/octet-stream", 4)]
+
+
+def test_inline_image_keeps_its_content_id() -> None:
+    msg = alternative('<p>logo <img src="cid:logo123@solarmora.com"></p>')
+    html_part = msg.get_payload()[1]
+    png = b"\x89PNG\r\n\x1a\n" + b"0" * 32
+    html_part.add_related(png, maintype="image", subtype="png", cid="<logo123@solarmora.com>")
+    parsed = parse_message(msg.as_bytes())
+    assert parsed.attachments == [
+        AttachmentInfo("", "image/png", len(png), content_id="logo123@solarmora.com")
+    ]
+
+
+# --- broken input --------------------------------------------------------------------------------
+
+
+def test_broken_base64_part_does_not_raise() -> None:
+    raw = simple(
+        'Subject: broken\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="B"',
+        "--B\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+        "!!!not base64 at all@@@\r\n"
+        '--B\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename="x.pdf"'
+        "\r\nContent-Transfer-Encoding: base64\r\n\r\nQUJD=====zz!!\r\n--B--\r\n",
+    )
+    parsed = parse_message(raw)
+    assert isinstance(parsed, ParsedMail)
+    assert parsed.subject == "broken"
+    assert [a.filename for a in parsed.attachments] == ["x.pdf"]
+
+
+def test_unknown_charset_does_not_raise() -> None:
+    raw = simple(
+        "Subject: =?x-no-such-charset?Q?abc?=\nMIME-Version: 1.0\n"
+        "Content-Type: text/plain; charset=x-no-such-charset",
+        "hello\r\n",
+    )
+    parsed = parse_message(raw)
+    assert "hello" in parsed.text
+
+
+def test_invalid_utf8_in_headers_does_not_raise() -> None:
+    raw = b"Subject: caf\xe9 \xff\xfe\r\nFrom: J\xf6rg <j@example.net>\r\n\r\nbody\xff\r\n"
+    parsed = parse_message(raw)
+    assert isinstance(parsed, ParsedMail)
+    assert parsed.sender == "j@example.net"
+
+
+def test_unterminated_multipart_does_not_raise() -> None:
+    raw = simple(
+        'Subject: x\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="B"',
+        "--B\r\nContent-Type: text/plain\r\n\r\nstarted but never ended\r\n",
+    )
+    assert "started but never ended" in parse_message(raw).text
+
+
+def test_message_without_headers_does_not_raise() -> None:
+    parsed = parse_message(b"just a body line\r\nand another\r\n")
+    assert isinstance(parsed, ParsedMail)
+    assert parsed.subject == ""
+    assert parsed.sender == ""
+
+
+def test_empty_message_does_not_raise() -> None:
+    parsed = parse_message(b"")
+    assert parsed == ParsedMail()
+
+
+def test_message_of_only_a_blank_line_does_not_raise() -> None:
+    assert parse_message(b"\r\n\r\nbody").text.strip() == "body"
+
+
+def test_nul_bytes_and_bare_cr_do_not_raise() -> None:
+    assert isinstance(parse_message(b"Subject: a\x00b\rFrom: x\r\rbody\x00"), ParsedMail)
+
+
+# --- the third-party corpus -----------------------------------------------------------------------
+
+
+def _corpus_files() -> list[Path]:
+    if not CORPUS.is_dir():
+        return []
+    return sorted(p for p in CORPUS.rglob("*") if p.is_file() and p.name not in NOT_MAIL)
+
+
+def test_every_corpus_file_parses_without_raising() -> None:
+    if not CORPUS.is_dir():
+        reason = f"the mail corpus is not present at {CORPUS}"
+        print(f"SKIP {reason}")
+        pytest.skip(reason)
+    files = _corpus_files()
+    assert files, f"no mail files under {CORPUS}"
+    failures = []
+    for path in files:
+        try:
+            parsed = parse_message(path.read_bytes())
+        except Exception as exc:  # report every file that fails, not only the first
+            failures.append(f"{path.relative_to(CORPUS)}: {exc!r}")
+            continue
+        if not isinstance(parsed, ParsedMail):
+            failures.append(f"{path.relative_to(CORPUS)}: returned {type(parsed).__name__}")
+    assert not failures, "\n".join(failures)
+
+
+def test_sanitized_html_keeps_inline_image_references() -> None:
+    from casegate.desk.parsing import sanitize_html
+
+    cleaned = sanitize_html('<img src="cid:logo@x" onerror="x()"><a href="javascript:y()">z</a>')
+    assert 'src="cid:logo@x"' in cleaned
+    assert "onerror" not in cleaned and "javascript:" not in cleaned

@@ -1,0 +1,298 @@
+"""Pure pieces of the gateway: delivery planning, queue ids, header blocks, classifiers."""
+
+from __future__ import annotations
+
+import types
+from datetime import UTC, datetime
+from email import policy
+from email.parser import BytesHeaderParser
+
+import pytest
+
+from casegate.filtering.classifiers import (
+    DEFAULT_CLASSIFIERS,
+    GTUBE,
+    NOT_SPAM,
+    ClassifierError,
+    GtubeClassifier,
+    InboundMessage,
+    SpamVerdict,
+    TrustedUpstreamFlag,
+    classify,
+    load_classifiers,
+)
+from casegate.gateway import handler
+from casegate.gateway.handler import header_block, new_queue_id, plan_deliveries
+from casegate.gateway.store import AcceptedMessage, DeliveryRow, QuarantineRow
+from casegate.routing.engine import Routing, Target, TargetKind, Verdict
+
+ANN = "ann@solarmora.com"
+BOB = "bob@solarmora.com"
+HELP = "help@solarmora.com"
+SALES = "sales@solarmora.com"
+CASES = "cases@solarmora.com"
+CRM = "inbound@crm.example"
+
+
+def message() -> AcceptedMessage:
+    return AcceptedMessage(
+        queue_id="Q1", mail_from="customer@example.net", rcpt_tos=[], peer="127.0.0.1",
+        received_at=datetime(2026, 1, 1, tzinfo=UTC), helo="client", message_id="",
+        spam=False, spam_reason="", raw=b"Subject: x\r\n\r\nbody\r\n",
+    )
+
+
+def accept(recipient: str, *targets: Target, rules: tuple[int, ...] = (),
+           junk: bool = False) -> Routing:
+    return Routing(recipient, Verdict.ACCEPT, True, rules, targets, junk=junk)
+
+
+def mailbox(address: str) -> Target:
+    return Target(address, TargetKind.MAILBOX)
+
+
+# --- plan_deliveries ------------------------------------------------------------------------
+
+
+def test_one_delivery_per_target() -> None:
+    msg = message()
+    plan_deliveries(msg, [accept(SALES, Target(CASES, TargetKind.DESK, 7), mailbox(ANN),
+                                 rules=(3,))])
+    assert msg.deliveries == [
+        DeliveryRow(SALES, CASES, "desk", 7, False, [3]),
+        DeliveryRow(SALES, ANN, "mailbox", None, False, [3]),
+    ]
+    assert msg.quarantine == []
+
+
+def test_same_final_recipient_of_two_envelope_recipients_is_delivered_once() -> None:
+    msg = message()
+    plan_deliveries(msg, [accept(ANN, mailbox(ANN)), accept(HELP, mailbox(ANN), mailbox(BOB))])
+    assert [(d.original_recipient, d.recipient) for d in msg.deliveries] == [
+        (ANN, ANN), (HELP, BOB),
+    ]
+
+
+def test_same_address_by_two_kinds_is_delivered_twice() -> None:
+    msg = message()
+    plan_deliveries(msg, [accept(HELP, mailbox(ANN), Target(ANN, TargetKind.REMOTE,
+                                                            relay="smtp:h:25"))])
+    assert [(d.recipient, d.kind) for d in msg.deliveries] == [(ANN, "mailbox"), (ANN, "remote")]
+
+
+def test_relay_and_junk_are_carried_to_the_delivery() -> None:
+    msg = message()
+    plan_deliveries(msg, [
+        accept(ANN, Target(ANN, TargetKind.REMOTE, relay="lmtp:127.0.0.1:24"), junk=True),
+    ])
+    assert msg.deliveries == [
+        DeliveryRow(ANN, ANN, "remote", None, True, [], relay="lmtp:127.0.0.1:24"),
+    ]
+
+
+def test_quarantined_recipient_is_held_with_its_reason() -> None:
+    msg = message()
+    plan_deliveries(msg, [Routing(HELP, Verdict.QUARANTINE, reason="classified as spam")])
+    assert msg.deliveries == []
+    assert msg.quarantine == [QuarantineRow(HELP, "classified as spam")]
+
+
+def test_recipient_without_route_is_held_not_dropped() -> None:
+    msg = message()
+    plan_deliveries(msg, [Routing("gone@solarmora.com", Verdict.UNKNOWN_USER)])
+    assert msg.quarantine == [QuarantineRow("gone@solarmora.com", "no route for this recipient")]
+
+
+def test_accepted_and_quarantined_recipients_in_one_message() -> None:
+    msg = message()
+    plan_deliveries(msg, [
+        accept(ANN, mailbox(ANN), junk=True),
+        Routing(HELP, Verdict.QUARANTINE, reason="spam"),
+    ])
+    assert [d.recipient for d in msg.deliveries] == [ANN]
+    assert [q.recipient for q in msg.quarantine] == [HELP]
+
+
+def test_no_routings_plan_nothing() -> None:
+    msg = message()
+    plan_deliveries(msg, [])
+    assert (msg.deliveries, msg.quarantine) == ([], [])
+
+
+def test_delivery_rules_are_a_copy_per_row() -> None:
+    msg = message()
+    plan_deliveries(msg, [accept(SALES, mailbox(ANN), mailbox(BOB), rules=(1, 2))])
+    msg.deliveries[0].rules.append(99)
+    assert msg.deliveries[1].rules == [1, 2]
+
+
+# --- header_block ---------------------------------------------------------------------------
+
+
+def test_header_block_ends_at_the_first_crlf_blank_line() -> None:
+    raw = b"Subject: a\r\nFrom: b@c.example\r\n\r\nbody\r\n\r\nmore"
+    assert header_block(raw) == b"Subject: a\r\nFrom: b@c.example\r\n\r\n"
+
+
+def test_header_block_with_bare_lf_line_endings() -> None:
+    assert header_block(b"Subject: a\n\nbody\n") == b"Subject: a\n\n"
+
+
+def test_header_block_without_a_body_is_the_whole_message() -> None:
+    assert header_block(b"Subject: a\r\nFrom: b@c.example\r\n") == (
+        b"Subject: a\r\nFrom: b@c.example\r\n"
+    )
+
+
+def test_header_block_of_empty_message_is_empty() -> None:
+    assert header_block(b"") == b""
+
+
+def test_header_block_does_not_contain_the_body() -> None:
+    raw = b"Subject: a\r\n\r\n" + GTUBE
+    assert GTUBE not in header_block(raw)
+
+
+# --- new_queue_id -------------------------------------------------------------------------------
+
+
+def test_queue_ids_are_unique() -> None:
+    ids = [new_queue_id() for _ in range(5000)]
+    assert len(set(ids)) == len(ids)
+
+
+def test_queue_id_is_21_upper_case_hex_digits() -> None:
+    queue_id = new_queue_id()
+    assert len(queue_id) == 21
+    assert int(queue_id, 16) >= 0
+    assert queue_id == queue_id.upper()
+
+
+def test_queue_ids_sort_by_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    now = [1_700_000_000.000]
+    monkeypatch.setattr(handler, "time", types.SimpleNamespace(time=lambda: now[0]))
+    ids = []
+    for step in range(50):
+        now[0] = 1_700_000_000.0 + step * 0.01
+        ids.append(new_queue_id())
+    assert len({queue_id[:11] for queue_id in ids}) == len(ids)
+    assert ids == sorted(ids)
+
+
+def test_queue_id_starts_with_the_milliseconds(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(handler, "time", types.SimpleNamespace(time=lambda: 1_700_000_000.5))
+    assert new_queue_id()[:11] == f"{1_700_000_000_500:011X}"
+
+
+def test_queue_id_of_a_later_millisecond_sorts_after() -> None:
+    first = new_queue_id()
+    later = first
+    while later[:11] == first[:11]:
+        later = new_queue_id()
+    assert later > first
+
+
+# --- classifiers --------------------------------------------------------------------------------
+
+_PARSER = BytesHeaderParser(policy=policy.compat32)
+
+
+def inbound(raw: bytes, trusted: bool = False, peer: str | None = "192.0.2.10") -> InboundMessage:
+    return InboundMessage(raw, _PARSER.parsebytes(header_block(raw)), peer, trusted)
+
+
+def test_gtube_in_the_body_is_spam() -> None:
+    verdict = GtubeClassifier().classify(inbound(b"Subject: test\r\n\r\n" + GTUBE + b"\r\n"))
+    assert verdict == SpamVerdict(True, "GTUBE test string")
+
+
+def test_message_without_gtube_is_not_spam() -> None:
+    assert GtubeClassifier().classify(inbound(b"Subject: hi\r\n\r\nhello\r\n")) == NOT_SPAM
+
+
+def test_partial_gtube_string_is_not_spam() -> None:
+    raw = b"Subject: hi\r\n\r\n" + GTUBE[:-5] + b"\r\n"
+    assert GtubeClassifier().classify(inbound(raw)).spam is False
+
+
+def test_spam_flag_from_trusted_peer_is_spam() -> None:
+    verdict = TrustedUpstreamFlag().classify(
+        inbound(b"X-Spam-Flag: YES\r\n\r\nbody", trusted=True, peer="127.0.0.1")
+    )
+    assert verdict.spam is True
+    assert "trusted" in verdict.reason
+
+
+@pytest.mark.parametrize("value", [b"yes", b" Yes ", b"YES"])
+def test_spam_flag_value_is_compared_case_insensitively(value: bytes) -> None:
+    raw = b"X-Spam-Flag: " + value + b"\r\n\r\nbody"
+    assert TrustedUpstreamFlag().classify(inbound(raw, trusted=True)).spam is True
+
+
+def test_spam_flag_from_untrusted_peer_is_ignored() -> None:
+    raw = b"X-Spam-Flag: YES\r\n\r\nbody"
+    assert TrustedUpstreamFlag().classify(inbound(raw, trusted=False)) == NOT_SPAM
+
+
+@pytest.mark.parametrize("value", [b"NO", b"", b"YES please"])
+def test_spam_flag_other_than_yes_is_not_spam(value: bytes) -> None:
+    raw = b"X-Spam-Flag: " + value + b"\r\n\r\nbody"
+    assert TrustedUpstreamFlag().classify(inbound(raw, trusted=True)).spam is False
+
+
+def test_trusted_peer_without_spam_flag_is_not_spam() -> None:
+    assert TrustedUpstreamFlag().classify(inbound(b"Subject: x\r\n\r\n", trusted=True)) == NOT_SPAM
+
+
+def test_spam_flag_in_the_body_is_not_a_header() -> None:
+    raw = b"Subject: x\r\n\r\nX-Spam-Flag: YES\r\n"
+    assert TrustedUpstreamFlag().classify(inbound(raw, trusted=True)).spam is False
+
+
+def test_classify_returns_the_first_spam_verdict() -> None:
+    raw = b"X-Spam-Flag: YES\r\n\r\n" + GTUBE
+    classifiers = [GtubeClassifier(), TrustedUpstreamFlag()]
+    assert classify(inbound(raw, trusted=True), classifiers).reason == "GTUBE test string"
+
+
+def test_classify_without_spam_is_not_spam() -> None:
+    assert classify(inbound(b"Subject: x\r\n\r\nhi"), load_classifiers()) == NOT_SPAM
+
+
+def test_classify_without_classifiers_is_not_spam() -> None:
+    assert classify(inbound(b"Subject: x\r\n\r\n" + GTUBE), []) == NOT_SPAM
+
+
+def test_default_classifiers_are_gtube_and_trusted_flag(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CASEGATE_CLASSIFIERS", raising=False)
+    loaded = load_classifiers()
+    assert [type(c) for c in loaded] == [GtubeClassifier, TrustedUpstreamFlag]
+
+
+def test_classifiers_are_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CASEGATE_CLASSIFIERS", "casegate.filtering.classifiers.GtubeClassifier")
+    assert [type(c) for c in load_classifiers()] == [GtubeClassifier]
+
+
+def test_load_classifiers_ignores_blanks_and_spaces() -> None:
+    spec = f" {DEFAULT_CLASSIFIERS.replace(',', ' , ,')} ,"
+    assert [type(c) for c in load_classifiers(spec)] == [GtubeClassifier, TrustedUpstreamFlag]
+
+
+def test_empty_spec_loads_no_classifiers() -> None:
+    assert load_classifiers("") == []
+
+
+@pytest.mark.parametrize(
+    "dotted",
+    [
+        "casegate.filtering.no_such_module.Classifier",
+        "casegate.filtering.classifiers.NoSuchClassifier",
+        "NoDotsAtAll",
+        "no_such_package_xyz.Classifier",
+    ],
+)
+def test_bad_dotted_path_raises_classifier_error(dotted: str) -> None:
+    with pytest.raises(ClassifierError) as info:
+        load_classifiers(f"casegate.filtering.classifiers.GtubeClassifier,{dotted}")
+    assert str(info.value).startswith(f"CASEGATE_CLASSIFIERS: cannot load {dotted!r} (")
