@@ -135,6 +135,22 @@ class Instance:
                 return
             time.sleep(0.1)
 
+    @contextmanager
+    def raw_session_in_data(self) -> Iterator[tuple[socket.socket, Any]]:
+        """A hand-driven SMTP session to help@, stopped just after the 354 to DATA."""
+        with socket.create_connection(("127.0.0.1", self.smtp_port)) as sock:
+            reader = sock.makefile("rb")
+            reader.readline()
+            sock.sendall(b"EHLO client.example.net\r\n")
+            while not reader.readline().startswith(b"250 "):
+                pass
+            sock.sendall(b"MAIL FROM:<a@example.net>\r\nRCPT TO:<help@solarmora.com>\r\nDATA\r\n")
+            assert [reader.readline() for _ in range(3)][-1].startswith(b"354")
+            try:
+                yield sock, reader
+            finally:
+                reader.close()
+
     def sql(self, query: str) -> list[tuple[Any, ...]]:
         """Run a read-only query on the instance's database."""
         url = self.env.get("CASEGATE_DATABASE_URL")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import time
 from collections.abc import Iterator
 from email.message import EmailMessage
@@ -197,18 +196,10 @@ def test_bare_lf_dot_does_not_split_one_message_into_two(demo: Instance) -> None
         f"Message-ID: {msgid}\r\n\r\nfirst part\n.\nMAIL FROM:<evil@example.net>\n"
         "RCPT TO:<help@solarmora.com>\nDATA\nSubject: smuggled\n\nsecond\r\n.\r\n"
     ).encode()
-    with socket.create_connection(("127.0.0.1", demo.smtp_port)) as sock:
-        fh = sock.makefile("rb")
-        fh.readline()
-        sock.sendall(b"EHLO client.example.net\r\n")
-        while not fh.readline().startswith(b"250 "):
-            pass
-        sock.sendall(b"MAIL FROM:<a@example.net>\r\nRCPT TO:<help@solarmora.com>\r\nDATA\r\n")
-        replies = [fh.readline() for _ in range(3)]
-        assert replies[-1].startswith(b"354")
+    with demo.raw_session_in_data() as (sock, reader):
         sock.sendall(smuggled)
         sock.sendall(b"QUIT\r\n")
-        rest = fh.read()
+        rest = reader.read()
     assert rest.count(b"queued as") == 1
     case = demo.case_with(msgid)
     assert case["subject"] == "outer"

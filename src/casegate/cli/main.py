@@ -23,6 +23,13 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see: {self.prog} --help)")
 
 
+def _add_list(actions: argparse._SubParsersAction, func: object) -> argparse.ArgumentParser:
+    parser = actions.add_parser("list")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.set_defaults(func=func)
+    return parser
+
+
 def build_parser() -> Parser:
     from casegate.cli import commands as c
 
@@ -52,9 +59,7 @@ def build_parser() -> Parser:
     p.add_argument("name")
     p.add_argument("--mailbox-transport", default="", metavar="smtp:HOST:PORT|lmtp:HOST:PORT")
     p.set_defaults(func=c.domain_add)
-    p = domain.add_parser("list")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=c.domain_list)
+    _add_list(domain, c.domain_list)
 
     account = sub.add_parser("account", help="real user accounts").add_subparsers(
         dest="action", required=True, parser_class=Parser)
@@ -65,9 +70,7 @@ def build_parser() -> Parser:
     p = account.add_parser("remove")
     p.add_argument("address")
     p.set_defaults(func=c.account_remove)
-    p = account.add_parser("list")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=c.account_list)
+    _add_list(account, c.account_list)
 
     group = sub.add_parser("group", help="groups and their members").add_subparsers(
         dest="action", required=True, parser_class=Parser)
@@ -79,9 +82,7 @@ def build_parser() -> Parser:
     p = group.add_parser("remove")
     p.add_argument("address")
     p.set_defaults(func=c.group_remove)
-    p = group.add_parser("list")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=c.group_list)
+    _add_list(group, c.group_list)
 
     desk = sub.add_parser("desk", help="the built-in case desk").add_subparsers(
         dest="area", required=True, parser_class=Parser)
@@ -93,9 +94,7 @@ def build_parser() -> Parser:
     p.add_argument("--domain", default=None, help="domain of the random address")
     p.add_argument("--name", default="")
     p.set_defaults(func=c.intake_add)
-    p = intake.add_parser("list")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=c.intake_list)
+    _add_list(intake, c.intake_list)
 
     rule = sub.add_parser("rule", help="routing rules").add_subparsers(
         dest="action", required=True, parser_class=Parser)
@@ -115,9 +114,7 @@ def build_parser() -> Parser:
     p.add_argument("--position", type=int, default=None, help="1 is the highest priority")
     p.add_argument("--disabled", action="store_true")
     p.set_defaults(func=c.rule_add)
-    p = rule.add_parser("list")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=c.rule_list)
+    _add_list(rule, c.rule_list)
     p = rule.add_parser("remove")
     p.add_argument("id", type=int)
     p.set_defaults(func=c.rule_remove)
@@ -135,17 +132,14 @@ def build_parser() -> Parser:
     p = transport.add_parser("remove")
     p.add_argument("domain")
     p.set_defaults(func=c.transport_remove)
-    p = transport.add_parser("list")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=c.transport_list)
+    _add_list(transport, c.transport_list)
 
     for name in ("cases", "leads"):
         listing = sub.add_parser(name, help=f"{name} opened by the desk").add_subparsers(
             dest="action", required=True, parser_class=Parser)
-        p = listing.add_parser("list")
-        p.add_argument("--json", action="store_true")
+        p = _add_list(listing, c.conversations_list)
         p.add_argument("--limit", type=int, default=1000)
-        p.set_defaults(func=c.conversations_list, kind=name)
+        p.set_defaults(kind=name)
         p = listing.add_parser("show")
         p.add_argument("id", type=int)
         p.add_argument("--json", action="store_true")
@@ -153,20 +147,16 @@ def build_parser() -> Parser:
 
     quarantine = sub.add_parser("quarantine", help="mail held as spam").add_subparsers(
         dest="action", required=True, parser_class=Parser)
-    p = quarantine.add_parser("list")
-    p.add_argument("--json", action="store_true")
+    p = _add_list(quarantine, c.quarantine_list)
     p.add_argument("--all", action="store_true", help="also released and deleted entries")
-    p.set_defaults(func=c.quarantine_list)
     p = quarantine.add_parser("release")
     p.add_argument("id", type=int)
     p.set_defaults(func=c.quarantine_release)
 
     queue = sub.add_parser("queue", help="deliveries").add_subparsers(
         dest="action", required=True, parser_class=Parser)
-    p = queue.add_parser("list")
-    p.add_argument("--json", action="store_true")
+    p = _add_list(queue, c.queue_list)
     p.add_argument("--state", default=None)
-    p.set_defaults(func=c.queue_list)
     return parser
 
 

@@ -25,34 +25,31 @@ class Domain(models.Model):
         return self.name
 
 
-class Account(models.Model):
-    """A real user with a mailbox: a recognized address."""
+class RecognizedAddress(models.Model):
+    """An address at one of the company's domains that the directory knows."""
 
     address = models.CharField(max_length=320, unique=True)
-    domain = models.ForeignKey(Domain, on_delete=models.PROTECT, related_name="accounts")
-    display_name = models.CharField(max_length=200, blank=True, default="")
+    domain = models.ForeignKey(Domain, on_delete=models.PROTECT, related_name="%(class)ss")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        abstract = True
         ordering = ["address"]
 
     def __str__(self) -> str:
         return self.address
 
 
-class Group(models.Model):
+class Account(RecognizedAddress):
+    """A real user with a mailbox."""
+
+    display_name = models.CharField(max_length=200, blank=True, default="")
+
+
+class Group(RecognizedAddress):
     """A group address; mail to it goes to every member."""
 
-    address = models.CharField(max_length=320, unique=True)
-    domain = models.ForeignKey(Domain, on_delete=models.PROTECT, related_name="groups")
     name = models.CharField(max_length=200, blank=True, default="")
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["address"]
-
-    def __str__(self) -> str:
-        return self.address
 
 
 class GroupMember(models.Model):
