@@ -11,7 +11,9 @@ message, M parallel sessions):
    forwards to a remote SMTP sink;
 3. a paced run at 100 msg/s offered, measuring end of DATA → case visible in the database.
 
-It prints accepted messages/s, the ratio to the baseline, CPU ms per message (gateway
+The load client is Postfix's ``smtp-source`` when it is installed (``apt-get install
+postfix``; it is what the peers' figures were measured with), otherwise the asyncio client
+in ``smtp_load.py``. It prints accepted messages/s, the ratio to the baseline, CPU ms per message (gateway
 and worker processes), and latency percentiles. Durability stays on throughout.
 """
 
@@ -62,6 +64,29 @@ def start_discard(port: int) -> subprocess.Popen[bytes]:
                              str(port)], stdout=subprocess.DEVNULL)
     wait_banner(port)
     return proc
+
+
+def smtp_source_load(port: int, count: int, sessions: int, rcpt: str) -> LoadResult:
+    """Run Postfix's smtp-source: 4 KB messages, a new connection for each."""
+    started = time.perf_counter()
+    done = subprocess.run(
+        ["smtp-source", "-s", str(sessions), "-l", "4096", "-m", str(count),
+         "-f", "load@example.net", "-t", rcpt, f"127.0.0.1:{port}"],
+        capture_output=True, text=True,
+    )
+    result = LoadResult(seconds=time.perf_counter() - started)
+    if done.returncode == 0:
+        result.sent = count
+    else:
+        result.failed = count
+        result.replies.append(done.stderr.strip()[:300])
+    return result
+
+
+def load(port: int, count: int, sessions: int, rcpts: list[str]) -> LoadResult:
+    if shutil.which("smtp-source") and len(rcpts) == 1:
+        return smtp_source_load(port, count, sessions, rcpts[0])
+    return asyncio.run(run_load("127.0.0.1", port, count, sessions, rcpts))
 
 
 def cpu_seconds(proc: psutil.Process) -> float:
@@ -137,15 +162,16 @@ def main() -> None:
     parser.add_argument("--latency-seconds", type=float, default=10.0)
     args = parser.parse_args()
     n, m = args.messages, args.sessions
+    client = "smtp-source" if shutil.which("smtp-source") else "the asyncio client"
     print(f"casegate SMTP benchmark: {n} messages of 4 KB, {m} sessions, new connection each;"
-          f" {os.cpu_count()} CPUs")
+          f" {os.cpu_count()} CPUs; load client: {client}")
 
     port = free_port()
     baseline_proc = start_discard(port)
     try:
-        asyncio.run(run_load("127.0.0.1", port, 200, m, ["x@example.com"]))  # warm-up
+        load(port, 200, m, ["x@example.com"])  # warm-up
         base_cpu0 = cpu_seconds(psutil.Process(baseline_proc.pid))
-        baseline = asyncio.run(run_load("127.0.0.1", port, n, m, ["help@solarmora.com"]))
+        baseline = load(port, n, m, ["help@solarmora.com"])
         base_cpu = cpu_seconds(psutil.Process(baseline_proc.pid)) - base_cpu0
     finally:
         baseline_proc.terminate()
@@ -177,7 +203,7 @@ def main() -> None:
         wait_banner(smtp_port)
         db = home / "casegate.sqlite3"
         proc = psutil.Process(serve.pid)
-        asyncio.run(run_load("127.0.0.1", smtp_port, 200, m, ["help@solarmora.com"]))
+        load(smtp_port, 200, m, ["help@solarmora.com"])
         while count_cases(db) < 200:
             time.sleep(0.05)
 
@@ -185,7 +211,7 @@ def main() -> None:
         cpu0 = cpu_seconds(proc)
         before = count_cases(db)
         t0 = time.perf_counter()
-        routed = asyncio.run(run_load("127.0.0.1", smtp_port, n, m, ["help@solarmora.com"]))
+        routed = load(smtp_port, n, m, ["help@solarmora.com"])
         report("help@ -> case", routed)
         while count_cases(db) < before + routed.sent:
             time.sleep(0.01)
@@ -199,12 +225,9 @@ def main() -> None:
         print(f"  ratio to the discard baseline: {ratio:.2f}"
               f" (target >= 0.50: {'met' if ratio >= 0.5 else 'NOT met'})")
 
-        mixed = asyncio.run(run_load("127.0.0.1", smtp_port, n, m,
-                                     ["help@solarmora.com", "crm@solarmora.com"]))
-        report("help@ -> case and crm@ -> remote SMTP sink, half each", mixed)
-        print(f"  ratio to the discard baseline: {mixed.rate / baseline.rate:.2f}")
-        while count_cases(db) < before + routed.sent + (mixed.sent + 1) // 2:
-            time.sleep(0.05)
+        forwarded = load(smtp_port, n, m, ["crm@solarmora.com"])
+        report("crm@ -> remote SMTP sink (a discard server)", forwarded)
+        print(f"  ratio to the discard baseline: {forwarded.rate / baseline.rate:.2f}")
 
         total = int(args.latency_rate * args.latency_seconds)
         print(f"latency at {args.latency_rate:.0f} msg/s offered ({total} messages):")

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import types
 from datetime import UTC, datetime
-from email import policy
-from email.parser import BytesHeaderParser
 
 import pytest
 
@@ -22,7 +20,8 @@ from casegate.filtering.classifiers import (
     load_classifiers,
 )
 from casegate.gateway import handler
-from casegate.gateway.handler import header_block, new_queue_id, plan_deliveries
+from casegate.gateway.handler import new_queue_id, plan_deliveries
+from casegate.gateway.headers import HeaderFields, header_block
 from casegate.gateway.store import AcceptedMessage, DeliveryRow, QuarantineRow
 from casegate.routing.engine import Routing, Target, TargetKind, Verdict
 
@@ -194,11 +193,10 @@ def test_queue_id_of_a_later_millisecond_sorts_after() -> None:
 
 # --- classifiers --------------------------------------------------------------------------------
 
-_PARSER = BytesHeaderParser(policy=policy.compat32)
 
 
 def inbound(raw: bytes, trusted: bool = False, peer: str | None = "192.0.2.10") -> InboundMessage:
-    return InboundMessage(raw, _PARSER.parsebytes(header_block(raw)), peer, trusted)
+    return InboundMessage(raw, HeaderFields(raw), peer, trusted)
 
 
 def test_gtube_in_the_body_is_spam() -> None:

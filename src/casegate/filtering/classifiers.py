@@ -11,10 +11,10 @@ from __future__ import annotations
 import importlib
 import os
 from dataclasses import dataclass
-from email.message import Message
 from typing import Protocol
 
 from casegate.errors import CasegateError
+from casegate.gateway.headers import HeaderFields
 
 GTUBE = b"XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
 
@@ -33,7 +33,7 @@ class InboundMessage:
     """What a classifier sees: the raw bytes, the parsed headers and where it came from."""
 
     raw: bytes
-    headers: Message
+    headers: HeaderFields
     peer_ip: str | None
     peer_trusted: bool
 
@@ -58,7 +58,7 @@ class TrustedUpstreamFlag:
         if not message.peer_trusted:
             return NOT_SPAM
         flag = message.headers.get("X-Spam-Flag")
-        if flag is not None and str(flag).strip().upper() == "YES":
+        if flag is not None and flag.upper() == "YES":
             return SpamVerdict(True, "X-Spam-Flag: YES from a trusted upstream filter")
         return NOT_SPAM
 

@@ -7,40 +7,25 @@ import logging
 import secrets
 import time
 from datetime import UTC, datetime
-from email import policy
-from email.message import Message
-from email.parser import BytesHeaderParser
 from email.utils import format_datetime
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from casegate.config import Config
 from casegate.filtering.classifiers import Classifier, InboundMessage, classify
+from casegate.gateway.headers import HeaderFields
 from casegate.gateway.store import AcceptedMessage, DeliveryRow, DurableStore, QuarantineRow
 from casegate.routing.engine import Routing, RoutingTable, Verdict
 from casegate.routing.snapshot import TableCache
 
 log = logging.getLogger("casegate.gateway")
 
-_HEADER_PARSER = BytesHeaderParser(policy=policy.compat32)
 MAX_HOPS = 30
 
 
 def new_queue_id() -> str:
     """Time-ordered and unique across processes: milliseconds, then 40 random bits."""
     return f"{int(time.time() * 1000):011X}{secrets.token_hex(5).upper()}"
-
-
-def header_block(raw: bytes) -> bytes:
-    for sep in (b"\r\n\r\n", b"\n\n"):
-        end = raw.find(sep)
-        if end != -1:
-            return raw[: end + len(sep)]
-    return raw
-
-
-def hop_count(headers: Message) -> int:
-    return len(headers.get_all("Received") or ())
 
 
 def received_header(session: Session, envelope: Envelope, queue_id: str, hostname: str,
@@ -83,6 +68,7 @@ class GatewayHandler:
                           address: str, mail_options: list[str]) -> str:
         try:
             envelope.routing_table = await self._table()  # type: ignore[attr-defined]
+            envelope.routings = []  # type: ignore[attr-defined]
         except Exception:
             log.exception("cannot read the routing table")
             return "451 4.3.0 Temporary failure reading the routing table; try again later"
@@ -108,6 +94,7 @@ class GatewayHandler:
             return f"550 5.1.1 <{address}>: Recipient address rejected: no such user here"
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
+        envelope.routings.append(routing)  # type: ignore[attr-defined]
         return "250 2.1.5 Recipient ok"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
@@ -116,10 +103,10 @@ class GatewayHandler:
         queue_id = new_queue_id()
         table: RoutingTable = envelope.routing_table  # type: ignore[attr-defined]
         peer_ip = session.peer[0] if isinstance(session.peer, tuple) else None
-        headers = _HEADER_PARSER.parsebytes(header_block(content))
-        if hop_count(headers) >= MAX_HOPS:
-            return (f"554 5.4.6 Too many hops: {hop_count(headers)} Received headers;"
-                    " this looks like a mail loop")
+        headers = HeaderFields(content)
+        hops = len(headers.get_all("Received"))
+        if hops >= MAX_HOPS:
+            return f"554 5.4.6 Too many hops: {hops} Received headers; this looks like a mail loop"
         verdict = classify(
             InboundMessage(content, headers, peer_ip, self.config.is_trusted(peer_ip)),
             self.classifiers,
@@ -133,12 +120,15 @@ class GatewayHandler:
             received_at=received_at,
             peer=peer_ip or "",
             helo=(session.host_name or "")[:255],
-            message_id=str(headers.get("Message-ID", "") or "").strip()[:998],
+            message_id=(headers.get("Message-ID") or "")[:998],
             spam=verdict.spam,
             spam_reason=verdict.reason,
             raw=raw,
         )
-        plan_deliveries(message, [table.route(r, spam=verdict.spam) for r in envelope.rcpt_tos])
+        routings: list[Routing] = envelope.routings  # type: ignore[attr-defined]
+        if verdict.spam:
+            routings = [table.route(r, spam=True) for r in envelope.rcpt_tos]
+        plan_deliveries(message, routings)
         try:
             await self.store.save(message)
         except Exception:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-from typing import Any
+from typing import Any, ClassVar
 
 from aiosmtpd.smtp import SMTP
 
@@ -59,12 +59,24 @@ class GatewaySMTP(SMTP):
     """One SMTP session. Tracks itself in ``sessions`` so shutdown can wait for it."""
 
     line_length_limit = MAX_LINE
+    _command_names: ClassVar[list[str] | None] = None
 
     def __init__(self, handler: GatewayHandler, sessions: set[GatewaySMTP],
                  rewrites: dict[str, str], **kwargs: Any) -> None:
         super().__init__(handler, **kwargs)
         self._sessions = sessions
         self._rewrites = rewrites
+
+    def __dir__(self) -> list[str]:
+        # aiosmtpd looks up its smtp_* commands and auth_* mechanisms with dir() and
+        # inspect.getmembers() on every new session; listing only those names makes
+        # setting up a session about a quarter cheaper (measured in bench/).
+        cls = type(self)
+        if cls._command_names is None:
+            cls._command_names = [
+                name for name in super().__dir__() if name.startswith(("smtp_", "auth_"))
+            ]
+        return cls._command_names
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._sessions.add(self)

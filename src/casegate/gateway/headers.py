@@ -1,0 +1,50 @@
+"""Reading a few header fields of a raw message quickly, without decoding the message.
+
+The gateway needs the hop count, the Message-ID and what classifiers look at; the full
+MIME parse happens later, in the delivery worker.
+"""
+
+from __future__ import annotations
+
+
+def header_block(raw: bytes) -> bytes:
+    """The header section including the blank line that ends it (all of ``raw`` if none)."""
+    for sep in (b"\r\n\r\n", b"\n\n"):
+        end = raw.find(sep)
+        if end != -1:
+            return raw[: end + len(sep)]
+    return raw
+
+
+class HeaderFields:
+    """The header fields of a message, unfolded, names compared case-insensitively."""
+
+    __slots__ = ("_fields",)
+
+    def __init__(self, raw: bytes) -> None:
+        fields: list[tuple[str, str]] = []
+        text = header_block(raw).decode("utf-8", errors="surrogateescape")
+        for line in text.split("\n"):
+            line = line.rstrip("\r")
+            if not line:
+                break
+            if line[0] in " \t":
+                if fields:
+                    name, value = fields[-1]
+                    fields[-1] = (name, f"{value} {line.strip()}")
+                continue
+            name, sep, value = line.partition(":")
+            if sep:
+                fields.append((name.strip().lower(), value.strip()))
+        self._fields = fields
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        key = name.lower()
+        for field_name, value in self._fields:
+            if field_name == key:
+                return value
+        return default
+
+    def get_all(self, name: str) -> list[str]:
+        key = name.lower()
+        return [value for field_name, value in self._fields if field_name == key]

@@ -1,0 +1,30 @@
+from casegate.gateway.headers import HeaderFields
+
+RAW = (b"Received: from a by b; Tue, 1 Jan 2030 00:00:00 +0000\r\n"
+       b"received: from c\r\n\tby d; Tue, 1 Jan 2030 00:00:00 +0000\r\n"
+       b"Message-ID:  <m1@example.net> \r\n"
+       b"X-Spam-Flag: YES\r\n"
+       b"\r\n"
+       b"Received: not a header, this is the body\r\n")
+
+
+def test_fields_are_unfolded_and_matched_case_insensitively() -> None:
+    headers = HeaderFields(RAW)
+    assert headers.get_all("RECEIVED") == [
+        "from a by b; Tue, 1 Jan 2030 00:00:00 +0000",
+        "from c by d; Tue, 1 Jan 2030 00:00:00 +0000",
+    ]
+    assert headers.get("message-id") == "<m1@example.net>"
+    assert headers.get("x-spam-flag") == "YES"
+    assert headers.get("Subject") is None and headers.get("Subject", "") == ""
+
+
+def test_bare_lf_headers_and_bytes_that_are_not_utf8() -> None:
+    headers = HeaderFields(b"Subject: caf\xe9\nX-A: 1\n\nbody")
+    assert headers.get("X-A") == "1"
+    assert headers.get("Subject") is not None
+
+
+def test_a_message_without_headers_has_no_fields() -> None:
+    headers = HeaderFields(b"\r\njust a body")
+    assert headers.get_all("Received") == []
