@@ -7,14 +7,15 @@ message, M parallel sessions):
 
 1. a discard-only aiosmtpd server: the Python SMTP ceiling on this machine (baseline);
 2. casegate ``serve`` on SQLite (durable: WAL, synchronous=FULL) with the demo company:
-   N messages to help@ (each opens a case), then N to a mix of help@ and a rule that
-   forwards to a remote SMTP sink;
+   N messages to help@ (each opens a case), then N to a rule that forwards to a remote
+   SMTP sink;
 3. a paced run at 100 msg/s offered, measuring end of DATA → case visible in the database.
 
 The load client is Postfix's ``smtp-source`` when it is installed (``apt-get install
 postfix``; it is what the peers' figures were measured with), otherwise the asyncio client
-in ``smtp_load.py``. It prints accepted messages/s, the ratio to the baseline, CPU ms per message (gateway
-and worker processes), and latency percentiles. Durability stays on throughout.
+in ``smtp_load.py``. It prints accepted messages/s, the ratio to the baseline, CPU ms
+per message (gateway and worker processes), and latency percentiles. Durability stays on
+throughout.
 """
 
 from __future__ import annotations
