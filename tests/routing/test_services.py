@@ -443,3 +443,19 @@ def test_loaded_table_relays_accounts_of_a_relayed_domain() -> None:
     assert routing.targets == (
         Target("zoe@relayed.example", TargetKind.REMOTE, relay="smtp:mail.internal:2525"),
     )
+
+
+def test_move_rule_reorders_and_renumbers() -> None:
+    from casegate.routing.models import Rule
+    from casegate.routing.services import RuleError, move_rule
+
+    add_domain(OURS)
+    add_account(ANN)
+    ids = [add_rule(RuleSpec(match_type="address", match_value=f"r{n}@{OURS}",
+                             rewrite="recipient", rewrite_value=ANN)).pk for n in range(3)]
+    move_rule(ids[2], 1)
+    assert list(Rule.objects.order_by("position").values_list("id", flat=True)) == [
+        ids[2], ids[0], ids[1]]
+    assert list(Rule.objects.order_by("position").values_list("position", flat=True)) == [1, 2, 3]
+    with pytest.raises(RuleError, match="from 1 to 3"):
+        move_rule(ids[0], 4)

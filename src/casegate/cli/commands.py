@@ -174,6 +174,13 @@ def rule_remove(args: argparse.Namespace) -> None:
     print(f"removed rule #{args.id}")
 
 
+def rule_move(args: argparse.Namespace) -> None:
+    from casegate.routing.services import move_rule
+
+    rule = move_rule(args.id, args.position)
+    print(f"rule #{rule.pk} is now at position {rule.position}")
+
+
 def rule_enable(args: argparse.Namespace) -> None:
     from casegate.routing.services import set_enabled
 

@@ -118,6 +118,10 @@ def build_parser() -> Parser:
     p = rule.add_parser("remove")
     p.add_argument("id", type=int)
     p.set_defaults(func=c.rule_remove)
+    p = rule.add_parser("move", help="change a rule's priority")
+    p.add_argument("id", type=int)
+    p.add_argument("position", type=int, help="1 is the highest priority")
+    p.set_defaults(func=c.rule_move)
     for name in ("enable", "disable"):
         p = rule.add_parser(name)
         p.add_argument("id", type=int)
@@ -179,3 +183,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2 if isinstance(exc, UsageError) else 1
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # a bug: still one line, the traceback on request
+        if os.environ.get("CASEGATE_DEBUG"):
+            raise
+        reason = " ".join(str(exc).split()) or "no details"
+        print(f"casegate: internal error {type(exc).__name__}: {reason}"
+              " (set CASEGATE_DEBUG=1 to see where)", file=sys.stderr)
+        return 70

@@ -167,5 +167,6 @@ def conversation_as_dict(conversation: Case | Lead) -> dict[str, Any]:
         "intake": conversation.intake.address,
         "original_recipient": conversation.original_recipient,
         "message_id": conversation.message_id,
+        "received_at": conversation.received_at.isoformat(),
         "created_at": conversation.created_at.isoformat(),
     }

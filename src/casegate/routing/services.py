@@ -173,6 +173,24 @@ def remove_rule(rule_id: int) -> None:
     Rule.objects.filter(position__gt=rule.position).update(position=F("position") - 1)
 
 
+@transaction.atomic
+def move_rule(rule_id: int, position: int) -> Rule:
+    """Put a rule at ``position`` (1 = highest priority); the others keep their order."""
+    rules = list(Rule.objects.select_for_update().order_by("position", "id"))
+    rule = next((r for r in rules if r.pk == rule_id), None)
+    if rule is None:
+        raise RuleError(f"there is no rule #{rule_id}; see: casegate rule list")
+    if not 1 <= position <= len(rules):
+        raise RuleError(f"the position must be from 1 to {len(rules)}")
+    rules.remove(rule)
+    rules.insert(position - 1, rule)
+    for index, each in enumerate(rules, start=1):
+        if each.position != index:
+            each.position = index
+            each.save(update_fields=["position", "updated_at"])
+    return rule
+
+
 def set_enabled(rule_id: int, enabled: bool) -> Rule:
     rule = Rule.objects.filter(pk=rule_id).first()
     if rule is None:
