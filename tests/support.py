@@ -225,6 +225,8 @@ def instance(backend: str, **env_overrides: str) -> Iterator[Instance]:
             if inst.process is not None:
                 inst.process.kill()
                 inst.process.wait()
+            if inst.log_path.exists():  # shown by pytest when a test failed
+                print(f"--- serve log ({backend}) ---\n{inst.log_path.read_text()[-6000:]}")
             shutil.rmtree(home, ignore_errors=True)
 
 

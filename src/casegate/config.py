@@ -69,6 +69,7 @@ class Config:
     message_lifetime: float
     worker_poll: float
     lease_seconds: float
+    connections_per_destination: int = 4
     trusted_networks: tuple = field(default_factory=tuple)
     tls_cert: str | None = None
     tls_key: str | None = None
@@ -108,6 +109,7 @@ def get_config() -> Config:
         message_lifetime=_env_float("CASEGATE_MESSAGE_LIFETIME", 5 * 24 * 3600.0),
         worker_poll=_env_float("CASEGATE_WORKER_POLL", 0.01),
         lease_seconds=_env_float("CASEGATE_LEASE_SECONDS", 300.0),
+        connections_per_destination=_env_int("CASEGATE_DESTINATION_CONCURRENCY", 4),
         trusted_networks=_networks(
             os.environ.get("CASEGATE_TRUSTED_NETWORKS", "127.0.0.0/8,::1/128")
         ),

@@ -191,7 +191,7 @@ def rule_enable(args: argparse.Namespace) -> None:
 def transport_add(args: argparse.Namespace) -> None:
     from casegate.delivery.services import add_transport
 
-    transport = add_transport(args.domain, args.hostport)
+    transport = add_transport(args.domain, args.hostport, args.require_tls)
     print(f"mail for {transport.domain} goes to {transport.host}:{transport.port}")
 
 
@@ -205,8 +205,9 @@ def transport_remove(args: argparse.Namespace) -> None:
 def transport_list(args: argparse.Namespace) -> None:
     from casegate.delivery.models import Transport
 
-    rows = [{"domain": t.domain, "host": t.host, "port": t.port} for t in Transport.objects.all()]
-    _emit(rows, args.json, ["domain", "host", "port"])
+    rows = [{"domain": t.domain, "host": t.host, "port": t.port, "require_tls": t.require_tls}
+            for t in Transport.objects.all()]
+    _emit(rows, args.json, ["domain", "host", "port", "require_tls"])
 
 
 def conversations_list(args: argparse.Namespace) -> None:
@@ -257,15 +258,22 @@ def quarantine_release(args: argparse.Namespace) -> None:
 
 def queue_list(args: argparse.Namespace) -> None:
     from casegate.delivery.models import Delivery
+    from casegate.delivery.services import delivery_as_dict
 
     deliveries = Delivery.objects.order_by("id")
     if args.state:
         deliveries = deliveries.filter(state=args.state)
-    rows = [{"id": d.pk, "queue_id": d.message_id, "original_recipient": d.original_recipient,
-             "recipient": d.recipient, "kind": d.kind, "state": d.state,
-             "attempts": d.attempts, "next_attempt_at": d.next_attempt_at.isoformat(),
-             "last_reply": d.last_reply} for d in deliveries]
+    if args.history:
+        deliveries = deliveries.prefetch_related("attempt_log", "actions")
+    rows = [delivery_as_dict(d, args.history) for d in deliveries]
     _emit(rows, args.json, ["id", "queue_id", "recipient", "kind", "state", "last_reply"])
+
+
+def queue_action(args: argparse.Namespace) -> None:
+    from casegate.delivery.services import act_on_queue
+
+    changed = act_on_queue(args.action_name, None if args.all else [args.id], args.reason)
+    print(f"{args.action_name}: {changed} deliver{'y' if changed == 1 else 'ies'}")
 
 
 def demo(args: argparse.Namespace) -> None:

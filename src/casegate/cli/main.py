@@ -132,6 +132,8 @@ def build_parser() -> Parser:
     p = transport.add_parser("add")
     p.add_argument("domain")
     p.add_argument("hostport", metavar="HOST:PORT")
+    p.add_argument("--require-tls", action="store_true",
+                   help="defer instead of sending in clear when the host lacks STARTTLS")
     p.set_defaults(func=c.transport_add)
     p = transport.add_parser("remove")
     p.add_argument("domain")
@@ -161,6 +163,14 @@ def build_parser() -> Parser:
         dest="action", required=True, parser_class=Parser)
     p = _add_list(queue, c.queue_list)
     p.add_argument("--state", default=None)
+    p.add_argument("--history", action="store_true", help="with every attempt and action")
+    for action in ("retry", "hold", "release", "delete"):
+        p = queue.add_parser(action)
+        target = p.add_mutually_exclusive_group(required=True)
+        target.add_argument("id", type=int, nargs="?")
+        target.add_argument("--all", action="store_true")
+        p.add_argument("--reason", default="")
+        p.set_defaults(func=c.queue_action, action_name=action)
     return parser
 
 

@@ -9,15 +9,27 @@ class Delivery(models.Model):
     PENDING = "pending"
     INFLIGHT = "inflight"
     DEFERRED = "deferred"
+    HELD = "held"
     DELIVERED = "delivered"
     BOUNCED = "bounced"
+    EXPIRED = "expired"
+    DELETED = "deleted"
     STATE_CHOICES = [
         (PENDING, "pending"),
         (INFLIGHT, "in flight"),
         (DEFERRED, "deferred"),
+        (HELD, "held"),
         (DELIVERED, "delivered"),
         (BOUNCED, "bounced"),
+        (EXPIRED, "expired"),
+        (DELETED, "deleted"),
     ]
+    FINAL_FAILURES = (BOUNCED, EXPIRED)
+
+    DSN_NONE = ""
+    DSN_PENDING = "pending"
+    DSN_SENT = "sent"
+    DSN_SUPPRESSED = "suppressed"
     KIND_CHOICES = [("desk", "case desk"), ("mailbox", "mailbox"), ("remote", "remote SMTP")]
 
     message = models.ForeignKey(
@@ -38,6 +50,11 @@ class Delivery(models.Model):
     next_attempt_at = models.DateTimeField()
     lease_until = models.DateTimeField(null=True, blank=True)
     last_reply = models.TextField(blank=True, default="")
+    notify = models.CharField(max_length=40, blank=True, default="",
+                              help_text="DSN NOTIFY from RCPT TO (empty: failures only)")
+    orcpt = models.CharField(max_length=500, blank=True, default="",
+                             help_text="DSN ORCPT from RCPT TO")
+    dsn_state = models.CharField(max_length=10, blank=True, default="", db_index=True)
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
 
@@ -49,12 +66,41 @@ class Delivery(models.Model):
         return f"delivery #{self.pk} to {self.recipient} ({self.state})"
 
 
+class DeliveryAttempt(models.Model):
+    """One try at a delivery: when, where, how long, and what the other side said."""
+
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempt_log")
+    started_at = models.DateTimeField()
+    duration = models.FloatField(help_text="seconds")
+    host = models.CharField(max_length=300, blank=True, default="")
+    outcome = models.CharField(max_length=10)
+    reply = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["id"]
+
+
+class QueueAction(models.Model):
+    """An operator's change to a delivery (retry, hold, release, delete), for the audit trail."""
+
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="actions")
+    action = models.CharField(max_length=10)
+    reason = models.TextField(blank=True, default="")
+    actor = models.CharField(max_length=150, blank=True, default="")
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["id"]
+
+
 class Transport(models.Model):
     """A next hop for a destination domain, overriding MX (Postfix's transport map)."""
 
     domain = models.CharField(max_length=253, unique=True)
     host = models.CharField(max_length=253)
     port = models.PositiveIntegerField(default=25)
+    require_tls = models.BooleanField(
+        default=False, help_text="defer rather than send in clear when the host lacks STARTTLS")
 
     class Meta:
         ordering = ["domain"]

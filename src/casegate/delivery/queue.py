@@ -102,30 +102,55 @@ def _still_held(items: list[Claimed]) -> set[int]:
     return {item.id for item in items if current.get(item.id) == item.attempts}
 
 
-def finish(outcomes: list[tuple[Claimed, str, str, datetime | None]]) -> list[int]:
-    """Record ``(item, state, reply, next_attempt_at)`` for the claims still held.
+@dataclass(frozen=True)
+class Outcome:
+    """The result of one attempt at a claimed delivery."""
+
+    item: Claimed
+    state: str
+    reply: str
+    next_attempt_at: datetime | None = None
+    host: str = ""
+    started_at: datetime | None = None
+    duration: float = 0.0
+
+
+def finish(outcomes: list[Outcome]) -> list[int]:
+    """Record outcomes (and the attempts behind them) for the claims still held.
 
     Returns the ids written. Call inside a transaction when other writes must commit
     together with the outcome (the desk opens its cases in the same transaction).
+    A final failure (bounced, expired) marks the delivery for a delivery status notification.
     """
     if not outcomes:
         return []
-    now = _dt(timezone.now())
+    now = timezone.now()
     with transaction.atomic():
-        held = _still_held([o[0] for o in outcomes])
+        held = _still_held([o.item for o in outcomes])
+        written = [o for o in outcomes if o.item.id in held]
         rows = [
-            (state, reply[:2000], now, _dt(when) if when else None, item.id)
-            for item, state, reply, when in outcomes
-            if item.id in held
+            (o.state, o.reply[:2000], _dt(now), _dt(o.next_attempt_at) if o.next_attempt_at
+             else None, Delivery.DSN_PENDING if o.state in Delivery.FINAL_FAILURES else "",
+             o.item.id)
+            for o in written
+        ]
+        attempts = [
+            (o.item.id, _dt(o.started_at or now), o.duration, o.host[:300], o.state, o.reply)
+            for o in written
         ]
         with connection.cursor() as cursor:
             cursor.executemany(
                 "UPDATE delivery_delivery SET state = %s, last_reply = %s, updated_at = %s,"
-                " lease_until = NULL, next_attempt_at = COALESCE(%s, next_attempt_at)"
-                " WHERE id = %s",
+                " lease_until = NULL, next_attempt_at = COALESCE(%s, next_attempt_at),"
+                " dsn_state = %s WHERE id = %s",
                 rows,
             )
-    return [row[-1] for row in rows]
+            cursor.executemany(
+                "INSERT INTO delivery_deliveryattempt (delivery_id, started_at, duration, host,"
+                " outcome, reply) VALUES (%s, %s, %s, %s, %s, %s)",
+                attempts,
+            )
+    return [o.item.id for o in written]
 
 
 def retry_at(item: Claimed, retry_min: float, retry_max: float) -> datetime:

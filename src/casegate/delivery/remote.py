@@ -8,8 +8,11 @@ import logging
 import os
 import re
 import smtplib
+import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 import aiosmtplib
@@ -17,6 +20,7 @@ import dns.asyncresolver
 import dns.exception
 import dns.nameserver
 import dns.resolver
+from django.utils import timezone
 
 from casegate.delivery.queue import Claimed
 
@@ -26,17 +30,20 @@ CONNECT_TIMEOUT = 30.0
 COMMAND_TIMEOUT = 300.0
 
 
-class Outcome(StrEnum):
-    DELIVERED = "delivered"
+class Status(StrEnum):
+    SENT = "sent"
     DEFERRED = "deferred"
-    BOUNCED = "bounced"
+    REFUSED = "refused"
 
 
 @dataclass(frozen=True)
 class Result:
     item: Claimed
-    outcome: Outcome
+    status: Status
     reply: str
+    host: str = ""
+    started_at: datetime | None = None
+    duration: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -44,9 +51,17 @@ class Hop:
     host: str
     port: int
     protocol: str = "smtp"
+    require_tls: bool = False
 
     def __str__(self) -> str:
         return f"{self.protocol}:{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class TransportEntry:
+    host: str
+    port: int
+    require_tls: bool = False
 
 
 class RouteError(Exception):
@@ -102,18 +117,19 @@ async def mx_hops(domain: str) -> list[Hop]:
     return [Hop(str(r.exchange).rstrip("."), 25) for r in records]
 
 
-async def hops_for(item: Claimed, transports: dict[str, tuple[str, int]]) -> list[Hop]:
+async def hops_for(item: Claimed, transports: dict[str, TransportEntry]) -> list[Hop]:
     if item.relay:
         return [parse_relay(item.relay)]
     domain = item.recipient.rpartition("@")[2]
-    if domain in transports:
-        host, port = transports[domain]
-        return [Hop(host, port)]
+    entry = transports.get(domain)
+    if entry is not None:
+        return [Hop(entry.host, entry.port, require_tls=entry.require_tls)]
     return await mx_hops(domain)
 
 
-def _outgoing(item: Claimed, raw: bytes) -> bytes:
-    header = f"X-Original-To: {item.original_recipient}\r\n"
+def outgoing(item: Claimed, raw: bytes, loop_marker: str) -> bytes:
+    """The message as it leaves: headers prepended only, so DKIM signatures stay valid."""
+    header = f"X-Casegate-Loop: {loop_marker}\r\nX-Original-To: {item.original_recipient}\r\n"
     if item.junk:
         header += "X-Spam-Flag: YES\r\n"
     return header.encode("utf-8") + raw
@@ -123,109 +139,140 @@ def _reply_text(code: int, message: str) -> str:
     return f"{code} {' '.join(message.split())}"
 
 
-def _classify_error(exc: BaseException, hop: Hop) -> tuple[Outcome, str]:
+def _classify_error(exc: BaseException, hop: Hop) -> tuple[Status, str]:
+    """A 5xx reply refuses the message for good; anything else is worth another try."""
+    code: int | None = None
+    text = ""
     if isinstance(exc, aiosmtplib.SMTPRecipientsRefused) and exc.recipients:
-        refused = exc.recipients[0]
-        outcome = Outcome.BOUNCED if 500 <= refused.code < 600 else Outcome.DEFERRED
-        return outcome, f"{hop.host} said: {_reply_text(refused.code, refused.message)}"
-    if isinstance(exc, aiosmtplib.SMTPResponseException | smtplib.SMTPResponseException):
-        code = exc.code if isinstance(exc, aiosmtplib.SMTPResponseException) else exc.smtp_code
-        text = exc.message if isinstance(exc, aiosmtplib.SMTPResponseException) else (
-            exc.smtp_error.decode("utf-8", "replace")
-            if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error))
-        outcome = Outcome.BOUNCED if 500 <= code < 600 else Outcome.DEFERRED
-        return outcome, f"{hop.host} said: {_reply_text(code, text)}"
-    if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        code, text = next(iter(exc.recipients.values()))
-        outcome = Outcome.BOUNCED if 500 <= code < 600 else Outcome.DEFERRED
-        return outcome, f"{hop.host} said: {_reply_text(code, text.decode('utf-8', 'replace'))}"
-    return Outcome.DEFERRED, f"4.4.1 cannot deliver to {hop}: {type(exc).__name__}: {exc}"
+        code, text = exc.recipients[0].code, exc.recipients[0].message
+    elif isinstance(exc, aiosmtplib.SMTPResponseException):
+        code, text = exc.code, exc.message
+    elif isinstance(exc, smtplib.SMTPRecipientsRefused) and exc.recipients:
+        code, raw = next(iter(exc.recipients.values()))
+        text = raw.decode("utf-8", "replace")
+    elif isinstance(exc, smtplib.SMTPResponseException):
+        code = exc.smtp_code
+        raw = exc.smtp_error
+        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+    if code is None:
+        return Status.DEFERRED, f"4.4.1 cannot deliver to {hop}: {type(exc).__name__}: {exc}"
+    status = Status.REFUSED if 500 <= code < 600 else Status.DEFERRED
+    return status, f"{hop.host} said: {_reply_text(code, text)}"
 
 
-def _send_lmtp(hop: Hop, item: Claimed, data: bytes) -> str:
-    with smtplib.LMTP(hop.host, hop.port, timeout=CONNECT_TIMEOUT) as client:
-        client.sendmail(item.mail_from, [item.recipient], data)
-    return f"{hop.host} accepted the message (LMTP)"
+class Sender:
+    """Delivers claimed remote items: one connection per destination, several messages on it."""
 
+    def __init__(self, raws: dict[str, bytes], loop_marker: str,
+                 envelope_sender: Callable[[Claimed], str]) -> None:
+        self.raws = raws
+        self.loop_marker = loop_marker
+        self.envelope_sender = envelope_sender
 
-async def _send_group(hop: Hop, items: list[Claimed], raws: dict[str, bytes]) -> list[Result]:
-    """Send several messages over one connection to ``hop``."""
-    results: list[Result] = []
-    if hop.protocol == "lmtp":
+    def _data(self, item: Claimed) -> bytes:
+        return outgoing(item, self.raws[item.queue_id], self.loop_marker)
+
+    def _send_lmtp(self, hop: Hop, item: Claimed) -> str:
+        with smtplib.LMTP(hop.host, hop.port, timeout=CONNECT_TIMEOUT) as client:
+            client.sendmail(self.envelope_sender(item), [item.recipient], self._data(item))
+        return f"{hop.host} accepted the message (LMTP)"
+
+    async def _lmtp_group(self, hop: Hop, items: list[Claimed]) -> list[Result]:
+        results = []
         for item in items:
+            started, clock = timezone.now(), time.monotonic()
             try:
-                reply = await asyncio.to_thread(_send_lmtp, hop, item, _outgoing(item,
-                                                                                raws[item.queue_id]))
-                results.append(Result(item, Outcome.DELIVERED, reply))
+                reply = await asyncio.to_thread(self._send_lmtp, hop, item)
+                status = Status.SENT
             except Exception as exc:
-                outcome, reply = _classify_error(exc, hop)
-                results.append(Result(item, outcome, reply))
+                status, reply = _classify_error(exc, hop)
+            results.append(Result(item, status, reply, str(hop), started,
+                                  time.monotonic() - clock))
         return results
-    client = aiosmtplib.SMTP(hostname=hop.host, port=hop.port, timeout=COMMAND_TIMEOUT,
-                             start_tls=None, validate_certs=False)
-    try:
-        await asyncio.wait_for(client.connect(), CONNECT_TIMEOUT)
-    except Exception as exc:
-        _, reply = _classify_error(exc, hop)
-        return [Result(item, Outcome.DEFERRED, reply) for item in items]
-    try:
-        for item in items:
-            try:
-                _, response = await client.sendmail(
-                    item.mail_from, [item.recipient], _outgoing(item, raws[item.queue_id])
-                )
-                results.append(Result(item, Outcome.DELIVERED, f"{hop.host} said: {response}"))
-            except aiosmtplib.SMTPServerDisconnected as exc:
-                _, reply = _classify_error(exc, hop)
-                done = {r.item.id for r in results}
-                results.extend(
-                    Result(i, Outcome.DEFERRED, reply) for i in items if i.id not in done
-                )
-                return results
-            except Exception as exc:
-                outcome, reply = _classify_error(exc, hop)
-                results.append(Result(item, outcome, reply))
-                with contextlib.suppress(Exception):
-                    await client.rset()
-    finally:
+
+    async def send_group(self, hop: Hop, items: list[Claimed]) -> list[Result]:
+        """Send several messages over one connection to ``hop``."""
+        if hop.protocol == "lmtp":
+            return await self._lmtp_group(hop, items)
+        started, clock = timezone.now(), time.monotonic()
+        client = aiosmtplib.SMTP(hostname=hop.host, port=hop.port, timeout=COMMAND_TIMEOUT,
+                                 start_tls=False, validate_certs=False)
+
+        def failed_all(status: Status, reply: str, pending: list[Claimed]) -> list[Result]:
+            return [Result(i, status, reply, str(hop), started, time.monotonic() - clock)
+                    for i in pending]
+
         try:
-            await client.quit()
-        except Exception:
+            await asyncio.wait_for(client.connect(), CONNECT_TIMEOUT)
+            if client.supports_extension("starttls"):
+                await client.starttls()
+            elif hop.require_tls:
+                client.close()
+                return failed_all(Status.DEFERRED, f"4.7.10 TLS is required for {hop.host},"
+                                  " which does not offer STARTTLS; the message waits", items)
+        except Exception as exc:
             client.close()
-    return results
+            if hop.require_tls and isinstance(exc, aiosmtplib.SMTPException):
+                return failed_all(Status.DEFERRED, f"4.7.10 TLS is required for {hop.host}:"
+                                  f" {exc}", items)
+            return failed_all(Status.DEFERRED, _classify_error(exc, hop)[1], items)
+        results: list[Result] = []
+        try:
+            for index, item in enumerate(items):
+                item_start, item_clock = timezone.now(), time.monotonic()
+                try:
+                    _, response = await client.sendmail(
+                        self.envelope_sender(item), [item.recipient], self._data(item))
+                    status, reply = Status.SENT, f"{hop.host} said: 250 {response}"
+                except aiosmtplib.SMTPServerDisconnected as exc:
+                    reply = _classify_error(exc, hop)[1]
+                    return results + failed_all(Status.DEFERRED, reply, items[index:])
+                except Exception as exc:
+                    status, reply = _classify_error(exc, hop)
+                    with contextlib.suppress(Exception):
+                        await client.rset()
+                results.append(Result(item, status, reply, str(hop), item_start,
+                                      time.monotonic() - item_clock))
+        finally:
+            try:
+                await client.quit()
+            except Exception:
+                client.close()
+        return results
+
+    async def send_destination(self, hops: list[Hop], items: list[Claimed]) -> list[Result]:
+        """Try the hops in order; what one defers goes to the next."""
+        pending = items
+        results: list[Result] = []
+        for index, hop in enumerate(hops):
+            group = await self.send_group(hop, pending)
+            last_hop = index == len(hops) - 1
+            retry = [r.item for r in group if r.status is Status.DEFERRED and not last_hop]
+            results.extend(r for r in group if r.item not in retry)
+            pending = retry
+            if not pending:
+                break
+        return results
 
 
-async def _send_destination(hops: list[Hop], items: list[Claimed],
-                            raws: dict[str, bytes]) -> list[Result]:
-    pending = items
-    results: list[Result] = []
-    for index, hop in enumerate(hops):
-        group = await _send_group(hop, pending, raws)
-        last_hop = index == len(hops) - 1
-        retry = [r.item for r in group if r.outcome is Outcome.DEFERRED and not last_hop]
-        results.extend(r for r in group if r.item not in retry)
-        pending = retry
-        if not pending:
-            break
-    return results
-
-
-async def deliver(items: list[Claimed], raws: dict[str, bytes],
-                  transports: dict[str, tuple[str, int]]) -> list[Result]:
-    """Deliver remote items, one connection per destination, destinations in parallel."""
+async def deliver(items: list[Claimed], sender: Sender, transports: dict[str, TransportEntry],
+                  connections_per_destination: int = 4) -> list[Result]:
+    """Deliver remote items; destinations in parallel, each over at most N connections."""
     by_route: dict[tuple[Hop, ...], list[Claimed]] = defaultdict(list)
     results: list[Result] = []
     for item in items:
         try:
             hops = tuple(await hops_for(item, transports))
         except RouteError as exc:
-            outcome = Outcome.BOUNCED if exc.permanent else Outcome.DEFERRED
-            results.append(Result(item, outcome, exc.reply))
+            status = Status.REFUSED if exc.permanent else Status.DEFERRED
+            results.append(Result(item, status, exc.reply, "dns", timezone.now()))
             continue
         by_route[hops].append(item)
-    groups = await asyncio.gather(
-        *(_send_destination(list(hops), group, raws) for hops, group in by_route.items())
-    )
-    for group_results in groups:
+    jobs = []
+    for hops, group in by_route.items():
+        lanes = max(1, min(connections_per_destination, len(group)))
+        jobs.extend(sender.send_destination(list(hops), group[lane::lanes])
+                    for lane in range(lanes))
+    for group_results in await asyncio.gather(*jobs):
         results.extend(group_results)
     return results

@@ -17,10 +17,11 @@ from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
 from casegate.config import Config
-from casegate.delivery import maildir, remote
+from casegate.delivery import bounces, maildir, remote
 from casegate.delivery.models import Delivery, Transport
 from casegate.delivery.queue import (
     Claimed,
+    Outcome,
     claim,
     finish,
     raw_messages,
@@ -30,32 +31,41 @@ from casegate.delivery.queue import (
 from casegate.desk.models import Intake
 from casegate.desk.parsing import parse_message
 from casegate.desk.services import DeskArrival, open_conversations
+from casegate.routing.snapshot import TableCache
 
 log = logging.getLogger("casegate.delivery")
 
 LOCAL_BATCH = 200
+REPORT_INTERVAL = 1.0
 REMOTE_BATCH = 100
 
 
-def _deferral(item: Claimed, reply: str, config: Config) -> tuple[Claimed, str, str, object]:
+def temporary_failure(item: Claimed, reply: str, config: Config, **attempt: object) -> Outcome:
+    """Deferred for a later retry, or expired once the message lifetime is over."""
     age = (timezone.now() - item.received_at).total_seconds()
     if age > config.message_lifetime:
-        return (item, Delivery.BOUNCED, f"5.4.7 delivery time expired; last error: {reply}", None)
-    return (item, Delivery.DEFERRED, reply, retry_at(item, config.retry_min, config.retry_max))
+        return Outcome(item, Delivery.EXPIRED,
+                       f"5.4.7 delivery time expired; last error: {reply}", **attempt)
+    return Outcome(item, Delivery.DEFERRED, reply,
+                   retry_at(item, config.retry_min, config.retry_max), **attempt)
 
 
 def deliver_local(items: list[Claimed], config: Config) -> None:
     raws = raw_messages(i.queue_id for i in items)
-    outcomes: list = []
+    outcomes: list[Outcome] = []
     for item in (i for i in items if i.kind == "mailbox"):
         data = (f"Delivered-To: {item.recipient}\r\nX-Original-To: {item.original_recipient}\r\n"
                 .encode() + raws[item.queue_id])
+        started = timezone.now()
         try:
             path = maildir.deliver(maildir.mailbox_path(config.mailbox_root, item.recipient),
                                    f"{item.queue_id}.{item.id}", data, junk=item.junk)
-            outcomes.append((item, Delivery.DELIVERED, f"stored in {path.parent.parent}", None))
+            outcomes.append(Outcome(item, Delivery.DELIVERED, f"stored in {path.parent.parent}",
+                                    host="maildir", started_at=started,
+                                    duration=(timezone.now() - started).total_seconds()))
         except OSError as exc:
-            outcomes.append(_deferral(item, f"4.3.0 cannot write the mailbox: {exc}", config))
+            outcomes.append(temporary_failure(item, f"4.3.0 cannot write the mailbox: {exc}",
+                                              config, host="maildir", started_at=started))
     finish(outcomes)
 
     desk_items = [i for i in items if i.kind == "desk"]
@@ -66,8 +76,9 @@ def deliver_local(items: list[Claimed], config: Config) -> None:
     parsed = {i.id: parse_message(raws[i.queue_id]) for i in desk_items if i.intake_id in kinds}
     with transaction.atomic():
         outcomes = [
-            (i, Delivery.DELIVERED, "case desk", None) if i.id in parsed
-            else (i, Delivery.BOUNCED, "5.1.1 the desk intake no longer exists", None)
+            Outcome(i, Delivery.DELIVERED, "case desk", host="desk") if i.id in parsed
+            else Outcome(i, Delivery.BOUNCED, "5.1.1 the desk intake no longer exists",
+                         host="desk")
             for i in desk_items
         ]
         written = set(finish(outcomes))
@@ -79,19 +90,28 @@ def deliver_local(items: list[Claimed], config: Config) -> None:
 
 
 def deliver_remote(items: list[Claimed], config: Config, loop: asyncio.AbstractEventLoop) -> None:
-    raws = raw_messages(i.queue_id for i in items)
-    transports = {d: (h, p) for d, h, p in Transport.objects.values_list("domain", "host", "port")}
-    results = loop.run_until_complete(remote.deliver(items, raws, transports))
+    transports = {
+        domain: remote.TransportEntry(host, port, require_tls)
+        for domain, host, port, require_tls in Transport.objects.values_list(
+            "domain", "host", "port", "require_tls")
+    }
+    sender = remote.Sender(raw_messages(i.queue_id for i in items), config.hostname,
+                           lambda item: item.mail_from)
+    results = loop.run_until_complete(
+        remote.deliver(items, sender, transports, config.connections_per_destination))
     outcomes = []
     for result in results:
-        if result.outcome is remote.Outcome.DELIVERED:
-            outcomes.append((result.item, Delivery.DELIVERED, result.reply, None))
-        elif result.outcome is remote.Outcome.BOUNCED:
-            outcomes.append((result.item, Delivery.BOUNCED, result.reply, None))
+        attempt = {"host": result.host, "started_at": result.started_at,
+                   "duration": result.duration}
+        if result.status is remote.Status.SENT:
+            outcomes.append(Outcome(result.item, Delivery.DELIVERED, result.reply, **attempt))
+        elif result.status is remote.Status.REFUSED:
+            outcomes.append(Outcome(result.item, Delivery.BOUNCED, result.reply, **attempt))
         else:
-            outcomes.append(_deferral(result.item, result.reply, config))
-        log.info("delivery %s queue=%s to=<%s>: %s %s", result.item.id, result.item.queue_id,
-                 result.item.recipient, result.outcome, result.reply)
+            outcomes.append(temporary_failure(result.item, result.reply, config, **attempt))
+        log.info("queue=%s delivery=%s to=<%s> relay=%s status=%s reply=%r",
+                 result.item.queue_id, result.item.id, result.item.recipient, result.host,
+                 result.status, result.reply)
     finish(outcomes)
 
 
@@ -115,6 +135,7 @@ class DeliveryWorker:
                                                       self._local), name="deliver-local"),
             threading.Thread(target=self._loop, args=(("remote",), REMOTE_BATCH, self._remote),
                              name="deliver-remote"),
+            threading.Thread(target=self._reports, name="delivery-reports"),
         ]
         for thread in self._threads:
             thread.start()
@@ -135,6 +156,22 @@ class DeliveryWorker:
                     self.stop()
         finally:
             self.join()
+
+    def _reports(self) -> None:
+        """Queue delivery status notifications for final failures, once a second."""
+        tables = TableCache()
+        while not self._stop.wait(REPORT_INTERVAL):
+            try:
+                while bounces.queue_reports(tables.current(), self.config.hostname):
+                    pass
+            except Exception:
+                log.exception("queueing delivery status notifications failed; retrying")
+                close_old_connections()
+                connection.close()
+                tables.close()
+                tables = TableCache()
+        tables.close()
+        connection.close()
 
     def _local(self, items: list[Claimed]) -> None:
         deliver_local(items, self.config)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
-import time
 from datetime import UTC, datetime
 from email.utils import format_datetime
 
@@ -14,18 +12,19 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from casegate.config import Config
 from casegate.filtering.classifiers import Classifier, InboundMessage, classify
 from casegate.gateway.headers import HeaderFields
-from casegate.gateway.store import AcceptedMessage, DeliveryRow, DurableStore, QuarantineRow
+from casegate.gateway.store import (
+    AcceptedMessage,
+    DeliveryRow,
+    DurableStore,
+    QuarantineRow,
+    new_queue_id,
+)
 from casegate.routing.engine import Routing, RoutingTable, Verdict
 from casegate.routing.snapshot import TableCache
 
 log = logging.getLogger("casegate.gateway")
 
 MAX_HOPS = 30
-
-
-def new_queue_id() -> str:
-    """Time-ordered and unique across processes: milliseconds, then 40 random bits."""
-    return f"{int(time.time() * 1000):011X}{secrets.token_hex(5).upper()}"
 
 
 def received_header(session: Session, envelope: Envelope, queue_id: str, hostname: str,
@@ -61,7 +60,7 @@ class GatewayHandler:
     async def handle_EHLO(self, server: SMTP, session: Session, envelope: Envelope,
                           hostname: str, responses: list[str]) -> list[str]:
         session.host_name = hostname
-        responses[-1:-1] = ["250-PIPELINING", "250-ENHANCEDSTATUSCODES"]
+        responses[-1:-1] = ["250-PIPELINING", "250-ENHANCEDSTATUSCODES", "250-DSN"]
         return responses
 
     async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope,
@@ -69,9 +68,17 @@ class GatewayHandler:
         try:
             envelope.routing_table = await self._table()  # type: ignore[attr-defined]
             envelope.routings = []  # type: ignore[attr-defined]
+            envelope.rcpt_dsn = []  # type: ignore[attr-defined]
         except Exception:
             log.exception("cannot read the routing table")
             return "451 4.3.0 Temporary failure reading the routing table; try again later"
+        dsn = getattr(server, "dsn_parameters", {})
+        ret = dsn.get("RET", "").upper()
+        if ret not in ("", "FULL", "HDRS"):
+            return "501 5.5.4 RET must be FULL or HDRS"
+        if len(dsn.get("ENVID", "")) > 100:
+            return "501 5.5.4 ENVID is longer than 100 characters"
+        envelope.dsn_ret, envelope.dsn_envid = ret, dsn.get("ENVID", "")  # type: ignore[attr-defined]
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
         return "250 2.1.0 Sender ok"
@@ -83,6 +90,14 @@ class GatewayHandler:
                 f"452 4.5.3 Too many recipients: at most {self.config.max_recipients} per message;"
                 " send the rest in another transaction"
             )
+        dsn = getattr(server, "dsn_parameters", {})
+        notify = dsn.get("NOTIFY", "").upper()
+        words = set(notify.split(",")) if notify else set()
+        if words and not (words == {"NEVER"} or words <= {"SUCCESS", "FAILURE", "DELAY"}):
+            return "501 5.5.4 NOTIFY must be NEVER or a list of SUCCESS, FAILURE, DELAY"
+        orcpt = dsn.get("ORCPT", "")
+        if orcpt and ";" not in orcpt:
+            return "501 5.5.4 ORCPT must look like rfc822;user@example.com"
         table: RoutingTable = envelope.routing_table  # type: ignore[attr-defined]
         routing = table.route(address)
         if routing.verdict is Verdict.INVALID:
@@ -95,6 +110,7 @@ class GatewayHandler:
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
         envelope.routings.append(routing)  # type: ignore[attr-defined]
+        envelope.rcpt_dsn.append((notify, orcpt))  # type: ignore[attr-defined]
         return "250 2.1.5 Recipient ok"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
@@ -107,6 +123,9 @@ class GatewayHandler:
         hops = len(headers.get_all("Received"))
         if hops >= MAX_HOPS:
             return f"554 5.4.6 Too many hops: {hops} Received headers; this looks like a mail loop"
+        if self.config.hostname in headers.get_all("X-Casegate-Loop"):
+            return ("554 5.4.6 Mail loop: this message already passed through"
+                    f" {self.config.hostname}")
         verdict = classify(
             InboundMessage(content, headers, peer_ip, self.config.is_trusted(peer_ip)),
             self.classifiers,
@@ -115,7 +134,7 @@ class GatewayHandler:
         raw += content
         message = AcceptedMessage(
             queue_id=queue_id,
-            mail_from=envelope.mail_from or "",
+            mail_from="" if envelope.mail_from == "<>" else envelope.mail_from or "",
             rcpt_tos=list(envelope.rcpt_tos),
             received_at=received_at,
             peer=peer_ip or "",
@@ -124,11 +143,13 @@ class GatewayHandler:
             spam=verdict.spam,
             spam_reason=verdict.reason,
             raw=raw,
+            dsn_ret=envelope.dsn_ret,  # type: ignore[attr-defined]
+            dsn_envid=envelope.dsn_envid,  # type: ignore[attr-defined]
         )
         routings: list[Routing] = envelope.routings  # type: ignore[attr-defined]
         if verdict.spam:
             routings = [table.route(r, spam=True) for r in envelope.rcpt_tos]
-        plan_deliveries(message, routings)
+        plan_deliveries(message, routings, envelope.rcpt_dsn)  # type: ignore[attr-defined]
         try:
             await self.store.save(message)
         except Exception:
@@ -144,10 +165,15 @@ class GatewayHandler:
         return "451 4.3.0 Temporary local problem; try again later"
 
 
-def plan_deliveries(message: AcceptedMessage, routings: list[Routing]) -> None:
-    """One delivery per distinct final recipient; held mail goes to quarantine, never away."""
+def plan_deliveries(message: AcceptedMessage, routings: list[Routing],
+                    dsn: list[tuple[str, str]] | None = None) -> None:
+    """One delivery per distinct final recipient; held mail goes to quarantine, never away.
+
+    ``dsn`` holds each recipient's DSN NOTIFY and ORCPT, in the order of ``routings``.
+    """
     seen: set[tuple[str, str]] = set()
-    for routing in routings:
+    for index, routing in enumerate(routings):
+        notify, orcpt = dsn[index] if dsn else ("", "")
         if routing.verdict is Verdict.ACCEPT:
             for target in routing.targets:
                 key = (target.address, target.kind.value)
@@ -157,7 +183,7 @@ def plan_deliveries(message: AcceptedMessage, routings: list[Routing]) -> None:
                 message.deliveries.append(
                     DeliveryRow(routing.recipient, target.address, target.kind.value,
                                 target.intake_id, routing.junk, list(routing.rules),
-                                target.relay)
+                                target.relay, notify, orcpt)
                 )
         else:
             reason = routing.reason or "no route for this recipient"

@@ -16,6 +16,9 @@ class Message(models.Model):
     message_id = models.CharField(max_length=998, blank=True, default="", db_index=True)
     spam = models.BooleanField(default=False)
     spam_reason = models.CharField(max_length=200, blank=True, default="")
+    dsn_ret = models.CharField(max_length=4, blank=True, default="",
+                               help_text="DSN RET from MAIL FROM: FULL or HDRS")
+    dsn_envid = models.CharField(max_length=100, blank=True, default="")
     raw = models.BinaryField()
 
     class Meta:

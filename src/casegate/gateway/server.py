@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import ssl
 from typing import Any, ClassVar
 
@@ -55,6 +56,15 @@ def with_enhanced_code(reply: str) -> str:
     return f"{code} {enhanced} {text}"
 
 
+DSN_PARAMETERS = frozenset({"RET", "ENVID", "NOTIFY", "ORCPT"})
+_XTEXT = re.compile(r"\+([0-9A-Fa-f]{2})")
+
+
+def xtext_decode(text: str) -> str:
+    """RFC 3461 xtext: ``+XX`` stands for the character with hex code XX."""
+    return _XTEXT.sub(lambda found: chr(int(found[1], 16)), text)
+
+
 class GatewaySMTP(SMTP):
     """One SMTP session. Tracks itself in ``sessions`` so shutdown can wait for it."""
 
@@ -77,6 +87,27 @@ class GatewaySMTP(SMTP):
                 name for name in super().__dir__() if name.startswith(("smtp_", "auth_"))
             ]
         return cls._command_names
+
+    # aiosmtpd upper-cases MAIL/RCPT parameters and refuses any it does not know. The DSN
+    # parameters (RFC 3461) are taken out here, with their original case, for the handler.
+    def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
+        address, params = super()._getaddr(arg)
+        self._raw_params = params or ""
+        return address, params
+
+    def _getparams(self, params: Any) -> dict[str, str | bool] | None:
+        result = super()._getparams(params)
+        self.dsn_parameters: dict[str, str] = {}
+        if result is None:
+            return None
+        original = {
+            key.upper(): value
+            for key, _, value in (p.partition("=") for p in self._raw_params.split())
+        }
+        for key in DSN_PARAMETERS & result.keys():
+            result.pop(key)
+            self.dsn_parameters[key] = xtext_decode(original.get(key, ""))
+        return result
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._sessions.add(self)

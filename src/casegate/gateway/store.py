@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import queue
+import secrets
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -23,6 +25,11 @@ log = logging.getLogger("casegate.gateway")
 MAX_BATCH = 256
 
 
+def new_queue_id() -> str:
+    """Time-ordered and unique across processes: milliseconds, then 40 random bits."""
+    return f"{int(time.time() * 1000):011X}{secrets.token_hex(5).upper()}"
+
+
 @dataclass
 class DeliveryRow:
     original_recipient: str
@@ -32,6 +39,8 @@ class DeliveryRow:
     junk: bool
     rules: list[int]
     relay: str = ""
+    notify: str = ""
+    orcpt: str = ""
 
 
 @dataclass
@@ -52,6 +61,8 @@ class AcceptedMessage:
     spam: bool
     spam_reason: str
     raw: bytes
+    dsn_ret: str = ""
+    dsn_envid: str = ""
     deliveries: list[DeliveryRow] = field(default_factory=list)
     quarantine: list[QuarantineRow] = field(default_factory=list)
 
@@ -71,29 +82,30 @@ def write_messages(batch: list[AcceptedMessage]) -> None:
         received = ops.adapt_datetimefield_value(m.received_at)
         message_rows.append(
             (m.queue_id, m.mail_from, ops.adapt_json_value(m.rcpt_tos, None), received, m.peer,
-             m.helo, len(m.raw), m.message_id, m.spam, m.spam_reason, m.raw)
+             m.helo, len(m.raw), m.message_id, m.spam, m.spam_reason, m.dsn_ret, m.dsn_envid,
+             m.raw)
         )
         for d in m.deliveries:
             delivery_rows.append(
                 (m.queue_id, d.original_recipient, d.recipient, d.kind, d.intake_id, d.junk,
-                 d.relay, ops.adapt_json_value(d.rules, None), "pending", 0, received, "", now,
-                 now)
+                 d.relay, ops.adapt_json_value(d.rules, None), "pending", 0, received, "",
+                 d.notify, d.orcpt, "", now, now)
             )
         for q in m.quarantine:
             quarantine_rows.append((m.queue_id, q.recipient, q.reason[:500], "held", received))
     with connection.cursor() as cursor:
         cursor.executemany(
             "INSERT INTO gateway_message (queue_id, mail_from, rcpt_tos, received_at, peer, helo,"
-            " size, message_id, spam, spam_reason, raw) VALUES"
-            " (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            " size, message_id, spam, spam_reason, dsn_ret, dsn_envid, raw) VALUES"
+            " (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
             message_rows,
         )
         if delivery_rows:
             cursor.executemany(
                 "INSERT INTO delivery_delivery (message_id, original_recipient, recipient, kind,"
                 " intake_id, junk, relay, rules, state, attempts, next_attempt_at, last_reply,"
-                " created_at, updated_at) VALUES"
-                " (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                " notify, orcpt, dsn_state, created_at, updated_at) VALUES"
+                " (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                 delivery_rows,
             )
         if quarantine_rows:

@@ -1,0 +1,156 @@
+"""Delivery status notifications (RFC 3464): one per message and failure, never to ``<>``.
+
+When deliveries end as bounced or expired, the worker composes one multipart/report for
+each message (covering every recipient that failed since the last report) and queues it
+to the envelope sender like any other mail. Senders that asked for no report (DSN
+``NOTIFY=NEVER``, or a NOTIFY list without FAILURE) and the null sender get none, so a
+bounce can never cause another bounce.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import defaultdict
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.mime.base import MIMEBase
+from email.mime.message import MIMEMessage
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.parser import BytesParser
+from email.policy import SMTP, compat32
+from email.utils import format_datetime, make_msgid
+
+from django.db import transaction
+
+from casegate.delivery.models import Delivery
+from casegate.gateway.headers import header_block
+from casegate.gateway.models import Message
+from casegate.gateway.store import AcceptedMessage, DeliveryRow, new_queue_id, write_messages
+from casegate.routing.engine import RoutingTable
+
+log = logging.getLogger("casegate.delivery")
+
+_STATUS = re.compile(r"\b([245]\.\d{1,3}\.\d{1,3})\b")
+_REPLY_CODE = re.compile(r"\b([245]\d\d)\b")
+
+
+def wants_failure_report(mail_from: str, notify: str) -> bool:
+    if not mail_from:
+        return False
+    if not notify:
+        return True
+    words = {w.strip().upper() for w in notify.split(",")}
+    return "NEVER" not in words and "FAILURE" in words
+
+
+def status_of(delivery: Delivery) -> str:
+    found = _STATUS.search(delivery.last_reply)
+    if found and found.group(1)[0] in "45":
+        return "5" + found.group(1)[1:] if delivery.state == Delivery.BOUNCED else found.group(1)
+    return "4.4.7" if delivery.state == Delivery.EXPIRED else "5.0.0"
+
+
+def _fields(pairs: list[tuple[str, str]]) -> EmailMessage:
+    block = EmailMessage(policy=compat32)
+    for name, value in pairs:
+        block[name] = value
+    return block
+
+
+def _recipient_fields(delivery: Delivery) -> EmailMessage:
+    fields = []
+    if delivery.orcpt:
+        fields.append(("Original-Recipient", delivery.orcpt))
+    fields += [
+        ("Final-Recipient", f"rfc822; {delivery.recipient}"),
+        ("Action", "failed"),
+        ("Status", status_of(delivery)),
+    ]
+    if " said: " in delivery.last_reply:
+        host, diagnostic = delivery.last_reply.split(" said: ", 1)
+        fields.append(("Remote-MTA", f"dns; {host}"))
+        if _REPLY_CODE.match(diagnostic):
+            fields.append(("Diagnostic-Code", f"smtp; {' '.join(diagnostic.split())}"))
+    fields.append(("Last-Attempt-Date", format_datetime(delivery.updated_at)))
+    return _fields(fields)
+
+
+def compose(message: Message, failures: list[Delivery], reporting_mta: str) -> bytes:
+    """The report for ``failures`` of ``message``: explanation, status fields, original."""
+    now = datetime.now(UTC)
+    report = MIMEMultipart("report", report_type="delivery-status")
+    report["From"] = f"Mail Delivery System <MAILER-DAEMON@{reporting_mta}>"
+    report["To"] = f"<{message.mail_from}>"
+    report["Subject"] = "Undelivered Mail Returned to Sender"
+    report["Date"] = format_datetime(now)
+    report["Message-ID"] = make_msgid(domain=reporting_mta)
+    report["Auto-Submitted"] = "auto-replied"
+    explanation = "\n".join(
+        [f"This is the mail system at {reporting_mta}.", "",
+         "Your message could not be delivered to the recipients below.", ""]
+        + [f"<{d.recipient}>: {d.last_reply}" for d in failures]
+    )
+    report.attach(MIMEText(explanation + "\n", "plain", "utf-8"))
+    per_message = [("Reporting-MTA", f"dns; {reporting_mta}")]
+    if message.dsn_envid:
+        per_message.append(("Original-Envelope-Id", message.dsn_envid))
+    per_message.append(("Arrival-Date", format_datetime(message.received_at)))
+    status = MIMEBase("message", "delivery-status")
+    status.set_payload([_fields(per_message), *(_recipient_fields(d) for d in failures)])
+    report.attach(status)
+    raw = bytes(message.raw)
+    if message.dsn_ret == "FULL":
+        original: MIMEBase = MIMEMessage(BytesParser(policy=compat32).parsebytes(raw))
+    else:
+        original = MIMEBase("text", "rfc822-headers")
+        original.set_payload(header_block(raw).decode("utf-8", errors="replace"))
+    report.attach(original)
+    return report.as_bytes(policy=SMTP)
+
+
+def queue_reports(table: RoutingTable, reporting_mta: str, limit: int = 200) -> int:
+    """Compose and queue the reports that are due; returns how many were queued."""
+    with transaction.atomic():
+        due = list(
+            Delivery.objects.select_for_update(skip_locked=True)
+            .filter(dsn_state=Delivery.DSN_PENDING)
+            .order_by("id")[:limit]
+        )
+        if not due:
+            return 0
+        by_message: dict[str, list[Delivery]] = defaultdict(list)
+        for delivery in due:
+            by_message[delivery.message_id].append(delivery)
+        messages = Message.objects.in_bulk(list(by_message))
+        reports: list[AcceptedMessage] = []
+        suppressed: list[int] = []
+        for queue_id, failures in by_message.items():
+            message = messages[queue_id]
+            wanted = [d for d in failures if wants_failure_report(message.mail_from, d.notify)]
+            suppressed += [d.pk for d in failures if d not in wanted]
+            targets = table.targets_for(message.mail_from.lower()) if wanted else ()
+            if wanted and not targets:
+                log.warning("queue=%s no route back to <%s>; the report is dropped",
+                            queue_id, message.mail_from)
+            if not targets:
+                suppressed += [d.pk for d in wanted]
+                continue
+            report = compose(message, wanted, reporting_mta)
+            reports.append(AcceptedMessage(
+                queue_id=new_queue_id(), mail_from="", rcpt_tos=[message.mail_from],
+                received_at=datetime.now(UTC), peer="", helo=reporting_mta,
+                message_id="", spam=False, spam_reason="", raw=report,
+                deliveries=[DeliveryRow(message.mail_from, t.address, t.kind.value, t.intake_id,
+                                        False, [], t.relay) for t in targets],
+            ))
+            log.info("queue=%s report for %d failed recipient(s) queued as %s", queue_id,
+                     len(wanted), reports[-1].queue_id)
+            Delivery.objects.filter(pk__in=[d.pk for d in wanted]).update(
+                dsn_state=Delivery.DSN_SENT)
+        if reports:
+            write_messages(reports)
+        if suppressed:
+            Delivery.objects.filter(pk__in=suppressed).update(dsn_state=Delivery.DSN_SUPPRESSED)
+    return len(reports)

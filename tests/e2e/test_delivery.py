@@ -1,0 +1,197 @@
+"""Delivery that loses nothing: retries with history, reports of failure, operator actions."""
+
+from __future__ import annotations
+
+import email
+from collections.abc import Iterator
+from email.policy import default
+
+import pytest
+
+from tests.mails import mail
+from tests.support import Instance, RecordingHandler, free_port, instance, smtp_sink
+
+
+@pytest.fixture(scope="module")
+def relay(backend: str) -> Iterator[tuple[Instance, RecordingHandler, RecordingHandler]]:
+    """casegate with a CRM (my-crm.com) and the senders' own server (example.net) as sinks."""
+    crm_port, senders_port = free_port(), free_port()
+    with instance(backend) as inst, smtp_sink(crm_port) as (_, crm), \
+            smtp_sink(senders_port) as (_, senders):
+        inst.run("demo")
+        inst.run("transport", "add", "my-crm.com", f"127.0.0.1:{crm_port}")
+        inst.run("transport", "add", "example.net", f"127.0.0.1:{senders_port}")
+        inst.run("rule", "add", "--match", "crm@solarmora.com", "--replace-recipient",
+                 "support@my-crm.com")
+        inst.start()
+        yield inst, crm, senders
+
+
+def deliveries(inst: Instance, queue_id: str) -> list[dict]:
+    return [d for d in inst.json("queue", "list", "--history") if d["queue_id"] == queue_id]
+
+
+def test_crm_answering_451_for_a_while_gets_the_message_once_it_recovers(relay) -> None:
+    inst, crm, _ = relay
+    crm.reply = "451 4.3.0 Busy, try again later"
+    data, msgid = mail(subject="while busy", to="crm@solarmora.com")
+    queue_id = inst.send("dana@example.net", ["crm@solarmora.com"], data)
+    inst.wait_for(lambda: deliveries(inst, queue_id)[0]["attempts"] >= 2,
+                  what="two refused attempts")
+    crm.reply = None
+    inst.wait_for(lambda: [m for m in crm.messages if msgid.encode() in m[2]],
+                  what="the message after the CRM recovered")
+    delivered = inst.wait_for(
+        lambda: [d for d in deliveries(inst, queue_id) if d["state"] == "delivered"],
+        what="the delivery to be recorded")[0]
+    outcomes = [a["outcome"] for a in delivered["attempt_log"]]
+    assert outcomes[-1] == "delivered" and outcomes[:-1] and set(outcomes[:-1]) == {"deferred"}
+    assert all("451" in a["reply"] for a in delivered["attempt_log"][:-1])
+    assert all(a["host"] for a in delivered["attempt_log"])
+
+
+def test_crm_refusing_with_550_sends_one_report_to_the_sender(relay) -> None:
+    inst, crm, senders = relay
+    crm.reply = "550 5.7.1 This CRM refuses your message"
+    try:
+        data, msgid = mail(subject="refused by the CRM", to="crm@solarmora.com",
+                           sender="Dana <dana@example.net>")
+        queue_id = inst.send("dana@example.net", ["crm@solarmora.com"], data)
+        reports = inst.wait_for(
+            lambda: [m for m in senders.messages if msgid.encode() in m[2]],
+            what="the delivery status notification")
+    finally:
+        crm.reply = None
+    sender, rcpts, raw = reports[0]
+    assert sender in ("", "<>") and rcpts == ["dana@example.net"]
+    report = email.message_from_bytes(raw, policy=default)
+    assert report.get_content_type() == "multipart/report"
+    assert report.get_param("report-type") == "delivery-status"
+    parts = list(report.iter_parts())
+    status = parts[1].as_string()
+    assert "Final-Recipient: rfc822; support@my-crm.com" in status
+    assert "Action: failed" in status and "Status: 5.7.1" in status
+    assert "This CRM refuses your message" in status
+    assert f"Message-ID: {msgid}" in parts[2].as_string()
+    assert "Subject: refused by the CRM" in parts[2].as_string()
+    assert deliveries(inst, queue_id)[0]["state"] == "bounced"
+    inst.wait_for(lambda: deliveries(inst, queue_id)[0]["dsn"] == "sent", what="dsn marked")
+    assert len([m for m in senders.messages if msgid.encode() in m[2]]) == 1
+
+
+def test_null_sender_and_notify_never_get_no_report(relay) -> None:
+    inst, crm, senders = relay
+    crm.reply = "550 5.1.1 No such user at the CRM"
+    try:
+        silent, silent_id = mail(subject="from the null sender", to="crm@solarmora.com")
+        first = inst.send("", ["crm@solarmora.com"], silent)
+        never, never_id = mail(subject="notify never", to="crm@solarmora.com")
+        with inst.smtp() as client:
+            client.ehlo("client.example.net")
+            assert client.has_extn("dsn")
+            client.mail("dana@example.net", ["RET=HDRS", "ENVID=abc+2Bdef"])
+            assert client.rcpt("crm@solarmora.com", ["NOTIFY=NEVER"])[0] == 250
+            _, reply = client.data(never)
+            second = reply.decode().rsplit(" ", 1)[-1]
+        for queue_id in (first, second):
+            inst.wait_for(lambda q=queue_id: deliveries(inst, q)[0]["dsn"] == "suppressed",
+                          what="the report to be suppressed")
+    finally:
+        crm.reply = None
+    assert not [m for m in senders.messages if silent_id.encode() in m[2]
+                or never_id.encode() in m[2]]
+
+
+def test_orcpt_and_envid_come_back_in_the_report(relay) -> None:
+    inst, crm, senders = relay
+    crm.reply = "554 5.6.0 Content refused"
+    try:
+        data, msgid = mail(subject="tracked", to="crm@solarmora.com")
+        with inst.smtp() as client:
+            client.ehlo("client.example.net")
+            client.mail("dana@example.net", ["RET=FULL", "ENVID=Track+2B42"])
+            client.rcpt("crm@solarmora.com", ["NOTIFY=FAILURE,DELAY",
+                                               "ORCPT=rfc822;Crm@Solarmora.com"])
+            assert client.data(data)[0] == 250
+        report = inst.wait_for(lambda: [m for m in senders.messages if msgid.encode() in m[2]],
+                               what="the report")[0][2].decode()
+    finally:
+        crm.reply = None
+    assert "Original-Envelope-Id: Track+42" in report
+    assert "Original-Recipient: rfc822;Crm@Solarmora.com" in report
+    assert "message/rfc822" in report
+
+
+def test_require_tls_defers_rather_than_sending_in_clear(relay) -> None:
+    inst, _, _ = relay
+    port = free_port()
+    inst.run("transport", "add", "secure-crm.example", f"127.0.0.1:{port}", "--require-tls")
+    inst.run("rule", "add", "--match", "secure@solarmora.com", "--replace-recipient",
+             "support@secure-crm.example")
+    with smtp_sink(port) as (_, sink):
+        data, _ = mail(subject="secret", to="secure@solarmora.com")
+        queue_id = inst.send("dana@example.net", ["secure@solarmora.com"], data)
+        deferred = inst.wait_for(
+            lambda: [d for d in deliveries(inst, queue_id) if d["state"] == "deferred"],
+            what="the delivery to be deferred")[0]
+        assert "TLS is required" in deferred["last_reply"]
+        assert sink.messages == []
+
+
+def test_operator_can_hold_release_retry_and_delete(relay) -> None:
+    inst, crm, _ = relay
+    crm.reply = "451 4.3.0 Busy"
+    try:
+        data, msgid = mail(subject="operated", to="crm@solarmora.com")
+        queue_id = inst.send("dana@example.net", ["crm@solarmora.com"], data)
+        delivery = inst.wait_for(
+            lambda: [d for d in deliveries(inst, queue_id) if d["state"] == "deferred"],
+            what="a deferral")[0]
+        inst.run("queue", "hold", str(delivery["id"]))
+        assert deliveries(inst, queue_id)[0]["state"] == "held"
+        refused = inst.run("queue", "retry", str(delivery["id"]), check=False)
+        assert refused.returncode != 0 and "is held" in refused.stderr
+        inst.run("queue", "release", str(delivery["id"]))
+        crm.reply = None
+        inst.run("queue", "retry", "--all")
+        inst.wait_for(lambda: [m for m in crm.messages if msgid.encode() in m[2]],
+                      what="the released message")
+    finally:
+        crm.reply = None
+    crm.reply = "451 4.3.0 Busy"
+    try:
+        data, _ = mail(subject="to delete", to="crm@solarmora.com")
+        queue_id = inst.send("dana@example.net", ["crm@solarmora.com"], data)
+        delivery = inst.wait_for(
+            lambda: [d for d in deliveries(inst, queue_id) if d["state"] == "deferred"],
+            what="a deferral")[0]
+        refused = inst.run("queue", "delete", str(delivery["id"]), check=False)
+        assert refused.returncode != 0 and "--reason" in refused.stderr
+        inst.run("queue", "delete", str(delivery["id"]), "--reason", "spam complaint")
+        deleted = deliveries(inst, queue_id)[0]
+        assert deleted["state"] == "deleted"
+        assert deleted["actions"][0]["action"] == "delete"
+        assert deleted["actions"][0]["reason"] == "spam complaint"
+        assert deleted["actions"][0]["actor"]
+    finally:
+        crm.reply = None
+
+
+def test_our_own_loop_marker_coming_back_is_refused(relay) -> None:
+    inst, _, _ = relay
+    data, _ = mail(subject="came back", headers={"X-Casegate-Loop": "gw.test"})
+    with inst.smtp() as client:
+        client.ehlo("client.example.net")
+        client.mail("a@example.net")
+        client.rcpt("help@solarmora.com")
+        code, reply = client.data(data)
+    assert code == 554 and reply.startswith(b"5.4.6")
+
+
+def test_forwarded_message_carries_the_loop_marker(relay) -> None:
+    inst, crm, _ = relay
+    data, msgid = mail(subject="marked", to="crm@solarmora.com")
+    inst.send("dana@example.net", ["crm@solarmora.com"], data)
+    got = inst.wait_for(lambda: [m for m in crm.messages if msgid.encode() in m[2]],
+                        what="the forwarded message")[0][2]
+    assert b"X-Casegate-Loop: gw.test" in got
