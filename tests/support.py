@@ -247,6 +247,66 @@ class RecordingHandler:
         return "250 2.0.0 Ok: stored"
 
 
+class LocalDNS:
+    """A real DNS server on loopback answering from ``zone`` (the internet's DNS is not here).
+
+    ``zone`` maps a name (with the final dot) to {"MX": [...], "TXT": [...]} record texts;
+    names not in it are NXDOMAIN. It can be changed while the server runs.
+    """
+
+    def __init__(self, zone: dict[str, dict[str, list[str]]]) -> None:
+        self.zone = zone
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.settimeout(0.1)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self._sock.getsockname()[1]}"
+
+    def txt(self, name: bytes, timeout: float = 5) -> bytes | None:
+        """dkimpy's dnsfunc, answering from the same zone."""
+        records = self.zone.get(name.decode().rstrip(".") + ".", {}).get("TXT", [])
+        return "".join(records).encode() if records else None
+
+    def _serve(self) -> None:
+        import dns.message
+        import dns.rcode
+        import dns.rdatatype
+        import dns.rrset
+
+        while not self._stop.is_set():
+            try:
+                wire, peer = self._sock.recvfrom(4096)
+            except TimeoutError:
+                continue
+            query = dns.message.from_wire(wire)
+            response = dns.message.make_response(query)
+            question = query.question[0]
+            name = question.name.to_text()
+            kind = dns.rdatatype.to_text(question.rdtype)
+            if name not in self.zone:
+                response.set_rcode(dns.rcode.NXDOMAIN)
+            elif self.zone[name].get(kind):
+                texts = self.zone[name][kind]
+                if kind == "TXT":  # one record, in strings of at most 255 characters
+                    texts = [" ".join(f'"{t[i:i + 255]}"' for i in range(0, len(t), 255))
+                             for t in texts]
+                response.answer.append(dns.rrset.from_text(name, 60, "IN", kind, *texts))
+            self._sock.sendto(response.to_wire(), peer)
+
+    def __enter__(self) -> LocalDNS:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sock.close()
+
+
 class LMTPController(Controller):
     def factory(self) -> LMTP:
         return LMTP(self.handler)

@@ -3,55 +3,25 @@
 from __future__ import annotations
 
 import asyncio
-import socket
-import threading
 from collections.abc import Iterator
 
-import dns.message
-import dns.rcode
-import dns.rdatatype
-import dns.rrset
 import pytest
 
 from casegate.delivery.remote import Hop, RouteError, mx_hops
+from tests.support import LocalDNS
 
 ZONE = {
-    "crm.example.": ["20 backup.crm.example.", "10 mx1.crm.example."],
-    "nullmx.example.": ["0 ."],
+    "crm.example.": {"MX": ["20 backup.crm.example.", "10 mx1.crm.example."]},
+    "nullmx.example.": {"MX": ["0 ."]},
+    "plain.example.": {},
 }
-EXISTING_WITHOUT_MX = {"plain.example."}
-
-
-def _serve(sock: socket.socket, stop: threading.Event) -> None:
-    sock.settimeout(0.1)
-    while not stop.is_set():
-        try:
-            wire, peer = sock.recvfrom(4096)
-        except TimeoutError:
-            continue
-        query = dns.message.from_wire(wire)
-        response = dns.message.make_response(query)
-        question = query.question[0]
-        name = question.name.to_text()
-        if name in ZONE and question.rdtype == dns.rdatatype.MX:
-            response.answer.append(dns.rrset.from_text(name, 300, "IN", "MX", *ZONE[name]))
-        elif name not in ZONE and name not in EXISTING_WITHOUT_MX:
-            response.set_rcode(dns.rcode.NXDOMAIN)
-        sock.sendto(response.to_wire(), peer)
 
 
 @pytest.fixture
 def dns_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind(("127.0.0.1", 0))
-    stop = threading.Event()
-    thread = threading.Thread(target=_serve, args=(sock, stop), daemon=True)
-    thread.start()
-    monkeypatch.setenv("CASEGATE_DNS_SERVERS", f"127.0.0.1:{sock.getsockname()[1]}")
-    yield
-    stop.set()
-    thread.join()
-    sock.close()
+    with LocalDNS(ZONE) as server:
+        monkeypatch.setenv("CASEGATE_DNS_SERVERS", server.address)
+        yield
 
 
 def test_mx_hosts_in_preference_order(dns_server: None) -> None:

@@ -210,6 +210,22 @@ def transport_list(args: argparse.Namespace) -> None:
     _emit(rows, args.json, ["domain", "host", "port", "require_tls"])
 
 
+def dkim_keygen(args: argparse.Namespace) -> None:
+    from casegate.delivery.forwarding import generate_key
+
+    _, record = generate_key(args.domain, args.selector)
+    print(record)
+
+
+def dkim_list(args: argparse.Namespace) -> None:
+    from casegate.delivery.forwarding import txt_record
+    from casegate.delivery.models import SigningKey
+
+    rows = [{"domain": k.domain, "selector": k.selector, "record": txt_record(k),
+             "created_at": k.created_at.isoformat()} for k in SigningKey.objects.all()]
+    _emit(rows, args.json, ["domain", "selector", "created_at"])
+
+
 def conversations_list(args: argparse.Namespace) -> None:
     from casegate.desk.models import Case, Lead
     from casegate.desk.services import conversation_as_dict

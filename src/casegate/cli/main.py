@@ -140,6 +140,14 @@ def build_parser() -> Parser:
     p.set_defaults(func=c.transport_remove)
     _add_list(transport, c.transport_list)
 
+    dkim = sub.add_parser("dkim", help="signing keys for ARC seals").add_subparsers(
+        dest="action", required=True, parser_class=Parser)
+    p = dkim.add_parser("keygen", help="make a key and print the DNS TXT record to publish")
+    p.add_argument("domain")
+    p.add_argument("--selector", default="casegate")
+    p.set_defaults(func=c.dkim_keygen)
+    _add_list(dkim, c.dkim_list)
+
     for name in ("cases", "leads"):
         listing = sub.add_parser(name, help=f"{name} opened by the desk").add_subparsers(
             dest="action", required=True, parser_class=Parser)

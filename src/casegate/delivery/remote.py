@@ -10,7 +10,6 @@ import re
 import smtplib
 import time
 from collections import defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -83,12 +82,11 @@ _NAMESERVER = re.compile(
 )
 
 
-def resolver() -> dns.asyncresolver.Resolver:
-    """The system's resolver, or the name servers in CASEGATE_DNS_SERVERS (IP or IP:PORT)."""
+def _nameservers() -> list[dns.nameserver.Nameserver] | None:
+    """The name servers in CASEGATE_DNS_SERVERS (IP or IP:PORT), or None for the system's."""
     servers = os.environ.get("CASEGATE_DNS_SERVERS", "").strip()
     if not servers:
-        return dns.asyncresolver.get_default_resolver()
-    custom = dns.asyncresolver.Resolver(configure=False)
+        return None
     nameservers: list[dns.nameserver.Nameserver] = []
     for entry in filter(None, (e.strip() for e in servers.split(","))):
         found = _NAMESERVER.match(entry)
@@ -97,6 +95,24 @@ def resolver() -> dns.asyncresolver.Resolver:
                              permanent=False)
         host = found["v6"] or found["v4"] or found["bare6"]
         nameservers.append(dns.nameserver.Do53Nameserver(host, int(found["port"] or 53)))
+    return nameservers
+
+
+def resolver() -> dns.asyncresolver.Resolver:
+    nameservers = _nameservers()
+    if nameservers is None:
+        return dns.asyncresolver.get_default_resolver()
+    custom = dns.asyncresolver.Resolver(configure=False)
+    custom.nameservers = nameservers
+    return custom
+
+
+def resolver_settings() -> dns.resolver.Resolver:
+    """A blocking resolver with the same name servers, for code that cannot await."""
+    nameservers = _nameservers()
+    if nameservers is None:
+        return dns.resolver.get_default_resolver()
+    custom = dns.resolver.Resolver(configure=False)
     custom.nameservers = nameservers
     return custom
 
@@ -161,20 +177,18 @@ def _classify_error(exc: BaseException, hop: Hop) -> tuple[Status, str]:
 
 
 class Sender:
-    """Delivers claimed remote items: one connection per destination, several messages on it."""
+    """Delivers claimed remote items: one connection per destination, several messages on it.
 
-    def __init__(self, raws: dict[str, bytes], loop_marker: str,
-                 envelope_sender: Callable[[Claimed], str]) -> None:
-        self.raws = raws
-        self.loop_marker = loop_marker
-        self.envelope_sender = envelope_sender
+    ``outbound`` holds, for each delivery id, the envelope sender and the bytes to send.
+    """
 
-    def _data(self, item: Claimed) -> bytes:
-        return outgoing(item, self.raws[item.queue_id], self.loop_marker)
+    def __init__(self, outbound: dict[int, tuple[str, bytes]]) -> None:
+        self.outbound = outbound
 
     def _send_lmtp(self, hop: Hop, item: Claimed) -> str:
+        sender, data = self.outbound[item.id]
         with smtplib.LMTP(hop.host, hop.port, timeout=CONNECT_TIMEOUT) as client:
-            client.sendmail(self.envelope_sender(item), [item.recipient], self._data(item))
+            client.sendmail(sender, [item.recipient], data)
         return f"{hop.host} accepted the message (LMTP)"
 
     async def _lmtp_group(self, hop: Hop, items: list[Claimed]) -> list[Result]:
@@ -221,8 +235,8 @@ class Sender:
             for index, item in enumerate(items):
                 item_start, item_clock = timezone.now(), time.monotonic()
                 try:
-                    _, response = await client.sendmail(
-                        self.envelope_sender(item), [item.recipient], self._data(item))
+                    sender, data = self.outbound[item.id]
+                    _, response = await client.sendmail(sender, [item.recipient], data)
                     status, reply = Status.SENT, f"{hop.host} said: 250 {response}"
                 except aiosmtplib.SMTPServerDisconnected as exc:
                     reply = _classify_error(exc, hop)[1]

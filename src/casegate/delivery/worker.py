@@ -17,8 +17,8 @@ from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
 from casegate.config import Config
-from casegate.delivery import bounces, maildir, remote
-from casegate.delivery.models import Delivery, Transport
+from casegate.delivery import bounces, forwarding, maildir, remote
+from casegate.delivery.models import Delivery, SigningKey, Transport
 from casegate.delivery.queue import (
     Claimed,
     Outcome,
@@ -31,6 +31,8 @@ from casegate.delivery.queue import (
 from casegate.desk.models import Intake
 from casegate.desk.parsing import parse_message
 from casegate.desk.services import DeskArrival, open_conversations
+from casegate.directory.addresses import domain_of
+from casegate.routing.engine import RoutingTable
 from casegate.routing.snapshot import TableCache
 
 log = logging.getLogger("casegate.delivery")
@@ -89,14 +91,36 @@ def deliver_local(items: list[Claimed], config: Config) -> None:
         ])
 
 
-def deliver_remote(items: list[Claimed], config: Config, loop: asyncio.AbstractEventLoop) -> None:
+def prepare_outbound(items: list[Claimed], config: Config, table: RoutingTable
+                     ) -> dict[int, tuple[str, bytes]]:
+    """Envelope sender (SRS for forwarded mail) and bytes (ARC-sealed when a key exists)."""
+    raws = raw_messages(i.queue_id for i in items)
+    keys: dict[str, SigningKey] = {}
+    for key in SigningKey.objects.order_by("created_at"):
+        keys[key.domain] = key
+    outbound = {}
+    for item in items:
+        raw = raws[item.queue_id]
+        forwarding_domain = domain_of(item.original_recipient)
+        data = remote.outgoing(item, raw, config.hostname)
+        key = keys.get(forwarding_domain)
+        if key is not None and item.mail_from:
+            data = forwarding.arc_seal(
+                forwarding.authentication_results(raw, config.hostname) + data, key,
+                config.hostname)
+        outbound[item.id] = (
+            forwarding.envelope_sender(item.mail_from, forwarding_domain, table.domains), data)
+    return outbound
+
+
+def deliver_remote(items: list[Claimed], config: Config, loop: asyncio.AbstractEventLoop,
+                   table: RoutingTable) -> None:
     transports = {
         domain: remote.TransportEntry(host, port, require_tls)
         for domain, host, port, require_tls in Transport.objects.values_list(
             "domain", "host", "port", "require_tls")
     }
-    sender = remote.Sender(raw_messages(i.queue_id for i in items), config.hostname,
-                           lambda item: item.mail_from)
+    sender = remote.Sender(prepare_outbound(items, config, table))
     results = loop.run_until_complete(
         remote.deliver(items, sender, transports, config.connections_per_destination))
     outcomes = []
@@ -180,7 +204,10 @@ class DeliveryWorker:
         loop = getattr(self, "_remote_loop", None)
         if loop is None:
             loop = self._remote_loop = asyncio.new_event_loop()
-        deliver_remote(items, self.config, loop)
+        tables = getattr(self, "_remote_tables", None)
+        if tables is None:
+            tables = self._remote_tables = TableCache()
+        deliver_remote(items, self.config, loop, tables.current())
 
     def _loop(self, kinds: tuple[str, ...], batch: int,
               work: Callable[[list[Claimed]], None]) -> None:

@@ -10,6 +10,8 @@ from email.utils import format_datetime
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from casegate.config import Config
+from casegate.delivery import forwarding
+from casegate.directory.addresses import domain_of
 from casegate.filtering.classifiers import Classifier, InboundMessage, classify
 from casegate.gateway.headers import HeaderFields
 from casegate.gateway.store import (
@@ -99,7 +101,7 @@ class GatewayHandler:
         if orcpt and ";" not in orcpt:
             return "501 5.5.4 ORCPT must look like rfc822;user@example.com"
         table: RoutingTable = envelope.routing_table  # type: ignore[attr-defined]
-        routing = table.route(address)
+        routing = self._bounce_to_forwarded(address, table) or table.route(address)
         if routing.verdict is Verdict.INVALID:
             return f"553 5.1.3 <{address}>: {routing.reason}"
         if routing.verdict is Verdict.RELAY_DENIED:
@@ -112,6 +114,18 @@ class GatewayHandler:
         envelope.routings.append(routing)  # type: ignore[attr-defined]
         envelope.rcpt_dsn.append((notify, orcpt))  # type: ignore[attr-defined]
         return "250 2.1.5 Recipient ok"
+
+    @staticmethod
+    def _bounce_to_forwarded(address: str, table: RoutingTable) -> Routing | None:
+        """A bounce to an SRS address we made goes back to the original sender."""
+        if not forwarding.is_srs(address) or domain_of(address).lower() not in table.domains:
+            return None
+        original = forwarding.reverse_srs(address)
+        targets = table.targets_for(original.lower()) if original else ()
+        if not targets:
+            return Routing(address, Verdict.UNKNOWN_USER,
+                           reason="not a valid SRS address of ours (or it has expired)")
+        return Routing(address, Verdict.ACCEPT, targets=targets)
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         content = envelope.original_content or b""
