@@ -55,20 +55,28 @@ def envelope_sender(mail_from: str, forwarding_domain: str, company_domains: fro
     sender_domain = mail_from.rpartition("@")[2].lower()
     if sender_domain in company_domains or forwarding_domain not in company_domains:
         return mail_from
-    if _srs().is_srs_address(mail_from):
+    if is_srs(mail_from):
         return mail_from
-    return _srs().forward(mail_from, forwarding_domain)
+    try:
+        return _srs().forward(mail_from, forwarding_domain)
+    except (srslib.Error, ValueError):
+        return mail_from
 
 
 def is_srs(address: str) -> bool:
-    return _srs().is_srs_address(address)
+    if address[:5].upper() not in ("SRS0=", "SRS1="):
+        return False
+    try:
+        return _srs().is_srs_address(address)
+    except (srslib.Error, ValueError):
+        return False
 
 
 def reverse_srs(address: str) -> str | None:
     """The original sender behind an SRS address we made, or None if it is not valid."""
     try:
         return _srs().reverse(address)
-    except srslib.Error:
+    except (srslib.Error, ValueError):
         return None
 
 

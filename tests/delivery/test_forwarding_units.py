@@ -1,0 +1,37 @@
+import pytest
+
+from casegate.delivery.forwarding import envelope_sender, is_srs, reverse_srs
+
+OURS = frozenset({"solarmora.com"})
+
+
+@pytest.mark.parametrize("text", ["not an address", "SRS0=", "SRS0=x@", "", "SRS1=a=b@c"])
+def test_odd_text_is_not_taken_for_an_srs_address(text: str) -> None:
+    assert not is_srs(text)
+    assert reverse_srs(text) is None
+
+
+def test_other_domains_senders_are_rewritten_and_come_back() -> None:
+    rewritten = envelope_sender("dana@example.net", "solarmora.com", OURS)
+    assert rewritten.startswith("SRS0=") and rewritten.endswith("@solarmora.com")
+    assert is_srs(rewritten)
+    assert reverse_srs(rewritten) == "dana@example.net"
+
+
+@pytest.mark.parametrize(("mail_from", "via"), [
+    ("", "solarmora.com"),                      # the null sender stays null
+    ("alex@solarmora.com", "solarmora.com"),    # our own senders pass SPF as they are
+    ("dana@example.net", "elsewhere.example"),  # not forwarding for one of our domains
+])
+def test_senders_that_need_no_rewriting_are_kept(mail_from: str, via: str) -> None:
+    assert envelope_sender(mail_from, via, OURS) == mail_from
+
+
+def test_an_srs_address_is_not_wrapped_twice() -> None:
+    once = envelope_sender("dana@example.net", "solarmora.com", OURS)
+    assert envelope_sender(once, "solarmora.com", OURS) == once
+
+
+def test_a_tampered_srs_address_does_not_reverse() -> None:
+    good = envelope_sender("dana@example.net", "solarmora.com", OURS)
+    assert reverse_srs(good.replace("dana", "eve")) is None
