@@ -1,16 +1,27 @@
 from django.contrib import admin
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import path
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from casegate.api.app import api
+from casegate.delivery.metrics import QueueCollector
 
 
 def health(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
 
 
+_REGISTRY = CollectorRegistry(auto_describe=True)
+_REGISTRY.register(QueueCollector())
+
+
+def metrics(request: HttpRequest) -> HttpResponse:
+    return HttpResponse(generate_latest(_REGISTRY), content_type=CONTENT_TYPE_LATEST)
+
+
 urlpatterns = [
     path("healthz", health),
+    path("metrics", metrics),
     path("admin/", admin.site.urls),
     path("api/", api.urls),
 ]

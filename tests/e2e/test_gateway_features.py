@@ -117,3 +117,16 @@ def test_smtplib_error_reply_is_clear(gateway: Instance) -> None:
         client.sendmail("a@example.net", ["nobody@solarmora.com"], b"Subject: x\r\n\r\nx\r\n")
     code, reply = caught.value.recipients["nobody@solarmora.com"]
     assert code == 550 and b"no such user" in reply
+
+
+def test_metrics_report_queue_depth_and_attempts(gateway: Instance) -> None:
+    data, msgid = mail(subject="counted", to="alex@solarmora.com")
+    gateway.send("a@example.net", ["alex@solarmora.com"], data)
+    gateway.wait_for(lambda: [m for m in gateway.mailbox("alex@solarmora.com")
+                              if msgid.encode() in m], what="the delivery")
+    url = f"http://127.0.0.1:{gateway.http_port}/metrics"
+    with urllib.request.urlopen(url, timeout=10) as response:
+        text = response.read().decode()
+    assert 'casegate_deliveries{state="delivered"}' in text
+    assert 'casegate_delivery_attempts_total{destination="maildir",outcome="delivered"}' in text
+    assert "casegate_delivery_attempt_seconds_count" in text
