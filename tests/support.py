@@ -27,6 +27,65 @@ PG_DSN = os.environ.get("CASEGATE_TEST_PG", "postgresql://postgres@127.0.0.1:543
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def wait_for_smtp(port: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+                if sock.recv(100).startswith(b"220"):
+                    return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError(f"nothing answers SMTP on port {port} after {timeout} s")
+
+
+def send_until_acknowledged(ports: list[int], messages: list[tuple[str, bytes]],
+                            rcpt: str, threads: int = 8, deadline: float = 240.0) -> list[str]:
+    """Send every message (to the ports in turn), retrying each until it gets a 250.
+
+    Returns the Message-IDs in the order they were acknowledged.
+    """
+    acknowledged: list[str] = []
+    lock = threading.Lock()
+    pending = list(enumerate(messages))
+    stop_at = time.monotonic() + deadline
+
+    def run(lane: int) -> None:
+        client: smtplib.SMTP | None = None
+        while time.monotonic() < stop_at:
+            with lock:
+                if not pending:
+                    break
+                index, (msgid, data) = pending.pop(0)
+            port = ports[index % len(ports)]
+            while time.monotonic() < stop_at:
+                try:
+                    if client is None or client._host_port != port:  # type: ignore[attr-defined]
+                        if client is not None:
+                            client.close()
+                        client = smtplib.SMTP("127.0.0.1", port, timeout=20)
+                        client._host_port = port  # type: ignore[attr-defined]
+                        client.ehlo("load.example.net")
+                    client.sendmail("load@example.net", [rcpt], data)
+                    with lock:
+                        acknowledged.append(msgid)
+                    break
+                except (OSError, smtplib.SMTPException):
+                    if client is not None:
+                        client.close()
+                    client = None
+                    time.sleep(0.05)
+        if client is not None:
+            client.close()
+
+    workers = [threading.Thread(target=run, args=(lane,)) for lane in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return acknowledged
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -99,17 +158,7 @@ class Instance:
         log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child process
         self.process = subprocess.Popen(command, env=self.env, stdout=log,
                                         stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError(f"serve exited: {self.log_path.read_text()}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.smtp_port), timeout=1) as sock:
-                    if sock.recv(100).startswith(b"220"):
-                        return
-            except OSError:
-                time.sleep(0.05)
-        raise AssertionError("serve did not start within 30 s")
+        wait_for_smtp(self.smtp_port)
 
     def stop(self) -> int:
         assert self.process is not None
@@ -120,11 +169,23 @@ class Instance:
         return code
 
     def kill9(self) -> None:
+        """SIGKILL the gateway and its delivery worker at once, as a crash would."""
         assert self.process is not None
-        self.process.kill()
+        import psutil
+
+        victims = [psutil.Process(self.process.pid)]
+        victims += victims[0].children(recursive=True)
+        for victim in victims:
+            victim.kill()
         self.process.wait(timeout=30)
-        self._wait_worker_gone()
+        psutil.wait_procs(victims, timeout=30)
         self.process = None
+
+    def spawn(self, *args: str, name: str) -> subprocess.Popen[bytes]:
+        """Start another casegate process (a worker, a second gateway) on this database."""
+        log = open(self.home / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
+        return subprocess.Popen([sys.executable, "-m", "casegate", *args], env=self.env,
+                                stdout=log, stderr=subprocess.STDOUT)
 
     def _wait_worker_gone(self) -> None:
         deadline = time.monotonic() + 10
