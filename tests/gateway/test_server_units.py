@@ -1,3 +1,5 @@
+import pytest
+
 from casegate.gateway.server import with_enhanced_code
 
 
@@ -29,3 +31,58 @@ def test_session_lists_only_the_names_aiosmtpd_introspects() -> None:
     names = dir(session)
     assert "smtp_EHLO" in names and "smtp_DATA" in names and "smtp_STARTTLS" in names
     assert all(n.startswith(("smtp_", "auth_")) for n in names)
+
+
+def _session():
+    import asyncio
+
+    from casegate.gateway.server import GatewaySMTP
+
+    loop = asyncio.new_event_loop()
+    try:
+        return GatewaySMTP(object(), set(), {}, loop=loop, hostname="gw.test")
+    finally:
+        loop.close()
+
+
+_PATHS = [
+    "<dana@example.net>", "<dana@example.net> SIZE=100 BODY=8BITMIME", "<a.b+c@x-y.example>",
+    "<>", "dana@example.net", "<\"quoted local\"@example.net>", "<a..b@example.net>",
+    "<.a@example.net>", "<a@-bad.example>", "<a@[192.0.2.1]>", "<@route:a@example.net>",
+    "<jörg@bücher.example>", "<a@example.net", "<a@b> NOTIFY=NEVER ORCPT=rfc822;A@B",
+    " <a@example.net>", "<a@example.net.>", "<a@example..net>",
+]
+
+
+def _same_as_aiosmtpd(session, path: str) -> None:
+    from aiosmtpd.smtp import SMTP
+
+    try:
+        expected = SMTP._getaddr(session, path)
+    except Exception as exc:  # aiosmtpd's parser fails on some garbage; so must we
+        with pytest.raises(type(exc)):
+            session._getaddr(path)
+        return
+    assert session._getaddr(path) == expected, path
+
+
+def test_fast_path_parsing_matches_aiosmtpd() -> None:
+    session = _session()
+    for path in _PATHS:
+        _same_as_aiosmtpd(session, path)
+
+
+def test_fast_path_parsing_matches_aiosmtpd_on_generated_paths() -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    session = _session()
+    alphabet = st.sampled_from(list("abcXYZ019.-+_=!#@<>\" []:;,é()\t"))
+
+    @settings(max_examples=500, deadline=None)
+    @given(st.text(alphabet, max_size=30),
+           st.sampled_from(["", " SIZE=1", " RET=HDRS", "  (c) X=1", " ", "\tA=1 "]))
+    def check(body: str, params: str) -> None:
+        _same_as_aiosmtpd(session, f"<{body}>{params}")
+
+    check()

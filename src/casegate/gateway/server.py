@@ -58,6 +58,12 @@ def with_enhanced_code(reply: str) -> str:
 
 DSN_PARAMETERS = frozenset({"RET", "ENVID", "NOTIFY", "ORCPT"})
 _XTEXT = re.compile(r"\+([0-9A-Fa-f]{2})")
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_PLAIN_PATH = re.compile(
+    rf"<({_ATOM}(?:\.{_ATOM})*@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+    rf"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*)>(?:[ \t]+([^\s(].*)|[ \t]*)\Z",
+    re.DOTALL,
+)
 
 
 def xtext_decode(text: str) -> str:
@@ -91,7 +97,15 @@ class GatewaySMTP(SMTP):
     # aiosmtpd upper-cases MAIL/RCPT parameters and refuses any it does not know. The DSN
     # parameters (RFC 3461) are taken out here, with their original case, for the handler.
     def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
-        address, params = super()._getaddr(arg)
+        # aiosmtpd parses every path with the email package's header parser, a quarter of
+        # a session's CPU; plain <user@host> paths are read with one regular expression
+        # (the same result, checked by tests), anything else still goes to aiosmtpd.
+        found = _PLAIN_PATH.match(arg) if arg else None
+        if found and not (self.local_part_limit
+                          and len(found[1].rpartition("@")[0]) > self.local_part_limit):
+            address, params = found[1], found[2] or ""
+        else:
+            address, params = super()._getaddr(arg)
         self._raw_params = params or ""
         return address, params
 
