@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -19,6 +20,8 @@ from casegate.gateway.store import DurableStore
 from casegate.routing.snapshot import TableCache
 
 log = logging.getLogger("casegate.serve")
+
+WORKER_CHECK = 2.0
 
 
 def split_hostport(text: str, option: str) -> tuple[str, int]:
@@ -78,7 +81,13 @@ async def _serve(config: Config, smtp: tuple[str, int], http: tuple[str, int] | 
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    await stop.wait()
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), WORKER_CHECK)
+        if worker is not None and worker.poll() is not None and not stop.is_set():
+            log.error("the delivery worker exited with status %s; starting another",
+                      worker.returncode)
+            worker = start_worker_process()
     log.info("stopping: finishing open SMTP sessions")
     await gateway.stop()
     await asyncio.to_thread(store.close)

@@ -62,3 +62,13 @@ def test_sigterm_lets_an_open_transaction_finish_and_exits_0(backend: str) -> No
         inst.process = None
         inst.start()
         inst.case_with(msgid)
+
+
+def test_a_second_worker_on_sqlite_is_refused_with_the_reason() -> None:
+    with instance("sqlite") as inst:
+        inst.run("demo")
+        inst.start()
+        second = inst.run("worker", check=False)  # waits a few seconds for the lock first
+        assert second.returncode != 0
+        assert "another delivery worker already runs" in second.stderr
+        assert len(second.stderr.strip().splitlines()) == 1

@@ -8,9 +8,11 @@ does the work outside any transaction, then records the outcome.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 
 from django.db import close_old_connections, connection, transaction
@@ -32,6 +34,7 @@ from casegate.desk.models import Intake
 from casegate.desk.parsing import parse_message
 from casegate.desk.services import DeskArrival, open_conversations
 from casegate.directory.addresses import domain_of
+from casegate.errors import CasegateError
 from casegate.routing.engine import RoutingTable
 from casegate.routing.snapshot import TableCache
 
@@ -39,6 +42,7 @@ log = logging.getLogger("casegate.delivery")
 
 LOCAL_BATCH = 200
 REPORT_INTERVAL = 1.0
+LOCK_WAIT = 5.0
 REMOTE_BATCH = 100
 
 
@@ -150,6 +154,7 @@ class DeliveryWorker:
 
     def start(self) -> None:
         if connection.vendor == "sqlite":
+            self._hold_single_worker_lock()
             released = release_all_leases()
             if released:
                 log.info("returned %d in-flight deliveries to the queue", released)
@@ -163,6 +168,24 @@ class DeliveryWorker:
         ]
         for thread in self._threads:
             thread.start()
+
+    def _hold_single_worker_lock(self) -> None:
+        """SQLite has one writer: a second worker on the same database would only fight it."""
+        path = self.config.home / "worker.lock"
+        self._lock_file = open(path, "a")  # noqa: SIM115 - held for the worker's lifetime
+        deadline = time.monotonic() + LOCK_WAIT
+        while True:
+            try:
+                fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                # A worker whose gateway was killed exits within a second; wait for it.
+                if time.monotonic() > deadline:
+                    self._lock_file.close()
+                    raise CasegateError(
+                        f"another delivery worker already runs on {self.config.sqlite_path};"
+                        " on SQLite run one (use PostgreSQL for several)") from None
+                time.sleep(0.1)
 
     def stop(self) -> None:
         self._stop.set()

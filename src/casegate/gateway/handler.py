@@ -169,9 +169,9 @@ class GatewayHandler:
         except Exception:
             return ("451 4.3.0 Temporary failure storing the message;"
                     " nothing was kept, try again later")
-        log.info("queued %s from=<%s> rcpts=%d deliveries=%d quarantined=%d", queue_id,
-                 message.mail_from, len(message.rcpt_tos), len(message.deliveries),
-                 len(message.quarantine))
+        log.info("queue=%s accepted from=<%s> client=%s rcpts=%d deliveries=%d quarantined=%d"
+                 " spam=%s", queue_id, message.mail_from, message.peer, len(message.rcpt_tos),
+                 len(message.deliveries), len(message.quarantine), message.spam)
         return f"250 2.0.0 Ok: queued as {queue_id}"
 
     async def handle_exception(self, error: Exception) -> str:
