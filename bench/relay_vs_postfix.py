@@ -34,7 +34,6 @@ import pwd
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -47,7 +46,7 @@ from pathlib import Path
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from smtp_load import LoadResult, run_load
+from smtp_load import LoadResult, free_port, load, percentile, run_load, wait_banner
 
 PY = sys.executable
 POSTFIX = "/usr/sbin/postfix"
@@ -55,30 +54,10 @@ RCPT = "crm@solarmora.com"
 WARMUP = 200
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
-def wait_banner(port: int, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
-                if sock.recv(100).startswith(b"220"):
-                    return
-        except OSError:
-            pass
-        time.sleep(0.05)
-    raise RuntimeError(f"nothing answers SMTP on port {port}")
 
 
-def percentile(values: list[float], pct: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(pct / 100 * (len(ordered) - 1))))]
 
 
 def stop_process(proc: subprocess.Popen[bytes] | None, timeout: float = 30.0) -> None:
@@ -208,27 +187,8 @@ class ArrivalSink:
 # -- load and measurements -----------------------------------------------------------------
 
 
-def smtp_source_load(port: int, count: int, sessions: int) -> LoadResult:
-    """Postfix's smtp-source: 4 KB messages, a new connection for each."""
-    started = time.perf_counter()
-    done = subprocess.run(
-        ["smtp-source", "-s", str(sessions), "-l", "4096", "-m", str(count),
-         "-f", "load@example.net", "-t", RCPT, f"127.0.0.1:{port}"],
-        capture_output=True, text=True, timeout=max(600, count),
-    )
-    result = LoadResult(seconds=time.perf_counter() - started)
-    if done.returncode == 0:
-        result.sent = count
-    else:
-        result.failed = count
-        result.replies.append(done.stderr.strip()[:300])
-    return result
 
 
-def load(port: int, count: int, sessions: int) -> LoadResult:
-    if shutil.which("smtp-source"):
-        return smtp_source_load(port, count, sessions)
-    return asyncio.run(run_load("127.0.0.1", port, count, sessions, [RCPT]))
 
 
 def cpu_seconds(pids: Callable[[], list[int]]) -> float:
@@ -273,14 +233,14 @@ def measure(name: str, smtp_port: int, sink: CountingSink, pids: Callable[[], li
             n: int, sessions: int, drain_timeout: float) -> SystemResult:
     """Warm up, then send N messages and wait until the sink has all of them."""
     before = sink.count()
-    load(smtp_port, WARMUP, sessions)
+    load(smtp_port, WARMUP, sessions, [RCPT])
     if not sink.wait_for(before + WARMUP, drain_timeout):
         raise RuntimeError(f"{name}: warm-up: only {sink.count() - before} of {WARMUP}"
                            " messages reached the sink")
     before = sink.count()
     cpu0 = cpu_seconds(pids)
     t0 = time.perf_counter()
-    accepted = load(smtp_port, n, sessions)
+    accepted = load(smtp_port, n, sessions, [RCPT])
     sink.wait_for(before + accepted.sent, drain_timeout)
     seconds = time.perf_counter() - t0
     cpu = cpu_seconds(pids) - cpu0

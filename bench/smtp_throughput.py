@@ -24,7 +24,6 @@ import argparse
 import asyncio
 import os
 import shutil
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -37,27 +36,13 @@ from pathlib import Path
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from smtp_load import LoadResult, run_load
+from smtp_load import LoadResult, free_port, load, percentile, run_load, wait_banner
 
 PY = sys.executable
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
-def wait_banner(port: int, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
-                if sock.recv(100).startswith(b"220"):
-                    return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit(f"nothing answers SMTP on port {port}")
 
 
 def start_discard(port: int) -> subprocess.Popen[bytes]:
@@ -67,27 +52,8 @@ def start_discard(port: int) -> subprocess.Popen[bytes]:
     return proc
 
 
-def smtp_source_load(port: int, count: int, sessions: int, rcpt: str) -> LoadResult:
-    """Run Postfix's smtp-source: 4 KB messages, a new connection for each."""
-    started = time.perf_counter()
-    done = subprocess.run(
-        ["smtp-source", "-s", str(sessions), "-l", "4096", "-m", str(count),
-         "-f", "load@example.net", "-t", rcpt, f"127.0.0.1:{port}"],
-        capture_output=True, text=True,
-    )
-    result = LoadResult(seconds=time.perf_counter() - started)
-    if done.returncode == 0:
-        result.sent = count
-    else:
-        result.failed = count
-        result.replies.append(done.stderr.strip()[:300])
-    return result
 
 
-def load(port: int, count: int, sessions: int, rcpts: list[str]) -> LoadResult:
-    if shutil.which("smtp-source") and len(rcpts) == 1:
-        return smtp_source_load(port, count, sessions, rcpts[0])
-    return asyncio.run(run_load("127.0.0.1", port, count, sessions, rcpts))
 
 
 def cpu_seconds(proc: psutil.Process) -> float:
@@ -101,12 +67,6 @@ def cpu_seconds(proc: psutil.Process) -> float:
     return total
 
 
-def percentile(values: list[float], pct: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(pct / 100 * (len(ordered) - 1))))
-    return ordered[index]
 
 
 class CaseWatcher:

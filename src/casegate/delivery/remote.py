@@ -10,9 +10,11 @@ import re
 import smtplib
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import TypeVar
 
 import aiosmtplib
 import dns.asyncresolver
@@ -24,6 +26,8 @@ from django.utils import timezone
 from casegate.delivery.queue import Claimed
 
 log = logging.getLogger("casegate.delivery")
+
+_R = TypeVar("_R", bound=dns.resolver.Resolver)
 
 CONNECT_TIMEOUT = 30.0
 COMMAND_TIMEOUT = 300.0
@@ -99,20 +103,19 @@ def _nameservers() -> list[dns.nameserver.Nameserver] | None:
 
 
 def resolver() -> dns.asyncresolver.Resolver:
-    nameservers = _nameservers()
-    if nameservers is None:
-        return dns.asyncresolver.get_default_resolver()
-    custom = dns.asyncresolver.Resolver(configure=False)
-    custom.nameservers = nameservers
-    return custom
+    return _configured(dns.asyncresolver.Resolver, dns.asyncresolver.get_default_resolver)
 
 
 def resolver_settings() -> dns.resolver.Resolver:
     """A blocking resolver with the same name servers, for code that cannot await."""
+    return _configured(dns.resolver.Resolver, dns.resolver.get_default_resolver)
+
+
+def _configured(kind: Callable[..., _R], default: Callable[[], _R]) -> _R:
     nameservers = _nameservers()
     if nameservers is None:
-        return dns.resolver.get_default_resolver()
-    custom = dns.resolver.Resolver(configure=False)
+        return default()
+    custom = kind(configure=False)
     custom.nameservers = nameservers
     return custom
 
