@@ -27,7 +27,7 @@ from casegate.delivery.queue import Claimed
 
 log = logging.getLogger("casegate.delivery")
 
-_R = TypeVar("_R", bound=dns.resolver.Resolver)
+_R = TypeVar("_R", bound=dns.resolver.BaseResolver)
 
 CONNECT_TIMEOUT = 30.0
 COMMAND_TIMEOUT = 300.0
