@@ -11,7 +11,7 @@ def health(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
 
 
-_REGISTRY = CollectorRegistry(auto_describe=True)
+_REGISTRY = CollectorRegistry(auto_describe=False)  # collect only when scraped
 _REGISTRY.register(QueueCollector())
 
 
