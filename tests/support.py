@@ -296,6 +296,7 @@ class RecordingHandler:
 
     def __init__(self) -> None:
         self.messages: list[tuple[str, list[str], bytes]] = []
+        self.tls: list[bool] = []
         self.reply: str | None = None
         self.lock = threading.Lock()
 
@@ -305,6 +306,7 @@ class RecordingHandler:
         with self.lock:
             self.messages.append((envelope.mail_from, list(envelope.rcpt_tos),
                                   envelope.original_content))
+            self.tls.append(session.ssl is not None)
         return "250 2.0.0 Ok: stored"
 
 
@@ -374,12 +376,14 @@ class LMTPController(Controller):
 
 
 @contextmanager
-def smtp_sink(port: int | None = None,
-              lmtp: bool = False) -> Iterator[tuple[Controller, RecordingHandler]]:
+def smtp_sink(port: int | None = None, lmtp: bool = False, tls_context: Any = None
+              ) -> Iterator[tuple[Controller, RecordingHandler]]:
     """A real SMTP (or LMTP) server on loopback standing in for a remote CRM or mail store."""
     handler = RecordingHandler()
     controller_class = LMTPController if lmtp else Controller
-    controller = controller_class(handler, hostname="127.0.0.1", port=port or free_port())
+    extra = {"tls_context": tls_context} if tls_context else {}
+    controller = controller_class(handler, hostname="127.0.0.1", port=port or free_port(),
+                                  **extra)
     controller.start()
     try:
         yield controller, handler

@@ -35,3 +35,11 @@ def test_an_srs_address_is_not_wrapped_twice() -> None:
 def test_a_tampered_srs_address_does_not_reverse() -> None:
     good = envelope_sender("dana@example.net", "solarmora.com", OURS)
     assert reverse_srs(good.replace("dana", "eve")) is None
+
+
+def test_a_shortened_hash_or_an_srs1_address_is_refused() -> None:
+    good = envelope_sender("dana@example.net", "solarmora.com", OURS)
+    _, hash_part, rest = good.split("=", 2)
+    for length in range(1, len(hash_part)):
+        assert reverse_srs(f"SRS0={hash_part[:length]}={rest}") is None
+    assert reverse_srs("SRS1=x=anyhost.example==XX=y@solarmora.com") is None

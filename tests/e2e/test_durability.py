@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import socket
 import threading
 import time
@@ -68,6 +69,17 @@ def test_a_second_worker_on_sqlite_is_refused_with_the_reason() -> None:
     with instance("sqlite") as inst:
         inst.run("demo")
         inst.start()
+
+        def first_worker_holds_the_lock() -> bool:
+            with open(inst.home / "worker.lock", "a") as lock:
+                try:
+                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    return True
+                fcntl.flock(lock, fcntl.LOCK_UN)
+                return False
+
+        inst.wait_for(first_worker_holds_the_lock, what="serve's worker to take the lock")
         second = inst.run("worker", check=False)  # waits a few seconds for the lock first
         assert second.returncode != 0
         assert "another delivery worker already runs" in second.stderr

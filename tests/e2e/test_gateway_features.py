@@ -130,3 +130,20 @@ def test_metrics_report_queue_depth_and_attempts(gateway: Instance) -> None:
     assert 'casegate_deliveries{state="delivered"}' in text
     assert 'casegate_delivery_attempts_total{destination="maildir",outcome="delivered"}' in text
     assert "casegate_delivery_attempt_seconds_count" in text
+
+
+def test_outbound_mail_uses_starttls_and_require_tls_is_met(gateway: Instance,
+                                                          tmp_path: Path) -> None:
+    cert, key = self_signed(tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    port = free_port()
+    gateway.run("transport", "add", "tls-crm.example", f"127.0.0.1:{port}", "--require-tls")
+    gateway.run("rule", "add", "--match", "tls@solarmora.com", "--replace-recipient",
+                "support@tls-crm.example")
+    with smtp_sink(port, tls_context=context) as (_, crm):
+        data, msgid = mail(subject="encrypted hop", to="tls@solarmora.com")
+        gateway.send("a@example.net", ["tls@solarmora.com"], data)
+        gateway.wait_for(lambda: [m for m in crm.messages if msgid.encode() in m[2]],
+                         what="the message over TLS")
+        assert crm.tls == [True]

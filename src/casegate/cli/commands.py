@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 from collections.abc import Iterable
 from typing import Any
@@ -121,7 +122,8 @@ def group_list(args: argparse.Namespace) -> None:
 def intake_add(args: argparse.Namespace) -> None:
     from casegate.desk.services import add_intake
 
-    intake = add_intake(args.kind, args.address, args.name, args.domain)
+    intake = add_intake(args.kind, args.address, args.name, args.domain,
+                        acknowledge=args.acknowledge, reply_from=args.reply_from)
     print(intake.address)
 
 
@@ -252,6 +254,31 @@ def conversation_show(args: argparse.Namespace) -> None:
         print(message["text"])
         for attachment in message["attachments"]:
             print(f"[attachment {attachment['filename']} {attachment['size']} bytes]")
+
+
+def conversation_set(args: argparse.Namespace) -> None:
+    from casegate.desk.services import set_status
+
+    conversation = set_status("case" if args.kind == "cases" else "lead", args.id, args.status)
+    print(f"{args.kind[:-1]} {conversation.pk} is {conversation.status}")
+
+
+def lead_convert(args: argparse.Namespace) -> None:
+    from casegate.desk.services import convert_lead
+
+    lead = convert_lead(args.id, getpass.getuser())
+    company = lead.contact.company.domain if lead.contact and lead.contact.company else "none"
+    print(f"lead {lead.pk} converted: contact {lead.contact.address}, company {company}")
+
+
+def contacts_list(args: argparse.Namespace) -> None:
+    from casegate.desk.models import Contact
+
+    rows = [{"address": c.address, "name": c.name,
+             "company": c.company.domain if c.company else None,
+             "cases": [x.pk for x in c.cases.all()], "leads": [x.pk for x in c.leads.all()]}
+            for c in Contact.objects.select_related("company").prefetch_related("cases", "leads")]
+    _emit(rows, args.json, ["address", "company", "cases"])
 
 
 def quarantine_list(args: argparse.Namespace) -> None:

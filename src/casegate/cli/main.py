@@ -93,6 +93,10 @@ def build_parser() -> Parser:
     p.add_argument("--address", default=None, help="default: a unique random address")
     p.add_argument("--domain", default=None, help="domain of the random address")
     p.add_argument("--name", default="")
+    p.add_argument("--acknowledge", action="store_true",
+                   help="answer each new case with an acknowledgement")
+    p.add_argument("--reply-from", default="", metavar="ADDR",
+                   help="From of acknowledgements (default: the address the customer used)")
     p.set_defaults(func=c.intake_add)
     _add_list(intake, c.intake_list)
 
@@ -158,6 +162,17 @@ def build_parser() -> Parser:
         p.add_argument("id", type=int)
         p.add_argument("--json", action="store_true")
         p.set_defaults(func=c.conversation_show, kind=name)
+        p = listing.add_parser("set", help=f"change a {name[:-1]}'s status")
+        p.add_argument("id", type=int)
+        p.add_argument("--status", required=True)
+        p.set_defaults(func=c.conversation_set, kind=name)
+    p = listing.add_parser(  # the loop ended on "leads"
+        "convert", help="convert a qualified lead: link its contact and company")
+    p.add_argument("id", type=int)
+    p.set_defaults(func=c.lead_convert)
+    contacts = sub.add_parser("contacts", help="people who wrote to the desk").add_subparsers(
+        dest="action", required=True, parser_class=Parser)
+    _add_list(contacts, c.contacts_list)
 
     quarantine = sub.add_parser("quarantine", help="mail held as spam").add_subparsers(
         dest="action", required=True, parser_class=Parser)

@@ -104,10 +104,17 @@ def compose(message: Message, failures: list[Delivery], reporting_mta: str) -> b
     if message.dsn_ret == "FULL":
         original: MIMEBase = MIMEMessage(BytesParser(policy=compat32).parsebytes(raw))
     else:
-        original = MIMEBase("text", "rfc822-headers")
-        original.set_payload(header_block(raw).decode("utf-8", errors="replace"))
+        headers = header_block(raw).decode("utf-8", errors="replace")
+        original = MIMEText(headers, "rfc822-headers",
+                            "us-ascii" if headers.isascii() else "utf-8")
     report.attach(original)
-    return report.as_bytes(policy=SMTP)
+    try:
+        return report.as_bytes(policy=SMTP)
+    except (UnicodeError, ValueError):  # an original that cannot be carried as it is
+        report.set_payload(report.get_payload()[:2])
+        report.attach(MIMEText(header_block(raw).decode("ascii", errors="replace"),
+                               "rfc822-headers", "us-ascii"))
+        return report.as_bytes(policy=SMTP)
 
 
 def queue_reports(table: RoutingTable, reporting_mta: str, limit: int = 200) -> int:
@@ -137,7 +144,12 @@ def queue_reports(table: RoutingTable, reporting_mta: str, limit: int = 200) -> 
             if not targets:
                 suppressed += [d.pk for d in wanted]
                 continue
-            report = compose(message, wanted, reporting_mta)
+            try:
+                report = compose(message, wanted, reporting_mta)
+            except Exception:
+                log.exception("queue=%s the delivery report cannot be composed", queue_id)
+                suppressed += [d.pk for d in wanted]
+                continue
             reports.append(AcceptedMessage(
                 queue_id=new_queue_id(), mail_from="", rcpt_tos=[message.mail_from],
                 received_at=datetime.now(UTC), peer="", helo=reporting_mta,

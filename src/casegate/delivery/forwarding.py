@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from django.conf import settings
 
 from casegate.delivery.models import SigningKey
-from casegate.directory.addresses import normalize_domain
+from casegate.directory.addresses import normalize_address, normalize_domain
 from casegate.errors import CasegateError
 
 log = logging.getLogger("casegate.delivery")
@@ -41,10 +41,17 @@ class SigningKeyError(CasegateError):
     """A signing key cannot be made or used."""
 
 
+SRS_HASH_LENGTH = 8
+# Only SRS0, with a full-length hash, is ours: srslib alone would accept a shortened hash
+# (guessable in a few dozen tries) or an SRS1 address, which would make us an open relay.
+_OUR_SRS = re.compile(rf"^SRS0=[A-Za-z0-9+/]{{{SRS_HASH_LENGTH}}}=[A-Za-z0-9+/]{{2}}=[^=@]+=.+@",
+                      re.IGNORECASE)
+
+
 @cache
 def _srs() -> srslib.SRS:
     secret = hmac.new(settings.SECRET_KEY.encode(), b"casegate-srs", hashlib.sha256).hexdigest()
-    return srslib.SRS(secret)
+    return srslib.SRS(secret, hash_length=SRS_HASH_LENGTH)
 
 
 def envelope_sender(mail_from: str, forwarding_domain: str, company_domains: frozenset[str]
@@ -74,8 +81,10 @@ def is_srs(address: str) -> bool:
 
 def reverse_srs(address: str) -> str | None:
     """The original sender behind an SRS address we made, or None if it is not valid."""
+    if not _OUR_SRS.match(address):
+        return None
     try:
-        return _srs().reverse(address)
+        return normalize_address(_srs().reverse(address))
     except (srslib.Error, ValueError):
         return None
 

@@ -89,7 +89,8 @@ def raw_messages(queue_ids: Iterable[str]) -> dict[str, bytes]:
     }
 
 
-def _still_held(items: list[Claimed]) -> set[int]:
+def still_held(items: list[Claimed]) -> set[int]:
+    """The ids of ``items`` whose claim is still this worker's (locks them on PostgreSQL)."""
     lock = " FOR UPDATE" if connection.vendor == "postgresql" else ""
     marks = ", ".join(["%s"] * len(items))
     with connection.cursor() as cursor:
@@ -126,7 +127,7 @@ def finish(outcomes: list[Outcome]) -> list[int]:
         return []
     now = timezone.now()
     with transaction.atomic():
-        held = _still_held([o.item for o in outcomes])
+        held = still_held([o.item for o in outcomes])
         written = [o for o in outcomes if o.item.id in held]
         rows = [
             (o.state, o.reply[:2000], _dt(now), _dt(o.next_attempt_at) if o.next_attempt_at

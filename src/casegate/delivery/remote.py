@@ -173,6 +173,8 @@ def _classify_error(exc: BaseException, hop: Hop) -> tuple[Status, str]:
         code = exc.smtp_code
         raw = exc.smtp_error
         text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+    if isinstance(exc, aiosmtplib.SMTPNotSupported):
+        return Status.REFUSED, f"5.6.7 {hop.host} cannot take this message: {exc}"
     if code is None:
         return Status.DEFERRED, f"4.4.1 cannot deliver to {hop}: {type(exc).__name__}: {exc}"
     status = Status.REFUSED if 500 <= code < 600 else Status.DEFERRED
@@ -221,6 +223,7 @@ class Sender:
 
         try:
             await asyncio.wait_for(client.connect(), CONNECT_TIMEOUT)
+            await client.ehlo()
             if client.supports_extension("starttls"):
                 await client.starttls()
             elif hop.require_tls:

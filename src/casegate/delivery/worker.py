@@ -29,12 +29,15 @@ from casegate.delivery.queue import (
     raw_messages,
     release_all_leases,
     retry_at,
+    still_held,
 )
+from casegate.desk.acknowledge import acknowledgements
 from casegate.desk.models import Intake
 from casegate.desk.parsing import parse_message
-from casegate.desk.services import DeskArrival, open_conversations
+from casegate.desk.services import DeskArrival, file_arrivals
 from casegate.directory.addresses import domain_of
 from casegate.errors import CasegateError
+from casegate.gateway.store import write_messages
 from casegate.routing.engine import RoutingTable
 from casegate.routing.snapshot import TableCache
 
@@ -56,7 +59,7 @@ def temporary_failure(item: Claimed, reply: str, config: Config, **attempt: obje
                    retry_at(item, config.retry_min, config.retry_max), **attempt)
 
 
-def deliver_local(items: list[Claimed], config: Config) -> None:
+def deliver_local(items: list[Claimed], config: Config, table: RoutingTable) -> None:
     raws = raw_messages(i.queue_id for i in items)
     outcomes: list[Outcome] = []
     for item in (i for i in items if i.kind == "mailbox"):
@@ -81,18 +84,51 @@ def deliver_local(items: list[Claimed], config: Config) -> None:
                  .values_list("id", "kind"))
     parsed = {i.id: parse_message(raws[i.queue_id]) for i in desk_items if i.intake_id in kinds}
     with transaction.atomic():
-        outcomes = [
-            Outcome(i, Delivery.DELIVERED, "case desk", host="desk") if i.id in parsed
+        held = [i for i in desk_items if i.id in still_held(desk_items)]
+        arrivals = {
+            i.id: DeskArrival(i.intake_id, kinds[i.intake_id], i.queue_id, i.original_recipient,
+                              i.received_at, parsed[i.id], i.mail_from)
+            for i in held if i.id in parsed
+        }
+        failed = file_at_desk(arrivals, table, config.hostname)
+        finish([
+            temporary_failure(i, f"4.3.0 the desk could not file it: {failed[i.id]}", config,
+                              host="desk") if i.id in failed
+            else Outcome(i, Delivery.DELIVERED, "case desk", host="desk") if i.id in parsed
             else Outcome(i, Delivery.BOUNCED, "5.1.1 the desk intake no longer exists",
                          host="desk")
-            for i in desk_items
-        ]
-        written = set(finish(outcomes))
-        open_conversations([
-            DeskArrival(i.intake_id, kinds[i.intake_id], i.queue_id, i.original_recipient,
-                        i.received_at, parsed[i.id])
-            for i in desk_items if i.id in written and i.id in parsed
+            for i in held
         ])
+
+
+def file_at_desk(arrivals: dict[int, DeskArrival], table: RoutingTable, hostname: str
+                 ) -> dict[int, str]:
+    """File arrivals (and queue their acknowledgements) in one go, or one by one if that fails.
+
+    Returns the deliveries that could not be filed, with the reason; they are retried later.
+    """
+    def file(batch: list[DeskArrival]) -> None:
+        with transaction.atomic():
+            replies = acknowledgements(file_arrivals(batch), table, hostname)
+            if replies:
+                write_messages(replies)
+
+    try:
+        file(list(arrivals.values()))
+        return {}
+    except Exception:
+        if len(arrivals) == 1:
+            log.exception("queue=%s cannot be filed at the desk",
+                          next(iter(arrivals.values())).queue_id)
+            return {next(iter(arrivals)): "an internal error (see the worker log)"}
+    failed: dict[int, str] = {}
+    for delivery_id, arrival in arrivals.items():
+        try:
+            file([arrival])
+        except Exception as exc:
+            log.exception("queue=%s cannot be filed at the desk", arrival.queue_id)
+            failed[delivery_id] = f"{type(exc).__name__}: {exc}"[:300]
+    return failed
 
 
 def prepare_outbound(items: list[Claimed], config: Config, table: RoutingTable
@@ -109,9 +145,12 @@ def prepare_outbound(items: list[Claimed], config: Config, table: RoutingTable
         data = remote.outgoing(item, raw, config.hostname)
         key = keys.get(forwarding_domain)
         if key is not None and item.mail_from:
-            data = forwarding.arc_seal(
-                forwarding.authentication_results(raw, config.hostname) + data, key,
-                config.hostname)
+            try:
+                data = forwarding.arc_seal(
+                    forwarding.authentication_results(raw, config.hostname) + data, key,
+                    config.hostname)
+            except Exception as exc:  # a message dkimpy cannot seal still goes out
+                log.warning("queue=%s sent without an ARC seal: %s", item.queue_id, exc)
         outbound[item.id] = (
             forwarding.envelope_sender(item.mail_from, forwarding_domain, table.domains), data)
     return outbound
@@ -221,7 +260,10 @@ class DeliveryWorker:
         connection.close()
 
     def _local(self, items: list[Claimed]) -> None:
-        deliver_local(items, self.config)
+        tables = getattr(self, "_local_tables", None)
+        if tables is None:
+            tables = self._local_tables = TableCache()
+        deliver_local(items, self.config, tables.current())
 
     def _remote(self, items: list[Claimed]) -> None:
         loop = getattr(self, "_remote_loop", None)

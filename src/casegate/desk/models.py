@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 
 
@@ -13,6 +14,12 @@ class Intake(models.Model):
     address = models.CharField(max_length=320, unique=True)
     kind = models.CharField(max_length=4, choices=KIND_CHOICES, default=CASE)
     name = models.CharField(max_length=200, blank=True, default="")
+    acknowledge = models.BooleanField(
+        default=False, help_text="answer each new case with an acknowledgement")
+    reply_from = models.CharField(
+        max_length=320, blank=True, default="",
+        help_text="From address of acknowledgements and replies (default: the address the "
+                  "customer wrote to)")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -22,10 +29,43 @@ class Intake(models.Model):
         return f"{self.kind} intake {self.address}"
 
 
+class Company(models.Model):
+    """Contacts grouped by their mail domain (free-mail domains excluded)."""
+
+    domain = models.CharField(max_length=253, unique=True)
+    name = models.CharField(max_length=200, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["domain"]
+
+    def __str__(self) -> str:
+        return self.name or self.domain
+
+
+class Contact(models.Model):
+    """Someone who wrote to the desk, known by address."""
+
+    address = models.CharField(max_length=320, unique=True)
+    name = models.CharField(max_length=200, blank=True, default="")
+    company = models.ForeignKey(Company, null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="contacts")
+    language = models.CharField(max_length=16, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["address"]
+
+    def __str__(self) -> str:
+        return self.address
+
+
 class Conversation(models.Model):
     """What cases and leads share: who asked, through which intake, from which message."""
 
     intake = models.ForeignKey(Intake, on_delete=models.PROTECT)
+    contact = models.ForeignKey(Contact, null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="%(class)ss")
     subject = models.CharField(max_length=998, blank=True, default="")
     requester = models.CharField(max_length=320, blank=True, default="")
     requester_name = models.CharField(max_length=200, blank=True, default="")
@@ -49,6 +89,17 @@ class Case(Conversation):
         ("closed", "closed"),
     ]
     status = models.CharField(max_length=10, choices=STATUS_CHOICES, default=NEW)
+    priority = models.CharField(max_length=10, default="normal",
+                                choices=[(p, p) for p in ("low", "normal", "high", "urgent")])
+    assignee = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                 on_delete=models.SET_NULL, related_name="assigned_cases")
+    team = models.CharField(max_length=100, blank=True, default="")
+    tags = models.JSONField(default=list, blank=True)
+    first_response_due_at = models.DateTimeField(null=True, blank=True)
+    follows = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="followups",
+                                help_text="the closed case this one continues")
+    updated_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"CG-{self.pk}: {self.subject}"
@@ -64,6 +115,8 @@ class Lead(Conversation):
         ("disqualified", "disqualified"),
     ]
     status = models.CharField(max_length=12, choices=STATUS_CHOICES, default=NEW)
+    converted_at = models.DateTimeField(null=True, blank=True)
+    converted_by = models.CharField(max_length=150, blank=True, default="")
 
     def __str__(self) -> str:
         return f"lead {self.pk}: {self.subject}"
@@ -73,7 +126,11 @@ class DeskMessage(models.Model):
     """One message in a case's or a lead's thread."""
 
     INBOUND = "inbound"
-    DIRECTION_CHOICES = [(INBOUND, "inbound"), ("outbound", "outbound"), ("note", "internal note")]
+    OUTBOUND = "outbound"
+    AUTOMATIC = "automatic"
+    NOTE = "note"
+    DIRECTION_CHOICES = [(INBOUND, "inbound"), (OUTBOUND, "outbound"),
+                         (AUTOMATIC, "automatic reply"), (NOTE, "internal note")]
 
     case = models.ForeignKey(Case, null=True, blank=True, on_delete=models.CASCADE,
                              related_name="messages")
@@ -81,7 +138,12 @@ class DeskMessage(models.Model):
                              related_name="messages")
     direction = models.CharField(max_length=10, choices=DIRECTION_CHOICES, default=INBOUND)
     queue_id = models.CharField(max_length=32, blank=True, default="")
-    message_id = models.CharField(max_length=998, blank=True, default="")
+    message_id = models.CharField(max_length=998, blank=True, default="", db_index=True)
+    in_reply_to = models.CharField(max_length=998, blank=True, default="")
+    references = models.TextField(blank=True, default="")
+    recipients = models.TextField(blank=True, default="", help_text="outbound: who it went to")
+    automated = models.CharField(max_length=100, blank=True, default="",
+                                 help_text="why it counts as automated mail (never answered)")
     subject = models.CharField(max_length=998, blank=True, default="")
     sender = models.CharField(max_length=320, blank=True, default="")
     sender_name = models.CharField(max_length=200, blank=True, default="")
@@ -100,6 +162,20 @@ class Attachment(models.Model):
     content_type = models.CharField(max_length=200, blank=True, default="")
     size = models.PositiveBigIntegerField(default=0)
     content_id = models.CharField(max_length=500, blank=True, default="")
+
+    class Meta:
+        ordering = ["id"]
+
+
+class CaseEvent(models.Model):
+    """A change to a case (status, assignee, …): who, when, before and after."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="history")
+    field = models.CharField(max_length=50)
+    before = models.TextField(blank=True, default="")
+    after = models.TextField(blank=True, default="")
+    actor = models.CharField(max_length=150, blank=True, default="")
+    at = models.DateTimeField()
 
     class Meta:
         ordering = ["id"]

@@ -6,6 +6,7 @@ in ``problems`` and the best readable text is kept.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from email import policy
 from email.headerregistry import Address
@@ -35,6 +36,10 @@ class ParsedMail:
     sender: str = ""
     sender_name: str = ""
     message_id: str = ""
+    in_reply_to: str = ""
+    references: list[str] = field(default_factory=list)
+    automated: str = ""
+    language: str = ""
     text: str = ""
     html: str = ""
     attachments: list[AttachmentInfo] = field(default_factory=list)
@@ -78,6 +83,30 @@ def _content(part: EmailMessage, problems: list[str]) -> str:
     return content if isinstance(content, str) else str(content)
 
 
+_MSGID = re.compile(r"<[^<>\s]{1,900}>")
+_ROBOT_LOCAL = re.compile(r"^(mailer-daemon|postmaster|no-?reply|do-?not-?reply|bounces?)([+-]|$)",
+                          re.IGNORECASE)
+
+
+def automated_reason(msg: EmailMessage, sender: str, problems: list[str]) -> str:
+    """Why this message was sent by a program (RFC 3834 and common practice), or ""."""
+    auto = _header(msg, "Auto-Submitted", problems).strip().lower()
+    if auto and auto != "no":
+        return f"Auto-Submitted: {auto}"
+    precedence = _header(msg, "Precedence", problems).strip().lower()
+    if precedence in ("bulk", "junk", "list", "auto_reply"):
+        return f"Precedence: {precedence}"
+    for name in ("List-Id", "List-Unsubscribe", "X-Autoreply", "X-Autorespond",
+                 "X-Auto-Response-Suppress", "Feedback-ID"):
+        if msg.get(name) is not None:  # X-Auto-Response-Suppress: the sender asks for none
+            return f"{name} header"
+    if msg.get_content_type() == "multipart/report":
+        return "a delivery or disposition report"
+    if _ROBOT_LOCAL.match(sender.partition("@")[0]):
+        return f"sent by {sender}"
+    return ""
+
+
 def sanitize_html(html: str) -> str:
     """HTML safe to show in the console: no scripts, handlers, remote styles or frames."""
     return nh3.clean(html, link_rel="noopener noreferrer nofollow", url_schemes=_URL_SCHEMES)
@@ -87,7 +116,38 @@ def html_to_text(html: str) -> str:
     return nh3.clean(html, tags=set()).strip()
 
 
+def storable(text: str) -> str:
+    """Text any database takes: undecodable bytes as U+FFFD, no NUL characters."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "surrogateescape" if _only_escapes(text) else "replace"
+                           ).decode("utf-8", "replace")
+    return text.replace("\x00", "\ufffd")
+
+
+def _only_escapes(text: str) -> bool:
+    return all(not 0xD800 <= ord(c) <= 0xDFFF or 0xDC80 <= ord(c) <= 0xDCFF for c in text)
+
+
+def _make_storable(parsed: ParsedMail) -> ParsedMail:
+    for name in ("subject", "sender", "sender_name", "message_id", "in_reply_to", "automated",
+                 "language", "text", "html"):
+        setattr(parsed, name, storable(getattr(parsed, name)))
+    parsed.references = [storable(r) for r in parsed.references]
+    parsed.problems = [storable(p) for p in parsed.problems]
+    for info in parsed.attachments:
+        info.filename, info.content_type, info.content_id = (
+            storable(info.filename), storable(info.content_type), storable(info.content_id))
+    return parsed
+
+
 def parse_message(raw: bytes) -> ParsedMail:
+    """Parse ``raw``; every string in the result can be stored as it is."""
+    return _make_storable(_parse(raw))
+
+
+def _parse(raw: bytes) -> ParsedMail:
     parsed = ParsedMail()
     problems = parsed.problems
     try:
@@ -100,6 +160,10 @@ def parse_message(raw: bytes) -> ParsedMail:
     parsed.subject = " ".join(_header(msg, "Subject", problems).split())[:MAX_SUBJECT]
     parsed.message_id = _header(msg, "Message-ID", problems).strip()[:MAX_SUBJECT]
     parsed.sender, parsed.sender_name = _sender(msg, problems)
+    parsed.in_reply_to = (_MSGID.findall(_header(msg, "In-Reply-To", problems)) or [""])[0]
+    parsed.references = _MSGID.findall(_header(msg, "References", problems))[-50:]
+    parsed.automated = automated_reason(msg, parsed.sender, problems)
+    parsed.language = _header(msg, "Content-Language", problems).split(",")[0].strip()[:16]
     for defect in msg.defects:
         problems.append(type(defect).__name__)
 

@@ -27,6 +27,7 @@ from casegate.routing.snapshot import TableCache
 log = logging.getLogger("casegate.gateway")
 
 MAX_HOPS = 30
+MAX_PATH = 320  # local part (64) + @ + domain (253), rounded up to the stored column
 
 
 def received_header(session: Session, envelope: Envelope, queue_id: str, hostname: str,
@@ -78,8 +79,11 @@ class GatewayHandler:
         ret = dsn.get("RET", "").upper()
         if ret not in ("", "FULL", "HDRS"):
             return "501 5.5.4 RET must be FULL or HDRS"
-        if len(dsn.get("ENVID", "")) > 100:
-            return "501 5.5.4 ENVID is longer than 100 characters"
+        envid = dsn.get("ENVID", "")
+        if len(envid) > 100 or any(not 0x21 <= ord(c) <= 0x7E for c in envid):
+            return "501 5.5.4 ENVID must be at most 100 printable ASCII characters"
+        if len(address) > MAX_PATH:
+            return f"553 5.1.7 The sender address is longer than {MAX_PATH} characters"
         envelope.dsn_ret, envelope.dsn_envid = ret, dsn.get("ENVID", "")  # type: ignore[attr-defined]
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
@@ -97,9 +101,13 @@ class GatewayHandler:
         words = set(notify.split(",")) if notify else set()
         if words and not (words == {"NEVER"} or words <= {"SUCCESS", "FAILURE", "DELAY"}):
             return "501 5.5.4 NOTIFY must be NEVER or a list of SUCCESS, FAILURE, DELAY"
+        notify = ",".join(sorted(words))
         orcpt = dsn.get("ORCPT", "")
-        if orcpt and ";" not in orcpt:
+        if orcpt and (";" not in orcpt or len(orcpt) > 500
+                      or any(not 0x20 <= ord(c) <= 0x7E for c in orcpt)):
             return "501 5.5.4 ORCPT must look like rfc822;user@example.com"
+        if len(address) > MAX_PATH:
+            return f"553 5.1.3 The recipient address is longer than {MAX_PATH} characters"
         table: RoutingTable = envelope.routing_table  # type: ignore[attr-defined]
         routing = self._bounce_to_forwarded(address, table) or table.route(address)
         if routing.verdict is Verdict.INVALID:

@@ -173,10 +173,14 @@ class DurableStore:
                 write_messages([m for m, _, _ in batch])
             self.batches += 1
             self.messages += len(batch)
-        except BaseException as exc:  # reported to every waiting session as a 451
-            log.exception("storing %d message(s) failed", len(batch))
-            error = exc
+        except BaseException as exc:  # reported to the waiting session as a 451
             connection.close()
+            if len(batch) > 1:  # one bad message must not cost the others their turn
+                for item in batch:
+                    self._commit([item])
+                return
+            log.exception("queue=%s storing the message failed", batch[0][0].queue_id)
+            error = exc
         for _, future, loop in batch:
             loop.call_soon_threadsafe(_settle, future, error)
 

@@ -97,6 +97,7 @@ class VersionProbe:
             user=db.get("USER") or None,
             password=db.get("PASSWORD") or None,
             autocommit=True,
+            connect_timeout=2,
         )
 
     def read(self) -> int:
