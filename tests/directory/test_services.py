@@ -44,6 +44,13 @@ def domain() -> Domain:
 
 
 @pytest.fixture
+def members(domain: Domain) -> None:
+    """Ann and Bob have accounts, so they can be group members."""
+    add_account(ANN)
+    add_account(BOB)
+
+
+@pytest.fixture
 def routed(domain: Domain) -> str:
     add_intake(Intake.CASE, address=CASES)
     add_rule(RuleSpec("address", HELP, rewrite="recipient", rewrite_value=CASES))
@@ -120,7 +127,7 @@ def test_duplicate_account_is_refused(domain: Domain) -> None:
         add_account("ANN@solarmora.com")
 
 
-def test_account_on_a_group_address_is_refused(domain: Domain) -> None:
+def test_account_on_a_group_address_is_refused(domain: Domain, members: None) -> None:
     add_group(TEAM, [ANN])
     with pytest.raises(DirectoryError, match=f"{TEAM} is already the group {TEAM}"):
         add_account(TEAM)
@@ -157,7 +164,7 @@ def test_remove_unknown_account_is_refused(domain: Domain) -> None:
 # --- groups ----------------------------------------------------------------------------------
 
 
-def test_group_members_are_normalised_and_deduplicated(domain: Domain) -> None:
+def test_group_members_are_normalised_and_deduplicated(domain: Domain, members: None) -> None:
     group = add_group("Team@SolarMora.com", [BOB, "ANN@solarmora.com", ANN, "x@Partner.Example"],
                       name="Team")
     assert group.address == TEAM
@@ -195,7 +202,7 @@ def test_invalid_group_member_is_refused(domain: Domain) -> None:
     assert not Group.objects.exists()
 
 
-def test_remove_group_removes_its_members(domain: Domain) -> None:
+def test_remove_group_removes_its_members(domain: Domain, members: None) -> None:
     add_group(TEAM, [ANN, BOB])
     remove_group(TEAM)
     assert not Group.objects.exists()
@@ -242,13 +249,13 @@ def test_removing_an_account_bumps_the_version(domain: Domain) -> None:
     assert version() > before
 
 
-def test_adding_a_group_bumps_the_version(domain: Domain) -> None:
+def test_adding_a_group_bumps_the_version(domain: Domain, members: None) -> None:
     before = version()
     add_group(TEAM, [ANN])
     assert version() > before
 
 
-def test_removing_a_group_bumps_the_version(domain: Domain) -> None:
+def test_removing_a_group_bumps_the_version(domain: Domain, members: None) -> None:
     add_group(TEAM, [ANN])
     before = version()
     remove_group(TEAM)
@@ -282,3 +289,8 @@ def test_every_change_moves_the_version_forward(domain: Domain) -> None:
     remove_group(TEAM)
     seen.append(version())
     assert seen == sorted(set(seen))
+
+
+def test_a_local_member_that_is_nobody_is_refused(domain: Domain) -> None:
+    with pytest.raises(DirectoryError, match="is not an account, group or desk intake"):
+        add_group(TEAM, ["ghost@solarmora.com"])

@@ -116,18 +116,20 @@ class Outcome:
     duration: float = 0.0
 
 
-def finish(outcomes: list[Outcome]) -> list[int]:
+def finish(outcomes: list[Outcome], held: set[int] | None = None) -> list[int]:
     """Record outcomes (and the attempts behind them) for the claims still held.
 
     Returns the ids written. Call inside a transaction when other writes must commit
-    together with the outcome (the desk opens its cases in the same transaction).
+    together with the outcome (the desk opens its cases in the same transaction); pass
+    ``held`` when that transaction has checked the claims already.
     A final failure (bounced, expired) marks the delivery for a delivery status notification.
     """
     if not outcomes:
         return []
     now = timezone.now()
     with transaction.atomic():
-        held = still_held([o.item for o in outcomes])
+        if held is None:
+            held = still_held([o.item for o in outcomes])
         written = [o for o in outcomes if o.item.id in held]
         rows = [
             (o.state, o.reply[:2000], _dt(now), _dt(o.next_attempt_at) if o.next_attempt_at

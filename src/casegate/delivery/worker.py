@@ -34,7 +34,7 @@ from casegate.delivery.queue import (
 from casegate.desk.acknowledge import acknowledgements
 from casegate.desk.models import Intake
 from casegate.desk.parsing import parse_message
-from casegate.desk.services import DeskArrival, file_arrivals
+from casegate.desk.services import DeskArrival, Prefetched, file_arrivals, prefetch
 from casegate.directory.addresses import domain_of
 from casegate.errors import CasegateError
 from casegate.gateway.store import write_messages
@@ -80,17 +80,23 @@ def deliver_local(items: list[Claimed], config: Config, table: RoutingTable) -> 
     desk_items = [i for i in items if i.kind == "desk"]
     if not desk_items:
         return
-    kinds = dict(Intake.objects.filter(id__in={i.intake_id for i in desk_items})
-                 .values_list("id", "kind"))
-    parsed = {i.id: parse_message(raws[i.queue_id]) for i in desk_items if i.intake_id in kinds}
+    intakes = Intake.objects.in_bulk({i.intake_id for i in desk_items})
+    parsed = {i.id: parse_message(raws[i.queue_id]) for i in desk_items if i.intake_id in intakes}
+    arrivals = {
+        i.id: DeskArrival(i.intake_id, intakes[i.intake_id].kind, i.queue_id,
+                          i.original_recipient, i.received_at, parsed[i.id], i.mail_from,
+                          intakes[i.intake_id].acknowledge)
+        for i in desk_items if i.id in parsed
+    }
+    # Reads first: SQLite has one writer, and the gateway waits for it to commit mail.
+    known = prefetch(list(arrivals.values()))
     with transaction.atomic():
-        held = [i for i in desk_items if i.id in still_held(desk_items)]
-        arrivals = {
-            i.id: DeskArrival(i.intake_id, kinds[i.intake_id], i.queue_id, i.original_recipient,
-                              i.received_at, parsed[i.id], i.mail_from)
-            for i in held if i.id in parsed
-        }
-        failed = file_at_desk(arrivals, table, config.hostname)
+        held_ids = still_held(desk_items)
+        held = [i for i in desk_items if i.id in held_ids]
+        if len(held_ids) < len(desk_items):
+            arrivals = {k: v for k, v in arrivals.items() if k in held_ids}
+            known = None
+        failed = file_at_desk(arrivals, table, config.hostname, known)
         finish([
             temporary_failure(i, f"4.3.0 the desk could not file it: {failed[i.id]}", config,
                               host="desk") if i.id in failed
@@ -98,23 +104,23 @@ def deliver_local(items: list[Claimed], config: Config, table: RoutingTable) -> 
             else Outcome(i, Delivery.BOUNCED, "5.1.1 the desk intake no longer exists",
                          host="desk")
             for i in held
-        ])
+        ], held=held_ids)
 
 
-def file_at_desk(arrivals: dict[int, DeskArrival], table: RoutingTable, hostname: str
-                 ) -> dict[int, str]:
+def file_at_desk(arrivals: dict[int, DeskArrival], table: RoutingTable, hostname: str,
+                 known: Prefetched | None = None) -> dict[int, str]:
     """File arrivals (and queue their acknowledgements) in one go, or one by one if that fails.
 
     Returns the deliveries that could not be filed, with the reason; they are retried later.
     """
-    def file(batch: list[DeskArrival]) -> None:
+    def file(batch: list[DeskArrival], prefetched: Prefetched | None = None) -> None:
         with transaction.atomic():
-            replies = acknowledgements(file_arrivals(batch), table, hostname)
+            replies = acknowledgements(file_arrivals(batch, prefetched), table, hostname)
             if replies:
                 write_messages(replies)
 
     try:
-        file(list(arrivals.values()))
+        file(list(arrivals.values()), known)
         return {}
     except Exception:
         if len(arrivals) == 1:

@@ -105,11 +105,11 @@ def compose(filed: Filed, intake: Intake, hostname: str) -> tuple[bytes, str]:
 def acknowledgements(filed: list[Filed], table: RoutingTable, hostname: str
                      ) -> list[AcceptedMessage]:
     """The acknowledgements due for a batch; records each as an automatic desk message."""
-    candidates = [f for f in filed if not reason_not_to_acknowledge(f, table)]
+    candidates = [f for f in filed
+                  if f.arrival.acknowledge and not reason_not_to_acknowledge(f, table)]
     if not candidates:
         return []
     intakes = Intake.objects.in_bulk({f.arrival.intake_id for f in candidates})
-    candidates = [f for f in candidates if intakes[f.arrival.intake_id].acknowledge]
     since = timezone.now() - timedelta(hours=1)
     sent = Counter(DeskMessage.objects.filter(
         direction=DeskMessage.AUTOMATIC, created_at__gte=since,

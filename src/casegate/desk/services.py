@@ -75,6 +75,7 @@ class DeskArrival:
     received_at: datetime
     mail: ParsedMail
     mail_from: str = ""
+    acknowledge: bool = False
 
 
 @dataclass
@@ -99,10 +100,29 @@ FREE_MAIL = frozenset({
 })
 
 
-def _contacts(arrivals: list[DeskArrival]) -> dict[str, Contact]:
+@dataclass
+class Prefetched:
+    """What filing a batch needs to read, read before the writing transaction starts."""
+
+    seen: set[tuple[str, str, str]]
+    hints: list[ThreadHint]
+    found: dict[str, Case | Lead]
+    contacts: dict[str, Contact]
+
+
+def prefetch(arrivals: list[DeskArrival]) -> Prefetched:
+    seen = set(DeskMessage.objects.filter(
+        message_id__in=[a.mail.message_id for a in arrivals if a.mail.message_id]
+    ).values_list("message_id", "sender", "subject"))
+    hints, found = _existing_conversations(arrivals)
+    contacts = Contact.objects.in_bulk(list({a.mail.sender for a in arrivals if a.mail.sender}),
+                                       field_name="address")
+    return Prefetched(seen, hints, found, contacts)
+
+
+def _contacts(arrivals: list[DeskArrival], known: dict[str, Contact]) -> dict[str, Contact]:
     """The contact of every sender, created (with its company) when new."""
     wanted = {a.mail.sender: a for a in arrivals if a.mail.sender}
-    known = Contact.objects.in_bulk(list(wanted), field_name="address")
     missing = [address for address in wanted if address not in known]
     if missing:
         domains = {a.rpartition("@")[2] for a in missing} - FREE_MAIL
@@ -124,6 +144,8 @@ def _existing_conversations(arrivals: list[DeskArrival]
                             ) -> tuple[list[ThreadHint], dict[str, Case | Lead]]:
     """The threading hints of each arrival and every conversation they can point at."""
     hints = [hint_for(a.mail.in_reply_to, a.mail.references, a.mail.subject) for a in arrivals]
+    if not any(h.signed or h.tagged_case or h.references for h in hints):
+        return hints, {}
     case_ids = {h.signed[1] for h in hints if h.signed and h.signed[0] == "c"}
     case_ids |= {h.tagged_case for h in hints if h.tagged_case}
     lead_ids = {h.signed[1] for h in hints if h.signed and h.signed[0] == "l"}
@@ -159,7 +181,7 @@ def _record(case: Case, field: str, before: str, after: str, actor: str) -> Case
                      at=timezone.now())
 
 
-def file_arrivals(arrivals: list[DeskArrival]) -> list[Filed]:
+def file_arrivals(arrivals: list[DeskArrival], known: Prefetched | None = None) -> list[Filed]:
     """Thread each arrival into its conversation, or open a new case or lead.
 
     A message seen before (same Message-ID, sender and subject) is not stored again. A
@@ -168,11 +190,9 @@ def file_arrivals(arrivals: list[DeskArrival]) -> list[Filed]:
     batch, whatever its size.
     """
     now = timezone.now()
-    seen = set(DeskMessage.objects.filter(
-        message_id__in=[a.mail.message_id for a in arrivals if a.mail.message_id]
-    ).values_list("message_id", "sender", "subject"))
-    hints, found = _existing_conversations(arrivals)
-    contacts = _contacts(arrivals)
+    known = known or prefetch(arrivals)
+    seen, hints, found = known.seen, known.hints, known.found
+    contacts = _contacts(arrivals, known.contacts)
     filed: list[Filed] = []
     events: list[CaseEvent] = []
     for arrival, hint in zip(arrivals, hints, strict=True):

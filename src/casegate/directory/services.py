@@ -68,6 +68,14 @@ def add_group(address: str, members: list[str], name: str = "") -> Group:
     member_addresses = sorted({normalize_address(m) for m in members})
     if normalized in member_addresses:
         raise DirectoryError(f"the group {normalized} cannot be a member of itself")
+    company = set(Domain.objects.values_list("name", flat=True))
+    for member in member_addresses:
+        owner = owner_of(member)
+        if domain_of(member) in company and (owner is None
+                                             or owner.startswith("the forwarding address")):
+            raise DirectoryError(
+                f"the member {member} is not an account, group or desk intake; mail for the "
+                "group would not reach it")
     group = Group.objects.create(address=normalized, domain=domain, name=name)
     GroupMember.objects.bulk_create(GroupMember(group=group, address=m) for m in member_addresses)
     return group

@@ -170,7 +170,8 @@ class GatewayHandler:
         )
         routings: list[Routing] = envelope.routings  # type: ignore[attr-defined]
         if verdict.spam:
-            routings = [table.route(r, spam=True) for r in envelope.rcpt_tos]
+            routings = [self._bounce_to_forwarded(r, table) or table.route(r, spam=True)
+                        for r in envelope.rcpt_tos]
         plan_deliveries(message, routings, envelope.rcpt_dsn)  # type: ignore[attr-defined]
         try:
             await self.store.save(message)
