@@ -246,6 +246,7 @@ class Sender:
                     status, reply = Status.SENT, f"{hop.host} said: 250 {response}"
                 except aiosmtplib.SMTPServerDisconnected as exc:
                     reply = _classify_error(exc, hop)[1]
+                    client.close()
                     return results + failed_all(Status.DEFERRED, reply, items[index:])
                 except Exception as exc:
                     status, reply = _classify_error(exc, hop)
@@ -253,11 +254,13 @@ class Sender:
                         await client.rset()
                 results.append(Result(item, status, reply, str(hop), item_start,
                                       time.monotonic() - item_clock))
-        finally:
-            try:
-                await client.quit()
-            except Exception:
-                client.close()
+        except asyncio.CancelledError:  # out of time: drop the connection, do not wait on it
+            client.close()
+            raise
+        try:
+            await client.quit()
+        except Exception:
+            client.close()
         return results
 
     async def send_destination(self, hops: list[Hop], items: list[Claimed]) -> list[Result]:
@@ -276,8 +279,14 @@ class Sender:
 
 
 async def deliver(items: list[Claimed], sender: Sender, transports: dict[str, TransportEntry],
-                  connections_per_destination: int = 4) -> list[Result]:
-    """Deliver remote items; destinations in parallel, each over at most N connections."""
+                  connections_per_destination: int = 4, budget: float | None = None
+                  ) -> list[Result]:
+    """Deliver remote items; destinations in parallel, each over at most N connections.
+
+    A connection still busy after ``budget`` seconds is given up and its messages deferred,
+    so the outcome is recorded while the claim is still held (well before the lease ends)
+    and no other worker takes the same messages over meanwhile.
+    """
     by_route: dict[tuple[Hop, ...], list[Claimed]] = defaultdict(list)
     results: list[Result] = []
     for item in items:
@@ -288,11 +297,18 @@ async def deliver(items: list[Claimed], sender: Sender, transports: dict[str, Tr
             results.append(Result(item, status, exc.reply, "dns", timezone.now()))
             continue
         by_route[hops].append(item)
+    async def lane(hops: list[Hop], lane_items: list[Claimed]) -> list[Result]:
+        try:
+            return await asyncio.wait_for(sender.send_destination(hops, lane_items), budget)
+        except TimeoutError:
+            return [Result(i, Status.DEFERRED, f"4.4.2 delivery to {hops[0]} took longer than"
+                           f" {budget:.0f} s; it is tried again later", str(hops[0]),
+                           timezone.now()) for i in lane_items]
+
     jobs = []
     for hops, group in by_route.items():
         lanes = max(1, min(connections_per_destination, len(group)))
-        jobs.extend(sender.send_destination(list(hops), group[lane::lanes])
-                    for lane in range(lanes))
+        jobs.extend(lane(list(hops), group[index::lanes]) for index in range(lanes))
     for group_results in await asyncio.gather(*jobs):
         results.extend(group_results)
     return results

@@ -171,7 +171,8 @@ def deliver_remote(items: list[Claimed], config: Config, loop: asyncio.AbstractE
     }
     sender = remote.Sender(prepare_outbound(items, config, table))
     results = loop.run_until_complete(
-        remote.deliver(items, sender, transports, config.connections_per_destination))
+        remote.deliver(items, sender, transports, config.connections_per_destination,
+                       budget=config.lease_seconds / 2))
     outcomes = []
     for result in results:
         attempt = {"host": result.host, "started_at": result.started_at,

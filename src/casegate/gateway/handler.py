@@ -48,6 +48,12 @@ def received_header(session: Session, envelope: Envelope, queue_id: str, hostnam
 class GatewayHandler:
     """aiosmtpd handler hooks: routing decisions at RCPT, durable storage at DATA."""
 
+    _HOOKS = ("handle_EHLO", "handle_MAIL", "handle_RCPT", "handle_DATA", "handle_exception")
+
+    def __dir__(self) -> list[str]:
+        # aiosmtpd scans dir(handler) for hooks and auth_* methods on every new session.
+        return list(self._HOOKS)
+
     def __init__(self, config: Config, tables: TableCache, store: DurableStore,
                  classifiers: list[Classifier]) -> None:
         self.config = config
