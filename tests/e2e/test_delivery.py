@@ -195,3 +195,14 @@ def test_forwarded_message_carries_the_loop_marker(relay) -> None:
     got = inst.wait_for(lambda: [m for m in crm.messages if msgid.encode() in m[2]],
                         what="the forwarded message")[0][2]
     assert b"X-Casegate-Loop: gw.test" in got
+
+
+def test_dsn_parameters_on_the_wrong_command_or_without_value_are_refused(relay) -> None:
+    inst = relay[0]
+    with inst.smtp() as client:
+        client.ehlo("client.example.net")
+        assert client.docmd("MAIL FROM:<a@example.net> NOTIFY=NEVER")[0] == 555
+        assert client.docmd("MAIL FROM:<a@example.net> RET")[0] == 555
+        assert client.docmd("MAIL FROM:<a@example.net> RET=HDRS")[0] == 250
+        assert client.docmd("RCPT TO:<crm@solarmora.com> ENVID=x")[0] == 555
+        assert client.docmd("RCPT TO:<crm@solarmora.com> NOTIFY=FAILURE")[0] == 250

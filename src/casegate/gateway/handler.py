@@ -82,6 +82,8 @@ class GatewayHandler:
             log.exception("cannot read the routing table")
             return "451 4.3.0 Temporary failure reading the routing table; try again later"
         dsn = getattr(server, "dsn_parameters", {})
+        if dsn.keys() & {"NOTIFY", "ORCPT"}:
+            return "555 5.5.4 NOTIFY and ORCPT belong on RCPT TO, not MAIL FROM"
         ret = dsn.get("RET", "").upper()
         if ret not in ("", "FULL", "HDRS"):
             return "501 5.5.4 RET must be FULL or HDRS"
@@ -103,6 +105,8 @@ class GatewayHandler:
                 " send the rest in another transaction"
             )
         dsn = getattr(server, "dsn_parameters", {})
+        if dsn.keys() & {"RET", "ENVID"}:
+            return "555 5.5.4 RET and ENVID belong on MAIL FROM, not RCPT TO"
         notify = dsn.get("NOTIFY", "").upper()
         words = set(notify.split(",")) if notify else set()
         if words and not (words == {"NEVER"} or words <= {"SUCCESS", "FAILURE", "DELAY"}):
@@ -216,5 +220,5 @@ def plan_deliveries(message: AcceptedMessage, routings: list[Routing],
                 )
         else:
             reason = routing.reason or "no route for this recipient"
-            message.quarantine.append(QuarantineRow(routing.recipient, reason))
+            message.quarantine.append(QuarantineRow(routing.recipient, reason, notify, orcpt))
 

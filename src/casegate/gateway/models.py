@@ -39,6 +39,8 @@ class Quarantine(models.Model):
     message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="quarantined")
     recipient = models.CharField(max_length=320)
     reason = models.CharField(max_length=500)
+    notify = models.CharField(max_length=40, blank=True, default="")
+    orcpt = models.CharField(max_length=500, blank=True, default="")
     state = models.CharField(max_length=10, choices=STATE_CHOICES, default=HELD, db_index=True)
     created_at = models.DateTimeField()
     decided_at = models.DateTimeField(null=True, blank=True)

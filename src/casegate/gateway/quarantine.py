@@ -49,6 +49,8 @@ def release(entry_id: int) -> list[Delivery]:
             f"{entry.recipient} has no route now ({routing.reason}); add a rule, then release again"
         )
     now = timezone.now()
+    already = set(Delivery.objects.filter(message_id=entry.message_id)
+                  .values_list("recipient", "kind"))
     deliveries = Delivery.objects.bulk_create(
         Delivery(
             message_id=entry.message_id,
@@ -58,11 +60,14 @@ def release(entry_id: int) -> list[Delivery]:
             intake_id=target.intake_id,
             relay=target.relay,
             rules=list(routing.rules),
+            notify=entry.notify,
+            orcpt=entry.orcpt,
             next_attempt_at=now,
             created_at=now,
             updated_at=now,
         )
         for target in routing.targets
+        if (target.address, target.kind.value) not in already  # no second copy to anyone
     )
     entry.state = Quarantine.RELEASED
     entry.decided_at = now

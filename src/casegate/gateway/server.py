@@ -119,6 +119,8 @@ class GatewaySMTP(SMTP):
             for key, _, value in (p.partition("=") for p in self._raw_params.split())
         }
         for key in DSN_PARAMETERS & result.keys():
+            if result[key] is True:  # a DSN parameter without a value stays unrecognized
+                continue
             result.pop(key)
             self.dsn_parameters[key] = xtext_decode(original.get(key, ""))
         return result

@@ -47,6 +47,8 @@ class DeliveryRow:
 class QuarantineRow:
     recipient: str
     reason: str
+    notify: str = ""
+    orcpt: str = ""
 
 
 @dataclass
@@ -92,7 +94,8 @@ def write_messages(batch: list[AcceptedMessage]) -> None:
                  d.notify, d.orcpt, "", now, now)
             )
         for q in m.quarantine:
-            quarantine_rows.append((m.queue_id, q.recipient, q.reason[:500], "held", received))
+            quarantine_rows.append((m.queue_id, q.recipient, q.reason[:500], q.notify, q.orcpt,
+                                    "held", received))
     with connection.cursor() as cursor:
         cursor.executemany(
             "INSERT INTO gateway_message (queue_id, mail_from, rcpt_tos, received_at, peer, helo,"
@@ -110,8 +113,8 @@ def write_messages(batch: list[AcceptedMessage]) -> None:
             )
         if quarantine_rows:
             cursor.executemany(
-                "INSERT INTO gateway_quarantine (message_id, recipient, reason, state, created_at)"
-                " VALUES (%s, %s, %s, %s, %s)",
+                "INSERT INTO gateway_quarantine (message_id, recipient, reason, notify, orcpt,"
+                " state, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s)",
                 quarantine_rows,
             )
 
