@@ -31,6 +31,13 @@ def deliveries(inst: Instance, queue_id: str) -> list[dict]:
     return [d for d in inst.json("queue", "list", "--history") if d["queue_id"] == queue_id]
 
 
+def delivery_in(inst: Instance, queue_id: str, state: str) -> dict:
+    """Wait until a delivery of ``queue_id`` is in ``state``; return it."""
+    return inst.wait_for(
+        lambda: [d for d in deliveries(inst, queue_id) if d["state"] == state],
+        what=f"the delivery to be {state}")[0]
+
+
 def test_crm_answering_451_for_a_while_gets_the_message_once_it_recovers(relay) -> None:
     inst, crm, _ = relay
     crm.reply = "451 4.3.0 Busy, try again later"
@@ -41,9 +48,7 @@ def test_crm_answering_451_for_a_while_gets_the_message_once_it_recovers(relay) 
     crm.reply = None
     inst.wait_for(lambda: [m for m in crm.messages if msgid.encode() in m[2]],
                   what="the message after the CRM recovered")
-    delivered = inst.wait_for(
-        lambda: [d for d in deliveries(inst, queue_id) if d["state"] == "delivered"],
-        what="the delivery to be recorded")[0]
+    delivered = delivery_in(inst, queue_id, "delivered")
     outcomes = [a["outcome"] for a in delivered["attempt_log"]]
     assert outcomes[-1] == "delivered" and outcomes[:-1] and set(outcomes[:-1]) == {"deferred"}
     assert all("451" in a["reply"] for a in delivered["attempt_log"][:-1])
@@ -131,9 +136,7 @@ def test_require_tls_defers_rather_than_sending_in_clear(relay) -> None:
     with smtp_sink(port) as (_, sink):
         data, _ = mail(subject="secret", to="secure@solarmora.com")
         queue_id = inst.send("dana@example.net", ["secure@solarmora.com"], data)
-        deferred = inst.wait_for(
-            lambda: [d for d in deliveries(inst, queue_id) if d["state"] == "deferred"],
-            what="the delivery to be deferred")[0]
+        deferred = delivery_in(inst, queue_id, "deferred")
         assert "TLS is required" in deferred["last_reply"]
         assert sink.messages == []
 
@@ -144,9 +147,7 @@ def test_operator_can_hold_release_retry_and_delete(relay) -> None:
     try:
         data, msgid = mail(subject="operated", to="crm@solarmora.com")
         queue_id = inst.send("dana@example.net", ["crm@solarmora.com"], data)
-        delivery = inst.wait_for(
-            lambda: [d for d in deliveries(inst, queue_id) if d["state"] == "deferred"],
-            what="a deferral")[0]
+        delivery = delivery_in(inst, queue_id, "deferred")
         inst.run("queue", "hold", str(delivery["id"]))
         assert deliveries(inst, queue_id)[0]["state"] == "held"
         refused = inst.run("queue", "retry", str(delivery["id"]), check=False)
@@ -162,9 +163,7 @@ def test_operator_can_hold_release_retry_and_delete(relay) -> None:
     try:
         data, _ = mail(subject="to delete", to="crm@solarmora.com")
         queue_id = inst.send("dana@example.net", ["crm@solarmora.com"], data)
-        delivery = inst.wait_for(
-            lambda: [d for d in deliveries(inst, queue_id) if d["state"] == "deferred"],
-            what="a deferral")[0]
+        delivery = delivery_in(inst, queue_id, "deferred")
         refused = inst.run("queue", "delete", str(delivery["id"]), check=False)
         assert refused.returncode != 0 and "--reason" in refused.stderr
         inst.run("queue", "delete", str(delivery["id"]), "--reason", "spam complaint")

@@ -27,7 +27,7 @@ from django.db import transaction
 from casegate.delivery.models import Delivery
 from casegate.gateway.headers import header_block
 from casegate.gateway.models import Message
-from casegate.gateway.store import AcceptedMessage, DeliveryRow, new_queue_id, write_messages
+from casegate.gateway.store import AcceptedMessage, generated_message, write_messages
 from casegate.routing.engine import RoutingTable
 
 log = logging.getLogger("casegate.delivery")
@@ -150,13 +150,7 @@ def queue_reports(table: RoutingTable, reporting_mta: str, limit: int = 200) -> 
                 log.exception("queue=%s the delivery report cannot be composed", queue_id)
                 suppressed += [d.pk for d in wanted]
                 continue
-            reports.append(AcceptedMessage(
-                queue_id=new_queue_id(), mail_from="", rcpt_tos=[message.mail_from],
-                received_at=datetime.now(UTC), peer="", helo=reporting_mta,
-                message_id="", spam=False, spam_reason="", raw=report,
-                deliveries=[DeliveryRow(message.mail_from, t.address, t.kind.value, t.intake_id,
-                                        False, [], t.relay) for t in targets],
-            ))
+            reports.append(generated_message(message.mail_from, targets, report, reporting_mta))
             log.info("queue=%s report for %d failed recipient(s) queued as %s", queue_id,
                      len(wanted), reports[-1].queue_id)
             Delivery.objects.filter(pk__in=[d.pk for d in wanted]).update(

@@ -197,6 +197,10 @@ class DeliveryWorker:
         self.parent_pid = parent_pid
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        # Each loop thread keeps its own routing table (and the remote one its event loop).
+        self._local_tables = TableCache()
+        self._remote_tables = TableCache()
+        self._remote_loop = asyncio.new_event_loop()
 
     def start(self) -> None:
         if connection.vendor == "sqlite":
@@ -267,19 +271,10 @@ class DeliveryWorker:
         connection.close()
 
     def _local(self, items: list[Claimed]) -> None:
-        tables = getattr(self, "_local_tables", None)
-        if tables is None:
-            tables = self._local_tables = TableCache()
-        deliver_local(items, self.config, tables.current())
+        deliver_local(items, self.config, self._local_tables.current())
 
     def _remote(self, items: list[Claimed]) -> None:
-        loop = getattr(self, "_remote_loop", None)
-        if loop is None:
-            loop = self._remote_loop = asyncio.new_event_loop()
-        tables = getattr(self, "_remote_tables", None)
-        if tables is None:
-            tables = self._remote_tables = TableCache()
-        deliver_remote(items, self.config, loop, tables.current())
+        deliver_remote(items, self.config, self._remote_loop, self._remote_tables.current())
 
     def _loop(self, kinds: tuple[str, ...], batch: int,
               work: Callable[[list[Claimed]], None]) -> None:

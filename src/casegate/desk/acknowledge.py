@@ -23,7 +23,7 @@ from django.utils import timezone
 from casegate.desk.models import Case, DeskMessage, Intake, Lead
 from casegate.desk.services import Filed
 from casegate.desk.threading import case_tag, signed_message_id
-from casegate.gateway.store import AcceptedMessage, DeliveryRow, new_queue_id
+from casegate.gateway.store import AcceptedMessage, generated_message
 from casegate.routing.engine import RoutingTable
 
 TEMPLATES = {
@@ -124,13 +124,7 @@ def acknowledgements(filed: list[Filed], table: RoutingTable, hostname: str
             continue
         sent[requester] += 1
         raw, message_id = compose(item, intakes[item.arrival.intake_id], hostname)
-        outgoing.append(AcceptedMessage(
-            queue_id=new_queue_id(), mail_from="", rcpt_tos=[requester],
-            received_at=datetime.now(UTC), peer="", helo=hostname, message_id=message_id,
-            spam=False, spam_reason="", raw=raw,
-            deliveries=[DeliveryRow(requester, t.address, t.kind.value, t.intake_id, False, [],
-                                    t.relay) for t in targets],
-        ))
+        outgoing.append(generated_message(requester, targets, raw, hostname, message_id))
         link = "lead" if isinstance(item.conversation, Lead) else "case"
         records.append(DeskMessage(
             **{link: item.conversation}, direction=DeskMessage.AUTOMATIC,

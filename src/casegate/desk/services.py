@@ -153,8 +153,12 @@ def _existing_conversations(arrivals: list[DeskArrival]
     by_ref = {}
     for message_id, case_id, lead_id in DeskMessage.objects.filter(
             message_id__in=refs).values_list("message_id", "case_id", "lead_id"):
-        by_ref[message_id] = ("c", case_id) if case_id else ("l", lead_id)
-        case_ids.add(case_id) if case_id else lead_ids.add(lead_id)
+        if case_id:
+            by_ref[message_id] = ("c", case_id)
+            case_ids.add(case_id)
+        else:
+            by_ref[message_id] = ("l", lead_id)
+            lead_ids.add(lead_id)
     found: dict[str, Case | Lead] = {}
     for case in Case.objects.filter(pk__in=case_ids):
         found[f"c{case.pk}"] = case

@@ -92,7 +92,7 @@ class GatewayHandler:
             return "501 5.5.4 ENVID must be at most 100 printable ASCII characters"
         if len(address) > MAX_PATH:
             return f"553 5.1.7 The sender address is longer than {MAX_PATH} characters"
-        envelope.dsn_ret, envelope.dsn_envid = ret, dsn.get("ENVID", "")  # type: ignore[attr-defined]
+        envelope.dsn_ret, envelope.dsn_envid = ret, envid  # type: ignore[attr-defined]
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
         return "250 2.1.0 Sender ok"
@@ -119,7 +119,7 @@ class GatewayHandler:
         if len(address) > MAX_PATH:
             return f"553 5.1.3 The recipient address is longer than {MAX_PATH} characters"
         table: RoutingTable = envelope.routing_table  # type: ignore[attr-defined]
-        routing = self._bounce_to_forwarded(address, table) or table.route(address)
+        routing = self._route(address, table)
         if routing.verdict is Verdict.INVALID:
             return f"553 5.1.3 <{address}>: {routing.reason}"
         if routing.verdict is Verdict.RELAY_DENIED:
@@ -134,10 +134,11 @@ class GatewayHandler:
         return "250 2.1.5 Recipient ok"
 
     @staticmethod
-    def _bounce_to_forwarded(address: str, table: RoutingTable) -> Routing | None:
-        """A bounce to an SRS address we made goes back to the original sender."""
+    def _route(address: str, table: RoutingTable, spam: bool = False) -> Routing:
+        """The routing table's answer, except for a bounce to an SRS address we made,
+        which goes back to the original sender."""
         if not forwarding.is_srs(address) or domain_of(address).lower() not in table.domains:
-            return None
+            return table.route(address, spam=spam)
         original = forwarding.reverse_srs(address)
         targets = table.targets_for(original.lower()) if original else ()
         if not targets:
@@ -180,8 +181,7 @@ class GatewayHandler:
         )
         routings: list[Routing] = envelope.routings  # type: ignore[attr-defined]
         if verdict.spam:
-            routings = [self._bounce_to_forwarded(r, table) or table.route(r, spam=True)
-                        for r in envelope.rcpt_tos]
+            routings = [self._route(r, table, spam=True) for r in envelope.rcpt_tos]
         plan_deliveries(message, routings, envelope.rcpt_dsn)  # type: ignore[attr-defined]
         try:
             await self.store.save(message)

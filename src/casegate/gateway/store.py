@@ -14,11 +14,14 @@ import queue
 import secrets
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db import close_old_connections, connection, transaction
+
+from casegate.routing.engine import Target
 
 log = logging.getLogger("casegate.gateway")
 
@@ -67,6 +70,18 @@ class AcceptedMessage:
     dsn_envid: str = ""
     deliveries: list[DeliveryRow] = field(default_factory=list)
     quarantine: list[QuarantineRow] = field(default_factory=list)
+
+
+def generated_message(recipient: str, targets: Iterable[Target], raw: bytes, hostname: str,
+                      message_id: str = "") -> AcceptedMessage:
+    """Mail casegate writes itself (reports, acknowledgements): from the null sender."""
+    return AcceptedMessage(
+        queue_id=new_queue_id(), mail_from="", rcpt_tos=[recipient],
+        received_at=datetime.now(UTC), peer="", helo=hostname, message_id=message_id,
+        spam=False, spam_reason="", raw=raw,
+        deliveries=[DeliveryRow(recipient, t.address, t.kind.value, t.intake_id, False, [],
+                                t.relay) for t in targets],
+    )
 
 
 class StoreClosed(Exception):
