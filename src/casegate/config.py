@@ -73,6 +73,8 @@ class Config:
     trusted_networks: tuple = field(default_factory=tuple)
     tls_cert: str | None = None
     tls_key: str | None = None
+    attachment_max_file: int = 25 * 1024 * 1024
+    attachment_max_message: int = 50 * 1024 * 1024
 
     @property
     def mailbox_root(self) -> Path:
@@ -115,6 +117,8 @@ def get_config() -> Config:
         ),
         tls_cert=os.environ.get("CASEGATE_TLS_CERT") or None,
         tls_key=os.environ.get("CASEGATE_TLS_KEY") or None,
+        attachment_max_file=_env_int("CASEGATE_ATTACHMENT_MAX_FILE", 25 * 1024 * 1024),
+        attachment_max_message=_env_int("CASEGATE_ATTACHMENT_MAX_MESSAGE", 50 * 1024 * 1024),
     )
 
 

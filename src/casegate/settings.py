@@ -23,6 +23,7 @@ INSTALLED_APPS = [
     "casegate.gateway",
     "casegate.delivery",
     "casegate.desk",
+    "casegate.api",
 ]
 
 MIDDLEWARE = [

@@ -180,8 +180,8 @@ def test_attachments_are_listed_with_names_types_and_sizes() -> None:
     msg.add_attachment(b"a,b\n1,2\n", maintype="text", subtype="csv", filename="data.csv")
     parsed = parse_message(msg.as_bytes())
     assert parsed.attachments == [
-        AttachmentInfo("offer.pdf", "application/pdf", 14),
-        AttachmentInfo("data.csv", "text/csv", 8),
+        AttachmentInfo("offer.pdf", "application/pdf", 14, data=b"%PDF-1.4 offer"),
+        AttachmentInfo("data.csv", "text/csv", 8, data=b"a,b\n1,2\n"),
     ]
     assert parsed.text.strip() == "plain text"
 
@@ -203,7 +203,8 @@ def test_attachment_without_filename_is_listed() -> None:
         "\r\nAAECAw==\r\n--B--\r\n",
     )
     parsed = parse_message(raw)
-    assert parsed.attachments == [AttachmentInfo("", "application/octet-stream", 4)]
+    assert parsed.attachments == [
+        AttachmentInfo("", "application/octet-stream", 4, data=b"\x00\x01\x02\x03")]
 
 
 def test_inline_image_keeps_its_content_id() -> None:
@@ -213,7 +214,8 @@ def test_inline_image_keeps_its_content_id() -> None:
     html_part.add_related(png, maintype="image", subtype="png", cid="<logo123@solarmora.com>")
     parsed = parse_message(msg.as_bytes())
     assert parsed.attachments == [
-        AttachmentInfo("", "image/png", len(png), content_id="logo123@solarmora.com")
+        AttachmentInfo("", "image/png", len(png), content_id="logo123@solarmora.com",
+                       inline=True, data=png)
     ]
 
 

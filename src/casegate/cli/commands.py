@@ -232,9 +232,11 @@ def conversations_list(args: argparse.Namespace) -> None:
     from casegate.desk.models import Case, Lead
     from casegate.desk.services import conversation_as_dict
 
-    model = Case if args.kind == "cases" else Lead
-    rows = [conversation_as_dict(c)
-            for c in model.objects.select_related("intake").order_by("id")[: args.limit]]
+    if args.kind == "cases":
+        found = Case.objects.select_related("intake", "assignee")
+    else:
+        found = Lead.objects.select_related("intake")
+    rows = [conversation_as_dict(c) for c in found.order_by("id")[: args.limit]]
     _emit(rows, args.json, ["id", "status", "requester", "subject"])
 
 

@@ -150,7 +150,7 @@ def queue_reports(table: RoutingTable, reporting_mta: str, limit: int = 200) -> 
                 log.exception("queue=%s the delivery report cannot be composed", queue_id)
                 suppressed += [d.pk for d in wanted]
                 continue
-            reports.append(generated_message(message.mail_from, targets, report, reporting_mta))
+            reports.append(generated_message({message.mail_from: targets}, report, reporting_mta))
             log.info("queue=%s report for %d failed recipient(s) queued as %s", queue_id,
                      len(wanted), reports[-1].queue_id)
             Delivery.objects.filter(pk__in=[d.pk for d in wanted]).update(

@@ -147,3 +147,19 @@ def arc_seal(data: bytes, key: SigningKey, authserv_id: str) -> bytes:
     headers = dkim.arc_sign(data, key.selector.encode(), key.domain.encode(),
                             key.private_key.encode(), authserv_id.encode())
     return b"".join(headers) + data
+
+
+def dkim_sign(data: bytes, key: SigningKey) -> bytes:
+    """Prepend a DKIM-Signature by ``key`` to mail we write ourselves (agents' replies)."""
+    signature = dkim.sign(data, key.selector.encode(), key.domain.encode(),
+                          key.private_key.encode(), include_headers=_SIGNED_HEADERS)
+    return signature + data
+
+
+_SIGNED_HEADERS = [b"from", b"to", b"cc", b"subject", b"date", b"message-id", b"in-reply-to",
+                   b"references", b"mime-version", b"content-type"]
+
+
+def signing_key_for(domain: str) -> SigningKey | None:
+    """The newest key of ``domain``, if it has one."""
+    return SigningKey.objects.filter(domain=domain).order_by("-created_at").first()

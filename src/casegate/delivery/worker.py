@@ -31,10 +31,16 @@ from casegate.delivery.queue import (
     retry_at,
     still_held,
 )
-from casegate.desk.acknowledge import acknowledgements
+from casegate.desk.followup import follow_up
 from casegate.desk.models import Intake
 from casegate.desk.parsing import parse_message
-from casegate.desk.services import DeskArrival, Prefetched, file_arrivals, prefetch
+from casegate.desk.services import (
+    DeskArrival,
+    Prefetched,
+    file_arrivals,
+    prefetch,
+    store_contents,
+)
 from casegate.directory.addresses import domain_of
 from casegate.errors import CasegateError
 from casegate.gateway.store import write_messages
@@ -83,13 +89,16 @@ def deliver_local(items: list[Claimed], config: Config, table: RoutingTable) -> 
     intakes = Intake.objects.in_bulk({i.intake_id for i in desk_items})
     parsed = {i.id: parse_message(raws[i.queue_id]) for i in desk_items if i.intake_id in intakes}
     arrivals = {
-        i.id: DeskArrival(i.intake_id, intakes[i.intake_id].kind, i.queue_id,
-                          i.original_recipient, i.received_at, parsed[i.id], i.mail_from,
-                          intakes[i.intake_id].acknowledge)
+        i.id: DeskArrival(intakes[i.intake_id], i.queue_id, i.original_recipient,
+                          i.received_at, parsed[i.id], raws[i.queue_id], i.mail_from)
         for i in desk_items if i.id in parsed
     }
-    # Reads first: SQLite has one writer, and the gateway waits for it to commit mail.
+    # Reads and file writes first: SQLite has one writer, and the gateway waits for it.
     known = prefetch(list(arrivals.values()))
+    try:
+        store_contents(list(arrivals.values()))
+    except Exception:  # filing stores them again, one by one if need be, and reports why
+        log.exception("storing message contents before filing failed")
     with transaction.atomic():
         held_ids = still_held(desk_items)
         held = [i for i in desk_items if i.id in held_ids]
@@ -109,13 +118,13 @@ def deliver_local(items: list[Claimed], config: Config, table: RoutingTable) -> 
 
 def file_at_desk(arrivals: dict[int, DeskArrival], table: RoutingTable, hostname: str,
                  known: Prefetched | None = None) -> dict[int, str]:
-    """File arrivals (and queue their acknowledgements) in one go, or one by one if that fails.
+    """File arrivals (and queue the mail they set off) in one go, or one by one if that fails.
 
     Returns the deliveries that could not be filed, with the reason; they are retried later.
     """
     def file(batch: list[DeskArrival], prefetched: Prefetched | None = None) -> None:
         with transaction.atomic():
-            replies = acknowledgements(file_arrivals(batch, prefetched), table, hostname)
+            replies = follow_up(file_arrivals(batch, prefetched), table, hostname)
             if replies:
                 write_messages(replies)
 

@@ -13,16 +13,13 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
-from email.policy import SMTP
-from email.utils import format_datetime
+from datetime import timedelta
 
 from django.utils import timezone
 
-from casegate.desk.models import Case, DeskMessage, Intake, Lead
+from casegate.desk.models import DeskMessage, Lead
+from casegate.desk.outgoing import about, tag_of
 from casegate.desk.services import Filed
-from casegate.desk.threading import case_tag, signed_message_id
 from casegate.gateway.store import AcceptedMessage, generated_message
 from casegate.routing.engine import RoutingTable
 
@@ -78,38 +75,28 @@ def reason_not_to_acknowledge(filed: Filed, table: RoutingTable) -> str:
     return ""
 
 
-def compose(filed: Filed, intake: Intake, hostname: str) -> tuple[bytes, str]:
+def compose(filed: Filed, hostname: str) -> tuple[bytes, str]:
     conversation = filed.conversation
     assert conversation is not None
-    kind = "l" if isinstance(conversation, Lead) else "c"
-    tag = case_tag(conversation.pk) if isinstance(conversation, Case) else f"[#L-{conversation.pk}]"
+    tag = tag_of(conversation)
     subject, body = TEMPLATES[_language(filed)]
     mail = filed.arrival.mail
-    message = EmailMessage()
-    message["From"] = intake.reply_from or filed.arrival.original_recipient or intake.address
-    message["To"] = mail.sender
-    message["Subject"] = f"{tag} {subject}: {mail.subject}"[:900]
-    message["Date"] = format_datetime(datetime.now(UTC))
-    message_id = signed_message_id(kind, conversation.pk, hostname)
-    message["Message-ID"] = message_id
-    if mail.message_id:
-        message["In-Reply-To"] = mail.message_id
-        message["References"] = " ".join([*mail.references[-10:], mail.message_id])
+    message = about(conversation, mail.sender, f"{tag} {subject}: {mail.subject}", hostname,
+                    mail.message_id, mail.references)
     message["Auto-Submitted"] = "auto-replied"
     message["X-Auto-Response-Suppress"] = "All"
     message["Content-Language"] = _language(filed)
     message.set_content(body.format(tag=tag))
-    return message.as_bytes(policy=SMTP), message_id
+    return message.as_bytes(), message["Message-ID"]
 
 
 def acknowledgements(filed: list[Filed], table: RoutingTable, hostname: str
                      ) -> list[AcceptedMessage]:
     """The acknowledgements due for a batch; records each as an automatic desk message."""
     candidates = [f for f in filed
-                  if f.arrival.acknowledge and not reason_not_to_acknowledge(f, table)]
+                  if f.arrival.intake.acknowledge and not reason_not_to_acknowledge(f, table)]
     if not candidates:
         return []
-    intakes = Intake.objects.in_bulk({f.arrival.intake_id for f in candidates})
     since = timezone.now() - timedelta(hours=1)
     sent = Counter(DeskMessage.objects.filter(
         direction=DeskMessage.AUTOMATIC, created_at__gte=since,
@@ -123,8 +110,8 @@ def acknowledgements(filed: list[Filed], table: RoutingTable, hostname: str
         if sent[requester] >= ack_limit() or not targets:
             continue
         sent[requester] += 1
-        raw, message_id = compose(item, intakes[item.arrival.intake_id], hostname)
-        outgoing.append(generated_message(requester, targets, raw, hostname, message_id))
+        raw, message_id = compose(item, hostname)
+        outgoing.append(generated_message({requester: targets}, raw, hostname, message_id))
         link = "lead" if isinstance(item.conversation, Lead) else "case"
         records.append(DeskMessage(
             **{link: item.conversation}, direction=DeskMessage.AUTOMATIC,

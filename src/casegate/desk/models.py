@@ -4,6 +4,17 @@ from django.conf import settings
 from django.db import models
 
 
+class Blob(models.Model):
+    """Bytes named by their SHA-256 (see :mod:`casegate.desk.blobs`)."""
+
+    sha256 = models.CharField(max_length=64, primary_key=True)
+    size = models.PositiveBigIntegerField()
+    data = models.BinaryField(null=True, blank=True, help_text="empty when kept on disk")
+
+    def __str__(self) -> str:
+        return self.sha256
+
+
 class Intake(models.Model):
     """An address of the desk: mail delivered to it opens a case or a lead."""
 
@@ -20,6 +31,10 @@ class Intake(models.Model):
         max_length=320, blank=True, default="",
         help_text="From address of acknowledgements and replies (default: the address the "
                   "customer wrote to)")
+    team = models.CharField(max_length=100, blank=True, default="",
+                            help_text="the team new cases of this intake belong to")
+    first_response_hours = models.PositiveIntegerField(
+        default=0, help_text="SLA: hours until the first agent reply is due (0: none)")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -27,6 +42,19 @@ class Intake(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} intake {self.address}"
+
+
+class Agent(models.Model):
+    """A user who works cases; their address is how an emailed reply is recognized."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                                related_name="agent")
+    teams = models.JSONField(default=list, blank=True)
+    notify = models.BooleanField(default=True,
+                                 help_text="mail a notification for each customer message")
+
+    def __str__(self) -> str:
+        return self.user.email or self.user.username
 
 
 class Company(models.Model):
@@ -96,6 +124,7 @@ class Case(Conversation):
     team = models.CharField(max_length=100, blank=True, default="")
     tags = models.JSONField(default=list, blank=True)
     first_response_due_at = models.DateTimeField(null=True, blank=True)
+    first_responded_at = models.DateTimeField(null=True, blank=True)
     follows = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL,
                                 related_name="followups",
                                 help_text="the closed case this one continues")
@@ -142,12 +171,23 @@ class DeskMessage(models.Model):
     in_reply_to = models.CharField(max_length=998, blank=True, default="")
     references = models.TextField(blank=True, default="")
     recipients = models.TextField(blank=True, default="", help_text="outbound: who it went to")
+    cc = models.TextField(blank=True, default="", help_text="the Cc addresses, one per line")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                               on_delete=models.SET_NULL, related_name="+",
+                               help_text="the agent who wrote a reply or note")
+    delivery_status = models.CharField(
+        max_length=10, blank=True, default="",
+        help_text="outbound: queued, delivered or failed (with the reason in parse_problems)")
+    raw = models.ForeignKey(Blob, null=True, blank=True, on_delete=models.PROTECT,
+                            related_name="+", help_text="the message as it arrived or left")
     automated = models.CharField(max_length=100, blank=True, default="",
                                  help_text="why it counts as automated mail (never answered)")
     subject = models.CharField(max_length=998, blank=True, default="")
     sender = models.CharField(max_length=320, blank=True, default="")
     sender_name = models.CharField(max_length=200, blank=True, default="")
     text = models.TextField(blank=True, default="")
+    new_text = models.TextField(blank=True, default="",
+                                help_text="the text without the quoted history")
     html = models.TextField(blank=True, default="", help_text="sanitized with nh3")
     parse_problems = models.TextField(blank=True, default="")
     created_at = models.DateTimeField()
@@ -162,6 +202,13 @@ class Attachment(models.Model):
     content_type = models.CharField(max_length=200, blank=True, default="")
     size = models.PositiveBigIntegerField(default=0)
     content_id = models.CharField(max_length=500, blank=True, default="")
+    inline = models.BooleanField(default=False)
+    container = models.CharField(max_length=500, blank=True, default="",
+                                 help_text="the winmail.dat it was unpacked from")
+    problem = models.CharField(max_length=500, blank=True, default="",
+                               help_text="why it is kept as it arrived (malformed, too large)")
+    blob = models.ForeignKey(Blob, null=True, blank=True, on_delete=models.PROTECT,
+                             related_name="+", help_text="empty when over the size limits")
 
     class Meta:
         ordering = ["id"]

@@ -11,15 +11,25 @@ from dataclasses import dataclass, field
 from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.parser import BytesParser
+from email.parser import BytesParser, HeaderParser
 from email.utils import getaddresses
 
 import nh3
+from mailparser_reply import EmailReplyParser
+from tnefparse import TNEF
 
 _PARSER = BytesParser(policy=policy.default)
+_HEADERS = HeaderParser(policy=policy.default)
 MAX_SUBJECT = 998
 # cid: keeps inline images pointing at their parts; remote images are the console's concern.
 _URL_SCHEMES = {"http", "https", "mailto", "cid"}
+
+
+# Every language mail-parser-reply knows: which one a reply was written in is not known.
+_REPLY_PARSER = EmailReplyParser(languages=["en", "de", "fr", "es", "it", "nl", "pl", "sv", "da",
+                                            "cs", "ja", "ko", "zh"])
+_REPLY_PARSER_LIMIT = 200_000  # characters; longer bodies are shown whole
+TNEF_TYPES = {"application/ms-tnef", "application/vnd.ms-tnef"}
 
 
 @dataclass
@@ -28,6 +38,10 @@ class AttachmentInfo:
     content_type: str
     size: int
     content_id: str = ""
+    inline: bool = False
+    container: str = ""
+    problem: str = ""
+    data: bytes = field(default=b"", repr=False)
 
 
 @dataclass
@@ -38,9 +52,12 @@ class ParsedMail:
     message_id: str = ""
     in_reply_to: str = ""
     references: list[str] = field(default_factory=list)
+    reported_message_id: str = ""
     automated: str = ""
     language: str = ""
+    cc: list[str] = field(default_factory=list)
     text: str = ""
+    new_text: str = ""
     html: str = ""
     attachments: list[AttachmentInfo] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
@@ -69,6 +86,26 @@ def _sender(msg: EmailMessage, problems: list[str]) -> tuple[str, str]:
         if addr:
             return addr.lower(), name
     return "", ""
+
+
+def _addresses(msg: EmailMessage, name: str, problems: list[str]) -> list[str]:
+    values = [str(v) for v in msg.get_all(name, failobj=[])]
+    try:
+        return [addr.lower() for _, addr in getaddresses(values) if "@" in addr][:50]
+    except Exception as exc:
+        problems.append(f"{name}: {exc}")
+        return []
+
+
+def new_text_of(text: str) -> str:
+    """The text of a reply without the quoted history and signature (mail-parser-reply)."""
+    if not text.strip() or len(text) > _REPLY_PARSER_LIMIT:
+        return text
+    try:
+        reply = _REPLY_PARSER.parse_reply(text=text)
+    except Exception:  # a parser failure only costs the folding of quotes
+        return text
+    return reply if reply.strip() else text
 
 
 def _content(part: EmailMessage, problems: list[str]) -> str:
@@ -132,13 +169,16 @@ def _only_escapes(text: str) -> bool:
 
 def _make_storable(parsed: ParsedMail) -> ParsedMail:
     for name in ("subject", "sender", "sender_name", "message_id", "in_reply_to", "automated",
-                 "language", "text", "html"):
+                 "reported_message_id",
+                 "language", "text", "new_text", "html"):
         setattr(parsed, name, storable(getattr(parsed, name)))
     parsed.references = [storable(r) for r in parsed.references]
+    parsed.cc = [storable(c) for c in parsed.cc]
     parsed.problems = [storable(p) for p in parsed.problems]
     for info in parsed.attachments:
-        info.filename, info.content_type, info.content_id = (
-            storable(info.filename), storable(info.content_type), storable(info.content_id))
+        info.filename, info.content_type, info.content_id, info.container, info.problem = (
+            storable(info.filename), storable(info.content_type), storable(info.content_id),
+            storable(info.container), storable(info.problem))
     return parsed
 
 
@@ -164,6 +204,7 @@ def _parse(raw: bytes) -> ParsedMail:
     parsed.references = _MSGID.findall(_header(msg, "References", problems))[-50:]
     parsed.automated = automated_reason(msg, parsed.sender, problems)
     parsed.language = _header(msg, "Content-Language", problems).split(",")[0].strip()[:16]
+    parsed.cc = _addresses(msg, "Cc", problems)
     for defect in msg.defects:
         problems.append(type(defect).__name__)
 
@@ -191,26 +232,87 @@ def _parse(raw: bytes) -> ParsedMail:
     for part in parts:
         if part.is_multipart() or id(part) in body_parts:
             continue
-        filename = ""
-        try:
-            filename = part.get_filename() or ""
-        except Exception as exc:
-            problems.append(f"filename: {exc}")
-        disposition = part.get_content_disposition()
-        if not filename and disposition != "attachment" and part.get_content_maintype() == "text":
-            continue
-        try:
-            payload = part.get_payload(decode=True)
-            size = len(payload) if isinstance(payload, bytes) else 0
-        except Exception as exc:
-            problems.append(f"attachment {filename!r}: {exc}")
-            size = 0
-        parsed.attachments.append(
-            AttachmentInfo(
-                filename=filename[:500],
-                content_type=part.get_content_type(),
-                size=size,
-                content_id=str(part.get("Content-ID", "") or "").strip("<> ")[:500],
-            )
-        )
+        parsed.attachments.extend(_attachments_of(part, problems))
+    if not parsed.text:
+        parsed.text = next((info.data.decode("utf-8", "replace") for info in parsed.attachments
+                            if info.container and info.filename == "body.txt"), "")
+    parsed.new_text = new_text_of(parsed.text)
+    if msg.get_content_type() == "multipart/report":
+        parsed.reported_message_id = _reported_message_id(parts, problems)
     return parsed
+
+
+def _reported_message_id(parts: list[EmailMessage], problems: list[str]) -> str:
+    """The Message-ID of the message a delivery report is about (RFC 3462/6522)."""
+    for part in parts:
+        try:
+            if part.get_content_type() == "text/rfc822-headers":
+                headers = _HEADERS.parsestr(_content(part, problems))
+            elif part.get_content_type() == "message/rfc822" and part.get_payload():
+                headers = part.get_payload()[0]
+            else:
+                continue
+            found = _MSGID.findall(str(headers.get("Message-ID", "")))
+        except Exception as exc:
+            problems.append(f"report: {exc}")
+            continue
+        if found:
+            return found[0][:MAX_SUBJECT]
+    return ""
+
+
+def _attachments_of(part: EmailMessage, problems: list[str]) -> list[AttachmentInfo]:
+    """A leaf part as attachments: itself, or the files inside a winmail.dat; [] for text."""
+    filename = ""
+    try:
+        filename = part.get_filename() or ""
+    except Exception as exc:
+        problems.append(f"filename: {exc}")
+    disposition = part.get_content_disposition()
+    if not filename and disposition != "attachment" and part.get_content_maintype() == "text":
+        return []
+    info = AttachmentInfo(
+        filename=filename[:500],
+        content_type=part.get_content_type(),
+        size=0,
+        content_id=str(part.get("Content-ID", "") or "").strip("<> ")[:500],
+        inline=disposition == "inline" or (disposition is None and bool(part.get("Content-ID"))),
+    )
+    defects = [type(d).__name__ for d in part.defects]
+    try:
+        payload = part.get_payload(decode=True)
+        info.data = payload if isinstance(payload, bytes) else b""
+    except Exception as exc:
+        defects.append(str(exc))
+    if defects:
+        # Kept as it arrived: the decoded bytes cannot be trusted.
+        encoded = part.get_payload(decode=False)
+        info.data = encoded.encode("utf-8", "surrogateescape") if isinstance(encoded, str) else b""
+        info.problem = f"malformed ({', '.join(defects)}); kept as sent"[:500]
+        problems.append(f"attachment {filename!r}: {info.problem}")
+    info.size = len(info.data)
+    if not defects and (info.content_type in TNEF_TYPES or filename.lower() == "winmail.dat"):
+        return _unpack_tnef(info, problems)
+    return [info]
+
+
+def _unpack_tnef(container: AttachmentInfo, problems: list[str]) -> list[AttachmentInfo]:
+    """The files (and the body) inside an Outlook winmail.dat; the file itself if unreadable."""
+    try:
+        tnef = TNEF(container.data, do_checksum=False)
+        files = [AttachmentInfo(filename=(a.long_filename() or a.name or "")[:500],
+                                content_type="application/octet-stream", size=len(a.data),
+                                container=container.filename or "winmail.dat", data=a.data)
+                 for a in tnef.attachments]
+        body = tnef.body or tnef.htmlbody
+    except Exception as exc:
+        container.problem = f"cannot unpack: {exc}"[:500]
+        problems.append(f"winmail.dat: {container.problem}")
+        return [container]
+    if body:
+        data = body if isinstance(body, bytes) else str(body).encode()
+        files.append(AttachmentInfo(filename="body.txt" if tnef.body else "body.html",
+                                    content_type="text/plain" if tnef.body else "text/html",
+                                    size=len(data), container=container.filename or "winmail.dat",
+                                    data=data))
+    return files

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import secrets
 import string
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
 from casegate.config import get_config
+from casegate.delivery.models import Delivery
+from casegate.desk import blobs
 from casegate.desk.models import (
+    Agent,
     Attachment,
     Case,
     CaseEvent,
@@ -22,7 +26,7 @@ from casegate.desk.models import (
     Intake,
     Lead,
 )
-from casegate.desk.parsing import ParsedMail
+from casegate.desk.parsing import AttachmentInfo, ParsedMail
 from casegate.desk.threading import ThreadHint, hint_for
 from casegate.directory.addresses import InvalidAddress, normalize_address, normalize_domain
 from casegate.directory.claims import owner_of
@@ -68,24 +72,36 @@ def add_intake(kind: str, address: str | None = None, name: str = "",
 class DeskArrival:
     """A message delivered to an intake, parsed and ready to be filed."""
 
-    intake_id: int
-    kind: str
+    intake: Intake
     queue_id: str
     original_recipient: str
     received_at: datetime
     mail: ParsedMail
+    raw: bytes = field(default=b"", repr=False)
     mail_from: str = ""
-    acknowledge: bool = False
+
+    @property
+    def intake_id(self) -> int:
+        return self.intake.pk
+
+    @property
+    def kind(self) -> str:
+        return self.intake.kind
 
 
 @dataclass
 class Filed:
-    """Where an arrival went: its conversation, whether that is new, and the stored message."""
+    """Where an arrival went: its conversation, whether that is new, and the stored message.
+
+    ``author`` is set when an agent answered a notification by mail: the message is their
+    reply (or, starting with ``#note``, an internal note) rather than the customer's.
+    """
 
     arrival: DeskArrival
     conversation: Case | Lead | None
     created: bool
     message: DeskMessage | None
+    author: Any = None
 
     @property
     def duplicate(self) -> bool:
@@ -108,6 +124,7 @@ class Prefetched:
     hints: list[ThreadHint]
     found: dict[str, Case | Lead]
     contacts: dict[str, Contact]
+    agents: dict[str, Any]
 
 
 def prefetch(arrivals: list[DeskArrival]) -> Prefetched:
@@ -115,9 +132,46 @@ def prefetch(arrivals: list[DeskArrival]) -> Prefetched:
         message_id__in=[a.mail.message_id for a in arrivals if a.mail.message_id]
     ).values_list("message_id", "sender", "subject"))
     hints, found = _existing_conversations(arrivals)
-    contacts = Contact.objects.in_bulk(list({a.mail.sender for a in arrivals if a.mail.sender}),
-                                       field_name="address")
-    return Prefetched(seen, hints, found, contacts)
+    senders = list({a.mail.sender for a in arrivals if a.mail.sender})
+    contacts = Contact.objects.in_bulk(senders, field_name="address")
+    agents = {}
+    if any(h.signed for h in hints):
+        agents = {agent.user.email.lower(): agent.user for agent in Agent.objects.filter(
+            user__email__in=senders, user__is_active=True).select_related("user")}
+    return Prefetched(seen, hints, found, contacts, agents)
+
+
+def attachment_limits() -> tuple[int, int]:
+    """Bytes kept per file and per message (``CASEGATE_ATTACHMENT_MAX_FILE``/``_MAX_MESSAGE``)."""
+    config = get_config()
+    return config.attachment_max_file, config.attachment_max_message
+
+
+def _kept_attachments(mail: ParsedMail) -> list[tuple[AttachmentInfo, bool]]:
+    """Each attachment and whether its bytes are kept; over a limit only its metadata is."""
+    per_file, per_message = attachment_limits()
+    kept, total = [], 0
+    for info in mail.attachments:
+        if info.size > per_file:
+            info.problem = info.problem or f"larger than the {per_file}-byte limit per file"
+            kept.append((info, False))
+        elif total + info.size > per_message:
+            info.problem = info.problem or f"over the {per_message}-byte limit per message"
+            kept.append((info, False))
+        else:
+            total += info.size
+            kept.append((info, True))
+    return kept
+
+
+def store_contents(arrivals: list[DeskArrival]) -> None:
+    """Write the raw messages and attachments of a batch (idempotent: known blobs are skipped).
+
+    Run before the filing transaction to keep file writes out of it; filing runs it again
+    and finds everything stored.
+    """
+    blobs.put_many([a.raw for a in arrivals if a.raw] + [
+        info.data for a in arrivals for info, keep in _kept_attachments(a.mail) if keep])
 
 
 def _contacts(arrivals: list[DeskArrival], known: dict[str, Contact]) -> dict[str, Contact]:
@@ -143,7 +197,8 @@ def _contacts(arrivals: list[DeskArrival], known: dict[str, Contact]) -> dict[st
 def _existing_conversations(arrivals: list[DeskArrival]
                             ) -> tuple[list[ThreadHint], dict[str, Case | Lead]]:
     """The threading hints of each arrival and every conversation they can point at."""
-    hints = [hint_for(a.mail.in_reply_to, a.mail.references, a.mail.subject) for a in arrivals]
+    hints = [hint_for(a.mail.in_reply_to, a.mail.references, a.mail.subject,
+                      a.mail.reported_message_id) for a in arrivals]
     if not any(h.signed or h.tagged_case or h.references for h in hints):
         return hints, {}
     case_ids = {h.signed[1] for h in hints if h.signed and h.signed[0] == "c"}
@@ -160,9 +215,9 @@ def _existing_conversations(arrivals: list[DeskArrival]
             by_ref[message_id] = ("l", lead_id)
             lead_ids.add(lead_id)
     found: dict[str, Case | Lead] = {}
-    for case in Case.objects.filter(pk__in=case_ids):
+    for case in Case.objects.filter(pk__in=case_ids).select_related("intake"):
         found[f"c{case.pk}"] = case
-    for lead in Lead.objects.filter(pk__in=lead_ids):
+    for lead in Lead.objects.filter(pk__in=lead_ids).select_related("intake"):
         found[f"l{lead.pk}"] = lead
     for message_id, (kind, number) in by_ref.items():
         if f"{kind}{number}" in found:
@@ -183,6 +238,22 @@ def _thread_of(arrival: DeskArrival, hint: ThreadHint, found: dict[str, Case | L
 def _record(case: Case, field: str, before: str, after: str, actor: str) -> CaseEvent:
     return CaseEvent(case=case, field=field, before=before, after=after, actor=actor,
                      at=timezone.now())
+
+
+def _agent_reply(arrival: DeskArrival, hint: ThreadHint, known: Prefetched) -> Any:
+    """The agent who sent this by answering one of our notifications, or None."""
+    if hint.signed is None or f"{hint.signed[0]}{hint.signed[1]}" not in known.found:
+        return None
+    return known.agents.get(arrival.mail.sender)
+
+
+def _direction(filed: Filed) -> str:
+    if filed.author is None:
+        return DeskMessage.INBOUND
+    mail = filed.arrival.mail
+    if mail.automated or mail.new_text.lstrip().lower().startswith("#note"):
+        return DeskMessage.NOTE
+    return DeskMessage.OUTBOUND
 
 
 def file_arrivals(arrivals: list[DeskArrival], known: Prefetched | None = None) -> list[Filed]:
@@ -209,10 +280,14 @@ def file_arrivals(arrivals: list[DeskArrival], known: Prefetched | None = None) 
         if arrival.mail.message_id:
             seen.add(repeat)
         conversation = _thread_of(arrival, hint, found)
+        author = _agent_reply(arrival, hint, known)
         follows = None
-        if isinstance(conversation, Case) and conversation.status == "closed":
+        if author is not None:
+            pass  # an agent's answer leaves the status to the agent
+        elif isinstance(conversation, Case) and conversation.status == "closed":
             conversation, follows = None, conversation
-        elif isinstance(conversation, Case) and conversation.status in ("solved", "pending"):
+        elif (isinstance(conversation, Case) and conversation.status in ("solved", "pending")
+              and not arrival.mail.automated):
             events.append(_record(conversation, "status", conversation.status, "open",
                                   arrival.mail.sender))
             conversation.status = "open"
@@ -220,74 +295,164 @@ def file_arrivals(arrivals: list[DeskArrival], known: Prefetched | None = None) 
             conversation.save(update_fields=["status", "updated_at"])
         created = conversation is None
         if created:
-            model = Lead if arrival.kind == Intake.LEAD else Case
-            extra: dict[str, Any] = {"follows": follows} if model is Case else {}
-            conversation = model(
-                intake_id=arrival.intake_id,
-                contact=contacts.get(arrival.mail.sender),
-                subject=arrival.mail.subject,
-                requester=arrival.mail.sender[:320],
-                requester_name=arrival.mail.sender_name[:200],
-                original_recipient=arrival.original_recipient,
-                message_id=arrival.mail.message_id,
-                created_at=now,
-                received_at=arrival.received_at,
-                **extra,
-            )
+            conversation = _new_conversation(arrival, contacts, follows, now)
             if arrival.mail.message_id:
                 found[arrival.mail.message_id] = conversation
-        filed.append(Filed(arrival, conversation, created, None))
+        filed.append(Filed(arrival, conversation, created, None, author))
     new_cases = [f.conversation for f in filed if f.created and isinstance(f.conversation, Case)]
     new_leads = [f.conversation for f in filed if f.created and isinstance(f.conversation, Lead)]
     Case.objects.bulk_create(new_cases)
     Lead.objects.bulk_create(new_leads)
+    _store_messages([f for f in filed if f.conversation is not None], now)
+    CaseEvent.objects.bulk_create(events)
+    return filed
+
+
+def _new_conversation(arrival: DeskArrival, contacts: dict[str, Contact], follows: Case | None,
+                      now: datetime) -> Case | Lead:
+    common: dict[str, Any] = {
+        "intake": arrival.intake,
+        "contact": contacts.get(arrival.mail.sender),
+        "subject": arrival.mail.subject,
+        "requester": arrival.mail.sender[:320],
+        "requester_name": arrival.mail.sender_name[:200],
+        "original_recipient": arrival.original_recipient,
+        "message_id": arrival.mail.message_id,
+        "created_at": now,
+        "received_at": arrival.received_at,
+    }
+    if arrival.kind == Intake.LEAD:
+        return Lead(**common)
+    hours = arrival.intake.first_response_hours
+    return Case(**common, follows=follows, team=arrival.intake.team,
+                first_response_due_at=now + timedelta(hours=hours) if hours else None)
+
+
+def _store_messages(filed: list[Filed], now: datetime) -> None:
+    """The desk messages of filed arrivals, with their raw bytes and attachments."""
+    kept = [_kept_attachments(f.arrival.mail) for f in filed]
+    digests = iter(blobs.put_many(
+        [f.arrival.raw for f in filed if f.arrival.raw]
+        + [info.data for attachments in kept for info, keep in attachments if keep]))
+    raws = {id(f): next(digests) for f in filed if f.arrival.raw}
     for item in filed:
-        if item.conversation is None:
-            continue
         mail = item.arrival.mail
         link = "lead" if isinstance(item.conversation, Lead) else "case"
         item.message = DeskMessage(
             **{link: item.conversation},
+            direction=_direction(item),
+            author=item.author,
             queue_id=item.arrival.queue_id,
             message_id=mail.message_id,
             in_reply_to=mail.in_reply_to,
             references=" ".join(mail.references),
+            cc="\n".join(mail.cc),
             automated=mail.automated[:100],
             subject=mail.subject,
             sender=mail.sender[:320],
             sender_name=mail.sender_name[:200],
             text=mail.text,
+            new_text=mail.new_text,
             html=mail.html,
             parse_problems="\n".join(mail.problems),
+            raw_id=raws.get(id(item)),
             created_at=now,
         )
-    DeskMessage.objects.bulk_create([f.message for f in filed if f.message is not None])
+    DeskMessage.objects.bulk_create([f.message for f in filed])
     Attachment.objects.bulk_create([
         Attachment(message=f.message, filename=info.filename, content_type=info.content_type,
-                   size=info.size, content_id=info.content_id)
-        for f in filed if f.message is not None
-        for info in f.arrival.mail.attachments
+                   size=info.size, content_id=info.content_id, inline=info.inline,
+                   container=info.container, problem=info.problem,
+                   blob_id=next(digests) if keep else None)
+        for f, attachments in zip(filed, kept, strict=True)
+        for info, keep in attachments
     ])
-    CaseEvent.objects.bulk_create(events)
-    return filed
+
+
+PRIORITIES = ("low", "normal", "high", "urgent")
+CASE_FIELDS = ("status", "priority", "assignee", "team", "tags", "first_response_due_at")
+
+
+def _display(field_name: str, value: Any) -> str:
+    if value is None:
+        return ""
+    if field_name == "assignee":
+        return value.get_username()
+    if field_name == "tags":
+        return ", ".join(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def _checked(field_name: str, value: Any) -> Any:
+    if field_name == "status":
+        allowed = [choice for choice, _ in Case.STATUS_CHOICES]
+        if value not in allowed:
+            raise DeskError(f"the status of a case is one of {', '.join(allowed)}")
+    elif field_name == "priority" and value not in PRIORITIES:
+        raise DeskError(f"the priority of a case is one of {', '.join(PRIORITIES)}")
+    elif field_name == "assignee" and value is not None and not isinstance(value, get_user_model()):
+        user = get_user_model().objects.filter(username=value, is_active=True).first()
+        if user is None:
+            raise DeskError(f"there is no active user {value!r} to assign")
+        return user
+    elif field_name == "tags":
+        tags = sorted({str(t).strip().lower() for t in value if str(t).strip()})
+        if any(len(t) > 50 or "," in t for t in tags):
+            raise DeskError("a tag is at most 50 characters, without commas")
+        return tags
+    elif field_name == "team":
+        return str(value or "").strip()[:100]
+    elif field_name == "first_response_due_at" and value is not None and (
+            not isinstance(value, datetime) or value.tzinfo is None):
+        raise DeskError("the first-response due time needs a date, a time and a time zone")
+    return value
+
+
+@transaction.atomic
+def update_case(case_id: int, actor: str, **changes: Any) -> Case:
+    """Change a case's fields (status, priority, assignee, team, tags, SLA due time).
+
+    Each change that alters a value is recorded in the case's history with who made it.
+    ``assignee`` is a user or a username (None unassigns).
+    """
+    unknown = set(changes) - set(CASE_FIELDS)
+    if unknown:
+        raise DeskError(f"a case has no field {', '.join(sorted(unknown))}")
+    case = Case.objects.select_for_update().filter(pk=case_id).first()
+    if case is None:
+        raise DeskError(f"there is no case {case_id}")
+    now = timezone.now()
+    events = []
+    for field_name, value in changes.items():
+        value = _checked(field_name, value)
+        before = getattr(case, field_name)
+        if _display(field_name, before) == _display(field_name, value):
+            continue
+        events.append(_record(case, field_name, _display(field_name, before),
+                              _display(field_name, value), actor))
+        setattr(case, field_name, value)
+    if events:
+        case.updated_at = now
+        case.save()
+        CaseEvent.objects.bulk_create(events)
+    return case
 
 
 @transaction.atomic
 def set_status(kind: str, conversation_id: int, status: str, actor: str = "") -> Case | Lead:
-    model = Lead if kind == Intake.LEAD else Case
-    conversation = model.objects.select_for_update().filter(pk=conversation_id).first()
-    if conversation is None:
-        raise DeskError(f"there is no {kind} {conversation_id}")
-    allowed = [choice for choice, _ in model.STATUS_CHOICES]
+    if kind != Intake.LEAD:
+        return update_case(conversation_id, actor, status=status)
+    lead = Lead.objects.select_for_update().filter(pk=conversation_id).first()
+    if lead is None:
+        raise DeskError(f"there is no lead {conversation_id}")
+    allowed = [choice for choice, _ in Lead.STATUS_CHOICES]
     if status not in allowed:
-        raise DeskError(f"the status of a {kind} is one of {', '.join(allowed)}")
-    if isinstance(conversation, Case) and conversation.status != status:
-        CaseEvent.objects.create(case=conversation, field="status", before=conversation.status,
-                                 after=status, actor=actor, at=timezone.now())
-        conversation.updated_at = timezone.now()
-    conversation.status = status
-    conversation.save()
-    return conversation
+        raise DeskError(f"the status of a lead is one of {', '.join(allowed)}")
+    lead.status = status
+    lead.save(update_fields=["status"])
+    return lead
 
 
 @transaction.atomic
@@ -315,7 +480,8 @@ def convert_lead(lead_id: int, actor: str) -> Lead:
 def conversation_detail(kind: str, conversation_id: int) -> dict[str, Any] | None:
     """A case or lead with its thread: each message's text, sanitized HTML and attachments."""
     model = Lead if kind == Intake.LEAD else Case
-    conversation = model.objects.select_related("intake").filter(pk=conversation_id).first()
+    conversation = (model.objects.select_related("intake", "contact")
+                    .filter(pk=conversation_id).first())
     if conversation is None:
         return None
     detail = conversation_as_dict(conversation)
@@ -325,35 +491,75 @@ def conversation_detail(kind: str, conversation_id: int) -> dict[str, Any] | Non
         detail["history"] = [
             {"field": e.field, "before": e.before, "after": e.after, "actor": e.actor,
              "at": e.at.isoformat()} for e in conversation.history.all()]
+        detail["other_cases"] = list(
+            Case.objects.filter(requester=conversation.requester).exclude(pk=conversation.pk)
+            .order_by("-id").values_list("pk", flat=True)[:50]) if conversation.requester else []
     else:
         detail["converted_by"] = conversation.converted_by or None
-        detail["converted_at"] = (conversation.converted_at.isoformat()
-                                  if conversation.converted_at else None)
-    detail["messages"] = [
-        {
-            "direction": m.direction,
-            "message_id": m.message_id,
-            "automated": m.automated or None,
-            "subject": m.subject,
-            "sender": m.sender,
-            "sender_name": m.sender_name,
-            "text": m.text,
-            "html": m.html,
-            "parse_problems": m.parse_problems.splitlines(),
-            "created_at": m.created_at.isoformat(),
-            "attachments": [
-                {"filename": a.filename, "content_type": a.content_type, "size": a.size,
-                 "content_id": a.content_id}
-                for a in m.attachments.all()
-            ],
-        }
-        for m in conversation.messages.prefetch_related("attachments")
-    ]
+        detail["converted_at"] = _iso(conversation.converted_at)
+    messages = list(conversation.messages.select_related("author")
+                    .prefetch_related("attachments"))
+    detail["messages"] = [message_as_dict(m, states) for m, states in
+                          zip(messages, _delivery_states(messages), strict=True)]
     return detail
 
 
-def conversation_as_dict(conversation: Case | Lead) -> dict[str, Any]:
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _delivery_states(messages: list[DeskMessage]) -> list[str]:
+    """Where each outbound message's delivery stands: from the queue, or a report about it."""
+    queue_ids = [m.queue_id for m in messages if m.direction == DeskMessage.OUTBOUND and m.queue_id]
+    states: dict[str, set[str]] = {}
+    for queue_id, state in Delivery.objects.filter(message_id__in=queue_ids).values_list(
+            "message_id", "state"):
+        states.setdefault(queue_id, set()).add(state)
+    result = []
+    for m in messages:
+        if m.direction != DeskMessage.OUTBOUND or m.delivery_status == "failed":
+            result.append(m.delivery_status)
+        elif states.get(m.queue_id, set()) & {"bounced", "expired"}:
+            result.append("failed")
+        elif states.get(m.queue_id) == {"delivered"}:
+            result.append("delivered")
+        else:
+            result.append(m.delivery_status)
+    return result
+
+
+def message_as_dict(m: DeskMessage, delivery_status: str = "") -> dict[str, Any]:
     return {
+        "id": m.pk,
+        "direction": m.direction,
+        "message_id": m.message_id,
+        "in_reply_to": m.in_reply_to,
+        "automated": m.automated or None,
+        "subject": m.subject,
+        "sender": m.sender,
+        "sender_name": m.sender_name,
+        "author": m.author.get_username() if m.author else None,
+        "recipients": m.recipients.split(),
+        "cc": m.cc.split(),
+        "delivery_status": delivery_status or m.delivery_status or None,
+        "text": m.text,
+        "new_text": m.new_text,
+        "html": m.html,
+        "raw_sha256": m.raw_id,
+        "parse_problems": m.parse_problems.splitlines(),
+        "created_at": m.created_at.isoformat(),
+        "attachments": [attachment_as_dict(a) for a in m.attachments.all()],
+    }
+
+
+def attachment_as_dict(a: Attachment) -> dict[str, Any]:
+    return {"id": a.pk, "filename": a.filename, "content_type": a.content_type, "size": a.size,
+            "content_id": a.content_id, "inline": a.inline, "container": a.container or None,
+            "problem": a.problem or None, "sha256": a.blob_id, "stored": a.blob_id is not None}
+
+
+def conversation_as_dict(conversation: Case | Lead) -> dict[str, Any]:
+    common = {
         "id": conversation.pk,
         "subject": conversation.subject,
         "requester": conversation.requester,
@@ -365,3 +571,14 @@ def conversation_as_dict(conversation: Case | Lead) -> dict[str, Any]:
         "received_at": conversation.received_at.isoformat(),
         "created_at": conversation.created_at.isoformat(),
     }
+    if isinstance(conversation, Case):
+        common.update({
+            "priority": conversation.priority,
+            "assignee": conversation.assignee.get_username() if conversation.assignee else None,
+            "team": conversation.team or None,
+            "tags": conversation.tags,
+            "first_response_due_at": _iso(conversation.first_response_due_at),
+            "first_responded_at": _iso(conversation.first_responded_at),
+            "updated_at": _iso(conversation.updated_at),
+        })
+    return common

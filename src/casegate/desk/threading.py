@@ -76,7 +76,9 @@ class ThreadHint:
     references: tuple[str, ...]
 
 
-def hint_for(in_reply_to: str, references: list[str], subject: str) -> ThreadHint:
-    refs = tuple(dict.fromkeys([r for r in (in_reply_to, *reversed(references)) if r]))
+def hint_for(in_reply_to: str, references: list[str], subject: str, reported: str = ""
+             ) -> ThreadHint:
+    """``reported``: for a delivery report, the Message-ID of the message it is about."""
+    refs = tuple(dict.fromkeys([r for r in (in_reply_to, *reversed(references), reported) if r]))
     signed = next((s for s in map(read_signed, refs) if s is not None), None)
     return ThreadHint(signed, tagged_case(subject), refs)

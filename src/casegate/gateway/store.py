@@ -72,15 +72,19 @@ class AcceptedMessage:
     quarantine: list[QuarantineRow] = field(default_factory=list)
 
 
-def generated_message(recipient: str, targets: Iterable[Target], raw: bytes, hostname: str,
-                      message_id: str = "") -> AcceptedMessage:
-    """Mail casegate writes itself (reports, acknowledgements): from the null sender."""
+def generated_message(targets: dict[str, Iterable[Target]], raw: bytes, hostname: str,
+                      message_id: str = "", mail_from: str = "") -> AcceptedMessage:
+    """Mail casegate writes itself (reports, acknowledgements, agents' replies).
+
+    ``targets``: where each recipient's copy goes. From the null sender unless ``mail_from``
+    names where bounces should come back to.
+    """
     return AcceptedMessage(
-        queue_id=new_queue_id(), mail_from="", rcpt_tos=[recipient],
+        queue_id=new_queue_id(), mail_from=mail_from, rcpt_tos=list(targets),
         received_at=datetime.now(UTC), peer="", helo=hostname, message_id=message_id,
         spam=False, spam_reason="", raw=raw,
         deliveries=[DeliveryRow(recipient, t.address, t.kind.value, t.intake_id, False, [],
-                                t.relay) for t in targets],
+                                t.relay) for recipient, ts in targets.items() for t in ts],
     )
 
 

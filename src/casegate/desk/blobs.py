@@ -1,0 +1,104 @@
+"""Content-addressed storage for raw messages and attachments.
+
+A blob is named by the SHA-256 of its bytes, so a logo sent in a hundred signatures, or the
+same message arriving by two routes, is kept once. ``CASEGATE_BLOB_STORE`` picks where the
+bytes live:
+
+- ``disk`` (the default): ``CASEGATE_HOME/blobs/ab/cd/abcd…``, each written to a temporary
+  file, flushed to disk and renamed into place before the database row naming it commits;
+- ``database``: in the ``Blob`` row itself. Use it when gateway and worker processes on
+  several hosts share one PostgreSQL and no shared filesystem.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+from casegate.config import get_config
+from casegate.desk.models import Blob
+from casegate.errors import CasegateError
+
+
+class BlobMissing(CasegateError):
+    """A blob's row exists but its bytes cannot be read."""
+
+
+def digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def store_kind() -> str:
+    kind = os.environ.get("CASEGATE_BLOB_STORE", "disk")
+    if kind not in ("disk", "database"):
+        raise CasegateError(f"CASEGATE_BLOB_STORE must be disk or database, not {kind!r}")
+    return kind
+
+
+def blob_root() -> Path:
+    return get_config().home / "blobs"
+
+
+def _path(root: Path, sha256: str) -> Path:
+    return root / sha256[:2] / sha256[2:4] / sha256
+
+
+def _write_file(root: Path, sha256: str, data: bytes) -> Path | None:
+    """Write the file unless it is there already; returns its directory when it was written."""
+    final = _path(root, sha256)
+    if final.exists():
+        return None
+    final.parent.mkdir(parents=True, exist_ok=True)
+    temporary = final.with_name(f".{sha256}.{os.getpid()}.tmp")
+    with open(temporary, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, final)
+    return final.parent
+
+
+def _fsync_directory(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def put_many(contents: Iterable[bytes]) -> list[str]:
+    """Store each content (once per distinct digest); returns their digests in order.
+
+    Call inside the transaction that records what refers to them: on disk the files are
+    durable before it commits, in the database they commit with it.
+    """
+    contents = list(contents)
+    digests = [digest(data) for data in contents]
+    unique = dict(zip(digests, contents, strict=True))
+    if not unique:
+        return digests
+    known = set(Blob.objects.filter(sha256__in=list(unique)).values_list("sha256", flat=True))
+    missing = {sha: data for sha, data in unique.items() if sha not in known}
+    in_database = store_kind() == "database"
+    if not in_database:
+        root = blob_root()
+        written = {_write_file(root, sha, data) for sha, data in missing.items()}
+        for directory in written - {None}:
+            _fsync_directory(directory)
+    Blob.objects.bulk_create(
+        [Blob(sha256=sha, size=len(data), data=data if in_database else None)
+         for sha, data in missing.items()],
+        ignore_conflicts=True,
+    )
+    return digests
+
+
+def read(blob: Blob) -> bytes:
+    if blob.data is not None:
+        return bytes(blob.data)
+    try:
+        return _path(blob_root(), blob.sha256).read_bytes()
+    except OSError as exc:
+        raise BlobMissing(f"blob {blob.sha256} is not in {blob_root()}: {exc.strerror}") from None

@@ -1,0 +1,143 @@
+"""Agents' answers: public replies mailed to the requester through the queue, and notes.
+
+A public reply goes to the requester and the people copied on their latest message (never
+to our own addresses), threaded with In-Reply-To/References and the conversation's tag,
+DKIM-signed when the sending domain has a key (``casegate dkim keygen``). Its envelope
+sender is the address it comes from, so a bounce comes back to the desk, lands on the same
+case and marks the reply failed. Internal notes are stored and never leave.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+
+from casegate.config import get_config
+from casegate.delivery.forwarding import dkim_sign, signing_key_for
+from casegate.desk import blobs
+from casegate.desk.models import Case, CaseEvent, DeskMessage, Intake, Lead
+from casegate.desk.outgoing import about, from_address, tag_of
+from casegate.desk.services import DeskError
+from casegate.directory.addresses import domain_of
+from casegate.gateway.store import AcceptedMessage, generated_message, write_messages
+from casegate.routing.engine import RoutingTable
+from casegate.routing.snapshot import load_table
+
+log = logging.getLogger("casegate.desk")
+
+
+def _latest_inbound(conversation: Case | Lead) -> DeskMessage | None:
+    return (conversation.messages.filter(direction=DeskMessage.INBOUND)
+            .exclude(automated__gt="").order_by("-id").first())
+
+
+def _ours(address: str, table: RoutingTable) -> bool:
+    return table.local_owner(address) is not None or domain_of(address) in table.domains
+
+
+def reply_subject(conversation: Case | Lead) -> str:
+    subject = conversation.subject or "your request"
+    if not subject.lower().startswith(("re:", "aw:", "sv:", "ref:")):
+        subject = f"Re: {subject}"
+    tag = tag_of(conversation)
+    return subject if tag.lower() in subject.lower() else f"{subject} {tag}"
+
+
+def compose_reply(conversation: Case | Lead, text: str, cc: list[str], hostname: str
+                  ) -> tuple[bytes, str]:
+    latest = _latest_inbound(conversation)
+    message = about(conversation, conversation.requester, reply_subject(conversation), hostname,
+                    latest.message_id if latest else conversation.message_id,
+                    latest.references.split() if latest else ())
+    if cc:
+        message["Cc"] = ", ".join(cc)
+    message.set_content(text)
+    data = message.as_bytes()
+    key = signing_key_for(domain_of(from_address(conversation)))
+    if key is not None:
+        try:
+            data = dkim_sign(data, key)
+        except Exception as exc:  # an unusable key must not keep the reply from leaving
+            log.warning("reply on %s sent unsigned: %s", tag_of(conversation), exc)
+    return data, message["Message-ID"]
+
+
+def send(conversation: Case | Lead, reply: DeskMessage, table: RoutingTable, hostname: str
+         ) -> AcceptedMessage | None:
+    """Compose and queue the mail of a public reply; records where it went on ``reply``."""
+    latest = _latest_inbound(conversation)
+    copied = latest.cc.split() if latest else []
+    cc = [a for a in dict.fromkeys(copied)
+          if a != conversation.requester and not _ours(a, table)]
+    targets = {address: table.targets_for(address) for address in [conversation.requester, *cc]}
+    targets = {address: found for address, found in targets.items() if found}
+    if not targets:
+        reply.delivery_status = "failed"
+        reply.parse_problems = f"{conversation.requester or 'the requester'} cannot be reached"
+        reply.save(update_fields=["delivery_status", "parse_problems"])
+        return None
+    data, message_id = compose_reply(conversation, reply.new_text or reply.text, cc, hostname)
+    outgoing = generated_message(targets, data, hostname, message_id,
+                                 mail_from=from_address(conversation))
+    reply.queue_id = outgoing.queue_id
+    reply.message_id = message_id
+    reply.recipients = "\n".join(targets)
+    reply.delivery_status = "queued"
+    reply.raw_id = blobs.put_many([data])[0]
+    reply.save(update_fields=["queue_id", "message_id", "recipients", "delivery_status",
+                              "raw"])
+    if isinstance(conversation, Case):
+        _first_response(conversation, reply)
+    return outgoing
+
+
+def _first_response(case: Case, reply: DeskMessage) -> None:
+    now = timezone.now()
+    actor = reply.author.get_username() if reply.author else reply.sender
+    changed = []
+    if case.first_responded_at is None:
+        case.first_responded_at = now
+        changed.append("first_responded_at")
+        CaseEvent.objects.create(case=case, field="first response", after=now.isoformat(),
+                                 actor=actor, at=now)
+    if case.status == "new":
+        CaseEvent.objects.create(case=case, field="status", before="new", after="open",
+                                 actor=actor, at=now)
+        case.status = "open"
+        changed.append("status")
+    if changed:
+        case.updated_at = now
+        case.save(update_fields=[*changed, "updated_at"])
+
+
+@transaction.atomic
+def post_reply(kind: str, conversation_id: int, author: Any, text: str, public: bool = True
+               ) -> DeskMessage:
+    """An agent's reply (mailed to the requester) or internal note, from the console or API."""
+    if not text.strip():
+        raise DeskError("a reply needs some text")
+    model = Lead if kind == Intake.LEAD else Case
+    conversation = (model.objects.select_for_update().select_related("intake")
+                    .filter(pk=conversation_id).first())
+    if conversation is None:
+        raise DeskError(f"there is no {kind} {conversation_id}")
+    link = "lead" if model is Lead else "case"
+    config = get_config()
+    user = author if isinstance(author, get_user_model()) else None
+    message = DeskMessage.objects.create(
+        **{link: conversation},
+        direction=DeskMessage.OUTBOUND if public else DeskMessage.NOTE,
+        author=user, sender=from_address(conversation) if public else (user.email if user else ""),
+        sender_name=user.get_full_name() or user.get_username() if user else "",
+        subject=reply_subject(conversation), text=text, new_text=text,
+        created_at=timezone.now(),
+    )
+    if public:
+        outgoing = send(conversation, message, load_table(), config.hostname)
+        if outgoing is not None:
+            write_messages([outgoing])
+    return message
