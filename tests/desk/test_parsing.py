@@ -315,3 +315,29 @@ def test_sanitized_html_keeps_inline_image_references() -> None:
     cleaned = sanitize_html('<img src="cid:logo@x" onerror="x()"><a href="javascript:y()">z</a>')
     assert 'src="cid:logo@x"' in cleaned
     assert "onerror" not in cleaned and "javascript:" not in cleaned
+
+
+# --- new text apart from the quoted history (talon's replies from common mail clients) -------
+
+TALON = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "talon" / "standard_replies"
+# Bottom-posted (Thunderbird) and Russian-language (Android) quotes are not recognised by the
+# reply parser: those are shown whole, which loses nothing.
+SHOWN_WHOLE = {"android.eml", "thunderbird.eml"}
+
+
+def _lines(text: str) -> list[str]:
+    return [line.rstrip() for line in text.strip().splitlines()]
+
+
+@pytest.mark.skipif(not TALON.is_dir(), reason="../shared/corpus/talon is not here")
+@pytest.mark.parametrize("name", sorted(p.name for p in TALON.glob("*.eml")) if TALON.is_dir()
+                         else [])
+def test_new_text_of_replies_from_common_mail_clients(name: str) -> None:
+    parsed = parse_message((TALON / name).read_bytes())
+    expected = TALON / f"{name.removesuffix('.eml')}_reply_text"
+    if expected.exists():
+        assert _lines(parsed.new_text) == _lines(expected.read_text())
+    elif name in SHOWN_WHOLE:
+        assert _lines(parsed.new_text) == _lines(parsed.text)
+    else:
+        assert _lines(parsed.new_text) == ["Hello"]

@@ -123,7 +123,8 @@ def intake_add(args: argparse.Namespace) -> None:
     from casegate.desk.services import add_intake
 
     intake = add_intake(args.kind, args.address, args.name, args.domain,
-                        acknowledge=args.acknowledge, reply_from=args.reply_from)
+                        acknowledge=args.acknowledge, reply_from=args.reply_from,
+                        team=args.team, first_response_hours=args.first_response_hours)
     print(intake.address)
 
 
@@ -258,11 +259,98 @@ def conversation_show(args: argparse.Namespace) -> None:
             print(f"[attachment {attachment['filename']} {attachment['size']} bytes]")
 
 
-def conversation_set(args: argparse.Namespace) -> None:
-    from casegate.desk.services import set_status
+def _case_changes(args: argparse.Namespace) -> dict[str, object]:
+    from django.utils.dateparse import parse_datetime
 
-    conversation = set_status("case" if args.kind == "cases" else "lead", args.id, args.status)
-    print(f"{args.kind[:-1]} {conversation.pk} is {conversation.status}")
+    from casegate.desk.services import DeskError
+
+    changes: dict[str, object] = {}
+    for name in ("status", "priority", "team"):
+        if getattr(args, name, None) is not None:
+            changes[name] = getattr(args, name)
+    if getattr(args, "assignee", None) is not None:
+        changes["assignee"] = args.assignee or None
+    if getattr(args, "tags", None) is not None:
+        changes["tags"] = [t for t in args.tags.split(",") if t.strip()]
+    if getattr(args, "due", None) is not None:
+        due = parse_datetime(args.due) if args.due else None
+        if args.due and due is None:
+            raise DeskError(f"--due {args.due!r} is not an ISO date and time")
+        changes["first_response_due_at"] = due
+    return changes
+
+
+def conversation_set(args: argparse.Namespace) -> None:
+    from casegate.desk.services import DeskError, set_status, update_case
+
+    if args.kind == "leads":
+        if args.status is None:
+            raise DeskError("say what to change: --status")
+        lead = set_status("lead", args.id, args.status, getpass.getuser())
+        print(f"lead {lead.pk} is {lead.status}")
+        return
+    changes = _case_changes(args)
+    if not changes:
+        raise DeskError("say what to change: --status, --priority, --assignee, --team, --tags "
+                        "or --due")
+    case = update_case(args.id, getpass.getuser(), **changes)
+    print(f"case {case.pk}: " + ", ".join(f"{k} {getattr(case, k)}" for k in changes))
+
+
+def conversation_reply(args: argparse.Namespace) -> None:
+    from django.contrib.auth import get_user_model
+
+    from casegate.desk.replies import post_reply
+    from casegate.desk.services import DeskError
+
+    author = None
+    if args.author:
+        author = get_user_model().objects.filter(username=args.author).first()
+        if author is None:
+            raise DeskError(f"there is no user {args.author!r}; see: casegate agent list")
+    text = args.text if args.text is not None else args.file.read()
+    message = post_reply("lead" if args.kind == "leads" else "case", args.id, author, text,
+                         public=not args.note)
+    if args.note:
+        print(f"note {message.pk} added")
+    else:
+        print(f"reply {message.pk} {message.delivery_status or 'not sent'}: "
+              f"{message.recipients.replace(chr(10), ', ') or message.parse_problems}")
+
+
+def agent_add(args: argparse.Namespace) -> None:
+    from casegate.desk.services import add_agent
+
+    agent = add_agent(args.email, args.name, args.username, args.teams, not args.no_notify)
+    print(f"agent {agent.user.get_username()} <{agent.user.email}>")
+
+
+def agent_list(args: argparse.Namespace) -> None:
+    from casegate.desk.models import Agent
+
+    rows = [{"username": a.user.get_username(), "email": a.user.email,
+             "name": a.user.get_full_name(), "teams": a.teams, "notify": a.notify}
+            for a in Agent.objects.select_related("user").order_by("user__username")]
+    _emit(rows, args.json, ["username", "email", "teams"])
+
+
+def token_create(args: argparse.Namespace) -> None:
+    from casegate.api.tokens import create_token
+
+    print(create_token(args.username, args.name))
+
+
+def token_revoke(args: argparse.Namespace) -> None:
+    from casegate.api.tokens import revoke_token
+
+    revoke_token(args.prefix)
+    print(f"token {args.prefix} revoked")
+
+
+def token_list(args: argparse.Namespace) -> None:
+    from casegate.api.tokens import list_tokens
+
+    _emit(list_tokens(), args.json, ["prefix", "username", "name", "last_used_at"])
 
 
 def lead_convert(args: argparse.Namespace) -> None:

@@ -97,6 +97,9 @@ def build_parser() -> Parser:
                    help="answer each new case with an acknowledgement")
     p.add_argument("--reply-from", default="", metavar="ADDR",
                    help="From of acknowledgements (default: the address the customer used)")
+    p.add_argument("--team", default="", help="the team its cases belong to")
+    p.add_argument("--first-response-hours", type=int, default=0, metavar="H",
+                   help="SLA: the first agent reply is due H hours after a case opens")
     p.set_defaults(func=c.intake_add)
     _add_list(intake, c.intake_list)
 
@@ -162,14 +165,51 @@ def build_parser() -> Parser:
         p.add_argument("id", type=int)
         p.add_argument("--json", action="store_true")
         p.set_defaults(func=c.conversation_show, kind=name)
-        p = listing.add_parser("set", help=f"change a {name[:-1]}'s status")
+        p = listing.add_parser("set", help=f"change a {name[:-1]}'s fields")
         p.add_argument("id", type=int)
-        p.add_argument("--status", required=True)
+        p.add_argument("--status")
+        if name == "cases":
+            p.add_argument("--priority", choices=["low", "normal", "high", "urgent"])
+            p.add_argument("--assignee", metavar="USERNAME", help='"" unassigns')
+            p.add_argument("--team")
+            p.add_argument("--tags", metavar="TAG,TAG", help="replace the tags")
+            p.add_argument("--due", metavar="ISO-TIME", help="first response due (with zone)")
         p.set_defaults(func=c.conversation_set, kind=name)
+        p = listing.add_parser("reply", help="answer the requester by mail (or add a note)")
+        p.add_argument("id", type=int)
+        text = p.add_mutually_exclusive_group(required=True)
+        text.add_argument("--text")
+        text.add_argument("--file", type=argparse.FileType("r", encoding="utf-8"),
+                          help="the reply's text (- for stdin)")
+        p.add_argument("--note", action="store_true", help="an internal note, never mailed")
+        p.add_argument("--as", dest="author", metavar="USERNAME", default=None)
+        p.set_defaults(func=c.conversation_reply, kind=name)
     p = listing.add_parser(  # the loop ended on "leads"
         "convert", help="convert a qualified lead: link its contact and company")
     p.add_argument("id", type=int)
     p.set_defaults(func=c.lead_convert)
+    agent = sub.add_parser("agent", help="people who answer cases").add_subparsers(
+        dest="action", required=True, parser_class=Parser)
+    p = agent.add_parser("add")
+    p.add_argument("email")
+    p.add_argument("--name", default="")
+    p.add_argument("--username", default=None, help="default: the address")
+    p.add_argument("--team", action="append", default=[], dest="teams")
+    p.add_argument("--no-notify", action="store_true", help="no mail about customer messages")
+    p.set_defaults(func=c.agent_add)
+    _add_list(agent, c.agent_list)
+
+    token = sub.add_parser("token", help="REST API tokens").add_subparsers(
+        dest="action", required=True, parser_class=Parser)
+    p = token.add_parser("create", help="print a new token (shown once)")
+    p.add_argument("username")
+    p.add_argument("--name", default="")
+    p.set_defaults(func=c.token_create)
+    p = token.add_parser("revoke")
+    p.add_argument("prefix")
+    p.set_defaults(func=c.token_revoke)
+    _add_list(token, c.token_list)
+
     contacts = sub.add_parser("contacts", help="people who wrote to the desk").add_subparsers(
         dest="action", required=True, parser_class=Parser)
     _add_list(contacts, c.contacts_list)

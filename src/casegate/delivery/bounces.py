@@ -137,7 +137,7 @@ def queue_reports(table: RoutingTable, reporting_mta: str, limit: int = 200) -> 
             message = messages[queue_id]
             wanted = [d for d in failures if wants_failure_report(message.mail_from, d.notify)]
             suppressed += [d.pk for d in failures if d not in wanted]
-            targets = table.targets_for(message.mail_from.lower()) if wanted else ()
+            targets = table.destinations(message.mail_from.lower()) if wanted else ()
             if wanted and not targets:
                 log.warning("queue=%s no route back to <%s>; the report is dropped",
                             queue_id, message.mail_from)

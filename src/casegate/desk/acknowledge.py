@@ -106,7 +106,7 @@ def acknowledgements(filed: list[Filed], table: RoutingTable, hostname: str
     records: list[DeskMessage] = []
     for item in candidates:
         requester = item.arrival.mail.sender
-        targets = table.targets_for(requester)
+        targets = table.destinations(requester)
         if sent[requester] >= ack_limit() or not targets:
             continue
         sent[requester] += 1

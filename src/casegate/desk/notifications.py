@@ -57,7 +57,7 @@ def notifications(filed: list[Filed], table: RoutingTable, hostname: str
     for item in news:
         assert item.conversation is not None
         for address in _recipients(item.conversation, agents):
-            targets = table.targets_for(address.lower())
+            targets = table.destinations(address.lower())
             if targets:
                 data, message_id = compose(item, address, hostname)
                 outgoing.append(generated_message({address: targets}, data, hostname, message_id))

@@ -278,12 +278,14 @@ def _attachments_of(part: EmailMessage, problems: list[str]) -> list[AttachmentI
         content_id=str(part.get("Content-ID", "") or "").strip("<> ")[:500],
         inline=disposition == "inline" or (disposition is None and bool(part.get("Content-ID"))),
     )
-    defects = [type(d).__name__ for d in part.defects]
+    failure = []
     try:
         payload = part.get_payload(decode=True)
         info.data = payload if isinstance(payload, bytes) else b""
     except Exception as exc:
-        defects.append(str(exc))
+        failure.append(str(exc))
+    # Decoding records what was wrong with the transfer encoding among the part's defects.
+    defects = [type(d).__name__ for d in part.defects] + failure
     if defects:
         # Kept as it arrived: the decoded bytes cannot be trusted.
         encoded = part.get_payload(decode=False)

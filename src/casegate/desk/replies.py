@@ -73,7 +73,7 @@ def send(conversation: Case | Lead, reply: DeskMessage, table: RoutingTable, hos
     copied = latest.cc.split() if latest else []
     cc = [a for a in dict.fromkeys(copied)
           if a != conversation.requester and not _ours(a, table)]
-    targets = {address: table.targets_for(address) for address in [conversation.requester, *cc]}
+    targets = {address: table.destinations(address) for address in [conversation.requester, *cc]}
     targets = {address: found for address, found in targets.items() if found}
     if not targets:
         reply.delivery_status = "failed"

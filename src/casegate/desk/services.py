@@ -49,7 +49,7 @@ def random_intake_address(kind: str, domain: str) -> str:
 @transaction.atomic
 def add_intake(kind: str, address: str | None = None, name: str = "",
                domain: str | None = None, acknowledge: bool = False,
-               reply_from: str = "") -> Intake:
+               reply_from: str = "", team: str = "", first_response_hours: int = 0) -> Intake:
     if kind not in (Intake.CASE, Intake.LEAD):
         raise DeskError(f"the intake kind must be case or lead, not {kind!r}")
     try:
@@ -64,8 +64,40 @@ def add_intake(kind: str, address: str | None = None, name: str = "",
     owner = owner_of(normalized)
     if owner is not None:
         raise DeskError(f"{normalized} is already {owner}")
+    if first_response_hours < 0:
+        raise DeskError("the first-response time is a number of hours, 0 or more")
     return Intake.objects.create(address=normalized, kind=kind, name=name,
-                                 acknowledge=acknowledge, reply_from=reply_from)
+                                 acknowledge=acknowledge, reply_from=reply_from,
+                                 team=team.strip()[:100],
+                                 first_response_hours=first_response_hours)
+
+
+@transaction.atomic
+def add_agent(email: str, name: str = "", username: str | None = None,
+              teams: list[str] | None = None, notify: bool = True) -> Agent:
+    """A user who works cases; mail from ``email`` answering a notification is their reply."""
+    try:
+        address = normalize_address(email)
+    except InvalidAddress as exc:
+        raise DeskError(str(exc)) from None
+    owner = owner_of(address)
+    if owner is not None and not owner.startswith("the account of"):
+        raise DeskError(f"{address} is {owner}, not a person's mailbox: notifications would "
+                        "go round in circles; use the agent's own address")
+    users = get_user_model().objects
+    if users.filter(email__iexact=address).exclude(username=username or address).exists():
+        raise DeskError(f"another user already has the address {address}")
+    first, _, last = name.partition(" ")
+    user, _ = users.get_or_create(username=username or address,
+                                  defaults={"email": address, "first_name": first[:150],
+                                            "last_name": last[:150]})
+    if user.email.lower() != address:
+        user.email = address
+        user.save(update_fields=["email"])
+    agent, _ = Agent.objects.update_or_create(
+        user=user, defaults={"teams": sorted({t.strip() for t in teams or [] if t.strip()}),
+                             "notify": notify})
+    return agent
 
 
 @dataclass

@@ -158,6 +158,14 @@ class RoutingTable:
             targets.extend(self.targets_for(member))
         return tuple(targets)
 
+    def destinations(self, address: str) -> tuple[Target, ...]:
+        """Where mail casegate writes itself to ``address`` goes: a local address through the
+        rules, as if it came in by SMTP; ``()`` when nothing would accept it."""
+        routing = self.route(address)
+        if routing.verdict is Verdict.RELAY_DENIED:
+            return self.targets_for(routing.recipient)
+        return routing.targets if routing.verdict is Verdict.ACCEPT else ()
+
     def group_members(self, group: str) -> tuple[str, ...]:
         """Members of ``group`` with nested groups expanded (each group once)."""
         cached = self._group_cache.get(group)
