@@ -13,9 +13,11 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.parser import BytesParser, HeaderParser
 from email.utils import getaddresses
+from functools import cache
 
 import nh3
 from mailparser_reply import EmailReplyParser
+from mailparser_reply.constants import MAIL_LANGUAGES
 from tnefparse import TNEF
 
 _PARSER = BytesParser(policy=policy.default)
@@ -25,9 +27,7 @@ MAX_SUBJECT = 998
 _URL_SCHEMES = {"http", "https", "mailto", "cid"}
 
 
-# Every language mail-parser-reply knows: which one a reply was written in is not known.
-_REPLY_PARSER = EmailReplyParser(languages=["en", "de", "fr", "es", "it", "nl", "pl", "sv", "da",
-                                            "cs", "ja", "ko", "zh"])
+_REPLY_LANGUAGES = frozenset(MAIL_LANGUAGES) - {"david"}
 _REPLY_PARSER_LIMIT = 200_000  # characters; longer bodies are shown whole
 TNEF_TYPES = {"application/ms-tnef", "application/vnd.ms-tnef"}
 
@@ -97,12 +97,23 @@ def _addresses(msg: EmailMessage, name: str, problems: list[str]) -> list[str]:
         return []
 
 
-def new_text_of(text: str) -> str:
-    """The text of a reply without the quoted history and signature (mail-parser-reply)."""
+@cache
+def _reply_parser(language: str) -> EmailReplyParser:
+    return EmailReplyParser(languages=["en"] if language == "en" else ["en", language])
+
+
+def new_text_of(text: str, language: str = "en") -> str:
+    """The text of a reply without the quoted history and signature (mail-parser-reply).
+
+    Quote headers are looked for in English and in ``language`` when the parser knows it:
+    each language it tries costs as much again on every message.
+    """
     if not text.strip() or len(text) > _REPLY_PARSER_LIMIT:
         return text
+    language = language[:2].lower()
     try:
-        reply = _REPLY_PARSER.parse_reply(text=text)
+        reply = _reply_parser(language if language in _REPLY_LANGUAGES else "en"
+                              ).parse_reply(text=text)
     except Exception:  # a parser failure only costs the folding of quotes
         return text
     return reply if reply.strip() else text
@@ -236,7 +247,7 @@ def _parse(raw: bytes) -> ParsedMail:
     if not parsed.text:
         parsed.text = next((info.data.decode("utf-8", "replace") for info in parsed.attachments
                             if info.container and info.filename == "body.txt"), "")
-    parsed.new_text = new_text_of(parsed.text)
+    parsed.new_text = new_text_of(parsed.text, parsed.language)
     if msg.get_content_type() == "multipart/report":
         parsed.reported_message_id = _reported_message_id(parts, problems)
     return parsed

@@ -1,0 +1,287 @@
+"""Request and response bodies of the REST API, typed so /api/openapi.json is exact."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+from ninja import Schema
+from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints, field_validator
+from pydantic.json_schema import SkipJsonSchema
+
+MAX_ID = 2**63 - 1  # the largest primary key the databases store
+NO_NUL = r"^[^\x00]*$"
+# Contains something besides white space, as Python's str.strip() sees it (U+001C-U+001F too).
+NOT_BLANK = r"^[^\x00]*[^\s\x00\x1c-\x1f][^\x00]*$"
+
+CaseStatus = Literal["new", "open", "pending", "solved", "closed"]
+Priority = Literal["low", "normal", "high", "urgent"]
+LeadStatus = Literal["new", "working", "qualified", "converted", "disqualified"]
+Direction = Literal["inbound", "outbound", "automatic", "note"]
+
+
+def _encodable(value: str) -> str:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("the text holds an unpaired surrogate, which is not valid Unicode") from None
+    return value
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("a reply needs some text")
+    return value
+
+
+def _text(max_length: int, pattern: str = NO_NUL) -> Any:
+    """A string of at most ``max_length`` characters, without NUL or unpaired surrogates."""
+    return Annotated[str, StringConstraints(max_length=max_length, pattern=pattern),
+                     AfterValidator(_encodable)]
+
+
+ShortText = _text(200)
+Address = _text(320)
+Domain = _text(253)
+Username = _text(150)
+Team = _text(100)
+Tag = _text(50, r"^[^,\x00]*$")
+ReplyText = Annotated[_text(100_000, NOT_BLANK), AfterValidator(_not_blank)]
+Omit = SkipJsonSchema[None]  # in `X | Omit`: the field may be left out but is never null
+
+
+def omittable(*, extra: dict[str, Any] | None = None, **constraints: Any) -> Any:
+    """A field that may be left out; its schema names no default (an absent value is none)."""
+
+    def document(schema: dict[str, Any]) -> None:
+        schema.pop("default", None)
+        schema.update(extra or {})
+
+    return Field(None, json_schema_extra=document, **constraints)
+
+
+# --- errors ---------------------------------------------------------------------------------
+
+
+class ErrorOut(Schema):
+    detail: str = Field(description="what went wrong and, where it helps, what to do")
+
+
+class FieldProblem(Schema):
+    location: str = Field(description="where: query.limit, body.status, path.case_id …")
+    message: str
+
+
+class ValidationErrorOut(Schema):
+    detail: str = Field(description="every problem, in one line")
+    errors: list[FieldProblem]
+
+
+ERRORS: dict[int, type[Schema]] = {400: ErrorOut, 401: ErrorOut, 404: ErrorOut, 409: ErrorOut,
+                                   422: ValidationErrorOut}
+
+
+def responses(ok: dict[int, Any], *errors: int) -> dict[int, Any]:
+    """The documented answers of an authenticated operation: ``ok``, 401 and ``errors``."""
+    return {**ok, 401: ErrorOut, **{code: ERRORS[code] for code in errors}}
+
+
+# --- pages ----------------------------------------------------------------------------------
+
+Item = TypeVar("Item")
+
+
+class Page(Schema, Generic[Item]):
+    items: list[Item]
+    next_cursor: str | None = Field(
+        description="pass it as ?cursor= to get the next page; null on the last page")
+
+
+# --- cases and leads ------------------------------------------------------------------------
+
+
+class ConversationOut(Schema):
+    id: int
+    subject: str
+    requester: str
+    requester_name: str
+    intake: str = Field(description="the intake address the mail came in by")
+    original_recipient: str
+    message_id: str
+    received_at: datetime
+    created_at: datetime
+
+
+class CaseOut(ConversationOut):
+    status: CaseStatus
+    priority: Priority
+    assignee: str | None = Field(description="the username of the assigned agent")
+    team: str | None
+    tags: list[str]
+    first_response_due_at: datetime | None
+    first_responded_at: datetime | None
+    updated_at: datetime | None
+
+
+class LeadOut(ConversationOut):
+    status: LeadStatus
+
+
+class AttachmentOut(Schema):
+    id: int
+    filename: str
+    content_type: str
+    size: int
+    content_id: str
+    inline: bool
+    container: str | None = Field(description="the winmail.dat it was unpacked from")
+    problem: str | None = Field(description="why it is kept as it arrived, or not kept")
+    sha256: str | None
+    stored: bool = Field(description="whether its bytes can be downloaded")
+
+
+class AttachmentDetail(AttachmentOut):
+    message: int = Field(description="the message it came with")
+
+
+class MessageOut(Schema):
+    id: int
+    case: int | None
+    lead: int | None
+    direction: Direction
+    message_id: str
+    in_reply_to: str
+    automated: str | None = Field(description="why it counts as automated mail")
+    subject: str
+    sender: str
+    sender_name: str
+    author: str | None = Field(description="the username of the agent who wrote it")
+    recipients: list[str]
+    cc: list[str]
+    delivery_status: str | None = Field(description="outbound: queued, delivered or failed")
+    text: str
+    new_text: str = Field(description="the text without the quoted history")
+    html: str = Field(description="sanitized HTML")
+    raw_sha256: str | None
+    parse_problems: list[str]
+    created_at: datetime
+    attachments: list[AttachmentOut]
+
+
+class CaseEventOut(Schema):
+    field: str
+    before: str
+    after: str
+    actor: str
+    at: datetime
+
+
+class CaseDetail(CaseOut):
+    contact: str | None = Field(description="the contact's address")
+    follows: int | None = Field(description="the closed case this one continues")
+    history: list[CaseEventOut]
+    other_cases: list[int] = Field(description="the requester's other cases, newest first")
+    messages: list[MessageOut]
+
+
+class LeadDetail(LeadOut):
+    contact: str | None = Field(description="the contact's address")
+    converted_by: str | None
+    converted_at: datetime | None
+    messages: list[MessageOut]
+
+
+# --- contacts and companies -----------------------------------------------------------------
+
+
+class ContactOut(Schema):
+    id: int
+    address: str
+    name: str
+    language: str
+    company: str | None = Field(description="the company's domain")
+    created_at: datetime
+
+
+class ContactDetail(ContactOut):
+    cases: list[int] = Field(description="newest first")
+    leads: list[int] = Field(description="newest first")
+
+
+class CompanyOut(Schema):
+    id: int
+    domain: str
+    name: str
+    created_at: datetime
+
+
+class CompanyDetail(CompanyOut):
+    contacts: list[int]
+
+
+# --- filters and changes --------------------------------------------------------------------
+
+
+class ConversationFilters(Schema):
+    intake: Address | Omit = omittable(description="the intake address")
+    requester: Address | Omit = omittable(description="the requester's address")
+    q: ShortText | Omit = omittable(description="words the subject contains")
+    created_after: datetime | Omit = omittable(description="created at or after (default UTC)")
+    created_before: datetime | Omit = omittable(description="created before (default UTC)")
+
+
+class CaseFilters(ConversationFilters):
+    status: CaseStatus | Omit = omittable()
+    priority: Priority | Omit = omittable()
+    assignee: Username | Omit = omittable(description="the username of the assigned agent")
+    team: Team | Omit = omittable()
+    tag: Tag | Omit = omittable()
+
+
+class LeadFilters(ConversationFilters):
+    status: LeadStatus | Omit = omittable()
+
+
+class ContactFilters(Schema):
+    q: ShortText | Omit = omittable(description="part of the address or the name")
+    company: Domain | Omit = omittable(description="the company's domain")
+
+
+class CompanyFilters(Schema):
+    q: ShortText | Omit = omittable(description="part of the domain or the name")
+
+
+def _refuse_null(value: Any) -> Any:
+    if value is None:
+        raise ValueError("leave the field out instead of sending null")
+    return value
+
+
+class CasePatch(Schema):
+    status: CaseStatus | Omit = omittable()
+    priority: Priority | Omit = omittable()
+    assignee: Username | None = omittable(description="a username; null unassigns the case")
+    team: Team | Omit = omittable()
+    tags: list[Tag] | Omit = omittable(max_length=50, description="replaces all the tags")
+    first_response_due_at: AwareDatetime | None = omittable(
+        description="when the first answer is due; null removes the deadline")
+
+    @field_validator("status", "priority", "team", "tags")
+    @classmethod
+    def refuse_null(cls, value: Any) -> Any:
+        return _refuse_null(value)
+
+
+class LeadPatch(Schema):
+    status: LeadStatus | Omit = omittable()
+
+    @field_validator("status")
+    @classmethod
+    def refuse_null(cls, value: Any) -> Any:
+        return _refuse_null(value)
+
+
+class ReplyIn(Schema):
+    text: ReplyText
+    public: bool = Field(True, description="mail it to the requester; false keeps it an "
+                                           "internal note")

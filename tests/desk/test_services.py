@@ -1,0 +1,134 @@
+"""Desk services against the database: blobs, case fields and history, agents, filing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+from django.utils import timezone
+
+from casegate.config import get_config
+from casegate.desk import blobs
+from casegate.desk.models import Attachment, Blob, Case, DeskMessage, Intake
+from casegate.desk.parsing import parse_message
+from casegate.desk.replies import post_reply, reply_subject
+from casegate.desk.services import (
+    DeskArrival,
+    DeskError,
+    add_agent,
+    add_intake,
+    conversation_detail,
+    file_arrivals,
+    update_case,
+)
+from casegate.directory.services import add_account, add_domain
+from tests.mails import mail
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    monkeypatch.setenv("CASEGATE_HOME", str(tmp_path))
+    get_config.cache_clear()
+    yield tmp_path
+    get_config.cache_clear()
+
+
+def arrival(intake: Intake, raw: bytes) -> DeskArrival:
+    return DeskArrival(intake, "Q1", intake.address, timezone.now(), parse_message(raw), raw,
+                       "customer@example.net")
+
+
+@pytest.mark.parametrize("kind", ["disk", "database"])
+def test_blobs_are_stored_once_by_content(home: Path, kind: str,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CASEGATE_BLOB_STORE", kind)
+    first = blobs.put_many([b"logo", b"report", b"logo"])
+    assert first[0] == first[2] == blobs.digest(b"logo")
+    assert blobs.put_many([b"logo"]) == [first[0]]
+    assert Blob.objects.count() == 2
+    assert blobs.read(Blob.objects.get(pk=first[1])) == b"report"
+    on_disk = [p for p in (home / "blobs").rglob("*") if p.is_file()]
+    assert len(on_disk) == (2 if kind == "disk" else 0)
+
+
+def test_a_missing_blob_file_is_a_clear_error(home: Path) -> None:
+    [sha] = blobs.put_many([b"gone soon"])
+    next(p for p in (home / "blobs").rglob(sha)).unlink()
+    with pytest.raises(blobs.BlobMissing, match=sha):
+        blobs.read(Blob.objects.get(pk=sha))
+
+
+def test_filing_keeps_raw_bytes_attachments_and_limits(home: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CASEGATE_ATTACHMENT_MAX_FILE", "10")
+    get_config.cache_clear()
+    intake = add_intake(Intake.CASE, "help@desk.example", first_response_hours=4, team="Tier 1")
+    msg = EmailMessage()
+    msg["From"], msg["Subject"], msg["Message-ID"] = "ann@acme.example", "Logs", "<a@acme>"
+    msg.set_content("see attached")
+    msg.add_attachment(b"small", maintype="text", subtype="plain", filename="small.txt")
+    msg.add_attachment(b"x" * 100, maintype="application", subtype="zip", filename="big.zip")
+    raw = msg.as_bytes()
+    [filed] = file_arrivals([arrival(intake, raw)])
+    message = DeskMessage.objects.get()
+    assert blobs.read(message.raw) == raw
+    small, big = Attachment.objects.order_by("id")
+    assert blobs.read(small.blob) == b"small" and not small.problem
+    assert big.blob is None and "limit" in big.problem and big.size == 100
+    case = Case.objects.get()
+    assert case.team == "Tier 1"
+    assert case.first_response_due_at - case.created_at == timedelta(hours=4)
+    assert filed.created
+
+
+def test_case_fields_change_with_history_and_clear_refusals(home: Path) -> None:
+    intake = add_intake(Intake.CASE, "help@desk.example")
+    [filed] = file_arrivals([arrival(intake, mail(sender="bo@acme.example")[0])])
+    agent = add_agent("ivy@agents.example", "Ivy Agent", "ivy", ["Tier 2"])
+    due = datetime(2030, 1, 2, 3, 4, tzinfo=UTC)
+    case = update_case(filed.conversation.pk, "admin", priority="high", assignee="ivy",
+                       tags=["Billing", "billing", "vip"], team="Tier 2",
+                       first_response_due_at=due)
+    assert (case.priority, case.assignee, case.tags) == ("high", agent.user, ["billing", "vip"])
+    update_case(case.pk, "admin", priority="high")  # no change: no history
+    history = conversation_detail("case", case.pk)["history"]
+    assert [(e["field"], e["after"]) for e in history] == [
+        ("priority", "high"), ("assignee", "ivy"), ("tags", "billing, vip"),
+        ("team", "Tier 2"), ("first_response_due_at", due.isoformat())]
+    assert all(e["actor"] == "admin" for e in history)
+    for changes, message in [({"priority": "asap"}, "priority"), ({"status": "done"}, "status"),
+                             ({"assignee": "nobody"}, "no active user"),
+                             ({"colour": "red"}, "no field colour"),
+                             ({"first_response_due_at": datetime(2030, 1, 1)}, "time zone")]:
+        with pytest.raises(DeskError, match=message):
+            update_case(case.pk, "admin", **changes)
+
+
+def test_agents_must_have_a_mailbox_of_their_own() -> None:
+    add_domain("solarmora.com")
+    add_account("alex@solarmora.com")
+    add_intake(Intake.CASE, "help@solarmora.com")
+    assert add_agent("alex@solarmora.com").user.email == "alex@solarmora.com"
+    with pytest.raises(DeskError, match="not a person's mailbox"):
+        add_agent("help@solarmora.com")
+    with pytest.raises(DeskError, match=r"not a valid|invalid|address"):
+        add_agent("not an address")
+
+
+def test_notes_stay_and_reply_subject_carries_the_tag(home: Path) -> None:
+    intake = add_intake(Intake.CASE, "help@desk.example")
+    [filed] = file_arrivals([arrival(intake, mail(subject="Panel dark",
+                                                  sender="bo@acme.example")[0])])
+    case = filed.conversation
+    assert reply_subject(case) == f"Re: Panel dark [#CG-{case.pk}]"
+    note = post_reply("case", case.pk, None, "call them tomorrow", public=False)
+    assert note.direction == DeskMessage.NOTE and not note.queue_id
+    with pytest.raises(DeskError, match="some text"):
+        post_reply("case", case.pk, None, "  ")
+    with pytest.raises(DeskError, match="no case 999"):
+        post_reply("case", 999, None, "hello")
