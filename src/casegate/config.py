@@ -75,6 +75,7 @@ class Config:
     tls_key: str | None = None
     attachment_max_file: int = 25 * 1024 * 1024
     attachment_max_message: int = 50 * 1024 * 1024
+    delay_warning: float = 0.0
 
     @property
     def mailbox_root(self) -> Path:
@@ -118,6 +119,7 @@ def get_config() -> Config:
         tls_cert=os.environ.get("CASEGATE_TLS_CERT") or None,
         tls_key=os.environ.get("CASEGATE_TLS_KEY") or None,
         attachment_max_file=_env_int("CASEGATE_ATTACHMENT_MAX_FILE", 25 * 1024 * 1024),
+        delay_warning=3600 * _env_float("CASEGATE_DELAY_WARNING", 0.0),
         attachment_max_message=_env_int("CASEGATE_ATTACHMENT_MAX_MESSAGE", 50 * 1024 * 1024),
     )
 

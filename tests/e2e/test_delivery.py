@@ -205,3 +205,29 @@ def test_dsn_parameters_on_the_wrong_command_or_without_value_are_refused(relay)
         assert client.docmd("MAIL FROM:<a@example.net> RET=HDRS")[0] == 250
         assert client.docmd("RCPT TO:<crm@solarmora.com> ENVID=x")[0] == 555
         assert client.docmd("RCPT TO:<crm@solarmora.com> NOTIFY=FAILURE")[0] == 250
+
+
+def test_a_delivery_retried_past_the_delay_warning_gets_one_delayed_report(backend) -> None:
+    crm_port, senders_port = free_port(), free_port()
+    with (instance(backend, CASEGATE_DELAY_WARNING="0.0005") as inst,  # 1.8 seconds
+          smtp_sink(crm_port) as (_, crm), smtp_sink(senders_port) as (_, senders)):
+        inst.run("demo")
+        inst.run("transport", "add", "my-crm.com", f"127.0.0.1:{crm_port}")
+        inst.run("transport", "add", "example.net", f"127.0.0.1:{senders_port}")
+        inst.run("rule", "add", "--match", "crm@solarmora.com", "--replace-recipient",
+                 "support@my-crm.com")
+        inst.start()
+        crm.reply = "451 4.3.0 Busy"
+        data, msgid = mail(subject="slow CRM", to="crm@solarmora.com")
+        queue_id = inst.send("dana@example.net", ["crm@solarmora.com"], data)
+        reports = inst.wait_for(lambda: [m for m in senders.messages if msgid.encode() in m[2]],
+                                what="the delay warning")
+        inst.wait_for(lambda: deliveries(inst, queue_id)[0]["attempts"] >= 4,
+                      what="more attempts after the warning")
+        crm.reply = None
+        delivery_in(inst, queue_id, "delivered")
+        report = email.message_from_bytes(reports[0][2], policy=default)
+        status = list(report.iter_parts())[1].as_string()
+        assert "Action: delayed" in status and "Status: 4.3.0" in status
+        assert report["Subject"].startswith("Delayed Mail")
+        assert len([m for m in senders.messages if msgid.encode() in m[2]]) == 1

@@ -5,6 +5,10 @@ each message (covering every recipient that failed since the last report) and qu
 to the envelope sender like any other mail. Senders that asked for no report (DSN
 ``NOTIFY=NEVER``, or a NOTIFY list without FAILURE) and the null sender get none, so a
 bounce can never cause another bounce.
+
+With ``CASEGATE_DELAY_WARNING`` set (hours, like Postfix's ``delay_warning_time``), a
+delivery still being retried after that long gets one "delayed" report, unless the
+client's NOTIFY list leaves out DELAY.
 """
 
 from __future__ import annotations
@@ -12,7 +16,9 @@ from __future__ import annotations
 import logging
 import re
 from collections import defaultdict
-from datetime import UTC, datetime
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.mime.base import MIMEBase
 from email.mime.message import MIMEMessage
@@ -23,6 +29,8 @@ from email.policy import SMTP, compat32
 from email.utils import format_datetime, make_msgid
 
 from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
 
 from casegate.delivery.models import Delivery
 from casegate.gateway.headers import header_block
@@ -36,17 +44,45 @@ _STATUS = re.compile(r"\b([245]\.\d{1,3}\.\d{1,3})\b")
 _REPLY_CODE = re.compile(r"\b([245]\d\d)\b")
 
 
-def wants_failure_report(mail_from: str, notify: str) -> bool:
+def _wants(mail_from: str, notify: str, word: str) -> bool:
     if not mail_from:
         return False
     if not notify:
         return True
     words = {w.strip().upper() for w in notify.split(",")}
-    return "NEVER" not in words and "FAILURE" in words
+    return "NEVER" not in words and word in words
+
+
+def wants_failure_report(mail_from: str, notify: str) -> bool:
+    return _wants(mail_from, notify, "FAILURE")
+
+
+def wants_delay_report(mail_from: str, notify: str) -> bool:
+    return _wants(mail_from, notify, "DELAY")
+
+
+@dataclass(frozen=True)
+class ReportKind:
+    action: str
+    subject: str
+    explanation: str
+    wants: Callable[[str, str], bool]
+    done: str
+
+
+FAILED = ReportKind("failed", "Undelivered Mail Returned to Sender",
+                    "Your message could not be delivered to the recipients below.",
+                    wants_failure_report, Delivery.DSN_SENT)
+DELAYED = ReportKind("delayed", "Delayed Mail (still being retried)",
+                     "Your message has not been delivered yet to the recipients below. "
+                     "It is still being retried; you need not send it again.",
+                     wants_delay_report, Delivery.DSN_WARNED)
 
 
 def status_of(delivery: Delivery) -> str:
     found = _STATUS.search(delivery.last_reply)
+    if delivery.state == Delivery.DEFERRED:
+        return found.group(1) if found and found.group(1)[0] == "4" else "4.0.0"
     if found and found.group(1)[0] in "45":
         return "5" + found.group(1)[1:] if delivery.state == Delivery.BOUNCED else found.group(1)
     return "4.4.7" if delivery.state == Delivery.EXPIRED else "5.0.0"
@@ -59,13 +95,13 @@ def _fields(pairs: list[tuple[str, str]]) -> EmailMessage:
     return block
 
 
-def _recipient_fields(delivery: Delivery) -> EmailMessage:
+def _recipient_fields(delivery: Delivery, action: str) -> EmailMessage:
     fields = []
     if delivery.orcpt:
         fields.append(("Original-Recipient", delivery.orcpt))
     fields += [
         ("Final-Recipient", f"rfc822; {delivery.recipient}"),
-        ("Action", "failed"),
+        ("Action", action),
         ("Status", status_of(delivery)),
     ]
     if " said: " in delivery.last_reply:
@@ -77,19 +113,20 @@ def _recipient_fields(delivery: Delivery) -> EmailMessage:
     return _fields(fields)
 
 
-def compose(message: Message, failures: list[Delivery], reporting_mta: str) -> bytes:
+def compose(message: Message, failures: list[Delivery], reporting_mta: str,
+            kind: ReportKind = FAILED) -> bytes:
     """The report for ``failures`` of ``message``: explanation, status fields, original."""
     now = datetime.now(UTC)
     report = MIMEMultipart("report", report_type="delivery-status")
     report["From"] = f"Mail Delivery System <MAILER-DAEMON@{reporting_mta}>"
     report["To"] = f"<{message.mail_from}>"
-    report["Subject"] = "Undelivered Mail Returned to Sender"
+    report["Subject"] = kind.subject
     report["Date"] = format_datetime(now)
     report["Message-ID"] = make_msgid(domain=reporting_mta)
     report["Auto-Submitted"] = "auto-replied"
     explanation = "\n".join(
         [f"This is the mail system at {reporting_mta}.", "",
-         "Your message could not be delivered to the recipients below.", ""]
+         kind.explanation, ""]
         + [f"<{d.recipient}>: {d.last_reply}" for d in failures]
     )
     report.attach(MIMEText(explanation + "\n", "plain", "utf-8"))
@@ -98,7 +135,8 @@ def compose(message: Message, failures: list[Delivery], reporting_mta: str) -> b
         per_message.append(("Original-Envelope-Id", message.dsn_envid))
     per_message.append(("Arrival-Date", format_datetime(message.received_at)))
     status = MIMEBase("message", "delivery-status")
-    status.set_payload([_fields(per_message), *(_recipient_fields(d) for d in failures)])
+    status.set_payload([_fields(per_message),
+                        *(_recipient_fields(d, kind.action) for d in failures)])
     report.attach(status)
     raw = bytes(message.raw)
     if message.dsn_ret == "FULL":
@@ -117,14 +155,25 @@ def compose(message: Message, failures: list[Delivery], reporting_mta: str) -> b
         return report.as_bytes(policy=SMTP)
 
 
-def queue_reports(table: RoutingTable, reporting_mta: str, limit: int = 200) -> int:
-    """Compose and queue the reports that are due; returns how many were queued."""
+def queue_reports(table: RoutingTable, reporting_mta: str, limit: int = 200,
+                  delay_warning: float = 0.0) -> int:
+    """Compose and queue the reports that are due; returns how many were queued.
+
+    ``delay_warning``: seconds after which a delivery still deferred is reported (0: never).
+    """
+    queued = _queue(table, reporting_mta, limit, FAILED,
+                    Delivery.objects.filter(dsn_state=Delivery.DSN_PENDING))
+    if delay_warning > 0:
+        queued += _queue(table, reporting_mta, limit, DELAYED, Delivery.objects.filter(
+            state=Delivery.DEFERRED, dsn_state="",
+            created_at__lt=timezone.now() - timedelta(seconds=delay_warning)))
+    return queued
+
+
+def _queue(table: RoutingTable, reporting_mta: str, limit: int, kind: ReportKind,
+           candidates: QuerySet[Delivery]) -> int:
     with transaction.atomic():
-        due = list(
-            Delivery.objects.select_for_update(skip_locked=True)
-            .filter(dsn_state=Delivery.DSN_PENDING)
-            .order_by("id")[:limit]
-        )
+        due = list(candidates.select_for_update(skip_locked=True).order_by("id")[:limit])
         if not due:
             return 0
         by_message: dict[str, list[Delivery]] = defaultdict(list)
@@ -135,7 +184,7 @@ def queue_reports(table: RoutingTable, reporting_mta: str, limit: int = 200) -> 
         suppressed: list[int] = []
         for queue_id, failures in by_message.items():
             message = messages[queue_id]
-            wanted = [d for d in failures if wants_failure_report(message.mail_from, d.notify)]
+            wanted = [d for d in failures if kind.wants(message.mail_from, d.notify)]
             suppressed += [d.pk for d in failures if d not in wanted]
             targets = table.destinations(message.mail_from.lower()) if wanted else ()
             if wanted and not targets:
@@ -145,7 +194,7 @@ def queue_reports(table: RoutingTable, reporting_mta: str, limit: int = 200) -> 
                 suppressed += [d.pk for d in wanted]
                 continue
             try:
-                report = compose(message, wanted, reporting_mta)
+                report = compose(message, wanted, reporting_mta, kind)
             except Exception:
                 log.exception("queue=%s the delivery report cannot be composed", queue_id)
                 suppressed += [d.pk for d in wanted]
@@ -153,10 +202,10 @@ def queue_reports(table: RoutingTable, reporting_mta: str, limit: int = 200) -> 
             reports.append(generated_message({message.mail_from: targets}, report, reporting_mta))
             log.info("queue=%s report for %d failed recipient(s) queued as %s", queue_id,
                      len(wanted), reports[-1].queue_id)
-            Delivery.objects.filter(pk__in=[d.pk for d in wanted]).update(
-                dsn_state=Delivery.DSN_SENT)
+            Delivery.objects.filter(pk__in=[d.pk for d in wanted]).update(dsn_state=kind.done)
         if reports:
             write_messages(reports)
         if suppressed:
-            Delivery.objects.filter(pk__in=suppressed).update(dsn_state=Delivery.DSN_SUPPRESSED)
+            Delivery.objects.filter(pk__in=suppressed).update(
+                dsn_state=Delivery.DSN_SUPPRESSED if kind is FAILED else Delivery.DSN_WARNED)
     return len(reports)

@@ -45,6 +45,7 @@ class QueueCollector(Collector):
                                     labels=["state"])
         dsn = dict(Delivery.objects.exclude(dsn_state="").values_list("dsn_state")
                    .annotate(n=Count("id")))
-        for state in (Delivery.DSN_PENDING, Delivery.DSN_SENT, Delivery.DSN_SUPPRESSED):
+        for state in (Delivery.DSN_PENDING, Delivery.DSN_SENT, Delivery.DSN_SUPPRESSED,
+                      Delivery.DSN_WARNED):
             reports.add_metric([state], dsn.get(state, 0))
         yield reports

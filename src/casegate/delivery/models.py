@@ -30,6 +30,7 @@ class Delivery(models.Model):
     DSN_PENDING = "pending"
     DSN_SENT = "sent"
     DSN_SUPPRESSED = "suppressed"
+    DSN_WARNED = "warned"
     KIND_CHOICES = [("desk", "case desk"), ("mailbox", "mailbox"), ("remote", "remote SMTP")]
 
     message = models.ForeignKey(

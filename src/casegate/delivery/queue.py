@@ -133,7 +133,7 @@ def finish(outcomes: list[Outcome], held: set[int] | None = None) -> list[int]:
         written = [o for o in outcomes if o.item.id in held]
         rows = [
             (o.state, o.reply[:2000], _dt(now), _dt(o.next_attempt_at) if o.next_attempt_at
-             else None, Delivery.DSN_PENDING if o.state in Delivery.FINAL_FAILURES else "",
+             else None, Delivery.DSN_PENDING if o.state in Delivery.FINAL_FAILURES else None,
              o.item.id)
             for o in written
         ]
@@ -145,7 +145,7 @@ def finish(outcomes: list[Outcome], held: set[int] | None = None) -> list[int]:
             cursor.executemany(
                 "UPDATE delivery_delivery SET state = %s, last_reply = %s, updated_at = %s,"
                 " lease_until = NULL, next_attempt_at = COALESCE(%s, next_attempt_at),"
-                " dsn_state = %s WHERE id = %s",
+                " dsn_state = COALESCE(%s, dsn_state) WHERE id = %s",
                 rows,
             )
             cursor.executemany(

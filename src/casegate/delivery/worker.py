@@ -268,7 +268,8 @@ class DeliveryWorker:
         tables = TableCache()
         while not self._stop.wait(REPORT_INTERVAL):
             try:
-                while bounces.queue_reports(tables.current(), self.config.hostname):
+                while bounces.queue_reports(tables.current(), self.config.hostname,
+                                            delay_warning=self.config.delay_warning):
                     pass
             except Exception:
                 log.exception("queueing delivery status notifications failed; retrying")
