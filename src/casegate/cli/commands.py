@@ -136,6 +136,14 @@ def intake_list(args: argparse.Namespace) -> None:
     _emit(rows, args.json, ["id", "kind", "address"])
 
 
+def rule_test(args: argparse.Namespace) -> None:
+    from casegate.routing.simulator import describe, simulate
+    from casegate.routing.snapshot import load_table
+
+    result = simulate(load_table(), args.rcpt, args.spam, args.sender)
+    print(json.dumps(result, indent=2) if args.json else describe(result))
+
+
 def rule_add(args: argparse.Namespace) -> None:
     from casegate.routing.models import Rule
     from casegate.routing.services import RuleSpec, add_rule

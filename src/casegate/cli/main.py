@@ -129,6 +129,12 @@ def build_parser() -> Parser:
     p.add_argument("id", type=int)
     p.add_argument("position", type=int, help="1 is the highest priority")
     p.set_defaults(func=c.rule_move)
+    p = rule.add_parser("test", help="what the rules do with a recipient; sends nothing")
+    p.add_argument("--rcpt", required=True, metavar="ADDR")
+    p.add_argument("--sender", default="", metavar="ADDR")
+    p.add_argument("--spam", action="store_true", help="as if classified as spam")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=c.rule_test)
     for name in ("enable", "disable"):
         p = rule.add_parser(name)
         p.add_argument("id", type=int)

@@ -1,0 +1,42 @@
+"""The rule simulator tells what the gateway would do, from the same engine."""
+
+from __future__ import annotations
+
+import pytest
+
+from casegate.desk.models import Intake
+from casegate.desk.services import add_intake
+from casegate.directory.services import add_account, add_domain
+from casegate.routing.models import Rule
+from casegate.routing.services import RuleSpec, add_rule
+from casegate.routing.simulator import describe, simulate
+from casegate.routing.snapshot import load_table
+
+pytestmark = pytest.mark.django_db
+
+
+def test_simulation_lists_matching_rules_overrides_spam_and_final_recipients() -> None:
+    add_domain("solarmora.com")
+    add_account("alex@solarmora.com")
+    add_intake(Intake.CASE, "cases@solarmora.com")
+    first = add_rule(RuleSpec(match_type=Rule.MATCH_ADDRESS, match_value="help@solarmora.com",
+                              rewrite=Rule.REWRITE_RECIPIENT,
+                              rewrite_value="cases@solarmora.com", bypass_spam=True))
+    second = add_rule(RuleSpec(match_type=Rule.MATCH_PATTERN, match_value="help.*@solarmora.com",
+                               rewrite=Rule.REWRITE_RECIPIENT,
+                               rewrite_value="alex@solarmora.com",
+                               also_deliver=["alex@solarmora.com"]))
+    table = load_table()
+    result = simulate(table, "Help@Solarmora.com")
+    assert [(r["id"], r["applied"]) for r in result["rules"]] == [(first.pk, True),
+                                                                  (second.pk, True)]
+    assert "overridden" in result["rules"][1]
+    assert result["final"] == [{"address": "cases@solarmora.com", "kind": "desk"},
+                               {"address": "alex@solarmora.com", "kind": "mailbox"}]
+    spam = simulate(table, "help@solarmora.com", spam=True)
+    assert [r["applied"] for r in spam["rules"]] == [True, False]
+    assert spam["final"] == [{"address": "cases@solarmora.com", "kind": "desk"}]
+    assert "spam" in describe(spam)
+    assert simulate(table, "x@elsewhere.example")["disposition"] == "relay-denied"
+    assert simulate(table, "not an address")["disposition"] == "invalid"
+    assert simulate(table, "nobody@solarmora.com")["disposition"] == "unknown-user"
