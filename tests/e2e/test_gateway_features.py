@@ -71,6 +71,11 @@ def test_idn_domain_accepts_both_spellings(gateway: Instance) -> None:
     second, second_id = mail(subject="unicode form", to="info@xn--bcher-kva.example")
     with gateway.smtp() as client:
         client.ehlo("client.example.net")
+        client.mail("a@example.net")
+        client.sock.sendall("RCPT TO:<info@Bücher.example>\r\n".encode())  # smtplib won't
+        code, reply = client.getreply()
+        assert code == 553 and b"5.6.7" in reply and b"SMTPUTF8" in reply
+        client.rset()
         client.mail("a@example.net", ["SMTPUTF8"])
         assert client.rcpt("info@Bücher.example")[0] == 250
         assert client.data(second)[0] == 250

@@ -27,6 +27,8 @@ from casegate.routing.snapshot import TableCache
 log = logging.getLogger("casegate.gateway")
 
 MAX_HOPS = 30
+NEEDS_SMTPUTF8 = ("553 5.6.7 A non-ASCII address needs the SMTPUTF8 extension"
+                  " (MAIL FROM:<…> SMTPUTF8), or its domain in ASCII (xn--) form")
 MAX_PATH = 320  # local part (64) + @ + domain (253), rounded up to the stored column
 
 
@@ -92,6 +94,8 @@ class GatewayHandler:
             return "501 5.5.4 ENVID must be at most 100 printable ASCII characters"
         if len(address) > MAX_PATH:
             return f"553 5.1.7 The sender address is longer than {MAX_PATH} characters"
+        if not address.isascii() and not envelope.smtp_utf8:
+            return NEEDS_SMTPUTF8
         envelope.dsn_ret, envelope.dsn_envid = ret, envid  # type: ignore[attr-defined]
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
@@ -118,6 +122,8 @@ class GatewayHandler:
             return "501 5.5.4 ORCPT must look like rfc822;user@example.com"
         if len(address) > MAX_PATH:
             return f"553 5.1.3 The recipient address is longer than {MAX_PATH} characters"
+        if not address.isascii() and not envelope.smtp_utf8:
+            return NEEDS_SMTPUTF8
         table: RoutingTable = envelope.routing_table  # type: ignore[attr-defined]
         routing = self._route(address, table)
         if routing.verdict is Verdict.INVALID:
