@@ -260,11 +260,20 @@ def conversation_show(args: argparse.Namespace) -> None:
         return
     print(f"#{detail['id']} [{detail['status']}] {detail['subject']}")
     print(f"from {detail['requester']} to {detail['original_recipient']}")
+    for field in ("priority", "assignee", "team", "first_response_due_at"):
+        if detail.get(field):
+            print(f"{field.replace('_', ' ')}: {detail[field]}")
+    if detail.get("tags"):
+        print(f"tags: {', '.join(detail['tags'])}")
     for message in detail["messages"]:
-        print(f"\n--- {message['direction']} {message['created_at']} {message['sender']}")
-        print(message["text"])
+        who = message["author"] or message["sender"]
+        status = f" [{message['delivery_status']}]" if message["delivery_status"] else ""
+        print(f"\n--- {message['direction']}{status} {message['created_at']} {who}")
+        print(message["new_text"] or message["text"])
         for attachment in message["attachments"]:
-            print(f"[attachment {attachment['filename']} {attachment['size']} bytes]")
+            problem = f" ({attachment['problem']})" if attachment["problem"] else ""
+            print(f"[attachment {attachment['filename'] or attachment['content_id']}"
+                  f" {attachment['size']} bytes{problem}]")
 
 
 def _case_changes(args: argparse.Namespace) -> dict[str, object]:
