@@ -105,6 +105,7 @@ class Conversation(models.Model):
     class Meta:
         abstract = True
         ordering = ["-id"]
+        indexes = [models.Index(fields=["requester", "id"])]
 
 
 class Case(Conversation):

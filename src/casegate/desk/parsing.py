@@ -12,16 +12,38 @@ from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.parser import BytesParser, HeaderParser
+from email.policy import EmailPolicy
 from email.utils import getaddresses
-from functools import cache
+from functools import cache, lru_cache
 
 import nh3
 from mailparser_reply import EmailReplyParser
 from mailparser_reply.constants import MAIL_LANGUAGES
 from tnefparse import TNEF
 
-_PARSER = BytesParser(policy=policy.default)
-_HEADERS = HeaderParser(policy=policy.default)
+
+@lru_cache(maxsize=4096)
+def _parsed_header(name: str, value: str) -> str:
+    return policy.default.header_fetch_parse(name, value)
+
+
+class _ParsedHeaderCache(EmailPolicy):
+    """``policy.default``, except that a header's parse is reused.
+
+    The standard policy parses a header again on every read: ``get_content_type()`` alone
+    parses Content-Type ten times per message. Header objects are immutable, and most
+    values (Content-Type, MIME-Version, Precedence …) repeat across messages.
+    """
+
+    def header_fetch_parse(self, name: str, value: str) -> str:
+        if hasattr(value, "name") or len(value) > 1000:  # already parsed, or long and rare
+            return super().header_fetch_parse(name, value)
+        return _parsed_header(name, value)
+
+
+_POLICY = _ParsedHeaderCache()
+_PARSER = BytesParser(policy=_POLICY)
+_HEADERS = HeaderParser(policy=_POLICY)
 MAX_SUBJECT = 998
 # cid: keeps inline images pointing at their parts; remote images are the console's concern.
 _URL_SCHEMES = {"http", "https", "mailto", "cid"}
@@ -102,6 +124,16 @@ def _reply_parser(language: str) -> EmailReplyParser:
     return EmailReplyParser(languages=["en"] if language == "en" else ["en", language])
 
 
+def _may_quote(parsed: ParsedMail) -> bool:
+    """Whether the text can hold quoted history: mail-parser-reply is only asked then.
+
+    Asking it costs as much as the rest of parsing; a message that is not an answer or a
+    forward and has no quoted line nor an address in its text has nothing for it to remove.
+    """
+    return bool(parsed.in_reply_to or parsed.references or _REPLY_SUBJECT.match(parsed.subject)
+                or _QUOTE_SIGN.search(parsed.text))
+
+
 def new_text_of(text: str, language: str = "en") -> str:
     """The text of a reply without the quoted history and signature (mail-parser-reply).
 
@@ -131,6 +163,11 @@ def _content(part: EmailMessage, problems: list[str]) -> str:
     return content if isinstance(content, str) else str(content)
 
 
+_REPLY_SUBJECT = re.compile(r"\s*(re|aw|sv|vs|antw|ref|rif|odp|fwd?|wg|tr|enc)\s*(\[\d+\])?\s*:",
+                            re.IGNORECASE)
+# A quoted line, or a quote header naming its author's address ("From: Bob <bob@…>",
+# "De : …", "On … <bob@…> wrote:").
+_QUOTE_SIGN = re.compile(r"^[ \t]*>|^[^\n]{0,200}@[^\n]*$", re.MULTILINE)
 _MSGID = re.compile(r"<[^<>\s]{1,900}>")
 _ROBOT_LOCAL = re.compile(r"^(mailer-daemon|postmaster|no-?reply|do-?not-?reply|bounces?)([+-]|$)",
                           re.IGNORECASE)
@@ -247,7 +284,10 @@ def _parse(raw: bytes) -> ParsedMail:
     if not parsed.text:
         parsed.text = next((info.data.decode("utf-8", "replace") for info in parsed.attachments
                             if info.container and info.filename == "body.txt"), "")
-    parsed.new_text = new_text_of(parsed.text, parsed.language)
+    if _may_quote(parsed):
+        parsed.new_text = new_text_of(parsed.text, parsed.language)
+    else:
+        parsed.new_text = parsed.text
     if msg.get_content_type() == "multipart/report":
         parsed.reported_message_id = _reported_message_id(parts, problems)
     return parsed
