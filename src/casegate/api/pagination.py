@@ -13,11 +13,10 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from django.db.models import Model, QuerySet
-from ninja import Schema
 from ninja.errors import HttpError
 from pydantic import Field
 
-from casegate.api.schemas import MAX_ID, Omit, omittable
+from casegate.api.schemas import MAX_ID, Input, omittable
 
 CURSOR_PATTERN = r"^[A-Za-z0-9_-]{10}[AEIMQUYcgkosw048]$"  # 8 bytes in 11 characters
 _CURSOR = re.compile(CURSOR_PATTERN)
@@ -25,13 +24,14 @@ _CURSOR = re.compile(CURSOR_PATTERN)
 Row = TypeVar("Row", bound=Model)
 
 
-class PageParams(Schema):
-    cursor: str | Omit = omittable(
+class PageParams(Input):
+    cursor: str = omittable(
         description="the next_cursor of the previous page", extra={"pattern": CURSOR_PATTERN})
     limit: int = Field(50, ge=1, le=200, description="how many items a page holds at most")
 
 
 def encode_cursor(last_id: int) -> str:
+    """The cursor of the page after the one ending with ``last_id``."""
     return base64.urlsafe_b64encode(last_id.to_bytes(8, "big")).decode().rstrip("=")
 
 

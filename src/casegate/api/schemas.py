@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import UTC, datetime
+from functools import partial
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from ninja import Schema
-from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints, field_validator
-from pydantic.json_schema import SkipJsonSchema
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StringConstraints,
+    WithJsonSchema,
+)
 
 MAX_ID = 2**63 - 1  # the largest primary key the databases store
 NO_NUL = r"^[^\x00]*$"
@@ -24,7 +34,7 @@ def _encodable(value: str) -> str:
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        raise ValueError("the text holds an unpaired surrogate, which is not valid Unicode") from None
+        raise ValueError("the text holds an unpaired surrogate: it is not valid Unicode") from None
     return value
 
 
@@ -32,6 +42,30 @@ def _not_blank(value: str) -> str:
     if not value.strip():
         raise ValueError("a reply needs some text")
     return value
+
+
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_DATE_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?"
+                        r"([Zz]|[+-][0-9]{2}:[0-9]{2})")
+
+
+def _date_time(value: Any, dates: bool = False) -> Any:
+    """An RFC 3339 date-time (or, with ``dates``, a date: its midnight UTC) as a datetime."""
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and _DATE_TIME.fullmatch(value):
+        return datetime.fromisoformat(value.upper())
+    if dates and isinstance(value, str) and _DATE.fullmatch(value):
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    raise ValueError("expected a date-time with its offset, such as 2025-01-31T09:30:00Z"
+                     + (", or a date such as 2025-01-31" if dates else ""))
+
+
+DateTime = Annotated[datetime, BeforeValidator(_date_time),
+                     WithJsonSchema({"type": "string", "format": "date-time"})]
+DateOrTime = Annotated[datetime, BeforeValidator(partial(_date_time, dates=True)),
+                       WithJsonSchema({"anyOf": [{"type": "string", "format": "date-time"},
+                                                 {"type": "string", "format": "date"}]})]
 
 
 def _text(max_length: int, pattern: str = NO_NUL) -> Any:
@@ -47,17 +81,23 @@ Username = _text(150)
 Team = _text(100)
 Tag = _text(50, r"^[^,\x00]*$")
 ReplyText = Annotated[_text(100_000, NOT_BLANK), AfterValidator(_not_blank)]
-Omit = SkipJsonSchema[None]  # in `X | Omit`: the field may be left out but is never null
 
 
 def omittable(*, extra: dict[str, Any] | None = None, **constraints: Any) -> Any:
-    """A field that may be left out; its schema names no default (an absent value is none)."""
+    """A field that may be left out (it is None then) but not sent as null.
+
+    The default is neither validated nor documented, so the schema stays the field's type.
+    """
 
     def document(schema: dict[str, Any]) -> None:
         schema.pop("default", None)
         schema.update(extra or {})
 
     return Field(None, json_schema_extra=document, **constraints)
+
+
+class HealthOut(Schema):
+    status: Literal["ok"]
 
 
 # --- errors ---------------------------------------------------------------------------------
@@ -83,7 +123,7 @@ ERRORS: dict[int, type[Schema]] = {400: ErrorOut, 401: ErrorOut, 404: ErrorOut, 
 
 def responses(ok: dict[int, Any], *errors: int) -> dict[int, Any]:
     """The documented answers of an authenticated operation: ``ok``, 401 and ``errors``."""
-    return {**ok, 401: ErrorOut, **{code: ERRORS[code] for code in errors}}
+    return dict(sorted({**ok, 401: ErrorOut, **{code: ERRORS[code] for code in errors}}.items()))
 
 
 # --- pages ----------------------------------------------------------------------------------
@@ -222,66 +262,57 @@ class CompanyDetail(CompanyOut):
 # --- filters and changes --------------------------------------------------------------------
 
 
-class ConversationFilters(Schema):
-    intake: Address | Omit = omittable(description="the intake address")
-    requester: Address | Omit = omittable(description="the requester's address")
-    q: ShortText | Omit = omittable(description="words the subject contains")
-    created_after: datetime | Omit = omittable(description="created at or after (default UTC)")
-    created_before: datetime | Omit = omittable(description="created before (default UTC)")
+class Input(BaseModel):
+    """Query parameters or a body. A plain pydantic model: ninja's Schema would also take a
+    body that is no JSON object (a list, a number), reading it as if it were empty."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+class ConversationFilters(Input):
+    intake: Address = omittable(description="the intake address")
+    requester: Address = omittable(description="the requester's address")
+    q: ShortText = omittable(description="words the subject contains")
+    created_after: DateOrTime = omittable(description="created at or after (a date: 00:00 UTC)")
+    created_before: DateOrTime = omittable(description="created before (a date: 00:00 UTC)")
 
 
 class CaseFilters(ConversationFilters):
-    status: CaseStatus | Omit = omittable()
-    priority: Priority | Omit = omittable()
-    assignee: Username | Omit = omittable(description="the username of the assigned agent")
-    team: Team | Omit = omittable()
-    tag: Tag | Omit = omittable()
+    status: CaseStatus = omittable()
+    priority: Priority = omittable()
+    assignee: Username = omittable(description="the username of the assigned agent")
+    team: Team = omittable()
+    tag: Tag = omittable()
 
 
 class LeadFilters(ConversationFilters):
-    status: LeadStatus | Omit = omittable()
+    status: LeadStatus = omittable()
 
 
-class ContactFilters(Schema):
-    q: ShortText | Omit = omittable(description="part of the address or the name")
-    company: Domain | Omit = omittable(description="the company's domain")
+class ContactFilters(Input):
+    q: ShortText = omittable(description="part of the address or the name")
+    company: Domain = omittable(description="the company's domain")
 
 
-class CompanyFilters(Schema):
-    q: ShortText | Omit = omittable(description="part of the domain or the name")
+class CompanyFilters(Input):
+    q: ShortText = omittable(description="part of the domain or the name")
 
 
-def _refuse_null(value: Any) -> Any:
-    if value is None:
-        raise ValueError("leave the field out instead of sending null")
-    return value
-
-
-class CasePatch(Schema):
-    status: CaseStatus | Omit = omittable()
-    priority: Priority | Omit = omittable()
+class CasePatch(Input):
+    status: CaseStatus = omittable()
+    priority: Priority = omittable()
     assignee: Username | None = omittable(description="a username; null unassigns the case")
-    team: Team | Omit = omittable()
-    tags: list[Tag] | Omit = omittable(max_length=50, description="replaces all the tags")
-    first_response_due_at: AwareDatetime | None = omittable(
+    team: Team = omittable()
+    tags: list[Tag] = omittable(max_length=50, description="replaces all the tags")
+    first_response_due_at: DateTime | None = omittable(
         description="when the first answer is due; null removes the deadline")
 
-    @field_validator("status", "priority", "team", "tags")
-    @classmethod
-    def refuse_null(cls, value: Any) -> Any:
-        return _refuse_null(value)
+
+class LeadPatch(Input):
+    status: LeadStatus = omittable()
 
 
-class LeadPatch(Schema):
-    status: LeadStatus | Omit = omittable()
-
-    @field_validator("status")
-    @classmethod
-    def refuse_null(cls, value: Any) -> Any:
-        return _refuse_null(value)
-
-
-class ReplyIn(Schema):
+class ReplyIn(Input):
     text: ReplyText
-    public: bool = Field(True, description="mail it to the requester; false keeps it an "
+    public: StrictBool = Field(True, description="mail it to the requester; false keeps it an "
                                            "internal note")

@@ -532,7 +532,7 @@ def conversation_detail(kind: str, conversation_id: int) -> dict[str, Any] | Non
     messages = list(conversation.messages.select_related("author")
                     .prefetch_related("attachments"))
     detail["messages"] = [message_as_dict(m, states) for m, states in
-                          zip(messages, _delivery_states(messages), strict=True)]
+                          zip(messages, delivery_states(messages), strict=True)]
     return detail
 
 
@@ -540,7 +540,7 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def _delivery_states(messages: list[DeskMessage]) -> list[str]:
+def delivery_states(messages: list[DeskMessage]) -> list[str]:
     """Where each outbound message's delivery stands: from the queue, or a report about it."""
     queue_ids = [m.queue_id for m in messages if m.direction == DeskMessage.OUTBOUND and m.queue_id]
     states: dict[str, set[str]] = {}

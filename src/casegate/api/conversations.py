@@ -1,0 +1,229 @@
+"""Cases and leads: lists with filters, details with their thread, changes and replies."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.db.models import BooleanField, QuerySet
+from django.db.models.expressions import RawSQL
+from django.http import HttpRequest
+from ninja import P, Path, Query, Router, Status
+from ninja.errors import HttpError
+
+from casegate.api.messages import message_items, thread_messages
+from casegate.api.pagination import PageParams, paginate
+from casegate.api.schemas import (
+    MAX_ID,
+    CaseDetail,
+    CaseFilters,
+    CaseOut,
+    CasePatch,
+    ConversationFilters,
+    LeadDetail,
+    LeadFilters,
+    LeadOut,
+    LeadPatch,
+    MessageOut,
+    Page,
+    ReplyIn,
+    responses,
+)
+from casegate.desk.models import Case, Intake, Lead
+from casegate.desk.replies import post_reply
+from casegate.desk.services import (
+    DeskError,
+    conversation_as_dict,
+    conversation_detail,
+    convert_lead,
+    set_status,
+    update_case,
+)
+
+router = Router()
+
+CaseId = Path[int, P(ge=1, le=MAX_ID, description="the case number")]
+LeadId = Path[int, P(ge=1, le=MAX_ID, description="the lead number")]
+
+# filter field -> the lookup it applies (tag and the dates are handled apart)
+_LOOKUPS = {"status": "status", "priority": "priority", "assignee": "assignee__username",
+            "team": "team", "intake": "intake__address__iexact",
+            "requester": "requester__iexact", "q": "subject__icontains"}
+
+
+def _utc(value: datetime) -> datetime:
+    """``value`` (aware) in UTC, clamped to the range a datetime can hold."""
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00+01:00 or 9999-12-31T23:59-01:00
+        return (datetime.max if value.year > 1 else datetime.min).replace(tzinfo=UTC)
+
+
+def _with_tag(rows: QuerySet[Case], tag: str) -> QuerySet[Case]:
+    tag = tag.strip().lower()  # as update_case stores tags
+    if connection.vendor != "sqlite":
+        return rows.filter(tags__contains=[tag])
+    table = connection.ops.quote_name(Case._meta.db_table)
+    return rows.filter(RawSQL(
+        f"EXISTS (SELECT 1 FROM json_each({table}.\"tags\") WHERE json_each.value = %s)",
+        [tag], output_field=BooleanField()))
+
+
+def _filtered(rows: QuerySet[Any], filters: ConversationFilters) -> QuerySet[Any]:
+    for name, value in filters.model_dump(exclude_none=True).items():
+        if name in _LOOKUPS:
+            rows = rows.filter(**{_LOOKUPS[name]: value})
+    tag = getattr(filters, "tag", None)  # cases only
+    if tag is not None:
+        rows = _with_tag(rows, tag)
+    if filters.created_after is not None:
+        rows = rows.filter(created_at__gte=_utc(filters.created_after))
+    if filters.created_before is not None:
+        rows = rows.filter(created_at__lt=_utc(filters.created_before))
+    return rows
+
+
+def _require(model: type[Case | Lead], number: int) -> None:
+    if not model.objects.filter(pk=number).exists():
+        raise HttpError(404, f"there is no {model.__name__.lower()} {number}")
+
+
+def _detail(kind: str, number: int) -> dict[str, Any]:
+    detail = conversation_detail(kind, number)
+    if detail is None:
+        raise HttpError(404, f"there is no {kind} {number}")
+    for message in detail["messages"]:
+        message.update({"case": None, "lead": None, kind: number})
+    return detail
+
+
+def _thread(model: type[Case | Lead], number: int, page: PageParams) -> dict[str, Any]:
+    _require(model, number)
+    kind = model.__name__.lower()
+    return paginate(thread_messages().filter(**{f"{kind}_id": number}), page, message_items,
+                    newest_first=False)
+
+
+def _reply(model: type[Case | Lead], number: int, author: Any, reply: ReplyIn
+           ) -> dict[str, Any]:
+    _require(model, number)
+    kind = Intake.LEAD if model is Lead else Intake.CASE
+    try:
+        message = post_reply(kind, number, author, reply.text, public=reply.public)
+    except DeskError as exc:
+        raise HttpError(400, str(exc)) from None
+    return message_items([thread_messages().get(pk=message.pk)])[0]
+
+
+# --- cases ----------------------------------------------------------------------------------
+
+
+@router.get("/cases", response=responses({200: Page[CaseOut]}, 400, 422), tags=["cases"])
+def list_cases(request: HttpRequest, filters: Query[CaseFilters], page: Query[PageParams]
+               ) -> dict[str, Any]:
+    """Cases, newest first, matching every filter given."""
+    rows = _filtered(Case.objects.select_related("intake", "assignee"), filters)
+    return paginate(rows, page, lambda cases: [conversation_as_dict(c) for c in cases])
+
+
+@router.get("/cases/{case_id}", response=responses({200: CaseDetail}, 404, 422), tags=["cases"])
+def get_case(request: HttpRequest, case_id: CaseId) -> dict[str, Any]:
+    """A case with its thread, its history and the requester's other cases."""
+    return _detail(Intake.CASE, case_id)
+
+
+@router.patch("/cases/{case_id}", response=responses({200: CaseOut}, 400, 404, 422),
+              tags=["cases"])
+def update_case_fields(request: HttpRequest, case_id: CaseId, changes: CasePatch
+                       ) -> dict[str, Any]:
+    """Change the fields given; each change is recorded in the case's history."""
+    _require(Case, case_id)
+    fields = changes.model_dump(exclude_unset=True)
+    assignee = fields.get("assignee")
+    if assignee is not None and not get_user_model().objects.filter(
+            username=assignee, is_active=True).exists():
+        raise HttpError(404, f"there is no active user {assignee!r} to assign")
+    if fields.get("first_response_due_at") is not None:
+        fields["first_response_due_at"] = _utc(fields["first_response_due_at"])
+    try:
+        case = update_case(case_id, request.auth.get_username(), **fields)
+    except DeskError as exc:
+        raise HttpError(400, str(exc)) from None
+    return conversation_as_dict(case)
+
+
+@router.get("/cases/{case_id}/messages", response=responses({200: Page[MessageOut]}, 400, 404,
+                                                           422), tags=["cases"])
+def list_case_messages(request: HttpRequest, case_id: CaseId, page: Query[PageParams]
+                       ) -> dict[str, Any]:
+    """The case's thread, oldest first."""
+    return _thread(Case, case_id, page)
+
+
+@router.post("/cases/{case_id}/replies", response=responses({201: MessageOut}, 400, 404, 422),
+             tags=["cases"])
+def reply_to_case(request: HttpRequest, case_id: CaseId, reply: ReplyIn
+                  ) -> Status[dict[str, Any]]:
+    """Answer the requester by mail (public) or add an internal note."""
+    return Status(201, _reply(Case, case_id, request.auth, reply))
+
+
+# --- leads ----------------------------------------------------------------------------------
+
+
+@router.get("/leads", response=responses({200: Page[LeadOut]}, 400, 422), tags=["leads"])
+def list_leads(request: HttpRequest, filters: Query[LeadFilters], page: Query[PageParams]
+               ) -> dict[str, Any]:
+    """Leads, newest first, matching every filter given."""
+    rows = _filtered(Lead.objects.select_related("intake"), filters)
+    return paginate(rows, page, lambda leads: [conversation_as_dict(lead) for lead in leads])
+
+
+@router.get("/leads/{lead_id}", response=responses({200: LeadDetail}, 404, 422), tags=["leads"])
+def get_lead(request: HttpRequest, lead_id: LeadId) -> dict[str, Any]:
+    """A lead with its thread."""
+    return _detail(Intake.LEAD, lead_id)
+
+
+@router.patch("/leads/{lead_id}", response=responses({200: LeadOut}, 400, 404, 422),
+              tags=["leads"])
+def update_lead_fields(request: HttpRequest, lead_id: LeadId, changes: LeadPatch
+                       ) -> dict[str, Any]:
+    """Change a lead's status."""
+    _require(Lead, lead_id)
+    if changes.status is not None:
+        try:
+            set_status(Intake.LEAD, lead_id, changes.status, request.auth.get_username())
+        except DeskError as exc:
+            raise HttpError(400, str(exc)) from None
+    return conversation_as_dict(Lead.objects.select_related("intake").get(pk=lead_id))
+
+
+@router.post("/leads/{lead_id}/convert", response=responses({200: LeadOut}, 404, 409, 422),
+             tags=["leads"])
+def convert(request: HttpRequest, lead_id: LeadId) -> dict[str, Any]:
+    """Mark a lead converted, creating its contact and company when missing."""
+    _require(Lead, lead_id)
+    try:
+        lead = convert_lead(lead_id, request.auth.get_username())
+    except DeskError as exc:  # the lead exists, so what is refused is its state
+        raise HttpError(409, str(exc)) from None
+    return conversation_as_dict(lead)
+
+
+@router.get("/leads/{lead_id}/messages", response=responses({200: Page[MessageOut]}, 400, 404,
+                                                           422), tags=["leads"])
+def list_lead_messages(request: HttpRequest, lead_id: LeadId, page: Query[PageParams]
+                       ) -> dict[str, Any]:
+    """The lead's thread, oldest first."""
+    return _thread(Lead, lead_id, page)
+
+
+@router.post("/leads/{lead_id}/replies", response=responses({201: MessageOut}, 400, 404, 422),
+             tags=["leads"])
+def reply_to_lead(request: HttpRequest, lead_id: LeadId, reply: ReplyIn
+                  ) -> Status[dict[str, Any]]:
+    """Answer the lead's requester by mail (public) or add an internal note."""
+    return Status(201, _reply(Lead, lead_id, request.auth, reply))

@@ -1,0 +1,123 @@
+"""Messages and attachments: their metadata, raw messages and attachment bytes."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+from urllib.parse import quote
+
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from ninja import P, Path, Router
+from ninja.errors import HttpError
+
+from casegate.api.schemas import MAX_ID, AttachmentDetail, MessageOut, responses
+from casegate.desk import blobs
+from casegate.desk.models import Attachment, Blob, DeskMessage
+from casegate.desk.services import attachment_as_dict, delivery_states, message_as_dict
+
+log = logging.getLogger("casegate.api")
+router = Router(tags=["messages"])
+
+MessageId = Path[int, P(ge=1, le=MAX_ID, description="the message's id")]
+AttachmentId = Path[int, P(ge=1, le=MAX_ID, description="the attachment's id")]
+
+_MEDIA_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}")
+_UNSAFE_IN_NAME = re.compile(r'[/\\"%]')
+
+
+def thread_messages() -> QuerySet[DeskMessage]:
+    """Messages with what showing them needs: their author and attachments."""
+    return DeskMessage.objects.select_related("author").prefetch_related("attachments")
+
+
+def message_items(messages: list[DeskMessage]) -> list[dict[str, Any]]:
+    """Messages as the API shows them, with where each outbound one's delivery stands.
+
+    The delivery state is worked out as conversation_detail() does (services has no public
+    function for it), so a message reads the same in a thread, in a page and on its own.
+    """
+    return [{**message_as_dict(m, state), "case": m.case_id, "lead": m.lead_id}
+            for m, state in zip(messages, delivery_states(messages), strict=True)]
+
+
+def _bytes_answer(media_type: str, description: str) -> dict[str, Any]:
+    """The 200 answer of a download, which ninja (documenting JSON bodies) cannot describe."""
+    return {"responses": {200: {
+        "description": description,
+        "headers": {"Content-Disposition": {"schema": {"type": "string"},
+                                            "description": "attachment, with the file name"}},
+        "content": {media_type: {"schema": {"type": "string", "format": "binary"}}},
+    }}}
+
+
+def content_disposition(filename: str, fallback: str) -> str:
+    """``attachment`` with the file name made safe: no controls, separators or quotes."""
+    name = "".join(ch for ch in filename if ch.isprintable())
+    name = _UNSAFE_IN_NAME.sub("_", name).strip(" .")[:200] or fallback
+    plain = name.encode("ascii", "replace").decode().replace("?", "_")
+    encoded = quote(name.encode("utf-8", "replace"), safe="")
+    return f"attachment; filename=\"{plain}\"; filename*=UTF-8''{encoded}"
+
+
+def _download(blob: Blob, media_type: str, filename: str, fallback: str) -> HttpResponse:
+    try:
+        data = blobs.read(blob)
+    except blobs.BlobMissing as exc:
+        log.warning("API download: %s", exc)
+        raise HttpError(404, f"the bytes of {fallback} are missing from the blob store; "
+                             "an administrator can look for the cause in the log") from None
+    media_type = media_type.strip().lower()
+    response = HttpResponse(data, content_type=media_type if _MEDIA_TYPE.fullmatch(media_type)
+                            else "application/octet-stream")
+    response["Content-Disposition"] = content_disposition(filename, fallback)
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+@router.get("/messages/{message_id}", response=responses({200: MessageOut}, 404, 422))
+def get_message(request: HttpRequest, message_id: MessageId) -> dict[str, Any]:
+    """A message with its attachments' metadata."""
+    message = thread_messages().filter(pk=message_id).first()
+    if message is None:
+        raise HttpError(404, f"there is no message {message_id}")
+    return message_items([message])[0]
+
+
+@router.get("/messages/{message_id}/raw", response=responses({200: None}, 404, 422),
+            openapi_extra=_bytes_answer("message/rfc822", "the message as it arrived or left"))
+def get_raw_message(request: HttpRequest, message_id: MessageId) -> HttpResponse:
+    """The message as it arrived (or, for a reply, as it was sent)."""
+    message = DeskMessage.objects.select_related("raw").filter(pk=message_id).first()
+    if message is None:
+        raise HttpError(404, f"there is no message {message_id}")
+    if message.raw is None:
+        raise HttpError(404, f"message {message_id} has no raw copy: it was written in the "
+                             "desk and never mailed")
+    return _download(message.raw, "message/rfc822", f"message-{message_id}.eml",
+                     f"message-{message_id}.eml")
+
+
+@router.get("/attachments/{attachment_id}", response=responses({200: AttachmentDetail}, 404, 422))
+def get_attachment(request: HttpRequest, attachment_id: AttachmentId) -> dict[str, Any]:
+    """An attachment's metadata; ``stored`` says whether its bytes can be downloaded."""
+    attachment = Attachment.objects.filter(pk=attachment_id).first()
+    if attachment is None:
+        raise HttpError(404, f"there is no attachment {attachment_id}")
+    return {**attachment_as_dict(attachment), "message": attachment.message_id}
+
+
+@router.get("/attachments/{attachment_id}/download", response=responses({200: None}, 404, 422),
+            openapi_extra=_bytes_answer("*/*", "the attachment's bytes, with its content type"))
+def download_attachment(request: HttpRequest, attachment_id: AttachmentId) -> HttpResponse:
+    """An attachment's bytes, served as a download."""
+    attachment = Attachment.objects.select_related("blob").filter(pk=attachment_id).first()
+    if attachment is None:
+        raise HttpError(404, f"there is no attachment {attachment_id}")
+    if attachment.blob is None:
+        reason = attachment.problem or "its bytes were not kept"
+        raise HttpError(404, f"attachment {attachment_id} is not stored: {reason}")
+    return _download(attachment.blob, attachment.content_type, attachment.filename,
+                     f"attachment-{attachment_id}")

@@ -1,0 +1,45 @@
+"""Fixtures of the REST API tests: an agent with a token, an authenticated client, data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+
+from casegate.api.tokens import create_token
+from casegate.desk.models import Intake
+from casegate.desk.services import add_intake
+
+
+@pytest.fixture(autouse=True)
+def blobs_in_database(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Blobs go to the test database, never into a CASEGATE_HOME on disk."""
+    monkeypatch.setenv("CASEGATE_BLOB_STORE", "database")
+
+
+@pytest.fixture
+def agent(db: None) -> Any:
+    return get_user_model().objects.create_user("ann", "ann@solarmora.com", first_name="Ann")
+
+
+@pytest.fixture
+def token(agent: Any) -> str:
+    return create_token("ann", "tests")
+
+
+@pytest.fixture
+def api(token: str) -> Client:
+    """A client sending the agent's token with every request."""
+    return Client(headers={"Authorization": f"Bearer {token}"})
+
+
+@pytest.fixture
+def intake(db: None) -> Intake:
+    return add_intake(Intake.CASE, "help@example.com")
+
+
+@pytest.fixture
+def lead_intake(db: None) -> Intake:
+    return add_intake(Intake.LEAD, "sales@example.com")

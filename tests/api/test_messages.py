@@ -1,0 +1,114 @@
+"""Messages and attachments over the API: metadata, downloads, raw messages, 404s."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from casegate.api.messages import content_disposition
+from casegate.desk import blobs
+from casegate.desk.models import Blob, DeskMessage, Intake
+from tests.api.factories import make_attachment, make_case, make_message
+
+pytestmark = pytest.mark.django_db
+
+RAW = b"From: dana@example.net\r\nSubject: Inverter beeps\r\n\r\nIt beeps.\r\n"
+
+
+@pytest.fixture
+def message(intake: Intake) -> DeskMessage:
+    return make_message(make_case(intake), raw=RAW, text="It beeps.")
+
+
+def test_a_message_with_its_attachments(api: Client, message: DeskMessage) -> None:
+    attachment = make_attachment(message, b"%PDF-1.4 report")
+    body = api.get(f"/api/messages/{message.pk}").json()
+    assert body["id"] == message.pk and body["case"] == message.case_id and body["lead"] is None
+    assert body["text"] == "It beeps." and body["raw_sha256"] == blobs.digest(RAW)
+    assert body["attachments"] == [{
+        "id": attachment.pk, "filename": "report.pdf", "content_type": "application/pdf",
+        "size": 15, "content_id": "", "inline": False, "container": None, "problem": None,
+        "sha256": blobs.digest(b"%PDF-1.4 report"), "stored": True}]
+    assert api.get("/api/messages/999").json() == {"detail": "there is no message 999"}
+
+
+def test_attachment_metadata(api: Client, message: DeskMessage) -> None:
+    attachment = make_attachment(message, None, problem="larger than the 10-byte limit per file",
+                                 size=99)
+    body = api.get(f"/api/attachments/{attachment.pk}").json()
+    assert body["message"] == message.pk and body["stored"] is False
+    assert body["problem"] == "larger than the 10-byte limit per file"
+    assert api.get("/api/attachments/999").status_code == 404
+
+
+def test_a_download_is_the_bytes_as_an_attachment(api: Client, message: DeskMessage) -> None:
+    data = bytes(range(256)) * 4
+    attachment = make_attachment(message, data, filename="Prüfbericht 3.pdf")
+    response = api.get(f"/api/attachments/{attachment.pk}/download")
+    assert response.status_code == 200
+    assert response.content == data
+    assert response["Content-Type"] == "application/pdf"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Content-Disposition"] == (
+        "attachment; filename=\"Pr_fbericht 3.pdf\"; "
+        "filename*=UTF-8''Pr%C3%BCfbericht%203.pdf")
+
+
+def test_a_download_never_serves_a_forged_content_type(api: Client, message: DeskMessage
+                                                        ) -> None:
+    html = make_attachment(message, b"<script>alert(1)</script>", content_type="text/html",
+                           filename="page.html")
+    response = api.get(f"/api/attachments/{html.pk}/download")
+    assert response["Content-Type"] == "text/html"
+    assert response["Content-Security-Policy"].endswith("sandbox")
+    assert response["Content-Disposition"].startswith("attachment;")
+    odd = make_attachment(message, b"x", content_type="text/plain\r\nX-Evil: 1", filename="")
+    response = api.get(f"/api/attachments/{odd.pk}/download")
+    assert response["Content-Type"] == "application/octet-stream"
+    assert f'filename="attachment-{odd.pk}"' in response["Content-Disposition"]
+
+
+@pytest.mark.parametrize(("name", "plain", "encoded"), [
+    ("../../etc/passwd", "_.._etc_passwd", "_.._etc_passwd"),
+    ('a"b\\c.txt', "a_b_c.txt", "a_b_c.txt"),
+    ("evil\r\nSet-Cookie: x", "evilSet-Cookie: x", "evilSet-Cookie%3A%20x"),
+    ("invoice\u202egpj.exe", "invoicegpj.exe", "invoicegpj.exe"),
+    ("100%.txt", "100_.txt", "100_.txt"),
+    ("  ...  ", "fallback", "fallback"),
+    ("日本.txt", "__.txt", "%E6%97%A5%E6%9C%AC.txt"),
+])
+def test_file_names_are_made_safe(name: str, plain: str, encoded: str) -> None:
+    assert content_disposition(name, "fallback") == (
+        f"attachment; filename=\"{plain}\"; filename*=UTF-8''{encoded}")
+
+
+def test_an_attachment_not_stored_is_404_with_the_reason(api: Client, message: DeskMessage
+                                                         ) -> None:
+    attachment = make_attachment(message, None, problem="larger than the 10-byte limit per file")
+    response = api.get(f"/api/attachments/{attachment.pk}/download")
+    assert response.status_code == 404
+    assert response.json() == {"detail": f"attachment {attachment.pk} is not stored: larger "
+                                         "than the 10-byte limit per file"}
+    assert api.get("/api/attachments/999/download").status_code == 404
+
+
+def test_bytes_missing_from_the_store_are_404_not_500(api: Client, message: DeskMessage) -> None:
+    Blob.objects.create(sha256="ab" * 32, size=3, data=None)  # its file is nowhere
+    attachment = make_attachment(message, None)
+    attachment.blob_id = "ab" * 32
+    attachment.save()
+    response = api.get(f"/api/attachments/{attachment.pk}/download")
+    assert response.status_code == 404
+    assert "missing from the blob store" in response.json()["detail"]
+
+
+def test_the_raw_message(api: Client, message: DeskMessage, intake: Intake) -> None:
+    response = api.get(f"/api/messages/{message.pk}/raw")
+    assert response.status_code == 200 and response.content == RAW
+    assert response["Content-Type"] == "message/rfc822"
+    assert response["Content-Disposition"].startswith(
+        f'attachment; filename="message-{message.pk}.eml"')
+    note = make_message(make_case(intake), direction=DeskMessage.NOTE)
+    missing = api.get(f"/api/messages/{note.pk}/raw")
+    assert missing.status_code == 404 and "no raw copy" in missing.json()["detail"]
+    assert api.get("/api/messages/999/raw").status_code == 404
