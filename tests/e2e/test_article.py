@@ -63,8 +63,10 @@ def test_html_body_is_sanitized_and_attachments_are_listed(demo: Instance) -> No
     assert "<p>" in message["html"] and "Hi" in message["html"]
     for hostile in ("script", "onclick", "javascript:"):
         assert hostile not in message["html"]
-    assert message["attachments"] == [{"filename": "invoice.pdf", "content_type": "application/pdf",
-                                       "size": 1009, "content_id": ""}]
+    [attachment] = message["attachments"]
+    assert {k: attachment[k] for k in ("filename", "content_type", "size", "stored")} == {
+        "filename": "invoice.pdf", "content_type": "application/pdf", "size": 1009,
+        "stored": True}
 
 
 @pytest.mark.parametrize(

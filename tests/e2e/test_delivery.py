@@ -18,13 +18,18 @@ def relay(backend: str) -> Iterator[tuple[Instance, RecordingHandler, RecordingH
     crm_port, senders_port = free_port(), free_port()
     with instance(backend) as inst, smtp_sink(crm_port) as (_, crm), \
             smtp_sink(senders_port) as (_, senders):
-        inst.run("demo")
-        inst.run("transport", "add", "my-crm.com", f"127.0.0.1:{crm_port}")
-        inst.run("transport", "add", "example.net", f"127.0.0.1:{senders_port}")
-        inst.run("rule", "add", "--match", "crm@solarmora.com", "--replace-recipient",
-                 "support@my-crm.com")
-        inst.start()
+        forward_to_crm(inst, crm_port, senders_port)
         yield inst, crm, senders
+
+
+def forward_to_crm(inst: Instance, crm_port: int, senders_port: int) -> None:
+    """The demo, with crm@ routed to my-crm.com and both that and example.net at sinks."""
+    inst.run("demo")
+    inst.run("transport", "add", "my-crm.com", f"127.0.0.1:{crm_port}")
+    inst.run("transport", "add", "example.net", f"127.0.0.1:{senders_port}")
+    inst.run("rule", "add", "--match", "crm@solarmora.com", "--replace-recipient",
+             "support@my-crm.com")
+    inst.start()
 
 
 def deliveries(inst: Instance, queue_id: str) -> list[dict]:
@@ -211,12 +216,7 @@ def test_a_delivery_retried_past_the_delay_warning_gets_one_delayed_report(backe
     crm_port, senders_port = free_port(), free_port()
     with (instance(backend, CASEGATE_DELAY_WARNING="0.0005") as inst,  # 1.8 seconds
           smtp_sink(crm_port) as (_, crm), smtp_sink(senders_port) as (_, senders)):
-        inst.run("demo")
-        inst.run("transport", "add", "my-crm.com", f"127.0.0.1:{crm_port}")
-        inst.run("transport", "add", "example.net", f"127.0.0.1:{senders_port}")
-        inst.run("rule", "add", "--match", "crm@solarmora.com", "--replace-recipient",
-                 "support@my-crm.com")
-        inst.start()
+        forward_to_crm(inst, crm_port, senders_port)
         crm.reply = "451 4.3.0 Busy"
         data, msgid = mail(subject="slow CRM", to="crm@solarmora.com")
         queue_id = inst.send("dana@example.net", ["crm@solarmora.com"], data)

@@ -136,6 +136,18 @@ def intake_list(args: argparse.Namespace) -> None:
     _emit(rows, args.json, ["id", "kind", "address"])
 
 
+def verify(args: argparse.Namespace) -> None:
+    from casegate.config import get_config
+    from casegate.verify import verify as run
+
+    host, _, port = args.smtp.rpartition(":")
+    result = run(args.address, host or "127.0.0.1", int(port), get_config().hostname,
+                 args.timeout)
+    print(json.dumps(result.as_dict(), indent=2) if args.json else "\n".join(result.lines()))
+    if not result.ok:
+        raise SystemExit(1)
+
+
 def rule_test(args: argparse.Namespace) -> None:
     from casegate.routing.simulator import describe, simulate
     from casegate.routing.snapshot import load_table

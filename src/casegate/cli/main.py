@@ -103,6 +103,14 @@ def build_parser() -> Parser:
     p.set_defaults(func=c.intake_add)
     _add_list(intake, c.intake_list)
 
+    p = sub.add_parser("verify", help="send a test message and report every hop")
+    p.add_argument("address")
+    p.add_argument("--smtp", default="127.0.0.1:2525", metavar="HOST:PORT",
+                   help="the gateway's SMTP address (default 127.0.0.1:2525)")
+    p.add_argument("--timeout", type=float, default=30.0, metavar="S")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=c.verify)
+
     rule = sub.add_parser("rule", help="routing rules").add_subparsers(
         dest="action", required=True, parser_class=Parser)
     p = rule.add_parser("add")

@@ -1,0 +1,198 @@
+"""``casegate verify``: send a test message and follow it through every hop.
+
+The article's manual check (send a message, look in the CRM) as one command: the message
+goes in through the SMTP port like any customer's, then the queue and the desk are read
+until each hop has happened or the time is up. Hops, in order:
+
+1. **accepted**: the gateway answered 250 (its queue id), or the reply that refused it;
+2. **routed**: the rules that applied and the final recipients, or the quarantine entry;
+3. **delivered**: each final recipient's delivery (desk, mailbox or remote host and its
+   reply), or the bounce or the last temporary error;
+4. **case opened**: for deliveries to a desk intake, the case or lead it was filed on.
+
+The test message comes from the null envelope sender and says it is automated, so it
+draws no acknowledgement, notification or bounce.
+"""
+
+from __future__ import annotations
+
+import secrets
+import smtplib
+import time
+from dataclasses import asdict, dataclass, field
+from email.message import EmailMessage
+from email.utils import format_datetime, localtime
+from typing import Any
+
+from casegate.delivery.models import Delivery
+from casegate.desk.models import DeskMessage
+from casegate.gateway.models import Quarantine
+
+
+@dataclass
+class Hop:
+    name: str
+    ok: bool
+    seconds: float
+    detail: str
+
+
+@dataclass
+class Verification:
+    address: str
+    hops: list[Hop] = field(default_factory=list)
+    failure: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.failure
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"address": self.address, "ok": self.ok, "failure": self.failure or None,
+                "hops": [asdict(h) for h in self.hops]}
+
+    def lines(self) -> list[str]:
+        lines = [f"{'ok  ' if hop.ok else 'FAIL'} {hop.seconds:7.3f}s  {hop.name}: {hop.detail}"
+                 for hop in self.hops]
+        lines.append(f"verified: {self.address} reaches its destination" if self.ok
+                     else f"not verified: {self.failure}")
+        return lines
+
+
+def test_message(address: str, hostname: str, token: str) -> bytes:
+    message = EmailMessage()
+    message["From"] = f"casegate verify <verify@{hostname}>"
+    message["To"] = address
+    message["Subject"] = f"casegate verify {token}"
+    message["Date"] = format_datetime(localtime())
+    message["Message-ID"] = f"<verify.{token}@{hostname}>"
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(f"A test message sent by `casegate verify` to {address}.\n")
+    return message.as_bytes()
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.start = time.monotonic()
+
+    def now(self) -> float:
+        return round(time.monotonic() - self.start, 3)
+
+
+def verify(address: str, smtp_host: str, smtp_port: int, hostname: str,
+           timeout: float = 30.0) -> Verification:
+    """Send the test message to ``address`` and follow it; never raises for a failed hop."""
+    result = Verification(address)
+    clock = _Clock()
+    deadline = time.monotonic() + timeout
+    token = secrets.token_hex(8)
+    queue_id = _send(result, clock, address, smtp_host, smtp_port, hostname, token)
+    if queue_id is None:
+        return result
+    deliveries = _routed(result, clock, queue_id, deadline)
+    if deliveries is None:
+        return result
+    if _delivered(result, clock, deliveries, deadline):
+        _filed(result, clock, queue_id, [d for d in deliveries if d.kind == "desk"], deadline)
+    return result
+
+
+def _fail(result: Verification, clock: _Clock, hop: str, why: str) -> None:
+    result.hops.append(Hop(hop, False, clock.now(), why))
+    result.failure = f"{hop}: {why}"
+
+
+def _send(result: Verification, clock: _Clock, address: str, host: str, port: int,
+          hostname: str, token: str) -> str | None:
+    try:
+        with smtplib.SMTP(host, port, timeout=30) as client:
+            client.ehlo(hostname)
+            client.mail("")
+            code, reply = client.rcpt(address)
+            if code != 250:
+                _fail(result, clock, "accepted", f"RCPT TO refused: {code} {reply.decode()}")
+                return None
+            code, reply = client.data(test_message(address, hostname, token))
+    except (OSError, smtplib.SMTPException) as exc:
+        _fail(result, clock, "accepted", f"cannot talk SMTP to {host}:{port}: {exc}")
+        return None
+    text = reply.decode(errors="replace")
+    if code != 250:
+        _fail(result, clock, "accepted", f"DATA refused: {code} {text}")
+        return None
+    queue_id = text.rsplit(" ", 1)[-1]
+    result.hops.append(Hop("accepted", True, clock.now(), f"{code} {text}"))
+    return queue_id
+
+
+def _wait(deadline: float, check: Any) -> Any:
+    while True:
+        value = check()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.05)
+
+
+def _routed(result: Verification, clock: _Clock, queue_id: str, deadline: float
+            ) -> list[Delivery] | None:
+    held = list(Quarantine.objects.filter(message_id=queue_id))
+    if held:
+        _fail(result, clock, "routed", f"quarantined: {held[0].reason}")
+        return None
+    deliveries = list(Delivery.objects.filter(message_id=queue_id).order_by("id"))
+    if not deliveries:
+        _fail(result, clock, "routed", f"message {queue_id} has no deliveries")
+        return None
+    rules = sorted({rule for d in deliveries for rule in d.rules})
+    applied = (f"rule {', '.join(f'#{r}' for r in rules)} applied" if rules
+               else "no rule applied (a recognized address)")
+    targets = ", ".join(f"{d.recipient} ({d.kind})" for d in deliveries)
+    result.hops.append(Hop("routed", True, clock.now(), f"{applied}; to {targets}"))
+    return deliveries
+
+
+def _delivered(result: Verification, clock: _Clock, deliveries: list[Delivery],
+               deadline: float) -> bool:
+    ids = [d.pk for d in deliveries]
+
+    def settled() -> list[Delivery] | None:
+        current = list(Delivery.objects.filter(pk__in=ids).order_by("id"))
+        if all(d.state in (Delivery.DELIVERED, *Delivery.FINAL_FAILURES, Delivery.DELETED)
+               for d in current):
+            return current
+        return None
+
+    final = _wait(deadline, settled)
+    if final is None:
+        pending = [d for d in Delivery.objects.filter(pk__in=ids)
+                   if d.state != Delivery.DELIVERED]
+        last = "; ".join(f"{d.recipient}: {d.state}"
+                         + (f", last reply {d.last_reply}" if d.last_reply else "")
+                         for d in pending)
+        _fail(result, clock, "delivered", f"timeout waiting for delivery ({last})")
+        return False
+    ok = True
+    for delivery in final:
+        where = delivery.last_reply or delivery.kind
+        if delivery.state == Delivery.DELIVERED:
+            result.hops.append(Hop("delivered", True, clock.now(),
+                                   f"{delivery.recipient}: {where}"))
+        else:
+            _fail(result, clock, "delivered", f"{delivery.recipient} {delivery.state}: {where}")
+            ok = False
+    return ok
+
+
+def _filed(result: Verification, clock: _Clock, queue_id: str, desk: list[Delivery],
+           deadline: float) -> None:
+    if not desk:
+        return
+    message = _wait(deadline, lambda: DeskMessage.objects.filter(queue_id=queue_id).first())
+    if message is None:
+        _fail(result, clock, "case opened", "the desk has no message from this delivery")
+        return
+    if message.case_id:
+        detail = f"case {message.case_id} (casegate cases show {message.case_id})"
+    else:
+        detail = f"lead {message.lead_id} (casegate leads show {message.lead_id})"
+    result.hops.append(Hop("case opened", True, clock.now(), detail))

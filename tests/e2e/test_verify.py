@@ -1,0 +1,62 @@
+"""casegate verify: the article's step 3 as one command, naming the hop that failed."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support import Instance, RecordingHandler, free_port, instance, smtp_sink
+
+
+@pytest.fixture(scope="module")
+def gateway(backend: str) -> Iterator[tuple[Instance, RecordingHandler]]:
+    crm_port = free_port()
+    with instance(backend) as inst, smtp_sink(crm_port) as (_, crm):
+        inst.run("demo")
+        inst.run("transport", "add", "my-crm.com", f"127.0.0.1:{crm_port}")
+        inst.run("rule", "add", "--match", "crm@solarmora.com", "--replace-recipient",
+                 "support@my-crm.com")
+        inst.start()
+        yield inst, crm
+
+
+def verify(inst: Instance, address: str, *extra: str) -> tuple[int, dict]:
+    done = inst.run("verify", address, "--smtp", f"127.0.0.1:{inst.smtp_port}", "--json",
+                    *extra, check=False)
+    return done.returncode, json.loads(done.stdout)
+
+
+def test_every_hop_to_a_new_case_is_reported_with_its_time(gateway) -> None:
+    inst, _ = gateway
+    code, result = verify(inst, "help@solarmora.com")
+    assert code == 0 and result["ok"], result
+    assert [h["name"] for h in result["hops"]] == ["accepted", "routed", "delivered",
+                                                   "case opened"]
+    assert "rule #1 applied" in result["hops"][1]["detail"]
+    assert result["hops"][3]["detail"].startswith("case ")
+    times = [h["seconds"] for h in result["hops"]]
+    assert times == sorted(times)
+    text = inst.run("verify", "help@solarmora.com", "--smtp", f"127.0.0.1:{inst.smtp_port}")
+    assert "verified: help@solarmora.com" in text.stdout
+
+
+def test_the_failing_hop_is_named_with_the_reason(gateway) -> None:
+    inst, crm = gateway
+    code, result = verify(inst, "nobody@solarmora.com")
+    assert code == 1 and result["failure"].startswith("accepted: RCPT TO refused: 550")
+    crm.reply = "550 5.7.1 This CRM refuses your message"
+    try:
+        code, result = verify(inst, "crm@solarmora.com")
+        assert code == 1
+        assert result["failure"].startswith("delivered: support@my-crm.com bounced")
+        assert "550 5.7.1 This CRM refuses" in result["failure"]
+        crm.reply = "451 4.3.0 Busy"
+        code, result = verify(inst, "crm@solarmora.com", "--timeout", "2")
+        assert code == 1 and "timeout waiting for delivery" in result["failure"]
+        assert "451 4.3.0" in result["failure"]
+    finally:
+        crm.reply = None
+    code, result = verify(inst, "crm@solarmora.com")
+    assert code == 0 and result["hops"][-1]["name"] == "delivered"
