@@ -3,6 +3,10 @@
 # End-to-end tests run on SQLite and on PostgreSQL (127.0.0.1:5432, user postgres,
 # database test) in one run; the ORM-level tests run a second time on PostgreSQL.
 source "$(dirname "$0")/_venv.sh" "[test]"
+# The browser tests drive Debian's chromium (playwright's own browser download is not used).
+if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq && apt-get install -y -qq chromium >/dev/null
+fi
 .venv/bin/ruff check src tests bench
 .venv/bin/pytest "$@"
 PG_URL="${CASEGATE_TEST_PG:-postgresql://postgres@127.0.0.1:5432/test}"

@@ -70,6 +70,8 @@ async def _serve(config: Config, smtp: tuple[str, int], http: tuple[str, int] | 
     except OSError as exc:
         await asyncio.to_thread(store.close)
         raise CasegateError(f"cannot listen: {exc.strerror or exc}") from None
+    # The console's "Send test message" goes through this very port.
+    os.environ["CASEGATE_SMTP_LISTEN"] = f"{smtp[0]}:{gateway.port}"
     if http_server:
         http_server.start()
     worker = start_worker_process() if with_worker else None

@@ -24,6 +24,7 @@ INSTALLED_APPS = [
     "casegate.delivery",
     "casegate.desk",
     "casegate.api",
+    "casegate.console",
 ]
 
 MIDDLEWARE = [
@@ -34,7 +35,15 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "casegate.console.middleware.ContentSecurityPolicy",
 ]
+
+LOGIN_URL = "/console/login/"
+LOGIN_REDIRECT_URL = "/console/"
+LOGOUT_REDIRECT_URL = "/console/login/"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
 
 ROOT_URLCONF = "casegate.urls"
 WSGI_APPLICATION = "casegate.wsgi.application"

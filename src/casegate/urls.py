@@ -1,6 +1,8 @@
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.urls import path
+from django.shortcuts import redirect
+from django.urls import include, path
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from casegate.api.app import api
@@ -24,4 +26,8 @@ urlpatterns = [
     path("metrics", metrics),
     path("admin/", admin.site.urls),
     path("api/", api.urls),
+    path("console/login/", auth_views.LoginView.as_view(template_name="console/login.html"),
+         name="login"),
+    path("console/", include("casegate.console.urls")),
+    path("", lambda request: redirect("console:home")),
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import sys
 from collections.abc import Iterable
 from typing import Any
 
@@ -361,6 +362,29 @@ def agent_list(args: argparse.Namespace) -> None:
              "name": a.user.get_full_name(), "teams": a.teams, "notify": a.notify}
             for a in Agent.objects.select_related("user").order_by("user__username")]
     _emit(rows, args.json, ["username", "email", "teams"])
+
+
+ROLE_NAMES = {"super": "super administrator", "mail-settings": "mail-settings administrator",
+              "agent": "agent", "viewer": "viewer"}
+
+
+def user_add(args: argparse.Namespace) -> None:
+    from casegate.console.roles import add_user
+
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else args.password
+    user = add_user(args.username, ROLE_NAMES[args.role], password, args.email)
+    print(f"user {user.get_username()}: {ROLE_NAMES[args.role]}")
+
+
+def user_list(args: argparse.Namespace) -> None:
+    from django.contrib.auth import get_user_model
+
+    from casegate.console.roles import roles_of
+
+    rows = [{"username": u.get_username(), "email": u.email, "active": u.is_active,
+             "roles": sorted(roles_of(u)) if not u.is_superuser else ["super administrator"]}
+            for u in get_user_model().objects.order_by("username")]
+    _emit(rows, args.json, ["username", "email", "roles"])
 
 
 def token_create(args: argparse.Namespace) -> None:

@@ -213,6 +213,20 @@ def build_parser() -> Parser:
     p.set_defaults(func=c.agent_add)
     _add_list(agent, c.agent_list)
 
+    user = sub.add_parser("user", help="console users and their roles").add_subparsers(
+        dest="action", required=True, parser_class=Parser)
+    p = user.add_parser("add", help="create a user (or change their role and password)")
+    p.add_argument("username")
+    p.add_argument("--role", required=True,
+                   choices=["super", "mail-settings", "agent", "viewer"])
+    p.add_argument("--email", default="")
+    secret = p.add_mutually_exclusive_group(required=True)
+    secret.add_argument("--password-stdin", action="store_true",
+                        help="read the password from the first line of stdin")
+    secret.add_argument("--password", help="visible to other local users; prefer stdin")
+    p.set_defaults(func=c.user_add)
+    _add_list(user, c.user_list)
+
     token = sub.add_parser("token", help="REST API tokens").add_subparsers(
         dest="action", required=True, parser_class=Parser)
     p = token.add_parser("create", help="print a new token (shown once)")

@@ -1,0 +1,22 @@
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from casegate.console import views
+
+app_name = "console"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("routing/", views.routing, name="routing"),
+    path("routing/add", views.rule_add, name="rule_add"),
+    path("routing/test-message", views.send_test_message, name="test_message"),
+    path("routing/<int:rule_id>/delete", views.rule_delete, name="rule_delete"),
+    path("routing/<int:rule_id>/<str:action>", views.rule_change, name="rule_change"),
+    path("trace/", views.trace, name="trace"),
+    path("trace/<str:queue_id>/", views.trace_message, name="trace_message"),
+    path("cases/", views.cases, name="cases"),
+    path("cases/<int:case_id>/", views.case, name="case"),
+    path("cases/<int:case_id>/reply", views.case_reply, name="case_reply"),
+    path("cases/<int:case_id>/fields", views.case_fields, name="case_fields"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+]

@@ -1,0 +1,240 @@
+"""Console pages: default routing (with the simulator and a test message), the message
+trace, and the case desk. Every view checks a privilege (:mod:`casegate.console.roles`);
+every form is a POST protected by Django's CSRF middleware."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.dateparse import parse_datetime
+from django.views.decorators.http import require_POST
+
+from casegate.config import get_config
+from casegate.console.roles import can, require
+from casegate.desk.models import Case, DeskMessage
+from casegate.desk.replies import post_reply
+from casegate.desk.services import DeskError, conversation_detail, update_case
+from casegate.errors import CasegateError
+from casegate.routing.models import Rule
+from casegate.routing.services import (
+    RuleError,
+    RuleSpec,
+    add_rule,
+    move_rule,
+    remove_rule,
+    set_enabled,
+)
+from casegate.routing.simulator import simulate
+from casegate.routing.snapshot import load_table
+from casegate.trace import STATUSES, TraceFilter, find_messages, message_hops
+from casegate.verify import verify
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    if not request.user.is_authenticated:
+        return redirect("login")
+    if can(request.user, "mail_settings"):
+        return redirect("console:routing")
+    return redirect("console:cases")
+
+
+# --- default routing ---------------------------------------------------------------------
+
+
+def _rule_spec(form: Any) -> RuleSpec:
+    also = [a.strip() for a in form.get("also_deliver", "").replace(",", "\n").splitlines()
+            if a.strip()]
+    position = form.get("position", "").strip()
+    if position and not position.isdigit():
+        raise RuleError("the position is a number, 1 for the highest priority")
+    return RuleSpec(
+        match_type=form.get("match_type", ""),
+        match_value=form.get("match_value", "").strip(),
+        rewrite=form.get("rewrite", ""),
+        rewrite_value=form.get("rewrite_value", "").strip(),
+        also_deliver=also,
+        bypass_spam=form.get("bypass_spam") == "on",
+        apply_to=form.get("apply_to") or None,
+        description=form.get("description", "").strip()[:200],
+        enabled=form.get("enabled", "on") == "on",
+        position=int(position) if position else None,
+    )
+
+
+def _routing_page(request: HttpRequest, status: int = 200, **context: Any) -> HttpResponse:
+    rcpt = request.GET.get("rcpt", "").strip()
+    simulation = (simulate(load_table(), rcpt, request.GET.get("spam") == "on")
+                  if rcpt else None)
+    return render(request, "console/routing.html", {
+        "rules": Rule.objects.order_by("position", "id"),
+        "form": context.pop("form", {}),
+        "simulation": simulation,
+        "rcpt": rcpt,
+        **context,
+    }, status=status)
+
+
+@require("mail_settings")
+def routing(request: HttpRequest) -> HttpResponse:
+    return _routing_page(request)
+
+
+@require("mail_settings")
+@require_POST
+def rule_add(request: HttpRequest) -> HttpResponse:
+    try:
+        rule = add_rule(_rule_spec(request.POST))
+    except RuleError as exc:
+        return _routing_page(request, status=400, form=request.POST, form_error=str(exc))
+    messages.success(request, f"Rule #{rule.pk} saved. It applies to the next message.")
+    return redirect("console:routing")
+
+
+def _rule_or_404(rule_id: int) -> Rule:
+    rule = Rule.objects.filter(pk=rule_id).first()
+    if rule is None:
+        raise Http404(f"there is no rule {rule_id}")
+    return rule
+
+
+@require("mail_settings")
+@require_POST
+def rule_change(request: HttpRequest, rule_id: int, action: str) -> HttpResponse:
+    rule = _rule_or_404(rule_id)
+    try:
+        if action in ("up", "down"):
+            move_rule(rule.pk, max(1, rule.position + (-1 if action == "up" else 1)))
+        elif action in ("enable", "disable"):
+            set_enabled(rule.pk, action == "enable")
+        else:
+            raise Http404(f"there is no rule action {action}")
+    except RuleError as exc:
+        messages.error(request, str(exc))
+    return redirect("console:routing")
+
+
+@require("mail_settings")
+def rule_delete(request: HttpRequest, rule_id: int) -> HttpResponse:
+    rule = _rule_or_404(rule_id)
+    if request.method == "POST":
+        remove_rule(rule.pk)
+        messages.success(request, f"Rule #{rule_id} deleted.")
+        return redirect("console:routing")
+    return render(request, "console/rule_delete.html", {"rule": rule})
+
+
+def smtp_address() -> tuple[str, int]:
+    """Where this installation's gateway listens (``serve`` exports it)."""
+    host, _, port = os.environ.get("CASEGATE_SMTP_LISTEN", "127.0.0.1:2525").rpartition(":")
+    return (host.strip("[]") or "127.0.0.1"), int(port)
+
+
+@require("mail_settings")
+@require_POST
+def send_test_message(request: HttpRequest) -> HttpResponse:
+    address = request.POST.get("address", "").strip()
+    host, port = smtp_address()
+    result = verify(address, "127.0.0.1" if host in ("0.0.0.0", "::") else host, port,
+                    get_config().hostname, timeout=20)
+    return _routing_page(request, verification=result)
+
+
+# --- message trace -------------------------------------------------------------------------
+
+
+@require("mail_settings")
+def trace(request: HttpRequest) -> HttpResponse:
+    query = request.GET
+    wanted = TraceFilter(
+        message_id=query.get("message_id", ""), sender=query.get("sender", ""),
+        recipient=query.get("recipient", ""),
+        status=query.get("status", "") if query.get("status") in STATUSES else "",
+        since=parse_datetime(query.get("since", "")) if query.get("since") else None,
+        until=parse_datetime(query.get("until", "")) if query.get("until") else None,
+    )
+    return render(request, "console/trace.html", {
+        "results": find_messages(wanted), "query": query, "statuses": STATUSES})
+
+
+@require("mail_settings")
+def trace_message(request: HttpRequest, queue_id: str) -> HttpResponse:
+    found = message_hops(queue_id)
+    if found is None:
+        raise Http404(f"there is no message {queue_id}")
+    return render(request, "console/trace_message.html", {"message": found})
+
+
+# --- case desk -----------------------------------------------------------------------------
+
+QUEUES = {"mine": "Mine", "unassigned": "Unassigned", "open": "Open", "all": "All"}
+
+
+@require("read_cases")
+def cases(request: HttpRequest) -> HttpResponse:
+    queue = request.GET.get("queue", "all")
+    found = Case.objects.select_related("intake", "assignee").order_by("-id")
+    if queue == "mine":
+        found = found.filter(assignee=request.user)
+    elif queue == "unassigned":
+        found = found.filter(assignee__isnull=True)
+    elif queue == "open":
+        found = found.exclude(status__in=["solved", "closed"])
+    if request.GET.get("q"):
+        found = found.filter(subject__icontains=request.GET["q"])
+    return render(request, "console/cases.html", {
+        "cases": found[:200], "queue": queue, "queues": QUEUES, "q": request.GET.get("q", "")})
+
+
+@require("read_cases")
+def case(request: HttpRequest, case_id: int) -> HttpResponse:
+    detail = conversation_detail("case", case_id)
+    if detail is None:
+        raise Http404(f"there is no case {case_id}")
+    return render(request, "console/case.html", {
+        "case": detail, "can_work": can(request.user, "work_cases"),
+        "statuses": [s for s, _ in Case.STATUS_CHOICES],
+        "priorities": ["low", "normal", "high", "urgent"],
+    })
+
+
+@require("work_cases")
+@require_POST
+def case_reply(request: HttpRequest, case_id: int) -> HttpResponse:
+    public = request.POST.get("kind", "reply") == "reply"
+    try:
+        message = post_reply("case", case_id, request.user, request.POST.get("text", ""),
+                             public=public)
+    except DeskError as exc:
+        messages.error(request, str(exc))
+    else:
+        if message.direction == DeskMessage.NOTE:
+            messages.success(request, "Note added.")
+        elif message.delivery_status == "queued":
+            messages.success(request, f"Reply sent to {message.recipients.replace(chr(10), ', ')}.")
+        else:
+            messages.error(request, f"Reply kept but not sent: {message.parse_problems}")
+    return redirect(reverse("console:case", args=[case_id]))
+
+
+@require("work_cases")
+@require_POST
+def case_fields(request: HttpRequest, case_id: int) -> HttpResponse:
+    form = request.POST
+    changes: dict[str, Any] = {
+        "status": form.get("status"), "priority": form.get("priority"),
+        "assignee": form.get("assignee", "").strip() or None,
+        "team": form.get("team", ""),
+        "tags": [t for t in form.get("tags", "").split(",") if t.strip()],
+    }
+    try:
+        update_case(case_id, request.user.get_username(), **changes)
+    except CasegateError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, "Case updated.")
+    return redirect(reverse("console:case", args=[case_id]))

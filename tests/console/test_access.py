@@ -1,0 +1,93 @@
+"""Every console page checks who asks; every change needs the CSRF token."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from casegate.console.roles import RoleError, add_user
+from casegate.desk.models import Case, DeskMessage, Intake
+from casegate.desk.services import add_intake
+from casegate.directory.services import add_domain
+from casegate.routing.models import Rule
+
+pytestmark = pytest.mark.django_db
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def case() -> Case:
+    add_domain("solarmora.com")
+    intake = add_intake(Intake.CASE, "cases@solarmora.com")
+    return Case.objects.create(intake=intake, subject="Panel", requester="ann@acme.example",
+                               created_at=timezone.now(), received_at=timezone.now())
+
+
+def signed_in(role: str, csrf: bool = False) -> Client:
+    add_user(role.replace(" ", "-"), role, PASSWORD, f"{role.replace(' ', '-')}@people.example")
+    client = Client(enforce_csrf_checks=csrf)
+    assert client.login(username=role.replace(" ", "-"), password=PASSWORD)
+    return client
+
+
+def test_anonymous_users_are_sent_to_sign_in(case: Case) -> None:
+    for path in ("/console/routing/", "/console/trace/", f"/console/cases/{case.pk}/"):
+        response = Client().get(path)
+        assert response.status_code == 302 and response["Location"].startswith("/console/login/")
+
+
+@pytest.mark.parametrize(("role", "routing", "cases", "reply"), [
+    ("super administrator", 200, 200, 302),
+    ("mail-settings administrator", 200, 200, 403),
+    ("agent", 403, 200, 302),
+    ("viewer", 403, 200, 403),
+])
+def test_each_role_reaches_only_its_pages(case: Case, role: str, routing: int, cases: int,
+                                         reply: int) -> None:
+    client = signed_in(role)
+    assert client.get("/console/routing/").status_code == routing
+    assert client.get("/console/trace/").status_code == routing
+    assert client.get(f"/console/cases/{case.pk}/").status_code == cases
+    answer = client.post(f"/console/cases/{case.pk}/reply", {"text": "hi", "kind": "note"})
+    assert answer.status_code == reply
+    assert DeskMessage.objects.filter(case=case).exists() == (reply == 302)
+
+
+def test_changes_without_the_csrf_token_are_refused(case: Case) -> None:
+    client = signed_in("mail-settings administrator", csrf=True)
+    form = {"match_type": "address", "match_value": "help@solarmora.com",
+            "rewrite": "recipient", "rewrite_value": "cases@solarmora.com"}
+    assert client.post("/console/routing/add", form).status_code == 403
+    assert not Rule.objects.exists()
+    page = client.get("/console/routing/")
+    token = page.cookies["csrftoken"].value
+    assert client.post("/console/routing/add", {**form, "csrfmiddlewaretoken": token}
+                       ).status_code == 302
+    assert Rule.objects.get().match_value == "help@solarmora.com"
+
+
+def test_rule_form_errors_are_shown_and_the_form_kept(case: Case) -> None:
+    client = signed_in("mail-settings administrator")
+    response = client.post("/console/routing/add", {
+        "match_type": "address", "match_value": "help@solarmora.com", "rewrite": "recipient",
+        "rewrite_value": "nobody@solarmora.com"})
+    assert response.status_code == 400
+    assert b'id="form-error"' in response.content
+    assert b'value="help@solarmora.com"' in response.content
+    assert not Rule.objects.exists()
+    assert client.get("/console/routing/?rcpt=help@solarmora.com").status_code == 200
+
+
+def test_pages_forbid_remote_content_and_framing(case: Case) -> None:
+    response = signed_in("agent").get(f"/console/cases/{case.pk}/")
+    assert "img-src 'self' data:" in response["Content-Security-Policy"]
+    assert response["X-Frame-Options"] == "DENY"
+
+
+def test_users_need_a_known_role_and_a_real_password() -> None:
+    with pytest.raises(RoleError, match="role is one of"):
+        add_user("x", "boss", PASSWORD)
+    with pytest.raises(RoleError, match="10 characters"):
+        add_user("x", "agent", "short")

@@ -1,0 +1,120 @@
+"""The article's walk-through in a real browser (Debian's chromium through playwright).
+
+Log in as the mail-settings administrator, create the article's rule, send a mail by
+SMTP, find it in the message trace with every hop, open the new case, reply as an agent
+and see the reply arrive at a local SMTP sink. A screenshot of each step is saved under
+``test-artifacts/console/``.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.mails import mail
+from tests.support import Instance, free_port, instance, smtp_sink
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "console"
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                              args=["--no-sandbox"])
+        yield chromium
+        chromium.close()
+
+
+def test_article_walk_through_in_the_console(backend: str, browser) -> None:
+    shots = ARTIFACTS / backend
+    shutil.rmtree(shots, ignore_errors=True)
+    shots.mkdir(parents=True)
+    sink_port = free_port()
+    with instance(backend) as inst, smtp_sink(sink_port) as (_, customers):
+        setup(inst, sink_port)
+        page = browser.new_page()
+        base = f"http://127.0.0.1:{inst.http_port}"
+
+        page.goto(f"{base}/console/")
+        page.fill("#id_username", "mailadmin")
+        page.fill("#id_password", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{base}/console/routing/")
+        page.screenshot(path=shots / "1-routing.png", full_page=True)
+
+        intake = inst.json("desk", "intake", "list")[0]["address"]
+        page.select_option("#match_type", "address")
+        page.fill("#match_value", "alex@solarmora.com")  # a real account: refused inline
+        page.select_option("#rewrite", "recipient")
+        page.fill("#rewrite_value", intake)
+        page.click("#save-rule")
+        assert "account" in page.inner_text("#form-error")
+        page.fill("#match_value", "help@solarmora.com")
+        page.fill("#also_deliver", "alex@solarmora.com")
+        page.check("#bypass_spam")
+        page.fill("#description", "Email to case (the article's rule)")
+        page.click("#save-rule")
+        page.wait_for_selector("text=It applies to the next message")
+        assert "help@solarmora.com" in page.inner_text("#rules")
+        page.fill("#rcpt", "help@solarmora.com")
+        page.click("#simulator button")
+        assert intake in page.inner_text("#simulation")
+        page.screenshot(path=shots / "2-rule-saved.png", full_page=True)
+
+        data, message_id = mail(subject="My panel stopped charging", to="help@solarmora.com",
+                                sender="Nora <nora@customer.example>", body="Error E42.")
+        queue_id = inst.send("nora@customer.example", ["help@solarmora.com"], data)
+        case = inst.case_with(message_id)
+
+        page.click("text=Message trace")
+        page.fill("#message_id", message_id.strip("<>"))
+        page.click("#trace-search button")
+        page.click(f"text={queue_id}")
+        hops = page.inner_text("#hops")
+        for hop in ("received", "classified", "routed", "delivery attempt (delivered)",
+                    "filed at the desk"):
+            assert hop in hops, hops
+        assert "alex@solarmora.com" in hops and intake in hops
+        page.screenshot(path=shots / "3-trace.png", full_page=True)
+
+        page.click("text=open the case")
+        page.wait_for_url(f"{base}/console/cases/{case['id']}/")
+        assert "Error E42." in page.inner_text("#thread")
+        page.screenshot(path=shots / "4-case.png", full_page=True)
+        page.click("text=Sign out")
+
+        page.fill("#id_username", "agent")
+        page.fill("#id_password", PASSWORD)
+        page.click("button[type=submit]")
+        page.goto(f"{base}/console/cases/{case['id']}/")
+        page.fill("#reply-text", "Please restart the inverter; it will clear E42.")
+        page.click("#send-reply")
+        page.wait_for_selector("text=Reply sent to nora@customer.example")
+        page.screenshot(path=shots / "5-replied.png", full_page=True)
+        reply = inst.wait_for(lambda: [raw for _, rcpts, raw in customers.messages
+                                       if rcpts == ["nora@customer.example"]],
+                              what="the agent's reply at the customer's server")[0]
+        assert b"restart the inverter" in reply
+        assert f"In-Reply-To: {message_id}".encode() in reply
+        page.goto(f"{base}/console/routing/")
+        assert page.title().startswith("403") or "403" in page.content()  # agents: no routing
+
+
+def setup(inst: Instance, sink_port: int) -> None:
+    inst.run("domain", "add", "solarmora.com")
+    inst.run("account", "add", "alex@solarmora.com", "--name", "Alex Rivera")
+    inst.run("desk", "intake", "add", "--kind", "case", "--domain", "desk.solarmora.com")
+    inst.run("transport", "add", "customer.example", f"127.0.0.1:{sink_port}")
+    inst.run("user", "add", "mailadmin", "--role", "mail-settings", "--password", PASSWORD)
+    inst.run("user", "add", "agent", "--role", "agent", "--password", PASSWORD,
+             "--email", "agent@agents.example")
+    inst.start(http=True)
