@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import secrets
+from pathlib import Path
+
+from django.contrib.auth import get_user_model
 from django.db import transaction
 
+from casegate.config import get_config
+from casegate.console.roles import SUPER, add_user
 from casegate.desk.models import Intake
 from casegate.desk.services import add_intake
 from casegate.directory.models import Account, Domain, Group
@@ -21,6 +27,18 @@ SALES = "sales@solarmora.com"
 def _intake(kind: str, name: str) -> Intake:
     existing = Intake.objects.filter(kind=kind, name=name).first()
     return existing or add_intake(kind, name=name, domain=f"desk.{DOMAIN}")
+
+
+def _console_admin() -> Path:
+    """A super administrator for the console; its password is kept in the home, owner-only."""
+    path = get_config().home / "console-admin-password"
+    if not get_user_model().objects.filter(username="admin").exists():
+        password = secrets.token_urlsafe(12)
+        add_user("admin", SUPER, password)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(password + "\n")
+        path.chmod(0o600)
+    return path
 
 
 def _rule(match: str, spec: RuleSpec) -> Rule:
@@ -51,6 +69,7 @@ def setup_demo(smtp: str = "127.0.0.1:2525") -> str:
     host, _, port = smtp.rpartition(":")
     return f"""\
 Demo ready: domain {DOMAIN}, account {ACCOUNT}, group {GROUP}
+  console: http://127.0.0.1:8025/console/ as admin, password in {_console_admin()}
   rule #{help_rule.pk}: {HELP} -> {cases.address} (case intake)
   rule #{sales_rule.pk}: {SALES} -> {leads.address} (lead intake), also deliver to {ACCOUNT}
 
