@@ -25,6 +25,7 @@ INSTALLED_APPS = [
     "casegate.desk",
     "casegate.api",
     "casegate.console",
+    "auditlog",
 ]
 
 MIDDLEWARE = [
@@ -33,6 +34,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "auditlog.middleware.AuditlogMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "casegate.console.middleware.ContentSecurityPolicy",

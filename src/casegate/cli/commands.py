@@ -26,7 +26,13 @@ def _emit(rows: list[dict[str, Any]], as_json: bool, columns: Iterable[str]) -> 
 
 def run(args: argparse.Namespace) -> int:
     try:
-        result = args.func(args)
+        if args.func in (serve, worker):
+            result = args.func(args)
+        else:  # the audit log names who changed something from the command line
+            from auditlog.context import set_extra_data
+
+            with set_extra_data({"actor_email": f"cli:{getpass.getuser()}"}):
+                result = args.func(args)
     except DatabaseError as exc:
         if args.func is not init and ("no such table" in str(exc) or "does not exist" in str(exc)):
             detail = " ".join(str(exc).split())

@@ -33,6 +33,7 @@ ROLES = (SUPER, MAIL_SETTINGS, AGENT, VIEWER)
 # privilege -> roles that hold it (a superuser holds every privilege)
 PRIVILEGES = {
     "mail_settings": {MAIL_SETTINGS},
+    "audit": {MAIL_SETTINGS},
     "work_cases": {AGENT},
     "read_cases": {AGENT, VIEWER, MAIL_SETTINGS},
 }

@@ -14,6 +14,7 @@ urlpatterns = [
     path("routing/<int:rule_id>/<str:action>", views.rule_change, name="rule_change"),
     path("trace/", views.trace, name="trace"),
     path("trace/<str:queue_id>/", views.trace_message, name="trace_message"),
+    path("audit/", views.audit, name="audit"),
     path("cases/", views.cases, name="cases"),
     path("cases/<int:case_id>/", views.case, name="case"),
     path("cases/<int:case_id>/reply", views.case_reply, name="case_reply"),

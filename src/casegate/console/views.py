@@ -15,6 +15,7 @@ from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_POST
 
 from casegate.config import get_config
+from casegate.console.audit import AUDITED_KINDS, AuditFilter, search
 from casegate.console.roles import can, require
 from casegate.desk.models import Case, DeskMessage
 from casegate.desk.replies import post_reply
@@ -167,6 +168,21 @@ def trace_message(request: HttpRequest, queue_id: str) -> HttpResponse:
     if found is None:
         raise Http404(f"there is no message {queue_id}")
     return render(request, "console/trace_message.html", {"message": found})
+
+
+# --- audit log -----------------------------------------------------------------------------
+
+
+@require("audit")
+def audit(request: HttpRequest) -> HttpResponse:
+    query = request.GET
+    wanted = AuditFilter(
+        text=query.get("text", ""), actor=query.get("actor", ""), kind=query.get("kind", ""),
+        since=parse_datetime(query.get("since", "")) if query.get("since") else None,
+        until=parse_datetime(query.get("until", "")) if query.get("until") else None,
+    )
+    return render(request, "console/audit.html", {
+        "entries": search(wanted), "query": query, "kinds": AUDITED_KINDS})
 
 
 # --- case desk -----------------------------------------------------------------------------

@@ -1,0 +1,55 @@
+"""The audit log: who changed what, when, from where, before and after."""
+
+from __future__ import annotations
+
+import pytest
+from auditlog.models import LogEntry
+from django.test import Client
+from django.utils import timezone
+
+from casegate.console.audit import AuditFilter, search
+from casegate.console.roles import add_user
+from casegate.delivery.forwarding import generate_key
+from casegate.desk.models import Case, Intake
+from casegate.desk.services import add_intake, update_case
+from casegate.directory.services import add_domain
+from casegate.routing.models import Rule
+
+pytestmark = pytest.mark.django_db
+
+PASSWORD = "correct horse battery"
+
+
+def test_console_changes_name_the_user_and_address_and_keep_before_and_after() -> None:
+    add_domain("solarmora.com")
+    intake = add_intake(Intake.CASE, "cases@solarmora.com")
+    add_user("mailadmin", "mail-settings administrator", PASSWORD)
+    client = Client(REMOTE_ADDR="192.0.2.7")
+    client.login(username="mailadmin", password=PASSWORD)
+    client.post("/console/routing/add", {
+        "match_type": "address", "match_value": "help@solarmora.com", "rewrite": "recipient",
+        "rewrite_value": intake.address})
+    [created] = search(AuditFilter(kind="rule"))
+    assert (created["actor"], created["from"], created["action"]) == (
+        "mailadmin", "192.0.2.7", "create")
+    client.post(f"/console/routing/{Rule.objects.get().pk}/disable")
+    [changed, _] = search(AuditFilter(kind="rule"))
+    assert changed["changes"]["enabled"] == ["True", "False"]
+    page = client.get("/console/audit/?kind=rule")
+    assert page.status_code == 200 and b"help@solarmora.com" in page.content
+    add_user("ann", "agent", PASSWORD)
+    agent = Client()
+    agent.login(username="ann", password=PASSWORD)
+    assert agent.get("/console/audit/").status_code == 403
+
+
+def test_case_state_and_keys_are_audited_without_secrets() -> None:
+    intake = add_intake(Intake.CASE, "cases@desk.example")
+    case = Case.objects.create(intake=intake, subject="s", requester="a@b.example",
+                               created_at=timezone.now(), received_at=timezone.now())
+    update_case(case.pk, "ann", status="pending", priority="high")
+    entry = search(AuditFilter(kind="case"))[0]  # newest first; the creation is logged too
+    assert entry["changes"]["status"] == ["new", "pending"]
+    generate_key("solarmora.com")
+    key_entry = LogEntry.objects.get(content_type__model="signingkey")
+    assert "PRIVATE KEY" not in str(key_entry.changes)
