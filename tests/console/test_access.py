@@ -91,3 +91,42 @@ def test_users_need_a_known_role_and_a_real_password() -> None:
         add_user("x", "boss", PASSWORD)
     with pytest.raises(RoleError, match="10 characters"):
         add_user("x", "agent", "short")
+
+
+def test_quarantine_preview_release_and_delete(case: Case) -> None:
+    from casegate.gateway.models import Message, Quarantine
+
+    def held(queue_id: str) -> Quarantine:
+        message = Message.objects.create(
+            queue_id=queue_id, mail_from="spammer@bad.example", rcpt_tos=["help@solarmora.com"],
+            received_at=timezone.now(), spam=True, spam_reason="GTUBE",
+            raw=b"Subject: win\r\nFrom: spammer@bad.example\r\nContent-Type: text/html\r\n\r\n"
+                b"<p>hi<img src='http://tracker.example/p.gif'><script>x()</script></p>")
+        return Quarantine.objects.create(message=message, recipient="cases@solarmora.com",
+                                         reason="classified as spam", created_at=timezone.now())
+
+    first, second = held("Q1"), held("Q2")
+    client = signed_in("mail-settings administrator")
+    page = client.get(f"/console/quarantine/{first.pk}/")
+    assert page.status_code == 200 and b"<script>" not in page.content
+    assert "img-src 'self' data:" in page["Content-Security-Policy"]  # no tracking pixel
+    assert client.post(f"/console/quarantine/{first.pk}/release").status_code == 302
+    assert client.post(f"/console/quarantine/{second.pk}/delete").status_code == 302
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.state, second.state) == ("released", "deleted")
+    assert first.message.deliveries.get().recipient == "cases@solarmora.com"
+    assert signed_in("viewer").get("/console/quarantine/").status_code == 403
+
+
+def test_directory_pages_add_and_refuse_with_the_reason(case: Case) -> None:
+    client = signed_in("mail-settings administrator")
+    client.post("/console/directory/account", {"address": "bo@solarmora.com", "name": "Bo"})
+    answer = client.post("/console/directory/account", {"address": "bo@solarmora.com"},
+                         follow=True)
+    assert b"already" in answer.content
+    client.post("/console/directory/group", {"address": "team@solarmora.com",
+                                              "members": "bo@solarmora.com"})
+    page = client.get("/console/directory/")
+    assert b"team@solarmora.com" in page.content and b"cases@solarmora.com" in page.content
+    assert b'data-copy="cases@solarmora.com"' in page.content

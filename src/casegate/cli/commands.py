@@ -441,9 +441,13 @@ def quarantine_list(args: argparse.Namespace) -> None:
     _emit(rows, args.json, ["id", "recipient", "sender", "reason"])
 
 
-def quarantine_release(args: argparse.Namespace) -> None:
-    from casegate.gateway.quarantine import release
+def quarantine_decide(args: argparse.Namespace) -> None:
+    from casegate.gateway.quarantine import delete, release
 
+    if args.decision == "delete":
+        delete(args.id)
+        print(f"deleted #{args.id}")
+        return
     deliveries = release(args.id)
     print(f"released #{args.id} to {', '.join(d.recipient for d in deliveries)}")
 

@@ -246,9 +246,10 @@ def build_parser() -> Parser:
         dest="action", required=True, parser_class=Parser)
     p = _add_list(quarantine, c.quarantine_list)
     p.add_argument("--all", action="store_true", help="also released and deleted entries")
-    p = quarantine.add_parser("release")
-    p.add_argument("id", type=int)
-    p.set_defaults(func=c.quarantine_release)
+    for action in ("release", "delete"):
+        p = quarantine.add_parser(action)
+        p.add_argument("id", type=int)
+        p.set_defaults(func=c.quarantine_decide, decision=action)
 
     queue = sub.add_parser("queue", help="deliveries").add_subparsers(
         dest="action", required=True, parser_class=Parser)

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from casegate.console import views
+from casegate.console import admin_views, views
 
 app_name = "console"
 
@@ -15,6 +15,13 @@ urlpatterns = [
     path("trace/", views.trace, name="trace"),
     path("trace/<str:queue_id>/", views.trace_message, name="trace_message"),
     path("audit/", views.audit, name="audit"),
+    path("quarantine/", admin_views.quarantine, name="quarantine"),
+    path("quarantine/<int:entry_id>/", admin_views.quarantine_entry, name="quarantine_entry"),
+    path("quarantine/<int:entry_id>/<str:decision>", admin_views.quarantine_decide,
+         name="quarantine_decide"),
+    path("directory/", admin_views.directory, name="directory"),
+    path("directory/<str:what>", admin_views.directory_change, name="directory_change"),
+    path("app.js", admin_views.script, name="script"),
     path("cases/", views.cases, name="cases"),
     path("cases/<int:case_id>/", views.case, name="case"),
     path("cases/<int:case_id>/reply", views.case_reply, name="case_reply"),

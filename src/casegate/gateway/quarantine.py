@@ -33,9 +33,7 @@ def quarantine_as_dict(entry: Quarantine) -> dict[str, Any]:
     }
 
 
-@transaction.atomic
-def release(entry_id: int) -> list[Delivery]:
-    """Route the held recipient as if the message were not spam, and queue its deliveries."""
+def _held(entry_id: int) -> Quarantine:
     entry = Quarantine.objects.select_for_update().filter(pk=entry_id).first()
     if entry is None:
         raise QuarantineError(
@@ -43,6 +41,23 @@ def release(entry_id: int) -> list[Delivery]:
         )
     if entry.state != Quarantine.HELD:
         raise QuarantineError(f"quarantine entry #{entry_id} was {entry.state} already")
+    return entry
+
+
+@transaction.atomic
+def delete(entry_id: int) -> Quarantine:
+    """Drop held mail for good (the entry stays, marked deleted, for the trace)."""
+    entry = _held(entry_id)
+    entry.state = Quarantine.DELETED
+    entry.decided_at = timezone.now()
+    entry.save(update_fields=["state", "decided_at"])
+    return entry
+
+
+@transaction.atomic
+def release(entry_id: int) -> list[Delivery]:
+    """Route the held recipient as if the message were not spam, and queue its deliveries."""
+    entry = _held(entry_id)
     routing = load_table().route(entry.recipient, spam=False)
     if routing.verdict is not Verdict.ACCEPT:
         raise QuarantineError(

@@ -1,0 +1,120 @@
+"""Console pages of the mail-settings administrator besides routing: the quarantine and the
+directory (domains, accounts, groups, desk intakes)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from casegate.console.roles import require
+from casegate.desk.models import Intake
+from casegate.desk.parsing import parse_message
+from casegate.desk.services import add_intake
+from casegate.directory.models import Account, Domain, Group
+from casegate.directory.services import (
+    add_account,
+    add_domain,
+    add_group,
+    remove_account,
+    remove_group,
+)
+from casegate.errors import CasegateError
+from casegate.gateway.models import Quarantine
+from casegate.gateway.quarantine import delete, release
+
+
+@require("mail_settings")
+def quarantine(request: HttpRequest) -> HttpResponse:
+    show_all = request.GET.get("all") == "1"
+    entries = Quarantine.objects.select_related("message").defer("message__raw").order_by("-id")
+    if not show_all:
+        entries = entries.filter(state=Quarantine.HELD)
+    return render(request, "console/quarantine.html",
+                  {"entries": entries[:500], "show_all": show_all})
+
+
+@require("mail_settings")
+def quarantine_entry(request: HttpRequest, entry_id: int) -> HttpResponse:
+    entry = Quarantine.objects.select_related("message").filter(pk=entry_id).first()
+    if entry is None:
+        raise Http404(f"there is no quarantine entry {entry_id}")
+    preview = parse_message(bytes(entry.message.raw))  # its HTML is sanitized by nh3
+    return render(request, "console/quarantine_entry.html",
+                  {"entry": entry, "preview": preview})
+
+
+@require("mail_settings")
+@require_POST
+def quarantine_decide(request: HttpRequest, entry_id: int, decision: str) -> HttpResponse:
+    try:
+        if decision == "release":
+            deliveries = release(entry_id)
+            messages.success(request, f"Released to {', '.join(d.recipient for d in deliveries)}.")
+        elif decision == "delete":
+            delete(entry_id)
+            messages.success(request, f"Entry #{entry_id} deleted.")
+        else:
+            raise Http404(f"there is no quarantine action {decision}")
+    except CasegateError as exc:
+        messages.error(request, str(exc))
+    return redirect("console:quarantine")
+
+
+@require("mail_settings")
+def directory(request: HttpRequest) -> HttpResponse:
+    return render(request, "console/directory.html", {
+        "domains": Domain.objects.order_by("name"),
+        "accounts": Account.objects.order_by("address"),
+        "groups": Group.objects.prefetch_related("members").order_by("address"),
+        "intakes": Intake.objects.order_by("id"),
+    })
+
+
+def _lines(text: str) -> list[str]:
+    return [line.strip() for line in text.replace(",", "\n").splitlines() if line.strip()]
+
+
+@require("mail_settings")
+@require_POST
+def directory_change(request: HttpRequest, what: str) -> HttpResponse:
+    form = request.POST
+    actions = {
+        "domain": lambda: add_domain(form.get("name", ""), form.get("mailbox_transport", "")),
+        "account": lambda: add_account(form.get("address", ""), form.get("name", "")),
+        "group": lambda: add_group(form.get("address", ""), _lines(form.get("members", "")),
+                                   form.get("name", "")),
+        "intake": lambda: add_intake(form.get("kind", Intake.CASE), form.get("address") or None,
+                                     form.get("name", ""),
+                                     acknowledge=form.get("acknowledge") == "on"),
+        "remove-account": lambda: remove_account(form.get("address", "")),
+        "remove-group": lambda: remove_group(form.get("address", "")),
+    }
+    if what not in actions:
+        raise Http404(f"there is no directory action {what}")
+    try:
+        done = actions[what]()
+    except CasegateError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"Saved: {done}" if done is not None else "Removed.")
+    return redirect("console:directory")
+
+
+COPY_SCRIPT = """\
+document.addEventListener("click", function (event) {
+  var button = event.target.closest("[data-copy]");
+  if (!button) { return; }
+  navigator.clipboard.writeText(button.getAttribute("data-copy")).then(function () {
+    button.textContent = button.getAttribute("data-copied") || "Copied";
+  });
+});
+"""
+
+
+def script(request: HttpRequest) -> HttpResponse:
+    """The console's only script (copy buttons), served from here to satisfy the CSP."""
+    response = HttpResponse(COPY_SCRIPT, content_type="text/javascript")
+    response["Cache-Control"] = "max-age=3600"
+    return response
