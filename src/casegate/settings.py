@@ -31,6 +31,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -40,6 +41,8 @@ MIDDLEWARE = [
     "casegate.console.middleware.ContentSecurityPolicy",
 ]
 
+EMAIL_BACKEND = "casegate.console.mail.QueueBackend"
+DEFAULT_FROM_EMAIL = f"casegate <noreply@{CONFIG.hostname}>"
 LOGIN_URL = "/console/login/"
 LOGIN_REDIRECT_URL = "/console/"
 LOGOUT_REDIRECT_URL = "/console/login/"
@@ -88,6 +91,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 USE_TZ = True
 TIME_ZONE = "UTC"
 LANGUAGE_CODE = "en"
+# English and the five languages of the article; the console follows the browser's
+# Accept-Language until the user picks another (kept in a cookie).
+LANGUAGES = [("en", "English"), ("fr", "Français"), ("pt", "Português"), ("id", "Bahasa Indonesia"),
+             ("he", "עברית"), ("ar", "العربية")]
 USE_I18N = True
 STATIC_URL = "static/"
 

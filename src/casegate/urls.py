@@ -29,5 +29,6 @@ urlpatterns = [
     path("console/login/", auth_views.LoginView.as_view(template_name="console/login.html"),
          name="login"),
     path("console/", include("casegate.console.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
     path("", lambda request: redirect("console:home")),
 ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.test import Client
 from django.utils import timezone
@@ -130,3 +132,36 @@ def test_directory_pages_add_and_refuse_with_the_reason(case: Case) -> None:
     page = client.get("/console/directory/")
     assert b"team@solarmora.com" in page.content and b"cases@solarmora.com" in page.content
     assert b'data-copy="cases@solarmora.com"' in page.content
+
+
+def test_password_reset_mail_goes_through_our_own_queue(case: Case, settings: Any) -> None:
+    import re
+
+    settings.EMAIL_BACKEND = "casegate.console.mail.QueueBackend"  # pytest-django's is local
+
+    from casegate.delivery.models import Delivery
+    from casegate.gateway.models import Message
+
+    add_user("ann", "agent", PASSWORD, "ann@people.example")
+    client = Client()
+    assert client.post("/console/password-reset/", {"email": "ann@people.example"}
+                       ).status_code == 302
+    message = Message.objects.get()
+    assert Delivery.objects.get(message=message).recipient == "ann@people.example"
+    link = re.search(rb"http://[^/\s]+(/console/password-reset/\S+/)", bytes(message.raw))[1]
+    form = client.get(link.decode(), follow=True)
+    assert form.status_code == 200 and b"new_password1" in form.content
+    client.post(form.redirect_chain[-1][0], {"new_password1": "a much better secret",
+                                             "new_password2": "a much better secret"})
+    assert Client().login(username="ann", password="a much better secret")
+    client.post("/console/password-reset/", {"email": "nobody@people.example"})
+    assert Message.objects.count() == 1  # no mail, and no telling whether the address exists
+
+
+def test_language_follows_the_browser_and_right_to_left_for_hebrew(case: Case) -> None:
+    client = Client(HTTP_ACCEPT_LANGUAGE="he")
+    page = client.get("/console/login/")
+    assert b'dir="rtl"' in page.content and b'lang="he"' in page.content
+    client.post("/i18n/setlang/", {"language": "fr", "next": "/console/login/"})
+    page = client.get("/console/login/")
+    assert b'lang="fr"' in page.content and b'dir="ltr"' in page.content

@@ -1,5 +1,5 @@
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import path, reverse_lazy
 
 from casegate.console import admin_views, views
 
@@ -27,4 +27,14 @@ urlpatterns = [
     path("cases/<int:case_id>/reply", views.case_reply, name="case_reply"),
     path("cases/<int:case_id>/fields", views.case_fields, name="case_fields"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("password-reset/", auth_views.PasswordResetView.as_view(
+        template_name="console/password_reset.html",
+        email_template_name="console/password_reset_email.txt",
+        subject_template_name="console/password_reset_subject.txt",
+        success_url=reverse_lazy("console:password_reset_done")), name="password_reset"),
+    path("password-reset/sent/", auth_views.PasswordResetDoneView.as_view(
+        template_name="console/password_reset_done.html"), name="password_reset_done"),
+    path("password-reset/<uidb64>/<token>/", auth_views.PasswordResetConfirmView.as_view(
+        template_name="console/password_reset_confirm.html",
+        success_url=reverse_lazy("login")), name="password_reset_confirm"),
 ]

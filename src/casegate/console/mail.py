@@ -1,0 +1,41 @@
+"""Django's outgoing mail (password resets) goes through casegate's own delivery queue.
+
+Each message is routed like mail casegate writes itself (the rules apply to local
+addresses), stored durably and delivered by the worker, with retries and a trace entry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from django.core.mail.backends.base import BaseEmailBackend
+from django.core.mail.message import EmailMessage
+from django.db import transaction
+
+from casegate.config import get_config
+from casegate.gateway.store import generated_message, write_messages
+from casegate.routing.snapshot import load_table
+
+
+class QueueBackend(BaseEmailBackend):
+    def send_messages(self, email_messages: Sequence[EmailMessage]) -> int:
+        if not email_messages:
+            return 0
+        table = load_table()
+        hostname = get_config().hostname
+        queued = []
+        for email in email_messages:
+            targets = {address: table.destinations(address.lower())
+                       for address in email.recipients()}
+            targets = {address: found for address, found in targets.items() if found}
+            if not targets:
+                if not self.fail_silently:
+                    raise ValueError(f"no route to {', '.join(email.recipients())}")
+                continue
+            raw = email.message().as_bytes(linesep="\r\n")
+            queued.append(generated_message(targets, raw, hostname,
+                                            str(email.message()["Message-ID"] or "")))
+        if queued:
+            with transaction.atomic():
+                write_messages(queued)
+        return len(queued)
