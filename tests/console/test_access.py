@@ -165,3 +165,17 @@ def test_language_follows_the_browser_and_right_to_left_for_hebrew(case: Case) -
     client.post("/i18n/setlang/", {"language": "fr", "next": "/console/login/"})
     page = client.get("/console/login/")
     assert b'lang="fr"' in page.content and b'dir="ltr"' in page.content
+
+
+def test_dashboard_charts_count_mail_deliveries_and_cases(case: Case) -> None:
+    from casegate.gateway.store import generated_message, write_messages
+    from casegate.routing.snapshot import load_table
+
+    table = load_table()
+    write_messages([generated_message({"cases@solarmora.com": table.destinations(
+        "cases@solarmora.com")}, b"Subject: x\r\n\r\nx\r\n", "gw.test") for _ in range(3)])
+    page = signed_in("viewer").get("/console/dashboard/")
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "<svg" in text and "routed: 3" in text and "waiting: 3" in text
+    assert "<title>" in text

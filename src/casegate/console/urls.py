@@ -7,6 +7,7 @@ app_name = "console"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("dashboard/", views.dashboard, name="dashboard"),
     path("routing/", views.routing, name="routing"),
     path("routing/add", views.rule_add, name="rule_add"),
     path("routing/test-message", views.send_test_message, name="test_message"),

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 
 from casegate.config import get_config
 from casegate.console.audit import AUDITED_KINDS, AuditFilter, search
+from casegate.console.dashboard import figures
 from casegate.console.roles import can, require
 from casegate.desk.models import Case, DeskMessage
 from casegate.desk.replies import post_reply
@@ -42,6 +43,11 @@ def home(request: HttpRequest) -> HttpResponse:
     if can(request.user, "mail_settings"):
         return redirect("console:routing")
     return redirect("console:cases")
+
+
+@require("read_cases")
+def dashboard(request: HttpRequest) -> HttpResponse:
+    return render(request, "console/dashboard.html", {"figures": figures()})
 
 
 # --- default routing ---------------------------------------------------------------------

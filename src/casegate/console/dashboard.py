@@ -1,0 +1,68 @@
+"""The dashboard's figures: mail per hour, what became of it, cases per day, delivery time."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.db.models import Count
+from django.db.models.functions import TruncDate, TruncHour
+from django.utils import timezone
+
+from casegate.delivery.models import Delivery
+from casegate.desk.models import Case
+from casegate.gateway.models import Message
+
+CHART_HEIGHT = 120
+
+
+def _bars(points: list[tuple[str, int]]) -> list[dict[str, Any]]:
+    """Bars of an SVG chart: label, value and height scaled to the tallest."""
+    top = max((value for _, value in points), default=0) or 1
+    bars = []
+    for index, (label, value) in enumerate(points):
+        height = round(CHART_HEIGHT * value / top)
+        bars.append({"label": label, "value": value, "height": height, "x": index * 22,
+                     "y": CHART_HEIGHT + 5 - height})
+    return bars
+
+
+def _percentile(values: list[float], share: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(share * len(ordered)))], 3)
+
+
+def figures() -> dict[str, Any]:
+    now = timezone.now()
+    day_ago = now - timedelta(hours=24)
+    per_hour = dict(Message.objects.filter(received_at__gte=day_ago)
+                    .annotate(hour=TruncHour("received_at")).values_list("hour")
+                    .annotate(n=Count("queue_id")).values_list("hour", "n"))
+    hours = [(now - timedelta(hours=h)).replace(minute=0, second=0, microsecond=0)
+             for h in range(23, -1, -1)]
+    outcomes = dict(Delivery.objects.filter(created_at__gte=day_ago).values_list("state")
+                    .annotate(n=Count("id")).values_list("state", "n"))
+    per_day = dict(Case.objects.filter(created_at__gte=now - timedelta(days=14))
+                   .annotate(day=TruncDate("created_at")).values_list("day")
+                   .annotate(n=Count("id")).values_list("day", "n"))
+    days = [(now - timedelta(days=d)).date() for d in range(13, -1, -1)]
+    latencies = [(updated - created).total_seconds() for created, updated in
+                 Delivery.objects.filter(state=Delivery.DELIVERED, updated_at__gte=day_ago)
+                 .values_list("created_at", "updated_at")[:50_000]]
+    return {
+        "messages_per_hour": _bars([(h.strftime("%H"), per_hour.get(h, 0)) for h in hours]),
+        "messages_total": sum(per_hour.values()),
+        "outcomes": _bars([
+            ("routed", sum(outcomes.values())),
+            ("delivered", outcomes.get(Delivery.DELIVERED, 0)),
+            ("waiting", sum(outcomes.get(s, 0) for s in (Delivery.PENDING, Delivery.INFLIGHT,
+                                                          Delivery.DEFERRED, Delivery.HELD))),
+            ("bounced", outcomes.get(Delivery.BOUNCED, 0) + outcomes.get(Delivery.EXPIRED, 0)),
+        ]),
+        "cases_per_day": _bars([(d.strftime("%d"), per_day.get(d, 0)) for d in days]),
+        "latency": {name: _percentile(latencies, share)
+                    for name, share in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99))},
+        "chart_height": CHART_HEIGHT,
+    }
