@@ -162,6 +162,7 @@ def test_language_follows_the_browser_and_right_to_left_for_hebrew(case: Case) -
     client = Client(HTTP_ACCEPT_LANGUAGE="he")
     page = client.get("/console/login/")
     assert b'dir="rtl"' in page.content and b'lang="he"' in page.content
+    assert "כניסה" in page.content.decode() or "התחברות" in page.content.decode()
     client.post("/i18n/setlang/", {"language": "fr", "next": "/console/login/"})
     page = client.get("/console/login/")
     assert b'lang="fr"' in page.content and b'dir="ltr"' in page.content
@@ -179,3 +180,25 @@ def test_dashboard_charts_count_mail_deliveries_and_cases(case: Case) -> None:
     text = page.content.decode()
     assert "<svg" in text and "routed: 3" in text and "waiting: 3" in text
     assert "<title>" in text
+
+
+def test_lead_board_moves_and_converts_and_contact_pages_link_back(case: Case) -> None:
+    from casegate.desk.models import Company, Contact, Lead
+
+    sales = add_intake(Intake.LEAD, "sales@solarmora.com")
+    company = Company.objects.create(domain="acme.example", name="Acme")
+    person = Contact.objects.create(address="gil@acme.example", company=company)
+    lead = Lead.objects.create(intake=sales, subject="Quote", requester="gil@acme.example",
+                               contact=person, created_at=timezone.now(),
+                               received_at=timezone.now())
+    client = signed_in("agent")
+    client.post(f"/console/leads/{lead.pk}/move", {"status": "qualified"})
+    client.post(f"/console/leads/{lead.pk}/move", {"status": "converted"})
+    lead.refresh_from_db()
+    assert lead.status == "converted" and lead.converted_by == "agent"
+    board = client.get("/console/leads/").content.decode()
+    assert 'data-state="converted"' in board and "Quote" in board
+    assert b"Quote" in client.get(f"/console/contacts/{person.pk}/").content
+    assert b"gil@acme.example" in client.get(f"/console/companies/{company.pk}/").content
+    assert signed_in("viewer").post(f"/console/leads/{lead.pk}/move",
+                                    {"status": "new"}).status_code == 403

@@ -27,6 +27,10 @@ urlpatterns = [
     path("cases/<int:case_id>/", views.case, name="case"),
     path("cases/<int:case_id>/reply", views.case_reply, name="case_reply"),
     path("cases/<int:case_id>/fields", views.case_fields, name="case_fields"),
+    path("leads/", views.leads, name="leads"),
+    path("leads/<int:lead_id>/move", views.lead_move, name="lead_move"),
+    path("contacts/<int:contact_id>/", views.contact, name="contact"),
+    path("companies/<int:company_id>/", views.company, name="company"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("password-reset/", auth_views.PasswordResetView.as_view(
         template_name="console/password_reset.html",

@@ -18,9 +18,15 @@ from casegate.config import get_config
 from casegate.console.audit import AUDITED_KINDS, AuditFilter, search
 from casegate.console.dashboard import figures
 from casegate.console.roles import can, require
-from casegate.desk.models import Case, DeskMessage
+from casegate.desk.models import Case, Company, Contact, DeskMessage, Lead
 from casegate.desk.replies import post_reply
-from casegate.desk.services import DeskError, conversation_detail, update_case
+from casegate.desk.services import (
+    DeskError,
+    conversation_detail,
+    convert_lead,
+    set_status,
+    update_case,
+)
 from casegate.errors import CasegateError
 from casegate.routing.models import Rule
 from casegate.routing.services import (
@@ -260,3 +266,47 @@ def case_fields(request: HttpRequest, case_id: int) -> HttpResponse:
     else:
         messages.success(request, "Case updated.")
     return redirect(reverse("console:case", args=[case_id]))
+
+
+@require("read_cases")
+def leads(request: HttpRequest) -> HttpResponse:
+    """The lead pipeline: a column per state."""
+    columns: dict[str, list[Lead]] = {state: [] for state, _ in Lead.STATUS_CHOICES}
+    for lead in Lead.objects.select_related("contact").order_by("-id")[:1000]:
+        columns[lead.status].append(lead)
+    return render(request, "console/leads.html", {"columns": columns,
+                                                  "can_work": can(request.user, "work_cases")})
+
+
+@require("work_cases")
+@require_POST
+def lead_move(request: HttpRequest, lead_id: int) -> HttpResponse:
+    try:
+        if request.POST.get("status") == "converted":
+            convert_lead(lead_id, request.user.get_username())
+        else:
+            set_status("lead", lead_id, request.POST.get("status", ""),
+                       request.user.get_username())
+    except DeskError as exc:
+        messages.error(request, str(exc))
+    return redirect("console:leads")
+
+
+@require("read_cases")
+def contact(request: HttpRequest, contact_id: int) -> HttpResponse:
+    person = Contact.objects.select_related("company").filter(pk=contact_id).first()
+    if person is None:
+        raise Http404(f"there is no contact {contact_id}")
+    return render(request, "console/contact.html", {
+        "contact": person, "cases": person.cases.order_by("-id")[:200],
+        "leads": person.leads.order_by("-id")[:200]})
+
+
+@require("read_cases")
+def company(request: HttpRequest, company_id: int) -> HttpResponse:
+    found = Company.objects.filter(pk=company_id).first()
+    if found is None:
+        raise Http404(f"there is no company {company_id}")
+    return render(request, "console/company.html", {
+        "company": found, "contacts": found.contacts.order_by("address")[:500],
+        "cases": Case.objects.filter(contact__company=found).order_by("-id")[:200]})

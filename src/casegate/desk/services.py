@@ -518,6 +518,7 @@ def conversation_detail(kind: str, conversation_id: int) -> dict[str, Any] | Non
         return None
     detail = conversation_as_dict(conversation)
     detail["contact"] = conversation.contact.address if conversation.contact else None
+    detail["contact_id"] = conversation.contact_id
     if isinstance(conversation, Case):
         detail["follows"] = conversation.follows_id
         detail["history"] = [
