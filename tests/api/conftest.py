@@ -6,9 +6,11 @@ from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.test import Client
 
 from casegate.api.tokens import create_token
+from casegate.console.roles import AGENT
 from casegate.desk.models import Intake
 from casegate.desk.services import add_intake
 
@@ -21,7 +23,9 @@ def blobs_in_database(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def agent(db: None) -> Any:
-    return get_user_model().objects.create_user("ann", "ann@solarmora.com", first_name="Ann")
+    user = get_user_model().objects.create_user("ann", "ann@solarmora.com", first_name="Ann")
+    user.groups.add(Group.objects.get_or_create(name=AGENT)[0])
+    return user
 
 
 @pytest.fixture

@@ -125,3 +125,29 @@ def test_health_and_the_schema_need_no_token(db: None) -> None:
     schema = Client().get("/api/openapi.json").json()
     assert schema["components"]["securitySchemes"]["TokenAuth"] == {"type": "http",
                                                                     "scheme": "bearer"}
+
+
+def test_a_token_carries_its_users_role(api: Client, intake: Any) -> None:
+    from django.contrib.auth.models import Group
+
+    from casegate.console.roles import AGENT, VIEWER
+    from casegate.desk.models import Agent, Case
+
+    ann = get_user_model().objects.get(username="ann")
+    Agent.objects.create(user=ann, teams=["billing"])
+    mine = Case.objects.create(intake=intake, subject="billing", team="billing",
+                               requester="a@b.example", created_at=timezone.now(),
+                               received_at=timezone.now())
+    other = Case.objects.create(intake=intake, subject="tech", team="tech",
+                                requester="a@b.example", created_at=timezone.now(),
+                                received_at=timezone.now())
+    assert [c["id"] for c in api.get("/api/cases").json()["items"]] == [mine.pk]
+    assert api.get(f"/api/cases/{other.pk}").status_code == 404
+    ann.groups.set([Group.objects.get_or_create(name=VIEWER)[0]])
+    assert {c["id"] for c in api.get("/api/cases").json()["items"]} == {mine.pk, other.pk}
+    refused = api.patch(f"/api/cases/{mine.pk}", {"priority": "high"},
+                        content_type="application/json")
+    assert refused.status_code == 403 and "work cases" in refused.json()["detail"]
+    ann.groups.clear()
+    assert api.get("/api/cases").status_code == 403
+    ann.groups.add(Group.objects.get_or_create(name=AGENT)[0])

@@ -202,3 +202,24 @@ def test_lead_board_moves_and_converts_and_contact_pages_link_back(case: Case) -
     assert b"gil@acme.example" in client.get(f"/console/companies/{company.pk}/").content
     assert signed_in("viewer").post(f"/console/leads/{lead.pk}/move",
                                     {"status": "new"}).status_code == 403
+
+
+def test_agents_see_the_cases_of_their_teams_unteamed_and_their_own(case: Case) -> None:
+    from casegate.desk.models import Agent
+
+    client = signed_in("agent")
+    me = Agent.objects.create(user_id=client.session["_auth_user_id"], teams=["billing"]).user
+    billing = Case.objects.create(intake=case.intake, subject="invoice", team="billing",
+                                  requester="x@y.example", created_at=timezone.now(),
+                                  received_at=timezone.now())
+    tech = Case.objects.create(intake=case.intake, subject="router", team="tech",
+                               requester="x@y.example", created_at=timezone.now(),
+                               received_at=timezone.now())
+    listing = client.get("/console/cases/").content.decode()
+    assert "invoice" in listing and "Panel" in listing and "router" not in listing
+    assert client.get(f"/console/cases/{tech.pk}/").status_code == 404
+    assert client.post(f"/console/cases/{tech.pk}/reply", {"text": "x"}).status_code == 404
+    tech.assignee = me
+    tech.save()
+    assert client.get(f"/console/cases/{tech.pk}/").status_code == 200
+    assert signed_in("viewer").get(f"/console/cases/{billing.pk}/").status_code == 200

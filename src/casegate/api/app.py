@@ -15,13 +15,14 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.urls import URLPattern, URLResolver, re_path
 from django.views.decorators.csrf import csrf_exempt
 from ninja import NinjaAPI
-from ninja.errors import AuthenticationError, ValidationError
+from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.operation import Operation
 from ninja.security import HttpBearer
 
 from casegate.api import contacts, conversations, messages
 from casegate.api.schemas import HealthOut
 from casegate.api.tokens import user_for
+from casegate.console.roles import can
 
 HOW_TO_AUTHENTICATE = ("send the header 'Authorization: Bearer <token>'; "
                        "an administrator creates a token with: casegate token create USERNAME")
@@ -37,7 +38,14 @@ class TokenAuth(HttpBearer):
         return self.authenticate(request, key.strip())
 
     def authenticate(self, request: HttpRequest, token: str) -> Any:
-        return user_for(token)
+        user = user_for(token)
+        if user is None:
+            return None
+        privilege = "read_cases" if request.method in ("GET", "HEAD", "OPTIONS") else "work_cases"
+        if not can(user, privilege):
+            raise HttpError(403, f"{user.get_username()} lacks the "
+                                 f"{privilege.replace('_', ' ')} privilege (role agent or viewer)")
+        return user
 
 
 class CasegateAPI(NinjaAPI):

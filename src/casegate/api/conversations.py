@@ -31,6 +31,7 @@ from casegate.api.schemas import (
     ReplyIn,
     responses,
 )
+from casegate.console.roles import case_scope
 from casegate.desk.models import Case, Intake, Lead
 from casegate.desk.replies import post_reply
 from casegate.desk.services import (
@@ -85,8 +86,10 @@ def _filtered(rows: QuerySet[Any], filters: ConversationFilters) -> QuerySet[Any
     return rows
 
 
-def _require(model: type[Case | Lead], number: int) -> None:
-    if not model.objects.filter(pk=number).exists():
+def _require(model: type[Case | Lead], number: int, user: Any) -> None:
+    """404 for a case or lead that does not exist or that ``user`` may not see."""
+    rows = model.objects.filter(case_scope(user)) if model is Case else model.objects
+    if not rows.filter(pk=number).exists():
         raise HttpError(404, f"there is no {model.__name__.lower()} {number}")
 
 
@@ -99,8 +102,9 @@ def _detail(kind: str, number: int) -> dict[str, Any]:
     return detail
 
 
-def _thread(model: type[Case | Lead], number: int, page: PageParams) -> dict[str, Any]:
-    _require(model, number)
+def _thread(model: type[Case | Lead], number: int, page: PageParams, user: Any
+            ) -> dict[str, Any]:
+    _require(model, number, user)
     kind = model.__name__.lower()
     return paginate(thread_messages().filter(**{f"{kind}_id": number}), page, message_items,
                     newest_first=False)
@@ -108,7 +112,7 @@ def _thread(model: type[Case | Lead], number: int, page: PageParams) -> dict[str
 
 def _reply(model: type[Case | Lead], number: int, author: Any, reply: ReplyIn
            ) -> dict[str, Any]:
-    _require(model, number)
+    _require(model, number, author)
     kind = Intake.LEAD if model is Lead else Intake.CASE
     try:
         message = post_reply(kind, number, author, reply.text, public=reply.public)
@@ -124,13 +128,15 @@ def _reply(model: type[Case | Lead], number: int, author: Any, reply: ReplyIn
 def list_cases(request: HttpRequest, filters: Query[CaseFilters], page: Query[PageParams]
                ) -> dict[str, Any]:
     """Cases, newest first, matching every filter given."""
-    rows = _filtered(Case.objects.select_related("intake", "assignee"), filters)
+    rows = _filtered(Case.objects.filter(case_scope(request.auth))
+                     .select_related("intake", "assignee"), filters)
     return paginate(rows, page, lambda cases: [conversation_as_dict(c) for c in cases])
 
 
 @router.get("/cases/{case_id}", response=responses({200: CaseDetail}, 404, 422), tags=["cases"])
 def get_case(request: HttpRequest, case_id: CaseId) -> dict[str, Any]:
     """A case with its thread, its history and the requester's other cases."""
+    _require(Case, case_id, request.auth)
     return _detail(Intake.CASE, case_id)
 
 
@@ -139,7 +145,7 @@ def get_case(request: HttpRequest, case_id: CaseId) -> dict[str, Any]:
 def update_case_fields(request: HttpRequest, case_id: CaseId, changes: CasePatch
                        ) -> dict[str, Any]:
     """Change the fields given; each change is recorded in the case's history."""
-    _require(Case, case_id)
+    _require(Case, case_id, request.auth)
     fields = changes.model_dump(exclude_unset=True)
     assignee = fields.get("assignee")
     if assignee is not None and not get_user_model().objects.filter(
@@ -159,7 +165,7 @@ def update_case_fields(request: HttpRequest, case_id: CaseId, changes: CasePatch
 def list_case_messages(request: HttpRequest, case_id: CaseId, page: Query[PageParams]
                        ) -> dict[str, Any]:
     """The case's thread, oldest first."""
-    return _thread(Case, case_id, page)
+    return _thread(Case, case_id, page, request.auth)
 
 
 @router.post("/cases/{case_id}/replies", response=responses({201: MessageOut}, 400, 404, 422),
@@ -192,7 +198,7 @@ def get_lead(request: HttpRequest, lead_id: LeadId) -> dict[str, Any]:
 def update_lead_fields(request: HttpRequest, lead_id: LeadId, changes: LeadPatch
                        ) -> dict[str, Any]:
     """Change a lead's status."""
-    _require(Lead, lead_id)
+    _require(Lead, lead_id, request.auth)
     if changes.status is not None:
         try:
             set_status(Intake.LEAD, lead_id, changes.status, request.auth.get_username())
@@ -205,7 +211,7 @@ def update_lead_fields(request: HttpRequest, lead_id: LeadId, changes: LeadPatch
              tags=["leads"])
 def convert(request: HttpRequest, lead_id: LeadId) -> dict[str, Any]:
     """Mark a lead converted, creating its contact and company when missing."""
-    _require(Lead, lead_id)
+    _require(Lead, lead_id, request.auth)
     try:
         lead = convert_lead(lead_id, request.auth.get_username())
     except DeskError as exc:  # the lead exists, so what is refused is its state
@@ -218,7 +224,7 @@ def convert(request: HttpRequest, lead_id: LeadId) -> dict[str, Any]:
 def list_lead_messages(request: HttpRequest, lead_id: LeadId, page: Query[PageParams]
                        ) -> dict[str, Any]:
     """The lead's thread, oldest first."""
-    return _thread(Lead, lead_id, page)
+    return _thread(Lead, lead_id, page, request.auth)
 
 
 @router.post("/leads/{lead_id}/replies", response=responses({201: MessageOut}, 400, 404, 422),

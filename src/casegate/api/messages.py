@@ -13,6 +13,7 @@ from ninja import P, Path, Router
 from ninja.errors import HttpError
 
 from casegate.api.schemas import MAX_ID, AttachmentDetail, MessageOut, responses
+from casegate.console.roles import message_scope
 from casegate.desk import blobs
 from casegate.desk.models import Attachment, Blob, DeskMessage
 from casegate.desk.services import attachment_as_dict, delivery_states, message_as_dict
@@ -30,6 +31,12 @@ _UNSAFE_IN_NAME = re.compile(r'[/\\"%]')
 def thread_messages() -> QuerySet[DeskMessage]:
     """Messages with what showing them needs: their author and attachments."""
     return DeskMessage.objects.select_related("author").prefetch_related("attachments")
+
+
+def _attachments(request: HttpRequest) -> QuerySet[Attachment]:
+    """The attachments of the messages the caller may see."""
+    return Attachment.objects.filter(
+        message__in=DeskMessage.objects.filter(message_scope(request.auth)))
 
 
 def message_items(messages: list[DeskMessage]) -> list[dict[str, Any]]:
@@ -80,7 +87,7 @@ def _download(blob: Blob, media_type: str, filename: str, fallback: str) -> Http
 @router.get("/messages/{message_id}", response=responses({200: MessageOut}, 404, 422))
 def get_message(request: HttpRequest, message_id: MessageId) -> dict[str, Any]:
     """A message with its attachments' metadata."""
-    message = thread_messages().filter(pk=message_id).first()
+    message = thread_messages().filter(message_scope(request.auth), pk=message_id).first()
     if message is None:
         raise HttpError(404, f"there is no message {message_id}")
     return message_items([message])[0]
@@ -90,7 +97,8 @@ def get_message(request: HttpRequest, message_id: MessageId) -> dict[str, Any]:
             openapi_extra=_bytes_answer("message/rfc822", "the message as it arrived or left"))
 def get_raw_message(request: HttpRequest, message_id: MessageId) -> HttpResponse:
     """The message as it arrived (or, for a reply, as it was sent)."""
-    message = DeskMessage.objects.select_related("raw").filter(pk=message_id).first()
+    message = (DeskMessage.objects.select_related("raw")
+               .filter(message_scope(request.auth), pk=message_id).first())
     if message is None:
         raise HttpError(404, f"there is no message {message_id}")
     if message.raw is None:
@@ -103,7 +111,7 @@ def get_raw_message(request: HttpRequest, message_id: MessageId) -> HttpResponse
 @router.get("/attachments/{attachment_id}", response=responses({200: AttachmentDetail}, 404, 422))
 def get_attachment(request: HttpRequest, attachment_id: AttachmentId) -> dict[str, Any]:
     """An attachment's metadata; ``stored`` says whether its bytes can be downloaded."""
-    attachment = Attachment.objects.filter(pk=attachment_id).first()
+    attachment = _attachments(request).filter(pk=attachment_id).first()
     if attachment is None:
         raise HttpError(404, f"there is no attachment {attachment_id}")
     return {**attachment_as_dict(attachment), "message": attachment.message_id}
@@ -113,7 +121,7 @@ def get_attachment(request: HttpRequest, attachment_id: AttachmentId) -> dict[st
             openapi_extra=_bytes_answer("*/*", "the attachment's bytes, with its content type"))
 def download_attachment(request: HttpRequest, attachment_id: AttachmentId) -> HttpResponse:
     """An attachment's bytes, served as a download."""
-    attachment = Attachment.objects.select_related("blob").filter(pk=attachment_id).first()
+    attachment = _attachments(request).select_related("blob").filter(pk=attachment_id).first()
     if attachment is None:
         raise HttpError(404, f"there is no attachment {attachment_id}")
     if attachment.blob is None:

@@ -20,6 +20,7 @@ from django.contrib.auth.models import Group
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 
 from casegate.errors import CasegateError
@@ -77,6 +78,30 @@ def require(privilege: str) -> Callable[[Callable[..., HttpResponse]], Callable[
         return checked
 
     return decorate
+
+
+def case_scope(user: Any) -> Q:
+    """The cases ``user`` may see: every case, or for an agent the cases of their teams,
+    those of no team and those assigned to them."""
+    roles = roles_of(user)
+    if user.is_superuser or roles & {MAIL_SETTINGS, VIEWER}:
+        return Q()
+    if AGENT in roles:
+        from casegate.desk.models import Agent
+
+        teams = Agent.objects.filter(user=user).values_list("teams", flat=True).first() or []
+        return Q(assignee=user) | Q(team="") | Q(team__in=list(teams))
+    return Q(pk__in=[])
+
+
+def message_scope(user: Any) -> Q:
+    """The desk messages ``user`` may see: those of leads and of the cases they may see."""
+    from casegate.desk.models import Case
+
+    scope = case_scope(user)
+    if not scope:
+        return Q()
+    return Q(case__isnull=True) | Q(case__in=Case.objects.filter(scope))
 
 
 @transaction.atomic

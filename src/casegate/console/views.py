@@ -17,8 +17,8 @@ from django.views.decorators.http import require_POST
 from casegate.config import get_config
 from casegate.console.audit import AUDITED_KINDS, AuditFilter, search
 from casegate.console.dashboard import figures
-from casegate.console.roles import can, require
-from casegate.desk.models import Case, Company, Contact, DeskMessage, Lead
+from casegate.console.roles import can, case_scope, require
+from casegate.desk.models import Case, Company, Contact, DeskMessage, Intake, Lead
 from casegate.desk.replies import post_reply
 from casegate.desk.services import (
     DeskError,
@@ -205,7 +205,8 @@ QUEUES = {"mine": "Mine", "unassigned": "Unassigned", "open": "Open", "all": "Al
 @require("read_cases")
 def cases(request: HttpRequest) -> HttpResponse:
     queue = request.GET.get("queue", "all")
-    found = Case.objects.select_related("intake", "assignee").order_by("-id")
+    found = (Case.objects.filter(case_scope(request.user)).select_related("intake", "assignee")
+             .order_by("-id"))
     if queue == "mine":
         found = found.filter(assignee=request.user)
     elif queue == "unassigned":
@@ -214,12 +215,22 @@ def cases(request: HttpRequest) -> HttpResponse:
         found = found.exclude(status__in=["solved", "closed"])
     if request.GET.get("q"):
         found = found.filter(subject__icontains=request.GET["q"])
+    if request.GET.get("intake", "").isdigit():
+        found = found.filter(intake_id=int(request.GET["intake"]))
     return render(request, "console/cases.html", {
-        "cases": found[:200], "queue": queue, "queues": QUEUES, "q": request.GET.get("q", "")})
+        "cases": found[:200], "queue": queue, "queues": QUEUES, "q": request.GET.get("q", ""),
+        "intakes": Intake.objects.filter(kind=Intake.CASE), "intake": request.GET.get("intake")})
+
+
+def _visible(request: HttpRequest, case_id: int) -> None:
+    """404 for a case that does not exist or that this user may not see."""
+    if not Case.objects.filter(case_scope(request.user), pk=case_id).exists():
+        raise Http404(f"there is no case {case_id} you can see")
 
 
 @require("read_cases")
 def case(request: HttpRequest, case_id: int) -> HttpResponse:
+    _visible(request, case_id)
     detail = conversation_detail("case", case_id)
     if detail is None:
         raise Http404(f"there is no case {case_id}")
@@ -233,6 +244,7 @@ def case(request: HttpRequest, case_id: int) -> HttpResponse:
 @require("work_cases")
 @require_POST
 def case_reply(request: HttpRequest, case_id: int) -> HttpResponse:
+    _visible(request, case_id)
     public = request.POST.get("kind", "reply") == "reply"
     try:
         message = post_reply("case", case_id, request.user, request.POST.get("text", ""),
@@ -252,6 +264,7 @@ def case_reply(request: HttpRequest, case_id: int) -> HttpResponse:
 @require("work_cases")
 @require_POST
 def case_fields(request: HttpRequest, case_id: int) -> HttpResponse:
+    _visible(request, case_id)
     form = request.POST
     changes: dict[str, Any] = {
         "status": form.get("status"), "priority": form.get("priority"),
