@@ -19,7 +19,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.operation import Operation
 from ninja.security import HttpBearer
 
-from casegate.api import contacts, conversations, messages
+from casegate.api import contacts, conversations, messages, rules
 from casegate.api.schemas import HealthOut
 from casegate.api.tokens import user_for
 from casegate.console.roles import can
@@ -29,7 +29,12 @@ HOW_TO_AUTHENTICATE = ("send the header 'Authorization: Bearer <token>'; "
 
 
 class TokenAuth(HttpBearer):
-    """``Authorization: Bearer <token>`` (or ``Token <token>``) naming an active user."""
+    """``Authorization: Bearer <token>`` (or ``Token <token>``) naming an active user who
+    holds the privilege the operation needs (reading or changing)."""
+
+    def __init__(self, read: str = "read_cases", write: str = "work_cases") -> None:
+        super().__init__()
+        self.read, self.write = read, write
 
     def __call__(self, request: HttpRequest) -> Any:
         scheme, _, key = request.headers.get("Authorization", "").partition(" ")
@@ -41,10 +46,10 @@ class TokenAuth(HttpBearer):
         user = user_for(token)
         if user is None:
             return None
-        privilege = "read_cases" if request.method in ("GET", "HEAD", "OPTIONS") else "work_cases"
+        privilege = self.read if request.method in ("GET", "HEAD", "OPTIONS") else self.write
         if not can(user, privilege):
             raise HttpError(403, f"{user.get_username()} lacks the "
-                                 f"{privilege.replace('_', ' ')} privilege (role agent or viewer)")
+                                 f"{privilege.replace('_', ' ')} privilege")
         return user
 
 
@@ -125,6 +130,7 @@ def health(request: HttpRequest) -> dict[str, str]:
     return {"status": "ok"}
 
 
+api.add_router("", rules.router, auth=TokenAuth(read="mail_settings", write="mail_settings"))
 api.add_router("", conversations.router)
 api.add_router("", messages.router)
 api.add_router("", contacts.router)

@@ -117,13 +117,14 @@ class ValidationErrorOut(Schema):
     errors: list[FieldProblem]
 
 
-ERRORS: dict[int, type[Schema]] = {400: ErrorOut, 401: ErrorOut, 404: ErrorOut, 409: ErrorOut,
-                                   422: ValidationErrorOut}
+ERRORS: dict[int, type[Schema]] = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut,
+                                   409: ErrorOut, 422: ValidationErrorOut}
 
 
 def responses(ok: dict[int, Any], *errors: int) -> dict[int, Any]:
-    """The documented answers of an authenticated operation: ``ok``, 401 and ``errors``."""
-    return dict(sorted({**ok, 401: ErrorOut, **{code: ERRORS[code] for code in errors}}.items()))
+    """The documented answers of an authenticated operation: ``ok``, 401, 403 and ``errors``."""
+    return dict(sorted({**ok, 401: ErrorOut, 403: ErrorOut,
+                        **{code: ERRORS[code] for code in errors}}.items()))
 
 
 # --- pages ----------------------------------------------------------------------------------
@@ -316,3 +317,66 @@ class ReplyIn(Input):
     text: ReplyText
     public: StrictBool = Field(True, description="mail it to the requester; false keeps it an "
                                            "internal note")
+
+
+# --- routing rules --------------------------------------------------------------------------
+
+
+class RuleOut(Schema):
+    id: int
+    position: int
+    description: str
+    enabled: bool
+    match: Literal["address", "pattern", "all"]
+    match_value: str
+    change_recipient: Literal["recipient", "user", "domain"] | None
+    change_value: str | None
+    bypass_spam: bool
+    also_deliver: list[str]
+    apply_to: Literal["all", "recognized", "unrecognized"]
+
+
+class RuleIn(Input):
+    match: Literal["address", "pattern", "all"]
+    match_value: _text(500) = Field("", description="the address or regular expression")  # type: ignore[valid-type]
+    change_recipient: Literal["recipient", "user", "domain"] | None = None
+    change_value: _text(320) = ""  # type: ignore[valid-type]
+    also_deliver: list[Address] = Field(default_factory=list, max_length=50)
+    bypass_spam: StrictBool = False
+    apply_to: Literal["all", "recognized", "unrecognized"] | None = None
+    description: ShortText = ""
+    enabled: StrictBool = True
+    position: int | None = Field(None, ge=1, le=1_000_000)
+
+
+class SimulatedRule(Schema):
+    id: int
+    position: int
+    match: str
+    applied: bool
+    changes: list[str]
+    why_not: str | None = None
+    overridden: str | None = None
+
+
+class SimulatedTarget(Schema):
+    address: str
+    kind: str
+
+
+class SimulationOut(Schema):
+    recipient: str
+    sender: str
+    spam: bool
+    recognized: bool = False
+    rules: list[SimulatedRule]
+    disposition: str
+    reason: str
+    final: list[SimulatedTarget]
+    junk_folder: bool = False
+
+
+class SimulationIn(Input):
+    rcpt: Address = Field(description="the envelope recipient")
+    sender: Address = ""
+    spam: StrictBool = False
