@@ -223,3 +223,20 @@ def test_agents_see_the_cases_of_their_teams_unteamed_and_their_own(case: Case) 
     tech.save()
     assert client.get(f"/console/cases/{tech.pk}/").status_code == 200
     assert signed_in("viewer").get(f"/console/cases/{billing.pk}/").status_code == 200
+
+
+def test_every_console_form_refuses_a_post_without_the_csrf_token(case: Case) -> None:
+    from casegate.routing.services import RuleSpec, add_rule
+
+    rule = add_rule(RuleSpec(match_type="address", match_value="help@solarmora.com",
+                             rewrite="recipient", rewrite_value="cases@solarmora.com"))
+    client = signed_in("super administrator", csrf=True)
+    forms = ["/console/routing/add", f"/console/routing/{rule.pk}/up",
+             f"/console/routing/{rule.pk}/disable", f"/console/routing/{rule.pk}/delete",
+             "/console/routing/test-message", "/console/quarantine/1/release",
+             "/console/directory/account", f"/console/cases/{case.pk}/reply",
+             f"/console/cases/{case.pk}/fields", "/console/leads/1/move", "/console/logout/",
+             "/i18n/setlang/", "/console/password-reset/", "/console/login/"]
+    for path in forms:
+        assert client.post(path, {"text": "x"}).status_code == 403, path
+    assert Rule.objects.get().enabled and not DeskMessage.objects.exists()

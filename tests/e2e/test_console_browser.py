@@ -118,3 +118,59 @@ def setup(inst: Instance, sink_port: int) -> None:
     inst.run("user", "add", "agent", "--role", "agent", "--password", PASSWORD,
              "--email", "agent@agents.example")
     inst.start(http=True)
+
+
+HOSTILE_HTML = ('<p>Hi<script>window.xss = "body script"</script>'
+                '<img src="x" onerror="window.xss = \'body onerror\'">'
+                '<a href="javascript:window.xss=1">link</a></p>')
+
+
+def test_hostile_mail_shows_as_text_and_the_arabic_console_is_right_to_left(
+        backend: str, browser) -> None:
+    from email.message import EmailMessage
+
+    shots = ARTIFACTS / backend
+    shots.mkdir(parents=True, exist_ok=True)
+    with instance(backend) as inst:
+        inst.run("demo")
+        inst.run("user", "add", "mailadmin", "--role", "mail-settings", "--password", PASSWORD)
+        inst.start(http=True)
+        hostile = EmailMessage()
+        hostile["From"] = '"<img src=x onerror=window.xss=\'name\'>" <eve@evil.example>'
+        hostile["To"] = "help@solarmora.com"
+        hostile["Subject"] = "<script>window.xss = 'subject'</script>"
+        hostile["Message-ID"] = message_id = "<hostile.1@evil.example>"
+        hostile.set_content("plain part")
+        hostile.add_alternative(HOSTILE_HTML, subtype="html")
+        queue_id = inst.send("eve@evil.example", ["help@solarmora.com"], hostile.as_bytes())
+        case = inst.case_with(message_id)
+
+        context = browser.new_context(locale="ar")
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        base = f"http://127.0.0.1:{inst.http_port}"
+        page.goto(f"{base}/console/routing/")
+        page.fill("#id_username", "mailadmin")
+        page.fill("#id_password", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{base}/console/routing/")
+        assert page.get_attribute("html", "dir") == "rtl"
+        assert page.get_attribute("html", "lang") == "ar"
+        brand = page.locator("header strong").bounding_box()
+        width = page.viewport_size["width"]
+        assert brand["x"] > width / 2  # mirrored: the brand sits on the right
+        assert "التوجيه" in page.inner_text("h1")
+        page.screenshot(path=shots / "6-routing-arabic.png", full_page=True)
+
+        for path in (f"/console/cases/{case['id']}/", f"/console/trace/{queue_id}/",
+                     "/console/trace/?sender=eve"):
+            page.goto(f"{base}{path}")
+            page.click("details summary") if page.locator("details summary").count() else None
+            assert page.evaluate("window.xss") is None, path
+        page.goto(f"{base}/console/cases/{case['id']}/")
+        assert "<script>window.xss = 'subject'</script>" in page.inner_text("h1")
+        assert "onerror" in page.inner_text("main")  # the sender's name, shown as text
+        page.screenshot(path=shots / "7-hostile-case.png", full_page=True)
+        assert not errors
+        context.close()

@@ -60,3 +60,9 @@ def test_the_failing_hop_is_named_with_the_reason(gateway) -> None:
         crm.reply = None
     code, result = verify(inst, "crm@solarmora.com")
     assert code == 0 and result["hops"][-1]["name"] == "delivered"
+    inst.run("transport", "add", "closed.example", f"127.0.0.1:{free_port()}")  # nobody listens
+    inst.run("rule", "add", "--match", "closed@solarmora.com", "--replace-recipient",
+             "crm@closed.example")
+    code, result = verify(inst, "closed@solarmora.com", "--timeout", "3")
+    assert code == 1 and result["failure"].startswith("delivered: timeout waiting for delivery")
+    assert "crm@closed.example" in result["failure"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from casegate.console.roles import require
@@ -51,10 +52,11 @@ def quarantine_decide(request: HttpRequest, entry_id: int, decision: str) -> Htt
     try:
         if decision == "release":
             deliveries = release(entry_id)
-            messages.success(request, f"Released to {', '.join(d.recipient for d in deliveries)}.")
+            messages.success(request, _("Released to %(recipients)s.") % {
+                "recipients": ", ".join(d.recipient for d in deliveries)})
         elif decision == "delete":
             delete(entry_id)
-            messages.success(request, f"Entry #{entry_id} deleted.")
+            messages.success(request, _("Entry #%(id)s deleted.") % {"id": entry_id})
         else:
             raise Http404(f"there is no quarantine action {decision}")
     except CasegateError as exc:
@@ -98,7 +100,8 @@ def directory_change(request: HttpRequest, what: str) -> HttpResponse:
     except CasegateError as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, f"Saved: {done}" if done is not None else "Removed.")
+        messages.success(request, (_("Saved: %(what)s") % {"what": done} if done is not None
+                                   else _("Removed.")))
     return redirect("console:directory")
 
 

@@ -12,6 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from casegate.config import get_config
@@ -104,7 +105,8 @@ def rule_add(request: HttpRequest) -> HttpResponse:
         rule = add_rule(_rule_spec(request.POST))
     except RuleError as exc:
         return _routing_page(request, status=400, form=request.POST, form_error=str(exc))
-    messages.success(request, f"Rule #{rule.pk} saved. It applies to the next message.")
+    messages.success(request, _("Rule #%(id)s saved. It applies to the next message.")
+                     % {"id": rule.pk})
     return redirect("console:routing")
 
 
@@ -136,7 +138,7 @@ def rule_delete(request: HttpRequest, rule_id: int) -> HttpResponse:
     rule = _rule_or_404(rule_id)
     if request.method == "POST":
         remove_rule(rule.pk)
-        messages.success(request, f"Rule #{rule_id} deleted.")
+        messages.success(request, _("Rule #%(id)s deleted.") % {"id": rule_id})
         return redirect("console:routing")
     return render(request, "console/rule_delete.html", {"rule": rule})
 
@@ -253,11 +255,13 @@ def case_reply(request: HttpRequest, case_id: int) -> HttpResponse:
         messages.error(request, str(exc))
     else:
         if message.direction == DeskMessage.NOTE:
-            messages.success(request, "Note added.")
+            messages.success(request, _("Note added."))
         elif message.delivery_status == "queued":
-            messages.success(request, f"Reply sent to {message.recipients.replace(chr(10), ', ')}.")
+            messages.success(request, _("Reply sent to %(recipients)s.") % {
+                "recipients": message.recipients.replace("\n", ", ")})
         else:
-            messages.error(request, f"Reply kept but not sent: {message.parse_problems}")
+            messages.error(request, _("Reply kept but not sent: %(why)s") % {
+                "why": message.parse_problems})
     return redirect(reverse("console:case", args=[case_id]))
 
 
@@ -277,7 +281,7 @@ def case_fields(request: HttpRequest, case_id: int) -> HttpResponse:
     except CasegateError as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, "Case updated.")
+        messages.success(request, _("Case updated."))
     return redirect(reverse("console:case", args=[case_id]))
 
 
