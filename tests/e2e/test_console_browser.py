@@ -67,7 +67,11 @@ def test_article_walk_through_in_the_console(backend: str, browser) -> None:
         assert "help@solarmora.com" in page.inner_text("#rules")
         page.fill("#rcpt", "help@solarmora.com")
         page.click("#simulator button")
-        assert intake in page.inner_text("#simulation")
+        assert intake in page.inner_text("#simulation")  # updated in place, no reload
+        page.fill("#address", "help@solarmora.com")
+        page.click("#test-message button")
+        page.wait_for_selector("#verification >> text=case opened", timeout=30_000)
+        assert "rule #1" in page.inner_text("#verification")
         page.screenshot(path=shots / "2-rule-saved.png", full_page=True)
 
         data, message_id = mail(subject="My panel stopped charging", to="help@solarmora.com",

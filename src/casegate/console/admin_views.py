@@ -113,11 +113,32 @@ document.addEventListener("click", function (event) {
     button.textContent = button.getAttribute("data-copied") || "Copied";
   });
 });
+// Forms marked data-partial="#id" update only that part of the page (the whole page
+// reloads where scripts are off).
+document.addEventListener("submit", function (event) {
+  var form = event.target, target = form.getAttribute("data-partial");
+  if (!target) { return; }
+  event.preventDefault();
+  var data = new FormData(form), url = form.action, options = {method: form.method};
+  if (form.method.toLowerCase() === "get") {
+    url += (url.indexOf("?") < 0 ? "?" : "&") + new URLSearchParams(data).toString();
+  } else {
+    options.body = data;
+  }
+  form.setAttribute("aria-busy", "true");
+  fetch(url, options).then(function (response) { return response.text(); }).then(function (html) {
+    var fresh = new DOMParser().parseFromString(html, "text/html").querySelector(target);
+    var current = document.querySelector(target);
+    if (fresh && current) { current.replaceWith(fresh); }
+    form.removeAttribute("aria-busy");
+  });
+});
 """
 
 
 def script(request: HttpRequest) -> HttpResponse:
-    """The console's only script (copy buttons), served from here to satisfy the CSP."""
+    """The console's only script (copy buttons, partial updates), served from here for the
+    CSP to allow it."""
     response = HttpResponse(COPY_SCRIPT, content_type="text/javascript")
     response["Cache-Control"] = "max-age=3600"
     return response
