@@ -11,6 +11,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -44,10 +45,7 @@ def test_article_walk_through_in_the_console(backend: str, browser) -> None:
         page = browser.new_page()
         base = f"http://127.0.0.1:{inst.http_port}"
 
-        page.goto(f"{base}/console/")
-        page.fill("#id_username", "mailadmin")
-        page.fill("#id_password", PASSWORD)
-        page.click("button[type=submit]")
+        sign_in(page, f"{base}/console/", "mailadmin")
         page.wait_for_url(f"{base}/console/routing/")
         page.screenshot(path=shots / "1-routing.png", full_page=True)
 
@@ -96,9 +94,7 @@ def test_article_walk_through_in_the_console(backend: str, browser) -> None:
         page.screenshot(path=shots / "4-case.png", full_page=True)
         page.click("text=Sign out")
 
-        page.fill("#id_username", "agent")
-        page.fill("#id_password", PASSWORD)
-        page.click("button[type=submit]")
+        sign_in(page, page.url, "agent")
         page.goto(f"{base}/console/cases/{case['id']}/")
         page.fill("#reply-text", "Please restart the inverter; it will clear E42.")
         page.click("#send-reply")
@@ -111,6 +107,13 @@ def test_article_walk_through_in_the_console(backend: str, browser) -> None:
         assert f"In-Reply-To: {message_id}".encode() in reply
         page.goto(f"{base}/console/routing/")
         assert page.title().startswith("403") or "403" in page.content()  # agents: no routing
+
+
+def sign_in(page: Any, url: str, username: str) -> None:
+    page.goto(url)
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
 
 
 def setup(inst: Instance, sink_port: int) -> None:
@@ -154,10 +157,7 @@ def test_hostile_mail_shows_as_text_and_the_arabic_console_is_right_to_left(
         errors: list[str] = []
         page.on("pageerror", lambda error: errors.append(str(error)))
         base = f"http://127.0.0.1:{inst.http_port}"
-        page.goto(f"{base}/console/routing/")
-        page.fill("#id_username", "mailadmin")
-        page.fill("#id_password", PASSWORD)
-        page.click("button[type=submit]")
+        sign_in(page, f"{base}/console/routing/", "mailadmin")
         page.wait_for_url(f"{base}/console/routing/")
         assert page.get_attribute("html", "dir") == "rtl"
         assert page.get_attribute("html", "lang") == "ar"
