@@ -344,7 +344,7 @@ def load(size: Sizes, loaded: Loaded) -> None:
                     CASE WHEN t.i <= {n_msgs} THEN pg_temp.qid(t.i) ELSE '' END,
                     t.message_id, '', '', '', '', NULL, '', NULL, '', t.subject, t.requester,
                     t.requester_name, '{CUSTOMER_TEXT}', '{CUSTOMER_TEXT}', '', '', t.created_at
-             FROM (SELECT (SELECT max(id) FROM desk_deskmessage)
+             FROM (SELECT (SELECT coalesce(max(id), 0) FROM desk_deskmessage)
                           + row_number() OVER (ORDER BY l.id) AS i, l.*
                    FROM desk_lead l) t""")
 
@@ -712,6 +712,8 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=150.0, help="p95 target in ms")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     args = parser.parse_args()
+    if args.cases < 100 or args.events < 1000 or args.repeat < 1:
+        parser.error("the smallest run is --cases 100 --events 1000 --repeat 1")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so the cleanup runs
 
     size = Sizes(args.cases, args.events)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -70,6 +71,9 @@ async def _serve(config: Config, smtp: tuple[str, int], http: tuple[str, int] | 
     except OSError as exc:
         await asyncio.to_thread(store.close)
         raise CasegateError(f"cannot listen: {exc.strerror or exc}") from None
+    # What is loaded by now lives as long as the process: keep the collector from walking
+    # it again and again (its pauses landed inside console requests).
+    gc.freeze()
     # The console's "Send test message" goes through this very port.
     os.environ["CASEGATE_SMTP_LISTEN"] = f"{smtp[0]}:{gateway.port}"
     if http_server:

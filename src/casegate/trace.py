@@ -7,6 +7,7 @@ remote reply, operator actions, and the case or lead the desk filed it on.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,6 +18,8 @@ from casegate.delivery.models import Delivery
 from casegate.desk.models import DeskMessage
 from casegate.gateway.models import Message, Quarantine
 
+_WHOLE_ADDRESS = re.compile(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+")
+_WHOLE_MESSAGE_ID = re.compile(r"<?[^<>\s@]+@[^<>\s@]+>?")
 STATUSES = ("delivered", "pending", "deferred", "held", "bounced", "expired", "quarantined")
 
 
@@ -35,14 +38,15 @@ def find_messages(wanted: TraceFilter, limit: int = 100) -> list[dict[str, Any]]
     found: QuerySet[Message] = Message.objects.defer("raw").order_by("-received_at")
     if wanted.message_id:
         term = wanted.message_id.strip()
-        found = found.filter(Q(message_id__icontains=term) | Q(queue_id=term.upper()))
+        if _WHOLE_MESSAGE_ID.fullmatch(term):  # the indexed column, not a scan
+            term = term if term.startswith("<") else f"<{term}>"
+            found = found.filter(Q(message_id=term) | Q(queue_id=term.strip("<>").upper()))
+        else:
+            found = found.filter(Q(message_id__icontains=term) | Q(queue_id=term.upper()))
     if wanted.sender:
         found = found.filter(mail_from__icontains=wanted.sender.strip())
     if wanted.recipient:
-        term = wanted.recipient.strip()
-        found = found.filter(Q(deliveries__recipient__icontains=term)
-                             | Q(deliveries__original_recipient__icontains=term)
-                             | Q(quarantined__recipient__icontains=term)).distinct()
+        found = _for_recipient(found, wanted.recipient.strip(), limit)
     if wanted.since:
         found = found.filter(received_at__gte=wanted.since)
     if wanted.until:
@@ -65,6 +69,23 @@ def find_messages(wanted: TraceFilter, limit: int = 100) -> list[dict[str, Any]]
              "rcpt_tos": m.rcpt_tos, "message_id": m.message_id, "spam": m.spam,
              "status": _summary(states.get(m.queue_id, []), m.queue_id in held)}
             for m in messages]
+
+
+def _for_recipient(found: QuerySet[Message], term: str, limit: int) -> QuerySet[Message]:
+    """Messages for a recipient: a whole address through the indexes, newest first; part
+    of one by a substring match."""
+    if _WHOLE_ADDRESS.fullmatch(term):
+        term = term.lower()
+        newest = set()
+        for column in ("recipient", "original_recipient"):
+            newest |= set(Delivery.objects.filter(**{column: term}).order_by("-created_at")
+                          .values_list("message_id", flat=True)[:limit])
+        newest |= set(Quarantine.objects.filter(recipient=term).order_by("-created_at")
+                      .values_list("message_id", flat=True)[:limit])
+        return found.filter(queue_id__in=newest)
+    return found.filter(Q(deliveries__recipient__icontains=term)
+                        | Q(deliveries__original_recipient__icontains=term)
+                        | Q(quarantined__recipient__icontains=term)).distinct()
 
 
 def _summary(states: list[str], quarantined: bool) -> str:

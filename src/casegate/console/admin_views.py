@@ -25,6 +25,8 @@ from casegate.errors import CasegateError
 from casegate.gateway.models import Quarantine
 from casegate.gateway.quarantine import delete, release
 
+PAGE = 100
+
 
 @require("mail_settings")
 def quarantine(request: HttpRequest) -> HttpResponse:
@@ -32,8 +34,9 @@ def quarantine(request: HttpRequest) -> HttpResponse:
     entries = Quarantine.objects.select_related("message").defer("message__raw").order_by("-id")
     if not show_all:
         entries = entries.filter(state=Quarantine.HELD)
-    return render(request, "console/quarantine.html",
-                  {"entries": entries[:500], "show_all": show_all})
+    return render(request, "console/quarantine.html", {
+        "entries": entries[:PAGE], "count": entries.count(), "page": PAGE,
+        "show_all": show_all})
 
 
 @require("mail_settings")

@@ -285,12 +285,18 @@ def case_fields(request: HttpRequest, case_id: int) -> HttpResponse:
     return redirect(reverse("console:case", args=[case_id]))
 
 
+LEADS_PER_COLUMN = 50
+
+
 @require("read_cases")
 def leads(request: HttpRequest) -> HttpResponse:
     """The lead pipeline: a column per state."""
-    columns: dict[str, list[Lead]] = {state: [] for state, _ in Lead.STATUS_CHOICES}
-    for lead in Lead.objects.select_related("contact").order_by("-id")[:1000]:
-        columns[lead.status].append(lead)
+    columns = {}
+    for state, _label in Lead.STATUS_CHOICES:
+        in_state = Lead.objects.filter(status=state)
+        columns[state] = {"leads": list(in_state.select_related("contact")
+                                        .order_by("-id")[:LEADS_PER_COLUMN]),
+                          "count": in_state.count()}
     return render(request, "console/leads.html", {"columns": columns,
                                                   "can_work": can(request.user, "work_cases")})
 

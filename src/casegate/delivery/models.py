@@ -61,7 +61,13 @@ class Delivery(models.Model):
 
     class Meta:
         ordering = ["id"]
-        indexes = [models.Index(fields=["state", "kind", "next_attempt_at"])]
+        indexes = [
+            models.Index(fields=["state", "kind", "next_attempt_at"]),
+            models.Index(fields=["created_at"]),
+            models.Index(fields=["state", "updated_at"]),
+            models.Index(fields=["original_recipient", "created_at"]),
+            models.Index(fields=["recipient", "created_at"]),
+        ]
 
     def __str__(self) -> str:
         return f"delivery #{self.pk} to {self.recipient} ({self.state})"

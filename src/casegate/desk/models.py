@@ -167,7 +167,7 @@ class DeskMessage(models.Model):
     lead = models.ForeignKey(Lead, null=True, blank=True, on_delete=models.CASCADE,
                              related_name="messages")
     direction = models.CharField(max_length=10, choices=DIRECTION_CHOICES, default=INBOUND)
-    queue_id = models.CharField(max_length=32, blank=True, default="")
+    queue_id = models.CharField(max_length=32, blank=True, default="", db_index=True)
     message_id = models.CharField(max_length=998, blank=True, default="", db_index=True)
     in_reply_to = models.CharField(max_length=998, blank=True, default="")
     references = models.TextField(blank=True, default="")
