@@ -11,6 +11,7 @@ import pytest
 from django.utils import timezone
 
 from casegate.config import get_config
+from casegate.console.roles import roles_of
 from casegate.desk import blobs
 from casegate.desk.models import Attachment, Blob, Case, DeskMessage, Intake
 from casegate.desk.parsing import parse_message
@@ -113,7 +114,8 @@ def test_agents_must_have_a_mailbox_of_their_own() -> None:
     add_domain("solarmora.com")
     add_account("alex@solarmora.com")
     add_intake(Intake.CASE, "help@solarmora.com")
-    assert add_agent("alex@solarmora.com").user.email == "alex@solarmora.com"
+    user = add_agent("alex@solarmora.com").user
+    assert user.email == "alex@solarmora.com" and roles_of(user) == {"agent"}
     with pytest.raises(DeskError, match="not a person's mailbox"):
         add_agent("help@solarmora.com")
     with pytest.raises(DeskError, match=r"not a valid|invalid|address"):

@@ -32,7 +32,7 @@ def create_token(username: str, name: str = "") -> str:
     user = get_user_model().objects.filter(username=username).first()
     if user is None:
         raise TokenError(f"there is no user {username!r}; create one first "
-                         "(casegate agent add, or Django's createsuperuser)")
+                         "(casegate user add, or casegate agent add)")
     if not user.is_active:
         raise TokenError(f"the user {username!r} is inactive; activate them to give them a token")
     for _ in range(5):  # a prefix names one token, so a (very unlikely) clash draws again

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
 
@@ -97,6 +98,9 @@ def add_agent(email: str, name: str = "", username: str | None = None,
     agent, _ = Agent.objects.update_or_create(
         user=user, defaults={"teams": sorted({t.strip() for t in teams or [] if t.strip()}),
                              "notify": notify})
+    from casegate.console.roles import AGENT
+
+    user.groups.add(Group.objects.get_or_create(name=AGENT)[0])  # the console role as well
     return agent
 
 
