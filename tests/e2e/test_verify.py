@@ -66,3 +66,20 @@ def test_the_failing_hop_is_named_with_the_reason(gateway) -> None:
     code, result = verify(inst, "closed@solarmora.com", "--timeout", "3")
     assert code == 1 and result["failure"].startswith("delivered: timeout waiting for delivery")
     assert "crm@closed.example" in result["failure"]
+
+
+def test_reject_and_quarantine_rules_over_smtp(gateway) -> None:
+    inst, _ = gateway
+    inst.run("rule", "add", "--match", "ops@solarmora.com", "--reject",
+             "Write to help@solarmora.com instead")
+    inst.run("rule", "add", "--match-pattern", "hold-.*@solarmora.com", "--quarantine")
+    with inst.smtp() as client:
+        client.ehlo("client.example.net")
+        client.mail("dana@example.net")
+        code, reply = client.rcpt("ops@solarmora.com")
+        assert (code, reply.decode()) == (
+            550, "5.7.1 <ops@solarmora.com>: Write to help@solarmora.com instead")
+    code, result = verify(inst, "hold-me@solarmora.com")
+    assert code == 1 and result["failure"].startswith("routed: quarantined: held by rule #")
+    held = inst.json("quarantine", "list")
+    assert [q["recipient"] for q in held] == ["hold-me@solarmora.com"]

@@ -349,6 +349,8 @@ def test_rule_as_dict(company: dict[str, int]) -> None:
         "bypass_spam": True,
         "also_deliver": [ANN],
         "apply_to": "all",
+        "action": "modify",
+        "reject_text": None,
     }
 
 

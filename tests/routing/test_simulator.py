@@ -8,7 +8,7 @@ from casegate.desk.models import Intake
 from casegate.desk.services import add_intake
 from casegate.directory.services import add_account, add_domain
 from casegate.routing.models import Rule
-from casegate.routing.services import RuleSpec, add_rule
+from casegate.routing.services import RuleError, RuleSpec, add_rule
 from casegate.routing.simulator import describe, simulate
 from casegate.routing.snapshot import load_table
 
@@ -40,3 +40,37 @@ def test_simulation_lists_matching_rules_overrides_spam_and_final_recipients() -
     assert simulate(table, "x@elsewhere.example")["disposition"] == "relay-denied"
     assert simulate(table, "not an address")["disposition"] == "invalid"
     assert simulate(table, "nobody@solarmora.com")["disposition"] == "unknown-user"
+
+
+def test_a_reject_rule_wins_wherever_it_stands_and_quarantine_rules_hold() -> None:
+    add_domain("solarmora.com")
+    add_account("alex@solarmora.com")
+    add_rule(RuleSpec(match_type=Rule.MATCH_PATTERN, match_value="ops.*@solarmora.com",
+                      rewrite=Rule.REWRITE_RECIPIENT, rewrite_value="alex@solarmora.com"))
+    last = add_rule(RuleSpec(match_type=Rule.MATCH_ADDRESS, match_value="ops@solarmora.com",
+                             action="reject", reject_text="Write to help@ instead"))
+    held = add_rule(RuleSpec(match_type=Rule.MATCH_ADDRESS, match_value="opsx@solarmora.com",
+                             action="quarantine"))
+    table = load_table()
+    rejected = table.route("ops@solarmora.com")
+    assert (rejected.verdict.value, rejected.reason) == ("reject", "Write to help@ instead")
+    assert table.route("ops@solarmora.com", spam=True).verdict.value == "reject"
+    assert table.route("opsx@solarmora.com").verdict.value == "quarantine"
+    assert table.route("opsx@solarmora.com", releasing=True).targets[0].address == (
+        "alex@solarmora.com")
+    result = simulate(table, "ops@solarmora.com")
+    assert result["disposition"] == "reject"
+    assert [r["id"] for r in result["rules"] if r["applied"]] == [last.pk]
+    assert simulate(table, "opsx@solarmora.com")["rules"][-1]["changes"] == [
+        "send to quarantine"]
+    assert held.action == "quarantine"
+    for bad in (RuleSpec(match_type=Rule.MATCH_ADDRESS, match_value="a@solarmora.com",
+                         action="reject", rewrite=Rule.REWRITE_RECIPIENT,
+                         rewrite_value="alex@solarmora.com"),
+                RuleSpec(match_type=Rule.MATCH_ADDRESS, match_value="a@solarmora.com",
+                         action="reject", reject_text="no caf\u00e9 here")):
+        with pytest.raises(RuleError):
+            add_rule(bad)
+    folded = add_rule(RuleSpec(match_type=Rule.MATCH_ADDRESS, match_value="b@solarmora.com",
+                               action="reject", reject_text="one\r\n550 two"))
+    assert folded.reject_text == "one 550 two"  # no line break can reach the SMTP reply

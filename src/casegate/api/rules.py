@@ -35,7 +35,7 @@ def create_rule(request: HttpRequest, rule: RuleIn) -> Status[dict[str, Any]]:
             rewrite=rule.change_recipient or "", rewrite_value=rule.change_value,
             also_deliver=list(rule.also_deliver), bypass_spam=rule.bypass_spam,
             apply_to=rule.apply_to, description=rule.description, enabled=rule.enabled,
-            position=rule.position))
+            position=rule.position, action=rule.action, reject_text=rule.reject_text))
     except RuleError as exc:
         raise HttpError(400, str(exc)) from None
     return Status(201, rule_as_dict(created))

@@ -334,6 +334,8 @@ class RuleOut(Schema):
     bypass_spam: bool
     also_deliver: list[str]
     apply_to: Literal["all", "recognized", "unrecognized"]
+    action: Literal["modify", "reject", "quarantine"]
+    reject_text: str | None
 
 
 class RuleIn(Input):
@@ -347,6 +349,8 @@ class RuleIn(Input):
     description: ShortText = ""
     enabled: StrictBool = True
     position: int | None = Field(None, ge=1, le=1_000_000)
+    action: Literal["modify", "reject", "quarantine"] = "modify"
+    reject_text: _text(300) = Field("", description="the SMTP reply's text for a reject")  # type: ignore[valid-type]
 
 
 class SimulatedRule(Schema):

@@ -184,6 +184,9 @@ def rule_add(args: argparse.Namespace) -> None:
         rewrite_value=rewrite_value, also_deliver=args.also_deliver,
         bypass_spam=args.bypass_spam, apply_to=args.apply_to, description=args.description,
         enabled=not args.disabled, position=args.position,
+        action="reject" if args.reject is not None else
+        "quarantine" if args.quarantine else "modify",
+        reject_text=args.reject or "",
     ))
     print(f"added rule #{rule.pk} at position {rule.position}")
 

@@ -123,6 +123,11 @@ def build_parser() -> Parser:
     change.add_argument("--replace-user", metavar="USER")
     change.add_argument("--replace-domain", metavar="DOMAIN")
     p.add_argument("--also-deliver", action="append", default=[], metavar="ADDR")
+    action = p.add_mutually_exclusive_group()
+    action.add_argument("--reject", nargs="?", const="", metavar="TEXT",
+                        help="refuse the message at RCPT with 550 5.7.1 and TEXT; a reject "
+                             "wins over every other rule")
+    action.add_argument("--quarantine", action="store_true", help="hold the message")
     p.add_argument("--bypass-spam", action="store_true")
     p.add_argument("--apply-to", choices=["all", "recognized", "unrecognized"], default=None)
     p.add_argument("--description", default="")

@@ -77,6 +77,8 @@ def _rule_spec(form: Any) -> RuleSpec:
         description=form.get("description", "").strip()[:200],
         enabled=form.get("enabled", "on") == "on",
         position=int(position) if position else None,
+        action=form.get("action") or "modify",
+        reject_text=form.get("reject_text", "").strip(),
     )
 
 

@@ -133,6 +133,8 @@ class GatewayHandler:
                     " this server only takes mail for its own domains")
         if routing.verdict is Verdict.UNKNOWN_USER:
             return f"550 5.1.1 <{address}>: Recipient address rejected: no such user here"
+        if routing.verdict is Verdict.REJECT:
+            return f"550 5.7.1 <{address}>: {routing.reason}"
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
         envelope.routings.append(routing)  # type: ignore[attr-defined]

@@ -58,7 +58,7 @@ def delete(entry_id: int) -> Quarantine:
 def release(entry_id: int) -> list[Delivery]:
     """Route the held recipient as if the message were not spam, and queue its deliveries."""
     entry = _held(entry_id)
-    routing = load_table().route(entry.recipient, spam=False)
+    routing = load_table().route(entry.recipient, spam=False, releasing=True)
     if routing.verdict is not Verdict.ACCEPT:
         raise QuarantineError(
             f"{entry.recipient} has no route now ({routing.reason}); add a rule, then release again"

@@ -40,6 +40,7 @@ class TargetKind(StrEnum):
 
 class Verdict(StrEnum):
     ACCEPT = "accept"
+    REJECT = "reject"
     QUARANTINE = "quarantine"
     UNKNOWN_USER = "unknown-user"
     RELAY_DENIED = "relay-denied"
@@ -58,6 +59,8 @@ class CompiledRule:
     also_deliver: tuple[str, ...]
     apply_to: str
     pattern: re.Pattern[str] | None = None
+    action: str = "modify"
+    reject_text: str = ""
 
     def applies_to(self, recognized: bool) -> bool:
         if self.apply_to == "recognized":
@@ -186,7 +189,9 @@ class RoutingTable:
         self._group_cache[group] = result
         return result
 
-    def route(self, recipient: str, spam: bool = False) -> Routing:
+    def route(self, recipient: str, spam: bool = False, releasing: bool = False) -> Routing:
+        """Where mail for ``recipient`` goes; ``releasing`` (from quarantine) skips the rules
+        that send to quarantine, whose hold a person has just lifted."""
         try:
             address = normalize_address(recipient)
         except InvalidAddress as exc:
@@ -197,7 +202,17 @@ class RoutingTable:
         recognized = owner is not None
         owner_is_account = owner in self.accounts
         rules = self.matching_rules(address, recognized)
+        # A reject wins over every other rule, wherever it stands; then a quarantine rule.
+        rejecting = next((r for r in rules if r.action == "reject"), None)
+        if rejecting is not None:
+            return Routing(address, Verdict.REJECT, recognized, (rejecting.id,),
+                           reason=rejecting.reject_text or DEFAULT_REJECT_TEXT)
+        holding = next((r for r in rules if r.action == "quarantine" and not releasing), None)
+        if holding is not None:
+            return Routing(address, Verdict.QUARANTINE, recognized, (holding.id,),
+                           reason=f"held by rule #{holding.id}")
         skipped_for_spam = False
+        rules = [r for r in rules if r.action == "modify"]
         if spam:
             kept = [r for r in rules if r.bypass_spam]
             skipped_for_spam = len(kept) < len(rules)
@@ -237,6 +252,9 @@ class RoutingTable:
         return Routing(address, Verdict.ACCEPT, recognized, rule_ids, tuple(targets))
 
 
+DEFAULT_REJECT_TEXT = "Message rejected by the recipient's mail policy"
+
+
 def compile_rule(
     *,
     id: int,
@@ -248,6 +266,8 @@ def compile_rule(
     bypass_spam: bool,
     also_deliver: list[str] | tuple[str, ...],
     apply_to: str,
+    action: str = "modify",
+    reject_text: str = "",
 ) -> CompiledRule:
     pattern = re.compile(match_value, re.IGNORECASE) if match_type == "pattern" else None
     value = rewrite_value
@@ -268,4 +288,6 @@ def compile_rule(
         also_deliver=tuple(normalize_address(a) for a in also_deliver),
         apply_to=apply_to,
         pattern=pattern,
+        action=action,
+        reject_text=reject_text,
     )

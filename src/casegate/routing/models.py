@@ -35,7 +35,19 @@ class Rule(models.Model):
         (APPLY_UNRECOGNIZED, "unrecognized addresses only"),
     ]
 
+    ACTION_MODIFY = "modify"
+    ACTION_REJECT = "reject"
+    ACTION_QUARANTINE = "quarantine"
+    ACTION_CHOICES = [
+        (ACTION_MODIFY, "modify the message"),
+        (ACTION_REJECT, "reject the message"),
+        (ACTION_QUARANTINE, "send to quarantine"),
+    ]
+
     position = models.PositiveIntegerField(help_text="1 is the highest priority")
+    action = models.CharField(max_length=10, choices=ACTION_CHOICES, default=ACTION_MODIFY)
+    reject_text = models.CharField(max_length=300, blank=True, default="",
+                                   help_text="the SMTP reply's text when the action is reject")
     description = models.CharField(max_length=500, blank=True, default="")
     enabled = models.BooleanField(default=True)
     match_type = models.CharField(max_length=10, choices=MATCH_CHOICES)

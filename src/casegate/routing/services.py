@@ -42,6 +42,8 @@ class RuleSpec:
     description: str = ""
     enabled: bool = True
     position: int | None = None
+    action: str = "modify"
+    reject_text: str = ""
 
 
 def _company_domains() -> set[str]:
@@ -121,6 +123,26 @@ def _validate_rewrite(spec: RuleSpec, match_value: str, domains: set[str]) -> st
     raise RuleError(f"unknown recipient change {spec.rewrite!r}: use recipient, user or domain")
 
 
+def _checked_action(spec: RuleSpec, also: list[str]) -> str:
+    """The reject text to store; a reject or quarantine rule does nothing else."""
+    if spec.action not in dict(Rule.ACTION_CHOICES):
+        raise RuleError(f"the action is modify, reject or quarantine, not {spec.action!r}")
+    if spec.action == Rule.ACTION_MODIFY:
+        if spec.reject_text:
+            raise RuleError("a reject text belongs to a rule whose action is reject")
+        return ""
+    if spec.rewrite or also or spec.bypass_spam:
+        raise RuleError(f"a {spec.action} rule changes nothing else: leave out the new "
+                        "recipient, also-deliver and bypass-spam")
+    text = " ".join(spec.reject_text.split())
+    if len(text) > 300 or any(not 0x20 <= ord(c) <= 0x7E for c in text):
+        raise RuleError("the reject text is at most 300 printable ASCII characters (it goes "
+                        "into the SMTP reply)")
+    if text and spec.action != Rule.ACTION_REJECT:
+        raise RuleError("a reject text belongs to a rule whose action is reject")
+    return text
+
+
 @transaction.atomic
 def add_rule(spec: RuleSpec) -> Rule:
     domains = _company_domains()
@@ -134,7 +156,9 @@ def add_rule(spec: RuleSpec) -> Rule:
                 also.append(normalized)
     except InvalidAddress as exc:
         raise RuleError(str(exc)) from None
-    if spec.match_type == Rule.MATCH_ADDRESS and not spec.rewrite and not also:
+    reject_text = _checked_action(spec, also)
+    if (spec.action == Rule.ACTION_MODIFY and spec.match_type == Rule.MATCH_ADDRESS
+            and not spec.rewrite and not also):
         raise RuleError(
             "the rule changes nothing: give a new recipient (--replace-recipient, "
             "--replace-user, --replace-domain) or --also-deliver"
@@ -161,6 +185,8 @@ def add_rule(spec: RuleSpec) -> Rule:
         bypass_spam=spec.bypass_spam,
         also_deliver=also,
         apply_to=apply_to,
+        action=spec.action,
+        reject_text=reject_text,
     )
 
 
@@ -213,4 +239,6 @@ def rule_as_dict(rule: Rule) -> dict[str, Any]:
         "bypass_spam": rule.bypass_spam,
         "also_deliver": list(rule.also_deliver),
         "apply_to": rule.apply_to,
+        "action": rule.action,
+        "reject_text": rule.reject_text or None,
     }

@@ -9,10 +9,14 @@ from __future__ import annotations
 from typing import Any
 
 from casegate.directory.addresses import InvalidAddress, normalize_address
-from casegate.routing.engine import CompiledRule, RoutingTable, Verdict
+from casegate.routing.engine import DEFAULT_REJECT_TEXT, CompiledRule, RoutingTable, Verdict
 
 
 def _changes(rule: CompiledRule, address: str) -> list[str]:
+    if rule.action == "reject":
+        return [f"reject: 550 5.7.1 {rule.reject_text or DEFAULT_REJECT_TEXT}"]
+    if rule.action == "quarantine":
+        return ["send to quarantine"]
     changes = []
     if rule.rewrite:
         changes.append(f"envelope recipient {address} -> {rule.rewritten(address)}")
@@ -47,7 +51,10 @@ def simulate(table: RoutingTable, recipient: str, spam: bool = False, sender: st
         entry = {"id": rule.id, "position": rule.position, "match": _match(rule),
                  "applied": applied, "changes": _changes(rule, address) if applied else []}
         if not applied:
-            entry["why_not"] = "classified as spam and the rule does not bypass the spam filter"
+            entry["why_not"] = (
+                f"rule #{routing.rules[0]} decides first ({routing.verdict.value})"
+                if routing.verdict in (Verdict.REJECT, Verdict.QUARANTINE) and routing.rules
+                else "classified as spam and the rule does not bypass the spam filter")
         elif rule.rewrite and rewritten_by is not None:
             entry["changes"] = [c for c in entry["changes"] if not c.startswith("envelope")]
             entry["overridden"] = (f"envelope recipient: rule #{rewritten_by} has the higher "

@@ -42,6 +42,8 @@ def load_table() -> RoutingTable:
                 bypass_spam=r["bypass_spam"],
                 also_deliver=r["also_deliver"],
                 apply_to=r["apply_to"],
+                action=r["action"],
+                reject_text=r["reject_text"],
             )
             for r in Rule.objects.filter(enabled=True).values()
         ]
