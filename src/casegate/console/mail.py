@@ -25,16 +25,14 @@ class QueueBackend(BaseEmailBackend):
         hostname = get_config().hostname
         queued = []
         for email in email_messages:
-            targets = {address: table.destinations(address.lower())
-                       for address in email.recipients()}
-            targets = {address: found for address, found in targets.items() if found}
+            targets = table.reachable(email.recipients())
             if not targets:
                 if not self.fail_silently:
                     raise ValueError(f"no route to {', '.join(email.recipients())}")
                 continue
-            raw = email.message().as_bytes(linesep="\r\n")
-            queued.append(generated_message(targets, raw, hostname,
-                                            str(email.message()["Message-ID"] or "")))
+            mime = email.message()  # each call makes a new Message-ID: build it once
+            queued.append(generated_message(targets, mime.as_bytes(linesep="\r\n"), hostname,
+                                            str(mime["Message-ID"] or "")))
         if queued:
             with transaction.atomic():
                 write_messages(queued)

@@ -56,12 +56,6 @@ def _language(filed: Filed) -> str:
     return wanted[:2] if wanted[:2] in TEMPLATES else "en"
 
 
-def _ours(address: str, table: RoutingTable) -> bool:
-    domain = address.rpartition("@")[2]
-    return (domain in table.domains or address in table.intakes
-            or any(domain == i.rpartition("@")[2] for i in table.intakes))
-
-
 def reason_not_to_acknowledge(filed: Filed, table: RoutingTable) -> str:
     mail = filed.arrival.mail
     if not filed.created:
@@ -70,7 +64,7 @@ def reason_not_to_acknowledge(filed: Filed, table: RoutingTable) -> str:
         return f"automated mail ({mail.automated})"
     if not filed.arrival.mail_from:
         return "the null sender"
-    if not mail.sender or _ours(mail.sender, table):
+    if not mail.sender or table.is_ours(mail.sender):
         return "one of our own addresses"
     return ""
 

@@ -35,10 +35,6 @@ def _latest_inbound(conversation: Case | Lead) -> DeskMessage | None:
             .exclude(automated__gt="").order_by("-id").first())
 
 
-def _ours(address: str, table: RoutingTable) -> bool:
-    return table.local_owner(address) is not None or domain_of(address) in table.domains
-
-
 def reply_subject(conversation: Case | Lead) -> str:
     subject = conversation.subject or "your request"
     if not subject.lower().startswith(("re:", "aw:", "sv:", "ref:")):
@@ -72,9 +68,8 @@ def send(conversation: Case | Lead, reply: DeskMessage, table: RoutingTable, hos
     latest = _latest_inbound(conversation)
     copied = latest.cc.split() if latest else []
     cc = [a for a in dict.fromkeys(copied)
-          if a != conversation.requester and not _ours(a, table)]
-    targets = {address: table.destinations(address) for address in [conversation.requester, *cc]}
-    targets = {address: found for address, found in targets.items() if found}
+          if a != conversation.requester and not table.is_ours(a)]
+    targets = table.reachable([conversation.requester, *cc])
     if not targets:
         reply.delivery_status = "failed"
         reply.parse_problems = f"{conversation.requester or 'the requester'} cannot be reached"

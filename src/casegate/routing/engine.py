@@ -20,6 +20,7 @@ How rules combine (the reference is the admin console in the article):
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -160,6 +161,18 @@ class RoutingTable:
         for member in self.group_members(owner):
             targets.extend(self.targets_for(member))
         return tuple(targets)
+
+    def is_ours(self, address: str) -> bool:
+        """Whether ``address`` is the company's or the desk's (its domains, its intakes and
+        the intakes' domains): mail we write must not go there as if to a customer."""
+        domain = domain_of(address)
+        return (domain in self.domains or address in self.intakes
+                or any(domain == domain_of(intake) for intake in self.intakes))
+
+    def reachable(self, addresses: Iterable[str]) -> dict[str, tuple[Target, ...]]:
+        """The destinations of each address that has any, for mail casegate writes itself."""
+        found = {address: self.destinations(address.lower()) for address in addresses}
+        return {address: targets for address, targets in found.items() if targets}
 
     def destinations(self, address: str) -> tuple[Target, ...]:
         """Where mail casegate writes itself to ``address`` goes: a local address through the
