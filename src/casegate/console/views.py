@@ -5,6 +5,7 @@ every form is a POST protected by Django's CSRF middleware."""
 from __future__ import annotations
 
 import os
+from datetime import datetime
 from typing import Any
 
 from django.contrib import messages
@@ -161,6 +162,14 @@ def send_test_message(request: HttpRequest) -> HttpResponse:
     return _routing_page(request, verification=result)
 
 
+def _moment(query: Any, name: str) -> datetime | None:
+    """A search form's date and time (empty or unreadable: no bound)."""
+    try:
+        return parse_datetime(query.get(name, "")) if query.get(name) else None
+    except ValueError:  # well formed but impossible, such as 2026-02-30 10:00
+        return None
+
+
 # --- message trace -------------------------------------------------------------------------
 
 
@@ -171,8 +180,7 @@ def trace(request: HttpRequest) -> HttpResponse:
         message_id=query.get("message_id", ""), sender=query.get("sender", ""),
         recipient=query.get("recipient", ""),
         status=query.get("status", "") if query.get("status") in STATUSES else "",
-        since=parse_datetime(query.get("since", "")) if query.get("since") else None,
-        until=parse_datetime(query.get("until", "")) if query.get("until") else None,
+        since=_moment(query, "since"), until=_moment(query, "until"),
     )
     return render(request, "console/trace.html", {
         "results": find_messages(wanted), "query": query, "statuses": STATUSES})
@@ -194,8 +202,7 @@ def audit(request: HttpRequest) -> HttpResponse:
     query = request.GET
     wanted = AuditFilter(
         text=query.get("text", ""), actor=query.get("actor", ""), kind=query.get("kind", ""),
-        since=parse_datetime(query.get("since", "")) if query.get("since") else None,
-        until=parse_datetime(query.get("until", "")) if query.get("until") else None,
+        since=_moment(query, "since"), until=_moment(query, "until"),
     )
     return render(request, "console/audit.html", {
         "entries": search(wanted), "query": query, "kinds": AUDITED_KINDS})

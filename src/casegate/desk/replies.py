@@ -43,9 +43,9 @@ def reply_subject(conversation: Case | Lead) -> str:
     return subject if tag.lower() in subject.lower() else f"{subject} {tag}"
 
 
-def compose_reply(conversation: Case | Lead, text: str, cc: list[str], hostname: str
-                  ) -> tuple[bytes, str]:
-    latest = _latest_inbound(conversation)
+def compose_reply(conversation: Case | Lead, latest: DeskMessage | None, text: str,
+                  cc: list[str], hostname: str) -> tuple[bytes, str]:
+    """The reply's mail, threaded under ``latest`` (the customer's last message), signed."""
     message = about(conversation, conversation.requester, reply_subject(conversation), hostname,
                     latest.message_id if latest else conversation.message_id,
                     latest.references.split() if latest else ())
@@ -75,7 +75,8 @@ def send(conversation: Case | Lead, reply: DeskMessage, table: RoutingTable, hos
         reply.parse_problems = f"{conversation.requester or 'the requester'} cannot be reached"
         reply.save(update_fields=["delivery_status", "parse_problems"])
         return None
-    data, message_id = compose_reply(conversation, reply.new_text or reply.text, cc, hostname)
+    data, message_id = compose_reply(conversation, latest, reply.new_text or reply.text, cc,
+                                     hostname)
     outgoing = generated_message(targets, data, hostname, message_id,
                                  mail_from=from_address(conversation))
     reply.queue_id = outgoing.queue_id

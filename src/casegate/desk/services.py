@@ -177,15 +177,11 @@ def prefetch(arrivals: list[DeskArrival]) -> Prefetched:
     return Prefetched(seen, hints, found, contacts, agents)
 
 
-def attachment_limits() -> tuple[int, int]:
-    """Bytes kept per file and per message (``CASEGATE_ATTACHMENT_MAX_FILE``/``_MAX_MESSAGE``)."""
-    config = get_config()
-    return config.attachment_max_file, config.attachment_max_message
-
-
 def _kept_attachments(mail: ParsedMail) -> list[tuple[AttachmentInfo, bool]]:
-    """Each attachment and whether its bytes are kept; over a limit only its metadata is."""
-    per_file, per_message = attachment_limits()
+    """Each attachment and whether its bytes are kept; over a limit only its metadata is
+    (``CASEGATE_ATTACHMENT_MAX_FILE`` and ``CASEGATE_ATTACHMENT_MAX_MESSAGE``)."""
+    config = get_config()
+    per_file, per_message = config.attachment_max_file, config.attachment_max_message
     kept, total = [], 0
     for info in mail.attachments:
         if info.size > per_file:
@@ -206,8 +202,14 @@ def store_contents(arrivals: list[DeskArrival]) -> None:
     Run before the filing transaction to keep file writes out of it; filing runs it again
     and finds everything stored.
     """
-    blobs.put_many([a.raw for a in arrivals if a.raw] + [
-        info.data for a in arrivals for info, keep in _kept_attachments(a.mail) if keep])
+    blobs.put_many(_contents(arrivals, [_kept_attachments(a.mail) for a in arrivals]))
+
+
+def _contents(arrivals: list[DeskArrival],
+              kept: list[list[tuple[AttachmentInfo, bool]]]) -> list[bytes]:
+    """What a batch stores as blobs, in this order: the raw messages, then the kept files."""
+    return ([a.raw for a in arrivals if a.raw]
+            + [info.data for attachments in kept for info, keep in attachments if keep])
 
 
 def _contacts(arrivals: list[DeskArrival], known: dict[str, Contact]) -> dict[str, Contact]:
@@ -367,9 +369,7 @@ def _new_conversation(arrival: DeskArrival, contacts: dict[str, Contact], follow
 def _store_messages(filed: list[Filed], now: datetime) -> None:
     """The desk messages of filed arrivals, with their raw bytes and attachments."""
     kept = [_kept_attachments(f.arrival.mail) for f in filed]
-    digests = iter(blobs.put_many(
-        [f.arrival.raw for f in filed if f.arrival.raw]
-        + [info.data for attachments in kept for info, keep in attachments if keep]))
+    digests = iter(blobs.put_many(_contents([f.arrival for f in filed], kept)))
     raws = {id(f): next(digests) for f in filed if f.arrival.raw}
     for item in filed:
         mail = item.arrival.mail
@@ -556,9 +556,9 @@ def delivery_states(messages: list[DeskMessage]) -> list[str]:
     for m in messages:
         if m.direction != DeskMessage.OUTBOUND or m.delivery_status == "failed":
             result.append(m.delivery_status)
-        elif states.get(m.queue_id, set()) & {"bounced", "expired"}:
+        elif states.get(m.queue_id, set()) & set(Delivery.FINAL_FAILURES):
             result.append("failed")
-        elif states.get(m.queue_id) == {"delivered"}:
+        elif states.get(m.queue_id) == {Delivery.DELIVERED}:
             result.append("delivered")
         else:
             result.append(m.delivery_status)
