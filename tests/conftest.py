@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from tests.support import postgres_unavailable
@@ -21,3 +23,13 @@ def backend(request: pytest.FixtureRequest) -> str:
             print(f"SKIP PostgreSQL: {reason}")
             pytest.skip(reason)
     return request.param
+
+
+@pytest.fixture(autouse=True)
+def _english_between_tests() -> Iterator[None]:
+    """A console request activates the reader's language for its thread; the next test
+    starts in English again, as a new request or command would."""
+    yield
+    from django.utils import translation
+
+    translation.deactivate()

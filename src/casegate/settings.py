@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import dj_database_url
 
 from casegate.config import get_config, secret_key
@@ -96,6 +98,9 @@ LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("fr", "Français"), ("pt", "Português"), ("id", "Bahasa Indonesia"),
              ("he", "עברית"), ("ar", "العربية")]
 USE_I18N = True
+# One catalog per language for the whole product: the console and the messages of the
+# services it shows (rule validation, the simulator, verify).
+LOCALE_PATHS = [Path(__file__).resolve().parent / "locale"]
 STATIC_URL = "static/"
 
 LOGGING = {

@@ -24,6 +24,8 @@ from email.message import EmailMessage
 from email.utils import format_datetime, localtime
 from typing import Any
 
+from django.utils.translation import gettext as _
+
 from casegate.delivery.models import Delivery
 from casegate.desk.models import DeskMessage
 from casegate.gateway.models import Quarantine
@@ -110,15 +112,17 @@ def _send(result: Verification, clock: _Clock, address: str, host: str, port: in
             client.mail("")
             code, reply = client.rcpt(address)
             if code != 250:
-                _fail(result, clock, "accepted", f"RCPT TO refused: {code} {reply.decode()}")
+                _fail(result, clock, "accepted", _("RCPT TO refused: %(reply)s")
+                      % {"reply": f"{code} {reply.decode()}"})
                 return None
             code, reply = client.data(test_message(address, hostname, token))
     except (OSError, smtplib.SMTPException) as exc:
-        _fail(result, clock, "accepted", f"cannot talk SMTP to {host}:{port}: {exc}")
+        _fail(result, clock, "accepted", _("cannot talk SMTP to %(host)s:%(port)s: %(error)s")
+              % {"host": host, "port": port, "error": exc})
         return None
     text = reply.decode(errors="replace")
     if code != 250:
-        _fail(result, clock, "accepted", f"DATA refused: {code} {text}")
+        _fail(result, clock, "accepted", _("DATA refused: %(reply)s") % {"reply": f"{code} {text}"})
         return None
     queue_id = text.rsplit(" ", 1)[-1]
     result.hops.append(Hop("accepted", True, clock.now(), f"{code} {text}"))
@@ -137,17 +141,19 @@ def _routed(result: Verification, clock: _Clock, queue_id: str, deadline: float
             ) -> list[Delivery] | None:
     held = list(Quarantine.objects.filter(message_id=queue_id))
     if held:
-        _fail(result, clock, "routed", f"quarantined: {held[0].reason}")
+        _fail(result, clock, "routed", _("quarantined: %(reason)s") % {"reason": held[0].reason})
         return None
     deliveries = list(Delivery.objects.filter(message_id=queue_id).order_by("id"))
     if not deliveries:
-        _fail(result, clock, "routed", f"message {queue_id} has no deliveries")
+        _fail(result, clock, "routed", _("message %(id)s has no deliveries") % {"id": queue_id})
         return None
     rules = sorted({rule for d in deliveries for rule in d.rules})
-    applied = (f"rule {', '.join(f'#{r}' for r in rules)} applied" if rules
-               else "no rule applied (a recognized address)")
     targets = ", ".join(f"{d.recipient} ({d.kind})" for d in deliveries)
-    result.hops.append(Hop("routed", True, clock.now(), f"{applied}; to {targets}"))
+    detail = (_("rule %(rules)s applied; to %(targets)s")
+              % {"rules": ", ".join(f"#{r}" for r in rules), "targets": targets} if rules
+              else _("no rule applied (a recognized address); to %(targets)s")
+              % {"targets": targets})
+    result.hops.append(Hop("routed", True, clock.now(), detail))
     return deliveries
 
 
@@ -166,10 +172,11 @@ def _delivered(result: Verification, clock: _Clock, deliveries: list[Delivery],
     if final is None:
         pending = [d for d in Delivery.objects.filter(pk__in=ids)
                    if d.state != Delivery.DELIVERED]
-        last = "; ".join(f"{d.recipient}: {d.state}"
-                         + (f", last reply {d.last_reply}" if d.last_reply else "")
-                         for d in pending)
-        _fail(result, clock, "delivered", f"timeout waiting for delivery ({last})")
+        last = "; ".join(f"{d.recipient}: {d.state}" + (
+            _(", last reply %(reply)s") % {"reply": d.last_reply} if d.last_reply else "")
+            for d in pending)
+        _fail(result, clock, "delivered", _("timeout waiting for delivery (%(state)s)")
+              % {"state": last})
         return False
     ok = True
     for delivery in final:
@@ -189,10 +196,10 @@ def _filed(result: Verification, clock: _Clock, queue_id: str, desk: list[Delive
         return
     message = _wait(deadline, lambda: DeskMessage.objects.filter(queue_id=queue_id).first())
     if message is None:
-        _fail(result, clock, "case opened", "the desk has no message from this delivery")
+        _fail(result, clock, "case opened", _("the desk has no message from this delivery"))
         return
     if message.case_id:
-        detail = f"case {message.case_id} (casegate cases show {message.case_id})"
+        detail = _("case %(id)s (casegate cases show %(id)s)") % {"id": message.case_id}
     else:
-        detail = f"lead {message.lead_id} (casegate leads show {message.lead_id})"
+        detail = _("lead %(id)s (casegate leads show %(id)s)") % {"id": message.lead_id}
     result.hops.append(Hop("case opened", True, clock.now(), detail))

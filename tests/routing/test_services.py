@@ -215,7 +215,7 @@ def test_replace_domain_with_the_same_domain_is_refused(company: dict[str, int])
 
 
 def test_empty_new_recipient_is_refused(company: dict[str, int]) -> None:
-    with pytest.raises(RuleError, match="the new envelope recipient, user or domain is empty"):
+    with pytest.raises(RuleError, match="the new envelope recipient, username or domain is empty"):
         add_rule(RuleSpec("address", HELP, rewrite="recipient", rewrite_value=""))
 
 

@@ -66,7 +66,7 @@ def _rule_spec(form: Any) -> RuleSpec:
             if a.strip()]
     position = form.get("position", "").strip()
     if position and not position.isdigit():
-        raise RuleError("the position is a number, 1 for the highest priority")
+        raise RuleError(_("the position is a number, 1 for the highest priority"))
     return RuleSpec(
         match_type=form.get("match_type", ""),
         match_value=form.get("match_value", "").strip(),
@@ -148,7 +148,7 @@ def rule_delete(request: HttpRequest, rule_id: int) -> HttpResponse:
 
 def smtp_address() -> tuple[str, int]:
     """Where this installation's gateway listens (``serve`` exports it)."""
-    host, _, port = os.environ.get("CASEGATE_SMTP_LISTEN", "127.0.0.1:2525").rpartition(":")
+    host, _sep, port = os.environ.get("CASEGATE_SMTP_LISTEN", "127.0.0.1:2525").rpartition(":")
     return (host.strip("[]") or "127.0.0.1"), int(port)
 
 

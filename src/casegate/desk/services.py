@@ -82,7 +82,7 @@ def add_agent(email: str, name: str = "", username: str | None = None,
     except InvalidAddress as exc:
         raise DeskError(str(exc)) from None
     owner = owner_of(address)
-    if owner is not None and not owner.startswith("the account of"):
+    if owner is not None and owner.kind != "account":
         raise DeskError(f"{address} is {owner}, not a person's mailbox: notifications would "
                         "go round in circles; use the agent's own address")
     users = get_user_model().objects

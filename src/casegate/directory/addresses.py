@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 import idna
+from django.utils.translation import gettext as _
 
 from casegate.errors import CasegateError
 
@@ -27,7 +28,7 @@ def normalize_domain(domain: str) -> str:
     """Return the domain as lower-case A-labels, or raise :class:`InvalidAddress`."""
     text = domain.strip()
     if not text.strip("."):
-        raise InvalidAddress("the domain is empty")
+        raise InvalidAddress(_("the domain is empty"))
     try:
         encoded = text.lower() if text.isascii() else idna.encode(
             text, uts46=True).decode("ascii")
@@ -36,11 +37,12 @@ def normalize_domain(domain: str) -> str:
         labels = encoded.split(".")
         if (len(labels) < 2 or len(encoded) > MAX_DOMAIN
                 or not all(_LABEL.fullmatch(label) for label in labels)):
-            raise InvalidAddress(f"{domain!r} is not a valid domain name")
+            raise InvalidAddress(_("%(domain)r is not a valid domain name") % {"domain": domain})
         if any(label.startswith("xn--") for label in labels):
             idna.decode(encoded)
     except idna.IDNAError as exc:
-        raise InvalidAddress(f"{domain!r} is not a valid domain name ({exc})") from None
+        raise InvalidAddress(_("%(domain)r is not a valid domain name (%(error)s)")
+                             % {"domain": domain, "error": exc}) from None
     return encoded
 
 
@@ -51,12 +53,15 @@ def split_address(address: str) -> tuple[str, str]:
         text = text[1:-1]
     local, sep, domain = text.rpartition("@")
     if not sep or not local:
-        raise InvalidAddress(f"{address!r} is not a mail address (expected user@domain)")
+        raise InvalidAddress(_("%(address)r is not a mail address (expected user@domain)")
+                             % {"address": address})
     local = local.lower()
     if len(local) > 64:
-        raise InvalidAddress(f"{address!r}: the part before @ is longer than 64 characters")
+        raise InvalidAddress(_("%(address)r: the part before @ is longer than 64 characters")
+                             % {"address": address})
     if _LOCAL_FORBIDDEN.search(local) or local.startswith(".") or local.endswith("."):
-        raise InvalidAddress(f"{address!r}: the part before @ holds characters mail cannot carry")
+        raise InvalidAddress(_("%(address)r: the part before @ holds characters mail cannot "
+                               "carry") % {"address": address})
     return local, normalize_domain(domain)
 
 
@@ -70,7 +75,7 @@ def strip_extension(address: str, delimiter: str) -> str:
     """``user+tag@domain`` → ``user@domain`` (``address`` already normalised)."""
     if not delimiter:
         return address
-    local, _, domain = address.rpartition("@")
+    local, _at, domain = address.rpartition("@")
     base, sep, _tag = local.partition(delimiter)
     if sep and base:
         return f"{base}@{domain}"

@@ -6,23 +6,47 @@ account, a mailbox or a group (the article's requirement), and the reverse.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 
-def owner_of(address: str) -> str | None:
-    """Describe what already owns ``address`` (normalised), or ``None`` when nothing does."""
+from django.utils.translation import gettext as _
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What owns an address; ``str()`` describes it for a message."""
+
+    kind: str  # account, group, intake or rule
+    description: str
+
+    @property
+    def forwarding(self) -> bool:
+        """The address is only a rule's forwarding address (no mailbox behind it)."""
+        return self.kind == "rule"
+
+    def __str__(self) -> str:
+        return self.description
+
+
+def owner_of(address: str) -> Claim | None:
+    """What already owns ``address`` (normalised), or ``None`` when nothing does."""
     from casegate.desk.models import Intake
     from casegate.directory.models import Account, Group
     from casegate.routing.models import Rule
 
     account = Account.objects.filter(address=address).first()
     if account is not None:
-        who = f" ({account.display_name})" if account.display_name else ""
-        return f"the account of {account.address}{who}"
+        if account.display_name:
+            return Claim("account", _("the account of %(address)s (%(name)s)") % {
+                "address": account.address, "name": account.display_name})
+        return Claim("account", _("the account of %(address)s") % {"address": account.address})
     if Group.objects.filter(address=address).exists():
-        return f"the group {address}"
+        return Claim("group", _("the group %(address)s") % {"address": address})
     intake = Intake.objects.filter(address=address).first()
     if intake is not None:
-        return f"the {intake.kind} intake #{intake.pk} of the desk"
+        text = (_("the lead intake #%(id)s of the desk") if intake.kind == "lead"
+                else _("the case intake #%(id)s of the desk"))
+        return Claim("intake", text % {"id": intake.pk})
     rule = Rule.objects.filter(match_type=Rule.MATCH_ADDRESS, match_value=address).first()
     if rule is not None:
-        return f"the forwarding address of rule #{rule.pk}"
+        return Claim("rule", _("the forwarding address of rule #%(id)s") % {"id": rule.pk})
     return None

@@ -44,7 +44,7 @@ def _refuse_if_owned(address: str) -> None:
     owner = owner_of(address)
     if owner is None:
         return
-    if owner.startswith("the forwarding address"):
+    if owner.forwarding:
         raise DirectoryError(
             f"{address} is {owner}; a forwarding address must not be an account, "
             "mailbox or group (remove the rule first)"
@@ -71,8 +71,7 @@ def add_group(address: str, members: list[str], name: str = "") -> Group:
     company = set(Domain.objects.values_list("name", flat=True))
     for member in member_addresses:
         owner = owner_of(member)
-        if domain_of(member) in company and (owner is None
-                                             or owner.startswith("the forwarding address")):
+        if domain_of(member) in company and (owner is None or owner.forwarding):
             raise DirectoryError(
                 f"the member {member} is not an account, group or desk intake; mail for the "
                 "group would not reach it")

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import F, Max
+from django.utils.translation import gettext as _
 
 from casegate.directory.addresses import (
     InvalidAddress,
@@ -50,17 +51,28 @@ def _company_domains() -> set[str]:
     return set(Domain.objects.values_list("name", flat=True))
 
 
-def _recognized_or_remote(address: str, what: str, domains: set[str]) -> str:
+def _recognized_or_remote(address: str, domains: set[str], also: bool = False) -> str:
     """A rule may send mail only to a real local owner or to another domain."""
     normalized = normalize_address(address)
     if domain_of(normalized) in domains:
         owner = owner_of(normalized)
-        if owner is None or owner.startswith("the forwarding address"):
-            raise RuleError(
-                f"{what} {normalized} is not an account, group or desk intake; rules are not "
-                "applied again to a rewritten recipient, so mail sent there would go nowhere"
-            )
+        if owner is None or owner.forwarding:
+            text = (_("the also-deliver address %(address)s is not an account, group or desk "
+                      "intake; rules are not applied again to a recipient a rule set, so mail "
+                      "sent there would go nowhere") if also else
+                    _("the new recipient %(address)s is not an account, group or desk intake; "
+                      "rules are not applied again to a recipient a rule set, so mail sent "
+                      "there would go nowhere"))
+            raise RuleError(text % {"address": normalized})
     return normalized
+
+
+def _routes_to_itself(address: str) -> str:
+    return _("the rule would route %(address)s to itself") % {"address": address}
+
+
+def _no_rule(rule_id: int) -> str:
+    return _("there is no rule #%(id)s; see: casegate rule list") % {"id": rule_id}
 
 
 def _validate_match(spec: RuleSpec, domains: set[str]) -> str:
@@ -68,78 +80,77 @@ def _validate_match(spec: RuleSpec, domains: set[str]) -> str:
         address = normalize_address(spec.match_value)
         if domain_of(address) not in domains:
             raise RuleError(
-                f"{domain_of(address)} is not one of the company's domains; "
-                f"add it first with: casegate domain add {domain_of(address)}"
-            )
+                _("%(domain)s is not one of the company's domains; add it first with: "
+                  "casegate domain add %(domain)s") % {"domain": domain_of(address)})
         owner = owner_of(address)
-        if owner is not None and not owner.startswith("the forwarding address"):
+        if owner is not None and not owner.forwarding:
             raise RuleError(
-                f"{address} is {owner}; a forwarding address must not be an account, "
-                "mailbox or group"
-            )
+                _("%(address)s is %(owner)s; a forwarding address must not be an account, "
+                  "mailbox or group") % {"address": address, "owner": owner})
         return address
     if spec.match_type == Rule.MATCH_PATTERN:
         if not spec.match_value or len(spec.match_value) > MAX_PATTERN_LENGTH:
-            raise RuleError(
-                f"the pattern must be 1 to {MAX_PATTERN_LENGTH} characters long"
-            )
+            raise RuleError(_("the pattern must be 1 to %(max)s characters long")
+                            % {"max": MAX_PATTERN_LENGTH})
         try:
             re.compile(spec.match_value)
         except re.error as exc:
-            raise RuleError(
-                f"{spec.match_value!r} is not a valid regular expression: {exc}"
-            ) from None
+            raise RuleError(_("%(pattern)r is not a valid regular expression: %(error)s")
+                            % {"pattern": spec.match_value, "error": exc}) from None
         return spec.match_value
     if spec.match_type == Rule.MATCH_ALL:
         return ""
-    raise RuleError(f"unknown match type {spec.match_type!r}: use address, pattern or all")
+    raise RuleError(_("unknown match type %(type)r: use address, pattern or all")
+                    % {"type": spec.match_type})
 
 
 def _validate_rewrite(spec: RuleSpec, match_value: str, domains: set[str]) -> str:
     if spec.rewrite == Rule.REWRITE_NONE:
         return ""
     if not spec.rewrite_value:
-        raise RuleError("the new envelope recipient, user or domain is empty")
+        raise RuleError(_("the new envelope recipient, username or domain is empty"))
     if spec.rewrite == Rule.REWRITE_RECIPIENT:
         if normalize_address(spec.rewrite_value) == match_value:
-            raise RuleError(f"the rule would route {match_value} to itself")
-        return _recognized_or_remote(spec.rewrite_value, "the new recipient", domains)
+            raise RuleError(_routes_to_itself(match_value))
+        return _recognized_or_remote(spec.rewrite_value, domains)
     if spec.rewrite == Rule.REWRITE_USER:
-        local, _ = split_address(f"{spec.rewrite_value}@example.com")
+        local = split_address(f"{spec.rewrite_value}@example.com")[0]
         if spec.match_type == Rule.MATCH_ADDRESS:
             target = f"{local}@{domain_of(match_value)}"
             if target == match_value:
-                raise RuleError(f"the rule would route {match_value} to itself")
-            _recognized_or_remote(target, "the new recipient", domains)
+                raise RuleError(_routes_to_itself(match_value))
+            _recognized_or_remote(target, domains)
         return local
     if spec.rewrite == Rule.REWRITE_DOMAIN:
         new_domain = normalize_domain(spec.rewrite_value)
         if spec.match_type == Rule.MATCH_ADDRESS:
             if domain_of(match_value) == new_domain:
-                raise RuleError(f"the rule would route {match_value} to itself")
+                raise RuleError(_routes_to_itself(match_value))
             local = match_value.rpartition("@")[0]
-            _recognized_or_remote(f"{local}@{new_domain}", "the new recipient", domains)
+            _recognized_or_remote(f"{local}@{new_domain}", domains)
         return new_domain
-    raise RuleError(f"unknown recipient change {spec.rewrite!r}: use recipient, user or domain")
+    raise RuleError(_("unknown recipient change %(change)r: use recipient, user or domain")
+                    % {"change": spec.rewrite})
 
 
 def _checked_action(spec: RuleSpec, also: list[str]) -> str:
     """The reject text to store; a reject or quarantine rule does nothing else."""
     if spec.action not in dict(Rule.ACTION_CHOICES):
-        raise RuleError(f"the action is modify, reject or quarantine, not {spec.action!r}")
+        raise RuleError(_("the action is modify, reject or quarantine, not %(action)r")
+                        % {"action": spec.action})
     if spec.action == Rule.ACTION_MODIFY:
         if spec.reject_text:
-            raise RuleError("a reject text belongs to a rule whose action is reject")
+            raise RuleError(_("a reject text belongs to a rule whose action is reject"))
         return ""
     if spec.rewrite or also or spec.bypass_spam:
-        raise RuleError(f"a {spec.action} rule changes nothing else: leave out the new "
-                        "recipient, also-deliver and bypass-spam")
+        raise RuleError(_("a reject or quarantine rule changes nothing else: leave out the new "
+                          "recipient, also-deliver and bypass-spam"))
     text = " ".join(spec.reject_text.split())
     if len(text) > 300 or any(not 0x20 <= ord(c) <= 0x7E for c in text):
-        raise RuleError("the reject text is at most 300 printable ASCII characters (it goes "
-                        "into the SMTP reply)")
+        raise RuleError(_("the reject text is at most 300 printable ASCII characters (it "
+                          "goes into the SMTP reply)"))
     if text and spec.action != Rule.ACTION_REJECT:
-        raise RuleError("a reject text belongs to a rule whose action is reject")
+        raise RuleError(_("a reject text belongs to a rule whose action is reject"))
     return text
 
 
@@ -151,7 +162,7 @@ def add_rule(spec: RuleSpec) -> Rule:
         rewrite_value = _validate_rewrite(spec, match_value, domains)
         also = []
         for address in spec.also_deliver:
-            normalized = _recognized_or_remote(address, "the also-deliver address", domains)
+            normalized = _recognized_or_remote(address, domains, also=True)
             if normalized not in also:
                 also.append(normalized)
     except InvalidAddress as exc:
@@ -159,19 +170,18 @@ def add_rule(spec: RuleSpec) -> Rule:
     reject_text = _checked_action(spec, also)
     if (spec.action == Rule.ACTION_MODIFY and spec.match_type == Rule.MATCH_ADDRESS
             and not spec.rewrite and not also):
-        raise RuleError(
-            "the rule changes nothing: give a new recipient (--replace-recipient, "
-            "--replace-user, --replace-domain) or --also-deliver"
-        )
+        raise RuleError(_("the rule changes nothing: give a new recipient, username or "
+                          "domain, or an address to also deliver to"))
     apply_to = spec.apply_to or (
         Rule.APPLY_UNRECOGNIZED if spec.match_type == Rule.MATCH_ALL else Rule.APPLY_ALL
     )
     if apply_to not in dict(Rule.APPLY_CHOICES):
-        raise RuleError(f"apply-to must be all, recognized or unrecognized, not {apply_to!r}")
+        raise RuleError(_("apply-to must be all, recognized or unrecognized, not %(value)r")
+                        % {"value": apply_to})
     last = Rule.objects.aggregate(m=Max("position"))["m"] or 0
     position = spec.position if spec.position is not None else last + 1
     if position < 1:
-        raise RuleError("the position must be 1 or more (1 is the highest priority)")
+        raise RuleError(_("the position must be 1 or more (1 is the highest priority)"))
     if position <= last:
         Rule.objects.filter(position__gte=position).update(position=F("position") + 1)
     return Rule.objects.create(
@@ -194,7 +204,7 @@ def add_rule(spec: RuleSpec) -> Rule:
 def remove_rule(rule_id: int) -> None:
     rule = Rule.objects.filter(pk=rule_id).first()
     if rule is None:
-        raise RuleError(f"there is no rule #{rule_id}; see: casegate rule list")
+        raise RuleError(_no_rule(rule_id))
     rule.delete()
     Rule.objects.filter(position__gt=rule.position).update(position=F("position") - 1)
 
@@ -205,9 +215,9 @@ def move_rule(rule_id: int, position: int) -> Rule:
     rules = list(Rule.objects.select_for_update().order_by("position", "id"))
     rule = next((r for r in rules if r.pk == rule_id), None)
     if rule is None:
-        raise RuleError(f"there is no rule #{rule_id}; see: casegate rule list")
+        raise RuleError(_no_rule(rule_id))
     if not 1 <= position <= len(rules):
-        raise RuleError(f"the position must be from 1 to {len(rules)}")
+        raise RuleError(_("the position must be from 1 to %(count)s") % {"count": len(rules)})
     rules.remove(rule)
     rules.insert(position - 1, rule)
     for index, each in enumerate(rules, start=1):
@@ -220,7 +230,7 @@ def move_rule(rule_id: int, position: int) -> Rule:
 def set_enabled(rule_id: int, enabled: bool) -> Rule:
     rule = Rule.objects.filter(pk=rule_id).first()
     if rule is None:
-        raise RuleError(f"there is no rule #{rule_id}; see: casegate rule list")
+        raise RuleError(_no_rule(rule_id))
     rule.enabled = enabled
     rule.save(update_fields=["enabled", "updated_at"])
     return rule

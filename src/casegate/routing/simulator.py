@@ -8,28 +8,63 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext as _
+
 from casegate.directory.addresses import InvalidAddress, normalize_address
-from casegate.routing.engine import DEFAULT_REJECT_TEXT, CompiledRule, RoutingTable, Verdict
+from casegate.routing.engine import (
+    DEFAULT_REJECT_TEXT,
+    CompiledRule,
+    Routing,
+    RoutingTable,
+    Verdict,
+)
 
 
-def _changes(rule: CompiledRule, address: str) -> list[str]:
+def _changes(rule: CompiledRule, address: str, rewrites: bool) -> list[str]:
     if rule.action == "reject":
-        return [f"reject: 550 5.7.1 {rule.reject_text or DEFAULT_REJECT_TEXT}"]
+        return [_("reject: %(reply)s") % {
+            "reply": f"550 5.7.1 {rule.reject_text or DEFAULT_REJECT_TEXT}"}]
     if rule.action == "quarantine":
-        return ["send to quarantine"]
+        return [_("send to quarantine")]
     changes = []
-    if rule.rewrite:
-        changes.append(f"envelope recipient {address} -> {rule.rewritten(address)}")
-    changes += [f"also deliver to {extra}" for extra in rule.also_deliver]
+    if rule.rewrite and rewrites:
+        changes.append(_("envelope recipient %(old)s -> %(new)s")
+                       % {"old": address, "new": rule.rewritten(address)})
+    changes += [_("also deliver to %(address)s") % {"address": extra}
+                for extra in rule.also_deliver]
     if rule.bypass_spam:
-        changes.append("bypass the spam filter")
+        changes.append(_("bypass the spam filter"))
     return changes
 
 
 def _match(rule: CompiledRule) -> str:
     if rule.match_type == "all":
-        return "all recipients"
-    return f"{rule.match_type} {rule.match_value}"
+        return _("all recipients")
+    if rule.match_type == "address":
+        return _("single recipient %(address)s") % {"address": rule.match_value}
+    return _("pattern %(pattern)s") % {"pattern": rule.match_value}
+
+
+def _reason(routing: Routing) -> str:
+    """Why the disposition is what it is, in the reader's language (the engine's own reason
+    is the text of an SMTP reply)."""
+    if routing.verdict is Verdict.RELAY_DENIED:
+        return _("relay access denied: the domain is not one of the company's domains")
+    if routing.verdict is Verdict.UNKNOWN_USER:
+        return _("no account, group, intake or rule receives mail for this address")
+    if routing.verdict is Verdict.REJECT:
+        return f"550 5.7.1 {routing.reason}"
+    if routing.verdict is Verdict.QUARANTINE:
+        if routing.rules:
+            return _("held by rule #%(id)s") % {"id": routing.rules[0]}
+        return _("classified as spam; no rule with bypass spam filter applies")
+    return ""
+
+
+def _why_not(routing: Routing) -> str:
+    if routing.verdict in (Verdict.REJECT, Verdict.QUARANTINE) and routing.rules:
+        return _("rule #%(id)s decides first") % {"id": routing.rules[0]}
+    return _("classified as spam and the rule does not bypass the spam filter")
 
 
 def simulate(table: RoutingTable, recipient: str, spam: bool = False, sender: str = ""
@@ -48,17 +83,15 @@ def simulate(table: RoutingTable, recipient: str, spam: bool = False, sender: st
     for rule in (table.matching_rules(address, recognized)
                  if routing.verdict is not Verdict.RELAY_DENIED else []):
         applied = rule.id in routing.rules
+        overridden = bool(applied and rule.rewrite and rewritten_by is not None)
         entry = {"id": rule.id, "position": rule.position, "match": _match(rule),
-                 "applied": applied, "changes": _changes(rule, address) if applied else []}
+                 "applied": applied,
+                 "changes": _changes(rule, address, not overridden) if applied else []}
         if not applied:
-            entry["why_not"] = (
-                f"rule #{routing.rules[0]} decides first ({routing.verdict.value})"
-                if routing.verdict in (Verdict.REJECT, Verdict.QUARANTINE) and routing.rules
-                else "classified as spam and the rule does not bypass the spam filter")
-        elif rule.rewrite and rewritten_by is not None:
-            entry["changes"] = [c for c in entry["changes"] if not c.startswith("envelope")]
-            entry["overridden"] = (f"envelope recipient: rule #{rewritten_by} has the higher "
-                                   "priority")
+            entry["why_not"] = _why_not(routing)
+        elif overridden:
+            entry["overridden"] = (_("envelope recipient: rule #%(id)s has the higher priority")
+                                   % {"id": rewritten_by})
         elif rule.rewrite:
             rewritten_by = rule.id
         rules.append(entry)
@@ -69,7 +102,7 @@ def simulate(table: RoutingTable, recipient: str, spam: bool = False, sender: st
         "recognized": recognized,
         "rules": rules,
         "disposition": routing.verdict.value,
-        "reason": routing.reason,
+        "reason": _reason(routing),
         "final": [{"address": t.address, "kind": t.kind.value} for t in routing.targets],
         "junk_folder": routing.junk,
     }
