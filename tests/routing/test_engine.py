@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from casegate.routing.engine import (
     CompiledRule,
@@ -10,6 +11,7 @@ from casegate.routing.engine import (
     Target,
     TargetKind,
     Verdict,
+    build_table,
     compile_rule,
 )
 
@@ -37,6 +39,7 @@ def rule(
     bypass: bool = False,
     also: Iterable[str] = (),
     apply_to: str = "all",
+    **options: Any,
 ) -> CompiledRule:
     return compile_rule(
         id=id,
@@ -48,6 +51,7 @@ def rule(
         bypass_spam=bypass,
         also_deliver=list(also),
         apply_to=apply_to,
+        **options,
     )
 
 
@@ -60,28 +64,18 @@ def table(
     intakes: dict[str, int] | None = None,
     relays: dict[str, str] | None = None,
     delimiter: str = "+",
+    **directory: Any,
 ) -> RoutingTable:
-    exact: dict[str, list[CompiledRule]] = {}
-    patterns: list[CompiledRule] = []
-    match_all: list[CompiledRule] = []
-    for r in rules:
-        if r.match_type == "address":
-            exact.setdefault(r.match_value, []).append(r)
-        elif r.match_type == "pattern":
-            patterns.append(r)
-        else:
-            match_all.append(r)
-    return RoutingTable(
+    return build_table(
         version=1,
-        domains=frozenset(domains),
-        accounts=frozenset(accounts),
+        domains=domains,
+        accounts=accounts,
         groups={TEAM: (ANN, BOB)} if groups is None else groups,
         intakes={CASES: 1} if intakes is None else intakes,
-        exact_rules={k: tuple(v) for k, v in exact.items()},
-        pattern_rules=tuple(patterns),
-        match_all_rules=tuple(match_all),
-        mailbox_relays=relays or {},
+        rules=rules,
+        mailbox_relays=relays,
         delimiter=delimiter,
+        **directory,
     )
 
 
@@ -579,17 +573,10 @@ def test_compile_rule_stores_the_domain_as_a_labels() -> None:
     assert r.rewrite_value == "xn--bcher-kva.example"
 
 
-def test_compile_rule_compiles_only_patterns() -> None:
-    assert rule(1, value=HELP, also=[ANN]).pattern is None
-    assert rule(2, match="pattern", value=r"a.*", also=[ANN]).pattern is not None
-
-
 def test_tagged_intake_outside_the_company_domains_reaches_the_desk() -> None:
-    table = RoutingTable(
-        version=1, domains=frozenset({"solarmora.com"}), accounts=frozenset(), groups={},
-        intakes={"support@tok.case.desk.casegate.localhost": 7}, exact_rules={},
-        pattern_rules=(), match_all_rules=(),
-    )
+    table = build_table(
+        version=1, domains={"solarmora.com"}, accounts=(), groups={},
+        intakes={"support@tok.case.desk.casegate.localhost": 7}, rules=())
     routing = table.route("support+vip@tok.case.desk.casegate.localhost")
     assert routing.verdict is Verdict.ACCEPT
     assert routing.targets[0].intake_id == 7

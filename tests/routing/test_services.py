@@ -254,7 +254,7 @@ def test_apply_to_can_be_chosen(company: dict[str, int]) -> None:
 
 
 def test_unknown_apply_to_is_refused(company: dict[str, int]) -> None:
-    with pytest.raises(RuleError, match="apply-to must be all, recognized or unrecognized"):
+    with pytest.raises(RuleError, match="the account types to affect are users, groups"):
         add_rule(RuleSpec("all", also_deliver=[CRM], apply_to="everyone"))
 
 
@@ -348,9 +348,22 @@ def test_rule_as_dict(company: dict[str, int]) -> None:
         "change_value": CASES,
         "bypass_spam": True,
         "also_deliver": [ANN],
-        "apply_to": "all",
+        "apply_to": "users,groups,unrecognized",
         "action": "modify",
         "reject_text": None,
+        "org_unit": "/",
+        "sender_list": None,
+        "sender_list_mode": None,
+        "recipient_list": None,
+        "recipient_list_mode": None,
+        "original_recipient_header": None,
+        "spam_headers": False,
+        "custom_headers": [],
+        "subject_prefix": None,
+        "route": None,
+        "remove_attachments": False,
+        "require_tls": False,
+        "rate_limit": None,
     }
 
 
@@ -412,9 +425,10 @@ def test_load_table_sorts_enabled_rules_by_kind(company: dict[str, int]) -> None
     table = load_table()
     assert [r.id for r in table.exact_rules[HELP]] == [exact.pk]
     assert SALES not in table.exact_rules
-    assert [r.id for r in table.pattern_rules] == [pattern.pk]
+    assert [r.id for r in table.pattern_rules.matching("sales-x@solarmora.com")] == [pattern.pk]
+    assert table.pattern_rules.size == 1
     assert [r.id for r in table.match_all_rules] == [catch_all.pk]
-    assert disabled.pk not in {r.id for r in table.match_all_rules + table.pattern_rules}
+    assert disabled.pk not in {r.id for r in table.match_all_rules}
 
 
 def test_loaded_table_routes_by_the_saved_rules(company: dict[str, int]) -> None:

@@ -11,7 +11,14 @@ from ninja.errors import HttpError
 
 from casegate.api.schemas import MAX_ID, RuleIn, RuleOut, SimulationIn, SimulationOut, responses
 from casegate.routing.models import Rule
-from casegate.routing.services import RuleError, RuleSpec, add_rule, remove_rule, rule_as_dict
+from casegate.routing.services import (
+    RuleError,
+    RuleSpec,
+    add_rule,
+    remove_rule,
+    rule_as_dict,
+    rules_as_dicts,
+)
 from casegate.routing.simulator import simulate
 from casegate.routing.snapshot import load_table
 
@@ -23,7 +30,7 @@ RuleId = Path[int, P(ge=1, le=MAX_ID, description="the rule number")]
 @router.get("/rules", response=responses({200: list[RuleOut]}, 403))
 def list_rules(request: HttpRequest) -> list[dict[str, Any]]:
     """The rules in the order they apply."""
-    return [rule_as_dict(rule) for rule in Rule.objects.order_by("position", "id")]
+    return rules_as_dicts()
 
 
 @router.post("/rules", response=responses({201: RuleOut}, 400, 403, 422))
@@ -35,7 +42,16 @@ def create_rule(request: HttpRequest, rule: RuleIn) -> Status[dict[str, Any]]:
             rewrite=rule.change_recipient or "", rewrite_value=rule.change_value,
             also_deliver=list(rule.also_deliver), bypass_spam=rule.bypass_spam,
             apply_to=rule.apply_to, description=rule.description, enabled=rule.enabled,
-            position=rule.position, action=rule.action, reject_text=rule.reject_text))
+            position=rule.position, action=rule.action, reject_text=rule.reject_text,
+            org_unit=rule.org_unit, sender_list=rule.sender_list,
+            sender_list_mode=rule.sender_list_mode or "", recipient_list=rule.recipient_list,
+            recipient_list_mode=rule.recipient_list_mode or "",
+            original_recipient_header=rule.original_recipient_header,
+            spam_headers=rule.spam_headers,
+            custom_headers=[(name, value) for name, value in rule.custom_headers],
+            subject_prefix=rule.subject_prefix, route=rule.route,
+            remove_attachments=rule.remove_attachments, require_tls=rule.require_tls,
+            rate_limit=rule.rate_limit))
     except RuleError as exc:
         raise HttpError(400, str(exc)) from None
     return Status(201, rule_as_dict(created))

@@ -327,30 +327,64 @@ class RuleOut(Schema):
     position: int
     description: str
     enabled: bool
-    match: Literal["address", "pattern", "all"]
+    match: Literal["address", "pattern", "group", "all"]
     match_value: str
     change_recipient: Literal["recipient", "user", "domain"] | None
     change_value: str | None
     bypass_spam: bool
     also_deliver: list[str]
-    apply_to: Literal["all", "recognized", "unrecognized"]
+    apply_to: str = Field(description="the account types it affects: users, groups, "
+                                      "unrecognized (comma-separated)")
     action: Literal["modify", "reject", "quarantine"]
     reject_text: str | None
+    org_unit: str = Field(description="the organisational unit it is set at; / is the top")
+    sender_list: str | None
+    sender_list_mode: Literal["bypass", "only"] | None
+    recipient_list: str | None
+    recipient_list_mode: Literal["bypass", "only"] | None
+    original_recipient_header: str | None
+    spam_headers: bool
+    custom_headers: list[tuple[str, str]]
+    subject_prefix: str | None
+    route: str | None
+    remove_attachments: bool
+    require_tls: bool
+    rate_limit: int | None
+
+
+ApplyTo = Annotated[str, StringConstraints(
+    pattern=r"^(all|recognized|(users|groups|unrecognized)(,(users|groups|unrecognized)){0,2})$")]
+ListMode = Literal["bypass", "only"]
 
 
 class RuleIn(Input):
-    match: Literal["address", "pattern", "all"]
+    match: Literal["address", "pattern", "group", "all"]
     match_value: _text(500) = Field("", description="the address or regular expression")  # type: ignore[valid-type]
     change_recipient: Literal["recipient", "user", "domain"] | None = None
     change_value: _text(320) = ""  # type: ignore[valid-type]
     also_deliver: list[Address] = Field(default_factory=list, max_length=50)
     bypass_spam: StrictBool = False
-    apply_to: Literal["all", "recognized", "unrecognized"] | None = None
+    apply_to: ApplyTo | None = Field(None, description="users, groups, unrecognized "
+                                     "(comma-separated), or all / recognized")
     description: ShortText = ""
     enabled: StrictBool = True
     position: int | None = Field(None, ge=1, le=1_000_000)
     action: Literal["modify", "reject", "quarantine"] = "modify"
     reject_text: _text(300) = Field("", description="the SMTP reply's text for a reject")  # type: ignore[valid-type]
+    org_unit: _text(500) = Field("", description="/Sales/EMEA; empty: the top level")  # type: ignore[valid-type]
+    sender_list: _text(100) = ""  # type: ignore[valid-type]
+    sender_list_mode: ListMode | None = None
+    recipient_list: _text(100) = ""  # type: ignore[valid-type]
+    recipient_list_mode: ListMode | None = None
+    original_recipient_header: _text(76) = ""  # type: ignore[valid-type]
+    spam_headers: StrictBool = False
+    custom_headers: list[tuple[_text(76), _text(500)]] = Field(  # type: ignore[valid-type]
+        default_factory=list, max_length=20)
+    subject_prefix: _text(100) = ""  # type: ignore[valid-type]
+    route: _text(100) = ""  # type: ignore[valid-type]
+    remove_attachments: StrictBool = False
+    require_tls: StrictBool = False
+    rate_limit: int | None = Field(None, ge=1, le=1_000_000)
 
 
 class SimulatedRule(Schema):

@@ -15,7 +15,7 @@ from casegate.config import get_config
 from casegate.errors import CasegateError
 
 
-def _emit(rows: list[dict[str, Any]], as_json: bool, columns: Iterable[str]) -> None:
+def emit(rows: list[dict[str, Any]], as_json: bool, columns: Iterable[str]) -> None:
     if as_json:
         print(json.dumps(rows, indent=2, ensure_ascii=False))
         return
@@ -79,13 +79,13 @@ def domain_list(args: argparse.Namespace) -> None:
 
     rows = [{"name": d.name, "mailbox_transport": d.mailbox_transport or "maildir"}
             for d in Domain.objects.all()]
-    _emit(rows, args.json, ["name", "mailbox_transport"])
+    emit(rows, args.json, ["name", "mailbox_transport"])
 
 
 def account_add(args: argparse.Namespace) -> None:
     from casegate.directory.services import add_account
 
-    account = add_account(args.address, args.name)
+    account = add_account(args.address, args.name, args.unit)
     print(f"added account {account.address}")
 
 
@@ -100,13 +100,13 @@ def account_list(args: argparse.Namespace) -> None:
     from casegate.directory.models import Account
 
     rows = [{"address": a.address, "name": a.display_name} for a in Account.objects.all()]
-    _emit(rows, args.json, ["address", "name"])
+    emit(rows, args.json, ["address", "name"])
 
 
 def group_add(args: argparse.Namespace) -> None:
     from casegate.directory.services import add_group
 
-    group = add_group(args.address, args.member, args.name)
+    group = add_group(args.address, args.member, args.name, args.unit)
     print(f"added group {group.address} with {len(args.member)} member(s)")
 
 
@@ -123,7 +123,7 @@ def group_list(args: argparse.Namespace) -> None:
     rows = [{"address": g.address, "name": g.name,
              "members": [m.address for m in g.members.all()]}
             for g in Group.objects.prefetch_related("members")]
-    _emit(rows, args.json, ["address", "members"])
+    emit(rows, args.json, ["address", "members"])
 
 
 def intake_add(args: argparse.Namespace) -> None:
@@ -140,7 +140,7 @@ def intake_list(args: argparse.Namespace) -> None:
 
     rows = [{"id": i.pk, "address": i.address, "kind": i.kind, "name": i.name}
             for i in Intake.objects.all()]
-    _emit(rows, args.json, ["id", "kind", "address"])
+    emit(rows, args.json, ["id", "kind", "address"])
 
 
 def verify(args: argparse.Namespace) -> None:
@@ -163,41 +163,12 @@ def rule_test(args: argparse.Namespace) -> None:
     print(json.dumps(result, indent=2) if args.json else describe(result))
 
 
-def rule_add(args: argparse.Namespace) -> None:
-    from casegate.routing.models import Rule
-    from casegate.routing.services import RuleSpec, add_rule
-
-    if args.match:
-        match_type, match_value = Rule.MATCH_ADDRESS, args.match
-    elif args.match_pattern:
-        match_type, match_value = Rule.MATCH_PATTERN, args.match_pattern
-    else:
-        match_type, match_value = Rule.MATCH_ALL, ""
-    rewrite, rewrite_value = "", ""
-    for kind, value in ((Rule.REWRITE_RECIPIENT, args.replace_recipient),
-                        (Rule.REWRITE_USER, args.replace_user),
-                        (Rule.REWRITE_DOMAIN, args.replace_domain)):
-        if value:
-            rewrite, rewrite_value = kind, value
-    rule = add_rule(RuleSpec(
-        match_type=match_type, match_value=match_value, rewrite=rewrite,
-        rewrite_value=rewrite_value, also_deliver=args.also_deliver,
-        bypass_spam=args.bypass_spam, apply_to=args.apply_to, description=args.description,
-        enabled=not args.disabled, position=args.position,
-        action="reject" if args.reject is not None else
-        "quarantine" if args.quarantine else "modify",
-        reject_text=args.reject or "",
-    ))
-    print(f"added rule #{rule.pk} at position {rule.position}")
-
-
 def rule_list(args: argparse.Namespace) -> None:
-    from casegate.routing.models import Rule
-    from casegate.routing.services import rule_as_dict
+    from casegate.routing.services import rules_as_dicts
 
-    rows = [rule_as_dict(r) for r in Rule.objects.all()]
-    _emit(rows, args.json, ["position", "id", "match", "match_value", "change_recipient",
-                            "change_value", "also_deliver", "apply_to", "enabled"])
+    emit(rules_as_dicts(), args.json, ["position", "id", "match", "match_value",
+                                       "change_recipient", "change_value", "also_deliver",
+                                       "apply_to", "org_unit", "enabled"])
 
 
 def rule_remove(args: argparse.Namespace) -> None:
@@ -240,7 +211,7 @@ def transport_list(args: argparse.Namespace) -> None:
 
     rows = [{"domain": t.domain, "host": t.host, "port": t.port, "require_tls": t.require_tls}
             for t in Transport.objects.all()]
-    _emit(rows, args.json, ["domain", "host", "port", "require_tls"])
+    emit(rows, args.json, ["domain", "host", "port", "require_tls"])
 
 
 def dkim_keygen(args: argparse.Namespace) -> None:
@@ -256,7 +227,7 @@ def dkim_list(args: argparse.Namespace) -> None:
 
     rows = [{"domain": k.domain, "selector": k.selector, "record": txt_record(k),
              "created_at": k.created_at.isoformat()} for k in SigningKey.objects.all()]
-    _emit(rows, args.json, ["domain", "selector", "created_at"])
+    emit(rows, args.json, ["domain", "selector", "created_at"])
 
 
 def conversations_list(args: argparse.Namespace) -> None:
@@ -268,7 +239,7 @@ def conversations_list(args: argparse.Namespace) -> None:
     else:
         found = Lead.objects.select_related("intake")
     rows = [conversation_as_dict(c) for c in found.order_by("id")[: args.limit]]
-    _emit(rows, args.json, ["id", "status", "requester", "subject"])
+    emit(rows, args.json, ["id", "status", "requester", "subject"])
 
 
 def conversation_show(args: argparse.Namespace) -> None:
@@ -370,7 +341,7 @@ def agent_list(args: argparse.Namespace) -> None:
     rows = [{"username": a.user.get_username(), "email": a.user.email,
              "name": a.user.get_full_name(), "teams": a.teams, "notify": a.notify}
             for a in Agent.objects.select_related("user").order_by("user__username")]
-    _emit(rows, args.json, ["username", "email", "teams"])
+    emit(rows, args.json, ["username", "email", "teams"])
 
 
 ROLE_NAMES = {"super": "super administrator", "mail-settings": "mail-settings administrator",
@@ -393,7 +364,7 @@ def user_list(args: argparse.Namespace) -> None:
     rows = [{"username": u.get_username(), "email": u.email, "active": u.is_active,
              "roles": sorted(roles_of(u)) if not u.is_superuser else ["super administrator"]}
             for u in get_user_model().objects.order_by("username")]
-    _emit(rows, args.json, ["username", "email", "roles"])
+    emit(rows, args.json, ["username", "email", "roles"])
 
 
 def token_create(args: argparse.Namespace) -> None:
@@ -412,7 +383,7 @@ def token_revoke(args: argparse.Namespace) -> None:
 def token_list(args: argparse.Namespace) -> None:
     from casegate.api.tokens import list_tokens
 
-    _emit(list_tokens(), args.json, ["prefix", "username", "name", "last_used_at"])
+    emit(list_tokens(), args.json, ["prefix", "username", "name", "last_used_at"])
 
 
 def lead_convert(args: argparse.Namespace) -> None:
@@ -430,7 +401,7 @@ def contacts_list(args: argparse.Namespace) -> None:
              "company": c.company.domain if c.company else None,
              "cases": [x.pk for x in c.cases.all()], "leads": [x.pk for x in c.leads.all()]}
             for c in Contact.objects.select_related("company").prefetch_related("cases", "leads")]
-    _emit(rows, args.json, ["address", "company", "cases"])
+    emit(rows, args.json, ["address", "company", "cases"])
 
 
 def quarantine_list(args: argparse.Namespace) -> None:
@@ -441,7 +412,7 @@ def quarantine_list(args: argparse.Namespace) -> None:
     if not args.all:
         entries = entries.filter(state=Quarantine.HELD)
     rows = [quarantine_as_dict(q) for q in entries]
-    _emit(rows, args.json, ["id", "recipient", "sender", "reason"])
+    emit(rows, args.json, ["id", "recipient", "sender", "reason"])
 
 
 def quarantine_decide(args: argparse.Namespace) -> None:
@@ -465,7 +436,7 @@ def queue_list(args: argparse.Namespace) -> None:
     if args.history:
         deliveries = deliveries.prefetch_related("attempt_log", "actions")
     rows = [delivery_as_dict(d, args.history) for d in deliveries]
-    _emit(rows, args.json, ["id", "queue_id", "recipient", "kind", "state", "last_reply"])
+    emit(rows, args.json, ["id", "queue_id", "recipient", "kind", "state", "last_reply"])
 
 
 def queue_action(args: argparse.Namespace) -> None:

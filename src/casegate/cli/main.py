@@ -32,6 +32,7 @@ def _add_list(actions: argparse._SubParsersAction, func: object) -> argparse.Arg
 
 def build_parser() -> Parser:
     from casegate.cli import commands as c
+    from casegate.cli import routing_commands as r
 
     parser = Parser(prog="casegate", description="Route support and sales mail into cases.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
@@ -66,7 +67,16 @@ def build_parser() -> Parser:
     p = account.add_parser("add")
     p.add_argument("address")
     p.add_argument("--name", default="")
+    p.add_argument("--unit", default="", metavar="PATH", help="organisational unit, /Sales")
     p.set_defaults(func=c.account_add)
+    p = account.add_parser("set", help="move to a unit, suspend or reinstate")
+    p.add_argument("address")
+    p.add_argument("--unit", default=None, metavar="PATH", help="/ for the top level")
+    state = p.add_mutually_exclusive_group()
+    state.add_argument("--suspend", action="store_true",
+                       help="counts as unrecognized for routing until reinstated")
+    state.add_argument("--reinstate", action="store_true")
+    p.set_defaults(func=r.account_set)
     p = account.add_parser("remove")
     p.add_argument("address")
     p.set_defaults(func=c.account_remove)
@@ -78,7 +88,47 @@ def build_parser() -> Parser:
     p.add_argument("address")
     p.add_argument("--member", nargs="+", action="extend", default=[], metavar="ADDR")
     p.add_argument("--name", default="")
+    p.add_argument("--unit", default="", metavar="PATH", help="organisational unit, /Sales")
     p.set_defaults(func=c.group_add)
+    for name in ("add-member", "remove-member"):
+        p = group.add_parser(name)
+        p.add_argument("address", help="the group")
+        p.add_argument("member")
+        p.set_defaults(func=r.group_member, adding=name == "add-member")
+
+    unit = sub.add_parser("unit", help="organisational units").add_subparsers(
+        dest="action", required=True, parser_class=Parser)
+    p = unit.add_parser("add")
+    p.add_argument("path", help="/Sales or /Sales/EMEA (the parent must exist)")
+    p.set_defaults(func=r.unit_add)
+    p = unit.add_parser("remove")
+    p.add_argument("path")
+    p.set_defaults(func=r.unit_remove)
+    _add_list(unit, r.unit_list)
+
+    lists = sub.add_parser("address-list", help="named lists of addresses and domains that "
+                           "rules skip or are limited to").add_subparsers(
+        dest="action", required=True, parser_class=Parser)
+    p = lists.add_parser("set", help="create a list or replace its entries")
+    p.add_argument("name")
+    p.add_argument("entries", nargs="*", metavar="ADDR|DOMAIN")
+    p.set_defaults(func=r.address_list_set)
+    p = lists.add_parser("remove")
+    p.add_argument("name")
+    p.set_defaults(func=r.address_list_remove)
+    _add_list(lists, r.address_list_list)
+
+    route = sub.add_parser("route", help="named next hops for rules").add_subparsers(
+        dest="action", required=True, parser_class=Parser)
+    p = route.add_parser("add", help="add a route or change its host")
+    p.add_argument("name")
+    p.add_argument("hostport", metavar="HOST:PORT")
+    p.add_argument("--require-tls", action="store_true")
+    p.set_defaults(func=r.route_add)
+    p = route.add_parser("remove")
+    p.add_argument("name")
+    p.set_defaults(func=r.route_remove)
+    _add_list(route, r.route_list)
     p = group.add_parser("remove")
     p.add_argument("address")
     p.set_defaults(func=c.group_remove)
@@ -117,6 +167,8 @@ def build_parser() -> Parser:
     match = p.add_mutually_exclusive_group(required=True)
     match.add_argument("--match", metavar="ADDR")
     match.add_argument("--match-pattern", metavar="REGEX")
+    match.add_argument("--match-group", metavar="GROUP",
+                       help="recipients who are members of GROUP, directly or through groups")
     match.add_argument("--match-all", action="store_true")
     change = p.add_mutually_exclusive_group()
     change.add_argument("--replace-recipient", metavar="ADDR")
@@ -129,11 +181,37 @@ def build_parser() -> Parser:
                              "wins over every other rule")
     action.add_argument("--quarantine", action="store_true", help="hold the message")
     p.add_argument("--bypass-spam", action="store_true")
-    p.add_argument("--apply-to", choices=["all", "recognized", "unrecognized"], default=None)
+    p.add_argument("--apply-to", default=None, metavar="TYPES",
+                   help="account types to affect: users, groups, unrecognized (comma-separated)"
+                        " or all / recognized; default: all, or unrecognized for --match-all")
+    p.add_argument("--unit", default="", metavar="PATH",
+                   help="set the rule at this organisational unit (default: the top level)")
+    for who in ("senders", "recipients"):
+        lists_of = p.add_mutually_exclusive_group()
+        lists_of.add_argument(f"--skip-{who}", metavar="LIST", default="",
+                              help=f"bypass the rule for the {who} on this address list")
+        lists_of.add_argument(f"--only-{who}", metavar="LIST", default="",
+                              help=f"apply the rule only to the {who} on this address list")
+    p.add_argument("--original-recipient-header", nargs="?", const="X-Casegate-Original-To",
+                   default="", metavar="NAME",
+                   help="record the original envelope recipient in this header")
+    p.add_argument("--spam-headers", action="store_true",
+                   help="add X-Casegate-Spam and X-Casegate-Phishing verdict headers")
+    p.add_argument("--header", action="append", default=[], metavar="'NAME: VALUE'",
+                   help="add a custom header (repeatable)")
+    p.add_argument("--subject-prefix", default="", metavar="TEXT")
+    p.add_argument("--route", default="", metavar="NAME",
+                   help="send to this named next hop instead of MX or the mailbox")
+    p.add_argument("--remove-attachments", action="store_true",
+                   help="replace each attachment with a short notice")
+    p.add_argument("--require-tls", action="store_true",
+                   help="defer rather than send the onward hop in clear")
+    p.add_argument("--rate-limit", type=int, default=None, metavar="N",
+                   help="messages per minute each matched recipient takes (451 beyond)")
     p.add_argument("--description", default="")
     p.add_argument("--position", type=int, default=None, help="1 is the highest priority")
     p.add_argument("--disabled", action="store_true")
-    p.set_defaults(func=c.rule_add)
+    p.set_defaults(func=r.rule_add)
     _add_list(rule, c.rule_list)
     p = rule.add_parser("remove")
     p.add_argument("id", type=int)

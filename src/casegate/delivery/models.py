@@ -46,6 +46,10 @@ class Delivery(models.Model):
         help_text="smtp:HOST:PORT or lmtp:HOST:PORT of the domain's mail store, when it has one",
     )
     rules = models.JSONField(default=list, blank=True)
+    edits = models.JSONField(
+        default=dict, blank=True,
+        help_text="what the rules change in this copy: headers, subject_prefix, "
+                  "remove_attachments, require_tls")
     state = models.CharField(max_length=10, choices=STATE_CHOICES, default=PENDING)
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField()

@@ -8,9 +8,11 @@ claim uses ``FOR UPDATE SKIP LOCKED`` so several workers share the queue.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -31,6 +33,14 @@ class Claimed:
     attempts: int
     mail_from: str
     received_at: datetime
+    edits: dict[str, Any] = field(default_factory=dict)
+
+
+def _json(value: Any) -> dict[str, Any]:
+    """A JSON column as returned by RETURNING: text on SQLite, decoded on PostgreSQL."""
+    if isinstance(value, str):
+        return json.loads(value) if value not in ("", "{}") else {}
+    return value or {}
 
 
 def _dt(value: datetime) -> object:
@@ -52,7 +62,7 @@ def claim(kinds: Iterable[str], limit: int, lease_seconds: float) -> list[Claime
         " OR (state = 'inflight' AND lease_until < %s))"
         f" ORDER BY next_attempt_at, id LIMIT %s{lock})"
         " RETURNING id, message_id, original_recipient, recipient, kind, intake_id, junk, relay,"
-        " attempts"
+        " attempts, edits"
     )
     params = [_dt(now + timedelta(seconds=lease_seconds)), _dt(now), *kinds, _dt(now), _dt(now),
               limit]
@@ -71,7 +81,7 @@ def claim(kinds: Iterable[str], limit: int, lease_seconds: float) -> list[Claime
     }
     claimed = [
         Claimed(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), r[7], r[8],
-                envelopes[r[1]]["mail_from"], envelopes[r[1]]["received_at"])
+                envelopes[r[1]]["mail_from"], envelopes[r[1]]["received_at"], _json(r[9]))
         for r in rows
     ]
     claimed.sort(key=lambda c: c.id)

@@ -11,7 +11,7 @@ import smtplib
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import TypeVar
@@ -137,13 +137,19 @@ async def mx_hops(domain: str) -> list[Hop]:
 
 
 async def hops_for(item: Claimed, transports: dict[str, TransportEntry]) -> list[Hop]:
-    if item.relay:
-        return [parse_relay(item.relay)]
+    """Where the item goes: its rule's route or the domain's mail store, the transport map,
+    else MX. A rule that requires TLS makes every hop require it."""
     domain = item.recipient.rpartition("@")[2]
     entry = transports.get(domain)
-    if entry is not None:
-        return [Hop(entry.host, entry.port, require_tls=entry.require_tls)]
-    return await mx_hops(domain)
+    if item.relay:
+        hops = [parse_relay(item.relay)]
+    elif entry is not None:
+        hops = [Hop(entry.host, entry.port, require_tls=entry.require_tls)]
+    else:
+        hops = await mx_hops(domain)
+    if item.edits.get("require_tls"):
+        hops = [replace(hop, require_tls=True) for hop in hops]
+    return hops
 
 
 def outgoing(item: Claimed, raw: bytes, loop_marker: str) -> bytes:

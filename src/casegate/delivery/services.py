@@ -17,15 +17,18 @@ class TransportError(CasegateError):
     """A transport entry was refused."""
 
 
+def parse_host_port(hostport: str) -> tuple[str, int]:
+    host, sep, port = hostport.strip().rpartition(":")
+    if not sep or not host.strip("[]") or not port.isdigit() or not 0 < int(port) < 65536:
+        raise TransportError(f"{hostport!r} must look like HOST:PORT, for example 127.0.0.1:2526")
+    return host.strip("[]"), int(port)
+
+
 def add_transport(domain: str, hostport: str, require_tls: bool = False) -> Transport:
     name = normalize_domain(domain)
-    host, sep, port = hostport.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise TransportError(f"{hostport!r} must look like HOST:PORT, for example 127.0.0.1:2526")
+    host, port = parse_host_port(hostport)
     transport, _ = Transport.objects.update_or_create(
-        domain=name,
-        defaults={"host": host.strip("[]"), "port": int(port), "require_tls": require_tls},
-    )
+        domain=name, defaults={"host": host, "port": port, "require_tls": require_tls})
     return transport
 
 

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from casegate.config import Config
 from casegate.delivery import bounces, forwarding, maildir, remote
+from casegate.delivery.edits import apply_edits
 from casegate.delivery.models import Delivery, SigningKey, Transport
 from casegate.delivery.queue import (
     Claimed,
@@ -65,12 +66,18 @@ def temporary_failure(item: Claimed, reply: str, config: Config, **attempt: obje
                    retry_at(item, config.retry_min, config.retry_max), **attempt)
 
 
-def deliver_local(items: list[Claimed], config: Config, table: RoutingTable) -> None:
+def contents(items: list[Claimed]) -> dict[int, bytes]:
+    """Each delivery's copy of its message: the stored bytes with its rules' edits."""
     raws = raw_messages(i.queue_id for i in items)
+    return {i.id: apply_edits(raws[i.queue_id], i.edits) for i in items}
+
+
+def deliver_local(items: list[Claimed], config: Config, table: RoutingTable) -> None:
+    raws = contents(items)
     outcomes: list[Outcome] = []
     for item in (i for i in items if i.kind == "mailbox"):
         data = (f"Delivered-To: {item.recipient}\r\nX-Original-To: {item.original_recipient}\r\n"
-                .encode() + raws[item.queue_id])
+                .encode() + raws[item.id])
         started = timezone.now()
         try:
             path = maildir.deliver(maildir.mailbox_path(config.mailbox_root, item.recipient),
@@ -87,10 +94,10 @@ def deliver_local(items: list[Claimed], config: Config, table: RoutingTable) -> 
     if not desk_items:
         return
     intakes = Intake.objects.in_bulk({i.intake_id for i in desk_items})
-    parsed = {i.id: parse_message(raws[i.queue_id]) for i in desk_items if i.intake_id in intakes}
+    parsed = {i.id: parse_message(raws[i.id]) for i in desk_items if i.intake_id in intakes}
     arrivals = {
         i.id: DeskArrival(intakes[i.intake_id], i.queue_id, i.original_recipient,
-                          i.received_at, parsed[i.id], raws[i.queue_id], i.mail_from)
+                          i.received_at, parsed[i.id], raws[i.id], i.mail_from)
         for i in desk_items if i.id in parsed
     }
     # Reads and file writes first: SQLite has one writer, and the gateway waits for it.
@@ -149,13 +156,13 @@ def file_at_desk(arrivals: dict[int, DeskArrival], table: RoutingTable, hostname
 def prepare_outbound(items: list[Claimed], config: Config, table: RoutingTable
                      ) -> dict[int, tuple[str, bytes]]:
     """Envelope sender (SRS for forwarded mail) and bytes (ARC-sealed when a key exists)."""
-    raws = raw_messages(i.queue_id for i in items)
+    raws = contents(items)
     keys: dict[str, SigningKey] = {}
     for key in SigningKey.objects.order_by("created_at"):
         keys[key.domain] = key
     outbound = {}
     for item in items:
-        raw = raws[item.queue_id]
+        raw = raws[item.id]
         forwarding_domain = domain_of(item.original_recipient)
         data = remote.outgoing(item, raw, config.hostname)
         key = keys.get(forwarding_domain)

@@ -25,11 +25,40 @@ class Domain(models.Model):
         return self.name
 
 
+class OrgUnit(models.Model):
+    """An organisational unit: accounts and groups belong to one; routing rules set at a
+    unit apply to it and its sub-units. No unit (``None``) is the top level."""
+
+    name = models.CharField(max_length=100)
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT,
+                               related_name="children")
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["parent", "name"],
+                                               name="unique_unit_name_in_parent")]
+
+    def __str__(self) -> str:
+        return self.path
+
+    @property
+    def path(self) -> str:
+        """``/Sales/EMEA``: the unit's names from the top level down."""
+        names = []
+        unit: OrgUnit | None = self
+        while unit is not None:
+            names.append(unit.name)
+            unit = unit.parent
+        return "/" + "/".join(reversed(names))
+
+
 class RecognizedAddress(models.Model):
     """An address at one of the company's domains that the directory knows."""
 
     address = models.CharField(max_length=320, unique=True)
     domain = models.ForeignKey(Domain, on_delete=models.PROTECT, related_name="%(class)ss")
+    org_unit = models.ForeignKey(OrgUnit, null=True, blank=True, on_delete=models.PROTECT,
+                                 related_name="%(class)ss")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -44,6 +73,8 @@ class Account(RecognizedAddress):
     """A real user with a mailbox."""
 
     display_name = models.CharField(max_length=200, blank=True, default="")
+    suspended = models.BooleanField(
+        default=False, help_text="a suspended account counts as unrecognized for routing")
 
 
 class Group(RecognizedAddress):

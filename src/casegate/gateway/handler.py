@@ -13,6 +13,7 @@ from casegate.config import Config
 from casegate.delivery import forwarding
 from casegate.directory.addresses import domain_of
 from casegate.filtering.classifiers import Classifier, InboundMessage, classify
+from casegate.filtering.phishing import phishing_reason
 from casegate.gateway.headers import HeaderFields
 from casegate.gateway.store import (
     AcceptedMessage,
@@ -125,7 +126,7 @@ class GatewayHandler:
         if not address.isascii() and not envelope.smtp_utf8:
             return NEEDS_SMTPUTF8
         table: RoutingTable = envelope.routing_table  # type: ignore[attr-defined]
-        routing = self._route(address, table)
+        routing = self._route(address, table, sender=envelope.mail_from or "")
         if routing.verdict is Verdict.INVALID:
             return f"553 5.1.3 <{address}>: {routing.reason}"
         if routing.verdict is Verdict.RELAY_DENIED:
@@ -142,11 +143,12 @@ class GatewayHandler:
         return "250 2.1.5 Recipient ok"
 
     @staticmethod
-    def _route(address: str, table: RoutingTable, spam: bool = False) -> Routing:
+    def _route(address: str, table: RoutingTable, spam: bool = False, sender: str = ""
+               ) -> Routing:
         """The routing table's answer, except for a bounce to an SRS address we made,
         which goes back to the original sender."""
         if not forwarding.is_srs(address) or domain_of(address).lower() not in table.domains:
-            return table.route(address, spam=spam)
+            return table.route(address, spam=spam, sender=sender)
         original = forwarding.reverse_srs(address)
         targets = table.targets_for(original.lower()) if original else ()
         if not targets:
@@ -189,8 +191,11 @@ class GatewayHandler:
         )
         routings: list[Routing] = envelope.routings  # type: ignore[attr-defined]
         if verdict.spam:
-            routings = [self._route(r, table, spam=True) for r in envelope.rcpt_tos]
-        plan_deliveries(message, routings, envelope.rcpt_dsn)  # type: ignore[attr-defined]
+            routings = [self._route(r, table, spam=True, sender=message.mail_from)
+                        for r in envelope.rcpt_tos]
+        plan_deliveries(message, routings, envelope.rcpt_dsn,  # type: ignore[attr-defined]
+                        phishing_reason(headers) if any(r.edits.spam_headers for r in routings)
+                        else "")
         try:
             await self.store.save(message)
         except Exception:
@@ -207,7 +212,7 @@ class GatewayHandler:
 
 
 def plan_deliveries(message: AcceptedMessage, routings: list[Routing],
-                    dsn: list[tuple[str, str]] | None = None) -> None:
+                    dsn: list[tuple[str, str]] | None = None, phishing: str = "") -> None:
     """One delivery per distinct final recipient; held mail goes to quarantine, never away.
 
     ``dsn`` holds each recipient's DSN NOTIFY and ORCPT, in the order of ``routings``.
@@ -216,6 +221,8 @@ def plan_deliveries(message: AcceptedMessage, routings: list[Routing],
     for index, routing in enumerate(routings):
         notify, orcpt = dsn[index] if dsn else ("", "")
         if routing.verdict is Verdict.ACCEPT:
+            edits = routing.edits.written(routing.recipient, message.spam, message.spam_reason,
+                                          phishing)
             for target in routing.targets:
                 key = (target.address, target.kind.value)
                 if key in seen:
@@ -224,7 +231,7 @@ def plan_deliveries(message: AcceptedMessage, routings: list[Routing],
                 message.deliveries.append(
                     DeliveryRow(routing.recipient, target.address, target.kind.value,
                                 target.intake_id, routing.junk, list(routing.rules),
-                                target.relay, notify, orcpt)
+                                target.relay, notify, orcpt, edits)
                 )
         else:
             reason = routing.reason or "no route for this recipient"

@@ -9,6 +9,8 @@ from django.utils import timezone
 
 from casegate.delivery.models import Delivery
 from casegate.errors import CasegateError
+from casegate.filtering.phishing import phishing_reason
+from casegate.gateway.headers import HeaderFields
 from casegate.gateway.models import Quarantine
 from casegate.routing.engine import Verdict
 from casegate.routing.snapshot import load_table
@@ -58,12 +60,17 @@ def delete(entry_id: int) -> Quarantine:
 def release(entry_id: int) -> list[Delivery]:
     """Route the held recipient as if the message were not spam, and queue its deliveries."""
     entry = _held(entry_id)
-    routing = load_table().route(entry.recipient, spam=False, releasing=True)
+    message = entry.message
+    routing = load_table().route(entry.recipient, spam=False, releasing=True,
+                                 sender=message.mail_from)
     if routing.verdict is not Verdict.ACCEPT:
         raise QuarantineError(
             f"{entry.recipient} has no route now ({routing.reason}); add a rule, then release again"
         )
     now = timezone.now()
+    edits = routing.edits.written(
+        routing.recipient, message.spam, message.spam_reason,
+        phishing_reason(HeaderFields(bytes(message.raw))) if routing.edits.spam_headers else "")
     already = set(Delivery.objects.filter(message_id=entry.message_id)
                   .values_list("recipient", "kind"))
     deliveries = Delivery.objects.bulk_create(
@@ -75,6 +82,7 @@ def release(entry_id: int) -> list[Delivery]:
             intake_id=target.intake_id,
             relay=target.relay,
             rules=list(routing.rules),
+            edits=edits,
             notify=entry.notify,
             orcpt=entry.orcpt,
             next_attempt_at=now,

@@ -44,6 +44,7 @@ class DeliveryRow:
     relay: str = ""
     notify: str = ""
     orcpt: str = ""
+    edits: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -109,8 +110,8 @@ def write_messages(batch: list[AcceptedMessage]) -> None:
         for d in m.deliveries:
             delivery_rows.append(
                 (m.queue_id, d.original_recipient, d.recipient, d.kind, d.intake_id, d.junk,
-                 d.relay, ops.adapt_json_value(d.rules, None), "pending", 0, received, "",
-                 d.notify, d.orcpt, "", now, now)
+                 d.relay, ops.adapt_json_value(d.rules, None), ops.adapt_json_value(d.edits, None),
+                 "pending", 0, received, "", d.notify, d.orcpt, "", now, now)
             )
         for q in m.quarantine:
             quarantine_rows.append((m.queue_id, q.recipient, q.reason[:500], q.notify, q.orcpt,
@@ -125,9 +126,9 @@ def write_messages(batch: list[AcceptedMessage]) -> None:
         if delivery_rows:
             cursor.executemany(
                 "INSERT INTO delivery_delivery (message_id, original_recipient, recipient, kind,"
-                " intake_id, junk, relay, rules, state, attempts, next_attempt_at, last_reply,"
-                " notify, orcpt, dsn_state, created_at, updated_at) VALUES"
-                " (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                " intake_id, junk, relay, rules, edits, state, attempts, next_attempt_at,"
+                " last_reply, notify, orcpt, dsn_state, created_at, updated_at) VALUES"
+                " (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                 delivery_rows,
             )
         if quarantine_rows:

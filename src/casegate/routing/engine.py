@@ -5,11 +5,19 @@ Nothing here touches the database: :mod:`casegate.routing.snapshot` builds a
 
 How rules combine (the reference is the admin console in the article):
 
-* Rules are evaluated in their order (position 1 first). **All** matching rules apply.
-* A rule applies only when its *apply to* option fits the recipient: recognized
-  (an account, group or desk intake) or unrecognized.
-* When several rules change the envelope recipient, the highest-priority one wins.
-  "Also deliver to" recipients accumulate over all matching rules.
+* A rule matches a recipient by its address, a pattern, membership of a group (direct or
+  through nested groups) or always ("all recipients"), and only for the account types it
+  affects: users (accounts and desk intakes), groups, unrecognized addresses. A suspended
+  account counts as unrecognized. A rule set at an organisational unit matches only the
+  accounts and groups of that unit and its sub-units; address lists can exclude senders
+  or recipients from a rule, or limit the rule to them.
+* **All** matching rules apply, in order: rules of a deeper unit first (a sub-unit's rule
+  overrides the top level's for that unit's accounts), then by position (1 first).
+* A reject rule wins over every other rule, wherever it stands; then a quarantine rule.
+* Where several rules set the same thing (the envelope recipient, the route, the subject
+  prefix, the original-recipient header's name) the first in that order wins; added
+  recipients and headers accumulate; the other options (bypass spam, spam headers,
+  remove attachments, require TLS) hold when any matching rule sets them.
 * A message classified as spam is re-routed only by rules with *bypass spam filter*;
   the other rules are skipped for it. Spam for an account lands in its Junk folder;
   spam for any other address is quarantined.
@@ -19,10 +27,10 @@ How rules combine (the reference is the admin console in the article):
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from casegate.directory.addresses import (
     InvalidAddress,
@@ -31,6 +39,18 @@ from casegate.directory.addresses import (
     normalize_domain,
     strip_extension,
 )
+from casegate.routing.patterns import PatternIndex
+
+USERS, GROUPS, UNRECOGNIZED = "users", "groups", "unrecognized"
+ACCOUNT_TYPE_WORDS = {"all": frozenset({USERS, GROUPS, UNRECOGNIZED}),
+                      "recognized": frozenset({USERS, GROUPS})}
+
+
+def account_types(apply_to: str) -> frozenset[str]:
+    """``users,groups`` (or the words all / recognized / unrecognized) as a set."""
+    if apply_to in ACCOUNT_TYPE_WORDS:
+        return ACCOUNT_TYPE_WORDS[apply_to]
+    return frozenset(word.strip() for word in apply_to.split(",") if word.strip())
 
 
 class TargetKind(StrEnum):
@@ -54,21 +74,27 @@ class CompiledRule:
     position: int
     match_type: str
     match_value: str
-    rewrite: str
-    rewrite_value: str
-    bypass_spam: bool
-    also_deliver: tuple[str, ...]
-    apply_to: str
-    pattern: re.Pattern[str] | None = None
+    rewrite: str = ""
+    rewrite_value: str = ""
+    bypass_spam: bool = False
+    also_deliver: tuple[str, ...] = ()
+    affects: frozenset[str] = ACCOUNT_TYPE_WORDS["all"]
     action: str = "modify"
     reject_text: str = ""
-
-    def applies_to(self, recognized: bool) -> bool:
-        if self.apply_to == "recognized":
-            return recognized
-        if self.apply_to == "unrecognized":
-            return not recognized
-        return True
+    unit: int | None = None
+    sender_list: int | None = None
+    sender_list_mode: str = ""
+    recipient_list: int | None = None
+    recipient_list_mode: str = ""
+    original_recipient_header: str = ""
+    spam_headers: bool = False
+    custom_headers: tuple[tuple[str, str], ...] = ()
+    subject_prefix: str = ""
+    route: str = ""
+    route_requires_tls: bool = False
+    remove_attachments: bool = False
+    require_tls: bool = False
+    rate_limit: int | None = None
 
     def rewritten(self, address: str) -> str:
         local, _, domain = address.rpartition("@")
@@ -92,6 +118,45 @@ class Target:
 
 
 @dataclass(frozen=True, slots=True)
+class Edits:
+    """What the rules change in the message for one recipient (applied to every copy)."""
+
+    headers: tuple[tuple[str, str], ...] = ()
+    original_recipient_header: str = ""
+    spam_headers: bool = False
+    subject_prefix: str = ""
+    remove_attachments: bool = False
+    require_tls: bool = False
+
+    def written(self, recipient: str, spam: bool, spam_reason: str = "", phishing: str = ""
+                ) -> dict[str, Any]:
+        """The edits of one message's copies for ``recipient``, as a delivery stores them:
+        ``headers`` written out (with the verdicts and the original recipient),
+        ``subject_prefix``, ``remove_attachments``, ``require_tls``."""
+        headers = [list(h) for h in self.headers]
+        if self.original_recipient_header:
+            headers.append([self.original_recipient_header, recipient])
+        if self.spam_headers:
+            headers.append(["X-Casegate-Spam", "yes" if spam else "no"])
+            if spam and spam_reason:
+                headers.append(["X-Casegate-Spam-Reason", spam_reason])
+            headers.append(["X-Casegate-Phishing", "yes" if phishing else "no"])
+            if phishing:
+                headers.append(["X-Casegate-Phishing-Reason", phishing])
+        found: dict[str, Any] = {"headers": headers} if headers else {}
+        if self.subject_prefix:
+            found["subject_prefix"] = self.subject_prefix
+        if self.remove_attachments:
+            found["remove_attachments"] = True
+        if self.require_tls:
+            found["require_tls"] = True
+        return found
+
+
+NO_EDITS = Edits()
+
+
+@dataclass(frozen=True, slots=True)
 class Routing:
     """What happens to mail for one envelope recipient."""
 
@@ -102,11 +167,34 @@ class Routing:
     targets: tuple[Target, ...] = ()
     junk: bool = False
     reason: str = ""
+    edits: Edits = NO_EDITS
+    rate_limit: int | None = None
+
+
+@dataclass(frozen=True)
+class AddressListEntries:
+    addresses: frozenset[str]
+    domains: frozenset[str]
+
+    def holds(self, address: str) -> bool:
+        """Whether the list names ``address`` or its domain (or a parent domain)."""
+        if address in self.addresses:
+            return True
+        domain = domain_of(address)
+        while domain:
+            if domain in self.domains:
+                return True
+            domain = domain.partition(".")[2]
+        return False
 
 
 @dataclass(frozen=True)
 class RoutingTable:
-    """An immutable picture of the directory and the rules, for one routing version."""
+    """An immutable picture of the directory and the rules, for one routing version.
+
+    Build it with :func:`build_table`, which indexes the rules: exact addresses and groups
+    in hash maps, patterns compiled together (:mod:`casegate.routing.patterns`).
+    """
 
     version: int
     domains: frozenset[str]
@@ -114,11 +202,17 @@ class RoutingTable:
     groups: dict[str, tuple[str, ...]]
     intakes: dict[str, int]
     exact_rules: dict[str, tuple[CompiledRule, ...]]
-    pattern_rules: tuple[CompiledRule, ...]
+    pattern_rules: PatternIndex[CompiledRule]
+    group_rules: dict[str, tuple[CompiledRule, ...]]
     match_all_rules: tuple[CompiledRule, ...]
     mailbox_relays: dict[str, str] = field(default_factory=dict)
     delimiter: str = "+"
+    unit_of: dict[str, int] = field(default_factory=dict)
+    unit_lineage: dict[int, frozenset[int]] = field(default_factory=dict)
+    unit_depth: dict[int, int] = field(default_factory=dict)
+    address_lists: dict[int, AddressListEntries] = field(default_factory=dict)
     _group_cache: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False)
+    _containing_cache: dict[str, frozenset[str]] = field(default_factory=dict, compare=False)
 
     def is_recognized(self, address: str) -> bool:
         return address in self.accounts or address in self.groups or address in self.intakes
@@ -132,16 +226,66 @@ class RoutingTable:
             return base
         return None
 
-    def matching_rules(self, address: str, recognized: bool) -> list[CompiledRule]:
+    def account_type(self, owner: str | None) -> str:
+        if owner is None:
+            return UNRECOGNIZED
+        return GROUPS if owner in self.groups else USERS
+
+    def groups_containing(self, address: str) -> frozenset[str]:
+        """Every group ``address`` belongs to, directly or through nested groups."""
+        cached = self._containing_cache.get(address)
+        if cached is not None:
+            return cached
+        if not self._containing_cache:
+            self._index_membership()
+        return self._containing_cache.get(address, frozenset())
+
+    def _index_membership(self) -> None:
+        direct: dict[str, set[str]] = {}
+        for group, members in self.groups.items():
+            for member in members:
+                direct.setdefault(member, set()).add(group)
+        for member in direct:
+            found: set[str] = set()
+            pending = list(direct[member])
+            while pending:
+                group = pending.pop()
+                if group not in found:
+                    found.add(group)
+                    pending.extend(direct.get(group, ()))
+            self._containing_cache[member] = frozenset(found)
+        self._containing_cache.setdefault("", frozenset())  # marks the index as built
+
+    def matching_rules(self, address: str, sender: str = "") -> list[CompiledRule]:
+        """The rules that apply to mail from ``sender`` to ``address``, in the order they
+        take effect."""
+        owner = self.local_owner(address)
+        kind = self.account_type(owner)
         found: list[CompiledRule] = list(self.exact_rules.get(address, ()))
         base = strip_extension(address, self.delimiter)
         if base != address:
             found.extend(self.exact_rules.get(base, ()))
-        found.extend(r for r in self.pattern_rules if r.pattern and r.pattern.fullmatch(address))
+        found.extend(self.pattern_rules.matching(address))
+        if owner is not None and self.group_rules:
+            for group in self.groups_containing(owner):
+                found.extend(self.group_rules.get(group, ()))
         found.extend(self.match_all_rules)
-        found = [r for r in found if r.applies_to(recognized)]
-        found.sort(key=lambda r: (r.position, r.id))
+        unit = self.unit_of.get(owner) if owner is not None else None
+        lineage = self.unit_lineage.get(unit, frozenset()) if unit is not None else frozenset()
+        found = [r for r in found if kind in r.affects
+                 and (r.unit is None or r.unit in lineage)
+                 and self._listed_ok(r.sender_list, r.sender_list_mode, sender)
+                 and self._listed_ok(r.recipient_list, r.recipient_list_mode, address)]
+        found.sort(key=lambda r: (-self.unit_depth.get(r.unit, 0) if r.unit else 0,
+                                  r.position, r.id))
         return found
+
+    def _listed_ok(self, list_id: int | None, mode: str, address: str) -> bool:
+        if list_id is None or not mode:
+            return True
+        entries = self.address_lists.get(list_id)
+        listed = bool(address) and entries is not None and entries.holds(address.lower())
+        return listed if mode == "only" else not listed
 
     def targets_for(self, address: str) -> tuple[Target, ...]:
         """Where mail for a final ``address`` goes; ``()`` for an unknown local address."""
@@ -202,9 +346,10 @@ class RoutingTable:
         self._group_cache[group] = result
         return result
 
-    def route(self, recipient: str, spam: bool = False, releasing: bool = False) -> Routing:
-        """Where mail for ``recipient`` goes; ``releasing`` (from quarantine) skips the rules
-        that send to quarantine, whose hold a person has just lifted."""
+    def route(self, recipient: str, spam: bool = False, releasing: bool = False,
+              sender: str = "") -> Routing:
+        """Where mail from ``sender`` for ``recipient`` goes; ``releasing`` (from quarantine)
+        skips the rules that send to quarantine, whose hold a person has just lifted."""
         try:
             address = normalize_address(recipient)
         except InvalidAddress as exc:
@@ -214,7 +359,7 @@ class RoutingTable:
             return Routing(address, Verdict.RELAY_DENIED, reason="relay access denied")
         recognized = owner is not None
         owner_is_account = owner in self.accounts
-        rules = self.matching_rules(address, recognized)
+        rules = self.matching_rules(address, sender)
         # A reject wins over every other rule, wherever it stands; then a quarantine rule.
         rejecting = next((r for r in rules if r.action == "reject"), None)
         if rejecting is not None:
@@ -224,29 +369,21 @@ class RoutingTable:
         if holding is not None:
             return Routing(address, Verdict.QUARANTINE, recognized, (holding.id,),
                            reason=f"held by rule #{holding.id}")
-        skipped_for_spam = False
         rules = [r for r in rules if r.action == "modify"]
+        rate_limit = next((r.rate_limit for r in rules if r.rate_limit), None)
+        skipped_for_spam = False
         if spam:
             kept = [r for r in rules if r.bypass_spam]
             skipped_for_spam = len(kept) < len(rules)
             rules = kept
 
-        primary = address
-        rewritten = False
-        extra: list[str] = []
-        for rule in rules:
-            if rule.rewrite and not rewritten:
-                primary = rule.rewritten(address)
-                rewritten = True
-            for also in rule.also_deliver:
-                if also not in extra:
-                    extra.append(also)
-
+        change = _combine(rules, address)
         targets: list[Target] = []
-        for final in (primary, *extra):
-            for target in self.targets_for(final):
-                if target not in targets:
-                    targets.append(target)
+        primary = ((Target(change.primary, TargetKind.REMOTE, relay=change.route),)
+                   if change.route else self.targets_for(change.primary))
+        for target in primary + tuple(t for extra in change.also for t in self.targets_for(extra)):
+            if target not in targets:
+                targets.append(target)
         rule_ids = tuple(r.id for r in rules)
 
         if spam and not rules:
@@ -261,28 +398,56 @@ class RoutingTable:
                 )
         if not targets:
             return Routing(address, Verdict.UNKNOWN_USER, recognized, rule_ids,
-                           reason="no such user here")
-        return Routing(address, Verdict.ACCEPT, recognized, rule_ids, tuple(targets))
+                           reason="no such user here", rate_limit=rate_limit)
+        return Routing(address, Verdict.ACCEPT, recognized, rule_ids, tuple(targets),
+                       edits=change.edits, rate_limit=rate_limit)
+
+
+@dataclass
+class _Change:
+    primary: str
+    route: str = ""
+    also: list[str] = field(default_factory=list)
+    edits: Edits = NO_EDITS
+
+
+def _combine(rules: list[CompiledRule], address: str) -> _Change:
+    """The effect of the modify rules that apply, in their order (see the module's notes)."""
+    change = _Change(address)
+    rewritten = False
+    headers: list[tuple[str, str]] = []
+    prefix = original_header = ""
+    spam_headers = remove_attachments = require_tls = False
+    for rule in rules:
+        if rule.rewrite and not rewritten:
+            change.primary = rule.rewritten(address)
+            rewritten = True
+        if rule.route and not change.route:
+            change.route = rule.route
+            require_tls = require_tls or rule.route_requires_tls
+        change.also += [a for a in rule.also_deliver if a not in change.also]
+        headers += [h for h in rule.custom_headers if h not in headers]
+        prefix = prefix or rule.subject_prefix
+        original_header = original_header or rule.original_recipient_header
+        spam_headers = spam_headers or rule.spam_headers
+        remove_attachments = remove_attachments or rule.remove_attachments
+        require_tls = require_tls or rule.require_tls
+    if headers or prefix or original_header or spam_headers or remove_attachments or require_tls:
+        change.edits = Edits(tuple(headers), original_header, spam_headers, prefix,
+                             remove_attachments, require_tls)
+    return change
 
 
 DEFAULT_REJECT_TEXT = "Message rejected by the recipient's mail policy"
 
 
-def compile_rule(
-    *,
-    id: int,
-    position: int,
-    match_type: str,
-    match_value: str,
-    rewrite: str,
-    rewrite_value: str,
-    bypass_spam: bool,
-    also_deliver: list[str] | tuple[str, ...],
-    apply_to: str,
-    action: str = "modify",
-    reject_text: str = "",
-) -> CompiledRule:
-    pattern = re.compile(match_value, re.IGNORECASE) if match_type == "pattern" else None
+def compile_rule(*, id: int, position: int, match_type: str, match_value: str = "",
+                 rewrite: str = "", rewrite_value: str = "",
+                 also_deliver: Iterable[str] = (), apply_to: str = "all",
+                 custom_headers: Iterable[Iterable[str]] = (), **options: object
+                 ) -> CompiledRule:
+    """A rule as the engine uses it, with addresses and domains normalised. ``options``
+    are the other :class:`CompiledRule` fields."""
     value = rewrite_value
     if rewrite == "recipient":
         value = normalize_address(rewrite_value)
@@ -290,6 +455,8 @@ def compile_rule(
         value = normalize_domain(rewrite_value)
     elif rewrite == "user":
         value = rewrite_value.lower()
+    if match_type == "address" or match_type == "group":
+        match_value = normalize_address(match_value)
     return CompiledRule(
         id=id,
         position=position,
@@ -297,10 +464,63 @@ def compile_rule(
         match_value=match_value,
         rewrite=rewrite,
         rewrite_value=value,
-        bypass_spam=bypass_spam,
         also_deliver=tuple(normalize_address(a) for a in also_deliver),
-        apply_to=apply_to,
-        pattern=pattern,
-        action=action,
-        reject_text=reject_text,
+        affects=account_types(apply_to),
+        custom_headers=tuple((str(n), str(v)) for n, v in custom_headers),
+        **options,  # type: ignore[arg-type]
+    )
+
+
+def build_table(*, version: int, domains: Iterable[str], accounts: Iterable[str],
+                groups: Mapping[str, Iterable[str]], intakes: Mapping[str, int],
+                rules: Iterable[CompiledRule], mailbox_relays: Mapping[str, str] | None = None,
+                delimiter: str = "+", unit_of: Mapping[str, int] | None = None,
+                unit_parents: Mapping[int, int | None] | None = None,
+                address_lists: Mapping[int, Iterable[str]] | None = None) -> RoutingTable:
+    """Index the rules (by address, group and pattern) and the directory into a table."""
+    exact: dict[str, list[CompiledRule]] = {}
+    by_group: dict[str, list[CompiledRule]] = {}
+    patterns: list[tuple[str, CompiledRule]] = []
+    match_all: list[CompiledRule] = []
+    for rule in rules:
+        if rule.match_type == "address":
+            exact.setdefault(rule.match_value, []).append(rule)
+        elif rule.match_type == "group":
+            by_group.setdefault(rule.match_value, []).append(rule)
+        elif rule.match_type == "pattern":
+            patterns.append((rule.match_value, rule))
+        else:
+            match_all.append(rule)
+    parents = dict(unit_parents or {})
+    lineage: dict[int, frozenset[int]] = {}
+    depth: dict[int, int] = {}
+    for unit in parents:
+        chain: list[int] = []
+        current: int | None = unit
+        while current is not None and current not in chain:
+            chain.append(current)
+            current = parents.get(current)
+        lineage[unit] = frozenset(chain)
+        depth[unit] = len(chain)
+    lists = {}
+    for list_id, entries in (address_lists or {}).items():
+        words = [e.strip().lower().lstrip("@") for e in entries if e.strip()]
+        lists[list_id] = AddressListEntries(frozenset(w for w in words if "@" in w),
+                                            frozenset(w for w in words if "@" not in w))
+    return RoutingTable(
+        version=version,
+        domains=frozenset(domains),
+        accounts=frozenset(accounts),
+        groups={k: tuple(v) for k, v in groups.items()},
+        intakes=dict(intakes),
+        exact_rules={k: tuple(v) for k, v in exact.items()},
+        pattern_rules=PatternIndex(patterns),
+        group_rules={k: tuple(v) for k, v in by_group.items()},
+        match_all_rules=tuple(match_all),
+        mailbox_relays=dict(mailbox_relays or {}),
+        delimiter=delimiter,
+        unit_of=dict(unit_of or {}),
+        unit_lineage=lineage,
+        unit_depth=depth,
+        address_lists=lists,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,9 +19,12 @@ from casegate.directory.addresses import (
     split_address,
 )
 from casegate.directory.claims import owner_of
-from casegate.directory.models import Domain
+from casegate.directory.models import Domain, Group
+from casegate.directory.services import DirectoryError, find_unit, unit_paths
 from casegate.errors import CasegateError
-from casegate.routing.models import Rule
+from casegate.routing.engine import account_types
+from casegate.routing.models import AddressList, Route, Rule
+from casegate.routing.patterns import PatternError, check_pattern
 
 MAX_PATTERN_LENGTH = 1000
 
@@ -45,6 +49,26 @@ class RuleSpec:
     position: int | None = None
     action: str = "modify"
     reject_text: str = ""
+    org_unit: str = ""
+    sender_list: str = ""
+    sender_list_mode: str = ""
+    recipient_list: str = ""
+    recipient_list_mode: str = ""
+    original_recipient_header: str = ""
+    spam_headers: bool = False
+    custom_headers: list[tuple[str, str]] = field(default_factory=list)
+    subject_prefix: str = ""
+    route: str = ""
+    remove_attachments: bool = False
+    require_tls: bool = False
+    rate_limit: int | None = None
+
+    def modifies(self) -> bool:
+        """Whether the spec changes the message or its delivery (beyond matching)."""
+        return bool(self.rewrite or self.also_deliver or self.bypass_spam
+                    or self.original_recipient_header or self.spam_headers
+                    or self.custom_headers or self.subject_prefix or self.route
+                    or self.remove_attachments or self.require_tls)
 
 
 def _company_domains() -> set[str]:
@@ -93,14 +117,20 @@ def _validate_match(spec: RuleSpec, domains: set[str]) -> str:
             raise RuleError(_("the pattern must be 1 to %(max)s characters long")
                             % {"max": MAX_PATTERN_LENGTH})
         try:
-            re.compile(spec.match_value)
-        except re.error as exc:
+            check_pattern(spec.match_value)
+        except PatternError as exc:
             raise RuleError(_("%(pattern)r is not a valid regular expression: %(error)s")
                             % {"pattern": spec.match_value, "error": exc}) from None
         return spec.match_value
+    if spec.match_type == Rule.MATCH_GROUP:
+        group = normalize_address(spec.match_value)
+        if not Group.objects.filter(address=group).exists():
+            raise RuleError(_("there is no group %(group)s; see: casegate group list")
+                            % {"group": group})
+        return group
     if spec.match_type == Rule.MATCH_ALL:
         return ""
-    raise RuleError(_("unknown match type %(type)r: use address, pattern or all")
+    raise RuleError(_("unknown match type %(type)r: use address, pattern, group or all")
                     % {"type": spec.match_type})
 
 
@@ -133,7 +163,7 @@ def _validate_rewrite(spec: RuleSpec, match_value: str, domains: set[str]) -> st
                     % {"change": spec.rewrite})
 
 
-def _checked_action(spec: RuleSpec, also: list[str]) -> str:
+def _checked_action(spec: RuleSpec) -> str:
     """The reject text to store; a reject or quarantine rule does nothing else."""
     if spec.action not in dict(Rule.ACTION_CHOICES):
         raise RuleError(_("the action is modify, reject or quarantine, not %(action)r")
@@ -142,9 +172,9 @@ def _checked_action(spec: RuleSpec, also: list[str]) -> str:
         if spec.reject_text:
             raise RuleError(_("a reject text belongs to a rule whose action is reject"))
         return ""
-    if spec.rewrite or also or spec.bypass_spam:
-        raise RuleError(_("a reject or quarantine rule changes nothing else: leave out the new "
-                          "recipient, also-deliver and bypass-spam"))
+    if spec.modifies():
+        raise RuleError(_("a reject or quarantine rule changes nothing else: leave out the "
+                          "options that modify the message"))
     text = " ".join(spec.reject_text.split())
     if len(text) > 300 or any(not 0x20 <= ord(c) <= 0x7E for c in text):
         raise RuleError(_("the reject text is at most 300 printable ASCII characters (it "
@@ -167,17 +197,14 @@ def add_rule(spec: RuleSpec) -> Rule:
                 also.append(normalized)
     except InvalidAddress as exc:
         raise RuleError(str(exc)) from None
-    reject_text = _checked_action(spec, also)
+    reject_text = _checked_action(spec)
     if (spec.action == Rule.ACTION_MODIFY and spec.match_type == Rule.MATCH_ADDRESS
-            and not spec.rewrite and not also):
+            and not (spec.rewrite or also or spec.route)):
+        # The address is no account (see above): without a destination, mail goes nowhere.
         raise RuleError(_("the rule changes nothing: give a new recipient, username or "
-                          "domain, or an address to also deliver to"))
-    apply_to = spec.apply_to or (
-        Rule.APPLY_UNRECOGNIZED if spec.match_type == Rule.MATCH_ALL else Rule.APPLY_ALL
-    )
-    if apply_to not in dict(Rule.APPLY_CHOICES):
-        raise RuleError(_("apply-to must be all, recognized or unrecognized, not %(value)r")
-                        % {"value": apply_to})
+                          "domain, an address to also deliver to, or a route"))
+    apply_to = _account_types(spec)
+    options = _checked_options(spec)
     last = Rule.objects.aggregate(m=Max("position"))["m"] or 0
     position = spec.position if spec.position is not None else last + 1
     if position < 1:
@@ -197,7 +224,100 @@ def add_rule(spec: RuleSpec) -> Rule:
         apply_to=apply_to,
         action=spec.action,
         reject_text=reject_text,
+        **options,
     )
+
+
+def _account_types(spec: RuleSpec) -> str:
+    """The stored ``apply_to``: a comma-separated subset of users, groups, unrecognized.
+    By default a rule for all recipients affects only unrecognized addresses, as in the
+    console; other rules affect every type."""
+    if not spec.apply_to:
+        return Rule.APPLY_UNRECOGNIZED if spec.match_type == Rule.MATCH_ALL else Rule.APPLY_ALL
+    words = account_types(spec.apply_to)
+    if not words or not words <= set(Rule.ACCOUNT_TYPES):
+        raise RuleError(_("the account types to affect are users, groups and unrecognized "
+                          "(or all, recognized), not %(value)r") % {"value": spec.apply_to})
+    return ",".join(t for t in Rule.ACCOUNT_TYPES if t in words)
+
+
+_HEADER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,75}")
+# Headers that carry the message's structure, its origin or its authentication: a rule
+# adding a second one would corrupt the message or forge a trace.
+_PROTECTED_HEADERS = re.compile(
+    r"(content-.*|mime-version|from|sender|to|cc|bcc|reply-to|subject|date|message-id|"
+    r"in-reply-to|references|received|return-path|delivered-to|dkim-signature|arc-.*|"
+    r"authentication-results|x-casegate-loop)", re.IGNORECASE)
+
+
+def _header_name(name: str) -> str:
+    name = name.strip()
+    if not _HEADER_NAME.fullmatch(name):
+        raise RuleError(_("%(name)r is not a header name (letters, digits and hyphens, at most "
+                          "76)") % {"name": name})
+    if _PROTECTED_HEADERS.fullmatch(name):
+        raise RuleError(_("a rule cannot add the header %(name)s: it belongs to the message's "
+                          "structure, origin or authentication") % {"name": name})
+    return name
+
+
+def _line_text(text: str, what: str, limit: int) -> str:
+    if len(text) > limit or any(ord(c) < 0x20 or ord(c) == 0x7F for c in text):
+        raise RuleError(_("%(what)s is at most %(limit)s characters on one line")
+                        % {"what": what, "limit": limit})
+    return text
+
+
+def _address_list(name: str, mode: str) -> tuple[AddressList | None, str]:
+    if not name:
+        if mode:
+            raise RuleError(_("an address list mode needs an address list"))
+        return None, ""
+    found = AddressList.objects.filter(name=name).first()
+    if found is None:
+        raise RuleError(_("there is no address list %(name)r; see: casegate address-list list")
+                        % {"name": name})
+    if mode not in (Rule.LIST_BYPASS, Rule.LIST_ONLY):
+        raise RuleError(_("an address list is used to bypass the rule or to apply it only to "
+                          "the listed addresses: the mode is bypass or only"))
+    return found, mode
+
+
+def _checked_options(spec: RuleSpec) -> dict[str, Any]:
+    """The options beyond match and recipient change, validated, as model fields."""
+    try:
+        unit = find_unit(spec.org_unit)
+    except DirectoryError as exc:
+        raise RuleError(str(exc)) from None
+    sender_list, sender_mode = _address_list(spec.sender_list, spec.sender_list_mode)
+    recipient_list, recipient_mode = _address_list(spec.recipient_list,
+                                                   spec.recipient_list_mode)
+    route = None
+    if spec.route:
+        route = Route.objects.filter(name=spec.route).first()
+        if route is None:
+            raise RuleError(_("there is no route %(name)r; see: casegate route list")
+                            % {"name": spec.route})
+    if spec.rate_limit is not None and spec.rate_limit < 1:
+        raise RuleError(_("the rate limit is a number of messages per minute, 1 or more"))
+    headers = []
+    for name, value in spec.custom_headers:
+        headers.append([_header_name(name), _line_text(value.strip(), _("a header's value"),
+                                                        500)])
+    return {
+        "org_unit": unit,
+        "sender_list": sender_list, "sender_list_mode": sender_mode,
+        "recipient_list": recipient_list, "recipient_list_mode": recipient_mode,
+        "original_recipient_header": (_header_name(spec.original_recipient_header)
+                                      if spec.original_recipient_header else ""),
+        "spam_headers": spec.spam_headers,
+        "custom_headers": headers,
+        "subject_prefix": _line_text(spec.subject_prefix, _("the subject prefix"), 100),
+        "route": route,
+        "remove_attachments": spec.remove_attachments,
+        "require_tls": spec.require_tls,
+        "rate_limit": spec.rate_limit,
+    }
 
 
 @transaction.atomic
@@ -236,7 +356,17 @@ def set_enabled(rule_id: int, enabled: bool) -> Rule:
     return rule
 
 
-def rule_as_dict(rule: Rule) -> dict[str, Any]:
+def rules_as_dicts(rules: Iterable[Rule] | None = None) -> list[dict[str, Any]]:
+    """All rules (or ``rules``) in order, as :func:`rule_as_dict` writes them, read with a
+    fixed number of queries."""
+    paths = unit_paths()
+    if rules is None:
+        rules = Rule.objects.select_related("sender_list", "recipient_list", "route").order_by(
+            "position", "id")
+    return [rule_as_dict(rule, paths) for rule in rules]
+
+
+def rule_as_dict(rule: Rule, unit_paths: dict[int, str] | None = None) -> dict[str, Any]:
     return {
         "id": rule.pk,
         "position": rule.position,
@@ -251,4 +381,18 @@ def rule_as_dict(rule: Rule) -> dict[str, Any]:
         "apply_to": rule.apply_to,
         "action": rule.action,
         "reject_text": rule.reject_text or None,
+        "org_unit": ((unit_paths or {}).get(rule.org_unit_id) or rule.org_unit.path
+                     if rule.org_unit_id else "/"),
+        "sender_list": rule.sender_list.name if rule.sender_list_id else None,
+        "sender_list_mode": rule.sender_list_mode or None,
+        "recipient_list": rule.recipient_list.name if rule.recipient_list_id else None,
+        "recipient_list_mode": rule.recipient_list_mode or None,
+        "original_recipient_header": rule.original_recipient_header or None,
+        "spam_headers": rule.spam_headers,
+        "custom_headers": [list(h) for h in rule.custom_headers],
+        "subject_prefix": rule.subject_prefix or None,
+        "route": rule.route.name if rule.route_id else None,
+        "remove_attachments": rule.remove_attachments,
+        "require_tls": rule.require_tls,
+        "rate_limit": rule.rate_limit,
     }

@@ -17,9 +17,9 @@ def bump_version(**_kwargs: Any) -> None:
 
 def connect() -> None:
     from casegate.desk.models import Intake
-    from casegate.directory.models import Account, Domain, Group, GroupMember
-    from casegate.routing.models import Rule
+    from casegate.directory.models import Account, Domain, Group, GroupMember, OrgUnit
+    from casegate.routing.models import AddressList, Route, Rule
 
-    for model in (Domain, Account, Group, GroupMember, Intake, Rule):
+    for model in (Domain, Account, Group, GroupMember, Intake, Rule, OrgUnit, AddressList, Route):
         post_save.connect(bump_version, sender=model, dispatch_uid=f"bump-{model.__name__}")
         post_delete.connect(bump_version, sender=model, dispatch_uid=f"bump-del-{model.__name__}")

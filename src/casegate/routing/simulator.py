@@ -34,6 +34,21 @@ def _changes(rule: CompiledRule, address: str, rewrites: bool) -> list[str]:
                 for extra in rule.also_deliver]
     if rule.bypass_spam:
         changes.append(_("bypass the spam filter"))
+    if rule.route:
+        changes.append(_("change route: %(relay)s") % {"relay": rule.route})
+    if rule.original_recipient_header:
+        changes.append(_("add the header %(name)s with the original recipient")
+                       % {"name": rule.original_recipient_header})
+    if rule.spam_headers:
+        changes.append(_("add the spam and phishing verdict headers"))
+    changes += [_("add the header %(name)s: %(value)s") % {"name": name, "value": value}
+                for name, value in rule.custom_headers]
+    if rule.subject_prefix:
+        changes.append(_("prepend %(prefix)r to the subject") % {"prefix": rule.subject_prefix})
+    if rule.remove_attachments:
+        changes.append(_("remove attachments"))
+    if rule.require_tls:
+        changes.append(_("require secure transport (TLS) on the onward hop"))
     return changes
 
 
@@ -42,6 +57,8 @@ def _match(rule: CompiledRule) -> str:
         return _("all recipients")
     if rule.match_type == "address":
         return _("single recipient %(address)s") % {"address": rule.match_value}
+    if rule.match_type == "group":
+        return _("members of %(group)s") % {"group": rule.match_value}
     return _("pattern %(pattern)s") % {"pattern": rule.match_value}
 
 
@@ -76,11 +93,11 @@ def simulate(table: RoutingTable, recipient: str, spam: bool = False, sender: st
     except InvalidAddress as exc:
         return {"recipient": recipient, "sender": sender, "spam": spam, "rules": [],
                 "disposition": Verdict.INVALID.value, "reason": str(exc), "final": []}
-    routing = table.route(address, spam=spam)
+    routing = table.route(address, spam=spam, sender=sender)
     recognized = table.local_owner(address) is not None
     rules = []
     rewritten_by = None
-    for rule in (table.matching_rules(address, recognized)
+    for rule in (table.matching_rules(address, sender)
                  if routing.verdict is not Verdict.RELAY_DENIED else []):
         applied = rule.id in routing.rules
         overridden = bool(applied and rule.rewrite and rewritten_by is not None)

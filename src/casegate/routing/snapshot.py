@@ -10,64 +10,62 @@ from django.conf import settings
 from django.db import transaction
 
 from casegate.config import get_config
-from casegate.routing.engine import CompiledRule, RoutingTable, compile_rule
+from casegate.routing.engine import CompiledRule, RoutingTable, build_table, compile_rule
 
 
 def load_table() -> RoutingTable:
     """Read the directory and the enabled rules in one consistent transaction."""
     from casegate.desk.models import Intake
-    from casegate.directory.models import Account, Domain, Group, GroupMember
-    from casegate.routing.models import RoutingVersion, Rule
+    from casegate.directory.models import Account, Domain, Group, GroupMember, OrgUnit
+    from casegate.routing.models import AddressList, Route, RoutingVersion, Rule
 
     with transaction.atomic():
         version_row = RoutingVersion.objects.filter(pk=1).first()
         version = version_row.version if version_row else 0
         domain_rows = list(Domain.objects.values_list("name", "mailbox_transport"))
-        domains = frozenset(name for name, _ in domain_rows)
-        accounts = frozenset(Account.objects.values_list("address", flat=True))
-        groups: dict[str, list[str]] = {
-            address: [] for address in Group.objects.values_list("address", flat=True)
-        }
+        account_rows = list(Account.objects.filter(suspended=False)
+                            .values_list("address", "org_unit_id"))
+        group_rows = list(Group.objects.values_list("address", "org_unit_id"))
+        groups: dict[str, list[str]] = {address: [] for address, _ in group_rows}
         for group_address, member in GroupMember.objects.values_list("group__address", "address"):
             groups[group_address].append(member)
         intakes = dict(Intake.objects.values_list("address", "id"))
-        rules = [
-            compile_rule(
-                id=r["id"],
-                position=r["position"],
-                match_type=r["match_type"],
-                match_value=r["match_value"],
-                rewrite=r["rewrite"],
-                rewrite_value=r["rewrite_value"],
-                bypass_spam=r["bypass_spam"],
-                also_deliver=r["also_deliver"],
-                apply_to=r["apply_to"],
-                action=r["action"],
-                reject_text=r["reject_text"],
-            )
-            for r in Rule.objects.filter(enabled=True).values()
-        ]
-    exact: dict[str, list[CompiledRule]] = {}
-    patterns: list[CompiledRule] = []
-    match_all: list[CompiledRule] = []
-    for rule in rules:
-        if rule.match_type == Rule.MATCH_ADDRESS:
-            exact.setdefault(rule.match_value, []).append(rule)
-        elif rule.match_type == Rule.MATCH_PATTERN:
-            patterns.append(rule)
-        else:
-            match_all.append(rule)
-    return RoutingTable(
+        routes = {pk: (f"smtp:{host}:{port}", tls) for pk, host, port, tls
+                  in Route.objects.values_list("id", "host", "port", "require_tls")}
+        rules = [_compiled(row, routes) for row in Rule.objects.filter(enabled=True).values()]
+        units = dict(OrgUnit.objects.values_list("id", "parent_id"))
+        lists = dict(AddressList.objects.values_list("id", "entries"))
+    return build_table(
         version=version,
-        domains=domains,
-        accounts=accounts,
-        groups={k: tuple(v) for k, v in groups.items()},
+        domains=[name for name, _ in domain_rows],
+        accounts=[address for address, _ in account_rows],
+        groups=groups,
         intakes=intakes,
+        rules=rules,
         mailbox_relays={name: relay for name, relay in domain_rows if relay},
-        exact_rules={k: tuple(v) for k, v in exact.items()},
-        pattern_rules=tuple(patterns),
-        match_all_rules=tuple(match_all),
         delimiter=get_config().recipient_delimiter,
+        unit_of={address: unit for address, unit in account_rows + group_rows if unit},
+        unit_parents=units,
+        address_lists=lists,
+    )
+
+
+def _compiled(row: dict[str, Any], routes: dict[int, tuple[str, bool]]) -> CompiledRule:
+    relay, route_tls = routes.get(row["route_id"], ("", False))
+    return compile_rule(
+        id=row["id"], position=row["position"], match_type=row["match_type"],
+        match_value=row["match_value"], rewrite=row["rewrite"],
+        rewrite_value=row["rewrite_value"], also_deliver=row["also_deliver"],
+        apply_to=row["apply_to"], custom_headers=row["custom_headers"],
+        bypass_spam=row["bypass_spam"], action=row["action"], reject_text=row["reject_text"],
+        unit=row["org_unit_id"], sender_list=row["sender_list_id"],
+        sender_list_mode=row["sender_list_mode"], recipient_list=row["recipient_list_id"],
+        recipient_list_mode=row["recipient_list_mode"],
+        original_recipient_header=row["original_recipient_header"],
+        spam_headers=row["spam_headers"], subject_prefix=row["subject_prefix"],
+        route=relay, route_requires_tls=route_tls,
+        remove_attachments=row["remove_attachments"], require_tls=row["require_tls"],
+        rate_limit=row["rate_limit"],
     )
 
 

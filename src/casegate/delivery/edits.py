@@ -1,0 +1,105 @@
+"""Applying a rule's changes to the copy of a message one delivery sends.
+
+The stored message is never changed: each delivery carries its edits (see
+:meth:`casegate.routing.engine.Edits.written`) and the worker applies them to the bytes it
+sends. Added headers are only prepended, so a DKIM signature over the original still
+verifies; a subject prefix or removed attachments change signed content, as they do in
+every gateway that offers them.
+"""
+
+from __future__ import annotations
+
+from email import policy
+from email.header import Header, decode_header, make_header
+from email.message import EmailMessage
+from email.parser import BytesParser
+from typing import Any
+
+from casegate.gateway.headers import header_block
+
+_SMTP = policy.SMTP.clone(max_line_length=998)
+
+
+def _header_line(name: str, value: str) -> bytes:
+    if value.isascii():
+        return f"{name}: {value}\r\n".encode()
+    return f"{name}: {Header(value, 'utf-8', header_name=name).encode()}\r\n".encode()
+
+
+def prefixed_subject(raw: bytes, prefix: str) -> bytes:
+    """``raw`` with ``prefix`` put before its subject (a Subject added when it has none);
+    a subject that already starts with the prefix is left alone."""
+    head = header_block(raw)
+    lines = head.split(b"\n")
+    start = next((i for i, line in enumerate(lines) if line[:8].lower() == b"subject:"), None)
+    if start is None:
+        return _header_line("Subject", prefix) + raw
+    end = start + 1
+    while end < len(lines) and lines[end][:1] in (b" ", b"\t"):
+        end += 1
+    folded = b"".join(line.rstrip(b"\r") for line in lines[start:end])[8:]
+    text = folded.decode("utf-8", errors="replace").strip()
+    try:
+        subject = str(make_header(decode_header(text)))
+    except (ValueError, LookupError):  # a broken encoded word: keep the text as it is
+        subject = text
+    if subject.startswith(prefix):
+        return raw
+    new = _header_line("Subject", f"{prefix} {subject}".strip())
+    before = b"\n".join(lines[:start]) + (b"\n" if start else b"")
+    after = b"\n".join(lines[end:])
+    return before + new + after + raw[len(head):]
+
+
+def _notice(part: EmailMessage) -> EmailMessage:
+    name = part.get_filename() or "unnamed"
+    size = len(part.get_payload(decode=True) or b"")
+    notice = EmailMessage(policy=policy.default)
+    notice.set_content(
+        f"The attachment {name} ({part.get_content_type()}, {size:,} bytes) was removed "
+        "by the recipient's mail policy.\n")
+    return notice
+
+
+def _is_attachment(part: EmailMessage) -> bool:
+    if part.is_multipart():
+        return False
+    if part.is_attachment():
+        return True
+    return bool(part.get_filename()) and part.get_content_maintype() != "text"
+
+
+def without_attachments(raw: bytes) -> bytes:
+    """``raw`` with each attachment replaced by a short text part that names it."""
+    message = BytesParser(policy=policy.default).parsebytes(raw)
+    assert isinstance(message, EmailMessage)
+    changed = False
+    if _is_attachment(message):
+        notice = _notice(message)
+        for name in [n for n in message if n.lower().startswith("content-")]:
+            del message[name]
+        message.set_content(notice.get_content())
+        changed = True
+    for container in message.walk():
+        if not container.is_multipart():
+            continue
+        parts = container.get_payload()
+        for index, part in enumerate(parts):
+            if _is_attachment(part):
+                parts[index] = _notice(part)
+                changed = True
+    if not changed:
+        return raw
+    return message.as_bytes(policy=_SMTP)
+
+
+def apply_edits(raw: bytes, edits: dict[str, Any]) -> bytes:
+    """The bytes one delivery sends: ``raw`` with its rules' edits."""
+    if not edits:
+        return raw
+    if edits.get("remove_attachments"):
+        raw = without_attachments(raw)
+    if edits.get("subject_prefix"):
+        raw = prefixed_subject(raw, edits["subject_prefix"])
+    headers = b"".join(_header_line(name, value) for name, value in edits.get("headers", ()))
+    return headers + raw
