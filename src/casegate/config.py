@@ -76,6 +76,8 @@ class Config:
     attachment_max_file: int = 25 * 1024 * 1024
     attachment_max_message: int = 50 * 1024 * 1024
     delay_warning: float = 0.0
+    client_rate: int = 0
+    recipient_rate: int = 0
 
     @property
     def mailbox_root(self) -> Path:
@@ -121,6 +123,8 @@ def get_config() -> Config:
         attachment_max_file=_env_int("CASEGATE_ATTACHMENT_MAX_FILE", 25 * 1024 * 1024),
         delay_warning=3600 * _env_float("CASEGATE_DELAY_WARNING", 0.0),
         attachment_max_message=_env_int("CASEGATE_ATTACHMENT_MAX_MESSAGE", 50 * 1024 * 1024),
+        client_rate=_env_int("CASEGATE_CLIENT_RATE", 0),
+        recipient_rate=_env_int("CASEGATE_RECIPIENT_RATE", 0),
     )
 
 

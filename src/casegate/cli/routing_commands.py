@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
 from casegate.cli.commands import emit
 from casegate.errors import CasegateError
@@ -58,6 +60,47 @@ def rule_add(args: argparse.Namespace) -> None:
         rate_limit=args.rate_limit,
     ))
     print(f"added rule #{rule.pk} at position {rule.position}")
+
+
+def rule_export(args: argparse.Namespace) -> None:
+    from casegate.routing.ruleset import export_rules
+
+    sys.stdout.write(export_rules())
+
+
+def rule_import(args: argparse.Namespace) -> None:
+    from casegate.routing.ruleset import import_rules
+
+    if args.file == "-":
+        text, source = sys.stdin.read(), "<stdin>"
+    else:
+        try:
+            text, source = Path(args.file).read_text(encoding="utf-8"), args.file
+        except (OSError, UnicodeDecodeError) as exc:
+            raise OptionError(f"cannot read {args.file}: {exc}") from None
+    result = import_rules(text, source, dry_run=args.dry_run)
+    sys.stdout.write(result.diff or "no change\n")
+    if args.dry_run:
+        print(f"dry run: {result.rules} rules checked, nothing changed")
+    elif result.version is not None:
+        print(f"imported {result.rules} rules as version {result.version}")
+
+
+def rule_history(args: argparse.Namespace) -> None:
+    from casegate.routing.versions import history
+
+    rows = [{"version": v.number, "at": v.created_at.isoformat(timespec="seconds"),
+             "actor": v.actor, "summary": v.summary, "operations": len(v.operations)}
+            for v in history(args.limit)]
+    emit(rows, args.json, ["version", "at", "actor", "summary"])
+
+
+def rule_rollback(args: argparse.Namespace) -> None:
+    from casegate.routing.versions import rollback
+
+    version = rollback(args.version)
+    print(f"rolled back to version {args.version}"
+          + (f" (recorded as version {version.number})" if version else ""))
 
 
 def account_set(args: argparse.Namespace) -> None:

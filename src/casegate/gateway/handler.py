@@ -15,6 +15,7 @@ from casegate.directory.addresses import domain_of
 from casegate.filtering.classifiers import Classifier, InboundMessage, classify
 from casegate.filtering.phishing import phishing_reason
 from casegate.gateway.headers import HeaderFields
+from casegate.gateway.limits import RateLimiter
 from casegate.gateway.store import (
     AcceptedMessage,
     DeliveryRow,
@@ -63,6 +64,7 @@ class GatewayHandler:
         self.tables = tables
         self.store = store
         self.classifiers = classifiers
+        self.limits = RateLimiter()
 
     async def _table(self) -> RoutingTable:
         if self.tables.needs_reload():
@@ -136,11 +138,28 @@ class GatewayHandler:
             return f"550 5.1.1 <{address}>: Recipient address rejected: no such user here"
         if routing.verdict is Verdict.REJECT:
             return f"550 5.7.1 <{address}>: {routing.reason}"
+        refused = self._over_limit(session, routing)
+        if refused:
+            return refused
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
         envelope.routings.append(routing)  # type: ignore[attr-defined]
         envelope.rcpt_dsn.append((notify, orcpt))  # type: ignore[attr-defined]
         return "250 2.1.5 Recipient ok"
+
+    def _over_limit(self, session: Session, routing: Routing) -> str:
+        """The 451 reply when the client or the recipient is over its rate, else ``""``."""
+        ip = session.peer[0] if isinstance(session.peer, tuple) else ""
+        client_rate = self.config.client_rate
+        if client_rate and not self.config.is_trusted(ip) and not self.limits.allow(
+                f"client {ip}", client_rate):
+            return (f"451 4.7.1 Too much mail from {ip}: at most {client_rate} recipients a"
+                    " minute; try again later")
+        rate = routing.rate_limit or self.config.recipient_rate
+        if rate and not self.limits.allow(f"rcpt {routing.recipient}", rate):
+            return (f"451 4.7.1 <{routing.recipient}>: this address takes at most {rate}"
+                    " messages a minute; try again later")
+        return ""
 
     @staticmethod
     def _route(address: str, table: RoutingTable, spam: bool = False, sender: str = ""

@@ -140,3 +140,23 @@ class RoutingVersion(models.Model):
     """
 
     version = models.BigIntegerField(default=1)
+
+
+class RuleVersion(models.Model):
+    """One change to the rule set (a rule added, changed, moved or removed, an import, a
+    rollback), with the operations that made it, so any version can be restored."""
+
+    number = models.BigAutoField(primary_key=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    actor = models.CharField(max_length=200, blank=True, default="")
+    summary = models.CharField(max_length=500)
+    operations = models.JSONField(
+        default=list,
+        help_text='[{"op": "insert"|"delete", "rule": {...}}, {"op": "move", "id", "from", '
+                  '"to"}, {"op": "update", "id", "before": {...}, "after": {...}}]')
+
+    class Meta:
+        ordering = ["-number"]
+
+    def __str__(self) -> str:
+        return f"version {self.number}: {self.summary}"

@@ -7,7 +7,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import transaction
 from django.db.models import F, Max
 from django.utils.translation import gettext as _
 
@@ -25,6 +24,7 @@ from casegate.errors import CasegateError
 from casegate.routing.engine import account_types
 from casegate.routing.models import AddressList, Route, Rule
 from casegate.routing.patterns import PatternError, check_pattern
+from casegate.routing.versions import record, rule_fields, versioned
 
 MAX_PATTERN_LENGTH = 1000
 
@@ -184,8 +184,16 @@ def _checked_action(spec: RuleSpec) -> str:
     return text
 
 
-@transaction.atomic
 def add_rule(spec: RuleSpec) -> Rule:
+    """Validate ``spec`` and save it as a rule (a new version of the rule set)."""
+    with versioned("add a rule"):
+        rule = create_rule(spec)
+        record({"op": "insert", "rule": rule_fields(rule)})
+    return rule
+
+
+def create_rule(spec: RuleSpec) -> Rule:
+    """Validate ``spec`` and save the rule; the caller records it in a version."""
     domains = _company_domains()
     try:
         match_value = _validate_match(spec, domains)
@@ -320,40 +328,57 @@ def _checked_options(spec: RuleSpec) -> dict[str, Any]:
     }
 
 
-@transaction.atomic
-def remove_rule(rule_id: int) -> None:
-    rule = Rule.objects.filter(pk=rule_id).first()
+def _existing(rule_id: int) -> Rule:
+    rule = Rule.objects.select_for_update().filter(pk=rule_id).first()
     if rule is None:
         raise RuleError(_no_rule(rule_id))
-    rule.delete()
-    Rule.objects.filter(position__gt=rule.position).update(position=F("position") - 1)
+    return rule
 
 
-@transaction.atomic
+def remove_rule(rule_id: int) -> None:
+    with versioned(f"remove rule #{rule_id}"):
+        rule = _existing(rule_id)
+        record({"op": "delete", "rule": rule_fields(rule)})
+        rule.delete()
+        Rule.objects.filter(position__gt=rule.position).update(position=F("position") - 1)
+
+
 def move_rule(rule_id: int, position: int) -> Rule:
     """Put a rule at ``position`` (1 = highest priority); the others keep their order."""
-    rules = list(Rule.objects.select_for_update().order_by("position", "id"))
-    rule = next((r for r in rules if r.pk == rule_id), None)
-    if rule is None:
-        raise RuleError(_no_rule(rule_id))
-    if not 1 <= position <= len(rules):
-        raise RuleError(_("the position must be from 1 to %(count)s") % {"count": len(rules)})
-    rules.remove(rule)
-    rules.insert(position - 1, rule)
-    for index, each in enumerate(rules, start=1):
-        if each.position != index:
-            each.position = index
-            each.save(update_fields=["position", "updated_at"])
+    with versioned(f"move rule #{rule_id} to position {position}"):
+        rule = _existing(rule_id)
+        count = Rule.objects.count()
+        if not 1 <= position <= count:
+            raise RuleError(_("the position must be from 1 to %(count)s") % {"count": count})
+        old = rule.position
+        if position < old:
+            Rule.objects.filter(position__gte=position, position__lt=old).update(
+                position=F("position") + 1)
+        elif position > old:
+            Rule.objects.filter(position__gt=old, position__lte=position).update(
+                position=F("position") - 1)
+        if position != old:
+            rule.position = position
+            rule.save(update_fields=["position", "updated_at"])
+            record({"op": "move", "id": rule.pk, "from": old, "to": position})
+    return rule
+
+
+def update_rule(rule_id: int, fields: dict[str, Any]) -> Rule:
+    """Set stored fields of a rule (as :func:`rule_fields` names them) as they are."""
+    with versioned(f"change rule #{rule_id}"):
+        rule = _existing(rule_id)
+        before = {name: getattr(rule, name) for name in fields}
+        for name, value in fields.items():
+            setattr(rule, name, value)
+        rule.save(update_fields=[*fields, "updated_at"])
+        record({"op": "update", "id": rule.pk, "before": before, "after": dict(fields)})
     return rule
 
 
 def set_enabled(rule_id: int, enabled: bool) -> Rule:
-    rule = Rule.objects.filter(pk=rule_id).first()
-    if rule is None:
-        raise RuleError(_no_rule(rule_id))
-    rule.enabled = enabled
-    rule.save(update_fields=["enabled", "updated_at"])
-    return rule
+    with versioned(f"{'enable' if enabled else 'disable'} rule #{rule_id}"):
+        return update_rule(rule_id, {"enabled": enabled})
 
 
 def rules_as_dicts(rules: Iterable[Rule] | None = None) -> list[dict[str, Any]]:

@@ -1,0 +1,119 @@
+"""Rule sets as data: export, all-or-nothing import with line numbers, versions, rollback."""
+
+from __future__ import annotations
+
+import pytest
+
+from casegate.desk.models import Intake
+from casegate.desk.services import add_intake
+from casegate.directory.services import add_account, add_domain, add_group, add_unit
+from casegate.routing.lists import save_list
+from casegate.routing.models import Rule, RuleVersion
+from casegate.routing.routes import save_route
+from casegate.routing.ruleset import RulesetError, export_rules, import_rules
+from casegate.routing.services import RuleSpec, add_rule, move_rule, remove_rule, set_enabled
+from casegate.routing.versions import VersionError, history, rollback
+
+pytestmark = pytest.mark.django_db
+
+OURS = "solarmora.com"
+GOOD = """\
+rules:
+  - match: address
+    value: help@solarmora.com
+    change: recipient
+    to: cases@solarmora.com
+    also_deliver: [ann@solarmora.com]
+    bypass_spam: true
+  - match: group
+    value: team@solarmora.com
+    subject_prefix: "[Team]"
+    custom_headers: {X-Team: support}
+    unit: /Sales
+    route: crm
+    sender_list: partners
+    sender_list_mode: bypass
+"""
+
+
+@pytest.fixture(autouse=True)
+def company() -> None:
+    add_domain(OURS)
+    add_account(f"ann@{OURS}")
+    add_group(f"team@{OURS}", [f"ann@{OURS}"])
+    add_intake(Intake.CASE, address=f"cases@{OURS}")
+    add_unit("/Sales")
+    save_list("partners", ["partner.example"])
+    save_route("crm", "127.0.0.1:2600")
+
+
+def rules() -> list[tuple[str, str]]:
+    return list(Rule.objects.order_by("position").values_list("match_type", "match_value"))
+
+
+def test_import_then_export_gives_the_same_rules() -> None:
+    result = import_rules(GOOD)
+    assert result.version is not None and result.rules == 2
+    assert "+- match: address" in result.diff
+    assert rules() == [("address", f"help@{OURS}"), ("group", f"team@{OURS}")]
+    exported = export_rules()
+    assert import_rules(exported).diff == ""  # the export is the rule set: nothing changes
+    team = Rule.objects.get(match_type="group")
+    assert (team.subject_prefix, team.custom_headers, team.route.name, team.org_unit.path,
+            team.sender_list.name) == ("[Team]", [["X-Team", "support"]], "crm", "/Sales",
+                                       "partners")
+
+
+def test_a_file_with_one_bad_rule_changes_nothing_and_names_the_line() -> None:
+    add_rule(RuleSpec("pattern", r"old-.*@solarmora\.com", also_deliver=["x@crm.example"]))
+    before = rules()
+    bad = GOOD + (
+        "  - match: address\n"
+        "    value: nobody-knows@solarmora.com\n"
+        "    change: recipient\n"
+        "    to: ghost@solarmora.com\n")
+    with pytest.raises(RulesetError) as refused:
+        import_rules(bad, "rules.yaml")
+    assert "rules.yaml:16: the new recipient ghost@solarmora.com is not an account" in str(
+        refused.value)
+    assert rules() == before
+    with pytest.raises(RulesetError, match=r"rules.yaml:4: unknown key 'chnage'"):
+        import_rules(GOOD.replace("change: recipient", "chnage: recipient"), "rules.yaml")
+    with pytest.raises(RulesetError, match=r"rules.yaml:3: not valid YAML"):
+        import_rules("rules:\n  - match: [\n  - x: {\n", "rules.yaml")
+    assert rules() == before
+
+
+def test_a_dry_run_prints_the_diff_and_changes_nothing() -> None:
+    add_rule(RuleSpec("pattern", r"old-.*@solarmora\.com", also_deliver=["x@crm.example"]))
+    versions = RuleVersion.objects.count()
+    result = import_rules(GOOD, dry_run=True)
+    assert "-- match: pattern" in result.diff and "+- match: group" in result.diff
+    assert rules() == [("pattern", r"old-.*@solarmora\.com")]
+    assert RuleVersion.objects.count() == versions
+
+
+def test_every_change_is_a_version_and_rollback_restores_any_of_them() -> None:
+    first = add_rule(RuleSpec("address", f"help@{OURS}", rewrite="recipient",
+                              rewrite_value=f"cases@{OURS}"))
+    v1 = history()[0].number
+    second = add_rule(RuleSpec("pattern", r"sales-.*@solarmora\.com",
+                               also_deliver=["x@crm.example"], position=1))
+    set_enabled(first.pk, False)
+    move_rule(first.pk, 1)
+    v4 = history()[0].number
+    remove_rule(second.pk)
+    assert [v.summary for v in history()[:5]] == [
+        f"remove rule #{second.pk}", f"move rule #{first.pk} to position 1",
+        f"disable rule #{first.pk}", "add a rule", "add a rule"]
+    rollback(v4)
+    assert list(Rule.objects.order_by("position").values_list("id", "enabled")) == [
+        (first.pk, False), (second.pk, True)]
+    rollback(v1)
+    assert list(Rule.objects.order_by("position").values_list("id", "enabled")) == [
+        (first.pk, True)]
+    assert history()[0].summary == f"rollback to version {v1}"
+    with pytest.raises(VersionError, match="nothing to roll back"):
+        rollback(history()[0].number)
+    with pytest.raises(VersionError, match="there is no version 99999"):
+        rollback(99999)
