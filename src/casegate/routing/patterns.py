@@ -70,8 +70,38 @@ def literal_domain(pattern: str) -> str | None:
     return tail.replace("\\.", ".")
 
 
+def literal_prefix(pattern: str) -> str:
+    """The lower-case text every match of ``pattern`` starts with ("" when it may start
+    with anything): ``team-[a-z]+@x\\.com`` starts with ``team-``."""
+    text = pattern.removeprefix("^")
+    if "|" in text or text.startswith("(?"):
+        return ""
+    prefix: list[str] = []
+    index = 0
+    while index < len(text):
+        char = text[index]
+        if char == "\\" and text[index + 1:index + 2] in (".", "-", "+", "_", "@"):
+            literal, step = text[index + 1], 2
+        elif char.isalnum() or char in "-_@":
+            literal, step = char, 1
+        else:
+            break
+        following = text[index + step:index + step + 1]
+        if following and following in "*?{":  # this character may be absent or repeated
+            break
+        prefix.append(literal.lower())
+        index += step
+        if following == "+":
+            break
+    return "".join(prefix)
+
+
 class _Set(Generic[_T]):
-    """One compiled RE2 set and the items its patterns stand for."""
+    """One compiled RE2 set and the items its patterns stand for.
+
+    When every pattern starts with some literal text, an address that starts with none of
+    those texts is answered without running the set (most addresses, most of the time).
+    """
 
     def __init__(self, pairs: Sequence[tuple[str, _T]]) -> None:
         self.items = [item for _, item in pairs]
@@ -79,8 +109,13 @@ class _Set(Generic[_T]):
         for pattern, _ in pairs:
             self.set.Add(pattern)
         self.set.Compile()
+        prefixes = [literal_prefix(pattern) for pattern, _ in pairs]
+        self.prefix_length = min(min(len(p) for p in prefixes), 4)
+        self.prefixes = frozenset(p[:self.prefix_length] for p in prefixes)
 
     def matches(self, text: str) -> list[_T]:
+        if self.prefix_length and text[:self.prefix_length] not in self.prefixes:
+            return []
         found = self.set.Match(text)
         return [self.items[i] for i in found] if found else []
 
