@@ -18,12 +18,20 @@ from casegate.directory.services import (
     add_account,
     add_domain,
     add_group,
+    add_member,
+    add_unit,
     remove_account,
     remove_group,
+    set_suspended,
+    set_unit,
+    unit_paths,
 )
 from casegate.errors import CasegateError
 from casegate.gateway.models import Quarantine
 from casegate.gateway.quarantine import delete, release
+from casegate.routing.lists import remove_list, save_list
+from casegate.routing.models import AddressList, Route
+from casegate.routing.routes import remove_route, save_route
 
 PAGE = 100
 
@@ -69,11 +77,19 @@ def quarantine_decide(request: HttpRequest, entry_id: int, decision: str) -> Htt
 
 @require("mail_settings")
 def directory(request: HttpRequest) -> HttpResponse:
+    paths = unit_paths()
+    accounts = list(Account.objects.order_by("address"))
+    groups = list(Group.objects.prefetch_related("members").order_by("address"))
+    for owner in (*accounts, *groups):
+        owner.unit_path = paths.get(owner.org_unit_id, "/")
     return render(request, "console/directory.html", {
         "domains": Domain.objects.order_by("name"),
-        "accounts": Account.objects.order_by("address"),
-        "groups": Group.objects.prefetch_related("members").order_by("address"),
+        "accounts": accounts,
+        "groups": groups,
         "intakes": Intake.objects.order_by("id"),
+        "units": sorted(paths.values()),
+        "address_lists": AddressList.objects.order_by("name"),
+        "routes": Route.objects.order_by("name"),
     })
 
 
@@ -95,6 +111,16 @@ def directory_change(request: HttpRequest, what: str) -> HttpResponse:
                                      acknowledge=form.get("acknowledge") == "on"),
         "remove-account": lambda: remove_account(form.get("address", "")),
         "remove-group": lambda: remove_group(form.get("address", "")),
+        "unit": lambda: add_unit(form.get("path", "")),
+        "account-unit": lambda: set_unit(form.get("address", ""), form.get("unit", "")),
+        "suspend": lambda: set_suspended(form.get("address", ""), True),
+        "reinstate": lambda: set_suspended(form.get("address", ""), False),
+        "member": lambda: add_member(form.get("address", ""), form.get("member", "")),
+        "address-list": lambda: save_list(form.get("name", ""), _lines(form.get("entries", ""))),
+        "remove-address-list": lambda: remove_list(form.get("name", "")),
+        "route": lambda: save_route(form.get("name", ""), form.get("hostport", ""),
+                                    form.get("require_tls") == "on"),
+        "remove-route": lambda: remove_route(form.get("name", "")),
     }
     if what not in actions:
         raise Http404(f"there is no directory action {what}")

@@ -1,18 +1,22 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
-from casegate.console import admin_views, views
+from casegate.console import admin_views, routing_views, views
 
 app_name = "console"
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("dashboard/", views.dashboard, name="dashboard"),
-    path("routing/", views.routing, name="routing"),
-    path("routing/add", views.rule_add, name="rule_add"),
-    path("routing/test-message", views.send_test_message, name="test_message"),
-    path("routing/<int:rule_id>/delete", views.rule_delete, name="rule_delete"),
-    path("routing/<int:rule_id>/<str:action>", views.rule_change, name="rule_change"),
+    path("routing/", routing_views.routing, name="routing"),
+    path("routing/add", routing_views.rule_add, name="rule_add"),
+    path("routing/test-message", routing_views.send_test_message, name="test_message"),
+    path("routing/export", routing_views.rule_export, name="rule_export"),
+    path("routing/import", routing_views.rule_import, name="rule_import"),
+    path("routing/versions/<int:number>/rollback", routing_views.rule_rollback,
+         name="rule_rollback"),
+    path("routing/<int:rule_id>/delete", routing_views.rule_delete, name="rule_delete"),
+    path("routing/<int:rule_id>/<str:action>", routing_views.rule_change, name="rule_change"),
     path("trace/", views.trace, name="trace"),
     path("trace/<str:queue_id>/", views.trace_message, name="trace_message"),
     path("audit/", views.audit, name="audit"),

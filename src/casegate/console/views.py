@@ -1,10 +1,10 @@
-"""Console pages: default routing (with the simulator and a test message), the message
-trace, and the case desk. Every view checks a privilege (:mod:`casegate.console.roles`);
-every form is a POST protected by Django's CSRF middleware."""
+"""Console pages: the dashboard, the message trace, the audit log and the case desk
+(default routing is in :mod:`casegate.console.routing_views`). Every view checks a
+privilege (:mod:`casegate.console.roles`); every form is a POST protected by Django's CSRF
+middleware."""
 
 from __future__ import annotations
 
-import os
 from datetime import datetime
 from typing import Any
 
@@ -16,7 +16,6 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from casegate.config import get_config
 from casegate.console.audit import AUDITED_KINDS, AuditFilter, search
 from casegate.console.dashboard import figures
 from casegate.console.roles import can, case_scope, require
@@ -30,19 +29,7 @@ from casegate.desk.services import (
     update_case,
 )
 from casegate.errors import CasegateError
-from casegate.routing.models import Rule
-from casegate.routing.services import (
-    RuleError,
-    RuleSpec,
-    add_rule,
-    move_rule,
-    remove_rule,
-    set_enabled,
-)
-from casegate.routing.simulator import simulate
-from casegate.routing.snapshot import load_table
 from casegate.trace import STATUSES, TraceFilter, find_messages, message_hops
-from casegate.verify import verify
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -56,110 +43,6 @@ def home(request: HttpRequest) -> HttpResponse:
 @require("read_cases")
 def dashboard(request: HttpRequest) -> HttpResponse:
     return render(request, "console/dashboard.html", {"figures": figures()})
-
-
-# --- default routing ---------------------------------------------------------------------
-
-
-def _rule_spec(form: Any) -> RuleSpec:
-    also = [a.strip() for a in form.get("also_deliver", "").replace(",", "\n").splitlines()
-            if a.strip()]
-    position = form.get("position", "").strip()
-    if position and not position.isdigit():
-        raise RuleError(_("the position is a number, 1 for the highest priority"))
-    return RuleSpec(
-        match_type=form.get("match_type", ""),
-        match_value=form.get("match_value", "").strip(),
-        rewrite=form.get("rewrite", ""),
-        rewrite_value=form.get("rewrite_value", "").strip(),
-        also_deliver=also,
-        bypass_spam=form.get("bypass_spam") == "on",
-        apply_to=form.get("apply_to") or None,
-        description=form.get("description", "").strip()[:200],
-        enabled=form.get("enabled", "on") == "on",
-        position=int(position) if position else None,
-        action=form.get("action") or "modify",
-        reject_text=form.get("reject_text", "").strip(),
-    )
-
-
-def _routing_page(request: HttpRequest, status: int = 200, **context: Any) -> HttpResponse:
-    rcpt = request.GET.get("rcpt", "").strip()
-    simulation = (simulate(load_table(), rcpt, request.GET.get("spam") == "on")
-                  if rcpt else None)
-    return render(request, "console/routing.html", {
-        "rules": Rule.objects.order_by("position", "id"),
-        "form": context.pop("form", {}),
-        "simulation": simulation,
-        "rcpt": rcpt,
-        **context,
-    }, status=status)
-
-
-@require("mail_settings")
-def routing(request: HttpRequest) -> HttpResponse:
-    return _routing_page(request)
-
-
-@require("mail_settings")
-@require_POST
-def rule_add(request: HttpRequest) -> HttpResponse:
-    try:
-        rule = add_rule(_rule_spec(request.POST))
-    except RuleError as exc:
-        return _routing_page(request, status=400, form=request.POST, form_error=str(exc))
-    messages.success(request, _("Rule #%(id)s saved. It applies to the next message.")
-                     % {"id": rule.pk})
-    return redirect("console:routing")
-
-
-def _rule_or_404(rule_id: int) -> Rule:
-    rule = Rule.objects.filter(pk=rule_id).first()
-    if rule is None:
-        raise Http404(f"there is no rule {rule_id}")
-    return rule
-
-
-@require("mail_settings")
-@require_POST
-def rule_change(request: HttpRequest, rule_id: int, action: str) -> HttpResponse:
-    rule = _rule_or_404(rule_id)
-    try:
-        if action in ("up", "down"):
-            move_rule(rule.pk, max(1, rule.position + (-1 if action == "up" else 1)))
-        elif action in ("enable", "disable"):
-            set_enabled(rule.pk, action == "enable")
-        else:
-            raise Http404(f"there is no rule action {action}")
-    except RuleError as exc:
-        messages.error(request, str(exc))
-    return redirect("console:routing")
-
-
-@require("mail_settings")
-def rule_delete(request: HttpRequest, rule_id: int) -> HttpResponse:
-    rule = _rule_or_404(rule_id)
-    if request.method == "POST":
-        remove_rule(rule.pk)
-        messages.success(request, _("Rule #%(id)s deleted.") % {"id": rule_id})
-        return redirect("console:routing")
-    return render(request, "console/rule_delete.html", {"rule": rule})
-
-
-def smtp_address() -> tuple[str, int]:
-    """Where this installation's gateway listens (``serve`` exports it)."""
-    host, _sep, port = os.environ.get("CASEGATE_SMTP_LISTEN", "127.0.0.1:2525").rpartition(":")
-    return (host.strip("[]") or "127.0.0.1"), int(port)
-
-
-@require("mail_settings")
-@require_POST
-def send_test_message(request: HttpRequest) -> HttpResponse:
-    address = request.POST.get("address", "").strip()
-    host, port = smtp_address()
-    result = verify(address, "127.0.0.1" if host in ("0.0.0.0", "::") else host, port,
-                    get_config().hostname, timeout=20)
-    return _routing_page(request, verification=result)
 
 
 def _moment(query: Any, name: str) -> datetime | None:

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Sequence
 from typing import Generic, TypeVar
 
 import re2
+from django.utils.translation import gettext as _
 
 _T = TypeVar("_T")
 _LITERAL_DOMAIN = re.compile(r"(?:[a-z0-9-]+\\\.)+[a-z0-9-]+")
@@ -34,15 +35,22 @@ def _options() -> re2.Options:
     options = re2.Options()
     options.max_mem = _MAX_MEMORY
     options.case_sensitive = False
+    options.log_errors = False
     return options
 
 
 def check_pattern(pattern: str) -> None:
-    """Raise :class:`PatternError` when RE2 cannot compile ``pattern``."""
+    """Raise :class:`PatternError` when ``pattern`` is not a regular expression, or uses
+    what cannot be matched in linear time (backreferences, lookaround)."""
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise PatternError(str(exc)) from None
     try:
         re2.compile(pattern, options=_options())
-    except re2.error as exc:
-        raise PatternError(str(exc) or "RE2 refuses it") from None
+    except re2.error:
+        raise PatternError(_("it uses a backreference, a lookaround or another feature that "
+                             "cannot be matched in linear time")) from None
 
 
 def literal_domain(pattern: str) -> str | None:
@@ -104,12 +112,12 @@ class _Set(Generic[_T]):
     """
 
     def __init__(self, pairs: Sequence[tuple[str, _T]]) -> None:
-        self.items = [item for _, item in pairs]
+        self.items = [item for _pattern, item in pairs]
         self.set = re2.Set.FullMatchSet(_options())
-        for pattern, _ in pairs:
+        for pattern, _item in pairs:
             self.set.Add(pattern)
         self.set.Compile()
-        prefixes = [literal_prefix(pattern) for pattern, _ in pairs]
+        prefixes = [literal_prefix(pattern) for pattern, _item in pairs]
         self.prefix_length = min(min(len(p) for p in prefixes), 4)
         self.prefixes = frozenset(p[:self.prefix_length] for p in prefixes)
 
