@@ -153,12 +153,12 @@ class GatewayHandler:
         client_rate = self.config.client_rate
         if client_rate and not self.config.is_trusted(ip) and not self.limits.allow(
                 f"client {ip}", client_rate):
-            return (f"451 4.7.1 Too much mail from {ip}: at most {client_rate} recipients a"
-                    " minute; try again later")
+            return (f"451 4.7.1 Too much mail from {ip}: at most {client_rate}"
+                    f" recipient{'s' if client_rate != 1 else ''} a minute; try again later")
         rate = routing.rate_limit or self.config.recipient_rate
         if rate and not self.limits.allow(f"rcpt {routing.recipient}", rate):
             return (f"451 4.7.1 <{routing.recipient}>: this address takes at most {rate}"
-                    " messages a minute; try again later")
+                    f" message{'s' if rate != 1 else ''} a minute; try again later")
         return ""
 
     @staticmethod
