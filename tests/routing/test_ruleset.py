@@ -117,3 +117,20 @@ def test_every_change_is_a_version_and_rollback_restores_any_of_them() -> None:
         rollback(history()[0].number)
     with pytest.raises(VersionError, match="there is no version 99999"):
         rollback(99999)
+
+
+def test_an_import_keeps_the_rules_that_stay_and_rolls_back_in_one_step() -> None:
+    import_rules(GOOD)
+    help_rule, team_rule = Rule.objects.order_by("position")
+    imported = history()[0].number
+    changed = GOOD.replace("subject_prefix: \"[Team]\"", "subject_prefix: \"[Sales]\"")
+    result = import_rules(changed)
+    assert "-  subject_prefix: '[Team]'" in result.diff
+    kept, new = Rule.objects.order_by("position")
+    assert kept.pk == help_rule.pk and new.pk != team_rule.pk
+    operation = history()[0].operations
+    assert [op["op"] for op in operation] == ["replace"]
+    assert [f["id"] for f in operation[0]["deleted"]] == [team_rule.pk]
+    rollback(imported)
+    assert list(Rule.objects.order_by("position").values_list("id", "subject_prefix")) == [
+        (help_rule.pk, ""), (team_rule.pk, "[Team]")]

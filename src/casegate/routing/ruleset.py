@@ -23,6 +23,7 @@ line number.
 from __future__ import annotations
 
 import difflib
+import json
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -32,7 +33,7 @@ from django.db import transaction
 from casegate.errors import CasegateError
 from casegate.routing.models import Rule
 from casegate.routing.services import RuleError, RuleSpec, create_rule, rules_as_dicts
-from casegate.routing.versions import record, rule_fields, versioned
+from casegate.routing.versions import replace_rules, rule_fields, versioned
 
 # File key -> RuleSpec field, for the keys whose names differ.
 _RENAMED = {"match": "match_type", "value": "match_value", "change": "rewrite",
@@ -177,35 +178,55 @@ class _DryRun(Exception):
     pass
 
 
+def _keys(rules: list[Rule]) -> list[str]:
+    """What each rule does, as text: two rules with the same key are the same rule."""
+    return [json.dumps(_file_dict(d), sort_keys=True) for d in rules_as_dicts(rules)]
+
+
 def import_rules(text: str, source: str = "rules.yaml", dry_run: bool = False
                  ) -> ImportResult:
     """Make the rule set the file's (as one version), or with ``dry_run`` only tell what
-    would change."""
+    would change. Rules that stay keep their numbers; only what changed is recorded."""
     specs = parse_rules(text, source)
     before = export_rules()
     result = ImportResult("", None, len(specs))
     try:
         with transaction.atomic(), versioned(f"import {source}"):
-            for rule in Rule.objects.order_by("-position"):
-                record({"op": "delete", "rule": rule_fields(rule)})
-            Rule.objects.all().delete()
+            old = list(Rule.objects.select_related("sender_list", "recipient_list", "route")
+                       .order_by("position", "id"))
+            created: list[Rule] = []
             errors = []
-            for position, (line, spec) in enumerate(specs, start=1):
-                spec.position = position
+            for line, spec in specs:
+                spec.position = None
                 try:
                     with transaction.atomic():
-                        created = create_rule(spec)
+                        created.append(create_rule(spec))
                 except RuleError as exc:
                     errors.append(f"{source}:{line}: {exc}")
-                    continue
-                record({"op": "insert", "rule": rule_fields(created)})
             if errors:
                 raise RulesetError("\n".join([*errors, "nothing was changed"]))
+            unused: dict[str, list[int]] = {}
+            for rule, key in zip(old, _keys(old), strict=True):
+                unused.setdefault(key, []).append(rule.pk)
+            order: list[int] = []
+            added: list[Rule] = []
+            for rule, key in zip(created, _keys(created), strict=True):
+                if unused.get(key):
+                    order.append(unused[key].pop(0))
+                else:
+                    order.append(rule.pk)
+                    added.append(rule)
+            # The file's rules were created to validate them; the ones that stay are kept
+            # under their old numbers and the new ones are recreated by replace_rules.
+            Rule.objects.filter(pk__in=[r.pk for r in created]).delete()
+            kept = set(order)
+            replace_rules([r for r in old if r.pk not in kept], [rule_fields(r) for r in added],
+                          [r.pk for r in old], order)
             after = export_rules()
             result.diff = "".join(difflib.unified_diff(
                 before.splitlines(keepends=True), after.splitlines(keepends=True),
                 "current rules", source))
-            if dry_run or not result.diff:  # an identical file changes nothing, not even ids
+            if dry_run or not result.diff:
                 raise _DryRun
     except _DryRun:
         return result

@@ -1,8 +1,9 @@
 """Every change to the rule set is a numbered version that can be rolled back.
 
 A version keeps the operations that made it (a rule inserted at a position, deleted,
-moved, or some of its fields updated), not a copy of all rules, so a change costs the
-same with 10 rules or 100,000. Rolling back to version N undoes the operations of every
+moved, some of its fields updated; for an import, the rules it removed and added and the
+order before and after), not a copy of all rules, so a change costs the same with 10
+rules or 100,000. Rolling back to version N undoes the operations of every
 later version, newest first; the rollback is itself a new version, so it can be undone.
 """
 
@@ -18,6 +19,7 @@ from django.db.models import F
 
 from casegate.errors import CasegateError
 from casegate.routing.models import AddressList, Route, Rule, RuleVersion
+from casegate.routing.signals import bump_version
 
 _operations: ContextVar[list[dict[str, Any]] | None] = ContextVar("rule_operations",
                                                                   default=None)
@@ -76,20 +78,52 @@ def history(limit: int = 50) -> list[RuleVersion]:
     return list(RuleVersion.objects.order_by("-number")[:limit])
 
 
-def _restore(fields: dict[str, Any]) -> None:
-    """Recreate a deleted rule with its number, at its position."""
+def set_order(ids: list[int]) -> None:
+    """Number the rules 1, 2, … in the order of ``ids`` (rules not named follow, in their
+    current order), in one bulk update."""
+    present = dict(Rule.objects.values_list("id", "position"))
+    named = [pk for pk in dict.fromkeys(ids) if pk in present]
+    seen = set(named)
+    rest = sorted((pk for pk in present if pk not in seen), key=lambda pk: (present[pk], pk))
+    changed = [Rule(pk=pk, position=position)
+               for position, pk in enumerate(named + rest, start=1) if present[pk] != position]
+    Rule.objects.bulk_update(changed, ["position"], batch_size=1000)
+    bump_version()
+
+
+def _check_restorable(fields: dict[str, Any]) -> None:
+    from casegate.directory.models import OrgUnit
+
     for attname, model, what in (("route_id", Route, "route"),
                                  ("sender_list_id", AddressList, "address list"),
-                                 ("recipient_list_id", AddressList, "address list")):
+                                 ("recipient_list_id", AddressList, "address list"),
+                                 ("org_unit_id", OrgUnit, "unit")):
         if fields.get(attname) and not model.objects.filter(pk=fields[attname]).exists():
             raise VersionError(f"rule #{fields['id']} cannot be restored: its {what} no longer "
                                "exists")
-    from casegate.directory.models import OrgUnit
-
-    if fields.get("org_unit_id") and not OrgUnit.objects.filter(pk=fields["org_unit_id"]).exists():
-        raise VersionError(f"rule #{fields['id']} cannot be restored: its unit no longer exists")
     if Rule.objects.filter(pk=fields["id"]).exists():
         raise VersionError(f"rule #{fields['id']} exists again; it cannot be restored twice")
+
+
+def replace_rules(deleted: list[Rule], inserted: list[dict[str, Any]], before: list[int],
+                  after: list[int]) -> None:
+    """Remove ``deleted``, create ``inserted`` (stored fields) and put the rules in the
+    order ``after``, as one operation of the current version (an import, or undoing one)."""
+    removed = [rule_fields(rule) for rule in deleted]
+    Rule.objects.filter(pk__in=[rule.pk for rule in deleted]).delete()
+    for fields in inserted:
+        _check_restorable(fields)
+    Rule.objects.bulk_create([Rule(**fields) for fields in inserted], batch_size=1000)
+    set_order(after)
+    positions = {pk: position for position, pk in enumerate(after, start=1)}
+    record({"op": "replace", "deleted": removed,
+            "inserted": [{**f, "position": positions.get(f["id"], f["position"])}
+                         for f in inserted], "before": before, "after": after})
+
+
+def _restore(fields: dict[str, Any]) -> None:
+    """Recreate a deleted rule with its number, at its position."""
+    _check_restorable(fields)
     last = Rule.objects.count()
     position = min(fields["position"], last + 1)
     Rule.objects.filter(position__gte=position).update(position=F("position") + 1)
@@ -111,6 +145,10 @@ def _undo(operation: dict[str, Any]) -> None:
             move_rule(operation["id"], operation["from"])
         elif kind == "update":
             update_rule(operation["id"], operation["before"])
+        elif kind == "replace":
+            inserted = [f["id"] for f in operation["inserted"]]
+            replace_rules(list(Rule.objects.filter(pk__in=inserted)), operation["deleted"],
+                          operation["after"], operation["before"])
     except RuleError as exc:
         raise VersionError(str(exc)) from None
 
