@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from casegate.config import Config
 from casegate.delivery import bounces, forwarding, maildir, remote
+from casegate.delivery.doorbell import DOORBELL, Doorbell
 from casegate.delivery.edits import apply_edits
 from casegate.delivery.models import Delivery, SigningKey, Transport
 from casegate.delivery.queue import (
@@ -217,6 +218,7 @@ class DeliveryWorker:
         self._local_tables = TableCache()
         self._remote_tables = TableCache()
         self._remote_loop = asyncio.new_event_loop()
+        self._doorbell: Doorbell | None = None
 
     def start(self) -> None:
         if connection.vendor == "sqlite":
@@ -225,11 +227,20 @@ class DeliveryWorker:
             if released:
                 log.info("returned %d in-flight deliveries to the queue", released)
             connection.close()
+        local_bell, remote_bell = threading.Event(), threading.Event()
+        try:
+            self._doorbell = Doorbell(self.config.home / DOORBELL)
+            self._doorbell.events += [local_bell, remote_bell]
+            self._doorbell.start()
+        except OSError as exc:  # polling alone still delivers everything
+            log.warning("no doorbell (%s); the worker polls every %.3f s", exc,
+                        self.config.worker_poll)
         self._threads = [
             threading.Thread(target=self._loop, args=(("desk", "mailbox"), LOCAL_BATCH,
-                                                      self._local), name="deliver-local"),
-            threading.Thread(target=self._loop, args=(("remote",), REMOTE_BATCH, self._remote),
-                             name="deliver-remote"),
+                                                      self._local, local_bell),
+                             name="deliver-local"),
+            threading.Thread(target=self._loop, args=(("remote",), REMOTE_BATCH, self._remote,
+                                                      remote_bell), name="deliver-remote"),
             threading.Thread(target=self._reports, name="delivery-reports"),
         ]
         for thread in self._threads:
@@ -259,6 +270,8 @@ class DeliveryWorker:
     def join(self) -> None:
         for thread in self._threads:
             thread.join()
+        if self._doorbell is not None:
+            self._doorbell.close()
 
     def run_forever(self) -> None:
         self.start()
@@ -294,7 +307,7 @@ class DeliveryWorker:
         deliver_remote(items, self.config, self._remote_loop, self._remote_tables.current())
 
     def _loop(self, kinds: tuple[str, ...], batch: int,
-              work: Callable[[list[Claimed]], None]) -> None:
+              work: Callable[[list[Claimed]], None], bell: threading.Event) -> None:
         idle = self.config.worker_poll
         while not self._stop.is_set():
             try:
@@ -308,5 +321,6 @@ class DeliveryWorker:
                 connection.close()
                 self._stop.wait(1.0)
                 continue
-            self._stop.wait(idle)
+            bell.wait(idle)  # the gateway rings when it queued mail
+            bell.clear()
         connection.close()

@@ -14,7 +14,7 @@ import queue
 import secrets
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -145,7 +145,8 @@ _Item = tuple[AcceptedMessage, asyncio.Future[None], asyncio.AbstractEventLoop]
 class DurableStore:
     """The group-commit writer: ``await store.save(message)`` returns once it is durable."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_commit: Callable[[], None] | None = None) -> None:
+        self._on_commit = on_commit  # told after each commit (the worker's doorbell)
         self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="casegate-store", daemon=True)
         self._closed = False
@@ -196,6 +197,8 @@ class DurableStore:
                 write_messages([m for m, _, _ in batch])
             self.batches += 1
             self.messages += len(batch)
+            if self._on_commit is not None:
+                self._on_commit()
         except BaseException as exc:  # reported to the waiting session as a 451
             connection.close()
             if len(batch) > 1:  # one bad message must not cost the others their turn
