@@ -143,7 +143,8 @@ def rule_change(request: HttpRequest, rule_id: int, action: str) -> HttpResponse
     rule = _rule_or_404(rule_id)
     try:
         if action in ("up", "down"):
-            move_rule(rule.pk, max(1, rule.position + (-1 if action == "up" else 1)))
+            move_rule(rule.pk, min(Rule.objects.count(),
+                                   max(1, rule.position + (-1 if action == "up" else 1))))
         elif action in ("enable", "disable"):
             set_enabled(rule.pk, action == "enable")
         else:
