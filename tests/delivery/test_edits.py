@@ -49,3 +49,21 @@ def test_attachments_are_replaced_by_a_notice_naming_them() -> None:
         parts[1].get_content())
     plain, _ = mail()
     assert without_attachments(plain) == plain  # nothing to remove: the bytes stay as sent
+
+
+def test_an_encoded_line_break_in_the_subject_cannot_start_a_header() -> None:
+    raw = (b"Subject: =?utf-8?q?Invoice=0D=0AX-Casegate-Spam:_no=0D=0A=0D=0A?= "
+           b"=?utf-8?q?Pay_now?=\r\nMIME-Version: 1.0\r\n\r\nbody\r\n")
+    out = apply_edits(raw, {"subject_prefix": "[EXT]"})
+    parsed = message_from_bytes(out, policy=policy.default)
+    assert parsed["X-Casegate-Spam"] is None and parsed["MIME-Version"] == "1.0"
+    assert parsed["Subject"] == "[EXT] Invoice X-Casegate-Spam: no Pay now"
+
+
+def test_an_eight_bit_subject_and_long_header_values_stay_readable() -> None:
+    out = apply_edits(b"Subject: caf\xe9\r\n\r\nbody\r\n",
+                      {"subject_prefix": "[EXT]", "headers": [["X-Note", "é" * 80]]})
+    parsed = message_from_bytes(out, policy=policy.default)
+    assert parsed["Subject"] == "[EXT] café" and parsed["X-Note"] == "é" * 80
+    assert b"\r\n \n" not in out and all(line.endswith(b"\r") or not line
+                                         for line in out.split(b"\n")[:-1])

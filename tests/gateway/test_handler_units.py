@@ -294,3 +294,24 @@ def test_bad_dotted_path_raises_classifier_error(dotted: str) -> None:
     with pytest.raises(ClassifierError) as info:
         load_classifiers(f"casegate.filtering.classifiers.GtubeClassifier,{dotted}")
     assert str(info.value).startswith(f"CASEGATE_CLASSIFIERS: cannot load {dotted!r} (")
+
+
+def test_one_copy_reached_two_ways_gets_the_safer_edits_of_both() -> None:
+    from casegate.routing.engine import Edits
+
+    target = Target("bob@partner.example", TargetKind.REMOTE)
+    secure = Routing("fwd-secure@solarmora.com", Verdict.ACCEPT, targets=(target,),
+                     edits=Edits((("X-A", "1"),), remove_attachments=True, require_tls=True))
+    plain = Routing("fwd-plain@solarmora.com", Verdict.ACCEPT, targets=(target,),
+                    edits=Edits((("X-B", "2"),), subject_prefix="[P]"))
+    for order in ([plain, secure], [secure, plain]):
+        msg = message()
+        plan_deliveries(msg, order)
+        [row] = msg.deliveries
+        assert row.edits["require_tls"] and row.edits["remove_attachments"]
+        assert sorted(row.edits["headers"]) == [["X-A", "1"], ["X-B", "2"]]
+
+
+def test_the_header_block_ends_at_the_first_blank_line_of_either_kind() -> None:
+    raw = b"Subject: a\n\nbody\r\n\r\nmore"
+    assert header_block(raw) == b"Subject: a\n\n"

@@ -134,3 +134,14 @@ def test_rate_limit_comes_from_the_first_rule_that_sets_one() -> None:
     assert t.route(HELP).rate_limit is None  # the second rule is for users only
     t = table(rules=[rule(1, value=HELP, rewrite="recipient", to=CASES, rate_limit=30)])
     assert t.route(HELP).rate_limit == 30
+
+
+def test_address_lists_compare_addresses_as_routing_does() -> None:
+    lists = {7: ["xn--bcher-kva.example", f"ann@{OURS}"]}
+    skip = rule(1, match="all", apply_to="all", subject_prefix="[x]", sender_list=7,
+                sender_list_mode="bypass")
+    only = rule(2, match="all", apply_to="all", subject_prefix="[y]", recipient_list=7,
+                recipient_list_mode="only")
+    t = table(rules=[skip, only], address_lists=lists)
+    assert t.route(BOB, sender="a@Bücher.example").rules == ()  # the list names its A-label
+    assert t.route(f"ann+news@{OURS}", sender="x@example.net").rules == (1, 2)

@@ -47,3 +47,9 @@ def test_the_index_agrees_with_each_pattern_alone(address: str) -> None:
     index = PatternIndex((p, p) for p in PATTERNS)
     expected = {p for p in PATTERNS if re.fullmatch(p, address, re.IGNORECASE)}
     assert set(index.matching(address)) == expected
+
+
+def test_prefixes_stop_where_case_folding_leaves_ascii() -> None:
+    index = PatternIndex([(r"ΑΣ@x\.com", "greek"), ("\u017fales@x\\.com", "long s")])
+    assert index.matching("ας@x.com") == ["greek"]
+    assert index.matching("sales@x.com") == ["long s"]

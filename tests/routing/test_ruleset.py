@@ -134,3 +134,35 @@ def test_an_import_keeps_the_rules_that_stay_and_rolls_back_in_one_step() -> Non
     rollback(imported)
     assert list(Rule.objects.order_by("position").values_list("id", "subject_prefix")) == [
         (help_rule.pk, ""), (team_rule.pk, "[Team]")]
+
+
+def test_rollback_will_not_restore_a_rule_over_a_new_account() -> None:
+    rule = add_rule(RuleSpec("address", f"help@{OURS}", rewrite="recipient",
+                             rewrite_value=f"cases@{OURS}"))
+    kept = history()[0].number
+    remove_rule(rule.pk)
+    add_account(f"help@{OURS}")
+    with pytest.raises(VersionError, match=r"is now the account of help@solarmora\.com"):
+        rollback(kept)
+    assert not Rule.objects.exists()
+
+
+def test_scalars_are_read_as_written() -> None:
+    from casegate.routing.ruleset import parse_rules
+
+    [(_, spec)] = parse_rules(
+        "rules:\n  - match: all\n    description: 1:30\n"
+        "    custom_headers: {X-Checked: yes, X-Ticket: 0755, X-Time: 12:30}\n"
+        "    rate_limit: 20\n    enabled: false\n")
+    assert spec.description == "1:30" and not spec.enabled and spec.rate_limit == 20
+    assert spec.custom_headers == [("X-Checked", "yes"), ("X-Ticket", "0755"),
+                                   ("X-Time", "12:30")]
+    with pytest.raises(RulesetError, match=":3: enabled is true or false"):
+        parse_rules("rules:\n  - match: all\n    enabled: yes\n")
+
+
+def test_repeated_headers_survive_export_and_import() -> None:
+    add_rule(RuleSpec("all", custom_headers=[("X-Tag", "one"), ("X-Tag", "two")]))
+    exported = export_rules()
+    assert "- 'X-Tag: one'" in exported and "- 'X-Tag: two'" in exported
+    assert import_rules(exported).diff == ""

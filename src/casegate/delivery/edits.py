@@ -9,6 +9,7 @@ every gateway that offers them.
 
 from __future__ import annotations
 
+import re
 from email import policy
 from email.header import Header, decode_header, make_header
 from email.message import EmailMessage
@@ -20,10 +21,24 @@ from casegate.gateway.headers import header_block
 _SMTP = policy.SMTP.clone(max_line_length=998)
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+
+
 def _header_line(name: str, value: str) -> bytes:
+    """One header field; control characters (a CR or LF decoded from an encoded word
+    above all) become spaces, so no value can start another header."""
+    value = _CONTROL.sub(" ", value).strip()
     if value.isascii():
         return f"{name}: {value}\r\n".encode()
-    return f"{name}: {Header(value, 'utf-8', header_name=name).encode()}\r\n".encode()
+    encoded = Header(value, "utf-8", header_name=name).encode(linesep="\r\n")
+    return f"{name}: {encoded}\r\n".encode()
+
+
+def _text(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:  # 8-bit text in a header is Latin-1 more often than not
+        return raw.decode("latin-1")
 
 
 def prefixed_subject(raw: bytes, prefix: str) -> bytes:
@@ -38,7 +53,7 @@ def prefixed_subject(raw: bytes, prefix: str) -> bytes:
     while end < len(lines) and lines[end][:1] in (b" ", b"\t"):
         end += 1
     folded = b"".join(line.rstrip(b"\r") for line in lines[start:end])[8:]
-    text = folded.decode("utf-8", errors="replace").strip()
+    text = _text(folded).strip()
     try:
         subject = str(make_header(decode_header(text)))
     except (ValueError, LookupError):  # a broken encoded word: keep the text as it is

@@ -187,6 +187,10 @@ def _classify_error(exc: BaseException, hop: Hop) -> tuple[Status, str]:
     return status, f"{hop.host} said: {_reply_text(code, text)}"
 
 
+class TLSUnavailable(Exception):
+    """The hop must be reached over TLS and offers none."""
+
+
 class Sender:
     """Delivers claimed remote items: one connection per destination, several messages on it.
 
@@ -199,6 +203,12 @@ class Sender:
     def _send_lmtp(self, hop: Hop, item: Claimed) -> str:
         sender, data = self.outbound[item.id]
         with smtplib.LMTP(hop.host, hop.port, timeout=CONNECT_TIMEOUT) as client:
+            if hop.require_tls:
+                client.ehlo_or_helo_if_needed()
+                if not client.has_extn("starttls"):
+                    raise TLSUnavailable(f"4.7.10 TLS is required for {hop.host}, which does"
+                                         " not offer STARTTLS; the message waits")
+                client.starttls()
             client.sendmail(sender, [item.recipient], data)
         return f"{hop.host} accepted the message (LMTP)"
 
@@ -209,6 +219,8 @@ class Sender:
             try:
                 reply = await asyncio.to_thread(self._send_lmtp, hop, item)
                 status = Status.SENT
+            except TLSUnavailable as exc:
+                status, reply = Status.DEFERRED, str(exc)
             except Exception as exc:
                 status, reply = _classify_error(exc, hop)
             results.append(Result(item, status, reply, str(hop), started,

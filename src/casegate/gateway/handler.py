@@ -6,6 +6,7 @@ import asyncio
 import logging
 from datetime import UTC, datetime
 from email.utils import format_datetime
+from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
@@ -236,7 +237,7 @@ def plan_deliveries(message: AcceptedMessage, routings: list[Routing],
 
     ``dsn`` holds each recipient's DSN NOTIFY and ORCPT, in the order of ``routings``.
     """
-    seen: set[tuple[str, str]] = set()
+    planned: dict[tuple[str, str], DeliveryRow] = {}
     for index, routing in enumerate(routings):
         notify, orcpt = dsn[index] if dsn else ("", "")
         if routing.verdict is Verdict.ACCEPT:
@@ -244,15 +245,28 @@ def plan_deliveries(message: AcceptedMessage, routings: list[Routing],
                                           phishing)
             for target in routing.targets:
                 key = (target.address, target.kind.value)
-                if key in seen:
+                if key in planned:  # one copy, with what every path to it asks for
+                    planned[key].edits = merged_edits(planned[key].edits, edits)
                     continue
-                seen.add(key)
-                message.deliveries.append(
-                    DeliveryRow(routing.recipient, target.address, target.kind.value,
-                                target.intake_id, routing.junk, list(routing.rules),
-                                target.relay, notify, orcpt, edits)
-                )
+                planned[key] = DeliveryRow(routing.recipient, target.address, target.kind.value,
+                                           target.intake_id, routing.junk, list(routing.rules),
+                                           target.relay, notify, orcpt, edits)
+                message.deliveries.append(planned[key])
         else:
             reason = routing.reason or "no route for this recipient"
             message.quarantine.append(QuarantineRow(routing.recipient, reason, notify, orcpt))
+
+
+def merged_edits(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:
+    """The edits of one copy two envelope recipients lead to: the safer of each switch
+    (attachments removed, TLS required), the headers of both, the first subject prefix."""
+    if first == second or not second:
+        return first
+    merged = {**second, **first}
+    merged["headers"] = first.get("headers", []) + [
+        h for h in second.get("headers", []) if h not in first.get("headers", [])]
+    for switch in ("remove_attachments", "require_tls"):
+        if first.get(switch) or second.get(switch):
+            merged[switch] = True
+    return {key: value for key, value in merged.items() if value}
 

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 
 def header_block(raw: bytes) -> bytes:
-    """The header section including the blank line that ends it (all of ``raw`` if none)."""
-    for sep in (b"\r\n\r\n", b"\n\n"):
-        end = raw.find(sep)
-        if end != -1:
-            return raw[: end + len(sep)]
-    return raw
+    """The header section including the blank line that ends it (all of ``raw`` if none);
+    the first blank line counts, whether its line ends are CRLF or bare LF."""
+    ends = [(end, len(sep)) for sep in (b"\r\n\r\n", b"\n\n") if (end := raw.find(sep)) != -1]
+    if not ends:
+        return raw
+    end, length = min(ends)
+    return raw[: end + length]
 
 
 class HeaderFields:

@@ -245,6 +245,7 @@ class RoutingTable:
         for group, members in self.groups.items():
             for member in members:
                 direct.setdefault(member, set()).add(group)
+        index: dict[str, frozenset[str]] = {"": frozenset()}  # "" marks the index as built
         for member in direct:
             found: set[str] = set()
             pending = list(direct[member])
@@ -253,8 +254,8 @@ class RoutingTable:
                 if group not in found:
                     found.add(group)
                     pending.extend(direct.get(group, ()))
-            self._containing_cache[member] = frozenset(found)
-        self._containing_cache.setdefault("", frozenset())  # marks the index as built
+            index[member] = frozenset(found)
+        self._containing_cache.update(index)  # one step: no reader sees half an index
 
     def matching_rules(self, address: str, sender: str = "") -> list[CompiledRule]:
         """The rules that apply to mail from ``sender`` to ``address``, in the order they
@@ -272,19 +273,23 @@ class RoutingTable:
         found.extend(self.match_all_rules)
         unit = self.unit_of.get(owner) if owner is not None else None
         lineage = self.unit_lineage.get(unit, frozenset()) if unit is not None else frozenset()
+        senders = _list_forms(sender)
+        recipients = (address, base) if base != address else (address,)
         found = [r for r in found if kind in r.affects
                  and (r.unit is None or r.unit in lineage)
-                 and self._listed_ok(r.sender_list, r.sender_list_mode, sender)
-                 and self._listed_ok(r.recipient_list, r.recipient_list_mode, address)]
+                 and self._listed_ok(r.sender_list, r.sender_list_mode, senders)
+                 and self._listed_ok(r.recipient_list, r.recipient_list_mode, recipients)]
         found.sort(key=lambda r: (-self.unit_depth.get(r.unit, 0) if r.unit else 0,
                                   r.position, r.id))
         return found
 
-    def _listed_ok(self, list_id: int | None, mode: str, address: str) -> bool:
+    def _listed_ok(self, list_id: int | None, mode: str, forms: tuple[str, ...]) -> bool:
+        """Whether a rule with this address list applies to an address (given in its
+        forms: as written, and without its ``+tag``)."""
         if list_id is None or not mode:
             return True
         entries = self.address_lists.get(list_id)
-        listed = bool(address) and entries is not None and entries.holds(address.lower())
+        listed = entries is not None and any(entries.holds(form) for form in forms)
         return listed if mode == "only" else not listed
 
     def targets_for(self, address: str) -> tuple[Target, ...]:
@@ -401,6 +406,16 @@ class RoutingTable:
                            reason="no such user here", rate_limit=rate_limit)
         return Routing(address, Verdict.ACCEPT, recognized, rule_ids, tuple(targets),
                        edits=change.edits, rate_limit=rate_limit)
+
+
+def _list_forms(sender: str) -> tuple[str, ...]:
+    """The envelope sender as address lists hold addresses (A-label domain, lower case)."""
+    if not sender or sender == "<>":
+        return ()
+    try:
+        return (normalize_address(sender),)
+    except InvalidAddress:
+        return (sender.lower(),)
 
 
 @dataclass

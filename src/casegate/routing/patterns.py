@@ -90,8 +90,8 @@ def literal_prefix(pattern: str) -> str:
         char = text[index]
         if char == "\\" and text[index + 1:index + 2] in (".", "-", "+", "_", "@"):
             literal, step = text[index + 1], 2
-        elif char.isalnum() or char in "-_@":
-            literal, step = char, 1
+        elif char.isascii() and (char.isalnum() or char in "-_@"):
+            literal, step = char, 1  # beyond ASCII, RE2's case folding is not str.lower()
         else:
             break
         following = text[index + step:index + step + 1]

@@ -17,7 +17,7 @@ line number.
       - match: group
         value: sales@solarmora.com
         subject_prefix: "[Sales]"
-        custom_headers: {X-Team: sales}
+        custom_headers: ["X-Team: sales"]
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def _file_dict(rule: dict[str, Any]) -> dict[str, Any]:
         "recipient_list_mode": rule["recipient_list_mode"] or "",
         "original_recipient_header": rule["original_recipient_header"] or "",
         "spam_headers": rule["spam_headers"],
-        "custom_headers": {name: value for name, value in rule["custom_headers"]},
+        "custom_headers": [f"{name}: {value}" for name, value in rule["custom_headers"]],
         "subject_prefix": rule["subject_prefix"] or "", "route": rule["route"] or "",
         "remove_attachments": rule["remove_attachments"],
         "require_tls": rule["require_tls"], "rate_limit": rule["rate_limit"],
@@ -103,6 +103,43 @@ def _line(node: yaml.Node) -> int:
     return node.start_mark.line + 1
 
 
+def _headers(value: Any) -> list[tuple[str, str]] | None:
+    """``custom_headers`` as written: a list of ``Name: value`` texts, or a mapping."""
+    if isinstance(value, dict):
+        return list(value.items())
+    if isinstance(value, list) and all(isinstance(v, str) and ":" in v for v in value):
+        return [(name.strip(), text.strip()) for name, _, text in
+                (v.partition(":") for v in value)]
+    return None
+
+
+def _value(name: str, key: str, value: Any) -> tuple[Any, str]:
+    """The RuleSpec value of one key (every scalar is read as text: YAML 1.1 would turn
+    ``yes`` into true, ``0755`` into 493 and ``12:30`` into 750), or the problem."""
+    if name in _BOOLEANS:
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true", ""
+        return None, f"{key} is true or false"
+    if name == "also_deliver":
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return value, ""
+        return None, "also_deliver is a list of addresses"
+    if name == "custom_headers":
+        headers = _headers(value)
+        if headers is None:
+            return None, "custom_headers is a list of 'Name: value' texts"
+        return headers, ""
+    if name == "rate_limit":
+        if isinstance(value, str) and value in ("", "~", "null"):
+            return None, ""
+        if isinstance(value, str) and value.isdigit():
+            return int(value), ""
+        return None, "rate_limit is a number of messages per minute"
+    if not isinstance(value, str):
+        return None, f"{key} is a text"
+    return value, ""
+
+
 def _spec(node: yaml.Node, source: str) -> tuple[RuleSpec | None, list[str]]:
     where = f"{source}:{_line(node)}"
     if not isinstance(node, yaml.MappingNode):
@@ -116,26 +153,12 @@ def _spec(node: yaml.Node, source: str) -> tuple[RuleSpec | None, list[str]]:
             errors.append(f"{at}: unknown key {key!r} (known: {', '.join(sorted(_KEYS))})")
             continue
         name = _KEYS[key]
-        value = yaml.safe_load(yaml.serialize(value_node))
-        if name in _BOOLEANS and not isinstance(value, bool):
-            errors.append(f"{at}: {key} is true or false")
-        elif name == "also_deliver" and not (isinstance(value, list)
-                                             and all(isinstance(v, str) for v in value)):
-            errors.append(f"{at}: also_deliver is a list of addresses")
-        elif name == "custom_headers":
-            if not isinstance(value, dict):
-                errors.append(f"{at}: custom_headers maps header names to values")
-            else:
-                values[name] = [(str(k), str(v)) for k, v in value.items()]
-                continue
-        elif name == "rate_limit" and value is not None and not isinstance(value, int):
-            errors.append(f"{at}: rate_limit is a number of messages per minute")
-        elif name not in _BOOLEANS | {"also_deliver", "rate_limit"}:
-            if not isinstance(value, str | int) or isinstance(value, bool):
-                errors.append(f"{at}: {key} is a text")
-                continue
-            value = str(value)
-        values[name] = value
+        value, problem = _value(name, key, yaml.load(yaml.serialize(value_node),
+                                                     Loader=yaml.BaseLoader))
+        if problem:
+            errors.append(f"{at}: {problem}")
+        else:
+            values[name] = value
     if "match_type" not in values:
         errors.append(f"{where}: the rule has no match (address, pattern, group or all)")
     if errors:

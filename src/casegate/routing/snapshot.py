@@ -138,6 +138,9 @@ class TableCache:
 
     def reload(self) -> RoutingTable:
         with self._lock:
+            # Sessions that saw the version move at once wait here; the first one loads.
+            if self._table is not None and self._probe.read() == self._table.version:
+                return self._table
             self._table = load_table()
             return self._table
 

@@ -103,6 +103,14 @@ def _check_restorable(fields: dict[str, Any]) -> None:
                                "exists")
     if Rule.objects.filter(pk=fields["id"]).exists():
         raise VersionError(f"rule #{fields['id']} exists again; it cannot be restored twice")
+    if fields.get("match_type") == Rule.MATCH_ADDRESS:
+        from casegate.directory.claims import owner_of
+
+        owner = owner_of(fields["match_value"])
+        if owner is not None and not owner.forwarding:
+            raise VersionError(
+                f"rule #{fields['id']} cannot be restored: {fields['match_value']} is now "
+                f"{owner}, and a forwarding address must not be an account, mailbox or group")
 
 
 def replace_rules(deleted: list[Rule], inserted: list[dict[str, Any]], before: list[int],
