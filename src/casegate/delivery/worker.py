@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from casegate.config import Config
 from casegate.delivery import bounces, forwarding, maildir, remote
-from casegate.delivery.doorbell import DOORBELL, Doorbell
+from casegate.delivery.doorbell import DOORBELL, Doorbell, QueueListener
 from casegate.delivery.edits import apply_edits
 from casegate.delivery.models import Delivery, SigningKey, Transport
 from casegate.delivery.queue import (
@@ -47,7 +47,7 @@ from casegate.directory.addresses import domain_of
 from casegate.errors import CasegateError
 from casegate.gateway.store import write_messages
 from casegate.routing.engine import RoutingTable
-from casegate.routing.snapshot import TableCache
+from casegate.routing.snapshot import TableCache, plain_connection
 
 log = logging.getLogger("casegate.delivery")
 
@@ -218,7 +218,7 @@ class DeliveryWorker:
         self._local_tables = TableCache()
         self._remote_tables = TableCache()
         self._remote_loop = asyncio.new_event_loop()
-        self._doorbell: Doorbell | None = None
+        self._doorbell: Doorbell | QueueListener | None = None
 
     def start(self) -> None:
         if connection.vendor == "sqlite":
@@ -229,7 +229,8 @@ class DeliveryWorker:
             connection.close()
         local_bell, remote_bell = threading.Event(), threading.Event()
         try:
-            self._doorbell = Doorbell(self.config.home / DOORBELL)
+            self._doorbell = (QueueListener(plain_connection) if connection.vendor == "postgresql"
+                              else Doorbell(self.config.home / DOORBELL))
             self._doorbell.events += [local_bell, remote_bell]
             self._doorbell.start()
         except OSError as exc:  # polling alone still delivers everything

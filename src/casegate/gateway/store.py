@@ -21,6 +21,7 @@ from typing import Any
 
 from django.db import close_old_connections, connection, transaction
 
+from casegate.delivery.doorbell import CHANNEL as QUEUE_CHANNEL
 from casegate.routing.engine import Target
 
 log = logging.getLogger("casegate.gateway")
@@ -137,6 +138,8 @@ def write_messages(batch: list[AcceptedMessage]) -> None:
                 " state, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s)",
                 quarantine_rows,
             )
+        if delivery_rows and connection.vendor == "postgresql":
+            cursor.execute(f"NOTIFY {QUEUE_CHANNEL}")  # sent to the workers at commit
 
 
 _Item = tuple[AcceptedMessage, asyncio.Future[None], asyncio.AbstractEventLoop]

@@ -69,6 +69,27 @@ def _compiled(row: dict[str, Any], routes: dict[int, tuple[str, bool]]) -> Compi
     )
 
 
+def plain_connection() -> Any:
+    """A DB-API connection to casegate's database outside Django's ORM, in autocommit
+    (sqlite3 or psycopg), for the few reads that must not wait for the ORM."""
+    db = settings.DATABASES["default"]
+    if db["ENGINE"].endswith("sqlite3"):
+        conn = sqlite3.connect(db["NAME"], isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA busy_timeout=5000")
+        return conn
+    import psycopg
+
+    return psycopg.connect(
+        host=db.get("HOST") or None,
+        port=db.get("PORT") or None,
+        dbname=db["NAME"],
+        user=db.get("USER") or None,
+        password=db.get("PASSWORD") or None,
+        autocommit=True,
+        connect_timeout=2,
+    )
+
+
 class VersionProbe:
     """Reads the routing version over a plain DB-API connection.
 
@@ -83,22 +104,7 @@ class VersionProbe:
         self._lock = threading.Lock()
 
     def _connect(self) -> Any:
-        db = settings.DATABASES["default"]
-        if db["ENGINE"].endswith("sqlite3"):
-            conn = sqlite3.connect(db["NAME"], isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA busy_timeout=5000")
-            return conn
-        import psycopg
-
-        return psycopg.connect(
-            host=db.get("HOST") or None,
-            port=db.get("PORT") or None,
-            dbname=db["NAME"],
-            user=db.get("USER") or None,
-            password=db.get("PASSWORD") or None,
-            autocommit=True,
-            connect_timeout=2,
-        )
+        return plain_connection()
 
     def read(self) -> int:
         with self._lock:
