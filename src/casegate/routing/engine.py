@@ -260,7 +260,9 @@ class RoutingTable:
     def matching_rules(self, address: str, sender: str = "") -> list[CompiledRule]:
         """The rules that apply to mail from ``sender`` to ``address``, in the order they
         take effect."""
-        owner = self.local_owner(address)
+        return self._matching(address, self.local_owner(address), sender)
+
+    def _matching(self, address: str, owner: str | None, sender: str) -> list[CompiledRule]:
         kind = self.account_type(owner)
         found: list[CompiledRule] = list(self.exact_rules.get(address, ()))
         base = strip_extension(address, self.delimiter)
@@ -364,7 +366,7 @@ class RoutingTable:
             return Routing(address, Verdict.RELAY_DENIED, reason="relay access denied")
         recognized = owner is not None
         owner_is_account = owner in self.accounts
-        rules = self.matching_rules(address, sender)
+        rules = self._matching(address, owner, sender)
         # A reject wins over every other rule, wherever it stands; then a quarantine rule.
         rejecting = next((r for r in rules if r.action == "reject"), None)
         if rejecting is not None:
@@ -423,7 +425,7 @@ class _Change:
     primary: str
     route: str = ""
     also: list[str] = field(default_factory=list)
-    edits: Edits = NO_EDITS
+    edits: Edits = field(default_factory=Edits)
 
 
 def _combine(rules: list[CompiledRule], address: str) -> _Change:
@@ -447,9 +449,8 @@ def _combine(rules: list[CompiledRule], address: str) -> _Change:
         spam_headers = spam_headers or rule.spam_headers
         remove_attachments = remove_attachments or rule.remove_attachments
         require_tls = require_tls or rule.require_tls
-    if headers or prefix or original_header or spam_headers or remove_attachments or require_tls:
-        change.edits = Edits(tuple(headers), original_header, spam_headers, prefix,
-                             remove_attachments, require_tls)
+    change.edits = Edits(tuple(headers), original_header, spam_headers, prefix,
+                         remove_attachments, require_tls)
     return change
 
 
