@@ -32,8 +32,14 @@ from django.db import transaction
 
 from casegate.errors import CasegateError
 from casegate.routing.models import Rule
-from casegate.routing.services import RuleError, RuleSpec, create_rule, rules_as_dicts
-from casegate.routing.versions import replace_rules, rule_fields, versioned
+from casegate.routing.services import (
+    RuleError,
+    RuleSpec,
+    company_domains,
+    create_rule,
+    rules_as_dicts,
+)
+from casegate.routing.versions import replace_rules, versioned
 
 # File key -> RuleSpec field, for the keys whose names differ.
 _RENAMED = {"match": "match_type", "value": "match_value", "change": "rewrite",
@@ -219,11 +225,12 @@ def import_rules(text: str, source: str = "rules.yaml", dry_run: bool = False
                        .order_by("position", "id"))
             created: list[Rule] = []
             errors = []
+            domains = company_domains()
             for line, spec in specs:
                 spec.position = None
                 try:
                     with transaction.atomic():
-                        created.append(create_rule(spec))
+                        created.append(create_rule(spec, domains))
                 except RuleError as exc:
                     errors.append(f"{source}:{line}: {exc}")
             if errors:
@@ -239,12 +246,11 @@ def import_rules(text: str, source: str = "rules.yaml", dry_run: bool = False
                 else:
                     order.append(rule.pk)
                     added.append(rule)
-            # The file's rules were created to validate them; the ones that stay are kept
-            # under their old numbers and the new ones are recreated by replace_rules.
-            Rule.objects.filter(pk__in=[r.pk for r in created]).delete()
+            # A file rule that an existing rule already is stays under its old number.
+            Rule.objects.filter(pk__in={r.pk for r in created} - {r.pk for r in added}).delete()
             kept = set(order)
-            replace_rules([r for r in old if r.pk not in kept], [rule_fields(r) for r in added],
-                          [r.pk for r in old], order)
+            replace_rules([r for r in old if r.pk not in kept], added, [r.pk for r in old],
+                          order)
             after = export_rules()
             result.diff = "".join(difflib.unified_diff(
                 before.splitlines(keepends=True), after.splitlines(keepends=True),

@@ -71,7 +71,7 @@ class RuleSpec:
                     or self.remove_attachments or self.require_tls)
 
 
-def _company_domains() -> set[str]:
+def company_domains() -> set[str]:
     return set(Domain.objects.values_list("name", flat=True))
 
 
@@ -192,9 +192,10 @@ def add_rule(spec: RuleSpec) -> Rule:
     return rule
 
 
-def create_rule(spec: RuleSpec) -> Rule:
-    """Validate ``spec`` and save the rule; the caller records it in a version."""
-    domains = _company_domains()
+def create_rule(spec: RuleSpec, domains: set[str] | None = None) -> Rule:
+    """Validate ``spec`` and save the rule; the caller records it in a version.
+    ``domains``: the company's domains, when the caller has read them already."""
+    domains = company_domains() if domains is None else domains
     try:
         match_value = _validate_match(spec, domains)
         rewrite_value = _validate_rewrite(spec, match_value, domains)

@@ -113,20 +113,18 @@ def _check_restorable(fields: dict[str, Any]) -> None:
                 f"{owner}, and a forwarding address must not be an account, mailbox or group")
 
 
-def replace_rules(deleted: list[Rule], inserted: list[dict[str, Any]], before: list[int],
+def replace_rules(removed: list[Rule], added: list[Rule], before: list[int],
                   after: list[int]) -> None:
-    """Remove ``deleted``, create ``inserted`` (stored fields) and put the rules in the
-    order ``after``, as one operation of the current version (an import, or undoing one)."""
-    removed = [rule_fields(rule) for rule in deleted]
-    Rule.objects.filter(pk__in=[rule.pk for rule in deleted]).delete()
-    for fields in inserted:
-        _check_restorable(fields)
-    Rule.objects.bulk_create([Rule(**fields) for fields in inserted], batch_size=1000)
+    """Delete ``removed`` and put the rules in the order ``after`` (``added``, saved
+    already, among them), as one operation of the current version: an import, or undoing
+    one."""
+    deleted = [rule_fields(rule) for rule in removed]
+    Rule.objects.filter(pk__in=[rule.pk for rule in removed]).delete()
     set_order(after)
     positions = {pk: position for position, pk in enumerate(after, start=1)}
-    record({"op": "replace", "deleted": removed,
-            "inserted": [{**f, "position": positions.get(f["id"], f["position"])}
-                         for f in inserted], "before": before, "after": after})
+    record({"op": "replace", "deleted": deleted,
+            "inserted": [{**rule_fields(rule), "position": positions[rule.pk]}
+                         for rule in added], "before": before, "after": after})
 
 
 def _restore(fields: dict[str, Any]) -> None:
@@ -154,8 +152,12 @@ def _undo(operation: dict[str, Any]) -> None:
         elif kind == "update":
             update_rule(operation["id"], operation["before"])
         elif kind == "replace":
+            for fields in operation["deleted"]:
+                _check_restorable(fields)
+            restored = Rule.objects.bulk_create(
+                [Rule(**fields) for fields in operation["deleted"]], batch_size=1000)
             inserted = [f["id"] for f in operation["inserted"]]
-            replace_rules(list(Rule.objects.filter(pk__in=inserted)), operation["deleted"],
+            replace_rules(list(Rule.objects.filter(pk__in=inserted)), restored,
                           operation["after"], operation["before"])
     except RuleError as exc:
         raise VersionError(str(exc)) from None
