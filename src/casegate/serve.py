@@ -13,7 +13,7 @@ import sys
 import threading
 
 from casegate.config import Config
-from casegate.delivery.doorbell import DOORBELL, Ringer
+from casegate.delivery.doorbell import commit_nudge
 from casegate.errors import CasegateError
 from casegate.filtering.classifiers import load_classifiers
 from casegate.gateway.handler import GatewayHandler
@@ -63,7 +63,7 @@ async def _serve(config: Config, smtp: tuple[str, int], http: tuple[str, int] | 
                  with_worker: bool) -> None:
     tables = TableCache()
     await asyncio.to_thread(tables.reload)
-    store = DurableStore(on_commit=Ringer(config.home / DOORBELL).ring)
+    store = DurableStore(on_commit=commit_nudge(config.home))
     store.start()
     gateway = Gateway(config, GatewayHandler(config, tables, store, load_classifiers()))
     try:

@@ -97,3 +97,22 @@ class QueueListener:
 
     def close(self) -> None:
         self._stopped.set()
+
+
+def commit_nudge(home: Path) -> Callable[[], None] | None:
+    """What the gateway calls after each commit: on SQLite, ring the worker's doorbell; on
+    PostgreSQL nothing, the transaction's NOTIFY has told every worker already."""
+    from django.db import connection
+
+    return Ringer(home / DOORBELL).ring if connection.vendor == "sqlite" else None
+
+
+def worker_bell(home: Path) -> Doorbell | QueueListener:
+    """What a worker listens on for queued mail (raises OSError when it cannot)."""
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        from casegate.routing.snapshot import plain_connection
+
+        return QueueListener(plain_connection)
+    return Doorbell(home / DOORBELL)

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from casegate.config import Config
 from casegate.delivery import bounces, forwarding, maildir, remote
-from casegate.delivery.doorbell import DOORBELL, Doorbell, QueueListener
+from casegate.delivery.doorbell import Doorbell, QueueListener, worker_bell
 from casegate.delivery.edits import apply_edits
 from casegate.delivery.models import Delivery, SigningKey, Transport
 from casegate.delivery.queue import (
@@ -47,7 +47,7 @@ from casegate.directory.addresses import domain_of
 from casegate.errors import CasegateError
 from casegate.gateway.store import write_messages
 from casegate.routing.engine import RoutingTable
-from casegate.routing.snapshot import TableCache, plain_connection
+from casegate.routing.snapshot import TableCache
 
 log = logging.getLogger("casegate.delivery")
 
@@ -229,8 +229,7 @@ class DeliveryWorker:
             connection.close()
         local_bell, remote_bell = threading.Event(), threading.Event()
         try:
-            self._doorbell = (QueueListener(plain_connection) if connection.vendor == "postgresql"
-                              else Doorbell(self.config.home / DOORBELL))
+            self._doorbell = worker_bell(self.config.home)
             self._doorbell.events += [local_bell, remote_bell]
             self._doorbell.start()
         except OSError as exc:  # polling alone still delivers everything
