@@ -262,11 +262,9 @@ def merged_edits(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any
     (attachments removed, TLS required), the headers of both, the first subject prefix."""
     if first == second or not second:
         return first
+    # Edits hold a switch only when it is on, so the union keeps every switch either has on.
     merged = {**second, **first}
     merged["headers"] = first.get("headers", []) + [
         h for h in second.get("headers", []) if h not in first.get("headers", [])]
-    for switch in ("remove_attachments", "require_tls"):
-        if first.get(switch) or second.get(switch):
-            merged[switch] = True
     return {key: value for key, value in merged.items() if value}
 
