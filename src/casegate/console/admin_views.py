@@ -93,7 +93,8 @@ def directory(request: HttpRequest) -> HttpResponse:
     })
 
 
-def _lines(text: str) -> list[str]:
+def lines_of(text: str) -> list[str]:
+    """A form's list field: one entry per line or comma, blanks left out."""
     return [line.strip() for line in text.replace(",", "\n").splitlines() if line.strip()]
 
 
@@ -104,7 +105,7 @@ def directory_change(request: HttpRequest, what: str) -> HttpResponse:
     actions = {
         "domain": lambda: add_domain(form.get("name", ""), form.get("mailbox_transport", "")),
         "account": lambda: add_account(form.get("address", ""), form.get("name", "")),
-        "group": lambda: add_group(form.get("address", ""), _lines(form.get("members", "")),
+        "group": lambda: add_group(form.get("address", ""), lines_of(form.get("members", "")),
                                    form.get("name", "")),
         "intake": lambda: add_intake(form.get("kind", Intake.CASE), form.get("address") or None,
                                      form.get("name", ""),
@@ -116,7 +117,7 @@ def directory_change(request: HttpRequest, what: str) -> HttpResponse:
         "suspend": lambda: set_suspended(form.get("address", ""), True),
         "reinstate": lambda: set_suspended(form.get("address", ""), False),
         "member": lambda: add_member(form.get("address", ""), form.get("member", "")),
-        "address-list": lambda: save_list(form.get("name", ""), _lines(form.get("entries", ""))),
+        "address-list": lambda: save_list(form.get("name", ""), lines_of(form.get("entries", ""))),
         "remove-address-list": lambda: remove_list(form.get("name", "")),
         "route": lambda: save_route(form.get("name", ""), form.get("hostport", ""),
                                     form.get("require_tls") == "on"),

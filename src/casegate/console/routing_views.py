@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from casegate.config import get_config
+from casegate.console.admin_views import lines_of
 from casegate.console.roles import require
 from casegate.directory.services import unit_paths
 from casegate.routing.models import AddressList, Route, Rule
@@ -51,8 +52,6 @@ def _number(form: Any, name: str, message: str) -> int | None:
 
 
 def _rule_spec(form: Any) -> RuleSpec:
-    also = [a.strip() for a in form.get("also_deliver", "").replace(",", "\n").splitlines()
-            if a.strip()]
     position = _number(form, "position", _("the position is a number, 1 for the highest "
                                            "priority"))
     types = [t for t in Rule.ACCOUNT_TYPES if form.get(f"affect_{t}") == "on"]
@@ -61,7 +60,7 @@ def _rule_spec(form: Any) -> RuleSpec:
         match_value=form.get("match_value", "").strip(),
         rewrite=form.get("rewrite", ""),
         rewrite_value=form.get("rewrite_value", "").strip(),
-        also_deliver=also,
+        also_deliver=lines_of(form.get("also_deliver", "")),
         bypass_spam=form.get("bypass_spam") == "on",
         apply_to=",".join(types) or None,
         description=form.get("description", "").strip()[:200],
