@@ -425,7 +425,7 @@ class _Change:
     primary: str
     route: str = ""
     also: list[str] = field(default_factory=list)
-    edits: Edits = field(default_factory=Edits)
+    edits: Edits = NO_EDITS
 
 
 def _combine(rules: list[CompiledRule], address: str) -> _Change:
@@ -449,8 +449,10 @@ def _combine(rules: list[CompiledRule], address: str) -> _Change:
         spam_headers = spam_headers or rule.spam_headers
         remove_attachments = remove_attachments or rule.remove_attachments
         require_tls = require_tls or rule.require_tls
-    change.edits = Edits(tuple(headers), original_header, spam_headers, prefix,
-                         remove_attachments, require_tls)
+    # Most mail is only re-addressed: skip building an Edits (half a microsecond, frozen).
+    if headers or prefix or original_header or spam_headers or remove_attachments or require_tls:
+        change.edits = Edits(tuple(headers), original_header, spam_headers, prefix,
+                             remove_attachments, require_tls)
     return change
 
 
