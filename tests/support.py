@@ -296,6 +296,7 @@ class RecordingHandler:
 
     def __init__(self) -> None:
         self.messages: list[tuple[str, list[str], bytes]] = []
+        self.received_at: list[float] = []  # time.monotonic() of each message
         self.tls: list[bool] = []
         self.reply: str | None = None
         self.lock = threading.Lock()
@@ -306,6 +307,7 @@ class RecordingHandler:
         with self.lock:
             self.messages.append((envelope.mail_from, list(envelope.rcpt_tos),
                                   envelope.original_content))
+            self.received_at.append(time.monotonic())
             self.tls.append(session.ssl is not None)
         return "250 2.0.0 Ok: stored"
 

@@ -10,7 +10,7 @@ import re
 import smtplib
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
@@ -296,37 +296,74 @@ class Sender:
         return results
 
 
-async def deliver(items: list[Claimed], sender: Sender, transports: dict[str, TransportEntry],
-                  connections_per_destination: int = 4, budget: float | None = None
-                  ) -> list[Result]:
-    """Deliver remote items; destinations in parallel, each over at most N connections.
+class ConnectionSlots:
+    """At most N connections to each destination at once, over every batch being sent."""
 
-    A connection still busy after ``budget`` seconds is given up and its messages deferred,
-    so the outcome is recorded while the claim is still held (well before the lease ends)
-    and no other worker takes the same messages over meanwhile.
-    """
-    by_route: dict[tuple[Hop, ...], list[Claimed]] = defaultdict(list)
-    results: list[Result] = []
-    for item in items:
+    def __init__(self, per_destination: int) -> None:
+        self.per_destination = max(1, per_destination)
+        self._slots: dict[tuple[str, str, bool], tuple[asyncio.Semaphore, list[int]]] = {}
+
+    @contextlib.asynccontextmanager
+    async def connection(self, destination: tuple[str, str, bool]) -> AsyncIterator[None]:
+        semaphore, users = self._slots.setdefault(
+            destination, (asyncio.Semaphore(self.per_destination), [0]))
+        users[0] += 1
         try:
-            hops = tuple(await hops_for(item, transports))
+            async with semaphore:
+                yield
+        finally:
+            users[0] -= 1
+            if not users[0]:  # forget idle destinations, so memory follows the traffic
+                del self._slots[destination]
+
+
+def _destination(item: Claimed) -> tuple[str, str, bool]:
+    """What decides an item's next hops: its rule's route, its domain, whether TLS is required."""
+    return item.relay, item.recipient.rpartition("@")[2].lower(), bool(
+        item.edits.get("require_tls"))
+
+
+async def deliver(items: list[Claimed], sender: Sender, transports: dict[str, TransportEntry],
+                  connections_per_destination: int = 4, budget: float | None = None,
+                  slots: ConnectionSlots | None = None) -> list[Result]:
+    """Deliver remote items; destinations in parallel, each over at most N connections
+    (counted over every batch that shares ``slots``).
+
+    Each destination looks up its own next hops and starts sending as soon as it has them,
+    so a domain whose DNS is slow holds up only its own mail. A destination still busy
+    after ``budget`` seconds is given up and its messages deferred, so the outcome is
+    recorded while the claim is still held (well before the lease ends) and no other
+    worker takes the same messages over meanwhile.
+    """
+    by_destination: dict[tuple[str, str, bool], list[Claimed]] = defaultdict(list)
+    for item in items:
+        by_destination[_destination(item)].append(item)
+
+    slots = slots or ConnectionSlots(connections_per_destination)
+
+    async def lane(hops: list[Hop], lane_items: list[Claimed]) -> list[Result]:
+        async with slots.connection(_destination(lane_items[0])):
+            return await sender.send_destination(hops, lane_items)
+
+    async def destination(group: list[Claimed]) -> list[Result]:
+        try:
+            hops = await hops_for(group[0], transports)
         except RouteError as exc:
             status = Status.REFUSED if exc.permanent else Status.DEFERRED
-            results.append(Result(item, status, exc.reply, "dns", timezone.now()))
-            continue
-        by_route[hops].append(item)
-    async def lane(hops: list[Hop], lane_items: list[Claimed]) -> list[Result]:
-        try:
-            return await asyncio.wait_for(sender.send_destination(hops, lane_items), budget)
-        except TimeoutError:
-            return [Result(i, Status.DEFERRED, f"4.4.2 delivery to {hops[0]} took longer than"
-                           f" {budget:.0f} s; it is tried again later", str(hops[0]),
-                           timezone.now()) for i in lane_items]
+            return [Result(item, status, exc.reply, "dns", timezone.now()) for item in group]
+        lanes = max(1, min(slots.per_destination, len(group)))
+        sent = await asyncio.gather(*(lane(hops, group[index::lanes]) for index in range(lanes)))
+        return [result for lane_results in sent for result in lane_results]
 
-    jobs = []
-    for hops, group in by_route.items():
-        lanes = max(1, min(connections_per_destination, len(group)))
-        jobs.extend(lane(list(hops), group[index::lanes]) for index in range(lanes))
-    for group_results in await asyncio.gather(*jobs):
-        results.extend(group_results)
-    return results
+    async def within_budget(group: list[Claimed]) -> list[Result]:
+        try:
+            return await asyncio.wait_for(destination(group), budget)
+        except TimeoutError:
+            relay, domain, _ = _destination(group[0])
+            where = relay or domain
+            return [Result(i, Status.DEFERRED, f"4.4.2 delivery to {where} took longer than"
+                           f" {budget:.0f} s; it is tried again later", where,
+                           timezone.now()) for i in group]
+
+    done = await asyncio.gather(*(within_budget(group) for group in by_destination.values()))
+    return [result for group_results in done for result in group_results]

@@ -14,6 +14,8 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
@@ -55,6 +57,9 @@ LOCAL_BATCH = 200
 REPORT_INTERVAL = 1.0
 LOCK_WAIT = 5.0
 REMOTE_BATCH = 100
+# Deliveries being sent at once; new claims go on below it while a slow destination is awaited.
+MAX_REMOTE_IN_FLIGHT = 1000
+_T = TypeVar("_T")
 
 
 def temporary_failure(item: Claimed, reply: str, config: Config, **attempt: object) -> Outcome:
@@ -179,17 +184,15 @@ def prepare_outbound(items: list[Claimed], config: Config, table: RoutingTable
     return outbound
 
 
-def deliver_remote(items: list[Claimed], config: Config, loop: asyncio.AbstractEventLoop,
-                   table: RoutingTable) -> None:
-    transports = {
+def transport_map() -> dict[str, remote.TransportEntry]:
+    return {
         domain: remote.TransportEntry(host, port, require_tls)
         for domain, host, port, require_tls in Transport.objects.values_list(
             "domain", "host", "port", "require_tls")
     }
-    sender = remote.Sender(prepare_outbound(items, config, table))
-    results = loop.run_until_complete(
-        remote.deliver(items, sender, transports, config.connections_per_destination,
-                       budget=config.lease_seconds / 2))
+
+
+def remote_outcomes(results: list[remote.Result], config: Config) -> list[Outcome]:
     outcomes = []
     for result in results:
         attempt = {"host": result.host, "started_at": result.started_at,
@@ -203,7 +206,81 @@ def deliver_remote(items: list[Claimed], config: Config, loop: asyncio.AbstractE
         log.info("queue=%s delivery=%s to=<%s> relay=%s status=%s reply=%r",
                  result.item.queue_id, result.item.id, result.item.recipient, result.host,
                  result.status, result.reply)
-    finish(outcomes)
+    return outcomes
+
+
+class RemoteDrain:
+    """The remote loop: claims batches and sends them on one event loop, several at a time.
+
+    A batch waiting on a slow destination (a DNS lookup that times out, a server that
+    answers slowly) does not stop the next claim, so mail queued meanwhile leaves at once.
+    Database work runs on one thread of its own: Django's connections belong to a thread.
+    """
+
+    def __init__(self, config: Config, stop: threading.Event, bell: threading.Event) -> None:
+        self.config = config
+        self._stop = stop
+        self._bell = bell
+        self._tables = TableCache()
+        self._database = ThreadPoolExecutor(1, thread_name_prefix="deliver-remote-db")
+        self._slots = remote.ConnectionSlots(config.connections_per_destination)
+
+    def run(self) -> None:
+        try:
+            asyncio.run(self._drain())
+        finally:
+            self._database.submit(self._close).result()
+            self._database.shutdown()
+
+    def _close(self) -> None:
+        self._tables.close()
+        connection.close()
+
+    async def _in_database(self, work: Callable[..., _T], *args: object) -> _T:
+        return await asyncio.get_running_loop().run_in_executor(self._database, work, *args)
+
+    async def _drain(self) -> None:
+        loop = asyncio.get_running_loop()
+        sending: dict[asyncio.Task[None], int] = {}
+        while not self._stop.is_set():
+            if sum(sending.values()) < MAX_REMOTE_IN_FLIGHT:
+                try:
+                    items = await self._in_database(claim, ("remote",), REMOTE_BATCH,
+                                                    self.config.lease_seconds)
+                except Exception:
+                    log.exception("delivery loop remote failed; retrying")
+                    await self._in_database(_fresh_connection)
+                    await asyncio.sleep(1.0)
+                    continue
+                if items:
+                    task = loop.create_task(self._send(items))
+                    sending[task] = len(items)
+                    task.add_done_callback(sending.pop)
+                    continue
+            # the gateway rings when it queued mail
+            await loop.run_in_executor(None, self._bell.wait, self.config.worker_poll)
+            self._bell.clear()
+        if sending:
+            await asyncio.wait(sending)
+
+    def _prepare(self, items: list[Claimed]
+                 ) -> tuple[dict[int, tuple[str, bytes]], dict[str, remote.TransportEntry]]:
+        return prepare_outbound(items, self.config, self._tables.current()), transport_map()
+
+    async def _send(self, items: list[Claimed]) -> None:
+        try:
+            outbound, transports = await self._in_database(self._prepare, items)
+            results = await remote.deliver(items, remote.Sender(outbound), transports,
+                                           budget=self.config.lease_seconds / 2,
+                                           slots=self._slots)
+            await self._in_database(finish, remote_outcomes(results, self.config))
+        except Exception:
+            log.exception("sending a batch of %d remote deliveries failed", len(items))
+
+
+def _fresh_connection() -> None:
+    close_old_connections()
+    connection.close()
 
 
 class DeliveryWorker:
@@ -216,8 +293,6 @@ class DeliveryWorker:
         self._threads: list[threading.Thread] = []
         # Each loop thread keeps its own routing table (and the remote one its event loop).
         self._local_tables = TableCache()
-        self._remote_tables = TableCache()
-        self._remote_loop = asyncio.new_event_loop()
         self._doorbell: Doorbell | QueueListener | None = None
 
     def start(self) -> None:
@@ -239,8 +314,8 @@ class DeliveryWorker:
             threading.Thread(target=self._loop, args=(("desk", "mailbox"), LOCAL_BATCH,
                                                       self._local, local_bell),
                              name="deliver-local"),
-            threading.Thread(target=self._loop, args=(("remote",), REMOTE_BATCH, self._remote,
-                                                      remote_bell), name="deliver-remote"),
+            threading.Thread(target=RemoteDrain(self.config, self._stop, remote_bell).run,
+                             name="deliver-remote"),
             threading.Thread(target=self._reports, name="delivery-reports"),
         ]
         for thread in self._threads:
@@ -302,9 +377,6 @@ class DeliveryWorker:
 
     def _local(self, items: list[Claimed]) -> None:
         deliver_local(items, self.config, self._local_tables.current())
-
-    def _remote(self, items: list[Claimed]) -> None:
-        deliver_remote(items, self.config, self._remote_loop, self._remote_tables.current())
 
     def _loop(self, kinds: tuple[str, ...], batch: int,
               work: Callable[[list[Claimed]], None], bell: threading.Event) -> None:
