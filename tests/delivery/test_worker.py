@@ -26,7 +26,7 @@ from casegate.desk.models import Case, DeskMessage, Intake
 from casegate.desk.services import add_intake
 from casegate.gateway.store import AcceptedMessage, DeliveryRow, new_queue_id, write_messages
 from casegate.routing.snapshot import load_table
-from casegate.trace import message_hops
+from casegate.trace import TraceFilter, find_messages, message_hops
 from tests.mails import mail
 
 pytestmark = pytest.mark.django_db
@@ -106,6 +106,8 @@ def test_a_message_that_fails_alone_is_set_aside_and_the_others_are_filed(
     hops = message_hops(poison_queue_id)["hops"]
     assert [h["hop"] for h in hops].count("delivery attempt (deferred)") == 2
     assert hops[-1]["hop"] == "delivery attempt (failed)"
+    [found] = find_messages(TraceFilter(status=Delivery.FAILED))
+    assert (found["queue_id"], found["status"]) == (poison_queue_id, "1 failed")
     [depth] = [m for m in QueueCollector().collect() if m.name == "casegate_deliveries"]
     by_state = {s.labels["state"]: s.value for s in depth.samples}
     assert by_state["failed"] == 1 and by_state["delivered"] == 6
