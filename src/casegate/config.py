@@ -78,6 +78,7 @@ class Config:
     delay_warning: float = 0.0
     client_rate: int = 0
     recipient_rate: int = 0
+    set_aside_after: int = 5
 
     @property
     def mailbox_root(self) -> Path:
@@ -125,6 +126,7 @@ def get_config() -> Config:
         attachment_max_message=_env_int("CASEGATE_ATTACHMENT_MAX_MESSAGE", 50 * 1024 * 1024),
         client_rate=_env_int("CASEGATE_CLIENT_RATE", 0),
         recipient_rate=_env_int("CASEGATE_RECIPIENT_RATE", 0),
+        set_aside_after=_env_int("CASEGATE_SET_ASIDE_AFTER", 5),
     )
 
 

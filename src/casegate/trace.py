@@ -20,7 +20,9 @@ from casegate.gateway.models import Message, Quarantine
 
 _WHOLE_ADDRESS = re.compile(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+")
 _WHOLE_MESSAGE_ID = re.compile(r"<?[^<>\s@]+@[^<>\s@]+>?")
-STATUSES = ("delivered", "pending", "deferred", "held", "bounced", "expired", "quarantined")
+# What a search can ask for: a delivery state an operator acts on, or held in quarantine.
+STATUSES = (*(state for state, _ in Delivery.STATE_CHOICES
+              if state not in (Delivery.INFLIGHT, Delivery.DELETED)), "quarantined")
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,8 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from casegate.desk.parsing import AttachmentInfo, ParsedMail, parse_message, sanitize_html
 
@@ -102,6 +104,88 @@ def test_from_without_display_name() -> None:
 def test_missing_from_gives_empty_sender() -> None:
     parsed = parse_message(simple("Subject: anonymous"))
     assert (parsed.sender, parsed.sender_name) == ("", "")
+
+
+# --- hostile headers ------------------------------------------------------------------------
+
+DESK_HEADERS = ["From", "Reply-To", "To", "Cc", "Subject", "Date", "Message-ID", "References",
+                "In-Reply-To"]
+CRLF_WORD = "=?utf-8?b?eA0KWTogeg==?="  # "x\r\nY: z"
+HOSTILE_VALUES = {
+    "crlf encoded word": f"{CRLF_WORD} <p@example.net>",
+    "crlf encoded word alone": CRLF_WORD,
+    "nul": "a\x00b <p@example.net>",
+    "2000 characters": "x" * 2000,
+    "invalid encoded word": "=?utf-8?q?=ZZ?= =?bogus?x?abc?= <p@example.net>",
+    "bare 8-bit": "J\xf6rg \xff\xfe <p@example.net>",
+}
+
+
+def with_header(name: str, value: str) -> bytes:
+    """A message with one hostile header; the others are well formed."""
+    good = {"From": "ann@example.net", "Subject": "hello", "Message-ID": "<m1@example.net>"}
+    good[name] = value
+    lines = "".join(f"{key}: {text}\r\n" for key, text in good.items())
+    return (lines + "\r\nbody\r\n").encode("latin-1")
+
+
+def test_an_address_with_an_encoded_line_break_keeps_the_header_as_sent() -> None:
+    parsed = parse_message(simple(f"From: {CRLF_WORD} <p@example.net>\nCc: {CRLF_WORD} <c@x.net>"
+                                  "\nSubject: s"))
+    assert (parsed.sender, parsed.sender_name) == ("p@example.net", CRLF_WORD)
+    assert parsed.cc == ["c@x.net"]
+    assert [p.split(":")[0] for p in parsed.problems] == ["From", "Cc"]
+
+
+def test_an_encoded_line_break_in_the_subject_is_one_line_and_noted() -> None:
+    parsed = parse_message(simple(f"Subject: {CRLF_WORD}"))
+    assert parsed.subject == "x Y: z"
+    assert parsed.problems == ["Subject: a line break or NUL inside the value"]
+
+
+@pytest.mark.parametrize("kind", list(HOSTILE_VALUES))
+@pytest.mark.parametrize("name", DESK_HEADERS)
+def test_a_hostile_header_never_raises_nor_breaks_a_line(name: str, kind: str) -> None:
+    parsed = parse_message(with_header(name, HOSTILE_VALUES[kind]))
+    header_safe = [parsed.subject, parsed.sender, parsed.sender_name, parsed.message_id,
+                   parsed.in_reply_to, *parsed.references, *parsed.cc]
+    assert not any(c in value for value in header_safe for c in "\r\n\x00")
+    if name != "From":
+        assert parsed.sender == "ann@example.net"
+    if name != "Subject":
+        assert parsed.subject == "hello"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from([*DESK_HEADERS, "Content-Type", "Content-Language", "Auto-Submitted",
+                        "List-Id", "Precedence"]),
+       st.text(st.characters(max_codepoint=0xFF, blacklist_characters="\r\n"), max_size=300)
+       | st.sampled_from(list(HOSTILE_VALUES.values())),
+       st.text(st.sampled_from("=?utf-8bqBQ<>@\"(), :;\\x\x00\r\n"), max_size=60))
+def test_parse_message_never_raises_whatever_a_header_holds(name: str, value: str,
+                                                             encoded: str) -> None:
+    parse_message(with_header(name, value + encoded))
+
+
+# --- what the body cannot take away ----------------------------------------------------------
+
+
+def nested_multipart(depth: int) -> bytes:
+    opening = b"".join(f'Content-Type: multipart/mixed; boundary="b{i}"\r\n\r\n--b{i}\r\n'
+                       .encode() for i in range(depth))
+    closing = b"".join(f"\r\n--b{i}--".encode() for i in reversed(range(depth)))
+    return (b"From: Ann <ann@example.net>\r\nSubject: deep one\r\n"
+            b"Message-ID: <deep@example.net>\r\nMIME-Version: 1.0\r\n"
+            + opening + b"Content-Type: text/plain\r\n\r\nhello" + closing + b"\r\n")
+
+
+def test_a_1000_deep_multipart_keeps_subject_requester_and_message_id() -> None:
+    parsed = parse_message(nested_multipart(1000))
+    assert parsed.subject == "deep one"
+    assert (parsed.sender, parsed.sender_name) == ("ann@example.net", "Ann")
+    assert parsed.message_id == "<deep@example.net>"
+    assert "hello" in parsed.text
+    assert parsed.problems and parsed.problems[0].startswith("unparseable message")
 
 
 # --- bodies ----------------------------------------------------------------------------------

@@ -87,6 +87,19 @@ def test_filing_keeps_raw_bytes_attachments_and_limits(home: Path,
     assert filed.created
 
 
+def test_a_message_without_from_has_the_envelope_sender_as_requester(home: Path) -> None:
+    intake = add_intake(Intake.CASE, "help@desk.example")
+    raw = b"Subject: no sender\r\nMessage-ID: <n1@example.net>\r\n\r\nwho am I\r\n"
+    [filed] = file_arrivals([arrival(intake, raw)])
+    case = Case.objects.get()
+    assert case.requester == "customer@example.net"
+    assert case.contact is not None and case.contact.address == "customer@example.net"
+    message = DeskMessage.objects.get()
+    assert message.sender == "customer@example.net"
+    assert "envelope sender <customer@example.net> is the requester" in message.parse_problems
+    assert filed.created
+
+
 def test_case_fields_change_with_history_and_clear_refusals(home: Path) -> None:
     intake = add_intake(Intake.CASE, "help@desk.example")
     [filed] = file_arrivals([arrival(intake, mail(sender="bo@acme.example")[0])])

@@ -350,7 +350,8 @@ def build_parser() -> Parser:
     queue = sub.add_parser("queue", help="deliveries").add_subparsers(
         dest="action", required=True, parser_class=Parser)
     p = _add_list(queue, c.queue_list)
-    p.add_argument("--state", default=None)
+    p.add_argument("--state", default=None,
+                   help="only deliveries in this state, such as deferred, held or failed")
     p.add_argument("--history", action="store_true", help="with every attempt and action")
     for action in ("retry", "hold", "release", "delete"):
         p = queue.add_parser(action)

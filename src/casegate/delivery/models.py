@@ -14,6 +14,9 @@ class Delivery(models.Model):
     BOUNCED = "bounced"
     EXPIRED = "expired"
     DELETED = "deleted"
+    # Set aside after failing on its own (a message the worker cannot handle), for an
+    # operator to look at and retry: never retried by itself, and not bounced.
+    FAILED = "failed"
     STATE_CHOICES = [
         (PENDING, "pending"),
         (INFLIGHT, "in flight"),
@@ -23,6 +26,7 @@ class Delivery(models.Model):
         (BOUNCED, "bounced"),
         (EXPIRED, "expired"),
         (DELETED, "deleted"),
+        (FAILED, "failed (set aside)"),
     ]
     FINAL_FAILURES = (BOUNCED, EXPIRED)
 

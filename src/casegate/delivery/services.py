@@ -43,10 +43,11 @@ class QueueError(CasegateError):
 
 # Which states each operator action may start from, and the state it leads to.
 _ACTIONS: dict[str, tuple[tuple[str, ...], str]] = {
-    "retry": ((Delivery.DEFERRED, Delivery.PENDING), Delivery.PENDING),
+    "retry": ((Delivery.DEFERRED, Delivery.PENDING, Delivery.FAILED), Delivery.PENDING),
     "hold": ((Delivery.PENDING, Delivery.DEFERRED), Delivery.HELD),
     "release": ((Delivery.HELD,), Delivery.PENDING),
-    "delete": ((Delivery.PENDING, Delivery.DEFERRED, Delivery.HELD), Delivery.DELETED),
+    "delete": ((Delivery.PENDING, Delivery.DEFERRED, Delivery.HELD, Delivery.FAILED),
+               Delivery.DELETED),
 }
 
 

@@ -17,7 +17,13 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
-from django.db import close_old_connections, connection, transaction
+from django.db import (
+    InterfaceError,
+    OperationalError,
+    close_old_connections,
+    connection,
+    transaction,
+)
 from django.utils import timezone
 
 from casegate.config import Config
@@ -37,7 +43,7 @@ from casegate.delivery.queue import (
 )
 from casegate.desk.followup import follow_up
 from casegate.desk.models import Intake
-from casegate.desk.parsing import parse_message
+from casegate.desk.parsing import parse_message, storable
 from casegate.desk.services import (
     DeskArrival,
     Prefetched,
@@ -72,6 +78,72 @@ def temporary_failure(item: Claimed, reply: str, config: Config, **attempt: obje
                    retry_at(item, config.retry_min, config.retry_max), **attempt)
 
 
+def _environmental(exc: BaseException) -> bool:
+    """Whether the disk or the database failed rather than the message: it may pass."""
+    return isinstance(exc, OSError | OperationalError | InterfaceError)
+
+
+def _hop(item: Claimed) -> str:
+    """The next hop an attempt is recorded under, when no attempt got as far as one."""
+    return {"desk": "desk", "mailbox": "maildir"}.get(item.kind, item.relay)
+
+
+def failed_alone(item: Claimed, error: BaseException, config: Config, doing: str) -> Outcome:
+    """The outcome of a delivery whose own work failed while ``doing`` it.
+
+    A failing disk or database is retried like any temporary failure. Any other error is
+    the message's (one the worker cannot handle): after ``config.set_aside_after`` attempts
+    the delivery is set aside as failed for an operator, instead of coming back until the
+    message expires.
+    """
+    reason = storable(f"{doing}: {type(error).__name__}: {error}")[:300]
+    if not _environmental(error) and item.attempts >= config.set_aside_after:
+        return Outcome(item, Delivery.FAILED,
+                       f"4.3.0 set aside after {item.attempts} attempts: {reason}",
+                       host=_hop(item))
+    return temporary_failure(item, f"4.3.0 {reason}", config, host=_hop(item))
+
+
+def work_through(items: list[Claimed], work: Callable[[list[Claimed]], None],
+                 config: Config) -> None:
+    """Do ``work`` on claimed deliveries; when it fails, find the ones that fail on their own.
+
+    A failing disk or database returns the whole claim to the queue at once, with its
+    backoff. Any other failure is bisected: each half is worked again (without the
+    deliveries already recorded) until a single delivery fails on its own, so one message
+    the worker cannot handle never holds back the others.
+    """
+    try:
+        work(items)
+        return
+    except Exception as exc:
+        error = exc
+    log.warning("queue=%s deliveries=%d status=work-failed error=%r", items[0].queue_id,
+                len(items), f"{type(error).__name__}: {error}", exc_info=error)
+    close_old_connections()
+    try:
+        held_ids = still_held(items)
+    except Exception:
+        log.exception("cannot check the claim; its deliveries return when the lease ends")
+        return
+    held = [i for i in items if i.id in held_ids]
+    if len(held) > 1 and not _environmental(error):
+        middle = len(held) // 2
+        work_through(held[:middle], work, config)
+        work_through(held[middle:], work, config)
+        return
+    outcomes = [failed_alone(i, error, config, "the worker failed") for i in held]
+    try:
+        finish(outcomes)
+    except Exception:
+        log.exception("cannot return %d deliveries to the queue; they return when the lease"
+                      " ends", len(held))
+        return
+    for outcome in outcomes:
+        log.info("queue=%s delivery=%s to=<%s> status=%s reply=%r", outcome.item.queue_id,
+                 outcome.item.id, outcome.item.recipient, outcome.state, outcome.reply)
+
+
 def contents(items: list[Claimed]) -> dict[int, bytes]:
     """Each delivery's copy of its message: the stored bytes with its rules' edits."""
     raws = raw_messages(i.queue_id for i in items)
@@ -100,12 +172,20 @@ def deliver_local(items: list[Claimed], config: Config, table: RoutingTable) -> 
     if not desk_items:
         return
     intakes = Intake.objects.in_bulk({i.intake_id for i in desk_items})
-    parsed = {i.id: parse_message(raws[i.id]) for i in desk_items if i.intake_id in intakes}
-    arrivals = {
-        i.id: DeskArrival(intakes[i.intake_id], i.queue_id, i.original_recipient,
-                          i.received_at, parsed[i.id], raws[i.id], i.mail_from)
-        for i in desk_items if i.id in parsed
-    }
+    arrivals: dict[int, DeskArrival] = {}
+    failed: dict[int, Exception] = {}
+    for item in desk_items:
+        if item.intake_id not in intakes:
+            continue
+        try:
+            mail = parse_message(raws[item.id])
+        except Exception as exc:  # parsing notes what it cannot read; this is a defect
+            log.exception("queue=%s cannot be parsed for the desk", item.queue_id)
+            failed[item.id] = exc
+            continue
+        arrivals[item.id] = DeskArrival(intakes[item.intake_id], item.queue_id,
+                                        item.original_recipient, item.received_at, mail,
+                                        raws[item.id], item.mail_from)
     # Reads and file writes first: SQLite has one writer, and the gateway waits for it.
     known = prefetch(list(arrivals.values()))
     try:
@@ -118,11 +198,11 @@ def deliver_local(items: list[Claimed], config: Config, table: RoutingTable) -> 
         if len(held_ids) < len(desk_items):
             arrivals = {k: v for k, v in arrivals.items() if k in held_ids}
             known = None
-        failed = file_at_desk(arrivals, table, config.hostname, known)
+        failed |= file_at_desk(arrivals, table, config.hostname, known)
         finish([
-            temporary_failure(i, f"4.3.0 the desk could not file it: {failed[i.id]}", config,
-                              host="desk") if i.id in failed
-            else Outcome(i, Delivery.DELIVERED, "case desk", host="desk") if i.id in parsed
+            failed_alone(i, failed[i.id], config, "the desk could not file it")
+            if i.id in failed
+            else Outcome(i, Delivery.DELIVERED, "case desk", host="desk") if i.id in arrivals
             else Outcome(i, Delivery.BOUNCED, "5.1.1 the desk intake no longer exists",
                          host="desk")
             for i in held
@@ -130,10 +210,10 @@ def deliver_local(items: list[Claimed], config: Config, table: RoutingTable) -> 
 
 
 def file_at_desk(arrivals: dict[int, DeskArrival], table: RoutingTable, hostname: str,
-                 known: Prefetched | None = None) -> dict[int, str]:
+                 known: Prefetched | None = None) -> dict[int, Exception]:
     """File arrivals (and queue the mail they set off) in one go, or one by one if that fails.
 
-    Returns the deliveries that could not be filed, with the reason; they are retried later.
+    Returns the deliveries that could not be filed, with the error.
     """
     def file(batch: list[DeskArrival], prefetched: Prefetched | None = None) -> None:
         with transaction.atomic():
@@ -144,18 +224,18 @@ def file_at_desk(arrivals: dict[int, DeskArrival], table: RoutingTable, hostname
     try:
         file(list(arrivals.values()), known)
         return {}
-    except Exception:
+    except Exception as exc:
         if len(arrivals) == 1:
             log.exception("queue=%s cannot be filed at the desk",
                           next(iter(arrivals.values())).queue_id)
-            return {next(iter(arrivals)): "an internal error (see the worker log)"}
-    failed: dict[int, str] = {}
+            return {next(iter(arrivals)): exc}
+    failed: dict[int, Exception] = {}
     for delivery_id, arrival in arrivals.items():
         try:
             file([arrival])
         except Exception as exc:
             log.exception("queue=%s cannot be filed at the desk", arrival.queue_id)
-            failed[delivery_id] = f"{type(exc).__name__}: {exc}"[:300]
+            failed[delivery_id] = exc
     return failed
 
 
@@ -384,14 +464,14 @@ class DeliveryWorker:
         while not self._stop.is_set():
             try:
                 items = claim(kinds, batch, self.config.lease_seconds)
-                if items:
-                    work(items)
-                    continue
             except Exception:
-                log.exception("delivery loop %s failed; retrying", "/".join(kinds))
+                log.exception("delivery loop %s cannot claim work; retrying", "/".join(kinds))
                 close_old_connections()
                 connection.close()
                 self._stop.wait(1.0)
+                continue
+            if items:
+                work_through(items, work, self.config)
                 continue
             bell.wait(idle)  # the gateway rings when it queued mail
             bell.clear()

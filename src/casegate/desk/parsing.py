@@ -13,7 +13,7 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.parser import BytesParser, HeaderParser
 from email.policy import EmailPolicy
-from email.utils import getaddresses
+from email.utils import getaddresses, parsedate_tz
 from functools import cache, lru_cache
 
 import nh3
@@ -85,38 +85,59 @@ class ParsedMail:
     problems: list[str] = field(default_factory=list)
 
 
-def _header(msg: EmailMessage, name: str, problems: list[str]) -> str:
+def _one_line(text: str) -> str:
+    """``text`` with every run of whitespace, line breaks included, as one space."""
+    return " ".join(text.split())
+
+
+def _raw_values(msg: EmailMessage, name: str) -> list[str]:
+    """A header's values as sent: encoded words left encoded, nothing parsed."""
+    wanted = name.lower()
+    return [value for key, value in msg.raw_items() if key.lower() == wanted]
+
+
+def _texts(msg: EmailMessage, name: str, problems: list[str]) -> list[str]:
+    """A header's decoded values; the values as sent when the policy cannot decode them.
+
+    Decoding can fail on hostile input, such as an encoded word that hides a line break in
+    an address: the message is kept, with the header as sent and the problem noted.
+    """
     try:
-        value = msg.get(name)
-        return "" if value is None else str(value)
-    except Exception as exc:  # a header the policy cannot decode: keep the raw text
+        texts = [str(value) for value in msg.get_all(name, failobj=[])]
+    except Exception as exc:
         problems.append(f"{name}: {exc}")
-        raw = msg.get_all(name, failobj=[""])[0]
-        return str(raw) if raw is not None else ""
+        return [_one_line(value) for value in _raw_values(msg, name)]
+    if any(c in text for text in texts for c in "\r\n\x00"):
+        problems.append(f"{name}: a line break or NUL inside the value")
+    return texts
+
+
+def _header(msg: EmailMessage, name: str, problems: list[str]) -> str:
+    """The first value of a header, on one line ("" when there is none)."""
+    texts = _texts(msg, name, problems)
+    return _one_line(texts[0]) if texts else ""
+
+
+def _writable(address: str) -> bool:
+    """Whether ``address`` is something to write to: not empty, no control character."""
+    return bool(address) and not any(c < " " or c == "\x7f" for c in address)
 
 
 def _sender(msg: EmailMessage, problems: list[str]) -> tuple[str, str]:
     try:
-        header = msg.get("From")
-        addresses: tuple[Address, ...] = getattr(header, "addresses", ())
-        if addresses:
-            first = addresses[0]
-            return first.addr_spec.lower(), first.display_name
-    except Exception as exc:
-        problems.append(f"From: {exc}")
-    for name, addr in getaddresses([str(v) for v in msg.get_all("From", failobj=[])]):
-        if addr:
-            return addr.lower(), name
+        addresses: tuple[Address, ...] = getattr(msg.get("From"), "addresses", ())
+        found = [(a.display_name, a.addr_spec) for a in addresses]
+    except Exception:  # _texts notes why and falls back to the header as sent
+        found = []
+    for name, addr in found or getaddresses(_texts(msg, "From", problems)):
+        if _writable(addr):
+            return addr.lower(), _one_line(name)
     return "", ""
 
 
 def _addresses(msg: EmailMessage, name: str, problems: list[str]) -> list[str]:
-    values = [str(v) for v in msg.get_all(name, failobj=[])]
-    try:
-        return [addr.lower() for _, addr in getaddresses(values) if "@" in addr][:50]
-    except Exception as exc:
-        problems.append(f"{name}: {exc}")
-        return []
+    return [addr.lower() for _, addr in getaddresses(_texts(msg, name, problems))
+            if "@" in addr and _writable(addr)][:50]
 
 
 @cache
@@ -183,7 +204,7 @@ def automated_reason(msg: EmailMessage, sender: str, problems: list[str]) -> str
         return f"Precedence: {precedence}"
     for name in ("List-Id", "List-Unsubscribe", "X-Autoreply", "X-Autorespond",
                  "X-Auto-Response-Suppress", "Feedback-ID"):
-        if msg.get(name) is not None:  # X-Auto-Response-Suppress: the sender asks for none
+        if name in msg:  # X-Auto-Response-Suppress: the sender asks for none
             return f"{name} header"
     if msg.get_content_type() == "multipart/report":
         return "a delivery or disposition report"
@@ -240,19 +261,13 @@ def _parse(raw: bytes) -> ParsedMail:
     problems = parsed.problems
     try:
         msg = _PARSER.parsebytes(raw)
-    except Exception as exc:  # the stdlib parser is lenient; this is a last resort
+    except Exception as exc:  # such as RecursionError, for a multipart nested too deep
         problems.append(f"unparseable message: {exc}")
         parsed.text = raw.decode("utf-8", errors="replace")
+        _read_headers(_PARSER.parsebytes(raw, headersonly=True), parsed)
         return parsed
     assert isinstance(msg, EmailMessage)
-    parsed.subject = " ".join(_header(msg, "Subject", problems).split())[:MAX_SUBJECT]
-    parsed.message_id = _header(msg, "Message-ID", problems).strip()[:MAX_SUBJECT]
-    parsed.sender, parsed.sender_name = _sender(msg, problems)
-    parsed.in_reply_to = (_MSGID.findall(_header(msg, "In-Reply-To", problems)) or [""])[0]
-    parsed.references = _MSGID.findall(_header(msg, "References", problems))[-50:]
-    parsed.automated = automated_reason(msg, parsed.sender, problems)
-    parsed.language = _header(msg, "Content-Language", problems).split(",")[0].strip()[:16]
-    parsed.cc = _addresses(msg, "Cc", problems)
+    _read_headers(msg, parsed)
     for defect in msg.defects:
         problems.append(type(defect).__name__)
 
@@ -291,6 +306,30 @@ def _parse(raw: bytes) -> ParsedMail:
     if msg.get_content_type() == "multipart/report":
         parsed.reported_message_id = _reported_message_id(parts, problems)
     return parsed
+
+
+def _read_headers(msg: EmailMessage, parsed: ParsedMail) -> None:
+    """Subject, sender, Message-ID, threading, automation and language, into ``parsed``."""
+    problems = parsed.problems
+    parsed.subject = _header(msg, "Subject", problems)[:MAX_SUBJECT]
+    parsed.message_id = _header(msg, "Message-ID", problems)[:MAX_SUBJECT]
+    parsed.sender, parsed.sender_name = _sender(msg, problems)
+    parsed.in_reply_to = (_MSGID.findall(_header(msg, "In-Reply-To", problems)) or [""])[0]
+    parsed.references = _MSGID.findall(_header(msg, "References", problems))[-50:]
+    parsed.automated = automated_reason(msg, parsed.sender, problems)
+    parsed.language = _header(msg, "Content-Language", problems).split(",")[0].strip()[:16]
+    parsed.cc = _addresses(msg, "Cc", problems)
+    _note_unread(msg, problems)
+
+
+def _note_unread(msg: EmailMessage, problems: list[str]) -> None:
+    """Problems in headers the desk keeps only in the raw message, so the case tells."""
+    for name in ("To", "Reply-To"):
+        if any("=?" in value or "\x00" in value for value in _raw_values(msg, name)):
+            _texts(msg, name, problems)
+    for value in _raw_values(msg, "Date"):
+        if parsedate_tz(value) is None:
+            problems.append(f"Date: not a date: {_one_line(value)[:100]}")
 
 
 def _reported_message_id(parts: list[EmailMessage], problems: list[str]) -> str:

@@ -116,6 +116,13 @@ class DeskArrival:
     raw: bytes = field(default=b"", repr=False)
     mail_from: str = ""
 
+    def __post_init__(self) -> None:
+        # Without a From: address the envelope sender is the best word on who wrote.
+        if not self.mail.sender and self.mail_from:
+            self.mail.sender = self.mail_from.lower()
+            self.mail.problems.append(
+                f"From: no address; the envelope sender <{self.mail.sender}> is the requester")
+
     @property
     def intake_id(self) -> int:
         return self.intake.pk
