@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import dataclasses
 import errno
 import json
+import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,7 +18,7 @@ from django.utils import timezone
 
 from casegate.cli.commands import queue_list
 from casegate.config import Config, get_config
-from casegate.delivery import worker
+from casegate.delivery import remote, worker
 from casegate.delivery.metrics import QueueCollector
 from casegate.delivery.models import Delivery
 from casegate.delivery.queue import Claimed, claim
@@ -28,6 +30,7 @@ from casegate.gateway.store import AcceptedMessage, DeliveryRow, new_queue_id, w
 from casegate.routing.snapshot import load_table
 from casegate.trace import TraceFilter, find_messages, message_hops
 from tests.mails import mail
+from tests.support import free_port, smtp_sink
 
 pytestmark = pytest.mark.django_db
 
@@ -161,3 +164,40 @@ def test_blobs_that_cannot_be_written_defer_the_message_without_setting_it_aside
     assert delivery.state == Delivery.DEFERRED and delivery.lease_until is None
     assert "No space left" in delivery.last_reply
     assert not Case.objects.exists()
+
+
+def test_a_remote_copy_that_cannot_be_made_fails_alone_and_the_others_are_sent(
+        config: Config, monkeypatch: pytest.MonkeyPatch) -> None:
+    port = free_port()
+    batch = [
+        AcceptedMessage(
+            queue_id=new_queue_id(), mail_from="ann@customer.example",
+            rcpt_tos=["crm@solarmora.com"], received_at=datetime.now(UTC), peer="127.0.0.1",
+            helo="client.example", message_id="", spam=False, spam_reason="",
+            raw=mail(subject=subject, sender="ann@customer.example")[0],
+            deliveries=[DeliveryRow("crm@solarmora.com", "support@my-crm.com", "remote", None,
+                                    False, [], f"smtp:127.0.0.1:{port}")])
+        for subject in ("poison", "good one", "good two")
+    ]
+    with transaction.atomic():
+        write_messages(batch)
+    applying = worker.apply_edits
+
+    def poisoned(raw: bytes, edits: dict) -> bytes:
+        if b"Subject: poison" in raw:
+            raise ValueError("this copy cannot be made")
+        return applying(raw, edits)
+
+    monkeypatch.setattr(worker, "apply_edits", poisoned)
+    drain_remote = worker.RemoteDrain(config, threading.Event(), threading.Event())
+    items = claim(("remote",), 100, config.lease_seconds)
+    outbound, transports = drain_remote._prepare(items)
+    ready = [i for i in items if i.id in outbound]
+    with smtp_sink(port) as (_, sink):
+        results = asyncio.run(remote.deliver(ready, remote.Sender(outbound), transports))
+    worker.finish(worker.remote_outcomes(results, config))
+    assert sorted(m[2].split(b"Subject: ")[1].split(b"\r\n")[0] for m in sink.messages) == [
+        b"good one", b"good two"]
+    states = dict(Delivery.objects.values_list("message__queue_id", "state"))
+    assert states[batch[0].queue_id] == Delivery.DEFERRED
+    assert {states[m.queue_id] for m in batch[1:]} == {Delivery.DELIVERED}

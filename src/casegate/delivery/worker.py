@@ -240,15 +240,22 @@ def file_at_desk(arrivals: dict[int, DeskArrival], table: RoutingTable, hostname
 
 
 def prepare_outbound(items: list[Claimed], config: Config, table: RoutingTable
-                     ) -> dict[int, tuple[str, bytes]]:
-    """Envelope sender (SRS for forwarded mail) and bytes (ARC-sealed when a key exists)."""
-    raws = contents(items)
+                     ) -> tuple[dict[int, tuple[str, bytes]], dict[int, Exception]]:
+    """Envelope sender (SRS for forwarded mail) and bytes (ARC-sealed when a key exists),
+    and the deliveries whose copy could not be made, with the error."""
+    raws = raw_messages(i.queue_id for i in items)
     keys: dict[str, SigningKey] = {}
     for key in SigningKey.objects.order_by("created_at"):
         keys[key.domain] = key
-    outbound = {}
+    outbound: dict[int, tuple[str, bytes]] = {}
+    failed: dict[int, Exception] = {}
     for item in items:
-        raw = raws[item.id]
+        try:
+            raw = apply_edits(raws[item.queue_id], item.edits)
+        except Exception as exc:
+            log.exception("queue=%s delivery=%s cannot be prepared", item.queue_id, item.id)
+            failed[item.id] = exc
+            continue
         forwarding_domain = domain_of(item.original_recipient)
         data = remote.outgoing(item, raw, config.hostname)
         key = keys.get(forwarding_domain)
@@ -261,7 +268,7 @@ def prepare_outbound(items: list[Claimed], config: Config, table: RoutingTable
                 log.warning("queue=%s sent without an ARC seal: %s", item.queue_id, exc)
         outbound[item.id] = (
             forwarding.envelope_sender(item.mail_from, forwarding_domain, table.domains), data)
-    return outbound
+    return outbound, failed
 
 
 def transport_map() -> dict[str, remote.TransportEntry]:
@@ -345,17 +352,36 @@ class RemoteDrain:
 
     def _prepare(self, items: list[Claimed]
                  ) -> tuple[dict[int, tuple[str, bytes]], dict[str, remote.TransportEntry]]:
-        return prepare_outbound(items, self.config, self._tables.current()), transport_map()
+        """What to send and where; a delivery whose copy cannot be made is recorded as
+        failing (and set aside once it has failed often enough), the others go on."""
+        outbound, failed = prepare_outbound(items, self.config, self._tables.current())
+        finish([failed_alone(i, failed[i.id], self.config, "preparing the copy")
+                for i in items if i.id in failed])
+        return outbound, transport_map()
 
     async def _send(self, items: list[Claimed]) -> None:
         try:
             outbound, transports = await self._in_database(self._prepare, items)
-            results = await remote.deliver(items, remote.Sender(outbound), transports,
+            results = await remote.deliver([i for i in items if i.id in outbound],
+                                           remote.Sender(outbound), transports,
                                            budget=self.config.lease_seconds / 2,
                                            slots=self._slots)
-            await self._in_database(finish, remote_outcomes(results, self.config))
-        except Exception:
+        except Exception as exc:  # nothing was sent: the claim returns to the queue at once
             log.exception("sending a batch of %d remote deliveries failed", len(items))
+            await self._in_database(self._return, items, exc)
+            return
+        try:
+            await self._in_database(finish, remote_outcomes(results, self.config))
+        except Exception:  # sent, but not recorded: the lease decides, as after a crash
+            log.exception("cannot record %d remote deliveries; they return when the lease"
+                          " ends", len(results))
+
+    def _return(self, items: list[Claimed], error: Exception) -> None:
+        try:
+            finish([failed_alone(i, error, self.config, "sending failed") for i in items])
+        except Exception:
+            log.exception("cannot return %d deliveries to the queue; they return when the"
+                          " lease ends", len(items))
 
 
 def _fresh_connection() -> None:
