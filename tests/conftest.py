@@ -1,9 +1,10 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
+from casegate.config import get_config
 from tests.support import postgres_unavailable
 
 _PG_REASON: list[str | None] = []
@@ -33,3 +34,20 @@ def _english_between_tests() -> Iterator[None]:
     from django.utils import translation
 
     translation.deactivate()
+
+
+@pytest.fixture
+def setting(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str, str | None], None]]:
+    """Set (or, with None, remove) a ``CASEGATE_*`` variable for one test; the configuration
+    is read again, as a new process would."""
+
+    def change(name: str, value: str | None) -> None:
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+        get_config.cache_clear()
+
+    yield change
+    monkeypatch.undo()
+    get_config.cache_clear()

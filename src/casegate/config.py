@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import secrets
 import socket
 from dataclasses import dataclass, field
@@ -54,6 +55,35 @@ def _networks(raw: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, 
     return tuple(nets)
 
 
+DEFAULT_CLASSIFIERS = (
+    "casegate.filtering.classifiers.GtubeClassifier,"
+    "casegate.filtering.classifiers.TrustedUpstreamFlag"
+)
+_NAME_SERVER = re.compile(
+    r"^(?:\[(?P<v6>[0-9a-fA-F:.]+)\]|(?P<v4>[0-9.]+)|(?P<bare6>[0-9a-fA-F:]+))"
+    r"(?::(?P<port>\d{1,5}))?$"
+)
+
+
+def _name_servers(raw: str) -> tuple[tuple[str, int], ...]:
+    """``CASEGATE_DNS_SERVERS``: IP or IP:PORT, comma-separated ([v6]:PORT for IPv6)."""
+    servers = []
+    for entry in filter(None, (e.strip() for e in raw.split(","))):
+        found = _NAME_SERVER.match(entry)
+        if found is None:
+            raise ConfigError(f"CASEGATE_DNS_SERVERS: {entry!r} is not IP or IP:PORT")
+        servers.append((found["v6"] or found["v4"] or found["bare6"], int(found["port"] or 53)))
+    return tuple(servers)
+
+
+def _choice(name: str, choices: tuple[str, ...]) -> str:
+    """One of ``choices`` (the first by default)."""
+    raw = os.environ.get(name) or choices[0]
+    if raw not in choices:
+        raise ConfigError(f"{name} must be {' or '.join(choices)}, not {raw!r}")
+    return raw
+
+
 @dataclass(frozen=True)
 class Config:
     home: Path
@@ -79,6 +109,13 @@ class Config:
     client_rate: int = 0
     recipient_rate: int = 0
     set_aside_after: int = 5
+    # Where the name servers, classifiers, blobs and case tags come from.
+    dns_servers: tuple[tuple[str, int], ...] = ()
+    classifiers: str = DEFAULT_CLASSIFIERS
+    blob_store: str = "disk"
+    case_tag_prefix: str = "CG"
+    ack_limit: int = 3
+    debug: bool = False
 
     @property
     def mailbox_root(self) -> Path:
@@ -127,6 +164,12 @@ def get_config() -> Config:
         client_rate=_env_int("CASEGATE_CLIENT_RATE", 0),
         recipient_rate=_env_int("CASEGATE_RECIPIENT_RATE", 0),
         set_aside_after=_env_int("CASEGATE_SET_ASIDE_AFTER", 5),
+        dns_servers=_name_servers(os.environ.get("CASEGATE_DNS_SERVERS", "")),
+        classifiers=os.environ.get("CASEGATE_CLASSIFIERS", DEFAULT_CLASSIFIERS),
+        blob_store=_choice("CASEGATE_BLOB_STORE", ("disk", "database")),
+        case_tag_prefix=os.environ.get("CASEGATE_CASE_TAG_PREFIX") or "CG",
+        ack_limit=_env_int("CASEGATE_ACK_LIMIT", 3),
+        debug=bool(os.environ.get("CASEGATE_DEBUG")),
     )
 
 

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import threading
+from typing import Any
 
 from casegate.config import Config
 from casegate.delivery.doorbell import commit_nudge
@@ -34,15 +35,23 @@ def split_hostport(text: str, option: str) -> tuple[str, int]:
 
 
 class HttpServer:
-    """The Django app under waitress, in a thread of the serving process."""
+    """The Django app under waitress, in a thread of the serving process.
 
-    def __init__(self, host: str, port: int) -> None:
+    Every request carries where this process's gateway listens, for the console's
+    "Send test message".
+    """
+
+    def __init__(self, host: str, port: int, smtp_listen: str) -> None:
         from waitress.server import create_server
 
+        from casegate.console.routing_views import SMTP_LISTEN
         from casegate.wsgi import application
 
-        self._server = create_server(application, host=host, port=port, threads=4,
-                                     ident="casegate")
+        def app(environ: dict[str, Any], start_response: Any) -> Any:
+            environ[SMTP_LISTEN] = smtp_listen
+            return application(environ, start_response)
+
+        self._server = create_server(app, host=host, port=port, threads=4, ident="casegate")
         self._thread = threading.Thread(target=self._server.run, name="http", daemon=True)
 
     def start(self) -> None:
@@ -68,15 +77,13 @@ async def _serve(config: Config, smtp: tuple[str, int], http: tuple[str, int] | 
     gateway = Gateway(config, GatewayHandler(config, tables, store, load_classifiers()))
     try:
         await gateway.start(*smtp)
-        http_server = HttpServer(*http) if http else None
+        http_server = HttpServer(*http, f"{smtp[0]}:{gateway.port}") if http else None
     except OSError as exc:
         await asyncio.to_thread(store.close)
         raise CasegateError(f"cannot listen: {exc.strerror or exc}") from None
     # What is loaded by now lives as long as the process: keep the collector from walking
     # it again and again (its pauses landed inside console requests).
     gc.freeze()
-    # The console's "Send test message" goes through this very port.
-    os.environ["CASEGATE_SMTP_LISTEN"] = f"{smtp[0]}:{gateway.port}"
     if http_server:
         http_server.start()
     worker = start_worker_process() if with_worker else None

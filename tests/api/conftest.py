@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -16,9 +17,9 @@ from casegate.desk.services import add_intake
 
 
 @pytest.fixture(autouse=True)
-def blobs_in_database(monkeypatch: pytest.MonkeyPatch) -> None:
+def blobs_in_database(setting: Callable[..., None]) -> None:
     """Blobs go to the test database, never into a CASEGATE_HOME on disk."""
-    monkeypatch.setenv("CASEGATE_BLOB_STORE", "database")
+    setting("CASEGATE_BLOB_STORE", "database")
 
 
 @pytest.fixture

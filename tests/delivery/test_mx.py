@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -18,9 +18,9 @@ ZONE = {
 
 
 @pytest.fixture
-def dns_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def dns_server(setting: Callable[..., None]) -> Iterator[None]:
     with LocalDNS(ZONE) as server:
-        monkeypatch.setenv("CASEGATE_DNS_SERVERS", server.address)
+        setting("CASEGATE_DNS_SERVERS", server.address)
         yield
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
@@ -46,8 +46,8 @@ def arrival(intake: Intake, raw: bytes) -> DeskArrival:
 
 @pytest.mark.parametrize("kind", ["disk", "database"])
 def test_blobs_are_stored_once_by_content(home: Path, kind: str,
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CASEGATE_BLOB_STORE", kind)
+                                          setting: Callable[..., None]) -> None:
+    setting("CASEGATE_BLOB_STORE", kind)
     first = blobs.put_many([b"logo", b"report", b"logo"])
     assert first[0] == first[2] == blobs.digest(b"logo")
     assert blobs.put_many([b"logo"]) == [first[0]]

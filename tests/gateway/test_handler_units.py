@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import types
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
 
+from casegate.config import DEFAULT_CLASSIFIERS
 from casegate.filtering.classifiers import (
-    DEFAULT_CLASSIFIERS,
     GTUBE,
     NOT_SPAM,
     ClassifierError,
@@ -261,14 +262,14 @@ def test_classify_without_classifiers_is_not_spam() -> None:
     assert classify(inbound(b"Subject: x\r\n\r\n" + GTUBE), []) == NOT_SPAM
 
 
-def test_default_classifiers_are_gtube_and_trusted_flag(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("CASEGATE_CLASSIFIERS", raising=False)
+def test_default_classifiers_are_gtube_and_trusted_flag(setting: Callable[..., None]) -> None:
+    setting("CASEGATE_CLASSIFIERS", None)
     loaded = load_classifiers()
     assert [type(c) for c in loaded] == [GtubeClassifier, TrustedUpstreamFlag]
 
 
-def test_classifiers_are_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CASEGATE_CLASSIFIERS", "casegate.filtering.classifiers.GtubeClassifier")
+def test_classifiers_are_read_from_the_environment(setting: Callable[..., None]) -> None:
+    setting("CASEGATE_CLASSIFIERS", "casegate.filtering.classifiers.GtubeClassifier")
     assert [type(c) for c in load_classifiers()] == [GtubeClassifier]
 
 

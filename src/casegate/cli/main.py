@@ -11,6 +11,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from casegate.config import get_config
 from casegate.errors import CasegateError
 
 
@@ -383,7 +384,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # a bug: still one line, the traceback on request
-        if os.environ.get("CASEGATE_DEBUG"):
+        if get_config().debug:
             raise
         reason = " ".join(str(exc).split()) or "no details"
         print(f"casegate: internal error {type(exc).__name__}: {reason}"

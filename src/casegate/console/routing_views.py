@@ -3,7 +3,6 @@ message, the rule set's versions (with rollback), export and import."""
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from django.contrib import messages
@@ -163,9 +162,12 @@ def rule_delete(request: HttpRequest, rule_id: int) -> HttpResponse:
     return render(request, "console/rule_delete.html", {"rule": rule})
 
 
-def smtp_address() -> tuple[str, int]:
-    """Where this installation's gateway listens (``serve`` exports it)."""
-    host, _sep, port = os.environ.get("CASEGATE_SMTP_LISTEN", "127.0.0.1:2525").rpartition(":")
+SMTP_LISTEN = "casegate.smtp_listen"  # the WSGI environ key ``serve`` gives every request
+
+
+def smtp_address(request: HttpRequest) -> tuple[str, int]:
+    """Where the gateway serving this console listens (the demo's port elsewhere)."""
+    host, _sep, port = request.META.get(SMTP_LISTEN, "127.0.0.1:2525").rpartition(":")
     return (host.strip("[]") or "127.0.0.1"), int(port)
 
 
@@ -173,7 +175,7 @@ def smtp_address() -> tuple[str, int]:
 @require_POST
 def send_test_message(request: HttpRequest) -> HttpResponse:
     address = request.POST.get("address", "").strip()
-    host, port = smtp_address()
+    host, port = smtp_address(request)
     result = verify(address, "127.0.0.1" if host in ("0.0.0.0", "::") else host, port,
                     get_config().hostname, timeout=20)
     return _routing_page(request, verification=result)

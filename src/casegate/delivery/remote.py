@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import re
 import smtplib
 import time
 from collections import defaultdict
@@ -23,6 +21,7 @@ import dns.nameserver
 import dns.resolver
 from django.utils import timezone
 
+from casegate.config import get_config
 from casegate.delivery.queue import Claimed
 
 log = logging.getLogger("casegate.delivery")
@@ -80,26 +79,12 @@ def parse_relay(relay: str) -> Hop:
     return Hop(host.strip("[]"), int(port), protocol)
 
 
-_NAMESERVER = re.compile(
-    r"^(?:\[(?P<v6>[0-9a-fA-F:.]+)\]|(?P<v4>[0-9.]+)|(?P<bare6>[0-9a-fA-F:]+))"
-    r"(?::(?P<port>\d{1,5}))?$"
-)
-
-
 def _nameservers() -> list[dns.nameserver.Nameserver] | None:
-    """The name servers in CASEGATE_DNS_SERVERS (IP or IP:PORT), or None for the system's."""
-    servers = os.environ.get("CASEGATE_DNS_SERVERS", "").strip()
+    """The name servers in CASEGATE_DNS_SERVERS, or None for the system's."""
+    servers = get_config().dns_servers
     if not servers:
         return None
-    nameservers: list[dns.nameserver.Nameserver] = []
-    for entry in filter(None, (e.strip() for e in servers.split(","))):
-        found = _NAMESERVER.match(entry)
-        if found is None:
-            raise RouteError(f"4.3.5 CASEGATE_DNS_SERVERS: {entry!r} is not IP or IP:PORT",
-                             permanent=False)
-        host = found["v6"] or found["v4"] or found["bare6"]
-        nameservers.append(dns.nameserver.Do53Nameserver(host, int(found["port"] or 53)))
-    return nameservers
+    return [dns.nameserver.Do53Nameserver(host, port) for host, port in servers]
 
 
 def resolver() -> dns.asyncresolver.Resolver:

@@ -11,12 +11,12 @@ Acknowledgements leave with the null envelope sender and ``Auto-Submitted: auto-
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from datetime import timedelta
 
 from django.utils import timezone
 
+from casegate.config import get_config
 from casegate.desk.models import DeskMessage, Lead
 from casegate.desk.outgoing import about, tag_of
 from casegate.desk.services import Filed
@@ -47,7 +47,7 @@ TEMPLATES = {
 
 
 def ack_limit() -> int:
-    return int(os.environ.get("CASEGATE_ACK_LIMIT", "3"))
+    return get_config().ack_limit
 
 
 def _language(filed: Filed) -> str:

@@ -33,10 +33,7 @@ def digest(data: bytes) -> str:
 
 
 def store_kind() -> str:
-    kind = os.environ.get("CASEGATE_BLOB_STORE", "disk")
-    if kind not in ("disk", "database"):
-        raise CasegateError(f"CASEGATE_BLOB_STORE must be disk or database, not {kind!r}")
-    return kind
+    return get_config().blob_store
 
 
 def blob_root() -> Path:

@@ -18,18 +18,19 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import re
 import secrets
 from dataclasses import dataclass
 
 from django.conf import settings
 
+from casegate.config import get_config
+
 _SIGNED = re.compile(r"^<cg\.([cl])(\d+)\.([0-9a-f]{6,32})\.([0-9a-f]{16})@[^<>@\s]+>$")
 
 
 def tag_prefix() -> str:
-    return os.environ.get("CASEGATE_CASE_TAG_PREFIX", "CG")
+    return get_config().case_tag_prefix
 
 
 def case_tag(case_id: int) -> str:

@@ -9,10 +9,10 @@ baseline below. Classification runs in the gateway before routing, so a rule's
 from __future__ import annotations
 
 import importlib
-import os
 from dataclasses import dataclass
 from typing import Protocol
 
+from casegate.config import get_config
 from casegate.errors import CasegateError
 from casegate.gateway.headers import HeaderFields
 
@@ -63,18 +63,12 @@ class TrustedUpstreamFlag:
         return NOT_SPAM
 
 
-DEFAULT_CLASSIFIERS = (
-    "casegate.filtering.classifiers.GtubeClassifier,"
-    "casegate.filtering.classifiers.TrustedUpstreamFlag"
-)
-
-
 class ClassifierError(CasegateError):
     """A classifier named in CASEGATE_CLASSIFIERS cannot be loaded."""
 
 
 def load_classifiers(spec: str | None = None) -> list[Classifier]:
-    spec = spec if spec is not None else os.environ.get("CASEGATE_CLASSIFIERS", DEFAULT_CLASSIFIERS)
+    spec = spec if spec is not None else get_config().classifiers
     classifiers: list[Classifier] = []
     for dotted in filter(None, (part.strip() for part in spec.split(","))):
         module_name, _, attr = dotted.rpartition(".")
