@@ -7,12 +7,14 @@ from pathlib import Path
 import dj_database_url
 
 from casegate.config import get_config, secret_key
+from casegate.web_security import web_settings
 
 CONFIG = get_config()
 
 SECRET_KEY = secret_key(CONFIG)
 DEBUG = False
-ALLOWED_HOSTS = ["*"]
+# ALLOWED_HOSTS, CSRF_TRUSTED_ORIGINS, secure cookies, HSTS and the proxy's scheme header
+globals().update(web_settings(CONFIG))
 
 INSTALLED_APPS = [
     "django.contrib.admin",
