@@ -14,7 +14,6 @@ from django.contrib.auth.forms import PasswordResetForm
 from django.contrib.auth.views import PasswordResetView
 from django.http import HttpResponse
 from django.urls import reverse_lazy
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from casegate.config import get_config
@@ -41,27 +40,25 @@ class ResetRequestView(PasswordResetView):
         return {"console_url": get_config().console_url}
 
     def form_valid(self, form: PasswordResetForm) -> HttpResponse:
-        answer_at = time.monotonic() + ANSWER_SECONDS
-        try:
-            return self._answer(form)
-        finally:
-            late = time.monotonic() - answer_at
-            if late > 0:
-                log.warning("console=password-reset answered_late_by=%.3fs", late)
-            else:
-                time.sleep(-late)
-
-    def _answer(self, form: PasswordResetForm) -> HttpResponse:
         address = form.cleaned_data["email"].strip().lower()
         client = throttle.client_address(self.request)
-        until = max(filter(None, (throttle.blocked_until(PER_ADDRESS, address),
-                                  throttle.blocked_until(PER_CLIENT, client))), default=None)
-        if until is not None:
+        retry_at = throttle.retry_after((PER_ADDRESS, address), (PER_CLIENT, client))
+        if retry_at is not None:  # says nothing about the account, so answered at once
             form.add_error(None, _(
                 "Too many password reset requests for this email address or from your "
-                "network address. Try again after %(time)s."
-            ) % {"time": timezone.localtime(until).strftime("%H:%M %Z")})
+                "network address. Try again after %(time)s.") % {"time": retry_at})
             return self.render_to_response(self.get_context_data(form=form), status=429)
+        answer_at = time.monotonic() + ANSWER_SECONDS
         throttle.record(PER_ADDRESS, address, self.request)
         throttle.record(PER_CLIENT, client, self.request)
-        return super().form_valid(form)
+        response = super().form_valid(form)  # a mail only when the address has an account
+        _wait_until(answer_at)
+        return response
+
+
+def _wait_until(moment: float) -> None:
+    late = time.monotonic() - moment
+    if late > 0:
+        log.warning("console=password-reset answered_late_by=%.3fs", late)
+    else:
+        time.sleep(-late)

@@ -11,7 +11,6 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.views import LoginView
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.http import HttpResponse
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from casegate.console import throttle
@@ -31,14 +30,11 @@ class ThrottledSignIn:
     def clean(self) -> dict[str, Any]:
         account = (self.cleaned_data.get("username") or "").strip().lower()
         client = throttle.client_address(self.request)
-        until = max(filter(None, (throttle.blocked_until(PER_ACCOUNT, account),
-                                  throttle.blocked_until(PER_CLIENT, client))), default=None)
-        if until is not None:
+        retry_at = throttle.retry_after((PER_ACCOUNT, account), (PER_CLIENT, client))
+        if retry_at is not None:
             raise ValidationError(
                 _("Too many failed sign-ins for this account or from your network address. "
-                  "Try again after %(time)s."),
-                code=THROTTLED,
-                params={"time": timezone.localtime(until).strftime("%H:%M %Z")})
+                  "Try again after %(time)s."), code=THROTTLED, params={"time": retry_at})
         try:
             cleaned = super().clean()  # type: ignore[misc]
         except ValidationError as exc:

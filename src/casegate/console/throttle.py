@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from auditlog.models import LogEntry
 from django.db import IntegrityError, transaction
@@ -40,22 +40,20 @@ def client_address(request: HttpRequest) -> str:
     return request.META.get("REMOTE_ADDR") or "unknown"
 
 
-def _current(limit: Limit, subject: str) -> Throttle | None:
-    return Throttle.objects.filter(scope=limit.scope, subject=subject[:254],
-                                   expires_at__gt=timezone.now()).first()
+def retry_after(*checks: tuple[Limit, str]) -> str | None:
+    """When the subjects of ``checks`` (limit, subject) may all try again, as a time of day
+    to show; None when every one may now."""
+    now = timezone.now()
+    refused = [row.expires_at for limit, subject in checks
+               for row in Throttle.objects.filter(scope=limit.scope, subject=subject[:254],
+                                                  expires_at__gt=now,
+                                                  attempts__gte=limit.attempts)]
+    return timezone.localtime(max(refused)).strftime("%H:%M %Z") if refused else None
 
 
-def blocked_until(limit: Limit, subject: str) -> datetime | None:
-    """When ``subject`` may try again, or None when it may now."""
-    row = _current(limit, subject)
-    return row.expires_at if row is not None and row.attempts >= limit.attempts else None
-
-
-def record(limit: Limit, subject: str, request: HttpRequest) -> int:
-    """Count one attempt of ``subject``; the attempts in its window, this one included.
-
-    The attempt that reaches the limit is written to the audit log and the log.
-    """
+def record(limit: Limit, subject: str, request: HttpRequest) -> None:
+    """Count one attempt of ``subject``; the attempt that reaches the limit is written to
+    the audit log and the log."""
     subject = subject[:254]
     now = timezone.now()
     rows = Throttle.objects.filter(scope=limit.scope, subject=subject)
@@ -71,7 +69,6 @@ def record(limit: Limit, subject: str, request: HttpRequest) -> int:
         row = rows.get()
         if row.attempts == limit.attempts:
             _audit_lock(row, request)
-    return row.attempts
 
 
 def forget(limit: Limit, subject: str) -> None:
