@@ -14,6 +14,7 @@ import socket
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from casegate.errors import CasegateError
 
@@ -40,6 +41,34 @@ def _env_float(name: str, default: float) -> float:
         return float(raw)
     except ValueError:
         raise ConfigError(f"{name}={raw!r} is not a number") from None
+
+
+# --- the HTTP side: the console's public address and the proxy in front of it ---------------
+
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
+DEFAULT_CONSOLE_URL = "http://127.0.0.1:8025"
+
+
+def _env_bool(name: str) -> bool:
+    raw = os.environ.get(name, "").strip().lower()
+    if raw in ("", "0", "no", "false", "off"):
+        return False
+    if raw in ("1", "yes", "true", "on"):
+        return True
+    raise ConfigError(f"{name}={raw!r} is not 1 or 0")
+
+
+def _console_url(raw: str) -> str:
+    """``scheme://host[:port]`` as browsers reach the console, without a trailing slash."""
+    url = urlsplit(raw.strip())
+    if url.scheme not in ("http", "https") or not url.hostname or url.path not in ("", "/") \
+            or url.query or url.fragment or url.username or url.password:
+        raise ConfigError(f"CASEGATE_CONSOLE_URL={raw!r}: expected http(s)://HOST[:PORT], "
+                          "for example https://desk.example.com")
+    return f"{url.scheme}://{url.netloc.lower()}"
+
+
+# ----------------------------------------------------------------------------------------------
 
 
 def _networks(raw: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
@@ -116,6 +145,9 @@ class Config:
     case_tag_prefix: str = "CG"
     ack_limit: int = 3
     debug: bool = False
+    # the HTTP side
+    console_url: str = DEFAULT_CONSOLE_URL
+    behind_proxy: bool = False
 
     @property
     def mailbox_root(self) -> Path:
@@ -124,6 +156,16 @@ class Config:
     @property
     def sqlite_path(self) -> Path:
         return self.home / "casegate.sqlite3"
+
+    @property
+    def console_host(self) -> str:
+        """The host name of :attr:`console_url`, as Django's ``ALLOWED_HOSTS`` spells it."""
+        host = urlsplit(self.console_url).hostname or ""
+        return f"[{host}]" if ":" in host else host
+
+    @property
+    def console_is_https(self) -> bool:
+        return self.console_url.startswith("https://")
 
     def is_trusted(self, ip: str | None) -> bool:
         if not ip:
@@ -170,6 +212,9 @@ def get_config() -> Config:
         case_tag_prefix=os.environ.get("CASEGATE_CASE_TAG_PREFIX") or "CG",
         ack_limit=_env_int("CASEGATE_ACK_LIMIT", 3),
         debug=bool(os.environ.get("CASEGATE_DEBUG")),
+        # the HTTP side
+        console_url=_console_url(os.environ.get("CASEGATE_CONSOLE_URL") or DEFAULT_CONSOLE_URL),
+        behind_proxy=_env_bool("CASEGATE_BEHIND_PROXY"),
     )
 
 

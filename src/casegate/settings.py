@@ -7,12 +7,14 @@ from pathlib import Path
 import dj_database_url
 
 from casegate.config import get_config, secret_key
+from casegate.web_security import web_settings
 
 CONFIG = get_config()
 
 SECRET_KEY = secret_key(CONFIG)
 DEBUG = False
-ALLOWED_HOSTS = ["*"]
+# ALLOWED_HOSTS, CSRF_TRUSTED_ORIGINS, secure cookies, HSTS and the proxy's scheme header
+globals().update(web_settings(CONFIG))
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -37,7 +39,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "auditlog.middleware.AuditlogMiddleware",
+    "casegate.console.middleware.AuditContext",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "casegate.console.middleware.ContentSecurityPolicy",

@@ -1,11 +1,11 @@
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.urls import include, path
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from casegate.api.app import api
+from casegate.console.sign_in import AdminSignInForm, SignInView
 from casegate.delivery.metrics import QueueCollector
 
 
@@ -21,13 +21,14 @@ def metrics(request: HttpRequest) -> HttpResponse:
     return HttpResponse(generate_latest(_REGISTRY), content_type=CONTENT_TYPE_LATEST)
 
 
+admin.site.login_form = AdminSignInForm
+
 urlpatterns = [
     path("healthz", health),
     path("metrics", metrics),
     path("admin/", admin.site.urls),
     path("api/", api.urls),
-    path("console/login/", auth_views.LoginView.as_view(template_name="console/login.html"),
-         name="login"),
+    path("console/login/", SignInView.as_view(), name="login"),
     path("console/", include("casegate.console.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", lambda request: redirect("console:home")),

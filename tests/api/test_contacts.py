@@ -56,3 +56,14 @@ def test_companies(api: Client, acme: Company) -> None:
     assert body["domain"] == "acme.example" and body["name"] == "Acme Solar"
     assert body["contacts"] == [bo.pk]
     assert api.get("/api/companies/999").status_code == 404
+
+
+def test_an_agent_sees_only_the_case_numbers_of_their_teams(api: Client, acme: Company,
+                                                            intake: Intake) -> None:
+    bo = Contact.objects.create(address="bo@acme.example", company=acme)
+    own = make_case(intake, contact=bo, requester=bo.address)
+    billing = make_case(intake, contact=bo, requester=bo.address, team="billing")
+    assert api.get(f"/api/contacts/{bo.pk}").json()["cases"] == [own.pk]
+    case = api.get(f"/api/cases/{own.pk}").json()
+    assert billing.pk not in case["other_cases"]
+    assert api.get(f"/api/cases/{billing.pk}").status_code == 404

@@ -6,8 +6,10 @@ import pytest
 from django.test import Client
 
 from casegate.api.messages import content_disposition
+from casegate.api.remote_content import without_remote_content
 from casegate.desk import blobs
 from casegate.desk.models import Blob, DeskMessage, Intake
+from casegate.desk.parsing import sanitize_html
 from tests.api.factories import make_attachment, make_case, make_message
 
 pytestmark = pytest.mark.django_db
@@ -112,3 +114,39 @@ def test_the_raw_message(api: Client, message: DeskMessage, intake: Intake) -> N
     missing = api.get(f"/api/messages/{note.pk}/raw")
     assert missing.status_code == 404 and "no raw copy" in missing.json()["detail"]
     assert api.get("/api/messages/999/raw").status_code == 404
+
+
+TRACKED = ('<p>Hi<img src="https://track.example/p.gif" alt="pixel">'
+           '<img src="//track.example/q.gif"><img src="cid:logo@acme">'
+           '<a href="https://acme.example/">site</a></p>')
+
+
+def test_html_comes_without_remote_images_unless_asked_for(api: Client, intake: Intake) -> None:
+    case = make_case(intake)
+    tracked = make_message(case, html=sanitize_html(TRACKED))
+    plain = make_message(case, html=sanitize_html("<p>No images</p>"))
+    served = [api.get(f"/api/messages/{tracked.pk}").json(),
+              api.get(f"/api/cases/{case.pk}").json()["messages"][0],
+              api.get(f"/api/cases/{case.pk}/messages").json()["items"][0]]
+    for body in served:
+        assert "track.example" not in body["html"] and body["remote_content_blocked"]
+        assert 'src="cid:logo@acme"' in body["html"] and 'href="https://acme.example/"' in body[
+            "html"] and 'alt="pixel"' in body["html"]
+    assert not api.get(f"/api/messages/{plain.pk}").json()["remote_content_blocked"]
+    asked = api.get(f"/api/messages/{tracked.pk}", {"remote_content": "true"}).json()
+    assert 'src="https://track.example/p.gif"' in asked["html"]
+    assert not asked["remote_content_blocked"]
+    thread = api.get(f"/api/cases/{case.pk}/messages", {"remote_content": "true"}).json()
+    assert "track.example" in thread["items"][0]["html"]
+
+
+@pytest.mark.parametrize("html", [
+    '<img srcset="https://track.example/a.png 1x, cid:a 2x">',
+    '<table><tr><td background="https://track.example/bg.png">x</td></tr></table>',
+    '<p style="background-image: url(https://track.example/bg.png)">x</p>',
+    '<p style="background: u\\72l(https://track.example/bg.png)">x</p>',
+    '<p style="background-image: image-set(\'https://track.example/a.png\' 1x)">x</p>',
+])
+def test_every_way_html_fetches_an_image_is_removed(html: str) -> None:
+    cleaned, removed = without_remote_content(html)
+    assert removed and "track.example" not in cleaned

@@ -246,3 +246,25 @@ def test_trace_and_audit_searches_take_an_impossible_date_as_no_bound(case: Case
     client = signed_in("mail-settings administrator")
     for page in ("/console/trace/", "/console/audit/"):
         assert client.get(page, {"since": "2026-02-30 10:00"}).status_code == 200
+
+
+def test_an_agent_sees_only_the_cases_of_their_teams_on_contact_and_company_pages(
+        case: Case) -> None:
+    from casegate.desk.models import Company, Contact
+
+    acme = Company.objects.create(domain="acme.example")
+    bo = Contact.objects.create(address="bo@acme.example", company=acme)
+
+    def opened(subject: str, team: str) -> Case:
+        return Case.objects.create(intake=case.intake, subject=subject, requester=bo.address,
+                                   contact=bo, team=team, created_at=timezone.now(),
+                                   received_at=timezone.now())
+
+    own, billing = opened("Panel again", ""), opened("Refund", "billing")
+    agent = signed_in("agent")
+    for page in (f"/console/contacts/{bo.pk}/", f"/console/companies/{acme.pk}/",
+                 f"/console/cases/{own.pk}/"):
+        shown = agent.get(page).content.decode()
+        assert f"/console/cases/{billing.pk}/" not in shown and "Refund" not in shown, page
+    assert f"/console/cases/{billing.pk}/" in signed_in("viewer").get(
+        f"/console/contacts/{bo.pk}/").content.decode()

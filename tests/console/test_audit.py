@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from auditlog.models import LogEntry
 from django.test import Client
@@ -53,3 +55,22 @@ def test_case_state_and_keys_are_audited_without_secrets() -> None:
     generate_key("solarmora.com")
     key_entry = LogEntry.objects.get(content_type__model="signingkey")
     assert "PRIVATE KEY" not in str(key_entry.changes)
+
+
+def test_the_address_recorded_is_the_peers_unless_a_proxy_is_trusted(
+        console_at: Callable[..., None]) -> None:
+    add_user("mailadmin", "mail-settings administrator", PASSWORD)
+
+    def add_domain_from(name: str) -> str:
+        client = Client(HTTP_HOST="127.0.0.1", REMOTE_ADDR="192.0.2.7",
+                        HTTP_X_FORWARDED_FOR="203.0.113.66, 198.51.100.9",
+                        HTTP_X_FORWARDED_PROTO="https")
+        client.login(username="mailadmin", password=PASSWORD)
+        client.post("/console/directory/domain", {"name": name})
+        [entry] = search(AuditFilter(kind="domain", text=name))
+        return entry["from"]
+
+    console_at("http://127.0.0.1:8025")
+    assert add_domain_from("acme.example") == "192.0.2.7"  # a header anyone can write
+    console_at("https://desk.example.com", behind_proxy=True)
+    assert add_domain_from("bolt.example") == "198.51.100.9"  # the hop our proxy added

@@ -21,6 +21,7 @@ from casegate.api.schemas import (
     Page,
     responses,
 )
+from casegate.console.roles import case_scope
 from casegate.desk.models import Company, Contact
 
 router = Router(tags=["contacts"])
@@ -55,12 +56,13 @@ def list_contacts(request: HttpRequest, filters: Query[ContactFilters], page: Qu
 
 @router.get("/contacts/{contact_id}", response=responses({200: ContactDetail}, 404, 422))
 def get_contact(request: HttpRequest, contact_id: ContactId) -> dict[str, Any]:
-    """A contact with the numbers of their cases and leads."""
+    """A contact with the numbers of their cases (those the caller may see) and leads."""
     contact = Contact.objects.select_related("company").filter(pk=contact_id).first()
     if contact is None:
         raise HttpError(404, f"there is no contact {contact_id}")
+    cases = contact.cases.filter(case_scope(request.auth))
     return {**_contact(contact),
-            "cases": list(contact.cases.order_by("-id").values_list("id", flat=True)),
+            "cases": list(cases.order_by("-id").values_list("id", flat=True)),
             "leads": list(contact.leads.order_by("-id").values_list("id", flat=True))}
 
 

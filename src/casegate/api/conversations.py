@@ -15,6 +15,7 @@ from ninja.errors import HttpError
 
 from casegate.api.messages import message_items, thread_messages
 from casegate.api.pagination import PageParams, paginate
+from casegate.api.remote_content import as_requested
 from casegate.api.schemas import (
     MAX_ID,
     CaseDetail,
@@ -22,6 +23,7 @@ from casegate.api.schemas import (
     CaseOut,
     CasePatch,
     ConversationFilters,
+    HtmlOptions,
     LeadDetail,
     LeadFilters,
     LeadOut,
@@ -31,7 +33,7 @@ from casegate.api.schemas import (
     ReplyIn,
     responses,
 )
-from casegate.console.roles import case_scope
+from casegate.console.roles import case_scope, hide_unseen_cases
 from casegate.desk.models import Case, Intake, Lead
 from casegate.desk.replies import post_reply
 from casegate.desk.services import (
@@ -93,20 +95,22 @@ def _require(model: type[Case | Lead], number: int, user: Any) -> None:
         raise HttpError(404, f"there is no {model.__name__.lower()} {number}")
 
 
-def _detail(kind: str, number: int) -> dict[str, Any]:
+def _detail(kind: str, number: int, user: Any, html: HtmlOptions) -> dict[str, Any]:
     detail = conversation_detail(kind, number)
     if detail is None:
         raise HttpError(404, f"there is no {kind} {number}")
-    for message in detail["messages"]:
-        message.update({"case": None, "lead": None, kind: number})
-    return detail
+    detail["messages"] = [
+        as_requested({**message, "case": None, "lead": None, kind: number}, html.remote_content)
+        for message in detail["messages"]]
+    return hide_unseen_cases(detail, user)
 
 
-def _thread(model: type[Case | Lead], number: int, page: PageParams, user: Any
-            ) -> dict[str, Any]:
+def _thread(model: type[Case | Lead], number: int, page: PageParams, html: HtmlOptions,
+            user: Any) -> dict[str, Any]:
     _require(model, number, user)
     kind = model.__name__.lower()
-    return paginate(thread_messages().filter(**{f"{kind}_id": number}), page, message_items,
+    return paginate(thread_messages().filter(**{f"{kind}_id": number}), page,
+                    lambda messages: message_items(messages, html.remote_content),
                     newest_first=False)
 
 
@@ -134,10 +138,11 @@ def list_cases(request: HttpRequest, filters: Query[CaseFilters], page: Query[Pa
 
 
 @router.get("/cases/{case_id}", response=responses({200: CaseDetail}, 404, 422), tags=["cases"])
-def get_case(request: HttpRequest, case_id: CaseId) -> dict[str, Any]:
+def get_case(request: HttpRequest, case_id: CaseId, html: Query[HtmlOptions]
+             ) -> dict[str, Any]:
     """A case with its thread, its history and the requester's other cases."""
     _require(Case, case_id, request.auth)
-    return _detail(Intake.CASE, case_id)
+    return _detail(Intake.CASE, case_id, request.auth, html)
 
 
 @router.patch("/cases/{case_id}", response=responses({200: CaseOut}, 400, 404, 422),
@@ -162,10 +167,10 @@ def update_case_fields(request: HttpRequest, case_id: CaseId, changes: CasePatch
 
 @router.get("/cases/{case_id}/messages", response=responses({200: Page[MessageOut]}, 400, 404,
                                                            422), tags=["cases"])
-def list_case_messages(request: HttpRequest, case_id: CaseId, page: Query[PageParams]
-                       ) -> dict[str, Any]:
+def list_case_messages(request: HttpRequest, case_id: CaseId, page: Query[PageParams],
+                       html: Query[HtmlOptions]) -> dict[str, Any]:
     """The case's thread, oldest first."""
-    return _thread(Case, case_id, page, request.auth)
+    return _thread(Case, case_id, page, html, request.auth)
 
 
 @router.post("/cases/{case_id}/replies", response=responses({201: MessageOut}, 400, 404, 422),
@@ -188,9 +193,10 @@ def list_leads(request: HttpRequest, filters: Query[LeadFilters], page: Query[Pa
 
 
 @router.get("/leads/{lead_id}", response=responses({200: LeadDetail}, 404, 422), tags=["leads"])
-def get_lead(request: HttpRequest, lead_id: LeadId) -> dict[str, Any]:
+def get_lead(request: HttpRequest, lead_id: LeadId, html: Query[HtmlOptions]
+             ) -> dict[str, Any]:
     """A lead with its thread."""
-    return _detail(Intake.LEAD, lead_id)
+    return _detail(Intake.LEAD, lead_id, request.auth, html)
 
 
 @router.patch("/leads/{lead_id}", response=responses({200: LeadOut}, 400, 404, 422),
@@ -221,10 +227,10 @@ def convert(request: HttpRequest, lead_id: LeadId) -> dict[str, Any]:
 
 @router.get("/leads/{lead_id}/messages", response=responses({200: Page[MessageOut]}, 400, 404,
                                                            422), tags=["leads"])
-def list_lead_messages(request: HttpRequest, lead_id: LeadId, page: Query[PageParams]
-                       ) -> dict[str, Any]:
+def list_lead_messages(request: HttpRequest, lead_id: LeadId, page: Query[PageParams],
+                       html: Query[HtmlOptions]) -> dict[str, Any]:
     """The lead's thread, oldest first."""
-    return _thread(Lead, lead_id, page, request.auth)
+    return _thread(Lead, lead_id, page, html, request.auth)
 
 
 @router.post("/leads/{lead_id}/replies", response=responses({201: MessageOut}, 400, 404, 422),

@@ -9,10 +9,11 @@ from urllib.parse import quote
 
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
-from ninja import P, Path, Router
+from ninja import P, Path, Query, Router
 from ninja.errors import HttpError
 
-from casegate.api.schemas import MAX_ID, AttachmentDetail, MessageOut, responses
+from casegate.api.remote_content import as_requested
+from casegate.api.schemas import MAX_ID, AttachmentDetail, HtmlOptions, MessageOut, responses
 from casegate.console.roles import message_scope
 from casegate.desk import blobs
 from casegate.desk.models import Attachment, Blob, DeskMessage
@@ -39,13 +40,15 @@ def _attachments(request: HttpRequest) -> QuerySet[Attachment]:
         message__in=DeskMessage.objects.filter(message_scope(request.auth)))
 
 
-def message_items(messages: list[DeskMessage]) -> list[dict[str, Any]]:
+def message_items(messages: list[DeskMessage], remote_content: bool = False
+                  ) -> list[dict[str, Any]]:
     """Messages as the API shows them, with where each outbound one's delivery stands.
 
     The delivery state is worked out as conversation_detail() does (services has no public
     function for it), so a message reads the same in a thread, in a page and on its own.
     """
-    return [{**message_as_dict(m, state), "case": m.case_id, "lead": m.lead_id}
+    return [as_requested({**message_as_dict(m, state), "case": m.case_id, "lead": m.lead_id},
+                         remote_content)
             for m, state in zip(messages, delivery_states(messages), strict=True)]
 
 
@@ -85,12 +88,13 @@ def _download(blob: Blob, media_type: str, filename: str, fallback: str) -> Http
 
 
 @router.get("/messages/{message_id}", response=responses({200: MessageOut}, 404, 422))
-def get_message(request: HttpRequest, message_id: MessageId) -> dict[str, Any]:
+def get_message(request: HttpRequest, message_id: MessageId, html: Query[HtmlOptions]
+                ) -> dict[str, Any]:
     """A message with its attachments' metadata."""
     message = thread_messages().filter(message_scope(request.auth), pk=message_id).first()
     if message is None:
         raise HttpError(404, f"there is no message {message_id}")
-    return message_items([message])[0]
+    return message_items([message], html.remote_content)[0]
 
 
 @router.get("/messages/{message_id}/raw", response=responses({200: None}, 404, 422),

@@ -202,7 +202,10 @@ class MessageOut(Schema):
     delivery_status: str | None = Field(description="outbound: queued, delivered or failed")
     text: str
     new_text: str = Field(description="the text without the quoted history")
-    html: str = Field(description="sanitized HTML")
+    html: str = Field(description="sanitized HTML; remote images and styles that fetch "
+                                  "are removed unless remote_content=true")
+    remote_content_blocked: bool = Field(description="whether anything was removed from html "
+                                                     "for loading remote content")
     raw_sha256: str | None
     parse_problems: list[str]
     created_at: datetime
@@ -268,6 +271,12 @@ class Input(BaseModel):
     body that is no JSON object (a list, a number), reading it as if it were empty."""
 
     model_config = ConfigDict(extra="ignore")
+
+
+class HtmlOptions(Input):
+    remote_content: bool = Field(False, description=(
+        "keep remote images in messages' html: fetching them tells the sender when and "
+        "where the mail was read"))
 
 
 class ConversationFilters(Input):

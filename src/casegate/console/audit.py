@@ -1,6 +1,7 @@
 """The audit log (django-auditlog): every change to rules, directory, transports, keys,
 roles, intakes, agents, API tokens and case state, with who, when, from where, and the
-values before and after.
+values before and after; and each sign-in or password reset limit reached (see
+:mod:`casegate.console.throttle`).
 
 Console requests record the signed-in user and their address (auditlog's middleware);
 ``casegate`` commands record ``cli:<login name>`` as the actor.
@@ -40,7 +41,8 @@ def register_audited_models() -> None:
 
 
 AUDITED_KINDS = ("rule", "domain", "account", "group", "groupmember", "transport", "intake",
-                 "agent", "signingkey", "apitoken", "case", "lead", "quarantine", "user")
+                 "agent", "signingkey", "apitoken", "case", "lead", "quarantine", "user",
+                 "throttle")
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,14 @@
-"""Headers that keep console pages from loading anything from elsewhere."""
+"""Headers that keep console pages from loading anything from elsewhere; the audit log's
+request context."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from auditlog.middleware import AuditlogMiddleware
 from django.http import HttpRequest, HttpResponse
+
+from casegate.console.throttle import client_address
 
 # Mail HTML is sanitized, and this keeps it from loading remote images (tracking pixels),
 # scripts, styles or frames even if something slipped through.
@@ -23,3 +27,12 @@ class ContentSecurityPolicy:
             response.setdefault("Referrer-Policy", "same-origin")
             response.setdefault("X-Content-Type-Options", "nosniff")
         return response
+
+
+class AuditContext(AuditlogMiddleware):
+    """auditlog's middleware, recording the client's address as the sign-in limits read it:
+    auditlog's own takes the first X-Forwarded-For entry, which any client can write."""
+
+    @staticmethod
+    def _get_remote_addr(request: HttpRequest) -> str:
+        return client_address(request)

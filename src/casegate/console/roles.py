@@ -94,6 +94,22 @@ def case_scope(user: Any) -> Q:
     return Q(pk__in=[])
 
 
+def hide_unseen_cases(detail: dict[str, Any], user: Any) -> dict[str, Any]:
+    """A case's detail without the numbers of related cases ``user`` may not see (the
+    requester's other cases, the case it follows)."""
+    from casegate.desk.models import Case
+
+    related = [*detail.get("other_cases", []), *filter(None, [detail.get("follows")])]
+    scope = case_scope(user)
+    if not related or not scope:
+        return detail
+    seen = set(Case.objects.filter(scope, pk__in=related).values_list("pk", flat=True))
+    detail["other_cases"] = [number for number in detail["other_cases"] if number in seen]
+    if detail.get("follows") not in seen:
+        detail["follows"] = None
+    return detail
+
+
 def message_scope(user: Any) -> Q:
     """The desk messages ``user`` may see: those of leads and of the cases they may see."""
     from casegate.desk.models import Case

@@ -2,6 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
 from casegate.console import admin_views, routing_views, views
+from casegate.console.password_reset import ResetRequestView
 
 app_name = "console"
 
@@ -36,11 +37,7 @@ urlpatterns = [
     path("contacts/<int:contact_id>/", views.contact, name="contact"),
     path("companies/<int:company_id>/", views.company, name="company"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("password-reset/", auth_views.PasswordResetView.as_view(
-        template_name="console/password_reset.html",
-        email_template_name="console/password_reset_email.txt",
-        subject_template_name="console/password_reset_subject.txt",
-        success_url=reverse_lazy("console:password_reset_done")), name="password_reset"),
+    path("password-reset/", ResetRequestView.as_view(), name="password_reset"),
     path("password-reset/sent/", auth_views.PasswordResetDoneView.as_view(
         template_name="console/password_reset_done.html"), name="password_reset_done"),
     path("password-reset/<uidb64>/<token>/", auth_views.PasswordResetConfirmView.as_view(

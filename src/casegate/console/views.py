@@ -18,7 +18,7 @@ from django.views.decorators.http import require_POST
 
 from casegate.console.audit import AUDITED_KINDS, AuditFilter, search
 from casegate.console.dashboard import figures
-from casegate.console.roles import can, case_scope, require
+from casegate.console.roles import can, case_scope, hide_unseen_cases, require
 from casegate.desk.models import Case, Company, Contact, DeskMessage, Intake, Lead
 from casegate.desk.replies import post_reply
 from casegate.desk.services import (
@@ -129,7 +129,8 @@ def case(request: HttpRequest, case_id: int) -> HttpResponse:
     if detail is None:
         raise Http404(f"there is no case {case_id}")
     return render(request, "console/case.html", {
-        "case": detail, "can_work": can(request.user, "work_cases"),
+        "case": hide_unseen_cases(detail, request.user),
+        "can_work": can(request.user, "work_cases"),
         "statuses": [s for s, _ in Case.STATUS_CHOICES],
         "priorities": ["low", "normal", "high", "urgent"],
     })
@@ -213,7 +214,8 @@ def contact(request: HttpRequest, contact_id: int) -> HttpResponse:
     if person is None:
         raise Http404(f"there is no contact {contact_id}")
     return render(request, "console/contact.html", {
-        "contact": person, "cases": person.cases.order_by("-id")[:200],
+        "contact": person, "cases": person.cases.filter(case_scope(request.user))
+                                           .order_by("-id")[:200],
         "leads": person.leads.order_by("-id")[:200]})
 
 
@@ -224,4 +226,5 @@ def company(request: HttpRequest, company_id: int) -> HttpResponse:
         raise Http404(f"there is no company {company_id}")
     return render(request, "console/company.html", {
         "company": found, "contacts": found.contacts.order_by("address")[:500],
-        "cases": Case.objects.filter(contact__company=found).order_by("-id")[:200]})
+        "cases": Case.objects.filter(case_scope(request.user), contact__company=found)
+                             .order_by("-id")[:200]})
