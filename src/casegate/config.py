@@ -78,6 +78,10 @@ class Config:
     delay_warning: float = 0.0
     client_rate: int = 0
     recipient_rate: int = 0
+    max_sessions: int = 1000
+    max_sessions_per_client: int = 50
+    postmaster: str = ""
+    abuse: str = ""
 
     @property
     def mailbox_root(self) -> Path:
@@ -125,6 +129,10 @@ def get_config() -> Config:
         attachment_max_message=_env_int("CASEGATE_ATTACHMENT_MAX_MESSAGE", 50 * 1024 * 1024),
         client_rate=_env_int("CASEGATE_CLIENT_RATE", 0),
         recipient_rate=_env_int("CASEGATE_RECIPIENT_RATE", 0),
+        max_sessions=_env_int("CASEGATE_MAX_SESSIONS", 1000),
+        max_sessions_per_client=_env_int("CASEGATE_MAX_SESSIONS_PER_CLIENT", 50),
+        postmaster=os.environ.get("CASEGATE_POSTMASTER", "").strip(),
+        abuse=os.environ.get("CASEGATE_ABUSE", "").strip(),
     )
 
 
