@@ -92,3 +92,24 @@ def test_postmaster_goes_to_the_first_super_administrator_with_an_email_address(
         result = simulate(table, recipient)
         assert result["final"] == [{"address": "alex@solarmora.com", "kind": "mailbox"}]
         assert "alex@solarmora.com" in describe(result)
+
+
+def test_a_user_change_reloads_the_tables_and_a_login_does_not() -> None:
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import update_last_login
+
+    from casegate.routing.models import RoutingVersion
+
+    def version() -> int:
+        row = RoutingVersion.objects.filter(pk=1).first()
+        return row.version if row else 0
+
+    before = version()
+    chief = get_user_model().objects.create_superuser("chief", "", "x")
+    assert version() > before
+    before = version()
+    update_last_login(None, chief)
+    assert version() == before
+    chief.email = "chief@solarmora.com"
+    chief.save()
+    assert version() > before
