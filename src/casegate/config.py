@@ -148,6 +148,10 @@ class Config:
     # the HTTP side
     console_url: str = DEFAULT_CONSOLE_URL
     behind_proxy: bool = False
+    max_sessions: int = 1000
+    max_sessions_per_client: int = 50
+    postmaster: str = ""
+    abuse: str = ""
 
     @property
     def mailbox_root(self) -> Path:
@@ -215,6 +219,10 @@ def get_config() -> Config:
         # the HTTP side
         console_url=_console_url(os.environ.get("CASEGATE_CONSOLE_URL") or DEFAULT_CONSOLE_URL),
         behind_proxy=_env_bool("CASEGATE_BEHIND_PROXY"),
+        max_sessions=_env_int("CASEGATE_MAX_SESSIONS", 1000),
+        max_sessions_per_client=_env_int("CASEGATE_MAX_SESSIONS_PER_CLIENT", 50),
+        postmaster=os.environ.get("CASEGATE_POSTMASTER", "").strip(),
+        abuse=os.environ.get("CASEGATE_ABUSE", "").strip(),
     )
 
 

@@ -7,6 +7,7 @@ import contextlib
 import gc
 import logging
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -24,7 +25,10 @@ from casegate.routing.snapshot import TableCache
 
 log = logging.getLogger("casegate.serve")
 
-WORKER_CHECK = 2.0
+CHILDREN_CHECK = 2.0  # seconds between looks at the delivery worker and the HTTP thread
+# Descriptors the process holds besides SMTP sessions: database connections, the HTTP
+# server's sockets and threads' pipes, log files.
+FILES_BESIDE_SESSIONS = 200
 
 
 def split_hostport(text: str, option: str) -> tuple[str, int]:
@@ -51,14 +55,44 @@ class HttpServer:
             environ[SMTP_LISTEN] = smtp_listen
             return application(environ, start_response)
 
-        self._server = create_server(app, host=host, port=port, threads=4, ident="casegate")
-        self._thread = threading.Thread(target=self._server.run, name="http", daemon=True)
+        # poll(), not waitress's default select(): SMTP sessions share the process, and
+        # select() fails for good once a descriptor number passes 1023.
+        self._server = create_server(app, host=host, port=port, threads=4, ident="casegate",
+                                     asyncore_use_poll=True)
+        self._thread = threading.Thread(target=self._run, name="http", daemon=True)
+
+    def _run(self) -> None:
+        try:
+            self._server.run()
+        except Exception:
+            log.exception("http=failed: the HTTP server stopped")
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
 
     def start(self) -> None:
         self._thread.start()
 
     def stop(self) -> None:
         self._server.close()
+
+
+def raise_open_file_limit(sessions: int) -> int:
+    """Raise the soft limit on open files to the hard one (each SMTP session holds a
+    descriptor); returns the limit in effect."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and soft < hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+        except (ValueError, OSError) as exc:
+            log.warning("open_files=%s cannot raise the limit to %s: %s", soft, hard, exc)
+    if sessions and soft != resource.RLIM_INFINITY and soft < sessions + FILES_BESIDE_SESSIONS:
+        log.warning("open_files=%s max_sessions=%s: the open-file limit is below what that"
+                    " many SMTP sessions need; raise it (ulimit -n, LimitNOFILE=) or lower"
+                    " CASEGATE_MAX_SESSIONS", soft, sessions)
+    return soft
 
 
 def start_worker_process() -> subprocess.Popen[bytes]:
@@ -70,6 +104,7 @@ def start_worker_process() -> subprocess.Popen[bytes]:
 
 async def _serve(config: Config, smtp: tuple[str, int], http: tuple[str, int] | None,
                  with_worker: bool) -> None:
+    raise_open_file_limit(config.max_sessions)
     tables = TableCache()
     await asyncio.to_thread(tables.reload)
     store = DurableStore(on_commit=commit_nudge(config.home))
@@ -95,13 +130,20 @@ async def _serve(config: Config, smtp: tuple[str, int], http: tuple[str, int] | 
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    failure = ""
     while not stop.is_set():
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), WORKER_CHECK)
+            await asyncio.wait_for(stop.wait(), CHILDREN_CHECK)
         if worker is not None and worker.poll() is not None and not stop.is_set():
             log.error("the delivery worker exited with status %s; starting another",
                       worker.returncode)
             worker = start_worker_process()
+        if http_server is not None and not http_server.running and not stop.is_set():
+            # The console and the API are gone while SMTP looks healthy: end the
+            # process, so its supervisor restarts the whole of it.
+            failure = "the HTTP server stopped unexpectedly (its error is logged above)"
+            log.error("http=stopped serve=stopping")
+            stop.set()
     log.info("stopping: finishing open SMTP sessions")
     await gateway.stop()
     await asyncio.to_thread(store.close)
@@ -114,6 +156,8 @@ async def _serve(config: Config, smtp: tuple[str, int], http: tuple[str, int] | 
             await asyncio.to_thread(worker.wait, 60)
         except subprocess.TimeoutExpired:
             worker.kill()
+    if failure:
+        raise CasegateError(failure)
 
 
 def serve(config: Config, smtp: str, http: str | None, with_worker: bool = True) -> None:

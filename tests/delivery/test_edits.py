@@ -67,3 +67,12 @@ def test_an_eight_bit_subject_and_long_header_values_stay_readable() -> None:
     assert parsed["Subject"] == "[EXT] café" and parsed["X-Note"] == "é" * 80
     assert b"\r\n \n" not in out and all(line.endswith(b"\r") or not line
                                          for line in out.split(b"\n")[:-1])
+
+
+def test_a_prefix_with_trailing_space_is_followed_by_exactly_one_space() -> None:
+    raw = b"From: a@example.net\r\nSubject: quarterly report\r\n\r\nbody\r\n"
+    out = prefixed_subject(raw, "[TOP] ")
+    assert message_from_bytes(out)["Subject"] == "[TOP] quarterly report"
+    assert prefixed_subject(out, "[TOP] ") == out
+    assert message_from_bytes(prefixed_subject(raw, " [TOP]  "))["Subject"] == (
+        "[TOP] quarterly report")

@@ -152,3 +152,37 @@ def test_outbound_mail_uses_starttls_and_require_tls_is_met(gateway: Instance,
         gateway.wait_for(lambda: [m for m in crm.messages if msgid.encode() in m[2]],
                          what="the message over TLS")
         assert crm.tls == [True]
+
+
+def _tls_client_context() -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def test_auth_is_offered_neither_before_nor_after_starttls(gateway: Instance) -> None:
+    with gateway.smtp() as client:
+        client.ehlo("client.example.net")
+        assert not client.has_extn("auth")
+        client.starttls(context=_tls_client_context())
+        client.ehlo("client.example.net")
+        assert not client.has_extn("auth")
+        code, reply = client.docmd("AUTH", "PLAIN AGFsZXgAc2VjcmV0")
+    assert code == 502 and reply.startswith(b"5.5.1 AUTH is not offered")
+
+
+def test_garbage_instead_of_a_tls_handshake_is_one_log_line(gateway: Instance) -> None:
+    logged = gateway.log_path.stat().st_size
+    with gateway.smtp() as client:
+        client.ehlo("client.example.net")
+        assert client.docmd("STARTTLS")[0] == 220
+        client.sock.sendall(b"this is not a TLS handshake\r\n" * 10)
+        assert client.sock.recv(100) == b""  # the server hangs up
+
+    def new_log() -> str:
+        return gateway.log_path.read_bytes()[logged:].decode()
+
+    gateway.wait_for(lambda: "tls=failed" in new_log(), what="the failed handshake logged")
+    assert "tls=failed client=127.0.0.1 reason=" in new_log()
+    assert "Traceback" not in new_log()

@@ -262,13 +262,16 @@ def test_rate_limit_of_a_routed_address_answers_451(gateway) -> None:
     inst, _, _ = gateway
     with inst.smtp() as client:
         client.ehlo("client.example.net")
-        answers = []
-        for _ in range(3):
+        for _ in range(2):  # transactions given up after RCPT are no messages
             client.mail("dana@example.net")
-            answers.append(client.rcpt(f"limited@{OURS}"))
+            assert client.rcpt(f"limited@{OURS}")[0] == 250
             client.rset()
-    assert [code for code, _ in answers] == [250, 250, 451]
-    assert b"4.7.1" in answers[2][1] and b"at most 2 messages a minute" in answers[2][1]
+        for _ in range(2):
+            client.sendmail("dana@example.net", [f"limited@{OURS}"], b"Subject: x\r\n\r\nx\r\n")
+        client.mail("dana@example.net")
+        code, reply = client.rcpt(f"limited@{OURS}")
+    assert code == 451
+    assert b"4.7.1" in reply and b"at most 2 messages a minute" in reply
 
 
 def test_two_rules_changing_the_recipient_the_higher_priority_wins(gateway) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 from casegate.config import get_config
 from casegate.gateway.handler import GatewayHandler
-from casegate.gateway.limits import RateLimiter
+from casegate.gateway.limits import RateLimiter, SessionLimits
 from casegate.routing.engine import Routing, Verdict
 
 
@@ -55,8 +55,35 @@ def test_the_gateway_answers_451_with_the_reason() -> None:
     limited = Routing("help@solarmora.com", Verdict.ACCEPT, rate_limit=1)
     other = SimpleNamespace(peer=("203.0.113.10", 4000))
     assert gateway._over_limit(other, limited) == ""  # type: ignore[arg-type]
+    gateway._count_messages([limited])  # its message was accepted at DATA
     assert gateway._over_limit(other, limited).startswith(  # type: ignore[arg-type]
         "451 4.7.1 <help@solarmora.com>: this address takes at most 1 message a minute")
+
+
+def test_a_recipient_s_allowance_counts_messages_accepted_not_rcpt_commands() -> None:
+    gateway = handler(client_rate=0, recipient_rate=2, trusted_networks=())
+    help_desk = Routing("help@solarmora.com", Verdict.ACCEPT)
+    sessions = [SimpleNamespace(peer=(f"203.0.113.{n}", 4000)) for n in (1, 2)]
+    for session in sessions:  # two senders that stop after RCPT
+        assert gateway._over_limit(session, help_desk) == ""  # type: ignore[arg-type]
+    assert not gateway.limits.reached("rcpt help@solarmora.com", 1)
+    gateway._count_messages([help_desk, help_desk])  # one message, the address twice
+    assert gateway._over_limit(sessions[0], help_desk) == ""  # type: ignore[arg-type]
+    gateway._count_messages([help_desk])
+    assert gateway._over_limit(sessions[1], help_desk).startswith(  # type: ignore[arg-type]
+        "451 4.7.1 <help@solarmora.com>: this address takes at most 2 messages a minute")
+
+
+def test_a_connection_beyond_the_session_limits_is_refused_with_the_reason() -> None:
+    limits = SessionLimits(total=3, per_client=2, exempt=lambda ip: ip == "192.0.2.1")
+    assert [limits.admit("203.0.113.9") for _ in range(2)] == ["", ""]
+    assert limits.admit("203.0.113.9") == (
+        "Too many connections from 203.0.113.9: at most 2 at once; try again later")
+    assert limits.admit("192.0.2.1") == ""  # exempt from the count per client
+    assert limits.admit("198.51.100.7") == (
+        "Too many connections: this server takes at most 3 at once; try again later")
+    limits.release("203.0.113.9")
+    assert limits.admit("198.51.100.7") == ""
 
 
 def test_trusted_clients_have_no_client_limit() -> None:

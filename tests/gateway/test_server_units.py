@@ -1,5 +1,6 @@
 import pytest
 
+from casegate.gateway.limits import SessionLimits
 from casegate.gateway.server import with_enhanced_code
 
 
@@ -25,7 +26,8 @@ def test_session_lists_only_the_names_aiosmtpd_introspects() -> None:
 
     loop = asyncio.new_event_loop()
     try:
-        session = GatewaySMTP(object(), set(), {}, loop=loop, hostname="gw.test")
+        session = GatewaySMTP(object(), set(), {}, SessionLimits(0, 0, bool), loop=loop,
+                              hostname="gw.test")
     finally:
         loop.close()
     names = dir(session)
@@ -40,7 +42,8 @@ def _session():
 
     loop = asyncio.new_event_loop()
     try:
-        return GatewaySMTP(object(), set(), {}, loop=loop, hostname="gw.test")
+        return GatewaySMTP(object(), set(), {}, SessionLimits(0, 0, bool), loop=loop,
+                           hostname="gw.test")
     finally:
         loop.close()
 
@@ -86,3 +89,40 @@ def test_fast_path_parsing_matches_aiosmtpd_on_generated_paths() -> None:
         _same_as_aiosmtpd(session, f"<{body}>{params}")
 
     check()
+
+
+def test_serve_notices_when_its_http_server_stops(caplog: pytest.LogCaptureFixture) -> None:
+    from casegate.serve import HttpServer
+
+    server = HttpServer("127.0.0.1", 0, "127.0.0.1:2525")
+
+    def crash() -> None:
+        raise ValueError("filedescriptor out of range in select()")
+
+    server._server.run = crash  # type: ignore[method-assign]
+    server.start()
+    server._thread.join(5)
+    server.stop()
+    assert not server.running
+    assert "http=failed" in caplog.text and "out of range" in caplog.text
+
+
+def test_serve_uses_poll_not_select_for_http() -> None:
+    from casegate.serve import HttpServer
+
+    server = HttpServer("127.0.0.1", 0, "127.0.0.1:2525")
+    server.stop()
+    assert server._server.adj.asyncore_use_poll
+
+
+def test_serve_raises_the_open_file_limit_to_the_hard_one() -> None:
+    import resource
+
+    from casegate.serve import raise_open_file_limit
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY:
+        pytest.skip("no hard limit on open files here")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(soft, hard - 1), hard))
+    assert raise_open_file_limit(100) == hard
+    assert resource.getrlimit(resource.RLIMIT_NOFILE) == (hard, hard)

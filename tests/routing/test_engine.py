@@ -580,3 +580,35 @@ def test_tagged_intake_outside_the_company_domains_reaches_the_desk() -> None:
     routing = table.route("support+vip@tok.case.desk.casegate.localhost")
     assert routing.verdict is Verdict.ACCEPT
     assert routing.targets[0].intake_id == 7
+
+
+# --- postmaster and abuse (RFC 5321 4.5.1) ---------------------------------------------
+
+
+def test_postmaster_without_a_domain_goes_to_the_postmaster_address() -> None:
+    t = table(role_addresses={"postmaster": ANN, "abuse": "Admin@Elsewhere.example"})
+    for written in ("postmaster", "Postmaster", "POSTMASTER"):
+        routing = t.route(written)
+        assert routing.verdict is Verdict.ACCEPT and routing.targets == (mailbox(ANN),)
+    assert t.route(f"postmaster@{OURS}").targets == (mailbox(ANN),)
+    assert t.route(f"Abuse@{OURS}").targets == (remote("admin@elsewhere.example"),)
+    assert t.destinations(f"postmaster@{OURS}") == (mailbox(ANN),)
+
+
+def test_an_account_or_rule_for_postmaster_keeps_precedence() -> None:
+    own = table(accounts=(ANN, BOB, f"postmaster@{OURS}"), role_addresses={"postmaster": ANN})
+    assert own.route(f"postmaster@{OURS}").targets == (mailbox(f"postmaster@{OURS}"),)
+    ruled = table(rules=[rule(1, value=f"abuse@{OURS}", rewrite="recipient", to=BOB)],
+                  role_addresses={"abuse": ANN})
+    assert ruled.route(f"abuse@{OURS}").targets == (mailbox(BOB),)
+
+
+def test_role_mail_is_held_when_no_address_takes_it_and_never_refused() -> None:
+    unset = table().route("postmaster")
+    assert unset.verdict is Verdict.QUARANTINE and "CASEGATE_POSTMASTER" in unset.reason
+    nowhere = table(role_addresses={"postmaster": f"postmaster@{OURS}"})
+    held = nowhere.route(f"postmaster@{OURS}")
+    assert held.verdict is Verdict.QUARANTINE and "takes no mail" in held.reason
+    spam = table(role_addresses={"postmaster": ANN}).route("postmaster", spam=True)
+    assert spam.verdict is Verdict.QUARANTINE
+    assert table().route("abuse@elsewhere.example").verdict is Verdict.RELAY_DENIED

@@ -74,3 +74,42 @@ def test_a_reject_rule_wins_wherever_it_stands_and_quarantine_rules_hold() -> No
     folded = add_rule(RuleSpec(match_type=Rule.MATCH_ADDRESS, match_value="b@solarmora.com",
                                action="reject", reject_text="one\r\n550 two"))
     assert folded.reject_text == "one 550 two"  # no line break can reach the SMTP reply
+
+
+def test_postmaster_goes_to_the_first_super_administrator_with_an_email_address() -> None:
+    from django.contrib.auth import get_user_model
+
+    add_domain("solarmora.com")
+    add_account("alex@solarmora.com")
+    unset = simulate(load_table(), "postmaster")
+    assert unset["disposition"] == "quarantine" and "CASEGATE_POSTMASTER" in unset["reason"]
+    users = get_user_model().objects
+    users.create_superuser("admin", "", "x")  # no address: skipped
+    users.create_superuser("chief", "alex@solarmora.com", "x")
+    users.create_superuser("deputy", "deputy@elsewhere.example", "x")
+    table = load_table()
+    for recipient in ("Postmaster", "postmaster@solarmora.com", "abuse@solarmora.com"):
+        result = simulate(table, recipient)
+        assert result["final"] == [{"address": "alex@solarmora.com", "kind": "mailbox"}]
+        assert "alex@solarmora.com" in describe(result)
+
+
+def test_a_user_change_reloads_the_tables_and_a_login_does_not() -> None:
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import update_last_login
+
+    from casegate.routing.models import RoutingVersion
+
+    def version() -> int:
+        row = RoutingVersion.objects.filter(pk=1).first()
+        return row.version if row else 0
+
+    before = version()
+    chief = get_user_model().objects.create_superuser("chief", "", "x")
+    assert version() > before
+    before = version()
+    update_last_login(None, chief)
+    assert version() == before
+    chief.email = "chief@solarmora.com"
+    chief.save()
+    assert version() > before

@@ -43,7 +43,9 @@ def _text(raw: bytes) -> str:
 
 def prefixed_subject(raw: bytes, prefix: str) -> bytes:
     """``raw`` with ``prefix`` put before its subject (a Subject added when it has none);
-    a subject that already starts with the prefix is left alone."""
+    a subject that already starts with the prefix is left alone. One space separates
+    them, however many the prefix ends with."""
+    prefix = prefix.strip()
     head = header_block(raw)
     lines = head.split(b"\n")
     start = next((i for i, line in enumerate(lines) if line[:8].lower() == b"subject:"), None)

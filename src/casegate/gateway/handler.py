@@ -75,6 +75,8 @@ class GatewayHandler:
     async def handle_EHLO(self, server: SMTP, session: Session, envelope: Envelope,
                           hostname: str, responses: list[str]) -> list[str]:
         session.host_name = hostname
+        # aiosmtpd offers AUTH after STARTTLS even with no mechanism to offer.
+        responses = [line for line in responses if not line.startswith("250-AUTH")]
         responses[-1:-1] = ["250-PIPELINING", "250-ENHANCEDSTATUSCODES", "250-DSN"]
         return responses
 
@@ -149,18 +151,30 @@ class GatewayHandler:
         return "250 2.1.5 Recipient ok"
 
     def _over_limit(self, session: Session, routing: Routing) -> str:
-        """The 451 reply when the client or the recipient is over its rate, else ``""``."""
+        """The 451 reply when the client or the recipient is over its rate, else ``""``.
+
+        A client's rate counts its accepted RCPT commands, whether a message follows or
+        not (as Postfix's smtpd_client_recipient_rate_limit); a recipient's counts the
+        messages it was given, at DATA (:meth:`_count_messages`)."""
         ip = session.peer[0] if isinstance(session.peer, tuple) else ""
         client_rate = self.config.client_rate
         if client_rate and not self.config.is_trusted(ip) and not self.limits.allow(
                 f"client {ip}", client_rate):
             return (f"451 4.7.1 Too much mail from {ip}: at most {client_rate}"
                     f" recipient{'s' if client_rate != 1 else ''} a minute; try again later")
-        rate = routing.rate_limit or self.config.recipient_rate
-        if rate and not self.limits.allow(f"rcpt {routing.recipient}", rate):
+        rate = self._recipient_rate(routing)
+        if rate and self.limits.reached(f"rcpt {routing.recipient}", rate):
             return (f"451 4.7.1 <{routing.recipient}>: this address takes at most {rate}"
                     f" message{'s' if rate != 1 else ''} a minute; try again later")
         return ""
+
+    def _recipient_rate(self, routing: Routing) -> int:
+        return routing.rate_limit or self.config.recipient_rate
+
+    def _count_messages(self, routings: list[Routing]) -> None:
+        """One message for each rate-limited recipient of a message just accepted."""
+        for recipient in {r.recipient for r in routings if self._recipient_rate(r)}:
+            self.limits.count(f"rcpt {recipient}")
 
     @staticmethod
     def _route(address: str, table: RoutingTable, spam: bool = False, sender: str = ""
@@ -221,6 +235,7 @@ class GatewayHandler:
         except Exception:
             return ("451 4.3.0 Temporary failure storing the message;"
                     " nothing was kept, try again later")
+        self._count_messages(envelope.routings)  # type: ignore[attr-defined]
         log.info("queue=%s accepted from=<%s> client=%s rcpts=%d deliveries=%d quarantined=%d"
                  " spam=%s", queue_id, message.mail_from, message.peer, len(message.rcpt_tos),
                  len(message.deliveries), len(message.quarantine), message.spam)

@@ -8,11 +8,12 @@ import re
 import ssl
 from typing import Any, ClassVar
 
-from aiosmtpd.smtp import SMTP
+from aiosmtpd.smtp import SMTP, TLSSetupException, syntax
 
 from casegate import __version__
 from casegate.config import Config
 from casegate.gateway.handler import GatewayHandler
+from casegate.gateway.limits import SessionLimits
 
 log = logging.getLogger("casegate.gateway")
 
@@ -71,28 +72,90 @@ def xtext_decode(text: str) -> str:
     return _XTEXT.sub(lambda found: chr(int(found[1], 16)), text)
 
 
+class BareLineFeeds:
+    """The stream DATA is read from, with lines that end in a bare LF taken as lines.
+
+    aiosmtpd reads DATA up to each CRLF, so a message whose lines end in a bare LF came
+    in as one long line (refused as too long). Here such a line ends at its LF and is
+    handed on ending in CRLF. Only a dot line between two CRLFs ends DATA: a line next to
+    a bare LF that starts with a dot gets a second one, which aiosmtpd's transparency
+    step takes away again, so ``\n.\n`` or ``\n.\r\n`` stays content (a message is never
+    split in two) and every such line is kept as it was sent.
+    """
+
+    def __init__(self, reader: asyncio.StreamReader) -> None:
+        self._reader = reader
+        self._after_crlf = True
+        self._cr_read = False
+
+    async def readuntil(self, separator: bytes = b"\r\n") -> bytes:
+        line = await self._reader.readuntil(b"\n")
+        # After a too long line's start, its CR may have been read already.
+        ends_in_crlf = line.endswith(b"\r\n") or (line == b"\n" and self._cr_read)
+        self._cr_read = False
+        proper = self._after_crlf and ends_in_crlf
+        self._after_crlf = ends_in_crlf
+        line = line.removesuffix(b"\r\n").removesuffix(b"\n") + b"\r\n"
+        if not proper and line.startswith(b"."):
+            line = b"." + line
+        return line
+
+    async def read(self, n: int) -> bytes:
+        """The start of a line too long to keep (aiosmtpd discards it)."""
+        chunk = await self._reader.read(n)
+        self._after_crlf = False
+        self._cr_read = chunk.endswith(b"\r")
+        return chunk
+
+
 class GatewaySMTP(SMTP):
-    """One SMTP session. Tracks itself in ``sessions`` so shutdown can wait for it."""
+    """One SMTP session. Tracks itself in ``sessions`` so shutdown can wait for it, and
+    counts itself in ``limits`` (a connection beyond them is answered 421 and closed)."""
 
     line_length_limit = MAX_LINE
     _command_names: ClassVar[list[str] | None] = None
 
     def __init__(self, handler: GatewayHandler, sessions: set[GatewaySMTP],
-                 rewrites: dict[str, str], **kwargs: Any) -> None:
+                 rewrites: dict[str, str], limits: SessionLimits, **kwargs: Any) -> None:
         super().__init__(handler, **kwargs)
         self._sessions = sessions
         self._rewrites = rewrites
+        self._limits = limits
+        self._client = ""
+        self._admitted = False
 
     def __dir__(self) -> list[str]:
         # aiosmtpd looks up its smtp_* commands and auth_* mechanisms with dir() and
-        # inspect.getmembers() on every new session; listing only those names makes
-        # setting up a session about a quarter cheaper (measured in bench/).
+        # inspect.getmembers() on every new session; listing only the commands makes
+        # setting up a session about a quarter cheaper (measured in bench/), and leaves
+        # aiosmtpd no AUTH mechanism: there is no submission service to log in to.
         cls = type(self)
         if cls._command_names is None:
             cls._command_names = [
-                name for name in super().__dir__() if name.startswith(("smtp_", "auth_"))
+                name for name in super().__dir__() if name.startswith("smtp_")
             ]
         return cls._command_names
+
+    @syntax("AUTH <mechanism>")
+    async def smtp_AUTH(self, arg: str) -> None:
+        await self.push("502 5.5.1 AUTH is not offered: this server only receives mail for"
+                        " its own domains, which needs no login")
+
+    async def smtp_DATA(self, arg: str) -> None:
+        reader = self._reader
+        self._reader = BareLineFeeds(reader)
+        try:
+            await super().smtp_DATA(arg)
+        finally:
+            self._reader = reader
+
+    async def handle_exception(self, error: Exception) -> str:
+        if isinstance(error, TLSSetupException):  # a client's mistake, not ours
+            cause = error.__cause__ or error
+            reason = " ".join(str(cause).split()) or type(cause).__name__
+            log.warning("tls=failed client=%s reason=%s", self._client, reason)
+            return "454 4.7.0 TLS handshake failed"  # aiosmtpd closes without sending it
+        return await super().handle_exception(error)
 
     # aiosmtpd upper-cases MAIL/RCPT parameters and refuses any it does not know. The DSN
     # parameters (RFC 3461) are taken out here, with their original case, for the handler.
@@ -126,14 +189,30 @@ class GatewaySMTP(SMTP):
         return result
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if self.transport is None:  # a new connection (STARTTLS calls this again)
+            peer = transport.get_extra_info("peername")
+            self._client = peer[0] if isinstance(peer, tuple) else str(peer or "")
+            refusal = self._limits.admit(self._client)
+            if refusal:
+                log.warning("smtp=refused client=%s reason=%s", self._client, refusal)
+                transport.write(f"421 4.7.0 {refusal}\r\n".encode())
+                transport.close()
+                return
+            self._admitted = True
         self._sessions.add(self)
         super().connection_made(transport)
 
     def connection_lost(self, error: Exception | None) -> None:
+        if not self._admitted:
+            return
+        self._admitted = False
+        self._limits.release(self._client)
         self._sessions.discard(self)
         super().connection_lost(error)
 
     def eof_received(self) -> bool | None:
+        if not self._admitted:
+            return False
         # The client went away: nothing more can be said to it, so close our side too
         # (otherwise the half-open session would hold up a graceful shutdown).
         super().eof_received()
@@ -181,12 +260,15 @@ class Gateway:
         self._server: asyncio.base_events.Server | None = None
         self._rewrites = _reply_rewrites(config)
         self._tls = tls_context(config)
+        self.limits = SessionLimits(config.max_sessions, config.max_sessions_per_client,
+                                    config.is_trusted)
 
     def _protocol(self) -> GatewaySMTP:
         return GatewaySMTP(
             self.handler,
             self.sessions,
             self._rewrites,
+            self.limits,
             data_size_limit=self.config.max_message_size,
             enable_SMTPUTF8=True,
             hostname=self.config.hostname,

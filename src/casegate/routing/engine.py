@@ -23,6 +23,10 @@ How rules combine (the reference is the admin console in the article):
   spam for any other address is quarantined.
 * Rewritten and added recipients are delivered as they are: rules are not applied to
   them again, so rules cannot chain into a loop.
+* ``postmaster`` (RFC 5321 4.5.1: with no domain, any case) is always accepted, and so
+  are ``postmaster@`` and ``abuse@`` each company domain: when no account, group, intake
+  or rule takes them, they go to the table's role address for them (as if sent there by
+  SMTP), or are held in quarantine when it has none or it takes no mail.
 """
 
 from __future__ import annotations
@@ -42,6 +46,8 @@ from casegate.directory.addresses import (
 from casegate.routing.patterns import PatternIndex
 
 USERS, GROUPS, UNRECOGNIZED = "users", "groups", "unrecognized"
+POSTMASTER, ABUSE = "postmaster", "abuse"
+ROLES = (POSTMASTER, ABUSE)
 ACCOUNT_TYPE_WORDS = {"all": frozenset({USERS, GROUPS, UNRECOGNIZED}),
                       "recognized": frozenset({USERS, GROUPS})}
 
@@ -211,6 +217,7 @@ class RoutingTable:
     unit_lineage: dict[int, frozenset[int]] = field(default_factory=dict)
     unit_depth: dict[int, int] = field(default_factory=dict)
     address_lists: dict[int, AddressListEntries] = field(default_factory=dict)
+    role_addresses: dict[str, str] = field(default_factory=dict)
     _group_cache: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False)
     _containing_cache: dict[str, frozenset[str]] = field(default_factory=dict, compare=False)
 
@@ -328,7 +335,9 @@ class RoutingTable:
     def destinations(self, address: str) -> tuple[Target, ...]:
         """Where mail casegate writes itself to ``address`` goes: a local address through the
         rules, as if it came in by SMTP; ``()`` when nothing would accept it."""
-        routing = self.route(address)
+        return self._reached(self.route(address))
+
+    def _reached(self, routing: Routing) -> tuple[Target, ...]:
         if routing.verdict is Verdict.RELAY_DENIED:
             return self.targets_for(routing.recipient)
         return routing.targets if routing.verdict is Verdict.ACCEPT else ()
@@ -356,7 +365,40 @@ class RoutingTable:
     def route(self, recipient: str, spam: bool = False, releasing: bool = False,
               sender: str = "") -> Routing:
         """Where mail from ``sender`` for ``recipient`` goes; ``releasing`` (from quarantine)
-        skips the rules that send to quarantine, whose hold a person has just lifted."""
+        means quarantine rules are lifted. Mail for a role address (postmaster, abuse)
+        that nothing else takes goes to the address set for the role."""
+        if recipient.strip().lower() == POSTMASTER:
+            return self._role_routing(POSTMASTER, POSTMASTER, spam)
+        routing = self._route_address(recipient, spam, releasing, sender)
+        if routing.verdict is Verdict.UNKNOWN_USER:
+            local, _, domain = routing.recipient.rpartition("@")
+            if local in ROLES and domain in self.domains:
+                return self._role_routing(routing.recipient, local, spam)
+        return routing
+
+    def _role_routing(self, recipient: str, role: str, spam: bool) -> Routing:
+        """Mail for ``recipient``, the ``role`` address: to the address set for the role."""
+        address = self.role_addresses.get(role, "")
+        if not address:
+            return Routing(recipient, Verdict.QUARANTINE,
+                           reason=f"no {role} address is set (CASEGATE_{role.upper()},"
+                                  " or a super administrator's email address)")
+        if spam:
+            return Routing(recipient, Verdict.QUARANTINE,
+                           reason=f"classified as spam; for the {role} address")
+        found = self._route_address(address)
+        targets = self._reached(found)
+        if not targets:
+            return Routing(recipient, Verdict.QUARANTINE,
+                           reason=f"the {role} address {address} takes no mail:"
+                                  f" {found.reason or found.verdict.value}")
+        return Routing(recipient, Verdict.ACCEPT, targets=targets,
+                       reason=f"{role} mail goes to the {role} address, {address}")
+
+    def _route_address(self, recipient: str, spam: bool = False, releasing: bool = False,
+                       sender: str = "") -> Routing:
+        """:meth:`route` by the directory and the rules alone; ``releasing`` skips the rules
+        that send to quarantine, whose hold a person has just lifted."""
         try:
             address = normalize_address(recipient)
         except InvalidAddress as exc:
@@ -494,8 +536,10 @@ def build_table(*, version: int, domains: Iterable[str], accounts: Iterable[str]
                 rules: Iterable[CompiledRule], mailbox_relays: Mapping[str, str] | None = None,
                 delimiter: str = "+", unit_of: Mapping[str, int] | None = None,
                 unit_parents: Mapping[int, int | None] | None = None,
-                address_lists: Mapping[int, Iterable[str]] | None = None) -> RoutingTable:
-    """Index the rules (by address, group and pattern) and the directory into a table."""
+                address_lists: Mapping[int, Iterable[str]] | None = None,
+                role_addresses: Mapping[str, str] | None = None) -> RoutingTable:
+    """Index the rules (by address, group and pattern) and the directory into a table.
+    ``role_addresses`` maps ``postmaster`` and ``abuse`` to where their mail goes."""
     exact: dict[str, list[CompiledRule]] = {}
     by_group: dict[str, list[CompiledRule]] = {}
     patterns: list[tuple[str, CompiledRule]] = []
@@ -541,4 +585,6 @@ def build_table(*, version: int, domains: Iterable[str], accounts: Iterable[str]
         unit_lineage=lineage,
         unit_depth=depth,
         address_lists=lists,
+        role_addresses={role: address.strip().lower()
+                        for role, address in (role_addresses or {}).items() if address.strip()},
     )

@@ -15,7 +15,16 @@ def bump_version(**_kwargs: Any) -> None:
         RoutingVersion.objects.get_or_create(pk=1)
 
 
+def bump_version_for_user(update_fields: frozenset[str] | None = None, **_kwargs: Any) -> None:
+    """A user's change can move where postmaster mail goes (a super administrator's email
+    address); a login, which saves only its time, cannot."""
+    if update_fields is None or not update_fields <= {"last_login", "password"}:
+        bump_version()
+
+
 def connect() -> None:
+    from django.contrib.auth import get_user_model
+
     from casegate.desk.models import Intake
     from casegate.directory.models import Account, Domain, Group, GroupMember, OrgUnit
     from casegate.routing.models import AddressList, Route, Rule
@@ -23,3 +32,6 @@ def connect() -> None:
     for model in (Domain, Account, Group, GroupMember, Intake, Rule, OrgUnit, AddressList, Route):
         post_save.connect(bump_version, sender=model, dispatch_uid=f"bump-{model.__name__}")
         post_delete.connect(bump_version, sender=model, dispatch_uid=f"bump-del-{model.__name__}")
+    user = get_user_model()
+    post_save.connect(bump_version_for_user, sender=user, dispatch_uid="bump-user")
+    post_delete.connect(bump_version, sender=user, dispatch_uid="bump-del-user")

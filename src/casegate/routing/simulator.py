@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from casegate.directory.addresses import InvalidAddress, normalize_address
 from casegate.routing.engine import (
     DEFAULT_REJECT_TEXT,
+    POSTMASTER,
     CompiledRule,
     Routing,
     RoutingTable,
@@ -62,7 +63,7 @@ def _match(rule: CompiledRule) -> str:
     return _("pattern %(pattern)s") % {"pattern": rule.match_value}
 
 
-def _reason(routing: Routing) -> str:
+def _reason(routing: Routing, spam: bool) -> str:
     """Why the disposition is what it is, in the reader's language (the engine's own reason
     is the text of an SMTP reply)."""
     if routing.verdict is Verdict.RELAY_DENIED:
@@ -74,8 +75,9 @@ def _reason(routing: Routing) -> str:
     if routing.verdict is Verdict.QUARANTINE:
         if routing.rules:
             return _("held by rule #%(id)s") % {"id": routing.rules[0]}
-        return _("classified as spam; no rule with bypass spam filter applies")
-    return ""
+        if spam:
+            return _("classified as spam; no rule with bypass spam filter applies")
+    return routing.reason
 
 
 def _why_not(routing: Routing) -> str:
@@ -91,8 +93,14 @@ def simulate(table: RoutingTable, recipient: str, spam: bool = False, sender: st
     try:
         address = normalize_address(recipient)
     except InvalidAddress as exc:
+        if recipient.strip().lower() == POSTMASTER:  # RFC 5321 4.5.1: needs no domain
+            return _simulated(table, POSTMASTER, spam, sender)
         return {"recipient": recipient, "sender": sender, "spam": spam, "rules": [],
                 "disposition": Verdict.INVALID.value, "reason": str(exc), "final": []}
+    return _simulated(table, address, spam, sender)
+
+
+def _simulated(table: RoutingTable, address: str, spam: bool, sender: str) -> dict[str, Any]:
     routing = table.route(address, spam=spam, sender=sender)
     recognized = table.local_owner(address) is not None
     rules = []
@@ -119,7 +127,7 @@ def simulate(table: RoutingTable, recipient: str, spam: bool = False, sender: st
         "recognized": recognized,
         "rules": rules,
         "disposition": routing.verdict.value,
-        "reason": _reason(routing),
+        "reason": _reason(routing, spam),
         "final": [{"address": t.address, "kind": t.kind.value} for t in routing.targets],
         "junk_folder": routing.junk,
     }

@@ -9,8 +9,15 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
-from casegate.config import get_config
-from casegate.routing.engine import CompiledRule, RoutingTable, build_table, compile_rule
+from casegate.config import Config, get_config
+from casegate.routing.engine import (
+    ABUSE,
+    POSTMASTER,
+    CompiledRule,
+    RoutingTable,
+    build_table,
+    compile_rule,
+)
 
 
 def load_table() -> RoutingTable:
@@ -35,6 +42,7 @@ def load_table() -> RoutingTable:
         rules = [_compiled(row, routes) for row in Rule.objects.filter(enabled=True).values()]
         units = dict(OrgUnit.objects.values_list("id", "parent_id"))
         lists = dict(AddressList.objects.values_list("id", "entries"))
+        roles = role_addresses(get_config())
     return build_table(
         version=version,
         domains=[name for name, _ in domain_rows],
@@ -47,7 +55,20 @@ def load_table() -> RoutingTable:
         unit_of={address: unit for address, unit in account_rows + group_rows if unit},
         unit_parents=units,
         address_lists=lists,
+        role_addresses=roles,
     )
+
+
+def role_addresses(config: Config) -> dict[str, str]:
+    """Where postmaster and abuse mail goes: ``CASEGATE_POSTMASTER`` and ``CASEGATE_ABUSE``
+    (which defaults to the postmaster's), else the email address of the first active
+    super administrator who has one; ``""`` when there is none."""
+    from django.contrib.auth import get_user_model
+
+    postmaster = config.postmaster or (
+        get_user_model().objects.filter(is_superuser=True, is_active=True)
+        .exclude(email="").order_by("id").values_list("email", flat=True).first() or "")
+    return {POSTMASTER: postmaster, ABUSE: config.abuse or postmaster}
 
 
 def _compiled(row: dict[str, Any], routes: dict[int, tuple[str, bool]]) -> CompiledRule:
