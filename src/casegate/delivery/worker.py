@@ -94,11 +94,12 @@ def deliver_local(items: list[Claimed], config: Config, table: RoutingTable) -> 
     desk_items = [i for i in items if i.kind == "desk"]
     if not desk_items:
         return
-    intakes = Intake.objects.in_bulk({i.intake_id for i in desk_items})
+    # Mail to an agent's reply address has no intake: it files on the conversation it answers.
+    intakes = {None: None, **Intake.objects.in_bulk({i.intake_id for i in desk_items})}
     parsed = {i.id: parse_message(raws[i.id]) for i in desk_items if i.intake_id in intakes}
     arrivals = {
         i.id: DeskArrival(intakes[i.intake_id], i.queue_id, i.original_recipient,
-                          i.received_at, parsed[i.id], raws[i.id], i.mail_from)
+                          i.received_at, parsed[i.id], raws[i.id], i.mail_from, i.peer)
         for i in desk_items if i.id in parsed
     }
     # Reads and file writes first: SQLite has one writer, and the gateway waits for it.

@@ -211,6 +211,8 @@ class RoutingTable:
     unit_lineage: dict[int, frozenset[int]] = field(default_factory=dict)
     unit_depth: dict[int, int] = field(default_factory=dict)
     address_lists: dict[int, AddressListEntries] = field(default_factory=dict)
+    agents: frozenset[str] = frozenset()
+    agent_reply_addresses: frozenset[str] = frozenset()
     _group_cache: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False)
     _containing_cache: dict[str, frozenset[str]] = field(default_factory=dict, compare=False)
 
@@ -296,6 +298,8 @@ class RoutingTable:
 
     def targets_for(self, address: str) -> tuple[Target, ...]:
         """Where mail for a final ``address`` goes; ``()`` for an unknown local address."""
+        if address in self.agent_reply_addresses:
+            return (Target(address, TargetKind.DESK),)
         owner = self.local_owner(address)
         if owner is None:
             if domain_of(address) in self.domains:
@@ -318,6 +322,7 @@ class RoutingTable:
         the intakes' domains): mail we write must not go there as if to a customer."""
         domain = domain_of(address)
         return (domain in self.domains or address in self.intakes
+                or address in self.agent_reply_addresses
                 or any(domain == domain_of(intake) for intake in self.intakes))
 
     def reachable(self, addresses: Iterable[str]) -> dict[str, tuple[Target, ...]]:
@@ -361,6 +366,8 @@ class RoutingTable:
             address = normalize_address(recipient)
         except InvalidAddress as exc:
             return Routing(recipient, Verdict.INVALID, reason=str(exc))
+        if address in self.agent_reply_addresses:
+            return self._agent_reply_routing(address, spam)
         owner = self.local_owner(address)
         if owner is None and domain_of(address) not in self.domains:
             return Routing(address, Verdict.RELAY_DENIED, reason="relay access denied")
@@ -408,6 +415,16 @@ class RoutingTable:
                            reason="no such user here", rate_limit=rate_limit)
         return Routing(address, Verdict.ACCEPT, recognized, rule_ids, tuple(targets),
                        edits=change.edits, rate_limit=rate_limit)
+
+
+    @staticmethod
+    def _agent_reply_routing(address: str, spam: bool) -> Routing:
+        """An agent's reply address reaches the desk alone: no rule applies to it, so an
+        agent's answer is never forwarded anywhere else."""
+        if spam:
+            return Routing(address, Verdict.QUARANTINE, True,
+                           reason="classified as spam; sent to an agent's reply address")
+        return Routing(address, Verdict.ACCEPT, True, targets=(Target(address, TargetKind.DESK),))
 
 
 def _list_forms(sender: str) -> tuple[str, ...]:
@@ -494,8 +511,13 @@ def build_table(*, version: int, domains: Iterable[str], accounts: Iterable[str]
                 rules: Iterable[CompiledRule], mailbox_relays: Mapping[str, str] | None = None,
                 delimiter: str = "+", unit_of: Mapping[str, int] | None = None,
                 unit_parents: Mapping[int, int | None] | None = None,
-                address_lists: Mapping[int, Iterable[str]] | None = None) -> RoutingTable:
-    """Index the rules (by address, group and pattern) and the directory into a table."""
+                address_lists: Mapping[int, Iterable[str]] | None = None,
+                agents: Iterable[str] = (), agent_reply_addresses: Iterable[str] = ()
+                ) -> RoutingTable:
+    """Index the rules (by address, group and pattern) and the directory into a table.
+
+    ``agents``: the desk's agents' addresses; ``agent_reply_addresses``: their own
+    addresses for answering notifications, which reach the desk alone."""
     exact: dict[str, list[CompiledRule]] = {}
     by_group: dict[str, list[CompiledRule]] = {}
     patterns: list[tuple[str, CompiledRule]] = []
@@ -541,4 +563,6 @@ def build_table(*, version: int, domains: Iterable[str], accounts: Iterable[str]
         unit_lineage=lineage,
         unit_depth=depth,
         address_lists=lists,
+        agents=frozenset(a.lower() for a in agents),
+        agent_reply_addresses=frozenset(agent_reply_addresses),
     )

@@ -15,11 +15,26 @@ def bump_version(**_kwargs: Any) -> None:
         RoutingVersion.objects.get_or_create(pk=1)
 
 
+def bump_for_agent_user(instance: Any, update_fields: Any = None, **_kwargs: Any) -> None:
+    """A user's address or activity decides whether their mail is an agent's (a login,
+    which saves only ``last_login``, changes neither)."""
+    from casegate.desk.models import Agent
+
+    if update_fields is not None and set(update_fields) <= {"last_login", "password"}:
+        return
+    if Agent.objects.filter(user_id=instance.pk).exists():
+        bump_version()
+
+
 def connect() -> None:
-    from casegate.desk.models import Intake
+    from django.contrib.auth import get_user_model
+
+    from casegate.desk.models import Agent, Intake
     from casegate.directory.models import Account, Domain, Group, GroupMember, OrgUnit
     from casegate.routing.models import AddressList, Route, Rule
 
-    for model in (Domain, Account, Group, GroupMember, Intake, Rule, OrgUnit, AddressList, Route):
+    for model in (Domain, Account, Group, GroupMember, Intake, Rule, OrgUnit, AddressList, Route,
+                  Agent):
         post_save.connect(bump_version, sender=model, dispatch_uid=f"bump-{model.__name__}")
         post_delete.connect(bump_version, sender=model, dispatch_uid=f"bump-del-{model.__name__}")
+    post_save.connect(bump_for_agent_user, sender=get_user_model(), dispatch_uid="bump-agent-user")

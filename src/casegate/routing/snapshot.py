@@ -15,7 +15,8 @@ from casegate.routing.engine import CompiledRule, RoutingTable, build_table, com
 
 def load_table() -> RoutingTable:
     """Read the directory and the enabled rules in one consistent transaction."""
-    from casegate.desk.models import Intake
+    from casegate.desk.authorship import reply_address
+    from casegate.desk.models import Agent, Intake
     from casegate.directory.models import Account, Domain, Group, GroupMember, OrgUnit
     from casegate.routing.models import AddressList, Route, RoutingVersion, Rule
 
@@ -35,6 +36,8 @@ def load_table() -> RoutingTable:
         rules = [_compiled(row, routes) for row in Rule.objects.filter(enabled=True).values()]
         units = dict(OrgUnit.objects.values_list("id", "parent_id"))
         lists = dict(AddressList.objects.values_list("id", "entries"))
+        agents = list(Agent.objects.filter(user__is_active=True)
+                      .values_list("id", "user__email"))
     return build_table(
         version=version,
         domains=[name for name, _ in domain_rows],
@@ -47,6 +50,8 @@ def load_table() -> RoutingTable:
         unit_of={address: unit for address, unit in account_rows + group_rows if unit},
         unit_parents=units,
         address_lists=lists,
+        agents=[email for _, email in agents if email],
+        agent_reply_addresses=[reply_address(agent_id) for agent_id, _ in agents],
     )
 
 
