@@ -17,10 +17,12 @@ from email.policy import SMTP, default
 import dkim
 import pytest
 
+from casegate.filtering.classifiers import GTUBE
 from tests.mails import mail, new_message_id, winmail_dat
 from tests.support import Instance, RecordingHandler, free_port, instance, smtp_sink
 
 AGENT = "ivy@agents.example"
+CRM = "crm@crm.example"
 
 
 @pytest.fixture(scope="module")
@@ -234,3 +236,30 @@ def test_agents_mail_never_reaches_the_crm_while_customer_mail_does(desk, crm) -
     inst.wait_for(lambda: again_id in at_crm(), what="the customer's answer at the CRM")
     assert question_id in at_crm()
     assert not at_crm() & set(answers)
+
+
+def test_an_agents_answer_released_from_quarantine_is_not_forwarded_either(desk, crm) -> None:
+    inst, outside = desk
+    _, crm_sink = crm
+    question, question_id = mail(subject="Cable colour", sender="max@customer.example",
+                                 to="help@solarmora.com")
+    inst.send("max@customer.example", ["help@solarmora.com"], question)
+    case = inst.case_with(question_id)
+    notice = inst.wait_for(lambda: [m for m in received_by(outside, AGENT)
+                                    if f"[#CG-{case['id']}]" in m["Subject"]], what="notice")[0]
+    note, note_id = mail(subject="Re: note", sender=AGENT, to="help@solarmora.com",
+                         headers={"In-Reply-To": notice["Message-ID"]},
+                         body=f"#note this looks like spam:\n{GTUBE.decode()}\n")
+    inst.send(AGENT, ["help@solarmora.com"], note)
+    held = inst.wait_for(lambda: [q for q in inst.json("quarantine", "list")
+                                  if q["message_id"] == note_id], what="the note held as spam")
+    inst.run("quarantine", "release", str(held[0]["id"]))
+    inst.wait_for(lambda: [m for m in inst.json("cases", "show", str(case["id"]))["messages"]
+                           if m["direction"] == "note"], what="the released note on the case")
+
+    again, again_id = mail(subject="Re: Cable colour", sender="max@customer.example",
+                           to="help@solarmora.com", headers={"In-Reply-To": question_id})
+    inst.send("max@customer.example", ["help@solarmora.com"], again)
+    inst.wait_for(lambda: again_id in {m["Message-ID"] for m in received_by(crm_sink, CRM)},
+                  what="the customer's answer at the CRM")
+    assert note_id not in {m["Message-ID"] for m in received_by(crm_sink, CRM)}
