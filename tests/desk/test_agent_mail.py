@@ -36,7 +36,7 @@ def table(agent_id: int = 7) -> RoutingTable:
                                 apply_to="all")
     return build_table(version=1, domains=["solarmora.com"], accounts=[ALEX], groups={},
                        intakes={INTAKE: 3}, rules=[crm_rule, archive_rule],
-                       agents=[AGENT], agent_reply_addresses=[reply_address(agent_id)])
+                       agent_addresses=[AGENT], agent_reply_addresses=[reply_address(agent_id)])
 
 
 def test_a_reply_address_names_its_agent_and_cannot_be_made_up() -> None:

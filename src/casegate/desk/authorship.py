@@ -43,6 +43,7 @@ def _reply_signature(agent_id: int) -> str:
 
 
 def desk_domain() -> str:
+    """``CASEGATE_DESK_DOMAIN`` as addresses hold it (A-labels, lower case)."""
     try:
         return normalize_domain(get_config().desk_domain)
     except InvalidAddress:
@@ -75,9 +76,6 @@ class Authorship:
     author: Any = None
     proof: str = ""
     refused: str = ""
-
-
-CUSTOMER = Authorship()
 
 
 def dkim_signer(raw: bytes, sender_domain: str) -> tuple[str, str]:

@@ -41,7 +41,7 @@ def author_address(headers: HeaderFields) -> str:
 
 
 def is_agent_answer(headers: HeaderFields, table: RoutingTable) -> bool:
-    return author_address(headers) in table.agents and answers_ours(headers)
+    return author_address(headers) in table.agent_addresses and answers_ours(headers)
 
 
 def desk_only(targets: tuple[Target, ...]) -> tuple[Target, ...]:
@@ -65,7 +65,7 @@ def kept_at_desk(routings: list[Routing], headers: HeaderFields, table: RoutingT
                  queue_id: str) -> list[Routing]:
     """``routings`` without the onward copies of an agent's answer: a recipient that reaches
     the desk reaches only the desk. Other mail's routings are returned as they are."""
-    if not table.agents or not is_agent_answer(headers, table):
+    if not table.agent_addresses or not is_agent_answer(headers, table):
         return routings
     kept = [replace(r, targets=desk_only(r.targets)) for r in routings]
     withheld = [t.address for before, after in zip(routings, kept, strict=True)

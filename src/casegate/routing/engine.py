@@ -23,6 +23,8 @@ How rules combine (the reference is the admin console in the article):
   spam for any other address is quarantined.
 * Rewritten and added recipients are delivered as they are: rules are not applied to
   them again, so rules cannot chain into a loop.
+* An agent's reply address (:mod:`casegate.desk.authorship`) reaches the desk alone: no
+  rule applies to it.
 """
 
 from __future__ import annotations
@@ -211,7 +213,7 @@ class RoutingTable:
     unit_lineage: dict[int, frozenset[int]] = field(default_factory=dict)
     unit_depth: dict[int, int] = field(default_factory=dict)
     address_lists: dict[int, AddressListEntries] = field(default_factory=dict)
-    agents: frozenset[str] = frozenset()
+    agent_addresses: frozenset[str] = frozenset()
     agent_reply_addresses: frozenset[str] = frozenset()
     _group_cache: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False)
     _containing_cache: dict[str, frozenset[str]] = field(default_factory=dict, compare=False)
@@ -416,7 +418,6 @@ class RoutingTable:
         return Routing(address, Verdict.ACCEPT, recognized, rule_ids, tuple(targets),
                        edits=change.edits, rate_limit=rate_limit)
 
-
     @staticmethod
     def _agent_reply_routing(address: str, spam: bool) -> Routing:
         """An agent's reply address reaches the desk alone: no rule applies to it, so an
@@ -512,11 +513,11 @@ def build_table(*, version: int, domains: Iterable[str], accounts: Iterable[str]
                 delimiter: str = "+", unit_of: Mapping[str, int] | None = None,
                 unit_parents: Mapping[int, int | None] | None = None,
                 address_lists: Mapping[int, Iterable[str]] | None = None,
-                agents: Iterable[str] = (), agent_reply_addresses: Iterable[str] = ()
+                agent_addresses: Iterable[str] = (), agent_reply_addresses: Iterable[str] = ()
                 ) -> RoutingTable:
     """Index the rules (by address, group and pattern) and the directory into a table.
 
-    ``agents``: the desk's agents' addresses; ``agent_reply_addresses``: their own
+    ``agent_addresses``: the desk's agents' addresses; ``agent_reply_addresses``: their own
     addresses for answering notifications, which reach the desk alone."""
     exact: dict[str, list[CompiledRule]] = {}
     by_group: dict[str, list[CompiledRule]] = {}
@@ -563,6 +564,6 @@ def build_table(*, version: int, domains: Iterable[str], accounts: Iterable[str]
         unit_lineage=lineage,
         unit_depth=depth,
         address_lists=lists,
-        agents=frozenset(a.lower() for a in agents),
+        agent_addresses=frozenset(a.lower() for a in agent_addresses),
         agent_reply_addresses=frozenset(agent_reply_addresses),
     )

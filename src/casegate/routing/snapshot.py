@@ -50,7 +50,7 @@ def load_table() -> RoutingTable:
         unit_of={address: unit for address, unit in account_rows + group_rows if unit},
         unit_parents=units,
         address_lists=lists,
-        agents=[email for _, email in agents if email],
+        agent_addresses=[email for _, email in agents if email],
         agent_reply_addresses=[reply_address(agent_id) for agent_id, _ in agents],
     )
 
