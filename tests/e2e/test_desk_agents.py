@@ -1,5 +1,10 @@
 """Agents answer by mail or from the CLI; replies reach the customer, threaded and signed;
-a bounce of a reply comes back to its case; every part of a message is kept."""
+a bounce of a reply comes back to its case; every part of a message is kept; agents' mail
+never reaches the CRM that help@ also delivers to.
+
+Everything here comes from 127.0.0.1, a trusted network by default: that proves the
+agents' answers (tests/e2e/test_desk_agent_proofs.py has the other proofs, and forgeries).
+"""
 
 from __future__ import annotations
 
@@ -12,15 +17,26 @@ from email.policy import SMTP, default
 import dkim
 import pytest
 
+from casegate.filtering.classifiers import GTUBE
 from tests.mails import mail, new_message_id, winmail_dat
 from tests.support import Instance, RecordingHandler, free_port, instance, smtp_sink
 
 AGENT = "ivy@agents.example"
+CRM = "crm@crm.example"
 
 
 @pytest.fixture(scope="module")
-def desk(backend: str) -> Iterator[tuple[Instance, RecordingHandler]]:
-    """The demo with an agent; customers, the agent and a refusing host behind sinks."""
+def crm() -> Iterator[tuple[int, RecordingHandler]]:
+    """The external CRM that help@ also delivers to, as the README sets it up."""
+    port = free_port()
+    with smtp_sink(port) as (_, handler):
+        yield port, handler
+
+
+@pytest.fixture(scope="module")
+def desk(backend: str, crm: tuple[int, RecordingHandler]
+         ) -> Iterator[tuple[Instance, RecordingHandler]]:
+    """The demo with an agent; customers, the agent, a refusing host and the CRM behind sinks."""
     port, refusing_port = free_port(), free_port()
     with (instance(backend) as inst, smtp_sink(port) as (_, outside),
           smtp_sink(refusing_port) as (_, refusing)):
@@ -30,6 +46,9 @@ def desk(backend: str) -> Iterator[tuple[Instance, RecordingHandler]]:
         for domain in ("customer.example", "agents.example"):
             inst.run("transport", "add", domain, f"127.0.0.1:{port}")
         inst.run("transport", "add", "refuses.example", f"127.0.0.1:{refusing_port}")
+        inst.run("transport", "add", "crm.example", f"127.0.0.1:{crm[0]}")
+        inst.run("rule", "add", "--match", "help@solarmora.com", "--also-deliver",
+                 "crm@crm.example")
         inst.start()
         yield inst, outside
 
@@ -51,6 +70,7 @@ def test_agent_answers_the_notification_by_mail_and_the_requester_gets_it(desk) 
     assert f"[#CG-{case['id']}]" in notice["Subject"]
     assert "It beeps every night." in notice.get_content()
     assert notice["Auto-Submitted"] == "auto-generated"
+    assert notice["Reply-To"].startswith("reply+") and notice["Reply-To"] != notice["From"]
 
     answer, _ = mail(subject=f"Re: {notice['Subject']}", sender=f"Ivy <{AGENT}>",
                      to=notice["From"], headers={"In-Reply-To": notice["Message-ID"],
@@ -74,6 +94,7 @@ def test_agent_answers_the_notification_by_mail_and_the_requester_gets_it(desk) 
     outbound = [m for m in shown["messages"] if m["direction"] == "outbound"]
     assert [m["author"] for m in outbound] == ["ivy"]
     assert outbound[0]["new_text"].strip() == "Please update the firmware to 2.1."
+    assert outbound[0]["parse_problems"] == []
     assert shown["first_responded_at"] and shown["status"] == "open"
     assert {"first response", "status"} <= {e["field"] for e in shown["history"]}
 
@@ -176,3 +197,69 @@ def test_every_part_of_a_difficult_message_is_accounted_for(desk) -> None:
     assert any(p.read_bytes() == big for p in stored.rglob("*") if p.is_file())
     sha = message["raw_sha256"]
     assert (inst.home / "blobs" / sha[:2] / sha).read_bytes().endswith(raw[-4096:])
+
+
+def test_agents_mail_never_reaches_the_crm_while_customer_mail_does(desk, crm) -> None:
+    inst, outside = desk
+    _, crm_sink = crm
+    question, question_id = mail(subject="Fan noise", sender="lea@customer.example",
+                                 to="help@solarmora.com")
+    inst.send("lea@customer.example", ["help@solarmora.com"], question)
+    case = inst.case_with(question_id)
+    notice = inst.wait_for(lambda: [m for m in received_by(outside, AGENT)
+                                    if f"[#CG-{case['id']}]" in m["Subject"]], what="notice")[0]
+    answers = {}
+    for rcpt in (notice["Reply-To"], "help@solarmora.com"):  # as asked, and reply-all
+        for body, extra in (("#note the fan was replaced in May", {}),
+                            ("The noise is normal while it cools.", {}),
+                            ("I am out of the office.", {"Auto-Submitted": "auto-replied"})):
+            answer, answer_id = mail(subject=f"Re: {notice['Subject']}", sender=AGENT, to=rcpt,
+                                     body=body, headers={"In-Reply-To": notice["Message-ID"],
+                                                         **extra})
+            inst.send(AGENT, [rcpt], answer)
+            answers[answer_id] = body
+
+    def directions() -> list[str]:
+        shown = inst.json("cases", "show", str(case["id"]))["messages"]
+        return sorted(m["direction"] for m in shown)
+    inst.wait_for(lambda: len(directions()) == 7, what="the agent's six answers on the case")
+    assert directions() == ["inbound", "note", "note", "note", "note", "outbound", "outbound"]
+    inst.wait_for(lambda: len(received_by(outside, "lea@customer.example")) == 2,
+                  what="the two public replies at the customer")
+
+    again, again_id = mail(subject="Re: Fan noise", sender="lea@customer.example",
+                           to="help@solarmora.com", headers={"In-Reply-To": question_id})
+    inst.send("lea@customer.example", ["help@solarmora.com"], again)
+
+    def at_crm() -> set[str]:
+        return {m["Message-ID"] for m in received_by(crm_sink, "crm@crm.example")}
+    inst.wait_for(lambda: again_id in at_crm(), what="the customer's answer at the CRM")
+    assert question_id in at_crm()
+    assert not at_crm() & set(answers)
+
+
+def test_an_agents_answer_released_from_quarantine_is_not_forwarded_either(desk, crm) -> None:
+    inst, outside = desk
+    _, crm_sink = crm
+    question, question_id = mail(subject="Cable colour", sender="max@customer.example",
+                                 to="help@solarmora.com")
+    inst.send("max@customer.example", ["help@solarmora.com"], question)
+    case = inst.case_with(question_id)
+    notice = inst.wait_for(lambda: [m for m in received_by(outside, AGENT)
+                                    if f"[#CG-{case['id']}]" in m["Subject"]], what="notice")[0]
+    note, note_id = mail(subject="Re: note", sender=AGENT, to="help@solarmora.com",
+                         headers={"In-Reply-To": notice["Message-ID"]},
+                         body=f"#note this looks like spam:\n{GTUBE.decode()}\n")
+    inst.send(AGENT, ["help@solarmora.com"], note)
+    held = inst.wait_for(lambda: [q for q in inst.json("quarantine", "list")
+                                  if q["message_id"] == note_id], what="the note held as spam")
+    inst.run("quarantine", "release", str(held[0]["id"]))
+    inst.wait_for(lambda: [m for m in inst.json("cases", "show", str(case["id"]))["messages"]
+                           if m["direction"] == "note"], what="the released note on the case")
+
+    again, again_id = mail(subject="Re: Cable colour", sender="max@customer.example",
+                           to="help@solarmora.com", headers={"In-Reply-To": question_id})
+    inst.send("max@customer.example", ["help@solarmora.com"], again)
+    inst.wait_for(lambda: again_id in {m["Message-ID"] for m in received_by(crm_sink, CRM)},
+                  what="the customer's answer at the CRM")
+    assert note_id not in {m["Message-ID"] for m in received_by(crm_sink, CRM)}

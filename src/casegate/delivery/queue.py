@@ -34,6 +34,7 @@ class Claimed:
     mail_from: str
     received_at: datetime
     edits: dict[str, Any] = field(default_factory=dict)
+    peer: str = ""
 
 
 def _json(value: Any) -> dict[str, Any]:
@@ -76,12 +77,13 @@ def claim(kinds: Iterable[str], limit: int, lease_seconds: float) -> list[Claime
     envelopes = {
         m["queue_id"]: m
         for m in Message.objects.filter(queue_id__in={r[1] for r in rows}).values(
-            "queue_id", "mail_from", "received_at"
+            "queue_id", "mail_from", "received_at", "peer"
         )
     }
     claimed = [
         Claimed(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), r[7], r[8],
-                envelopes[r[1]]["mail_from"], envelopes[r[1]]["received_at"], _json(r[9]))
+                envelopes[r[1]]["mail_from"], envelopes[r[1]]["received_at"], _json(r[9]),
+                envelopes[r[1]]["peer"])
         for r in rows
     ]
     claimed.sort(key=lambda c: c.id)

@@ -171,7 +171,8 @@ def deliver_local(items: list[Claimed], config: Config, table: RoutingTable) -> 
     desk_items = [i for i in items if i.kind == "desk"]
     if not desk_items:
         return
-    intakes = Intake.objects.in_bulk({i.intake_id for i in desk_items})
+    # Mail to an agent's reply address has no intake: it files on the conversation it answers.
+    intakes = {None: None, **Intake.objects.in_bulk({i.intake_id for i in desk_items})}
     arrivals: dict[int, DeskArrival] = {}
     failed: dict[int, Exception] = {}
     for item in desk_items:
@@ -185,7 +186,7 @@ def deliver_local(items: list[Claimed], config: Config, table: RoutingTable) -> 
             continue
         arrivals[item.id] = DeskArrival(intakes[item.intake_id], item.queue_id,
                                         item.original_recipient, item.received_at, mail,
-                                        raws[item.id], item.mail_from)
+                                        raws[item.id], item.mail_from, item.peer)
     # Reads and file writes first: SQLite has one writer, and the gateway waits for it.
     known = prefetch(list(arrivals.values()))
     try:

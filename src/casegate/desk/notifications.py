@@ -2,14 +2,16 @@
 
 Each new customer message on a case is mailed to its assignee, or else to the agents of
 its team, or else to every agent (those with notifications on). The notification comes
-from the address the customer wrote to and carries the conversation's signed Message-ID:
-an agent's answer to it comes back to the desk and is sent to the customer as their
+from the address the customer wrote to, carries the conversation's signed Message-ID, and
+has the agent's own reply address as Reply-To (see :mod:`casegate.desk.authorship`): an
+agent's answer to it comes back to the desk alone and is sent to the customer as their
 reply (or kept as an internal note when it begins with ``#note``). Notifications leave
 from the null sender with ``Auto-Submitted: auto-generated``.
 """
 
 from __future__ import annotations
 
+from casegate.desk.authorship import reply_address
 from casegate.desk.models import Agent, Case, DeskMessage, Lead
 from casegate.desk.outgoing import about, tag_of
 from casegate.desk.services import Filed
@@ -20,21 +22,23 @@ FOOTER = ("-- \nReply to this message to answer {requester} (your reply is maile
           "Begin your reply with #note to add an internal note instead.\n")
 
 
-def _recipients(conversation: Case | Lead, agents: list[Agent]) -> list[str]:
+def _recipients(conversation: Case | Lead, agents: list[Agent]) -> list[Agent]:
     if isinstance(conversation, Case):
         if conversation.assignee_id is not None:
-            return [a.user.email for a in agents if a.user_id == conversation.assignee_id]
-        team = [a.user.email for a in agents if conversation.team and conversation.team in a.teams]
+            return [a for a in agents if a.user_id == conversation.assignee_id]
+        team = [a for a in agents if conversation.team and conversation.team in a.teams]
         if team:
             return team
-    return [a.user.email for a in agents]
+    return agents
 
 
-def compose(filed: Filed, to: str, hostname: str) -> tuple[bytes, str]:
+def compose(filed: Filed, agent: Agent, hostname: str) -> tuple[bytes, str]:
     conversation = filed.conversation
     assert conversation is not None
     mail = filed.arrival.mail
-    message = about(conversation, to, f"{tag_of(conversation)} {mail.subject}", hostname)
+    message = about(conversation, agent.user.email, f"{tag_of(conversation)} {mail.subject}",
+                    hostname)
+    message["Reply-To"] = reply_address(agent.pk)
     message["Auto-Submitted"] = "auto-generated"
     message["X-Auto-Response-Suppress"] = "All"
     who = f"{mail.sender_name} <{mail.sender}>" if mail.sender_name else mail.sender
@@ -56,9 +60,10 @@ def notifications(filed: list[Filed], table: RoutingTable, hostname: str
     outgoing = []
     for item in news:
         assert item.conversation is not None
-        for address in _recipients(item.conversation, agents):
+        for agent in _recipients(item.conversation, agents):
+            address = agent.user.email
             targets = table.destinations(address.lower())
             if targets:
-                data, message_id = compose(item, address, hostname)
+                data, message_id = compose(item, agent, hostname)
                 outgoing.append(generated_message({address: targets}, data, hostname, message_id))
     return outgoing

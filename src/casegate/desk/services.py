@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 import string
 from dataclasses import dataclass, field
@@ -11,11 +12,13 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from casegate.config import get_config
 from casegate.delivery.models import Delivery
 from casegate.desk import blobs
+from casegate.desk.authorship import ActiveAgents, Authorship, agent_of_reply_address, judge
 from casegate.desk.models import (
     Agent,
     Attachment,
@@ -34,6 +37,8 @@ from casegate.directory.claims import owner_of
 from casegate.errors import CasegateError
 
 _ALPHABET = string.ascii_lowercase + string.digits
+
+log = logging.getLogger("casegate.desk")
 
 
 class DeskError(CasegateError):
@@ -106,15 +111,21 @@ def add_agent(email: str, name: str = "", username: str | None = None,
 
 @dataclass
 class DeskArrival:
-    """A message delivered to an intake, parsed and ready to be filed."""
+    """A message delivered to the desk, parsed and ready to be filed.
 
-    intake: Intake
+    ``intake`` is None for mail to an agent's reply address: it belongs to the conversation
+    it answers, and takes that conversation's intake when filed. ``peer``: the client the
+    gateway received it from.
+    """
+
+    intake: Intake | None
     queue_id: str
     original_recipient: str
     received_at: datetime
     mail: ParsedMail
     raw: bytes = field(default=b"", repr=False)
     mail_from: str = ""
+    peer: str = ""
 
     def __post_init__(self) -> None:
         # Without a From: address the envelope sender is the best word on who wrote.
@@ -124,12 +135,8 @@ class DeskArrival:
                 f"From: no address; the envelope sender <{self.mail.sender}> is the requester")
 
     @property
-    def intake_id(self) -> int:
-        return self.intake.pk
-
-    @property
     def kind(self) -> str:
-        return self.intake.kind
+        return self.intake.kind if self.intake else Intake.CASE
 
 
 @dataclass
@@ -138,6 +145,7 @@ class Filed:
 
     ``author`` is set when an agent answered a notification by mail: the message is their
     reply (or, starting with ``#note``, an internal note) rather than the customer's.
+    ``unproven`` says why a message sent as an agent's answer was kept as customer mail.
     """
 
     arrival: DeskArrival
@@ -145,6 +153,7 @@ class Filed:
     created: bool
     message: DeskMessage | None
     author: Any = None
+    unproven: str = ""
 
     @property
     def duplicate(self) -> bool:
@@ -167,21 +176,45 @@ class Prefetched:
     hints: list[ThreadHint]
     found: dict[str, Case | Lead]
     contacts: dict[str, Contact]
-    agents: dict[str, Any]
+    authorship: list[Authorship]
 
 
 def prefetch(arrivals: list[DeskArrival]) -> Prefetched:
+    """Also decides who wrote each arrival, checking DKIM signatures of agents' answers (DNS
+    lookups, so before the writing transaction)."""
     seen = set(DeskMessage.objects.filter(
         message_id__in=[a.mail.message_id for a in arrivals if a.mail.message_id]
     ).values_list("message_id", "sender", "subject"))
     hints, found = _existing_conversations(arrivals)
     senders = list({a.mail.sender for a in arrivals if a.mail.sender})
     contacts = Contact.objects.in_bulk(senders, field_name="address")
-    agents = {}
-    if any(h.signed for h in hints):
-        agents = {agent.user.email.lower(): agent.user for agent in Agent.objects.filter(
-            user__email__in=senders, user__is_active=True).select_related("user")}
-    return Prefetched(seen, hints, found, contacts, agents)
+    agents = _active_agents(arrivals, hints, senders)
+    authorship = [judge(arrival, _answers_ours(hint, found), agents)
+                  for arrival, hint in zip(arrivals, hints, strict=True)]
+    for arrival, decided in zip(arrivals, authorship, strict=True):
+        if decided.author is not None:
+            log.info("queue=%s agent=%s proof=%r", arrival.queue_id,
+                     decided.author.get_username(), decided.proof)
+        elif decided.refused:
+            log.warning("queue=%s sender=<%s> agent-answer=refused reason=%r", arrival.queue_id,
+                        arrival.mail.sender, decided.refused)
+    return Prefetched(seen, hints, found, contacts, authorship)
+
+
+def _answers_ours(hint: ThreadHint, found: dict[str, Case | Lead]) -> bool:
+    """Whether the message answers a signed Message-ID of a conversation that exists."""
+    return hint.signed is not None and f"{hint.signed[0]}{hint.signed[1]}" in found
+
+
+def _active_agents(arrivals: list[DeskArrival], hints: list[ThreadHint], senders: list[str]
+                   ) -> ActiveAgents:
+    """The agents an arrival may be the answer of: its sender, or its reply address's."""
+    reply_ids = {agent_of_reply_address(a.original_recipient) for a in arrivals} - {None}
+    if not reply_ids and not any(h.signed for h in hints):
+        return ActiveAgents()
+    agents = Agent.objects.filter(user__is_active=True).filter(
+        Q(user__email__in=senders) | Q(pk__in=reply_ids)).select_related("user")
+    return ActiveAgents({a.user.email.lower(): a for a in agents}, {a.pk: a for a in agents})
 
 
 def _kept_attachments(mail: ParsedMail) -> list[tuple[AttachmentInfo, bool]]:
@@ -285,13 +318,6 @@ def _record(case: Case, field: str, before: str, after: str, actor: str) -> Case
                      at=timezone.now())
 
 
-def _agent_reply(arrival: DeskArrival, hint: ThreadHint, known: Prefetched) -> Any:
-    """The agent who sent this by answering one of our notifications, or None."""
-    if hint.signed is None or f"{hint.signed[0]}{hint.signed[1]}" not in known.found:
-        return None
-    return known.agents.get(arrival.mail.sender)
-
-
 def _direction(filed: Filed) -> str:
     if filed.author is None:
         return DeskMessage.INBOUND
@@ -315,7 +341,7 @@ def file_arrivals(arrivals: list[DeskArrival], known: Prefetched | None = None) 
     contacts = _contacts(arrivals, known.contacts)
     filed: list[Filed] = []
     events: list[CaseEvent] = []
-    for arrival, hint in zip(arrivals, hints, strict=True):
+    for arrival, hint, authorship in zip(arrivals, hints, known.authorship, strict=True):
         # The same message again (a resend, or a copy by another route): stored once. A
         # Message-ID alone is not enough, some senders reuse theirs for different mail.
         repeat = (arrival.mail.message_id, arrival.mail.sender[:320], arrival.mail.subject)
@@ -325,7 +351,12 @@ def file_arrivals(arrivals: list[DeskArrival], known: Prefetched | None = None) 
         if arrival.mail.message_id:
             seen.add(repeat)
         conversation = _thread_of(arrival, hint, found)
-        author = _agent_reply(arrival, hint, known)
+        if arrival.intake is None:
+            if conversation is None:
+                raise DeskError(f"queue {arrival.queue_id} to {arrival.original_recipient}"
+                                " answers none of our conversations")
+            arrival.intake = conversation.intake
+        author = authorship.author
         follows = None
         if author is not None:
             pass  # an agent's answer leaves the status to the agent
@@ -343,7 +374,7 @@ def file_arrivals(arrivals: list[DeskArrival], known: Prefetched | None = None) 
             conversation = _new_conversation(arrival, contacts, follows, now)
             if arrival.mail.message_id:
                 found[arrival.mail.message_id] = conversation
-        filed.append(Filed(arrival, conversation, created, None, author))
+        filed.append(Filed(arrival, conversation, created, None, author, authorship.refused))
     new_cases = [f.conversation for f in filed if f.created and isinstance(f.conversation, Case)]
     new_leads = [f.conversation for f in filed if f.created and isinstance(f.conversation, Lead)]
     Case.objects.bulk_create(new_cases)
@@ -397,7 +428,8 @@ def _store_messages(filed: list[Filed], now: datetime) -> None:
             text=mail.text,
             new_text=mail.new_text,
             html=mail.html,
-            parse_problems="\n".join(mail.problems),
+            parse_problems="\n".join([*mail.problems, item.unproven] if item.unproven
+                                      else mail.problems),
             raw_id=raws.get(id(item)),
             created_at=now,
         )

@@ -12,6 +12,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from casegate.config import Config
 from casegate.delivery import forwarding
+from casegate.desk.onward import kept_at_desk, reply_address_refusal
 from casegate.directory.addresses import domain_of
 from casegate.filtering.classifiers import Classifier, InboundMessage, classify
 from casegate.filtering.phishing import phishing_reason
@@ -227,6 +228,10 @@ class GatewayHandler:
         if verdict.spam:
             routings = [self._route(r, table, spam=True, sender=message.mail_from)
                         for r in envelope.rcpt_tos]
+        refused = reply_address_refusal(message.rcpt_tos, headers, table)
+        if refused:
+            return refused
+        routings = kept_at_desk(routings, headers, table, queue_id)
         plan_deliveries(message, routings, envelope.rcpt_dsn,  # type: ignore[attr-defined]
                         phishing_reason(headers) if any(r.edits.spam_headers for r in routings)
                         else "")

@@ -8,6 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from casegate.delivery.models import Delivery
+from casegate.desk.onward import desk_only, is_agent_answer
 from casegate.errors import CasegateError
 from casegate.filtering.phishing import phishing_reason
 from casegate.gateway.headers import HeaderFields
@@ -61,16 +62,17 @@ def release(entry_id: int) -> list[Delivery]:
     """Route the held recipient as if the message were not spam, and queue its deliveries."""
     entry = _held(entry_id)
     message = entry.message
-    routing = load_table().route(entry.recipient, spam=False, releasing=True,
-                                 sender=message.mail_from)
+    table = load_table()
+    routing = table.route(entry.recipient, spam=False, releasing=True, sender=message.mail_from)
     if routing.verdict is not Verdict.ACCEPT:
         raise QuarantineError(
             f"{entry.recipient} has no route now ({routing.reason}); add a rule, then release again"
         )
     now = timezone.now()
-    edits = routing.edits.written(
-        routing.recipient, message.spam, message.spam_reason,
-        phishing_reason(HeaderFields(bytes(message.raw))) if routing.edits.spam_headers else "")
+    headers = HeaderFields(bytes(message.raw))
+    edits = routing.edits.written(routing.recipient, message.spam, message.spam_reason,
+                                  phishing_reason(headers) if routing.edits.spam_headers else "")
+    targets = desk_only(routing.targets) if is_agent_answer(headers, table) else routing.targets
     already = set(Delivery.objects.filter(message_id=entry.message_id)
                   .values_list("recipient", "kind"))
     deliveries = Delivery.objects.bulk_create(
@@ -89,7 +91,7 @@ def release(entry_id: int) -> list[Delivery]:
             created_at=now,
             updated_at=now,
         )
-        for target in routing.targets
+        for target in targets
         if (target.address, target.kind.value) not in already  # no second copy to anyone
     )
     entry.state = Quarantine.RELEASED

@@ -27,6 +27,8 @@ How rules combine (the reference is the admin console in the article):
   are ``postmaster@`` and ``abuse@`` each company domain: when no account, group, intake
   or rule takes them, they go to the table's role address for them (as if sent there by
   SMTP), or are held in quarantine when it has none or it takes no mail.
+* An agent's reply address (:mod:`casegate.desk.authorship`) reaches the desk alone: no
+  rule applies to it.
 """
 
 from __future__ import annotations
@@ -218,6 +220,8 @@ class RoutingTable:
     unit_depth: dict[int, int] = field(default_factory=dict)
     address_lists: dict[int, AddressListEntries] = field(default_factory=dict)
     role_addresses: dict[str, str] = field(default_factory=dict)
+    agent_addresses: frozenset[str] = frozenset()
+    agent_reply_addresses: frozenset[str] = frozenset()
     _group_cache: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False)
     _containing_cache: dict[str, frozenset[str]] = field(default_factory=dict, compare=False)
 
@@ -303,6 +307,8 @@ class RoutingTable:
 
     def targets_for(self, address: str) -> tuple[Target, ...]:
         """Where mail for a final ``address`` goes; ``()`` for an unknown local address."""
+        if address in self.agent_reply_addresses:
+            return (Target(address, TargetKind.DESK),)
         owner = self.local_owner(address)
         if owner is None:
             if domain_of(address) in self.domains:
@@ -325,6 +331,7 @@ class RoutingTable:
         the intakes' domains): mail we write must not go there as if to a customer."""
         domain = domain_of(address)
         return (domain in self.domains or address in self.intakes
+                or address in self.agent_reply_addresses
                 or any(domain == domain_of(intake) for intake in self.intakes))
 
     def reachable(self, addresses: Iterable[str]) -> dict[str, tuple[Target, ...]]:
@@ -403,6 +410,8 @@ class RoutingTable:
             address = normalize_address(recipient)
         except InvalidAddress as exc:
             return Routing(recipient, Verdict.INVALID, reason=str(exc))
+        if address in self.agent_reply_addresses:
+            return self._agent_reply_routing(address, spam)
         owner = self.local_owner(address)
         if owner is None and domain_of(address) not in self.domains:
             return Routing(address, Verdict.RELAY_DENIED, reason="relay access denied")
@@ -450,6 +459,15 @@ class RoutingTable:
                            reason="no such user here", rate_limit=rate_limit)
         return Routing(address, Verdict.ACCEPT, recognized, rule_ids, tuple(targets),
                        edits=change.edits, rate_limit=rate_limit)
+
+    @staticmethod
+    def _agent_reply_routing(address: str, spam: bool) -> Routing:
+        """An agent's reply address reaches the desk alone: no rule applies to it, so an
+        agent's answer is never forwarded anywhere else."""
+        if spam:
+            return Routing(address, Verdict.QUARANTINE, True,
+                           reason="classified as spam; sent to an agent's reply address")
+        return Routing(address, Verdict.ACCEPT, True, targets=(Target(address, TargetKind.DESK),))
 
 
 def _list_forms(sender: str) -> tuple[str, ...]:
@@ -537,9 +555,14 @@ def build_table(*, version: int, domains: Iterable[str], accounts: Iterable[str]
                 delimiter: str = "+", unit_of: Mapping[str, int] | None = None,
                 unit_parents: Mapping[int, int | None] | None = None,
                 address_lists: Mapping[int, Iterable[str]] | None = None,
-                role_addresses: Mapping[str, str] | None = None) -> RoutingTable:
+                role_addresses: Mapping[str, str] | None = None,
+                agent_addresses: Iterable[str] = (), agent_reply_addresses: Iterable[str] = ()
+                ) -> RoutingTable:
     """Index the rules (by address, group and pattern) and the directory into a table.
-    ``role_addresses`` maps ``postmaster`` and ``abuse`` to where their mail goes."""
+
+    ``role_addresses`` maps ``postmaster`` and ``abuse`` to where their mail goes;
+    ``agent_addresses``: the desk's agents' addresses; ``agent_reply_addresses``: their own
+    addresses for answering notifications, which reach the desk alone."""
     exact: dict[str, list[CompiledRule]] = {}
     by_group: dict[str, list[CompiledRule]] = {}
     patterns: list[tuple[str, CompiledRule]] = []
@@ -587,4 +610,6 @@ def build_table(*, version: int, domains: Iterable[str], accounts: Iterable[str]
         address_lists=lists,
         role_addresses={role: address.strip().lower()
                         for role, address in (role_addresses or {}).items() if address.strip()},
+        agent_addresses=frozenset(a.lower() for a in agent_addresses),
+        agent_reply_addresses=frozenset(agent_reply_addresses),
     )

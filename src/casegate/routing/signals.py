@@ -25,11 +25,12 @@ def bump_version_for_user(update_fields: frozenset[str] | None = None, **_kwargs
 def connect() -> None:
     from django.contrib.auth import get_user_model
 
-    from casegate.desk.models import Intake
+    from casegate.desk.models import Agent, Intake
     from casegate.directory.models import Account, Domain, Group, GroupMember, OrgUnit
     from casegate.routing.models import AddressList, Route, Rule
 
-    for model in (Domain, Account, Group, GroupMember, Intake, Rule, OrgUnit, AddressList, Route):
+    for model in (Domain, Account, Group, GroupMember, Intake, Rule, OrgUnit, AddressList, Route,
+                  Agent):
         post_save.connect(bump_version, sender=model, dispatch_uid=f"bump-{model.__name__}")
         post_delete.connect(bump_version, sender=model, dispatch_uid=f"bump-del-{model.__name__}")
     user = get_user_model()

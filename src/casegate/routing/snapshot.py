@@ -22,7 +22,8 @@ from casegate.routing.engine import (
 
 def load_table() -> RoutingTable:
     """Read the directory and the enabled rules in one consistent transaction."""
-    from casegate.desk.models import Intake
+    from casegate.desk.authorship import reply_address
+    from casegate.desk.models import Agent, Intake
     from casegate.directory.models import Account, Domain, Group, GroupMember, OrgUnit
     from casegate.routing.models import AddressList, Route, RoutingVersion, Rule
 
@@ -43,6 +44,8 @@ def load_table() -> RoutingTable:
         units = dict(OrgUnit.objects.values_list("id", "parent_id"))
         lists = dict(AddressList.objects.values_list("id", "entries"))
         roles = role_addresses(get_config())
+        agents = list(Agent.objects.filter(user__is_active=True)
+                      .values_list("id", "user__email"))
     return build_table(
         version=version,
         domains=[name for name, _ in domain_rows],
@@ -56,6 +59,8 @@ def load_table() -> RoutingTable:
         unit_parents=units,
         address_lists=lists,
         role_addresses=roles,
+        agent_addresses=[email for _, email in agents if email],
+        agent_reply_addresses=[reply_address(agent_id) for agent_id, _ in agents],
     )
 
 

@@ -1,0 +1,147 @@
+"""Whether a message at the desk is an agent's answer, and how that is proven.
+
+An agent answers a notification by mail. Neither the From address nor the conversation's
+signed Message-ID proves who wrote it: anyone can write the From line, and the signed
+Message-ID of an agent's reply reaches the customer and everyone they copied. So a message
+from an agent's address that answers one of our Message-IDs is the agent's only with a
+proof, one of:
+
+* it was sent to the agent's own reply address, the Reply-To of the notifications they
+  get (``reply+<agent>.<HMAC>@<desk domain>``), which no customer ever sees;
+* it came from a trusted network (``CASEGATE_TRUSTED_NETWORKS``);
+* a DKIM signature of the sender's domain (or a parent of it) verifies.
+
+Anything else is customer mail, kept on the conversation with a note saying why it was not
+taken as the agent's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import dkim
+from django.conf import settings
+
+from casegate.config import get_config
+from casegate.delivery.forwarding import dns_txt
+from casegate.directory.addresses import InvalidAddress, domain_of, normalize_domain
+
+if TYPE_CHECKING:
+    from casegate.desk.models import Agent
+    from casegate.desk.services import DeskArrival
+
+_REPLY_ADDRESS = re.compile(r"^reply\+(\d{1,12})\.([0-9a-f]{20})@(.+)$")
+
+
+def _reply_signature(agent_id: int) -> str:
+    key = hmac.new(settings.SECRET_KEY.encode(), b"casegate-agent-reply", hashlib.sha256).digest()
+    return hmac.new(key, str(agent_id).encode(), hashlib.sha256).hexdigest()[:20]
+
+
+def desk_domain() -> str:
+    """``CASEGATE_DESK_DOMAIN`` as addresses hold it (A-labels, lower case)."""
+    try:
+        return normalize_domain(get_config().desk_domain)
+    except InvalidAddress:
+        return get_config().desk_domain.lower()
+
+
+def reply_address(agent_id: int) -> str:
+    """The agent's own address for answering notifications, at the desk domain."""
+    return f"reply+{agent_id}.{_reply_signature(agent_id)}@{desk_domain()}"
+
+
+def agent_of_reply_address(address: str) -> int | None:
+    """The agent id behind one of our reply addresses; None for any other address."""
+    found = _REPLY_ADDRESS.match(address.lower())
+    if not found or found[3] != desk_domain():
+        return None
+    agent_id = int(found[1])
+    if not hmac.compare_digest(found[2], _reply_signature(agent_id)):
+        return None
+    return agent_id
+
+
+@dataclass(frozen=True)
+class Authorship:
+    """Who wrote an arrival: an agent (``author``, with the ``proof``) or the customer.
+
+    ``refused`` says why a message sent as an agent's answer is kept as customer mail.
+    """
+
+    author: Any = None
+    proof: str = ""
+    refused: str = ""
+
+
+def dkim_signer(raw: bytes, sender_domain: str) -> tuple[str, str]:
+    """The domain of a DKIM signature of ``raw`` that verifies and is aligned with
+    ``sender_domain`` (signed by it or a parent domain), or ``""`` and why there is none."""
+    try:
+        verifier = dkim.DKIM(raw)
+    except dkim.DKIMException as exc:
+        return "", f"the DKIM signature cannot be read: {exc}"
+    count = sum(1 for name, _ in verifier.headers if name.lower() == b"dkim-signature")
+    if not count:
+        return "", "the message has no DKIM signature"
+    problems = []
+    for index in range(count):
+        verifier.domain = None
+        try:
+            passed, detail = verifier.verify(idx=index, dnsfunc=dns_txt), ""
+        except dkim.DKIMException as exc:
+            passed, detail = False, f": {exc}"
+        signer = (verifier.domain or b"?").decode("ascii", errors="replace").lower()
+        if not passed:
+            problems.append(f"the DKIM signature of {signer} does not verify{detail}")
+        elif sender_domain != signer and not sender_domain.endswith(f".{signer}"):
+            problems.append(f"the DKIM signature is by {signer}, not by {sender_domain}")
+        elif b"l" in (verifier.signature_fields or {}):
+            problems.append(f"the DKIM signature of {signer} covers only part of the body")
+        else:
+            return signer, ""
+    return "", "; ".join(problems)
+
+
+@dataclass
+class ActiveAgents:
+    """The active agents a batch of arrivals may come from, by address and by id."""
+
+    by_address: dict[str, Agent] = field(default_factory=dict)
+    by_id: dict[int, Agent] = field(default_factory=dict)
+
+
+def judge(arrival: DeskArrival, answers_ours: bool, agents: ActiveAgents) -> Authorship:
+    """Whether ``arrival`` is an agent's answer. ``answers_ours``: it answers one of our
+    signed Message-IDs of an existing conversation."""
+    sender = arrival.mail.sender
+    reply_to_agent = agent_of_reply_address(arrival.original_recipient)
+    via_reply_address = ""
+    if reply_to_agent is not None:
+        owner = agents.by_id.get(reply_to_agent)
+        if owner is None:
+            via_reply_address = "sent to the reply address of an agent who is no longer active"
+        elif not answers_ours:
+            via_reply_address = (f"sent to the reply address of agent {owner.user.get_username()}"
+                                 " but answers none of our messages")
+        elif owner.user.email.lower() != sender:
+            via_reply_address = (f"sent to the reply address of agent {owner.user.get_username()}"
+                                 f" from {sender or 'no sender'}, not from the agent's address")
+        else:
+            return Authorship(owner.user, "the agent's reply address")
+    agent = agents.by_address.get(sender) if sender else None
+    if agent is None or not answers_ours:
+        return Authorship(refused=via_reply_address)
+    if get_config().is_trusted(arrival.peer):
+        return Authorship(agent.user, f"trusted network ({arrival.peer})")
+    signer, why_not = dkim_signer(arrival.raw, domain_of(sender))
+    if signer:
+        return Authorship(agent.user, f"DKIM signature of {signer}")
+    client = f"client {arrival.peer}" if arrival.peer else "the client"
+    return Authorship(refused=(
+        f"sent as agent {agent.user.get_username()} but not authenticated: {client} is not on a"
+        f" trusted network, it was not sent to the agent's reply address, and {why_not}"))
