@@ -32,7 +32,9 @@ from casegate.trace import TraceFilter, find_messages, message_hops
 from tests.mails import mail
 from tests.support import free_port, smtp_sink
 
-pytestmark = pytest.mark.django_db
+# The worker runs outside any transaction (it checks its connection after a failure): so
+# do these tests, instead of inside the usual per-test transaction.
+pytestmark = pytest.mark.django_db(transaction=True)
 
 KINDS = ("desk", "mailbox")
 

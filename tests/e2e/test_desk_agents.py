@@ -13,6 +13,7 @@ import hashlib
 from collections.abc import Iterator
 from email.message import EmailMessage
 from email.policy import SMTP, default
+from typing import Any
 
 import dkim
 import pytest
@@ -56,6 +57,17 @@ def desk(backend: str, crm: tuple[int, RecordingHandler]
 def received_by(sink: RecordingHandler, rcpt: str) -> list[EmailMessage]:
     return [email.message_from_bytes(raw, policy=default)
             for _, rcpts, raw in sink.messages if rcpt in rcpts]
+
+
+def notified(inst: Instance, outside: RecordingHandler, customer: str, subject: str
+             ) -> tuple[str, dict[str, Any], EmailMessage]:
+    """A customer's question to help@: its Message-ID, its case and the agent's notice."""
+    question, question_id = mail(subject=subject, sender=customer, to="help@solarmora.com")
+    inst.send(customer, ["help@solarmora.com"], question)
+    case = inst.case_with(question_id)
+    notice = inst.wait_for(lambda: [m for m in received_by(outside, AGENT)
+                                    if f"[#CG-{case['id']}]" in m["Subject"]], what="notice")[0]
+    return question_id, case, notice
 
 
 def test_agent_answers_the_notification_by_mail_and_the_requester_gets_it(desk) -> None:
@@ -107,12 +119,7 @@ def test_agent_answers_the_notification_by_mail_and_the_requester_gets_it(desk) 
 
 def test_an_agent_note_by_mail_never_leaves(desk) -> None:
     inst, outside = desk
-    question, question_id = mail(subject="Warranty?", sender="jon@customer.example",
-                                 to="help@solarmora.com")
-    inst.send("jon@customer.example", ["help@solarmora.com"], question)
-    case = inst.case_with(question_id)
-    notice = inst.wait_for(lambda: [m for m in received_by(outside, AGENT)
-                                    if f"[#CG-{case['id']}]" in m["Subject"]], what="notice")[0]
+    _, case, notice = notified(inst, outside, "jon@customer.example", "Warranty?")
     note, _ = mail(subject="Re: note", sender=AGENT, to=notice["From"],
                    headers={"In-Reply-To": notice["Message-ID"]},
                    body="#note check the serial number first")
@@ -202,12 +209,7 @@ def test_every_part_of_a_difficult_message_is_accounted_for(desk) -> None:
 def test_agents_mail_never_reaches_the_crm_while_customer_mail_does(desk, crm) -> None:
     inst, outside = desk
     _, crm_sink = crm
-    question, question_id = mail(subject="Fan noise", sender="lea@customer.example",
-                                 to="help@solarmora.com")
-    inst.send("lea@customer.example", ["help@solarmora.com"], question)
-    case = inst.case_with(question_id)
-    notice = inst.wait_for(lambda: [m for m in received_by(outside, AGENT)
-                                    if f"[#CG-{case['id']}]" in m["Subject"]], what="notice")[0]
+    question_id, case, notice = notified(inst, outside, "lea@customer.example", "Fan noise")
     answers = {}
     for rcpt in (notice["Reply-To"], "help@solarmora.com"):  # as asked, and reply-all
         for body, extra in (("#note the fan was replaced in May", {}),
@@ -241,12 +243,7 @@ def test_agents_mail_never_reaches_the_crm_while_customer_mail_does(desk, crm) -
 def test_an_agents_answer_released_from_quarantine_is_not_forwarded_either(desk, crm) -> None:
     inst, outside = desk
     _, crm_sink = crm
-    question, question_id = mail(subject="Cable colour", sender="max@customer.example",
-                                 to="help@solarmora.com")
-    inst.send("max@customer.example", ["help@solarmora.com"], question)
-    case = inst.case_with(question_id)
-    notice = inst.wait_for(lambda: [m for m in received_by(outside, AGENT)
-                                    if f"[#CG-{case['id']}]" in m["Subject"]], what="notice")[0]
+    question_id, case, notice = notified(inst, outside, "max@customer.example", "Cable colour")
     note, note_id = mail(subject="Re: note", sender=AGENT, to="help@solarmora.com",
                          headers={"In-Reply-To": notice["Message-ID"]},
                          body=f"#note this looks like spam:\n{GTUBE.decode()}\n")

@@ -40,6 +40,16 @@ def connect(inst: Instance, source: str = "127.0.0.1") -> tuple[socket.socket, b
     return sock, sock.makefile("rb").readline()
 
 
+def greeted(inst: Instance, source: str, count: int) -> list[socket.socket]:
+    """``count`` connections from ``source``, each greeted with 220."""
+    socks = []
+    for _ in range(count):
+        sock, greeting = connect(inst, source)
+        socks.append(sock)
+        assert greeting.startswith(b"220 ")
+    return socks
+
+
 def delivered(inst: Instance, address: str, msgid: str) -> list[bytes]:
     return inst.wait_for(lambda: [m for m in inst.mailbox(address) if msgid.encode() in m],
                          what=f"{msgid} in the mailbox of {address}")
@@ -87,19 +97,13 @@ def test_the_console_and_api_answer_while_many_smtp_connections_are_open(
 def test_connections_beyond_the_limits_get_421_with_the_reason(limited: Instance) -> None:
     held = []
     try:
-        for source in ("127.0.0.1", "127.0.0.1"):
-            sock, greeting = connect(limited, source)
-            held.append(sock)
-            assert greeting.startswith(b"220 ")
+        held += greeted(limited, "127.0.0.1", 2)
         sock, refusal = connect(limited, "127.0.0.1")
         assert refusal == (b"421 4.7.0 Too many connections from 127.0.0.1: at most 2 at once;"
                            b" try again later\r\n")
         assert sock.recv(100) == b""  # and closed
         sock.close()
-        for source in ("127.0.0.2", "127.0.0.2"):
-            sock, greeting = connect(limited, source)
-            held.append(sock)
-            assert greeting.startswith(b"220 ")
+        held += greeted(limited, "127.0.0.2", 2)
         sock, refusal = connect(limited, "127.0.0.3")
         assert refusal == (b"421 4.7.0 Too many connections: this server takes at most 4 at"
                            b" once; try again later\r\n")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
@@ -76,7 +77,7 @@ def role_addresses(config: Config) -> dict[str, str]:
     return {POSTMASTER: postmaster, ABUSE: config.abuse or postmaster}
 
 
-def _compiled(row: dict[str, Any], routes: dict[int, tuple[str, bool]]) -> CompiledRule:
+def _compiled(row: Mapping[str, Any], routes: dict[int, tuple[str, bool]]) -> CompiledRule:
     relay, route_tls = routes.get(row["route_id"], ("", False))
     return compile_rule(
         id=row["id"], position=row["position"], match_type=row["match_type"],
