@@ -8,6 +8,8 @@ if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/
     apt-get update -qq && apt-get install -y -qq chromium >/dev/null
 fi
 .venv/bin/ruff check src tests bench
+.venv/bin/lint-imports
+CASEGATE_HOME="$(mktemp -d)" .venv/bin/mypy
 .venv/bin/pytest "$@"
 PG_URL="${CASEGATE_TEST_PG:-postgresql://postgres@127.0.0.1:5432/test}"
 if .venv/bin/python -c "import psycopg,sys; psycopg.connect(sys.argv[1], connect_timeout=3).close()" "$PG_URL" 2>/dev/null; then
