@@ -427,9 +427,10 @@ def load(size: Sizes, loaded: Loaded) -> None:
     recent = (now - timedelta(days=5)).isoformat()
     step("deliveries, attempts",
          f"""INSERT INTO delivery_delivery (id, message_id, original_recipient, recipient, kind,
-                 intake_id, junk, relay, rules, state, attempts, next_attempt_at, lease_until,
-                 last_reply, notify, orcpt, dsn_state, created_at, updated_at)
+                 intake_id, junk, relay, rules, edits, state, attempts, next_attempt_at,
+                 lease_until, last_reply, notify, orcpt, dsn_state, created_at, updated_at)
              SELECT s.m, s.qid, s.rcpt, s.recipient, s.dkind, s.intake_id, false, '', s.rules,
+                    '{{}}'::jsonb,
                     s.state, s.attempts,
                     s.done + CASE WHEN s.state = 'deferred' THEN interval '20 minutes'
                                   ELSE interval '0' END,
@@ -618,7 +619,7 @@ def measure(targets: list[tuple[str, str]], repeat: int, user: Any) -> list[Timi
     from django.db import connection
     from django.test import Client
 
-    client = Client()
+    client = Client(HTTP_HOST="127.0.0.1")  # a host the console answers (CASEGATE_CONSOLE_URL)
     client.force_login(user)
     timings = [Timing(name, url) for name, url in targets]
     for timing in timings:  # warm-up, and each must answer 200
@@ -655,7 +656,7 @@ def diagnose(timing: Timing, user: Any) -> None:
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
-    client = Client()
+    client = Client(HTTP_HOST="127.0.0.1")  # a host the console answers (CASEGATE_CONSOLE_URL)
     client.force_login(user)
     with CaptureQueriesContext(connection) as captured:
         client.get(timing.url)

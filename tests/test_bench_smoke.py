@@ -1,0 +1,49 @@
+"""Every script in bench/ runs to completion at a tiny size, so a change to the schema or an
+interface that breaks a benchmark fails here instead of on the day it is next measured.
+
+These runs check that the scripts work, not what they measure (figures come from full runs).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support import postgres_unavailable
+
+BENCH = Path(__file__).resolve().parent.parent / "bench"
+POSTFIX = Path("/usr/sbin/postfix")
+
+TINY = {
+    "smtp_throughput.py": ["--messages", "30", "--sessions", "2", "--latency-rate", "20",
+                           "--latency-seconds", "0.5"],
+    "rules_scale.py": ["--sizes", "1,10", "--calls", "100"],
+    "case_intake.py": ["--messages", "30", "--sessions", "2", "--thread-cases", "100",
+                       "--warmup", "5", "--small-cases", "20", "--timed", "5"],
+    "console_pages.py": ["--cases", "100", "--events", "1000", "--repeat", "1",
+                         "--budget", "100000"],
+    "relay_vs_postfix.py": ["--messages", "30", "--sessions", "2", "--latency-rate", "20",
+                            "--latency-seconds", "0.5"],
+}
+NEEDS_POSTGRESQL = {"console_pages.py"}
+
+
+def test_every_script_has_a_tiny_run() -> None:
+    scripts = {p.name for p in BENCH.glob("*.py")} - {"smtp_load.py"}  # a module of the others
+    assert scripts == set(TINY)
+
+
+@pytest.mark.parametrize("script", sorted(TINY))
+def test_the_script_runs_to_completion_at_a_tiny_size(script: str) -> None:
+    if script in NEEDS_POSTGRESQL and (reason := postgres_unavailable()):
+        print(f"SKIP {script}: {reason}")
+        pytest.skip(reason)
+    if script == "relay_vs_postfix.py" and not POSTFIX.exists():
+        print(f"SKIP {script}: Postfix is not installed ({POSTFIX})")
+        pytest.skip(f"Postfix is not installed ({POSTFIX})")
+    result = subprocess.run([sys.executable, str(BENCH / script), *TINY[script]],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
