@@ -6,6 +6,7 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 
 from casegate.delivery.edits import apply_edits, prefixed_subject, without_attachments
+from casegate.routing.copy_edits import CopyEdits
 from tests.mails import mail
 
 
@@ -22,7 +23,7 @@ def with_attachment() -> bytes:
 
 def test_headers_are_prepended_and_the_rest_is_untouched() -> None:
     raw, _ = mail(subject="Hi")
-    out = apply_edits(raw, {"headers": [["X-Team", "support"], ["X-Note", "café"]]})
+    out = apply_edits(raw, CopyEdits(headers=(("X-Team", "support"), ("X-Note", "café"))))
     assert out.endswith(raw)
     head = out[: len(out) - len(raw)]
     assert head.startswith(b"X-Team: support\r\nX-Note: =?utf-8?")
@@ -54,7 +55,7 @@ def test_attachments_are_replaced_by_a_notice_naming_them() -> None:
 def test_an_encoded_line_break_in_the_subject_cannot_start_a_header() -> None:
     raw = (b"Subject: =?utf-8?q?Invoice=0D=0AX-Casegate-Spam:_no=0D=0A=0D=0A?= "
            b"=?utf-8?q?Pay_now?=\r\nMIME-Version: 1.0\r\n\r\nbody\r\n")
-    out = apply_edits(raw, {"subject_prefix": "[EXT]"})
+    out = apply_edits(raw, CopyEdits(subject_prefix="[EXT]"))
     parsed = message_from_bytes(out, policy=policy.default)
     assert parsed["X-Casegate-Spam"] is None and parsed["MIME-Version"] == "1.0"
     assert parsed["Subject"] == "[EXT] Invoice X-Casegate-Spam: no Pay now"
@@ -62,7 +63,7 @@ def test_an_encoded_line_break_in_the_subject_cannot_start_a_header() -> None:
 
 def test_an_eight_bit_subject_and_long_header_values_stay_readable() -> None:
     out = apply_edits(b"Subject: caf\xe9\r\n\r\nbody\r\n",
-                      {"subject_prefix": "[EXT]", "headers": [["X-Note", "é" * 80]]})
+                      CopyEdits(headers=(("X-Note", "é" * 80),), subject_prefix="[EXT]"))
     parsed = message_from_bytes(out, policy=policy.default)
     assert parsed["Subject"] == "[EXT] café" and parsed["X-Note"] == "é" * 80
     assert b"\r\n \n" not in out and all(line.endswith(b"\r") or not line

@@ -7,12 +7,13 @@ from datetime import UTC, datetime
 
 from casegate.delivery.queue import Claimed
 from casegate.delivery.remote import Hop, Sender, Status
+from casegate.routing.copy_edits import CopyEdits
 from tests.support import smtp_sink
 
 
 def test_an_lmtp_hop_without_starttls_defers_a_message_that_requires_tls() -> None:
     item = Claimed(1, "Q1", "ann@solarmora.com", "ann@solarmora.com", "remote", None, False,
-                   "", 1, "dana@example.net", datetime.now(UTC), {"require_tls": True})
+                   "", 1, "dana@example.net", datetime.now(UTC), CopyEdits(require_tls=True))
     with smtp_sink(lmtp=True) as (controller, store):
         hop = Hop("127.0.0.1", controller.port, protocol="lmtp", require_tls=True)
         sender = Sender({1: ("dana@example.net", b"Subject: x\r\n\r\nsecret\r\n")})

@@ -27,6 +27,7 @@ from casegate.desk import blobs
 from casegate.desk.models import Case, DeskMessage, Intake
 from casegate.desk.services import add_intake
 from casegate.gateway.store import AcceptedMessage, DeliveryRow, new_queue_id, write_messages
+from casegate.routing.copy_edits import CopyEdits
 from casegate.routing.snapshot import load_table
 from casegate.trace import TraceFilter, find_messages, message_hops
 from tests.mails import mail
@@ -185,7 +186,7 @@ def test_a_remote_copy_that_cannot_be_made_fails_alone_and_the_others_are_sent(
         write_messages(batch)
     applying = worker.apply_edits
 
-    def poisoned(raw: bytes, edits: dict) -> bytes:
+    def poisoned(raw: bytes, edits: CopyEdits) -> bytes:
         if b"Subject: poison" in raw:
             raise ValueError("this copy cannot be made")
         return applying(raw, edits)

@@ -309,8 +309,8 @@ def test_one_copy_reached_two_ways_gets_the_safer_edits_of_both() -> None:
         msg = message()
         plan_deliveries(msg, order)
         [row] = msg.deliveries
-        assert row.edits["require_tls"] and row.edits["remove_attachments"]
-        assert sorted(row.edits["headers"]) == [["X-A", "1"], ["X-B", "2"]]
+        assert row.edits.require_tls and row.edits.remove_attachments
+        assert sorted(row.edits.headers) == [("X-A", "1"), ("X-B", "2")]
 
 
 def test_the_header_block_ends_at_the_first_blank_line_of_either_kind() -> None:

@@ -126,3 +126,17 @@ def test_serve_raises_the_open_file_limit_to_the_hard_one() -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(soft, hard - 1), hard))
     assert raise_open_file_limit(100) == hard
     assert resource.getrlimit(resource.RLIMIT_NOFILE) == (hard, hard)
+
+
+def test_the_transaction_ends_whenever_aiosmtpd_starts_a_new_envelope() -> None:
+    from casegate.gateway.transaction import Transaction
+    from casegate.routing.engine import build_table
+
+    table = build_table(version=1, domains=(), accounts=(), groups={}, intakes={}, rules=())
+    session = _session()
+    assert session.idle
+    for reset in (session._set_rset_state, session._set_post_data_state):  # RSET; after DATA
+        session.transaction = Transaction(table, "FULL", "env-1")
+        assert not session.idle
+        reset()
+        assert session.transaction is None and session.idle and session.envelope is not None

@@ -119,13 +119,13 @@ def test_added_recipients_are_not_matched_again() -> None:
 def test_written_edits_hold_the_original_recipient_and_the_verdicts() -> None:
     edits = Edits((("X-Team", "support"),), "X-Original-Rcpt", True, "[Ext]", True, True)
     written = edits.written(HELP, spam=True, spam_reason="GTUBE", phishing="shown name")
-    assert written == {
+    assert written.to_json() == {
         "headers": [["X-Team", "support"], ["X-Original-Rcpt", HELP],
                     ["X-Casegate-Spam", "yes"], ["X-Casegate-Spam-Reason", "GTUBE"],
                     ["X-Casegate-Phishing", "yes"],
                     ["X-Casegate-Phishing-Reason", "shown name"]],
         "subject_prefix": "[Ext]", "remove_attachments": True, "require_tls": True}
-    assert Edits().written(HELP, spam=False) == {}
+    assert Edits().written(HELP, spam=False).to_json() == {}
 
 
 def test_rate_limit_comes_from_the_first_rule_that_sets_one() -> None:

@@ -1,7 +1,7 @@
 """Applying a rule's changes to the copy of a message one delivery sends.
 
-The stored message is never changed: each delivery carries its edits (see
-:meth:`casegate.routing.engine.Edits.written`) and the worker applies them to the bytes it
+The stored message is never changed: each delivery carries its edits (a
+:class:`~casegate.routing.copy_edits.CopyEdits`) and the worker applies them to the bytes it
 sends. Added headers are only prepended, so a DKIM signature over the original still
 verifies; a subject prefix or removed attachments change signed content, as they do in
 every gateway that offers them.
@@ -14,9 +14,9 @@ from email import policy
 from email.header import Header, decode_header, make_header
 from email.message import EmailMessage
 from email.parser import BytesParser
-from typing import Any
 
 from casegate.gateway.headers import header_block
+from casegate.routing.copy_edits import CopyEdits
 
 _SMTP = policy.SMTP.clone(max_line_length=998)
 
@@ -101,6 +101,7 @@ def without_attachments(raw: bytes) -> bytes:
         if not container.is_multipart():
             continue
         parts = container.get_payload()
+        assert isinstance(parts, list)  # a multipart's payload is the list of its parts
         for index, part in enumerate(parts):
             if _is_attachment(part):
                 parts[index] = _notice(part)
@@ -110,13 +111,12 @@ def without_attachments(raw: bytes) -> bytes:
     return message.as_bytes(policy=_SMTP)
 
 
-def apply_edits(raw: bytes, edits: dict[str, Any]) -> bytes:
+def apply_edits(raw: bytes, edits: CopyEdits) -> bytes:
     """The bytes one delivery sends: ``raw`` with its rules' edits."""
-    if not edits:
-        return raw
-    if edits.get("remove_attachments"):
+    if edits.remove_attachments:
         raw = without_attachments(raw)
-    if edits.get("subject_prefix"):
-        raw = prefixed_subject(raw, edits["subject_prefix"])
-    headers = b"".join(_header_line(name, value) for name, value in edits.get("headers", ()))
-    return headers + raw
+    if edits.subject_prefix:
+        raw = prefixed_subject(raw, edits.subject_prefix)
+    if edits.headers:
+        raw = b"".join(_header_line(name, value) for name, value in edits.headers) + raw
+    return raw

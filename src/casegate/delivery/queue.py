@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,6 +18,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from casegate.delivery.models import Delivery
+from casegate.routing.copy_edits import NO_COPY_EDITS, CopyEdits
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ class Claimed:
     attempts: int
     mail_from: str
     received_at: datetime
-    edits: dict[str, Any] = field(default_factory=dict)
+    edits: CopyEdits = NO_COPY_EDITS
     peer: str = ""
 
 
@@ -82,7 +83,8 @@ def claim(kinds: Iterable[str], limit: int, lease_seconds: float) -> list[Claime
     }
     claimed = [
         Claimed(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), r[7], r[8],
-                envelopes[r[1]]["mail_from"], envelopes[r[1]]["received_at"], _json(r[9]),
+                envelopes[r[1]]["mail_from"], envelopes[r[1]]["received_at"],
+                CopyEdits.from_json(_json(r[9])),
                 envelopes[r[1]]["peer"])
         for r in rows
     ]

@@ -132,7 +132,7 @@ async def hops_for(item: Claimed, transports: dict[str, TransportEntry]) -> list
         hops = [Hop(entry.host, entry.port, require_tls=entry.require_tls)]
     else:
         hops = await mx_hops(domain)
-    if item.edits.get("require_tls"):
+    if item.edits.require_tls:
         hops = [replace(hop, require_tls=True) for hop in hops]
     return hops
 
@@ -304,8 +304,7 @@ class ConnectionSlots:
 
 def _destination(item: Claimed) -> tuple[str, str, bool]:
     """What decides an item's next hops: its rule's route, its domain, whether TLS is required."""
-    return item.relay, item.recipient.rpartition("@")[2].lower(), bool(
-        item.edits.get("require_tls"))
+    return item.relay, item.recipient.rpartition("@")[2].lower(), item.edits.require_tls
 
 
 async def deliver(items: list[Claimed], sender: Sender, transports: dict[str, TransportEntry],

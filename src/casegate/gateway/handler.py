@@ -6,7 +6,6 @@ import asyncio
 import logging
 from datetime import UTC, datetime
 from email.utils import format_datetime
-from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
@@ -25,6 +24,7 @@ from casegate.gateway.store import (
     QuarantineRow,
     new_queue_id,
 )
+from casegate.gateway.transaction import SessionState, Transaction
 from casegate.routing.engine import Routing, RoutingTable, Verdict
 from casegate.routing.snapshot import TableCache
 
@@ -49,6 +49,14 @@ def received_header(session: Session, envelope: Envelope, queue_id: str, hostnam
         f" id {queue_id}{recipient};\r\n\t{format_datetime(when)}\r\n"
     )
     return text.encode("utf-8", errors="replace")
+
+
+def _open(server: SessionState) -> Transaction:
+    """The transaction a RCPT or DATA belongs to: aiosmtpd passes them on only after a
+    MAIL FROM this handler accepted."""
+    if server.transaction is None:
+        raise RuntimeError("RCPT or DATA without an accepted MAIL FROM")
+    return server.transaction
 
 
 class GatewayHandler:
@@ -81,16 +89,14 @@ class GatewayHandler:
         responses[-1:-1] = ["250-PIPELINING", "250-ENHANCEDSTATUSCODES", "250-DSN"]
         return responses
 
-    async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope,
+    async def handle_MAIL(self, server: SessionState, session: Session, envelope: Envelope,
                           address: str, mail_options: list[str]) -> str:
         try:
-            envelope.routing_table = await self._table()  # type: ignore[attr-defined]
-            envelope.routings = []  # type: ignore[attr-defined]
-            envelope.rcpt_dsn = []  # type: ignore[attr-defined]
+            table = await self._table()
         except Exception:
             log.exception("cannot read the routing table")
             return "451 4.3.0 Temporary failure reading the routing table; try again later"
-        dsn = getattr(server, "dsn_parameters", {})
+        dsn = server.dsn_parameters
         if dsn.keys() & {"NOTIFY", "ORCPT"}:
             return "555 5.5.4 NOTIFY and ORCPT belong on RCPT TO, not MAIL FROM"
         ret = dsn.get("RET", "").upper()
@@ -103,19 +109,19 @@ class GatewayHandler:
             return f"553 5.1.7 The sender address is longer than {MAX_PATH} characters"
         if not address.isascii() and not envelope.smtp_utf8:
             return NEEDS_SMTPUTF8
-        envelope.dsn_ret, envelope.dsn_envid = ret, envid  # type: ignore[attr-defined]
+        server.transaction = Transaction(table, ret, envid)
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
         return "250 2.1.0 Sender ok"
 
-    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,
+    async def handle_RCPT(self, server: SessionState, session: Session, envelope: Envelope,
                           address: str, rcpt_options: list[str]) -> str:
         if len(envelope.rcpt_tos) >= self.config.max_recipients:
             return (
                 f"452 4.5.3 Too many recipients: at most {self.config.max_recipients} per message;"
                 " send the rest in another transaction"
             )
-        dsn = getattr(server, "dsn_parameters", {})
+        dsn = server.dsn_parameters
         if dsn.keys() & {"RET", "ENVID"}:
             return "555 5.5.4 RET and ENVID belong on MAIL FROM, not RCPT TO"
         notify = dsn.get("NOTIFY", "").upper()
@@ -131,8 +137,8 @@ class GatewayHandler:
             return f"553 5.1.3 The recipient address is longer than {MAX_PATH} characters"
         if not address.isascii() and not envelope.smtp_utf8:
             return NEEDS_SMTPUTF8
-        table: RoutingTable = envelope.routing_table  # type: ignore[attr-defined]
-        routing = self._route(address, table, sender=envelope.mail_from or "")
+        transaction = _open(server)
+        routing = self._route(address, transaction.table, sender=envelope.mail_from or "")
         if routing.verdict is Verdict.INVALID:
             return f"553 5.1.3 <{address}>: {routing.reason}"
         if routing.verdict is Verdict.RELAY_DENIED:
@@ -147,8 +153,7 @@ class GatewayHandler:
             return refused
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
-        envelope.routings.append(routing)  # type: ignore[attr-defined]
-        envelope.rcpt_dsn.append((notify, orcpt))  # type: ignore[attr-defined]
+        transaction.accept(routing, notify, orcpt)
         return "250 2.1.5 Recipient ok"
 
     def _over_limit(self, session: Session, routing: Routing) -> str:
@@ -191,11 +196,13 @@ class GatewayHandler:
                            reason="not a valid SRS address of ours (or it has expired)")
         return Routing(address, Verdict.ACCEPT, targets=targets)
 
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+    async def handle_DATA(self, server: SessionState, session: Session, envelope: Envelope
+                          ) -> str:
+        transaction = _open(server)
+        table = transaction.table
         content = envelope.original_content or b""
         received_at = datetime.now(UTC)
         queue_id = new_queue_id()
-        table: RoutingTable = envelope.routing_table  # type: ignore[attr-defined]
         peer_ip = session.peer[0] if isinstance(session.peer, tuple) else None
         headers = HeaderFields(content)
         hops = len(headers.get_all("Received"))
@@ -221,10 +228,10 @@ class GatewayHandler:
             spam=verdict.spam,
             spam_reason=verdict.reason,
             raw=raw,
-            dsn_ret=envelope.dsn_ret,  # type: ignore[attr-defined]
-            dsn_envid=envelope.dsn_envid,  # type: ignore[attr-defined]
+            dsn_ret=transaction.ret,
+            dsn_envid=transaction.envid,
         )
-        routings: list[Routing] = envelope.routings  # type: ignore[attr-defined]
+        routings = transaction.routings
         if verdict.spam:
             routings = [self._route(r, table, spam=True, sender=message.mail_from)
                         for r in envelope.rcpt_tos]
@@ -232,7 +239,7 @@ class GatewayHandler:
         if refused:
             return refused
         routings = kept_at_desk(routings, headers, table, queue_id)
-        plan_deliveries(message, routings, envelope.rcpt_dsn,  # type: ignore[attr-defined]
+        plan_deliveries(message, routings, transaction.notices,
                         phishing_reason(headers) if any(r.edits.spam_headers for r in routings)
                         else "")
         try:
@@ -240,7 +247,7 @@ class GatewayHandler:
         except Exception:
             return ("451 4.3.0 Temporary failure storing the message;"
                     " nothing was kept, try again later")
-        self._count_messages(envelope.routings)  # type: ignore[attr-defined]
+        self._count_messages(transaction.routings)
         log.info("queue=%s accepted from=<%s> client=%s rcpts=%d deliveries=%d quarantined=%d"
                  " spam=%s", queue_id, message.mail_from, message.peer, len(message.rcpt_tos),
                  len(message.deliveries), len(message.quarantine), message.spam)
@@ -266,7 +273,7 @@ def plan_deliveries(message: AcceptedMessage, routings: list[Routing],
             for target in routing.targets:
                 key = (target.address, target.kind.value)
                 if key in planned:  # one copy, with what every path to it asks for
-                    planned[key].edits = merged_edits(planned[key].edits, edits)
+                    planned[key].edits = planned[key].edits.merged(edits)
                     continue
                 planned[key] = DeliveryRow(routing.recipient, target.address, target.kind.value,
                                            target.intake_id, routing.junk, list(routing.rules),
@@ -275,16 +282,3 @@ def plan_deliveries(message: AcceptedMessage, routings: list[Routing],
         else:
             reason = routing.reason or "no route for this recipient"
             message.quarantine.append(QuarantineRow(routing.recipient, reason, notify, orcpt))
-
-
-def merged_edits(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:
-    """The edits of one copy two envelope recipients lead to: the safer of each switch
-    (attachments removed, TLS required), the headers of both, the first subject prefix."""
-    if first == second or not second:
-        return first
-    # Edits hold a switch only when it is on, so the union keeps every switch either has on.
-    merged = {**second, **first}
-    merged["headers"] = first.get("headers", []) + [
-        h for h in second.get("headers", []) if h not in first.get("headers", [])]
-    return {key: value for key, value in merged.items() if value}
-

@@ -84,7 +84,7 @@ def release(entry_id: int) -> list[Delivery]:
             intake_id=target.intake_id,
             relay=target.relay,
             rules=list(routing.rules),
-            edits=edits,
+            edits=edits.to_json(),
             notify=entry.notify,
             orcpt=entry.orcpt,
             next_attempt_at=now,

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import re
 import ssl
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from aiosmtpd.smtp import SMTP, TLSSetupException, syntax
 
@@ -14,6 +14,7 @@ from casegate import __version__
 from casegate.config import Config
 from casegate.gateway.handler import GatewayHandler
 from casegate.gateway.limits import SessionLimits
+from casegate.gateway.transaction import Transaction
 
 log = logging.getLogger("casegate.gateway")
 
@@ -108,6 +109,12 @@ class BareLineFeeds:
         return chunk
 
 
+def _send(transport: asyncio.BaseTransport, reply: str) -> None:
+    """A reply written outside aiosmtpd's command loop, as the session is refused or ends."""
+    # aiosmtpd types its transport as a BaseTransport; a socket's is always a Transport.
+    cast(asyncio.Transport, transport).write(f"{reply}\r\n".encode())
+
+
 class GatewaySMTP(SMTP):
     """One SMTP session. Tracks itself in ``sessions`` so shutdown can wait for it, and
     counts itself in ``limits`` (a connection beyond them is answered 421 and closed)."""
@@ -123,6 +130,8 @@ class GatewaySMTP(SMTP):
         self._limits = limits
         self._client = ""
         self._admitted = False
+        self.dsn_parameters: dict[str, str] = {}
+        self.transaction: Transaction | None = None
 
     def __dir__(self) -> list[str]:
         # aiosmtpd looks up its smtp_* commands and auth_* mechanisms with dir() and
@@ -143,7 +152,8 @@ class GatewaySMTP(SMTP):
 
     async def smtp_DATA(self, arg: str) -> None:
         reader = self._reader
-        self._reader = BareLineFeeds(reader)
+        # aiosmtpd's DATA loop reads with readuntil() and read() alone, which it has.
+        self._reader = cast(asyncio.StreamReader, BareLineFeeds(reader))
         try:
             await super().smtp_DATA(arg)
         finally:
@@ -174,7 +184,7 @@ class GatewaySMTP(SMTP):
 
     def _getparams(self, params: Any) -> dict[str, str | bool] | None:
         result = super()._getparams(params)
-        self.dsn_parameters: dict[str, str] = {}
+        self.dsn_parameters = {}
         if result is None:
             return None
         original = {
@@ -195,7 +205,7 @@ class GatewaySMTP(SMTP):
             refusal = self._limits.admit(self._client)
             if refusal:
                 log.warning("smtp=refused client=%s reason=%s", self._client, refusal)
-                transport.write(f"421 4.7.0 {refusal}\r\n".encode())
+                _send(transport, f"421 4.7.0 {refusal}")
                 transport.close()
                 return
             self._admitted = True
@@ -227,18 +237,23 @@ class GatewaySMTP(SMTP):
 
     def _timeout_cb(self) -> None:
         if self.transport is not None and not self.transport.is_closing():
-            self.transport.write(b"421 4.4.2 Timeout: closing the connection\r\n")
+            _send(self.transport, "421 4.4.2 Timeout: closing the connection")
         super()._timeout_cb()
+
+    def _set_post_data_state(self) -> None:
+        # aiosmtpd starts a new envelope here, after DATA and (through _set_rset_state)
+        # at RSET, HELO, EHLO and on a new or STARTTLS connection: the transaction ends too.
+        super()._set_post_data_state()
+        self.transaction = None
 
     @property
     def idle(self) -> bool:
-        """Between mail transactions (no MAIL FROM given yet)."""
-        envelope = getattr(self, "envelope", None)
-        return envelope is None or envelope.mail_from is None
+        """Between mail transactions (no MAIL FROM accepted yet)."""
+        return self.transaction is None
 
     def close_for_shutdown(self) -> None:
         if self.transport is not None and not self.transport.is_closing():
-            self.transport.write(b"421 4.3.2 Service shutting down; try again later\r\n")
+            _send(self.transport, "421 4.3.2 Service shutting down; try again later")
             self.transport.close()
 
 

@@ -22,6 +22,7 @@ from typing import Any
 from django.db import close_old_connections, connection, transaction
 
 from casegate.delivery.doorbell import CHANNEL as QUEUE_CHANNEL
+from casegate.routing.copy_edits import NO_COPY_EDITS, CopyEdits
 from casegate.routing.engine import Target
 
 log = logging.getLogger("casegate.gateway")
@@ -45,7 +46,7 @@ class DeliveryRow:
     relay: str = ""
     notify: str = ""
     orcpt: str = ""
-    edits: dict[str, Any] = field(default_factory=dict)
+    edits: CopyEdits = NO_COPY_EDITS
 
 
 @dataclass
@@ -111,7 +112,8 @@ def write_messages(batch: list[AcceptedMessage]) -> None:
         for d in m.deliveries:
             delivery_rows.append(
                 (m.queue_id, d.original_recipient, d.recipient, d.kind, d.intake_id, d.junk,
-                 d.relay, ops.adapt_json_value(d.rules, None), ops.adapt_json_value(d.edits, None),
+                 d.relay, ops.adapt_json_value(d.rules, None),
+                 ops.adapt_json_value(d.edits.to_json(), None),
                  "pending", 0, received, "", d.notify, d.orcpt, "", now, now)
             )
         for q in m.quarantine:

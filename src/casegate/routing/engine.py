@@ -36,7 +36,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
 
 from casegate.directory.addresses import (
     InvalidAddress,
@@ -45,6 +44,7 @@ from casegate.directory.addresses import (
     normalize_domain,
     strip_extension,
 )
+from casegate.routing.copy_edits import NO_COPY_EDITS, CopyEdits
 from casegate.routing.patterns import PatternIndex
 
 USERS, GROUPS, UNRECOGNIZED = "users", "groups", "unrecognized"
@@ -137,28 +137,23 @@ class Edits:
     require_tls: bool = False
 
     def written(self, recipient: str, spam: bool, spam_reason: str = "", phishing: str = ""
-                ) -> dict[str, Any]:
-        """The edits of one message's copies for ``recipient``, as a delivery stores them:
-        ``headers`` written out (with the verdicts and the original recipient),
-        ``subject_prefix``, ``remove_attachments``, ``require_tls``."""
-        headers = [list(h) for h in self.headers]
+                ) -> CopyEdits:
+        """The edits of one message's copies for ``recipient``: the headers written out
+        (with the verdicts and the original recipient), the prefix and the switches."""
+        if self is NO_EDITS:  # most mail: nothing to build
+            return NO_COPY_EDITS
+        headers = list(self.headers)
         if self.original_recipient_header:
-            headers.append([self.original_recipient_header, recipient])
+            headers.append((self.original_recipient_header, recipient))
         if self.spam_headers:
-            headers.append(["X-Casegate-Spam", "yes" if spam else "no"])
+            headers.append(("X-Casegate-Spam", "yes" if spam else "no"))
             if spam and spam_reason:
-                headers.append(["X-Casegate-Spam-Reason", spam_reason])
-            headers.append(["X-Casegate-Phishing", "yes" if phishing else "no"])
+                headers.append(("X-Casegate-Spam-Reason", spam_reason))
+            headers.append(("X-Casegate-Phishing", "yes" if phishing else "no"))
             if phishing:
-                headers.append(["X-Casegate-Phishing-Reason", phishing])
-        found: dict[str, Any] = {"headers": headers} if headers else {}
-        if self.subject_prefix:
-            found["subject_prefix"] = self.subject_prefix
-        if self.remove_attachments:
-            found["remove_attachments"] = True
-        if self.require_tls:
-            found["require_tls"] = True
-        return found
+                headers.append(("X-Casegate-Phishing-Reason", phishing))
+        return CopyEdits(tuple(headers), self.subject_prefix, self.remove_attachments,
+                         self.require_tls)
 
 
 NO_EDITS = Edits()
