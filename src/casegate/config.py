@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import re
 import secrets
 import socket
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from casegate.errors import CasegateError
+from casegate.mail.hostport import HostPortError, parse_hostport
 
 
 class ConfigError(CasegateError):
@@ -88,20 +88,16 @@ DEFAULT_CLASSIFIERS = (
     "casegate.filtering.classifiers.GtubeClassifier,"
     "casegate.filtering.classifiers.TrustedUpstreamFlag"
 )
-_NAME_SERVER = re.compile(
-    r"^(?:\[(?P<v6>[0-9a-fA-F:.]+)\]|(?P<v4>[0-9.]+)|(?P<bare6>[0-9a-fA-F:]+))"
-    r"(?::(?P<port>\d{1,5}))?$"
-)
-
-
 def _name_servers(raw: str) -> tuple[tuple[str, int], ...]:
     """``CASEGATE_DNS_SERVERS``: IP or IP:PORT, comma-separated ([v6]:PORT for IPv6)."""
     servers = []
     for entry in filter(None, (e.strip() for e in raw.split(","))):
-        found = _NAME_SERVER.match(entry)
-        if found is None:
-            raise ConfigError(f"CASEGATE_DNS_SERVERS: {entry!r} is not IP or IP:PORT")
-        servers.append((found["v6"] or found["v4"] or found["bare6"], int(found["port"] or 53)))
+        try:
+            server = parse_hostport(entry, default_port=53, example="192.0.2.53:53")
+            ipaddress.ip_address(server.host)
+        except (HostPortError, ValueError):
+            raise ConfigError(f"CASEGATE_DNS_SERVERS: {entry!r} is not IP or IP:PORT") from None
+        servers.append((server.host, server.port))
     return tuple(servers)
 
 

@@ -14,6 +14,7 @@ from casegate.desk.models import Intake
 from casegate.desk.services import add_intake
 from casegate.directory.models import Account, Domain, Group
 from casegate.directory.services import add_account, add_domain, add_group
+from casegate.mail.hostport import parse_hostport
 from casegate.routing.models import Rule
 from casegate.routing.services import RuleSpec, add_rule
 
@@ -66,7 +67,7 @@ def setup_demo(smtp: str = "127.0.0.1:2525") -> str:
         rewrite_value=leads.address, also_deliver=[ACCOUNT],
         description="Sales mail opens a lead; a copy goes to Alex",
     ))
-    host, _, port = smtp.rpartition(":")
+    host, port = parse_hostport(smtp, default_host="127.0.0.1")
     return f"""\
 Demo ready: domain {DOMAIN}, account {ACCOUNT}, group {GROUP}
   console: http://127.0.0.1:8025/console/ as admin, password in {_console_admin()}

@@ -21,6 +21,7 @@ from casegate.filtering.classifiers import load_classifiers
 from casegate.gateway.handler import GatewayHandler
 from casegate.gateway.server import Gateway
 from casegate.gateway.store import DurableStore
+from casegate.mail.hostport import HostPort, HostPortError, parse_hostport
 from casegate.routing.snapshot import TableCache
 
 log = logging.getLogger("casegate.serve")
@@ -31,11 +32,12 @@ CHILDREN_CHECK = 2.0  # seconds between looks at the delivery worker and the HTT
 FILES_BESIDE_SESSIONS = 200
 
 
-def split_hostport(text: str, option: str) -> tuple[str, int]:
-    host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise CasegateError(f"{option} {text!r}: expected HOST:PORT, for example 127.0.0.1:2525")
-    return host.strip("[]") or "127.0.0.1", int(port)
+def listen_address(text: str, option: str) -> HostPort:
+    """Where to listen: ``HOST:PORT``; no host is 127.0.0.1, port 0 any free port."""
+    try:
+        return parse_hostport(text, default_host="127.0.0.1", any_port=True)
+    except HostPortError as exc:
+        raise CasegateError(f"{option} {exc}") from None
 
 
 class HttpServer:
@@ -102,7 +104,7 @@ def start_worker_process() -> subprocess.Popen[bytes]:
     )
 
 
-async def _serve(config: Config, smtp: tuple[str, int], http: tuple[str, int] | None,
+async def _serve(config: Config, smtp: HostPort, http: HostPort | None,
                  with_worker: bool) -> None:
     raise_open_file_limit(config.max_sessions)
     tables = TableCache()
@@ -111,8 +113,9 @@ async def _serve(config: Config, smtp: tuple[str, int], http: tuple[str, int] | 
     store.start()
     gateway = Gateway(config, GatewayHandler(config, tables, store, load_classifiers()))
     try:
-        await gateway.start(*smtp)
-        http_server = HttpServer(*http, f"{smtp[0]}:{gateway.port}") if http else None
+        await gateway.start(smtp.host, smtp.port)
+        listening = HostPort(smtp.host, gateway.port)
+        http_server = HttpServer(http.host, http.port, str(listening)) if http else None
     except OSError as exc:
         await asyncio.to_thread(store.close)
         raise CasegateError(f"cannot listen: {exc.strerror or exc}") from None
@@ -122,8 +125,8 @@ async def _serve(config: Config, smtp: tuple[str, int], http: tuple[str, int] | 
     if http_server:
         http_server.start()
     worker = start_worker_process() if with_worker else None
-    print(f"casegate: SMTP on {smtp[0]}:{gateway.port}"
-          + (f", HTTP on http://{http[0]}:{http[1]}/" if http else "")
+    print(f"casegate: SMTP on {listening}"
+          + (f", HTTP on http://{http}/" if http else "")
           + (", delivery worker running" if worker else ""), flush=True)
 
     stop = asyncio.Event()
@@ -162,8 +165,8 @@ async def _serve(config: Config, smtp: tuple[str, int], http: tuple[str, int] | 
 
 def serve(config: Config, smtp: str, http: str | None, with_worker: bool = True) -> None:
     asyncio.run(
-        _serve(config, split_hostport(smtp, "--smtp"),
-               split_hostport(http, "--http") if http else None, with_worker)
+        _serve(config, listen_address(smtp, "--smtp"),
+               listen_address(http, "--http") if http else None, with_worker)
     )
 
 

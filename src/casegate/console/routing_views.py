@@ -15,6 +15,7 @@ from casegate.config import get_config
 from casegate.console.admin_views import lines_of
 from casegate.console.roles import require
 from casegate.directory.services import unit_paths
+from casegate.mail.hostport import HostPort, parse_hostport
 from casegate.routing.models import AddressList, Route, Rule
 from casegate.routing.ruleset import RulesetError, export_rules, import_rules
 from casegate.routing.services import (
@@ -165,18 +166,18 @@ def rule_delete(request: HttpRequest, rule_id: int) -> HttpResponse:
 SMTP_LISTEN = "casegate.smtp_listen"  # the WSGI environ key ``serve`` gives every request
 
 
-def smtp_address(request: HttpRequest) -> tuple[str, int]:
+def smtp_address(request: HttpRequest) -> HostPort:
     """Where the gateway serving this console listens (the demo's port elsewhere)."""
-    host, _sep, port = request.META.get(SMTP_LISTEN, "127.0.0.1:2525").rpartition(":")
-    return (host.strip("[]") or "127.0.0.1"), int(port)
+    return parse_hostport(request.META.get(SMTP_LISTEN, "127.0.0.1:2525"))
 
 
 @require("mail_settings")
 @require_POST
 def send_test_message(request: HttpRequest) -> HttpResponse:
     address = request.POST.get("address", "").strip()
-    host, port = smtp_address(request)
-    result = verify(address, "127.0.0.1" if host in ("0.0.0.0", "::") else host, port,
+    gateway = smtp_address(request)
+    host = "127.0.0.1" if gateway.host in ("0.0.0.0", "::") else gateway.host
+    result = verify(address, host, gateway.port,
                     get_config().hostname, timeout=20)
     return _routing_page(request, verification=result)
 

@@ -11,24 +11,18 @@ from django.utils import timezone
 from casegate.delivery.models import Delivery, QueueAction, Transport
 from casegate.directory.addresses import normalize_domain
 from casegate.errors import CasegateError
+from casegate.mail.hostport import parse_hostport
 
 
 class TransportError(CasegateError):
     """A transport entry was refused."""
 
 
-def parse_host_port(hostport: str) -> tuple[str, int]:
-    host, sep, port = hostport.strip().rpartition(":")
-    if not sep or not host.strip("[]") or not port.isdigit() or not 0 < int(port) < 65536:
-        raise TransportError(f"{hostport!r} must look like HOST:PORT, for example 127.0.0.1:2526")
-    return host.strip("[]"), int(port)
-
-
 def add_transport(domain: str, hostport: str, require_tls: bool = False) -> Transport:
     name = normalize_domain(domain)
-    host, port = parse_host_port(hostport)
+    hop = parse_hostport(hostport, example="127.0.0.1:2526")
     transport, _ = Transport.objects.update_or_create(
-        domain=name, defaults={"host": host, "port": port, "require_tls": require_tls})
+        domain=name, defaults={"host": hop.host, "port": hop.port, "require_tls": require_tls})
     return transport
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from casegate.delivery.services import parse_host_port
+from casegate.mail.hostport import parse_hostport
 from casegate.routing.models import Route
 from casegate.routing.services import RuleError
 
@@ -14,9 +14,9 @@ def save_route(name: str, host_port: str, require_tls: bool = False) -> Route:
     name = name.strip()
     if not name or len(name) > 100:
         raise RuleError("a route's name is 1 to 100 characters")
-    host, port = parse_host_port(host_port)
+    hop = parse_hostport(host_port, example="crm-relay.example:2525")
     route, _ = Route.objects.update_or_create(
-        name=name, defaults={"host": host, "port": port, "require_tls": require_tls})
+        name=name, defaults={"host": hop.host, "port": hop.port, "require_tls": require_tls})
     return route
 
 
