@@ -10,7 +10,7 @@ import dkim
 from casegate.desk.authorship import agent_of_reply_address, dkim_signer, reply_address
 from casegate.desk.onward import kept_at_desk, reply_address_refusal
 from casegate.desk.threading import signed_message_id
-from casegate.gateway.headers import HeaderFields
+from casegate.mail.headers import HeaderFields
 from casegate.routing.engine import (
     RoutingTable,
     Target,

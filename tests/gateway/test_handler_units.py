@@ -22,8 +22,8 @@ from casegate.filtering.classifiers import (
 )
 from casegate.gateway import store
 from casegate.gateway.handler import plan_deliveries
-from casegate.gateway.headers import HeaderFields, header_block
 from casegate.gateway.store import AcceptedMessage, DeliveryRow, QuarantineRow, new_queue_id
+from casegate.mail.headers import HeaderFields, header_block
 from casegate.routing.engine import Routing, Target, TargetKind, Verdict
 
 ANN = "ann@solarmora.com"

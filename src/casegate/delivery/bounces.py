@@ -33,9 +33,9 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from casegate.delivery.models import Delivery
-from casegate.gateway.headers import header_block
 from casegate.gateway.models import Message
 from casegate.gateway.store import AcceptedMessage, generated_message, write_messages
+from casegate.mail.headers import header_block
 from casegate.routing.engine import RoutingTable
 
 log = logging.getLogger("casegate.delivery")

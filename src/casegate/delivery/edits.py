@@ -15,7 +15,7 @@ from email.header import Header, decode_header, make_header
 from email.message import EmailMessage
 from email.parser import BytesParser
 
-from casegate.gateway.headers import header_block
+from casegate.mail.headers import header_block
 from casegate.routing.copy_edits import CopyEdits
 
 _SMTP = policy.SMTP.clone(max_line_length=998)

@@ -20,7 +20,7 @@ from dataclasses import replace
 from email.utils import getaddresses
 
 from casegate.desk.threading import read_signed
-from casegate.gateway.headers import HeaderFields
+from casegate.mail.headers import HeaderFields
 from casegate.routing.engine import Routing, RoutingTable, Target, TargetKind
 
 log = logging.getLogger("casegate.gateway")

@@ -14,7 +14,7 @@ from typing import Protocol
 
 from casegate.config import get_config
 from casegate.errors import CasegateError
-from casegate.gateway.headers import HeaderFields
+from casegate.mail.headers import HeaderFields
 
 GTUBE = b"XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
 

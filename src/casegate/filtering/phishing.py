@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from email.utils import parseaddr
 
-from casegate.gateway.headers import HeaderFields
+from casegate.mail.headers import HeaderFields
 
 _SHOWN_ADDRESS = re.compile(r"[\w.+-]+@([\w-]+(?:\.[\w-]+)+)")
 

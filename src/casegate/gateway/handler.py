@@ -15,7 +15,6 @@ from casegate.desk.onward import kept_at_desk, reply_address_refusal
 from casegate.directory.addresses import domain_of
 from casegate.filtering.classifiers import Classifier, InboundMessage, classify
 from casegate.filtering.phishing import phishing_reason
-from casegate.gateway.headers import HeaderFields
 from casegate.gateway.limits import RateLimiter
 from casegate.gateway.store import (
     AcceptedMessage,
@@ -25,6 +24,7 @@ from casegate.gateway.store import (
     new_queue_id,
 )
 from casegate.gateway.transaction import SessionState, Transaction
+from casegate.mail.headers import HeaderFields
 from casegate.routing.engine import Routing, RoutingTable, Verdict
 from casegate.routing.snapshot import TableCache
 

@@ -1,2 +1,2 @@
-"""Formats every layer shares: where a server listens (host and port). Imports no other
-casegate package but ``errors``."""
+"""Formats every layer shares: where a server listens (host and port), a raw message's
+header fields. Imports no other casegate package but ``errors``."""

@@ -1,7 +1,7 @@
 """Reading a few header fields of a raw message quickly, without decoding the message.
 
-The gateway needs the hop count, the Message-ID and what classifiers look at; the full
-MIME parse happens later, in the delivery worker.
+The gateway needs the hop count, the Message-ID and what classifiers look at, delivery the
+headers it copies into reports; the full MIME parse happens later, at the desk.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-from casegate.gateway.headers import HeaderFields
+from casegate.mail.headers import HeaderFields
 
 RAW = (b"Received: from a by b; Tue, 1 Jan 2030 00:00:00 +0000\r\n"
        b"received: from c\r\n\tby d; Tue, 1 Jan 2030 00:00:00 +0000\r\n"
