@@ -16,7 +16,7 @@ import pytest
 from django.db import OperationalError, transaction
 from django.utils import timezone
 
-from casegate.cli.commands import queue_list
+from casegate.cli.queue import queue_list
 from casegate.config import Config, get_config
 from casegate.delivery import remote, worker
 from casegate.delivery.metrics import QueueCollector

@@ -1,0 +1,35 @@
+"""What the command groups share: a command with sub-commands, its ``list`` sub-command,
+and printing rows as columns or as JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable, Iterable
+from typing import Any, TypeAlias
+
+Subcommands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+Handler: TypeAlias = Callable[[argparse.Namespace], None]
+
+
+def command_group(subcommands: Subcommands, name: str, summary: str,
+                  dest: str = "action") -> Subcommands:
+    """A command that takes one required sub-command, such as ``domain add``."""
+    return subcommands.add_parser(name, help=summary).add_subparsers(dest=dest, required=True)
+
+
+def add_list(subcommands: Subcommands, handler: Handler) -> argparse.ArgumentParser:
+    """The group's ``list`` sub-command: one row a line, or ``--json``."""
+    parser = subcommands.add_parser("list")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.set_defaults(func=handler)
+    return parser
+
+
+def emit(rows: list[dict[str, Any]], as_json: bool, columns: Iterable[str]) -> None:
+    if as_json:
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    columns = list(columns)
+    for row in rows:
+        print("  ".join(f"{row.get(col)}" for col in columns))

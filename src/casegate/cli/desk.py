@@ -1,0 +1,235 @@
+"""``casegate desk intake``, ``cases``, ``leads``, ``agent`` and ``contacts``: the case desk.
+
+Handlers import what they use when they run, so that reading the arguments stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+
+from casegate.cli.base import Subcommands, add_list, command_group, emit
+
+
+def register(subcommands: Subcommands) -> None:
+    desk = command_group(subcommands, "desk", "the built-in case desk", dest="area")
+    _register_intake(command_group(desk, "intake", "intake addresses"))
+    for kind in ("cases", "leads"):
+        _register_conversations(command_group(subcommands, kind, f"{kind} opened by the desk"),
+                                kind)
+    _register_agent(command_group(subcommands, "agent", "people who answer cases"))
+    contacts = command_group(subcommands, "contacts", "people who wrote to the desk")
+    add_list(contacts, contacts_list)
+
+
+def _register_intake(intake: Subcommands) -> None:
+    p = intake.add_parser("add")
+    p.add_argument("--kind", choices=["case", "lead"], default="case")
+    p.add_argument("--address", default=None, help="default: a unique random address")
+    p.add_argument("--domain", default=None, help="domain of the random address")
+    p.add_argument("--name", default="")
+    p.add_argument("--acknowledge", action="store_true",
+                   help="answer each new case with an acknowledgement")
+    p.add_argument("--reply-from", default="", metavar="ADDR",
+                   help="From of acknowledgements (default: the address the customer used)")
+    p.add_argument("--team", default="", help="the team its cases belong to")
+    p.add_argument("--first-response-hours", type=int, default=0, metavar="H",
+                   help="SLA: the first agent reply is due H hours after a case opens")
+    p.set_defaults(func=intake_add)
+    add_list(intake, intake_list)
+
+
+def _register_conversations(listing: Subcommands, kind: str) -> None:
+    """``cases …`` or ``leads …``: the handlers read which from ``kind``."""
+    p = add_list(listing, conversations_list)
+    p.add_argument("--limit", type=int, default=1000)
+    p.set_defaults(kind=kind)
+    p = listing.add_parser("show")
+    p.add_argument("id", type=int)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=conversation_show, kind=kind)
+    p = listing.add_parser("set", help=f"change a {kind[:-1]}'s fields")
+    p.add_argument("id", type=int)
+    p.add_argument("--status")
+    if kind == "cases":
+        p.add_argument("--priority", choices=["low", "normal", "high", "urgent"])
+        p.add_argument("--assignee", metavar="USERNAME", help='"" unassigns')
+        p.add_argument("--team")
+        p.add_argument("--tags", metavar="TAG,TAG", help="replace the tags")
+        p.add_argument("--due", metavar="ISO-TIME", help="first response due (with zone)")
+    p.set_defaults(func=conversation_set, kind=kind)
+    p = listing.add_parser("reply", help="answer the requester by mail (or add a note)")
+    p.add_argument("id", type=int)
+    text = p.add_mutually_exclusive_group(required=True)
+    text.add_argument("--text")
+    text.add_argument("--file", type=argparse.FileType("r", encoding="utf-8"),
+                      help="the reply's text (- for stdin)")
+    p.add_argument("--note", action="store_true", help="an internal note, never mailed")
+    p.add_argument("--as", dest="author", metavar="USERNAME", default=None)
+    p.set_defaults(func=conversation_reply, kind=kind)
+    if kind == "leads":
+        p = listing.add_parser(
+            "convert", help="convert a qualified lead: link its contact and company")
+        p.add_argument("id", type=int)
+        p.set_defaults(func=lead_convert)
+
+
+def _register_agent(agent: Subcommands) -> None:
+    p = agent.add_parser("add")
+    p.add_argument("email")
+    p.add_argument("--name", default="")
+    p.add_argument("--username", default=None, help="default: the address")
+    p.add_argument("--team", action="append", default=[], dest="teams")
+    p.add_argument("--no-notify", action="store_true", help="no mail about customer messages")
+    p.set_defaults(func=agent_add)
+    add_list(agent, agent_list)
+
+
+def intake_add(args: argparse.Namespace) -> None:
+    from casegate.desk.services import add_intake
+
+    intake = add_intake(args.kind, args.address, args.name, args.domain,
+                        acknowledge=args.acknowledge, reply_from=args.reply_from,
+                        team=args.team, first_response_hours=args.first_response_hours)
+    print(intake.address)
+
+
+def intake_list(args: argparse.Namespace) -> None:
+    from casegate.desk.models import Intake
+
+    rows = [{"id": i.pk, "address": i.address, "kind": i.kind, "name": i.name}
+            for i in Intake.objects.all()]
+    emit(rows, args.json, ["id", "kind", "address"])
+
+
+def conversations_list(args: argparse.Namespace) -> None:
+    from casegate.desk.models import Case, Lead
+    from casegate.desk.services import conversation_as_dict
+
+    found = (Case.objects.select_related("intake", "assignee") if args.kind == "cases"
+             else Lead.objects.select_related("intake"))
+    rows = [conversation_as_dict(c) for c in found.order_by("id")[: args.limit]]
+    emit(rows, args.json, ["id", "status", "requester", "subject"])
+
+
+def conversation_show(args: argparse.Namespace) -> None:
+    from casegate.desk.services import DeskError, conversation_detail
+
+    detail = conversation_detail("case" if args.kind == "cases" else "lead", args.id)
+    if detail is None:
+        raise DeskError(f"there is no {args.kind[:-1]} {args.id}; see: casegate {args.kind} list")
+    if args.json:
+        print(json.dumps(detail, indent=2, ensure_ascii=False))
+        return
+    print(f"#{detail['id']} [{detail['status']}] {detail['subject']}")
+    print(f"from {detail['requester']} to {detail['original_recipient']}")
+    for field in ("priority", "assignee", "team", "first_response_due_at"):
+        if detail.get(field):
+            print(f"{field.replace('_', ' ')}: {detail[field]}")
+    if detail.get("tags"):
+        print(f"tags: {', '.join(detail['tags'])}")
+    for message in detail["messages"]:
+        who = message["author"] or message["sender"]
+        status = f" [{message['delivery_status']}]" if message["delivery_status"] else ""
+        print(f"\n--- {message['direction']}{status} {message['created_at']} {who}")
+        print(message["new_text"] or message["text"])
+        for attachment in message["attachments"]:
+            problem = f" ({attachment['problem']})" if attachment["problem"] else ""
+            print(f"[attachment {attachment['filename'] or attachment['content_id']}"
+                  f" {attachment['size']} bytes{problem}]")
+
+
+def _case_changes(args: argparse.Namespace) -> dict[str, object]:
+    from django.utils.dateparse import parse_datetime
+
+    from casegate.desk.services import DeskError
+
+    changes: dict[str, object] = {}
+    for name in ("status", "priority", "team"):
+        if getattr(args, name, None) is not None:
+            changes[name] = getattr(args, name)
+    if getattr(args, "assignee", None) is not None:
+        changes["assignee"] = args.assignee or None
+    if getattr(args, "tags", None) is not None:
+        changes["tags"] = [t for t in args.tags.split(",") if t.strip()]
+    if getattr(args, "due", None) is not None:
+        due = parse_datetime(args.due) if args.due else None
+        if args.due and due is None:
+            raise DeskError(f"--due {args.due!r} is not an ISO date and time")
+        changes["first_response_due_at"] = due
+    return changes
+
+
+def conversation_set(args: argparse.Namespace) -> None:
+    from casegate.desk.services import DeskError, set_status, update_case
+
+    if args.kind == "leads":
+        if args.status is None:
+            raise DeskError("say what to change: --status")
+        lead = set_status("lead", args.id, args.status, getpass.getuser())
+        print(f"lead {lead.pk} is {lead.status}")
+        return
+    changes = _case_changes(args)
+    if not changes:
+        raise DeskError("say what to change: --status, --priority, --assignee, --team, --tags "
+                        "or --due")
+    case = update_case(args.id, getpass.getuser(), **changes)
+    print(f"case {case.pk}: " + ", ".join(f"{k} {getattr(case, k)}" for k in changes))
+
+
+def conversation_reply(args: argparse.Namespace) -> None:
+    from django.contrib.auth import get_user_model
+
+    from casegate.desk.replies import post_reply
+    from casegate.desk.services import DeskError
+
+    author = None
+    if args.author:
+        author = get_user_model().objects.filter(username=args.author).first()
+        if author is None:
+            raise DeskError(f"there is no user {args.author!r}; see: casegate agent list")
+    text = args.text if args.text is not None else args.file.read()
+    message = post_reply("lead" if args.kind == "leads" else "case", args.id, author, text,
+                         public=not args.note)
+    if args.note:
+        print(f"note {message.pk} added")
+    else:
+        print(f"reply {message.pk} {message.delivery_status or 'not sent'}: "
+              f"{message.recipients.replace(chr(10), ', ') or message.parse_problems}")
+
+
+def lead_convert(args: argparse.Namespace) -> None:
+    from casegate.desk.services import convert_lead
+
+    lead = convert_lead(args.id, getpass.getuser())
+    contact = lead.contact
+    assert contact is not None  # converting links the lead to a contact
+    company = contact.company.domain if contact.company else "none"
+    print(f"lead {lead.pk} converted: contact {contact.address}, company {company}")
+
+
+def agent_add(args: argparse.Namespace) -> None:
+    from casegate.desk.services import add_agent
+
+    agent = add_agent(args.email, args.name, args.username, args.teams, not args.no_notify)
+    print(f"agent {agent.user.get_username()} <{agent.user.email}>")
+
+
+def agent_list(args: argparse.Namespace) -> None:
+    from casegate.desk.models import Agent
+
+    rows = [{"username": a.user.get_username(), "email": a.user.email,
+             "name": a.user.get_full_name(), "teams": a.teams, "notify": a.notify}
+            for a in Agent.objects.select_related("user").order_by("user__username")]
+    emit(rows, args.json, ["username", "email", "teams"])
+
+
+def contacts_list(args: argparse.Namespace) -> None:
+    from casegate.desk.models import Contact
+
+    rows = [{"address": c.address, "name": c.name,
+             "company": c.company.domain if c.company else None,
+             "cases": [x.pk for x in c.cases.all()], "leads": [x.pk for x in c.leads.all()]}
+            for c in Contact.objects.select_related("company").prefetch_related("cases", "leads")]
+    emit(rows, args.json, ["address", "company", "cases"])

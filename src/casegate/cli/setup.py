@@ -1,0 +1,38 @@
+"""``casegate init`` and ``casegate demo``: a new installation and the demo company.
+
+Handlers import what they use when they run, so that reading the arguments stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from casegate.cli.base import Subcommands
+from casegate.config import get_config
+
+
+def register(subcommands: Subcommands) -> None:
+    p = subcommands.add_parser("init", help="create $CASEGATE_HOME and the database")
+    p.set_defaults(func=init, creates_database=True)
+
+    p = subcommands.add_parser(
+        "demo", help="set up the demo domain, account, group, intakes and rules")
+    p.set_defaults(func=demo)
+
+
+def init(args: argparse.Namespace) -> None:
+    from django.core.management import call_command
+    from django.db import connection
+
+    config = get_config()
+    config.home.mkdir(parents=True, exist_ok=True)
+    config.mailbox_root.mkdir(parents=True, exist_ok=True)
+    call_command("migrate", verbosity=0, interactive=False)
+    where = connection.settings_dict["NAME"]
+    print(f"casegate home {config.home}; database {connection.vendor} {where} is ready")
+
+
+def demo(args: argparse.Namespace) -> None:
+    from casegate.demo import setup_demo
+
+    print(setup_demo())
