@@ -232,7 +232,7 @@ def dkim_list(args: argparse.Namespace) -> None:
 
 def conversations_list(args: argparse.Namespace) -> None:
     from casegate.desk.models import Case, Lead
-    from casegate.desk.services import conversation_as_dict
+    from casegate.desk.output import conversation_as_dict
 
     if args.kind == "cases":
         found = Case.objects.select_related("intake", "assignee")
@@ -243,7 +243,8 @@ def conversations_list(args: argparse.Namespace) -> None:
 
 
 def conversation_show(args: argparse.Namespace) -> None:
-    from casegate.desk.services import DeskError, conversation_detail
+    from casegate.desk.output import conversation_detail
+    from casegate.desk.services import DeskError
 
     detail = conversation_detail("case" if args.kind == "cases" else "lead", args.id)
     if detail is None:
