@@ -8,9 +8,12 @@ from django.test.utils import CaptureQueriesContext
 
 from casegate.desk import filing
 from casegate.desk.arrivals import Filed
+from casegate.desk.authorship import reply_address
 from casegate.desk.filing import STEPS, file_batch
 from casegate.desk.filing.batch import Batch, each_arrival
 from casegate.desk.models import Case, DeskMessage, Intake
+from casegate.desk.services import add_agent
+from casegate.desk.threading import signed_message_id
 from casegate.routing.snapshot import load_table
 from tests.desk.filing.batches import HOSTNAME, arrival, batch_of
 from tests.mails import mail
@@ -47,6 +50,21 @@ def test_an_answer_to_a_message_earlier_in_the_batch_threads_onto_its_new_case(
     assert threaded.conversation == opened.conversation == Case.objects.get()
     assert again.duplicate and again.conversation is None and again.message is None
     assert DeskMessage.objects.count() == 2
+
+
+def test_a_copy_of_an_agents_answer_to_their_reply_address_is_a_duplicate_like_any(
+        intake: Intake) -> None:
+    agent = add_agent("ivy@agents.example", "Ivy Agent", "ivy")
+    [question] = file_batch([arrival(intake, mail(sender="bo@acme.example")[0])],
+                            load_table(), HOSTNAME).filed
+    assert question.conversation is not None
+    ours = signed_message_id("c", question.conversation.pk, "desk.example")
+    answer = mail(sender="ivy@agents.example", headers={"In-Reply-To": ours})[0]
+    # Reply-all: one copy to the intake, one to the agent's reply address.
+    to_intake, to_reply_address = file_batch(
+        [arrival(intake, answer), arrival(None, answer, reply_address(agent.pk))],
+        load_table(), HOSTNAME).filed
+    assert to_intake.conversation == question.conversation and to_reply_address.duplicate
 
 
 def test_a_batch_takes_as_many_queries_whatever_its_size(intake: Intake) -> None:

@@ -12,7 +12,7 @@ from casegate.desk.replies import send
 
 def acknowledge(batch: Batch) -> None:
     """See :mod:`casegate.desk.acknowledge`."""
-    batch.outgoing.extend(acknowledgements(batch.filed, batch.table, batch.hostname))
+    batch.outgoing.extend(acknowledgements(batch.stored, batch.table, batch.hostname))
 
 
 def send_agent_replies(batch: Batch) -> None:
@@ -27,7 +27,7 @@ def send_agent_replies(batch: Batch) -> None:
 
 def notify(batch: Batch) -> None:
     """See :mod:`casegate.desk.notifications`."""
-    batch.outgoing.extend(notifications(batch.filed, batch.table, batch.hostname))
+    batch.outgoing.extend(notifications(batch.stored, batch.table, batch.hostname))
 
 
 def mark_failed_replies(batch: Batch) -> None:
