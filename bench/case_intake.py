@@ -404,7 +404,8 @@ def thread_child(args: argparse.Namespace) -> None:
     from django.utils import timezone
 
     from casegate.desk.models import Case, CaseEvent, DeskMessage
-    from casegate.desk.services import add_intake, conversation_detail
+    from casegate.desk.output import conversation_detail
+    from casegate.desk.services import add_intake
 
     call_command("migrate", verbosity=0)
     intake = add_intake("case", "help@bench.example")

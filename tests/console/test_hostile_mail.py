@@ -7,10 +7,13 @@ from django.test import Client
 from django.utils import timezone
 
 from casegate.console.roles import add_user
+from casegate.desk.arrivals import DeskArrival
+from casegate.desk.filing import file_batch
 from casegate.desk.models import Case, Intake
 from casegate.desk.parsing import parse_message
-from casegate.desk.services import DeskArrival, add_intake, file_arrivals
+from casegate.desk.services import add_intake
 from casegate.gateway.models import Message, Quarantine
+from casegate.routing.snapshot import load_table
 
 pytestmark = pytest.mark.django_db
 
@@ -47,8 +50,9 @@ def test_a_held_message_with_an_encoded_line_break_in_its_address_opens(client: 
 def test_the_case_and_the_trace_of_such_a_message_open(client: Client) -> None:
     stored("Q2")
     intake = add_intake(Intake.CASE, "help@desk.example")
-    file_arrivals([DeskArrival(intake, "Q2", intake.address, timezone.now(),
-                               parse_message(POISON), POISON, "p@example.net")])
+    file_batch([DeskArrival(intake, "Q2", intake.address, timezone.now(),
+                            parse_message(POISON), POISON, "p@example.net")],
+               load_table(), "mx.desk.example")
     case = Case.objects.get()
     page = client.get(f"/console/cases/{case.pk}/")
     assert page.status_code == 200 and b"the body" in page.content

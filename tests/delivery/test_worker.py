@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 from django.db import OperationalError, transaction
@@ -23,7 +24,7 @@ from casegate.delivery.metrics import QueueCollector
 from casegate.delivery.models import Delivery
 from casegate.delivery.queue import Claimed, claim
 from casegate.delivery.services import act_on_queue
-from casegate.desk import blobs
+from casegate.desk import blobs, reception
 from casegate.desk.models import Case, DeskMessage, Intake
 from casegate.desk.services import add_intake
 from casegate.gateway.store import AcceptedMessage, DeliveryRow, new_queue_id, write_messages
@@ -81,14 +82,14 @@ def drain(config: Config, rounds: int) -> None:
 
 def test_a_message_that_fails_alone_is_set_aside_and_the_others_are_filed(
         config: Config, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
-    filing = worker.file_arrivals
+    filing = reception.file_batch
 
-    def file_all_but_poison(arrivals, known=None):  # type: ignore[no-untyped-def]
+    def file_all_but_poison(arrivals, *rest):  # type: ignore[no-untyped-def]
         if any(a.mail.subject == "poison" for a in arrivals):
             raise ValueError("this message cannot be filed")
-        return filing(arrivals, known)
+        return filing(arrivals, *rest)
 
-    monkeypatch.setattr(worker, "file_arrivals", file_all_but_poison)
+    monkeypatch.setattr(reception, "file_batch", file_all_but_poison)
     intake = add_intake(Intake.CASE, "help@desk.example")
     subjects = [f"good {n}" for n in range(6)]
     subjects.insert(3, "poison")
@@ -118,7 +119,7 @@ def test_a_message_that_fails_alone_is_set_aside_and_the_others_are_filed(
     by_state = {s.labels["state"]: s.value for s in depth.samples}
     assert by_state["failed"] == 1 and by_state["delivered"] == 6
 
-    monkeypatch.setattr(worker, "file_arrivals", filing)
+    monkeypatch.setattr(reception, "file_batch", filing)
     assert act_on_queue("retry", [poison.pk], "fixed") == 1
     drain(config, rounds=1)
     assert Delivery.objects.get(pk=poison.pk).state == Delivery.DELIVERED
@@ -133,14 +134,14 @@ def database_locked(*args: object) -> None:
     raise OperationalError("database is locked")
 
 
-@pytest.mark.parametrize("where, failure, reason", [
-    ("prefetch", database_locked, "database is locked"),
-    ("contents", no_room, "No space left on device"),
+@pytest.mark.parametrize("module, where, failure, reason", [
+    (reception, "prefetch", database_locked, "database is locked"),
+    (worker, "contents", no_room, "No space left on device"),
 ])
 def test_a_claim_whose_work_fails_returns_to_the_queue_at_once(
-        config: Config, monkeypatch: pytest.MonkeyPatch, where: str,
+        config: Config, monkeypatch: pytest.MonkeyPatch, module: ModuleType, where: str,
         failure: Callable[..., None], reason: str) -> None:
-    monkeypatch.setattr(worker, where, failure)
+    monkeypatch.setattr(module, where, failure)
     intake = add_intake(Intake.CASE, "help@desk.example")
     queue_for_desk(intake, ["one", "two", "three"])
     before = timezone.now()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
@@ -13,35 +13,27 @@ from django.utils import timezone
 from casegate.config import get_config
 from casegate.console.roles import roles_of
 from casegate.desk import blobs
+from casegate.desk.arrivals import DeskArrival, Filed
+from casegate.desk.filing import file_batch
 from casegate.desk.models import Attachment, Blob, Case, DeskMessage, Intake
+from casegate.desk.output import conversation_detail
 from casegate.desk.parsing import parse_message
 from casegate.desk.replies import post_reply, reply_subject
-from casegate.desk.services import (
-    DeskArrival,
-    DeskError,
-    add_agent,
-    add_intake,
-    conversation_detail,
-    file_arrivals,
-    update_case,
-)
+from casegate.desk.services import DeskError, add_agent, add_intake, update_case
 from casegate.directory.services import add_account, add_domain
+from casegate.routing.snapshot import load_table
 from tests.mails import mail
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    monkeypatch.setenv("CASEGATE_HOME", str(tmp_path))
-    get_config.cache_clear()
-    yield tmp_path
-    get_config.cache_clear()
-
-
 def arrival(intake: Intake, raw: bytes) -> DeskArrival:
     return DeskArrival(intake, "Q1", intake.address, timezone.now(), parse_message(raw), raw,
                        "customer@example.net")
+
+
+def file_arrivals(arrivals: list[DeskArrival]) -> list[Filed]:
+    return file_batch(arrivals, load_table(), "mx.desk.example").filed
 
 
 @pytest.mark.parametrize("kind", ["disk", "database"])

@@ -35,15 +35,9 @@ from casegate.api.schemas import (
 )
 from casegate.console.roles import case_scope, hide_unseen_cases
 from casegate.desk.models import Case, Intake, Lead
+from casegate.desk.output import conversation_as_dict, conversation_detail
 from casegate.desk.replies import post_reply
-from casegate.desk.services import (
-    DeskError,
-    conversation_as_dict,
-    conversation_detail,
-    convert_lead,
-    set_status,
-    update_case,
-)
+from casegate.desk.services import DeskError, convert_lead, set_status, update_case
 
 router = Router()
 

@@ -17,7 +17,7 @@ from casegate.api.schemas import MAX_ID, AttachmentDetail, HtmlOptions, MessageO
 from casegate.console.roles import message_scope
 from casegate.desk import blobs
 from casegate.desk.models import Attachment, Blob, DeskMessage
-from casegate.desk.services import attachment_as_dict, delivery_states, message_as_dict
+from casegate.desk.output import attachment_as_dict, delivery_states, message_as_dict
 
 log = logging.getLogger("casegate.api")
 router = Router(tags=["messages"])

@@ -105,7 +105,7 @@ def intake_list(args: argparse.Namespace) -> None:
 
 def conversations_list(args: argparse.Namespace) -> None:
     from casegate.desk.models import Case, Lead
-    from casegate.desk.services import conversation_as_dict
+    from casegate.desk.output import conversation_as_dict
 
     found = (Case.objects.select_related("intake", "assignee") if args.kind == "cases"
              else Lead.objects.select_related("intake"))
@@ -114,7 +114,8 @@ def conversations_list(args: argparse.Namespace) -> None:
 
 
 def conversation_show(args: argparse.Namespace) -> None:
-    from casegate.desk.services import DeskError, conversation_detail
+    from casegate.desk.output import conversation_detail
+    from casegate.desk.services import DeskError
 
     detail = conversation_detail("case" if args.kind == "cases" else "lead", args.id)
     if detail is None:

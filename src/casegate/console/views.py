@@ -20,14 +20,9 @@ from casegate.console.audit import AUDITED_KINDS, AuditFilter, search
 from casegate.console.dashboard import figures
 from casegate.console.roles import can, case_scope, hide_unseen_cases, require
 from casegate.desk.models import Case, Company, Contact, DeskMessage, Intake, Lead
+from casegate.desk.output import conversation_detail
 from casegate.desk.replies import post_reply
-from casegate.desk.services import (
-    DeskError,
-    conversation_detail,
-    convert_lead,
-    set_status,
-    update_case,
-)
+from casegate.desk.services import DeskError, convert_lead, set_status, update_case
 from casegate.errors import CasegateError
 from casegate.trace import STATUSES, TraceFilter, find_messages, message_hops
 

@@ -41,21 +41,13 @@ from casegate.delivery.queue import (
     retry_at,
     still_held,
 )
-from casegate.desk.followup import follow_up
-from casegate.desk.models import Intake
-from casegate.desk.parsing import parse_message, storable
-from casegate.desk.services import (
-    DeskArrival,
-    Prefetched,
-    file_arrivals,
-    prefetch,
-    store_contents,
-)
+from casegate.desk.reception import DeskDelivery, receive
 from casegate.directory.addresses import domain_of
 from casegate.errors import CasegateError
 from casegate.gateway.store import write_messages
 from casegate.routing.engine import RoutingTable
 from casegate.routing.snapshot import TableCache
+from casegate.text import storable
 
 log = logging.getLogger("casegate.delivery")
 
@@ -171,73 +163,23 @@ def deliver_local(items: list[Claimed], config: Config, table: RoutingTable) -> 
     desk_items = [i for i in items if i.kind == "desk"]
     if not desk_items:
         return
-    # Mail to an agent's reply address has no intake: it files on the conversation it answers.
-    intakes = {None: None, **Intake.objects.in_bulk({i.intake_id for i in desk_items})}
-    arrivals: dict[int, DeskArrival] = {}
-    failed: dict[int, Exception] = {}
-    for item in desk_items:
-        if item.intake_id not in intakes:
-            continue
-        try:
-            mail = parse_message(raws[item.id])
-        except Exception as exc:  # parsing notes what it cannot read; this is a defect
-            log.exception("queue=%s cannot be parsed for the desk", item.queue_id)
-            failed[item.id] = exc
-            continue
-        arrivals[item.id] = DeskArrival(intakes[item.intake_id], item.queue_id,
-                                        item.original_recipient, item.received_at, mail,
-                                        raws[item.id], item.mail_from, item.peer)
-    # Reads and file writes first: SQLite has one writer, and the gateway waits for it.
-    known = prefetch(list(arrivals.values()))
-    try:
-        store_contents(list(arrivals.values()))
-    except Exception:  # filing stores them again, one by one if need be, and reports why
-        log.exception("storing message contents before filing failed")
+    received = receive([
+        DeskDelivery(i.id, i.queue_id, i.intake_id, i.original_recipient, i.received_at,
+                     raws[i.id], i.mail_from, i.peer) for i in desk_items])
     with transaction.atomic():
         held_ids = still_held(desk_items)
-        held = [i for i in desk_items if i.id in held_ids]
-        if len(held_ids) < len(desk_items):
-            arrivals = {k: v for k, v in arrivals.items() if k in held_ids}
-            known = None
-        failed |= file_at_desk(arrivals, table, config.hostname, known)
+        receipt = received.file(held_ids, table, config.hostname)
+        if receipt.outgoing:
+            write_messages(receipt.outgoing)
         finish([
-            failed_alone(i, failed[i.id], config, "the desk could not file it")
-            if i.id in failed
-            else Outcome(i, Delivery.DELIVERED, "case desk", host="desk") if i.id in arrivals
+            failed_alone(i, receipt.failed[i.id], config, "the desk could not file it")
+            if i.id in receipt.failed
+            else Outcome(i, Delivery.DELIVERED, "case desk", host="desk")
+            if i.id in receipt.filed
             else Outcome(i, Delivery.BOUNCED, "5.1.1 the desk intake no longer exists",
                          host="desk")
-            for i in held
+            for i in desk_items if i.id in held_ids
         ], held=held_ids)
-
-
-def file_at_desk(arrivals: dict[int, DeskArrival], table: RoutingTable, hostname: str,
-                 known: Prefetched | None = None) -> dict[int, Exception]:
-    """File arrivals (and queue the mail they set off) in one go, or one by one if that fails.
-
-    Returns the deliveries that could not be filed, with the error.
-    """
-    def file(batch: list[DeskArrival], prefetched: Prefetched | None = None) -> None:
-        with transaction.atomic():
-            replies = follow_up(file_arrivals(batch, prefetched), table, hostname)
-            if replies:
-                write_messages(replies)
-
-    try:
-        file(list(arrivals.values()), known)
-        return {}
-    except Exception as exc:
-        if len(arrivals) == 1:
-            log.exception("queue=%s cannot be filed at the desk",
-                          next(iter(arrivals.values())).queue_id)
-            return {next(iter(arrivals)): exc}
-    failed: dict[int, Exception] = {}
-    for delivery_id, arrival in arrivals.items():
-        try:
-            file([arrival])
-        except Exception as exc:
-            log.exception("queue=%s cannot be filed at the desk", arrival.queue_id)
-            failed[delivery_id] = exc
-    return failed
 
 
 def prepare_outbound(items: list[Claimed], config: Config, table: RoutingTable

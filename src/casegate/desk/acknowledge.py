@@ -17,9 +17,9 @@ from datetime import timedelta
 from django.utils import timezone
 
 from casegate.config import get_config
+from casegate.desk.arrivals import Filed
 from casegate.desk.models import DeskMessage, Lead
 from casegate.desk.outgoing import about, tag_of
-from casegate.desk.services import Filed
 from casegate.gateway.store import AcceptedMessage, generated_message
 from casegate.routing.engine import RoutingTable
 

@@ -31,8 +31,8 @@ from casegate.delivery.forwarding import dns_txt
 from casegate.directory.addresses import InvalidAddress, domain_of, normalize_domain
 
 if TYPE_CHECKING:
+    from casegate.desk.arrivals import DeskArrival
     from casegate.desk.models import Agent
-    from casegate.desk.services import DeskArrival
 
 _REPLY_ADDRESS = re.compile(r"^reply\+(\d{1,12})\.([0-9a-f]{20})@(.+)$")
 

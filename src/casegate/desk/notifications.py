@@ -11,10 +11,10 @@ from the null sender with ``Auto-Submitted: auto-generated``.
 
 from __future__ import annotations
 
+from casegate.desk.arrivals import Filed
 from casegate.desk.authorship import reply_address
 from casegate.desk.models import Agent, Case, DeskMessage, Lead
 from casegate.desk.outgoing import about, tag_of
-from casegate.desk.services import Filed
 from casegate.gateway.store import AcceptedMessage, generated_message
 from casegate.routing.engine import RoutingTable
 

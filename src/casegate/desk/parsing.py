@@ -21,6 +21,8 @@ from mailparser_reply import EmailReplyParser
 from mailparser_reply.constants import MAIL_LANGUAGES
 from tnefparse import TNEF
 
+from casegate.text import storable
+
 
 @lru_cache(maxsize=4096)
 def _parsed_header(name: str, value: str) -> str:
@@ -220,20 +222,6 @@ def sanitize_html(html: str) -> str:
 
 def html_to_text(html: str) -> str:
     return nh3.clean(html, tags=set()).strip()
-
-
-def storable(text: str) -> str:
-    """Text any database takes: undecodable bytes as U+FFFD, no NUL characters."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        text = text.encode("utf-8", "surrogateescape" if _only_escapes(text) else "replace"
-                           ).decode("utf-8", "replace")
-    return text.replace("\x00", "\ufffd")
-
-
-def _only_escapes(text: str) -> bool:
-    return all(not 0xD800 <= ord(c) <= 0xDFFF or 0xDC80 <= ord(c) <= 0xDCFF for c in text)
 
 
 def _make_storable(parsed: ParsedMail) -> ParsedMail:

@@ -1,0 +1,68 @@
+"""A message delivered to the desk on its way to a conversation, and where it went."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from casegate.desk.authorship import Authorship
+from casegate.desk.models import Case, DeskMessage, Intake, Lead
+from casegate.desk.parsing import ParsedMail
+from casegate.desk.threading import ThreadHint
+
+
+@dataclass
+class DeskArrival:
+    """A message delivered to the desk, parsed and ready to be filed.
+
+    ``intake`` is None for mail to an agent's reply address: it belongs to the conversation
+    it answers, and takes that conversation's intake when filed. ``peer``: the client the
+    gateway received it from.
+    """
+
+    intake: Intake | None
+    queue_id: str
+    original_recipient: str
+    received_at: datetime
+    mail: ParsedMail
+    raw: bytes = field(default=b"", repr=False)
+    mail_from: str = ""
+    peer: str = ""
+
+    def __post_init__(self) -> None:
+        # Without a From: address the envelope sender is the best word on who wrote.
+        if not self.mail.sender and self.mail_from:
+            self.mail.sender = self.mail_from.lower()
+            self.mail.problems.append(
+                f"From: no address; the envelope sender <{self.mail.sender}> is the requester")
+
+    @property
+    def kind(self) -> str:
+        return self.intake.kind if self.intake else Intake.CASE
+
+
+@dataclass
+class Filed:
+    """Where an arrival went, decided step by step as its batch is filed.
+
+    ``hint`` and ``authorship``: what was read about the arrival before filing (what it
+    says about its conversation; whether an agent wrote it). ``duplicate``: the message was
+    stored before, so it is not stored again. ``conversation``: the case or lead it went to,
+    ``created`` when that is new (``follows``: the closed case a new case continues), and
+    ``message`` its stored message. ``author`` is set when an agent answered a notification
+    by mail: the message is their reply (``direction`` outbound) or an internal note.
+    ``unproven`` says why a message sent as an agent's answer was kept as customer mail.
+    """
+
+    arrival: DeskArrival
+    hint: ThreadHint
+    authorship: Authorship = field(default_factory=Authorship)
+    duplicate: bool = False
+    conversation: Case | Lead | None = None
+    follows: Case | None = None
+    created: bool = False
+    message: DeskMessage | None = None
+    author: Any = None
+    direction: str = DeskMessage.INBOUND
+    unproven: str = ""

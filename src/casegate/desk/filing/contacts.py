@@ -1,0 +1,27 @@
+"""Everyone who writes to the desk is a contact, grouped in a company by mail domain."""
+
+from __future__ import annotations
+
+from casegate.desk.filing.batch import Batch
+from casegate.desk.models import Company, Contact
+from casegate.desk.services import FREE_MAIL
+
+
+def add_contacts(batch: Batch) -> None:
+    """The contact of every sender in the batch, created (with its company) when new."""
+    wanted = {item.arrival.mail.sender: item.arrival.mail for item in batch.filed
+              if item.arrival.mail.sender}
+    missing = [address for address in wanted if address not in batch.contacts]
+    if not missing:
+        return
+    domains = {a.rpartition("@")[2] for a in missing} - FREE_MAIL
+    companies = Company.objects.in_bulk(list(domains), field_name="domain")
+    new_companies = [Company(domain=d, name=d) for d in domains if d not in companies]
+    Company.objects.bulk_create(new_companies, ignore_conflicts=True)
+    companies = Company.objects.in_bulk(list(domains), field_name="domain")
+    Contact.objects.bulk_create(
+        [Contact(address=a, name=wanted[a].sender_name[:200], language=wanted[a].language,
+                 company=companies.get(a.rpartition("@")[2])) for a in missing],
+        ignore_conflicts=True,
+    )
+    batch.contacts = Contact.objects.in_bulk(list(wanted), field_name="address")

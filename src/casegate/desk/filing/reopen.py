@@ -1,0 +1,25 @@
+"""A customer's answer on a solved or pending case reopens it; on a closed case it opens a
+new case that follows the closed one."""
+
+from __future__ import annotations
+
+from casegate.desk.arrivals import Filed
+from casegate.desk.filing.batch import Batch
+from casegate.desk.models import Case
+from casegate.desk.services import case_event
+
+
+def reopen_or_follow_up(batch: Batch, item: Filed) -> None:
+    """An agent's answer leaves the status to the agent, and automated mail (an
+    out-of-office) reopens nothing."""
+    case = item.conversation
+    if item.author is not None or not isinstance(case, Case):
+        return
+    if case.status == "closed":
+        item.conversation, item.follows = None, case
+    elif case.status in ("solved", "pending") and not item.arrival.mail.automated:
+        batch.events.append(case_event(case, "status", case.status, "open",
+                                       item.arrival.mail.sender))
+        case.status = "open"
+        case.updated_at = batch.now
+        case.save(update_fields=["status", "updated_at"])

@@ -1,0 +1,68 @@
+"""Threading: which existing conversation an arrival belongs to (see
+:mod:`casegate.desk.threading` for the order in which its hints are tried)."""
+
+from __future__ import annotations
+
+from casegate.desk.arrivals import DeskArrival, Filed
+from casegate.desk.filing.batch import Batch
+from casegate.desk.models import Case, DeskMessage, Lead
+from casegate.desk.services import DeskError
+from casegate.desk.threading import ThreadHint, hint_for
+
+
+def existing_conversations(arrivals: list[DeskArrival]
+                           ) -> tuple[list[ThreadHint], dict[str, Case | Lead]]:
+    """The threading hints of each arrival and every conversation they can point at."""
+    hints = [hint_for(a.mail.in_reply_to, a.mail.references, a.mail.subject,
+                      a.mail.reported_message_id) for a in arrivals]
+    if not any(h.signed or h.tagged_case or h.references for h in hints):
+        return hints, {}
+    case_ids = {h.signed[1] for h in hints if h.signed and h.signed[0] == "c"}
+    case_ids |= {h.tagged_case for h in hints if h.tagged_case}
+    lead_ids = {h.signed[1] for h in hints if h.signed and h.signed[0] == "l"}
+    refs = {r for h in hints for r in h.references}
+    by_ref = {}
+    for message_id, case_id, lead_id in DeskMessage.objects.filter(
+            message_id__in=refs).values_list("message_id", "case_id", "lead_id"):
+        if case_id:
+            by_ref[message_id] = ("c", case_id)
+            case_ids.add(case_id)
+        else:
+            by_ref[message_id] = ("l", lead_id)
+            lead_ids.add(lead_id)
+    found: dict[str, Case | Lead] = {}
+    for case in Case.objects.filter(pk__in=case_ids).select_related("intake"):
+        found[f"c{case.pk}"] = case
+    for lead in Lead.objects.filter(pk__in=lead_ids).select_related("intake"):
+        found[f"l{lead.pk}"] = lead
+    for message_id, (kind, number) in by_ref.items():
+        if f"{kind}{number}" in found:
+            found[message_id] = found[f"{kind}{number}"]
+    return hints, found
+
+
+def answers_ours(hint: ThreadHint, found: dict[str, Case | Lead]) -> bool:
+    """Whether the message answers a signed Message-ID of a conversation that exists."""
+    return hint.signed is not None and f"{hint.signed[0]}{hint.signed[1]}" in found
+
+
+def find_conversation(batch: Batch, item: Filed) -> None:
+    """The conversation the arrival answers, if any; mail to an agent's reply address must
+    answer one, and takes its intake."""
+    arrival = item.arrival
+    item.conversation = _thread_of(arrival, item.hint, batch.found)
+    if arrival.intake is None:
+        if item.conversation is None:
+            raise DeskError(f"queue {arrival.queue_id} to {arrival.original_recipient}"
+                            " answers none of our conversations")
+        arrival.intake = item.conversation.intake
+
+
+def _thread_of(arrival: DeskArrival, hint: ThreadHint, found: dict[str, Case | Lead]
+               ) -> Case | Lead | None:
+    if hint.signed and f"{hint.signed[0]}{hint.signed[1]}" in found:
+        return found[f"{hint.signed[0]}{hint.signed[1]}"]
+    tagged = found.get(f"c{hint.tagged_case}") if hint.tagged_case else None
+    if tagged is not None and tagged.requester == arrival.mail.sender:
+        return tagged
+    return next((found[r] for r in hint.references if r in found), None)

@@ -1,0 +1,17 @@
+"""Text any database takes, whatever bytes it was read from."""
+
+from __future__ import annotations
+
+
+def storable(text: str) -> str:
+    """Text any database takes: undecodable bytes as U+FFFD, no NUL characters."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "surrogateescape" if _only_escapes(text) else "replace"
+                           ).decode("utf-8", "replace")
+    return text.replace("\x00", "\ufffd")
+
+
+def _only_escapes(text: str) -> bool:
+    return all(not 0xD800 <= ord(c) <= 0xDFFF or 0xDC80 <= ord(c) <= 0xDCFF for c in text)
