@@ -7,9 +7,10 @@ from django.test import Client
 from django.utils import timezone
 
 from casegate.console.roles import add_user
-from casegate.desk.models import Case, Intake
+from casegate.desk.models import Case
 from casegate.desk.parsing import parse_message
 from casegate.desk.services import DeskArrival, add_intake, file_arrivals
+from casegate.desk.vocabulary import IntakeKind
 from casegate.gateway.models import Message, Quarantine
 
 pytestmark = pytest.mark.django_db
@@ -46,7 +47,7 @@ def test_a_held_message_with_an_encoded_line_break_in_its_address_opens(client: 
 
 def test_the_case_and_the_trace_of_such_a_message_open(client: Client) -> None:
     stored("Q2")
-    intake = add_intake(Intake.CASE, "help@desk.example")
+    intake = add_intake(IntakeKind.CASE, "help@desk.example")
     file_arrivals([DeskArrival(intake, "Q2", intake.address, timezone.now(),
                                parse_message(POISON), POISON, "p@example.net")])
     case = Case.objects.get()

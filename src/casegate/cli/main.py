@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from casegate.config import get_config
+from casegate.desk.vocabulary import IntakeKind, Priority
 from casegate.errors import CasegateError
 
 
@@ -140,7 +141,7 @@ def build_parser() -> Parser:
     intake = desk.add_parser("intake", help="intake addresses").add_subparsers(
         dest="action", required=True, parser_class=Parser)
     p = intake.add_parser("add")
-    p.add_argument("--kind", choices=["case", "lead"], default="case")
+    p.add_argument("--kind", choices=IntakeKind.values, default=IntakeKind.CASE.value)
     p.add_argument("--address", default=None, help="default: a unique random address")
     p.add_argument("--domain", default=None, help="domain of the random address")
     p.add_argument("--name", default="")
@@ -280,7 +281,7 @@ def build_parser() -> Parser:
         p.add_argument("id", type=int)
         p.add_argument("--status")
         if name == "cases":
-            p.add_argument("--priority", choices=["low", "normal", "high", "urgent"])
+            p.add_argument("--priority", choices=Priority.values)
             p.add_argument("--assignee", metavar="USERNAME", help='"" unassigns')
             p.add_argument("--team")
             p.add_argument("--tags", metavar="TAG,TAG", help="replace the tags")

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from casegate.config import get_config
 from casegate.delivery.models import Delivery
+from casegate.delivery.vocabulary import FINAL_FAILURES, DeliveryState
 from casegate.desk import blobs
 from casegate.desk.authorship import ActiveAgents, Authorship, agent_of_reply_address, judge
 from casegate.desk.models import (
@@ -32,6 +33,15 @@ from casegate.desk.models import (
 )
 from casegate.desk.parsing import AttachmentInfo, ParsedMail
 from casegate.desk.threading import ThreadHint, hint_for
+from casegate.desk.vocabulary import (
+    FINISHED_LEAD_STATUSES,
+    CaseStatus,
+    Direction,
+    IntakeKind,
+    LeadStatus,
+    Priority,
+    ReplyDelivery,
+)
 from casegate.directory.addresses import InvalidAddress, normalize_address, normalize_domain
 from casegate.directory.claims import owner_of
 from casegate.errors import CasegateError
@@ -444,7 +454,6 @@ def _store_messages(filed: list[Filed], now: datetime) -> None:
     ])
 
 
-PRIORITIES = ("low", "normal", "high", "urgent")
 CASE_FIELDS = ("status", "priority", "assignee", "team", "tags", "first_response_due_at")
 
 
@@ -462,11 +471,10 @@ def _display(field_name: str, value: Any) -> str:
 
 def _checked(field_name: str, value: Any) -> Any:
     if field_name == "status":
-        allowed = [choice for choice, _ in Case.STATUS_CHOICES]
-        if value not in allowed:
-            raise DeskError(f"the status of a case is one of {', '.join(allowed)}")
-    elif field_name == "priority" and value not in PRIORITIES:
-        raise DeskError(f"the priority of a case is one of {', '.join(PRIORITIES)}")
+        if value not in CaseStatus.values:
+            raise DeskError(f"the status of a case is one of {', '.join(CaseStatus.values)}")
+    elif field_name == "priority" and value not in Priority.values:
+        raise DeskError(f"the priority of a case is one of {', '.join(Priority.values)}")
     elif field_name == "assignee" and value is not None and not isinstance(value, get_user_model()):
         user = get_user_model().objects.filter(username=value, is_active=True).first()
         if user is None:
@@ -517,14 +525,13 @@ def update_case(case_id: int, actor: str, **changes: Any) -> Case:
 
 @transaction.atomic
 def set_status(kind: str, conversation_id: int, status: str, actor: str = "") -> Case | Lead:
-    if kind != Intake.LEAD:
+    if kind != IntakeKind.LEAD:
         return update_case(conversation_id, actor, status=status)
     lead = Lead.objects.select_for_update().filter(pk=conversation_id).first()
     if lead is None:
         raise DeskError(f"there is no lead {conversation_id}")
-    allowed = [choice for choice, _ in Lead.STATUS_CHOICES]
-    if status not in allowed:
-        raise DeskError(f"the status of a lead is one of {', '.join(allowed)}")
+    if status not in LeadStatus.values:
+        raise DeskError(f"the status of a lead is one of {', '.join(LeadStatus.values)}")
     lead.status = status
     lead.save(update_fields=["status"])
     return lead
@@ -536,7 +543,7 @@ def convert_lead(lead_id: int, actor: str) -> Lead:
     lead = Lead.objects.select_for_update().filter(pk=lead_id).first()
     if lead is None:
         raise DeskError(f"there is no lead {lead_id}")
-    if lead.status in ("converted", "disqualified"):
+    if lead.status in FINISHED_LEAD_STATUSES:
         raise DeskError(f"lead {lead_id} is {lead.status} already")
     if lead.contact is None:
         domain = lead.requester.rpartition("@")[2]
@@ -545,7 +552,7 @@ def convert_lead(lead_id: int, actor: str) -> Lead:
             company, _ = Company.objects.get_or_create(domain=domain, defaults={"name": domain})
         lead.contact, _ = Contact.objects.get_or_create(
             address=lead.requester, defaults={"name": lead.requester_name, "company": company})
-    lead.status = "converted"
+    lead.status = LeadStatus.CONVERTED
     lead.converted_at = timezone.now()
     lead.converted_by = actor
     lead.save()
@@ -554,7 +561,7 @@ def convert_lead(lead_id: int, actor: str) -> Lead:
 
 def conversation_detail(kind: str, conversation_id: int) -> dict[str, Any] | None:
     """A case or lead with its thread: each message's text, sanitized HTML and attachments."""
-    model = Lead if kind == Intake.LEAD else Case
+    model = Lead if kind == IntakeKind.LEAD else Case
     conversation = (model.objects.select_related("intake", "contact")
                     .filter(pk=conversation_id).first())
     if conversation is None:
@@ -586,19 +593,19 @@ def _iso(value: datetime | None) -> str | None:
 
 def delivery_states(messages: list[DeskMessage]) -> list[str]:
     """Where each outbound message's delivery stands: from the queue, or a report about it."""
-    queue_ids = [m.queue_id for m in messages if m.direction == DeskMessage.OUTBOUND and m.queue_id]
+    queue_ids = [m.queue_id for m in messages if m.direction == Direction.OUTBOUND and m.queue_id]
     states: dict[str, set[str]] = {}
     for queue_id, state in Delivery.objects.filter(message_id__in=queue_ids).values_list(
             "message_id", "state"):
         states.setdefault(queue_id, set()).add(state)
     result = []
     for m in messages:
-        if m.direction != DeskMessage.OUTBOUND or m.delivery_status == "failed":
+        if m.direction != Direction.OUTBOUND or m.delivery_status == ReplyDelivery.FAILED:
             result.append(m.delivery_status)
-        elif states.get(m.queue_id, set()) & set(Delivery.FINAL_FAILURES):
-            result.append("failed")
-        elif states.get(m.queue_id) == {Delivery.DELIVERED}:
-            result.append("delivered")
+        elif states.get(m.queue_id, set()) & set(FINAL_FAILURES):
+            result.append(ReplyDelivery.FAILED)
+        elif states.get(m.queue_id) == {DeliveryState.DELIVERED}:
+            result.append(ReplyDelivery.DELIVERED)
         else:
             result.append(m.delivery_status)
     return result
