@@ -167,7 +167,7 @@ def queue_reports(table: RoutingTable, reporting_mta: str, limit: int = 200,
                     Delivery.objects.filter(dsn_state=DsnState.PENDING))
     if delay_warning > 0:
         queued += _queue(table, reporting_mta, limit, DELAYED, Delivery.objects.filter(
-            state=DeliveryState.DEFERRED, dsn_state="",
+            state=DeliveryState.DEFERRED, dsn_state=DsnState.NONE,
             created_at__lt=timezone.now() - timedelta(seconds=delay_warning)))
     return queued
 

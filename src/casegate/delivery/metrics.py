@@ -44,7 +44,7 @@ class QueueCollector(Collector):
 
         reports = GaugeMetricFamily("casegate_delivery_reports", "Delivery status notifications",
                                     labels=["state"])
-        dsn = dict(Delivery.objects.exclude(dsn_state="").values_list("dsn_state")
+        dsn = dict(Delivery.objects.exclude(dsn_state=DsnState.NONE).values_list("dsn_state")
                    .annotate(n=Count("id")))
         for report in DsnState:
             if report != DsnState.NONE:
