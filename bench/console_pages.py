@@ -79,6 +79,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+from casegate.desk.vocabulary import IntakeKind
+
 PG_DSN = os.environ.get("CASEGATE_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 HELP = "help@solarmora.com"
 SALES = "sales@solarmora.com"
@@ -232,8 +234,8 @@ def load(size: Sizes, loaded: Loaded) -> None:
                     first_name=f"Agent {i}") for i in range(1, AGENTS + 1)])
     agent_ids = [a.pk for a in agents] or list(
         users.filter(username__startswith="agent").values_list("pk", flat=True))
-    case_intake = Intake.objects.get(kind=Intake.CASE, name="Support").pk
-    lead_intake = Intake.objects.get(kind=Intake.LEAD, name="Sales").pk
+    case_intake = Intake.objects.get(kind=IntakeKind.CASE, name="Support").pk
+    lead_intake = Intake.objects.get(kind=IntakeKind.LEAD, name="Sales").pk
     help_rule = Rule.objects.get(match_value=HELP).pk
     sales_rule = Rule.objects.get(match_value=SALES).pk
     case_type = ContentType.objects.get_for_model(Case).pk

@@ -12,11 +12,13 @@ from casegate.config import get_config
 from casegate.console.roles import SUPER, add_user
 from casegate.desk.models import Intake
 from casegate.desk.services import add_intake
+from casegate.desk.vocabulary import IntakeKind
 from casegate.directory.models import Account, Domain, Group
 from casegate.directory.services import add_account, add_domain, add_group
 from casegate.mail.hostport import parse_hostport
 from casegate.routing.models import Rule
 from casegate.routing.services import RuleSpec, add_rule
+from casegate.routing.vocabulary import MatchType, Rewrite
 
 DOMAIN = "solarmora.com"
 ACCOUNT = "alex@solarmora.com"
@@ -43,7 +45,7 @@ def _console_admin() -> Path:
 
 
 def _rule(match: str, spec: RuleSpec) -> Rule:
-    existing = Rule.objects.filter(match_type=Rule.MATCH_ADDRESS, match_value=match).first()
+    existing = Rule.objects.filter(match_type=MatchType.ADDRESS, match_value=match).first()
     return existing or add_rule(spec)
 
 
@@ -56,14 +58,14 @@ def setup_demo(smtp: str = "127.0.0.1:2525") -> str:
         add_account(ACCOUNT, "Alex Rivera")
     if not Group.objects.filter(address=GROUP).exists():
         add_group(GROUP, [ACCOUNT], "Support team")
-    cases = _intake(Intake.CASE, "Support")
-    leads = _intake(Intake.LEAD, "Sales")
+    cases = _intake(IntakeKind.CASE, "Support")
+    leads = _intake(IntakeKind.LEAD, "Sales")
     help_rule = _rule(HELP, RuleSpec(
-        match_type=Rule.MATCH_ADDRESS, match_value=HELP, rewrite=Rule.REWRITE_RECIPIENT,
+        match_type=MatchType.ADDRESS, match_value=HELP, rewrite=Rewrite.RECIPIENT,
         rewrite_value=cases.address, description="Email to case: help@ opens a case",
     ))
     sales_rule = _rule(SALES, RuleSpec(
-        match_type=Rule.MATCH_ADDRESS, match_value=SALES, rewrite=Rule.REWRITE_RECIPIENT,
+        match_type=MatchType.ADDRESS, match_value=SALES, rewrite=Rewrite.RECIPIENT,
         rewrite_value=leads.address, also_deliver=[ACCOUNT],
         description="Sales mail opens a lead; a copy goes to Alex",
     ))

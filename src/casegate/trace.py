@@ -15,14 +15,15 @@ from typing import Any
 from django.db.models import Q, QuerySet
 
 from casegate.delivery.models import Delivery
+from casegate.delivery.vocabulary import DeliveryState
 from casegate.desk.models import DeskMessage
 from casegate.gateway.models import Message, Quarantine
 
 _WHOLE_ADDRESS = re.compile(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+")
 _WHOLE_MESSAGE_ID = re.compile(r"<?[^<>\s@]+@[^<>\s@]+>?")
 # What a search can ask for: a delivery state an operator acts on, or held in quarantine.
-STATUSES = (*(state for state, _ in Delivery.STATE_CHOICES
-              if state not in (Delivery.INFLIGHT, Delivery.DELETED)), "quarantined")
+STATUSES = (*(state.value for state in DeliveryState
+              if state not in (DeliveryState.INFLIGHT, DeliveryState.DELETED)), "quarantined")
 
 
 @dataclass(frozen=True)
@@ -55,9 +56,9 @@ def find_messages(wanted: TraceFilter, limit: int = 100) -> list[dict[str, Any]]
         found = found.filter(received_at__lte=wanted.until)
     if wanted.status == "quarantined":
         found = found.filter(quarantined__state=Quarantine.HELD).distinct()
-    elif wanted.status == "pending":
-        found = found.filter(deliveries__state__in=[Delivery.PENDING, Delivery.INFLIGHT]
-                             ).distinct()
+    elif wanted.status == DeliveryState.PENDING:
+        found = found.filter(
+            deliveries__state__in=[DeliveryState.PENDING, DeliveryState.INFLIGHT]).distinct()
     elif wanted.status:
         found = found.filter(deliveries__state=wanted.status).distinct()
     messages = list(found[:limit])

@@ -27,6 +27,7 @@ from typing import Any
 from django.utils.translation import gettext as _
 
 from casegate.delivery.models import Delivery
+from casegate.delivery.vocabulary import FINAL_FAILURES, DeliveryKind, DeliveryState
 from casegate.desk.models import DeskMessage
 from casegate.gateway.models import Quarantine
 
@@ -95,7 +96,8 @@ def verify(address: str, smtp_host: str, smtp_port: int, hostname: str,
     if deliveries is None:
         return result
     if _delivered(result, clock, deliveries, deadline):
-        _filed(result, clock, queue_id, [d for d in deliveries if d.kind == "desk"], deadline)
+        filed = [d for d in deliveries if d.kind == DeliveryKind.DESK]
+        _filed(result, clock, queue_id, filed, deadline)
     return result
 
 
@@ -163,7 +165,7 @@ def _delivered(result: Verification, clock: _Clock, deliveries: list[Delivery],
 
     def settled() -> list[Delivery] | None:
         current = list(Delivery.objects.filter(pk__in=ids).order_by("id"))
-        if all(d.state in (Delivery.DELIVERED, *Delivery.FINAL_FAILURES, Delivery.DELETED)
+        if all(d.state in (DeliveryState.DELIVERED, *FINAL_FAILURES, DeliveryState.DELETED)
                for d in current):
             return current
         return None
@@ -171,7 +173,7 @@ def _delivered(result: Verification, clock: _Clock, deliveries: list[Delivery],
     final = _wait(deadline, settled)
     if final is None:
         pending = [d for d in Delivery.objects.filter(pk__in=ids)
-                   if d.state != Delivery.DELIVERED]
+                   if d.state != DeliveryState.DELIVERED]
         last = "; ".join(f"{d.recipient}: {d.state}" + (
             _(", last reply %(reply)s") % {"reply": d.last_reply} if d.last_reply else "")
             for d in pending)
@@ -181,7 +183,7 @@ def _delivered(result: Verification, clock: _Clock, deliveries: list[Delivery],
     ok = True
     for delivery in final:
         where = delivery.last_reply or delivery.kind
-        if delivery.state == Delivery.DELIVERED:
+        if delivery.state == DeliveryState.DELIVERED:
             result.hops.append(Hop("delivered", True, clock.now(),
                                    f"{delivery.recipient}: {where}"))
         else:

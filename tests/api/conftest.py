@@ -14,6 +14,7 @@ from casegate.api.tokens import create_token
 from casegate.console.roles import AGENT
 from casegate.desk.models import Intake
 from casegate.desk.services import add_intake
+from casegate.desk.vocabulary import IntakeKind
 
 
 @pytest.fixture(autouse=True)
@@ -42,9 +43,9 @@ def api(token: str) -> Client:
 
 @pytest.fixture
 def intake(db: None) -> Intake:
-    return add_intake(Intake.CASE, "help@example.com")
+    return add_intake(IntakeKind.CASE, "help@example.com")
 
 
 @pytest.fixture
 def lead_intake(db: None) -> Intake:
-    return add_intake(Intake.LEAD, "sales@example.com")
+    return add_intake(IntakeKind.LEAD, "sales@example.com")

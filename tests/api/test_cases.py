@@ -13,6 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from casegate.api.pagination import decode_cursor, encode_cursor
 from casegate.desk.models import Case, CaseEvent, DeskMessage, Intake
 from casegate.desk.services import add_intake
+from casegate.desk.vocabulary import Direction, IntakeKind
 from tests.api.factories import at, make_attachment, make_case, make_message
 
 pytestmark = pytest.mark.django_db
@@ -40,7 +41,7 @@ def walk(api: Client, url: str, **query: Any) -> list[list[int]]:
 
 @pytest.fixture
 def cases(intake: Intake, agent: Any) -> dict[str, Case]:
-    other = add_intake(Intake.CASE, "billing@example.com")
+    other = add_intake(IntakeKind.CASE, "billing@example.com")
     return {
         "plain": make_case(intake, created_at=at(1)),
         "urgent": make_case(intake, priority="urgent", status="open", created_at=at(2)),
@@ -170,7 +171,7 @@ def test_the_detail_has_thread_history_and_other_cases(api: Client, intake: Inta
     case = make_case(intake)
     first = make_message(case, text="It beeps")
     attachment = make_attachment(first, b"%PDF-1.4")
-    make_message(case, direction=DeskMessage.NOTE, text="Checked the logs")
+    make_message(case, direction=Direction.NOTE, text="Checked the logs")
     CaseEvent.objects.create(case=case, field="status", before="new", after="open",
                              actor="ann", at=at(1))
     detail = api.get(f"/api/cases/{case.pk}").json()

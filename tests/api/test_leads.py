@@ -8,6 +8,7 @@ import pytest
 from django.test import Client
 
 from casegate.desk.models import Company, Contact, DeskMessage, Intake, Lead
+from casegate.desk.vocabulary import Direction
 from tests.api.factories import at, make_lead, make_message
 
 pytestmark = pytest.mark.django_db
@@ -77,7 +78,7 @@ def test_replies_and_thread_of_a_lead(api: Client, lead_intake: Intake, agent: A
                         content_type="application/json")
     assert response.status_code == 201 and response.json()["lead"] == lead.pk
     note = DeskMessage.objects.get()
-    assert note.direction == DeskMessage.NOTE and note.lead == lead
+    assert note.direction == Direction.NOTE and note.lead == lead
     public = api.post(f"/api/leads/{lead.pk}/replies", {"text": "Our quote is attached."},
                       content_type="application/json")
     assert public.status_code == 201 and public.json()["direction"] == "outbound"

@@ -10,6 +10,7 @@ from casegate.api.remote_content import without_remote_content
 from casegate.desk import blobs
 from casegate.desk.models import Blob, DeskMessage, Intake
 from casegate.desk.parsing import sanitize_html
+from casegate.desk.vocabulary import Direction
 from tests.api.factories import make_attachment, make_case, make_message
 
 pytestmark = pytest.mark.django_db
@@ -110,7 +111,7 @@ def test_the_raw_message(api: Client, message: DeskMessage, intake: Intake) -> N
     assert response["Content-Type"] == "message/rfc822"
     assert response["Content-Disposition"].startswith(
         f'attachment; filename="message-{message.pk}.eml"')
-    note = make_message(make_case(intake), direction=DeskMessage.NOTE)
+    note = make_message(make_case(intake), direction=Direction.NOTE)
     missing = api.get(f"/api/messages/{note.pk}/raw")
     assert missing.status_code == 404 and "no raw copy" in missing.json()["detail"]
     assert api.get("/api/messages/999/raw").status_code == 404

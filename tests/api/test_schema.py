@@ -20,7 +20,8 @@ from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 
 from casegate.api.models import ApiToken
-from casegate.desk.models import Company, Contact, DeskMessage, Intake
+from casegate.desk.models import Company, Contact, Intake
+from casegate.desk.vocabulary import Direction
 from tests.api.factories import make_attachment, make_case, make_lead, make_message
 
 pytestmark = pytest.mark.django_db
@@ -41,7 +42,7 @@ def desk(intake: Intake, lead_intake: Intake, agent: Any) -> None:
     message = make_message(case, raw=b"Subject: hi\r\n\r\nhello\r\n")
     make_attachment(message, b"%PDF-1.4")
     make_attachment(message, None, problem="too large")
-    make_message(case, direction=DeskMessage.NOTE, author=agent)
+    make_message(case, direction=Direction.NOTE, author=agent)
     make_message(make_lead(lead_intake, contact=contact))
 
 

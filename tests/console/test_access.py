@@ -9,8 +9,9 @@ from django.test import Client
 from django.utils import timezone
 
 from casegate.console.roles import RoleError, add_user
-from casegate.desk.models import Case, DeskMessage, Intake
+from casegate.desk.models import Case, DeskMessage
 from casegate.desk.services import add_intake
+from casegate.desk.vocabulary import IntakeKind
 from casegate.directory.services import add_domain
 from casegate.routing.models import Rule
 
@@ -22,7 +23,7 @@ PASSWORD = "correct horse battery"
 @pytest.fixture
 def case() -> Case:
     add_domain("solarmora.com")
-    intake = add_intake(Intake.CASE, "cases@solarmora.com")
+    intake = add_intake(IntakeKind.CASE, "cases@solarmora.com")
     return Case.objects.create(intake=intake, subject="Panel", requester="ann@acme.example",
                                created_at=timezone.now(), received_at=timezone.now())
 
@@ -185,7 +186,7 @@ def test_dashboard_charts_count_mail_deliveries_and_cases(case: Case) -> None:
 def test_lead_board_moves_and_converts_and_contact_pages_link_back(case: Case) -> None:
     from casegate.desk.models import Company, Contact, Lead
 
-    sales = add_intake(Intake.LEAD, "sales@solarmora.com")
+    sales = add_intake(IntakeKind.LEAD, "sales@solarmora.com")
     company = Company.objects.create(domain="acme.example", name="Acme")
     person = Contact.objects.create(address="gil@acme.example", company=company)
     lead = Lead.objects.create(intake=sales, subject="Quote", requester="gil@acme.example",

@@ -12,8 +12,9 @@ from django.utils import timezone
 from casegate.console.audit import AuditFilter, search
 from casegate.console.roles import add_user
 from casegate.delivery.forwarding import generate_key
-from casegate.desk.models import Case, Intake
+from casegate.desk.models import Case
 from casegate.desk.services import add_intake, update_case
+from casegate.desk.vocabulary import IntakeKind
 from casegate.directory.services import add_domain
 from casegate.routing.models import Rule
 
@@ -24,7 +25,7 @@ PASSWORD = "correct horse battery"
 
 def test_console_changes_name_the_user_and_address_and_keep_before_and_after() -> None:
     add_domain("solarmora.com")
-    intake = add_intake(Intake.CASE, "cases@solarmora.com")
+    intake = add_intake(IntakeKind.CASE, "cases@solarmora.com")
     add_user("mailadmin", "mail-settings administrator", PASSWORD)
     client = Client(REMOTE_ADDR="192.0.2.7")
     client.login(username="mailadmin", password=PASSWORD)
@@ -46,7 +47,7 @@ def test_console_changes_name_the_user_and_address_and_keep_before_and_after() -
 
 
 def test_case_state_and_keys_are_audited_without_secrets() -> None:
-    intake = add_intake(Intake.CASE, "cases@desk.example")
+    intake = add_intake(IntakeKind.CASE, "cases@desk.example")
     case = Case.objects.create(intake=intake, subject="s", requester="a@b.example",
                                created_at=timezone.now(), received_at=timezone.now())
     update_case(case.pk, "ann", status="pending", priority="high")

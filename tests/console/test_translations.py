@@ -12,6 +12,9 @@ from pathlib import Path
 import pytest
 from django.utils import translation
 
+from casegate.desk.vocabulary import IntakeKind
+from casegate.routing.vocabulary import MatchType, Rewrite
+
 PACKAGE = Path(__file__).resolve().parents[2] / "src" / "casegate"
 LANGUAGES = ("fr", "pt", "id", "he", "ar")
 _TEMPLATE_STRING = re.compile(r"""\{%\s*translate\s+(["'])(.+?)\1""")
@@ -71,16 +74,14 @@ def test_the_routing_page_shows_service_answers_in_the_readers_language() -> Non
     from django.test import Client
 
     from casegate.console.roles import add_user
-    from casegate.desk.models import Intake
     from casegate.desk.services import add_intake
     from casegate.directory.services import add_domain
-    from casegate.routing.models import Rule
     from casegate.routing.services import RuleSpec, add_rule
 
     add_domain("solarmora.com")
-    add_intake(Intake.CASE, "cases@solarmora.com")
-    add_rule(RuleSpec(match_type=Rule.MATCH_ADDRESS, match_value="help@solarmora.com",
-                      rewrite=Rule.REWRITE_RECIPIENT, rewrite_value="cases@solarmora.com"))
+    add_intake(IntakeKind.CASE, "cases@solarmora.com")
+    add_rule(RuleSpec(match_type=MatchType.ADDRESS, match_value="help@solarmora.com",
+                      rewrite=Rewrite.RECIPIENT, rewrite_value="cases@solarmora.com"))
     add_user("mo", "mail-settings administrator", "correct horse battery", "mo@people.example")
     client = Client(HTTP_ACCEPT_LANGUAGE="fr")
     assert client.login(username="mo", password="correct horse battery")

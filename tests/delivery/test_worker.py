@@ -24,9 +24,11 @@ from casegate.delivery.metrics import QueueCollector
 from casegate.delivery.models import Delivery
 from casegate.delivery.queue import Claimed, claim
 from casegate.delivery.services import act_on_queue
+from casegate.delivery.vocabulary import DeliveryState
 from casegate.desk import blobs, reception
 from casegate.desk.models import Case, DeskMessage, Intake
 from casegate.desk.services import add_intake
+from casegate.desk.vocabulary import IntakeKind
 from casegate.gateway.store import AcceptedMessage, DeliveryRow, new_queue_id, write_messages
 from casegate.routing.copy_edits import CopyEdits
 from casegate.routing.snapshot import load_table
@@ -101,19 +103,19 @@ def test_a_message_that_fails_alone_is_set_aside_and_the_others_are_filed(
     assert sorted(Case.objects.values_list("subject", flat=True)) == sorted(
         s for s in subjects if s != "poison")
     poison = Delivery.objects.get(message_id=poison_queue_id)
-    assert poison.state == Delivery.FAILED and poison.attempts == config.set_aside_after
+    assert poison.state == DeliveryState.FAILED and poison.attempts == config.set_aside_after
     assert "set aside after 3 attempts" in poison.last_reply
     assert "cannot be filed" in poison.last_reply
     assert set(Delivery.objects.exclude(pk=poison.pk).values_list("state", flat=True)) == {
-        Delivery.DELIVERED}
+        DeliveryState.DELIVERED}
 
-    queue_list(argparse.Namespace(state=Delivery.FAILED, history=False, json=True))
+    queue_list(argparse.Namespace(state=DeliveryState.FAILED, history=False, json=True))
     [listed] = json.loads(capsys.readouterr().out)
     assert (listed["id"], listed["state"]) == (poison.pk, "failed")
     hops = message_hops(poison_queue_id)["hops"]
     assert [h["hop"] for h in hops].count("delivery attempt (deferred)") == 2
     assert hops[-1]["hop"] == "delivery attempt (failed)"
-    [found] = find_messages(TraceFilter(status=Delivery.FAILED))
+    [found] = find_messages(TraceFilter(status=DeliveryState.FAILED))
     assert (found["queue_id"], found["status"]) == (poison_queue_id, "1 failed")
     [depth] = [m for m in QueueCollector().collect() if m.name == "casegate_deliveries"]
     by_state = {s.labels["state"]: s.value for s in depth.samples}
@@ -122,7 +124,7 @@ def test_a_message_that_fails_alone_is_set_aside_and_the_others_are_filed(
     monkeypatch.setattr(reception, "file_batch", filing)
     assert act_on_queue("retry", [poison.pk], "fixed") == 1
     drain(config, rounds=1)
-    assert Delivery.objects.get(pk=poison.pk).state == Delivery.DELIVERED
+    assert Delivery.objects.get(pk=poison.pk).state == DeliveryState.DELIVERED
     assert DeskMessage.objects.filter(subject="poison").count() == 1
 
 
@@ -149,7 +151,7 @@ def test_a_claim_whose_work_fails_returns_to_the_queue_at_once(
     drain(config, rounds=config.set_aside_after + 2)
 
     for delivery in Delivery.objects.all():
-        assert delivery.state == Delivery.DEFERRED and delivery.lease_until is None
+        assert delivery.state == DeliveryState.DEFERRED and delivery.lease_until is None
         assert delivery.attempts == config.set_aside_after + 2
         assert delivery.next_attempt_at >= before
         assert reason in delivery.last_reply
@@ -159,13 +161,13 @@ def test_a_claim_whose_work_fails_returns_to_the_queue_at_once(
 def test_blobs_that_cannot_be_written_defer_the_message_without_setting_it_aside(
         config: Config, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(blobs, "put_many", no_room)
-    intake = add_intake(Intake.CASE, "help@desk.example")
+    intake = add_intake(IntakeKind.CASE, "help@desk.example")
     [queue_id] = queue_for_desk(intake, ["logs attached"])
 
     drain(config, rounds=config.set_aside_after + 1)
 
     delivery = Delivery.objects.get(message_id=queue_id)
-    assert delivery.state == Delivery.DEFERRED and delivery.lease_until is None
+    assert delivery.state == DeliveryState.DEFERRED and delivery.lease_until is None
     assert "No space left" in delivery.last_reply
     assert not Case.objects.exists()
 
@@ -203,5 +205,5 @@ def test_a_remote_copy_that_cannot_be_made_fails_alone_and_the_others_are_sent(
     assert sorted(m[2].split(b"Subject: ")[1].split(b"\r\n")[0] for m in sink.messages) == [
         b"good one", b"good two"]
     states = dict(Delivery.objects.values_list("message__queue_id", "state"))
-    assert states[batch[0].queue_id] == Delivery.DEFERRED
-    assert {states[m.queue_id] for m in batch[1:]} == {Delivery.DELIVERED}
+    assert states[batch[0].queue_id] == DeliveryState.DEFERRED
+    assert {states[m.queue_id] for m in batch[1:]} == {DeliveryState.DELIVERED}

@@ -20,6 +20,7 @@ from casegate.desk.output import conversation_detail
 from casegate.desk.parsing import parse_message
 from casegate.desk.replies import post_reply, reply_subject
 from casegate.desk.services import DeskError, add_agent, add_intake, update_case
+from casegate.desk.vocabulary import Direction, IntakeKind
 from casegate.directory.services import add_account, add_domain
 from casegate.routing.snapshot import load_table
 from tests.mails import mail
@@ -60,7 +61,7 @@ def test_filing_keeps_raw_bytes_attachments_and_limits(home: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CASEGATE_ATTACHMENT_MAX_FILE", "10")
     get_config.cache_clear()
-    intake = add_intake(Intake.CASE, "help@desk.example", first_response_hours=4, team="Tier 1")
+    intake = add_intake(IntakeKind.CASE, "help@desk.example", first_response_hours=4, team="Tier 1")
     msg = EmailMessage()
     msg["From"], msg["Subject"], msg["Message-ID"] = "ann@acme.example", "Logs", "<a@acme>"
     msg.set_content("see attached")
@@ -80,7 +81,7 @@ def test_filing_keeps_raw_bytes_attachments_and_limits(home: Path,
 
 
 def test_a_message_without_from_has_the_envelope_sender_as_requester(home: Path) -> None:
-    intake = add_intake(Intake.CASE, "help@desk.example")
+    intake = add_intake(IntakeKind.CASE, "help@desk.example")
     raw = b"Subject: no sender\r\nMessage-ID: <n1@example.net>\r\n\r\nwho am I\r\n"
     [filed] = file_arrivals([arrival(intake, raw)])
     case = Case.objects.get()
@@ -93,7 +94,7 @@ def test_a_message_without_from_has_the_envelope_sender_as_requester(home: Path)
 
 
 def test_case_fields_change_with_history_and_clear_refusals(home: Path) -> None:
-    intake = add_intake(Intake.CASE, "help@desk.example")
+    intake = add_intake(IntakeKind.CASE, "help@desk.example")
     [filed] = file_arrivals([arrival(intake, mail(sender="bo@acme.example")[0])])
     agent = add_agent("ivy@agents.example", "Ivy Agent", "ivy", ["Tier 2"])
     due = datetime(2030, 1, 2, 3, 4, tzinfo=UTC)
@@ -118,7 +119,7 @@ def test_case_fields_change_with_history_and_clear_refusals(home: Path) -> None:
 def test_agents_must_have_a_mailbox_of_their_own() -> None:
     add_domain("solarmora.com")
     add_account("alex@solarmora.com")
-    add_intake(Intake.CASE, "help@solarmora.com")
+    add_intake(IntakeKind.CASE, "help@solarmora.com")
     user = add_agent("alex@solarmora.com").user
     assert user.email == "alex@solarmora.com" and roles_of(user) == {"agent"}
     with pytest.raises(DeskError, match="not a person's mailbox"):
@@ -128,13 +129,13 @@ def test_agents_must_have_a_mailbox_of_their_own() -> None:
 
 
 def test_notes_stay_and_reply_subject_carries_the_tag(home: Path) -> None:
-    intake = add_intake(Intake.CASE, "help@desk.example")
+    intake = add_intake(IntakeKind.CASE, "help@desk.example")
     [filed] = file_arrivals([arrival(intake, mail(subject="Panel dark",
                                                   sender="bo@acme.example")[0])])
     case = filed.conversation
     assert reply_subject(case) == f"Re: Panel dark [#CG-{case.pk}]"
     note = post_reply("case", case.pk, None, "call them tomorrow", public=False)
-    assert note.direction == DeskMessage.NOTE and not note.queue_id
+    assert note.direction == Direction.NOTE and not note.queue_id
     with pytest.raises(DeskError, match="some text"):
         post_reply("case", case.pk, None, "  ")
     with pytest.raises(DeskError, match="no case 999"):

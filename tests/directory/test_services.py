@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from casegate.desk.models import Intake
 from casegate.desk.services import add_intake
+from casegate.desk.vocabulary import IntakeKind
 from casegate.directory.addresses import InvalidAddress
 from casegate.directory.claims import owner_of
 from casegate.directory.models import Account, Domain, Group, GroupMember
@@ -52,7 +52,7 @@ def members(domain: Domain) -> None:
 
 @pytest.fixture
 def routed(domain: Domain) -> str:
-    add_intake(Intake.CASE, address=CASES)
+    add_intake(IntakeKind.CASE, address=CASES)
     add_rule(RuleSpec("address", HELP, rewrite="recipient", rewrite_value=CASES))
     return HELP
 
@@ -134,7 +134,7 @@ def test_account_on_a_group_address_is_refused(domain: Domain, members: None) ->
 
 
 def test_account_on_an_intake_address_is_refused(domain: Domain) -> None:
-    intake = add_intake(Intake.CASE, address=CASES)
+    intake = add_intake(IntakeKind.CASE, address=CASES)
     with pytest.raises(DirectoryError, match=f"is already the case intake #{intake.pk}"):
         add_account(CASES)
 
@@ -264,7 +264,7 @@ def test_removing_a_group_bumps_the_version(domain: Domain, members: None) -> No
 
 def test_adding_an_intake_bumps_the_version() -> None:
     before = version()
-    add_intake(Intake.LEAD, domain="desk.example")
+    add_intake(IntakeKind.LEAD, domain="desk.example")
     assert version() > before
 
 
@@ -282,7 +282,7 @@ def test_every_change_moves_the_version_forward(domain: Domain) -> None:
     seen.append(version())
     add_group(TEAM, [ANN])
     seen.append(version())
-    add_intake(Intake.CASE, address=CASES)
+    add_intake(IntakeKind.CASE, address=CASES)
     seen.append(version())
     add_rule(RuleSpec("address", HELP, rewrite="recipient", rewrite_value=CASES))
     seen.append(version())

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from casegate.desk.models import Intake
 from casegate.desk.services import add_intake
+from casegate.desk.vocabulary import IntakeKind
 from casegate.directory.services import add_account, add_domain, add_group, add_unit
 from casegate.routing.lists import save_list
 from casegate.routing.models import Rule, RuleVersion
@@ -41,7 +41,7 @@ def company() -> None:
     add_domain(OURS)
     add_account(f"ann@{OURS}")
     add_group(f"team@{OURS}", [f"ann@{OURS}"])
-    add_intake(Intake.CASE, address=f"cases@{OURS}")
+    add_intake(IntakeKind.CASE, address=f"cases@{OURS}")
     add_unit("/Sales")
     save_list("partners", ["partner.example"])
     save_route("crm", "127.0.0.1:2600")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from casegate.desk.models import Intake
 from casegate.desk.services import add_intake
+from casegate.desk.vocabulary import IntakeKind
 from casegate.directory.services import add_account, add_domain, add_group
 from casegate.routing.engine import Target, TargetKind, Verdict
 from casegate.routing.models import RoutingVersion, Rule
@@ -35,7 +35,7 @@ def company() -> dict[str, int]:
     add_domain(OURS)
     add_account(ANN, "Ann Lee")
     add_group(TEAM, [ANN])
-    intake = add_intake(Intake.CASE, address=CASES)
+    intake = add_intake(IntakeKind.CASE, address=CASES)
     return {"intake": intake.pk}
 
 

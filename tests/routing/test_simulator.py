@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from casegate.desk.models import Intake
 from casegate.desk.services import add_intake
+from casegate.desk.vocabulary import IntakeKind
 from casegate.directory.services import add_account, add_domain
-from casegate.routing.models import Rule
 from casegate.routing.services import RuleError, RuleSpec, add_rule
 from casegate.routing.simulator import describe, simulate
 from casegate.routing.snapshot import load_table
+from casegate.routing.vocabulary import MatchType, Rewrite
 
 pytestmark = pytest.mark.django_db
 
@@ -18,12 +18,12 @@ pytestmark = pytest.mark.django_db
 def test_simulation_lists_matching_rules_overrides_spam_and_final_recipients() -> None:
     add_domain("solarmora.com")
     add_account("alex@solarmora.com")
-    add_intake(Intake.CASE, "cases@solarmora.com")
-    first = add_rule(RuleSpec(match_type=Rule.MATCH_ADDRESS, match_value="help@solarmora.com",
-                              rewrite=Rule.REWRITE_RECIPIENT,
+    add_intake(IntakeKind.CASE, "cases@solarmora.com")
+    first = add_rule(RuleSpec(match_type=MatchType.ADDRESS, match_value="help@solarmora.com",
+                              rewrite=Rewrite.RECIPIENT,
                               rewrite_value="cases@solarmora.com", bypass_spam=True))
-    second = add_rule(RuleSpec(match_type=Rule.MATCH_PATTERN, match_value="help.*@solarmora.com",
-                               rewrite=Rule.REWRITE_RECIPIENT,
+    second = add_rule(RuleSpec(match_type=MatchType.PATTERN, match_value="help.*@solarmora.com",
+                               rewrite=Rewrite.RECIPIENT,
                                rewrite_value="alex@solarmora.com",
                                also_deliver=["alex@solarmora.com"]))
     table = load_table()
@@ -45,11 +45,11 @@ def test_simulation_lists_matching_rules_overrides_spam_and_final_recipients() -
 def test_a_reject_rule_wins_wherever_it_stands_and_quarantine_rules_hold() -> None:
     add_domain("solarmora.com")
     add_account("alex@solarmora.com")
-    add_rule(RuleSpec(match_type=Rule.MATCH_PATTERN, match_value="ops.*@solarmora.com",
-                      rewrite=Rule.REWRITE_RECIPIENT, rewrite_value="alex@solarmora.com"))
-    last = add_rule(RuleSpec(match_type=Rule.MATCH_ADDRESS, match_value="ops@solarmora.com",
+    add_rule(RuleSpec(match_type=MatchType.PATTERN, match_value="ops.*@solarmora.com",
+                      rewrite=Rewrite.RECIPIENT, rewrite_value="alex@solarmora.com"))
+    last = add_rule(RuleSpec(match_type=MatchType.ADDRESS, match_value="ops@solarmora.com",
                              action="reject", reject_text="Write to help@ instead"))
-    held = add_rule(RuleSpec(match_type=Rule.MATCH_ADDRESS, match_value="opsx@solarmora.com",
+    held = add_rule(RuleSpec(match_type=MatchType.ADDRESS, match_value="opsx@solarmora.com",
                              action="quarantine"))
     table = load_table()
     rejected = table.route("ops@solarmora.com")
@@ -64,14 +64,14 @@ def test_a_reject_rule_wins_wherever_it_stands_and_quarantine_rules_hold() -> No
     assert simulate(table, "opsx@solarmora.com")["rules"][-1]["changes"] == [
         "send to quarantine"]
     assert held.action == "quarantine"
-    for bad in (RuleSpec(match_type=Rule.MATCH_ADDRESS, match_value="a@solarmora.com",
-                         action="reject", rewrite=Rule.REWRITE_RECIPIENT,
+    for bad in (RuleSpec(match_type=MatchType.ADDRESS, match_value="a@solarmora.com",
+                         action="reject", rewrite=Rewrite.RECIPIENT,
                          rewrite_value="alex@solarmora.com"),
-                RuleSpec(match_type=Rule.MATCH_ADDRESS, match_value="a@solarmora.com",
+                RuleSpec(match_type=MatchType.ADDRESS, match_value="a@solarmora.com",
                          action="reject", reject_text="no caf\u00e9 here")):
         with pytest.raises(RuleError):
             add_rule(bad)
-    folded = add_rule(RuleSpec(match_type=Rule.MATCH_ADDRESS, match_value="b@solarmora.com",
+    folded = add_rule(RuleSpec(match_type=MatchType.ADDRESS, match_value="b@solarmora.com",
                                action="reject", reject_text="one\r\n550 two"))
     assert folded.reject_text == "one 550 two"  # no line break can reach the SMTP reply
 

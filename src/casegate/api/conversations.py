@@ -34,10 +34,11 @@ from casegate.api.schemas import (
     responses,
 )
 from casegate.console.roles import case_scope, hide_unseen_cases
-from casegate.desk.models import Case, Intake, Lead
+from casegate.desk.models import Case, Lead
 from casegate.desk.output import conversation_as_dict, conversation_detail
 from casegate.desk.replies import post_reply
 from casegate.desk.services import DeskError, convert_lead, set_status, update_case
+from casegate.desk.vocabulary import IntakeKind
 
 router = Router()
 
@@ -111,7 +112,7 @@ def _thread(model: type[Case | Lead], number: int, page: PageParams, html: HtmlO
 def _reply(model: type[Case | Lead], number: int, author: Any, reply: ReplyIn
            ) -> dict[str, Any]:
     _require(model, number, author)
-    kind = Intake.LEAD if model is Lead else Intake.CASE
+    kind = IntakeKind.LEAD if model is Lead else IntakeKind.CASE
     try:
         message = post_reply(kind, number, author, reply.text, public=reply.public)
     except DeskError as exc:
@@ -136,7 +137,7 @@ def get_case(request: HttpRequest, case_id: CaseId, html: Query[HtmlOptions]
              ) -> dict[str, Any]:
     """A case with its thread, its history and the requester's other cases."""
     _require(Case, case_id, request.auth)
-    return _detail(Intake.CASE, case_id, request.auth, html)
+    return _detail(IntakeKind.CASE, case_id, request.auth, html)
 
 
 @router.patch("/cases/{case_id}", response=responses({200: CaseOut}, 400, 404, 422),
@@ -190,7 +191,7 @@ def list_leads(request: HttpRequest, filters: Query[LeadFilters], page: Query[Pa
 def get_lead(request: HttpRequest, lead_id: LeadId, html: Query[HtmlOptions]
              ) -> dict[str, Any]:
     """A lead with its thread."""
-    return _detail(Intake.LEAD, lead_id, request.auth, html)
+    return _detail(IntakeKind.LEAD, lead_id, request.auth, html)
 
 
 @router.patch("/leads/{lead_id}", response=responses({200: LeadOut}, 400, 404, 422),
@@ -201,7 +202,7 @@ def update_lead_fields(request: HttpRequest, lead_id: LeadId, changes: LeadPatch
     _require(Lead, lead_id, request.auth)
     if changes.status is not None:
         try:
-            set_status(Intake.LEAD, lead_id, changes.status, request.auth.get_username())
+            set_status(IntakeKind.LEAD, lead_id, changes.status, request.auth.get_username())
         except DeskError as exc:
             raise HttpError(400, str(exc)) from None
     return conversation_as_dict(Lead.objects.select_related("intake").get(pk=lead_id))

@@ -21,6 +21,7 @@ from casegate.routing.services import (
 )
 from casegate.routing.simulator import simulate
 from casegate.routing.snapshot import load_table
+from casegate.routing.vocabulary import Rewrite
 
 router = Router(tags=["rules"])
 
@@ -39,7 +40,7 @@ def create_rule(request: HttpRequest, rule: RuleIn) -> Status[dict[str, Any]]:
     try:
         created = add_rule(RuleSpec(
             match_type=rule.match, match_value=rule.match_value,
-            rewrite=rule.change_recipient or "", rewrite_value=rule.change_value,
+            rewrite=rule.change_recipient or Rewrite.NONE, rewrite_value=rule.change_value,
             also_deliver=list(rule.also_deliver), bypass_spam=rule.bypass_spam,
             apply_to=rule.apply_to, description=rule.description, enabled=rule.enabled,
             position=rule.position, action=rule.action, reject_text=rule.reject_text,

@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from functools import partial
-from typing import Annotated, Any, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Generic, Literal, TypeVar
 
+from django.db.models import TextChoices
 from ninja import Schema
 from pydantic import (
     AfterValidator,
@@ -19,15 +20,40 @@ from pydantic import (
     WithJsonSchema,
 )
 
+from casegate.desk.vocabulary import CaseStatus, Direction, LeadStatus, Priority
+from casegate.routing.vocabulary import ListMode, MatchType, Rewrite, RuleAction
+
 MAX_ID = 2**63 - 1  # the largest primary key the databases store
 NO_NUL = r"^[^\x00]*$"
 # Contains something besides white space, as Python's str.strip() sees it (U+001C-U+001F too).
 NOT_BLANK = r"^[^\x00]*[^\s\x00\x1c-\x1f][^\x00]*$"
 
-CaseStatus = Literal["new", "open", "pending", "solved", "closed"]
-Priority = Literal["low", "normal", "high", "urgent"]
-LeadStatus = Literal["new", "working", "qualified", "converted", "disqualified"]
-Direction = Literal["inbound", "outbound", "automatic", "note"]
+
+
+def _one_of(vocabulary: type[TextChoices]) -> Any:
+    """The vocabulary's values (but the empty one) as a Literal: the schema lists them inline,
+    and a value outside them is refused with the list."""
+    return Literal[tuple(value for value in vocabulary.values if value)]
+
+
+if TYPE_CHECKING:  # mypy cannot follow a Literal built at run time
+    CaseStatusValue = str
+    PriorityValue = str
+    LeadStatusValue = str
+    DirectionValue = str
+    MatchTypeValue = str
+    RewriteValue = str
+    RuleActionValue = str
+    ListModeValue = str
+else:
+    CaseStatusValue = _one_of(CaseStatus)
+    PriorityValue = _one_of(Priority)
+    LeadStatusValue = _one_of(LeadStatus)
+    DirectionValue = _one_of(Direction)
+    MatchTypeValue = _one_of(MatchType)
+    RewriteValue = _one_of(Rewrite)
+    RuleActionValue = _one_of(RuleAction)
+    ListModeValue = _one_of(ListMode)
 
 
 def _encodable(value: str) -> str:
@@ -154,8 +180,8 @@ class ConversationOut(Schema):
 
 
 class CaseOut(ConversationOut):
-    status: CaseStatus
-    priority: Priority
+    status: CaseStatusValue
+    priority: PriorityValue
     assignee: str | None = Field(description="the username of the assigned agent")
     team: str | None
     tags: list[str]
@@ -165,7 +191,7 @@ class CaseOut(ConversationOut):
 
 
 class LeadOut(ConversationOut):
-    status: LeadStatus
+    status: LeadStatusValue
 
 
 class AttachmentOut(Schema):
@@ -189,7 +215,7 @@ class MessageOut(Schema):
     id: int
     case: int | None
     lead: int | None
-    direction: Direction
+    direction: DirectionValue
     message_id: str
     in_reply_to: str
     automated: str | None = Field(description="why it counts as automated mail")
@@ -288,15 +314,15 @@ class ConversationFilters(Input):
 
 
 class CaseFilters(ConversationFilters):
-    status: CaseStatus = omittable()
-    priority: Priority = omittable()
+    status: CaseStatusValue = omittable()
+    priority: PriorityValue = omittable()
     assignee: Username = omittable(description="the username of the assigned agent")
     team: Team = omittable()
     tag: Tag = omittable()
 
 
 class LeadFilters(ConversationFilters):
-    status: LeadStatus = omittable()
+    status: LeadStatusValue = omittable()
 
 
 class ContactFilters(Input):
@@ -309,8 +335,8 @@ class CompanyFilters(Input):
 
 
 class CasePatch(Input):
-    status: CaseStatus = omittable()
-    priority: Priority = omittable()
+    status: CaseStatusValue = omittable()
+    priority: PriorityValue = omittable()
     assignee: Username | None = omittable(description="a username; null unassigns the case")
     team: Team = omittable()
     tags: list[Tag] = omittable(max_length=50, description="replaces all the tags")
@@ -319,7 +345,7 @@ class CasePatch(Input):
 
 
 class LeadPatch(Input):
-    status: LeadStatus = omittable()
+    status: LeadStatusValue = omittable()
 
 
 class ReplyIn(Input):
@@ -336,21 +362,21 @@ class RuleOut(Schema):
     position: int
     description: str
     enabled: bool
-    match: Literal["address", "pattern", "group", "all"]
+    match: MatchTypeValue
     match_value: str
-    change_recipient: Literal["recipient", "user", "domain"] | None
+    change_recipient: RewriteValue | None
     change_value: str | None
     bypass_spam: bool
     also_deliver: list[str]
     apply_to: str = Field(description="the account types it affects: users, groups, "
                                       "unrecognized (comma-separated)")
-    action: Literal["modify", "reject", "quarantine"]
+    action: RuleActionValue
     reject_text: str | None
     org_unit: str = Field(description="the organisational unit it is set at; / is the top")
     sender_list: str | None
-    sender_list_mode: Literal["bypass", "only"] | None
+    sender_list_mode: ListModeValue | None
     recipient_list: str | None
-    recipient_list_mode: Literal["bypass", "only"] | None
+    recipient_list_mode: ListModeValue | None
     original_recipient_header: str | None
     spam_headers: bool
     custom_headers: list[tuple[str, str]]
@@ -363,13 +389,12 @@ class RuleOut(Schema):
 
 ApplyTo = Annotated[str, StringConstraints(
     pattern=r"^(all|recognized|(users|groups|unrecognized)(,(users|groups|unrecognized)){0,2})$")]
-ListMode = Literal["bypass", "only"]
 
 
 class RuleIn(Input):
-    match: Literal["address", "pattern", "group", "all"]
+    match: MatchTypeValue
     match_value: _text(500) = Field("", description="the address or regular expression")  # type: ignore[valid-type]
-    change_recipient: Literal["recipient", "user", "domain"] | None = None
+    change_recipient: RewriteValue | None = None
     change_value: _text(320) = ""  # type: ignore[valid-type]
     also_deliver: list[Address] = Field(default_factory=list, max_length=50)
     bypass_spam: StrictBool = False
@@ -378,13 +403,13 @@ class RuleIn(Input):
     description: ShortText = ""
     enabled: StrictBool = True
     position: int | None = Field(None, ge=1, le=1_000_000)
-    action: Literal["modify", "reject", "quarantine"] = "modify"
+    action: RuleActionValue = RuleAction.MODIFY
     reject_text: _text(300) = Field("", description="the SMTP reply's text for a reject")  # type: ignore[valid-type]
     org_unit: _text(500) = Field("", description="/Sales/EMEA; empty: the top level")  # type: ignore[valid-type]
     sender_list: _text(100) = ""  # type: ignore[valid-type]
-    sender_list_mode: ListMode | None = None
+    sender_list_mode: ListModeValue | None = None
     recipient_list: _text(100) = ""  # type: ignore[valid-type]
-    recipient_list_mode: ListMode | None = None
+    recipient_list_mode: ListModeValue | None = None
     original_recipient_header: _text(76) = ""  # type: ignore[valid-type]
     spam_headers: StrictBool = False
     custom_headers: list[tuple[_text(76), _text(500)]] = Field(  # type: ignore[valid-type]

@@ -10,6 +10,7 @@ import getpass
 import json
 
 from casegate.cli.base import Subcommands, add_list, command_group, emit
+from casegate.desk.vocabulary import IntakeKind, Priority
 
 
 def register(subcommands: Subcommands) -> None:
@@ -25,7 +26,7 @@ def register(subcommands: Subcommands) -> None:
 
 def _register_intake(intake: Subcommands) -> None:
     p = intake.add_parser("add")
-    p.add_argument("--kind", choices=["case", "lead"], default="case")
+    p.add_argument("--kind", choices=IntakeKind.values, default=IntakeKind.CASE.value)
     p.add_argument("--address", default=None, help="default: a unique random address")
     p.add_argument("--domain", default=None, help="domain of the random address")
     p.add_argument("--name", default="")
@@ -53,7 +54,7 @@ def _register_conversations(listing: Subcommands, kind: str) -> None:
     p.add_argument("id", type=int)
     p.add_argument("--status")
     if kind == "cases":
-        p.add_argument("--priority", choices=["low", "normal", "high", "urgent"])
+        p.add_argument("--priority", choices=Priority.values)
         p.add_argument("--assignee", metavar="USERNAME", help='"" unassigns')
         p.add_argument("--team")
         p.add_argument("--tags", metavar="TAG,TAG", help="replace the tags")

@@ -210,16 +210,17 @@ def rule_add(args: argparse.Namespace) -> None:
     from casegate.routing.services import RuleSpec, add_rule
 
     match_type, match_value = Rule.MATCH_ALL, ""
-    for kind, value in ((Rule.MATCH_ADDRESS, args.match), (Rule.MATCH_PATTERN, args.match_pattern),
-                        (Rule.MATCH_GROUP, args.match_group)):
+    for match, value in ((Rule.MATCH_ADDRESS, args.match),
+                         (Rule.MATCH_PATTERN, args.match_pattern),
+                         (Rule.MATCH_GROUP, args.match_group)):
         if value:
-            match_type, match_value = kind, value
+            match_type, match_value = match, value
     rewrite, rewrite_value = "", ""
-    for kind, value in ((Rule.REWRITE_RECIPIENT, args.replace_recipient),
-                        (Rule.REWRITE_USER, args.replace_user),
-                        (Rule.REWRITE_DOMAIN, args.replace_domain)):
+    for change, value in ((Rule.REWRITE_RECIPIENT, args.replace_recipient),
+                          (Rule.REWRITE_USER, args.replace_user),
+                          (Rule.REWRITE_DOMAIN, args.replace_domain)):
         if value:
-            rewrite, rewrite_value = kind, value
+            rewrite, rewrite_value = change, value
     rule = add_rule(RuleSpec(
         match_type=match_type, match_value=match_value, rewrite=rewrite,
         rewrite_value=rewrite_value, also_deliver=args.also_deliver,

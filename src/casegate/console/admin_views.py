@@ -13,6 +13,7 @@ from casegate.console.roles import require
 from casegate.desk.models import Intake
 from casegate.desk.parsing import parse_message
 from casegate.desk.services import add_intake
+from casegate.desk.vocabulary import IntakeKind
 from casegate.directory.models import Account, Domain, Group
 from casegate.directory.services import (
     add_account,
@@ -107,7 +108,7 @@ def directory_change(request: HttpRequest, what: str) -> HttpResponse:
         "account": lambda: add_account(form.get("address", ""), form.get("name", "")),
         "group": lambda: add_group(form.get("address", ""), lines_of(form.get("members", "")),
                                    form.get("name", "")),
-        "intake": lambda: add_intake(form.get("kind", Intake.CASE), form.get("address") or None,
+        "intake": lambda: add_intake(form.get("kind", IntakeKind.CASE), form.get("address") or None,
                                      form.get("name", ""),
                                      acknowledge=form.get("acknowledge") == "on"),
         "remove-account": lambda: remove_account(form.get("address", "")),

@@ -11,10 +11,14 @@ from django.db.models.functions import TruncDate, TruncHour
 from django.utils import timezone
 
 from casegate.delivery.models import Delivery
+from casegate.delivery.vocabulary import FINAL_FAILURES, DeliveryState
 from casegate.desk.models import Case
 from casegate.gateway.models import Message
 
 CHART_HEIGHT = 120
+# The states of a delivery still on its way (or set aside for an operator).
+WAITING = (DeliveryState.PENDING, DeliveryState.INFLIGHT, DeliveryState.DEFERRED,
+           DeliveryState.HELD, DeliveryState.FAILED)
 
 
 def _bars(points: list[tuple[str, int]]) -> list[dict[str, Any]]:
@@ -33,14 +37,14 @@ SHARES = (("p50", 0.5), ("p90", 0.9), ("p99", 0.99))
 
 def _delivery_time(since: datetime) -> dict[str, float | None]:
     """Percentiles of seconds from acceptance to delivery, for deliveries since ``since``."""
-    delivered = Delivery.objects.filter(state=Delivery.DELIVERED, updated_at__gte=since)
+    delivered = Delivery.objects.filter(state=DeliveryState.DELIVERED, updated_at__gte=since)
     if connection.vendor == "postgresql":  # computed where the rows are
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT percentile_disc(%s) WITHIN GROUP (ORDER BY extract(epoch FROM"
                 " updated_at - created_at)) FROM delivery_delivery"
                 " WHERE state = %s AND updated_at >= %s",
-                [[share for _, share in SHARES], Delivery.DELIVERED, since])
+                [[share for _, share in SHARES], DeliveryState.DELIVERED, since])
             found = cursor.fetchone()[0] or [None] * len(SHARES)
         return {name: None if value is None else round(float(value), 3)
                 for (name, _), value in zip(SHARES, found, strict=True)}
@@ -70,11 +74,9 @@ def figures() -> dict[str, Any]:
         "messages_total": sum(per_hour.values()),
         "outcomes": _bars([
             ("routed", sum(outcomes.values())),
-            ("delivered", outcomes.get(Delivery.DELIVERED, 0)),
-            ("waiting", sum(outcomes.get(s, 0) for s in (Delivery.PENDING, Delivery.INFLIGHT,
-                                                          Delivery.DEFERRED, Delivery.HELD,
-                                                          Delivery.FAILED))),
-            ("bounced", outcomes.get(Delivery.BOUNCED, 0) + outcomes.get(Delivery.EXPIRED, 0)),
+            ("delivered", outcomes.get(DeliveryState.DELIVERED, 0)),
+            ("waiting", sum(outcomes.get(s, 0) for s in WAITING)),
+            ("bounced", sum(outcomes.get(s, 0) for s in FINAL_FAILURES)),
         ]),
         "cases_per_day": _bars([(d.strftime("%d"), per_day.get(d, 0)) for d in days]),
         "latency": _delivery_time(day_ago),

@@ -29,6 +29,7 @@ from casegate.routing.services import (
 from casegate.routing.simulator import simulate
 from casegate.routing.snapshot import load_table
 from casegate.routing.versions import VersionError, history, rollback
+from casegate.routing.vocabulary import AccountType, ListMode, MatchType, Rewrite, RuleAction
 from casegate.verify import verify
 
 RULES_SHOWN = 500
@@ -54,7 +55,7 @@ def _number(form: Any, name: str, message: str) -> int | None:
 def _rule_spec(form: Any) -> RuleSpec:
     position = _number(form, "position", _("the position is a number, 1 for the highest "
                                            "priority"))
-    types = [t for t in Rule.ACCOUNT_TYPES if form.get(f"affect_{t}") == "on"]
+    types = [t for t in AccountType if form.get(f"affect_{t}") == "on"]
     return RuleSpec(
         match_type=form.get("match_type", ""),
         match_value=form.get("match_value", "").strip(),
@@ -66,7 +67,7 @@ def _rule_spec(form: Any) -> RuleSpec:
         description=form.get("description", "").strip()[:200],
         enabled=form.get("enabled", "on") == "on",
         position=position,
-        action=form.get("action") or "modify",
+        action=form.get("action") or RuleAction.MODIFY,
         reject_text=form.get("reject_text", "").strip(),
         org_unit=form.get("org_unit", ""),
         sender_list=form.get("sender_list", ""),
@@ -107,6 +108,10 @@ def _routing_page(request: HttpRequest, status: int = 200, **context: Any) -> Ht
         "units": sorted(paths.values()),
         "address_lists": AddressList.objects.order_by("name"),
         "routes": Route.objects.order_by("name"),
+        "match_types": MatchType.choices,
+        "rule_actions": RuleAction.choices,
+        "rewrites": Rewrite.choices,
+        "list_modes": ListMode.choices,
         "versions": history(10),
         **context,
     }, status=status)

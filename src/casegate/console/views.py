@@ -19,10 +19,19 @@ from django.views.decorators.http import require_POST
 from casegate.console.audit import AUDITED_KINDS, AuditFilter, search
 from casegate.console.dashboard import figures
 from casegate.console.roles import can, case_scope, hide_unseen_cases, require
-from casegate.desk.models import Case, Company, Contact, DeskMessage, Intake, Lead
+from casegate.desk.models import Case, Company, Contact, Intake, Lead
 from casegate.desk.output import conversation_detail
 from casegate.desk.replies import post_reply
 from casegate.desk.services import DeskError, convert_lead, set_status, update_case
+from casegate.desk.vocabulary import (
+    FINISHED_LEAD_STATUSES,
+    CaseStatus,
+    Direction,
+    IntakeKind,
+    LeadStatus,
+    Priority,
+    ReplyDelivery,
+)
 from casegate.errors import CasegateError
 from casegate.trace import STATUSES, TraceFilter, find_messages, message_hops
 
@@ -101,14 +110,15 @@ def cases(request: HttpRequest) -> HttpResponse:
     elif queue == "unassigned":
         found = found.filter(assignee__isnull=True)
     elif queue == "open":
-        found = found.exclude(status__in=["solved", "closed"])
+        found = found.exclude(status__in=[CaseStatus.SOLVED, CaseStatus.CLOSED])
     if request.GET.get("q"):
         found = found.filter(subject__icontains=request.GET["q"])
     if request.GET.get("intake", "").isdigit():
         found = found.filter(intake_id=int(request.GET["intake"]))
     return render(request, "console/cases.html", {
         "cases": found[:200], "queue": queue, "queues": QUEUES, "q": request.GET.get("q", ""),
-        "intakes": Intake.objects.filter(kind=Intake.CASE), "intake": request.GET.get("intake")})
+        "intakes": Intake.objects.filter(kind=IntakeKind.CASE),
+        "intake": request.GET.get("intake")})
 
 
 def _visible(request: HttpRequest, case_id: int) -> None:
@@ -120,14 +130,14 @@ def _visible(request: HttpRequest, case_id: int) -> None:
 @require("read_cases")
 def case(request: HttpRequest, case_id: int) -> HttpResponse:
     _visible(request, case_id)
-    detail = conversation_detail("case", case_id)
+    detail = conversation_detail(IntakeKind.CASE, case_id)
     if detail is None:
         raise Http404(f"there is no case {case_id}")
     return render(request, "console/case.html", {
         "case": hide_unseen_cases(detail, request.user),
         "can_work": can(request.user, "work_cases"),
-        "statuses": [s for s, _ in Case.STATUS_CHOICES],
-        "priorities": ["low", "normal", "high", "urgent"],
+        "statuses": CaseStatus.values,
+        "priorities": Priority.values,
     })
 
 
@@ -137,14 +147,14 @@ def case_reply(request: HttpRequest, case_id: int) -> HttpResponse:
     _visible(request, case_id)
     public = request.POST.get("kind", "reply") == "reply"
     try:
-        message = post_reply("case", case_id, request.user, request.POST.get("text", ""),
+        message = post_reply(IntakeKind.CASE, case_id, request.user, request.POST.get("text", ""),
                              public=public)
     except DeskError as exc:
         messages.error(request, str(exc))
     else:
-        if message.direction == DeskMessage.NOTE:
+        if message.direction == Direction.NOTE:
             messages.success(request, _("Note added."))
-        elif message.delivery_status == "queued":
+        elif message.delivery_status == ReplyDelivery.QUEUED:
             messages.success(request, _("Reply sent to %(recipients)s.") % {
                 "recipients": message.recipients.replace("\n", ", ")})
         else:
@@ -180,11 +190,12 @@ LEADS_PER_COLUMN = 50
 def leads(request: HttpRequest) -> HttpResponse:
     """The lead pipeline: a column per state."""
     columns = {}
-    for state, _label in Lead.STATUS_CHOICES:
+    for state in LeadStatus:
         in_state = Lead.objects.filter(status=state)
-        columns[state] = {"leads": list(in_state.select_related("contact")
-                                        .order_by("-id")[:LEADS_PER_COLUMN]),
-                          "count": in_state.count()}
+        columns[state.value] = {"leads": list(in_state.select_related("contact")
+                                              .order_by("-id")[:LEADS_PER_COLUMN]),
+                                "count": in_state.count(),
+                                "movable": state not in FINISHED_LEAD_STATUSES}
     return render(request, "console/leads.html", {"columns": columns,
                                                   "can_work": can(request.user, "work_cases")})
 
@@ -193,10 +204,10 @@ def leads(request: HttpRequest) -> HttpResponse:
 @require_POST
 def lead_move(request: HttpRequest, lead_id: int) -> HttpResponse:
     try:
-        if request.POST.get("status") == "converted":
+        if request.POST.get("status") == LeadStatus.CONVERTED:
             convert_lead(lead_id, request.user.get_username())
         else:
-            set_status("lead", lead_id, request.POST.get("status", ""),
+            set_status(IntakeKind.LEAD, lead_id, request.POST.get("status", ""),
                        request.user.get_username())
     except DeskError as exc:
         messages.error(request, str(exc))

@@ -33,6 +33,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from casegate.delivery.models import Delivery
+from casegate.delivery.vocabulary import DeliveryState, DsnState
 from casegate.gateway.models import Message
 from casegate.gateway.store import AcceptedMessage, generated_message, write_messages
 from casegate.mail.headers import header_block
@@ -72,20 +73,21 @@ class ReportKind:
 
 FAILED = ReportKind("failed", "Undelivered Mail Returned to Sender",
                     "Your message could not be delivered to the recipients below.",
-                    wants_failure_report, Delivery.DSN_SENT)
+                    wants_failure_report, DsnState.SENT)
 DELAYED = ReportKind("delayed", "Delayed Mail (still being retried)",
                      "Your message has not been delivered yet to the recipients below. "
                      "It is still being retried; you need not send it again.",
-                     wants_delay_report, Delivery.DSN_WARNED)
+                     wants_delay_report, DsnState.WARNED)
 
 
 def status_of(delivery: Delivery) -> str:
     found = _STATUS.search(delivery.last_reply)
-    if delivery.state == Delivery.DEFERRED:
+    if delivery.state == DeliveryState.DEFERRED:
         return found.group(1) if found and found.group(1)[0] == "4" else "4.0.0"
     if found and found.group(1)[0] in "45":
-        return "5" + found.group(1)[1:] if delivery.state == Delivery.BOUNCED else found.group(1)
-    return "4.4.7" if delivery.state == Delivery.EXPIRED else "5.0.0"
+        bounced = delivery.state == DeliveryState.BOUNCED
+        return "5" + found.group(1)[1:] if bounced else found.group(1)
+    return "4.4.7" if delivery.state == DeliveryState.EXPIRED else "5.0.0"
 
 
 def _fields(pairs: list[tuple[str, str]]) -> EmailMessage:
@@ -162,10 +164,10 @@ def queue_reports(table: RoutingTable, reporting_mta: str, limit: int = 200,
     ``delay_warning``: seconds after which a delivery still deferred is reported (0: never).
     """
     queued = _queue(table, reporting_mta, limit, FAILED,
-                    Delivery.objects.filter(dsn_state=Delivery.DSN_PENDING))
+                    Delivery.objects.filter(dsn_state=DsnState.PENDING))
     if delay_warning > 0:
         queued += _queue(table, reporting_mta, limit, DELAYED, Delivery.objects.filter(
-            state=Delivery.DEFERRED, dsn_state="",
+            state=DeliveryState.DEFERRED, dsn_state=DsnState.NONE,
             created_at__lt=timezone.now() - timedelta(seconds=delay_warning)))
     return queued
 
@@ -207,5 +209,5 @@ def _queue(table: RoutingTable, reporting_mta: str, limit: int, kind: ReportKind
             write_messages(reports)
         if suppressed:
             Delivery.objects.filter(pk__in=suppressed).update(
-                dsn_state=Delivery.DSN_SUPPRESSED if kind is FAILED else Delivery.DSN_WARNED)
+                dsn_state=DsnState.SUPPRESSED if kind is FAILED else DsnState.WARNED)
     return len(reports)

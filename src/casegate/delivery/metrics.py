@@ -13,13 +13,14 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Summa
 from prometheus_client.registry import Collector
 
 from casegate.delivery.models import Delivery, DeliveryAttempt
+from casegate.delivery.vocabulary import DeliveryState, DsnState
 
 
 class QueueCollector(Collector):
     def collect(self) -> Iterator[object]:
         depth = GaugeMetricFamily("casegate_deliveries", "Deliveries by state", labels=["state"])
         counts = dict(Delivery.objects.values_list("state").annotate(n=Count("id")))
-        for state, _ in Delivery.STATE_CHOICES:
+        for state in DeliveryState:
             depth.add_metric([state], counts.get(state, 0))
         yield depth
 
@@ -43,9 +44,9 @@ class QueueCollector(Collector):
 
         reports = GaugeMetricFamily("casegate_delivery_reports", "Delivery status notifications",
                                     labels=["state"])
-        dsn = dict(Delivery.objects.exclude(dsn_state="").values_list("dsn_state")
+        dsn = dict(Delivery.objects.exclude(dsn_state=DsnState.NONE).values_list("dsn_state")
                    .annotate(n=Count("id")))
-        for state in (Delivery.DSN_PENDING, Delivery.DSN_SENT, Delivery.DSN_SUPPRESSED,
-                      Delivery.DSN_WARNED):
-            reports.add_metric([state], dsn.get(state, 0))
+        for report in DsnState:
+            if report != DsnState.NONE:
+                reports.add_metric([report], dsn.get(report, 0))
         yield reports

@@ -2,47 +2,26 @@ from __future__ import annotations
 
 from django.db import models
 
+from casegate.delivery.vocabulary import FINAL_FAILURES, DeliveryKind, DeliveryState, DsnState
+
 
 class Delivery(models.Model):
     """One final recipient of one message, and where its delivery stands."""
 
-    PENDING = "pending"
-    INFLIGHT = "inflight"
-    DEFERRED = "deferred"
-    HELD = "held"
-    DELIVERED = "delivered"
-    BOUNCED = "bounced"
-    EXPIRED = "expired"
-    DELETED = "deleted"
-    # Set aside after failing on its own (a message the worker cannot handle), for an
-    # operator to look at and retry: never retried by itself, and not bounced.
-    FAILED = "failed"
-    STATE_CHOICES = [
-        (PENDING, "pending"),
-        (INFLIGHT, "in flight"),
-        (DEFERRED, "deferred"),
-        (HELD, "held"),
-        (DELIVERED, "delivered"),
-        (BOUNCED, "bounced"),
-        (EXPIRED, "expired"),
-        (DELETED, "deleted"),
-        (FAILED, "failed (set aside)"),
-    ]
-    FINAL_FAILURES = (BOUNCED, EXPIRED)
-
-    DSN_NONE = ""
-    DSN_PENDING = "pending"
-    DSN_SENT = "sent"
-    DSN_SUPPRESSED = "suppressed"
-    DSN_WARNED = "warned"
-    KIND_CHOICES = [("desk", "case desk"), ("mailbox", "mailbox"), ("remote", "remote SMTP")]
+    # Short names the delivery worker uses; DeliveryState has every state.
+    DEFERRED = DeliveryState.DEFERRED
+    DELIVERED = DeliveryState.DELIVERED
+    BOUNCED = DeliveryState.BOUNCED
+    EXPIRED = DeliveryState.EXPIRED
+    FAILED = DeliveryState.FAILED
+    FINAL_FAILURES = FINAL_FAILURES
 
     message = models.ForeignKey(
         "gateway.Message", on_delete=models.CASCADE, related_name="deliveries"
     )
     original_recipient = models.CharField(max_length=320)
     recipient = models.CharField(max_length=320)
-    kind = models.CharField(max_length=10, choices=KIND_CHOICES)
+    kind = models.CharField(max_length=10, choices=DeliveryKind.choices)
     intake_id = models.BigIntegerField(null=True, blank=True)
     junk = models.BooleanField(default=False)
     relay = models.CharField(
@@ -54,7 +33,8 @@ class Delivery(models.Model):
         default=dict, blank=True,
         help_text="what the rules change in this copy: headers, subject_prefix, "
                   "remove_attachments, require_tls")
-    state = models.CharField(max_length=10, choices=STATE_CHOICES, default=PENDING)
+    state = models.CharField(max_length=10, choices=DeliveryState.choices,
+                             default=DeliveryState.PENDING)
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField()
     lease_until = models.DateTimeField(null=True, blank=True)
@@ -63,7 +43,8 @@ class Delivery(models.Model):
                               help_text="DSN NOTIFY from RCPT TO (empty: failures only)")
     orcpt = models.CharField(max_length=500, blank=True, default="",
                              help_text="DSN ORCPT from RCPT TO")
-    dsn_state = models.CharField(max_length=10, blank=True, default="", db_index=True)
+    dsn_state = models.CharField(max_length=10, choices=DsnState.choices, blank=True,
+                                 default=DsnState.NONE, db_index=True)
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
 

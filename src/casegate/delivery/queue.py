@@ -18,6 +18,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from casegate.delivery.models import Delivery
+from casegate.delivery.vocabulary import FINAL_FAILURES, DeliveryState, DsnState
 from casegate.routing.copy_edits import NO_COPY_EDITS, CopyEdits
 
 
@@ -147,7 +148,7 @@ def finish(outcomes: list[Outcome], held: set[int] | None = None) -> list[int]:
         written = [o for o in outcomes if o.item.id in held]
         rows = [
             (o.state, o.reply[:2000], _dt(now), _dt(o.next_attempt_at) if o.next_attempt_at
-             else None, Delivery.DSN_PENDING if o.state in Delivery.FINAL_FAILURES else None,
+             else None, DsnState.PENDING if o.state in FINAL_FAILURES else None,
              o.item.id)
             for o in written
         ]
@@ -178,6 +179,6 @@ def retry_at(item: Claimed, retry_min: float, retry_max: float) -> datetime:
 
 def release_all_leases() -> int:
     """Return every in-flight delivery to the queue (one worker on SQLite, at its start)."""
-    return Delivery.objects.filter(state=Delivery.INFLIGHT).update(
-        state=Delivery.PENDING, lease_until=None
+    return Delivery.objects.filter(state=DeliveryState.INFLIGHT).update(
+        state=DeliveryState.PENDING, lease_until=None
     )

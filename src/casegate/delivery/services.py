@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from casegate.delivery.models import Delivery, QueueAction, Transport
+from casegate.delivery.vocabulary import DeliveryState
 from casegate.directory.addresses import normalize_domain
 from casegate.errors import CasegateError
 from casegate.mail.hostport import parse_hostport
@@ -37,11 +38,12 @@ class QueueError(CasegateError):
 
 # Which states each operator action may start from, and the state it leads to.
 _ACTIONS: dict[str, tuple[tuple[str, ...], str]] = {
-    "retry": ((Delivery.DEFERRED, Delivery.PENDING, Delivery.FAILED), Delivery.PENDING),
-    "hold": ((Delivery.PENDING, Delivery.DEFERRED), Delivery.HELD),
-    "release": ((Delivery.HELD,), Delivery.PENDING),
-    "delete": ((Delivery.PENDING, Delivery.DEFERRED, Delivery.HELD, Delivery.FAILED),
-               Delivery.DELETED),
+    "retry": ((DeliveryState.DEFERRED, DeliveryState.PENDING, DeliveryState.FAILED),
+              DeliveryState.PENDING),
+    "hold": ((DeliveryState.PENDING, DeliveryState.DEFERRED), DeliveryState.HELD),
+    "release": ((DeliveryState.HELD,), DeliveryState.PENDING),
+    "delete": ((DeliveryState.PENDING, DeliveryState.DEFERRED, DeliveryState.HELD,
+                DeliveryState.FAILED), DeliveryState.DELETED),
 }
 
 
@@ -74,7 +76,7 @@ def act_on_queue(action: str, delivery_ids: list[int] | None, reason: str = "") 
     actor = getpass.getuser()
     for delivery in targets:
         delivery.state = new_state
-        if new_state == Delivery.PENDING:
+        if new_state == DeliveryState.PENDING:
             delivery.next_attempt_at = now
         delivery.updated_at = now
     Delivery.objects.bulk_update(targets, ["state", "next_attempt_at", "updated_at"])

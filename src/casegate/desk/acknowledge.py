@@ -20,6 +20,7 @@ from casegate.config import get_config
 from casegate.desk.arrivals import Filed
 from casegate.desk.models import DeskMessage, Lead
 from casegate.desk.outgoing import about, tag_of
+from casegate.desk.vocabulary import Direction
 from casegate.gateway.store import AcceptedMessage, generated_message
 from casegate.routing.engine import RoutingTable
 
@@ -93,7 +94,7 @@ def acknowledgements(filed: list[Filed], table: RoutingTable, hostname: str
         return []
     since = timezone.now() - timedelta(hours=1)
     sent = Counter(DeskMessage.objects.filter(
-        direction=DeskMessage.AUTOMATIC, created_at__gte=since,
+        direction=Direction.AUTOMATIC, created_at__gte=since,
         recipients__in={f.arrival.mail.sender for f in candidates},
     ).values_list("recipients", flat=True))
     outgoing: list[AcceptedMessage] = []
@@ -108,7 +109,7 @@ def acknowledgements(filed: list[Filed], table: RoutingTable, hostname: str
         outgoing.append(generated_message({requester: targets}, raw, hostname, message_id))
         link = "lead" if isinstance(item.conversation, Lead) else "case"
         records.append(DeskMessage(
-            **{link: item.conversation}, direction=DeskMessage.AUTOMATIC,
+            **{link: item.conversation}, direction=Direction.AUTOMATIC,
             queue_id=outgoing[-1].queue_id, message_id=message_id, recipients=requester,
             subject=raw.split(b"Subject: ", 1)[1].split(b"\r\n", 1)[0].decode(errors="replace"),
             created_at=timezone.now(),

@@ -3,6 +3,15 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from casegate.desk.vocabulary import (
+    CaseStatus,
+    Direction,
+    IntakeKind,
+    LeadStatus,
+    Priority,
+    ReplyDelivery,
+)
+
 
 class Blob(models.Model):
     """Bytes named by their SHA-256 (see :mod:`casegate.desk.blobs`)."""
@@ -18,12 +27,12 @@ class Blob(models.Model):
 class Intake(models.Model):
     """An address of the desk: mail delivered to it opens a case or a lead."""
 
-    CASE = "case"
-    LEAD = "lead"
-    KIND_CHOICES = [(CASE, "case"), (LEAD, "lead")]
+    # Short names the desk's filing uses; the vocabulary is IntakeKind.
+    CASE = IntakeKind.CASE
+    LEAD = IntakeKind.LEAD
 
     address = models.CharField(max_length=320, unique=True)
-    kind = models.CharField(max_length=4, choices=KIND_CHOICES, default=CASE)
+    kind = models.CharField(max_length=4, choices=IntakeKind.choices, default=IntakeKind.CASE)
     name = models.CharField(max_length=200, blank=True, default="")
     acknowledge = models.BooleanField(
         default=False, help_text="answer each new case with an acknowledgement")
@@ -109,17 +118,8 @@ class Conversation(models.Model):
 
 
 class Case(Conversation):
-    NEW = "new"
-    STATUS_CHOICES = [
-        ("new", "new"),
-        ("open", "open"),
-        ("pending", "pending"),
-        ("solved", "solved"),
-        ("closed", "closed"),
-    ]
-    status = models.CharField(max_length=10, choices=STATUS_CHOICES, default=NEW)
-    priority = models.CharField(max_length=10, default="normal",
-                                choices=[(p, p) for p in ("low", "normal", "high", "urgent")])
+    status = models.CharField(max_length=10, choices=CaseStatus.choices, default=CaseStatus.NEW)
+    priority = models.CharField(max_length=10, choices=Priority.choices, default=Priority.NORMAL)
     assignee = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                                  on_delete=models.SET_NULL, related_name="assigned_cases")
     team = models.CharField(max_length=100, blank=True, default="")
@@ -136,15 +136,7 @@ class Case(Conversation):
 
 
 class Lead(Conversation):
-    NEW = "new"
-    STATUS_CHOICES = [
-        ("new", "new"),
-        ("working", "working"),
-        ("qualified", "qualified"),
-        ("converted", "converted"),
-        ("disqualified", "disqualified"),
-    ]
-    status = models.CharField(max_length=12, choices=STATUS_CHOICES, default=NEW)
+    status = models.CharField(max_length=12, choices=LeadStatus.choices, default=LeadStatus.NEW)
     converted_at = models.DateTimeField(null=True, blank=True)
     converted_by = models.CharField(max_length=150, blank=True, default="")
 
@@ -155,18 +147,17 @@ class Lead(Conversation):
 class DeskMessage(models.Model):
     """One message in a case's or a lead's thread."""
 
-    INBOUND = "inbound"
-    OUTBOUND = "outbound"
-    AUTOMATIC = "automatic"
-    NOTE = "note"
-    DIRECTION_CHOICES = [(INBOUND, "inbound"), (OUTBOUND, "outbound"),
-                         (AUTOMATIC, "automatic reply"), (NOTE, "internal note")]
+    # Short names the desk's filing uses; the vocabulary is Direction.
+    INBOUND = Direction.INBOUND
+    OUTBOUND = Direction.OUTBOUND
+    NOTE = Direction.NOTE
 
     case = models.ForeignKey(Case, null=True, blank=True, on_delete=models.CASCADE,
                              related_name="messages")
     lead = models.ForeignKey(Lead, null=True, blank=True, on_delete=models.CASCADE,
                              related_name="messages")
-    direction = models.CharField(max_length=10, choices=DIRECTION_CHOICES, default=INBOUND)
+    direction = models.CharField(max_length=10, choices=Direction.choices,
+                                 default=Direction.INBOUND)
     queue_id = models.CharField(max_length=32, blank=True, default="", db_index=True)
     message_id = models.CharField(max_length=998, blank=True, default="", db_index=True)
     in_reply_to = models.CharField(max_length=998, blank=True, default="")
@@ -177,7 +168,7 @@ class DeskMessage(models.Model):
                                on_delete=models.SET_NULL, related_name="+",
                                help_text="the agent who wrote a reply or note")
     delivery_status = models.CharField(
-        max_length=10, blank=True, default="",
+        max_length=10, choices=ReplyDelivery.choices, blank=True, default="",
         help_text="outbound: queued, delivered or failed (with the reason in parse_problems)")
     raw = models.ForeignKey(Blob, null=True, blank=True, on_delete=models.PROTECT,
                             related_name="+", help_text="the message as it arrived or left")

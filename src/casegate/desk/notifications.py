@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from casegate.desk.arrivals import Filed
 from casegate.desk.authorship import reply_address
-from casegate.desk.models import Agent, Case, DeskMessage, Lead
+from casegate.desk.models import Agent, Case, Lead
 from casegate.desk.outgoing import about, tag_of
+from casegate.desk.vocabulary import Direction
 from casegate.gateway.store import AcceptedMessage, generated_message
 from casegate.routing.engine import RoutingTable
 
@@ -49,7 +50,7 @@ def compose(filed: Filed, agent: Agent, hostname: str) -> tuple[bytes, str]:
 
 def notifications(filed: list[Filed], table: RoutingTable, hostname: str
                   ) -> list[AcceptedMessage]:
-    news = [f for f in filed if f.message is not None and f.message.direction == DeskMessage.INBOUND
+    news = [f for f in filed if f.message is not None and f.message.direction == Direction.INBOUND
             and not f.message.automated]
     if not news:
         return []

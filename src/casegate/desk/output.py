@@ -6,12 +6,14 @@ from datetime import datetime
 from typing import Any
 
 from casegate.delivery.models import Delivery
-from casegate.desk.models import Attachment, Case, DeskMessage, Intake, Lead
+from casegate.delivery.vocabulary import FINAL_FAILURES, DeliveryState
+from casegate.desk.models import Attachment, Case, DeskMessage, Lead
+from casegate.desk.vocabulary import Direction, IntakeKind, ReplyDelivery
 
 
 def conversation_detail(kind: str, conversation_id: int) -> dict[str, Any] | None:
     """A case or lead with its thread: each message's text, sanitized HTML and attachments."""
-    model = Lead if kind == Intake.LEAD else Case
+    model = Lead if kind == IntakeKind.LEAD else Case
     conversation = (model.objects.select_related("intake", "contact")
                     .filter(pk=conversation_id).first())
     if conversation is None:
@@ -43,19 +45,19 @@ def _iso(value: datetime | None) -> str | None:
 
 def delivery_states(messages: list[DeskMessage]) -> list[str]:
     """Where each outbound message's delivery stands: from the queue, or a report about it."""
-    queue_ids = [m.queue_id for m in messages if m.direction == DeskMessage.OUTBOUND and m.queue_id]
+    queue_ids = [m.queue_id for m in messages if m.direction == Direction.OUTBOUND and m.queue_id]
     states: dict[str, set[str]] = {}
     for queue_id, state in Delivery.objects.filter(message_id__in=queue_ids).values_list(
             "message_id", "state"):
         states.setdefault(queue_id, set()).add(state)
     result = []
     for m in messages:
-        if m.direction != DeskMessage.OUTBOUND or m.delivery_status == "failed":
+        if m.direction != Direction.OUTBOUND or m.delivery_status == ReplyDelivery.FAILED:
             result.append(m.delivery_status)
-        elif states.get(m.queue_id, set()) & set(Delivery.FINAL_FAILURES):
-            result.append("failed")
-        elif states.get(m.queue_id) == {Delivery.DELIVERED}:
-            result.append("delivered")
+        elif states.get(m.queue_id, set()) & set(FINAL_FAILURES):
+            result.append(ReplyDelivery.FAILED)
+        elif states.get(m.queue_id) == {DeliveryState.DELIVERED}:
+            result.append(ReplyDelivery.DELIVERED)
         else:
             result.append(m.delivery_status)
     return result

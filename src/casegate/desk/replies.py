@@ -19,9 +19,10 @@ from django.utils import timezone
 from casegate.config import get_config
 from casegate.delivery.forwarding import dkim_sign, signing_key_for
 from casegate.desk import blobs
-from casegate.desk.models import Case, CaseEvent, DeskMessage, Intake, Lead
+from casegate.desk.models import Case, CaseEvent, DeskMessage, Lead
 from casegate.desk.outgoing import about, from_address, tag_of
 from casegate.desk.services import DeskError
+from casegate.desk.vocabulary import CaseStatus, Direction, IntakeKind, ReplyDelivery
 from casegate.directory.addresses import domain_of
 from casegate.gateway.store import AcceptedMessage, generated_message, write_messages
 from casegate.routing.engine import RoutingTable
@@ -31,7 +32,7 @@ log = logging.getLogger("casegate.desk")
 
 
 def _latest_inbound(conversation: Case | Lead) -> DeskMessage | None:
-    return (conversation.messages.filter(direction=DeskMessage.INBOUND)
+    return (conversation.messages.filter(direction=Direction.INBOUND)
             .exclude(automated__gt="").order_by("-id").first())
 
 
@@ -71,7 +72,7 @@ def send(conversation: Case | Lead, reply: DeskMessage, table: RoutingTable, hos
           if a != conversation.requester and not table.is_ours(a)]
     targets = table.reachable([conversation.requester, *cc])
     if not targets:
-        reply.delivery_status = "failed"
+        reply.delivery_status = ReplyDelivery.FAILED
         reply.parse_problems = f"{conversation.requester or 'the requester'} cannot be reached"
         reply.save(update_fields=["delivery_status", "parse_problems"])
         return None
@@ -82,7 +83,7 @@ def send(conversation: Case | Lead, reply: DeskMessage, table: RoutingTable, hos
     reply.queue_id = outgoing.queue_id
     reply.message_id = message_id
     reply.recipients = "\n".join(targets)
-    reply.delivery_status = "queued"
+    reply.delivery_status = ReplyDelivery.QUEUED
     reply.raw_id = blobs.put_many([data])[0]
     reply.save(update_fields=["queue_id", "message_id", "recipients", "delivery_status",
                               "raw"])
@@ -100,10 +101,10 @@ def _first_response(case: Case, reply: DeskMessage) -> None:
         changed.append("first_responded_at")
         CaseEvent.objects.create(case=case, field="first response", after=now.isoformat(),
                                  actor=actor, at=now)
-    if case.status == "new":
-        CaseEvent.objects.create(case=case, field="status", before="new", after="open",
-                                 actor=actor, at=now)
-        case.status = "open"
+    if case.status == CaseStatus.NEW:
+        CaseEvent.objects.create(case=case, field="status", before=CaseStatus.NEW,
+                                 after=CaseStatus.OPEN, actor=actor, at=now)
+        case.status = CaseStatus.OPEN
         changed.append("status")
     if changed:
         case.updated_at = now
@@ -116,7 +117,7 @@ def post_reply(kind: str, conversation_id: int, author: Any, text: str, public: 
     """An agent's reply (mailed to the requester) or internal note, from the console or API."""
     if not text.strip():
         raise DeskError("a reply needs some text")
-    model = Lead if kind == Intake.LEAD else Case
+    model = Lead if kind == IntakeKind.LEAD else Case
     conversation = (model.objects.select_for_update().select_related("intake")
                     .filter(pk=conversation_id).first())
     if conversation is None:
@@ -126,7 +127,7 @@ def post_reply(kind: str, conversation_id: int, author: Any, text: str, public: 
     user = author if isinstance(author, get_user_model()) else None
     message = DeskMessage.objects.create(
         **{link: conversation},
-        direction=DeskMessage.OUTBOUND if public else DeskMessage.NOTE,
+        direction=Direction.OUTBOUND if public else Direction.NOTE,
         author=user, sender=from_address(conversation) if public else (user.email if user else ""),
         sender_name=user.get_full_name() or user.get_username() if user else "",
         subject=reply_subject(conversation), text=text, new_text=text,

@@ -14,6 +14,13 @@ from django.utils import timezone
 
 from casegate.config import get_config
 from casegate.desk.models import Agent, Case, CaseEvent, Company, Contact, Intake, Lead
+from casegate.desk.vocabulary import (
+    FINISHED_LEAD_STATUSES,
+    CaseStatus,
+    IntakeKind,
+    LeadStatus,
+    Priority,
+)
 from casegate.directory.addresses import InvalidAddress, normalize_address, normalize_domain
 from casegate.directory.claims import owner_of
 from casegate.errors import CasegateError
@@ -104,7 +111,6 @@ def case_event(case: Case, field: str, before: str, after: str, actor: str) -> C
                      at=timezone.now())
 
 
-PRIORITIES = ("low", "normal", "high", "urgent")
 CASE_FIELDS = ("status", "priority", "assignee", "team", "tags", "first_response_due_at")
 
 
@@ -122,11 +128,10 @@ def _display(field_name: str, value: Any) -> str:
 
 def _checked(field_name: str, value: Any) -> Any:
     if field_name == "status":
-        allowed = [choice for choice, _ in Case.STATUS_CHOICES]
-        if value not in allowed:
-            raise DeskError(f"the status of a case is one of {', '.join(allowed)}")
-    elif field_name == "priority" and value not in PRIORITIES:
-        raise DeskError(f"the priority of a case is one of {', '.join(PRIORITIES)}")
+        if value not in CaseStatus.values:
+            raise DeskError(f"the status of a case is one of {', '.join(CaseStatus.values)}")
+    elif field_name == "priority" and value not in Priority.values:
+        raise DeskError(f"the priority of a case is one of {', '.join(Priority.values)}")
     elif field_name == "assignee" and value is not None and not isinstance(value, get_user_model()):
         user = get_user_model().objects.filter(username=value, is_active=True).first()
         if user is None:
@@ -177,14 +182,13 @@ def update_case(case_id: int, actor: str, **changes: Any) -> Case:
 
 @transaction.atomic
 def set_status(kind: str, conversation_id: int, status: str, actor: str = "") -> Case | Lead:
-    if kind != Intake.LEAD:
+    if kind != IntakeKind.LEAD:
         return update_case(conversation_id, actor, status=status)
     lead = Lead.objects.select_for_update().filter(pk=conversation_id).first()
     if lead is None:
         raise DeskError(f"there is no lead {conversation_id}")
-    allowed = [choice for choice, _ in Lead.STATUS_CHOICES]
-    if status not in allowed:
-        raise DeskError(f"the status of a lead is one of {', '.join(allowed)}")
+    if status not in LeadStatus.values:
+        raise DeskError(f"the status of a lead is one of {', '.join(LeadStatus.values)}")
     lead.status = status
     lead.save(update_fields=["status"])
     return lead
@@ -196,7 +200,7 @@ def convert_lead(lead_id: int, actor: str) -> Lead:
     lead = Lead.objects.select_for_update().filter(pk=lead_id).first()
     if lead is None:
         raise DeskError(f"there is no lead {lead_id}")
-    if lead.status in ("converted", "disqualified"):
+    if lead.status in FINISHED_LEAD_STATUSES:
         raise DeskError(f"lead {lead_id} is {lead.status} already")
     if lead.contact is None:
         domain = lead.requester.rpartition("@")[2]
@@ -205,7 +209,7 @@ def convert_lead(lead_id: int, actor: str) -> Lead:
             company, _ = Company.objects.get_or_create(domain=domain, defaults={"name": domain})
         lead.contact, _ = Contact.objects.get_or_create(
             address=lead.requester, defaults={"name": lead.requester_name, "company": company})
-    lead.status = "converted"
+    lead.status = LeadStatus.CONVERTED
     lead.converted_at = timezone.now()
     lead.converted_by = actor
     lead.save()

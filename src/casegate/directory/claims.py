@@ -10,6 +10,9 @@ from dataclasses import dataclass
 
 from django.utils.translation import gettext as _
 
+from casegate.desk.vocabulary import IntakeKind
+from casegate.routing.vocabulary import MatchType
+
 
 @dataclass(frozen=True)
 class Claim:
@@ -43,10 +46,10 @@ def owner_of(address: str) -> Claim | None:
         return Claim("group", _("the group %(address)s") % {"address": address})
     intake = Intake.objects.filter(address=address).first()
     if intake is not None:
-        text = (_("the lead intake #%(id)s of the desk") if intake.kind == "lead"
+        text = (_("the lead intake #%(id)s of the desk") if intake.kind == IntakeKind.LEAD
                 else _("the case intake #%(id)s of the desk"))
         return Claim("intake", text % {"id": intake.pk})
-    rule = Rule.objects.filter(match_type=Rule.MATCH_ADDRESS, match_value=address).first()
+    rule = Rule.objects.filter(match_type=MatchType.ADDRESS, match_value=address).first()
     if rule is not None:
         return Claim("rule", _("the forwarding address of rule #%(id)s") % {"id": rule.pk})
     return None

@@ -46,12 +46,12 @@ from casegate.directory.addresses import (
 )
 from casegate.routing.copy_edits import NO_COPY_EDITS, CopyEdits
 from casegate.routing.patterns import PatternIndex
+from casegate.routing.vocabulary import AccountType, ListMode, MatchType, Rewrite, RuleAction
 
-USERS, GROUPS, UNRECOGNIZED = "users", "groups", "unrecognized"
 POSTMASTER, ABUSE = "postmaster", "abuse"
 ROLES = (POSTMASTER, ABUSE)
-ACCOUNT_TYPE_WORDS = {"all": frozenset({USERS, GROUPS, UNRECOGNIZED}),
-                      "recognized": frozenset({USERS, GROUPS})}
+ACCOUNT_TYPE_WORDS = {"all": frozenset(AccountType),
+                      "recognized": frozenset({AccountType.USERS, AccountType.GROUPS})}
 
 
 def account_types(apply_to: str) -> frozenset[str]:
@@ -87,7 +87,7 @@ class CompiledRule:
     bypass_spam: bool = False
     also_deliver: tuple[str, ...] = ()
     affects: frozenset[str] = ACCOUNT_TYPE_WORDS["all"]
-    action: str = "modify"
+    action: str = RuleAction.MODIFY
     reject_text: str = ""
     unit: int | None = None
     sender_list: int | None = None
@@ -106,11 +106,11 @@ class CompiledRule:
 
     def rewritten(self, address: str) -> str:
         local, _, domain = address.rpartition("@")
-        if self.rewrite == "recipient":
+        if self.rewrite == Rewrite.RECIPIENT:
             return self.rewrite_value
-        if self.rewrite == "user":
+        if self.rewrite == Rewrite.USER:
             return f"{self.rewrite_value}@{domain}"
-        if self.rewrite == "domain":
+        if self.rewrite == Rewrite.DOMAIN:
             return f"{local}@{self.rewrite_value}"
         return address
 
@@ -234,8 +234,8 @@ class RoutingTable:
 
     def account_type(self, owner: str | None) -> str:
         if owner is None:
-            return UNRECOGNIZED
-        return GROUPS if owner in self.groups else USERS
+            return AccountType.UNRECOGNIZED
+        return AccountType.GROUPS if owner in self.groups else AccountType.USERS
 
     def groups_containing(self, address: str) -> frozenset[str]:
         """Every group ``address`` belongs to, directly or through nested groups."""
@@ -298,7 +298,7 @@ class RoutingTable:
             return True
         entries = self.address_lists.get(list_id)
         listed = entries is not None and any(entries.holds(form) for form in forms)
-        return listed if mode == "only" else not listed
+        return listed if mode == ListMode.ONLY else not listed
 
     def targets_for(self, address: str) -> tuple[Target, ...]:
         """Where mail for a final ``address`` goes; ``()`` for an unknown local address."""
@@ -414,15 +414,16 @@ class RoutingTable:
         owner_is_account = owner in self.accounts
         rules = self._matching(address, owner, sender)
         # A reject wins over every other rule, wherever it stands; then a quarantine rule.
-        rejecting = next((r for r in rules if r.action == "reject"), None)
+        rejecting = next((r for r in rules if r.action == RuleAction.REJECT), None)
         if rejecting is not None:
             return Routing(address, Verdict.REJECT, recognized, (rejecting.id,),
                            reason=rejecting.reject_text or DEFAULT_REJECT_TEXT)
-        holding = next((r for r in rules if r.action == "quarantine" and not releasing), None)
+        holding = next((r for r in rules
+                        if r.action == RuleAction.QUARANTINE and not releasing), None)
         if holding is not None:
             return Routing(address, Verdict.QUARANTINE, recognized, (holding.id,),
                            reason=f"held by rule #{holding.id}")
-        rules = [r for r in rules if r.action == "modify"]
+        rules = [r for r in rules if r.action == RuleAction.MODIFY]
         rate_limit = next((r.rate_limit for r in rules if r.rate_limit), None)
         skipped_for_spam = False
         if spam:
@@ -522,13 +523,13 @@ def compile_rule(*, id: int, position: int, match_type: str, match_value: str = 
     """A rule as the engine uses it, with addresses and domains normalised. ``options``
     are the other :class:`CompiledRule` fields."""
     value = rewrite_value
-    if rewrite == "recipient":
+    if rewrite == Rewrite.RECIPIENT:
         value = normalize_address(rewrite_value)
-    elif rewrite == "domain":
+    elif rewrite == Rewrite.DOMAIN:
         value = normalize_domain(rewrite_value)
-    elif rewrite == "user":
+    elif rewrite == Rewrite.USER:
         value = rewrite_value.lower()
-    if match_type == "address" or match_type == "group":
+    if match_type in (MatchType.ADDRESS, MatchType.GROUP):
         match_value = normalize_address(match_value)
     return CompiledRule(
         id=id,
@@ -563,11 +564,11 @@ def build_table(*, version: int, domains: Iterable[str], accounts: Iterable[str]
     patterns: list[tuple[str, CompiledRule]] = []
     match_all: list[CompiledRule] = []
     for rule in rules:
-        if rule.match_type == "address":
+        if rule.match_type == MatchType.ADDRESS:
             exact.setdefault(rule.match_value, []).append(rule)
-        elif rule.match_type == "group":
+        elif rule.match_type == MatchType.GROUP:
             by_group.setdefault(rule.match_value, []).append(rule)
-        elif rule.match_type == "pattern":
+        elif rule.match_type == MatchType.PATTERN:
             patterns.append((rule.match_value, rule))
         else:
             match_all.append(rule)

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from django.db import models
 
+from casegate.routing.vocabulary import AccountType, ListMode, MatchType, Rewrite, RuleAction
+
 
 class AddressList(models.Model):
     """A named list of addresses and domains, for rules that skip or only affect them."""
@@ -35,60 +37,30 @@ class Route(models.Model):
 class Rule(models.Model):
     """A default-routing rule, as in the article's admin console."""
 
-    MATCH_ADDRESS = "address"
-    MATCH_PATTERN = "pattern"
-    MATCH_GROUP = "group"
-    MATCH_ALL = "all"
-    MATCH_CHOICES = [
-        (MATCH_ADDRESS, "single recipient"),
-        (MATCH_PATTERN, "pattern (regular expression)"),
-        (MATCH_GROUP, "group membership"),
-        (MATCH_ALL, "all recipients"),
-    ]
+    # Short names the command line uses; the vocabularies are MatchType and Rewrite.
+    MATCH_ADDRESS = MatchType.ADDRESS
+    MATCH_PATTERN = MatchType.PATTERN
+    MATCH_GROUP = MatchType.GROUP
+    MATCH_ALL = MatchType.ALL
+    REWRITE_RECIPIENT = Rewrite.RECIPIENT
+    REWRITE_USER = Rewrite.USER
+    REWRITE_DOMAIN = Rewrite.DOMAIN
 
-    REWRITE_NONE = ""
-    REWRITE_RECIPIENT = "recipient"
-    REWRITE_USER = "user"
-    REWRITE_DOMAIN = "domain"
-    REWRITE_CHOICES = [
-        (REWRITE_NONE, "keep the envelope recipient"),
-        (REWRITE_RECIPIENT, "replace recipient"),
-        (REWRITE_USER, "replace username"),
-        (REWRITE_DOMAIN, "replace domain"),
-    ]
-
-    # The account types a rule affects, stored as a comma-separated subset.
-    USERS = "users"
-    GROUPS = "groups"
-    UNRECOGNIZED = "unrecognized"
-    ACCOUNT_TYPES = (USERS, GROUPS, UNRECOGNIZED)
-    APPLY_ALL = "users,groups,unrecognized"
-    APPLY_RECOGNIZED = "users,groups"
-    APPLY_UNRECOGNIZED = "unrecognized"
-
-    LIST_BYPASS = "bypass"
-    LIST_ONLY = "only"
-    LIST_MODES = [(LIST_BYPASS, "bypass the rule for listed addresses"),
-                  (LIST_ONLY, "apply the rule only to listed addresses")]
-
-    ACTION_MODIFY = "modify"
-    ACTION_REJECT = "reject"
-    ACTION_QUARANTINE = "quarantine"
-    ACTION_CHOICES = [
-        (ACTION_MODIFY, "modify the message"),
-        (ACTION_REJECT, "reject the message"),
-        (ACTION_QUARANTINE, "send to quarantine"),
-    ]
+    # The account types a rule affects, stored as a comma-separated subset of AccountType.
+    APPLY_ALL = ",".join(AccountType)
+    APPLY_RECOGNIZED = ",".join((AccountType.USERS, AccountType.GROUPS))
+    APPLY_UNRECOGNIZED = AccountType.UNRECOGNIZED.value
 
     position = models.PositiveIntegerField(help_text="1 is the highest priority")
-    action = models.CharField(max_length=10, choices=ACTION_CHOICES, default=ACTION_MODIFY)
+    action = models.CharField(max_length=10, choices=RuleAction.choices, default=RuleAction.MODIFY)
     reject_text = models.CharField(max_length=300, blank=True, default="",
                                    help_text="the SMTP reply's text when the action is reject")
     description = models.CharField(max_length=500, blank=True, default="")
     enabled = models.BooleanField(default=True)
-    match_type = models.CharField(max_length=10, choices=MATCH_CHOICES)
+    match_type = models.CharField(max_length=10, choices=MatchType.choices)
     match_value = models.CharField(max_length=1000, blank=True, default="")
-    rewrite = models.CharField(max_length=10, choices=REWRITE_CHOICES, blank=True, default="")
+    rewrite = models.CharField(max_length=10, choices=Rewrite.choices, blank=True,
+                               default=Rewrite.NONE)
     rewrite_value = models.CharField(max_length=320, blank=True, default="")
     bypass_spam = models.BooleanField(default=False)
     also_deliver = models.JSONField(default=list, blank=True)
@@ -99,11 +71,11 @@ class Rule(models.Model):
                                  help_text="empty: the top level")
     sender_list = models.ForeignKey(AddressList, null=True, blank=True, on_delete=models.PROTECT,
                                     related_name="sender_rules")
-    sender_list_mode = models.CharField(max_length=6, choices=LIST_MODES, blank=True,
+    sender_list_mode = models.CharField(max_length=6, choices=ListMode.choices, blank=True,
                                         default="")
     recipient_list = models.ForeignKey(AddressList, null=True, blank=True,
                                        on_delete=models.PROTECT, related_name="recipient_rules")
-    recipient_list_mode = models.CharField(max_length=6, choices=LIST_MODES, blank=True,
+    recipient_list_mode = models.CharField(max_length=6, choices=ListMode.choices, blank=True,
                                            default="")
     original_recipient_header = models.CharField(
         max_length=76, blank=True, default="",

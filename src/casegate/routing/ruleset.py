@@ -40,6 +40,7 @@ from casegate.routing.services import (
     rules_as_dicts,
 )
 from casegate.routing.versions import replace_rules, versioned
+from casegate.routing.vocabulary import MatchType
 
 # File key -> RuleSpec field, for the keys whose names differ.
 _RENAMED = {"match": "match_type", "value": "match_value", "change": "rewrite",
@@ -84,7 +85,7 @@ def _file_dict(rule: dict[str, Any]) -> dict[str, Any]:
         "remove_attachments": rule["remove_attachments"],
         "require_tls": rule["require_tls"], "rate_limit": rule["rate_limit"],
     }
-    default_apply_to = (Rule.APPLY_UNRECOGNIZED if rule["match"] == Rule.MATCH_ALL
+    default_apply_to = (Rule.APPLY_UNRECOGNIZED if rule["match"] == MatchType.ALL
                         else Rule.APPLY_ALL)
     out: dict[str, Any] = {}
     for key, name in _KEYS.items():

@@ -25,6 +25,7 @@ from casegate.routing.engine import account_types
 from casegate.routing.models import AddressList, Route, Rule
 from casegate.routing.patterns import PatternError, check_pattern
 from casegate.routing.versions import record, rule_fields, versioned
+from casegate.routing.vocabulary import AccountType, ListMode, MatchType, Rewrite, RuleAction
 
 MAX_PATTERN_LENGTH = 1000
 
@@ -47,7 +48,7 @@ class RuleSpec:
     description: str = ""
     enabled: bool = True
     position: int | None = None
-    action: str = "modify"
+    action: str = RuleAction.MODIFY
     reject_text: str = ""
     org_unit: str = ""
     sender_list: str = ""
@@ -100,7 +101,7 @@ def _no_rule(rule_id: int) -> str:
 
 
 def _validate_match(spec: RuleSpec, domains: set[str]) -> str:
-    if spec.match_type == Rule.MATCH_ADDRESS:
+    if spec.match_type == MatchType.ADDRESS:
         address = normalize_address(spec.match_value)
         if domain_of(address) not in domains:
             raise RuleError(
@@ -112,7 +113,7 @@ def _validate_match(spec: RuleSpec, domains: set[str]) -> str:
                 _("%(address)s is %(owner)s; a forwarding address must not be an account, "
                   "mailbox or group") % {"address": address, "owner": owner})
         return address
-    if spec.match_type == Rule.MATCH_PATTERN:
+    if spec.match_type == MatchType.PATTERN:
         if not spec.match_value or len(spec.match_value) > MAX_PATTERN_LENGTH:
             raise RuleError(_("the pattern must be 1 to %(max)s characters long")
                             % {"max": MAX_PATTERN_LENGTH})
@@ -122,38 +123,38 @@ def _validate_match(spec: RuleSpec, domains: set[str]) -> str:
             raise RuleError(_("%(pattern)r is not a valid regular expression: %(error)s")
                             % {"pattern": spec.match_value, "error": exc}) from None
         return spec.match_value
-    if spec.match_type == Rule.MATCH_GROUP:
+    if spec.match_type == MatchType.GROUP:
         group = normalize_address(spec.match_value)
         if not Group.objects.filter(address=group).exists():
             raise RuleError(_("there is no group %(group)s; see: casegate group list")
                             % {"group": group})
         return group
-    if spec.match_type == Rule.MATCH_ALL:
+    if spec.match_type == MatchType.ALL:
         return ""
     raise RuleError(_("unknown match type %(type)r: use address, pattern, group or all")
                     % {"type": spec.match_type})
 
 
 def _validate_rewrite(spec: RuleSpec, match_value: str, domains: set[str]) -> str:
-    if spec.rewrite == Rule.REWRITE_NONE:
+    if spec.rewrite == Rewrite.NONE:
         return ""
     if not spec.rewrite_value:
         raise RuleError(_("the new envelope recipient, username or domain is empty"))
-    if spec.rewrite == Rule.REWRITE_RECIPIENT:
+    if spec.rewrite == Rewrite.RECIPIENT:
         if normalize_address(spec.rewrite_value) == match_value:
             raise RuleError(_routes_to_itself(match_value))
         return _recognized_or_remote(spec.rewrite_value, domains)
-    if spec.rewrite == Rule.REWRITE_USER:
+    if spec.rewrite == Rewrite.USER:
         local = split_address(f"{spec.rewrite_value}@example.com")[0]
-        if spec.match_type == Rule.MATCH_ADDRESS:
+        if spec.match_type == MatchType.ADDRESS:
             target = f"{local}@{domain_of(match_value)}"
             if target == match_value:
                 raise RuleError(_routes_to_itself(match_value))
             _recognized_or_remote(target, domains)
         return local
-    if spec.rewrite == Rule.REWRITE_DOMAIN:
+    if spec.rewrite == Rewrite.DOMAIN:
         new_domain = normalize_domain(spec.rewrite_value)
-        if spec.match_type == Rule.MATCH_ADDRESS:
+        if spec.match_type == MatchType.ADDRESS:
             if domain_of(match_value) == new_domain:
                 raise RuleError(_routes_to_itself(match_value))
             local = match_value.rpartition("@")[0]
@@ -165,10 +166,10 @@ def _validate_rewrite(spec: RuleSpec, match_value: str, domains: set[str]) -> st
 
 def _checked_action(spec: RuleSpec) -> str:
     """The reject text to store; a reject or quarantine rule does nothing else."""
-    if spec.action not in dict(Rule.ACTION_CHOICES):
+    if spec.action not in dict(RuleAction.choices):
         raise RuleError(_("the action is modify, reject or quarantine, not %(action)r")
                         % {"action": spec.action})
-    if spec.action == Rule.ACTION_MODIFY:
+    if spec.action == RuleAction.MODIFY:
         if spec.reject_text:
             raise RuleError(_("a reject text belongs to a rule whose action is reject"))
         return ""
@@ -179,7 +180,7 @@ def _checked_action(spec: RuleSpec) -> str:
     if len(text) > 300 or any(not 0x20 <= ord(c) <= 0x7E for c in text):
         raise RuleError(_("the reject text is at most 300 printable ASCII characters (it "
                           "goes into the SMTP reply)"))
-    if text and spec.action != Rule.ACTION_REJECT:
+    if text and spec.action != RuleAction.REJECT:
         raise RuleError(_("a reject text belongs to a rule whose action is reject"))
     return text
 
@@ -207,7 +208,7 @@ def create_rule(spec: RuleSpec, domains: set[str] | None = None) -> Rule:
     except InvalidAddress as exc:
         raise RuleError(str(exc)) from None
     reject_text = _checked_action(spec)
-    if (spec.action == Rule.ACTION_MODIFY and spec.match_type == Rule.MATCH_ADDRESS
+    if (spec.action == RuleAction.MODIFY and spec.match_type == MatchType.ADDRESS
             and not (spec.rewrite or also or spec.route)):
         # The address is no account (see above): without a destination, mail goes nowhere.
         raise RuleError(_("the rule changes nothing: give a new recipient, username or "
@@ -242,12 +243,12 @@ def _account_types(spec: RuleSpec) -> str:
     By default a rule for all recipients affects only unrecognized addresses, as in the
     console; other rules affect every type."""
     if not spec.apply_to:
-        return Rule.APPLY_UNRECOGNIZED if spec.match_type == Rule.MATCH_ALL else Rule.APPLY_ALL
+        return Rule.APPLY_UNRECOGNIZED if spec.match_type == MatchType.ALL else Rule.APPLY_ALL
     words = account_types(spec.apply_to)
-    if not words or not words <= set(Rule.ACCOUNT_TYPES):
+    if not words or not words <= set(AccountType):
         raise RuleError(_("the account types to affect are users, groups and unrecognized "
                           "(or all, recognized), not %(value)r") % {"value": spec.apply_to})
-    return ",".join(t for t in Rule.ACCOUNT_TYPES if t in words)
+    return ",".join(t for t in AccountType if t in words)
 
 
 _HEADER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,75}")
@@ -286,7 +287,7 @@ def _address_list(name: str, mode: str) -> tuple[AddressList | None, str]:
     if found is None:
         raise RuleError(_("there is no address list %(name)r; see: casegate address-list list")
                         % {"name": name})
-    if mode not in (Rule.LIST_BYPASS, Rule.LIST_ONLY):
+    if mode not in (ListMode.BYPASS, ListMode.ONLY):
         raise RuleError(_("an address list is used to bypass the rule or to apply it only to "
                           "the listed addresses: the mode is bypass or only"))
     return found, mode

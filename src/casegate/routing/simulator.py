@@ -19,13 +19,14 @@ from casegate.routing.engine import (
     RoutingTable,
     Verdict,
 )
+from casegate.routing.vocabulary import MatchType, RuleAction
 
 
 def _changes(rule: CompiledRule, address: str, rewrites: bool) -> list[str]:
-    if rule.action == "reject":
+    if rule.action == RuleAction.REJECT:
         return [_("reject: %(reply)s") % {
             "reply": f"550 5.7.1 {rule.reject_text or DEFAULT_REJECT_TEXT}"}]
-    if rule.action == "quarantine":
+    if rule.action == RuleAction.QUARANTINE:
         return [_("send to quarantine")]
     changes = []
     if rule.rewrite and rewrites:
@@ -54,11 +55,11 @@ def _changes(rule: CompiledRule, address: str, rewrites: bool) -> list[str]:
 
 
 def _match(rule: CompiledRule) -> str:
-    if rule.match_type == "all":
+    if rule.match_type == MatchType.ALL:
         return _("all recipients")
-    if rule.match_type == "address":
+    if rule.match_type == MatchType.ADDRESS:
         return _("single recipient %(address)s") % {"address": rule.match_value}
-    if rule.match_type == "group":
+    if rule.match_type == MatchType.GROUP:
         return _("members of %(group)s") % {"group": rule.match_value}
     return _("pattern %(pattern)s") % {"pattern": rule.match_value}
 

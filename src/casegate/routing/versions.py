@@ -20,6 +20,7 @@ from django.db.models import F
 from casegate.errors import CasegateError
 from casegate.routing.models import AddressList, Route, Rule, RuleVersion
 from casegate.routing.signals import bump_version
+from casegate.routing.vocabulary import MatchType
 
 _operations: ContextVar[list[dict[str, Any]] | None] = ContextVar("rule_operations",
                                                                   default=None)
@@ -103,7 +104,7 @@ def _check_restorable(fields: dict[str, Any]) -> None:
                                "exists")
     if Rule.objects.filter(pk=fields["id"]).exists():
         raise VersionError(f"rule #{fields['id']} exists again; it cannot be restored twice")
-    if fields.get("match_type") == Rule.MATCH_ADDRESS:
+    if fields.get("match_type") == MatchType.ADDRESS:
         from casegate.directory.claims import owner_of
 
         owner = owner_of(fields["match_value"])

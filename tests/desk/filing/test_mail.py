@@ -15,6 +15,7 @@ from casegate.desk.filing.mail import (
 from casegate.desk.filing.messages import store_messages
 from casegate.desk.models import Case, DeskMessage, Intake
 from casegate.desk.services import add_agent, add_intake
+from casegate.desk.vocabulary import Direction
 from tests.desk.filing.batches import arrival, batch_of
 from tests.mails import mail
 
@@ -40,7 +41,7 @@ def test_a_new_case_is_acknowledged_when_its_intake_says_so(db: None) -> None:
     batch, _ = filed_on_new_case(intake)
     acknowledge(batch)
     assert recipients(batch) == [["bo@acme.example"]]
-    assert DeskMessage.objects.get().direction == DeskMessage.AUTOMATIC
+    assert DeskMessage.objects.get().direction == Direction.AUTOMATIC
 
     quiet, _ = filed_on_new_case(add_intake(Intake.CASE, "quiet@desk.example"))
     acknowledge(quiet)

@@ -1,0 +1,44 @@
+"""The words the delivery queue stores: where a delivery stands, how it is made, its report.
+
+Free of models so the command line can offer them as choices before Django is set up.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class DeliveryState(models.TextChoices):
+    PENDING = "pending", "pending"
+    INFLIGHT = "inflight", "in flight"
+    DEFERRED = "deferred", "deferred"
+    HELD = "held", "held"
+    DELIVERED = "delivered", "delivered"
+    BOUNCED = "bounced", "bounced"
+    EXPIRED = "expired", "expired"
+    DELETED = "deleted", "deleted"
+    # Set aside after failing on its own (a message the worker cannot handle), for an
+    # operator to look at and retry: never retried by itself, and not bounced.
+    FAILED = "failed", "failed (set aside)"
+
+
+# The states in which a delivery has failed for good (and its sender gets a report).
+FINAL_FAILURES = (DeliveryState.BOUNCED, DeliveryState.EXPIRED)
+
+
+class DeliveryKind(models.TextChoices):
+    """Who takes the message: the case desk, a local mailbox, or a remote SMTP server."""
+
+    DESK = "desk", "case desk"
+    MAILBOX = "mailbox", "mailbox"
+    REMOTE = "remote", "remote SMTP"
+
+
+class DsnState(models.TextChoices):
+    """Where the delivery status notification (bounce or delay warning) of a delivery stands."""
+
+    NONE = "", "none"
+    PENDING = "pending", "pending"
+    SENT = "sent", "sent"
+    SUPPRESSED = "suppressed", "suppressed"
+    WARNED = "warned", "warned"
