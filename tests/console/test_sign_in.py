@@ -63,3 +63,9 @@ def test_failures_from_one_client_lock_that_client_out() -> None:
     assert signs_in(Client(REMOTE_ADDR="10.0.0.9"))
     assert LogEntry.objects.filter(content_type__model="throttle",
                                    object_repr=f"{PER_CLIENT.scope}: 10.0.0.8").exists()
+
+
+def test_the_right_password_of_a_user_the_admin_site_turns_away_is_no_failure() -> None:
+    for _ in range(PER_ACCOUNT.attempts + 1):
+        assert not signs_in(Client(), path="/admin/login/")  # ann is not staff
+    assert signs_in(Client())

@@ -38,7 +38,9 @@ class ThrottledSignIn:
         try:
             cleaned = super().clean()  # type: ignore[misc]
         except ValidationError as exc:
-            if exc.code == "invalid_login":
+            # The admin site answers "invalid_login" to a staff-less user whose password was
+            # right (user_cache is set then): that is no guess, so it is not counted.
+            if exc.code == "invalid_login" and getattr(self, "user_cache", None) is None:
                 throttle.record(PER_ACCOUNT, account, self.request)
                 throttle.record(PER_CLIENT, client, self.request)
             raise
