@@ -11,6 +11,7 @@ import asyncio
 import fcntl
 import logging
 import os
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -70,9 +71,28 @@ def temporary_failure(item: Claimed, reply: str, config: Config, **attempt: obje
                    retry_at(item, config.retry_min, config.retry_max), **attempt)
 
 
+# PostgreSQL's SQLSTATE classes of failures that pass: connection, transaction rollback
+# (deadlock, serialization), resources, operator intervention, system (I/O).
+_PASSING_SQLSTATE_CLASSES = frozenset({"08", "40", "53", "57", "58"})
+_PASSING_SQLITE_WORDS = ("locked", "busy", "disk i/o", "disk is full", "unable to open")
+
+
 def _environmental(exc: BaseException) -> bool:
-    """Whether the disk or the database failed rather than the message: it may pass."""
-    return isinstance(exc, OSError | OperationalError | InterfaceError)
+    """Whether the disk or the database failed rather than the message: it may pass.
+
+    Not every ``OperationalError`` is the database's: PostgreSQL also raises one for a value
+    over a limit (SQLSTATE class 54), which the same message meets again on every attempt.
+    """
+    if isinstance(exc, OSError | InterfaceError):
+        return True
+    if not isinstance(exc, OperationalError):
+        return False
+    sqlstate = getattr(exc.__cause__, "sqlstate", None)
+    if sqlstate:
+        return sqlstate[:2] in _PASSING_SQLSTATE_CLASSES
+    if isinstance(exc.__cause__, sqlite3.Error):
+        return any(word in str(exc).lower() for word in _PASSING_SQLITE_WORDS)
+    return True  # a lost connection has no SQLSTATE
 
 
 def _hop(item: Claimed) -> str:
