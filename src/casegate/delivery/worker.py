@@ -202,6 +202,14 @@ def deliver_local(items: list[Claimed], config: Config, table: RoutingTable) -> 
         ], held=held_ids)
 
 
+def forwarding_domain_of(item: Claimed, table: RoutingTable) -> str:
+    """The company domain a copy is forwarded for: its recipient's, or for mail to the bare
+    ``postmaster`` (which names no domain) the first of the company's domains."""
+    if "@" in item.original_recipient:
+        return domain_of(item.original_recipient)
+    return min(table.domains, default="")
+
+
 def prepare_outbound(items: list[Claimed], config: Config, table: RoutingTable
                      ) -> tuple[dict[int, tuple[str, bytes]], dict[int, Exception]]:
     """Envelope sender (SRS for forwarded mail) and bytes (ARC-sealed when a key exists),
@@ -219,7 +227,7 @@ def prepare_outbound(items: list[Claimed], config: Config, table: RoutingTable
             log.exception("queue=%s delivery=%s cannot be prepared", item.queue_id, item.id)
             failed[item.id] = exc
             continue
-        forwarding_domain = domain_of(item.original_recipient)
+        forwarding_domain = forwarding_domain_of(item, table)
         data = remote.outgoing(item, raw, config.hostname)
         key = keys.get(forwarding_domain)
         if key is not None and item.mail_from:
