@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import secrets
@@ -310,6 +311,20 @@ class RecordingHandler:
             self.received_at.append(time.monotonic())
             self.tls.append(session.ssl is not None)
         return "250 2.0.0 Ok: stored"
+
+
+class SlowFor(RecordingHandler):
+    """Stores every message; those containing ``marker`` only after ``delay`` seconds."""
+
+    def __init__(self, marker: bytes, delay: float) -> None:
+        super().__init__()
+        self.marker = marker
+        self.delay = delay
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.marker in envelope.original_content:
+            await asyncio.sleep(self.delay)
+        return await super().handle_DATA(server, session, envelope)
 
 
 class LocalDNS:

@@ -27,6 +27,9 @@ from casegate.routing.snapshot import TableCache
 log = logging.getLogger("casegate.serve")
 
 CHILDREN_CHECK = 2.0  # seconds between looks at the delivery worker and the HTTP thread
+# Seconds a stopping delivery worker has to record its sends; it cuts them short within a
+# few seconds, so only a hung worker is killed (what it held returns when its lease ends).
+WORKER_STOP_GRACE = 60.0
 # Descriptors the process holds besides SMTP sessions: database connections, the HTTP
 # server's sockets and threads' pipes, log files.
 FILES_BESIDE_SESSIONS = 200
@@ -156,8 +159,10 @@ async def _serve(config: Config, smtp: HostPort, http: HostPort | None,
     if worker:
         worker.terminate()
         try:
-            await asyncio.to_thread(worker.wait, 60)
+            await asyncio.to_thread(worker.wait, WORKER_STOP_GRACE)
         except subprocess.TimeoutExpired:
+            log.error("worker=killed: it did not stop within %.0f s; the deliveries it held"
+                      " return to the queue when their lease ends", WORKER_STOP_GRACE)
             worker.kill()
     if failure:
         raise CasegateError(failure)

@@ -6,7 +6,7 @@ import asyncio
 from datetime import UTC, datetime
 
 from casegate.delivery.queue import Claimed
-from casegate.delivery.remote import Hop, Sender, Status
+from casegate.delivery.remote import Hop, Result, Sender, Status
 from casegate.routing.copy_edits import CopyEdits
 from tests.support import smtp_sink
 
@@ -17,6 +17,8 @@ def test_an_lmtp_hop_without_starttls_defers_a_message_that_requires_tls() -> No
     with smtp_sink(lmtp=True) as (controller, store):
         hop = Hop("127.0.0.1", controller.port, protocol="lmtp", require_tls=True)
         sender = Sender({1: ("dana@example.net", b"Subject: x\r\n\r\nsecret\r\n")})
-        [result] = asyncio.run(sender._lmtp_group(hop, [item]))
+        results: list[Result] = []
+        asyncio.run(sender.send_group(hop, [item], results))
+    [result] = results
     assert result.status is Status.DEFERRED and "4.7.10 TLS is required" in result.reply
     assert store.messages == []

@@ -24,4 +24,4 @@ def claimed(original_recipient: str) -> Claimed:
     ("postmaster", "second.example"),  # names no domain: the first of the company's
 ])
 def test_the_forwarding_domain(original: str, domain: str) -> None:
-    assert forwarding_domain_of(claimed(original), TABLE) == domain
+    assert forwarding_domain_of(claimed(original), TABLE.domains) == domain

@@ -8,20 +8,22 @@ import dataclasses
 import errno
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+from aiosmtpd.controller import Controller
 from django.db import OperationalError, transaction
 from django.utils import timezone
 
 from casegate.cli.queue import queue_list
 from casegate.config import Config, get_config
-from casegate.delivery import remote, worker
+from casegate.delivery import forwarding, remote, worker
 from casegate.delivery.metrics import QueueCollector
-from casegate.delivery.models import Delivery
+from casegate.delivery.models import Delivery, SigningKey
 from casegate.delivery.queue import Claimed, claim
 from casegate.delivery.services import act_on_queue
 from casegate.delivery.vocabulary import DeliveryState
@@ -29,12 +31,13 @@ from casegate.desk import blobs, reception
 from casegate.desk.models import Case, DeskMessage, Intake
 from casegate.desk.services import add_intake
 from casegate.desk.vocabulary import IntakeKind
+from casegate.errors import CasegateError
 from casegate.gateway.store import AcceptedMessage, DeliveryRow, new_queue_id, write_messages
 from casegate.routing.copy_edits import CopyEdits
 from casegate.routing.snapshot import load_table
 from casegate.trace import TraceFilter, find_messages, message_hops
 from tests.mails import mail
-from tests.support import free_port, smtp_sink
+from tests.support import RecordingHandler, SlowFor, free_port, smtp_sink
 
 # The worker runs outside any transaction (it checks its connection after a failure): so
 # do these tests, instead of inside the usual per-test transaction.
@@ -172,21 +175,37 @@ def test_blobs_that_cannot_be_written_defer_the_message_without_setting_it_aside
     assert not Case.objects.exists()
 
 
-def test_a_remote_copy_that_cannot_be_made_fails_alone_and_the_others_are_sent(
-        config: Config, monkeypatch: pytest.MonkeyPatch) -> None:
-    port = free_port()
-    batch = [
-        AcceptedMessage(
+def queue_remote(relay: str, subjects: list[str], signed_by: SigningKey | None = None
+                 ) -> list[str]:
+    """Accepted messages forwarded from crm@solarmora.com over ``relay``, one per subject
+    (DKIM-signed by the sender's domain with ``signed_by``); their queue ids."""
+    batch = []
+    for subject in subjects:
+        raw = mail(subject=subject, sender="ann@customer.example")[0]
+        batch.append(AcceptedMessage(
             queue_id=new_queue_id(), mail_from="ann@customer.example",
             rcpt_tos=["crm@solarmora.com"], received_at=datetime.now(UTC), peer="127.0.0.1",
             helo="client.example", message_id="", spam=False, spam_reason="",
-            raw=mail(subject=subject, sender="ann@customer.example")[0],
+            raw=forwarding.dkim_sign(raw, signed_by) if signed_by else raw,
             deliveries=[DeliveryRow("crm@solarmora.com", "support@my-crm.com", "remote", None,
-                                    False, [], f"smtp:127.0.0.1:{port}")])
-        for subject in ("poison", "good one", "good two")
-    ]
+                                    False, [], relay)]))
     with transaction.atomic():
         write_messages(batch)
+    return [m.queue_id for m in batch]
+
+
+def subjects(sink: RecordingHandler) -> list[bytes]:
+    return sorted(m[2].split(b"Subject: ")[1].split(b"\r\n")[0] for m in sink.messages)
+
+
+def states() -> dict[str, str]:
+    return dict(Delivery.objects.values_list("message__queue_id", "state"))
+
+
+def test_a_remote_copy_that_cannot_be_made_fails_alone_and_the_others_are_sent(
+        config: Config, monkeypatch: pytest.MonkeyPatch) -> None:
+    port = free_port()
+    queued = queue_remote(f"smtp:127.0.0.1:{port}", ["poison", "good one", "good two"])
     applying = worker.apply_edits
 
     def poisoned(raw: bytes, edits: CopyEdits) -> bytes:
@@ -197,13 +216,179 @@ def test_a_remote_copy_that_cannot_be_made_fails_alone_and_the_others_are_sent(
     monkeypatch.setattr(worker, "apply_edits", poisoned)
     drain_remote = worker.RemoteDrain(config, threading.Event(), threading.Event())
     items = claim(("remote",), 100, config.lease_seconds)
-    outbound, transports = drain_remote._prepare(items)
-    ready = [i for i in items if i.id in outbound]
     with smtp_sink(port) as (_, sink):
-        results = asyncio.run(remote.deliver(ready, remote.Sender(outbound), transports))
-    worker.finish(worker.remote_outcomes(results, config))
-    assert sorted(m[2].split(b"Subject: ")[1].split(b"\r\n")[0] for m in sink.messages) == [
-        b"good one", b"good two"]
-    states = dict(Delivery.objects.values_list("message__queue_id", "state"))
-    assert states[batch[0].queue_id] == DeliveryState.DEFERRED
-    assert {states[m.queue_id] for m in batch[1:]} == {DeliveryState.DELIVERED}
+        asyncio.run(drain_remote._send(items, time.monotonic()))
+    assert subjects(sink) == [b"good one", b"good two"]
+    assert states()[queued[0]] == DeliveryState.DEFERRED
+    assert {states()[q] for q in queued[1:]} == {DeliveryState.DELIVERED}
+
+
+def test_only_failures_to_make_the_copy_count_towards_setting_it_aside(
+        config: Config, monkeypatch: pytest.MonkeyPatch) -> None:
+    queue_remote(f"smtp:127.0.0.1:{free_port()}", ["poison"])
+    Delivery.objects.update(attempts=10)  # ordinary 4xx deferrals, far past set_aside_after
+
+    def poisoned(raw: bytes, edits: CopyEdits) -> bytes:
+        raise ValueError("this copy cannot be made")
+
+    monkeypatch.setattr(worker, "apply_edits", poisoned)
+    drain_remote = worker.RemoteDrain(config, threading.Event(), threading.Event())
+    seen = []
+    for _ in range(config.set_aside_after):
+        asyncio.run(drain_remote._send(claim(("remote",), 100, config.lease_seconds),
+                                       time.monotonic()))
+        seen.append(Delivery.objects.get().state)
+    assert seen == [DeliveryState.DEFERRED] * (config.set_aside_after - 1) + [
+        DeliveryState.FAILED]
+
+
+def test_a_batch_that_fails_as_a_whole_is_deferred_and_never_set_aside(
+        config: Config, monkeypatch: pytest.MonkeyPatch) -> None:
+    queue_remote(f"smtp:127.0.0.1:{free_port()}", ["often deferred"])
+    Delivery.objects.update(attempts=10)  # ordinary 4xx deferrals, far past set_aside_after
+
+    def no_transports() -> dict[str, remote.TransportEntry]:
+        raise RuntimeError("the transport map cannot be read")
+
+    monkeypatch.setattr(worker, "transport_map", no_transports)
+    drain_remote = worker.RemoteDrain(config, threading.Event(), threading.Event())
+    asyncio.run(drain_remote._send(claim(("remote",), 100, config.lease_seconds),
+                                   time.monotonic()))
+    delivery = Delivery.objects.get()
+    assert delivery.state == DeliveryState.DEFERRED
+    assert "transport map cannot be read" in delivery.last_reply
+
+
+def test_dkim_checks_for_arc_seals_stop_early_in_the_lease(
+        config: Config, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Key lookups that never answer cannot make the copies outlast the claim's lease."""
+    port = free_port()
+    author, _ = forwarding.generate_key("customer.example")
+    forwarding.generate_key("solarmora.com")
+    queue_remote(f"smtp:127.0.0.1:{port}", [f"signed {n}" for n in range(8)], signed_by=author)
+
+    def unanswered(name: bytes, timeout: float = 5) -> bytes | None:
+        time.sleep(timeout)
+        return None
+
+    monkeypatch.setattr(forwarding, "dns_txt", unanswered)
+    config = dataclasses.replace(config, lease_seconds=8.0)
+    drain_remote = worker.RemoteDrain(config, threading.Event(), threading.Event())
+    clock = time.monotonic()
+    with smtp_sink(port) as (_, sink):
+        asyncio.run(drain_remote._send(claim(("remote",), 100, config.lease_seconds), clock))
+    assert time.monotonic() - clock < config.lease_seconds * worker.SEND_SHARE
+    assert set(states().values()) == {DeliveryState.DELIVERED}
+    assert any(b"dkim=temperror" in m[2] for m in sink.messages)
+
+
+def test_deliveries_claimed_again_while_in_flight_are_not_sent_twice(config: Config) -> None:
+    queue_remote(f"smtp:127.0.0.1:{free_port()}", ["one", "two"])
+    drain_remote = worker.RemoteDrain(config, threading.Event(), threading.Event())
+    first = claim(("remote",), 100, config.lease_seconds)
+    assert drain_remote._take(first) == first
+    Delivery.objects.update(lease_until=timezone.now())  # the lease ran out meanwhile
+    again = claim(("remote",), 100, config.lease_seconds)
+    assert [i.id for i in again] == [i.id for i in first]
+    assert drain_remote._take(again) == []
+    # the first claim's outcome is recorded under the newest one
+    written = worker.finish(drain_remote._newest(
+        [worker.Outcome(i, Delivery.DELIVERED, "250 ok") for i in first]))
+    assert sorted(written) == sorted(i.id for i in first)
+    assert set(states().values()) == {DeliveryState.DELIVERED}
+
+
+def run_drain(config: Config, stop: threading.Event) -> threading.Thread:
+    thread = threading.Thread(
+        target=worker.RemoteDrain(config, stop, threading.Event()).run, name="deliver-remote")
+    thread.start()
+    return thread
+
+
+def test_stopping_cuts_sends_short_and_records_what_was_sent(config: Config) -> None:
+    handler = SlowFor(b"Subject: slow", 30)
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    # four lanes: the first carries "slow" and "fast 5", and stalls on "slow"
+    queued = queue_remote(f"smtp:127.0.0.1:{controller.port}",
+                          ["slow", *(f"fast {n}" for n in range(2, 9))])
+    stop = threading.Event()
+    try:
+        thread = run_drain(dataclasses.replace(config, connections_per_destination=4), stop)
+        wait_for(lambda: len(handler.messages) == 6)
+        clock = time.monotonic()
+        stop.set()
+        thread.join(10)
+        stopped_in = time.monotonic() - clock
+    finally:
+        controller.stop()
+    assert not thread.is_alive() and stopped_in < 3
+    assert states()[queued[0]] == states()[queued[4]] == DeliveryState.DEFERRED
+    assert [states()[q] for q in queued if q not in (queued[0], queued[4])] == [
+        DeliveryState.DELIVERED] * 6
+
+
+def test_a_batch_claimed_as_the_worker_stops_goes_back_untried(config: Config) -> None:
+    port = free_port()
+    queue_remote(f"smtp:127.0.0.1:{port}", ["one", "two"])
+    stop = threading.Event()
+    drain_remote = worker.RemoteDrain(config, stop, threading.Event())
+    items = claim(("remote",), 100, config.lease_seconds)
+    stop.set()
+    with smtp_sink(port) as (_, sink):
+        asyncio.run(drain_remote._send(items, time.monotonic()))
+    assert sink.messages == []
+    assert set(states().values()) == {DeliveryState.PENDING}
+    assert all(d.next_attempt_at <= timezone.now() for d in Delivery.objects.all())
+
+
+def test_the_remote_loop_outlives_a_failing_reconnect(
+        config: Config, monkeypatch: pytest.MonkeyPatch) -> None:
+    claims: list[int] = []
+    claiming = worker.claim
+
+    def failing_once(*args: object) -> list[Claimed]:
+        claims.append(1)
+        if len(claims) == 1:
+            raise OperationalError("server closed the connection unexpectedly")
+        return claiming(*args)  # type: ignore[arg-type]
+
+    def no_connection() -> None:
+        raise OperationalError("could not connect to server")
+
+    monkeypatch.setattr(worker, "claim", failing_once)
+    monkeypatch.setattr(worker, "_fresh_connection", no_connection)
+    stop = threading.Event()
+    thread = run_drain(config, stop)
+    try:
+        wait_for(lambda: len(claims) > 1)
+        assert thread.is_alive()
+    finally:
+        stop.set()
+        thread.join(10)
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_a_dead_loop_thread_stops_the_worker_with_an_error(
+        config: Config, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    def dies(self: worker.RemoteDrain) -> None:
+        raise RuntimeError("the remote loop broke")
+
+    monkeypatch.setattr(worker.RemoteDrain, "run", dies)
+    delivery_worker = worker.DeliveryWorker(config)
+    give_up = threading.Timer(10, delivery_worker.stop)  # the worker as it was never ended
+    give_up.start()
+    try:
+        with pytest.raises(CasegateError, match="deliver-remote"):
+            delivery_worker.run_forever()
+    finally:
+        give_up.cancel()
+    assert "worker=failed thread=deliver-remote" in caplog.text
+
+
+def wait_for(condition: Callable[[], bool], seconds: float = 10) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)

@@ -6,9 +6,11 @@ import asyncio
 import contextlib
 import logging
 import smtplib
+import socket
+import threading
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
@@ -36,6 +38,8 @@ class Status(StrEnum):
     SENT = "sent"
     DEFERRED = "deferred"
     REFUSED = "refused"
+    # Never handed to a server (no connection slot before the deadline): due again at once.
+    NOT_TRIED = "not-tried"
 
 
 @dataclass(frozen=True)
@@ -185,9 +189,10 @@ class Sender:
     def __init__(self, outbound: dict[int, tuple[str, bytes]]) -> None:
         self.outbound = outbound
 
-    def _send_lmtp(self, hop: Hop, item: Claimed) -> str:
+    def _send_lmtp(self, hop: Hop, item: Claimed, line: _LmtpLine) -> str:
         sender, data = self.outbound[item.id]
         with smtplib.LMTP(hop.host, hop.port, timeout=CONNECT_TIMEOUT) as client:
+            line.opened(client)
             if hop.require_tls:
                 client.ehlo_or_helo_if_needed()
                 if not client.has_extn("starttls"):
@@ -197,12 +202,12 @@ class Sender:
             client.sendmail(sender, [item.recipient], data)
         return f"{hop.host} accepted the message (LMTP)"
 
-    async def _lmtp_group(self, hop: Hop, items: list[Claimed]) -> list[Result]:
-        results = []
+    async def _lmtp_group(self, hop: Hop, items: list[Claimed], results: list[Result]) -> None:
         for item in items:
             started, clock = timezone.now(), time.monotonic()
             try:
-                reply = await asyncio.to_thread(self._send_lmtp, hop, item)
+                reply = await _LmtpLine().run(
+                    lambda line, item=item: self._send_lmtp(hop, item, line))
                 status = Status.SENT
             except TLSUnavailable as exc:
                 status, reply = Status.DEFERRED, str(exc)
@@ -210,19 +215,28 @@ class Sender:
                 status, reply = _classify_error(exc, hop)
             results.append(Result(item, status, reply, str(hop), started,
                                   time.monotonic() - clock))
-        return results
 
-    async def send_group(self, hop: Hop, items: list[Claimed]) -> list[Result]:
-        """Send several messages over one connection to ``hop``."""
+    async def send_group(self, hop: Hop, items: list[Claimed], results: list[Result]) -> None:
+        """Send several messages over one connection to ``hop``, adding each one's result
+        to ``results`` as soon as it is known (so a cut keeps what was already sent)."""
         if hop.protocol == "lmtp":
-            return await self._lmtp_group(hop, items)
-        started, clock = timezone.now(), time.monotonic()
+            await self._lmtp_group(hop, items, results)
+            return
         client = aiosmtplib.SMTP(hostname=hop.host, port=hop.port, timeout=COMMAND_TIMEOUT,
                                  start_tls=False, validate_certs=False)
+        try:
+            await self._smtp_group(client, hop, items, results)
+        except asyncio.CancelledError:  # out of time: drop the connection, do not wait on it
+            client.close()
+            raise
 
-        def failed_all(status: Status, reply: str, pending: list[Claimed]) -> list[Result]:
-            return [Result(i, status, reply, str(hop), started, time.monotonic() - clock)
-                    for i in pending]
+    async def _smtp_group(self, client: aiosmtplib.SMTP, hop: Hop, items: list[Claimed],
+                          results: list[Result]) -> None:
+        started, clock = timezone.now(), time.monotonic()
+
+        def failed_all(status: Status, reply: str, pending: list[Claimed]) -> None:
+            results.extend(Result(i, status, reply, str(hop), started, time.monotonic() - clock)
+                           for i in pending)
 
         try:
             await asyncio.wait_for(client.connect(), CONNECT_TIMEOUT)
@@ -231,54 +245,87 @@ class Sender:
                 await client.starttls()
             elif hop.require_tls:
                 client.close()
-                return failed_all(Status.DEFERRED, f"4.7.10 TLS is required for {hop.host},"
-                                  " which does not offer STARTTLS; the message waits", items)
+                failed_all(Status.DEFERRED, f"4.7.10 TLS is required for {hop.host},"
+                           " which does not offer STARTTLS; the message waits", items)
+                return
         except Exception as exc:
             client.close()
             if hop.require_tls and isinstance(exc, aiosmtplib.SMTPException):
-                return failed_all(Status.DEFERRED, f"4.7.10 TLS is required for {hop.host}:"
-                                  f" {exc}", items)
-            return failed_all(Status.DEFERRED, _classify_error(exc, hop)[1], items)
-        results: list[Result] = []
-        try:
-            for index, item in enumerate(items):
-                item_start, item_clock = timezone.now(), time.monotonic()
-                try:
-                    sender, data = self.outbound[item.id]
-                    _, response = await client.sendmail(sender, [item.recipient], data)
-                    status, reply = Status.SENT, f"{hop.host} said: 250 {response}"
-                except aiosmtplib.SMTPServerDisconnected as exc:
-                    reply = _classify_error(exc, hop)[1]
-                    client.close()
-                    return results + failed_all(Status.DEFERRED, reply, items[index:])
-                except Exception as exc:
-                    status, reply = _classify_error(exc, hop)
-                    with contextlib.suppress(Exception):
-                        await client.rset()
-                results.append(Result(item, status, reply, str(hop), item_start,
-                                      time.monotonic() - item_clock))
-        except asyncio.CancelledError:  # out of time: drop the connection, do not wait on it
-            client.close()
-            raise
+                failed_all(Status.DEFERRED, f"4.7.10 TLS is required for {hop.host}: {exc}",
+                           items)
+            else:
+                failed_all(Status.DEFERRED, _classify_error(exc, hop)[1], items)
+            return
+        for index, item in enumerate(items):
+            item_start, item_clock = timezone.now(), time.monotonic()
+            try:
+                sender, data = self.outbound[item.id]
+                _, response = await client.sendmail(sender, [item.recipient], data)
+                status, reply = Status.SENT, f"{hop.host} said: 250 {response}"
+            except aiosmtplib.SMTPServerDisconnected as exc:
+                reply = _classify_error(exc, hop)[1]
+                client.close()
+                failed_all(Status.DEFERRED, reply, items[index:])
+                return
+            except Exception as exc:
+                status, reply = _classify_error(exc, hop)
+                with contextlib.suppress(Exception):
+                    await client.rset()
+            results.append(Result(item, status, reply, str(hop), item_start,
+                                  time.monotonic() - item_clock))
         try:
             await client.quit()
         except Exception:
             client.close()
-        return results
 
-    async def send_destination(self, hops: list[Hop], items: list[Claimed]) -> list[Result]:
-        """Try the hops in order; what one defers goes to the next."""
+    async def send_destination(self, hops: list[Hop], items: list[Claimed],
+                               results: list[Result]) -> None:
+        """Try the hops in order; what one defers goes to the next. Each final result is
+        added to ``results`` as it is known."""
         pending = items
-        results: list[Result] = []
-        for index, hop in enumerate(hops):
-            group = await self.send_group(hop, pending)
-            last_hop = index == len(hops) - 1
-            retry = [r.item for r in group if r.status is Status.DEFERRED and not last_hop]
-            results.extend(r for r in group if r.item not in retry)
-            pending = retry
+        for hop in hops[:-1]:
+            group: list[Result] = []
+            try:
+                await self.send_group(hop, pending, group)
+            finally:  # also when cut short: what this hop settled stays settled
+                results.extend(r for r in group if r.status is not Status.DEFERRED)
+            pending = [r.item for r in group if r.status is Status.DEFERRED]
             if not pending:
-                break
-        return results
+                return
+        await self.send_group(hops[-1], pending, results)
+
+
+class _LmtpLine:
+    """The connection of one blocking LMTP send in a thread, which the event loop can hang
+    up when it gives the send up, so the thread does not deliver after the outcome is
+    recorded."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._client: smtplib.LMTP | None = None
+        self._hung_up = False
+
+    async def run(self, send: Callable[[_LmtpLine], str]) -> str:
+        try:
+            return await asyncio.to_thread(send, self)
+        except asyncio.CancelledError:
+            self._hang_up()
+            raise
+
+    def opened(self, client: smtplib.LMTP) -> None:
+        """Called by the sending thread once connected."""
+        with self._lock:
+            self._client = client
+            if self._hung_up:
+                raise ConnectionAbortedError("the send was given up while connecting")
+
+    def _hang_up(self) -> None:
+        with self._lock:
+            self._hung_up = True
+            client = self._client
+        if client is not None and client.sock is not None:
+            with contextlib.suppress(OSError):
+                client.sock.shutdown(socket.SHUT_RDWR)
 
 
 class ConnectionSlots:
@@ -302,52 +349,145 @@ class ConnectionSlots:
                 del self._slots[destination]
 
 
+class Deadline:
+    """When sending must be over (a monotonic time); it can be brought forward to stop now.
+
+    Each lane of each destination runs in its own timeout at this deadline, so a slow lane
+    is cut without touching the results its siblings already have.
+    """
+
+    def __init__(self, when: float) -> None:
+        self.when = when
+        self._timeouts: set[asyncio.Timeout] = set()
+
+    @classmethod
+    def after(cls, seconds: float) -> Deadline:
+        return cls(time.monotonic() + seconds)
+
+    @property
+    def passed(self) -> bool:
+        return time.monotonic() >= self.when
+
+    def left(self) -> float:
+        return max(0.0, self.when - time.monotonic())
+
+    async def run(self, work: Awaitable[None]) -> bool:
+        """Await ``work`` until the deadline; whether it ended in time."""
+        # asyncio's loop clock is time.monotonic(), the clock ``when`` is on
+        timeout = asyncio.timeout_at(self.when)
+        self._timeouts.add(timeout)
+        try:
+            async with timeout:
+                await work
+        except TimeoutError:
+            if timeout.expired():
+                return False
+            raise
+        finally:
+            self._timeouts.discard(timeout)
+        return True
+
+    def cut(self) -> None:
+        """End now: every lane still running is cancelled (call on the event loop)."""
+        self.when = min(self.when, time.monotonic())
+        for timeout in list(self._timeouts):
+            timeout.reschedule(self.when)
+
+
 def _destination(item: Claimed) -> tuple[str, str, bool]:
     """What decides an item's next hops: its rule's route, its domain, whether TLS is required."""
     return item.relay, item.recipient.rpartition("@")[2].lower(), item.edits.require_tls
 
 
+def _unsettled(items: list[Claimed], results: list[Result], status: Status, reply: str,
+               where: str) -> list[Result]:
+    """A result for each of ``items`` that has none yet."""
+    settled = {r.item.id for r in results}
+    return [Result(i, status, reply, where, timezone.now()) for i in items
+            if i.id not in settled]
+
+
 async def deliver(items: list[Claimed], sender: Sender, transports: dict[str, TransportEntry],
-                  connections_per_destination: int = 4, budget: float | None = None,
+                  connections_per_destination: int = 4, deadline: Deadline | None = None,
                   slots: ConnectionSlots | None = None) -> list[Result]:
     """Deliver remote items; destinations in parallel, each over at most N connections
     (counted over every batch that shares ``slots``).
 
     Each destination looks up its own next hops and starts sending as soon as it has them,
-    so a domain whose DNS is slow holds up only its own mail. A destination still busy
-    after ``budget`` seconds is given up and its messages deferred, so the outcome is
-    recorded while the claim is still held (well before the lease ends) and no other
-    worker takes the same messages over meanwhile.
+    so a domain whose DNS is slow holds up only its own mail. Whatever is not done by
+    ``deadline`` is cut, so the outcome is recorded while the claim is still held: a
+    message a server already accepted counts as delivered, the one in flight at the cut
+    and those behind it on its connection are deferred, and those that never got a
+    connection slot are not tried (due again at once). A destination whose sending fails
+    unexpectedly defers its own messages only.
     """
     by_destination: dict[tuple[str, str, bool], list[Claimed]] = defaultdict(list)
     for item in items:
         by_destination[_destination(item)].append(item)
 
     slots = slots or ConnectionSlots(connections_per_destination)
+    deadline = deadline or Deadline(float("inf"))
 
-    async def lane(hops: list[Hop], lane_items: list[Claimed]) -> list[Result]:
-        async with slots.connection(_destination(lane_items[0])):
-            return await sender.send_destination(hops, lane_items)
+    async def lane(where: str, hops: list[Hop], lane_items: list[Claimed]) -> list[Result]:
+        results: list[Result] = []
+        connected = False
+
+        async def send() -> None:
+            nonlocal connected
+            async with slots.connection(_destination(lane_items[0])):
+                connected = True
+                await sender.send_destination(hops, lane_items, results)
+
+        try:
+            in_time = await deadline.run(send())
+        except Exception as exc:
+            log.exception("relay=%s sending failed", where)
+            return results + _unsettled(lane_items, results, Status.DEFERRED,
+                                        f"4.3.0 sending to {where} failed: {_error(exc)}", where)
+        if in_time:
+            return results
+        if not connected:
+            return results + _unsettled(lane_items, results, Status.NOT_TRIED,
+                                        _not_tried(where), where)
+        return results + _unsettled(lane_items, results, Status.DEFERRED,
+                                    f"4.4.2 delivery to {where} was cut short; it is tried"
+                                    " again later", where)
 
     async def destination(group: list[Claimed]) -> list[Result]:
+        relay, domain, _ = _destination(group[0])
+        where = relay or domain
+        if deadline.passed:  # stopping, or the batch's time went on making the copies
+            return _unsettled(group, [], Status.NOT_TRIED, _not_tried(where), where)
+        found: list[list[Hop]] = []
+
+        async def look_up() -> None:
+            found.append(await hops_for(group[0], transports))
+
         try:
-            hops = await hops_for(group[0], transports)
+            if not await deadline.run(look_up()):
+                return _unsettled(group, [], Status.DEFERRED,
+                                  f"4.4.3 looking up where {where} is delivered took too long",
+                                  "dns")
         except RouteError as exc:
             status = Status.REFUSED if exc.permanent else Status.DEFERRED
-            return [Result(item, status, exc.reply, "dns", timezone.now()) for item in group]
+            return _unsettled(group, [], status, exc.reply, "dns")
+        except Exception as exc:
+            log.exception("relay=%s cannot find the next hops", where)
+            return _unsettled(group, [], Status.DEFERRED,
+                              f"4.3.0 cannot find the next hops for {where}: {_error(exc)}",
+                              where)
         lanes = max(1, min(slots.per_destination, len(group)))
-        sent = await asyncio.gather(*(lane(hops, group[index::lanes]) for index in range(lanes)))
+        sent = await asyncio.gather(*(lane(where, found[0], group[index::lanes])
+                                      for index in range(lanes)))
         return [result for lane_results in sent for result in lane_results]
 
-    async def within_budget(group: list[Claimed]) -> list[Result]:
-        try:
-            return await asyncio.wait_for(destination(group), budget)
-        except TimeoutError:
-            relay, domain, _ = _destination(group[0])
-            where = relay or domain
-            return [Result(i, Status.DEFERRED, f"4.4.2 delivery to {where} took longer than"
-                           f" {budget:.0f} s; it is tried again later", where,
-                           timezone.now()) for i in group]
-
-    done = await asyncio.gather(*(within_budget(group) for group in by_destination.values()))
+    done = await asyncio.gather(*(destination(group) for group in by_destination.values()))
     return [result for group_results in done for result in group_results]
+
+
+def _not_tried(where: str) -> str:
+    return f"4.4.2 no connection to {where} could be opened in time; it is tried again soon"
+
+
+def _error(exc: BaseException) -> str:
+    return " ".join(f"{type(exc).__name__}: {exc}".split())[:300]

@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from typing import TypeVar
 
 from django.db import (
@@ -25,13 +26,14 @@ from django.db import (
     connection,
     transaction,
 )
+from django.db.models import Count
 from django.utils import timezone
 
 from casegate.config import Config
 from casegate.delivery import bounces, forwarding, maildir, remote
 from casegate.delivery.doorbell import Doorbell, QueueListener, worker_bell
 from casegate.delivery.edits import apply_edits
-from casegate.delivery.models import Delivery, SigningKey, Transport
+from casegate.delivery.models import Delivery, DeliveryAttempt, SigningKey, Transport
 from casegate.delivery.queue import (
     Claimed,
     Outcome,
@@ -42,6 +44,7 @@ from casegate.delivery.queue import (
     retry_at,
     still_held,
 )
+from casegate.delivery.vocabulary import DeliveryState
 from casegate.desk.reception import DeskDelivery, receive
 from casegate.directory.addresses import domain_of
 from casegate.errors import CasegateError
@@ -58,6 +61,12 @@ LOCK_WAIT = 5.0
 REMOTE_BATCH = 100
 # Deliveries being sent at once; new claims go on below it while a slow destination is awaited.
 MAX_REMOTE_IN_FLIGHT = 1000
+# A remote claim's lease covers making the copies, sending and recording the outcomes.
+# DKIM checks for the copies' ARC seals are skipped after the first quarter of it; sending
+# is cut at four fifths of it, which leaves the rest for recording while the claim is held.
+PREPARE_SHARE = 0.25
+SEND_SHARE = 0.8
+PREPARE_THREADS = 4
 _T = TypeVar("_T")
 
 
@@ -100,20 +109,37 @@ def _hop(item: Claimed) -> str:
     return {"desk": "desk", "mailbox": "maildir"}.get(item.kind, item.relay)
 
 
-def failed_alone(item: Claimed, error: BaseException, config: Config, doing: str) -> Outcome:
+def _failure_reply(doing: str) -> str:
+    return f"4.3.0 {doing}: "
+
+
+def failed_alone(item: Claimed, error: BaseException, config: Config, doing: str,
+                 failures: int | None = None) -> Outcome:
     """The outcome of a delivery whose own work failed while ``doing`` it.
 
     A failing disk or database is retried like any temporary failure. Any other error is
-    the message's (one the worker cannot handle): after ``config.set_aside_after`` attempts
-    the delivery is set aside as failed for an operator, instead of coming back until the
-    message expires.
+    the message's (one the worker cannot handle): once it has failed so
+    ``config.set_aside_after`` times (``failures``, this one included; every attempt when
+    not given) the delivery is set aside as failed for an operator, instead of coming back
+    until the message expires.
     """
-    reason = storable(f"{doing}: {type(error).__name__}: {error}")[:300]
-    if not _environmental(error) and item.attempts >= config.set_aside_after:
+    failures = item.attempts if failures is None else failures
+    reason = storable(f"{type(error).__name__}: {error}")[:300]
+    if not _environmental(error) and failures >= config.set_aside_after:
         return Outcome(item, Delivery.FAILED,
-                       f"4.3.0 set aside after {item.attempts} attempts: {reason}",
+                       f"4.3.0 set aside after {failures} attempts: {doing}: {reason}",
                        host=_hop(item))
-    return temporary_failure(item, f"4.3.0 {reason}", config, host=_hop(item))
+    return temporary_failure(item, _failure_reply(doing) + reason, config, host=_hop(item))
+
+
+def earlier_failures(items: list[Claimed], doing: str) -> dict[int, int]:
+    """How often each delivery failed on its own while ``doing`` it before (its other
+    attempts, such as a server's 4xx replies, do not count)."""
+    return dict(DeliveryAttempt.objects
+                .filter(delivery_id__in=[i.id for i in items],
+                        reply__startswith=_failure_reply(doing))
+                .values("delivery_id").annotate(failures=Count("id"))
+                .values_list("delivery_id", "failures"))
 
 
 def work_through(items: list[Claimed], work: Callable[[list[Claimed]], None],
@@ -202,43 +228,59 @@ def deliver_local(items: list[Claimed], config: Config, table: RoutingTable) -> 
         ], held=held_ids)
 
 
-def forwarding_domain_of(item: Claimed, table: RoutingTable) -> str:
+def forwarding_domain_of(item: Claimed, company_domains: frozenset[str]) -> str:
     """The company domain a copy is forwarded for: its recipient's, or for mail to the bare
     ``postmaster`` (which names no domain) the first of the company's domains."""
     if "@" in item.original_recipient:
         return domain_of(item.original_recipient)
-    return min(table.domains, default="")
+    return min(company_domains, default="")
 
 
-def prepare_outbound(items: list[Claimed], config: Config, table: RoutingTable
+@dataclass(frozen=True)
+class OutboundSources:
+    """What making remote copies needs from the database."""
+
+    raws: dict[str, bytes]
+    keys: dict[str, SigningKey]
+    company_domains: frozenset[str]
+
+
+def outbound_sources(items: list[Claimed], table: RoutingTable) -> OutboundSources:
+    keys = {key.domain: key for key in SigningKey.objects.order_by("created_at")}
+    return OutboundSources(raw_messages(i.queue_id for i in items), keys, table.domains)
+
+
+def prepare_outbound(items: list[Claimed], sources: OutboundSources, hostname: str,
+                     checks_until: remote.Deadline
                      ) -> tuple[dict[int, tuple[str, bytes]], dict[int, Exception]]:
     """Envelope sender (SRS for forwarded mail) and bytes (ARC-sealed when a key exists),
-    and the deliveries whose copy could not be made, with the error."""
-    raws = raw_messages(i.queue_id for i in items)
-    keys: dict[str, SigningKey] = {}
-    for key in SigningKey.objects.order_by("created_at"):
-        keys[key.domain] = key
+    and the deliveries whose copy could not be made, with the error.
+
+    No database work, so it runs beside the claims. The DKIM checks recorded in the ARC
+    seals stop at ``checks_until``: later copies are sealed with ``dkim=temperror``.
+    """
     outbound: dict[int, tuple[str, bytes]] = {}
     failed: dict[int, Exception] = {}
     for item in items:
         try:
-            raw = apply_edits(raws[item.queue_id], item.edits)
+            raw = apply_edits(sources.raws[item.queue_id], item.edits)
         except Exception as exc:
             log.exception("queue=%s delivery=%s cannot be prepared", item.queue_id, item.id)
             failed[item.id] = exc
             continue
-        forwarding_domain = forwarding_domain_of(item, table)
-        data = remote.outgoing(item, raw, config.hostname)
-        key = keys.get(forwarding_domain)
+        forwarding_domain = forwarding_domain_of(item, sources.company_domains)
+        data = remote.outgoing(item, raw, hostname)
+        key = sources.keys.get(forwarding_domain)
         if key is not None and item.mail_from:
             try:
-                data = forwarding.arc_seal(
-                    forwarding.authentication_results(raw, config.hostname) + data, key,
-                    config.hostname)
+                results = forwarding.authentication_results(
+                    raw, hostname, min(forwarding.DKIM_DNS_TIMEOUT, checks_until.left()))
+                data = forwarding.arc_seal(results + data, key, hostname)
             except Exception as exc:  # a message dkimpy cannot seal still goes out
                 log.warning("queue=%s sent without an ARC seal: %s", item.queue_id, exc)
         outbound[item.id] = (
-            forwarding.envelope_sender(item.mail_from, forwarding_domain, table.domains), data)
+            forwarding.envelope_sender(item.mail_from, forwarding_domain,
+                                       sources.company_domains), data)
     return outbound, failed
 
 
@@ -257,6 +299,9 @@ def remote_outcomes(results: list[remote.Result], config: Config) -> list[Outcom
                    "duration": result.duration}
         if result.status is remote.Status.SENT:
             outcomes.append(Outcome(result.item, Delivery.DELIVERED, result.reply, **attempt))
+        elif result.status is remote.Status.NOT_TRIED:  # due again at once, no backoff
+            outcomes.append(Outcome(result.item, DeliveryState.PENDING, result.reply,
+                                    timezone.now(), **attempt))
         elif result.status is remote.Status.REFUSED:
             outcomes.append(Outcome(result.item, Delivery.BOUNCED, result.reply, **attempt))
         else:
@@ -272,7 +317,9 @@ class RemoteDrain:
 
     A batch waiting on a slow destination (a DNS lookup that times out, a server that
     answers slowly) does not stop the next claim, so mail queued meanwhile leaves at once.
-    Database work runs on one thread of its own: Django's connections belong to a thread.
+    Database work runs on one thread of its own: Django's connections belong to a thread;
+    making the copies (DKIM lookups, ARC seals) runs on other threads, so it never holds up
+    claims and outcomes. Everything a batch does ends within its claim's lease.
     """
 
     def __init__(self, config: Config, stop: threading.Event, bell: threading.Event) -> None:
@@ -281,12 +328,19 @@ class RemoteDrain:
         self._bell = bell
         self._tables = TableCache()
         self._database = ThreadPoolExecutor(1, thread_name_prefix="deliver-remote-db")
+        self._preparing = ThreadPoolExecutor(PREPARE_THREADS,
+                                             thread_name_prefix="deliver-remote-prepare")
         self._slots = remote.ConnectionSlots(config.connections_per_destination)
+        # This drain's deliveries being worked on, by id, each with its newest claim: one
+        # claimed again (its lease ran out meanwhile) is neither sent nor recorded twice.
+        self._in_flight: dict[int, Claimed] = {}
+        self._deadlines: set[remote.Deadline] = set()
 
     def run(self) -> None:
         try:
             asyncio.run(self._drain())
         finally:
+            self._preparing.shutdown()
             self._database.submit(self._close).result()
             self._database.shutdown()
 
@@ -299,57 +353,122 @@ class RemoteDrain:
 
     async def _drain(self) -> None:
         loop = asyncio.get_running_loop()
-        sending: dict[asyncio.Task[None], int] = {}
+        sending: set[asyncio.Task[None]] = set()
         while not self._stop.is_set():
-            if sum(sending.values()) < MAX_REMOTE_IN_FLIGHT:
+            if len(self._in_flight) < MAX_REMOTE_IN_FLIGHT:
+                claimed_at = time.monotonic()
                 try:
                     items = await self._in_database(claim, ("remote",), REMOTE_BATCH,
                                                     self.config.lease_seconds)
                 except Exception:
                     log.exception("delivery loop remote failed; retrying")
-                    await self._in_database(_fresh_connection)
+                    await self._reconnect()
                     await asyncio.sleep(1.0)
                     continue
                 if items:
-                    task = loop.create_task(self._send(items))
-                    sending[task] = len(items)
-                    task.add_done_callback(sending.pop)
+                    fresh = self._take(items)
+                    if fresh:
+                        task = loop.create_task(self._send(fresh, claimed_at))
+                        sending.add(task)
+                        task.add_done_callback(sending.discard)
                     continue
             # the gateway rings when it queued mail
             await loop.run_in_executor(None, self._bell.wait, self.config.worker_poll)
             self._bell.clear()
+        # Stopping: what was sent is recorded as delivered, the rest goes back to the queue.
+        for deadline in self._deadlines:
+            deadline.cut()
         if sending:
             await asyncio.wait(sending)
 
-    def _prepare(self, items: list[Claimed]
-                 ) -> tuple[dict[int, tuple[str, bytes]], dict[str, remote.TransportEntry]]:
-        """What to send and where; a delivery whose copy cannot be made is recorded as
-        failing (and set aside once it has failed often enough), the others go on."""
-        outbound, failed = prepare_outbound(items, self.config, self._tables.current())
-        finish([failed_alone(i, failed[i.id], self.config, "preparing the copy")
-                for i in items if i.id in failed])
-        return outbound, transport_map()
+    async def _reconnect(self) -> None:
+        try:
+            await self._in_database(_fresh_connection)
+        except Exception:
+            log.exception("delivery loop remote cannot reset its database connection")
 
-    async def _send(self, items: list[Claimed]) -> None:
+    def _take(self, items: list[Claimed]) -> list[Claimed]:
+        """The claimed deliveries not already being worked on here; for the others, their
+        newest claim, under which their outcome is recorded."""
+        fresh = [i for i in items if i.id not in self._in_flight]
+        again = len(items) - len(fresh)
+        if again:
+            log.warning("deliveries=%d status=claimed-again: their lease ran out while they"
+                        " were being sent; they are not sent twice", again)
+        self._in_flight.update((i.id, i) for i in items)
+        return fresh
+
+    async def _send(self, items: list[Claimed], claimed_at: float) -> None:
+        lease = self.config.lease_seconds
+        checks_until = remote.Deadline(claimed_at + lease * PREPARE_SHARE)
+        deadline = remote.Deadline(claimed_at + lease * SEND_SHARE)
+        self._deadlines |= {checks_until, deadline}
+        if self._stop.is_set():  # stopped before this batch began: it goes back at once
+            checks_until.cut()
+            deadline.cut()
         try:
-            outbound, transports = await self._in_database(self._prepare, items)
-            results = await remote.deliver([i for i in items if i.id in outbound],
-                                           remote.Sender(outbound), transports,
-                                           budget=self.config.lease_seconds / 2,
-                                           slots=self._slots)
-        except Exception as exc:  # nothing was sent: the claim returns to the queue at once
+            results = await self._prepare_and_deliver(items, checks_until, deadline)
+            if results is None:
+                return
+            try:
+                await self._in_database(finish, self._newest(remote_outcomes(results,
+                                                                             self.config)))
+            except Exception:  # sent, but not recorded: the lease decides, as after a crash
+                log.exception("cannot record %d remote deliveries; they return when the lease"
+                              " ends", len(results))
+        finally:
+            self._deadlines -= {checks_until, deadline}
+            for item in items:
+                self._in_flight.pop(item.id, None)
+
+    async def _prepare_and_deliver(self, items: list[Claimed], checks_until: remote.Deadline,
+                                   deadline: remote.Deadline) -> list[remote.Result] | None:
+        """The results of sending ``items``, or None when the batch could not be sent (and
+        went back to the queue). A delivery whose copy cannot be made is recorded as
+        failing; the others go on."""
+        try:
+            sources, transports = await self._in_database(self._sources, items)
+            outbound, failed = await asyncio.get_running_loop().run_in_executor(
+                self._preparing, prepare_outbound, items, sources, self.config.hostname,
+                checks_until)
+            if failed:
+                await self._in_database(self._copies_failed,
+                                        self._newest_items([i for i in items if i.id in failed]),
+                                        failed)
+            return await remote.deliver([i for i in items if i.id in outbound],
+                                        remote.Sender(outbound), transports,
+                                        deadline=deadline, slots=self._slots)
+        except Exception as exc:  # nothing was sent: the claim returns to the queue
             log.exception("sending a batch of %d remote deliveries failed", len(items))
-            await self._in_database(self._return, items, exc)
-            return
-        try:
-            await self._in_database(finish, remote_outcomes(results, self.config))
-        except Exception:  # sent, but not recorded: the lease decides, as after a crash
-            log.exception("cannot record %d remote deliveries; they return when the lease"
-                          " ends", len(results))
+            await self._in_database(self._return, self._newest_items(items), exc)
+            return None
+
+    def _sources(self, items: list[Claimed]
+                 ) -> tuple[OutboundSources, dict[str, remote.TransportEntry]]:
+        return outbound_sources(items, self._tables.current()), transport_map()
+
+    def _copies_failed(self, items: list[Claimed], errors: dict[int, Exception]) -> None:
+        """Record deliveries whose copy cannot be made as failing: set aside once making
+        their copy failed ``set_aside_after`` times."""
+        doing = "preparing the copy"
+        earlier = earlier_failures(items, doing)
+        finish([failed_alone(i, errors[i.id], self.config, doing, earlier.get(i.id, 0) + 1)
+                for i in items])
+
+    def _newest_items(self, items: list[Claimed]) -> list[Claimed]:
+        return [self._in_flight.get(i.id, i) for i in items]
+
+    def _newest(self, outcomes: list[Outcome]) -> list[Outcome]:
+        """The outcomes under each delivery's newest claim by this drain."""
+        return [replace(o, item=self._in_flight.get(o.item.id, o.item)) for o in outcomes]
 
     def _return(self, items: list[Claimed], error: Exception) -> None:
+        """Defer a batch that failed as a whole, with backoff: the failure is not any one
+        delivery's, so none of them is set aside for it."""
+        reason = _failure_reply("sending failed") + storable(
+            f"{type(error).__name__}: {error}")[:300]
         try:
-            finish([failed_alone(i, error, self.config, "sending failed") for i in items])
+            finish([temporary_failure(i, reason, self.config, host=_hop(i)) for i in items])
         except Exception:
             log.exception("cannot return %d deliveries to the queue; they return when the"
                           " lease ends", len(items))
@@ -426,14 +545,24 @@ class DeliveryWorker:
             self._doorbell.close()
 
     def run_forever(self) -> None:
+        """Run until stopped. A loop thread that dies stops the worker with an error, so
+        ``casegate serve`` (or the supervisor) starts a fresh one."""
         self.start()
+        dead: list[str] = []
         try:
             while not self._stop.wait(0.5):
                 if self.parent_pid is not None and os.getppid() != self.parent_pid:
                     log.warning("the gateway process is gone; the worker stops")
                     self.stop()
+                dead = [thread.name for thread in self._threads if not thread.is_alive()]
+                if dead and not self._stop.is_set():
+                    log.error("worker=failed thread=%s worker=stopping", ",".join(dead))
+                    self.stop()
         finally:
             self.join()
+        if dead:
+            raise CasegateError(f"the delivery loop {', '.join(dead)} stopped unexpectedly"
+                                " (its error is logged above)")
 
     def _reports(self) -> None:
         """Queue delivery status notifications for final failures, once a second."""
