@@ -179,7 +179,7 @@ def test_an_agents_old_signed_mail_made_into_an_answer_proves_nothing(desk) -> N
 
 def test_signatures_whose_keys_cannot_be_looked_up_hold_the_desk_up_briefly(desk) -> None:
     """A forged answer with many signatures whose key lookups hang: the desk gives up on them
-    within 10 seconds (two lookups of 5) and files the message as customer mail."""
+    within a lookup's 5 seconds and files the message as customer mail."""
     inst, customers, agents, agent_key = desk
     case, notice = question(inst, agents, "max@customer.example", "Panel cleaning")
     data = answer(notice, "Pay the cleaning fee to IBAN XX22.", sender=AGENT)

@@ -86,9 +86,11 @@ class ActiveAgents:
     by_id: dict[int, Agent] = field(default_factory=dict)
 
 
-def judge(arrival: DeskArrival, answers_ours: bool, agents: ActiveAgents) -> Authorship:
+def judge(arrival: DeskArrival, answers_ours: bool, agents: ActiveAgents,
+          unanswered: set[bytes]) -> Authorship:
     """Whether ``arrival`` is an agent's answer. ``answers_ours``: it answers one of our
-    signed Message-IDs of an existing conversation."""
+    signed Message-IDs of an existing conversation. ``unanswered``: the DKIM domains whose
+    key lookups timed out earlier in the batch (see :func:`dkim_signer`)."""
     sender = arrival.mail.sender
     reply_to_agent = agent_of_reply_address(arrival.original_recipient)
     via_reply_address = ""
@@ -109,7 +111,7 @@ def judge(arrival: DeskArrival, answers_ours: bool, agents: ActiveAgents) -> Aut
         return Authorship(refused=via_reply_address)
     if get_config().is_trusted(arrival.peer):
         return Authorship(agent.user, f"trusted network ({arrival.peer})")
-    signer, why_not = dkim_signer(arrival.raw, domain_of(sender))
+    signer, why_not = dkim_signer(arrival.raw, domain_of(sender), unanswered)
     if signer:
         return Authorship(agent.user, f"DKIM signature of {signer}")
     client = f"client {arrival.peer}" if arrival.peer else "the client"

@@ -33,20 +33,31 @@ _SHOWN_PROBLEMS = 3
 
 
 class _OutOfTime(Exception):
-    """The proof's deadline passed before a key lookup could start."""
+    """A key lookup not even tried: the proof's deadline passed, or the domain's name
+    servers did not answer in time before."""
 
 
 class _KeyLookup:
-    """dkimpy's ``dnsfunc``: a lookup gets its own timeout, cut to the proof's deadline."""
+    """dkimpy's ``dnsfunc``: a lookup gets its own timeout, cut to the proof's deadline.
 
-    def __init__(self, deadline: float) -> None:
+    ``unanswered``: the domains whose name servers did not answer a key lookup in time,
+    shared by the proofs of a batch, so that a batch of forged answers costs one timeout.
+    """
+
+    def __init__(self, deadline: float, unanswered: set[bytes]) -> None:
         self.deadline = deadline
+        self.unanswered = unanswered
 
     def __call__(self, name: bytes, timeout: float = 5) -> bytes | None:
+        domain = name.lower().rstrip(b".").rsplit(b"._domainkey.", 1)[-1]
         left = min(timeout, self.deadline - time.monotonic())
-        if left <= 0:
+        if left <= 0 or domain in self.unanswered:
             raise _OutOfTime
-        return txt_lookup(name, left)
+        try:
+            return txt_lookup(name, left)
+        except dns.exception.Timeout:
+            self.unanswered.add(domain)
+            raise
 
 
 @dataclass(frozen=True)
@@ -55,9 +66,14 @@ class _Signature:
     domain: str
 
 
-def dkim_signer(raw: bytes, sender_domain: str) -> tuple[str, str]:
+def dkim_signer(raw: bytes, sender_domain: str, unanswered: set[bytes] | None = None
+                ) -> tuple[str, str]:
     """The domain of a DKIM signature of ``raw`` that proves it was sent from
-    ``sender_domain`` (see the module's description), or ``""`` and why there is none."""
+    ``sender_domain`` (see the module's description), or ``""`` and why there is none.
+
+    ``unanswered``: the signing domains whose key lookups timed out earlier in the batch
+    (the domains that time out now are added); they are not asked again.
+    """
     try:
         verifier = dkim.DKIM(raw)
     except dkim.DKIMException as exc:
@@ -74,7 +90,7 @@ def dkim_signer(raw: bytes, sender_domain: str) -> tuple[str, str]:
             problems.append(why_not)
         else:
             candidates.append(_Signature(index, domain))
-    lookup = _KeyLookup(time.monotonic() + DEADLINE)
+    lookup = _KeyLookup(time.monotonic() + DEADLINE, set() if unanswered is None else unanswered)
     for candidate in candidates[:MAX_CHECKED]:
         why_not = _verify(verifier, candidate, lookup)
         if not why_not:
