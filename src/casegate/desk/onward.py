@@ -40,7 +40,7 @@ def author_address(headers: HeaderFields, mail_from: str) -> str:
 
 
 def is_agent_answer(headers: HeaderFields, mail_from: str, table: RoutingTable) -> bool:
-    return author_address(headers, mail_from) in table.agent_addresses and answers_ours(headers)
+    return answers_ours(headers) and author_address(headers, mail_from) in table.agent_addresses
 
 
 def desk_only(targets: tuple[Target, ...]) -> tuple[Target, ...]:
