@@ -331,11 +331,16 @@ class LocalDNS:
     """A real DNS server on loopback answering from ``zone`` (the internet's DNS is not here).
 
     ``zone`` maps a name (with the final dot) to {"MX": [...], "TXT": [...]} record texts;
-    names not in it are NXDOMAIN. It can be changed while the server runs.
+    names not in it are NXDOMAIN. It can be changed while the server runs. Questions about a
+    name in ``silent`` go unanswered, as with a name server that hangs; ``asked`` holds the
+    names asked about, in order.
     """
 
-    def __init__(self, zone: dict[str, dict[str, list[str]]]) -> None:
+    def __init__(self, zone: dict[str, dict[str, list[str]]], silent: set[str] | None = None
+                 ) -> None:
         self.zone = zone
+        self.silent = silent or set()
+        self.asked: list[str] = []
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self._sock.bind(("127.0.0.1", 0))
         self._sock.settimeout(0.1)
@@ -367,6 +372,9 @@ class LocalDNS:
             question = query.question[0]
             name = question.name.to_text()
             kind = dns.rdatatype.to_text(question.rdtype)
+            self.asked.append(name)
+            if name in self.silent:
+                continue
             if name not in self.zone:
                 response.set_rcode(dns.rcode.NXDOMAIN)
             elif self.zone[name].get(kind):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import email
 import smtplib
+import time
 from collections.abc import Iterator
 from email.message import EmailMessage
 from email.policy import default
@@ -21,16 +22,18 @@ from tests.mails import mail
 from tests.support import Instance, LocalDNS, RecordingHandler, free_port, instance, smtp_sink
 
 AGENT = "ivy@agents.example"
+HANGING = "slow"  # a DKIM selector whose key lookups the name server never answers
 
 
 @pytest.fixture(scope="module")
 def desk(backend: str) -> Iterator[tuple[Instance, RecordingHandler, RecordingHandler, bytes]]:
-    """The demo with an agent whose domain publishes a DKIM key; casegate trusts no client
-    of the tests; customers and the agent behind their own sinks."""
+    """The demo with an agent whose domain publishes a DKIM key (and whose name server hangs
+    for the selector ``HANGING``); casegate trusts no client of the tests; customers and the
+    agent behind their own sinks."""
     agent_key, agent_record = rsa_key()
     zone = {"s1._domainkey.agents.example.": {"TXT": [agent_record]}}
     customers_port, agents_port = free_port(), free_port()
-    with (LocalDNS(zone) as dns_server,
+    with (LocalDNS(zone, silent={f"{HANGING}._domainkey.agents.example."}) as dns_server,
           instance(backend, CASEGATE_TRUSTED_NETWORKS="192.0.2.0/24",
                    CASEGATE_DNS_SERVERS=dns_server.address) as inst,
           smtp_sink(customers_port) as (_, customers), smtp_sink(agents_port) as (_, agents)):
@@ -153,3 +156,43 @@ def test_an_answer_with_the_agents_domain_dkim_signature_reaches_the_customer(de
                            what="the tampered answer on the case")
     assert kept["direction"] == "inbound"
     assert "DKIM signature of agents.example does not verify" in kept["parse_problems"][-1]
+
+
+def test_an_agents_old_signed_mail_made_into_an_answer_proves_nothing(desk) -> None:
+    """Any mail the agent sent, DKIM-signed without In-Reply-To, with our signed Message-ID
+    added afterwards: not the agent's answer."""
+    inst, customers, agents, agent_key = desk
+    case, notice = question(inst, agents, "lea@customer.example", "Meter reading")
+    old, _ = mail(subject=f"Re: {notice['Subject']}", sender=f"Ivy <{AGENT}>",
+                  body="Send 50 EUR to IBAN XX11 to unlock your meter.")
+    signature = dkim.sign(old, b"s1", b"agents.example", agent_key,
+                          include_headers=[b"from", b"to", b"subject", b"message-id"])
+    replayed = signature + f"In-Reply-To: {notice['Message-ID']}\r\n".encode() + old
+    inst.send(AGENT, ["help@solarmora.com"], replayed)
+    [kept] = inst.wait_for(lambda: [m for m in messages(inst, case) if "XX11" in m["text"]],
+                           what="the replayed mail on the case")
+    assert kept["direction"] == "inbound" and kept["author"] is None
+    assert ("the DKIM signature of agents.example does not sign every In-Reply-To field"
+            in kept["parse_problems"][-1])
+    assert received_by(customers, "lea@customer.example") == []
+
+
+def test_signatures_whose_keys_cannot_be_looked_up_hold_the_desk_up_briefly(desk) -> None:
+    """A forged answer with many signatures whose key lookups hang: the desk gives up on them
+    within a lookup's 5 seconds and files the message as customer mail."""
+    inst, customers, agents, agent_key = desk
+    case, notice = question(inst, agents, "max@customer.example", "Panel cleaning")
+    data = answer(notice, "Pay the cleaning fee to IBAN XX22.", sender=AGENT)
+    signatures = b"".join(
+        dkim.sign(data, HANGING.encode(), b"agents.example", agent_key,
+                  include_headers=[b"from", b"to", b"subject", b"in-reply-to"])
+        for _ in range(12))
+    started = time.monotonic()
+    inst.send(AGENT, ["help@solarmora.com"], signatures + data)
+    [kept] = inst.wait_for(lambda: [m for m in messages(inst, case) if "XX22" in m["text"]],
+                           what="the forged answer on the case")
+    assert time.monotonic() - started < 18
+    assert kept["direction"] == "inbound" and kept["author"] is None
+    assert "(DKIM temporary error)" in kept["parse_problems"][-1]
+    assert "10 more DKIM signatures were not checked" in kept["parse_problems"][-1]
+    assert received_by(customers, "max@customer.example") == []

@@ -240,6 +240,33 @@ def test_agents_mail_never_reaches_the_crm_while_customer_mail_does(desk, crm) -
     assert not at_crm() & set(answers)
 
 
+def test_an_answer_the_desk_takes_as_the_agents_never_reaches_the_crm(desk, crm) -> None:
+    """The gateway reads the sender as the desk does: an encoded word in the address, or no
+    From address at all (the envelope sender stands in)."""
+    inst, outside = desk
+    _, crm_sink = crm
+    question_id, case, notice = notified(inst, outside, "noa@customer.example", "Roof mount")
+    from_line = f"From: {AGENT}\r\n".encode()
+    answer_ids = []
+    for written in (b"From: =?utf-8?q?ivy?=@agents.example\r\n", b""):
+        answer, answer_id = mail(subject=f"Re: {notice['Subject']}", sender=AGENT,
+                                 body="#note the bracket is on back order",
+                                 headers={"In-Reply-To": notice["Message-ID"]})
+        assert from_line in answer
+        inst.send(AGENT, ["help@solarmora.com"], answer.replace(from_line, written))
+        answer_ids.append(answer_id)
+    inst.wait_for(lambda: len([m for m in inst.json("cases", "show", str(case["id"]))["messages"]
+                               if m["direction"] == "note" and m["author"] == "ivy"]) == 2,
+                  what="both answers on the case as the agent's notes")
+
+    again, again_id = mail(subject="Re: Roof mount", sender="noa@customer.example",
+                           to="help@solarmora.com", headers={"In-Reply-To": question_id})
+    inst.send("noa@customer.example", ["help@solarmora.com"], again)
+    inst.wait_for(lambda: again_id in {m["Message-ID"] for m in received_by(crm_sink, CRM)},
+                  what="the customer's answer at the CRM")
+    assert not {m["Message-ID"] for m in received_by(crm_sink, CRM)} & set(answer_ids)
+
+
 def test_an_agents_answer_released_from_quarantine_is_not_forwarded_either(desk, crm) -> None:
     inst, outside = desk
     _, crm_sink = crm

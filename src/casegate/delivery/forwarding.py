@@ -116,15 +116,27 @@ def txt_record(key: SigningKey) -> str:
             f'"v=DKIM1; k=rsa; p={public_key_b64(key)}"')
 
 
-def dns_txt(name: bytes, timeout: float = 5) -> bytes | None:
-    """TXT lookup for dkimpy, through the resolver casegate is configured with."""
+def txt_lookup(name: bytes, lifetime: float) -> bytes | None:
+    """The TXT record of ``name``, through the resolver casegate is configured with; None when
+    there is none. Raises :class:`dns.exception.Timeout` when no answer came in ``lifetime``
+    seconds."""
     from casegate.delivery.remote import resolver_settings
 
     try:
-        answer = resolver_settings().resolve(name.decode().rstrip("."), "TXT", lifetime=timeout)
+        answer = resolver_settings().resolve(name.decode().rstrip("."), "TXT", lifetime=lifetime)
+    except dns.exception.Timeout:
+        raise
     except (dns.exception.DNSException, UnicodeDecodeError):
         return None
     return b"".join(b"".join(r.strings) for r in answer)
+
+
+def dns_txt(name: bytes, timeout: float = 5) -> bytes | None:
+    """TXT lookup for dkimpy: :func:`txt_lookup`, None when it timed out too."""
+    try:
+        return txt_lookup(name, timeout)
+    except dns.exception.Timeout:
+        return None
 
 
 DKIM_DNS_TIMEOUT = 5.0

@@ -10,6 +10,7 @@ from casegate.desk.authorship import Authorship
 from casegate.desk.models import Case, DeskMessage, Intake, Lead
 from casegate.desk.parsing import ParsedMail
 from casegate.desk.threading import ThreadHint
+from casegate.mail.senders import or_envelope_sender
 
 
 @dataclass
@@ -31,11 +32,9 @@ class DeskArrival:
     peer: str = ""
 
     def __post_init__(self) -> None:
-        # Without a From: address the envelope sender is the best word on who wrote.
-        if not self.mail.sender and self.mail_from:
-            self.mail.sender = self.mail_from.lower()
-            self.mail.problems.append(
-                f"From: no address; the envelope sender <{self.mail.sender}> is the requester")
+        self.mail.sender, note = or_envelope_sender(self.mail.sender, self.mail_from)
+        if note:
+            self.mail.problems.append(note)
 
     @property
     def kind(self) -> str:

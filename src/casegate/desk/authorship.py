@@ -9,7 +9,8 @@ proof, one of:
 * it was sent to the agent's own reply address, the Reply-To of the notifications they
   get (``reply+<agent>.<HMAC>@<desk domain>``), which no customer ever sees;
 * it came from a trusted network (``CASEGATE_TRUSTED_NETWORKS``);
-* a DKIM signature of the sender's domain (or a parent of it) verifies.
+* a DKIM signature of the sender's domain (or a parent of it) verifies and signs what
+  makes the message an answer (:mod:`casegate.desk.dkim_proof`).
 
 Anything else is customer mail, kept on the conversation with a note saying why it was not
 taken as the agent's.
@@ -23,11 +24,10 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import dkim
 from django.conf import settings
 
 from casegate.config import get_config
-from casegate.delivery.forwarding import dns_txt
+from casegate.desk.dkim_proof import dkim_signer
 from casegate.directory.addresses import InvalidAddress, domain_of, normalize_domain
 
 if TYPE_CHECKING:
@@ -78,35 +78,6 @@ class Authorship:
     refused: str = ""
 
 
-def dkim_signer(raw: bytes, sender_domain: str) -> tuple[str, str]:
-    """The domain of a DKIM signature of ``raw`` that verifies and is aligned with
-    ``sender_domain`` (signed by it or a parent domain), or ``""`` and why there is none."""
-    try:
-        verifier = dkim.DKIM(raw)
-    except dkim.DKIMException as exc:
-        return "", f"the DKIM signature cannot be read: {exc}"
-    count = sum(1 for name, _ in verifier.headers if name.lower() == b"dkim-signature")
-    if not count:
-        return "", "the message has no DKIM signature"
-    problems = []
-    for index in range(count):
-        verifier.domain = None
-        try:
-            passed, detail = verifier.verify(idx=index, dnsfunc=dns_txt), ""
-        except dkim.DKIMException as exc:
-            passed, detail = False, f": {exc}"
-        signer = (verifier.domain or b"?").decode("ascii", errors="replace").lower()
-        if not passed:
-            problems.append(f"the DKIM signature of {signer} does not verify{detail}")
-        elif sender_domain != signer and not sender_domain.endswith(f".{signer}"):
-            problems.append(f"the DKIM signature is by {signer}, not by {sender_domain}")
-        elif b"l" in (verifier.signature_fields or {}):
-            problems.append(f"the DKIM signature of {signer} covers only part of the body")
-        else:
-            return signer, ""
-    return "", "; ".join(problems)
-
-
 @dataclass
 class ActiveAgents:
     """The active agents a batch of arrivals may come from, by address and by id."""
@@ -115,9 +86,11 @@ class ActiveAgents:
     by_id: dict[int, Agent] = field(default_factory=dict)
 
 
-def judge(arrival: DeskArrival, answers_ours: bool, agents: ActiveAgents) -> Authorship:
+def judge(arrival: DeskArrival, answers_ours: bool, agents: ActiveAgents,
+          unanswered: set[bytes]) -> Authorship:
     """Whether ``arrival`` is an agent's answer. ``answers_ours``: it answers one of our
-    signed Message-IDs of an existing conversation."""
+    signed Message-IDs of an existing conversation. ``unanswered``: the DKIM domains whose
+    key lookups timed out earlier in the batch (see :func:`dkim_signer`)."""
     sender = arrival.mail.sender
     reply_to_agent = agent_of_reply_address(arrival.original_recipient)
     via_reply_address = ""
@@ -138,7 +111,7 @@ def judge(arrival: DeskArrival, answers_ours: bool, agents: ActiveAgents) -> Aut
         return Authorship(refused=via_reply_address)
     if get_config().is_trusted(arrival.peer):
         return Authorship(agent.user, f"trusted network ({arrival.peer})")
-    signer, why_not = dkim_signer(arrival.raw, domain_of(sender))
+    signer, why_not = dkim_signer(arrival.raw, domain_of(sender), unanswered)
     if signer:
         return Authorship(agent.user, f"DKIM signature of {signer}")
     client = f"client {arrival.peer}" if arrival.peer else "the client"

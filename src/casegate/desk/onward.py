@@ -17,10 +17,10 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import replace
-from email.utils import getaddresses
 
 from casegate.desk.threading import read_signed
 from casegate.mail.headers import HeaderFields
+from casegate.mail.senders import sender_address
 from casegate.routing.engine import Routing, RoutingTable, Target, TargetKind
 
 log = logging.getLogger("casegate.gateway")
@@ -34,14 +34,13 @@ def answers_ours(headers: HeaderFields) -> bool:
     return any(read_signed(message_id) for message_id in _MESSAGE_ID.findall(named))
 
 
-def author_address(headers: HeaderFields) -> str:
-    """The first address of the From field, in lower case (as the desk reads it)."""
-    found = [address for _, address in getaddresses(headers.get_all("From")) if address]
-    return found[0].lower() if found else ""
+def author_address(headers: HeaderFields, mail_from: str) -> str:
+    """Who sent the message, as the desk reads it (``mail_from``: the envelope sender)."""
+    return sender_address(headers.get_all("From"), mail_from)
 
 
-def is_agent_answer(headers: HeaderFields, table: RoutingTable) -> bool:
-    return author_address(headers) in table.agent_addresses and answers_ours(headers)
+def is_agent_answer(headers: HeaderFields, mail_from: str, table: RoutingTable) -> bool:
+    return answers_ours(headers) and author_address(headers, mail_from) in table.agent_addresses
 
 
 def desk_only(targets: tuple[Target, ...]) -> tuple[Target, ...]:
@@ -61,16 +60,16 @@ def reply_address_refusal(rcpt_tos: list[str], headers: HeaderFields, table: Rou
             " to the desk's notifications")
 
 
-def kept_at_desk(routings: list[Routing], headers: HeaderFields, table: RoutingTable,
-                 queue_id: str) -> list[Routing]:
+def kept_at_desk(routings: list[Routing], headers: HeaderFields, mail_from: str,
+                 table: RoutingTable, queue_id: str) -> list[Routing]:
     """``routings`` without the onward copies of an agent's answer: a recipient that reaches
     the desk reaches only the desk. Other mail's routings are returned as they are."""
-    if not table.agent_addresses or not is_agent_answer(headers, table):
+    if not table.agent_addresses or not is_agent_answer(headers, mail_from, table):
         return routings
     kept = [replace(r, targets=desk_only(r.targets)) for r in routings]
     withheld = [t.address for before, after in zip(routings, kept, strict=True)
                 for t in before.targets if t not in after.targets]
     if withheld:
         log.info("queue=%s agent=<%s> withheld=%s reason=agent-answer-stays-at-desk",
-                 queue_id, author_address(headers), ",".join(withheld))
+                 queue_id, author_address(headers, mail_from), ",".join(withheld))
     return kept

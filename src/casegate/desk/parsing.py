@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from email import policy
-from email.headerregistry import Address
 from email.message import EmailMessage
 from email.parser import BytesParser, HeaderParser
 from email.policy import EmailPolicy
@@ -21,6 +20,7 @@ from mailparser_reply import EmailReplyParser
 from mailparser_reply.constants import MAIL_LANGUAGES
 from tnefparse import TNEF
 
+from casegate.mail.senders import one_line, read_from, writable
 from casegate.text import storable
 
 
@@ -87,11 +87,6 @@ class ParsedMail:
     problems: list[str] = field(default_factory=list)
 
 
-def _one_line(text: str) -> str:
-    """``text`` with every run of whitespace, line breaks included, as one space."""
-    return " ".join(text.split())
-
-
 def _raw_values(msg: EmailMessage, name: str) -> list[str]:
     """A header's values as sent: encoded words left encoded, nothing parsed."""
     wanted = name.lower()
@@ -108,7 +103,7 @@ def _texts(msg: EmailMessage, name: str, problems: list[str]) -> list[str]:
         texts = [str(value) for value in msg.get_all(name, failobj=[])]
     except Exception as exc:
         problems.append(f"{name}: {exc}")
-        return [_one_line(value) for value in _raw_values(msg, name)]
+        return [one_line(value) for value in _raw_values(msg, name)]
     if any(c in text for text in texts for c in "\r\n\x00"):
         problems.append(f"{name}: a line break or NUL inside the value")
     return texts
@@ -117,29 +112,12 @@ def _texts(msg: EmailMessage, name: str, problems: list[str]) -> list[str]:
 def _header(msg: EmailMessage, name: str, problems: list[str]) -> str:
     """The first value of a header, on one line ("" when there is none)."""
     texts = _texts(msg, name, problems)
-    return _one_line(texts[0]) if texts else ""
-
-
-def _writable(address: str) -> bool:
-    """Whether ``address`` is something to write to: not empty, no control character."""
-    return bool(address) and not any(c < " " or c == "\x7f" for c in address)
-
-
-def _sender(msg: EmailMessage, problems: list[str]) -> tuple[str, str]:
-    try:
-        addresses: tuple[Address, ...] = getattr(msg.get("From"), "addresses", ())
-        found = [(a.display_name, a.addr_spec) for a in addresses]
-    except Exception:  # _texts notes why and falls back to the header as sent
-        found = []
-    for name, addr in found or getaddresses(_texts(msg, "From", problems)):
-        if _writable(addr):
-            return addr.lower(), _one_line(name)
-    return "", ""
+    return one_line(texts[0]) if texts else ""
 
 
 def _addresses(msg: EmailMessage, name: str, problems: list[str]) -> list[str]:
     return [addr.lower() for _, addr in getaddresses(_texts(msg, name, problems))
-            if "@" in addr and _writable(addr)][:50]
+            if "@" in addr and writable(addr)][:50]
 
 
 @cache
@@ -301,7 +279,9 @@ def _read_headers(msg: EmailMessage, parsed: ParsedMail) -> None:
     problems = parsed.problems
     parsed.subject = _header(msg, "Subject", problems)[:MAX_SUBJECT]
     parsed.message_id = _header(msg, "Message-ID", problems)[:MAX_SUBJECT]
-    parsed.sender, parsed.sender_name = _sender(msg, problems)
+    sender = read_from(_raw_values(msg, "From"))
+    parsed.sender, parsed.sender_name = sender.address, sender.name
+    problems.extend(sender.problems)
     parsed.in_reply_to = (_MSGID.findall(_header(msg, "In-Reply-To", problems)) or [""])[0]
     parsed.references = _MSGID.findall(_header(msg, "References", problems))[-50:]
     parsed.automated = automated_reason(msg, parsed.sender, problems)
@@ -317,7 +297,7 @@ def _note_unread(msg: EmailMessage, problems: list[str]) -> None:
             _texts(msg, name, problems)
     for value in _raw_values(msg, "Date"):
         if parsedate_tz(value) is None:
-            problems.append(f"Date: not a date: {_one_line(value)[:100]}")
+            problems.append(f"Date: not a date: {one_line(value)[:100]}")
 
 
 def _reported_message_id(parts: list[EmailMessage], problems: list[str]) -> str:

@@ -238,7 +238,7 @@ class GatewayHandler:
         refused = reply_address_refusal(message.rcpt_tos, headers, table)
         if refused:
             return refused
-        routings = kept_at_desk(routings, headers, table, queue_id)
+        routings = kept_at_desk(routings, headers, message.mail_from, table, queue_id)
         plan_deliveries(message, routings, transaction.notices,
                         phishing_reason(headers) if any(r.edits.spam_headers for r in routings)
                         else "")

@@ -72,7 +72,8 @@ def release(entry_id: int) -> list[Delivery]:
     headers = HeaderFields(bytes(message.raw))
     edits = routing.edits.written(routing.recipient, message.spam, message.spam_reason,
                                   phishing_reason(headers) if routing.edits.spam_headers else "")
-    targets = desk_only(routing.targets) if is_agent_answer(headers, table) else routing.targets
+    targets = (desk_only(routing.targets) if is_agent_answer(headers, message.mail_from, table)
+               else routing.targets)
     already = set(Delivery.objects.filter(message_id=entry.message_id)
                   .values_list("recipient", "kind"))
     deliveries = Delivery.objects.bulk_create(

@@ -1,2 +1,2 @@
 """Formats every layer shares: where a server listens (host and port), a raw message's
-header fields. Imports no other casegate package but ``errors``."""
+header fields, its sender. Imports no other casegate package but ``errors``."""

@@ -26,7 +26,8 @@ def prefetch(arrivals: list[DeskArrival]) -> Prefetched:
     senders = list({a.mail.sender for a in arrivals if a.mail.sender})
     contacts = Contact.objects.in_bulk(senders, field_name="address")
     agents = _active_agents(arrivals, hints, senders)
-    authorship = [judge(arrival, answers_ours(hint, found), agents)
+    unanswered: set[bytes] = set()
+    authorship = [judge(arrival, answers_ours(hint, found), agents, unanswered)
                   for arrival, hint in zip(arrivals, hints, strict=True)]
     for arrival, decided in zip(arrivals, authorship, strict=True):
         if decided.author is not None:
