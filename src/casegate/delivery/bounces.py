@@ -151,7 +151,9 @@ def compose(message: Message, failures: list[Delivery], reporting_mta: str,
     try:
         return report.as_bytes(policy=SMTP)
     except (UnicodeError, ValueError):  # an original that cannot be carried as it is
-        report.set_payload(report.get_payload()[:2])
+        parts = report.get_payload()
+        assert isinstance(parts, list)  # a multipart/report: its parts
+        report.set_payload(parts[:2])
         report.attach(MIMEText(header_block(raw).decode("ascii", errors="replace"),
                                "rfc822-headers", "us-ascii"))
         return report.as_bytes(policy=SMTP)

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 from django.db.models import Count, Sum
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, SummaryMetricFamily
+from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
 from casegate.delivery.models import Delivery, DeliveryAttempt
@@ -17,7 +18,7 @@ from casegate.delivery.vocabulary import DeliveryState, DsnState
 
 
 class QueueCollector(Collector):
-    def collect(self) -> Iterator[object]:
+    def collect(self) -> Iterator[Metric]:
         depth = GaugeMetricFamily("casegate_deliveries", "Deliveries by state", labels=["state"])
         counts = dict(Delivery.objects.values_list("state").annotate(n=Count("id")))
         for state in DeliveryState:

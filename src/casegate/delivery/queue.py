@@ -46,7 +46,7 @@ def _json(value: Any) -> dict[str, Any]:
     return value or {}
 
 
-def _dt(value: datetime) -> object:
+def _dt(value: datetime) -> Any:
     return connection.ops.adapt_datetimefield_value(value)
 
 
@@ -67,8 +67,8 @@ def claim(kinds: Iterable[str], limit: int, lease_seconds: float) -> list[Claime
         " RETURNING id, message_id, original_recipient, recipient, kind, intake_id, junk, relay,"
         " attempts, edits"
     )
-    params = [_dt(now + timedelta(seconds=lease_seconds)), _dt(now), *kinds, _dt(now), _dt(now),
-              limit]
+    params: list[Any] = [_dt(now + timedelta(seconds=lease_seconds)), _dt(now), *kinds,
+                         _dt(now), _dt(now), limit]
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()

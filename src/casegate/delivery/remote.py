@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import smtplib
 import socket
@@ -162,12 +163,12 @@ def _classify_error(exc: BaseException, hop: Hop) -> tuple[Status, str]:
     elif isinstance(exc, aiosmtplib.SMTPResponseException):
         code, text = exc.code, exc.message
     elif isinstance(exc, smtplib.SMTPRecipientsRefused) and exc.recipients:
-        code, raw = next(iter(exc.recipients.values()))
-        text = raw.decode("utf-8", "replace")
+        code, refusal = next(iter(exc.recipients.values()))
+        text = refusal.decode("utf-8", "replace")
     elif isinstance(exc, smtplib.SMTPResponseException):
         code = exc.smtp_code
-        raw = exc.smtp_error
-        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+        error = exc.smtp_error
+        text = error.decode("utf-8", "replace") if isinstance(error, bytes) else str(error)
     if isinstance(exc, aiosmtplib.SMTPNotSupported):
         return Status.REFUSED, f"5.6.7 {hop.host} cannot take this message: {exc}"
     if code is None:
@@ -206,8 +207,7 @@ class Sender:
         for item in items:
             started, clock = timezone.now(), time.monotonic()
             try:
-                reply = await _LmtpLine().run(
-                    lambda line, item=item: self._send_lmtp(hop, item, line))
+                reply = await _LmtpLine().run(functools.partial(self._send_lmtp, hop, item))
                 status = Status.SENT
             except TLSUnavailable as exc:
                 status, reply = Status.DEFERRED, str(exc)

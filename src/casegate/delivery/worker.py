@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import TypeVar
 
 from django.db import (
@@ -70,14 +71,15 @@ PREPARE_THREADS = 4
 _T = TypeVar("_T")
 
 
-def temporary_failure(item: Claimed, reply: str, config: Config, **attempt: object) -> Outcome:
+def temporary_failure(item: Claimed, reply: str, config: Config, *, host: str = "",
+                      started_at: datetime | None = None, duration: float = 0.0) -> Outcome:
     """Deferred for a later retry, or expired once the message lifetime is over."""
     age = (timezone.now() - item.received_at).total_seconds()
     if age > config.message_lifetime:
-        return Outcome(item, Delivery.EXPIRED,
-                       f"5.4.7 delivery time expired; last error: {reply}", **attempt)
+        return Outcome(item, Delivery.EXPIRED, f"5.4.7 delivery time expired; last error: {reply}",
+                       None, host, started_at, duration)
     return Outcome(item, Delivery.DEFERRED, reply,
-                   retry_at(item, config.retry_min, config.retry_max), **attempt)
+                   retry_at(item, config.retry_min, config.retry_max), host, started_at, duration)
 
 
 # PostgreSQL's SQLSTATE classes of failures that pass: connection, transaction rollback
@@ -295,17 +297,18 @@ def transport_map() -> dict[str, remote.TransportEntry]:
 def remote_outcomes(results: list[remote.Result], config: Config) -> list[Outcome]:
     outcomes = []
     for result in results:
-        attempt = {"host": result.host, "started_at": result.started_at,
-                   "duration": result.duration}
+        where = (result.host, result.started_at, result.duration)
         if result.status is remote.Status.SENT:
-            outcomes.append(Outcome(result.item, Delivery.DELIVERED, result.reply, **attempt))
+            outcomes.append(Outcome(result.item, Delivery.DELIVERED, result.reply, None, *where))
         elif result.status is remote.Status.NOT_TRIED:  # due again at once, no backoff
             outcomes.append(Outcome(result.item, DeliveryState.PENDING, result.reply,
-                                    timezone.now(), **attempt))
+                                    timezone.now(), *where))
         elif result.status is remote.Status.REFUSED:
-            outcomes.append(Outcome(result.item, Delivery.BOUNCED, result.reply, **attempt))
+            outcomes.append(Outcome(result.item, Delivery.BOUNCED, result.reply, None, *where))
         else:
-            outcomes.append(temporary_failure(result.item, result.reply, config, **attempt))
+            outcomes.append(temporary_failure(result.item, result.reply, config,
+                                              host=result.host, started_at=result.started_at,
+                                              duration=result.duration))
         log.info("queue=%s delivery=%s to=<%s> relay=%s status=%s reply=%r",
                  result.item.queue_id, result.item.id, result.item.recipient, result.host,
                  result.status, result.reply)

@@ -88,8 +88,8 @@ def compose(filed: Filed, hostname: str) -> tuple[bytes, str]:
 def acknowledgements(filed: list[Filed], table: RoutingTable, hostname: str
                      ) -> list[AcceptedMessage]:
     """The acknowledgements due for a batch; records each as an automatic desk message."""
-    candidates = [f for f in filed
-                  if f.arrival.intake.acknowledge and not reason_not_to_acknowledge(f, table)]
+    candidates = [f for f in filed if f.arrival.intake is not None
+                  and f.arrival.intake.acknowledge and not reason_not_to_acknowledge(f, table)]
     if not candidates:
         return []
     since = timezone.now() - timedelta(hours=1)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from email import policy
-from email.message import EmailMessage
+from email.message import EmailMessage, Message, MIMEPart
 from email.parser import BytesParser, HeaderParser
 from email.policy import EmailPolicy
 from email.utils import getaddresses, parsedate_tz
@@ -87,13 +87,13 @@ class ParsedMail:
     problems: list[str] = field(default_factory=list)
 
 
-def _raw_values(msg: EmailMessage, name: str) -> list[str]:
+def _raw_values(msg: Message, name: str) -> list[str]:
     """A header's values as sent: encoded words left encoded, nothing parsed."""
     wanted = name.lower()
     return [value for key, value in msg.raw_items() if key.lower() == wanted]
 
 
-def _texts(msg: EmailMessage, name: str, problems: list[str]) -> list[str]:
+def _texts(msg: Message, name: str, problems: list[str]) -> list[str]:
     """A header's decoded values; the values as sent when the policy cannot decode them.
 
     Decoding can fail on hostile input, such as an encoded word that hides a line break in
@@ -109,13 +109,13 @@ def _texts(msg: EmailMessage, name: str, problems: list[str]) -> list[str]:
     return texts
 
 
-def _header(msg: EmailMessage, name: str, problems: list[str]) -> str:
+def _header(msg: Message, name: str, problems: list[str]) -> str:
     """The first value of a header, on one line ("" when there is none)."""
     texts = _texts(msg, name, problems)
     return one_line(texts[0]) if texts else ""
 
 
-def _addresses(msg: EmailMessage, name: str, problems: list[str]) -> list[str]:
+def _addresses(msg: Message, name: str, problems: list[str]) -> list[str]:
     return [addr.lower() for _, addr in getaddresses(_texts(msg, name, problems))
             if "@" in addr and writable(addr)][:50]
 
@@ -152,7 +152,7 @@ def new_text_of(text: str, language: str = "en") -> str:
     return reply if reply.strip() else text
 
 
-def _content(part: EmailMessage, problems: list[str]) -> str:
+def _content(part: MIMEPart, problems: list[str]) -> str:
     try:
         content = part.get_content()
     except Exception as exc:
@@ -174,7 +174,7 @@ _ROBOT_LOCAL = re.compile(r"^(mailer-daemon|postmaster|no-?reply|do-?not-?reply|
                           re.IGNORECASE)
 
 
-def automated_reason(msg: EmailMessage, sender: str, problems: list[str]) -> str:
+def automated_reason(msg: Message, sender: str, problems: list[str]) -> str:
     """Why this message was sent by a program (RFC 3834 and common practice), or ""."""
     auto = _header(msg, "Auto-Submitted", problems).strip().lower()
     if auto and auto != "no":
@@ -274,7 +274,7 @@ def _parse(raw: bytes) -> ParsedMail:
     return parsed
 
 
-def _read_headers(msg: EmailMessage, parsed: ParsedMail) -> None:
+def _read_headers(msg: Message, parsed: ParsedMail) -> None:
     """Subject, sender, Message-ID, threading, automation and language, into ``parsed``."""
     problems = parsed.problems
     parsed.subject = _header(msg, "Subject", problems)[:MAX_SUBJECT]
@@ -290,7 +290,7 @@ def _read_headers(msg: EmailMessage, parsed: ParsedMail) -> None:
     _note_unread(msg, problems)
 
 
-def _note_unread(msg: EmailMessage, problems: list[str]) -> None:
+def _note_unread(msg: Message, problems: list[str]) -> None:
     """Problems in headers the desk keeps only in the raw message, so the case tells."""
     for name in ("To", "Reply-To"):
         if any("=?" in value or "\x00" in value for value in _raw_values(msg, name)):
@@ -303,11 +303,14 @@ def _note_unread(msg: EmailMessage, problems: list[str]) -> None:
 def _reported_message_id(parts: list[EmailMessage], problems: list[str]) -> str:
     """The Message-ID of the message a delivery report is about (RFC 3462/6522)."""
     for part in parts:
+        headers: Message
         try:
             if part.get_content_type() == "text/rfc822-headers":
                 headers = _HEADERS.parsestr(_content(part, problems))
-            elif part.get_content_type() == "message/rfc822" and part.get_payload():
-                headers = part.get_payload()[0]
+            elif (part.get_content_type() == "message/rfc822"
+                  and isinstance(payload := part.get_payload(), list) and payload
+                  and isinstance(payload[0], Message)):
+                headers = payload[0]
             else:
                 continue
             found = _MSGID.findall(str(headers.get("Message-ID", "")))

@@ -14,7 +14,7 @@ import queue
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -75,7 +75,7 @@ class AcceptedMessage:
     quarantine: list[QuarantineRow] = field(default_factory=list)
 
 
-def generated_message(targets: dict[str, Iterable[Target]], raw: bytes, hostname: str,
+def generated_message(targets: Mapping[str, Iterable[Target]], raw: bytes, hostname: str,
                       message_id: str = "", mail_from: str = "") -> AcceptedMessage:
     """Mail casegate writes itself (reports, acknowledgements, agents' replies).
 
