@@ -10,11 +10,10 @@ import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-from casegate.delivery.models import Delivery
 from casegate.desk.models import Case, DeskMessage
 from casegate.directory.models import Account, Domain
-from casegate.gateway.models import Message
 from casegate.routing.models import Rule
+from casegate.spool.models import Delivery, Message
 
 # The newest migration of each app in the previous release (the console had none).
 PREVIOUS_RELEASE = [

@@ -15,14 +15,13 @@ import threading
 from typing import Any
 
 from casegate.config import Config
-from casegate.delivery.doorbell import commit_nudge
 from casegate.errors import CasegateError
 from casegate.filtering.classifiers import load_classifiers
 from casegate.gateway.handler import GatewayHandler
 from casegate.gateway.server import Gateway
-from casegate.gateway.store import DurableStore
 from casegate.mail.hostport import HostPort, HostPortError, parse_hostport
 from casegate.routing.snapshot import TableCache
+from casegate.spool.store import DurableStore
 
 log = logging.getLogger("casegate.serve")
 
@@ -112,7 +111,7 @@ async def _serve(config: Config, smtp: HostPort, http: HostPort | None,
     raise_open_file_limit(config.max_sessions)
     tables = TableCache()
     await asyncio.to_thread(tables.reload)
-    store = DurableStore(on_commit=commit_nudge(config.home))
+    store = DurableStore()
     store.start()
     gateway = Gateway(config, GatewayHandler(config, tables, store, load_classifiers()))
     try:

@@ -14,10 +14,9 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
-from casegate.delivery.models import Delivery
-from casegate.delivery.vocabulary import DeliveryState
 from casegate.desk.models import DeskMessage
-from casegate.gateway.models import Message, Quarantine
+from casegate.spool.models import Delivery, Message, Quarantine
+from casegate.spool.vocabulary import DeliveryState
 
 _WHOLE_ADDRESS = re.compile(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+")
 _WHOLE_MESSAGE_ID = re.compile(r"<?[^<>\s@]+@[^<>\s@]+>?")

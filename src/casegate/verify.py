@@ -26,10 +26,9 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
-from casegate.delivery.models import Delivery
-from casegate.delivery.vocabulary import FINAL_FAILURES, DeliveryKind, DeliveryState
 from casegate.desk.models import DeskMessage
-from casegate.gateway.models import Quarantine
+from casegate.spool.models import Delivery, Quarantine
+from casegate.spool.vocabulary import FINAL_FAILURES, DeliveryKind, DeliveryState
 
 
 @dataclass

@@ -97,7 +97,7 @@ def test_users_need_a_known_role_and_a_real_password() -> None:
 
 
 def test_quarantine_preview_release_and_delete(case: Case) -> None:
-    from casegate.gateway.models import Message, Quarantine
+    from casegate.spool.models import Message, Quarantine
 
     def held(queue_id: str) -> Quarantine:
         message = Message.objects.create(
@@ -140,8 +140,7 @@ def test_password_reset_mail_goes_through_our_own_queue(case: Case, settings: An
 
     settings.EMAIL_BACKEND = "casegate.console.mail.QueueBackend"  # pytest-django's is local
 
-    from casegate.delivery.models import Delivery
-    from casegate.gateway.models import Message
+    from casegate.spool.models import Delivery, Message
 
     add_user("ann", "agent", PASSWORD, "ann@people.example")
     client = Client()
@@ -170,11 +169,11 @@ def test_language_follows_the_browser_and_right_to_left_for_hebrew(case: Case) -
 
 
 def test_dashboard_charts_count_mail_deliveries_and_cases(case: Case) -> None:
-    from casegate.gateway.store import generated_message, write_messages
     from casegate.routing.snapshot import load_table
+    from casegate.spool.messages import enqueue, generated_message
 
     table = load_table()
-    write_messages([generated_message({"cases@solarmora.com": table.destinations(
+    enqueue([generated_message({"cases@solarmora.com": table.destinations(
         "cases@solarmora.com")}, b"Subject: x\r\n\r\nx\r\n", "gw.test") for _ in range(3)])
     page = signed_in("viewer").get("/console/dashboard/")
     assert page.status_code == 200

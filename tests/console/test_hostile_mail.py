@@ -12,8 +12,8 @@ from casegate.desk.filing import file_batch
 from casegate.desk.models import Case, Intake
 from casegate.desk.parsing import parse_message
 from casegate.desk.services import add_intake
-from casegate.gateway.models import Message, Quarantine
 from casegate.routing.snapshot import load_table
+from casegate.spool.models import Message, Quarantine
 
 pytestmark = pytest.mark.django_db
 

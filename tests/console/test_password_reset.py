@@ -17,7 +17,7 @@ from casegate.console import password_reset
 from casegate.console.password_reset import PER_ADDRESS, PER_CLIENT
 from casegate.console.roles import add_user
 from casegate.directory.services import add_domain
-from casegate.gateway.models import Message
+from casegate.spool.models import Message
 
 pytestmark = pytest.mark.django_db
 

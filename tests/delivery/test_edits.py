@@ -6,7 +6,7 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 
 from casegate.delivery.edits import apply_edits, prefixed_subject, without_attachments
-from casegate.routing.copy_edits import CopyEdits
+from casegate.spool.copy_edits import CopyEdits
 from tests.mails import mail
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
-from casegate.delivery.queue import Claimed
 from casegate.delivery.remote import Hop, Result, Sender, Status
-from casegate.routing.copy_edits import CopyEdits
+from casegate.spool.copy_edits import CopyEdits
+from casegate.spool.queue import Claimed
 from tests.support import smtp_sink
 
 

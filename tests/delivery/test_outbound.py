@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from casegate.delivery.queue import Claimed
 from casegate.delivery.worker import forwarding_domain_of
 from casegate.routing.engine import build_table
+from casegate.spool.queue import Claimed
 
 TABLE = build_table(version=1, domains=["solarmora.com", "second.example"], accounts=[],
                     groups={}, intakes={}, rules=[])

@@ -9,7 +9,6 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
-from casegate.delivery.queue import Claimed
 from casegate.delivery.remote import (
     ConnectionSlots,
     Deadline,
@@ -19,6 +18,7 @@ from casegate.delivery.remote import (
     TransportEntry,
     deliver,
 )
+from casegate.spool.queue import Claimed
 from tests.support import LMTPController, RecordingHandler, SlowFor, free_port
 
 

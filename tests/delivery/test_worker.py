@@ -23,18 +23,19 @@ from casegate.cli.queue import queue_list
 from casegate.config import Config, get_config
 from casegate.delivery import forwarding, remote, worker
 from casegate.delivery.metrics import QueueCollector
-from casegate.delivery.models import Delivery, SigningKey
-from casegate.delivery.queue import Claimed, claim
+from casegate.delivery.models import SigningKey
 from casegate.delivery.services import act_on_queue
-from casegate.delivery.vocabulary import DeliveryState
 from casegate.desk import blobs, reception
 from casegate.desk.models import Case, DeskMessage, Intake
 from casegate.desk.services import add_intake
 from casegate.desk.vocabulary import IntakeKind
 from casegate.errors import CasegateError
-from casegate.gateway.store import AcceptedMessage, DeliveryRow, new_queue_id, write_messages
-from casegate.routing.copy_edits import CopyEdits
 from casegate.routing.snapshot import load_table
+from casegate.spool.copy_edits import CopyEdits
+from casegate.spool.messages import AcceptedMessage, DeliveryRow, enqueue, new_queue_id
+from casegate.spool.models import Delivery
+from casegate.spool.queue import Claimed, claim
+from casegate.spool.vocabulary import DeliveryState
 from casegate.trace import TraceFilter, find_messages, message_hops
 from tests.mails import mail
 from tests.support import RecordingHandler, SlowFor, free_port, smtp_sink
@@ -68,7 +69,7 @@ def queue_for_desk(intake: Intake, subjects: list[str]) -> list[str]:
         for subject in subjects
     ]
     with transaction.atomic():
-        write_messages(batch)
+        enqueue(batch)
     return [m.queue_id for m in batch]
 
 
@@ -190,7 +191,7 @@ def queue_remote(relay: str, subjects: list[str], signed_by: SigningKey | None =
             deliveries=[DeliveryRow("crm@solarmora.com", "support@my-crm.com", "remote", None,
                                     False, [], relay)]))
     with transaction.atomic():
-        write_messages(batch)
+        enqueue(batch)
     return [m.queue_id for m in batch]
 
 

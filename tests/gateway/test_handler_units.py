@@ -20,11 +20,11 @@ from casegate.filtering.classifiers import (
     classify,
     load_classifiers,
 )
-from casegate.gateway import store
 from casegate.gateway.handler import plan_deliveries
-from casegate.gateway.store import AcceptedMessage, DeliveryRow, QuarantineRow, new_queue_id
 from casegate.mail.headers import HeaderFields, header_block
 from casegate.routing.engine import Routing, Target, TargetKind, Verdict
+from casegate.spool import messages
+from casegate.spool.messages import AcceptedMessage, DeliveryRow, QuarantineRow, new_queue_id
 
 ANN = "ann@solarmora.com"
 BOB = "bob@solarmora.com"
@@ -170,7 +170,7 @@ def test_queue_id_is_21_upper_case_hex_digits() -> None:
 
 def test_queue_ids_sort_by_time(monkeypatch: pytest.MonkeyPatch) -> None:
     now = [1_700_000_000.000]
-    monkeypatch.setattr(store, "time", types.SimpleNamespace(time=lambda: now[0]))
+    monkeypatch.setattr(messages, "time", types.SimpleNamespace(time=lambda: now[0]))
     ids = []
     for step in range(50):
         now[0] = 1_700_000_000.0 + step * 0.01
@@ -180,7 +180,7 @@ def test_queue_ids_sort_by_time(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_queue_id_starts_with_the_milliseconds(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(store, "time", types.SimpleNamespace(time=lambda: 1_700_000_000.5))
+    monkeypatch.setattr(messages, "time", types.SimpleNamespace(time=lambda: 1_700_000_000.5))
     assert new_queue_id()[:11] == f"{1_700_000_000_500:011X}"
 
 

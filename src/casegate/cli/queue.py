@@ -40,8 +40,8 @@ def _register_queue(queue: Subcommands) -> None:
 
 
 def quarantine_list(args: argparse.Namespace) -> None:
-    from casegate.gateway.models import Quarantine
     from casegate.gateway.quarantine import quarantine_as_dict
+    from casegate.spool.models import Quarantine
 
     entries = Quarantine.objects.select_related("message").order_by("id")
     if not args.all:
@@ -62,8 +62,8 @@ def quarantine_decide(args: argparse.Namespace) -> None:
 
 
 def queue_list(args: argparse.Namespace) -> None:
-    from casegate.delivery.models import Delivery
     from casegate.delivery.services import delivery_as_dict
+    from casegate.spool.models import Delivery
 
     deliveries = Delivery.objects.order_by("id")
     if args.state:

@@ -28,11 +28,11 @@ from casegate.directory.services import (
     unit_paths,
 )
 from casegate.errors import CasegateError
-from casegate.gateway.models import Quarantine
 from casegate.gateway.quarantine import delete, release
 from casegate.routing.lists import remove_list, save_list
 from casegate.routing.models import AddressList, Route
 from casegate.routing.routes import remove_route, save_route
+from casegate.spool.models import Quarantine
 
 PAGE = 100
 

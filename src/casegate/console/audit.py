@@ -24,8 +24,8 @@ def register_audited_models() -> None:
     from casegate.delivery.models import SigningKey, Transport
     from casegate.desk.models import Agent, Case, Intake, Lead
     from casegate.directory.models import Account, Domain, Group, GroupMember
-    from casegate.gateway.models import Quarantine
     from casegate.routing.models import Rule
+    from casegate.spool.models import Quarantine
 
     for model in (Rule, Domain, Account, Group, GroupMember, Transport, Intake, Agent):
         auditlog.register(model)

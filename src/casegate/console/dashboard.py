@@ -10,10 +10,9 @@ from django.db.models import Count
 from django.db.models.functions import TruncDate, TruncHour
 from django.utils import timezone
 
-from casegate.delivery.models import Delivery
-from casegate.delivery.vocabulary import FINAL_FAILURES, DeliveryState
 from casegate.desk.models import Case
-from casegate.gateway.models import Message
+from casegate.spool.models import Delivery, Message
+from casegate.spool.vocabulary import FINAL_FAILURES, DeliveryState
 
 CHART_HEIGHT = 120
 # The states of a delivery still on its way (or set aside for an operator).

@@ -13,8 +13,8 @@ from django.core.mail.message import EmailMessage
 from django.db import transaction
 
 from casegate.config import get_config
-from casegate.gateway.store import generated_message, write_messages
 from casegate.routing.snapshot import load_table
+from casegate.spool.messages import enqueue, generated_message
 
 
 class QueueBackend(BaseEmailBackend):
@@ -35,5 +35,5 @@ class QueueBackend(BaseEmailBackend):
                                             str(mime["Message-ID"] or "")))
         if queued:
             with transaction.atomic():
-                write_messages(queued)
+                enqueue(queued)
         return len(queued)

@@ -32,12 +32,11 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from casegate.delivery.models import Delivery
-from casegate.delivery.vocabulary import DeliveryState, DsnState
-from casegate.gateway.models import Message
-from casegate.gateway.store import AcceptedMessage, generated_message, write_messages
 from casegate.mail.headers import header_block
 from casegate.routing.engine import RoutingTable
+from casegate.spool.messages import AcceptedMessage, enqueue, generated_message
+from casegate.spool.models import Delivery, Message
+from casegate.spool.vocabulary import DeliveryState, DsnState
 
 log = logging.getLogger("casegate.delivery")
 
@@ -208,7 +207,7 @@ def _queue(table: RoutingTable, reporting_mta: str, limit: int, kind: ReportKind
                      len(wanted), reports[-1].queue_id)
             Delivery.objects.filter(pk__in=[d.pk for d in wanted]).update(dsn_state=kind.done)
         if reports:
-            write_messages(reports)
+            enqueue(reports)
         if suppressed:
             Delivery.objects.filter(pk__in=suppressed).update(
                 dsn_state=DsnState.SUPPRESSED if kind is FAILED else DsnState.WARNED)

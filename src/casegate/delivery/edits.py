@@ -1,7 +1,7 @@
 """Applying a rule's changes to the copy of a message one delivery sends.
 
 The stored message is never changed: each delivery carries its edits (a
-:class:`~casegate.routing.copy_edits.CopyEdits`) and the worker applies them to the bytes it
+:class:`~casegate.spool.copy_edits.CopyEdits`) and the worker applies them to the bytes it
 sends. Added headers are only prepended, so a DKIM signature over the original still
 verifies; a subject prefix or removed attachments change signed content, as they do in
 every gateway that offers them.
@@ -16,7 +16,7 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 
 from casegate.mail.headers import header_block
-from casegate.routing.copy_edits import CopyEdits
+from casegate.spool.copy_edits import CopyEdits
 
 _SMTP = policy.SMTP.clone(max_line_length=998)
 

@@ -13,8 +13,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Summa
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
-from casegate.delivery.models import Delivery, DeliveryAttempt
-from casegate.delivery.vocabulary import DeliveryState, DsnState
+from casegate.spool.models import Delivery, DeliveryAttempt
+from casegate.spool.vocabulary import DeliveryState, DsnState
 
 
 class QueueCollector(Collector):

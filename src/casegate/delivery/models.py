@@ -1,92 +1,13 @@
+"""The delivery app's models: DKIM signing keys and transports; the queue's deliveries, their
+attempts and operators' actions are defined in the spool and registered here."""
+
 from __future__ import annotations
 
 from django.db import models
 
-from casegate.delivery.vocabulary import FINAL_FAILURES, DeliveryKind, DeliveryState, DsnState
+from casegate.spool.models import Delivery, DeliveryAttempt, QueueAction
 
-
-class Delivery(models.Model):
-    """One final recipient of one message, and where its delivery stands."""
-
-    # Short names the delivery worker uses; DeliveryState has every state.
-    DEFERRED = DeliveryState.DEFERRED
-    DELIVERED = DeliveryState.DELIVERED
-    BOUNCED = DeliveryState.BOUNCED
-    EXPIRED = DeliveryState.EXPIRED
-    FAILED = DeliveryState.FAILED
-    FINAL_FAILURES = FINAL_FAILURES
-
-    message = models.ForeignKey(
-        "gateway.Message", on_delete=models.CASCADE, related_name="deliveries"
-    )
-    original_recipient = models.CharField(max_length=320)
-    recipient = models.CharField(max_length=320)
-    kind = models.CharField(max_length=10, choices=DeliveryKind.choices)
-    intake_id = models.BigIntegerField(null=True, blank=True)
-    junk = models.BooleanField(default=False)
-    relay = models.CharField(
-        max_length=300, blank=True, default="",
-        help_text="smtp:HOST:PORT or lmtp:HOST:PORT of the domain's mail store, when it has one",
-    )
-    rules = models.JSONField(default=list, blank=True)
-    edits = models.JSONField(
-        default=dict, blank=True,
-        help_text="what the rules change in this copy: headers, subject_prefix, "
-                  "remove_attachments, require_tls")
-    state = models.CharField(max_length=10, choices=DeliveryState.choices,
-                             default=DeliveryState.PENDING)
-    attempts = models.PositiveIntegerField(default=0)
-    next_attempt_at = models.DateTimeField()
-    lease_until = models.DateTimeField(null=True, blank=True)
-    last_reply = models.TextField(blank=True, default="")
-    notify = models.CharField(max_length=40, blank=True, default="",
-                              help_text="DSN NOTIFY from RCPT TO (empty: failures only)")
-    orcpt = models.CharField(max_length=500, blank=True, default="",
-                             help_text="DSN ORCPT from RCPT TO")
-    dsn_state = models.CharField(max_length=10, choices=DsnState.choices, blank=True,
-                                 default=DsnState.NONE, db_index=True)
-    created_at = models.DateTimeField()
-    updated_at = models.DateTimeField()
-
-    class Meta:
-        ordering = ["id"]
-        indexes = [
-            models.Index(fields=["state", "kind", "next_attempt_at"]),
-            models.Index(fields=["created_at"]),
-            models.Index(fields=["state", "updated_at"]),
-            models.Index(fields=["original_recipient", "created_at"]),
-            models.Index(fields=["recipient", "created_at"]),
-        ]
-
-    def __str__(self) -> str:
-        return f"delivery #{self.pk} to {self.recipient} ({self.state})"
-
-
-class DeliveryAttempt(models.Model):
-    """One try at a delivery: when, where, how long, and what the other side said."""
-
-    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempt_log")
-    started_at = models.DateTimeField()
-    duration = models.FloatField(help_text="seconds")
-    host = models.CharField(max_length=300, blank=True, default="")
-    outcome = models.CharField(max_length=10)
-    reply = models.TextField(blank=True, default="")
-
-    class Meta:
-        ordering = ["id"]
-
-
-class QueueAction(models.Model):
-    """An operator's change to a delivery (retry, hold, release, delete), for the audit trail."""
-
-    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="actions")
-    action = models.CharField(max_length=10)
-    reason = models.TextField(blank=True, default="")
-    actor = models.CharField(max_length=150, blank=True, default="")
-    at = models.DateTimeField()
-
-    class Meta:
-        ordering = ["id"]
+__all__ = ["Delivery", "DeliveryAttempt", "QueueAction", "SigningKey", "Transport"]
 
 
 class SigningKey(models.Model):

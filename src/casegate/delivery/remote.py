@@ -25,7 +25,7 @@ import dns.resolver
 from django.utils import timezone
 
 from casegate.config import get_config
-from casegate.delivery.queue import Claimed
+from casegate.spool.queue import Claimed
 
 log = logging.getLogger("casegate.delivery")
 

@@ -8,11 +8,12 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from casegate.delivery.models import Delivery, QueueAction, Transport
-from casegate.delivery.vocabulary import DeliveryState
+from casegate.delivery.models import Transport
 from casegate.directory.addresses import normalize_domain
 from casegate.errors import CasegateError
 from casegate.mail.hostport import parse_hostport
+from casegate.spool.models import Delivery, QueueAction
+from casegate.spool.vocabulary import DeliveryState
 
 
 class TransportError(CasegateError):

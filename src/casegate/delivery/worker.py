@@ -32,10 +32,17 @@ from django.utils import timezone
 
 from casegate.config import Config
 from casegate.delivery import bounces, forwarding, maildir, remote
-from casegate.delivery.doorbell import Doorbell, QueueListener, worker_bell
 from casegate.delivery.edits import apply_edits
-from casegate.delivery.models import Delivery, DeliveryAttempt, SigningKey, Transport
-from casegate.delivery.queue import (
+from casegate.delivery.models import SigningKey, Transport
+from casegate.desk.reception import DeskDelivery, receive
+from casegate.directory.addresses import domain_of
+from casegate.errors import CasegateError
+from casegate.routing.engine import RoutingTable
+from casegate.routing.snapshot import TableCache, plain_connection
+from casegate.spool.doorbell import Doorbell, QueueListener, worker_bell
+from casegate.spool.messages import enqueue
+from casegate.spool.models import Delivery, DeliveryAttempt
+from casegate.spool.queue import (
     Claimed,
     Outcome,
     claim,
@@ -45,13 +52,7 @@ from casegate.delivery.queue import (
     retry_at,
     still_held,
 )
-from casegate.delivery.vocabulary import DeliveryState
-from casegate.desk.reception import DeskDelivery, receive
-from casegate.directory.addresses import domain_of
-from casegate.errors import CasegateError
-from casegate.gateway.store import write_messages
-from casegate.routing.engine import RoutingTable
-from casegate.routing.snapshot import TableCache
+from casegate.spool.vocabulary import DeliveryState
 from casegate.text import storable
 
 log = logging.getLogger("casegate.delivery")
@@ -218,7 +219,7 @@ def deliver_local(items: list[Claimed], config: Config, table: RoutingTable) -> 
         held_ids = still_held(desk_items)
         receipt = received.file(held_ids, table, config.hostname)
         if receipt.outgoing:
-            write_messages(receipt.outgoing)
+            enqueue(receipt.outgoing)
         finish([
             failed_alone(i, receipt.failed[i.id], config, "the desk could not file it")
             if i.id in receipt.failed
@@ -503,7 +504,7 @@ class DeliveryWorker:
             connection.close()
         local_bell, remote_bell = threading.Event(), threading.Event()
         try:
-            self._doorbell = worker_bell(self.config.home)
+            self._doorbell = worker_bell(self.config.home, plain_connection)
             self._doorbell.events += [local_bell, remote_bell]
             self._doorbell.start()
         except OSError as exc:  # polling alone still delivers everything

@@ -21,8 +21,8 @@ from casegate.desk.arrivals import Filed
 from casegate.desk.models import DeskMessage, Lead
 from casegate.desk.outgoing import about, tag_of
 from casegate.desk.vocabulary import Direction
-from casegate.gateway.store import AcceptedMessage, generated_message
 from casegate.routing.engine import RoutingTable
+from casegate.spool.messages import AcceptedMessage, generated_message
 
 TEMPLATES = {
     "en": ("We received your message",

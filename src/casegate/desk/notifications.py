@@ -16,8 +16,8 @@ from casegate.desk.authorship import reply_address
 from casegate.desk.models import Agent, Case, Lead
 from casegate.desk.outgoing import about, tag_of
 from casegate.desk.vocabulary import Direction
-from casegate.gateway.store import AcceptedMessage, generated_message
 from casegate.routing.engine import RoutingTable
+from casegate.spool.messages import AcceptedMessage, generated_message
 
 FOOTER = ("-- \nReply to this message to answer {requester} (your reply is mailed to them).\n"
           "Begin your reply with #note to add an internal note instead.\n")

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from casegate.delivery.models import Delivery
-from casegate.delivery.vocabulary import FINAL_FAILURES, DeliveryState
 from casegate.desk.models import Attachment, Case, DeskMessage, Lead
 from casegate.desk.vocabulary import Direction, IntakeKind, ReplyDelivery
+from casegate.spool.models import Delivery
+from casegate.spool.vocabulary import FINAL_FAILURES, DeliveryState
 
 
 def conversation_detail(kind: str, conversation_id: int) -> dict[str, Any] | None:

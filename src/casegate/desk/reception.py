@@ -23,8 +23,8 @@ from casegate.desk.filing.messages import store_contents
 from casegate.desk.filing.prefetch import prefetch
 from casegate.desk.models import Intake
 from casegate.desk.parsing import parse_message
-from casegate.gateway.store import AcceptedMessage
 from casegate.routing.engine import RoutingTable
+from casegate.spool.messages import AcceptedMessage
 
 log = logging.getLogger("casegate.desk")
 

@@ -24,9 +24,9 @@ from casegate.desk.outgoing import about, from_address, tag_of
 from casegate.desk.services import DeskError
 from casegate.desk.vocabulary import CaseStatus, Direction, IntakeKind, ReplyDelivery
 from casegate.directory.addresses import domain_of
-from casegate.gateway.store import AcceptedMessage, generated_message, write_messages
 from casegate.routing.engine import RoutingTable
 from casegate.routing.snapshot import load_table
+from casegate.spool.messages import AcceptedMessage, enqueue, generated_message
 
 log = logging.getLogger("casegate.desk")
 
@@ -136,5 +136,5 @@ def post_reply(kind: str, conversation_id: int, author: Any, text: str, public: 
     if public:
         outgoing = send(conversation, message, load_table(), config.hostname)
         if outgoing is not None:
-            write_messages([outgoing])
+            enqueue([outgoing])
     return message

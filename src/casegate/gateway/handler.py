@@ -16,17 +16,12 @@ from casegate.directory.addresses import domain_of
 from casegate.filtering.classifiers import Classifier, InboundMessage, classify
 from casegate.filtering.phishing import phishing_reason
 from casegate.gateway.limits import RateLimiter
-from casegate.gateway.store import (
-    AcceptedMessage,
-    DeliveryRow,
-    DurableStore,
-    QuarantineRow,
-    new_queue_id,
-)
 from casegate.gateway.transaction import SessionState, Transaction
 from casegate.mail.headers import HeaderFields
 from casegate.routing.engine import Routing, RoutingTable, Verdict
 from casegate.routing.snapshot import TableCache
+from casegate.spool.messages import AcceptedMessage, DeliveryRow, QuarantineRow, new_queue_id
+from casegate.spool.store import DurableStore
 
 log = logging.getLogger("casegate.gateway")
 

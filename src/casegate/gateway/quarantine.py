@@ -7,14 +7,13 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from casegate.delivery.models import Delivery
 from casegate.desk.onward import desk_only, is_agent_answer
 from casegate.errors import CasegateError
 from casegate.filtering.phishing import phishing_reason
-from casegate.gateway.models import Quarantine
 from casegate.mail.headers import HeaderFields
 from casegate.routing.engine import Verdict
 from casegate.routing.snapshot import load_table
+from casegate.spool.models import Delivery, Quarantine
 
 
 class QuarantineError(CasegateError):

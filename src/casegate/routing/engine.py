@@ -44,9 +44,9 @@ from casegate.directory.addresses import (
     normalize_domain,
     strip_extension,
 )
-from casegate.routing.copy_edits import NO_COPY_EDITS, CopyEdits
 from casegate.routing.patterns import PatternIndex
 from casegate.routing.vocabulary import AccountType, ListMode, MatchType, Rewrite, RuleAction
+from casegate.spool.copy_edits import NO_COPY_EDITS, CopyEdits
 
 POSTMASTER, ABUSE = "postmaster", "abuse"
 ROLES = (POSTMASTER, ABUSE)

@@ -12,8 +12,8 @@ from casegate.desk.arrivals import DeskArrival, Filed
 from casegate.desk.authorship import Authorship
 from casegate.desk.models import Case, CaseEvent, Contact, Lead
 from casegate.desk.threading import ThreadHint
-from casegate.gateway.store import AcceptedMessage
 from casegate.routing.engine import RoutingTable
+from casegate.spool.messages import AcceptedMessage
 
 
 @dataclass

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from casegate.routing.copy_edits import NO_COPY_EDITS, CopyEdits
 from casegate.routing.engine import NO_EDITS, Edits
+from casegate.spool.copy_edits import NO_COPY_EDITS, CopyEdits
 
 SECURE = CopyEdits((("X-A", "1"),), remove_attachments=True, require_tls=True)
 PLAIN = CopyEdits((("X-B", "2"),), subject_prefix="[P]")

@@ -17,9 +17,9 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
-from casegate.delivery.models import Delivery
-from casegate.delivery.vocabulary import FINAL_FAILURES, DeliveryState, DsnState
-from casegate.routing.copy_edits import NO_COPY_EDITS, CopyEdits
+from casegate.spool.copy_edits import NO_COPY_EDITS, CopyEdits
+from casegate.spool.models import Delivery, Message
+from casegate.spool.vocabulary import FINAL_FAILURES, DeliveryState, DsnState
 
 
 @dataclass(frozen=True)
@@ -74,8 +74,6 @@ def claim(kinds: Iterable[str], limit: int, lease_seconds: float) -> list[Claime
         rows = cursor.fetchall()
     if not rows:
         return []
-    from casegate.gateway.models import Message
-
     envelopes = {
         m["queue_id"]: m
         for m in Message.objects.filter(queue_id__in={r[1] for r in rows}).values(
@@ -94,8 +92,6 @@ def claim(kinds: Iterable[str], limit: int, lease_seconds: float) -> list[Claime
 
 
 def raw_messages(queue_ids: Iterable[str]) -> dict[str, bytes]:
-    from casegate.gateway.models import Message
-
     return {
         qid: bytes(raw)
         for qid, raw in Message.objects.filter(queue_id__in=set(queue_ids)).values_list(

@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 import pytest
 from django.db import connection, transaction
 
-from casegate.delivery.models import Delivery
-from casegate.delivery.queue import claim
-from casegate.gateway.store import AcceptedMessage, DeliveryRow, new_queue_id, write_messages
-from casegate.routing.copy_edits import CopyEdits
+from casegate.spool.copy_edits import CopyEdits
+from casegate.spool.messages import AcceptedMessage, DeliveryRow, enqueue, new_queue_id
+from casegate.spool.models import Delivery
+from casegate.spool.queue import claim
 
 pytestmark = pytest.mark.django_db
 
@@ -28,7 +28,7 @@ def queue(*edits: CopyEdits) -> None:
         deliveries=[DeliveryRow("x@solarmora.com", f"to{i}@partner.example", "remote", None,
                                 False, [], edits=e) for i, e in enumerate(edits)])
     with transaction.atomic():
-        write_messages([message])
+        enqueue([message])
 
 
 def test_edits_are_stored_as_before_and_read_back() -> None:

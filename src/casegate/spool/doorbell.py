@@ -1,12 +1,12 @@
-"""A nudge from the gateway to the delivery workers: mail was queued.
+"""A nudge to the delivery workers: mail was queued.
 
 The workers still poll the queue; the nudge only saves the wait until the next poll, so a
 message leaves right after its 250 instead of up to ``CASEGATE_WORKER_POLL`` later. A lost
 nudge costs nothing but that wait, so ringing never blocks and never fails.
 
-On SQLite (one host) the gateway rings a Unix datagram socket in ``$CASEGATE_HOME``; on
-PostgreSQL every transaction that queues mail sends ``NOTIFY casegate_queue``, which
-reaches the workers of every host when it commits.
+On SQLite (one host) every commit that queues mail rings a Unix datagram socket in
+``$CASEGATE_HOME``; on PostgreSQL every transaction that queues mail sends
+``NOTIFY casegate_queue``, which reaches the workers of every host when it commits.
 """
 
 from __future__ import annotations
@@ -16,8 +16,13 @@ import logging
 import socket
 import threading
 from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 from typing import Any
+
+from django.db import connection
+
+from casegate.config import get_config
 
 log = logging.getLogger("casegate.delivery")
 CHANNEL = "casegate_queue"
@@ -56,7 +61,7 @@ class Doorbell:
 
 
 class Ringer:
-    """The gateway's side."""
+    """The side of whoever queues mail."""
 
     def __init__(self, path: Path) -> None:
         self.path = str(path)
@@ -85,10 +90,10 @@ class QueueListener:
     def _listen(self) -> None:
         while not self._stopped.is_set():
             try:
-                with self._connect() as connection:
-                    connection.execute(f"LISTEN {CHANNEL}")
+                with self._connect() as listening:
+                    listening.execute(f"LISTEN {CHANNEL}")
                     while not self._stopped.is_set():
-                        for _ in connection.notifies(timeout=1.0):
+                        for _ in listening.notifies(timeout=1.0):
                             for event in self.events:
                                 event.set()
             except Exception as exc:  # the database went away: poll until it is back
@@ -99,20 +104,22 @@ class QueueListener:
         self._stopped.set()
 
 
-def commit_nudge(home: Path) -> Callable[[], None] | None:
-    """What the gateway calls after each commit: on SQLite, ring the worker's doorbell; on
-    PostgreSQL nothing, the transaction's NOTIFY has told every worker already."""
-    from django.db import connection
-
-    return Ringer(home / DOORBELL).ring if connection.vendor == "sqlite" else None
+@cache
+def _ringer(path: Path) -> Ringer:
+    return Ringer(path)
 
 
-def worker_bell(home: Path) -> Doorbell | QueueListener:
-    """What a worker listens on for queued mail (raises OSError when it cannot)."""
-    from django.db import connection
+def ring_workers() -> None:
+    """Ring the doorbell of the workers on this host (SQLite); on PostgreSQL the queueing
+    transaction's NOTIFY tells every worker instead."""
+    _ringer(get_config().home / DOORBELL).ring()
 
+
+def worker_bell(home: Path, connect: Callable[[], Any]) -> Doorbell | QueueListener:
+    """What a worker listens on for queued mail (raises OSError when it cannot).
+
+    ``connect`` opens a plain DB-API connection to the database, for LISTEN on PostgreSQL.
+    """
     if connection.vendor == "postgresql":
-        from casegate.routing.snapshot import plain_connection
-
-        return QueueListener(plain_connection)
+        return QueueListener(connect)
     return Doorbell(home / DOORBELL)

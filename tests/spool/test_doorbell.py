@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from casegate.delivery.doorbell import Doorbell, Ringer
+from casegate.spool.doorbell import Doorbell, Ringer
 
 
 def test_a_ring_sets_every_listener(tmp_path: Path) -> None:
@@ -29,7 +29,7 @@ def test_on_postgresql_a_notification_wakes_the_listeners() -> None:
     import psycopg
     import pytest
 
-    from casegate.delivery.doorbell import CHANNEL, QueueListener
+    from casegate.spool.doorbell import CHANNEL, QueueListener
     from tests.support import PG_DSN, postgres_unavailable
 
     reason = postgres_unavailable()
