@@ -1,4 +1,4 @@
-"""The gateway's ring wakes the worker's loops; ringing with nobody listening is harmless."""
+"""A ring wakes the worker's loops; ringing with nobody listening is harmless."""
 
 from __future__ import annotations
 

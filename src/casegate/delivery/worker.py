@@ -376,7 +376,7 @@ class RemoteDrain:
                         sending.add(task)
                         task.add_done_callback(sending.discard)
                     continue
-            # the gateway rings when it queued mail
+            # rung when mail is queued
             await loop.run_in_executor(None, self._bell.wait, self.config.worker_poll)
             self._bell.clear()
         # Stopping: what was sent is recorded as delivered, the rest goes back to the queue.
@@ -603,6 +603,6 @@ class DeliveryWorker:
             if items:
                 work_through(items, work, self.config)
                 continue
-            bell.wait(idle)  # the gateway rings when it queued mail
+            bell.wait(idle)  # rung when mail is queued
             bell.clear()
         connection.close()

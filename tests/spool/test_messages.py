@@ -1,0 +1,37 @@
+"""Whoever queues mail wakes the delivery workers once it is committed."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from pathlib import Path
+
+import pytest
+from django.db import transaction
+
+from casegate.routing.engine import Target, TargetKind
+from casegate.spool.doorbell import DOORBELL, Doorbell
+from casegate.spool.messages import enqueue, generated_message
+
+pytestmark = pytest.mark.django_db
+
+
+def test_enqueue_rings_the_workers_when_its_transaction_commits(
+        tmp_path: Path, setting: Callable[[str, str | None], None],
+        django_capture_on_commit_callbacks: Callable[..., AbstractContextManager[object]]) -> None:
+    setting("CASEGATE_HOME", str(tmp_path))
+    bell = Doorbell(tmp_path / DOORBELL)
+    woken = threading.Event()
+    bell.events.append(woken)
+    bell.start()
+    report = generated_message({"ann@customer.example": [
+        Target("ann@customer.example", TargetKind.REMOTE)]}, b"Subject: x\r\n\r\nbody\r\n",
+        "mx.solarmora.com")
+    try:
+        with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+            enqueue([report])
+            assert not woken.wait(0.2)  # not before the commit
+        assert woken.wait(5)
+    finally:
+        bell.close()
