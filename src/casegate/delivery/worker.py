@@ -63,6 +63,9 @@ LOCK_WAIT = 5.0
 REMOTE_BATCH = 100
 # Deliveries being sent at once; new claims go on below it while a slow destination is awaited.
 MAX_REMOTE_IN_FLIGHT = 1000
+# A batch still sending after this long is slow (a destination's DNS or server is): the next
+# claim starts beside it. A quicker batch is waited for, so mail batches up as it arrives.
+SLOW_BATCH = 0.2
 # A remote claim's lease covers making the copies, sending and recording the outcomes.
 # DKIM checks for the copies' ARC seals are skipped after the first quarter of it; sending
 # is cut at four fifths of it, which leaves the rest for recording while the claim is held.
@@ -357,8 +360,16 @@ class RemoteDrain:
 
     async def _drain(self) -> None:
         loop = asyncio.get_running_loop()
-        sending: set[asyncio.Task[None]] = set()
+        sending: dict[asyncio.Task[None], float] = {}  # each batch's start
         while not self._stop.is_set():
+            young = [task for task, started in sending.items()
+                     if time.monotonic() - started < SLOW_BATCH]
+            if young:
+                # A batch that is still quick will be done soon: wait for it, so mail that
+                # arrives meanwhile goes out together in the next batch.
+                wait = SLOW_BATCH - (time.monotonic() - max(sending[t] for t in young))
+                await asyncio.wait(young, timeout=max(wait, 0.0))
+                continue
             if len(self._in_flight) < MAX_REMOTE_IN_FLIGHT:
                 claimed_at = time.monotonic()
                 try:
@@ -373,8 +384,8 @@ class RemoteDrain:
                     fresh = self._take(items)
                     if fresh:
                         task = loop.create_task(self._send(fresh, claimed_at))
-                        sending.add(task)
-                        task.add_done_callback(sending.discard)
+                        sending[task] = claimed_at
+                        task.add_done_callback(sending.pop)
                     continue
             # rung when mail is queued
             await loop.run_in_executor(None, self._bell.wait, self.config.worker_poll)
