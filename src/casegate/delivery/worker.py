@@ -52,7 +52,7 @@ from casegate.spool.queue import (
     retry_at,
     still_held,
 )
-from casegate.spool.vocabulary import DeliveryState
+from casegate.spool.vocabulary import DeliveryKind, DeliveryState
 from casegate.text import storable
 
 log = logging.getLogger("casegate.delivery")
@@ -112,7 +112,8 @@ def _environmental(exc: BaseException) -> bool:
 
 def _hop(item: Claimed) -> str:
     """The next hop an attempt is recorded under, when no attempt got as far as one."""
-    return {"desk": "desk", "mailbox": "maildir"}.get(item.kind, item.relay)
+    local_hops: dict[str, str] = {DeliveryKind.DESK: "desk", DeliveryKind.MAILBOX: "maildir"}
+    return local_hops.get(item.kind, item.relay)
 
 
 def _failure_reply(doing: str) -> str:
@@ -197,7 +198,7 @@ def contents(items: list[Claimed]) -> dict[int, bytes]:
 def deliver_local(items: list[Claimed], config: Config, table: RoutingTable) -> None:
     raws = contents(items)
     outcomes: list[Outcome] = []
-    for item in (i for i in items if i.kind == "mailbox"):
+    for item in (i for i in items if i.kind == DeliveryKind.MAILBOX):
         data = (f"Delivered-To: {item.recipient}\r\nX-Original-To: {item.original_recipient}\r\n"
                 .encode() + raws[item.id])
         started = timezone.now()
@@ -212,7 +213,7 @@ def deliver_local(items: list[Claimed], config: Config, table: RoutingTable) -> 
                                               config, host="maildir", started_at=started))
     finish(outcomes)
 
-    desk_items = [i for i in items if i.kind == "desk"]
+    desk_items = [i for i in items if i.kind == DeliveryKind.DESK]
     if not desk_items:
         return
     received = receive([
@@ -373,7 +374,7 @@ class RemoteDrain:
             if len(self._in_flight) < MAX_REMOTE_IN_FLIGHT:
                 claimed_at = time.monotonic()
                 try:
-                    items = await self._in_database(claim, ("remote",), REMOTE_BATCH,
+                    items = await self._in_database(claim, (DeliveryKind.REMOTE,), REMOTE_BATCH,
                                                     self.config.lease_seconds)
                 except Exception:
                     log.exception("delivery loop remote failed; retrying")
@@ -522,8 +523,9 @@ class DeliveryWorker:
             log.warning("no doorbell (%s); the worker polls every %.3f s", exc,
                         self.config.worker_poll)
         self._threads = [
-            threading.Thread(target=self._loop, args=(("desk", "mailbox"), LOCAL_BATCH,
-                                                      self._local, local_bell),
+            threading.Thread(target=self._loop,
+                             args=((DeliveryKind.DESK, DeliveryKind.MAILBOX), LOCAL_BATCH,
+                                   self._local, local_bell),
                              name="deliver-local"),
             threading.Thread(target=RemoteDrain(self.config, self._stop, remote_bell).run,
                              name="deliver-remote"),

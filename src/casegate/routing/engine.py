@@ -47,6 +47,7 @@ from casegate.directory.addresses import (
 from casegate.routing.patterns import PatternIndex
 from casegate.routing.vocabulary import AccountType, ListMode, MatchType, Rewrite, RuleAction
 from casegate.spool.copy_edits import NO_COPY_EDITS, CopyEdits
+from casegate.spool.vocabulary import DeliveryKind
 
 POSTMASTER, ABUSE = "postmaster", "abuse"
 ROLES = (POSTMASTER, ABUSE)
@@ -61,10 +62,8 @@ def account_types(apply_to: str) -> frozenset[str]:
     return frozenset(word.strip() for word in apply_to.split(",") if word.strip())
 
 
-class TargetKind(StrEnum):
-    DESK = "desk"
-    MAILBOX = "mailbox"
-    REMOTE = "remote"
+# Where a target's copy goes: the queue's delivery kinds, one vocabulary for both.
+TargetKind = DeliveryKind
 
 
 class Verdict(StrEnum):

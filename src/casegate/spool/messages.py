@@ -19,6 +19,8 @@ from django.db import connection, transaction
 from casegate.spool.copy_edits import NO_COPY_EDITS, CopyEdits
 from casegate.spool.doorbell import CHANNEL as QUEUE_CHANNEL
 from casegate.spool.doorbell import ring_workers
+from casegate.spool.models import Quarantine
+from casegate.spool.vocabulary import DeliveryState
 
 
 def new_queue_id() -> str:
@@ -115,11 +117,11 @@ def enqueue(batch: list[AcceptedMessage]) -> None:
                 (m.queue_id, d.original_recipient, d.recipient, d.kind, d.intake_id, d.junk,
                  d.relay, ops.adapt_json_value(d.rules, None),
                  ops.adapt_json_value(d.edits.to_json(), None),
-                 "pending", 0, received, "", d.notify, d.orcpt, "", now, now)
+                 DeliveryState.PENDING, 0, received, "", d.notify, d.orcpt, "", now, now)
             )
         for q in m.quarantine:
             quarantine_rows.append((m.queue_id, q.recipient, q.reason[:500], q.notify, q.orcpt,
-                                    "held", received))
+                                    Quarantine.HELD, received))
     with connection.cursor() as cursor:
         cursor.executemany(
             "INSERT INTO gateway_message (queue_id, mail_from, rcpt_tos, received_at, peer, helo,"

@@ -8,6 +8,7 @@ from casegate.desk.filing.batch import Batch
 from casegate.desk.models import DeskMessage
 from casegate.desk.notifications import notifications
 from casegate.desk.replies import send
+from casegate.desk.vocabulary import ReplyDelivery
 
 
 def acknowledge(batch: Batch) -> None:
@@ -39,5 +40,5 @@ def mark_failed_replies(batch: Batch) -> None:
         DeskMessage.objects.filter(
             message_id=reported, direction=DeskMessage.OUTBOUND,
             case=item.message.case, lead=item.message.lead,
-        ).update(delivery_status="failed",
+        ).update(delivery_status=ReplyDelivery.FAILED,
                  parse_problems=f"a delivery report came back: {item.arrival.mail.subject}"[:500])

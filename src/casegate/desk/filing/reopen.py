@@ -7,6 +7,7 @@ from casegate.desk.arrivals import Filed
 from casegate.desk.filing.batch import Batch
 from casegate.desk.models import Case
 from casegate.desk.services import case_event
+from casegate.desk.vocabulary import CaseStatus
 
 
 def reopen_or_follow_up(batch: Batch, item: Filed) -> None:
@@ -15,11 +16,12 @@ def reopen_or_follow_up(batch: Batch, item: Filed) -> None:
     case = item.conversation
     if item.author is not None or not isinstance(case, Case):
         return
-    if case.status == "closed":
+    if case.status == CaseStatus.CLOSED:
         item.conversation, item.follows = None, case
-    elif case.status in ("solved", "pending") and not item.arrival.mail.automated:
-        batch.events.append(case_event(case, "status", case.status, "open",
+    elif (case.status in (CaseStatus.SOLVED, CaseStatus.PENDING)
+          and not item.arrival.mail.automated):
+        batch.events.append(case_event(case, "status", case.status, CaseStatus.OPEN,
                                        item.arrival.mail.sender))
-        case.status = "open"
+        case.status = CaseStatus.OPEN
         case.updated_at = batch.now
         case.save(update_fields=["status", "updated_at"])
