@@ -591,8 +591,7 @@ class DeliveryWorker:
                     pass
             except Exception:
                 log.exception("queueing delivery status notifications failed; retrying")
-                close_old_connections()
-                connection.close()
+                _fresh_connection()
                 tables.close()
                 tables = TableCache()
         tables.close()
@@ -609,8 +608,7 @@ class DeliveryWorker:
                 items = claim(kinds, batch, self.config.lease_seconds)
             except Exception:
                 log.exception("delivery loop %s cannot claim work; retrying", "/".join(kinds))
-                close_old_connections()
-                connection.close()
+                _fresh_connection()
                 self._stop.wait(1.0)
                 continue
             if items:
