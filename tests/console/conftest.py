@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from pytest_django.fixtures import Settings
@@ -12,17 +12,14 @@ from casegate.web_security import web_settings
 
 
 @pytest.fixture
-def console_at(monkeypatch: pytest.MonkeyPatch, settings: Settings
-               ) -> Iterator[Callable[..., None]]:
+def console_at(setting: Callable[..., None], settings: Settings) -> Callable[..., None]:
     """Serve the console as if ``CASEGATE_CONSOLE_URL`` (and ``CASEGATE_BEHIND_PROXY``)
     were set: the configuration and the Django settings that follow from it."""
 
     def configure(url: str, behind_proxy: bool = False) -> None:
-        monkeypatch.setenv("CASEGATE_CONSOLE_URL", url)
-        monkeypatch.setenv("CASEGATE_BEHIND_PROXY", "1" if behind_proxy else "0")
-        get_config.cache_clear()
+        setting("CASEGATE_CONSOLE_URL", url)
+        setting("CASEGATE_BEHIND_PROXY", "1" if behind_proxy else "0")
         for name, value in web_settings(get_config()).items():
             setattr(settings, name, value)
 
-    yield configure
-    get_config.cache_clear()  # read again once the environment is restored
+    return configure

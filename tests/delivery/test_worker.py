@@ -9,7 +9,7 @@ import errno
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
@@ -48,12 +48,10 @@ KINDS = ("desk", "mailbox")
 
 
 @pytest.fixture
-def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Config]:
-    monkeypatch.setenv("CASEGATE_HOME", str(tmp_path))
-    get_config.cache_clear()
+def config(tmp_path: Path, setting: Callable[..., None]) -> Config:
+    setting("CASEGATE_HOME", str(tmp_path))
     # Due again at once, so each round of the test is one more attempt.
-    yield dataclasses.replace(get_config(), retry_min=0.0, retry_max=0.0, set_aside_after=3)
-    get_config.cache_clear()
+    return dataclasses.replace(get_config(), retry_min=0.0, retry_max=0.0, set_aside_after=3)
 
 
 def queue_for_desk(intake: Intake, subjects: list[str]) -> list[str]:

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from casegate.config import get_config
 from casegate.console.roles import roles_of
 from casegate.desk import blobs
 from casegate.desk.arrivals import DeskArrival, Filed
@@ -58,9 +57,8 @@ def test_a_missing_blob_file_is_a_clear_error(home: Path) -> None:
 
 
 def test_filing_keeps_raw_bytes_attachments_and_limits(home: Path,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CASEGATE_ATTACHMENT_MAX_FILE", "10")
-    get_config.cache_clear()
+                                                       setting: Callable[..., None]) -> None:
+    setting("CASEGATE_ATTACHMENT_MAX_FILE", "10")
     intake = add_intake(IntakeKind.CASE, "help@desk.example", first_response_hours=4, team="Tier 1")
     msg = EmailMessage()
     msg["From"], msg["Subject"], msg["Message-ID"] = "ann@acme.example", "Logs", "<a@acme>"
