@@ -7,6 +7,10 @@ source "$(dirname "$0")/_venv.sh" "[test]"
 if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     apt-get update -qq && apt-get install -y -qq chromium >/dev/null
 fi
+# bench/relay_vs_postfix.py's smoke run compares with a private Postfix instance (Debian's).
+if [ ! -x /usr/sbin/postfix ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postfix >/dev/null
+fi
 .venv/bin/ruff check src tests bench
 .venv/bin/lint-imports
 CASEGATE_HOME="$(mktemp -d)" .venv/bin/mypy
