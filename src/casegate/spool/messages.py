@@ -64,6 +64,8 @@ class AcceptedMessage:
     raw: bytes
     dsn_ret: str = ""
     dsn_envid: str = ""
+    auth_results: str = ""
+    spam_report: dict[str, object] = field(default_factory=dict)
     deliveries: list[DeliveryRow] = field(default_factory=list)
     quarantine: list[QuarantineRow] = field(default_factory=list)
 
@@ -109,8 +111,8 @@ def enqueue(batch: list[AcceptedMessage]) -> None:
         received = ops.adapt_datetimefield_value(m.received_at)
         message_rows.append(
             (m.queue_id, m.mail_from, ops.adapt_json_value(m.rcpt_tos, None), received, m.peer,
-             m.helo, len(m.raw), m.message_id, m.spam, m.spam_reason, m.dsn_ret, m.dsn_envid,
-             m.raw)
+             m.helo, len(m.raw), m.message_id, m.spam, m.spam_reason, m.auth_results,
+             ops.adapt_json_value(m.spam_report, None), m.dsn_ret, m.dsn_envid, m.raw)
         )
         for d in m.deliveries:
             delivery_rows.append(
@@ -125,8 +127,8 @@ def enqueue(batch: list[AcceptedMessage]) -> None:
     with connection.cursor() as cursor:
         cursor.executemany(
             "INSERT INTO gateway_message (queue_id, mail_from, rcpt_tos, received_at, peer, helo,"
-            " size, message_id, spam, spam_reason, dsn_ret, dsn_envid, raw) VALUES"
-            " (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            " size, message_id, spam, spam_reason, auth_results, spam_report, dsn_ret, dsn_envid,"
+            " raw) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
             message_rows,
         )
         if delivery_rows:

@@ -25,6 +25,12 @@ class Message(models.Model):
     message_id = models.CharField(max_length=998, blank=True, default="", db_index=True)
     spam = models.BooleanField(default=False)
     spam_reason = models.CharField(max_length=200, blank=True, default="")
+    auth_results = models.TextField(
+        blank=True, default="",
+        help_text="the Authentication-Results header value the gateway added on arrival")
+    spam_report = models.JSONField(
+        default=dict, blank=True,
+        help_text="the classifier's report: classifier, action, score, required score, symbols")
     dsn_ret = models.CharField(max_length=4, blank=True, default="",
                                help_text="DSN RET from MAIL FROM: FULL or HDRS")
     dsn_envid = models.CharField(max_length=100, blank=True, default="")
