@@ -192,7 +192,7 @@ def get_config() -> Config:
         retry_min=_env_float("CASEGATE_RETRY_MIN", 60.0),
         retry_max=_env_float("CASEGATE_RETRY_MAX", 4000.0),
         message_lifetime=_env_float("CASEGATE_MESSAGE_LIFETIME", 5 * 24 * 3600.0),
-        worker_poll=_env_float("CASEGATE_WORKER_POLL", 0.01),
+        worker_poll=_env_float("CASEGATE_WORKER_POLL", 5.0),
         lease_seconds=_env_float("CASEGATE_LEASE_SECONDS", 300.0),
         connections_per_destination=_env_int("CASEGATE_DESTINATION_CONCURRENCY", 4),
         trusted_networks=_networks(

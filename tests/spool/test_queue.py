@@ -1,17 +1,20 @@
-"""The queue keeps each delivery's edits as earlier versions stored them."""
+"""The queue keeps each delivery's edits as earlier versions stored them, and tells an idle
+worker how long it may sleep."""
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import connection, transaction
+from django.utils import timezone
 
 from casegate.spool.copy_edits import CopyEdits
 from casegate.spool.messages import AcceptedMessage, DeliveryRow, enqueue, new_queue_id
 from casegate.spool.models import Delivery
-from casegate.spool.queue import claim
+from casegate.spool.queue import MIN_SLEEP, claim, seconds_until_due
+from casegate.spool.vocabulary import DeliveryState
 
 pytestmark = pytest.mark.django_db
 
@@ -50,3 +53,26 @@ def test_rows_an_earlier_version_wrote_are_read() -> None:
         Delivery.objects.filter(id=row_id).update(edits=edits)
     assert [item.edits for item in claim(("remote",), 10, 60)] == [
         CopyEdits((("X-B", "2"), ("X-A", "1")), require_tls=True), CopyEdits()]
+
+
+def test_an_empty_queue_lets_the_worker_sleep_the_longest() -> None:
+    assert seconds_until_due(("remote",), 5.0) == 5.0
+
+
+def test_a_worker_sleeps_until_the_next_retry_of_its_kinds() -> None:
+    queue(CopyEdits(), CopyEdits())
+    first, second = Delivery.objects.order_by("id")
+    Delivery.objects.filter(id=first.id).update(
+        state=DeliveryState.DEFERRED, next_attempt_at=timezone.now() + timedelta(seconds=2))
+    Delivery.objects.filter(id=second.id).update(state=DeliveryState.DELIVERED)
+    assert 1.0 < seconds_until_due(("remote",), 5.0) <= 2.0
+    assert seconds_until_due(("desk", "mailbox"), 5.0) == 5.0
+
+
+def test_a_lease_that_runs_out_wakes_the_worker_and_nothing_due_spins_it() -> None:
+    queue(CopyEdits())
+    claim(("remote",), 10, 1.5)
+    assert 0.5 < seconds_until_due(("remote",), 5.0) <= 1.5
+    Delivery.objects.update(state=DeliveryState.PENDING,
+                            next_attempt_at=timezone.now() - timedelta(seconds=1))
+    assert seconds_until_due(("remote",), 5.0) == MIN_SLEEP

@@ -12,6 +12,7 @@ from casegate.delivery.models import Transport
 from casegate.directory.addresses import normalize_domain
 from casegate.errors import CasegateError
 from casegate.mail.hostport import parse_hostport
+from casegate.spool.messages import wake_workers
 from casegate.spool.models import Delivery, QueueAction
 from casegate.spool.vocabulary import DeliveryState
 
@@ -81,6 +82,8 @@ def act_on_queue(action: str, delivery_ids: list[int] | None, reason: str = "") 
             delivery.next_attempt_at = now
         delivery.updated_at = now
     Delivery.objects.bulk_update(targets, ["state", "next_attempt_at", "updated_at"])
+    if new_state == DeliveryState.PENDING and targets:
+        wake_workers()
     QueueAction.objects.bulk_create(
         QueueAction(delivery=d, action=action, reason=reason, actor=actor, at=now)
         for d in targets

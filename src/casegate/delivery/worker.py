@@ -50,6 +50,7 @@ from casegate.spool.queue import (
     raw_messages,
     release_all_leases,
     retry_at,
+    seconds_until_due,
     still_held,
 )
 from casegate.spool.vocabulary import DeliveryKind, DeliveryState
@@ -388,8 +389,14 @@ class RemoteDrain:
                         sending[task] = claimed_at
                         task.add_done_callback(sending.pop)
                     continue
-            # rung when mail is queued
-            await loop.run_in_executor(None, self._bell.wait, self.config.worker_poll)
+            try:
+                sleep = await self._in_database(seconds_until_due, (DeliveryKind.REMOTE,),
+                                                self.config.worker_poll)
+            except Exception:
+                log.exception("delivery loop remote cannot read the queue; retrying")
+                await self._reconnect()
+                sleep = 1.0
+            await loop.run_in_executor(None, self._bell.wait, sleep)  # rung when mail is queued
             self._bell.clear()
         # Stopping: what was sent is recorded as delivered, the rest goes back to the queue.
         for deadline in self._deadlines:
@@ -602,10 +609,10 @@ class DeliveryWorker:
 
     def _loop(self, kinds: tuple[str, ...], batch: int,
               work: Callable[[list[Claimed]], None], bell: threading.Event) -> None:
-        idle = self.config.worker_poll
         while not self._stop.is_set():
             try:
                 items = claim(kinds, batch, self.config.lease_seconds)
+                sleep = 0.0 if items else seconds_until_due(kinds, self.config.worker_poll)
             except Exception:
                 log.exception("delivery loop %s cannot claim work; retrying", "/".join(kinds))
                 _fresh_connection()
@@ -614,6 +621,6 @@ class DeliveryWorker:
             if items:
                 work_through(items, work, self.config)
                 continue
-            bell.wait(idle)  # rung when mail is queued
+            bell.wait(sleep)  # rung when mail is queued
             bell.clear()
         connection.close()

@@ -13,6 +13,7 @@ from casegate.filtering.phishing import phishing_reason
 from casegate.mail.headers import HeaderFields
 from casegate.routing.engine import Verdict
 from casegate.routing.snapshot import load_table
+from casegate.spool.messages import wake_workers
 from casegate.spool.models import Delivery, Quarantine
 
 
@@ -97,4 +98,6 @@ def release(entry_id: int) -> list[Delivery]:
     entry.state = Quarantine.RELEASED
     entry.decided_at = now
     entry.save(update_fields=["state", "decided_at"])
+    if deliveries:
+        wake_workers()
     return deliveries

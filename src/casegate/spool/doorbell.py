@@ -1,8 +1,8 @@
 """A nudge to the delivery workers: mail was queued.
 
-The workers still poll the queue; the nudge only saves the wait until the next poll, so a
-message leaves right after its 250 instead of up to ``CASEGATE_WORKER_POLL`` later. A lost
-nudge costs nothing but that wait, so ringing never blocks and never fails.
+An idle worker sleeps until its next retry is due, or at most ``CASEGATE_WORKER_POLL``;
+the nudge wakes it, so a message leaves right after its 250. A lost nudge costs nothing but
+that wait, so ringing never blocks and never fails.
 
 On SQLite (one host) every commit that queues mail rings a Unix datagram socket in
 ``$CASEGATE_HOME``; on PostgreSQL every transaction that queues mail sends

@@ -145,7 +145,15 @@ def enqueue(batch: list[AcceptedMessage]) -> None:
                 " state, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s)",
                 quarantine_rows,
             )
-        if delivery_rows and connection.vendor == "postgresql":
+    if delivery_rows:
+        wake_workers()
+
+
+def wake_workers() -> None:
+    """Wake the delivery workers when the current transaction commits (at once outside
+    one): mail was queued, or deliveries were made due again."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
             cursor.execute(f"NOTIFY {QUEUE_CHANNEL}")  # sent to the workers at commit
-    if delivery_rows and connection.vendor == "sqlite":
+    else:
         transaction.on_commit(ring_workers)

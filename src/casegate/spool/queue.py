@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import Min
 from django.utils import timezone
 
 from casegate.spool.copy_edits import NO_COPY_EDITS, CopyEdits
@@ -37,6 +38,11 @@ class Claimed:
     received_at: datetime
     edits: CopyEdits = NO_COPY_EDITS
     peer: str = ""
+
+
+# The shortest sleep between two looks at the queue: a delivery due "now" that a claim
+# did not find is taken on the next look, without spinning.
+MIN_SLEEP = 0.005
 
 
 def _json(value: Any) -> dict[str, Any]:
@@ -178,3 +184,22 @@ def release_all_leases() -> int:
     return Delivery.objects.filter(state=DeliveryState.INFLIGHT).update(
         state=DeliveryState.PENDING, lease_until=None
     )
+
+
+def seconds_until_due(kinds: Iterable[str], longest: float) -> float:
+    """How long a worker with nothing to do may sleep: until the earliest of these kinds'
+    deliveries is due (a retry's time, or a lease that runs out), at most ``longest``.
+
+    Mail queued meanwhile rings the worker awake (:mod:`casegate.spool.doorbell`).
+    """
+    kinds = list(kinds)
+    due = Delivery.objects.filter(
+        kind__in=kinds, state__in=(DeliveryState.PENDING, DeliveryState.DEFERRED)
+    ).aggregate(at=Min("next_attempt_at"))["at"]
+    lease_ends = Delivery.objects.filter(
+        kind__in=kinds, state=DeliveryState.INFLIGHT
+    ).aggregate(at=Min("lease_until"))["at"]
+    soonest = min((t for t in (due, lease_ends) if t is not None), default=None)
+    if soonest is None:
+        return longest
+    return min(longest, max((soonest - timezone.now()).total_seconds(), MIN_SLEEP))
