@@ -9,9 +9,11 @@ import logging
 import os
 import resource
 import signal
+import socket
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from casegate.config import Config
@@ -29,6 +31,9 @@ CHILDREN_CHECK = 2.0  # seconds between looks at the delivery worker and the HTT
 # Seconds a stopping delivery worker has to record its sends; it cuts them short within a
 # few seconds, so only a hung worker is killed (what it held returns when its lease ends).
 WORKER_STOP_GRACE = 60.0
+# A gateway process finishes its open sessions within 30 s (Gateway.stop), then its commits.
+GATEWAY_STOP_GRACE = 45.0
+LISTEN_BACKLOG = 1024
 # Descriptors the process holds besides SMTP sessions: database connections, the HTTP
 # server's sockets and threads' pipes, log files.
 FILES_BESIDE_SESSIONS = 200
@@ -100,34 +105,120 @@ def raise_open_file_limit(sessions: int) -> int:
 
 
 def start_worker_process() -> subprocess.Popen[bytes]:
-    env = dict(os.environ)
-    return subprocess.Popen(
-        [sys.executable, "-m", "casegate", "worker", "--parent-pid", str(os.getpid())], env=env
-    )
+    return _child("worker", "--parent-pid", str(os.getpid()))
+
+
+def start_gateway_process(listening: socket.socket) -> subprocess.Popen[bytes]:
+    return _child("gateway", "--listen-fd", str(listening.fileno()),
+                  "--parent-pid", str(os.getpid()), pass_fds=(listening.fileno(),))
+
+
+def _child(*args: str, pass_fds: tuple[int, ...] = ()) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", "casegate", *args], env=dict(os.environ),
+                            pass_fds=pass_fds)
+
+
+def listening_socket(address: HostPort) -> socket.socket:
+    """The SMTP socket the gateway processes share, as Postfix's master shares one with
+    its smtpd processes: a connection waits in its backlog for whichever accepts first,
+    so a process that dies loses no connection that it had not accepted."""
+    family, kind, proto, _, where = socket.getaddrinfo(
+        address.host, address.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+    listening = socket.socket(family, kind, proto)
+    try:
+        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listening.bind(where)
+        listening.listen(LISTEN_BACKLOG)
+    except OSError:
+        listening.close()
+        raise
+    listening.set_inheritable(True)
+    return listening
+
+
+class SmtpGateway:
+    """One process's gateway: the routing table, the group commit and the SMTP server."""
+
+    def __init__(self, config: Config) -> None:
+        self.tables = TableCache()
+        self.store = DurableStore()
+        self.server = Gateway(config, GatewayHandler(config, self.tables, self.store,
+                                                     load_classifiers()))
+
+    async def open(self) -> None:
+        await asyncio.to_thread(self.tables.reload)
+        self.store.start()
+
+    async def close(self) -> None:
+        """Finish open sessions, then what they stored."""
+        await self.server.stop()
+        await asyncio.to_thread(self.store.close)
+        self.tables.close()
+
+
+class Supervised:
+    """A child process restarted whenever it exits while the parent is not stopping."""
+
+    def __init__(self, name: str, start: Callable[[], subprocess.Popen[bytes]]) -> None:
+        self.name = name
+        self._start = start
+        self.process = start()
+
+    def keep_running(self) -> None:
+        if self.process.poll() is not None:
+            log.error("%s=exited status=%s: starting another", self.name,
+                      self.process.returncode)
+            self.process = self._start()
+
+    async def stop(self, grace: float) -> None:
+        self.process.terminate()
+        try:
+            await asyncio.to_thread(self.process.wait, grace)
+        except subprocess.TimeoutExpired:
+            log.error("%s=killed: it did not stop within %.0f s", self.name, grace)
+            self.process.kill()
+
+
+def gateway_processes(requested: int | None) -> int:
+    """``--processes``: how many processes accept SMTP; by default one per core."""
+    count = requested if requested is not None else (os.cpu_count() or 1)
+    if count < 1:
+        raise CasegateError("--processes must be at least 1")
+    return count
 
 
 async def _serve(config: Config, smtp: HostPort, http: HostPort | None,
-                 with_worker: bool) -> None:
+                 with_worker: bool, processes: int) -> None:
     raise_open_file_limit(config.max_sessions)
-    tables = TableCache()
-    await asyncio.to_thread(tables.reload)
-    store = DurableStore()
-    store.start()
-    gateway = Gateway(config, GatewayHandler(config, tables, store, load_classifiers()))
+    in_process = processes == 1
+    gateway = SmtpGateway(config) if in_process else None
+    shared: socket.socket | None = None
     try:
-        await gateway.start(smtp.host, smtp.port)
-        listening = HostPort(smtp.host, gateway.port)
+        if gateway is not None:
+            await gateway.open()
+            await gateway.server.start(smtp.host, smtp.port)
+            listening = HostPort(smtp.host, gateway.server.port)
+        else:
+            shared = listening_socket(smtp)
+            listening = HostPort(smtp.host, shared.getsockname()[1])
         http_server = HttpServer(http.host, http.port, str(listening)) if http else None
     except OSError as exc:
-        await asyncio.to_thread(store.close)
+        if gateway is not None:
+            await asyncio.to_thread(gateway.store.close)
         raise CasegateError(f"cannot listen: {exc.strerror or exc}") from None
     # What is loaded by now lives as long as the process: keep the collector from walking
     # it again and again (its pauses landed inside console requests).
     gc.freeze()
     if http_server:
         http_server.start()
-    worker = start_worker_process() if with_worker else None
+    children: list[Supervised] = []
+    if shared is not None:
+        listening_on = shared
+        children += [Supervised(f"gateway{n}", lambda: start_gateway_process(listening_on))
+                     for n in range(processes)]
+    worker = Supervised("worker", start_worker_process) if with_worker else None
     print(f"casegate: SMTP on {listening}"
+          + ("" if in_process else f" ({processes} gateway processes)")
           + (f", HTTP on http://{http}/" if http else "")
           + (", delivery worker running" if worker else ""), flush=True)
 
@@ -139,39 +230,61 @@ async def _serve(config: Config, smtp: HostPort, http: HostPort | None,
     while not stop.is_set():
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), CHILDREN_CHECK)
-        if worker is not None and worker.poll() is not None and not stop.is_set():
-            log.error("the delivery worker exited with status %s; starting another",
-                      worker.returncode)
-            worker = start_worker_process()
-        if http_server is not None and not http_server.running and not stop.is_set():
+        if stop.is_set():
+            break
+        for child in [*children, *([worker] if worker else [])]:
+            child.keep_running()
+        if http_server is not None and not http_server.running:
             # The console and the API are gone while SMTP looks healthy: end the
             # process, so its supervisor restarts the whole of it.
             failure = "the HTTP server stopped unexpectedly (its error is logged above)"
             log.error("http=stopped serve=stopping")
             stop.set()
     log.info("stopping: finishing open SMTP sessions")
-    await gateway.stop()
-    await asyncio.to_thread(store.close)
-    tables.close()
+    if gateway is not None:
+        await gateway.close()
+    await asyncio.gather(*(child.stop(GATEWAY_STOP_GRACE) for child in children))
+    if shared is not None:
+        shared.close()
     if http_server:
         http_server.stop()
     if worker:
-        worker.terminate()
-        try:
-            await asyncio.to_thread(worker.wait, WORKER_STOP_GRACE)
-        except subprocess.TimeoutExpired:
-            log.error("worker=killed: it did not stop within %.0f s; the deliveries it held"
-                      " return to the queue when their lease ends", WORKER_STOP_GRACE)
-            worker.kill()
+        await worker.stop(WORKER_STOP_GRACE)
     if failure:
         raise CasegateError(failure)
 
 
-def serve(config: Config, smtp: str, http: str | None, with_worker: bool = True) -> None:
+def serve(config: Config, smtp: str, http: str | None, with_worker: bool = True,
+          processes: int | None = 1) -> None:
     asyncio.run(
         _serve(config, listen_address(smtp, "--smtp"),
-               listen_address(http, "--http") if http else None, with_worker)
+               listen_address(http, "--http") if http else None, with_worker,
+               gateway_processes(processes))
     )
+
+
+async def _gateway_process(config: Config, listen_fd: int, parent_pid: int) -> None:
+    raise_open_file_limit(config.max_sessions)
+    gateway = SmtpGateway(config)
+    await gateway.open()
+    await gateway.server.start_on(socket.socket(fileno=listen_fd))
+    gc.freeze()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), CHILDREN_CHECK)
+        if os.getppid() != parent_pid:
+            log.warning("the serving process is gone; this gateway process stops")
+            stop.set()
+    await gateway.close()
+
+
+def run_gateway(config: Config, listen_fd: int, parent_pid: int) -> None:
+    """One of ``serve --processes``'s gateway processes, on the socket ``serve`` listens on."""
+    asyncio.run(_gateway_process(config, listen_fd, parent_pid))
 
 
 def run_worker(config: Config, parent_pid: int | None) -> None:

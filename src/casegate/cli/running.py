@@ -19,7 +19,15 @@ def register(subcommands: Subcommands) -> None:
     p.add_argument("--http", default=None, metavar="HOST:PORT")
     p.add_argument("--no-worker", action="store_true",
                    help="do not start a delivery worker (run `casegate worker` elsewhere)")
+    p.add_argument("--processes", type=int, default=None, metavar="N",
+                   help="gateway processes accepting SMTP on the one port (default: one per"
+                        " core; 1 serves SMTP in the serving process itself)")
     p.set_defaults(func=serve, long_running=True)
+
+    p = subcommands.add_parser("gateway", help=argparse.SUPPRESS)
+    p.add_argument("--listen-fd", type=int, required=True)
+    p.add_argument("--parent-pid", type=int, required=True)
+    p.set_defaults(func=gateway, long_running=True)
 
     p = subcommands.add_parser("worker", help="run a delivery worker only")
     p.add_argument("--parent-pid", type=int, default=None, help=argparse.SUPPRESS)
@@ -37,7 +45,14 @@ def register(subcommands: Subcommands) -> None:
 def serve(args: argparse.Namespace) -> None:
     from casegate.serve import serve as run_serve
 
-    run_serve(get_config(), args.smtp, args.http, with_worker=not args.no_worker)
+    run_serve(get_config(), args.smtp, args.http, with_worker=not args.no_worker,
+              processes=args.processes)
+
+
+def gateway(args: argparse.Namespace) -> None:
+    from casegate.serve import run_gateway
+
+    run_gateway(get_config(), args.listen_fd, args.parent_pid)
 
 
 def worker(args: argparse.Namespace) -> None:

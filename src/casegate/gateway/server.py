@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import socket
 import ssl
 from typing import Any, ClassVar, cast
 
@@ -295,6 +296,12 @@ class Gateway:
     async def start(self, host: str, port: int) -> None:
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(self._protocol, host, port, reuse_address=True)
+
+    async def start_on(self, listening: socket.socket) -> None:
+        """Serve sessions accepted from a socket that is already listening (one that
+        several gateway processes share)."""
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(self._protocol, sock=listening)
 
     @property
     def port(self) -> int:

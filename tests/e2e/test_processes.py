@@ -1,0 +1,110 @@
+"""``serve --processes``: several gateway processes accept on one port, as Postfix's smtpd
+processes do, with the same rules and the same promise: nothing answered 250 is lost."""
+
+from __future__ import annotations
+
+import re
+import signal
+import smtplib
+import threading
+import time
+
+import psutil
+
+from tests.e2e.test_resilience import messages, received_ids
+from tests.mails import mail
+from tests.support import Instance, free_port, instance, send_until_acknowledged, smtp_sink
+
+ACCEPTED_BY = re.compile(r"casegate\.gateway\[(\d+)\] queue=\S+ accepted")
+
+
+def gateway_pids(inst: Instance) -> set[int]:
+    """The serving process's live gateway processes."""
+    assert inst.process is not None
+    found = set()
+    for child in psutil.Process(inst.process.pid).children():
+        try:
+            if "gateway" in child.cmdline():
+                found.add(child.pid)
+        except psutil.Error:  # gone, or a zombie not yet reaped
+            continue
+    return found
+
+
+def accepting_pids(inst: Instance) -> list[int]:
+    return [int(pid) for pid in ACCEPTED_BY.findall(inst.log_path.read_text())]
+
+
+def send_each_on_its_own_connection(inst: Instance, rcpt: str, count: int) -> None:
+    for n in range(count):
+        data, _ = mail(subject=f"connection {n}", to=rcpt)
+        with inst.smtp() as client:
+            client.sendmail("someone@example.net", [rcpt], data)
+
+
+def test_two_gateway_processes_share_the_port_apply_new_rules_and_stop_cleanly(
+        backend: str) -> None:
+    with instance(backend) as inst:
+        inst.run("demo")
+        inst.start(processes=2)
+        pids = gateway_pids(inst)
+        assert len(pids) == 2
+        send_each_on_its_own_connection(inst, "help@solarmora.com", 20)
+        inst.wait_for(lambda: set(accepting_pids(inst)) == pids, what="both processes serving")
+
+        with inst.smtp() as client:
+            client.ehlo("client.example.net")
+            client.mail("someone@example.net")
+            assert client.rcpt("orders@solarmora.com")[0] == 550
+        cases = next(i["address"] for i in inst.json("desk", "intake", "list")
+                     if i["kind"] == "case")
+        inst.run("rule", "add", "--match", "orders@solarmora.com", "--replace-recipient", cases)
+        already = len(accepting_pids(inst))
+        send_each_on_its_own_connection(inst, "orders@solarmora.com", 20)
+        assert set(accepting_pids(inst)[already:]) == pids  # each applied the new rule
+
+        # SIGTERM: a session open in one process finishes its message first.
+        client = inst.smtp()
+        client.ehlo("client.example.net")
+        client.mail("someone@example.net")
+        client.rcpt("help@solarmora.com")
+        assert inst.process is not None
+        inst.process.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        data, msgid = mail(subject="sent while stopping")
+        assert client.data(data)[0] == 250
+        client.quit()
+        assert inst.process.wait(timeout=60) == 0
+        inst.process = None
+        assert not any(psutil.pid_exists(pid) for pid in pids)
+        inst.start(processes=2)
+        inst.case_with(msgid)
+
+
+def test_kill9_of_one_gateway_process_under_load_loses_no_acknowledged_message(
+        backend: str) -> None:
+    port = free_port()
+    with instance(backend) as inst, smtp_sink(port) as (_, crm):
+        inst.run("demo")
+        inst.run("transport", "add", "my-crm.com", f"127.0.0.1:{port}")
+        inst.run("rule", "add", "--match", "crm@solarmora.com", "--replace-recipient",
+                 "support@my-crm.com")
+        inst.start(processes=2)
+        batch = messages(400, "one down")
+        acknowledged: list[str] = []
+        sender = threading.Thread(target=lambda: acknowledged.extend(
+            send_until_acknowledged([inst.smtp_port], batch, "crm@solarmora.com", threads=4)))
+        sender.start()
+        while len(acknowledged) < 150 and sender.is_alive():
+            time.sleep(0.01)
+        victim = min(gateway_pids(inst))
+        psutil.Process(victim).kill()
+        inst.wait_for(lambda: len(gateway_pids(inst) - {victim}) == 2, timeout=30,
+                      what="a new gateway process in place of the killed one")
+        sender.join()
+        assert sorted(acknowledged) == sorted(m for m, _ in batch)
+        inst.wait_for(lambda: set(received_ids(crm.messages)) >= set(acknowledged),
+                      timeout=120, what="every acknowledged message at the CRM")
+        assert "gateway" in inst.log_path.read_text()  # the restart is logged
+        with smtplib.SMTP("127.0.0.1", inst.smtp_port, timeout=30) as client:
+            assert client.noop()[0] == 250
