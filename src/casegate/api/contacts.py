@@ -6,10 +6,11 @@ from typing import Any
 
 from django.db.models import Q
 from django.http import HttpRequest
-from ninja import P, Path, Query, Router
+from ninja import P, PathEx, Query, Router
 from ninja.errors import HttpError
 
 from casegate.api.pagination import PageParams, paginate
+from casegate.api.requests import AgentRequest
 from casegate.api.schemas import (
     MAX_ID,
     CompanyDetail,
@@ -26,8 +27,8 @@ from casegate.desk.models import Company, Contact
 
 router = Router(tags=["contacts"])
 
-ContactId = Path[int, P(ge=1, le=MAX_ID, description="the contact's id")]
-CompanyId = Path[int, P(ge=1, le=MAX_ID, description="the company's id")]
+ContactId = PathEx[int, P(ge=1, le=MAX_ID, description="the contact's id")]
+CompanyId = PathEx[int, P(ge=1, le=MAX_ID, description="the company's id")]
 
 
 def _contact(contact: Contact) -> dict[str, Any]:
@@ -55,7 +56,7 @@ def list_contacts(request: HttpRequest, filters: Query[ContactFilters], page: Qu
 
 
 @router.get("/contacts/{contact_id}", response=responses({200: ContactDetail}, 404, 422))
-def get_contact(request: HttpRequest, contact_id: ContactId) -> dict[str, Any]:
+def get_contact(request: AgentRequest, contact_id: ContactId) -> dict[str, Any]:
     """A contact with the numbers of their cases (those the caller may see) and leads."""
     contact = Contact.objects.select_related("company").filter(pk=contact_id).first()
     if contact is None:

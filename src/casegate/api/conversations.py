@@ -10,12 +10,13 @@ from django.db import connection
 from django.db.models import BooleanField, QuerySet
 from django.db.models.expressions import RawSQL
 from django.http import HttpRequest
-from ninja import P, Path, Query, Router, Status
+from ninja import P, PathEx, Query, Router, Status
 from ninja.errors import HttpError
 
 from casegate.api.messages import message_items, thread_messages
 from casegate.api.pagination import PageParams, paginate
 from casegate.api.remote_content import as_requested
+from casegate.api.requests import AgentRequest
 from casegate.api.schemas import (
     MAX_ID,
     CaseDetail,
@@ -42,8 +43,8 @@ from casegate.desk.vocabulary import IntakeKind
 
 router = Router()
 
-CaseId = Path[int, P(ge=1, le=MAX_ID, description="the case number")]
-LeadId = Path[int, P(ge=1, le=MAX_ID, description="the lead number")]
+CaseId = PathEx[int, P(ge=1, le=MAX_ID, description="the case number")]
+LeadId = PathEx[int, P(ge=1, le=MAX_ID, description="the lead number")]
 
 # filter field -> the lookup it applies (tag and the dates are handled apart)
 _LOOKUPS = {"status": "status", "priority": "priority", "assignee": "assignee__username",
@@ -124,7 +125,7 @@ def _reply(model: type[Case | Lead], number: int, author: Any, reply: ReplyIn
 
 
 @router.get("/cases", response=responses({200: Page[CaseOut]}, 400, 422), tags=["cases"])
-def list_cases(request: HttpRequest, filters: Query[CaseFilters], page: Query[PageParams]
+def list_cases(request: AgentRequest, filters: Query[CaseFilters], page: Query[PageParams]
                ) -> dict[str, Any]:
     """Cases, newest first, matching every filter given."""
     rows = _filtered(Case.objects.filter(case_scope(request.auth))
@@ -133,7 +134,7 @@ def list_cases(request: HttpRequest, filters: Query[CaseFilters], page: Query[Pa
 
 
 @router.get("/cases/{case_id}", response=responses({200: CaseDetail}, 404, 422), tags=["cases"])
-def get_case(request: HttpRequest, case_id: CaseId, html: Query[HtmlOptions]
+def get_case(request: AgentRequest, case_id: CaseId, html: Query[HtmlOptions]
              ) -> dict[str, Any]:
     """A case with its thread, its history and the requester's other cases."""
     _require(Case, case_id, request.auth)
@@ -142,7 +143,7 @@ def get_case(request: HttpRequest, case_id: CaseId, html: Query[HtmlOptions]
 
 @router.patch("/cases/{case_id}", response=responses({200: CaseOut}, 400, 404, 422),
               tags=["cases"])
-def update_case_fields(request: HttpRequest, case_id: CaseId, changes: CasePatch
+def update_case_fields(request: AgentRequest, case_id: CaseId, changes: CasePatch
                        ) -> dict[str, Any]:
     """Change the fields given; each change is recorded in the case's history."""
     _require(Case, case_id, request.auth)
@@ -162,7 +163,7 @@ def update_case_fields(request: HttpRequest, case_id: CaseId, changes: CasePatch
 
 @router.get("/cases/{case_id}/messages", response=responses({200: Page[MessageOut]}, 400, 404,
                                                            422), tags=["cases"])
-def list_case_messages(request: HttpRequest, case_id: CaseId, page: Query[PageParams],
+def list_case_messages(request: AgentRequest, case_id: CaseId, page: Query[PageParams],
                        html: Query[HtmlOptions]) -> dict[str, Any]:
     """The case's thread, oldest first."""
     return _thread(Case, case_id, page, html, request.auth)
@@ -170,7 +171,7 @@ def list_case_messages(request: HttpRequest, case_id: CaseId, page: Query[PagePa
 
 @router.post("/cases/{case_id}/replies", response=responses({201: MessageOut}, 400, 404, 422),
              tags=["cases"])
-def reply_to_case(request: HttpRequest, case_id: CaseId, reply: ReplyIn
+def reply_to_case(request: AgentRequest, case_id: CaseId, reply: ReplyIn
                   ) -> Status[dict[str, Any]]:
     """Answer the requester by mail (public) or add an internal note."""
     return Status(201, _reply(Case, case_id, request.auth, reply))
@@ -188,7 +189,7 @@ def list_leads(request: HttpRequest, filters: Query[LeadFilters], page: Query[Pa
 
 
 @router.get("/leads/{lead_id}", response=responses({200: LeadDetail}, 404, 422), tags=["leads"])
-def get_lead(request: HttpRequest, lead_id: LeadId, html: Query[HtmlOptions]
+def get_lead(request: AgentRequest, lead_id: LeadId, html: Query[HtmlOptions]
              ) -> dict[str, Any]:
     """A lead with its thread."""
     return _detail(IntakeKind.LEAD, lead_id, request.auth, html)
@@ -196,7 +197,7 @@ def get_lead(request: HttpRequest, lead_id: LeadId, html: Query[HtmlOptions]
 
 @router.patch("/leads/{lead_id}", response=responses({200: LeadOut}, 400, 404, 422),
               tags=["leads"])
-def update_lead_fields(request: HttpRequest, lead_id: LeadId, changes: LeadPatch
+def update_lead_fields(request: AgentRequest, lead_id: LeadId, changes: LeadPatch
                        ) -> dict[str, Any]:
     """Change a lead's status."""
     _require(Lead, lead_id, request.auth)
@@ -210,7 +211,7 @@ def update_lead_fields(request: HttpRequest, lead_id: LeadId, changes: LeadPatch
 
 @router.post("/leads/{lead_id}/convert", response=responses({200: LeadOut}, 404, 409, 422),
              tags=["leads"])
-def convert(request: HttpRequest, lead_id: LeadId) -> dict[str, Any]:
+def convert(request: AgentRequest, lead_id: LeadId) -> dict[str, Any]:
     """Mark a lead converted, creating its contact and company when missing."""
     _require(Lead, lead_id, request.auth)
     try:
@@ -222,7 +223,7 @@ def convert(request: HttpRequest, lead_id: LeadId) -> dict[str, Any]:
 
 @router.get("/leads/{lead_id}/messages", response=responses({200: Page[MessageOut]}, 400, 404,
                                                            422), tags=["leads"])
-def list_lead_messages(request: HttpRequest, lead_id: LeadId, page: Query[PageParams],
+def list_lead_messages(request: AgentRequest, lead_id: LeadId, page: Query[PageParams],
                        html: Query[HtmlOptions]) -> dict[str, Any]:
     """The lead's thread, oldest first."""
     return _thread(Lead, lead_id, page, html, request.auth)
@@ -230,7 +231,7 @@ def list_lead_messages(request: HttpRequest, lead_id: LeadId, page: Query[PagePa
 
 @router.post("/leads/{lead_id}/replies", response=responses({201: MessageOut}, 400, 404, 422),
              tags=["leads"])
-def reply_to_lead(request: HttpRequest, lead_id: LeadId, reply: ReplyIn
+def reply_to_lead(request: AgentRequest, lead_id: LeadId, reply: ReplyIn
                   ) -> Status[dict[str, Any]]:
     """Answer the lead's requester by mail (public) or add an internal note."""
     return Status(201, _reply(Lead, lead_id, request.auth, reply))

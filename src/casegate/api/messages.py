@@ -8,11 +8,12 @@ from typing import Any
 from urllib.parse import quote
 
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
-from ninja import P, Path, Query, Router
+from django.http import HttpResponse
+from ninja import P, PathEx, Query, Router
 from ninja.errors import HttpError
 
 from casegate.api.remote_content import as_requested
+from casegate.api.requests import AgentRequest
 from casegate.api.schemas import MAX_ID, AttachmentDetail, HtmlOptions, MessageOut, responses
 from casegate.console.roles import message_scope
 from casegate.desk import blobs
@@ -22,8 +23,8 @@ from casegate.desk.output import attachment_as_dict, delivery_states, message_as
 log = logging.getLogger("casegate.api")
 router = Router(tags=["messages"])
 
-MessageId = Path[int, P(ge=1, le=MAX_ID, description="the message's id")]
-AttachmentId = Path[int, P(ge=1, le=MAX_ID, description="the attachment's id")]
+MessageId = PathEx[int, P(ge=1, le=MAX_ID, description="the message's id")]
+AttachmentId = PathEx[int, P(ge=1, le=MAX_ID, description="the attachment's id")]
 
 _MEDIA_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}")
 _UNSAFE_IN_NAME = re.compile(r'[/\\"%]')
@@ -34,7 +35,7 @@ def thread_messages() -> QuerySet[DeskMessage]:
     return DeskMessage.objects.select_related("author").prefetch_related("attachments")
 
 
-def _attachments(request: HttpRequest) -> QuerySet[Attachment]:
+def _attachments(request: AgentRequest) -> QuerySet[Attachment]:
     """The attachments of the messages the caller may see."""
     return Attachment.objects.filter(
         message__in=DeskMessage.objects.filter(message_scope(request.auth)))
@@ -88,7 +89,7 @@ def _download(blob: Blob, media_type: str, filename: str, fallback: str) -> Http
 
 
 @router.get("/messages/{message_id}", response=responses({200: MessageOut}, 404, 422))
-def get_message(request: HttpRequest, message_id: MessageId, html: Query[HtmlOptions]
+def get_message(request: AgentRequest, message_id: MessageId, html: Query[HtmlOptions]
                 ) -> dict[str, Any]:
     """A message with its attachments' metadata."""
     message = thread_messages().filter(message_scope(request.auth), pk=message_id).first()
@@ -99,7 +100,7 @@ def get_message(request: HttpRequest, message_id: MessageId, html: Query[HtmlOpt
 
 @router.get("/messages/{message_id}/raw", response=responses({200: None}, 404, 422),
             openapi_extra=_bytes_answer("message/rfc822", "the message as it arrived or left"))
-def get_raw_message(request: HttpRequest, message_id: MessageId) -> HttpResponse:
+def get_raw_message(request: AgentRequest, message_id: MessageId) -> HttpResponse:
     """The message as it arrived (or, for a reply, as it was sent)."""
     message = (DeskMessage.objects.select_related("raw")
                .filter(message_scope(request.auth), pk=message_id).first())
@@ -113,7 +114,7 @@ def get_raw_message(request: HttpRequest, message_id: MessageId) -> HttpResponse
 
 
 @router.get("/attachments/{attachment_id}", response=responses({200: AttachmentDetail}, 404, 422))
-def get_attachment(request: HttpRequest, attachment_id: AttachmentId) -> dict[str, Any]:
+def get_attachment(request: AgentRequest, attachment_id: AttachmentId) -> dict[str, Any]:
     """An attachment's metadata; ``stored`` says whether its bytes can be downloaded."""
     attachment = _attachments(request).filter(pk=attachment_id).first()
     if attachment is None:
@@ -123,7 +124,7 @@ def get_attachment(request: HttpRequest, attachment_id: AttachmentId) -> dict[st
 
 @router.get("/attachments/{attachment_id}/download", response=responses({200: None}, 404, 422),
             openapi_extra=_bytes_answer("*/*", "the attachment's bytes, with its content type"))
-def download_attachment(request: HttpRequest, attachment_id: AttachmentId) -> HttpResponse:
+def download_attachment(request: AgentRequest, attachment_id: AttachmentId) -> HttpResponse:
     """An attachment's bytes, served as a download."""
     attachment = _attachments(request).select_related("blob").filter(pk=attachment_id).first()
     if attachment is None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import P, Path, Query, Router, Status
+from ninja import P, PathEx, Query, Router, Status
 from ninja.errors import HttpError
 
 from casegate.api.schemas import MAX_ID, RuleIn, RuleOut, SimulationIn, SimulationOut, responses
@@ -25,7 +25,7 @@ from casegate.routing.vocabulary import Rewrite
 
 router = Router(tags=["rules"])
 
-RuleId = Path[int, P(ge=1, le=MAX_ID, description="the rule number")]
+RuleId = PathEx[int, P(ge=1, le=MAX_ID, description="the rule number")]
 
 
 @router.get("/rules", response=responses({200: list[RuleOut]}, 403))

@@ -100,13 +100,22 @@ def _text(max_length: int, pattern: str = NO_NUL) -> Any:
                      AfterValidator(_encodable)]
 
 
-ShortText = _text(200)
-Address = _text(320)
-Domain = _text(253)
-Username = _text(150)
-Team = _text(100)
-Tag = _text(50, r"^[^,\x00]*$")
-ReplyText = Annotated[_text(100_000, NOT_BLANK), AfterValidator(_not_blank)]
+if TYPE_CHECKING:  # mypy cannot follow an Annotated built at run time
+    ShortText = str
+    Address = str
+    Domain = str
+    Username = str
+    Team = str
+    Tag = str
+    ReplyText = str
+else:
+    ShortText = _text(200)
+    Address = _text(320)
+    Domain = _text(253)
+    Username = _text(150)
+    Team = _text(100)
+    Tag = _text(50, r"^[^,\x00]*$")
+    ReplyText = Annotated[_text(100_000, NOT_BLANK), AfterValidator(_not_blank)]
 
 
 def omittable(*, extra: dict[str, Any] | None = None, **constraints: Any) -> Any:

@@ -82,7 +82,8 @@ def directory(request: HttpRequest) -> HttpResponse:
     accounts = list(Account.objects.order_by("address"))
     groups = list(Group.objects.prefetch_related("members").order_by("address"))
     for owner in (*accounts, *groups):
-        owner.unit_path = paths.get(owner.org_unit_id, "/")
+        # Shown beside the address by the template.
+        owner.unit_path = paths.get(owner.org_unit_id or 0, "/")  # type: ignore[attr-defined]
     return render(request, "console/directory.html", {
         "domains": Domain.objects.order_by("name"),
         "accounts": accounts,

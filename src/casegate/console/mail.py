@@ -31,7 +31,9 @@ class QueueBackend(BaseEmailBackend):
                     raise ValueError(f"no route to {', '.join(email.recipients())}")
                 continue
             mime = email.message()  # each call makes a new Message-ID: build it once
-            queued.append(generated_message(targets, mime.as_bytes(linesep="\r\n"), hostname,
+            # Django's MIME classes take the line ending; its stubs say they do not.
+            raw = mime.as_bytes(linesep="\r\n")  # type: ignore[call-arg]
+            queued.append(generated_message(targets, raw, hostname,
                                             str(mime["Message-ID"] or "")))
         if queued:
             with transaction.atomic():

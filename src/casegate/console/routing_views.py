@@ -96,8 +96,8 @@ def _routing_page(request: HttpRequest, status: int = 200, **context: Any) -> Ht
     rules = list(Rule.objects.select_related("sender_list", "recipient_list", "route")
                  .order_by("position", "id")[:RULES_SHOWN])
     for rule in rules:
-        rule.unit_path = paths.get(rule.org_unit_id, "")
-        rule.affects = rule.apply_to.split(",")
+        # Shown beside the rule by the template.
+        rule.unit_path = paths.get(rule.org_unit_id or 0, "")  # type: ignore[attr-defined]
     return render(request, "console/routing.html", {
         "rules": rules,
         "rule_count": Rule.objects.count(),
@@ -215,7 +215,8 @@ def rule_import(request: HttpRequest) -> HttpResponse:
             else request.POST.get("text", ""))
     dry_run = request.POST.get("dry_run") == "on"
     try:
-        result = import_rules(text, upload.name if upload else "rules.yaml", dry_run=dry_run)
+        result = import_rules(text, (upload.name if upload else None) or "rules.yaml",
+                              dry_run=dry_run)
     except RulesetError as exc:
         return _routing_page(request, status=400, import_error=str(exc), import_text=text)
     if dry_run:

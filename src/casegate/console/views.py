@@ -106,7 +106,7 @@ def cases(request: HttpRequest) -> HttpResponse:
     found = (Case.objects.filter(case_scope(request.user)).select_related("intake", "assignee")
              .order_by("-id"))
     if queue == "mine":
-        found = found.filter(assignee=request.user)
+        found = found.filter(assignee_id=request.user.pk)
     elif queue == "unassigned":
         found = found.filter(assignee__isnull=True)
     elif queue == "open":

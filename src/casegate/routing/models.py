@@ -103,6 +103,11 @@ class Rule(models.Model):
     def __str__(self) -> str:
         return f"rule #{self.pk} ({self.match_type} {self.match_value})".strip()
 
+    @property
+    def affects(self) -> list[str]:
+        """The kinds of address the rule applies to: users, groups, unrecognized."""
+        return self.apply_to.split(",")
+
 
 class RoutingVersion(models.Model):
     """One row whose number grows with every change to rules or the directory.
