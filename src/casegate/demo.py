@@ -8,8 +8,8 @@ from pathlib import Path
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
+from casegate.access import SUPER, add_user
 from casegate.config import get_config
-from casegate.console.roles import SUPER, add_user
 from casegate.desk.models import Intake
 from casegate.desk.services import add_intake
 from casegate.desk.vocabulary import IntakeKind

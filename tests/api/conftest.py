@@ -10,8 +10,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.test import Client
 
+from casegate.access import AGENT
 from casegate.api.tokens import create_token
-from casegate.console.roles import AGENT
 from casegate.desk.models import Intake
 from casegate.desk.services import add_intake
 from casegate.desk.vocabulary import IntakeKind

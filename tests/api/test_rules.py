@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from django.test import Client
 
+from casegate.access import add_user
 from casegate.api.tokens import create_token
-from casegate.console.roles import add_user
 from casegate.directory.services import add_domain
 
 pytestmark = pytest.mark.django_db

@@ -130,7 +130,7 @@ def test_health_and_the_schema_need_no_token(db: None) -> None:
 def test_a_token_carries_its_users_role(api: Client, intake: Any) -> None:
     from django.contrib.auth.models import Group
 
-    from casegate.console.roles import AGENT, VIEWER
+    from casegate.access import AGENT, VIEWER
     from casegate.desk.models import Agent, Case
 
     ann = get_user_model().objects.get(username="ann")

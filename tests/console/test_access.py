@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from casegate.console.roles import RoleError, add_user
+from casegate.access import RoleError, add_user
 from casegate.desk.models import Case, DeskMessage
 from casegate.desk.services import add_intake
 from casegate.desk.vocabulary import IntakeKind

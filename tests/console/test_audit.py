@@ -9,8 +9,8 @@ from auditlog.models import LogEntry
 from django.test import Client
 from django.utils import timezone
 
+from casegate.access import add_user
 from casegate.console.audit import AuditFilter, search
-from casegate.console.roles import add_user
 from casegate.delivery.forwarding import generate_key
 from casegate.desk.models import Case
 from casegate.desk.services import add_intake, update_case

@@ -6,7 +6,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from casegate.console.roles import add_user
+from casegate.access import add_user
 from casegate.desk.arrivals import DeskArrival
 from casegate.desk.filing import file_batch
 from casegate.desk.models import Case, Intake

@@ -9,7 +9,7 @@ import pytest
 from django.core import checks
 from django.test import Client
 
-from casegate.console.roles import add_user
+from casegate.access import add_user
 
 pytestmark = pytest.mark.django_db
 

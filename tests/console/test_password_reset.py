@@ -13,9 +13,9 @@ import pytest
 from auditlog.models import LogEntry
 from django.test import Client
 
+from casegate.access import add_user
 from casegate.console import password_reset
 from casegate.console.password_reset import PER_ADDRESS, PER_CLIENT
-from casegate.console.roles import add_user
 from casegate.directory.services import add_domain
 from casegate.spool.models import Message
 

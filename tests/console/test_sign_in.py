@@ -10,8 +10,8 @@ from auditlog.models import LogEntry
 from django.test import Client
 from django.utils import timezone
 
+from casegate.access import add_user
 from casegate.console.models import Throttle
-from casegate.console.roles import add_user
 from casegate.console.sign_in import PER_ACCOUNT, PER_CLIENT
 
 pytestmark = pytest.mark.django_db

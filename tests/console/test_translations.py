@@ -73,7 +73,7 @@ def test_service_messages_follow_the_active_language() -> None:
 def test_the_routing_page_shows_service_answers_in_the_readers_language() -> None:
     from django.test import Client
 
-    from casegate.console.roles import add_user
+    from casegate.access import add_user
     from casegate.desk.services import add_intake
     from casegate.directory.services import add_domain
     from casegate.routing.services import RuleSpec, add_rule

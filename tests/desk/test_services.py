@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from casegate.console.roles import roles_of
+from casegate.access import roles_of
 from casegate.desk import blobs
 from casegate.desk.arrivals import DeskArrival, Filed
 from casegate.desk.filing import file_batch

@@ -19,10 +19,10 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.operation import Operation
 from ninja.security import HttpBearer
 
+from casegate.access import can
 from casegate.api import contacts, conversations, messages, rules
 from casegate.api.schemas import HealthOut
 from casegate.api.tokens import user_for
-from casegate.console.roles import can
 
 HOW_TO_AUTHENTICATE = ("send the header 'Authorization: Bearer <token>'; "
                        "an administrator creates a token with: casegate token create USERNAME")

@@ -22,8 +22,8 @@ from casegate.api.schemas import (
     Page,
     responses,
 )
-from casegate.console.roles import case_scope
 from casegate.desk.models import Company, Contact
+from casegate.desk.visibility import case_scope
 
 router = Router(tags=["contacts"])
 

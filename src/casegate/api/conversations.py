@@ -34,11 +34,11 @@ from casegate.api.schemas import (
     ReplyIn,
     responses,
 )
-from casegate.console.roles import case_scope, hide_unseen_cases
 from casegate.desk.models import Case, Lead
 from casegate.desk.output import conversation_as_dict, conversation_detail
 from casegate.desk.replies import post_reply
 from casegate.desk.services import DeskError, convert_lead, set_status, update_case
+from casegate.desk.visibility import case_scope, hide_unseen_cases
 from casegate.desk.vocabulary import IntakeKind
 
 router = Router()

@@ -15,10 +15,10 @@ from ninja.errors import HttpError
 from casegate.api.remote_content import as_requested
 from casegate.api.requests import AgentRequest
 from casegate.api.schemas import MAX_ID, AttachmentDetail, HtmlOptions, MessageOut, responses
-from casegate.console.roles import message_scope
 from casegate.desk import blobs
 from casegate.desk.models import Attachment, Blob, DeskMessage
 from casegate.desk.output import attachment_as_dict, delivery_states, message_as_dict
+from casegate.desk.visibility import message_scope
 
 log = logging.getLogger("casegate.api")
 router = Router(tags=["messages"])

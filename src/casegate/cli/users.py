@@ -44,7 +44,7 @@ def _register_token(token: Subcommands) -> None:
 
 
 def user_add(args: argparse.Namespace) -> None:
-    from casegate.console.roles import add_user
+    from casegate.access import add_user
 
     password = sys.stdin.readline().rstrip("\n") if args.password_stdin else args.password
     user = add_user(args.username, ROLE_NAMES[args.role], password, args.email)
@@ -54,7 +54,7 @@ def user_add(args: argparse.Namespace) -> None:
 def user_list(args: argparse.Namespace) -> None:
     from django.contrib.auth import get_user_model
 
-    from casegate.console.roles import roles_of
+    from casegate.access import roles_of
 
     rows = [{"username": u.get_username(), "email": u.email, "active": u.is_active,
              "roles": sorted(roles_of(u)) if not u.is_superuser else ["super administrator"]}

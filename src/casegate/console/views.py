@@ -16,13 +16,15 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from casegate.access import can
 from casegate.console.audit import AUDITED_KINDS, AuditFilter, search
 from casegate.console.dashboard import figures
-from casegate.console.roles import can, case_scope, hide_unseen_cases, require
+from casegate.console.roles import require
 from casegate.desk.models import Case, Company, Contact, Intake, Lead
 from casegate.desk.output import conversation_detail
 from casegate.desk.replies import post_reply
 from casegate.desk.services import DeskError, convert_lead, set_status, update_case
+from casegate.desk.visibility import case_scope, hide_unseen_cases
 from casegate.desk.vocabulary import (
     FINISHED_LEAD_STATUSES,
     CaseStatus,

@@ -12,6 +12,7 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
 
+from casegate.access import AGENT
 from casegate.config import get_config
 from casegate.desk.models import Agent, Case, CaseEvent, Company, Contact, Intake, Lead
 from casegate.desk.vocabulary import (
@@ -90,8 +91,6 @@ def add_agent(email: str, name: str = "", username: str | None = None,
     agent, _ = Agent.objects.update_or_create(
         user=user, defaults={"teams": sorted({t.strip() for t in teams or [] if t.strip()}),
                              "notify": notify})
-    from casegate.console.roles import AGENT
-
     user.groups.add(Group.objects.get_or_create(name=AGENT)[0])  # the console role as well
     return agent
 

@@ -1,0 +1,44 @@
+"""Which cases and desk messages a console or API user may see."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Q
+
+from casegate.access import AGENT, MAIL_SETTINGS, VIEWER, roles_of
+from casegate.desk.models import Agent, Case
+
+
+def case_scope(user: Any) -> Q:
+    """The cases ``user`` may see: every case, or for an agent the cases of their teams,
+    those of no team and those assigned to them."""
+    roles = roles_of(user)
+    if user.is_superuser or roles & {MAIL_SETTINGS, VIEWER}:
+        return Q()
+    if AGENT in roles:
+        teams = Agent.objects.filter(user=user).values_list("teams", flat=True).first() or []
+        return Q(assignee=user) | Q(team="") | Q(team__in=list(teams))
+    return Q(pk__in=[])
+
+
+def hide_unseen_cases(detail: dict[str, Any], user: Any) -> dict[str, Any]:
+    """A case's detail without the numbers of related cases ``user`` may not see (the
+    requester's other cases, the case it follows)."""
+    related = [*detail.get("other_cases", []), *filter(None, [detail.get("follows")])]
+    scope = case_scope(user)
+    if not related or not scope:
+        return detail
+    seen = set(Case.objects.filter(scope, pk__in=related).values_list("pk", flat=True))
+    detail["other_cases"] = [number for number in detail["other_cases"] if number in seen]
+    if detail.get("follows") not in seen:
+        detail["follows"] = None
+    return detail
+
+
+def message_scope(user: Any) -> Q:
+    """The desk messages ``user`` may see: those of leads and of the cases they may see."""
+    scope = case_scope(user)
+    if not scope:
+        return Q()
+    return Q(case__isnull=True) | Q(case__in=Case.objects.filter(scope))
