@@ -11,12 +11,12 @@ from django.utils import timezone
 
 from casegate.access import add_user
 from casegate.console.audit import AuditFilter, search
-from casegate.delivery.forwarding import generate_key
 from casegate.desk.models import Case
 from casegate.desk.services import add_intake, update_case
 from casegate.desk.vocabulary import IntakeKind
 from casegate.directory.services import add_domain
 from casegate.routing.models import Rule
+from casegate.signing.keys import generate_key
 
 pytestmark = pytest.mark.django_db
 

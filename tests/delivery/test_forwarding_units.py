@@ -1,6 +1,6 @@
 import pytest
 
-from casegate.delivery.forwarding import envelope_sender, is_srs, reverse_srs
+from casegate.signing.srs import envelope_sender, is_srs, reverse_srs
 
 OURS = frozenset({"solarmora.com"})
 

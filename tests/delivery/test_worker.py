@@ -23,7 +23,6 @@ from casegate.cli.queue import queue_list
 from casegate.config import Config, get_config
 from casegate.delivery import forwarding, remote, worker
 from casegate.delivery.metrics import QueueCollector
-from casegate.delivery.models import SigningKey
 from casegate.delivery.services import act_on_queue
 from casegate.desk import blobs, reception
 from casegate.desk.models import Case, DeskMessage, Intake
@@ -31,6 +30,8 @@ from casegate.desk.services import add_intake
 from casegate.desk.vocabulary import IntakeKind
 from casegate.errors import CasegateError
 from casegate.routing.snapshot import load_table
+from casegate.signing.keys import dkim_sign, generate_key
+from casegate.signing.models import SigningKey
 from casegate.spool.copy_edits import CopyEdits
 from casegate.spool.messages import AcceptedMessage, DeliveryRow, enqueue, new_queue_id
 from casegate.spool.models import Delivery
@@ -185,7 +186,7 @@ def queue_remote(relay: str, subjects: list[str], signed_by: SigningKey | None =
             queue_id=new_queue_id(), mail_from="ann@customer.example",
             rcpt_tos=["crm@solarmora.com"], received_at=datetime.now(UTC), peer="127.0.0.1",
             helo="client.example", message_id="", spam=False, spam_reason="",
-            raw=forwarding.dkim_sign(raw, signed_by) if signed_by else raw,
+            raw=dkim_sign(raw, signed_by) if signed_by else raw,
             deliveries=[DeliveryRow("crm@solarmora.com", "support@my-crm.com", "remote", None,
                                     False, [], relay)]))
     with transaction.atomic():
@@ -262,8 +263,8 @@ def test_dkim_checks_for_arc_seals_stop_early_in_the_lease(
         config: Config, monkeypatch: pytest.MonkeyPatch) -> None:
     """Key lookups that never answer cannot make the copies outlast the claim's lease."""
     port = free_port()
-    author, _ = forwarding.generate_key("customer.example")
-    forwarding.generate_key("solarmora.com")
+    author, _ = generate_key("customer.example")
+    generate_key("solarmora.com")
     queue_remote(f"smtp:127.0.0.1:{port}", [f"signed {n}" for n in range(8)], signed_by=author)
 
     def unanswered(name: bytes, timeout: float = 5) -> bytes | None:

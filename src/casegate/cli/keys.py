@@ -20,15 +20,15 @@ def register(subcommands: Subcommands) -> None:
 
 
 def dkim_keygen(args: argparse.Namespace) -> None:
-    from casegate.delivery.forwarding import generate_key
+    from casegate.signing.keys import generate_key
 
     _, record = generate_key(args.domain, args.selector)
     print(record)
 
 
 def dkim_list(args: argparse.Namespace) -> None:
-    from casegate.delivery.forwarding import txt_record
-    from casegate.delivery.models import SigningKey
+    from casegate.signing.keys import txt_record
+    from casegate.signing.models import SigningKey
 
     rows = [{"domain": k.domain, "selector": k.selector, "record": txt_record(k),
              "created_at": k.created_at.isoformat()} for k in SigningKey.objects.all()]

@@ -39,6 +39,7 @@ from casegate.directory.addresses import domain_of
 from casegate.errors import CasegateError
 from casegate.routing.engine import RoutingTable
 from casegate.routing.snapshot import TableCache, plain_connection
+from casegate.signing import srs
 from casegate.spool.doorbell import Doorbell, QueueListener, worker_bell
 from casegate.spool.messages import enqueue
 from casegate.spool.models import Delivery, DeliveryAttempt
@@ -287,7 +288,7 @@ def prepare_outbound(items: list[Claimed], sources: OutboundSources, hostname: s
             except Exception as exc:  # a message dkimpy cannot seal still goes out
                 log.warning("queue=%s sent without an ARC seal: %s", item.queue_id, exc)
         outbound[item.id] = (
-            forwarding.envelope_sender(item.mail_from, forwarding_domain,
+            srs.envelope_sender(item.mail_from, forwarding_domain,
                                        sources.company_domains), data)
     return outbound, failed
 

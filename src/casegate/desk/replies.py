@@ -17,7 +17,6 @@ from django.db import transaction
 from django.utils import timezone
 
 from casegate.config import get_config
-from casegate.delivery.forwarding import dkim_sign, signing_key_for
 from casegate.desk import blobs
 from casegate.desk.models import Case, CaseEvent, DeskMessage, Lead
 from casegate.desk.outgoing import about, from_address, tag_of
@@ -26,6 +25,7 @@ from casegate.desk.vocabulary import CaseStatus, Direction, IntakeKind, ReplyDel
 from casegate.directory.addresses import domain_of
 from casegate.routing.engine import RoutingTable
 from casegate.routing.snapshot import load_table
+from casegate.signing.keys import dkim_sign, signing_key_for
 from casegate.spool.messages import AcceptedMessage, enqueue, generated_message
 
 log = logging.getLogger("casegate.desk")

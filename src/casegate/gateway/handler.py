@@ -10,7 +10,6 @@ from email.utils import format_datetime
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from casegate.config import Config
-from casegate.delivery import forwarding
 from casegate.desk.onward import kept_at_desk, reply_address_refusal
 from casegate.directory.addresses import domain_of
 from casegate.filtering.classifiers import Classifier, InboundMessage, classify
@@ -20,6 +19,7 @@ from casegate.gateway.transaction import SessionState, Transaction
 from casegate.mail.headers import HeaderFields
 from casegate.routing.engine import Routing, RoutingTable, Verdict
 from casegate.routing.snapshot import TableCache
+from casegate.signing import srs
 from casegate.spool.messages import AcceptedMessage, DeliveryRow, QuarantineRow, new_queue_id
 from casegate.spool.store import DurableStore
 
@@ -182,9 +182,9 @@ class GatewayHandler:
                ) -> Routing:
         """The routing table's answer, except for a bounce to an SRS address we made,
         which goes back to the original sender."""
-        if not forwarding.is_srs(address) or domain_of(address).lower() not in table.domains:
+        if not srs.is_srs(address) or domain_of(address).lower() not in table.domains:
             return table.route(address, spam=spam, sender=sender)
-        original = forwarding.reverse_srs(address)
+        original = srs.reverse_srs(address)
         targets = table.targets_for(original.lower()) if original else ()
         if not targets:
             return Routing(address, Verdict.UNKNOWN_USER,
