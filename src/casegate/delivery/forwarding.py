@@ -31,6 +31,7 @@ from django.conf import settings
 from casegate.delivery.models import SigningKey
 from casegate.directory.addresses import normalize_address, normalize_domain
 from casegate.errors import CasegateError
+from casegate.nameservers import resolver_settings
 
 log = logging.getLogger("casegate.delivery")
 
@@ -120,8 +121,6 @@ def txt_lookup(name: bytes, lifetime: float) -> bytes | None:
     """The TXT record of ``name``, through the resolver casegate is configured with; None when
     there is none. Raises :class:`dns.exception.Timeout` when no answer came in ``lifetime``
     seconds."""
-    from casegate.delivery.remote import resolver_settings
-
     try:
         answer = resolver_settings().resolve(name.decode().rstrip("."), "TXT", lifetime=lifetime)
     except dns.exception.Timeout:

@@ -15,21 +15,16 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
-from typing import TypeVar
 
 import aiosmtplib
-import dns.asyncresolver
 import dns.exception
-import dns.nameserver
 import dns.resolver
 from django.utils import timezone
 
-from casegate.config import get_config
+from casegate.nameservers import resolver
 from casegate.spool.queue import Claimed
 
 log = logging.getLogger("casegate.delivery")
-
-_R = TypeVar("_R", bound=dns.resolver.BaseResolver)
 
 CONNECT_TIMEOUT = 30.0
 COMMAND_TIMEOUT = 300.0
@@ -82,32 +77,6 @@ def parse_relay(relay: str) -> Hop:
     protocol, _, rest = relay.partition(":")
     host, _, port = rest.rpartition(":")
     return Hop(host.strip("[]"), int(port), protocol)
-
-
-def _nameservers() -> list[dns.nameserver.Nameserver] | None:
-    """The name servers in CASEGATE_DNS_SERVERS, or None for the system's."""
-    servers = get_config().dns_servers
-    if not servers:
-        return None
-    return [dns.nameserver.Do53Nameserver(host, port) for host, port in servers]
-
-
-def resolver() -> dns.asyncresolver.Resolver:
-    return _configured(dns.asyncresolver.Resolver, dns.asyncresolver.get_default_resolver)
-
-
-def resolver_settings() -> dns.resolver.Resolver:
-    """A blocking resolver with the same name servers, for code that cannot await."""
-    return _configured(dns.resolver.Resolver, dns.resolver.get_default_resolver)
-
-
-def _configured(kind: Callable[..., _R], default: Callable[[], _R]) -> _R:
-    nameservers = _nameservers()
-    if nameservers is None:
-        return default()
-    custom = kind(configure=False)
-    custom.nameservers = nameservers
-    return custom
 
 
 async def mx_hops(domain: str) -> list[Hop]:
