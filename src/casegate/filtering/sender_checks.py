@@ -289,5 +289,7 @@ def _recorded_dmarc(headers: HeaderFields, instance: int) -> tuple[str, str]:
             return "", ""
         for result in recorded.results:
             if getattr(result, "method", "") == "dmarc":
-                return result.result, str(getattr(result, "header_from", "") or "").lower()
+                author = next((p.value for p in result.properties
+                               if p.type == "header" and p.name == "from"), "")
+                return result.result, str(author or "").lower()
     return "", ""
