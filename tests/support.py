@@ -231,11 +231,12 @@ class Instance:
         finally:
             conn.close()
 
-    def smtp(self) -> smtplib.SMTP:
-        return smtplib.SMTP("127.0.0.1", self.smtp_port, timeout=30)
+    def smtp(self, source: str = "127.0.0.1") -> smtplib.SMTP:
+        """A session from ``source``, any loopback address (all of 127.0.0.0/8 reaches us)."""
+        return smtplib.SMTP("127.0.0.1", self.smtp_port, timeout=30, source_address=(source, 0))
 
-    def send(self, sender: str, rcpts: list[str], data: bytes) -> str:
-        with self.smtp() as client:
+    def send(self, sender: str, rcpts: list[str], data: bytes, source: str = "127.0.0.1") -> str:
+        with self.smtp(source) as client:
             client.ehlo("client.example.net")
             client.mail(sender)
             for rcpt in rcpts:

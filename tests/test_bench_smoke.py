@@ -27,6 +27,7 @@ TINY = {
                          "--budget", "100000"],
     "relay_vs_postfix.py": ["--messages", "30", "--sessions", "2", "--latency-rate", "20",
                             "--latency-seconds", "0.5"],
+    "sender_auth.py": ["--messages", "20", "--runs", "1", "--warmup", "5", "--sessions", "2"],
 }
 NEEDS_POSTGRESQL = {"console_pages.py"}
 

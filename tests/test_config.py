@@ -44,6 +44,9 @@ def test_no_module_but_the_configuration_reads_the_environment() -> None:
     ("CASEGATE_DNS_SERVERS", "127.0.0.1:53,dns.example", "'dns.example' is not IP or IP:PORT"),
     ("CASEGATE_BLOB_STORE", "s3", "must be disk or database, not 's3'"),
     ("CASEGATE_ACK_LIMIT", "three", "is not a whole number"),
+    ("CASEGATE_SENDER_AUTH", "yes", "must be on or off, not 'yes'"),
+    ("CASEGATE_DMARC_REJECT", "drop", "must be reject or quarantine, not 'drop'"),
+    ("CASEGATE_AUTH_DNS_TIMEOUT", "soon", "is not a number"),
 ])
 def test_a_wrong_value_is_a_config_error_naming_the_variable(
         setting: Callable[..., None], name: str, value: str, reason: str) -> None:
@@ -57,3 +60,22 @@ def test_name_servers_are_read_with_their_ports(setting: Callable[..., None]) ->
     setting("CASEGATE_DNS_SERVERS", "192.0.2.1, 192.0.2.2:5353,[2001:db8::1]:53")
     assert get_config().dns_servers == (("192.0.2.1", 53), ("192.0.2.2", 5353),
                                         ("2001:db8::1", 53))
+
+
+def test_sender_authentication_settings(setting: Callable[..., None]) -> None:
+    setting("CASEGATE_HOSTNAME", "GW.example")
+    config = get_config()
+    assert (config.sender_auth, config.authserv_id, config.dmarc_reject_as_quarantine,
+            config.dnsbl_zones) == (True, "gw.example", False, ())
+    setting("CASEGATE_SENDER_AUTH", "off")
+    setting("CASEGATE_AUTHSERV_ID", "mx.example")
+    setting("CASEGATE_DMARC_REJECT", "quarantine")
+    setting("CASEGATE_DMARC_QUARANTINE_DOMAINS", " Lists.Example., forwarded.example")
+    setting("CASEGATE_ARC_TRUSTED", "lists.example")
+    setting("CASEGATE_DNSBL_ZONES", "zen.example., bl.example,zen.example")
+    config = get_config()
+    assert not config.sender_auth and config.authserv_id == "mx.example"
+    assert config.dmarc_reject_as_quarantine
+    assert config.dmarc_quarantine_domains == {"lists.example", "forwarded.example"}
+    assert config.arc_trusted == {"lists.example"}
+    assert config.dnsbl_zones == ("zen.example", "bl.example")

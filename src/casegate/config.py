@@ -101,6 +101,16 @@ def _name_servers(raw: str) -> tuple[tuple[str, int], ...]:
     return tuple(servers)
 
 
+def _domains(raw: str) -> frozenset[str]:
+    """A comma-separated list of domain names, lower-case, without a final dot."""
+    return frozenset(d.strip().rstrip(".").lower() for d in raw.split(",") if d.strip())
+
+
+def _zones(raw: str) -> tuple[str, ...]:
+    """``CASEGATE_DNSBL_ZONES``: DNS block list zones, in the order they are asked."""
+    return tuple(dict.fromkeys(z.strip().strip(".").lower() for z in raw.split(",") if z.strip()))
+
+
 def _choice(name: str, choices: tuple[str, ...]) -> str:
     """One of ``choices`` (the first by default)."""
     raw = os.environ.get(name) or choices[0]
@@ -148,6 +158,15 @@ class Config:
     max_sessions_per_client: int = 50
     postmaster: str = ""
     abuse: str = ""
+    # Sender authentication on arrival (SPF, DKIM, DMARC, ARC) and DNS block lists.
+    sender_auth: bool = True
+    authserv_id: str = ""
+    auth_dns_timeout: float = 5.0
+    dmarc_reject_as_quarantine: bool = False
+    dmarc_quarantine_domains: frozenset[str] = frozenset()
+    arc_trusted: frozenset[str] = frozenset()
+    dnsbl_zones: tuple[str, ...] = ()
+    dnsbl_timeout: float = 2.0
 
     @property
     def mailbox_root(self) -> Path:
@@ -180,10 +199,11 @@ class Config:
 @cache
 def get_config() -> Config:
     home = Path(os.environ.get("CASEGATE_HOME") or "var").resolve()
+    hostname = os.environ.get("CASEGATE_HOSTNAME") or socket.getfqdn() or "localhost"
     return Config(
         home=home,
         database_url=os.environ.get("CASEGATE_DATABASE_URL") or None,
-        hostname=os.environ.get("CASEGATE_HOSTNAME") or socket.getfqdn() or "localhost",
+        hostname=hostname,
         recipient_delimiter=os.environ.get("CASEGATE_RECIPIENT_DELIMITER", "+"),
         desk_domain=os.environ.get("CASEGATE_DESK_DOMAIN") or "desk.casegate.localhost",
         max_message_size=_env_int("CASEGATE_MAX_MESSAGE_SIZE", 25 * 1024 * 1024),
@@ -219,6 +239,15 @@ def get_config() -> Config:
         max_sessions_per_client=_env_int("CASEGATE_MAX_SESSIONS_PER_CLIENT", 50),
         postmaster=os.environ.get("CASEGATE_POSTMASTER", "").strip(),
         abuse=os.environ.get("CASEGATE_ABUSE", "").strip(),
+        sender_auth=_choice("CASEGATE_SENDER_AUTH", ("on", "off")) == "on",
+        authserv_id=(os.environ.get("CASEGATE_AUTHSERV_ID") or hostname).strip().lower(),
+        auth_dns_timeout=_env_float("CASEGATE_AUTH_DNS_TIMEOUT", 5.0),
+        dmarc_reject_as_quarantine=_choice(
+            "CASEGATE_DMARC_REJECT", ("reject", "quarantine")) == "quarantine",
+        dmarc_quarantine_domains=_domains(os.environ.get("CASEGATE_DMARC_QUARANTINE_DOMAINS", "")),
+        arc_trusted=_domains(os.environ.get("CASEGATE_ARC_TRUSTED", "")),
+        dnsbl_zones=_zones(os.environ.get("CASEGATE_DNSBL_ZONES", "")),
+        dnsbl_timeout=_env_float("CASEGATE_DNSBL_TIMEOUT", 2.0),
     )
 
 

@@ -35,7 +35,8 @@ def desk(backend: str) -> Iterator[tuple[Instance, RecordingHandler, RecordingHa
     customers_port, agents_port = free_port(), free_port()
     with (LocalDNS(zone, silent={f"{HANGING}._domainkey.agents.example."}) as dns_server,
           instance(backend, CASEGATE_TRUSTED_NETWORKS="192.0.2.0/24",
-                   CASEGATE_DNS_SERVERS=dns_server.address) as inst,
+                   CASEGATE_DNS_SERVERS=dns_server.address,
+                   CASEGATE_AUTH_DNS_TIMEOUT="0.5") as inst,
           smtp_sink(customers_port) as (_, customers), smtp_sink(agents_port) as (_, agents)):
         inst.run("demo")
         inst.run("agent", "add", AGENT, "--name", "Ivy Agent", "--username", "ivy")

@@ -1,4 +1,4 @@
-from casegate.mail.headers import HeaderFields
+from casegate.mail.headers import HeaderFields, remove_fields
 
 RAW = (b"Received: from a by b; Tue, 1 Jan 2030 00:00:00 +0000\r\n"
        b"received: from c\r\n\tby d; Tue, 1 Jan 2030 00:00:00 +0000\r\n"
@@ -28,3 +28,15 @@ def test_bare_lf_headers_and_bytes_that_are_not_utf8() -> None:
 def test_a_message_without_headers_has_no_fields() -> None:
     headers = HeaderFields(b"\r\njust a body")
     assert headers.get_all("Received") == []
+
+
+def test_removing_fields_keeps_everything_else_byte_for_byte() -> None:
+    raw = (b"X-Tag: drop me\r\n\tand my second line\r\n"
+           b"x-tag: keep me\r\n"
+           b"Subject: X-Tag: drop me\r\n"
+           b"\r\n"
+           b"X-Tag: drop me, I am the body\r\n")
+    kept = remove_fields(raw, "X-Tag", lambda value: value.startswith("drop"))
+    assert kept == (b"x-tag: keep me\r\nSubject: X-Tag: drop me\r\n\r\n"
+                    b"X-Tag: drop me, I am the body\r\n")
+    assert remove_fields(raw, "Other", lambda value: True) is raw

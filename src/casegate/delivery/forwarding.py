@@ -13,7 +13,9 @@ import logging
 
 import dkim
 
-from casegate.resolver import dns_txt
+from casegate.filtering.auth_results import FIELD, authserv_id_of
+from casegate.mail.headers import HeaderFields
+from casegate.nameservers import dns_txt
 from casegate.signing.models import SigningKey
 
 log = logging.getLogger("casegate.delivery")
@@ -23,11 +25,15 @@ DKIM_DNS_TIMEOUT = 5.0
 
 def authentication_results(raw: bytes, authserv_id: str,
                            dns_timeout: float = DKIM_DNS_TIMEOUT) -> bytes:
-    """An Authentication-Results header with the DKIM result of the message as it arrived.
+    """An Authentication-Results header with the DKIM result of the message as it arrived;
+    none when the gateway added ours on arrival (it checked everything then).
 
     The key lookup waits at most ``dns_timeout`` seconds; with no time left the signature
     is not checked and the result is ``temperror``, so a slow DNS never holds the copy up.
     """
+    if any(authserv_id_of(value) == authserv_id.lower()
+           for value in HeaderFields(raw).get_all(FIELD)):
+        return b""
     def lookup(name: bytes, timeout: float = DKIM_DNS_TIMEOUT) -> bytes | None:
         return dns_txt(name, min(timeout, dns_timeout))
 

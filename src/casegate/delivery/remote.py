@@ -17,13 +17,11 @@ from datetime import datetime
 from enum import StrEnum
 
 import aiosmtplib
-import dns.asyncresolver
 import dns.exception
-import dns.nameserver
 import dns.resolver
 from django.utils import timezone
 
-from casegate.resolver import resolver
+from casegate.nameservers import resolver
 from casegate.spool.queue import Claimed
 
 log = logging.getLogger("casegate.delivery")

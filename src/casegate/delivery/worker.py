@@ -260,13 +260,14 @@ def outbound_sources(items: list[Claimed], table: RoutingTable) -> OutboundSourc
 
 
 def prepare_outbound(items: list[Claimed], sources: OutboundSources, hostname: str,
-                     checks_until: remote.Deadline
+                     authserv_id: str, checks_until: remote.Deadline
                      ) -> tuple[dict[int, tuple[str, bytes]], dict[int, Exception]]:
     """Envelope sender (SRS for forwarded mail) and bytes (ARC-sealed when a key exists),
     and the deliveries whose copy could not be made, with the error.
 
-    No database work, so it runs beside the claims. The DKIM checks recorded in the ARC
-    seals stop at ``checks_until``: later copies are sealed with ``dkim=temperror``.
+    No database work, so it runs beside the claims. The seal records the results the
+    gateway added on arrival; a message without them (from a trusted network) has its DKIM
+    checked here, until ``checks_until``: later copies are sealed with ``dkim=temperror``.
     """
     outbound: dict[int, tuple[str, bytes]] = {}
     failed: dict[int, Exception] = {}
@@ -283,8 +284,8 @@ def prepare_outbound(items: list[Claimed], sources: OutboundSources, hostname: s
         if key is not None and item.mail_from:
             try:
                 results = forwarding.authentication_results(
-                    raw, hostname, min(forwarding.DKIM_DNS_TIMEOUT, checks_until.left()))
-                data = forwarding.arc_seal(results + data, key, hostname)
+                    raw, authserv_id, min(forwarding.DKIM_DNS_TIMEOUT, checks_until.left()))
+                data = forwarding.arc_seal(results + data, key, authserv_id)
             except Exception as exc:  # a message dkimpy cannot seal still goes out
                 log.warning("queue=%s sent without an ARC seal: %s", item.queue_id, exc)
         outbound[item.id] = (
@@ -454,7 +455,7 @@ class RemoteDrain:
             sources, transports = await self._in_database(self._sources, items)
             outbound, failed = await asyncio.get_running_loop().run_in_executor(
                 self._preparing, prepare_outbound, items, sources, self.config.hostname,
-                checks_until)
+                self.config.authserv_id, checks_until)
             if failed:
                 await self._in_database(self._copies_failed,
                                         self._newest_items([i for i in items if i.id in failed]),

@@ -22,7 +22,7 @@ import dkim
 import dkim.util
 import dns.exception
 
-from casegate.resolver import txt_lookup
+from casegate.nameservers import txt_lookup
 
 MAX_CHECKED = 2
 DEADLINE = 10.0  # seconds for the key lookups of one proof

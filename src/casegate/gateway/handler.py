@@ -13,7 +13,9 @@ from casegate.config import Config
 from casegate.desk.onward import kept_at_desk, reply_address_refusal
 from casegate.directory.addresses import domain_of
 from casegate.filtering.classifiers import Classifier, InboundMessage, classify
+from casegate.filtering.dnsbl import Blocklists
 from casegate.filtering.phishing import phishing_reason
+from casegate.filtering.sender_auth import SenderAuthentication
 from casegate.gateway.limits import RateLimiter
 from casegate.gateway.transaction import SessionState, Transaction
 from casegate.mail.headers import HeaderFields
@@ -70,6 +72,8 @@ class GatewayHandler:
         self.store = store
         self.classifiers = classifiers
         self.limits = RateLimiter()
+        self.sender_auth = SenderAuthentication(config)
+        self.blocklists = Blocklists(config)
 
     async def _table(self) -> RoutingTable:
         if self.tables.needs_reload():
@@ -143,13 +147,27 @@ class GatewayHandler:
             return f"550 5.1.1 <{address}>: Recipient address rejected: no such user here"
         if routing.verdict is Verdict.REJECT:
             return f"550 5.7.1 <{address}>: {routing.reason}"
-        refused = self._over_limit(session, routing)
+        refused = await self._blocklisted(server, session) or self._over_limit(session, routing)
         if refused:
             return refused
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
         transaction.accept(routing, notify, orcpt)
         return "250 2.1.5 Recipient ok"
+
+    async def _blocklisted(self, server: SessionState, session: Session) -> str:
+        """The 554 reply when a DNS block list lists the client, else ``""``; asked once per
+        session, at its first recipient (Postfix's reject_rbl_client)."""
+        ip = session.peer[0] if isinstance(session.peer, tuple) else ""
+        if server.client_listing is None:
+            trusted = self.config.is_trusted(ip)
+            server.client_listing = "" if trusted else await self.blocklists.listing(ip)
+            if server.client_listing:
+                log.info("client=%s rejected reason=dnsbl zone=%s", ip, server.client_listing)
+        if not server.client_listing:
+            return ""
+        return (f"554 5.7.1 Service unavailable; client [{ip}] blocked using"
+                f" {server.client_listing}")
 
     def _over_limit(self, session: Session, routing: Routing) -> str:
         """The 451 reply when the client or the recipient is over its rate, else ``""``.
@@ -206,15 +224,24 @@ class GatewayHandler:
         if self.config.hostname in headers.get_all("X-Casegate-Loop"):
             return ("554 5.4.6 Mail loop: this message already passed through"
                     f" {self.config.hostname}")
+        sender = "" if envelope.mail_from == "<>" else envelope.mail_from or ""
+        checked = await self.sender_auth.check(content, peer_ip, self.config.is_trusted(peer_ip),
+                                               sender, session.host_name or "", table.domains)
+        if checked.refusal:
+            log.info("queue=%s rejected reason=dmarc domain=%s from=<%s> client=%s", queue_id,
+                     checked.report.dmarc.domain if checked.report else "", sender, peer_ip)
+            return checked.refusal
         verdict = classify(
             InboundMessage(content, headers, peer_ip, self.config.is_trusted(peer_ip)),
             self.classifiers,
         )
-        raw = received_header(session, envelope, queue_id, self.config.hostname, received_at)
-        raw += content
+        verdict = checked.verdict(verdict)
+        raw = checked.field + received_header(session, envelope, queue_id,
+                                              self.config.hostname, received_at)
+        raw += checked.content
         message = AcceptedMessage(
             queue_id=queue_id,
-            mail_from="" if envelope.mail_from == "<>" else envelope.mail_from or "",
+            mail_from=sender,
             rcpt_tos=list(envelope.rcpt_tos),
             received_at=received_at,
             peer=peer_ip or "",
@@ -225,6 +252,7 @@ class GatewayHandler:
             raw=raw,
             dsn_ret=transaction.ret,
             dsn_envid=transaction.envid,
+            auth_results=checked.results,
         )
         routings = transaction.routings
         if verdict.spam:

@@ -133,6 +133,7 @@ class GatewaySMTP(SMTP):
         self._admitted = False
         self.dsn_parameters: dict[str, str] = {}
         self.transaction: Transaction | None = None
+        self.client_listing: str | None = None
 
     def __dir__(self) -> list[str]:
         # aiosmtpd looks up its smtp_* commands and auth_* mechanisms with dir() and

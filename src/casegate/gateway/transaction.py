@@ -38,3 +38,5 @@ class SessionState(Protocol):
 
     dsn_parameters: dict[str, str]  # those of the MAIL or RCPT command being answered
     transaction: Transaction | None  # from an accepted MAIL FROM to the end of DATA
+    # The DNS block list zone that lists the client ("" none), once asked (None before).
+    client_listing: str | None

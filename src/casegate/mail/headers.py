@@ -6,6 +6,8 @@ headers it copies into reports; the full MIME parse happens later, at the desk.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 
 def header_block(raw: bytes) -> bytes:
     """The header section including the blank line that ends it (all of ``raw`` if none);
@@ -49,3 +51,29 @@ class HeaderFields:
     def get_all(self, name: str) -> list[str]:
         key = name.lower()
         return [value for field_name, value in self._fields if field_name == key]
+
+
+def _unfolded(lines: list[bytes]) -> str:
+    text = b" ".join(line.strip() for line in lines).decode("utf-8", errors="surrogateescape")
+    return text.partition(":")[2].strip()
+
+
+def remove_fields(raw: bytes, name: str, matches: Callable[[str], bool]) -> bytes:
+    """``raw`` without the header fields called ``name`` whose unfolded value ``matches``;
+    everything else is kept byte for byte."""
+    block = header_block(raw)
+    key = name.lower().encode()
+    if key not in block.lower():
+        return raw
+    fields: list[list[bytes]] = []
+    for line in block.splitlines(keepends=True):
+        if line[:1] in (b" ", b"\t") and fields:
+            fields[-1].append(line)
+        else:
+            fields.append([line])
+    kept = [
+        line for lines in fields
+        if lines[0].partition(b":")[0].strip().lower() != key or not matches(_unfolded(lines))
+        for line in lines
+    ]
+    return b"".join(kept) + raw[len(block):]

@@ -1,0 +1,75 @@
+"""The Authentication-Results header (RFC 8601) the gateway adds to what it receives, and
+the removal of any that claims to be ours but came from outside (RFC 8601 section 5)."""
+
+from __future__ import annotations
+
+import re
+
+from authres import (
+    AuthenticationResultProperty,
+    DKIMAuthenticationResult,
+    SPFAuthenticationResult,
+)
+from authres.arc import ARCAuthenticationResult
+from authres.dmarc import DMARCAuthenticationResult
+
+from casegate.filtering.auth_policy import Decision
+from casegate.filtering.sender_checks import SenderReport
+from casegate.filtering.vocabulary import AuthResult
+from casegate.mail.headers import remove_fields
+
+FIELD = "Authentication-Results"
+# The authserv-id: the first token of the value, after any comments.
+_AUTHSERV_ID = re.compile(r"^\s*(?:\([^)]*\)\s*)*([^\s;()]+)")
+
+
+def authserv_id_of(value: str) -> str:
+    found = _AUTHSERV_ID.match(value)
+    return found[1].lower() if found else ""
+
+
+def without_our_results(raw: bytes, authserv_id: str) -> bytes:
+    """``raw`` without the Authentication-Results fields that carry ``authserv_id``."""
+    ours = authserv_id.lower()
+    return remove_fields(raw, FIELD, lambda value: authserv_id_of(value) == ours)
+
+
+def resinfos(report: SenderReport, decision: Decision) -> list[str]:
+    """One result per check: SPF, each DKIM signature, DMARC, ARC."""
+    spf = (SPFAuthenticationResult(result=report.spf, smtp_mailfrom=report.mail_from)
+           if report.mail_from else
+           SPFAuthenticationResult(result=report.spf, smtp_helo=report.helo or None))
+    results = [str(spf)]
+    results += [str(DKIMAuthenticationResult(result=s.result, result_comment=s.comment or None,
+                                             header_d=s.domain or None,
+                                             header_s=s.selector or None))
+                for s in report.dkim] or [f"dkim={AuthResult.NONE}"]
+    dmarc = report.dmarc
+    comment = dmarc.comment
+    if dmarc.published is not None:
+        disposition = "none" if decision.arc_override else dmarc.disposition
+        comment = f"p={dmarc.published} dis={disposition}"
+    if decision.arc_override:
+        comment += f"; trusted ARC sealer {decision.arc_override} recorded dmarc=pass"
+    results.append(str(DMARCAuthenticationResult(
+        result=dmarc.result, result_comment=comment or None, header_from=dmarc.domain or None,
+        properties=[AuthenticationResultProperty("policy", "arc-override",
+                                                 decision.arc_override)]
+        if decision.arc_override else None)))
+    arc = report.arc
+    arc_comment = f"i={arc.instance} sealed by {arc.sealer}" if arc.sealer else arc.comment
+    results.append(str(ARCAuthenticationResult(
+        result=arc.result, result_comment=arc_comment or None,
+        smtp_remote_ip=report.peer_ip or None)))
+    return results
+
+
+def header_value(authserv_id: str, results: list[str]) -> str:
+    """The value as stored with the message, on one line."""
+    return authserv_id + "".join(f"; {result}" for result in results)
+
+
+def header_field(authserv_id: str, results: list[str]) -> bytes:
+    """The field as prepended to the message, one result per folded line."""
+    folded = authserv_id + "".join(f";\r\n\t{result}" for result in results)
+    return f"{FIELD}: {folded}\r\n".encode("utf-8", errors="replace")

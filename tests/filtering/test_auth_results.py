@@ -1,0 +1,82 @@
+"""The Authentication-Results header we write, and removing forged ones."""
+
+from __future__ import annotations
+
+import authres
+
+from casegate.filtering.auth_policy import Decision
+from casegate.filtering.auth_results import (
+    authserv_id_of,
+    header_field,
+    header_value,
+    resinfos,
+    without_our_results,
+)
+from casegate.filtering.sender_checks import Arc, Dmarc, SenderReport, Signature
+from casegate.filtering.vocabulary import AuthResult, DmarcPolicy
+
+NO_ARC = Arc(AuthResult.NONE)
+
+
+def test_the_authserv_id_is_the_first_token_after_comments() -> None:
+    assert authserv_id_of("GW.test; spf=pass") == "gw.test"
+    assert authserv_id_of(" (made up) gw.test 1; dkim=pass") == "gw.test"
+    assert authserv_id_of("gw.test;dmarc=pass") == "gw.test"
+    assert authserv_id_of("") == ""
+
+
+def test_only_results_claiming_our_authserv_id_are_removed() -> None:
+    raw = (b"Authentication-Results: Gw.Test;\r\n\tdmarc=pass header.from=solarmora.com\r\n"
+           b"Authentication-Results: gw.test.example; spf=pass\r\n"
+           b"Subject: hi\r\n\r\nAuthentication-Results: gw.test; in the body\r\n")
+    assert without_our_results(raw, "gw.test") == (
+        b"Authentication-Results: gw.test.example; spf=pass\r\n"
+        b"Subject: hi\r\n\r\nAuthentication-Results: gw.test; in the body\r\n")
+
+
+def report(mail_from: str = "dana@example.net", arc: Arc = NO_ARC
+           ) -> SenderReport:
+    return SenderReport(
+        spf=AuthResult.PASS, spf_domain="example.net", mail_from=mail_from,
+        helo="mx.example.net", peer_ip="192.0.2.7",
+        dkim=(Signature("example.net", "s1", AuthResult.PASS),
+              Signature("esp.example", "k2", AuthResult.FAIL, "body hash mismatch")),
+        from_domains=("example.net",),
+        dmarc=Dmarc(AuthResult.FAIL, "example.net", DmarcPolicy.REJECT, DmarcPolicy.REJECT),
+        arc=arc)
+
+
+def test_one_result_per_check_and_per_signature() -> None:
+    results = resinfos(report(), Decision())
+    assert results == [
+        "spf=pass smtp.mailfrom=dana@example.net",
+        "dkim=pass header.d=example.net header.s=s1",
+        "dkim=fail (body hash mismatch) header.d=esp.example header.s=k2",
+        "dmarc=fail (p=reject dis=reject) header.from=example.net",
+        "arc=none smtp.remote-ip=192.0.2.7",
+    ]
+    assert header_value("gw.test", results[:1]) == (
+        "gw.test; spf=pass smtp.mailfrom=dana@example.net")
+    field = header_field("gw.test", results[:2])
+    assert field == (b"Authentication-Results: gw.test;\r\n\tspf=pass"
+                     b" smtp.mailfrom=dana@example.net;\r\n\tdkim=pass header.d=example.net"
+                     b" header.s=s1\r\n")
+    parsed = authres.AuthenticationResultsHeader.parse(field.decode().replace("\r\n\t", " "))
+    assert [r.method for r in parsed.results] == ["spf", "dkim"]
+
+
+def test_the_null_sender_s_spf_names_the_helo_and_no_signature_is_dkim_none() -> None:
+    bounce = report(mail_from="")
+    results = resinfos(SenderReport(**{**{f: getattr(bounce, f) for f in bounce.__slots__},
+                                       "dkim": ()}), Decision())
+    assert results[:2] == ["spf=pass smtp.helo=mx.example.net", "dkim=none"]
+
+
+def test_an_arc_override_is_recorded() -> None:
+    sealed = Arc(AuthResult.PASS, "lists.example", 2, "pass", "example.net")
+    results = resinfos(report(arc=sealed), Decision(arc_override="lists.example"))
+    assert results[-2:] == [
+        "dmarc=fail (p=reject dis=none; trusted ARC sealer lists.example recorded dmarc=pass)"
+        " policy.arc-override=lists.example header.from=example.net",
+        "arc=pass (i=2 sealed by lists.example) smtp.remote-ip=192.0.2.7",
+    ]

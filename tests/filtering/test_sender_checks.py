@@ -1,0 +1,124 @@
+"""SPF, DKIM, DMARC and ARC checks against a real name server on loopback (LocalDNS)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import dkim
+import dns.exception
+import pytest
+
+from casegate.filtering.auth_policy import AuthPolicy, decide
+from casegate.filtering.lookups import MessageLookups
+from casegate.filtering.sender_checks import check_sender, organisational_domain
+from casegate.filtering.vocabulary import AuthResult, DmarcPolicy
+from tests.e2e.test_forwarding import rsa_key
+from tests.mails import mail
+from tests.support import LocalDNS
+
+AUTHOR_KEY, AUTHOR_RECORD = rsa_key()
+LIST_KEY, LIST_RECORD = rsa_key()
+CLIENT = "192.0.2.7"
+ZONE = {
+    "s1._domainkey.example.net.": {"TXT": [AUTHOR_RECORD]},
+    "s1._domainkey.mail.example.net.": {"TXT": [AUTHOR_RECORD]},
+    "s1._domainkey.esp.example.": {"TXT": [AUTHOR_RECORD]},
+    "arc._domainkey.lists.example.": {"TXT": [LIST_RECORD]},
+    "example.net.": {"TXT": [f"v=spf1 ip4:{CLIENT} -all"]},
+    "_dmarc.example.net.": {"TXT": ["v=DMARC1; p=reject; sp=quarantine"]},
+    "_dmarc.strict.example.": {"TXT": ["v=DMARC1; p=reject; adkim=s; aspf=s"]},
+    "_dmarc.sampled.example.": {"TXT": ["v=DMARC1; p=reject; pct=0"]},
+    "_dmarc.twice.example.": {"TXT": ["v=DMARC1; p=reject", "v=DMARC1; p=none"]},
+}
+
+
+@pytest.fixture
+def dns_server(setting: Callable[..., None]) -> Iterator[LocalDNS]:
+    with LocalDNS(ZONE, silent={"s1._domainkey.slow.example."}) as server:
+        setting("CASEGATE_DNS_SERVERS", server.address)
+        yield server
+
+
+def signed(author: str, domain: bytes = b"example.net", subject: str = "Hi") -> bytes:
+    data, _ = mail(subject=subject, sender=f"Dana <dana@{author}>")
+    return dkim.sign(data, b"s1", domain, AUTHOR_KEY) + data
+
+
+def check(raw: bytes, mail_from: str = "dana@example.net", budget: float = 2.0
+          ) -> object:
+    return check_sender(raw, CLIENT, mail_from, "mx.example.net", MessageLookups(budget))
+
+
+def test_the_organisational_domain_comes_from_the_public_suffix_list() -> None:
+    assert organisational_domain("a.b.example.co.uk") == "example.co.uk"
+    assert organisational_domain("Mail.Example.NET") == "example.net"
+    assert organisational_domain("co.uk") == "co.uk"
+
+
+def test_every_signature_is_checked_and_relaxed_alignment_passes_dmarc(dns_server: LocalDNS
+                                                                       ) -> None:
+    raw = signed("example.net")
+    raw = dkim.sign(raw, b"s1", b"esp.example", AUTHOR_KEY) + raw
+    raw = dkim.sign(raw, b"nokey", b"example.net", AUTHOR_KEY) + raw
+    report = check(raw, mail_from="bounce@esp.example")
+    assert [(s.domain, s.selector, s.result, s.comment) for s in report.dkim] == [
+        ("example.net", "nokey", AuthResult.PERMERROR, "no key"),
+        ("esp.example", "s1", AuthResult.PASS, ""),
+        ("example.net", "s1", AuthResult.PASS, ""),
+    ]
+    assert report.spf == AuthResult.NONE and report.spf_domain == "esp.example"
+    assert report.dmarc.result == AuthResult.PASS
+
+    sub = check(signed("news.example.net", domain=b"mail.example.net"), mail_from="")
+    assert sub.dmarc.result == AuthResult.PASS  # mail.example.net aligns with news.example.net
+    assert sub.spf_domain == "mx.example.net"  # the null sender: SPF for the HELO name
+
+
+def test_a_subdomain_gets_sp_and_strict_alignment_needs_the_same_domain(dns_server: LocalDNS
+                                                                        ) -> None:
+    forged = check(mail()[0].replace(b"dana@example.net", b"dana@news.example.net"),
+                   mail_from="x@elsewhere.example")
+    assert (forged.dmarc.result, forged.dmarc.domain, forged.dmarc.published,
+            forged.dmarc.disposition) == (AuthResult.FAIL, "news.example.net",
+                                          DmarcPolicy.QUARANTINE, DmarcPolicy.QUARANTINE)
+    strict = check(signed("strict.example", domain=b"mail.example.net"))
+    assert strict.dmarc.result == AuthResult.FAIL
+
+
+def test_pct_samples_out_to_the_next_milder_policy_and_two_records_are_none(
+        dns_server: LocalDNS) -> None:
+    sampled = check(signed("sampled.example", domain=b"esp.example"),
+                    mail_from="x@esp.example").dmarc
+    assert (sampled.published, sampled.disposition) == (DmarcPolicy.REJECT,
+                                                        DmarcPolicy.QUARANTINE)
+    assert check(signed("twice.example"), mail_from="x@esp.example").dmarc.result == (
+        AuthResult.NONE)
+
+
+def test_silent_name_servers_give_temperror_within_the_budget(dns_server: LocalDNS) -> None:
+    report = check(signed("slow.example", domain=b"slow.example"), budget=0.5)
+    assert report.dkim[0].result == AuthResult.TEMPERROR
+    assert report.dmarc.result == AuthResult.TEMPERROR
+    lookups = MessageLookups(0)
+    with pytest.raises(dns.exception.Timeout):
+        lookups.txt("example.net")
+
+
+def test_a_list_s_arc_seal_from_a_trusted_sealer_keeps_the_original_pass(
+        dns_server: LocalDNS) -> None:
+    original = signed("example.net", subject="Meeting")
+    # The list changes the subject, which breaks the author's signature, records what it saw
+    # and seals.
+    changed = original.replace(b"Subject: Meeting", b"Subject: [team] Meeting")
+    changed = (b"Authentication-Results: lists.example; dkim=pass header.d=example.net;"
+               b" dmarc=pass header.from=example.net\r\n" + changed)
+    seal = dkim.arc_sign(changed, b"arc", b"lists.example", LIST_KEY, b"lists.example")
+    report = check(b"".join(seal) + changed, mail_from="team-bounces@lists.example")
+    assert report.dkim[0].result == AuthResult.FAIL
+    assert report.dmarc.result == AuthResult.FAIL
+    assert (report.arc.result, report.arc.sealer, report.arc.instance,
+            report.arc.recorded_dmarc, report.arc.recorded_from) == (
+        AuthResult.PASS, "lists.example", 1, "pass", "example.net")
+    trusting = AuthPolicy(trusted_sealers=frozenset({"lists.example"}))
+    assert decide(report, trusting, frozenset()).arc_override == "lists.example"
+    assert decide(report, AuthPolicy(), frozenset()).refusal
