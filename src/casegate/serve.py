@@ -16,7 +16,7 @@ from typing import Any
 
 from casegate.config import Config
 from casegate.errors import CasegateError
-from casegate.filtering.classifiers import load_classifiers
+from casegate.filtering.classifiers import close_classifiers, load_classifiers
 from casegate.gateway.handler import GatewayHandler
 from casegate.gateway.server import Gateway
 from casegate.mail.hostport import HostPort, HostPortError, parse_hostport
@@ -113,7 +113,8 @@ async def _serve(config: Config, smtp: HostPort, http: HostPort | None,
     await asyncio.to_thread(tables.reload)
     store = DurableStore()
     store.start()
-    gateway = Gateway(config, GatewayHandler(config, tables, store, load_classifiers()))
+    classifiers = load_classifiers()
+    gateway = Gateway(config, GatewayHandler(config, tables, store, classifiers))
     try:
         await gateway.start(smtp.host, smtp.port)
         listening = HostPort(smtp.host, gateway.port)
@@ -151,6 +152,7 @@ async def _serve(config: Config, smtp: HostPort, http: HostPort | None,
             stop.set()
     log.info("stopping: finishing open SMTP sessions")
     await gateway.stop()
+    await close_classifiers(classifiers)
     await asyncio.to_thread(store.close)
     tables.close()
     if http_server:

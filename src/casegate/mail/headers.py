@@ -6,6 +6,9 @@ headers it copies into reports; the full MIME parse happens later, at the desk.
 
 from __future__ import annotations
 
+import contextlib
+from email.header import decode_header, make_header
+
 
 def header_block(raw: bytes) -> bytes:
     """The header section including the blank line that ends it (all of ``raw`` if none);
@@ -49,3 +52,12 @@ class HeaderFields:
     def get_all(self, name: str) -> list[str]:
         key = name.lower()
         return [value for field_name, value in self._fields if field_name == key]
+
+
+def decoded(value: str) -> str:
+    """A header value as people read it: encoded words decoded, on one line, undecodable
+    bytes as U+FFFD; as sent when its encoded words are broken."""
+    text = value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    with contextlib.suppress(ValueError, LookupError, UnicodeDecodeError):
+        text = str(make_header(decode_header(text)))
+    return " ".join(text.split())
