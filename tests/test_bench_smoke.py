@@ -27,6 +27,8 @@ TINY = {
                          "--budget", "100000"],
     "relay_vs_postfix.py": ["--messages", "30", "--sessions", "2", "--latency-rate", "20",
                             "--latency-seconds", "0.5"],
+    "rspamd_intake.py": ["--messages", "30", "--sessions", "2", "--runs", "1", "--warmup", "5",
+                         "--latency-rate", "10", "--latency-seconds", "0.5"],
 }
 NEEDS_POSTGRESQL = {"console_pages.py"}
 
