@@ -11,12 +11,19 @@ from casegate.filtering.vocabulary import SpamAction
 HEADER_ROOM = 900  # characters of symbol names in X-Spam-Status (a line holds 998)
 
 
+def weighty(symbols: Mapping[str, float | None]) -> list[str]:
+    """The names of the symbols that weigh something, the heaviest first (all of them, by
+    name, when the filter gives no scores)."""
+    return [name for name, score in sorted(symbols.items(),
+                                           key=lambda item: (-abs(item[1] or 0), item[0]))
+            if score != 0]
+
+
 def _scored(report: Mapping[str, Any]) -> list[str]:
-    """The report's symbols, those that weigh something first: ``NAME(score)`` or ``NAME``."""
+    """The report's weighty symbols: ``NAME(score)``, or ``NAME`` without a score."""
     symbols: Mapping[str, float | None] = report.get("symbols") or {}
-    named = sorted(symbols.items(), key=lambda item: (-abs(item[1] or 0), item[0]))
-    return [f"{name}({score:g})" if score is not None else name
-            for name, score in named if score != 0]
+    return [name if symbols[name] is None else f"{name}({symbols[name]:g})"
+            for name in weighty(symbols)]
 
 
 def describe(report: Mapping[str, Any]) -> str:
@@ -50,7 +57,7 @@ def spam_status_headers(report: Mapping[str, Any], spam: bool) -> tuple[tuple[st
     if report.get("required_score") is not None:
         status += f" required={float(report['required_score']):.2f}"
     tests: list[str] = []
-    for name in (entry.partition("(")[0] for entry in _scored(report)):
+    for name in weighty(report.get("symbols") or {}):
         if sum(len(t) + 1 for t in tests) + len(name) > HEADER_ROOM:
             break
         tests.append(name)

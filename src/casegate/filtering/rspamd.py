@@ -18,7 +18,7 @@ import aiohttp
 
 from casegate.config import get_config
 from casegate.filtering.classifiers import InboundMessage, SpamVerdict
-from casegate.filtering.scanners import ExternalScanner, ScannerUnavailable
+from casegate.filtering.scanners import ExternalScanner, ScannerUnavailable, scan_reason
 from casegate.filtering.vocabulary import SpamAction
 
 ACTIONS = {
@@ -29,7 +29,6 @@ ACTIONS = {
     "soft reject": SpamAction.SOFT_REJECT,
     "reject": SpamAction.REJECT,
 }
-REASON_SYMBOLS = 3  # the highest-scoring symbols named in a verdict's reason
 
 
 def envelope_headers(message: InboundMessage) -> list[tuple[str, str]]:
@@ -56,9 +55,8 @@ def rspamd_verdict(answer: Mapping[str, Any]) -> SpamVerdict:
         raise ScannerUnavailable(f"rspamd's answer is malformed ({exc})") from None
     messages = answer.get("messages")
     reply = messages.get("smtp_message", "") if isinstance(messages, dict) else ""
-    strongest = sorted((n for n, s in symbols.items() if s), key=lambda n: -(symbols[n] or 0))
-    named = f" ({', '.join(strongest[:REASON_SYMBOLS])})" if strongest else ""
-    return SpamVerdict(action, f"rspamd: {word}, score {score:.2f} of {required:.2f}{named}",
+    return SpamVerdict(action, scan_reason(RspamdClassifier.name, str(word), score, required,
+                                           symbols),
                        RspamdClassifier.name, score, required, symbols, str(word),
                        str(reply) if reply else "")
 

@@ -18,6 +18,7 @@ from prometheus_client import Counter, Histogram
 
 from casegate.errors import CasegateError
 from casegate.filtering.classifiers import InboundMessage, SpamVerdict
+from casegate.filtering.reports import weighty
 from casegate.filtering.vocabulary import SpamAction
 
 log = logging.getLogger("casegate.filtering")
@@ -29,6 +30,17 @@ SCANS = Counter("casegate_spam_scans", "Messages scanned by an external spam fil
 SCAN_SECONDS = Histogram("casegate_spam_scan_seconds", "Time an external spam filter took",
                          ["classifier"], registry=None,
                          buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+
+
+REASON_SYMBOLS = 3  # the weightiest symbols a verdict's reason names
+
+
+def scan_reason(classifier: str, word: str, score: float, required: float,
+                symbols: dict[str, float | None]) -> str:
+    """A verdict's reason: ``rspamd: add header, score 7.10 of 15.00 (BIG, SMALL)``."""
+    named = ", ".join(weighty(symbols)[:REASON_SYMBOLS])
+    named = f" ({named})" if named else ""
+    return f"{classifier}: {word}, score {score:.2f} of {required:.2f}{named}"
 
 
 class ScannerUnavailable(CasegateError):

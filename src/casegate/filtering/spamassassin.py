@@ -13,7 +13,7 @@ from aiospamc.responses import ResponseException
 
 from casegate.config import get_config
 from casegate.filtering.classifiers import InboundMessage, SpamVerdict
-from casegate.filtering.scanners import ExternalScanner, ScannerUnavailable
+from casegate.filtering.scanners import ExternalScanner, ScannerUnavailable, scan_reason
 from casegate.filtering.vocabulary import SpamAction
 
 
@@ -43,9 +43,7 @@ class SpamAssassinClassifier(ExternalScanner):
         names = response.body.decode("ascii", errors="replace").strip()
         symbols: dict[str, float | None] = {name.strip(): None for name in names.split(",")
                                             if name.strip()}
-        listed = f" ({', '.join(list(symbols)[:3])})" if symbols else ""
         word = "spam" if spam.value else "ham"
         return SpamVerdict(SpamAction.SPAM if spam.value else SpamAction.HAM,
-                           f"spamassassin: {word}, score {spam.score:.2f} of"
-                           f" {spam.threshold:.2f}{listed}",
+                           scan_reason(self.name, word, spam.score, spam.threshold, symbols),
                            self.name, spam.score, spam.threshold, symbols, word)

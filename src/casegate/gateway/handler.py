@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from datetime import UTC, datetime
 from email.utils import format_datetime
 
@@ -27,6 +26,7 @@ from casegate.filtering.vocabulary import SpamAction
 from casegate.gateway.limits import RateLimiter
 from casegate.gateway.transaction import SessionState, Transaction
 from casegate.mail.headers import HeaderFields
+from casegate.mail.senders import one_line
 from casegate.routing.engine import Routing, RoutingTable, Verdict
 from casegate.routing.snapshot import TableCache
 from casegate.spool.messages import AcceptedMessage, DeliveryRow, QuarantineRow, new_queue_id
@@ -38,14 +38,13 @@ MAX_HOPS = 30
 NEEDS_SMTPUTF8 = ("553 5.6.7 A non-ASCII address needs the SMTPUTF8 extension"
                   " (MAIL FROM:<…> SMTPUTF8), or its domain in ASCII (xn--) form")
 MAX_PATH = 320  # local part (64) + @ + domain (253), rounded up to the stored column
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 
 
 def verdict_refusal(verdict: SpamVerdict) -> str:
     """The reply that refuses a message at the end of DATA, or ``""`` to accept it: a
     rejection is final (550), a soft rejection, greylisting or a filter that did not answer
     asks the sender to try again (451). The filter's own words are used when it has any."""
-    said = _CONTROL.sub(" ", verdict.reply).strip()[:300]
+    said = "".join(c for c in one_line(verdict.reply) if c.isprintable())[:300]
     if verdict.action == SpamAction.REJECT:
         return f"550 5.7.1 {said or f'Message rejected as spam ({verdict.reason})'}"
     if verdict.action == SpamAction.SOFT_REJECT:
