@@ -11,6 +11,13 @@ fi
 if [ ! -x /usr/sbin/postfix ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postfix >/dev/null
 fi
+# The spam filter tests run Debian's rspamd (their own configuration, tests/rspamd) and
+# SpamAssassin's spamd (its test is skipped, with the reason, where it cannot be installed).
+for package in rspamd:/usr/bin/rspamd spamd:/usr/sbin/spamd; do
+    if [ ! -x "${package#*:}" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${package%%:*}" >/dev/null
+    fi
+done
 .venv/bin/ruff check src tests bench
 .venv/bin/lint-imports
 CASEGATE_HOME="$(mktemp -d)" .venv/bin/mypy

@@ -5,7 +5,8 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from casegate.config import get_config
-from tests.support import postgres_unavailable
+from tests.spam_filters import Rspamd, running_rspamd
+from tests.support import LocalDNS, postgres_unavailable
 
 _PG_REASON: list[str | None] = []
 
@@ -24,6 +25,15 @@ def backend(request: pytest.FixtureRequest) -> str:
             print(f"SKIP PostgreSQL: {reason}")
             pytest.skip(reason)
     return request.param
+
+
+@pytest.fixture(scope="session")
+def rspamd() -> Iterator[Rspamd]:
+    """Debian's rspamd with the repository's configuration (tests/rspamd), for the whole
+    session; its name server is a LocalDNS that knows no names. A test that needs it fails
+    with the reason when it cannot start."""
+    with LocalDNS({}) as dns, running_rspamd(dns.address) as server:
+        yield server
 
 
 @pytest.fixture(autouse=True)

@@ -84,10 +84,33 @@ def _networks(raw: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, 
     return tuple(nets)
 
 
-DEFAULT_CLASSIFIERS = (
-    "casegate.filtering.classifiers.GtubeClassifier,"
-    "casegate.filtering.classifiers.TrustedUpstreamFlag"
-)
+DEFAULT_CLASSIFIERS = "gtube,trusted-flag"
+# What a spam filter that does not answer in time means for the message: refused for now
+# (451, the sender retries) or accepted and marked "not scanned".
+UNAVAILABLE_CHOICES = ("tempfail", "accept")
+
+
+def _http_url(name: str) -> str:
+    """An ``http(s)://HOST[:PORT]`` base URL without a trailing slash, or ``""`` (off)."""
+    raw = (os.environ.get(name) or "").strip()
+    if not raw:
+        return ""
+    url = urlsplit(raw)
+    if url.scheme not in ("http", "https") or not url.hostname or url.query or url.fragment:
+        raise ConfigError(f"{name}={raw!r}: expected http(s)://HOST:PORT, "
+                          "for example http://127.0.0.1:11333")
+    return raw.rstrip("/")
+
+
+def _spamd_address(raw: str) -> tuple[str, int]:
+    try:
+        address = parse_hostport(raw or "127.0.0.1:783", default_port=783,
+                                 example="127.0.0.1:783")
+    except HostPortError as exc:
+        raise ConfigError(f"CASEGATE_SPAMD_ADDRESS {exc}") from None
+    return address.host, address.port
+
+
 def _name_servers(raw: str) -> tuple[tuple[str, int], ...]:
     """``CASEGATE_DNS_SERVERS``: IP or IP:PORT, comma-separated ([v6]:PORT for IPv6)."""
     servers = []
@@ -167,6 +190,15 @@ class Config:
     arc_trusted: frozenset[str] = frozenset()
     dnsbl_zones: tuple[str, ...] = ()
     dnsbl_timeout: float = 2.0
+    # external spam filters: rspamd (off without a URL) and SpamAssassin's spamd
+    rspamd_url: str = ""
+    rspamd_timeout: float = 5.0
+    rspamd_unavailable: str = "tempfail"
+    rspamd_controller_url: str = ""
+    rspamd_password: str = ""
+    spamd_address: tuple[str, int] = ("127.0.0.1", 783)
+    spamd_timeout: float = 5.0
+    spamd_unavailable: str = "tempfail"
 
     @property
     def mailbox_root(self) -> Path:
@@ -248,6 +280,14 @@ def get_config() -> Config:
         arc_trusted=_domains(os.environ.get("CASEGATE_ARC_TRUSTED", "")),
         dnsbl_zones=_zones(os.environ.get("CASEGATE_DNSBL_ZONES", "")),
         dnsbl_timeout=_env_float("CASEGATE_DNSBL_TIMEOUT", 2.0),
+        rspamd_url=_http_url("CASEGATE_RSPAMD_URL"),
+        rspamd_timeout=_env_float("CASEGATE_RSPAMD_TIMEOUT", 5.0),
+        rspamd_unavailable=_choice("CASEGATE_RSPAMD_UNAVAILABLE", UNAVAILABLE_CHOICES),
+        rspamd_controller_url=_http_url("CASEGATE_RSPAMD_CONTROLLER_URL"),
+        rspamd_password=os.environ.get("CASEGATE_RSPAMD_PASSWORD", ""),
+        spamd_address=_spamd_address(os.environ.get("CASEGATE_SPAMD_ADDRESS", "")),
+        spamd_timeout=_env_float("CASEGATE_SPAMD_TIMEOUT", 5.0),
+        spamd_unavailable=_choice("CASEGATE_SPAMD_UNAVAILABLE", UNAVAILABLE_CHOICES),
     )
 
 

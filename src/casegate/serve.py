@@ -18,7 +18,7 @@ from typing import Any
 
 from casegate.config import Config
 from casegate.errors import CasegateError
-from casegate.filtering.classifiers import load_classifiers
+from casegate.filtering.classifiers import close_classifiers, load_classifiers
 from casegate.gateway.handler import GatewayHandler
 from casegate.gateway.server import Gateway
 from casegate.mail.hostport import HostPort, HostPortError, parse_hostport
@@ -142,8 +142,9 @@ class SmtpGateway:
     def __init__(self, config: Config) -> None:
         self.tables = TableCache()
         self.store = DurableStore()
+        self.classifiers = load_classifiers()
         self.server = Gateway(config, GatewayHandler(config, self.tables, self.store,
-                                                     load_classifiers()))
+                                                     self.classifiers))
 
     async def open(self) -> None:
         await asyncio.to_thread(self.tables.reload)
@@ -152,6 +153,7 @@ class SmtpGateway:
     async def close(self) -> None:
         """Finish open sessions, then what they stored."""
         await self.server.stop()
+        await close_classifiers(self.classifiers)
         await asyncio.to_thread(self.store.close)
         self.tables.close()
 

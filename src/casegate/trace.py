@@ -1,6 +1,7 @@
 """The message trace: find messages like a mail log search, and tell one message's hops.
 
-Each hop has a time: received (client, HELO, size), classified (spam or not), routed (per
+Each hop has a time: received (client, HELO, size), classified (the spam classifier's
+action, score and symbols, or why the message was not scanned), routed (per
 final recipient, the rules that applied) or quarantined, every delivery attempt with the
 remote reply, operator actions, and the case or lead the desk filed it on.
 """
@@ -15,6 +16,7 @@ from typing import Any
 from django.db.models import Q, QuerySet
 
 from casegate.desk.models import DeskMessage
+from casegate.filtering.reports import describe
 from casegate.spool.models import Delivery, Message, Quarantine
 from casegate.spool.vocabulary import DeliveryState
 
@@ -97,6 +99,13 @@ def _summary(states: list[str], quarantined: bool) -> str:
     return ", ".join(parts) or "no deliveries"
 
 
+def _classified(message: Message) -> str:
+    """The classifier's verdict: its report (action, score, symbols) when it left one."""
+    if message.spam_report:
+        return describe(message.spam_report)
+    return f"spam: {message.spam_reason}" if message.spam else "not spam"
+
+
 def message_hops(queue_id: str) -> dict[str, Any] | None:
     """One message and each hop it took, in time order."""
     message = Message.objects.defer("raw").filter(queue_id=queue_id).first()
@@ -106,8 +115,8 @@ def message_hops(queue_id: str) -> dict[str, Any] | None:
         {"at": message.received_at, "hop": "received",
          "detail": f"from <{message.mail_from}> by {message.helo or '?'} [{message.peer}], "
                    f"{message.size} bytes, for {', '.join(message.rcpt_tos)}"},
-        {"at": message.received_at, "hop": "classified",
-         "detail": f"spam: {message.spam_reason}" if message.spam else "not spam"},
+        {"at": message.received_at, "hop": "classified", "detail": _classified(message),
+         "report": message.spam_report or None},
     ]
     deliveries = list(Delivery.objects.filter(message_id=queue_id)
                       .prefetch_related("attempt_log", "actions").order_by("id"))

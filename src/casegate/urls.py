@@ -7,6 +7,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from casegate.api.app import api
 from casegate.console.sign_in import AdminSignInForm, SignInView
 from casegate.delivery.metrics import QueueCollector
+from casegate.filtering.scanners import SCAN_SECONDS, SCANS
 
 
 def health(request: HttpRequest) -> JsonResponse:
@@ -15,6 +16,8 @@ def health(request: HttpRequest) -> JsonResponse:
 
 _REGISTRY = CollectorRegistry(auto_describe=False)  # collect only when scraped
 _REGISTRY.register(QueueCollector())
+_REGISTRY.register(SCANS)  # counted by this process's gateway as it scans
+_REGISTRY.register(SCAN_SECONDS)
 
 
 def metrics(request: HttpRequest) -> HttpResponse:

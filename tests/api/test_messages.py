@@ -151,3 +151,30 @@ def test_html_comes_without_remote_images_unless_asked_for(api: Client, intake: 
 def test_every_way_html_fetches_an_image_is_removed(html: str) -> None:
     cleaned, removed = without_remote_content(html)
     assert removed and "track.example" not in cleaned
+
+
+REPORT = {"classifier": "rspamd", "action": "spam", "filter_action": "add header",
+          "scanned": True, "score": 11.1, "required_score": 15.0,
+          "symbols": {"CASEGATE_TEST_SPAM": 10.0, "RDNS_NONE": 1.0, "ARC_NA": 0.0},
+          "reason": "rspamd: add header, score 11.10 of 15.00"}
+
+
+def test_an_inbound_message_shows_the_gateways_spam_report(
+        api: Client, message: DeskMessage) -> None:
+    from django.utils import timezone
+
+    from casegate.spool.models import Message
+
+    Message.objects.create(queue_id="Q42", received_at=timezone.now(), raw=RAW, spam=True,
+                           spam_report=REPORT)
+    message.queue_id = "Q42"
+    message.save(update_fields=["queue_id"])
+    assert api.get(f"/api/messages/{message.pk}").json()["spam"] == REPORT
+    thread = api.get(f"/api/cases/{message.case_id}").json()["messages"]
+    assert [m["spam"] for m in thread] == [REPORT]
+    paged = api.get(f"/api/cases/{message.case_id}/messages").json()["items"]
+    assert [m["spam"] for m in paged] == [REPORT]
+
+
+def test_a_message_without_a_report_has_none(api: Client, message: DeskMessage) -> None:
+    assert api.get(f"/api/messages/{message.pk}").json()["spam"] is None

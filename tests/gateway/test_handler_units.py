@@ -1,27 +1,16 @@
-"""Pure pieces of the gateway: delivery planning, queue ids, header blocks, classifiers."""
+"""Pure pieces of the gateway: delivery planning, queue ids, header blocks."""
 
 from __future__ import annotations
 
 import types
-from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
 
-from casegate.config import DEFAULT_CLASSIFIERS
-from casegate.filtering.classifiers import (
-    GTUBE,
-    NOT_SPAM,
-    ClassifierError,
-    GtubeClassifier,
-    InboundMessage,
-    SpamVerdict,
-    TrustedUpstreamFlag,
-    classify,
-    load_classifiers,
-)
-from casegate.gateway.handler import plan_deliveries
-from casegate.mail.headers import HeaderFields, header_block
+from casegate.filtering.classifiers import GTUBE, SpamVerdict
+from casegate.filtering.vocabulary import SpamAction
+from casegate.gateway.handler import plan_deliveries, verdict_refusal
+from casegate.mail.headers import header_block
 from casegate.routing.engine import Routing, Target, TargetKind, Verdict
 from casegate.spool import messages
 from casegate.spool.messages import AcceptedMessage, DeliveryRow, QuarantineRow, new_queue_id
@@ -192,111 +181,6 @@ def test_queue_id_of_a_later_millisecond_sorts_after() -> None:
     assert later > first
 
 
-# --- classifiers --------------------------------------------------------------------------------
-
-
-
-def inbound(raw: bytes, trusted: bool = False, peer: str | None = "192.0.2.10") -> InboundMessage:
-    return InboundMessage(raw, HeaderFields(raw), peer, trusted)
-
-
-def test_gtube_in_the_body_is_spam() -> None:
-    verdict = GtubeClassifier().classify(inbound(b"Subject: test\r\n\r\n" + GTUBE + b"\r\n"))
-    assert verdict == SpamVerdict(True, "GTUBE test string")
-
-
-def test_message_without_gtube_is_not_spam() -> None:
-    assert GtubeClassifier().classify(inbound(b"Subject: hi\r\n\r\nhello\r\n")) == NOT_SPAM
-
-
-def test_partial_gtube_string_is_not_spam() -> None:
-    raw = b"Subject: hi\r\n\r\n" + GTUBE[:-5] + b"\r\n"
-    assert GtubeClassifier().classify(inbound(raw)).spam is False
-
-
-def test_spam_flag_from_trusted_peer_is_spam() -> None:
-    verdict = TrustedUpstreamFlag().classify(
-        inbound(b"X-Spam-Flag: YES\r\n\r\nbody", trusted=True, peer="127.0.0.1")
-    )
-    assert verdict.spam is True
-    assert "trusted" in verdict.reason
-
-
-@pytest.mark.parametrize("value", [b"yes", b" Yes ", b"YES"])
-def test_spam_flag_value_is_compared_case_insensitively(value: bytes) -> None:
-    raw = b"X-Spam-Flag: " + value + b"\r\n\r\nbody"
-    assert TrustedUpstreamFlag().classify(inbound(raw, trusted=True)).spam is True
-
-
-def test_spam_flag_from_untrusted_peer_is_ignored() -> None:
-    raw = b"X-Spam-Flag: YES\r\n\r\nbody"
-    assert TrustedUpstreamFlag().classify(inbound(raw, trusted=False)) == NOT_SPAM
-
-
-@pytest.mark.parametrize("value", [b"NO", b"", b"YES please"])
-def test_spam_flag_other_than_yes_is_not_spam(value: bytes) -> None:
-    raw = b"X-Spam-Flag: " + value + b"\r\n\r\nbody"
-    assert TrustedUpstreamFlag().classify(inbound(raw, trusted=True)).spam is False
-
-
-def test_trusted_peer_without_spam_flag_is_not_spam() -> None:
-    assert TrustedUpstreamFlag().classify(inbound(b"Subject: x\r\n\r\n", trusted=True)) == NOT_SPAM
-
-
-def test_spam_flag_in_the_body_is_not_a_header() -> None:
-    raw = b"Subject: x\r\n\r\nX-Spam-Flag: YES\r\n"
-    assert TrustedUpstreamFlag().classify(inbound(raw, trusted=True)).spam is False
-
-
-def test_classify_returns_the_first_spam_verdict() -> None:
-    raw = b"X-Spam-Flag: YES\r\n\r\n" + GTUBE
-    classifiers = [GtubeClassifier(), TrustedUpstreamFlag()]
-    assert classify(inbound(raw, trusted=True), classifiers).reason == "GTUBE test string"
-
-
-def test_classify_without_spam_is_not_spam() -> None:
-    assert classify(inbound(b"Subject: x\r\n\r\nhi"), load_classifiers()) == NOT_SPAM
-
-
-def test_classify_without_classifiers_is_not_spam() -> None:
-    assert classify(inbound(b"Subject: x\r\n\r\n" + GTUBE), []) == NOT_SPAM
-
-
-def test_default_classifiers_are_gtube_and_trusted_flag(setting: Callable[..., None]) -> None:
-    setting("CASEGATE_CLASSIFIERS", None)
-    loaded = load_classifiers()
-    assert [type(c) for c in loaded] == [GtubeClassifier, TrustedUpstreamFlag]
-
-
-def test_classifiers_are_read_from_the_environment(setting: Callable[..., None]) -> None:
-    setting("CASEGATE_CLASSIFIERS", "casegate.filtering.classifiers.GtubeClassifier")
-    assert [type(c) for c in load_classifiers()] == [GtubeClassifier]
-
-
-def test_load_classifiers_ignores_blanks_and_spaces() -> None:
-    spec = f" {DEFAULT_CLASSIFIERS.replace(',', ' , ,')} ,"
-    assert [type(c) for c in load_classifiers(spec)] == [GtubeClassifier, TrustedUpstreamFlag]
-
-
-def test_empty_spec_loads_no_classifiers() -> None:
-    assert load_classifiers("") == []
-
-
-@pytest.mark.parametrize(
-    "dotted",
-    [
-        "casegate.filtering.no_such_module.Classifier",
-        "casegate.filtering.classifiers.NoSuchClassifier",
-        "NoDotsAtAll",
-        "no_such_package_xyz.Classifier",
-    ],
-)
-def test_bad_dotted_path_raises_classifier_error(dotted: str) -> None:
-    with pytest.raises(ClassifierError) as info:
-        load_classifiers(f"casegate.filtering.classifiers.GtubeClassifier,{dotted}")
-    assert str(info.value).startswith(f"CASEGATE_CLASSIFIERS: cannot load {dotted!r} (")
-
-
 def test_one_copy_reached_two_ways_gets_the_safer_edits_of_both() -> None:
     from casegate.routing.engine import Edits
 
@@ -316,3 +200,59 @@ def test_one_copy_reached_two_ways_gets_the_safer_edits_of_both() -> None:
 def test_the_header_block_ends_at_the_first_blank_line_of_either_kind() -> None:
     raw = b"Subject: a\n\nbody\r\n\r\nmore"
     assert header_block(raw) == b"Subject: a\n\n"
+
+
+# --- the classifier's verdict at the end of DATA -----------------------------------------------
+
+
+@pytest.mark.parametrize(("verdict", "reply"), [
+    (SpamVerdict(SpamAction.REJECT, "rspamd: reject", "rspamd", reply="Gtube pattern"),
+     "550 5.7.1 Gtube pattern"),
+    (SpamVerdict(SpamAction.REJECT, "rspamd: reject, score 16.00 of 15.00", "rspamd"),
+     "550 5.7.1 Message rejected as spam (rspamd: reject, score 16.00 of 15.00)"),
+    (SpamVerdict(SpamAction.SOFT_REJECT, "rspamd: soft reject", "rspamd",
+                 reply="Try again\r\nlater"),
+     "451 4.7.1 Try again later; try again later"),
+    (SpamVerdict(SpamAction.SOFT_REJECT, "rspamd: soft reject", "rspamd"),
+     "451 4.7.1 Message not accepted for now; try again later"),
+    (SpamVerdict(SpamAction.GREYLIST, "rspamd: greylist", "rspamd"),
+     "451 4.7.1 Greylisted; try again later"),
+    (SpamVerdict(SpamAction.TEMPFAIL, "rspamd unavailable: no answer within 5 s", "rspamd"),
+     "451 4.7.1 The spam filter is not answering; try again later"),
+])
+def test_refusing_verdicts_get_their_smtp_reply(verdict: SpamVerdict, reply: str) -> None:
+    assert verdict_refusal(verdict) == reply
+
+
+@pytest.mark.parametrize("action", [SpamAction.HAM, SpamAction.SPAM, SpamAction.NOT_SCANNED])
+def test_ham_spam_and_not_scanned_mail_is_accepted(action: SpamAction) -> None:
+    assert verdict_refusal(SpamVerdict(action, "", "rspamd")) == ""
+
+
+def test_verdict_headers_carry_the_classifiers_score_and_symbols() -> None:
+    from casegate.routing.engine import Edits
+
+    msg = message()
+    msg.spam, msg.spam_reason = True, "rspamd: add header, score 11.10 of 15.00"
+    msg.spam_report = SpamVerdict(SpamAction.SPAM, msg.spam_reason, "rspamd", 11.1, 15.0,
+                                  {"TEST_SPAM": 10.0, "RDNS_NONE": 1.0, "ARC_NA": 0.0,
+                                   "ONCE_RECEIVED": 0.1}).report()
+    target = Target(CRM, TargetKind.REMOTE)
+    plan_deliveries(msg, [Routing(HELP, Verdict.ACCEPT, targets=(target,),
+                                  edits=Edits(spam_headers=True))])
+    headers = dict(msg.deliveries[0].edits.headers)
+    assert headers["X-Casegate-Spam"] == "yes"
+    assert headers["X-Spam-Score"] == "11.10"
+    assert headers["X-Spam-Status"] == ("Yes, score=11.10 required=15.00"
+                                        " tests=TEST_SPAM,RDNS_NONE,ONCE_RECEIVED")
+
+
+def test_no_score_no_spam_status_headers() -> None:
+    from casegate.routing.engine import Edits
+
+    msg = message()
+    msg.spam_report = SpamVerdict(SpamAction.HAM, "", "gtube").report()
+    plan_deliveries(msg, [Routing(HELP, Verdict.ACCEPT, targets=(Target(CRM, TargetKind.REMOTE),),
+                                  edits=Edits(spam_headers=True))])
+    names = [name for name, _ in msg.deliveries[0].edits.headers]
+    assert "X-Casegate-Spam" in names and "X-Spam-Status" not in names

@@ -13,7 +13,7 @@ from django.http import HttpRequest
 from ninja import P, PathEx, Query, Router, Status
 from ninja.errors import HttpError
 
-from casegate.api.messages import message_items, thread_messages
+from casegate.api.messages import message_items, spam_reports, thread_messages
 from casegate.api.pagination import PageParams, paginate
 from casegate.api.remote_content import as_requested
 from casegate.api.requests import AgentRequest
@@ -95,8 +95,10 @@ def _detail(kind: str, number: int, user: Any, html: HtmlOptions) -> dict[str, A
     detail = conversation_detail(kind, number)
     if detail is None:
         raise HttpError(404, f"there is no {kind} {number}")
+    reports = spam_reports([message["id"] for message in detail["messages"]])
     detail["messages"] = [
-        as_requested({**message, "case": None, "lead": None, kind: number}, html.remote_content)
+        as_requested({**message, "case": None, "lead": None, kind: number,
+                      "spam": reports.get(message["id"])}, html.remote_content)
         for message in detail["messages"]]
     return hide_unseen_cases(detail, user)
 

@@ -19,6 +19,7 @@ from casegate.desk import blobs
 from casegate.desk.models import Attachment, Blob, DeskMessage
 from casegate.desk.output import attachment_as_dict, delivery_states, message_as_dict
 from casegate.desk.visibility import message_scope
+from casegate.spool.models import Message
 
 log = logging.getLogger("casegate.api")
 router = Router(tags=["messages"])
@@ -48,9 +49,19 @@ def message_items(messages: list[DeskMessage], remote_content: bool = False
     The delivery state is worked out as conversation_detail() does (services has no public
     function for it), so a message reads the same in a thread, in a page and on its own.
     """
-    return [as_requested({**message_as_dict(m, state), "case": m.case_id, "lead": m.lead_id},
-                         remote_content)
+    reports = spam_reports([m.pk for m in messages])
+    return [as_requested({**message_as_dict(m, state), "case": m.case_id, "lead": m.lead_id,
+                          "spam": reports.get(m.pk)}, remote_content)
             for m, state in zip(messages, delivery_states(messages), strict=True)]
+
+
+def spam_reports(message_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """The gateway's spam report of each message that has one, by the message's id."""
+    queue_ids = dict(DeskMessage.objects.filter(pk__in=message_ids).exclude(queue_id="")
+                     .values_list("pk", "queue_id"))
+    reports = dict(Message.objects.filter(queue_id__in=set(queue_ids.values()))
+                   .values_list("queue_id", "spam_report"))
+    return {pk: reports[queue_id] for pk, queue_id in queue_ids.items() if reports.get(queue_id)}
 
 
 def _bytes_answer(media_type: str, description: str) -> dict[str, Any]:

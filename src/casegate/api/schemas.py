@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 from casegate.desk.vocabulary import CaseStatus, Direction, LeadStatus, Priority
+from casegate.filtering.vocabulary import SpamAction
 from casegate.routing.vocabulary import ListMode, MatchType, Rewrite, RuleAction
 
 MAX_ID = 2**63 - 1  # the largest primary key the databases store
@@ -45,6 +46,7 @@ if TYPE_CHECKING:  # mypy cannot follow a Literal built at run time
     RewriteValue = str
     RuleActionValue = str
     ListModeValue = str
+    SpamActionValue = str
 else:
     CaseStatusValue = _one_of(CaseStatus)
     PriorityValue = _one_of(Priority)
@@ -54,6 +56,7 @@ else:
     RewriteValue = _one_of(Rewrite)
     RuleActionValue = _one_of(RuleAction)
     ListModeValue = _one_of(ListMode)
+    SpamActionValue = _one_of(SpamAction)
 
 
 def _encodable(value: str) -> str:
@@ -220,6 +223,20 @@ class AttachmentDetail(AttachmentOut):
     message: int = Field(description="the message it came with")
 
 
+class SpamReportOut(Schema):
+    classifier: str = Field(description="the classifier whose verdict decided")
+    action: SpamActionValue
+    filter_action: str = Field(description="the filter's own word for it (rspamd's "
+                                           "\"add header\")")
+    scanned: bool = Field(description="false when the filter did not answer and the message "
+                                      "was accepted without a scan")
+    score: float | None
+    required_score: float | None
+    symbols: dict[str, float | None] = Field(description="the rules that hit, with their "
+                                                         "scores when the filter gives them")
+    reason: str
+
+
 class MessageOut(Schema):
     id: int
     case: int | None
@@ -245,6 +262,8 @@ class MessageOut(Schema):
     parse_problems: list[str]
     created_at: datetime
     attachments: list[AttachmentOut]
+    spam: SpamReportOut | None = Field(
+        None, description="inbound mail: the spam classifier's report from the gateway")
 
 
 class CaseEventOut(Schema):

@@ -1,5 +1,5 @@
-"""``casegate quarantine`` and ``queue``: mail held as spam, and deliveries, with what an
-operator does to them.
+"""``casegate quarantine``, ``queue`` and ``trace``: mail held as spam, and deliveries, with
+what an operator does to them; a message's hops.
 
 Handlers import what they use when they run, so that reading the arguments stays fast.
 """
@@ -7,6 +7,7 @@ Handlers import what they use when they run, so that reading the arguments stays
 from __future__ import annotations
 
 import argparse
+import json
 
 from casegate.cli.base import Subcommands, add_list, command_group, emit
 
@@ -14,6 +15,10 @@ from casegate.cli.base import Subcommands, add_list, command_group, emit
 def register(subcommands: Subcommands) -> None:
     _register_quarantine(command_group(subcommands, "quarantine", "mail held as spam"))
     _register_queue(command_group(subcommands, "queue", "deliveries"))
+    p = subcommands.add_parser("trace", help="a message's hops, found by queue id or Message-ID")
+    p.add_argument("query", help="a queue id or a Message-ID (or part of one)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=trace)
 
 
 def _register_quarantine(quarantine: Subcommands) -> None:
@@ -79,3 +84,24 @@ def queue_action(args: argparse.Namespace) -> None:
 
     changed = act_on_queue(args.action_name, None if args.all else [args.id], args.reason)
     print(f"{args.action_name}: {changed} deliver{'y' if changed == 1 else 'ies'}")
+
+
+def trace(args: argparse.Namespace) -> None:
+    from casegate.errors import CasegateError
+    from casegate.trace import TraceFilter, find_messages, message_hops
+
+    found = [message_hops(m["queue_id"])
+             for m in find_messages(TraceFilter(message_id=args.query), limit=20)]
+    messages = [{"queue_id": m["queue_id"], "message_id": m["message_id"],
+                 "mail_from": m["mail_from"], "received_at": m["received_at"].isoformat(),
+                 "hops": [{**hop, "at": hop["at"].isoformat()} for hop in m["hops"]]}
+                for m in found if m is not None]
+    if not messages:
+        raise CasegateError(f"no message has the queue id or Message-ID {args.query!r}")
+    if args.json:
+        print(json.dumps(messages, indent=2, ensure_ascii=False))
+        return
+    for message in messages:
+        print(f"{message['queue_id']} {message['message_id']} from <{message['mail_from']}>")
+        for hop in message["hops"]:
+            print(f"  {hop['at']}  {hop['hop']}: {hop['detail']}")

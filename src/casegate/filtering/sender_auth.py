@@ -14,6 +14,7 @@ import dataclasses
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from casegate.filtering.vocabulary import SpamAction
 from casegate.config import Config
 from casegate.filtering.auth_policy import AuthPolicy, decide
 from casegate.filtering.auth_results import (
@@ -46,7 +47,7 @@ class Authentication:
         """The classifiers' verdict; spam for the checks' reason when they found none."""
         if verdict.spam or not self.spam_reason:
             return verdict
-        return dataclasses.replace(verdict, spam=True, reason=self.spam_reason)
+        return dataclasses.replace(verdict, action=SpamAction.SPAM, reason=self.spam_reason)
 
 
 class SenderAuthentication:

@@ -1,5 +1,6 @@
-"""The words of sender authentication: the results of a check (RFC 8601) and the policies a
-domain's owner publishes for mail that fails DMARC (RFC 7489).
+"""The words of the spam step: the results of sender authentication (RFC 8601), the
+policies a domain's owner publishes for mail that fails DMARC (RFC 7489), and the verdict a
+classifier states (stored in each message's spam report).
 
 Free of models so the command line can offer them as choices before Django is set up.
 """
@@ -27,3 +28,22 @@ class DmarcPolicy(models.TextChoices):
     NONE = "none", "none"
     QUARANTINE = "quarantine", "quarantine"
     REJECT = "reject", "reject"
+
+
+class SpamAction(models.TextChoices):
+    """What the gateway does with a message, as its classifiers decided.
+
+    Declared from the weakest to the strongest: when several classifiers answer, the
+    strongest verdict decides (:func:`casegate.filtering.classifiers.classify`).
+    """
+
+    HAM = "ham", "not spam"
+    NOT_SCANNED = "not_scanned", "accepted without a scan (the filter did not answer)"
+    SPAM = "spam", "spam (routing decides: bypass rules deliver it, otherwise quarantine)"
+    TEMPFAIL = "tempfail", "refused for now: the filter did not answer (451)"
+    GREYLIST = "greylist", "greylisted (451)"
+    SOFT_REJECT = "soft_reject", "refused for now (451)"
+    REJECT = "reject", "rejected (550)"
+
+
+STRENGTH = {action: rank for rank, action in enumerate(SpamAction)}

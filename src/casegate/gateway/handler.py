@@ -12,13 +12,22 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from casegate.config import Config
 from casegate.desk.onward import kept_at_desk, reply_address_refusal
 from casegate.directory.addresses import domain_of
-from casegate.filtering.classifiers import Classifier, InboundMessage, classify
+from casegate.filtering.classifiers import (
+    REASON_LENGTH,
+    Classifier,
+    InboundMessage,
+    SpamVerdict,
+    classify,
+)
 from casegate.filtering.dnsbl import Blocklists
 from casegate.filtering.phishing import phishing_reason
+from casegate.filtering.reports import spam_status_headers
 from casegate.filtering.sender_auth import SenderAuthentication
+from casegate.filtering.vocabulary import SpamAction
 from casegate.gateway.limits import RateLimiter
 from casegate.gateway.transaction import SessionState, Transaction
 from casegate.mail.headers import HeaderFields
+from casegate.mail.senders import one_line
 from casegate.routing.engine import Routing, RoutingTable, Verdict
 from casegate.routing.snapshot import TableCache
 from casegate.signing import srs
@@ -31,6 +40,22 @@ MAX_HOPS = 30
 NEEDS_SMTPUTF8 = ("553 5.6.7 A non-ASCII address needs the SMTPUTF8 extension"
                   " (MAIL FROM:<…> SMTPUTF8), or its domain in ASCII (xn--) form")
 MAX_PATH = 320  # local part (64) + @ + domain (253), rounded up to the stored column
+
+
+def verdict_refusal(verdict: SpamVerdict) -> str:
+    """The reply that refuses a message at the end of DATA, or ``""`` to accept it: a
+    rejection is final (550), a soft rejection, greylisting or a filter that did not answer
+    asks the sender to try again (451). The filter's own words are used when it has any."""
+    said = "".join(c for c in one_line(verdict.reply) if c.isprintable())[:300]
+    if verdict.action == SpamAction.REJECT:
+        return f"550 5.7.1 {said or f'Message rejected as spam ({verdict.reason})'}"
+    if verdict.action == SpamAction.SOFT_REJECT:
+        return f"451 4.7.1 {said or 'Message not accepted for now'}; try again later"
+    if verdict.action == SpamAction.GREYLIST:
+        return f"451 4.7.1 {said or 'Greylisted'}; try again later"
+    if verdict.action == SpamAction.TEMPFAIL:
+        return "451 4.7.1 The spam filter is not answering; try again later"
+    return ""
 
 
 def received_header(session: Session, envelope: Envelope, queue_id: str, hostname: str,
@@ -224,35 +249,44 @@ class GatewayHandler:
         if self.config.hostname in headers.get_all("X-Casegate-Loop"):
             return ("554 5.4.6 Mail loop: this message already passed through"
                     f" {self.config.hostname}")
-        sender = "" if envelope.mail_from == "<>" else envelope.mail_from or ""
-        checked = await self.sender_auth.check(content, peer_ip, self.config.is_trusted(peer_ip),
-                                               sender, session.host_name or "", table.domains)
+        mail_from = "" if envelope.mail_from == "<>" else envelope.mail_from or ""
+        trusted = self.config.is_trusted(peer_ip)
+        checked = await self.sender_auth.check(content, peer_ip, trusted, mail_from,
+                                               session.host_name or "", table.domains)
         if checked.refusal:
             log.info("queue=%s rejected reason=dmarc domain=%s from=<%s> client=%s", queue_id,
-                     checked.report.dmarc.domain if checked.report else "", sender, peer_ip)
+                     checked.report.dmarc.domain if checked.report else "", mail_from, peer_ip)
             return checked.refusal
-        verdict = classify(
-            InboundMessage(content, headers, peer_ip, self.config.is_trusted(peer_ip)),
+        verdict = await classify(
+            InboundMessage(content, headers, peer_ip, trusted, mail_from,
+                           tuple(envelope.rcpt_tos), session.host_name or "", queue_id),
             self.classifiers,
         )
+        refused = verdict_refusal(verdict)
+        if refused:
+            log.info("queue=%s refused from=<%s> client=%s classifier=%s action=%s reason=%r",
+                     queue_id, mail_from, peer_ip, verdict.classifier, verdict.action,
+                     verdict.reason)
+            return refused
         verdict = checked.verdict(verdict)
         raw = checked.field + received_header(session, envelope, queue_id,
                                               self.config.hostname, received_at)
         raw += checked.content
         message = AcceptedMessage(
             queue_id=queue_id,
-            mail_from=sender,
+            mail_from=mail_from,
             rcpt_tos=list(envelope.rcpt_tos),
             received_at=received_at,
             peer=peer_ip or "",
             helo=(session.host_name or "")[:255],
             message_id=(headers.get("Message-ID") or "")[:998],
             spam=verdict.spam,
-            spam_reason=verdict.reason,
+            spam_reason=verdict.reason[:REASON_LENGTH],
             raw=raw,
             dsn_ret=transaction.ret,
             dsn_envid=transaction.envid,
             auth_results=checked.results,
+            spam_report=verdict.report(),
         )
         routings = transaction.routings
         if verdict.spam:
@@ -272,8 +306,9 @@ class GatewayHandler:
                     " nothing was kept, try again later")
         self._count_messages(transaction.routings)
         log.info("queue=%s accepted from=<%s> client=%s rcpts=%d deliveries=%d quarantined=%d"
-                 " spam=%s", queue_id, message.mail_from, message.peer, len(message.rcpt_tos),
-                 len(message.deliveries), len(message.quarantine), message.spam)
+                 " spam=%s action=%s", queue_id, message.mail_from, message.peer,
+                 len(message.rcpt_tos), len(message.deliveries), len(message.quarantine),
+                 message.spam, verdict.action)
         return f"250 2.0.0 Ok: queued as {queue_id}"
 
     async def handle_exception(self, error: Exception) -> str:
@@ -288,11 +323,13 @@ def plan_deliveries(message: AcceptedMessage, routings: list[Routing],
     ``dsn`` holds each recipient's DSN NOTIFY and ORCPT, in the order of ``routings``.
     """
     planned: dict[tuple[str, str], DeliveryRow] = {}
+    spam_details = (spam_status_headers(message.spam_report, message.spam)
+                    if any(r.edits.spam_headers for r in routings) else ())
     for index, routing in enumerate(routings):
         notify, orcpt = dsn[index] if dsn else ("", "")
         if routing.verdict is Verdict.ACCEPT:
             edits = routing.edits.written(routing.recipient, message.spam, message.spam_reason,
-                                          phishing)
+                                          phishing, spam_details)
             for target in routing.targets:
                 key = (target.address, target.kind.value)
                 if key in planned:  # one copy, with what every path to it asks for

@@ -9,8 +9,10 @@ from django.utils import timezone
 
 from casegate.desk.onward import desk_only, is_agent_answer
 from casegate.errors import CasegateError
+from casegate.filtering.learning import teach
 from casegate.filtering.phishing import phishing_reason
-from casegate.mail.headers import HeaderFields
+from casegate.filtering.reports import spam_status_headers
+from casegate.mail.headers import HeaderFields, decoded
 from casegate.routing.engine import Verdict
 from casegate.routing.snapshot import load_table
 from casegate.spool.messages import wake_workers
@@ -29,8 +31,10 @@ def quarantine_as_dict(entry: Quarantine) -> dict[str, Any]:
         "recipient": entry.recipient,
         "sender": message.mail_from,
         "message_id": message.message_id,
+        "subject": decoded(HeaderFields(bytes(message.raw)).get("Subject") or ""),
         "reason": entry.reason,
         "spam_reason": message.spam_reason,
+        "spam": message.spam_report or None,
         "state": entry.state,
         "created_at": entry.created_at.isoformat(),
     }
@@ -70,8 +74,11 @@ def release(entry_id: int) -> list[Delivery]:
         )
     now = timezone.now()
     headers = HeaderFields(bytes(message.raw))
-    edits = routing.edits.written(routing.recipient, message.spam, message.spam_reason,
-                                  phishing_reason(headers) if routing.edits.spam_headers else "")
+    spam_headers = routing.edits.spam_headers
+    edits = routing.edits.written(
+        routing.recipient, message.spam, message.spam_reason,
+        phishing_reason(headers) if spam_headers else "",
+        spam_status_headers(message.spam_report, message.spam) if spam_headers else ())
     targets = (desk_only(routing.targets) if is_agent_answer(headers, message.mail_from, table)
                else routing.targets)
     already = set(Delivery.objects.filter(message_id=entry.message_id)
@@ -100,4 +107,7 @@ def release(entry_id: int) -> list[Delivery]:
     entry.save(update_fields=["state", "decided_at"])
     if deliveries:
         wake_workers()
+    if message.spam:  # a person says it is not: the filter learns, once the release stands
+        raw = bytes(message.raw)
+        transaction.on_commit(lambda: teach(raw, spam=False))
     return deliveries

@@ -7,6 +7,8 @@ headers it copies into reports; the full MIME parse happens later, at the desk.
 from __future__ import annotations
 
 from collections.abc import Callable
+import contextlib
+from email.header import decode_header, make_header
 
 
 def header_block(raw: bytes) -> bytes:
@@ -77,3 +79,10 @@ def remove_fields(raw: bytes, name: str, matches: Callable[[str], bool]) -> byte
         for line in lines
     ]
     return b"".join(kept) + raw[len(block):]
+def decoded(value: str) -> str:
+    """A header value as people read it: encoded words decoded, on one line, undecodable
+    bytes as U+FFFD; as sent when its encoded words are broken."""
+    text = value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    with contextlib.suppress(ValueError, LookupError, UnicodeDecodeError):
+        text = str(make_header(decode_header(text)))
+    return " ".join(text.split())

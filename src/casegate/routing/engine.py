@@ -135,10 +135,11 @@ class Edits:
     remove_attachments: bool = False
     require_tls: bool = False
 
-    def written(self, recipient: str, spam: bool, spam_reason: str = "", phishing: str = ""
-                ) -> CopyEdits:
+    def written(self, recipient: str, spam: bool, spam_reason: str = "", phishing: str = "",
+                spam_details: tuple[tuple[str, str], ...] = ()) -> CopyEdits:
         """The edits of one message's copies for ``recipient``: the headers written out
-        (with the verdicts and the original recipient), the prefix and the switches."""
+        (with the verdicts, the classifier's score and symbols in ``spam_details``, and the
+        original recipient), the prefix and the switches."""
         if self is NO_EDITS:  # most mail: nothing to build
             return NO_COPY_EDITS
         headers = list(self.headers)
@@ -148,6 +149,7 @@ class Edits:
             headers.append(("X-Casegate-Spam", "yes" if spam else "no"))
             if spam and spam_reason:
                 headers.append(("X-Casegate-Spam-Reason", spam_reason))
+            headers.extend(spam_details)
             headers.append(("X-Casegate-Phishing", "yes" if phishing else "no"))
             if phishing:
                 headers.append(("X-Casegate-Phishing-Reason", phishing))
