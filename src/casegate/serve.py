@@ -8,17 +8,21 @@ import gc
 import logging
 import os
 import resource
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from casegate.config import Config
 from casegate.errors import CasegateError
 from casegate.filtering.classifiers import close_classifiers, load_classifiers
+from casegate.filtering.scanners import SCAN_COUNTS
 from casegate.gateway.handler import GatewayHandler
 from casegate.gateway.server import Gateway
 from casegate.mail.hostport import HostPort, HostPortError, parse_hostport
@@ -34,6 +38,9 @@ WORKER_STOP_GRACE = 60.0
 # A gateway process finishes its open sessions within 30 s (Gateway.stop), then its commits.
 GATEWAY_STOP_GRACE = 45.0
 LISTEN_BACKLOG = 1024
+# A child that exits with an error this soon after it was started cannot start (a wrong
+# setting, say): starting it again would only fail again, so serve stops and says why.
+FAILED_AT_START = 5.0
 # Descriptors the process holds besides SMTP sessions: database connections, the HTTP
 # server's sockets and threads' pipes, log files.
 FILES_BESIDE_SESSIONS = 200
@@ -108,14 +115,28 @@ def start_worker_process() -> subprocess.Popen[bytes]:
     return _child("worker", "--parent-pid", str(os.getpid()))
 
 
-def start_gateway_process(listening: socket.socket) -> subprocess.Popen[bytes]:
+def start_gateway_process(listening: socket.socket, scan_counts: Path
+                          ) -> subprocess.Popen[bytes]:
+    # prometheus_client's multiprocess mode: each process counts its scans in a file there.
     return _child("gateway", "--listen-fd", str(listening.fileno()),
-                  "--parent-pid", str(os.getpid()), pass_fds=(listening.fileno(),))
+                  "--parent-pid", str(os.getpid()), pass_fds=(listening.fileno(),),
+                  env={"PROMETHEUS_MULTIPROC_DIR": str(scan_counts)})
 
 
-def _child(*args: str, pass_fds: tuple[int, ...] = ()) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "casegate", *args], env=dict(os.environ),
-                            pass_fds=pass_fds)
+def _child(*args: str, pass_fds: tuple[int, ...] = (), env: dict[str, str] | None = None
+           ) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", "casegate", *args],
+                            env={**os.environ, **(env or {})}, pass_fds=pass_fds)
+
+
+def fresh_scan_counts(home: Path, several_processes: bool) -> Path:
+    """Where the gateway processes count their scans: emptied at each start; absent when
+    the gateway runs in the serving process and counts in memory."""
+    counts = home / SCAN_COUNTS
+    shutil.rmtree(counts, ignore_errors=True)
+    if several_processes:
+        counts.mkdir(parents=True)
+    return counts
 
 
 def listening_socket(address: HostPort) -> socket.socket:
@@ -161,16 +182,26 @@ class SmtpGateway:
 class Supervised:
     """A child process restarted whenever it exits while the parent is not stopping."""
 
-    def __init__(self, name: str, start: Callable[[], subprocess.Popen[bytes]]) -> None:
+    def __init__(self, name: str, start: Callable[[], subprocess.Popen[bytes]],
+                 give_up_at_start: bool = False) -> None:
         self.name = name
         self._start = start
+        self._give_up_at_start = give_up_at_start
         self.process = start()
+        self._started = time.monotonic()
 
-    def keep_running(self) -> None:
-        if self.process.poll() is not None:
-            log.error("%s=exited status=%s: starting another", self.name,
-                      self.process.returncode)
-            self.process = self._start()
+    def keep_running(self) -> str:
+        """Start it again if it exited; the failure when it cannot even start."""
+        if self.process.poll() is None:
+            return ""
+        if (self._give_up_at_start and self.process.returncode > 0  # not killed by a signal
+                and time.monotonic() - self._started < FAILED_AT_START):
+            return (f"{self.name} exited with status {self.process.returncode} as it started"
+                    " (its error is logged above)")
+        log.error("%s=exited status=%s: starting another", self.name, self.process.returncode)
+        self.process = self._start()
+        self._started = time.monotonic()
+        return ""
 
     async def stop(self, grace: float) -> None:
         self.process.terminate()
@@ -201,6 +232,8 @@ async def _serve(config: Config, smtp: HostPort, http: HostPort | None,
             await gateway.server.start(smtp.host, smtp.port)
             listening = HostPort(smtp.host, gateway.server.port)
         else:
+            # The gateway processes would each stop on a wrong classifier setting: say it here.
+            await close_classifiers(load_classifiers())
             shared = listening_socket(smtp)
             listening = HostPort(smtp.host, shared.getsockname()[1])
         http_server = HttpServer(http.host, http.port, str(listening)) if http else None
@@ -216,8 +249,13 @@ async def _serve(config: Config, smtp: HostPort, http: HostPort | None,
     children: list[Supervised] = []
     if shared is not None:
         listening_on = shared
-        children += [Supervised(f"gateway{n}", lambda: start_gateway_process(listening_on))
+        counts = fresh_scan_counts(config.home, several_processes=True)
+        children += [Supervised(f"gateway{n}",
+                                lambda: start_gateway_process(listening_on, counts),
+                                give_up_at_start=True)
                      for n in range(processes)]
+    else:
+        fresh_scan_counts(config.home, several_processes=False)
     worker = Supervised("worker", start_worker_process) if with_worker else None
     print(f"casegate: SMTP on {listening}"
           + ("" if in_process else f" ({processes} gateway processes)")
@@ -235,7 +273,11 @@ async def _serve(config: Config, smtp: HostPort, http: HostPort | None,
         if stop.is_set():
             break
         for child in [*children, *([worker] if worker else [])]:
-            child.keep_running()
+            failure = child.keep_running()
+            if failure:
+                log.error("%s serve=stopping", failure)
+                stop.set()
+                break
         if http_server is not None and not http_server.running:
             # The console and the API are gone while SMTP looks healthy: end the
             # process, so its supervisor restarts the whole of it.

@@ -3,11 +3,13 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.urls import include, path
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from casegate.api.app import api
+from casegate.config import get_config
 from casegate.console.sign_in import AdminSignInForm, SignInView
 from casegate.delivery.metrics import QueueCollector
-from casegate.filtering.scanners import SCAN_SECONDS, SCANS
+from casegate.filtering.scanners import SCAN_COUNTS, SCAN_SECONDS, SCANS
 
 
 def health(request: HttpRequest) -> JsonResponse:
@@ -16,12 +18,20 @@ def health(request: HttpRequest) -> JsonResponse:
 
 _REGISTRY = CollectorRegistry(auto_describe=False)  # collect only when scraped
 _REGISTRY.register(QueueCollector())
-_REGISTRY.register(SCANS)  # counted by this process's gateway as it scans
-_REGISTRY.register(SCAN_SECONDS)
+_IN_PROCESS = CollectorRegistry(auto_describe=False)  # scans counted by this process's gateway
+_IN_PROCESS.register(SCANS)
+_IN_PROCESS.register(SCAN_SECONDS)
 
 
 def metrics(request: HttpRequest) -> HttpResponse:
-    return HttpResponse(generate_latest(_REGISTRY), content_type=CONTENT_TYPE_LATEST)
+    counts = get_config().home / SCAN_COUNTS
+    if counts.is_dir():  # serve --processes N: the gateway processes' files, added up
+        scans = CollectorRegistry(auto_describe=False)
+        MultiProcessCollector(scans, path=str(counts))
+    else:
+        scans = _IN_PROCESS
+    body = generate_latest(_REGISTRY) + generate_latest(scans)
+    return HttpResponse(body, content_type=CONTENT_TYPE_LATEST)
 
 
 admin.site.login_form = AdminSignInForm

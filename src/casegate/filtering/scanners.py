@@ -23,8 +23,10 @@ from casegate.filtering.vocabulary import SpamAction
 
 log = logging.getLogger("casegate.filtering")
 
-# Counted by the process that scans (the gateway), served by its /metrics; registered in
-# casegate.urls beside the queue's collector.
+# Counted by the process that scans (the gateway), served by /metrics (casegate.urls). With
+# several gateway processes each writes its counts to a file in SCAN_COUNTS (prometheus_client's
+# multiprocess mode) and /metrics adds them up.
+SCAN_COUNTS = "scan-counts"  # in $CASEGATE_HOME
 SCANS = Counter("casegate_spam_scans", "Messages scanned by an external spam filter, by outcome",
                 ["classifier", "action"], registry=None)
 SCAN_SECONDS = Histogram("casegate_spam_scan_seconds", "Time an external spam filter took",

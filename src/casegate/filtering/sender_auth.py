@@ -14,7 +14,6 @@ import dataclasses
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from casegate.filtering.vocabulary import SpamAction
 from casegate.config import Config
 from casegate.filtering.auth_policy import AuthPolicy, decide
 from casegate.filtering.auth_results import (
@@ -26,6 +25,7 @@ from casegate.filtering.auth_results import (
 from casegate.filtering.classifiers import SpamVerdict
 from casegate.filtering.lookups import MessageLookups
 from casegate.filtering.sender_checks import SenderReport, check_sender
+from casegate.filtering.vocabulary import SpamAction
 
 # Checks mostly wait on DNS, so there are more threads than cores; a name server that hangs
 # holds one thread per message for at most CASEGATE_AUTH_DNS_TIMEOUT.

@@ -6,8 +6,8 @@ headers it copies into reports; the full MIME parse happens later, at the desk.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 import contextlib
+from collections.abc import Callable
 from email.header import decode_header, make_header
 
 
