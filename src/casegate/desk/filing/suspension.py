@@ -147,13 +147,15 @@ def _keep(arrival: DeskArrival, cause: str, reason: str, batch: Batch) -> Suspen
     if cause == SuspensionCause.SPAM and spam_reason:
         reason = f"classified as spam: {spam_reason}"
     mail = arrival.mail
-    return SuspendedMessage.objects.create(
+    # Saved without signals, like the rest of filing: the audit log records people's decisions.
+    [kept] = SuspendedMessage.objects.bulk_create([SuspendedMessage(
         intake=arrival.intake, queue_id=arrival.queue_id,
         original_recipient=arrival.original_recipient[:320], mail_from=arrival.mail_from[:320],
         peer=arrival.peer[:100], received_at=arrival.received_at, raw=arrival.raw,
         message_id=mail.message_id[:998], subject=mail.subject[:998], sender=mail.sender[:320],
         sender_name=mail.sender_name[:200], cause=cause, reason=reason[:500],
-        spam_score=_spam_score(report), auth_results=auth_results, created_at=batch.now)
+        spam_score=_spam_score(report), auth_results=auth_results, created_at=batch.now)])
+    return kept
 
 
 def _spam_score(report: object) -> float | None:
