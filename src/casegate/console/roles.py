@@ -80,6 +80,12 @@ def require(privilege: str) -> Callable[[Callable[..., HttpResponse]], Callable[
     return decorate
 
 
+def _teams_of(user: Any) -> list[str]:
+    from casegate.desk.models import Agent
+
+    return list(Agent.objects.filter(user=user).values_list("teams", flat=True).first() or [])
+
+
 def case_scope(user: Any) -> Q:
     """The cases ``user`` may see: every case, or for an agent the cases of their teams,
     those of no team and those assigned to them."""
@@ -87,10 +93,19 @@ def case_scope(user: Any) -> Q:
     if user.is_superuser or roles & {MAIL_SETTINGS, VIEWER}:
         return Q()
     if AGENT in roles:
-        from casegate.desk.models import Agent
+        return Q(assignee=user) | Q(team="") | Q(team__in=_teams_of(user))
+    return Q(pk__in=[])
 
-        teams = Agent.objects.filter(user=user).values_list("teams", flat=True).first() or []
-        return Q(assignee=user) | Q(team="") | Q(team__in=list(teams))
+
+def intake_scope(user: Any, path: str = "intake__") -> Q:
+    """The intakes whose mail (suspended mail, blocked senders) ``user`` may see: every one,
+    or for an agent those of their teams and of no team. ``path``: from the model filtered
+    to the intake ("" for intakes themselves)."""
+    roles = roles_of(user)
+    if user.is_superuser or roles & {MAIL_SETTINGS, VIEWER}:
+        return Q()
+    if AGENT in roles:
+        return Q(**{f"{path}team": ""}) | Q(**{f"{path}team__in": _teams_of(user)})
     return Q(pk__in=[])
 
 

@@ -226,7 +226,7 @@ class BlockedSender(models.Model):
     """An address, or a whole domain (with its subdomains), whose mail to an intake is
     suspended instead of opening cases."""
 
-    intake = models.ForeignKey(Intake, on_delete=models.CASCADE, related_name="blocked_senders")
+    intake = models.ForeignKey(Intake, on_delete=models.CASCADE, related_name="+")
     entry = models.CharField(max_length=320, help_text="an address or a domain, normalised")
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -248,7 +248,7 @@ class SuspendedMessage(models.Model):
     list shows why the mail looks as it does without reading the queue.
     """
 
-    intake = models.ForeignKey(Intake, on_delete=models.CASCADE, related_name="suspended")
+    intake = models.ForeignKey(Intake, on_delete=models.CASCADE, related_name="+")
     queue_id = models.CharField(max_length=32, db_index=True)
     original_recipient = models.CharField(max_length=320, blank=True, default="")
     mail_from = models.CharField(max_length=320, blank=True, default="")

@@ -17,7 +17,7 @@ from typing import Any
 
 from auditlog.context import disable_auditlog
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from casegate.config import get_config
@@ -32,6 +32,8 @@ from casegate.routing.snapshot import load_table
 from casegate.spool.messages import enqueue
 
 log = logging.getLogger("casegate.desk")
+
+EVERY = Q()  # no limit on which suspended messages or blocked senders are meant
 
 
 def suspended_as_dict(entry: SuspendedMessage) -> dict[str, Any]:
@@ -57,10 +59,10 @@ def suspended_as_dict(entry: SuspendedMessage) -> dict[str, Any]:
     }
 
 
-def waiting(intake: str = "", cause: str = "") -> QuerySet[SuspendedMessage]:
+def waiting(intake: str = "", cause: str = "", scope: Q = EVERY) -> QuerySet[SuspendedMessage]:
     """The suspended messages no one decided on yet, newest first (without their bytes);
-    ``intake``: an intake's address or id."""
-    found = (SuspendedMessage.objects.filter(state=SuspensionState.SUSPENDED)
+    ``intake``: an intake's address or id; ``scope``: those someone may see."""
+    found = (SuspendedMessage.objects.filter(scope, state=SuspensionState.SUSPENDED)
              .select_related("intake").defer("raw").order_by("-id"))
     if intake:
         found = found.filter(intake=find_intake(intake))
@@ -69,23 +71,25 @@ def waiting(intake: str = "", cause: str = "") -> QuerySet[SuspendedMessage]:
     return found
 
 
-def find_intake(text: str) -> Intake:
-    """An intake by its address or its id."""
+def find_intake(text: str, within: Q = EVERY) -> Intake:
+    """An intake by its address or its id (one of the intakes ``within``)."""
     text = text.strip()
-    found = (Intake.objects.filter(pk=int(text)) if text.isdigit()
-             else Intake.objects.filter(address__iexact=text)).first()
+    intakes = Intake.objects.filter(within)
+    found = (intakes.filter(pk=int(text)) if text.isdigit()
+             else intakes.filter(address__iexact=text)).first()
     if found is None:
         raise DeskError(f"there is no intake {text!r}; see: casegate desk intake list")
     return found
 
 
-def _undecided(ids: Iterable[int]) -> list[SuspendedMessage]:
-    """The suspended messages ``ids``, locked, in the order they came; each must be waiting."""
+def _undecided(ids: Iterable[int], scope: Q) -> list[SuspendedMessage]:
+    """The suspended messages ``ids`` (within ``scope``), locked, in the order they came;
+    each must be waiting."""
     wanted = sorted(set(ids))
     if not wanted:
         raise DeskError("name at least one suspended message")
     found = {m.pk: m for m in SuspendedMessage.objects.select_for_update()
-             .select_related("intake").filter(pk__in=wanted)}
+             .select_related("intake").filter(scope, pk__in=wanted)}
     missing = [str(i) for i in wanted if i not in found]
     if missing:
         raise DeskError(f"there is no suspended message {', '.join(missing)};"
@@ -107,11 +111,11 @@ def _decided(entries: list[SuspendedMessage], state: str, actor: str) -> None:
 
 
 @transaction.atomic
-def recover(ids: Iterable[int], actor: str) -> list[SuspendedMessage]:
+def recover(ids: Iterable[int], actor: str, scope: Q = EVERY) -> list[SuspendedMessage]:
     """File the suspended messages ``ids`` as if they had just arrived, without suspending
     them again: each opens a case or lead (or joins one), acknowledged and notified as any
-    other; all or none."""
-    entries = _undecided(ids)
+    other; all or none (``scope``: the suspended messages ``actor`` may see)."""
+    entries = _undecided(ids, scope)
     arrivals = [DeskArrival(entry.intake, entry.queue_id, entry.original_recipient,
                             entry.received_at, parse_message(bytes(entry.raw)), bytes(entry.raw),
                             entry.mail_from, entry.peer, recovered=True) for entry in entries]
@@ -129,10 +133,10 @@ def recover(ids: Iterable[int], actor: str) -> list[SuspendedMessage]:
 
 
 @transaction.atomic
-def delete(ids: Iterable[int], actor: str) -> list[SuspendedMessage]:
+def delete(ids: Iterable[int], actor: str, scope: Q = EVERY) -> list[SuspendedMessage]:
     """Drop the suspended messages ``ids`` (the entries stay, marked deleted, until they
-    expire); all or none."""
-    entries = _undecided(ids)
+    expire); all or none (``scope``: as for :func:`recover`)."""
+    entries = _undecided(ids, scope)
     _decided(entries, SuspensionState.DELETED, actor)
     for entry in entries:
         log.info("queue=%s suspended=%s deleted-by=%s", entry.queue_id, entry.pk, actor)
@@ -165,10 +169,11 @@ def _blocked_entry(text: str) -> str:
 
 
 @transaction.atomic
-def block_sender(intake: str, sender: str) -> BlockedSender:
+def block_sender(intake: str, sender: str, within: Q = EVERY) -> BlockedSender:
     """Suspend mail from ``sender`` (an address, or a domain with its subdomains) to the
-    intake instead of opening cases (``intake``: its address or id)."""
-    found = find_intake(intake)
+    intake instead of opening cases (``intake``: its address or id, one of those
+    ``within``)."""
+    found = find_intake(intake, within)
     entry = _blocked_entry(sender)
     if BlockedSender.objects.filter(intake=found, entry=entry).exists():
         raise DeskError(f"{found.address} blocks {entry} already")
@@ -176,8 +181,8 @@ def block_sender(intake: str, sender: str) -> BlockedSender:
 
 
 @transaction.atomic
-def unblock_sender(intake: str, sender: str) -> None:
-    found = find_intake(intake)
+def unblock_sender(intake: str, sender: str, within: Q = EVERY) -> None:
+    found = find_intake(intake, within)
     entry = _blocked_entry(sender)
     blocked = BlockedSender.objects.filter(intake=found, entry=entry).first()
     if blocked is None:
@@ -186,8 +191,9 @@ def unblock_sender(intake: str, sender: str) -> None:
     blocked.delete()
 
 
-def blocked_senders(intake: str = "") -> QuerySet[BlockedSender]:
-    found = BlockedSender.objects.select_related("intake").order_by("intake_id", "entry")
+def blocked_senders(intake: str = "", scope: Q = EVERY) -> QuerySet[BlockedSender]:
+    found = (BlockedSender.objects.filter(scope).select_related("intake")
+             .order_by("intake_id", "entry"))
     return found.filter(intake=find_intake(intake)) if intake else found
 
 
