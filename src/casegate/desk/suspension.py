@@ -33,6 +33,15 @@ from casegate.spool.messages import enqueue
 
 log = logging.getLogger("casegate.desk")
 
+
+class Unknown(DeskError):
+    """What the request names does not exist (or is out of the caller's sight)."""
+
+
+class AlreadyDone(DeskError):
+    """The change asked for was made before: a message decided on, a sender blocked."""
+
+
 EVERY = Q()  # no limit on which suspended messages or blocked senders are meant
 
 
@@ -78,7 +87,7 @@ def find_intake(text: str, within: Q = EVERY) -> Intake:
     found = (intakes.filter(pk=int(text)) if text.isdigit()
              else intakes.filter(address__iexact=text)).first()
     if found is None:
-        raise DeskError(f"there is no intake {text!r}; see: casegate desk intake list")
+        raise Unknown(f"there is no intake {text!r}; see: casegate desk intake list")
     return found
 
 
@@ -92,12 +101,12 @@ def _undecided(ids: Iterable[int], scope: Q) -> list[SuspendedMessage]:
              .select_related("intake").filter(scope, pk__in=wanted)}
     missing = [str(i) for i in wanted if i not in found]
     if missing:
-        raise DeskError(f"there is no suspended message {', '.join(missing)};"
+        raise Unknown(f"there is no suspended message {', '.join(missing)};"
                         " see: casegate suspended list")
     decided = [f"#{m.pk} was {m.state}" for m in found.values()
                if m.state != SuspensionState.SUSPENDED]
     if decided:
-        raise DeskError(f"{', '.join(decided)} already")
+        raise AlreadyDone(f"{', '.join(decided)} already")
     return [found[i] for i in wanted]
 
 
@@ -176,7 +185,7 @@ def block_sender(intake: str, sender: str, within: Q = EVERY) -> BlockedSender:
     found = find_intake(intake, within)
     entry = _blocked_entry(sender)
     if BlockedSender.objects.filter(intake=found, entry=entry).exists():
-        raise DeskError(f"{found.address} blocks {entry} already")
+        raise AlreadyDone(f"{found.address} blocks {entry} already")
     return BlockedSender.objects.create(intake=found, entry=entry)
 
 
@@ -186,7 +195,7 @@ def unblock_sender(intake: str, sender: str, within: Q = EVERY) -> None:
     entry = _blocked_entry(sender)
     blocked = BlockedSender.objects.filter(intake=found, entry=entry).first()
     if blocked is None:
-        raise DeskError(f"{found.address} does not block {entry};"
+        raise Unknown(f"{found.address} does not block {entry};"
                         " see: casegate desk intake blocked")
     blocked.delete()
 
