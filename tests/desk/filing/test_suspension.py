@@ -22,7 +22,7 @@ from casegate.desk.models import (
     SuspendedMessage,
 )
 from casegate.desk.services import add_agent, add_intake
-from casegate.desk.threading import signed_message_id
+from casegate.desk.threading import signed_message_id, signed_test_message_id
 from casegate.desk.vocabulary import CaseStatus, SuspensionCause
 from casegate.routing.snapshot import load_table
 from casegate.spool.messages import AcceptedMessage, QuarantineRow, enqueue
@@ -182,3 +182,17 @@ def test_an_arrival_a_person_recovered_is_not_suspended_again(intake: Intake) ->
     recovered.recovered = True
     [item] = file(recovered).filed
     assert not item.suspended and isinstance(item.conversation, Case)
+
+
+def test_a_test_message_of_casegate_verify_opens_its_case_and_cannot_be_forged(
+        intake: Intake) -> None:
+    ours = signed_test_message_id("mx.desk.example")
+    signature_end = ours.index("@") - 1
+    forged = (ours[:signature_end] + ("1" if ours[signature_end] == "0" else "0")
+              + ours[signature_end + 1:])
+    verify, fake = (arrival(intake, mail(sender="verify@mx.desk.example", message_id=m,
+                                         headers={"Auto-Submitted": "auto-generated"})[0])
+                    for m in (ours, forged))
+    opened, suspended = file(verify, fake).filed
+    assert opened.created and not opened.suspended
+    assert suspended.suspended == SuspensionCause.AUTO_MAILER

@@ -9,7 +9,8 @@
 * ``auto_mailer``: automated mail (out-of-office, Auto-Submitted, bulk and list mail,
   reports, no-reply senders: see :func:`casegate.desk.parsing.automated_reason`).
 
-The first that applies is the cause. Mail that threads onto an existing conversation is
+The first that applies is the cause; a test message of ``casegate verify`` (its signed
+Message-ID says so) is never suspended. Mail that threads onto an existing conversation is
 filed there as before (an out-of-office answering a case stays on it), and so is an agent's
 answer. Suspended mail is kept whole, gets no acknowledgement and notifies nobody; a person
 recovers it (it is filed again, without this step) or deletes it
@@ -29,7 +30,7 @@ from casegate.config import get_config
 from casegate.desk.arrivals import DeskArrival, Filed
 from casegate.desk.filing.batch import Batch, SuspensionFacts
 from casegate.desk.models import BlockedSender, Case, Lead, SuspendedMessage
-from casegate.desk.threading import read_signed
+from casegate.desk.threading import is_signed_test, read_signed
 from casegate.desk.vocabulary import IntakeKind, SuspensionCause
 from casegate.directory.addresses import InvalidAddress, normalize_address
 from casegate.routing.engine import AddressListEntries
@@ -113,6 +114,8 @@ def _noise(arrival: DeskArrival, facts: SuspensionFacts, opened: int) -> tuple[s
     """The cause for suspending ``arrival`` and its detail, or ``("", "")``."""
     assert arrival.intake is not None
     mail = arrival.mail
+    if is_signed_test(mail.message_id):  # casegate verify's: it is there to open a case
+        return "", ""
     blocked = facts.blocked.get(arrival.intake.pk)
     entry = blocked.entry_for(_comparable(mail.sender)) if blocked and mail.sender else None
     if entry is not None:
