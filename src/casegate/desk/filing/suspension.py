@@ -44,14 +44,14 @@ LOOP_WINDOW = timedelta(hours=1)
 
 def suspension_facts(arrivals: list[DeskArrival]) -> SuspensionFacts:
     """What :func:`suspend_noise` reads, for a batch: a few queries whatever its size."""
-    intakes = {a.intake.pk: a.intake.kind for a in arrivals if a.intake is not None}
-    if not intakes:
+    intake_ids = {a.intake.pk for a in arrivals if a.intake is not None}
+    if not intake_ids:
         return SuspensionFacts()
-    return SuspensionFacts(blocked_entries(set(intakes)), _recent_conversations(arrivals),
+    return SuspensionFacts(_blocked_entries(intake_ids), _recent_conversations(arrivals),
                            _released_spam(arrivals))
 
 
-def blocked_entries(intake_ids: set[int]) -> dict[int, AddressListEntries]:
+def _blocked_entries(intake_ids: set[int]) -> dict[int, AddressListEntries]:
     """The senders each intake blocks, by intake id."""
     words: dict[int, list[str]] = {}
     for intake_id, entry in BlockedSender.objects.filter(intake_id__in=intake_ids).values_list(
