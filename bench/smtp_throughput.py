@@ -143,7 +143,8 @@ def main() -> None:
 
     home = Path(tempfile.mkdtemp(prefix="casegate-bench-"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("CASEGATE_")}
-    env.update(CASEGATE_HOME=str(home), CASEGATE_HOSTNAME="bench.test")
+    # Every message comes from one load client: without a loop limit each opens its case.
+    env.update(CASEGATE_HOME=str(home), CASEGATE_HOSTNAME="bench.test", CASEGATE_LOOP_LIMIT="0")
     sink_port, smtp_port = free_port(), free_port()
     sink = start_discard(sink_port)
 

@@ -5,8 +5,9 @@ Four roles, as Django groups (a super administrator is Django's superuser):
 - **super administrator**: everything;
 - **mail-settings administrator** (the article's privilege): routing, directory,
   transports, quarantine and the message trace; reads cases (to check where mail went);
-- **agent**: cases and leads (their teams' and unassigned ones);
-- **viewer**: reads cases and leads, changes nothing.
+- **agent**: cases and leads (their teams' and unassigned ones), and the suspended mail and
+  blocked senders of their teams' intakes;
+- **viewer**: reads cases, leads and suspended mail, changes nothing.
 """
 
 from __future__ import annotations

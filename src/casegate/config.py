@@ -173,6 +173,8 @@ class Config:
     blob_store: str = "disk"
     case_tag_prefix: str = "CG"
     ack_limit: int = 3
+    loop_limit: int = 20
+    suspended_days: int = 14
     debug: bool = False
     # the HTTP side
     console_url: str = DEFAULT_CONSOLE_URL
@@ -263,6 +265,8 @@ def get_config() -> Config:
         blob_store=_choice("CASEGATE_BLOB_STORE", ("disk", "database")),
         case_tag_prefix=os.environ.get("CASEGATE_CASE_TAG_PREFIX") or "CG",
         ack_limit=_env_int("CASEGATE_ACK_LIMIT", 3),
+        loop_limit=_env_int("CASEGATE_LOOP_LIMIT", 20),
+        suspended_days=_env_int("CASEGATE_SUSPENDED_DAYS", 14),
         debug=bool(os.environ.get("CASEGATE_DEBUG")),
         # the HTTP side
         console_url=_console_url(os.environ.get("CASEGATE_CONSOLE_URL") or DEFAULT_CONSOLE_URL),

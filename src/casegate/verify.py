@@ -11,7 +11,8 @@ until each hop has happened or the time is up. Hops, in order:
 4. **case opened**: for deliveries to a desk intake, the case or lead it was filed on.
 
 The test message comes from the null envelope sender and says it is automated, so it
-draws no acknowledgement, notification or bounce.
+draws no acknowledgement, notification or bounce; its signed Message-ID keeps the desk from
+suspending it as an auto-mailer's.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from typing import Any
 from django.utils.translation import gettext as _
 
 from casegate.desk.models import DeskMessage
+from casegate.desk.threading import signed_test_message_id
 from casegate.spool.models import Delivery, Quarantine
 from casegate.spool.vocabulary import FINAL_FAILURES, DeliveryKind, DeliveryState
 
@@ -67,7 +69,7 @@ def test_message(address: str, hostname: str, token: str) -> bytes:
     message["To"] = address
     message["Subject"] = f"casegate verify {token}"
     message["Date"] = format_datetime(localtime())
-    message["Message-ID"] = f"<verify.{token}@{hostname}>"
+    message["Message-ID"] = signed_test_message_id(hostname)  # so the desk opens its case
     message["Auto-Submitted"] = "auto-generated"
     message.set_content(f"A test message sent by `casegate verify` to {address}.\n")
     return message.as_bytes()

@@ -8,7 +8,8 @@ from typing import Any
 from django.utils import timezone
 
 from casegate.desk import blobs
-from casegate.desk.models import Attachment, Case, DeskMessage, Intake, Lead
+from casegate.desk.models import Attachment, Case, DeskMessage, Intake, Lead, SuspendedMessage
+from casegate.desk.vocabulary import SuspensionCause
 
 START = timezone.now().replace(microsecond=0) - timedelta(days=30)
 
@@ -53,3 +54,17 @@ def make_attachment(message: DeskMessage, data: bytes | None, **fields: Any) -> 
     fields.setdefault("size", len(data or b""))
     blob_id = blobs.put_many([data])[0] if data is not None else None
     return Attachment.objects.create(message=message, blob_id=blob_id, **fields)
+
+
+def make_suspended(intake: Intake, **fields: Any) -> SuspendedMessage:
+    """Mail from an auto-mailer, suspended at ``intake``."""
+    raw = (b"From: Away <away@acme.example>\r\nTo: " + intake.address.encode()
+           + b"\r\nSubject: Out of office\r\nAuto-Submitted: auto-replied\r\n"
+           b"Message-ID: <away@acme.example>\r\n\r\nBack on Monday.\r\n")
+    for name, value in {"queue_id": "Q1", "original_recipient": intake.address,
+                        "mail_from": "away@acme.example", "received_at": START, "raw": raw,
+                        "subject": "Out of office", "sender": "away@acme.example",
+                        "cause": SuspensionCause.AUTO_MAILER,
+                        "reason": "Auto-Submitted: auto-replied", "created_at": START}.items():
+        fields.setdefault(name, value)
+    return SuspendedMessage.objects.create(intake=intake, **fields)

@@ -20,9 +20,15 @@ from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 
 from casegate.api.models import ApiToken
-from casegate.desk.models import Company, Contact, Intake
+from casegate.desk.models import BlockedSender, Company, Contact, Intake
 from casegate.desk.vocabulary import Direction
-from tests.api.factories import make_attachment, make_case, make_lead, make_message
+from tests.api.factories import (
+    make_attachment,
+    make_case,
+    make_lead,
+    make_message,
+    make_suspended,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -32,8 +38,8 @@ KEY = "cg_schemathesis-key"
 
 @pytest.fixture
 def desk(intake: Intake, lead_intake: Intake, agent: Any) -> None:
-    """A case with a thread and attachments, a lead, a contact and a company (ids 1, 2 …),
-    and the agent's token KEY."""
+    """A case with a thread and attachments, a lead, a contact and a company, suspended mail
+    and a blocked sender (ids 1, 2 …), and the agent's token KEY."""
     ApiToken.objects.create(user=agent, key_sha256=hashlib.sha256(KEY.encode()).hexdigest(),
                             prefix=KEY[:12])
     acme = Company.objects.create(domain="acme.example", name="Acme")
@@ -44,6 +50,8 @@ def desk(intake: Intake, lead_intake: Intake, agent: Any) -> None:
     make_attachment(message, None, problem="too large")
     make_message(case, direction=Direction.NOTE, author=agent)
     make_message(make_lead(lead_intake, contact=contact))
+    make_suspended(intake, spam_score=3.5, auth_results="gw.test; spf=pass")
+    BlockedSender.objects.create(intake=intake, entry="spam.example")
 
 
 @pytest.fixture(autouse=True)
@@ -76,7 +84,7 @@ class Bearer:
 def test_the_schema_describes_every_operation() -> None:
     schema.validate()  # against the OpenAPI 3.1 meta-schema; raises what is wrong
     operations = {(op.ok().method.upper(), op.ok().path) for op in schema.get_all_operations()}
-    assert len(operations) == 24
+    assert len(operations) == 30
     assert ("GET", "/api/attachments/{attachment_id}/download") in operations
 
 

@@ -10,7 +10,7 @@ import json
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
 
@@ -25,9 +25,9 @@ from casegate.delivery import forwarding, remote, worker
 from casegate.delivery.metrics import QueueCollector
 from casegate.delivery.services import act_on_queue
 from casegate.desk import blobs, reception
-from casegate.desk.models import Case, DeskMessage, Intake
+from casegate.desk.models import Case, DeskMessage, Intake, SuspendedMessage
 from casegate.desk.services import add_intake
-from casegate.desk.vocabulary import IntakeKind
+from casegate.desk.vocabulary import IntakeKind, SuspensionCause
 from casegate.errors import CasegateError
 from casegate.routing.snapshot import load_table
 from casegate.signing.keys import dkim_sign, generate_key
@@ -392,3 +392,26 @@ def wait_for(condition: Callable[[], bool], seconds: float = 10) -> None:
     while not condition():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.05)
+
+
+def test_the_worker_removes_expired_suspended_mail_at_its_start_and_then_every_interval(
+        config: Config, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(worker, "HOUSEKEEPING_INTERVAL", 0.1)
+    intake = add_intake(IntakeKind.CASE, "help@desk.example")
+
+    def suspended(days_old: int) -> SuspendedMessage:
+        return SuspendedMessage.objects.create(
+            intake=intake, queue_id=new_queue_id(), received_at=timezone.now(), raw=b"x",
+            cause=SuspensionCause.SPAM, created_at=timezone.now() - timedelta(days=days_old))
+
+    suspended(15)
+    young = suspended(13)
+    delivery_worker = worker.DeliveryWorker(config)
+    delivery_worker.start()
+    try:
+        wait_for(lambda: SuspendedMessage.objects.count() == 1)
+        suspended(20)
+        wait_for(lambda: list(SuspendedMessage.objects.all()) == [young])
+    finally:
+        delivery_worker.stop()
+        delivery_worker.join()

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from itertools import count
 
 import pytest
 from django.utils import timezone
 
 from casegate.desk import reception
-from casegate.desk.models import Case, Intake
+from casegate.desk.models import Case, Intake, SuspendedMessage
 from casegate.desk.reception import DeskDelivery, receive
 from casegate.desk.services import add_intake
 from casegate.routing.snapshot import load_table
@@ -67,3 +68,12 @@ def test_a_message_that_cannot_be_parsed_or_filed_fails_alone(
     assert {i: str(e) for i, e in receipt.failed.items()} == {
         poison.id: "cannot be filed", unreadable.id: "a defect"}
     assert sorted(Case.objects.values_list("subject", flat=True)) == ["fine", "good"]
+
+
+def test_a_delivery_the_gateway_classified_as_spam_is_suspended() -> None:
+    intake = add_intake(Intake.CASE, "help@desk.example")
+    spam = dataclasses.replace(delivery(intake.pk, "win"), spam=True)
+    receipt = receive([spam]).file({spam.id}, load_table(), HOSTNAME)
+    assert receipt.filed == {spam.id} and receipt.outgoing == []
+    assert SuspendedMessage.objects.get().cause == "spam"
+    assert not Case.objects.exists()

@@ -1,7 +1,9 @@
 """Every mail of the shared third-party corpus, through the real SMTP path to help@.
 
-Each file either becomes exactly one case (with the subject the stdlib decodes) or is
-refused with a clear 4xx/5xx reason; none crashes a session or the server, none vanishes.
+Each file either becomes exactly one case (with the subject the stdlib decodes), is
+suspended (most of the corpus is bounces, auto-replies and list mail, which the desk suspends
+as an auto-mailer's instead of opening cases), or is refused with a clear 4xx/5xx reason;
+none crashes a session or the server, none vanishes.
 The corpus is read from ``../shared/corpus/`` at test time and never copied into the repo.
 """
 
@@ -165,6 +167,7 @@ class CorpusRun:
     seconds: float
     deliveries: list[dict[str, Any]] = field(default_factory=list)
     cases: list[dict[str, Any]] = field(default_factory=list)
+    suspended: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def accepted(self) -> list[Outcome]:
@@ -202,14 +205,17 @@ def corpus(backend: str) -> Iterator[CorpusRun]:
         for outcome in run.refused:
             print(f"  refused {outcome.describe()}")
         cases = wait_for_cases(run)
+        causes = Counter(s["cause"] for s in run.suspended)
         print(f"corpus ({backend}): {len(outcomes)} files, {len(run.accepted)} accepted "
-              f"({len(cases)} cases), {len(run.refused)} refused (by code: {by_code})")
+              f"({len(cases)} cases, {len(run.suspended)} suspended: {dict(causes)}), "
+              f"{len(run.refused)} refused (by code: {by_code})")
         yield run
 
 
 def wait_for_cases(run: CorpusRun, timeout: float = 300.0, stalled: float = 60.0,
                    settle: float = 10.0) -> list[dict[str, Any]]:
-    """Wait until every accepted message is delivered to the desk and the cases are there.
+    """Wait until every accepted message is delivered to the desk and the cases (or the
+    suspended messages) are there.
 
     Gives up after ``timeout``, once nothing has moved for ``stalled`` seconds, or
     ``settle`` seconds after every delivery is done if the cases are still fewer.
@@ -222,17 +228,18 @@ def wait_for_cases(run: CorpusRun, timeout: float = 300.0, stalled: float = 60.0
     while True:
         deliveries = [d for d in inst.json("queue", "list") if d["queue_id"] in wanted]
         cases = inst.json("cases", "list", "--limit", "100000")
+        suspended = inst.json("suspended", "list")
         delivered = sum(d["state"] == "delivered" for d in deliveries)
         done = ({d["queue_id"] for d in deliveries} == wanted
                 and all(d["state"] == "delivered" and d["kind"] == "desk" for d in deliveries))
         now = time.monotonic()
-        if progress != (delivered, len(cases)):
-            progress, last_change = (delivered, len(cases)), now
+        if progress != (delivered, len(cases) + len(suspended)):
+            progress, last_change = (delivered, len(cases) + len(suspended)), now
         done_since = (done_since or now) if done else None
-        if ((done and len(cases) >= len(run.accepted)) or now - started > timeout
-                or now - last_change > stalled
+        if ((done and len(cases) + len(suspended) >= len(run.accepted))
+                or now - started > timeout or now - last_change > stalled
                 or (done_since is not None and now - max(done_since, last_change) > settle)):
-            run.deliveries, run.cases = deliveries, cases
+            run.deliveries, run.cases, run.suspended = deliveries, cases, suspended
             return cases
         time.sleep(1.0)
 
@@ -253,8 +260,8 @@ def test_refusals_give_a_reason(corpus: CorpusRun) -> None:
 
 def test_every_accepted_message_is_on_the_desk_once(corpus: CorpusRun) -> None:
     """Each accepted message is delivered to the desk and stored on a case (a new one, or
-    the one it replies to), unless it repeats a stored message (same Message-ID, sender
-    and subject).
+    the one it replies to) or suspended, unless it repeats a stored or suspended message
+    (same Message-ID, sender and subject).
     """
     no_queue_id = [o.describe() for o in corpus.accepted if not o.queue_id]
     assert no_queue_id == [], "250 without a queue id:\n" + "\n".join(no_queue_id)
@@ -269,7 +276,8 @@ def test_every_accepted_message_is_on_the_desk_once(corpus: CorpusRun) -> None:
             problems.append(f"{outcome.name} (queue {outcome.queue_id}): {states}")
     assert problems == [], "accepted but not delivered to the desk:\n" + "\n".join(problems)
     stored = {row[0] for row in corpus.inst.sql(
-        "SELECT queue_id FROM desk_deskmessage WHERE direction = 'inbound'")}
+        "SELECT queue_id FROM desk_deskmessage WHERE direction = 'inbound'"
+        " UNION SELECT queue_id FROM desk_suspendedmessage")}
     first_stored: dict[tuple[str, str, str | None], str] = {}
     missing = []
     for outcome in corpus.accepted:
@@ -281,7 +289,7 @@ def test_every_accepted_message_is_on_the_desk_once(corpus: CorpusRun) -> None:
         else:
             missing.append(f"{outcome.name} (queue {outcome.queue_id})")
     assert missing == [], (
-        "accepted and delivered, but neither on a case nor a repeat of a stored message:\n"
+        "accepted and delivered, but neither on a case, suspended nor a repeat of either:\n"
         + "\n".join(missing))
 
 

@@ -20,7 +20,7 @@ from ninja.operation import Operation
 from ninja.security import HttpBearer
 
 from casegate.access import can
-from casegate.api import contacts, conversations, messages, rules
+from casegate.api import contacts, conversations, messages, rules, suspended
 from casegate.api.schemas import HealthOut
 from casegate.api.tokens import user_for
 
@@ -96,7 +96,8 @@ def _unknown_path(request: HttpRequest) -> JsonResponse:
 api = CasegateAPI(
     title="casegate", version="1", urls_namespace="api", auth=TokenAuth(),
     description="The case desk: cases, leads, their messages and attachments, contacts and "
-                f"companies. Authenticate: {HOW_TO_AUTHENTICATE}.",
+                "companies, suspended mail and blocked senders. "
+                f"Authenticate: {HOW_TO_AUTHENTICATE}.",
 )
 
 
@@ -134,3 +135,4 @@ api.add_router("", rules.router, auth=TokenAuth(read="mail_settings", write="mai
 api.add_router("", conversations.router)
 api.add_router("", messages.router)
 api.add_router("", contacts.router)
+api.add_router("", suspended.router)

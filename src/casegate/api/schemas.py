@@ -20,7 +20,14 @@ from pydantic import (
     WithJsonSchema,
 )
 
-from casegate.desk.vocabulary import CaseStatus, Direction, LeadStatus, Priority
+from casegate.desk.vocabulary import (
+    CaseStatus,
+    Direction,
+    LeadStatus,
+    Priority,
+    SuspensionCause,
+    SuspensionState,
+)
 from casegate.filtering.vocabulary import SpamAction
 from casegate.routing.vocabulary import ListMode, MatchType, Rewrite, RuleAction
 
@@ -47,6 +54,8 @@ if TYPE_CHECKING:  # mypy cannot follow a Literal built at run time
     RuleActionValue = str
     ListModeValue = str
     SpamActionValue = str
+    SuspensionCauseValue = str
+    SuspensionStateValue = str
 else:
     CaseStatusValue = _one_of(CaseStatus)
     PriorityValue = _one_of(Priority)
@@ -57,6 +66,8 @@ else:
     RuleActionValue = _one_of(RuleAction)
     ListModeValue = _one_of(ListMode)
     SpamActionValue = _one_of(SpamAction)
+    SuspensionCauseValue = _one_of(SuspensionCause)
+    SuspensionStateValue = _one_of(SuspensionState)
 
 
 def _encodable(value: str) -> str:
@@ -317,6 +328,36 @@ class CompanyDetail(CompanyOut):
     contacts: list[int]
 
 
+# --- suspended mail and blocked senders -----------------------------------------------------
+
+
+class SuspendedOut(Schema):
+    id: int
+    intake: str = Field(description="the intake address the mail came in by")
+    queue_id: str
+    subject: str
+    sender: str
+    sender_name: str
+    mail_from: str = Field(description="the envelope sender")
+    message_id: str
+    cause: SuspensionCauseValue
+    reason: str = Field(description="the cause in detail")
+    spam_score: float | None = Field(description="the spam classifier's score, if it gave one")
+    auth_results: str = Field(description="the Authentication-Results the gateway added")
+    state: SuspensionStateValue
+    case: int | None = Field(description="the case it was recovered onto")
+    lead: int | None = Field(description="the lead it was recovered onto")
+    received_at: datetime
+    created_at: datetime
+
+
+class BlockedSenderOut(Schema):
+    id: int
+    intake: str = Field(description="the intake address")
+    entry: str = Field(description="the address, or the domain (with its subdomains)")
+    created_at: datetime
+
+
 # --- filters and changes --------------------------------------------------------------------
 
 
@@ -380,6 +421,34 @@ class ReplyIn(Input):
     text: ReplyText
     public: StrictBool = Field(True, description="mail it to the requester; false keeps it an "
                                            "internal note")
+
+
+class SuspendedFilters(Input):
+    intake: Address = omittable(description="the intake address")
+    cause: SuspensionCauseValue = omittable()
+
+
+class SuspendedIds(Input):
+    ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] = Field(
+        min_length=1, max_length=200, description="the suspended messages, decided together")
+
+
+class BlockedFilters(Input):
+    intake: Address = omittable(description="the intake address")
+
+
+# An address or a domain as an intake blocks them, within every limit of their length: labels
+# of letters and digits joined by single hyphens (an internationalised domain, whose A-labels
+# start with xn--, is blocked from the console or the command line).
+_LOCAL = r"[A-Za-z0-9_+-](?:\.?[A-Za-z0-9_+-]){0,30}"
+_LABEL = r"[A-Za-z0-9](?:-?[A-Za-z0-9]){0,20}"
+BLOCKED_ENTRY = rf"^(?:{_LOCAL}@|@)?(?:{_LABEL}\.){{1,4}}[A-Za-z]{{2,20}}$"
+
+
+class BlockedSenderIn(Input):
+    intake: Address = Field(description="the intake address")
+    entry: Annotated[str, StringConstraints(pattern=BLOCKED_ENTRY)] = Field(
+        description="an address, or a domain: its subdomains are blocked too")
 
 
 # --- routing rules --------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""``casegate desk intake``, ``cases``, ``leads``, ``agent`` and ``contacts``: the case desk.
+"""``casegate desk intake``, ``cases``, ``leads``, ``suspended``, ``agent`` and ``contacts``:
+the case desk.
 
 Handlers import what they use when they run, so that reading the arguments stays fast.
 """
@@ -10,7 +11,7 @@ import getpass
 import json
 
 from casegate.cli.base import Subcommands, add_list, command_group, emit
-from casegate.desk.vocabulary import IntakeKind, Priority
+from casegate.desk.vocabulary import IntakeKind, Priority, SuspensionCause
 
 
 def register(subcommands: Subcommands) -> None:
@@ -19,6 +20,8 @@ def register(subcommands: Subcommands) -> None:
     for kind in ("cases", "leads"):
         _register_conversations(command_group(subcommands, kind, f"{kind} opened by the desk"),
                                 kind)
+    _register_suspended(command_group(subcommands, "suspended",
+                                      "mail to intakes set aside instead of opening cases"))
     _register_agent(command_group(subcommands, "agent", "people who answer cases"))
     contacts = command_group(subcommands, "contacts", "people who wrote to the desk")
     add_list(contacts, contacts_list)
@@ -39,6 +42,27 @@ def _register_intake(intake: Subcommands) -> None:
                    help="SLA: the first agent reply is due H hours after a case opens")
     p.set_defaults(func=intake_add)
     add_list(intake, intake_list)
+    for action, summary in (("block", "suspend the mail of an address or a whole domain"),
+                            ("unblock", "file the mail of a blocked sender again")):
+        p = intake.add_parser(action, help=summary)
+        p.add_argument("intake", help="the intake's address or id")
+        p.add_argument("sender", metavar="ADDRESS_OR_DOMAIN")
+        p.set_defaults(func=intake_block, blocking=action == "block")
+    p = intake.add_parser("blocked", help="the senders intakes block")
+    p.add_argument("intake", nargs="?", default="", help="only this intake (address or id)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=intake_blocked)
+
+
+def _register_suspended(suspended: Subcommands) -> None:
+    p = add_list(suspended, suspended_list)
+    p.add_argument("--intake", default="", help="only this intake (address or id)")
+    p.add_argument("--cause", choices=SuspensionCause.values)
+    for action, summary in (("recover", "file as if just arrived: opens a case or lead"),
+                            ("delete", "drop the mail")):
+        p = suspended.add_parser(action, help=summary)
+        p.add_argument("ids", type=int, nargs="+", metavar="ID")
+        p.set_defaults(func=suspended_decide, decision=action)
 
 
 def _register_conversations(listing: Subcommands, kind: str) -> None:
@@ -102,6 +126,44 @@ def intake_list(args: argparse.Namespace) -> None:
     rows = [{"id": i.pk, "address": i.address, "kind": i.kind, "name": i.name}
             for i in Intake.objects.all()]
     emit(rows, args.json, ["id", "kind", "address"])
+
+
+def intake_block(args: argparse.Namespace) -> None:
+    from casegate.desk.suspension import block_sender, unblock_sender
+
+    if args.blocking:
+        blocked = block_sender(args.intake, args.sender)
+        print(f"{blocked.intake.address} blocks {blocked.entry}")
+    else:
+        unblock_sender(args.intake, args.sender)
+        print(f"{args.intake} no longer blocks {args.sender}")
+
+
+def intake_blocked(args: argparse.Namespace) -> None:
+    from casegate.desk.suspension import blocked_as_dict, blocked_senders
+
+    emit([blocked_as_dict(b) for b in blocked_senders(args.intake)], args.json,
+         ["intake", "entry"])
+
+
+def suspended_list(args: argparse.Namespace) -> None:
+    from casegate.desk.suspension import suspended_as_dict, waiting
+
+    rows = [suspended_as_dict(m) for m in waiting(args.intake, args.cause or "")]
+    emit(rows, args.json, ["id", "cause", "spam_score", "sender", "subject", "reason"])
+
+
+def suspended_decide(args: argparse.Namespace) -> None:
+    from casegate.desk.suspension import delete, recover
+
+    if args.decision == "delete":
+        deleted = delete(args.ids, getpass.getuser())
+        print(f"deleted {', '.join(f'#{m.pk}' for m in deleted)}")
+        return
+    for entry in recover(args.ids, getpass.getuser()):
+        filed_on = (f"case {entry.case.pk}" if entry.case else f"lead {entry.lead.pk}"
+                    if entry.lead else "nothing new (a message stored before)")
+        print(f"recovered #{entry.pk}: {filed_on}")
 
 
 def conversations_list(args: argparse.Namespace) -> None:

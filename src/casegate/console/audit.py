@@ -1,7 +1,7 @@
 """The audit log (django-auditlog): every change to rules, directory, transports, keys,
-roles, intakes, agents, API tokens and case state, with who, when, from where, and the
-values before and after; and each sign-in or password reset limit reached (see
-:mod:`casegate.console.throttle`).
+roles, intakes and the senders they block, agents, API tokens, case state and decisions on
+suspended mail, with who, when, from where, and the values before and after; and each
+sign-in or password reset limit reached (see :mod:`casegate.console.throttle`).
 
 Console requests record the signed-in user and their address (auditlog's middleware);
 ``casegate`` commands record ``cli:<login name>`` as the actor.
@@ -22,12 +22,13 @@ from django.db.models import Q
 def register_audited_models() -> None:
     from casegate.api.models import ApiToken
     from casegate.delivery.models import SigningKey, Transport
-    from casegate.desk.models import Agent, Case, Intake, Lead
+    from casegate.desk.models import Agent, BlockedSender, Case, Intake, Lead, SuspendedMessage
     from casegate.directory.models import Account, Domain, Group, GroupMember
     from casegate.routing.models import Rule
     from casegate.spool.models import Quarantine
 
-    for model in (Rule, Domain, Account, Group, GroupMember, Transport, Intake, Agent):
+    for model in (Rule, Domain, Account, Group, GroupMember, Transport, Intake, Agent,
+                  BlockedSender):
         auditlog.register(model)
     auditlog.register(SigningKey, exclude_fields=["private_key"])
     auditlog.register(ApiToken, exclude_fields=["key_sha256", "last_used_at"])
@@ -35,14 +36,15 @@ def register_audited_models() -> None:
                                             "first_response_due_at"])
     auditlog.register(Lead, include_fields=["status", "converted_by"])
     auditlog.register(Quarantine, include_fields=["state"])
+    auditlog.register(SuspendedMessage, include_fields=["state"])
     auditlog.register(get_user_model(), include_fields=["username", "email", "is_active",
                                                         "is_superuser"],
                       m2m_fields={"groups"})
 
 
 AUDITED_KINDS = ("rule", "domain", "account", "group", "groupmember", "transport", "intake",
-                 "agent", "signingkey", "apitoken", "case", "lead", "quarantine", "user",
-                 "throttle")
+                 "agent", "blockedsender", "signingkey", "apitoken", "case", "lead",
+                 "quarantine", "suspendedmessage", "user", "throttle")
 
 
 @dataclass(frozen=True)

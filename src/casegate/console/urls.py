@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
-from casegate.console import admin_views, routing_views, views
+from casegate.console import admin_views, routing_views, suspended_views, views
 from casegate.console.password_reset import ResetRequestView
 
 app_name = "console"
@@ -34,6 +34,10 @@ urlpatterns = [
     path("cases/<int:case_id>/fields", views.case_fields, name="case_fields"),
     path("leads/", views.leads, name="leads"),
     path("leads/<int:lead_id>/move", views.lead_move, name="lead_move"),
+    path("suspended/", suspended_views.suspended, name="suspended"),
+    path("suspended/decide", suspended_views.suspended_decide, name="suspended_decide"),
+    path("suspended/blocked/<str:action>", suspended_views.blocked_change,
+         name="blocked_change"),
     path("contacts/<int:contact_id>/", views.contact, name="contact"),
     path("companies/<int:company_id>/", views.company, name="company"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

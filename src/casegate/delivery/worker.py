@@ -35,6 +35,7 @@ from casegate.delivery import bounces, forwarding, maildir, remote
 from casegate.delivery.edits import apply_edits
 from casegate.delivery.models import SigningKey, Transport
 from casegate.desk.reception import DeskDelivery, receive
+from casegate.desk.suspension import remove_expired
 from casegate.directory.addresses import domain_of
 from casegate.errors import CasegateError
 from casegate.routing.engine import RoutingTable
@@ -61,6 +62,8 @@ log = logging.getLogger("casegate.delivery")
 
 LOCAL_BATCH = 200
 REPORT_INTERVAL = 1.0
+# How often the worker removes what has outlived its keeping (suspended desk mail).
+HOUSEKEEPING_INTERVAL = 3600.0
 LOCK_WAIT = 5.0
 REMOTE_BATCH = 100
 # Deliveries being sent at once; new claims go on below it while a slow destination is awaited.
@@ -220,7 +223,7 @@ def deliver_local(items: list[Claimed], config: Config, table: RoutingTable) -> 
         return
     received = receive([
         DeskDelivery(i.id, i.queue_id, i.intake_id, i.original_recipient, i.received_at,
-                     raws[i.id], i.mail_from, i.peer) for i in desk_items])
+                     raws[i.id], i.mail_from, i.peer, i.spam) for i in desk_items])
     with transaction.atomic():
         held_ids = still_held(desk_items)
         receipt = received.file(held_ids, table, config.hostname)
@@ -539,6 +542,7 @@ class DeliveryWorker:
             threading.Thread(target=RemoteDrain(self.config, self._stop, remote_bell).run,
                              name="deliver-remote"),
             threading.Thread(target=self._reports, name="delivery-reports"),
+            threading.Thread(target=self._housekeeping, name="housekeeping"),
         ]
         for thread in self._threads:
             thread.start()
@@ -604,6 +608,19 @@ class DeliveryWorker:
                 tables.close()
                 tables = TableCache()
         tables.close()
+        connection.close()
+
+    def _housekeeping(self) -> None:
+        """Remove suspended desk mail older than ``CASEGATE_SUSPENDED_DAYS``: at the start,
+        then every hour. Every worker does it; removing twice removes nothing more."""
+        while True:
+            try:
+                remove_expired()
+            except Exception:
+                log.exception("housekeeping failed; it runs again in an hour")
+                _fresh_connection()
+            if self._stop.wait(HOUSEKEEPING_INTERVAL):
+                break
         connection.close()
 
     def _local(self, items: list[Claimed]) -> None:

@@ -19,7 +19,9 @@ class DeskArrival:
 
     ``intake`` is None for mail to an agent's reply address: it belongs to the conversation
     it answers, and takes that conversation's intake when filed. ``peer``: the client the
-    gateway received it from.
+    gateway received it from; ``spam``: the gateway classified it as spam (a rule with
+    "bypass spam filter" let it through). ``recovered``: a person took it out of the
+    suspended mail, so it is filed without being suspended again.
     """
 
     intake: Intake | None
@@ -30,6 +32,8 @@ class DeskArrival:
     raw: bytes = field(default=b"", repr=False)
     mail_from: str = ""
     peer: str = ""
+    spam: bool = False
+    recovered: bool = False
 
     def __post_init__(self) -> None:
         self.mail.sender, note = or_envelope_sender(self.mail.sender, self.mail_from)
@@ -52,6 +56,8 @@ class Filed:
     ``message`` its stored message. ``author`` is set when an agent answered a notification
     by mail: the message is their reply (``direction`` outbound) or an internal note.
     ``unproven`` says why a message sent as an agent's answer was kept as customer mail.
+    ``suspended``: the cause for which the arrival was set aside instead of opening a
+    conversation (see :mod:`casegate.desk.filing.suspension`); it goes no further.
     """
 
     arrival: DeskArrival
@@ -65,3 +71,4 @@ class Filed:
     author: Any = None
     direction: str = DeskMessage.INBOUND
     unproven: str = ""
+    suspended: str = ""

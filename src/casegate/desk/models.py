@@ -10,6 +10,8 @@ from casegate.desk.vocabulary import (
     LeadStatus,
     Priority,
     ReplyDelivery,
+    SuspensionCause,
+    SuspensionState,
 )
 
 
@@ -218,3 +220,67 @@ class CaseEvent(models.Model):
 
     class Meta:
         ordering = ["id"]
+
+
+class BlockedSender(models.Model):
+    """An address, or a whole domain (with its subdomains), whose mail to an intake is
+    suspended instead of opening cases."""
+
+    intake = models.ForeignKey(Intake, on_delete=models.CASCADE, related_name="+")
+    entry = models.CharField(max_length=320, help_text="an address or a domain, normalised")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["intake_id", "entry"]
+        constraints = [models.UniqueConstraint(fields=["intake", "entry"],
+                                               name="desk_blocked_sender_once")]
+
+    def __str__(self) -> str:
+        return f"{self.entry} blocked at {self.intake.address}"
+
+
+class SuspendedMessage(models.Model):
+    """Mail to an intake set aside instead of opening a case or a lead (spam let through by
+    a rule, an auto-mailer, a loop, a blocked sender), kept whole until a person recovers
+    it, deletes it, or ``CASEGATE_SUSPENDED_DAYS`` pass.
+
+    The score and the authentication results are copied from the gateway's message, so the
+    list shows why the mail looks as it does without reading the queue.
+    """
+
+    intake = models.ForeignKey(Intake, on_delete=models.CASCADE, related_name="+")
+    queue_id = models.CharField(max_length=32, db_index=True)
+    original_recipient = models.CharField(max_length=320, blank=True, default="")
+    mail_from = models.CharField(max_length=320, blank=True, default="")
+    peer = models.CharField(max_length=100, blank=True, default="")
+    received_at = models.DateTimeField()
+    raw = models.BinaryField(help_text="the message as it reached the desk; emptied once "
+                                       "recovered or deleted")
+    message_id = models.CharField(max_length=998, blank=True, default="")
+    subject = models.CharField(max_length=998, blank=True, default="")
+    sender = models.CharField(max_length=320, blank=True, default="")
+    sender_name = models.CharField(max_length=200, blank=True, default="")
+    cause = models.CharField(max_length=20, choices=SuspensionCause.choices)
+    reason = models.CharField(max_length=500, blank=True, default="",
+                              help_text="the cause in detail: the classifier's reason, the "
+                                        "automated header, the blocked entry")
+    spam_score = models.FloatField(null=True, blank=True,
+                                   help_text="the spam classifier's score, when it gave one")
+    auth_results = models.TextField(blank=True, default="",
+                                    help_text="the Authentication-Results the gateway added")
+    state = models.CharField(max_length=10, choices=SuspensionState.choices,
+                             default=SuspensionState.SUSPENDED)
+    case = models.ForeignKey(Case, null=True, blank=True, on_delete=models.SET_NULL,
+                             related_name="+", help_text="the case it was recovered onto")
+    lead = models.ForeignKey(Lead, null=True, blank=True, on_delete=models.SET_NULL,
+                             related_name="+", help_text="the lead it was recovered onto")
+    decided_by = models.CharField(max_length=150, blank=True, default="")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["state", "id"])]
+
+    def __str__(self) -> str:
+        return f"suspended #{self.pk} ({self.cause}) from {self.sender}: {self.subject[:80]}"

@@ -32,7 +32,8 @@ log = logging.getLogger("casegate.desk")
 @dataclass(frozen=True)
 class DeskDelivery:
     """A delivery to the desk that the worker claimed; ``intake_id`` None: mail to an agent's
-    reply address. ``peer``: the client the gateway received the message from."""
+    reply address. ``peer``: the client the gateway received the message from; ``spam``:
+    whether the gateway classified the message as spam."""
 
     id: int
     queue_id: str
@@ -42,6 +43,7 @@ class DeskDelivery:
     raw: bytes
     mail_from: str
     peer: str
+    spam: bool = False
 
 
 @dataclass
@@ -71,7 +73,8 @@ def receive(deliveries: list[DeskDelivery]) -> Received:
             continue
         arrivals[delivery.id] = DeskArrival(
             intakes[delivery.intake_id], delivery.queue_id, delivery.original_recipient,
-            delivery.received_at, mail, delivery.raw, delivery.mail_from, delivery.peer)
+            delivery.received_at, mail, delivery.raw, delivery.mail_from, delivery.peer,
+            delivery.spam)
     known = prefetch(list(arrivals.values()))
     try:
         store_contents(list(arrivals.values()))

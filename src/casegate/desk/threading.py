@@ -63,6 +63,23 @@ def read_signed(message_id: str) -> tuple[str, int] | None:
     return kind, number
 
 
+_SIGNED_TEST = re.compile(r"^<cg\.test\.([0-9a-f]{12})\.([0-9a-f]{16})@[^<>@\s]+>$")
+
+
+def signed_test_message_id(domain: str) -> str:
+    """A Message-ID for a test message of ``casegate verify``: the desk files such a message
+    on a case of its own, never suspending it, and nobody can forge one."""
+    nonce = secrets.token_hex(6)
+    return f"<cg.test.{nonce}.{_signature('test', 0, nonce)}@{domain}>"
+
+
+def is_signed_test(message_id: str) -> bool:
+    """Whether ``message_id`` is one :func:`signed_test_message_id` made."""
+    found = _SIGNED_TEST.match(message_id)
+    return found is not None and hmac.compare_digest(found[2],
+                                                     _signature("test", 0, found[1]))
+
+
 def tagged_case(subject: str) -> int | None:
     found = _tag_pattern().search(subject)
     return int(found[1]) if found else None

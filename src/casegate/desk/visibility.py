@@ -1,4 +1,4 @@
-"""Which cases and desk messages a console or API user may see."""
+"""Which cases, desk messages and intakes' suspended mail a console or API user may see."""
 
 from __future__ import annotations
 
@@ -17,8 +17,23 @@ def case_scope(user: Any) -> Q:
     if user.is_superuser or roles & {MAIL_SETTINGS, VIEWER}:
         return Q()
     if AGENT in roles:
-        teams = Agent.objects.filter(user=user).values_list("teams", flat=True).first() or []
-        return Q(assignee=user) | Q(team="") | Q(team__in=list(teams))
+        return Q(assignee=user) | Q(team="") | Q(team__in=_teams_of(user))
+    return Q(pk__in=[])
+
+
+def _teams_of(user: Any) -> list[str]:
+    return list(Agent.objects.filter(user=user).values_list("teams", flat=True).first() or [])
+
+
+def intake_scope(user: Any, path: str = "intake__") -> Q:
+    """The intakes whose mail (suspended mail, blocked senders) ``user`` may see: every one,
+    or for an agent those of their teams and of no team. ``path``: from the model filtered
+    to the intake ("" for intakes themselves)."""
+    roles = roles_of(user)
+    if user.is_superuser or roles & {MAIL_SETTINGS, VIEWER}:
+        return Q()
+    if AGENT in roles:
+        return Q(**{f"{path}team": ""}) | Q(**{f"{path}team__in": _teams_of(user)})
     return Q(pk__in=[])
 
 

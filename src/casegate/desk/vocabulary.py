@@ -1,4 +1,5 @@
-"""The words the desk stores: intake kinds, case and lead statuses, priorities, directions.
+"""The words the desk stores: intake kinds, case and lead statuses, priorities, directions,
+why and how mail is suspended.
 
 Free of models so the command line can offer them as choices before Django is set up.
 """
@@ -57,3 +58,21 @@ class ReplyDelivery(models.TextChoices):
     QUEUED = "queued", "queued"
     DELIVERED = "delivered", "delivered"
     FAILED = "failed", "failed"
+
+
+class SuspensionCause(models.TextChoices):
+    """Why mail to an intake was set aside instead of opening a case or a lead."""
+
+    SPAM = "spam", "spam"
+    AUTO_MAILER = "auto_mailer", "from an auto-mailer"
+    LOOP = "loop", "mail loop"
+    BLOCKED_SENDER = "blocked_sender", "blocked sender"
+
+
+class SuspensionState(models.TextChoices):
+    """Where suspended mail stands: waiting for a person, recovered onto a case or lead,
+    or deleted."""
+
+    SUSPENDED = "suspended", "suspended"
+    RECOVERED = "recovered", "recovered"
+    DELETED = "deleted", "deleted"

@@ -71,6 +71,14 @@ def normalize_address(address: str) -> str:
     return f"{local}@{domain}"
 
 
+def normalize_entry(text: str) -> str:
+    """An address or a domain (``@`` before it allowed), normalised, as address lists and
+    blocked senders hold them."""
+    text = text.strip()
+    return (normalize_address(text) if "@" in text.lstrip("@")
+            else normalize_domain(text.lstrip("@")))
+
+
 def strip_extension(address: str, delimiter: str) -> str:
     """``user+tag@domain`` → ``user@domain`` (``address`` already normalised)."""
     if not delimiter:

@@ -182,14 +182,18 @@ class AddressListEntries:
 
     def holds(self, address: str) -> bool:
         """Whether the list names ``address`` or its domain (or a parent domain)."""
+        return self.entry_for(address) is not None
+
+    def entry_for(self, address: str) -> str | None:
+        """The entry that names ``address``: the address, its domain or a parent domain."""
         if address in self.addresses:
-            return True
+            return address
         domain = domain_of(address)
         while domain:
             if domain in self.domains:
-                return True
+                return domain
             domain = domain.partition(".")[2]
-        return False
+        return None
 
 
 @dataclass(frozen=True)

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from casegate.directory.addresses import InvalidAddress, normalize_address, normalize_domain
+from casegate.directory.addresses import InvalidAddress, normalize_entry
 from casegate.routing.models import AddressList
 from casegate.routing.services import RuleError
 
 
 def _entry(text: str) -> str:
-    text = text.strip()
     try:
-        return normalize_address(text) if "@" in text.lstrip("@") else normalize_domain(
-            text.lstrip("@"))
+        return normalize_entry(text)
     except InvalidAddress as exc:
-        raise RuleError(f"address list entry {text!r}: {exc}") from None
+        raise RuleError(f"address list entry {text.strip()!r}: {exc}") from None
 
 
 def entries_of(texts: list[str]) -> list[str]:

@@ -5,8 +5,7 @@ the arrivals (one :class:`~casegate.desk.arrivals.Filed` each), what was prefetc
 them, and what the steps decide. The steps inside :func:`each_arrival` decide for one
 arrival at a time (a message can answer one filed just before it in the same batch); the
 others work on the whole batch at once, so filing a batch takes a handful of queries
-whatever its size. A new step (a spam check, an automation) is one more entry in
-:data:`STEPS`.
+whatever its size. A new step (an automation) is one more entry in :data:`STEPS`.
 
 The batch is read with :func:`~casegate.desk.filing.prefetch.prefetch` before the writing
 transaction starts; :func:`file_batch` runs inside the caller's transaction.
@@ -24,18 +23,20 @@ from casegate.desk.filing.messages import record_history, store_messages
 from casegate.desk.filing.prefetch import prefetch
 from casegate.desk.filing.reopen import reopen_or_follow_up
 from casegate.desk.filing.repeats import skip_repeats
+from casegate.desk.filing.suspension import suspend_noise
 from casegate.desk.filing.threads import find_conversation
 from casegate.routing.engine import RoutingTable
 
 STEPS: tuple[Step, ...] = (
-    add_contacts,                  # every sender is a contact, with its company
     each_arrival(
         skip_repeats,              # a message stored before is a duplicate: no further
         take_agent_answer,         # an agent's proven answer: their reply, or a note
         find_conversation,         # signed Message-ID, case tag, references
         reopen_or_follow_up,       # solved or pending: reopened; closed: a new case follows
+        suspend_noise,             # none, and noise: suspended with its cause, no further
         open_conversation,         # none: a new case or lead
     ),
+    add_contacts,                  # every sender of filed mail is a contact, with its company
     save_new_conversations,
     store_messages,                # with raw bytes and attachments
     record_history,

@@ -1,19 +1,27 @@
-"""Everyone who writes to the desk is a contact, grouped in a company by mail domain."""
+"""Everyone whose mail the desk files is a contact, grouped in a company by mail domain."""
 
 from __future__ import annotations
 
 from casegate.desk.filing.batch import Batch
 from casegate.desk.models import Company, Contact
+from casegate.desk.parsing import ParsedMail
 from casegate.desk.services import FREE_MAIL
 
 
 def add_contacts(batch: Batch) -> None:
-    """The contact of every sender in the batch, created (with its company) when new."""
-    wanted = {item.arrival.mail.sender: item.arrival.mail for item in batch.filed
+    """The contact of every sender whose mail is filed (suspended mail makes none), created
+    (with its company) when new; each new conversation gets its requester's."""
+    wanted = {item.arrival.mail.sender: item.arrival.mail for item in batch.stored
               if item.arrival.mail.sender}
     missing = [address for address in wanted if address not in batch.contacts]
-    if not missing:
-        return
+    if missing:
+        _create(batch, wanted, missing)
+    for item in batch.stored:
+        if item.created and item.conversation is not None:
+            item.conversation.contact = batch.contacts.get(item.arrival.mail.sender)
+
+
+def _create(batch: Batch, wanted: dict[str, ParsedMail], missing: list[str]) -> None:
     domains = {a.rpartition("@")[2] for a in missing} - FREE_MAIL
     companies = Company.objects.in_bulk(list(domains), field_name="domain")
     new_companies = [Company(domain=d, name=d) for d in domains if d not in companies]

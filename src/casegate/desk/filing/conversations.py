@@ -26,7 +26,6 @@ def _new_conversation(batch: Batch, item: Filed) -> Case | Lead:
     assert arrival.intake is not None  # threading gave mail to a reply address its intake
     common: dict[str, Any] = {
         "intake": arrival.intake,
-        "contact": batch.contacts.get(arrival.mail.sender),
         "subject": arrival.mail.subject,
         "requester": arrival.mail.sender[:320],
         "requester_name": arrival.mail.sender_name[:200],

@@ -9,6 +9,7 @@ from django.db.models import Q
 from casegate.desk.arrivals import DeskArrival
 from casegate.desk.authorship import ActiveAgents, agent_of_reply_address, judge
 from casegate.desk.filing.batch import Prefetched
+from casegate.desk.filing.suspension import suspension_facts
 from casegate.desk.filing.threads import answers_ours, existing_conversations
 from casegate.desk.models import Agent, Contact, DeskMessage
 from casegate.desk.threading import ThreadHint
@@ -18,7 +19,7 @@ log = logging.getLogger("casegate.desk")
 
 def prefetch(arrivals: list[DeskArrival]) -> Prefetched:
     """Also decides who wrote each arrival, checking DKIM signatures of agents' answers (DNS
-    lookups, so before the writing transaction)."""
+    lookups, so before the writing transaction), and reads what deciding to suspend needs."""
     seen = set(DeskMessage.objects.filter(
         message_id__in=[a.mail.message_id for a in arrivals if a.mail.message_id]
     ).values_list("message_id", "sender", "subject"))
@@ -36,7 +37,7 @@ def prefetch(arrivals: list[DeskArrival]) -> Prefetched:
         elif decided.refused:
             log.warning("queue=%s sender=<%s> agent-answer=refused reason=%r", arrival.queue_id,
                         arrival.mail.sender, decided.refused)
-    return Prefetched(seen, hints, found, contacts, authorship)
+    return Prefetched(seen, hints, found, contacts, authorship, suspension_facts(arrivals))
 
 
 def _active_agents(arrivals: list[DeskArrival], hints: list[ThreadHint], senders: list[str]
