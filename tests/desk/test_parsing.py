@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import base64
+import re
+from collections.abc import Iterator
+from email import policy
 from email.header import Header
-from email.message import EmailMessage
+from email.message import EmailMessage, Message
+from email.parser import BytesParser
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from casegate.desk.parsing import AttachmentInfo, ParsedMail, parse_message, sanitize_html
+from casegate.desk.parsing import (
+    AttachmentInfo,
+    ParsedMail,
+    html_to_text,
+    parse_message,
+    sanitize_html,
+)
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
 NOT_MAIL = {"README.md", "SOURCE.md"}
@@ -374,7 +384,44 @@ def _corpus_files() -> list[Path]:
     return sorted(p for p in CORPUS.rglob("*") if p.is_file() and p.name not in NOT_MAIL)
 
 
-def test_every_corpus_file_parses_without_raising() -> None:
+def _written_parts(part: Message) -> Iterator[Message]:
+    """The text and HTML parts someone wrote for reading: not files, not the parts of an
+    attached message, not a report's parts for programs."""
+    if part.get_content_maintype() == "message":
+        return
+    if part.is_multipart():
+        children = part.get_payload()
+        assert isinstance(children, list)
+        yield from (written for child in children[:1 if part.get_content_subtype() == "report"
+                                                   else None]
+                    for written in _written_parts(child))
+    elif part.get_content_type() in ("text/plain", "text/html") and not part.is_attachment():
+        yield part
+
+
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"[A-Za-z]{4,}", text))
+
+
+def _lost_words(raw: bytes, parsed: ParsedMail) -> list[str]:
+    """Words of a written part that the parse neither shows nor lists as a file."""
+    shown = _words(parsed.text) | _words(html_to_text(parsed.html))
+    files = {info.filename for info in parsed.attachments}
+    lost: set[str] = set()
+    for part in _written_parts(BytesParser(policy=policy.default).parsebytes(raw)):
+        if part.get_filename() in files:
+            continue
+        try:
+            content = part.get_content()
+        except LookupError:  # an unknown charset: its ASCII words are enough here
+            content = (part.get_payload(decode=True) or b"").decode("latin-1")
+        if part.get_content_subtype() == "html":
+            content = html_to_text(content)
+        lost |= _words(content) - shown
+    return sorted(lost)
+
+
+def test_every_corpus_file_parses_without_raising_or_losing_text() -> None:
     if not CORPUS.is_dir():
         reason = f"the mail corpus is not present at {CORPUS}"
         print(f"SKIP {reason}")
@@ -383,13 +430,16 @@ def test_every_corpus_file_parses_without_raising() -> None:
     assert files, f"no mail files under {CORPUS}"
     failures = []
     for path in files:
+        raw = path.read_bytes()
         try:
-            parsed = parse_message(path.read_bytes())
+            parsed = parse_message(raw)
         except Exception as exc:  # report every file that fails, not only the first
             failures.append(f"{path.relative_to(CORPUS)}: {exc!r}")
             continue
         if not isinstance(parsed, ParsedMail):
             failures.append(f"{path.relative_to(CORPUS)}: returned {type(parsed).__name__}")
+        elif lost := _lost_words(raw, parsed):
+            failures.append(f"{path.relative_to(CORPUS)}: text not shown: {' '.join(lost[:10])}")
     assert not failures, "\n".join(failures)
 
 
@@ -403,7 +453,7 @@ def test_sanitized_html_keeps_inline_image_references() -> None:
 
 # --- new text apart from the quoted history (talon's replies from common mail clients) -------
 
-TALON = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "talon" / "standard_replies"
+TALON = CORPUS / "talon" / "standard_replies"
 # Bottom-posted (Thunderbird) and Russian-language (Android) quotes are not recognised by the
 # reply parser: those are shown whole, which loses nothing.
 SHOWN_WHOLE = {"android.eml", "thunderbird.eml"}
