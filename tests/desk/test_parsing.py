@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import re
 from collections.abc import Iterator
 from email import policy
@@ -10,6 +11,7 @@ from email.header import Header
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -229,6 +231,11 @@ def test_html_only_message_gets_text_from_the_html() -> None:
     assert parsed.text == "Hello there"
 
 
+def test_text_from_html_has_its_entities_read_and_a_line_per_block() -> None:
+    html = "<p>Fish &amp; chips &lt;3</p><div>Line one<br class='x'>line two</div>caf&eacute;"
+    assert html_to_text(html) == "Fish & chips <3\nLine one\nline two\ncafé"
+
+
 def test_script_is_removed_from_html() -> None:
     parsed = parse_message(alternative("<p>hi</p><script>alert(1)</script>").as_bytes())
     assert "<script" not in parsed.html.lower()
@@ -373,6 +380,35 @@ def test_message_of_only_a_blank_line_does_not_raise() -> None:
 
 def test_nul_bytes_and_bare_cr_do_not_raise() -> None:
     assert isinstance(parse_message(b"Subject: a\x00b\rFrom: x\r\rbody\x00"), ParsedMail)
+
+
+# --- the parsing corpus: each tests/desk/corpus/NAME.eml with its expected parse NAME.json ---
+
+PARSES = Path(__file__).parent / "corpus"
+ALWAYS_EXPECTED = {"subject", "sender", "automated", "text", "html", "attachments", "problems"}
+ATTACHMENT_FIELDS = ["filename", "content_type", "size"]
+
+
+def _as_expected(parsed: ParsedMail, expected: dict[str, Any]) -> dict[str, Any]:
+    """The fields of ``parsed`` that ``expected`` names, shaped like it."""
+    wanted = expected["attachments"]
+    return {key: getattr(parsed, key) for key in expected if key != "attachments"} | {
+        "attachments": [{field: getattr(info, field)
+                         for field in (wanted[i] if i < len(wanted) else ATTACHMENT_FIELDS)}
+                        for i, info in enumerate(parsed.attachments)]}
+
+
+@pytest.mark.parametrize("name", sorted(path.stem for path in PARSES.glob("*.eml")))
+def test_a_corpus_message_parses_as_expected(name: str) -> None:
+    expected = json.loads((PARSES / f"{name}.json").read_text(encoding="utf-8"))
+    assert expected.keys() >= ALWAYS_EXPECTED, "missing fields"
+    parsed = parse_message((PARSES / f"{name}.eml").read_bytes())
+    assert _as_expected(parsed, expected) == expected
+
+
+def test_every_corpus_message_has_its_expected_parse() -> None:
+    assert {path.stem for path in PARSES.glob("*.eml")} == {
+        path.stem for path in PARSES.glob("*.json")}
 
 
 # --- the third-party corpus -----------------------------------------------------------------------

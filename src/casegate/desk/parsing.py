@@ -17,6 +17,7 @@ from email.policy import EmailPolicy
 from email.utils import getaddresses, parsedate_tz
 from functools import cache, lru_cache
 from html import escape as escape_html
+from html import unescape as unescape_html
 
 import nh3
 from mailparser_reply import EmailReplyParser
@@ -57,6 +58,9 @@ _POLICY = _ParsedHeaderCache()
 _PARSER = BytesParser(policy=_POLICY)
 _HEADERS = HeaderParser(policy=_POLICY)
 MAX_SUBJECT = 998
+_BLOCK_END = re.compile(r"<br\b[^>]*>|</(p|div|li|tr|h[1-6]|blockquote|pre|table)\s*>",
+                        re.IGNORECASE)
+_BLANK_LINES = re.compile(r"\n[ \t]*(\n[ \t]*)+\n")
 # cid: keeps inline images pointing at their parts; remote images are the console's concern.
 _URL_SCHEMES = {"http", "https", "mailto", "cid"}
 
@@ -259,7 +263,9 @@ def sanitize_html(html: str) -> str:
 
 
 def html_to_text(html: str) -> str:
-    return nh3.clean(html, tags=set()).strip()
+    """The text of HTML: no tags, entities read, a line break after each block."""
+    text = unescape_html(nh3.clean(_BLOCK_END.sub(r"\g<0>\n", html), tags=set()))
+    return _BLANK_LINES.sub("\n\n", text).strip()
 
 
 def _make_storable(parsed: ParsedMail) -> ParsedMail:
