@@ -3,15 +3,27 @@
 from __future__ import annotations
 
 import base64
+import json
+import re
+from collections.abc import Iterator
+from email import policy
 from email.header import Header
-from email.message import EmailMessage
+from email.message import EmailMessage, Message
+from email.parser import BytesParser
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from casegate.desk.parsing import AttachmentInfo, ParsedMail, parse_message, sanitize_html
+from casegate.desk.parsing import (
+    AttachmentInfo,
+    ParsedMail,
+    html_to_text,
+    parse_message,
+    sanitize_html,
+)
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
 NOT_MAIL = {"README.md", "SOURCE.md"}
@@ -219,6 +231,11 @@ def test_html_only_message_gets_text_from_the_html() -> None:
     assert parsed.text == "Hello there"
 
 
+def test_text_from_html_has_its_entities_read_and_a_line_per_block() -> None:
+    html = "<p>Fish &amp; chips &lt;3</p><div>Line one<br class='x'>line two</div>caf&eacute;"
+    assert html_to_text(html) == "Fish & chips <3\nLine one\nline two\ncafé"
+
+
 def test_script_is_removed_from_html() -> None:
     parsed = parse_message(alternative("<p>hi</p><script>alert(1)</script>").as_bytes())
     assert "<script" not in parsed.html.lower()
@@ -365,6 +382,35 @@ def test_nul_bytes_and_bare_cr_do_not_raise() -> None:
     assert isinstance(parse_message(b"Subject: a\x00b\rFrom: x\r\rbody\x00"), ParsedMail)
 
 
+# --- the parsing corpus: each tests/desk/corpus/NAME.eml with its expected parse NAME.json ---
+
+PARSES = Path(__file__).parent / "corpus"
+ALWAYS_EXPECTED = {"subject", "sender", "automated", "text", "html", "attachments", "problems"}
+ATTACHMENT_FIELDS = ["filename", "content_type", "size"]
+
+
+def _as_expected(parsed: ParsedMail, expected: dict[str, Any]) -> dict[str, Any]:
+    """The fields of ``parsed`` that ``expected`` names, shaped like it."""
+    wanted = expected["attachments"]
+    return {key: getattr(parsed, key) for key in expected if key != "attachments"} | {
+        "attachments": [{field: getattr(info, field)
+                         for field in (wanted[i] if i < len(wanted) else ATTACHMENT_FIELDS)}
+                        for i, info in enumerate(parsed.attachments)]}
+
+
+@pytest.mark.parametrize("name", sorted(path.stem for path in PARSES.glob("*.eml")))
+def test_a_corpus_message_parses_as_expected(name: str) -> None:
+    expected = json.loads((PARSES / f"{name}.json").read_text(encoding="utf-8"))
+    assert expected.keys() >= ALWAYS_EXPECTED, "missing fields"
+    parsed = parse_message((PARSES / f"{name}.eml").read_bytes())
+    assert _as_expected(parsed, expected) == expected
+
+
+def test_every_corpus_message_has_its_expected_parse() -> None:
+    assert {path.stem for path in PARSES.glob("*.eml")} == {
+        path.stem for path in PARSES.glob("*.json")}
+
+
 # --- the third-party corpus -----------------------------------------------------------------------
 
 
@@ -374,7 +420,44 @@ def _corpus_files() -> list[Path]:
     return sorted(p for p in CORPUS.rglob("*") if p.is_file() and p.name not in NOT_MAIL)
 
 
-def test_every_corpus_file_parses_without_raising() -> None:
+def _written_parts(part: Message) -> Iterator[Message]:
+    """The text and HTML parts someone wrote for reading: not files, not the parts of an
+    attached message, not a report's parts for programs."""
+    if part.get_content_maintype() == "message":
+        return
+    if part.is_multipart():
+        children = part.get_payload()
+        assert isinstance(children, list)
+        yield from (written for child in children[:1 if part.get_content_subtype() == "report"
+                                                   else None]
+                    for written in _written_parts(child))
+    elif part.get_content_type() in ("text/plain", "text/html") and not part.is_attachment():
+        yield part
+
+
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"[A-Za-z]{4,}", text))
+
+
+def _lost_words(raw: bytes, parsed: ParsedMail) -> list[str]:
+    """Words of a written part that the parse neither shows nor lists as a file."""
+    shown = _words(parsed.text) | _words(html_to_text(parsed.html))
+    files = {info.filename for info in parsed.attachments}
+    lost: set[str] = set()
+    for part in _written_parts(BytesParser(policy=policy.default).parsebytes(raw)):
+        if part.get_filename() in files:
+            continue
+        try:
+            content = part.get_content()
+        except LookupError:  # an unknown charset: its ASCII words are enough here
+            content = (part.get_payload(decode=True) or b"").decode("latin-1")
+        if part.get_content_subtype() == "html":
+            content = html_to_text(content)
+        lost |= _words(content) - shown
+    return sorted(lost)
+
+
+def test_every_corpus_file_parses_without_raising_or_losing_text() -> None:
     if not CORPUS.is_dir():
         reason = f"the mail corpus is not present at {CORPUS}"
         print(f"SKIP {reason}")
@@ -383,13 +466,16 @@ def test_every_corpus_file_parses_without_raising() -> None:
     assert files, f"no mail files under {CORPUS}"
     failures = []
     for path in files:
+        raw = path.read_bytes()
         try:
-            parsed = parse_message(path.read_bytes())
+            parsed = parse_message(raw)
         except Exception as exc:  # report every file that fails, not only the first
             failures.append(f"{path.relative_to(CORPUS)}: {exc!r}")
             continue
         if not isinstance(parsed, ParsedMail):
             failures.append(f"{path.relative_to(CORPUS)}: returned {type(parsed).__name__}")
+        elif lost := _lost_words(raw, parsed):
+            failures.append(f"{path.relative_to(CORPUS)}: text not shown: {' '.join(lost[:10])}")
     assert not failures, "\n".join(failures)
 
 
@@ -403,7 +489,7 @@ def test_sanitized_html_keeps_inline_image_references() -> None:
 
 # --- new text apart from the quoted history (talon's replies from common mail clients) -------
 
-TALON = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "talon" / "standard_replies"
+TALON = CORPUS / "talon" / "standard_replies"
 # Bottom-posted (Thunderbird) and Russian-language (Android) quotes are not recognised by the
 # reply parser: those are shown whole, which loses nothing.
 SHOWN_WHOLE = {"android.eml", "thunderbird.eml"}

@@ -7,19 +7,30 @@ in ``problems`` and the best readable text is kept.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from email import policy
+from email.header import decode_header
 from email.message import EmailMessage, Message, MIMEPart
 from email.parser import BytesParser, HeaderParser
 from email.policy import EmailPolicy
 from email.utils import getaddresses, parsedate_tz
 from functools import cache, lru_cache
+from html import escape as escape_html
+from html import unescape as unescape_html
 
 import nh3
 from mailparser_reply import EmailReplyParser
 from mailparser_reply.constants import MAIL_LANGUAGES
 from tnefparse import TNEF
 
+from casegate.desk.charsets import (
+    Decoded,
+    charset_note,
+    decode_text,
+    is_latin,
+    reads_as_another_script,
+)
 from casegate.mail.senders import one_line, read_from, writable
 from casegate.text import storable
 
@@ -47,6 +58,9 @@ _POLICY = _ParsedHeaderCache()
 _PARSER = BytesParser(policy=_POLICY)
 _HEADERS = HeaderParser(policy=_POLICY)
 MAX_SUBJECT = 998
+_BLOCK_END = re.compile(r"<br\b[^>]*>|</(p|div|li|tr|h[1-6]|blockquote|pre|table)\s*>",
+                        re.IGNORECASE)
+_BLANK_LINES = re.compile(r"\n[ \t]*(\n[ \t]*)+\n")
 # cid: keeps inline images pointing at their parts; remote images are the console's concern.
 _URL_SCHEMES = {"http", "https", "mailto", "cid"}
 
@@ -93,14 +107,20 @@ def _raw_values(msg: Message, name: str) -> list[str]:
     return [value for key, value in msg.raw_items() if key.lower() == wanted]
 
 
-def _texts(msg: Message, name: str, problems: list[str]) -> list[str]:
+def _texts(msg: Message, name: str, problems: list[str], likely: Iterable[str] = ()
+           ) -> list[str]:
     """A header's decoded values; the values as sent when the policy cannot decode them.
 
     Decoding can fail on hostile input, such as an encoded word that hides a line break in
-    an address: the message is kept, with the header as sent and the problem noted.
+    an address: the message is kept, with the header as sent and the problem noted. Text in
+    a missing or wrong charset is read again by :func:`_recovered`, trying ``likely`` charsets.
     """
     try:
         texts = [str(value) for value in msg.get_all(name, failobj=[])]
+        sent = _raw_values(msg, name)
+        if any(_misread(text, raw) for text, raw in zip(texts, sent, strict=True)):
+            texts = [_recovered(raw, text, name, problems, likely) if _misread(text, raw) else text
+                     for text, raw in zip(texts, sent, strict=True)]
     except Exception as exc:
         problems.append(f"{name}: {exc}")
         return [one_line(value) for value in _raw_values(msg, name)]
@@ -109,9 +129,9 @@ def _texts(msg: Message, name: str, problems: list[str]) -> list[str]:
     return texts
 
 
-def _header(msg: Message, name: str, problems: list[str]) -> str:
+def _header(msg: Message, name: str, problems: list[str], likely: Iterable[str] = ()) -> str:
     """The first value of a header, on one line ("" when there is none)."""
-    texts = _texts(msg, name, problems)
+    texts = _texts(msg, name, problems, likely)
     return one_line(texts[0]) if texts else ""
 
 
@@ -152,16 +172,60 @@ def new_text_of(text: str, language: str = "en") -> str:
     return reply if reply.strip() else text
 
 
-def _content(part: MIMEPart, problems: list[str]) -> str:
+_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")  # how the email package keeps bytes it cannot read
+_ENCODED_WORD_CHARSET = re.compile(r"=\?([^?*\s]+)")
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def _content(part: MIMEPart, problems: list[str]) -> Decoded:
+    """A text part's content, read by :func:`decode_text`."""
+    what = part.get_content_type()
     try:
-        content = part.get_content()
+        payload = part.get_payload(decode=True)
+        declared = part.get_content_charset()
     except Exception as exc:
-        problems.append(f"{part.get_content_type()}: {exc}")
-        payload = part.get_payload(decode=True) or b""
-        return payload.decode("utf-8", errors="replace") if isinstance(payload, bytes) else ""
-    if isinstance(content, bytes):
-        return content.decode("utf-8", errors="replace")
-    return content if isinstance(content, str) else str(content)
+        problems.append(f"{what}: {exc}")
+        return Decoded("", "")
+    decoded = decode_text(payload if isinstance(payload, bytes) else b"", declared)
+    if note := charset_note(what, declared, decoded):
+        problems.append(note)
+    return decoded
+
+
+def _misread(text: str, raw: str) -> bool:
+    """Whether the email package's reading ``text`` of a header sent as ``raw`` lost bytes, or
+    read another script in an encoded word's Latin charset."""
+    if text.isascii():
+        return False
+    if "\ufffd" in text or _ESCAPED_BYTE.search(text):
+        return True
+    return (any(is_latin(charset) for charset in _ENCODED_WORD_CHARSET.findall(raw))
+            and reads_as_another_script(text))
+
+
+def _recovered(raw: str, fallback: str, what: str, problems: list[str], likely: Iterable[str]
+               ) -> str:
+    """A header value as sent, decoded by :func:`decode_text`: each encoded word from its
+    charset, the rest as undeclared text (``fallback`` when the encoded words are broken).
+
+    The email package reads what a header's charset cannot (8-bit bytes sent bare, an encoded
+    word in an unknown or a wrong charset) as UTF-8, and U+FFFD where that fails.
+    """
+    try:
+        unfolded = _LINE_BREAK.sub("", raw)
+        chunks = decode_header(unfolded.encode("utf-8", "surrogateescape").decode("latin-1"))
+    except Exception as exc:  # such as broken base64 in an encoded word
+        problems.append(f"{what}: {exc}")
+        return fallback
+    texts = []
+    for chunk, charset in chunks:
+        decoded = decode_text(chunk if isinstance(chunk, bytes) else chunk.encode("latin-1"),
+                              charset, likely)
+        bare_utf8 = charset is None and decoded.charset == "utf-8"  # as RFC 6532 allows
+        if not bare_utf8 and (note := charset_note(what, charset, decoded)):
+            problems.append(note)
+        texts.append(decoded.text)
+    return "".join(texts)
 
 
 _REPLY_SUBJECT = re.compile(r"\s*(re|aw|sv|vs|antw|ref|rif|odp|fwd?|wg|tr|enc)\s*(\[\d+\])?\s*:",
@@ -199,7 +263,9 @@ def sanitize_html(html: str) -> str:
 
 
 def html_to_text(html: str) -> str:
-    return nh3.clean(html, tags=set()).strip()
+    """The text of HTML: no tags, entities read, a line break after each block."""
+    text = unescape_html(nh3.clean(_BLOCK_END.sub(r"\g<0>\n", html), tags=set()))
+    return _BLANK_LINES.sub("\n\n", text).strip()
 
 
 def _make_storable(parsed: ParsedMail) -> ParsedMail:
@@ -233,25 +299,20 @@ def _parse(raw: bytes) -> ParsedMail:
         _read_headers(_PARSER.parsebytes(raw, headersonly=True), parsed)
         return parsed
     assert isinstance(msg, EmailMessage)
-    _read_headers(msg, parsed)
-    for defect in msg.defects:
-        problems.append(type(defect).__name__)
-
-    body_parts: set[int] = set()
+    read: set[int] = set()
+    body_problems: list[str] = []
     try:
-        text_part = msg.get_body(preferencelist=("plain",))
-        html_part = msg.get_body(preferencelist=("html",))
-    except Exception as exc:
-        problems.append(f"body: {exc}")
-        text_part = html_part = None
-    if html_part is not None:
-        body_parts.add(id(html_part))
-        parsed.html = sanitize_html(_content(html_part, problems))
-    if text_part is not None:
-        body_parts.add(id(text_part))
-        parsed.text = _content(text_part, problems)
-    elif parsed.html:
-        parsed.text = html_to_text(parsed.html)
+        pieces = _pieces(msg, read, body_problems)
+    except Exception as exc:  # such as RecursionError, for a multipart nested deep
+        body_problems.append(f"body: {exc}")
+        pieces = []
+    # Headers in no charset or a wrong one are most likely in the body's.
+    _read_headers(msg, parsed, likely=[piece.charset for piece in pieces])
+    problems.extend(type(defect).__name__ for defect in msg.defects)
+    problems.extend(body_problems)
+    parsed.text = _joined([piece.text for piece in pieces])
+    if any(piece.html for piece in pieces):
+        parsed.html = sanitize_html(_as_html(pieces))
 
     try:
         parts = list(msg.walk())
@@ -259,7 +320,7 @@ def _parse(raw: bytes) -> ParsedMail:
         problems.append(f"walk: {exc}")
         parts = []
     for part in parts:
-        if part.is_multipart() or id(part) in body_parts:
+        if part.is_multipart() or id(part) in read:
             continue
         parsed.attachments.extend(_attachments_of(part, problems))
     if not parsed.text:
@@ -274,13 +335,102 @@ def _parse(raw: bytes) -> ParsedMail:
     return parsed
 
 
-def _read_headers(msg: Message, parsed: ParsedMail) -> None:
-    """Subject, sender, Message-ID, threading, automation and language, into ``parsed``."""
+@dataclass
+class _Piece:
+    """A part of what the sender wrote, in the order written: its text, and its HTML if any."""
+
+    text: str
+    html: str = ""  # as sent, sanitized once the pieces are joined
+    charset: str = ""  # the charset the part was read in
+
+
+def _pieces(part: MIMEPart, read: set[int], problems: list[str]) -> list[_Piece]:
+    """What ``part`` shows, in order; the ids of the parts read for it go into ``read``.
+
+    Every inline text and HTML part of a multipart/mixed shows, in order (an HTML part, a
+    photo, then a text part: both parts); a multipart/alternative is one piece, the text of its
+    first plain alternative with the HTML of its first rich one; a multipart/related shows its
+    root. A text part with a file name (and no "inline") is a file, unless nothing came before
+    it: then it is the body, as some servers name theirs.
+    """
+    if part.is_attachment():
+        return []
+    content_type = part.get_content_type()
+    if content_type in ("text/plain", "text/html"):
+        if read and part.get_content_disposition() != "inline" and _filename(part, problems):
+            return []
+        read.add(id(part))
+        content = _content(part, problems)
+        if content_type == "text/plain":
+            return [_Piece(content.text, charset=content.charset)]
+        return [_Piece(html_to_text(content.text), content.text, content.charset)]
+    if part.get_content_maintype() != "multipart" or not part.is_multipart():
+        return []
+    children = list(part.iter_parts())
+    if part.get_content_subtype() == "alternative":
+        return _alternative(children, read, problems)
+    if part.get_content_subtype() == "related" and children:
+        start = part.get_param("start")
+        children = [next((child for child in children if start and child["Content-ID"] == start),
+                         children[0])]
+    elif part.get_content_subtype() == "report":
+        children = children[:1]  # the human-readable part (RFC 6522); the rest is for programs
+    return [piece for child in children for piece in _pieces(child, read, problems)]
+
+
+def _alternative(options: list[MIMEPart], read: set[int], problems: list[str]
+                 ) -> list[_Piece]:
+    """A multipart/alternative's piece: its first plain alternative's text, with its first rich
+    alternative's HTML (the pieces of the one there is, when there is only one kind).
+
+    The alternatives not shown are not marked read.
+    """
+    shown, read_by = [], []
+    for option in options:
+        before = set(read)
+        shown.append(_pieces(option, read, problems))
+        read_by.append(read - before)
+    plain = next((i for i, pieces in enumerate(shown)
+                  if pieces and not any(piece.html for piece in pieces)), None)
+    rich = next((i for i, pieces in enumerate(shown) if any(piece.html for piece in pieces)), None)
+    for i, ids in enumerate(read_by):
+        if i not in (plain, rich):
+            read -= ids
+    if plain is None or rich is None:
+        chosen = rich if plain is None else plain
+        return [] if chosen is None else shown[chosen]
+    return [_Piece(_joined([piece.text for piece in shown[plain]]), _as_html(shown[rich]),
+                   shown[plain][0].charset)]
+
+
+def _joined(texts: list[str]) -> str:
+    """Texts one after the other, each from a new line; blank ones left out (unless all are)."""
+    texts = [text for text in texts if text.strip()] or texts[:1]
+    return "".join(text if text.endswith(("\n", "\r")) else text + "\n"
+                   for text in texts[:-1]) + (texts[-1] if texts else "")
+
+
+def _as_html(pieces: list[_Piece]) -> str:
+    """The pieces as one HTML document, text pieces as preformatted text."""
+    return "".join(piece.html or f"<pre>{escape_html(piece.text)}</pre>" for piece in pieces)
+
+
+def _read_headers(msg: Message, parsed: ParsedMail, likely: Iterable[str] = ()) -> None:
+    """Subject, sender, Message-ID, threading, automation and language, into ``parsed``.
+
+    The subject and the sender's name, if not in the charset they say, are tried in the
+    ``likely`` charsets.
+    """
     problems = parsed.problems
-    parsed.subject = _header(msg, "Subject", problems)[:MAX_SUBJECT]
+    parsed.subject = _header(msg, "Subject", problems, likely)[:MAX_SUBJECT]
     parsed.message_id = _header(msg, "Message-ID", problems)[:MAX_SUBJECT]
-    sender = read_from(_raw_values(msg, "From"))
+    sent_from = _raw_values(msg, "From")
+    sender = read_from(sent_from)
     parsed.sender, parsed.sender_name = sender.address, sender.name
+    if _misread(sender.name, " ".join(sent_from)):
+        recovered = [_recovered(raw, "", "From", problems, likely) for raw in sent_from]
+        parsed.sender_name = next((one_line(name) for name, address in getaddresses(recovered)
+                                   if address.lower() == sender.address), sender.name)
     problems.extend(sender.problems)
     parsed.in_reply_to = (_MSGID.findall(_header(msg, "In-Reply-To", problems)) or [""])[0]
     parsed.references = _MSGID.findall(_header(msg, "References", problems))[-50:]
@@ -306,7 +456,7 @@ def _reported_message_id(parts: list[EmailMessage], problems: list[str]) -> str:
         headers: Message
         try:
             if part.get_content_type() == "text/rfc822-headers":
-                headers = _HEADERS.parsestr(_content(part, problems))
+                headers = _HEADERS.parsestr(_content(part, problems).text)
             elif (part.get_content_type() == "message/rfc822"
                   and isinstance(payload := part.get_payload(), list) and payload
                   and isinstance(payload[0], Message)):
@@ -324,11 +474,7 @@ def _reported_message_id(parts: list[EmailMessage], problems: list[str]) -> str:
 
 def _attachments_of(part: EmailMessage, problems: list[str]) -> list[AttachmentInfo]:
     """A leaf part as attachments: itself, or the files inside a winmail.dat; [] for text."""
-    filename = ""
-    try:
-        filename = part.get_filename() or ""
-    except Exception as exc:
-        problems.append(f"filename: {exc}")
+    filename = _filename(part, problems)
     disposition = part.get_content_disposition()
     if not filename and disposition != "attachment" and part.get_content_maintype() == "text":
         return []
@@ -357,6 +503,14 @@ def _attachments_of(part: EmailMessage, problems: list[str]) -> list[AttachmentI
     if not defects and (info.content_type in TNEF_TYPES or filename.lower() == "winmail.dat"):
         return _unpack_tnef(info, problems)
     return [info]
+
+
+def _filename(part: MIMEPart, problems: list[str]) -> str:
+    try:
+        return part.get_filename() or ""
+    except Exception as exc:
+        problems.append(f"filename: {exc}")
+        return ""
 
 
 def _unpack_tnef(container: AttachmentInfo, problems: list[str]) -> list[AttachmentInfo]:
