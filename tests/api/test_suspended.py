@@ -10,8 +10,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.test import Client
 
-from casegate.api.tokens import create_token
 from casegate.access import VIEWER
+from casegate.api.tokens import create_token
 from casegate.desk.models import BlockedSender, Case, Intake
 from casegate.desk.services import add_agent, add_intake
 from casegate.desk.vocabulary import IntakeKind, SuspensionCause

@@ -12,11 +12,11 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from auditlog.context import auditlog_value, set_actor
-from django.http import HttpRequest
-from ninja import P, Path, Query, Router, Status
+from ninja import P, PathEx, Query, Router, Status
 from ninja.errors import HttpError
 
 from casegate.api.pagination import PageParams, paginate
+from casegate.api.requests import AgentRequest
 from casegate.api.schemas import (
     MAX_ID,
     BlockedFilters,
@@ -28,7 +28,6 @@ from casegate.api.schemas import (
     SuspendedOut,
     responses,
 )
-from casegate.desk.visibility import intake_scope
 from casegate.desk.models import BlockedSender
 from casegate.desk.services import DeskError
 from casegate.desk.suspension import (
@@ -43,15 +42,16 @@ from casegate.desk.suspension import (
     unblock_sender,
     waiting,
 )
+from casegate.desk.visibility import intake_scope
 
 router = Router(tags=["suspended mail"])
 
-BlockedId = Path[int, P(ge=1, le=MAX_ID, description="the blocked sender's number")]
+BlockedId = PathEx[int, P(ge=1, le=MAX_ID, description="the blocked sender's number")]
 _T = TypeVar("_T")
 
 
 @contextmanager
-def _as_token_user(request: HttpRequest) -> Iterator[None]:
+def _as_token_user(request: AgentRequest) -> Iterator[None]:
     """Audit-log entries name the token's user, from the address the request came from."""
     current = auditlog_value.get({})
     with set_actor(request.auth, remote_addr=current.get("remote_addr"),
@@ -59,7 +59,7 @@ def _as_token_user(request: HttpRequest) -> Iterator[None]:
         yield
 
 
-def _changing(request: HttpRequest, change: Callable[[], _T]) -> _T:
+def _changing(request: AgentRequest, change: Callable[[], _T]) -> _T:
     """``change``, audited under the token's user; refusals as 404, 409 or 400."""
     try:
         with _as_token_user(request):
@@ -73,7 +73,7 @@ def _changing(request: HttpRequest, change: Callable[[], _T]) -> _T:
 
 
 @router.get("/suspended", response=responses({200: Page[SuspendedOut]}, 400, 422))
-def list_suspended(request: HttpRequest, filters: Query[SuspendedFilters],
+def list_suspended(request: AgentRequest, filters: Query[SuspendedFilters],
                    page: Query[PageParams]) -> dict[str, Any]:
     """Mail set aside instead of opening a case or lead, newest first."""
     rows = waiting(cause=filters.cause or "", scope=intake_scope(request.auth))
@@ -86,7 +86,7 @@ DECIDED = responses({200: list[SuspendedOut]}, 400, 404, 409, 422)
 
 
 @router.post("/suspended/recover", response=DECIDED)
-def recover_suspended(request: HttpRequest, body: SuspendedIds) -> list[dict[str, Any]]:
+def recover_suspended(request: AgentRequest, body: SuspendedIds) -> list[dict[str, Any]]:
     """File the messages as if they had just arrived, without suspending them again: each
     opens a case or lead (acknowledged as any new one), or joins the one it answers. All or
     none: 404 names a message that does not exist, 409 one decided on already."""
@@ -97,7 +97,7 @@ def recover_suspended(request: HttpRequest, body: SuspendedIds) -> list[dict[str
 
 
 @router.post("/suspended/delete", response=DECIDED)
-def delete_suspended(request: HttpRequest, body: SuspendedIds) -> list[dict[str, Any]]:
+def delete_suspended(request: AgentRequest, body: SuspendedIds) -> list[dict[str, Any]]:
     """Drop the messages; all or none, as for recovering."""
     user = request.auth
     deleted = _changing(request, lambda: delete(body.ids, user.get_username(),
@@ -106,7 +106,7 @@ def delete_suspended(request: HttpRequest, body: SuspendedIds) -> list[dict[str,
 
 
 @router.get("/blocked-senders", response=responses({200: list[BlockedSenderOut]}, 422))
-def list_blocked_senders(request: HttpRequest, filters: Query[BlockedFilters]
+def list_blocked_senders(request: AgentRequest, filters: Query[BlockedFilters]
                          ) -> list[dict[str, Any]]:
     """The addresses and domains intakes block: their mail is suspended."""
     rows = blocked_senders(scope=intake_scope(request.auth))
@@ -116,7 +116,7 @@ def list_blocked_senders(request: HttpRequest, filters: Query[BlockedFilters]
 
 
 @router.post("/blocked-senders", response=responses({201: BlockedSenderOut}, 400, 404, 409, 422))
-def create_blocked_sender(request: HttpRequest, body: BlockedSenderIn
+def create_blocked_sender(request: AgentRequest, body: BlockedSenderIn
                           ) -> Status[dict[str, Any]]:
     """Block an address, or a domain with its subdomains, at an intake."""
     within = intake_scope(request.auth, "")
@@ -125,7 +125,7 @@ def create_blocked_sender(request: HttpRequest, body: BlockedSenderIn
 
 
 @router.delete("/blocked-senders/{blocked_id}", response=responses({204: None}, 404, 422))
-def delete_blocked_sender(request: HttpRequest, blocked_id: BlockedId) -> Status[None]:
+def delete_blocked_sender(request: AgentRequest, blocked_id: BlockedId) -> Status[None]:
     """Unblock: the sender's mail opens cases again."""
     blocked = BlockedSender.objects.filter(intake_scope(request.auth), pk=blocked_id).first()
     if blocked is None:

@@ -13,7 +13,6 @@ from django.views.decorators.http import require_POST
 
 from casegate.access import can
 from casegate.console.roles import require
-from casegate.desk.visibility import intake_scope
 from casegate.desk.models import Intake
 from casegate.desk.suspension import (
     block_sender,
@@ -23,6 +22,7 @@ from casegate.desk.suspension import (
     unblock_sender,
     waiting,
 )
+from casegate.desk.visibility import intake_scope
 from casegate.desk.vocabulary import SuspensionCause
 from casegate.errors import CasegateError
 
