@@ -34,7 +34,9 @@ What it does:
      has no delivery. Each other message has one delivery with 1 to 3 attempts (earlier
      attempts deferred), none while still pending; remote deliveries of the last 5 days
      are 90% delivered, 6% deferred, 2% bounced, 2% pending, older ones 96% delivered,
-     3% bounced, 1% expired. ``raw`` is a ~400 byte RFC 5322 message. The desk message
+     3% bounced, 1% expired. ``raw`` is a ~400 byte RFC 5322 message, its subject and
+     From kept beside it; mail from outside has an Authentication-Results value (every
+     100th message fails DMARC) and spam an rspamd report (score, symbols). The desk message
      numbered i carries the queue id of gateway message i (so a trace shows "filed at the
      desk");
    - then ``VACUUM (ANALYZE)``, as autovacuum would have done on a live database.
@@ -211,7 +213,7 @@ def load(size: Sizes, loaded: Loaded) -> None:
     from django.db import transaction
     from django.utils import timezone
 
-    from casegate.console.roles import SUPER, add_user
+    from casegate.access import SUPER, add_user
     from casegate.demo import setup_demo
     from casegate.desk.models import Case, Intake
     from casegate.routing.models import Rule
@@ -382,10 +384,24 @@ def load(size: Sizes, loaded: Loaded) -> None:
              CROSS JOIN LATERAL (SELECT pg_temp.pick(m, 41, 10) AS t) x
              JOIN desk_contact ct ON ct.id = 1 + pg_temp.pick(m, 42, {n_contacts})""",
          f"""INSERT INTO gateway_message (queue_id, mail_from, rcpt_tos, received_at, peer, helo,
-                 size, message_id, spam, spam_reason, raw, dsn_envid, dsn_ret)
+                 size, message_id, subject, from_header, spam, spam_reason, auth_results,
+                 spam_report, raw, dsn_envid, dsn_ret)
              SELECT s.qid, s.mail_from, jsonb_build_array(s.rcpt), s.at, s.peer, s.helo,
-                    octet_length(s.raw), s.message_id, s.kind = 'spam',
+                    octet_length(s.raw), s.message_id, s.subject, '<' || s.mail_from || '>',
+                    s.kind = 'spam',
                     CASE WHEN s.kind = 'spam' THEN 'score 9.3 >= 5.0 (bulk mail)' ELSE '' END,
+                    CASE WHEN s.kind = 'reply' THEN ''
+                         ELSE 'bench.test; spf=pass smtp.mailfrom=' || s.mail_from
+                              || '; dkim=none; dmarc='
+                              || CASE WHEN mod(s.m, 100) = 0 THEN 'fail' ELSE 'none' END
+                              || ' header.from=' || split_part(s.mail_from, '@', 2)
+                              || '; arc=none' END,
+                    CASE WHEN s.kind = 'spam' THEN jsonb_build_object(
+                        'classifier', 'rspamd', 'action', 'spam', 'filter_action', 'add header',
+                        'scanned', true, 'score', 9.3, 'required_score', 15.0,
+                        'symbols', jsonb_build_object('BAYES_SPAM', 5.1, 'MISSING_DATE', 1.0),
+                        'reason', 'score 9.3 >= 5.0 (bulk mail)')
+                         ELSE '{{}}'::jsonb END,
                     s.raw, '', ''
              FROM (SELECT b.*, r.*,
                           convert_to('Received: from ' || r.helo || ' ([' || r.peer || '])'
@@ -563,6 +579,9 @@ def pages(loaded: Loaded, size: Sizes) -> list[tuple[str, str]]:
         ("quarantine", "/console/quarantine/"),
         ("quarantine: all", "/console/quarantine/?all=1"),
         ("quarantine: one entry", f"/console/quarantine/{held}/"),
+        ("quarantine: search 'offer'", "/console/quarantine/?q=offer"),
+        ("quarantine: DMARC fail, score 5+", "/console/quarantine/?dmarc=fail&min_score=5"),
+        ("quarantine: page 3", "/console/quarantine/?page=3"),
         ("directory", "/console/directory/"),
         ("audit", "/console/audit/"),
         ("cases", "/console/cases/"),

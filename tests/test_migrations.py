@@ -3,6 +3,8 @@ same migrations) and keeps every message, delivery, case and rule."""
 
 from __future__ import annotations
 
+import base64
+import importlib
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -80,3 +82,28 @@ def test_a_database_of_the_previous_release_migrates_forward_keeping_everything(
     assert (case.status, case.priority, case.requester) == ("pending", "high",
                                                               "dana@example.net")
     assert DeskMessage.objects.get().case_id == case.pk
+
+
+def test_stored_messages_get_their_subject_and_from_in_batches(
+        transactional_db: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    filling = importlib.import_module(
+        "casegate.gateway.migrations.0006_fill_message_subject_from_header")
+    monkeypatch.setattr(filling, "BATCH", 2)
+    before = [("gateway", "0004_message_auth_results_spam_report")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    old = executor.loader.project_state(before).apps.get_model("gateway", "Message")
+    for n in range(5):
+        old.objects.create(queue_id=f"Q{n}", received_at=NOW, raw=(
+            b"Received: from x\r\nFrom: =?utf-8?q?Z=C3=B6e?= <zoe@example.net>\r\n"
+            b"Subject: =?utf-8?b?" + base64.b64encode(f"Café {n}".encode()) + b"?=\r\n"
+            b"\r\nSubject: not this one\r\n"))
+    old.objects.create(queue_id="NOHEADERS", received_at=NOW, raw=b"\r\njust a body")
+
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+    assert dict(Message.objects.values_list("queue_id", "subject")) == {
+        **{f"Q{n}": f"Café {n}" for n in range(5)}, "NOHEADERS": ""}
+    assert set(Message.objects.values_list("from_header", flat=True)) == {
+        "Zöe <zoe@example.net>", ""}

@@ -234,6 +234,7 @@ def test_every_console_form_refuses_a_post_without_the_csrf_token(case: Case) ->
     forms = ["/console/routing/add", f"/console/routing/{rule.pk}/up",
              f"/console/routing/{rule.pk}/disable", f"/console/routing/{rule.pk}/delete",
              "/console/routing/test-message", "/console/quarantine/1/release",
+             "/console/quarantine/bulk",
              "/console/directory/account", f"/console/cases/{case.pk}/reply",
              f"/console/cases/{case.pk}/fields", "/console/leads/1/move", "/console/logout/",
              "/i18n/setlang/", "/console/password-reset/", "/console/login/"]

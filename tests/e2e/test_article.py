@@ -135,6 +135,7 @@ def test_gtube_without_bypass_is_quarantined_then_released(demo: Instance) -> No
     entry = next(q for q in held if q["queue_id"] == queue_id)
     assert entry["recipient"] == "help@solarmora.com"
     assert "spam" in entry["reason"]
+    assert (entry["subject"], entry["from_header"]) == ("Cheap watches", "Dana <dana@example.net>")
     time.sleep(0.5)
     assert not [c for c in demo.cases() if c["message_id"] == msgid]
     demo.run("quarantine", "release", str(entry["id"]))

@@ -10,6 +10,8 @@ from casegate.filtering.auth_results import (
     header_field,
     header_value,
     resinfos,
+    result_text,
+    verdicts,
     without_our_results,
 )
 from casegate.filtering.sender_checks import Arc, Dmarc, SenderReport, Signature
@@ -80,3 +82,15 @@ def test_an_arc_override_is_recorded() -> None:
         " policy.arc-override=lists.example header.from=example.net",
         "arc=pass (i=2 sealed by lists.example) smtp.remote-ip=192.0.2.7",
     ]
+
+
+def test_verdicts_read_each_check_and_a_dkim_pass_among_signatures() -> None:
+    value = header_value("gw.test", [
+        "spf=softfail smtp.mailfrom=example.net", "dkim=fail header.d=a.example",
+        "dkim=pass header.d=b.example", "dkim=none",
+        "dmarc=fail (p=reject dis=none; trusted ARC sealer x.example recorded dmarc=pass)"
+        " header.from=example.net", "arc=pass"])
+    assert verdicts(value) == {"spf": "softfail", "dkim": "pass", "dmarc": "fail", "arc": "pass"}
+    assert list(verdicts("gw.test; dmarc=none; spf=pass")) == ["spf", "dmarc"]
+    assert verdicts("") == {}
+    assert result_text("dmarc", "fail") in value and result_text("dmarc", "pass") not in value

@@ -1,4 +1,4 @@
-from casegate.mail.headers import HeaderFields, remove_fields
+from casegate.mail.headers import SHOWN_LENGTH, HeaderFields, remove_fields, shown
 
 RAW = (b"Received: from a by b; Tue, 1 Jan 2030 00:00:00 +0000\r\n"
        b"received: from c\r\n\tby d; Tue, 1 Jan 2030 00:00:00 +0000\r\n"
@@ -40,3 +40,11 @@ def test_removing_fields_keeps_everything_else_byte_for_byte() -> None:
     assert kept == (b"x-tag: keep me\r\nSubject: X-Tag: drop me\r\n\r\n"
                     b"X-Tag: drop me, I am the body\r\n")
     assert remove_fields(raw, "Other", lambda value: True) is raw
+
+
+def test_a_field_as_shown_is_decoded_storable_and_cut_to_the_column() -> None:
+    headers = HeaderFields(b"Subject: =?utf-8?q?Caf=C3=A9_=00?=\r\n\tdeals\r\n"
+                           b"From: " + b"x" * 2000 + b"\r\n\r\nbody")
+    assert shown(headers, "Subject") == "Caf\u00e9 \ufffd deals"
+    assert len(shown(headers, "From")) == SHOWN_LENGTH
+    assert shown(headers, "To") == ""

@@ -8,8 +8,15 @@ from __future__ import annotations
 
 import argparse
 import json
+from datetime import datetime
+from typing import TYPE_CHECKING
 
 from casegate.cli.base import Subcommands, add_list, command_group, emit
+from casegate.filtering.vocabulary import DMARC_RESULTS
+from casegate.spool.vocabulary import BULK_LIMIT, QuarantineDecision
+
+if TYPE_CHECKING:
+    from casegate.gateway.quarantine import QuarantineFilter
 
 
 def register(subcommands: Subcommands) -> None:
@@ -24,10 +31,30 @@ def register(subcommands: Subcommands) -> None:
 def _register_quarantine(quarantine: Subcommands) -> None:
     p = add_list(quarantine, quarantine_list)
     p.add_argument("--all", action="store_true", help="also released and deleted entries")
-    for action in ("release", "delete"):
-        p = quarantine.add_parser(action)
-        p.add_argument("id", type=int)
-        p.set_defaults(func=quarantine_decide, decision=action)
+    _add_quarantine_filters(p)
+    for decision in QuarantineDecision:
+        p = quarantine.add_parser(decision.value, help=decision.label)
+        target = p.add_mutually_exclusive_group(required=True)
+        target.add_argument("id", type=int, nargs="*", default=[], help="quarantine entry ids")
+        target.add_argument("--all-matching", action="store_true",
+                            help=f"every held entry matching the filters (at most {BULK_LIMIT})")
+        _add_quarantine_filters(p)
+        p.set_defaults(func=quarantine_decide, decision=decision.value)
+
+
+def _add_quarantine_filters(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--search", default="", metavar="TEXT",
+                        help="in the subject, the sender (envelope or From:) or the recipient")
+    parser.add_argument("--reason", default="", metavar="TEXT",
+                        help="in the reason it was held or the classifier's")
+    parser.add_argument("--dmarc", choices=[str(r) for r in DMARC_RESULTS], default="",
+                        help="DMARC's result")
+    parser.add_argument("--min-score", type=float, default=None, metavar="N",
+                        help="the classifier's score is at least N")
+    parser.add_argument("--since", type=datetime.fromisoformat, default=None, metavar="ISO",
+                        help="held since (YYYY-MM-DD[ HH:MM], UTC unless an offset is given)")
+    parser.add_argument("--until", type=datetime.fromisoformat, default=None, metavar="ISO",
+                        help="held until")
 
 
 def _register_queue(queue: Subcommands) -> None:
@@ -44,26 +71,50 @@ def _register_queue(queue: Subcommands) -> None:
         p.set_defaults(func=queue_action, action_name=action)
 
 
-def quarantine_list(args: argparse.Namespace) -> None:
-    from casegate.gateway.quarantine import quarantine_as_dict
-    from casegate.spool.models import Quarantine
+def _quarantine_filter(args: argparse.Namespace, held_only: bool) -> QuarantineFilter:
+    from django.utils import timezone
 
-    entries = Quarantine.objects.select_related("message").order_by("id")
-    if not args.all:
-        entries = entries.filter(state=Quarantine.HELD)
+    from casegate.gateway.quarantine import QuarantineFilter
+
+    def aware(moment: datetime | None) -> datetime | None:
+        return timezone.make_aware(moment) if moment and timezone.is_naive(moment) else moment
+
+    return QuarantineFilter(text=args.search, reason=args.reason, dmarc=args.dmarc,
+                            min_score=args.min_score, since=aware(args.since),
+                            until=aware(args.until), held_only=held_only)
+
+
+def quarantine_list(args: argparse.Namespace) -> None:
+    from casegate.gateway.quarantine import find, quarantine_as_dict
+
+    entries = find(_quarantine_filter(args, held_only=not args.all)).order_by("id")
     rows = [quarantine_as_dict(q) for q in entries]
     emit(rows, args.json, ["id", "recipient", "sender", "reason"])
 
 
 def quarantine_decide(args: argparse.Namespace) -> None:
-    from casegate.gateway.quarantine import delete, release
+    from casegate.errors import CasegateError
+    from casegate.gateway.quarantine import QuarantineFilter, decide, matching_ids
 
-    if args.decision == "delete":
-        delete(args.id)
-        print(f"deleted #{args.id}")
-        return
-    deliveries = release(args.id)
-    print(f"released #{args.id} to {', '.join(d.recipient for d in deliveries)}")
+    wanted = _quarantine_filter(args, held_only=True)
+    if args.all_matching:
+        entry_ids = matching_ids(wanted)
+    elif wanted != QuarantineFilter():
+        raise CasegateError("the filters choose entries with --all-matching, not with ids")
+    else:
+        entry_ids = args.id
+    outcome = decide(QuarantineDecision(args.decision), entry_ids)
+    for entry_id, recipients in outcome.done.items():
+        if args.decision == QuarantineDecision.DELETE:
+            print(f"deleted #{entry_id}")
+        else:
+            print(f"released #{entry_id} to {', '.join(recipients)}")
+    if len(outcome.refused) == 1:
+        raise CasegateError(outcome.refused[0])
+    if outcome.refused:
+        raise CasegateError(f"{len(outcome.refused)} of"
+                            f" {len(outcome.done) + len(outcome.refused)} left as they were: "
+                            + "; ".join(outcome.refused))
 
 
 def queue_list(args: argparse.Namespace) -> None:

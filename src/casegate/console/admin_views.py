@@ -1,15 +1,22 @@
-"""Console pages of the mail-settings administrator besides routing: the quarantine and the
-directory (domains, accounts, groups, desk intakes)."""
+"""Console pages of the mail-settings administrator besides routing: the quarantine (search,
+one entry, decisions one at a time or in bulk) and the directory (domains, accounts, groups,
+desk intakes)."""
 
 from __future__ import annotations
 
+import math
+from urllib.parse import urlencode
+
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from casegate.console.roles import require
+from casegate.console.views import form_moment
 from casegate.desk.models import Intake
 from casegate.desk.parsing import parse_message
 from casegate.desk.services import add_intake
@@ -28,24 +35,59 @@ from casegate.directory.services import (
     unit_paths,
 )
 from casegate.errors import CasegateError
-from casegate.gateway.quarantine import delete, release
+from casegate.filtering.auth_results import verdicts
+from casegate.filtering.reports import by_weight
+from casegate.filtering.vocabulary import DMARC_RESULTS
+from casegate.gateway.quarantine import (
+    BULK_LIMIT,
+    QuarantineFilter,
+    decide,
+    delete,
+    find,
+    matching_ids,
+    release,
+)
+from casegate.mail.headers import header_block
 from casegate.routing.lists import remove_list, save_list
 from casegate.routing.models import AddressList, Route
 from casegate.routing.routes import remove_route, save_route
 from casegate.spool.models import Quarantine
+from casegate.spool.vocabulary import QuarantineDecision
 
 PAGE = 100
+# The search form's fields, carried by its pages' links and by the bulk form.
+FILTER_FIELDS = ("q", "reason", "dmarc", "min_score", "since", "until", "all")
+REFUSALS_SHOWN = 5
+
+
+def _quarantine_filter(form: QueryDict) -> QuarantineFilter:
+    try:
+        min_score: float | None = float(form.get("min_score", "").strip())
+    except ValueError:
+        min_score = None
+    return QuarantineFilter(
+        text=form.get("q", ""), reason=form.get("reason", ""),
+        dmarc=form.get("dmarc", "") if form.get("dmarc") in DMARC_RESULTS else "",
+        min_score=min_score if min_score is not None and math.isfinite(min_score) else None,
+        since=form_moment(form, "since"), until=form_moment(form, "until"),
+        held_only=form.get("all") != "1")
+
+
+def _filter_fields(form: QueryDict) -> list[tuple[str, str]]:
+    return [(name, value) for name in FILTER_FIELDS if (value := form.get(name, ""))]
 
 
 @require("mail_settings")
 def quarantine(request: HttpRequest) -> HttpResponse:
-    show_all = request.GET.get("all") == "1"
-    entries = Quarantine.objects.select_related("message").defer("message__raw").order_by("-id")
-    if not show_all:
-        entries = entries.filter(state=Quarantine.HELD)
+    fields = _filter_fields(request.GET)
+    page = Paginator(find(_quarantine_filter(request.GET)), PAGE).get_page(
+        request.GET.get("page"))
+    rows = [{"entry": entry, "auth": verdicts(entry.message.auth_results),
+             "report": entry.message.spam_report} for entry in page]
     return render(request, "console/quarantine.html", {
-        "entries": entries[:PAGE], "count": entries.count(), "page": PAGE,
-        "show_all": show_all})
+        "page": page, "rows": rows, "query": request.GET, "filter_fields": fields,
+        "filter_query": urlencode(fields), "dmarc_results": DMARC_RESULTS,
+        "bulk_limit": BULK_LIMIT, "show_all": request.GET.get("all") == "1"})
 
 
 @require("mail_settings")
@@ -53,20 +95,24 @@ def quarantine_entry(request: HttpRequest, entry_id: int) -> HttpResponse:
     entry = Quarantine.objects.select_related("message").filter(pk=entry_id).first()
     if entry is None:
         raise Http404(f"there is no quarantine entry {entry_id}")
-    preview = parse_message(bytes(entry.message.raw))  # its HTML is sanitized by nh3
-    return render(request, "console/quarantine_entry.html",
-                  {"entry": entry, "preview": preview})
+    raw = bytes(entry.message.raw)
+    report = entry.message.spam_report
+    return render(request, "console/quarantine_entry.html", {
+        "entry": entry, "auth": verdicts(entry.message.auth_results), "report": report,
+        "symbols": by_weight(report.get("symbols") or {}),
+        "headers": header_block(raw).decode("utf-8", "replace"),
+        "preview": parse_message(raw)})  # its HTML is sanitized by nh3
 
 
 @require("mail_settings")
 @require_POST
 def quarantine_decide(request: HttpRequest, entry_id: int, decision: str) -> HttpResponse:
     try:
-        if decision == "release":
+        if decision == QuarantineDecision.RELEASE:
             deliveries = release(entry_id)
             messages.success(request, _("Released to %(recipients)s.") % {
                 "recipients": ", ".join(d.recipient for d in deliveries)})
-        elif decision == "delete":
+        elif decision == QuarantineDecision.DELETE:
             delete(entry_id)
             messages.success(request, _("Entry #%(id)s deleted.") % {"id": entry_id})
         else:
@@ -74,6 +120,34 @@ def quarantine_decide(request: HttpRequest, entry_id: int, decision: str) -> Htt
     except CasegateError as exc:
         messages.error(request, str(exc))
     return redirect("console:quarantine")
+
+
+@require("mail_settings")
+@require_POST
+def quarantine_bulk(request: HttpRequest) -> HttpResponse:
+    """Release or delete the ticked entries, or every held entry matching the search (at
+    most BULK_LIMIT); each is recorded in the audit log as a single decision is."""
+    form = request.POST
+    if form.get("decision") not in QuarantineDecision.values:
+        raise Http404(f"there is no quarantine action {form.get('decision')}")
+    if form.get("matching") == "on":
+        entry_ids = matching_ids(_quarantine_filter(form))
+    else:
+        entry_ids = [int(value) for value in form.getlist("entry") if value.isdigit()]
+    if not entry_ids:
+        messages.error(request, _("No held entry was selected."))
+    else:
+        outcome = decide(QuarantineDecision(form["decision"]), entry_ids)
+        if outcome.done:
+            done = (_("Released: %(count)s.") if form["decision"] == QuarantineDecision.RELEASE
+                    else _("Deleted: %(count)s."))
+            messages.success(request, done % {"count": len(outcome.done)})
+        if outcome.refused:
+            messages.error(request, _("Left as they were: %(count)s (%(reasons)s).") % {
+                "count": len(outcome.refused),
+                "reasons": "; ".join(outcome.refused[:REFUSALS_SHOWN])})
+    fields = _filter_fields(form)
+    return redirect(reverse("console:quarantine") + (f"?{urlencode(fields)}" if fields else ""))
 
 
 @require("mail_settings")

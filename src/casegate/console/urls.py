@@ -22,6 +22,7 @@ urlpatterns = [
     path("trace/<str:queue_id>/", views.trace_message, name="trace_message"),
     path("audit/", views.audit, name="audit"),
     path("quarantine/", admin_views.quarantine, name="quarantine"),
+    path("quarantine/bulk", admin_views.quarantine_bulk, name="quarantine_bulk"),
     path("quarantine/<int:entry_id>/", admin_views.quarantine_entry, name="quarantine_entry"),
     path("quarantine/<int:entry_id>/<str:decision>", admin_views.quarantine_decide,
          name="quarantine_decide"),

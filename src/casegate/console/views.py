@@ -12,6 +12,7 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -51,12 +52,16 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     return render(request, "console/dashboard.html", {"figures": figures()})
 
 
-def _moment(query: Any, name: str) -> datetime | None:
-    """A search form's date and time (empty or unreadable: no bound)."""
+def form_moment(query: Any, name: str) -> datetime | None:
+    """A search form's date and time, in the current time zone when it names none (empty
+    or unreadable: no bound)."""
     try:
-        return parse_datetime(query.get(name, "")) if query.get(name) else None
+        moment = parse_datetime(query.get(name, "")) if query.get(name) else None
     except ValueError:  # well formed but impossible, such as 2026-02-30 10:00
         return None
+    if moment is not None and timezone.is_naive(moment):
+        moment = timezone.make_aware(moment)
+    return moment
 
 
 # --- message trace -------------------------------------------------------------------------
@@ -69,7 +74,7 @@ def trace(request: HttpRequest) -> HttpResponse:
         message_id=query.get("message_id", ""), sender=query.get("sender", ""),
         recipient=query.get("recipient", ""),
         status=query.get("status", "") if query.get("status") in STATUSES else "",
-        since=_moment(query, "since"), until=_moment(query, "until"),
+        since=form_moment(query, "since"), until=form_moment(query, "until"),
     )
     return render(request, "console/trace.html", {
         "results": find_messages(wanted), "query": query, "statuses": STATUSES})
@@ -91,7 +96,7 @@ def audit(request: HttpRequest) -> HttpResponse:
     query = request.GET
     wanted = AuditFilter(
         text=query.get("text", ""), actor=query.get("actor", ""), kind=query.get("kind", ""),
-        since=_moment(query, "since"), until=_moment(query, "until"),
+        since=form_moment(query, "since"), until=form_moment(query, "until"),
     )
     return render(request, "console/audit.html", {
         "entries": search(wanted), "query": query, "kinds": AUDITED_KINDS})

@@ -21,6 +21,10 @@ from casegate.mail.headers import remove_fields
 FIELD = "Authentication-Results"
 # The authserv-id: the first token of the value, after any comments.
 _AUTHSERV_ID = re.compile(r"^\s*(?:\([^)]*\)\s*)*([^\s;()]+)")
+METHODS = ("spf", "dkim", "dmarc", "arc")  # the checks we write, in the order we write them
+# A result in a stored value (header_value's form): each follows "; ", so none is read from
+# inside a comment such as dmarc's "(…; trusted ARC sealer x recorded dmarc=pass)".
+_RESULT = re.compile(r";\s*(spf|dkim|dmarc|arc)=([a-z]+)", re.IGNORECASE)
 
 
 def authserv_id_of(value: str) -> str:
@@ -73,3 +77,20 @@ def header_field(authserv_id: str, results: list[str]) -> bytes:
     """The field as prepended to the message, one result per folded line."""
     folded = authserv_id + "".join(f";\r\n\t{result}" for result in results)
     return f"{FIELD}: {folded}\r\n".encode("utf-8", errors="replace")
+
+
+def verdicts(value: str) -> dict[str, str]:
+    """Each check's result in a stored value, in :data:`METHODS` order: DKIM passes when one
+    of its signatures does; a check the value does not name is left out."""
+    found: dict[str, str] = {}
+    for method, result in _RESULT.findall(value):
+        method, result = method.lower(), result.lower()
+        if method not in found or (method == "dkim" and result == AuthResult.PASS):
+            found[method] = result
+    return {method: found[method] for method in METHODS if method in found}
+
+
+def result_text(method: str, result: str) -> str:
+    """What a stored value contains where ``method`` came to ``result``, for a database's
+    substring match (see :func:`verdicts`)."""
+    return f"; {method}={result}"

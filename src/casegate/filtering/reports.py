@@ -11,12 +11,15 @@ from casegate.filtering.vocabulary import SpamAction
 HEADER_ROOM = 900  # characters of symbol names in X-Spam-Status (a line holds 998)
 
 
+def by_weight(symbols: Mapping[str, float | None]) -> list[tuple[str, float | None]]:
+    """The symbols with their scores, the heaviest first, then by name."""
+    return sorted(symbols.items(), key=lambda item: (-abs(item[1] or 0), item[0]))
+
+
 def weighty(symbols: Mapping[str, float | None]) -> list[str]:
     """The names of the symbols that weigh something, the heaviest first (all of them, by
     name, when the filter gives no scores)."""
-    return [name for name, score in sorted(symbols.items(),
-                                           key=lambda item: (-abs(item[1] or 0), item[0]))
-            if score != 0]
+    return [name for name, score in by_weight(symbols) if score != 0]
 
 
 def _scored(report: Mapping[str, Any]) -> list[str]:

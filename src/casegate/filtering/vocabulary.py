@@ -22,6 +22,11 @@ class AuthResult(models.TextChoices):
     PERMERROR = "permerror", "permanent error (a broken record or signature)"
 
 
+# What DMARC can come to (RFC 8601 section 2.7.1 with RFC 7489): softfail and neutral are SPF's.
+DMARC_RESULTS = (AuthResult.PASS, AuthResult.FAIL, AuthResult.NONE, AuthResult.TEMPERROR,
+                 AuthResult.PERMERROR)
+
+
 class DmarcPolicy(models.TextChoices):
     """What a domain asks receivers to do with mail that fails DMARC (``p=``, ``sp=``)."""
 

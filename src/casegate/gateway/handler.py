@@ -26,7 +26,7 @@ from casegate.filtering.sender_auth import SenderAuthentication
 from casegate.filtering.vocabulary import SpamAction
 from casegate.gateway.limits import RateLimiter
 from casegate.gateway.transaction import SessionState, Transaction
-from casegate.mail.headers import HeaderFields
+from casegate.mail.headers import HeaderFields, shown
 from casegate.mail.senders import one_line
 from casegate.routing.engine import Routing, RoutingTable, Verdict
 from casegate.routing.snapshot import TableCache
@@ -280,6 +280,7 @@ class GatewayHandler:
             peer=peer_ip or "",
             helo=(session.host_name or "")[:255],
             message_id=(headers.get("Message-ID") or "")[:998],
+            subject=shown(headers, "Subject"), from_header=shown(headers, "From"),
             spam=verdict.spam,
             spam_reason=verdict.reason[:REASON_LENGTH],
             raw=raw,

@@ -1,22 +1,31 @@
-"""Held mail: listing it, and releasing it into normal routing."""
+"""Held mail: finding it, and releasing it into normal routing or deleting it, one entry or
+many."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from casegate.desk.onward import desk_only, is_agent_answer
 from casegate.errors import CasegateError
+from casegate.filtering.auth_results import result_text, verdicts
 from casegate.filtering.learning import teach
 from casegate.filtering.phishing import phishing_reason
 from casegate.filtering.reports import spam_status_headers
-from casegate.mail.headers import HeaderFields, decoded
-from casegate.routing.engine import Verdict
+from casegate.mail.headers import HeaderFields
+from casegate.routing.engine import RoutingTable, Verdict
 from casegate.routing.snapshot import load_table
 from casegate.spool.messages import wake_workers
 from casegate.spool.models import Delivery, Quarantine
+from casegate.spool.vocabulary import BULK_LIMIT, QuarantineDecision
+
+_CHUNK = 200  # entries decided in one transaction
 
 
 class QuarantineError(CasegateError):
@@ -30,10 +39,13 @@ def quarantine_as_dict(entry: Quarantine) -> dict[str, Any]:
         "queue_id": message.queue_id,
         "recipient": entry.recipient,
         "sender": message.mail_from,
+        "from_header": message.from_header,
         "message_id": message.message_id,
-        "subject": decoded(HeaderFields(bytes(message.raw)).get("Subject") or ""),
+        "subject": message.subject,
         "reason": entry.reason,
         "spam_reason": message.spam_reason,
+        "auth_results": message.auth_results,
+        "authentication": verdicts(message.auth_results),
         "spam": message.spam_report or None,
         "state": entry.state,
         "created_at": entry.created_at.isoformat(),
@@ -61,12 +73,89 @@ def delete(entry_id: int) -> Quarantine:
     return entry
 
 
+@dataclass(frozen=True)
+class QuarantineFilter:
+    """What a search of the quarantine asks for; every given filter must match."""
+
+    text: str = ""  # in the subject, the envelope sender, the From header or the recipient
+    reason: str = ""  # in the entry's reason or the classifier's
+    dmarc: str = ""  # DMARC's result (DMARC_RESULTS)
+    min_score: float | None = None  # the classifier's score, at least
+    since: datetime | None = None
+    until: datetime | None = None
+    held_only: bool = True
+
+
+def find(wanted: QuarantineFilter) -> QuerySet[Quarantine]:
+    """The entries matching ``wanted``, newest first, with their messages but not their
+    bytes: every filter is a column or a JSON key the database matches."""
+    found = (Quarantine.objects.select_related("message").defer("message__raw")
+             .order_by("-id"))
+    if wanted.held_only:
+        found = found.filter(state=Quarantine.HELD)
+    if text := wanted.text.strip():
+        found = found.filter(Q(message__subject__icontains=text)
+                             | Q(message__mail_from__icontains=text)
+                             | Q(message__from_header__icontains=text)
+                             | Q(recipient__icontains=text))
+    if reason := wanted.reason.strip():
+        found = found.filter(Q(reason__icontains=reason)
+                             | Q(message__spam_reason__icontains=reason))
+    if wanted.dmarc:
+        found = found.filter(message__auth_results__icontains=result_text("dmarc", wanted.dmarc))
+    if wanted.min_score is not None:
+        found = (found.filter(message__spam_report__score__gte=wanted.min_score)
+                 .exclude(message__spam_report__score=None))  # a JSON null is text on SQLite
+    if wanted.since:
+        found = found.filter(created_at__gte=wanted.since)
+    if wanted.until:
+        found = found.filter(created_at__lte=wanted.until)
+    return found
+
+
+def matching_ids(wanted: QuarantineFilter) -> list[int]:
+    """The held entries matching ``wanted``, newest first, at most :data:`BULK_LIMIT`."""
+    held = find(replace(wanted, held_only=True))
+    return list(held.values_list("id", flat=True)[:BULK_LIMIT])
+
+
+@dataclass
+class Decided:
+    """What became of entries decided together."""
+
+    done: dict[int, list[str]] = field(default_factory=dict)  # id: recipients released to
+    refused: list[str] = field(default_factory=list)  # why, for each entry left as it was
+
+
+def decide(decision: QuarantineDecision, entry_ids: Sequence[int]) -> Decided:
+    """Release or delete each entry once (at most :data:`BULK_LIMIT`), as :func:`release` and
+    :func:`delete` do one; an entry refused (decided already, no route now) is left as it
+    was and the others go ahead."""
+    table = load_table() if decision == QuarantineDecision.RELEASE else None
+    outcome = Decided()
+    entry_ids = list(dict.fromkeys(entry_ids))[:BULK_LIMIT]
+    for start in range(0, len(entry_ids), _CHUNK):
+        with transaction.atomic():  # each entry below is a savepoint within it
+            for entry_id in entry_ids[start:start + _CHUNK]:
+                try:
+                    if table is None:
+                        delete(entry_id)
+                        outcome.done[entry_id] = []
+                    else:
+                        outcome.done[entry_id] = [d.recipient for d in release(entry_id, table)]
+                except QuarantineError as exc:
+                    outcome.refused.append(str(exc))
+    return outcome
+
+
 @transaction.atomic
-def release(entry_id: int) -> list[Delivery]:
-    """Route the held recipient as if the message were not spam, and queue its deliveries."""
+def release(entry_id: int, table: RoutingTable | None = None) -> list[Delivery]:
+    """Route the held recipient as if the message were not spam, and queue its deliveries
+    (routed by ``table``, or the rules as they are now)."""
     entry = _held(entry_id)
     message = entry.message
-    table = load_table()
+    if table is None:
+        table = load_table()
     routing = table.route(entry.recipient, spam=False, releasing=True, sender=message.mail_from)
     if routing.verdict is not Verdict.ACCEPT:
         raise QuarantineError(

@@ -10,6 +10,10 @@ import contextlib
 from collections.abc import Callable
 from email.header import decode_header, make_header
 
+from casegate.text import storable
+
+SHOWN_LENGTH = 998  # a header line's limit (RFC 5322), and the columns that keep one
+
 
 def header_block(raw: bytes) -> bytes:
     """The header section including the blank line that ends it (all of ``raw`` if none);
@@ -79,6 +83,8 @@ def remove_fields(raw: bytes, name: str, matches: Callable[[str], bool]) -> byte
         for line in lines
     ]
     return b"".join(kept) + raw[len(block):]
+
+
 def decoded(value: str) -> str:
     """A header value as people read it: encoded words decoded, on one line, undecodable
     bytes as U+FFFD; as sent when its encoded words are broken."""
@@ -86,3 +92,9 @@ def decoded(value: str) -> str:
     with contextlib.suppress(ValueError, LookupError, UnicodeDecodeError):
         text = str(make_header(decode_header(text)))
     return " ".join(text.split())
+
+
+def shown(headers: HeaderFields, name: str) -> str:
+    """The field ``name`` as people read it (:func:`decoded`), in a form any database stores
+    and cut to :data:`SHOWN_LENGTH`; ``""`` when the message has none."""
+    return storable(decoded(headers.get(name) or ""))[:SHOWN_LENGTH]

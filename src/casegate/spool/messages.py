@@ -16,6 +16,7 @@ from typing import Protocol
 
 from django.db import connection, transaction
 
+from casegate.mail.headers import HeaderFields, shown
 from casegate.spool.copy_edits import NO_COPY_EDITS, CopyEdits
 from casegate.spool.doorbell import CHANNEL as QUEUE_CHANNEL
 from casegate.spool.doorbell import ring_workers
@@ -65,6 +66,8 @@ class AcceptedMessage:
     dsn_ret: str = ""
     dsn_envid: str = ""
     auth_results: str = ""
+    subject: str = ""
+    from_header: str = ""
     spam_report: dict[str, object] = field(default_factory=dict)
     deliveries: list[DeliveryRow] = field(default_factory=list)
     quarantine: list[QuarantineRow] = field(default_factory=list)
@@ -90,10 +93,12 @@ def generated_message(targets: Mapping[str, Iterable[Destination]], raw: bytes, 
     ``targets``: where each recipient's copy goes. From the null sender unless ``mail_from``
     names where bounces should come back to.
     """
+    headers = HeaderFields(raw)
     return AcceptedMessage(
         queue_id=new_queue_id(), mail_from=mail_from, rcpt_tos=list(targets),
         received_at=datetime.now(UTC), peer="", helo=hostname, message_id=message_id,
-        spam=False, spam_reason="", raw=raw,
+        spam=False, spam_reason="", raw=raw, subject=shown(headers, "Subject"),
+        from_header=shown(headers, "From"),
         deliveries=[DeliveryRow(recipient, t.address, str(t.kind), t.intake_id, False, [],
                                 t.relay) for recipient, ts in targets.items() for t in ts],
     )
@@ -111,8 +116,9 @@ def enqueue(batch: list[AcceptedMessage]) -> None:
         received = ops.adapt_datetimefield_value(m.received_at)
         message_rows.append(
             (m.queue_id, m.mail_from, ops.adapt_json_value(m.rcpt_tos, None), received, m.peer,
-             m.helo, len(m.raw), m.message_id, m.spam, m.spam_reason, m.auth_results,
-             ops.adapt_json_value(m.spam_report, None), m.dsn_ret, m.dsn_envid, m.raw)
+             m.helo, len(m.raw), m.message_id, m.subject, m.from_header, m.spam, m.spam_reason,
+             m.auth_results, ops.adapt_json_value(m.spam_report, None), m.dsn_ret, m.dsn_envid,
+             m.raw)
         )
         for d in m.deliveries:
             delivery_rows.append(
@@ -127,8 +133,9 @@ def enqueue(batch: list[AcceptedMessage]) -> None:
     with connection.cursor() as cursor:
         cursor.executemany(
             "INSERT INTO gateway_message (queue_id, mail_from, rcpt_tos, received_at, peer, helo,"
-            " size, message_id, spam, spam_reason, auth_results, spam_report, dsn_ret, dsn_envid,"
-            " raw) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            " size, message_id, subject, from_header, spam, spam_reason, auth_results,"
+            " spam_report, dsn_ret, dsn_envid, raw)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
             message_rows,
         )
         if delivery_rows:

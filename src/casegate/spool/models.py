@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from django.db import models
 
+from casegate.mail.headers import SHOWN_LENGTH
 from casegate.spool.vocabulary import FINAL_FAILURES, DeliveryKind, DeliveryState, DsnState
 
 
@@ -23,6 +24,10 @@ class Message(models.Model):
     helo = models.CharField(max_length=255, blank=True, default="")
     size = models.PositiveIntegerField(default=0)
     message_id = models.CharField(max_length=998, blank=True, default="", db_index=True)
+    subject = models.CharField(max_length=SHOWN_LENGTH, blank=True, default="",
+                               help_text="the Subject header, decoded")
+    from_header = models.CharField(max_length=SHOWN_LENGTH, blank=True, default="",
+                                   help_text="the From header, decoded")
     spam = models.BooleanField(default=False)
     spam_reason = models.CharField(max_length=200, blank=True, default="")
     auth_results = models.TextField(

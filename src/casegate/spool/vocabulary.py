@@ -42,3 +42,13 @@ class DsnState(models.TextChoices):
     SENT = "sent", "sent"
     SUPPRESSED = "suppressed", "suppressed"
     WARNED = "warned", "warned"
+
+
+class QuarantineDecision(models.TextChoices):
+    """What a person does with held mail."""
+
+    RELEASE = "release", "release: route it as not spam"
+    DELETE = "delete", "delete for good"
+
+
+BULK_LIMIT = 10_000  # held entries one request or command decides at most
