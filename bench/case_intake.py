@@ -226,12 +226,13 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 def cpu_seconds(proc: psutil.Process) -> tuple[float, float]:
-    """CPU seconds (user + system) of the process itself, and of its children together."""
+    """CPU seconds (user + system) of the gateway (``serve`` and its gateway processes) and
+    of the delivery worker."""
     totals = [0.0, 0.0]
-    for n, p in enumerate([proc, *proc.children(recursive=True)]):
+    for p in [proc, *proc.children(recursive=True)]:
         try:
             times = p.cpu_times()
-            totals[min(n, 1)] += times.user + times.system
+            totals["worker" in p.cmdline()] += times.user + times.system
         except psutil.NoSuchProcess:
             pass
     return totals[0], totals[1]
