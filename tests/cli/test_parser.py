@@ -75,6 +75,7 @@ def test_reading_the_arguments_loads_no_models_and_no_settings() -> None:
 @pytest.mark.parametrize(("command", "defaults"), [
     (("serve",), ["(default: 127.0.0.1:2525)", "(default: no HTTP)", "(default: one per"]),
     (("verify",), ["(default 127.0.0.1:2525)", "(default: 30)"]),
+    (("demo",), ["(default: 127.0.0.1:2525)", "(default: 127.0.0.1:8025)"]),
 ])
 def test_help_shows_the_defaults(command: Path, defaults: list[str],
                                  capsys: pytest.CaptureFixture[str]) -> None:
