@@ -44,6 +44,9 @@ def register(subcommands: Subcommands) -> None:
                    help="the gateway's SMTP address (default 127.0.0.1:2525)")
     p.add_argument("--timeout", type=float, default=30.0, metavar="S",
                    help="seconds to wait for every hop (default: 30)")
+    p.add_argument("--keep", action="store_true",
+                   help="keep the case, lead and mailbox copies the test message made (by"
+                        " default they are removed once verified)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=verify)
 
@@ -73,7 +76,7 @@ def verify(args: argparse.Namespace) -> None:
 
     gateway = parse_hostport(args.smtp, default_host="127.0.0.1")
     result = run_verify(args.address, gateway.host, gateway.port, get_config().hostname,
-                        args.timeout)
+                        args.timeout, keep=args.keep)
     print(json.dumps(result.as_dict(), indent=2) if args.json else "\n".join(result.lines()))
     if not result.ok:
         raise SystemExit(1)
