@@ -85,7 +85,8 @@ class Gateway:
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
                 [PY, "-m", "casegate", "serve", "--smtp", f"127.0.0.1:{self.port}",
-                 "--no-worker", "--processes", "1"], env=self.env, stdout=log, stderr=subprocess.STDOUT)
+                 "--no-worker", "--processes", "1"],
+                env=self.env, stdout=log, stderr=subprocess.STDOUT)
         wait_banner(self.port)
         self.ps = psutil.Process(self.process.pid)
 

@@ -1,23 +1,20 @@
-"""One configuration: every setting is read in ``casegate.config``, and the README lists
-exactly those."""
+"""One configuration: every setting is read in ``casegate.config`` from one table, the README
+lists exactly those, and a configuration file sits behind the environment."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from casegate.config import ConfigError, get_config
+from casegate.config import SETTINGS, Config, ConfigError, Source, get_config, read_configuration
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE = ROOT / "src" / "casegate"
 SETTING = re.compile(r"CASEGATE_[A-Z][A-Z_]*")
-
-
-def settings_read_by_config() -> set[str]:
-    return set(SETTING.findall((SOURCE / "config.py").read_text()))
 
 
 def settings_in_the_readme() -> set[str]:
@@ -28,7 +25,14 @@ def settings_in_the_readme() -> set[str]:
 
 
 def test_the_readme_lists_every_setting_and_no_other() -> None:
-    assert settings_in_the_readme() == settings_read_by_config()
+    assert settings_in_the_readme() == {setting.variable for setting in SETTINGS}
+
+
+def test_every_setting_fills_one_field_of_the_configuration() -> None:
+    fields = [f.name for f in dataclasses.fields(Config) if f.name != "sources"]
+    assert [setting.field_name for setting in SETTINGS] == fields
+    assert set(SETTING.findall((SOURCE / "config.py").read_text())) \
+        <= {setting.variable for setting in SETTINGS}
 
 
 def test_no_module_but_the_configuration_reads_the_environment() -> None:
@@ -41,19 +45,25 @@ def test_no_module_but_the_configuration_reads_the_environment() -> None:
 
 
 @pytest.mark.parametrize(("name", "value", "reason"), [
-    ("CASEGATE_DNS_SERVERS", "127.0.0.1:53,dns.example", "'dns.example' is not IP or IP:PORT"),
-    ("CASEGATE_BLOB_STORE", "s3", "must be disk or database, not 's3'"),
-    ("CASEGATE_ACK_LIMIT", "three", "is not a whole number"),
-    ("CASEGATE_SENDER_AUTH", "yes", "must be on or off, not 'yes'"),
-    ("CASEGATE_DMARC_REJECT", "drop", "must be reject or quarantine, not 'drop'"),
-    ("CASEGATE_AUTH_DNS_TIMEOUT", "soon", "is not a number"),
+    ("CASEGATE_DNS_SERVERS", "127.0.0.1:53,dns.example",
+     "names 'dns.example', which is not IP or IP:PORT"),
+    ("CASEGATE_BLOB_STORE", "s3", "='s3' must be disk or database"),
+    ("CASEGATE_ACK_LIMIT", "three", "='three' is not a whole number"),
+    ("CASEGATE_SENDER_AUTH", "yes", "='yes' must be on or off"),
+    ("CASEGATE_DMARC_REJECT", "drop", "='drop' must be reject or quarantine"),
+    ("CASEGATE_AUTH_DNS_TIMEOUT", "soon", "='soon' is not a number"),
+    ("CASEGATE_MAX_RECIPIENTS", "0", "='0' is out of range: the least is 1"),
+    ("CASEGATE_SMTP_TIMEOUT", "0", "='0' is out of range: it must be more than 0"),
+    ("CASEGATE_RETRY_MIN", "nan", "='nan' is not a number"),
+    ("CASEGATE_BEHIND_PROXY", "maybe", "='maybe' is not 1 or 0"),
+    ("CASEGATE_CONSOLE_URL", "desk.example.com", "is not http(s)://HOST[:PORT]"),
 ])
 def test_a_wrong_value_is_a_config_error_naming_the_variable(
         setting: Callable[..., None], name: str, value: str, reason: str) -> None:
     setting(name, value)
     with pytest.raises(ConfigError) as info:
         get_config()
-    assert name in str(info.value) and reason in str(info.value)
+    assert f"{name}=" in str(info.value) and reason in str(info.value)
 
 
 def test_name_servers_are_read_with_their_ports(setting: Callable[..., None]) -> None:
@@ -79,3 +89,102 @@ def test_sender_authentication_settings(setting: Callable[..., None]) -> None:
     assert config.dmarc_quarantine_domains == {"lists.example", "forwarded.example"}
     assert config.arc_trusted == {"lists.example"}
     assert config.dnsbl_zones == ("zen.example", "bl.example")
+
+
+# --- the configuration file -----------------------------------------------------------------
+
+
+@pytest.fixture
+def config_file(setting: Callable[..., None], tmp_path: Path) -> Callable[[str], Path]:
+    """Write the home's casegate.toml (where it is looked for by default)."""
+    setting("CASEGATE_HOME", str(tmp_path))
+    for name in ("CASEGATE_CONFIG", "CASEGATE_HOSTNAME", "CASEGATE_SECRET_KEY"):
+        setting(name, None)
+
+    def write(text: str) -> Path:
+        path = tmp_path / "casegate.toml"
+        path.write_text(text)
+        get_config.cache_clear()
+        return path
+
+    return write
+
+
+def test_the_file_sets_what_the_environment_leaves_and_each_value_says_where_it_came_from(
+        config_file: Callable[[str], Path], setting: Callable[..., None]) -> None:
+    config_file('hostname = "mx.file.example"\nmax_recipients = 7\nsmtp_timeout = 2.5\n'
+                'trusted_networks = ["10.0.0.0/8", "::1/128"]\nbehind_proxy = true\n'
+                'dnsbl_zones = "zen.example, bl.example"\nrecipient_delimiter = ""\n')
+    setting("CASEGATE_MAX_RECIPIENTS", "9")
+    config = get_config()
+    assert (config.hostname, config.max_recipients, config.smtp_timeout) == (
+        "mx.file.example", 9, 2.5)
+    assert [str(n) for n in config.trusted_networks] == ["10.0.0.0/8", "::1/128"]
+    assert config.behind_proxy and config.dnsbl_zones == ("zen.example", "bl.example")
+    assert config.recipient_delimiter == ""  # an empty delimiter is a value of its own
+    assert config.authserv_id == "mx.file.example"  # its default follows the hostname
+    assert (config.sources["CASEGATE_HOSTNAME"], config.sources["CASEGATE_MAX_RECIPIENTS"],
+            config.sources["CASEGATE_ACK_LIMIT"]) == (
+        Source.FILE, Source.ENVIRONMENT, Source.DEFAULT)
+    assert config.is_set("CASEGATE_HOSTNAME") and not config.is_set("CASEGATE_ACK_LIMIT")
+
+
+def test_every_problem_of_the_file_is_named_at_once(
+        config_file: Callable[[str], Path], setting: Callable[..., None]) -> None:
+    path = config_file('max_recipients = "many"\nhostnme = "mx.example"\n'
+                       'smtp_timeout = -1\nCASEGATE_ACK_LIMIT = 4\nconfig = "other.toml"\n'
+                       '[smtp]\nport = 25\n')
+    setting("CASEGATE_RETRY_MIN", "soon")
+    problems = read_configuration().problems
+    assert sorted(problems) == sorted([
+        f"{path}: max_recipients = \"many\" has the wrong type: expected an integer, not a"
+        " string",
+        f"{path}: 'hostnme' is not a setting; did you mean 'hostname'?",
+        f"{path}: smtp_timeout = -1 is out of range: it must be more than 0",
+        f"{path}: 'CASEGATE_ACK_LIMIT' is not a setting; did you mean 'ack_limit'?",
+        f"{path}: config is only read from the environment",
+        f"{path}: 'smtp' is not a setting; the settings are at the top level, in no table",
+        "CASEGATE_RETRY_MIN='soon' is not a number",
+    ])
+    with pytest.raises(ConfigError) as info:
+        get_config()
+    assert "hostnme" in str(info.value) and "max_recipients" in str(info.value)
+
+
+def test_a_file_that_is_not_toml_or_not_there(
+        config_file: Callable[[str], Path], setting: Callable[..., None],
+        tmp_path: Path) -> None:
+    path = config_file('hostname = "unterminated\n')
+    assert read_configuration().problems[0].startswith(f"{path}: is not TOML: ")
+    path.unlink()
+    assert read_configuration().problems == ()  # the home's file is optional
+    setting("CASEGATE_CONFIG", str(tmp_path / "missing.toml"))
+    assert read_configuration().problems == (
+        f"{tmp_path / 'missing.toml'}: there is no such configuration file (named by --config"
+        " or CASEGATE_CONFIG)",)
+
+
+def test_a_named_file_may_set_the_home(setting: Callable[..., None], tmp_path: Path) -> None:
+    setting("CASEGATE_HOME", None)
+    (tmp_path / "etc.toml").write_text(f'home = "{tmp_path / "data"}"\n')
+    setting("CASEGATE_CONFIG", str(tmp_path / "etc.toml"))
+    config = get_config()
+    assert (config.home, config.config_file) == (tmp_path / "data", tmp_path / "etc.toml")
+
+
+def test_secrets_are_masked_when_shown_and_used_as_they_are(
+        config_file: Callable[[str], Path], setting: Callable[..., None]) -> None:
+    from casegate.config import secret_key
+
+    config_file('secret_key = "file-secret"\nrspamd_password = "q1"\n'
+                'database_url = "postgresql://casegate:pw@db.example:5432/casegate"\n')
+    shown = {v.setting.variable: v.shown for v in read_configuration().values}
+    assert (shown["CASEGATE_SECRET_KEY"], shown["CASEGATE_RSPAMD_PASSWORD"]) == (
+        "********", "********")
+    assert shown["CASEGATE_DATABASE_URL"] == "postgresql://casegate:********@db.example:5432/casegate"
+    assert shown["CASEGATE_HOSTNAME"] != "********"
+    config = get_config()
+    assert secret_key(config) == "file-secret" and config.rspamd_password == "q1"
+    assert "file-secret" not in repr(config)
+    setting("CASEGATE_SECRET_KEY", "env-secret")
+    assert secret_key(get_config()) == "env-secret"

@@ -1,61 +1,141 @@
-"""Runtime configuration read from the environment (``CASEGATE_*``).
+"""Runtime configuration: ``CASEGATE_*`` environment variables, over a configuration file
+(``casegate.toml``), over defaults that work on one machine with the embedded SQLite
+database.
 
-Every setting has a default that works on one machine with the embedded SQLite
-database; the README lists them all.
+:data:`SETTINGS` is the one list of settings: :func:`get_config` builds :class:`Config`
+from it, ``casegate config show`` and ``casegate config check`` report on it, and the
+README's table lists exactly its names. In the file a setting's key is its variable's name
+without ``CASEGATE_``, in lower case: ``hostname = "mx.example.com"``.
 """
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
+import json
+import math
 import os
 import secrets
 import socket
+import tomllib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from enum import Enum, StrEnum
 from functools import cache
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from casegate.errors import CasegateError
 from casegate.mail.hostport import HostPortError, parse_hostport
 
-
-class ConfigError(CasegateError):
-    """A ``CASEGATE_*`` variable holds a value casegate cannot use."""
-
-
-def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a whole number") from None
-
-
-def _env_float(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return float(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a number") from None
-
-
-# --- the HTTP side: the console's public address and the proxy in front of it ---------------
-
+FILE_NAME = "casegate.toml"
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 DEFAULT_CONSOLE_URL = "http://127.0.0.1:8025"
+DEFAULT_CLASSIFIERS = "gtube,trusted-flag"
+# What a spam filter that does not answer in time means for the message: refused for now
+# (451, the sender retries) or accepted and marked "not scanned".
+UNAVAILABLE_CHOICES = ("tempfail", "accept")
+MASKED = "********"
 
 
-def _env_bool(name: str) -> bool:
-    raw = os.environ.get(name, "").strip().lower()
-    if raw in ("", "0", "no", "false", "off"):
+class ConfigError(CasegateError):
+    """A setting holds a value casegate cannot use, or the configuration file cannot be read."""
+
+
+class Invalid(ValueError):
+    """Why a setting's text is no value of that setting; the reader says which setting."""
+
+
+class Source(StrEnum):
+    """Where a setting's value came from; the environment wins over the file."""
+
+    DEFAULT = "default"
+    FILE = "file"
+    ENVIRONMENT = "environment"
+
+
+class FileType(Enum):
+    """How the configuration file writes a setting's value (the environment has text)."""
+
+    TEXT = "a string"
+    WHOLE = "an integer"
+    NUMBER = "a number"
+    FLAG = "true or false"
+    LIST = "an array of strings or a comma-separated string"
+
+
+# --- readers: a setting's text to its value, or Invalid --------------------------------------
+
+
+Reader = Callable[[str], Any]
+
+
+def _text(raw: str) -> str:
+    return raw
+
+
+def _trimmed(raw: str) -> str:
+    return raw.strip()
+
+
+def _optional(raw: str) -> str | None:
+    return raw or None
+
+
+def _path(raw: str) -> Path:
+    return Path(raw).expanduser().resolve()
+
+
+def _whole(minimum: int) -> Reader:
+    def read(raw: str) -> int:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise Invalid("is not a whole number") from None
+        if value < minimum:
+            raise Invalid(f"is out of range: the least is {minimum}")
+        return value
+
+    return read
+
+
+def _number(minimum: float = 0.0, *, above: bool = False, scale: float = 1.0) -> Reader:
+    """A number of at least ``minimum`` (more than it, ``above``), times ``scale``."""
+
+    def read(raw: str) -> float:
+        try:
+            value = float(raw)
+        except ValueError:
+            raise Invalid("is not a number") from None
+        if not math.isfinite(value):
+            raise Invalid("is not a number")
+        if value < minimum or (above and value == minimum):
+            least = "more than" if above else "at least"
+            raise Invalid(f"is out of range: it must be {least} {minimum:g}")
+        return value * scale
+
+    return read
+
+
+def _flag(raw: str) -> bool:
+    lowered = raw.strip().lower()
+    if lowered in ("", "0", "no", "false", "off"):
         return False
-    if raw in ("1", "yes", "true", "on"):
+    if lowered in ("1", "yes", "true", "on"):
         return True
-    raise ConfigError(f"{name}={raw!r} is not 1 or 0")
+    raise Invalid("is not 1 or 0")
+
+
+def _choice(*choices: str, meaning: Callable[[str], Any] = _text) -> Reader:
+    """One of ``choices``; ``meaning`` turns it into the value :class:`Config` holds."""
+
+    def read(raw: str) -> Any:
+        if raw not in choices:
+            raise Invalid(f"must be {' or '.join(choices)}")
+        return meaning(raw)
+
+    return read
 
 
 def _console_url(raw: str) -> str:
@@ -63,144 +143,258 @@ def _console_url(raw: str) -> str:
     url = urlsplit(raw.strip())
     if url.scheme not in ("http", "https") or not url.hostname or url.path not in ("", "/") \
             or url.query or url.fragment or url.username or url.password:
-        raise ConfigError(f"CASEGATE_CONSOLE_URL={raw!r}: expected http(s)://HOST[:PORT], "
-                          "for example https://desk.example.com")
+        raise Invalid("is not http(s)://HOST[:PORT], for example https://desk.example.com")
     return f"{url.scheme}://{url.netloc.lower()}"
 
 
-# ----------------------------------------------------------------------------------------------
-
-
-def _networks(raw: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
-    nets = []
-    for part in raw.split(","):
-        part = part.strip()
-        if not part:
-            continue
-        try:
-            nets.append(ipaddress.ip_network(part, strict=False))
-        except ValueError:
-            raise ConfigError(f"CASEGATE_TRUSTED_NETWORKS: {part!r} is not a network") from None
-    return tuple(nets)
-
-
-DEFAULT_CLASSIFIERS = "gtube,trusted-flag"
-# What a spam filter that does not answer in time means for the message: refused for now
-# (451, the sender retries) or accepted and marked "not scanned".
-UNAVAILABLE_CHOICES = ("tempfail", "accept")
-
-
-def _http_url(name: str) -> str:
+def _http_url(raw: str) -> str:
     """An ``http(s)://HOST[:PORT]`` base URL without a trailing slash, or ``""`` (off)."""
-    raw = (os.environ.get(name) or "").strip()
+    raw = raw.strip()
     if not raw:
         return ""
     url = urlsplit(raw)
     if url.scheme not in ("http", "https") or not url.hostname or url.query or url.fragment:
-        raise ConfigError(f"{name}={raw!r}: expected http(s)://HOST:PORT, "
-                          "for example http://127.0.0.1:11333")
+        raise Invalid("is not http(s)://HOST:PORT, for example http://127.0.0.1:11333")
     return raw.rstrip("/")
+
+
+def _items(raw: str) -> list[str]:
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def _networks(raw: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    nets = []
+    for part in _items(raw):
+        try:
+            nets.append(ipaddress.ip_network(part, strict=False))
+        except ValueError:
+            raise Invalid(f"names {part!r}, which is not a network") from None
+    return tuple(nets)
 
 
 def _spamd_address(raw: str) -> tuple[str, int]:
     try:
-        address = parse_hostport(raw or "127.0.0.1:783", default_port=783,
-                                 example="127.0.0.1:783")
-    except HostPortError as exc:
-        raise ConfigError(f"CASEGATE_SPAMD_ADDRESS {exc}") from None
+        address = parse_hostport(raw, default_port=783)
+    except HostPortError:
+        raise Invalid("is not HOST[:PORT], for example 127.0.0.1:783") from None
     return address.host, address.port
 
 
 def _name_servers(raw: str) -> tuple[tuple[str, int], ...]:
-    """``CASEGATE_DNS_SERVERS``: IP or IP:PORT, comma-separated ([v6]:PORT for IPv6)."""
+    """IP or IP:PORT, comma-separated ([v6]:PORT for IPv6)."""
     servers = []
-    for entry in filter(None, (e.strip() for e in raw.split(","))):
+    for entry in _items(raw):
         try:
             server = parse_hostport(entry, default_port=53, example="192.0.2.53:53")
             ipaddress.ip_address(server.host)
         except (HostPortError, ValueError):
-            raise ConfigError(f"CASEGATE_DNS_SERVERS: {entry!r} is not IP or IP:PORT") from None
+            raise Invalid(f"names {entry!r}, which is not IP or IP:PORT") from None
         servers.append((server.host, server.port))
     return tuple(servers)
 
 
 def _domains(raw: str) -> frozenset[str]:
     """A comma-separated list of domain names, lower-case, without a final dot."""
-    return frozenset(d.strip().rstrip(".").lower() for d in raw.split(",") if d.strip())
+    return frozenset(d.rstrip(".").lower() for d in _items(raw))
 
 
 def _zones(raw: str) -> tuple[str, ...]:
-    """``CASEGATE_DNSBL_ZONES``: DNS block list zones, in the order they are asked."""
-    return tuple(dict.fromkeys(z.strip().strip(".").lower() for z in raw.split(",") if z.strip()))
+    """DNS block list zones, in the order they are asked."""
+    return tuple(dict.fromkeys(z.strip(".").lower() for z in _items(raw)))
 
 
-def _choice(name: str, choices: tuple[str, ...]) -> str:
-    """One of ``choices`` (the first by default)."""
-    raw = os.environ.get(name) or choices[0]
-    if raw not in choices:
-        raise ConfigError(f"{name} must be {' or '.join(choices)}, not {raw!r}")
-    return raw
+def _authserv_id(raw: str) -> str:
+    return raw.strip().lower()
+
+
+# --- how config show prints a secret -----------------------------------------------------------
+
+
+def _masked(text: str) -> str:
+    return MASKED if text else ""
+
+
+def _password_masked(url: str) -> str:
+    """A URL with its password (if any) masked."""
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    user, _, host = parts.netloc.rpartition("@")
+    return parts._replace(netloc=f"{user.partition(':')[0]}:{MASKED}@{host}").geturl()
+
+
+# --- the settings ------------------------------------------------------------------------------
+
+
+Default = str | Callable[[Mapping[str, Any]], str]
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One ``CASEGATE_*`` variable: how its text is read into :class:`Config`."""
+
+    variable: str
+    read: Reader
+    # Its text when neither the environment nor the file sets it, or how to find that text
+    # from the values of the settings listed before it.
+    default: Default = ""
+    file_type: FileType = FileType.TEXT
+    attribute: str = ""  # the Config field, when not the file's key
+    keeps_empty: bool = False  # an empty value is a value of its own, not "unset"
+    mask: Callable[[str], str] | None = None  # a secret: how to show it
+    in_file: bool = True
+
+    @property
+    def key(self) -> str:
+        """The setting's name in the configuration file."""
+        return self.variable.removeprefix("CASEGATE_").lower()
+
+    @property
+    def field_name(self) -> str:
+        return self.attribute or self.key
+
+
+def _this_host(_: Mapping[str, Any]) -> str:
+    return socket.getfqdn() or "localhost"
+
+
+def _hostname_read(values: Mapping[str, Any]) -> str:
+    return str(values.get("hostname", ""))
+
+
+MEBIBYTE = 1024 * 1024
+# The file is found through these two, so the file cannot set the first; it can set the
+# home (useful in a file named by CASEGATE_CONFIG).
+CONFIG_FILE = Setting("CASEGATE_CONFIG", _path, attribute="config_file", in_file=False)
+HOME = Setting("CASEGATE_HOME", _path, "var")
+
+SETTINGS: tuple[Setting, ...] = (
+    CONFIG_FILE,
+    HOME,
+    Setting("CASEGATE_DATABASE_URL", _optional, mask=_password_masked),
+    Setting("CASEGATE_SECRET_KEY", _text, mask=_masked),
+    Setting("CASEGATE_HOSTNAME", _text, _this_host),
+    Setting("CASEGATE_DESK_DOMAIN", _text, "desk.casegate.localhost"),
+    Setting("CASEGATE_RECIPIENT_DELIMITER", _text, "+", keeps_empty=True),
+    Setting("CASEGATE_MAX_MESSAGE_SIZE", _whole(1), str(25 * MEBIBYTE), FileType.WHOLE),
+    Setting("CASEGATE_MAX_RECIPIENTS", _whole(1), "100", FileType.WHOLE),
+    Setting("CASEGATE_SMTP_TIMEOUT", _number(above=True), "300", FileType.NUMBER),
+    Setting("CASEGATE_TLS_CERT", _optional),
+    Setting("CASEGATE_TLS_KEY", _optional),
+    Setting("CASEGATE_TRUSTED_NETWORKS", _networks, "127.0.0.0/8,::1/128", FileType.LIST,
+            keeps_empty=True),
+    Setting("CASEGATE_CLASSIFIERS", _text, DEFAULT_CLASSIFIERS, FileType.LIST,
+            keeps_empty=True),
+    Setting("CASEGATE_RSPAMD_URL", _http_url),
+    Setting("CASEGATE_RSPAMD_TIMEOUT", _number(above=True), "5", FileType.NUMBER),
+    Setting("CASEGATE_RSPAMD_UNAVAILABLE", _choice(*UNAVAILABLE_CHOICES), "tempfail"),
+    Setting("CASEGATE_RSPAMD_CONTROLLER_URL", _http_url),
+    Setting("CASEGATE_RSPAMD_PASSWORD", _text, mask=_masked),
+    Setting("CASEGATE_SPAMD_ADDRESS", _spamd_address, "127.0.0.1:783"),
+    Setting("CASEGATE_SPAMD_TIMEOUT", _number(above=True), "5", FileType.NUMBER),
+    Setting("CASEGATE_SPAMD_UNAVAILABLE", _choice(*UNAVAILABLE_CHOICES), "tempfail"),
+    Setting("CASEGATE_RETRY_MIN", _number(), "60", FileType.NUMBER),
+    Setting("CASEGATE_RETRY_MAX", _number(above=True), "4000", FileType.NUMBER),
+    Setting("CASEGATE_MESSAGE_LIFETIME", _number(above=True), str(5 * 24 * 3600),
+            FileType.NUMBER),
+    Setting("CASEGATE_WORKER_POLL", _number(above=True), "5", FileType.NUMBER),
+    Setting("CASEGATE_LEASE_SECONDS", _number(above=True), "300", FileType.NUMBER),
+    Setting("CASEGATE_CLIENT_RATE", _whole(0), "0", FileType.WHOLE),
+    Setting("CASEGATE_RECIPIENT_RATE", _whole(0), "0", FileType.WHOLE),
+    Setting("CASEGATE_MAX_SESSIONS", _whole(0), "1000", FileType.WHOLE),
+    Setting("CASEGATE_MAX_SESSIONS_PER_CLIENT", _whole(0), "50", FileType.WHOLE),
+    Setting("CASEGATE_POSTMASTER", _trimmed),
+    Setting("CASEGATE_ABUSE", _trimmed),
+    Setting("CASEGATE_DEBUG", _flag, "0", FileType.FLAG),
+    Setting("CASEGATE_CONSOLE_URL", _console_url, DEFAULT_CONSOLE_URL),
+    Setting("CASEGATE_BEHIND_PROXY", _flag, "0", FileType.FLAG),
+    Setting("CASEGATE_SET_ASIDE_AFTER", _whole(1), "5", FileType.WHOLE),
+    Setting("CASEGATE_DESTINATION_CONCURRENCY", _whole(1), "4", FileType.WHOLE,
+            attribute="connections_per_destination"),
+    Setting("CASEGATE_DNS_SERVERS", _name_servers, "", FileType.LIST),
+    Setting("CASEGATE_SENDER_AUTH", _choice("on", "off", meaning=lambda v: v == "on"), "on"),
+    Setting("CASEGATE_AUTHSERV_ID", _authserv_id, _hostname_read),
+    Setting("CASEGATE_AUTH_DNS_TIMEOUT", _number(above=True), "5", FileType.NUMBER),
+    Setting("CASEGATE_DMARC_REJECT",
+            _choice("reject", "quarantine", meaning=lambda v: v == "quarantine"), "reject",
+            attribute="dmarc_reject_as_quarantine"),
+    Setting("CASEGATE_DMARC_QUARANTINE_DOMAINS", _domains, "", FileType.LIST),
+    Setting("CASEGATE_ARC_TRUSTED", _domains, "", FileType.LIST),
+    Setting("CASEGATE_DNSBL_ZONES", _zones, "", FileType.LIST),
+    Setting("CASEGATE_DNSBL_TIMEOUT", _number(above=True), "2", FileType.NUMBER),
+    Setting("CASEGATE_CASE_TAG_PREFIX", _text, "CG"),
+    Setting("CASEGATE_ACK_LIMIT", _whole(0), "3", FileType.WHOLE),
+    Setting("CASEGATE_LOOP_LIMIT", _whole(0), "20", FileType.WHOLE),
+    Setting("CASEGATE_SUSPENDED_DAYS", _whole(0), "14", FileType.WHOLE),
+    # hours in the setting, seconds in Config
+    Setting("CASEGATE_DELAY_WARNING", _number(scale=3600), "0", FileType.NUMBER),
+    Setting("CASEGATE_BLOB_STORE", _choice("disk", "database"), "disk"),
+    Setting("CASEGATE_ATTACHMENT_MAX_FILE", _whole(0), str(25 * MEBIBYTE), FileType.WHOLE),
+    Setting("CASEGATE_ATTACHMENT_MAX_MESSAGE", _whole(0), str(50 * MEBIBYTE), FileType.WHOLE),
+)
 
 
 @dataclass(frozen=True)
 class Config:
+    """The settings' values: one field per entry of :data:`SETTINGS`, in its order."""
+
+    config_file: Path
     home: Path
     database_url: str | None
+    secret_key: str = field(repr=False)
     hostname: str
-    recipient_delimiter: str
     desk_domain: str
+    recipient_delimiter: str
     max_message_size: int
     max_recipients: int
     smtp_timeout: float
+    tls_cert: str | None
+    tls_key: str | None
+    trusted_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+    classifiers: str
+    rspamd_url: str
+    rspamd_timeout: float
+    rspamd_unavailable: str
+    rspamd_controller_url: str
+    rspamd_password: str = field(repr=False)
+    spamd_address: tuple[str, int]
+    spamd_timeout: float
+    spamd_unavailable: str
     retry_min: float
     retry_max: float
     message_lifetime: float
     worker_poll: float
     lease_seconds: float
-    connections_per_destination: int = 4
-    trusted_networks: tuple = field(default_factory=tuple)
-    tls_cert: str | None = None
-    tls_key: str | None = None
-    attachment_max_file: int = 25 * 1024 * 1024
-    attachment_max_message: int = 50 * 1024 * 1024
-    delay_warning: float = 0.0
-    client_rate: int = 0
-    recipient_rate: int = 0
-    set_aside_after: int = 5
-    # Where the name servers, classifiers, blobs and case tags come from.
-    dns_servers: tuple[tuple[str, int], ...] = ()
-    classifiers: str = DEFAULT_CLASSIFIERS
-    blob_store: str = "disk"
-    case_tag_prefix: str = "CG"
-    ack_limit: int = 3
-    loop_limit: int = 20
-    suspended_days: int = 14
-    debug: bool = False
-    # the HTTP side
-    console_url: str = DEFAULT_CONSOLE_URL
-    behind_proxy: bool = False
-    max_sessions: int = 1000
-    max_sessions_per_client: int = 50
-    postmaster: str = ""
-    abuse: str = ""
-    # Sender authentication on arrival (SPF, DKIM, DMARC, ARC) and DNS block lists.
-    sender_auth: bool = True
-    authserv_id: str = ""
-    auth_dns_timeout: float = 5.0
-    dmarc_reject_as_quarantine: bool = False
-    dmarc_quarantine_domains: frozenset[str] = frozenset()
-    arc_trusted: frozenset[str] = frozenset()
-    dnsbl_zones: tuple[str, ...] = ()
-    dnsbl_timeout: float = 2.0
-    # external spam filters: rspamd (off without a URL) and SpamAssassin's spamd
-    rspamd_url: str = ""
-    rspamd_timeout: float = 5.0
-    rspamd_unavailable: str = "tempfail"
-    rspamd_controller_url: str = ""
-    rspamd_password: str = ""
-    spamd_address: tuple[str, int] = ("127.0.0.1", 783)
-    spamd_timeout: float = 5.0
-    spamd_unavailable: str = "tempfail"
+    client_rate: int
+    recipient_rate: int
+    max_sessions: int
+    max_sessions_per_client: int
+    postmaster: str
+    abuse: str
+    debug: bool
+    console_url: str
+    behind_proxy: bool
+    set_aside_after: int
+    connections_per_destination: int
+    dns_servers: tuple[tuple[str, int], ...]
+    sender_auth: bool
+    authserv_id: str
+    auth_dns_timeout: float
+    dmarc_reject_as_quarantine: bool
+    dmarc_quarantine_domains: frozenset[str]
+    arc_trusted: frozenset[str]
+    dnsbl_zones: tuple[str, ...]
+    dnsbl_timeout: float
+    case_tag_prefix: str
+    ack_limit: int
+    loop_limit: int
+    suspended_days: int
+    delay_warning: float  # seconds
+    blob_store: str
+    attachment_max_file: int
+    attachment_max_message: int
+    # Where each value came from, by variable name.
+    sources: Mapping[str, Source] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def mailbox_root(self) -> Path:
@@ -220,6 +414,10 @@ class Config:
     def console_is_https(self) -> bool:
         return self.console_url.startswith("https://")
 
+    def is_set(self, variable: str) -> bool:
+        """Whether ``variable`` was given, in the environment or the file."""
+        return self.sources.get(variable, Source.DEFAULT) != Source.DEFAULT
+
     def is_trusted(self, ip: str | None) -> bool:
         if not ip:
             return False
@@ -230,76 +428,172 @@ class Config:
         return any(addr in net for net in self.trusted_networks)
 
 
+# --- reading the environment and the file ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Value:
+    """A setting's text as casegate uses it, and where it came from."""
+
+    setting: Setting
+    text: str
+    source: Source
+
+    @property
+    def shown(self) -> str:
+        """The text, a secret masked."""
+        return self.setting.mask(self.text) if self.setting.mask else self.text
+
+
+@dataclass(frozen=True)
+class Reading:
+    """The configuration as read: every setting's value and source, and every problem."""
+
+    file: Path
+    file_found: bool
+    values: tuple[Value, ...]
+    problems: tuple[str, ...]
+    config: Config | None  # None when there are problems
+
+
+def _given(setting: Setting, raw: str | None) -> str | None:
+    """``raw`` if it sets ``setting``: an empty value leaves most settings at their default."""
+    if raw is None or (raw == "" and not setting.keeps_empty):
+        return None
+    return raw
+
+
+def _toml(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _toml_type(value: object) -> str:
+    kinds = ((bool, "a boolean"), (int, "an integer"), (float, "a float"), (str, "a string"),
+             (list, "an array"), (dict, "a table"))
+    return next((name for kind, name in kinds if isinstance(value, kind)), "a date or time")
+
+
+def _file_text(file_type: FileType, value: object) -> str:
+    """A value of the file as the environment would write it, or Invalid for a wrong type."""
+    if isinstance(value, str) and file_type in (FileType.TEXT, FileType.LIST):
+        return value
+    if file_type is FileType.LIST and isinstance(value, list) \
+            and all(isinstance(item, str) for item in value):
+        return ",".join(value)
+    if file_type is FileType.FLAG and isinstance(value, bool):
+        return "1" if value else "0"
+    numbers = {FileType.WHOLE: (int,), FileType.NUMBER: (int, float)}.get(file_type, ())
+    if isinstance(value, numbers) and not isinstance(value, bool):
+        return str(value)
+    raise Invalid(f"has the wrong type: expected {file_type.value}, not {_toml_type(value)}")
+
+
+def _read_file(path: Path, named: bool, problems: list[str]) -> tuple[dict[str, Any], bool]:
+    """The file's entries and whether it exists; a missing file is a problem when named."""
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle), True
+    except FileNotFoundError:
+        if named:
+            problems.append(f"{path}: there is no such configuration file"
+                            " (named by --config or CASEGATE_CONFIG)")
+        return {}, False
+    except OSError as exc:
+        problems.append(f"{path}: cannot be read: {exc.strerror or exc}")
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        problems.append(f"{path}: is not TOML: {exc}")
+    return {}, True
+
+
+def _unknown_keys(path: Path, entries: Mapping[str, Any]) -> list[str]:
+    keys = [setting.key for setting in SETTINGS if setting.in_file]
+    problems = []
+    for key in entries:
+        if key in keys:
+            continue
+        if key in (setting.key for setting in SETTINGS):
+            problems.append(f"{path}: {key} is only read from the environment")
+            continue
+        plain = key.lower().removeprefix("casegate_")
+        closest = difflib.get_close_matches(plain, keys, n=1)
+        hint = (f"; did you mean {closest[0]!r}?" if closest
+                else "; the settings are at the top level, in no table"
+                if isinstance(entries[key], dict) else "")
+        problems.append(f"{path}: {key!r} is not a setting{hint}")
+    return problems
+
+
+def _where(value: Value, file: Path, entries: Mapping[str, Any]) -> str:
+    """How a problem names the value: as the environment or the file writes it."""
+    if value.source is Source.FILE:
+        return f"{file}: {value.setting.key} = {_toml(entries[value.setting.key])}"
+    if value.source is Source.DEFAULT:
+        return f"{value.setting.variable} (default {value.text!r})"
+    return f"{value.setting.variable}={value.text!r}"
+
+
+def read_configuration(environ: Mapping[str, str] | None = None) -> Reading:
+    """Every setting from ``environ`` (the process's environment by default), the
+    configuration file and the defaults, with every problem found on the way."""
+    environ = os.environ if environ is None else environ
+    given = {setting.variable: raw for setting in SETTINGS
+             if (raw := _given(setting, environ.get(setting.variable))) is not None}
+    named = given.get(CONFIG_FILE.variable)
+    file = _path(named or str(Path(given.get(HOME.variable) or str(HOME.default))
+                                   / FILE_NAME))
+    problems: list[str] = []
+    entries, found = _read_file(file, named is not None, problems)
+    problems += _unknown_keys(file, entries)
+    values: list[Value] = []
+    read: dict[str, Any] = {}
+    for setting in SETTINGS:
+        value: Value | None = None
+        if setting is CONFIG_FILE:
+            value = Value(setting, str(file), Source.ENVIRONMENT if named else Source.DEFAULT)
+        elif setting.variable in given:
+            value = Value(setting, given[setting.variable], Source.ENVIRONMENT)
+        elif setting.in_file and setting.key in entries:
+            try:
+                text = _file_text(setting.file_type, entries[setting.key])
+            except Invalid as exc:
+                values.append(Value(setting, _toml(entries[setting.key]), Source.FILE))
+                problems.append(f"{_where(values[-1], file, entries)} {exc}")
+                continue
+            if _given(setting, text) is not None:
+                value = Value(setting, text, Source.FILE)
+        if value is None:
+            default = setting.default
+            value = Value(setting, default if isinstance(default, str) else default(read),
+                          Source.DEFAULT)
+        values.append(value)
+        try:
+            read[setting.field_name] = setting.read(value.text)
+        except Invalid as exc:
+            problems.append(f"{_where(value, file, entries)} {exc}")
+    config = None if problems else Config(
+        **read, sources={value.setting.variable: value.source for value in values})
+    return Reading(file, found, tuple(values), tuple(problems), config)
+
+
 @cache
 def get_config() -> Config:
-    home = Path(os.environ.get("CASEGATE_HOME") or "var").resolve()
-    hostname = os.environ.get("CASEGATE_HOSTNAME") or socket.getfqdn() or "localhost"
-    return Config(
-        home=home,
-        database_url=os.environ.get("CASEGATE_DATABASE_URL") or None,
-        hostname=hostname,
-        recipient_delimiter=os.environ.get("CASEGATE_RECIPIENT_DELIMITER", "+"),
-        desk_domain=os.environ.get("CASEGATE_DESK_DOMAIN") or "desk.casegate.localhost",
-        max_message_size=_env_int("CASEGATE_MAX_MESSAGE_SIZE", 25 * 1024 * 1024),
-        max_recipients=_env_int("CASEGATE_MAX_RECIPIENTS", 100),
-        smtp_timeout=_env_float("CASEGATE_SMTP_TIMEOUT", 300.0),
-        retry_min=_env_float("CASEGATE_RETRY_MIN", 60.0),
-        retry_max=_env_float("CASEGATE_RETRY_MAX", 4000.0),
-        message_lifetime=_env_float("CASEGATE_MESSAGE_LIFETIME", 5 * 24 * 3600.0),
-        worker_poll=_env_float("CASEGATE_WORKER_POLL", 5.0),
-        lease_seconds=_env_float("CASEGATE_LEASE_SECONDS", 300.0),
-        connections_per_destination=_env_int("CASEGATE_DESTINATION_CONCURRENCY", 4),
-        trusted_networks=_networks(
-            os.environ.get("CASEGATE_TRUSTED_NETWORKS", "127.0.0.0/8,::1/128")
-        ),
-        tls_cert=os.environ.get("CASEGATE_TLS_CERT") or None,
-        tls_key=os.environ.get("CASEGATE_TLS_KEY") or None,
-        attachment_max_file=_env_int("CASEGATE_ATTACHMENT_MAX_FILE", 25 * 1024 * 1024),
-        delay_warning=3600 * _env_float("CASEGATE_DELAY_WARNING", 0.0),
-        attachment_max_message=_env_int("CASEGATE_ATTACHMENT_MAX_MESSAGE", 50 * 1024 * 1024),
-        client_rate=_env_int("CASEGATE_CLIENT_RATE", 0),
-        recipient_rate=_env_int("CASEGATE_RECIPIENT_RATE", 0),
-        set_aside_after=_env_int("CASEGATE_SET_ASIDE_AFTER", 5),
-        dns_servers=_name_servers(os.environ.get("CASEGATE_DNS_SERVERS", "")),
-        classifiers=os.environ.get("CASEGATE_CLASSIFIERS", DEFAULT_CLASSIFIERS),
-        blob_store=_choice("CASEGATE_BLOB_STORE", ("disk", "database")),
-        case_tag_prefix=os.environ.get("CASEGATE_CASE_TAG_PREFIX") or "CG",
-        ack_limit=_env_int("CASEGATE_ACK_LIMIT", 3),
-        loop_limit=_env_int("CASEGATE_LOOP_LIMIT", 20),
-        suspended_days=_env_int("CASEGATE_SUSPENDED_DAYS", 14),
-        debug=bool(os.environ.get("CASEGATE_DEBUG")),
-        # the HTTP side
-        console_url=_console_url(os.environ.get("CASEGATE_CONSOLE_URL") or DEFAULT_CONSOLE_URL),
-        behind_proxy=_env_bool("CASEGATE_BEHIND_PROXY"),
-        max_sessions=_env_int("CASEGATE_MAX_SESSIONS", 1000),
-        max_sessions_per_client=_env_int("CASEGATE_MAX_SESSIONS_PER_CLIENT", 50),
-        postmaster=os.environ.get("CASEGATE_POSTMASTER", "").strip(),
-        abuse=os.environ.get("CASEGATE_ABUSE", "").strip(),
-        sender_auth=_choice("CASEGATE_SENDER_AUTH", ("on", "off")) == "on",
-        authserv_id=(os.environ.get("CASEGATE_AUTHSERV_ID") or hostname).strip().lower(),
-        auth_dns_timeout=_env_float("CASEGATE_AUTH_DNS_TIMEOUT", 5.0),
-        dmarc_reject_as_quarantine=_choice(
-            "CASEGATE_DMARC_REJECT", ("reject", "quarantine")) == "quarantine",
-        dmarc_quarantine_domains=_domains(os.environ.get("CASEGATE_DMARC_QUARANTINE_DOMAINS", "")),
-        arc_trusted=_domains(os.environ.get("CASEGATE_ARC_TRUSTED", "")),
-        dnsbl_zones=_zones(os.environ.get("CASEGATE_DNSBL_ZONES", "")),
-        dnsbl_timeout=_env_float("CASEGATE_DNSBL_TIMEOUT", 2.0),
-        rspamd_url=_http_url("CASEGATE_RSPAMD_URL"),
-        rspamd_timeout=_env_float("CASEGATE_RSPAMD_TIMEOUT", 5.0),
-        rspamd_unavailable=_choice("CASEGATE_RSPAMD_UNAVAILABLE", UNAVAILABLE_CHOICES),
-        rspamd_controller_url=_http_url("CASEGATE_RSPAMD_CONTROLLER_URL"),
-        rspamd_password=os.environ.get("CASEGATE_RSPAMD_PASSWORD", ""),
-        spamd_address=_spamd_address(os.environ.get("CASEGATE_SPAMD_ADDRESS", "")),
-        spamd_timeout=_env_float("CASEGATE_SPAMD_TIMEOUT", 5.0),
-        spamd_unavailable=_choice("CASEGATE_SPAMD_UNAVAILABLE", UNAVAILABLE_CHOICES),
-    )
+    reading = read_configuration()
+    if reading.config is None:
+        raise ConfigError("; ".join(reading.problems))
+    return reading.config
+
+
+def use_config_file(path: str) -> None:
+    """Read the configuration from ``path`` from now on, in this process and those it starts
+    (``casegate --config FILE``)."""
+    os.environ[CONFIG_FILE.variable] = str(_path(path))
+    get_config.cache_clear()
 
 
 def secret_key(config: Config) -> str:
     """The Django secret key: ``CASEGATE_SECRET_KEY`` or one kept in ``$CASEGATE_HOME``."""
-    from_env = os.environ.get("CASEGATE_SECRET_KEY")
-    if from_env:
-        return from_env
+    if config.secret_key:
+        return config.secret_key
     path = config.home / "secret_key"
     try:
         return path.read_text().strip()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import secrets
+import shlex
+import sys
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
@@ -44,14 +46,29 @@ def _console_admin() -> Path:
     return path
 
 
+def _casegate_command() -> str:
+    """This installation's ``casegate`` as typed in another shell, in any directory: its
+    program, after the settings that find this home (and the configuration file when one
+    was named)."""
+    config = get_config()
+    program = Path(sys.executable).with_name("casegate")
+    words = [str(program)] if program.exists() else [sys.executable, "-m", "casegate"]
+    found_by = {"CASEGATE_HOME": config.home}
+    if config.is_set("CASEGATE_CONFIG"):
+        found_by["CASEGATE_CONFIG"] = config.config_file
+    return " ".join([*(f"{name}={shlex.quote(str(value))}" for name, value in found_by.items()),
+                     *map(shlex.quote, words)])
+
+
 def _rule(match: str, spec: RuleSpec) -> Rule:
     existing = Rule.objects.filter(match_type=MatchType.ADDRESS, match_value=match).first()
     return existing or add_rule(spec)
 
 
 @transaction.atomic
-def setup_demo(smtp: str = "127.0.0.1:2525") -> str:
-    """Create what is missing of the demo (a second run changes nothing); say how to try it."""
+def setup_demo(smtp: str = "127.0.0.1:2525", http: str = "127.0.0.1:8025") -> str:
+    """Create what is missing of the demo (a second run changes nothing); say how to try it
+    on a server listening on ``smtp`` and ``http``, with commands that work as printed."""
     if not Domain.objects.filter(name=DOMAIN).exists():
         add_domain(DOMAIN)
     if not Account.objects.filter(address=ACCOUNT).exists():
@@ -72,7 +89,7 @@ def setup_demo(smtp: str = "127.0.0.1:2525") -> str:
     host, port = parse_hostport(smtp, default_host="127.0.0.1")
     return f"""\
 Demo ready: domain {DOMAIN}, account {ACCOUNT}, group {GROUP}
-  console: http://127.0.0.1:8025/console/ as admin, password in {_console_admin()}
+  console: http://{http}/console/ as admin, password in {_console_admin()}
   rule #{help_rule.pk}: {HELP} -> {cases.address} (case intake)
   rule #{sales_rule.pk}: {SALES} -> {leads.address} (lead intake), also deliver to {ACCOUNT}
 
@@ -81,5 +98,7 @@ Send a test mail with swaks:
         --header "Subject: My panel stopped charging"
 or with Python:
   python3 -c "import smtplib; smtplib.SMTP('{host}', {port}).sendmail('customer@example.net', \\
-      ['{HELP}'], b'Subject: My panel stopped charging\\r\\n\\r\\nIt shows error E42.\\r\\n')"
-Then: casegate cases list --json"""
+      ['{HELP}'], b'From: customer@example.net\\r\\nTo: {HELP}\\r\\n' \\
+      b'Subject: My panel stopped charging\\r\\n\\r\\nIt shows error E42.\\r\\n')"
+Then see the case:
+  {_casegate_command()} cases list --json"""

@@ -94,6 +94,24 @@ class HttpServer:
         self._server.close()
 
 
+# Names a resolver gives a machine that has no name of its own in the DNS.
+UNQUALIFIED_SUFFIXES = ("localhost", "localdomain", "local")
+
+
+def is_fully_qualified(hostname: str) -> bool:
+    labels = hostname.strip(".").lower().split(".")
+    return len(labels) > 1 and labels[-1] not in UNQUALIFIED_SUFFIXES
+
+
+def warn_of_an_unqualified_hostname(config: Config) -> None:
+    """Other servers judge mail by the name in our banner, EHLO and Received: fields; the
+    machine's own name is often not one they can look up."""
+    if not config.is_set("CASEGATE_HOSTNAME") and not is_fully_qualified(config.hostname):
+        log.warning("hostname=%s is not a fully qualified domain name; the SMTP banner, EHLO"
+                    " and Received: fields use it: set CASEGATE_HOSTNAME (or hostname in"
+                    " casegate.toml) to the name of this host in the DNS", config.hostname)
+
+
 def raise_open_file_limit(sessions: int) -> int:
     """Raise the soft limit on open files to the hard one (each SMTP session holds a
     descriptor); returns the limit in effect."""
@@ -222,6 +240,7 @@ def gateway_processes(requested: int | None) -> int:
 
 async def _serve(config: Config, smtp: HostPort, http: HostPort | None,
                  with_worker: bool, processes: int) -> None:
+    warn_of_an_unqualified_hostname(config)
     raise_open_file_limit(config.max_sessions)
     in_process = processes == 1
     gateway = SmtpGateway(config) if in_process else None

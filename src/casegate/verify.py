@@ -11,8 +11,10 @@ until each hop has happened or the time is up. Hops, in order:
 4. **case opened**: for deliveries to a desk intake, the case or lead it was filed on.
 
 The test message comes from the null envelope sender and says it is automated, so it
-draws no acknowledgement, notification or bounce; its signed Message-ID keeps the desk from
-suspending it as an auto-mailer's.
+draws no acknowledgement, notification or bounce; its subject says it is a test, and its
+signed Message-ID keeps the desk from suspending it as an auto-mailer's and tags its case
+``test``. Once the hops are known, the case or lead it opened and its copies in local
+mailboxes are removed, unless it is asked to keep them (``--keep``).
 """
 
 from __future__ import annotations
@@ -27,8 +29,11 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
+from casegate.config import get_config
+from casegate.delivery import maildir
 from casegate.desk.models import DeskMessage
 from casegate.desk.threading import signed_test_message_id
+from casegate.desk.verification import remove_test_conversations
 from casegate.spool.models import Delivery, Quarantine
 from casegate.spool.vocabulary import FINAL_FAILURES, DeliveryKind, DeliveryState
 
@@ -46,6 +51,7 @@ class Verification:
     address: str
     hops: list[Hop] = field(default_factory=list)
     failure: str = ""
+    removed: list[str] = field(default_factory=list)  # what the test made, removed after it
 
     @property
     def ok(self) -> bool:
@@ -53,13 +59,16 @@ class Verification:
 
     def as_dict(self) -> dict[str, Any]:
         return {"address": self.address, "ok": self.ok, "failure": self.failure or None,
-                "hops": [asdict(h) for h in self.hops]}
+                "hops": [asdict(h) for h in self.hops], "removed": self.removed}
 
     def lines(self) -> list[str]:
         lines = [f"{'ok  ' if hop.ok else 'FAIL'} {hop.seconds:7.3f}s  {hop.name}: {hop.detail}"
                  for hop in self.hops]
         lines.append(f"verified: {self.address} reaches its destination" if self.ok
                      else f"not verified: {self.failure}")
+        if self.removed:
+            lines.append(f"removed after the test: {', '.join(self.removed)} (--keep keeps"
+                         " them)")
         return lines
 
 
@@ -67,11 +76,12 @@ def test_message(address: str, hostname: str, token: str) -> bytes:
     message = EmailMessage()
     message["From"] = f"casegate verify <verify@{hostname}>"
     message["To"] = address
-    message["Subject"] = f"casegate verify {token}"
+    message["Subject"] = f"Test message from casegate verify ({token})"
     message["Date"] = format_datetime(localtime())
     message["Message-ID"] = signed_test_message_id(hostname)  # so the desk opens its case
     message["Auto-Submitted"] = "auto-generated"
-    message.set_content(f"A test message sent by `casegate verify` to {address}.\n")
+    message.set_content(f"A test message sent by `casegate verify` to {address}, to check"
+                        " that mail to it reaches its destination. It can be deleted.\n")
     return message.as_bytes()
 
 
@@ -84,8 +94,9 @@ class _Clock:
 
 
 def verify(address: str, smtp_host: str, smtp_port: int, hostname: str,
-           timeout: float = 30.0) -> Verification:
-    """Send the test message to ``address`` and follow it; never raises for a failed hop."""
+           timeout: float = 30.0, keep: bool = False) -> Verification:
+    """Send the test message to ``address`` and follow it, then remove the case or lead and
+    the mailbox copies it made unless ``keep``; never raises for a failed hop."""
     result = Verification(address)
     clock = _Clock()
     deadline = time.monotonic() + timeout
@@ -98,8 +109,23 @@ def verify(address: str, smtp_host: str, smtp_port: int, hostname: str,
         return result
     if _delivered(result, clock, deliveries, deadline):
         filed = [d for d in deliveries if d.kind == DeliveryKind.DESK]
-        _filed(result, clock, queue_id, filed, deadline)
+        _filed(result, clock, queue_id, filed, deadline, keep)
+    if not keep:
+        result.removed = _remove_traces(queue_id, deliveries)
     return result
+
+
+def _remove_traces(queue_id: str, deliveries: list[Delivery]) -> list[str]:
+    """What the test message made that outlives the test: its case or lead, and its copies
+    in local mailboxes (what left for other hosts is theirs)."""
+    removed = remove_test_conversations(queue_id)
+    mailbox_root = get_config().mailbox_root
+    for delivery in deliveries:
+        if delivery.kind == DeliveryKind.MAILBOX and maildir.remove(
+                maildir.mailbox_path(mailbox_root, delivery.recipient),
+                f"{queue_id}.{delivery.pk}"):
+            removed.append(f"the copy in {delivery.recipient}'s mailbox")
+    return removed
 
 
 def _fail(result: Verification, clock: _Clock, hop: str, why: str) -> None:
@@ -194,7 +220,7 @@ def _delivered(result: Verification, clock: _Clock, deliveries: list[Delivery],
 
 
 def _filed(result: Verification, clock: _Clock, queue_id: str, desk: list[Delivery],
-           deadline: float) -> None:
+           deadline: float, keep: bool) -> None:
     if not desk:
         return
     message = _wait(deadline, lambda: DeskMessage.objects.filter(queue_id=queue_id).first())
@@ -202,7 +228,9 @@ def _filed(result: Verification, clock: _Clock, queue_id: str, desk: list[Delive
         _fail(result, clock, "case opened", _("the desk has no message from this delivery"))
         return
     if message.case_id:
-        detail = _("case %(id)s (casegate cases show %(id)s)") % {"id": message.case_id}
+        detail = (_("case %(id)s (casegate cases show %(id)s)") if keep
+                  else _("case %(id)s, removed after the test")) % {"id": message.case_id}
     else:
-        detail = _("lead %(id)s (casegate leads show %(id)s)") % {"id": message.lead_id}
+        detail = (_("lead %(id)s (casegate leads show %(id)s)") if keep
+                  else _("lead %(id)s, removed after the test")) % {"id": message.lead_id}
     result.hops.append(Hop("case opened", True, clock.now(), detail))

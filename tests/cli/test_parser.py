@@ -70,3 +70,16 @@ def test_reading_the_arguments_loads_no_models_and_no_settings() -> None:
     found = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                            check=True)
     assert found.stdout == "False []\n"
+
+
+@pytest.mark.parametrize(("command", "defaults"), [
+    (("serve",), ["(default: 127.0.0.1:2525)", "(default: no HTTP)", "(default: one per"]),
+    (("verify",), ["(default 127.0.0.1:2525)", "(default: 30)"]),
+    (("demo",), ["(default: 127.0.0.1:2525)", "(default: 127.0.0.1:8025)"]),
+])
+def test_help_shows_the_defaults(command: Path, defaults: list[str],
+                                 capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main([*command, "--help"])
+    shown = " ".join(capsys.readouterr().out.split())
+    assert all(default in shown for default in defaults), shown

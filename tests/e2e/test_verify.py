@@ -83,3 +83,45 @@ def test_reject_and_quarantine_rules_over_smtp(gateway) -> None:
     assert code == 1 and result["failure"].startswith("routed: quarantined: held by rule #")
     held = inst.json("quarantine", "list")
     assert [q["recipient"] for q in held] == ["hold-me@solarmora.com"]
+
+
+def conversation_id(result: dict) -> int:
+    """The case's or lead's number in the "case opened" hop: "case 12, removed after…"."""
+    return int(result["hops"][-1]["detail"].split()[1].rstrip(","))
+
+
+def test_the_test_message_leaves_nothing_behind_unless_kept(gateway) -> None:
+    inst, _ = gateway
+    cases, leads = inst.cases(), inst.json("leads", "list")
+    code, result = verify(inst, "help@solarmora.com")
+    assert code == 0 and result["hops"][-1]["name"] == "case opened", result
+    case = conversation_id(result)
+    assert result["hops"][-1]["detail"] == f"case {case}, removed after the test"
+    assert result["removed"] == [f"case {case}"]
+    assert inst.cases() == cases
+    assert inst.run("cases", "show", str(case), check=False).returncode == 1
+
+    # sales@ opens a lead and leaves a copy in Alex's mailbox
+    mailbox = inst.mailbox("alex@solarmora.com")
+    code, result = verify(inst, "sales@solarmora.com")
+    assert code == 0, result
+    assert result["removed"] == [f"lead {conversation_id(result)}",
+                                 "the copy in alex@solarmora.com's mailbox"]
+    assert inst.json("leads", "list") == leads
+    assert inst.mailbox("alex@solarmora.com") == mailbox
+    assert "verify@gw.test" not in {c["address"] for c in inst.json("contacts", "list")}
+    assert inst.sql("SELECT count(*) FROM desk_deskmessage WHERE subject LIKE 'Test message%'"
+                    ) == [(0,)]
+    text = inst.run("verify", "help@solarmora.com", "--smtp", f"127.0.0.1:{inst.smtp_port}")
+    assert text.stdout.splitlines()[-1].startswith("removed after the test: case ")
+
+    code, result = verify(inst, "sales@solarmora.com", "--keep")
+    assert code == 0 and result["removed"] == []
+    lead = conversation_id(result)
+    assert result["hops"][-1]["detail"] == f"lead {lead} (casegate leads show {lead})"
+    assert len(inst.mailbox("alex@solarmora.com")) == len(mailbox) + 1
+    code, result = verify(inst, "help@solarmora.com", "--keep")
+    kept = inst.json("cases", "show", str(conversation_id(result)))
+    assert kept["tags"] == ["test"] and kept["first_response_due_at"] is None
+    assert kept["subject"].startswith("Test message from casegate verify (")
+    assert kept["requester"] == "verify@gw.test"

@@ -12,8 +12,9 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from casegate.cli import desk, directory, keys, queue, rules, running, setup, users
-from casegate.config import get_config
+from casegate import __version__
+from casegate.cli import configuration, desk, directory, keys, queue, rules, running, setup, users
+from casegate.config import get_config, use_config_file
 from casegate.errors import CasegateError
 
 
@@ -27,12 +28,16 @@ class Parser(argparse.ArgumentParser):
 
 
 # The command groups, in the order `casegate --help` lists their commands.
-COMMAND_GROUPS = (setup, running, directory, rules, keys, desk, users, queue)
+COMMAND_GROUPS = (setup, running, configuration, directory, rules, keys, desk, users, queue)
 
 
 def build_parser() -> Parser:
     parser = Parser(prog="casegate", description="Route support and sales mail into cases.")
-    parser.set_defaults(long_running=False, creates_database=False)
+    parser.add_argument("--version", action="version", version=f"casegate {__version__}")
+    parser.add_argument("--config", metavar="FILE",
+                        help="the configuration file (default: CASEGATE_CONFIG, else"
+                             " $CASEGATE_HOME/casegate.toml)")
+    parser.set_defaults(long_running=False, creates_database=False, needs_django=True)
     subcommands = parser.add_subparsers(dest="command", required=True)
     for group in COMMAND_GROUPS:
         group.register(subcommands)
@@ -46,9 +51,20 @@ def setup_django() -> None:
     django.setup()
 
 
+def _debugging() -> bool:
+    try:
+        return get_config().debug
+    except CasegateError:  # the configuration has problems of its own
+        return False
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
+        if args.config:
+            use_config_file(args.config)
+        if not args.needs_django:
+            return int(args.func(args) or 0)
         setup_django()
         from casegate.cli.execute import run  # its imports need Django set up
 
@@ -59,7 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # a bug: still one line, the traceback on request
-        if get_config().debug:
+        if _debugging():
             raise
         reason = " ".join(str(exc).split()) or "no details"
         print(f"casegate: internal error {type(exc).__name__}: {reason}"

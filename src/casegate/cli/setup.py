@@ -17,6 +17,12 @@ def register(subcommands: Subcommands) -> None:
 
     p = subcommands.add_parser(
         "demo", help="set up the demo domain, account, group, intakes and rules")
+    p.add_argument("--smtp", default="127.0.0.1:2525", metavar="HOST:PORT",
+                   help="the SMTP address the printed examples send to (default:"
+                        " 127.0.0.1:2525)")
+    p.add_argument("--http", default="127.0.0.1:8025", metavar="HOST:PORT",
+                   help="the HTTP address the printed console link names (default:"
+                        " 127.0.0.1:8025)")
     p.set_defaults(func=demo)
 
 
@@ -35,4 +41,4 @@ def init(args: argparse.Namespace) -> None:
 def demo(args: argparse.Namespace) -> None:
     from casegate.demo import setup_demo
 
-    print(setup_demo())
+    print(setup_demo(args.smtp, args.http))

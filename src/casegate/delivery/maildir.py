@@ -49,3 +49,14 @@ def deliver(mailbox: Path, unique: str, data: bytes, junk: bool = False) -> Path
     finally:
         os.close(dir_fd)
     return final
+
+
+def remove(mailbox: Path, unique: str) -> list[Path]:
+    """Remove the message :func:`deliver` stored as ``unique``, new or read, in the inbox or
+    in Junk; returns the files removed."""
+    removed = []
+    for folder in (mailbox, mailbox / ".Junk"):
+        for found in (*(folder / "new").glob(f"{unique}.*"), *(folder / "cur").glob(f"{unique}.*")):
+            found.unlink(missing_ok=True)
+            removed.append(found)
+    return removed

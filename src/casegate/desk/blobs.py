@@ -19,8 +19,10 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
+from django.db import transaction
+
 from casegate.config import get_config
-from casegate.desk.models import Blob
+from casegate.desk.models import Attachment, Blob, DeskMessage
 from casegate.errors import CasegateError
 
 
@@ -109,3 +111,20 @@ def read(blob: Blob) -> bytes:
         return path_of(blob.sha256).read_bytes()
     except OSError as exc:
         raise BlobMissing(f"blob {blob.sha256} is not in {blob_root()}: {exc.strerror}") from None
+
+
+def discard_unused(sha256s: Iterable[str]) -> None:
+    """Remove the blobs among ``sha256s`` that no message or attachment refers to any more;
+    their files go once the transaction commits. Only for blobs no arriving mail can share
+    at the same moment (a test message's, whose bytes are unique)."""
+    wanted = set(sha256s)
+    used = set(DeskMessage.objects.filter(raw_id__in=wanted).values_list("raw_id", flat=True))
+    used |= set(Attachment.objects.filter(blob_id__in=wanted).values_list("blob_id", flat=True))
+    unused = wanted - used
+    Blob.objects.filter(sha256__in=unused).delete()
+
+    def remove_files() -> None:
+        for sha256 in unused:
+            path_of(sha256).unlink(missing_ok=True)
+
+    transaction.on_commit(remove_files)
