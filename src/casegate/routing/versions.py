@@ -100,9 +100,10 @@ def insert_rules(rules: list[Rule]) -> list[Rule]:
     (:func:`set_order`), and the version's audit log entry stands for the rules
     (:func:`versioned`).
 
-    ``bulk_create`` would spend six seconds on 100,000 rules preparing each of their
-    values; only the JSON fields and the times need converting for the database, and the
-    times are the same for all."""
+    ``bulk_create`` spends six seconds on 100,000 rules preparing each value on its own;
+    only the JSON fields need converting, and the times are the same for all. Like
+    ``bulk_create``, PostgreSQL gets one array per column (a statement with 50,000
+    placeholders takes the server longer to plan than to run)."""
     connection = connections[Rule.objects.db]
     if not connection.features.can_return_rows_from_bulk_insert:
         return Rule.objects.bulk_create(rules, batch_size=_BATCH)
@@ -113,28 +114,37 @@ def insert_rules(rules: list[Rule]) -> list[Rule]:
     key = Rule._meta.pk.column if Rule._meta.pk else None
     assert len(columns) == len(fields) and key, "every field of a rule is a column"
     now = timezone.now()
-    constant = {f.attname: f.get_db_prep_save(now, connection) for f in fields
+    constant = {i: f.get_db_prep_save(now, connection) for i, f in enumerate(fields)
                 if isinstance(f, models.DateTimeField)}
-    converted = [f for f in fields if isinstance(f, models.JSONField)]
+    converted = [(i, f) for i, f in enumerate(fields) if isinstance(f, models.JSONField)]
     quote = connection.ops.quote_name
     insert = (f"INSERT INTO {quote(Rule._meta.db_table)} "
-              f"({', '.join(quote(column) for column in columns)}) VALUES ")
-    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    batch_size = connection.ops.bulk_batch_size(fields, rules) or _BATCH
+              f"({', '.join(quote(column) for column in columns)}) ")
+    returning = f" RETURNING {quote(key)}"
+    by_column = connection.vendor == "postgresql"
+    unnest = "SELECT * FROM UNNEST({})".format(", ".join(
+        f"%s::{f.db_type(connection).split('(')[0]}[]" for f in fields))
+    batch_size = _BATCH if by_column else min(
+        connection.ops.bulk_batch_size(fields, rules) or _BATCH, _BATCH)
     with connection.cursor() as cursor:
         for start in range(0, len(rules), batch_size):
             batch = rules[start:start + batch_size]
-            values: list[Any] = []
+            rows = []
             for rule in batch:
                 rule.created_at = rule.updated_at = now
-                stored = {f.attname: getattr(rule, f.attname) for f in fields}
-                stored.update(constant)
-                for field in converted:
-                    stored[field.attname] = field.get_db_prep_save(stored[field.attname],
-                                                                   connection)
-                values += stored.values()
-            cursor.execute(insert + ", ".join([row] * len(batch))
-                           + f" RETURNING {quote(key)}", values)
+                row = [getattr(rule, f.attname) for f in fields]
+                for i, value in constant.items():
+                    row[i] = value
+                for i, field in converted:
+                    row[i] = field.get_db_prep_save(row[i], connection)
+                rows.append(row)
+            if by_column:
+                cursor.execute(insert + unnest + returning,
+                               [list(column) for column in zip(*rows, strict=True)])
+            else:
+                placeholders = "(" + ", ".join(["%s"] * len(fields)) + ")"
+                cursor.execute(insert + "VALUES " + ", ".join([placeholders] * len(rows))
+                               + returning, [value for row in rows for value in row])
             for rule, (pk,) in zip(batch, cursor.fetchall(), strict=True):
                 rule.pk = pk
                 rule._state.adding = False
