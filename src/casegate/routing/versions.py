@@ -123,7 +123,7 @@ def insert_rules(rules: list[Rule]) -> list[Rule]:
     returning = f" RETURNING {quote(key)}"
     by_column = connection.vendor == "postgresql"
     unnest = "SELECT * FROM UNNEST({})".format(", ".join(
-        f"%s::{f.db_type(connection).split('(')[0]}[]" for f in fields))
+        f"%s::{str(f.db_type(connection)).split('(')[0]}[]" for f in fields))
     batch_size = _BATCH if by_column else min(
         connection.ops.bulk_batch_size(fields, rules) or _BATCH, _BATCH)
     with connection.cursor() as cursor:
