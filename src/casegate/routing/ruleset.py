@@ -28,6 +28,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
+from functools import lru_cache
 from typing import Any, Literal
 
 import yaml
@@ -130,6 +131,7 @@ _RESOLVER = yaml.resolver.Resolver()
 _TEXT = "tag:yaml.org,2002:str"
 
 
+@lru_cache(maxsize=1 << 16)  # the same words and addresses come back rule after rule
 def _plain(value: str) -> bool:
     return bool(_PLAIN.fullmatch(value)) and _RESOLVER.resolve(
         yaml.ScalarNode, value, (True, False)) == _TEXT

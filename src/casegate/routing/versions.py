@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from functools import cache
 from typing import Any
 
 from django.db import connections, models, transaction
@@ -33,10 +34,14 @@ class VersionError(CasegateError):
     """A version could not be shown or restored."""
 
 
+@cache
+def _stored() -> tuple[str, ...]:
+    return tuple(f.attname for f in Rule._meta.concrete_fields if f.attname not in _SKIPPED)
+
+
 def rule_fields(rule: Rule) -> dict[str, Any]:
     """The rule's stored fields (foreign keys as ids), enough to recreate it."""
-    return {f.attname: getattr(rule, f.attname) for f in Rule._meta.concrete_fields
-            if f.attname not in _SKIPPED}
+    return {name: getattr(rule, name) for name in _stored()}
 
 
 def _actor() -> str:
@@ -116,7 +121,8 @@ def insert_rules(rules: list[Rule]) -> list[Rule]:
     now = timezone.now()
     constant = {i: f.get_db_prep_save(now, connection) for i, f in enumerate(fields)
                 if isinstance(f, models.DateTimeField)}
-    converted = [(i, f) for i, f in enumerate(fields) if isinstance(f, models.JSONField)]
+    converted = [(i, f.encoder) for i, f in enumerate(fields)
+                 if isinstance(f, models.JSONField)]
     quote = connection.ops.quote_name
     insert = (f"INSERT INTO {quote(Rule._meta.db_table)} "
               f"({', '.join(quote(column) for column in columns)}) ")
@@ -135,8 +141,8 @@ def insert_rules(rules: list[Rule]) -> list[Rule]:
                 row = [getattr(rule, f.attname) for f in fields]
                 for i, value in constant.items():
                     row[i] = value
-                for i, field in converted:
-                    row[i] = field.get_db_prep_save(row[i], connection)
+                for i, encoder in converted:
+                    row[i] = connection.ops.adapt_json_value(row[i], encoder)
                 rows.append(row)
             if by_column:
                 cursor.execute(insert + unnest + returning,
