@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import pytest
+from auditlog.models import LogEntry
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from casegate.desk.services import add_intake
 from casegate.desk.vocabulary import IntakeKind
 from casegate.directory.services import add_account, add_domain, add_group, add_unit
 from casegate.routing.lists import save_list
-from casegate.routing.models import Rule, RuleVersion
+from casegate.routing.models import RoutingVersion, Rule, RuleVersion
 from casegate.routing.routes import save_route
 from casegate.routing.ruleset import RulesetError, export_rules, import_rules
 from casegate.routing.services import RuleSpec, add_rule, move_rule, remove_rule, set_enabled
+from casegate.routing.snapshot import load_table
 from casegate.routing.versions import VersionError, history, rollback
 
 pytestmark = pytest.mark.django_db
@@ -166,3 +170,68 @@ def test_repeated_headers_survive_export_and_import() -> None:
     exported = export_rules()
     assert "- 'X-Tag: one'" in exported and "- 'X-Tag: two'" in exported
     assert import_rules(exported).diff == ""
+
+
+def forwarding_rules(count: int, first: int = 0) -> str:
+    """``count`` rules of four lines each, the first at line 2."""
+    return "rules:\n" + "".join(
+        f"  - match: address\n    value: alias{n}@solarmora.com\n"
+        f"    change: recipient\n    to: cases@solarmora.com\n"
+        for n in range(first, first + count))
+
+
+def routing_version() -> int:
+    row = RoutingVersion.objects.filter(pk=1).first()
+    return row.version if row else 0
+
+
+def test_an_import_of_100000_rules_with_one_bad_rule_near_the_end_changes_nothing() -> None:
+    add_rule(RuleSpec("pattern", r"old-.*@solarmora\.com", also_deliver=["x@crm.example"]))
+    before, version, versions = rules(), routing_version(), RuleVersion.objects.count()
+    bad = ("  - match: address\n    value: nobody-knows@solarmora.com\n"
+           "    change: recipient\n    to: ghost@solarmora.com\n")
+    text = forwarding_rules(99_990) + bad + forwarding_rules(9, first=99_990)[len("rules:\n"):]
+    with pytest.raises(RulesetError) as refused:
+        import_rules(text, "rules.yaml")
+    assert str(refused.value).splitlines() == [
+        f"rules.yaml:{2 + 4 * 99_990}: the new recipient ghost@solarmora.com is not an account, "
+        "group or desk intake; rules are not applied again to a recipient a rule set, so mail "
+        "sent there would go nowhere",
+        "nothing was changed"]
+    assert rules() == before
+    assert (routing_version(), RuleVersion.objects.count()) == (version, versions)
+
+
+def test_an_import_reads_the_directory_once_not_once_per_rule() -> None:
+    with CaptureQueriesContext(connection) as small:
+        import_rules(forwarding_rules(10))
+    with CaptureQueriesContext(connection) as large:
+        import_rules(forwarding_rules(1_000))
+    # Only the inserts grow with the rules (SQLite takes 35 rules an INSERT).
+    inserts = [q for q in large.captured_queries if q["sql"].startswith("INSERT INTO")]
+    assert len(large) - len(inserts) <= len(small), [q["sql"][:80] for q in large]
+    assert len(large) < 50
+
+
+def test_an_import_moves_the_routing_version_and_routes_at_once() -> None:
+    version = routing_version()
+    import_rules(forwarding_rules(3))
+    assert routing_version() > version
+    table = load_table()
+    assert table.version == routing_version()
+    assert [t.address for t in table.route("alias2@solarmora.com").targets] == [
+        "cases@solarmora.com"]
+    version = routing_version()
+    import_rules(forwarding_rules(5), dry_run=True)
+    import_rules(forwarding_rules(3))  # the same rules: nothing changes
+    assert routing_version() == version
+
+
+def test_an_import_is_one_audit_log_entry_with_its_counts() -> None:
+    import_rules(forwarding_rules(3))
+    import_rules(forwarding_rules(3, first=1))
+    entries = LogEntry.objects.filter(content_type__model="ruleversion").order_by("id")
+    assert [e.changes for e in entries] == [
+        {"rules added": [None, 3], "rules removed": [None, 0]},
+        {"rules added": [None, 1], "rules removed": [None, 1]}]
+    assert not LogEntry.objects.filter(content_type__model="rule").exists()

@@ -43,7 +43,7 @@ def register_audited_models() -> None:
 
 
 AUDITED_KINDS = ("rule", "domain", "account", "group", "groupmember", "transport", "intake",
-                 "agent", "blockedsender", "signingkey", "apitoken", "case", "lead",
+                 "ruleversion", "agent", "blockedsender", "signingkey", "apitoken", "case", "lead",
                  "quarantine", "suspendedmessage", "user", "throttle")
 
 

@@ -7,6 +7,7 @@ Addresses are compared case-insensitively; domains are stored as IDNA A-labels s
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 import idna
 from django.utils.translation import gettext as _
@@ -24,6 +25,7 @@ _LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 MAX_DOMAIN = 253
 
 
+@lru_cache(maxsize=4096)  # a rule import or a message's recipients repeat a few domains
 def normalize_domain(domain: str) -> str:
     """Return the domain as lower-case A-labels, or raise :class:`InvalidAddress`."""
     text = domain.strip()

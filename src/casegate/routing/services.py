@@ -9,6 +9,7 @@ from typing import Any
 
 from django.db.models import F, Max
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from casegate.directory.addresses import (
     InvalidAddress,
@@ -17,8 +18,8 @@ from casegate.directory.addresses import (
     normalize_domain,
     split_address,
 )
-from casegate.directory.claims import owner_of
-from casegate.directory.models import Domain, Group
+from casegate.directory.claims import mailbox_addresses, owner_of
+from casegate.directory.models import Domain, Group, OrgUnit
 from casegate.directory.services import DirectoryError, find_unit, unit_paths
 from casegate.errors import CasegateError
 from casegate.routing.engine import account_types
@@ -28,6 +29,7 @@ from casegate.routing.versions import record, rule_fields, versioned
 from casegate.routing.vocabulary import AccountType, ListMode, MatchType, Rewrite, RuleAction
 
 MAX_PATTERN_LENGTH = 1000
+_ACTIONS = frozenset(RuleAction.values)
 
 
 class RuleError(CasegateError):
@@ -76,19 +78,76 @@ def company_domains() -> set[str]:
     return set(Domain.objects.values_list("name", flat=True))
 
 
-def _recognized_or_remote(address: str, domains: set[str], also: bool = False) -> str:
+class Directory:
+    """What rules refer to, asked one question at a time: the company's domains, the
+    addresses with a mailbox (accounts, groups, desk intakes), groups, address lists,
+    routes and units."""
+
+    def __init__(self) -> None:
+        self.domains = company_domains()
+
+    def has_mailbox(self, address: str) -> bool:
+        owner = owner_of(address)
+        return owner is not None and not owner.forwarding
+
+    def is_group(self, address: str) -> bool:
+        return Group.objects.filter(address=address).exists()
+
+    def address_list(self, name: str) -> AddressList | None:
+        return AddressList.objects.filter(name=name).first()
+
+    def route(self, name: str) -> Route | None:
+        return Route.objects.filter(name=name).first()
+
+    def unit(self, path: str) -> OrgUnit | None:
+        """The unit at ``path``; :class:`DirectoryError` names the first part missing."""
+        return find_unit(path)
+
+
+class PreloadedDirectory(Directory):
+    """The same answers from each table read once, for checking many rules at a time (an
+    import): set lookups instead of queries per rule."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._mailboxes = mailbox_addresses()
+        self._groups = set(Group.objects.values_list("address", flat=True))
+        self._lists = {found.name: found for found in AddressList.objects.all()}
+        self._routes = {found.name: found for found in Route.objects.all()}
+        paths = unit_paths()
+        self._units = {paths[pk]: unit for pk, unit in OrgUnit.objects.in_bulk().items()}
+
+    def has_mailbox(self, address: str) -> bool:
+        return address in self._mailboxes
+
+    def is_group(self, address: str) -> bool:
+        return address in self._groups
+
+    def address_list(self, name: str) -> AddressList | None:
+        return self._lists.get(name)
+
+    def route(self, name: str) -> Route | None:
+        return self._routes.get(name)
+
+    def unit(self, path: str) -> OrgUnit | None:
+        names = [name.strip() for name in path.split("/") if name.strip()]
+        if not names:
+            return None
+        # A unit not found is looked up again, for the message naming what is missing.
+        return self._units.get("/" + "/".join(names)) or super().unit(path)
+
+
+def _recognized_or_remote(address: str, directory: Directory, also: bool = False) -> str:
     """A rule may send mail only to a real local owner or to another domain."""
     normalized = normalize_address(address)
-    if domain_of(normalized) in domains:
-        owner = owner_of(normalized)
-        if owner is None or owner.forwarding:
-            text = (_("the also-deliver address %(address)s is not an account, group or desk "
-                      "intake; rules are not applied again to a recipient a rule set, so mail "
-                      "sent there would go nowhere") if also else
-                    _("the new recipient %(address)s is not an account, group or desk intake; "
-                      "rules are not applied again to a recipient a rule set, so mail sent "
-                      "there would go nowhere"))
-            raise RuleError(text % {"address": normalized})
+    if domain_of(normalized) in directory.domains and not directory.has_mailbox(normalized):
+        text = (_("the also-deliver address %(address)s is not an account, group or desk "
+                  "intake; rules are not applied again to a recipient a rule set, so mail "
+                  "sent there would go nowhere") if also else
+                _("the new recipient %(address)s is not an account, group or desk intake; "
+                  "rules are not applied again to a recipient a rule set, so mail sent "
+                  "there would go nowhere"))
+        raise RuleError(text % {"address": normalized})
     return normalized
 
 
@@ -100,18 +159,17 @@ def _no_rule(rule_id: int) -> str:
     return _("there is no rule #%(id)s; see: casegate rule list") % {"id": rule_id}
 
 
-def _validate_match(spec: RuleSpec, domains: set[str]) -> str:
+def _validate_match(spec: RuleSpec, directory: Directory) -> str:
     if spec.match_type == MatchType.ADDRESS:
         address = normalize_address(spec.match_value)
-        if domain_of(address) not in domains:
+        if domain_of(address) not in directory.domains:
             raise RuleError(
                 _("%(domain)s is not one of the company's domains; add it first with: "
                   "casegate domain add %(domain)s") % {"domain": domain_of(address)})
-        owner = owner_of(address)
-        if owner is not None and not owner.forwarding:
+        if directory.has_mailbox(address):
             raise RuleError(
                 _("%(address)s is %(owner)s; a forwarding address must not be an account, "
-                  "mailbox or group") % {"address": address, "owner": owner})
+                  "mailbox or group") % {"address": address, "owner": owner_of(address)})
         return address
     if spec.match_type == MatchType.PATTERN:
         if not spec.match_value or len(spec.match_value) > MAX_PATTERN_LENGTH:
@@ -125,7 +183,7 @@ def _validate_match(spec: RuleSpec, domains: set[str]) -> str:
         return spec.match_value
     if spec.match_type == MatchType.GROUP:
         group = normalize_address(spec.match_value)
-        if not Group.objects.filter(address=group).exists():
+        if not directory.is_group(group):
             raise RuleError(_("there is no group %(group)s; see: casegate group list")
                             % {"group": group})
         return group
@@ -135,7 +193,7 @@ def _validate_match(spec: RuleSpec, domains: set[str]) -> str:
                     % {"type": spec.match_type})
 
 
-def _validate_rewrite(spec: RuleSpec, match_value: str, domains: set[str]) -> str:
+def _validate_rewrite(spec: RuleSpec, match_value: str, directory: Directory) -> str:
     if spec.rewrite == Rewrite.NONE:
         return ""
     if not spec.rewrite_value:
@@ -143,14 +201,14 @@ def _validate_rewrite(spec: RuleSpec, match_value: str, domains: set[str]) -> st
     if spec.rewrite == Rewrite.RECIPIENT:
         if normalize_address(spec.rewrite_value) == match_value:
             raise RuleError(_routes_to_itself(match_value))
-        return _recognized_or_remote(spec.rewrite_value, domains)
+        return _recognized_or_remote(spec.rewrite_value, directory)
     if spec.rewrite == Rewrite.USER:
         local = split_address(f"{spec.rewrite_value}@example.com")[0]
         if spec.match_type == MatchType.ADDRESS:
             target = f"{local}@{domain_of(match_value)}"
             if target == match_value:
                 raise RuleError(_routes_to_itself(match_value))
-            _recognized_or_remote(target, domains)
+            _recognized_or_remote(target, directory)
         return local
     if spec.rewrite == Rewrite.DOMAIN:
         new_domain = normalize_domain(spec.rewrite_value)
@@ -158,7 +216,7 @@ def _validate_rewrite(spec: RuleSpec, match_value: str, domains: set[str]) -> st
             if domain_of(match_value) == new_domain:
                 raise RuleError(_routes_to_itself(match_value))
             local = match_value.rpartition("@")[0]
-            _recognized_or_remote(f"{local}@{new_domain}", domains)
+            _recognized_or_remote(f"{local}@{new_domain}", directory)
         return new_domain
     raise RuleError(_("unknown recipient change %(change)r: use recipient, user or domain")
                     % {"change": spec.rewrite})
@@ -166,7 +224,7 @@ def _validate_rewrite(spec: RuleSpec, match_value: str, domains: set[str]) -> st
 
 def _checked_action(spec: RuleSpec) -> str:
     """The reject text to store; a reject or quarantine rule does nothing else."""
-    if spec.action not in dict(RuleAction.choices):
+    if spec.action not in _ACTIONS:
         raise RuleError(_("the action is modify, reject or quarantine, not %(action)r")
                         % {"action": spec.action})
     if spec.action == RuleAction.MODIFY:
@@ -193,16 +251,29 @@ def add_rule(spec: RuleSpec) -> Rule:
     return rule
 
 
-def create_rule(spec: RuleSpec, domains: set[str] | None = None) -> Rule:
-    """Validate ``spec`` and save the rule; the caller records it in a version.
-    ``domains``: the company's domains, when the caller has read them already."""
-    domains = company_domains() if domains is None else domains
+def create_rule(spec: RuleSpec) -> Rule:
+    """Validate ``spec`` and save the rule; the caller records it in a version."""
+    rule = checked_rule(spec, Directory())
+    last = Rule.objects.aggregate(m=Max("position"))["m"] or 0
+    position = spec.position if spec.position is not None else last + 1
+    if position < 1:
+        raise RuleError(_("the position must be 1 or more (1 is the highest priority)"))
+    if position <= last:
+        Rule.objects.filter(position__gte=position).update(position=F("position") + 1)
+    rule.position = min(position, last + 1)
+    rule.save()
+    return rule
+
+
+def checked_rule(spec: RuleSpec, directory: Directory) -> Rule:
+    """``spec`` validated against ``directory``, as a rule not saved yet and without a
+    position."""
     try:
-        match_value = _validate_match(spec, domains)
-        rewrite_value = _validate_rewrite(spec, match_value, domains)
+        match_value = _validate_match(spec, directory)
+        rewrite_value = _validate_rewrite(spec, match_value, directory)
         also = []
         for address in spec.also_deliver:
-            normalized = _recognized_or_remote(address, domains, also=True)
+            normalized = _recognized_or_remote(address, directory, also=True)
             if normalized not in also:
                 also.append(normalized)
     except InvalidAddress as exc:
@@ -214,15 +285,8 @@ def create_rule(spec: RuleSpec, domains: set[str] | None = None) -> Rule:
         raise RuleError(_("the rule changes nothing: give a new recipient, username or "
                           "domain, an address to also deliver to, or a route"))
     apply_to = _account_types(spec)
-    options = _checked_options(spec)
-    last = Rule.objects.aggregate(m=Max("position"))["m"] or 0
-    position = spec.position if spec.position is not None else last + 1
-    if position < 1:
-        raise RuleError(_("the position must be 1 or more (1 is the highest priority)"))
-    if position <= last:
-        Rule.objects.filter(position__gte=position).update(position=F("position") + 1)
-    return Rule.objects.create(
-        position=min(position, last + 1),
+    options = _checked_options(spec, directory)
+    return Rule(
         description=spec.description,
         enabled=spec.enabled,
         match_type=spec.match_type,
@@ -272,18 +336,21 @@ def _header_name(name: str) -> str:
 
 
 def _line_text(text: str, what: str, limit: int) -> str:
+    """``text`` when it fits on one line; ``what`` is translated only for the message (an
+    import checks 100,000 rules)."""
     if len(text) > limit or any(ord(c) < 0x20 or ord(c) == 0x7F for c in text):
         raise RuleError(_("%(what)s is at most %(limit)s characters on one line")
-                        % {"what": what, "limit": limit})
+                        % {"what": _(what), "limit": limit})
     return text
 
 
-def _address_list(name: str, mode: str) -> tuple[AddressList | None, str]:
+def _address_list(name: str, mode: str, directory: Directory
+                  ) -> tuple[AddressList | None, str]:
     if not name:
         if mode:
             raise RuleError(_("an address list mode needs an address list"))
         return None, ""
-    found = AddressList.objects.filter(name=name).first()
+    found = directory.address_list(name)
     if found is None:
         raise RuleError(_("there is no address list %(name)r; see: casegate address-list list")
                         % {"name": name})
@@ -293,18 +360,19 @@ def _address_list(name: str, mode: str) -> tuple[AddressList | None, str]:
     return found, mode
 
 
-def _checked_options(spec: RuleSpec) -> dict[str, Any]:
+def _checked_options(spec: RuleSpec, directory: Directory) -> dict[str, Any]:
     """The options beyond match and recipient change, validated, as model fields."""
     try:
-        unit = find_unit(spec.org_unit)
+        unit = directory.unit(spec.org_unit)
     except DirectoryError as exc:
         raise RuleError(str(exc)) from None
-    sender_list, sender_mode = _address_list(spec.sender_list, spec.sender_list_mode)
+    sender_list, sender_mode = _address_list(spec.sender_list, spec.sender_list_mode,
+                                             directory)
     recipient_list, recipient_mode = _address_list(spec.recipient_list,
-                                                   spec.recipient_list_mode)
+                                                   spec.recipient_list_mode, directory)
     route = None
     if spec.route:
-        route = Route.objects.filter(name=spec.route).first()
+        route = directory.route(spec.route)
         if route is None:
             raise RuleError(_("there is no route %(name)r; see: casegate route list")
                             % {"name": spec.route})
@@ -312,8 +380,8 @@ def _checked_options(spec: RuleSpec) -> dict[str, Any]:
         raise RuleError(_("the rate limit is a number of messages per minute, 1 or more"))
     headers = []
     for name, value in spec.custom_headers:
-        headers.append([_header_name(name), _line_text(value.strip(), _("a header's value"),
-                                                        500)])
+        headers.append([_header_name(name),
+                        _line_text(value.strip(), gettext_noop("a header's value"), 500)])
     return {
         "org_unit": unit,
         "sender_list": sender_list, "sender_list_mode": sender_mode,
@@ -322,7 +390,8 @@ def _checked_options(spec: RuleSpec) -> dict[str, Any]:
                                       if spec.original_recipient_header else ""),
         "spam_headers": spec.spam_headers,
         "custom_headers": headers,
-        "subject_prefix": _line_text(spec.subject_prefix, _("the subject prefix"), 100),
+        "subject_prefix": _line_text(spec.subject_prefix, gettext_noop("the subject prefix"),
+                                     100),
         "route": route,
         "remove_attachments": spec.remove_attachments,
         "require_tls": spec.require_tls,
@@ -408,8 +477,7 @@ def rule_as_dict(rule: Rule, unit_paths: dict[int, str] | None = None) -> dict[s
         "apply_to": rule.apply_to,
         "action": rule.action,
         "reject_text": rule.reject_text or None,
-        "org_unit": ((unit_paths or {}).get(rule.org_unit_id) or rule.org_unit.path
-                     if rule.org_unit_id and rule.org_unit else "/"),
+        "org_unit": _unit_path(rule, unit_paths or {}),
         "sender_list": rule.sender_list.name if rule.sender_list else None,
         "sender_list_mode": rule.sender_list_mode or None,
         "recipient_list": rule.recipient_list.name if rule.recipient_list else None,
@@ -423,3 +491,12 @@ def rule_as_dict(rule: Rule, unit_paths: dict[int, str] | None = None) -> dict[s
         "require_tls": rule.require_tls,
         "rate_limit": rule.rate_limit,
     }
+
+
+def _unit_path(rule: Rule, unit_paths: dict[int, str]) -> str:
+    """The rule's unit (``/`` for the top level), from ``unit_paths`` when they hold it."""
+    if rule.org_unit_id is None:
+        return "/"
+    if rule.org_unit_id in unit_paths:
+        return unit_paths[rule.org_unit_id]
+    return rule.org_unit.path if rule.org_unit else "/"

@@ -12,10 +12,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from functools import cache
 from typing import Any
 
-from django.db import transaction
+from django.db import connections, models, transaction
 from django.db.models import F
+from django.utils import timezone
 
 from casegate.errors import CasegateError
 from casegate.routing.models import AddressList, Route, Rule, RuleVersion
@@ -25,16 +27,21 @@ from casegate.routing.vocabulary import MatchType
 _operations: ContextVar[list[dict[str, Any]] | None] = ContextVar("rule_operations",
                                                                   default=None)
 _SKIPPED = {"created_at", "updated_at"}
+_BATCH = 2000
 
 
 class VersionError(CasegateError):
     """A version could not be shown or restored."""
 
 
+@cache
+def _stored() -> tuple[str, ...]:
+    return tuple(f.attname for f in Rule._meta.concrete_fields if f.attname not in _SKIPPED)
+
+
 def rule_fields(rule: Rule) -> dict[str, Any]:
     """The rule's stored fields (foreign keys as ids), enough to recreate it."""
-    return {f.attname: getattr(rule, f.attname) for f in Rule._meta.concrete_fields
-            if f.attname not in _SKIPPED}
+    return {name: getattr(rule, name) for name in _stored()}
 
 
 def _actor() -> str:
@@ -63,8 +70,8 @@ def versioned(summary: str) -> Iterator[None]:
         with transaction.atomic():
             yield
             if operations:
-                RuleVersion.objects.create(summary=summary[:500], actor=_actor(),
-                                           operations=operations)
+                _audit_replacements(RuleVersion.objects.create(
+                    summary=summary[:500], actor=_actor(), operations=operations))
     finally:
         _operations.reset(token)
 
@@ -90,6 +97,86 @@ def set_order(ids: list[int]) -> None:
                for position, pk in enumerate(named + rest, start=1) if present[pk] != position]
     Rule.objects.bulk_update(changed, ["position"], batch_size=1000)
     bump_version()
+
+
+def insert_rules(rules: list[Rule]) -> list[Rule]:
+    """Save new rules in batches, each one INSERT that returns their numbers. Unlike a rule
+    saved alone, no signal per rule: the caller bumps the routing version once
+    (:func:`set_order`), and the version's audit log entry stands for the rules
+    (:func:`versioned`).
+
+    ``bulk_create`` spends six seconds on 100,000 rules preparing each value on its own;
+    only the JSON fields need converting, and the times are the same for all. Like
+    ``bulk_create``, PostgreSQL gets one array per column (a statement with 50,000
+    placeholders takes the server longer to plan than to run)."""
+    connection = connections[Rule.objects.db]
+    if not connection.features.can_return_rows_from_bulk_insert:
+        return Rule.objects.bulk_create(rules, batch_size=_BATCH)
+    # Rules restored by a rollback come back with their numbers.
+    numbered = any(rule.pk is not None for rule in rules)
+    fields = [f for f in Rule._meta.concrete_fields if numbered or not f.primary_key]
+    columns = [f.column for f in fields if f.column]
+    key = Rule._meta.pk.column if Rule._meta.pk else None
+    assert len(columns) == len(fields) and key, "every field of a rule is a column"
+    now = timezone.now()
+    constant = {i: f.get_db_prep_save(now, connection) for i, f in enumerate(fields)
+                if isinstance(f, models.DateTimeField)}
+    converted = [(i, f.encoder) for i, f in enumerate(fields)
+                 if isinstance(f, models.JSONField)]
+    quote = connection.ops.quote_name
+    insert = (f"INSERT INTO {quote(Rule._meta.db_table)} "
+              f"({', '.join(quote(column) for column in columns)}) ")
+    returning = f" RETURNING {quote(key)}"
+    by_column = connection.vendor == "postgresql"
+    unnest = "SELECT * FROM UNNEST({})".format(", ".join(
+        f"%s::{str(f.db_type(connection)).split('(')[0]}[]" for f in fields))
+    batch_size = _BATCH if by_column else min(
+        connection.ops.bulk_batch_size(fields, rules) or _BATCH, _BATCH)
+    with connection.cursor() as cursor:
+        for start in range(0, len(rules), batch_size):
+            batch = rules[start:start + batch_size]
+            rows = []
+            for rule in batch:
+                rule.created_at = rule.updated_at = now
+                row = [getattr(rule, f.attname) for f in fields]
+                for i, value in constant.items():
+                    row[i] = value
+                for i, encoder in converted:
+                    row[i] = connection.ops.adapt_json_value(row[i], encoder)
+                rows.append(row)
+            if by_column:
+                cursor.execute(insert + unnest + returning,
+                               [list(column) for column in zip(*rows, strict=True)])
+            else:
+                placeholders = "(" + ", ".join(["%s"] * len(fields)) + ")"
+                cursor.execute(insert + "VALUES " + ", ".join([placeholders] * len(rows))
+                               + returning, [value for row in rows for value in row])
+            for rule, (pk,) in zip(batch, cursor.fetchall(), strict=True):
+                rule.pk = pk
+                rule._state.adding = False
+                rule._state.db = connection.alias
+    return rules
+
+
+def delete_rules(rules: list[Rule]) -> None:
+    """Delete rules in batches; like :func:`insert_rules`, without a signal per rule."""
+    ids = [rule.pk for rule in rules]
+    for start in range(0, len(ids), _BATCH):
+        Rule.objects.filter(pk__in=ids[start:start + _BATCH])._raw_delete(Rule.objects.db)
+
+
+def _audit_replacements(version: RuleVersion) -> None:
+    """One audit log entry for the rules a version inserted and deleted in bulk (an import,
+    or undoing one), instead of one per rule (100,000 for such an import): who, when, from
+    where and how many; the version holds the rules themselves."""
+    from auditlog.models import LogEntry
+
+    replaced = [op for op in version.operations if op["op"] == "replace"]
+    if replaced:
+        LogEntry.objects.log_create(version, force_log=True, action=LogEntry.Action.CREATE,
+                                    changes={
+            "rules added": [None, sum(len(op["inserted"]) for op in replaced)],
+            "rules removed": [None, sum(len(op["deleted"]) for op in replaced)]})
 
 
 def _check_restorable(fields: dict[str, Any]) -> None:
@@ -120,7 +207,7 @@ def replace_rules(removed: list[Rule], added: list[Rule], before: list[int],
     already, among them), as one operation of the current version: an import, or undoing
     one."""
     deleted = [rule_fields(rule) for rule in removed]
-    Rule.objects.filter(pk__in=[rule.pk for rule in removed]).delete()
+    delete_rules(removed)
     set_order(after)
     positions = {pk: position for position, pk in enumerate(after, start=1)}
     record({"op": "replace", "deleted": deleted,
@@ -155,8 +242,7 @@ def _undo(operation: dict[str, Any]) -> None:
         elif kind == "replace":
             for fields in operation["deleted"]:
                 _check_restorable(fields)
-            restored = Rule.objects.bulk_create(
-                [Rule(**fields) for fields in operation["deleted"]], batch_size=1000)
+            restored = insert_rules([Rule(**fields) for fields in operation["deleted"]])
             inserted = [f["id"] for f in operation["inserted"]]
             replace_rules(list(Rule.objects.filter(pk__in=inserted)), restored,
                           operation["after"], operation["before"])
