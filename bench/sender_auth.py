@@ -2,9 +2,10 @@
 
     .venv/bin/python bench/sender_auth.py [--messages 1000] [--runs 5] [--sessions 4]
 
-Two gateways (``casegate serve --no-worker``, each with the demo company in its own SQLite
-home) behind one name server on loopback (``LocalDNS``), the client's address untrusted:
-one with ``CASEGATE_SENDER_AUTH=on``, the other ``off``. Each message is about 4 KB, to
+Two gateways (``casegate serve --no-worker --processes 1``: the gateway runs in the serving
+process, whose CPU time is read; each with the demo company in its own SQLite home) behind
+one name server on loopback (``LocalDNS``), the client's address untrusted: one with
+``CASEGATE_SENDER_AUTH=on``, the other ``off``. Each message is about 4 KB, to
 help@solarmora.com, DKIM-signed (rsa-sha256, relaxed/relaxed) by example.net, whose SPF
 allows the client and whose DMARC policy is p=reject: every check passes and every lookup
 is answered. After a warm-up that fills the DNS caches, each run sends ``--messages``
@@ -68,7 +69,8 @@ async def send_all(port: int, messages: list[tuple[str, bytes]], sessions: int) 
 
 
 class Gateway:
-    """``casegate serve --no-worker`` in its own home, its CPU time read from outside."""
+    """``casegate serve --no-worker --processes 1`` in its own home, its CPU time read from
+    outside."""
 
     def __init__(self, auth: str, dns: str) -> None:
         self.auth = auth
@@ -85,7 +87,8 @@ class Gateway:
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
                 [PY, "-m", "casegate", "serve", "--smtp", f"127.0.0.1:{self.port}",
-                 "--no-worker"], env=self.env, stdout=log, stderr=subprocess.STDOUT)
+                 "--no-worker", "--processes", "1"],
+                env=self.env, stdout=log, stderr=subprocess.STDOUT)
         wait_banner(self.port)
         self.ps = psutil.Process(self.process.pid)
 
