@@ -15,7 +15,7 @@ from typing import Any
 import dkim
 import dkim.canonicalization
 import dkim.crypto
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from casegate.filtering import dkim_speed
@@ -91,6 +91,7 @@ def test_whitespace_is_compressed_as_dkimpy_does(content: bytes) -> None:
 
 @settings(max_examples=500)
 @given(MESSAGES)
+@example(b"a \t  \t \t  \r\nb\t\t \r\n \r\n")  # more trailing blanks than bytes.replace takes
 def test_canonicalization_rewrites_as_dkimpy_s_own(content: bytes) -> None:
     for name in ("compress_whitespace", "strip_trailing_whitespace", "unfold_header_value"):
         assert getattr(dkim_speed, name)(content) == getattr(CANONICALIZATION, name)(content)
