@@ -7,9 +7,9 @@ Authentication-Results field for the stored message.
 
 The checks of a message up to ``CHECKED_INLINE_UP_TO`` bytes are first made on the event
 loop from the DNS answers (and SPF results) already kept: a sender seen within the TTLs of
-its records costs some 0.2 ms of CPU and no hand-off to a thread. When an answer is missing,
-that attempt stops at the first lookup and the checks run in a worker thread, where they may
-wait on the name servers without holding up the event loop.
+its records costs some 0.3 ms of CPU (a 4 KB message) and no hand-off to a thread. When an
+answer is missing, that attempt stops at the first lookup and the checks run in a worker
+thread, where they may wait on the name servers without holding up the event loop.
 """
 
 from __future__ import annotations
