@@ -7,20 +7,109 @@ and DMARC records of a busy sender are asked once per TTL, not once per message.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cache
-from typing import TypeVar
+from typing import Any, Generic, TypeVar
 
 import dns.asyncresolver
 import dns.exception
+import dns.message
 import dns.nameserver
 import dns.resolver
 
 from casegate.config import get_config
 
 _R = TypeVar("_R", bound=dns.resolver.BaseResolver)
+_K = TypeVar("_K")
+_V = TypeVar("_V")
 
 CACHED_ANSWERS = 100_000
+# When a full cache has nothing stale, its oldest entries go until it is this full, so that
+# the next clean-up is thousands of insertions away.
+_FULL_AFTER_CLEANING = 0.9
+
+
+class Expiring(Generic[_K, _V]):
+    """A map whose entries go stale at a time given with each (``time.time()``), holding at
+    most ``size``: when full, the stale entries go, then the oldest. Reads take no lock."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._entries: dict[_K, tuple[float, _V]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: _K) -> _V | None:
+        entry = self._entries.get(key)
+        if entry is None or entry[0] <= time.time():
+            return None
+        return entry[1]
+
+    def put(self, key: _K, value: _V, expires: float) -> None:
+        now = time.time()
+        if expires <= now:
+            return
+        with self._lock:
+            if len(self._entries) >= self._size:
+                for stale in [k for k, (at, _) in self._entries.items() if at <= now]:
+                    del self._entries[stale]
+                while len(self._entries) >= self._size * _FULL_AFTER_CLEANING:
+                    del self._entries[next(iter(self._entries))]
+            self._entries[key] = (expires, value)
+
+
+@dataclass(frozen=True, slots=True)
+class Records:
+    """An answer as kept: the records of a name and type (none when the name, or a record of
+    that type, does not exist) and when it goes stale (``time.time()``)."""
+
+    rdata: tuple[Any, ...]
+    expires: float
+
+
+class CachingResolver:
+    """A blocking resolver that keeps each answer for its TTL, and each negative answer for
+    its SOA's (RFC 2308). A kept answer is read from a dict, without dnspython's resolution
+    (some 15 us a lookup), and can be asked for alone (:meth:`cached`), without waiting on
+    the name servers."""
+
+    def __init__(self, resolver: dns.resolver.Resolver, size: int = CACHED_ANSWERS) -> None:
+        self._resolver = resolver
+        self._kept: Expiring[tuple[str, str], Records] = Expiring(size)
+
+    def cached(self, name: str, rdtype: str) -> Records | None:
+        """The answer kept for ``name`` and ``rdtype``; None when there is none (or it is stale)."""
+        return self._kept.get((name.rstrip(".").lower(), rdtype))
+
+    def resolve(self, name: str, rdtype: str, lifetime: float) -> Records:
+        """The answer for ``name`` (absolute, with or without the final dot) and ``rdtype``, kept
+        or asked for within ``lifetime`` seconds.
+
+        Raises :class:`dns.exception.Timeout` or :class:`dns.resolver.NoNameservers` when no
+        name server answered, another :class:`dns.exception.DNSException` for a name that
+        cannot be asked about."""
+        key = (name.rstrip(".").lower(), rdtype)
+        kept = self._kept.get(key)
+        if kept is not None:
+            return kept
+        try:
+            answer = self._resolver.resolve(name, rdtype, lifetime=lifetime, search=False)
+            records = Records(tuple(answer), answer.expiration)
+        except dns.resolver.NXDOMAIN as exc:
+            records = Records((), _negative_expiry(*exc.responses().values()))
+        except dns.resolver.NoAnswer as exc:
+            records = Records((), _negative_expiry(exc.response()))
+        self._kept.put(key, records, records.expires)
+        return records
+
+
+def _negative_expiry(*responses: dns.message.QueryMessage) -> float:
+    """When the negative answer in ``responses`` goes stale: dnspython's reading of RFC 2308
+    (the SOA's TTL or minimum, whichever is lower; five minutes without an SOA)."""
+    ttl = min((r.resolve_chaining().minimum_ttl for r in responses), default=0)
+    return time.time() + ttl
 
 
 def _nameservers(servers: tuple[tuple[str, int], ...]) -> list[dns.nameserver.Nameserver] | None:
@@ -51,24 +140,35 @@ def resolver_settings() -> dns.resolver.Resolver:
                        get_config().dns_servers)
 
 
-def caching_resolver() -> dns.resolver.Resolver:
+def caching_resolver() -> CachingResolver:
     """The process's blocking resolver with a cache (answers and negative answers, each for
-    its TTL), for lookups made in worker threads."""
-    return _caching(dns.resolver.Resolver, get_config().dns_servers)
+    its TTL), for lookups made in worker threads, and for answers already kept, anywhere."""
+    return _caching_resolver(get_config().dns_servers)
 
 
 def caching_async_resolver() -> dns.asyncresolver.Resolver:
     """The process's asyncio resolver with a cache, for lookups made on the event loop."""
-    return _caching(dns.asyncresolver.Resolver, get_config().dns_servers)
+    return _caching_async_resolver(get_config().dns_servers)
 
 
 @cache
-def _caching(kind: Callable[..., _R], servers: tuple[tuple[str, int], ...]) -> _R:
+def _caching_resolver(servers: tuple[tuple[str, int], ...]) -> CachingResolver:
+    return CachingResolver(_own(dns.resolver.Resolver, servers))
+
+
+@cache
+def _caching_async_resolver(servers: tuple[tuple[str, int], ...]) -> dns.asyncresolver.Resolver:
+    made = _own(dns.asyncresolver.Resolver, servers)
+    made.cache = dns.resolver.LRUCache(CACHED_ANSWERS)
+    return made
+
+
+def _own(kind: Callable[..., _R], servers: tuple[tuple[str, int], ...]) -> _R:
+    """A resolver of its own (not dnspython's shared default) for ``servers``."""
     nameservers = _nameservers(servers)
     made = kind() if nameservers is None else kind(configure=False)
     if nameservers is not None:
         made.nameservers = nameservers
-    made.cache = dns.resolver.LRUCache(CACHED_ANSWERS)
     return made
 
 

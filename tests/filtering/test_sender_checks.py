@@ -9,8 +9,8 @@ import dns.exception
 import pytest
 
 from casegate.filtering.auth_policy import AuthPolicy, decide
-from casegate.filtering.lookups import MessageLookups
-from casegate.filtering.sender_checks import check_sender, organisational_domain
+from casegate.filtering.lookups import MessageLookups, NotCached
+from casegate.filtering.sender_checks import check_sender, check_spf, organisational_domain
 from casegate.filtering.vocabulary import AuthResult, DmarcPolicy
 from tests.e2e.test_forwarding import rsa_key
 from tests.mails import mail
@@ -29,12 +29,14 @@ ZONE = {
     "_dmarc.strict.example.": {"TXT": ["v=DMARC1; p=reject; adkim=s; aspf=s"]},
     "_dmarc.sampled.example.": {"TXT": ["v=DMARC1; p=reject; pct=0"]},
     "_dmarc.twice.example.": {"TXT": ["v=DMARC1; p=reject", "v=DMARC1; p=none"]},
+    "macro.example.": {"TXT": ["v=spf1 exists:%{l}.senders.macro.example -all"]},
+    "dana.senders.macro.example.": {"A": ["127.0.0.2"]},
 }
 
 
 @pytest.fixture
 def dns_server(setting: Callable[..., None]) -> Iterator[LocalDNS]:
-    with LocalDNS(ZONE, silent={"s1._domainkey.slow.example."}) as server:
+    with LocalDNS(ZONE, silent={"s1._domainkey.slow.example.", "slow.example."}) as server:
         setting("CASEGATE_DNS_SERVERS", server.address)
         yield server
 
@@ -122,3 +124,55 @@ def test_a_list_s_arc_seal_from_a_trusted_sealer_keeps_the_original_pass(
     trusting = AuthPolicy(trusted_sealers=frozenset({"lists.example"}))
     assert decide(report, trusting, frozenset()).arc_override == "lists.example"
     assert decide(report, AuthPolicy(), frozenset()).refusal
+
+
+def list_sealed(subject: str) -> bytes:
+    changed = signed("example.net", subject=subject).replace(b"Subject: ", b"Subject: [team] ")
+    changed = (b"Authentication-Results: lists.example; dmarc=pass header.from=example.net\r\n"
+               + changed)
+    return b"".join(dkim.arc_sign(changed, b"arc", b"lists.example", LIST_KEY,
+                                  b"lists.example")) + changed
+
+
+def test_from_kept_answers_alone_the_checks_find_what_they_found_asking(
+        dns_server: LocalDNS) -> None:
+    messages = [(signed("example.net"), "dana@example.net"),
+                (signed("news.example.net", domain=b"mail.example.net"), ""),
+                (mail()[0].replace(b"dana@example.net", b"dana@news.example.net"),
+                 "x@elsewhere.example"),
+                (list_sealed("Meeting"), "team-bounces@lists.example")]
+    for raw, mail_from in messages:
+        with pytest.raises(NotCached):  # nothing kept yet: SPF, the first check, says so
+            check_sender(raw, CLIENT, mail_from, "mx.example.net",
+                         MessageLookups(2, cached_only=True))
+        asked = check(raw, mail_from)
+        questions = len(dns_server.asked)
+        assert check_sender(raw, CLIENT, mail_from, "mx.example.net",
+                            MessageLookups(2, cached_only=True)) == asked
+        assert len(dns_server.asked) == questions
+
+
+def test_an_spf_result_is_kept_for_the_client_the_sender_domain_and_the_helo_name(
+        dns_server: LocalDNS) -> None:
+    assert check_spf(CLIENT, "dana@example.net", "mx.example.net",
+                     MessageLookups(2)) == AuthResult.PASS
+    questions = len(dns_server.asked)
+    kept = MessageLookups(2, cached_only=True)
+    assert check_spf(CLIENT, "lee@Example.NET", "MX.example.net", kept) == AuthResult.PASS
+    assert len(dns_server.asked) == questions
+    for other_client, other_helo in (("192.0.2.8", "mx.example.net"), (CLIENT, "mx2.example")):
+        with pytest.raises(NotCached):
+            check_spf(other_client, "dana@example.net", other_helo, kept)
+
+
+def test_an_spf_result_that_depends_on_the_local_part_or_failed_to_come_is_not_kept(
+        dns_server: LocalDNS) -> None:
+    assert check_spf(CLIENT, "dana@macro.example", "mx.example.net",
+                     MessageLookups(2)) == AuthResult.PASS
+    assert check_spf(CLIENT, "lee@macro.example", "mx.example.net",
+                     MessageLookups(2)) == AuthResult.FAIL
+    assert check_spf(CLIENT, "dana@slow.example", "mx.example.net",
+                     MessageLookups(0.3)) == AuthResult.TEMPERROR
+    for mail_from in ("dana@macro.example", "dana@slow.example"):
+        with pytest.raises(NotCached):
+            check_spf(CLIENT, mail_from, "mx.example.net", MessageLookups(2, cached_only=True))

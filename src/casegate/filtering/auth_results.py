@@ -4,6 +4,7 @@ the removal of any that claims to be ours but came from outside (RFC 8601 sectio
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from authres import (
     AuthenticationResultProperty,
@@ -14,11 +15,14 @@ from authres.arc import ARCAuthenticationResult
 from authres.dmarc import DMARCAuthenticationResult
 
 from casegate.filtering.auth_policy import Decision
-from casegate.filtering.sender_checks import SenderReport
+from casegate.filtering.sender_checks import SenderReport, Signature
 from casegate.filtering.vocabulary import AuthResult
 from casegate.mail.headers import remove_fields
 
 FIELD = "Authentication-Results"
+# Each result's text by what it says: a sender's next message has the same, and authres takes
+# some 15 us to write a message's results.
+RESULTS_KEPT = 4096
 # The authserv-id: the first token of the value, after any comments.
 _AUTHSERV_ID = re.compile(r"^\s*(?:\([^)]*\)\s*)*([^\s;()]+)")
 METHODS = ("spf", "dkim", "dmarc", "arc")  # the checks we write, in the order we write them
@@ -40,14 +44,8 @@ def without_our_results(raw: bytes, authserv_id: str) -> bytes:
 
 def resinfos(report: SenderReport, decision: Decision) -> list[str]:
     """One result per check: SPF, each DKIM signature, DMARC, ARC."""
-    spf = (SPFAuthenticationResult(result=report.spf, smtp_mailfrom=report.mail_from)
-           if report.mail_from else
-           SPFAuthenticationResult(result=report.spf, smtp_helo=report.helo or None))
-    results = [str(spf)]
-    results += [str(DKIMAuthenticationResult(result=s.result, result_comment=s.comment or None,
-                                             header_d=s.domain or None,
-                                             header_s=s.selector or None))
-                for s in report.dkim] or [f"dkim={AuthResult.NONE}"]
+    results = [_spf_result(report.spf, report.mail_from, report.helo)]
+    results += [_dkim_result(s) for s in report.dkim] or [f"dkim={AuthResult.NONE}"]
     dmarc = report.dmarc
     comment = dmarc.comment
     if dmarc.published is not None:
@@ -55,17 +53,39 @@ def resinfos(report: SenderReport, decision: Decision) -> list[str]:
         comment = f"p={dmarc.published} dis={disposition}"
     if decision.arc_override:
         comment += f"; trusted ARC sealer {decision.arc_override} recorded dmarc=pass"
-    results.append(str(DMARCAuthenticationResult(
-        result=dmarc.result, result_comment=comment or None, header_from=dmarc.domain or None,
-        properties=[AuthenticationResultProperty("policy", "arc-override",
-                                                 decision.arc_override)]
-        if decision.arc_override else None)))
+    results.append(_dmarc_result(dmarc.result, comment, dmarc.domain, decision.arc_override))
     arc = report.arc
     arc_comment = f"i={arc.instance} sealed by {arc.sealer}" if arc.sealer else arc.comment
-    results.append(str(ARCAuthenticationResult(
-        result=arc.result, result_comment=arc_comment or None,
-        smtp_remote_ip=report.peer_ip or None)))
+    results.append(_arc_result(arc.result, arc_comment, report.peer_ip))
     return results
+
+
+@lru_cache(maxsize=RESULTS_KEPT)
+def _spf_result(result: AuthResult, mail_from: str, helo: str) -> str:
+    return str(SPFAuthenticationResult(result=result, smtp_mailfrom=mail_from) if mail_from
+               else SPFAuthenticationResult(result=result, smtp_helo=helo or None))
+
+
+@lru_cache(maxsize=RESULTS_KEPT)
+def _dkim_result(signature: Signature) -> str:
+    return str(DKIMAuthenticationResult(
+        result=signature.result, result_comment=signature.comment or None,
+        header_d=signature.domain or None, header_s=signature.selector or None))
+
+
+@lru_cache(maxsize=RESULTS_KEPT)
+def _dmarc_result(result: AuthResult, comment: str, author_domain: str, arc_override: str
+                  ) -> str:
+    return str(DMARCAuthenticationResult(
+        result=result, result_comment=comment or None, header_from=author_domain or None,
+        properties=[AuthenticationResultProperty("policy", "arc-override", arc_override)]
+        if arc_override else None))
+
+
+@lru_cache(maxsize=RESULTS_KEPT)
+def _arc_result(result: AuthResult, comment: str, peer_ip: str) -> str:
+    return str(ARCAuthenticationResult(result=result, result_comment=comment or None,
+                                       smtp_remote_ip=peer_ip or None))
 
 
 def header_value(authserv_id: str, results: list[str]) -> str:

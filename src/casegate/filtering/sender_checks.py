@@ -3,19 +3,22 @@
 pyspf checks SPF, dkimpy every DKIM signature and the ARC chain, the ``dmarc`` package
 evaluates the From domain's published policy against them; the organisational domain comes
 from the public suffix list (``publicsuffixlist``). All DNS goes through
-:class:`~casegate.filtering.lookups.MessageLookups`. The checks block (DNS, RSA): the
-gateway runs them in a worker thread.
+:class:`~casegate.filtering.lookups.MessageLookups`. An SPF result is kept, per client
+address, sender domain and HELO name, until the first DNS answer it used goes stale. The
+checks block on DNS: the gateway runs them in a worker thread unless every answer they need
+is kept (``cached_only`` lookups).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import random
 import re
 from dataclasses import dataclass
 from email.utils import getaddresses
-from functools import cache
+from functools import cache, lru_cache
 
 import authres
 import dkim
@@ -26,9 +29,10 @@ import spf
 from publicsuffixlist import PublicSuffixList
 
 import casegate.filtering.dkim_speed  # noqa: F401  (dkimpy, faster)
-from casegate.filtering.lookups import MessageLookups
+from casegate.filtering.lookups import MessageLookups, NotCached, spf_answers
 from casegate.filtering.vocabulary import AuthResult, DmarcPolicy
 from casegate.mail.headers import HeaderFields
+from casegate.nameservers import CACHED_ANSWERS, CachingResolver, Expiring
 
 log = logging.getLogger("casegate.gateway")
 
@@ -39,6 +43,12 @@ _DKIMPY_LOG.addHandler(logging.NullHandler())
 
 BODY_CHANGED = "body hash mismatch"  # dkimpy's words for a body changed after signing
 _INSTANCE = re.compile(r"^\s*i\s*=\s*(\d+)\s*;")
+DOMAINS_KEPT = 4096  # organisational domains and From: fields read, kept for the next message
+
+# SPF results by resolver (the name servers asked), client address, sender domain (empty
+# for the null sender) and HELO name.
+_SPF_RESULTS: Expiring[tuple[CachingResolver, str, str, str], AuthResult] = Expiring(
+    CACHED_ANSWERS)
 
 
 @cache
@@ -46,6 +56,7 @@ def _public_suffixes() -> PublicSuffixList:
     return PublicSuffixList()
 
 
+@lru_cache(maxsize=DOMAINS_KEPT)
 def organisational_domain(domain: str) -> str:
     """The registered domain under its public suffix (``mail.example.co.uk`` →
     ``example.co.uk``); a public suffix itself stays as it is."""
@@ -142,8 +153,13 @@ def check_sender(raw: bytes, peer_ip: str, mail_from: str, helo: str,
 
 def from_domains(headers: HeaderFields) -> tuple[str, ...]:
     """The domains of the From: addresses, in order, each once."""
+    return _domains_of(tuple(headers.get_all("From")))
+
+
+@lru_cache(maxsize=DOMAINS_KEPT)
+def _domains_of(fields: tuple[str, ...]) -> tuple[str, ...]:
     found = [address.rpartition("@")[2].strip().rstrip(".").lower()
-             for _, address in getaddresses(headers.get_all("From")) if "@" in address]
+             for _, address in getaddresses(fields) if "@" in address]
     return tuple(dict.fromkeys(domain for domain in found if domain))
 
 
@@ -151,19 +167,29 @@ def check_spf(peer_ip: str, mail_from: str, helo: str, lookups: MessageLookups) 
     """SPF for the MAIL FROM domain, or for the HELO name when the sender is null."""
     if not peer_ip or not (mail_from or helo):
         return AuthResult.NONE
+    key = (lookups.resolver, peer_ip, mail_from.rpartition("@")[2].lower(), helo.lower())
+    kept = _SPF_RESULTS.get(key)
+    if kept is not None:
+        return kept
+    if lookups.cached_only:
+        raise NotCached(f"SPF for {peer_ip} {mail_from} {helo}")
     left = lookups.left()
     if left <= 0:
         return AuthResult.TEMPERROR
     try:
-        result, _code, _explanation = spf.query(i=peer_ip, s=mail_from, h=helo,
-                                                querytime=left).check()
+        with spf_answers() as expiries:
+            checked, _code, _explanation = spf.query(i=peer_ip, s=mail_from, h=helo,
+                                                     querytime=left).check()
     except Exception as exc:  # pyspf on input it cannot take (an odd HELO name)
         log.info("spf=permerror client=%s from=<%s>: %s", peer_ip, mail_from, exc)
         return AuthResult.PERMERROR
     try:
-        return AuthResult(result)
+        result = AuthResult(checked)
     except ValueError:
         return AuthResult.PERMERROR
+    if result != AuthResult.TEMPERROR:
+        _SPF_RESULTS.put(key, result, min(expiries, default=0.0))
+    return result
 
 
 def check_dkim(raw: bytes, lookups: MessageLookups) -> tuple[Signature, ...]:
@@ -184,6 +210,8 @@ def check_dkim(raw: bytes, lookups: MessageLookups) -> tuple[Signature, ...]:
             continue
         try:
             verified = verifier.verify(idx=index, dnsfunc=lookups.dkim_key)
+        except NotCached:
+            raise
         except dns.exception.Timeout:
             results.append(Signature(domain, selector, AuthResult.TEMPERROR,
                                      "key lookup timed out"))
@@ -229,17 +257,31 @@ def check_dmarc(authors: tuple[str, ...], spf_result: AuthResult, spf_domain: st
         return Dmarc(AuthResult.TEMPERROR, domain, comment="DMARC record lookup timed out")
     if record is None:
         return Dmarc(AuthResult.NONE, domain)
+    passing = tuple(s.domain for s in signatures if s.result == AuthResult.PASS and s.domain)
+    result, percent = _evaluate(record, domain, organisational, spf_result, spf_domain, passing)
+    if result.result == AuthResult.FAIL and random.randrange(100) >= percent:
+        # sampled out (pct=, or t=y): one step milder
+        return dataclasses.replace(result, disposition=_ONE_STEP_DOWN[result.disposition])
+    return result
+
+
+@lru_cache(maxsize=DOMAINS_KEPT)
+def _evaluate(record: str, domain: str, organisational: str, spf_result: AuthResult,
+              spf_domain: str, dkim_passes: tuple[str, ...]) -> tuple[Dmarc, int]:
+    """What ``record`` (the policy of ``domain``, or of its ``organisational`` domain) says of
+    the SPF result and of the domains of DKIM passes, kept for the sender's next message;
+    and its pct= (a failure's disposition is as published, before sampling)."""
     try:
         evaluation = dmarc.DMARCPolicy(record=record, domain=domain,
                                        org_domain=organisational or None,
                                        publicsuffix=_OrganisationalDomains(), strict=False)
     except dmarc.RecordSyntaxError as exc:
-        return Dmarc(AuthResult.PERMERROR, domain, comment=f"bad DMARC record: {exc}"[:100])
+        return Dmarc(AuthResult.PERMERROR, domain,
+                     comment=f"bad DMARC record: {exc}"[:100]), 100
     results: list[dmarc.AuthResult] = []
     if spf_domain:
         results.append(dmarc.SPF(spf_domain, dmarc.SPFResult(spf_result.value)))
-    results += [dmarc.DKIM(s.domain, dmarc.DKIMResult.PASS) for s in signatures
-                if s.result == AuthResult.PASS and s.domain]
+    results += [dmarc.DKIM(signer, dmarc.DKIMResult.PASS) for signer in dkim_passes]
     with contextlib.suppress(dmarc.PolicyError):  # a failure: its disposition is read below
         evaluation.verify(auth_results=results)
     outcome = evaluation.result
@@ -248,11 +290,9 @@ def check_dmarc(authors: tuple[str, ...], spf_result: AuthResult, spf_domain: st
         policy.sp.value if organisational and policy.sp is not dmarc.DMARCDisposition.UNSPECIFIED
         else policy.p.value)
     if outcome is None or outcome.result is dmarc.DMARCResult.PASS:
-        return Dmarc(AuthResult.PASS, domain, published)
-    disposition = DmarcPolicy(outcome.disposition.value)
-    if random.randrange(100) >= policy.pct:  # sampled out (pct=, or t=y): one step milder
-        disposition = _ONE_STEP_DOWN[disposition]
-    return Dmarc(AuthResult.FAIL, domain, published, disposition)
+        return Dmarc(AuthResult.PASS, domain, published), 100
+    return Dmarc(AuthResult.FAIL, domain, published,
+                 DmarcPolicy(outcome.disposition.value)), policy.pct
 
 
 def check_arc(raw: bytes, headers: HeaderFields, lookups: MessageLookups) -> Arc:
@@ -261,6 +301,8 @@ def check_arc(raw: bytes, headers: HeaderFields, lookups: MessageLookups) -> Arc
     try:
         validation, sets, reason = dkim.ARC(raw, logger=_DKIMPY_LOG).verify(
             dnsfunc=lookups.dkim_key)
+    except NotCached:
+        raise
     except dns.exception.Timeout:  # RFC 8617 knows no temperror: a chain not validated fails
         return Arc(AuthResult.FAIL, comment="key lookup timed out")
     except Exception as exc:
