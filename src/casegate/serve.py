@@ -133,18 +133,15 @@ def start_worker_process() -> subprocess.Popen[bytes]:
     return _child("worker", "--parent-pid", str(os.getpid()))
 
 
-def start_gateway_process(listening: socket.socket, scan_counts: Path
-                          ) -> subprocess.Popen[bytes]:
+def start_gateway_process(listen: HostPort, scan_counts: Path) -> subprocess.Popen[bytes]:
     # prometheus_client's multiprocess mode: each process counts its scans in a file there.
-    return _child("gateway", "--listen-fd", str(listening.fileno()),
-                  "--parent-pid", str(os.getpid()), pass_fds=(listening.fileno(),),
+    return _child("gateway", "--listen", str(listen), "--parent-pid", str(os.getpid()),
                   env={"PROMETHEUS_MULTIPROC_DIR": str(scan_counts)})
 
 
-def _child(*args: str, pass_fds: tuple[int, ...] = (), env: dict[str, str] | None = None
-           ) -> subprocess.Popen[bytes]:
+def _child(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-m", "casegate", *args],
-                            env={**os.environ, **(env or {})}, pass_fds=pass_fds)
+                            env={**os.environ, **(env or {})})
 
 
 def fresh_scan_counts(home: Path, several_processes: bool) -> Path:
@@ -157,22 +154,38 @@ def fresh_scan_counts(home: Path, several_processes: bool) -> Path:
     return counts
 
 
-def listening_socket(address: HostPort) -> socket.socket:
-    """The SMTP socket the gateway processes share, as Postfix's master shares one with
-    its smtpd processes: a connection waits in its backlog for whichever accepts first,
-    so a process that dies loses no connection that it had not accepted."""
+def reserved_port(address: HostPort) -> socket.socket:
+    """A socket bound to the SMTP address with SO_REUSEPORT but not listening: it holds the
+    port (and names it, when any free port was asked for) for the gateway processes, which
+    each listen on it with SO_REUSEPORT. The kernel spreads new connections over their
+    sockets, so every process takes its share."""
     family, kind, proto, _, where = socket.getaddrinfo(
         address.host, address.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
-    listening = socket.socket(family, kind, proto)
+    reserved = socket.socket(family, kind, proto)
     try:
-        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listening.bind(where)
-        listening.listen(LISTEN_BACKLOG)
+        reserved.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        reserved.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        reserved.bind(where)
     except OSError:
-        listening.close()
+        reserved.close()
         raise
-    listening.set_inheritable(True)
-    return listening
+    return reserved
+
+
+async def wait_until_listening(address: HostPort, children: list[Supervised]) -> str:
+    """Wait until a gateway process takes connections; the failure when one cannot start."""
+    while True:
+        for child in children:
+            failure = child.keep_running()
+            if failure:
+                return failure
+        try:
+            _, writer = await asyncio.open_connection(address.host, address.port)
+        except OSError:
+            await asyncio.sleep(0.1)
+            continue
+        writer.close()
+        return ""
 
 
 class SmtpGateway:
@@ -244,7 +257,7 @@ async def _serve(config: Config, smtp: HostPort, http: HostPort | None,
     raise_open_file_limit(config.max_sessions)
     in_process = processes == 1
     gateway = SmtpGateway(config) if in_process else None
-    shared: socket.socket | None = None
+    reserved: socket.socket | None = None
     try:
         if gateway is not None:
             await gateway.open()
@@ -253,8 +266,8 @@ async def _serve(config: Config, smtp: HostPort, http: HostPort | None,
         else:
             # The gateway processes would each stop on a wrong classifier setting: say it here.
             await close_classifiers(load_classifiers())
-            shared = listening_socket(smtp)
-            listening = HostPort(smtp.host, shared.getsockname()[1])
+            reserved = reserved_port(smtp)
+            listening = HostPort(smtp.host, reserved.getsockname()[1])
         http_server = HttpServer(http.host, http.port, str(listening)) if http else None
     except OSError as exc:
         if gateway is not None:
@@ -266,13 +279,14 @@ async def _serve(config: Config, smtp: HostPort, http: HostPort | None,
     if http_server:
         http_server.start()
     children: list[Supervised] = []
-    if shared is not None:
-        listening_on = shared
+    failure = ""
+    if reserved is not None:
         counts = fresh_scan_counts(config.home, several_processes=True)
         children += [Supervised(f"gateway{n}",
-                                lambda: start_gateway_process(listening_on, counts),
+                                lambda: start_gateway_process(listening, counts),
                                 give_up_at_start=True)
                      for n in range(processes)]
+        failure = await wait_until_listening(listening, children)
     else:
         fresh_scan_counts(config.home, several_processes=False)
     worker = Supervised("worker", start_worker_process) if with_worker else None
@@ -285,7 +299,9 @@ async def _serve(config: Config, smtp: HostPort, http: HostPort | None,
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    failure = ""
+    if failure:
+        log.error("%s serve=stopping", failure)
+        stop.set()
     while not stop.is_set():
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), CHILDREN_CHECK)
@@ -307,8 +323,8 @@ async def _serve(config: Config, smtp: HostPort, http: HostPort | None,
     if gateway is not None:
         await gateway.close()
     await asyncio.gather(*(child.stop(GATEWAY_STOP_GRACE) for child in children))
-    if shared is not None:
-        shared.close()
+    if reserved is not None:
+        reserved.close()
     if http_server:
         http_server.stop()
     if worker:
@@ -326,11 +342,11 @@ def serve(config: Config, smtp: str, http: str | None, with_worker: bool = True,
     )
 
 
-async def _gateway_process(config: Config, listen_fd: int, parent_pid: int) -> None:
+async def _gateway_process(config: Config, listen: HostPort, parent_pid: int) -> None:
     raise_open_file_limit(config.max_sessions)
     gateway = SmtpGateway(config)
     await gateway.open()
-    await gateway.server.start_on(socket.socket(fileno=listen_fd))
+    await gateway.server.start(listen.host, listen.port, reuse_port=True)
     gc.freeze()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -345,9 +361,9 @@ async def _gateway_process(config: Config, listen_fd: int, parent_pid: int) -> N
     await gateway.close()
 
 
-def run_gateway(config: Config, listen_fd: int, parent_pid: int) -> None:
-    """One of ``serve --processes``'s gateway processes, on the socket ``serve`` listens on."""
-    asyncio.run(_gateway_process(config, listen_fd, parent_pid))
+def run_gateway(config: Config, listen: str, parent_pid: int) -> None:
+    """One of ``serve --processes``'s gateway processes, on the port ``serve`` holds."""
+    asyncio.run(_gateway_process(config, listen_address(listen, "--listen"), parent_pid))
 
 
 def run_worker(config: Config, parent_pid: int | None) -> None:

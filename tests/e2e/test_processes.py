@@ -31,15 +31,28 @@ def gateway_pids(inst: Instance) -> set[int]:
     return found
 
 
+def listening(pid: int) -> bool:
+    try:
+        return any(c.status == psutil.CONN_LISTEN for c in psutil.Process(pid).net_connections())
+    except psutil.Error:
+        return False
+
+
 def accepting_pids(inst: Instance) -> list[int]:
     return [int(pid) for pid in ACCEPTED_BY.findall(inst.log_path.read_text())]
 
 
-def send_each_on_its_own_connection(inst: Instance, rcpt: str, count: int) -> None:
+def send_concurrently(inst: Instance, rcpt: str, count: int) -> None:
+    """``count`` messages over eight connections at once, each message from its own sender
+    (the desk suspends a flood from one), so that both processes accept."""
+    batch = []
     for n in range(count):
-        data, _ = mail(subject=f"connection {n}", to=rcpt)
-        with inst.smtp() as client:
-            client.sendmail("someone@example.net", [rcpt], data)
+        sender = f"customer{n}-{rcpt.partition('@')[0]}@example.net"
+        data, msgid = mail(subject=f"message {n}", to=rcpt, sender=sender)
+        batch.append((msgid, data))
+    acknowledged = send_until_acknowledged([inst.smtp_port], batch, rcpt, threads=8,
+                                           deadline=60)
+    assert len(acknowledged) == count
 
 
 def test_two_gateway_processes_share_the_port_apply_new_rules_and_stop_cleanly(
@@ -49,7 +62,9 @@ def test_two_gateway_processes_share_the_port_apply_new_rules_and_stop_cleanly(
         inst.start(processes=2)
         pids = gateway_pids(inst)
         assert len(pids) == 2
-        send_each_on_its_own_connection(inst, "help@solarmora.com", 20)
+        # serve answers once one of them listens; the other joins the port a moment later.
+        inst.wait_for(lambda: all(listening(pid) for pid in pids), what="both listening")
+        send_concurrently(inst, "help@solarmora.com", 200)
         inst.wait_for(lambda: set(accepting_pids(inst)) == pids, what="both processes serving")
 
         with inst.smtp() as client:
@@ -60,7 +75,7 @@ def test_two_gateway_processes_share_the_port_apply_new_rules_and_stop_cleanly(
                      if i["kind"] == "case")
         inst.run("rule", "add", "--match", "orders@solarmora.com", "--replace-recipient", cases)
         already = len(accepting_pids(inst))
-        send_each_on_its_own_connection(inst, "orders@solarmora.com", 20)
+        send_concurrently(inst, "orders@solarmora.com", 200)
         assert set(accepting_pids(inst)[already:]) == pids  # each applied the new rule
 
         # SIGTERM: a session open in one process finishes its message first.

@@ -89,15 +89,22 @@ def test_add_header_is_quarantined_without_a_bypass_rule(gateway: Instance) -> N
     assert "CASEGATE_TEST_SPAM(10)" in classified(gateway, queue_id)["detail"]
 
 
-def test_add_header_opens_a_case_through_a_bypass_rule(gateway: Instance) -> None:
+def test_add_header_reaches_the_desk_through_a_bypass_rule_and_opens_a_case(
+        gateway: Instance) -> None:
     gateway.run("rule", "add", "--match", "urgent@solarmora.com", "--replace-recipient",
                 case_intake(gateway), "--bypass-spam")
     data, msgid = mail(subject="Marked but wanted", body=BODY, to="urgent@solarmora.com",
                        headers=MARKED)
     queue_id = gateway.send("dana@example.net", ["urgent@solarmora.com"], data)
-    assert gateway.case_with(msgid)["original_recipient"] == "urgent@solarmora.com"
     assert queue_id not in [q["queue_id"] for q in gateway.json("quarantine", "list")]
     assert classified(gateway, queue_id)["report"]["action"] == "spam"
+    # The desk keeps spam a rule let through suspended, with rspamd's score, until a
+    # person recovers it; then it is a case like any other.
+    [entry] = gateway.wait_for(lambda: [s for s in gateway.json("suspended", "list")
+                                        if s["queue_id"] == queue_id], what="the suspended spam")
+    assert entry["cause"] == "spam" and entry["spam_score"] is not None
+    gateway.run("suspended", "recover", str(entry["id"]))
+    assert gateway.case_with(msgid)["original_recipient"] == "urgent@solarmora.com"
 
 
 def test_releasing_as_not_spam_teaches_rspamd_ham(gateway: Instance, rspamd: Rspamd) -> None:

@@ -30,7 +30,7 @@ def register(subcommands: Subcommands) -> None:
     p.set_defaults(func=serve, long_running=True)
 
     p = subcommands.add_parser("gateway", help=argparse.SUPPRESS)
-    p.add_argument("--listen-fd", type=int, required=True)
+    p.add_argument("--listen", required=True, metavar="HOST:PORT")
     p.add_argument("--parent-pid", type=int, required=True)
     p.set_defaults(func=gateway, long_running=True)
 
@@ -61,7 +61,7 @@ def serve(args: argparse.Namespace) -> None:
 def gateway(args: argparse.Namespace) -> None:
     from casegate.serve import run_gateway
 
-    run_gateway(get_config(), args.listen_fd, args.parent_pid)
+    run_gateway(get_config(), args.listen, args.parent_pid)
 
 
 def worker(args: argparse.Namespace) -> None:

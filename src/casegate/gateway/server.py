@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import socket
 import ssl
 from typing import Any, ClassVar, cast
 
@@ -294,15 +293,11 @@ class Gateway:
             timeout=self.config.smtp_timeout,
         )
 
-    async def start(self, host: str, port: int) -> None:
+    async def start(self, host: str, port: int, reuse_port: bool = False) -> None:
+        """Listen; ``reuse_port``: beside the other gateway processes on the same port."""
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(self._protocol, host, port, reuse_address=True)
-
-    async def start_on(self, listening: socket.socket) -> None:
-        """Serve sessions accepted from a socket that is already listening (one that
-        several gateway processes share)."""
-        loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(self._protocol, sock=listening)
+        self._server = await loop.create_server(self._protocol, host, port, reuse_address=True,
+                                                reuse_port=reuse_port)
 
     @property
     def port(self) -> int:
