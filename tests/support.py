@@ -194,7 +194,8 @@ class Instance:
         deadline = time.monotonic() + 10
         needle = f"--parent-pid {self.process.pid}" if self.process else ""
         while time.monotonic() < deadline:
-            out = subprocess.run(["pgrep", "-f", needle], capture_output=True, text=True).stdout
+            out = subprocess.run(["pgrep", "-f", "--", needle], capture_output=True,
+                                 text=True).stdout
             if not out.strip():
                 return
             time.sleep(0.1)

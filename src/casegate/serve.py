@@ -161,6 +161,12 @@ def reserved_port(address: HostPort) -> socket.socket:
     sockets, so every process takes its share."""
     family, kind, proto, _, where = socket.getaddrinfo(
         address.host, address.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+    # First without SO_REUSEPORT: a port another program (or another serve) holds is
+    # refused, never silently shared. Then the port found is held with it.
+    with socket.socket(family, kind, proto) as alone:
+        alone.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        alone.bind(where)
+        where = (where[0], alone.getsockname()[1], *where[2:])
     reserved = socket.socket(family, kind, proto)
     try:
         reserved.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -172,9 +178,10 @@ def reserved_port(address: HostPort) -> socket.socket:
     return reserved
 
 
-async def wait_until_listening(address: HostPort, children: list[Supervised]) -> str:
+async def wait_until_listening(address: HostPort, children: list[Supervised],
+                               stop: asyncio.Event) -> str:
     """Wait until a gateway process takes connections; the failure when one cannot start."""
-    while True:
+    while not stop.is_set():
         for child in children:
             failure = child.keep_running()
             if failure:
@@ -186,6 +193,7 @@ async def wait_until_listening(address: HostPort, children: list[Supervised]) ->
             continue
         writer.close()
         return ""
+    return ""
 
 
 class SmtpGateway:
@@ -255,6 +263,11 @@ async def _serve(config: Config, smtp: HostPort, http: HostPort | None,
                  with_worker: bool, processes: int) -> None:
     warn_of_an_unqualified_hostname(config)
     raise_open_file_limit(config.max_sessions)
+    # From the start, so a SIGTERM while the children start still stops them too.
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
     in_process = processes == 1
     gateway = SmtpGateway(config) if in_process else None
     reserved: socket.socket | None = None
@@ -286,7 +299,7 @@ async def _serve(config: Config, smtp: HostPort, http: HostPort | None,
                                 lambda: start_gateway_process(listening, counts),
                                 give_up_at_start=True)
                      for n in range(processes)]
-        failure = await wait_until_listening(listening, children)
+        failure = await wait_until_listening(listening, children, stop)
     else:
         fresh_scan_counts(config.home, several_processes=False)
     worker = Supervised("worker", start_worker_process) if with_worker else None
@@ -295,10 +308,6 @@ async def _serve(config: Config, smtp: HostPort, http: HostPort | None,
           + (f", HTTP on http://{http}/" if http else "")
           + (", delivery worker running" if worker else ""), flush=True)
 
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
     if failure:
         log.error("%s serve=stopping", failure)
         stop.set()
