@@ -149,10 +149,10 @@ class Instance:
     def json(self, *args: str) -> Any:
         return json.loads(self.run(*args, "--json").stdout)
 
-    def start(self, http: bool = False, processes: int | None = None) -> None:
+    def start(self, http: bool = False, processes: int | None = None, *extra: str) -> None:
         self.smtp_port = self.smtp_port or free_port()
         command = [sys.executable, "-m", "casegate", "serve",
-                   "--smtp", f"127.0.0.1:{self.smtp_port}"]
+                   "--smtp", f"127.0.0.1:{self.smtp_port}", *extra]
         if processes is not None:
             command += ["--processes", str(processes)]
         if http:

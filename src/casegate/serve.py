@@ -28,6 +28,7 @@ from casegate.gateway.server import Gateway
 from casegate.mail.hostport import HostPort, HostPortError, parse_hostport
 from casegate.routing.snapshot import TableCache
 from casegate.spool.store import DurableStore
+from casegate.spool.vocabulary import Source
 
 log = logging.getLogger("casegate.serve")
 
@@ -199,12 +200,21 @@ async def wait_until_listening(address: HostPort, children: list[Supervised],
 class SmtpGateway:
     """One process's gateway: the routing table, the group commit and the SMTP server."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, source: Source = Source.SMTP) -> None:
         self.tables = TableCache()
         self.store = DurableStore()
         self.classifiers = load_classifiers()
         self.server = Gateway(config, GatewayHandler(config, self.tables, self.store,
-                                                     self.classifiers))
+                                                     self.classifiers, source))
+
+    async def listen(self, address: str) -> str:
+        """Listen on ``HOST:PORT`` or ``unix:PATH``; where it listens."""
+        if address.startswith("unix:"):
+            await self.server.start_unix(address.removeprefix("unix:"))
+            return address
+        where = listen_address(address, "--lmtp")
+        await self.server.start(where.host, where.port)
+        return str(HostPort(where.host, self.server.port))
 
     async def open(self) -> None:
         await asyncio.to_thread(self.tables.reload)
@@ -260,7 +270,7 @@ def gateway_processes(requested: int | None) -> int:
 
 
 async def _serve(config: Config, smtp: HostPort, http: HostPort | None,
-                 with_worker: bool, processes: int) -> None:
+                 with_worker: bool, processes: int, lmtp: str = "") -> None:
     warn_of_an_unqualified_hostname(config)
     raise_open_file_limit(config.max_sessions)
     # From the start, so a SIGTERM while the children start still stops them too.
@@ -270,8 +280,12 @@ async def _serve(config: Config, smtp: HostPort, http: HostPort | None,
         loop.add_signal_handler(signum, stop.set)
     in_process = processes == 1
     gateway = SmtpGateway(config) if in_process else None
+    lmtp_gateway = SmtpGateway(config, Source.LMTP) if lmtp else None
     reserved: socket.socket | None = None
     try:
+        if lmtp_gateway is not None:
+            await lmtp_gateway.open()
+            lmtp = await lmtp_gateway.listen(lmtp)
         if gateway is not None:
             await gateway.open()
             await gateway.server.start(smtp.host, smtp.port)
@@ -283,8 +297,9 @@ async def _serve(config: Config, smtp: HostPort, http: HostPort | None,
             listening = HostPort(smtp.host, reserved.getsockname()[1])
         http_server = HttpServer(http.host, http.port, str(listening)) if http else None
     except OSError as exc:
-        if gateway is not None:
-            await asyncio.to_thread(gateway.store.close)
+        for opened in (gateway, lmtp_gateway):
+            if opened is not None:
+                await asyncio.to_thread(opened.store.close)
         raise CasegateError(f"cannot listen: {exc.strerror or exc}") from None
     # What is loaded by now lives as long as the process: keep the collector from walking
     # it again and again (its pauses landed inside console requests).
@@ -305,6 +320,7 @@ async def _serve(config: Config, smtp: HostPort, http: HostPort | None,
     worker = Supervised("worker", start_worker_process) if with_worker else None
     print(f"casegate: SMTP on {listening}"
           + ("" if in_process else f" ({processes} gateway processes)")
+          + (f", LMTP on {lmtp}" if lmtp_gateway else "")
           + (f", HTTP on http://{http}/" if http else "")
           + (", delivery worker running" if worker else ""), flush=True)
 
@@ -329,8 +345,9 @@ async def _serve(config: Config, smtp: HostPort, http: HostPort | None,
             log.error("http=stopped serve=stopping")
             stop.set()
     log.info("stopping: finishing open SMTP sessions")
-    if gateway is not None:
-        await gateway.close()
+    for opened in (gateway, lmtp_gateway):
+        if opened is not None:
+            await opened.close()
     await asyncio.gather(*(child.stop(GATEWAY_STOP_GRACE) for child in children))
     if reserved is not None:
         reserved.close()
@@ -343,11 +360,11 @@ async def _serve(config: Config, smtp: HostPort, http: HostPort | None,
 
 
 def serve(config: Config, smtp: str, http: str | None, with_worker: bool = True,
-          processes: int | None = 1) -> None:
+          processes: int | None = 1, lmtp: str = "") -> None:
     asyncio.run(
         _serve(config, listen_address(smtp, "--smtp"),
                listen_address(http, "--http") if http else None, with_worker,
-               gateway_processes(processes))
+               gateway_processes(processes), lmtp)
     )
 
 

@@ -27,7 +27,22 @@ def register(subcommands: Subcommands) -> None:
                    help="gateway processes accepting SMTP on the one port (default: one per"
                         f" core, here {os.cpu_count() or 1}; 1 serves SMTP in the serving"
                         " process itself)")
+    p.add_argument("--lmtp", default="", metavar="HOST:PORT|unix:PATH",
+                   help="also take mail from the company's mail server over LMTP there"
+                        " (default: no LMTP)")
     p.set_defaults(func=serve, long_running=True)
+
+    p = subcommands.add_parser(
+        "deliver", help="take one message on standard input, as from a mail server's pipe",
+        description="Store the message read from standard input for the recipients given,"
+                    " as if it had come over SMTP. The exit status tells a mail server what"
+                    " to do: 0 stored, 67 unknown recipient, 75 try again later, 69 refused"
+                    " for another reason (sysexits.h).")
+    p.add_argument("--to", action="append", required=True, metavar="ADDRESS",
+                   help="an envelope recipient (repeat for more)")
+    p.add_argument("--sender", default="", metavar="ADDRESS",
+                   help="the envelope sender (default: the null sender)")
+    p.set_defaults(func=deliver)
 
     p = subcommands.add_parser("gateway", help=argparse.SUPPRESS)
     p.add_argument("--listen", required=True, metavar="HOST:PORT")
@@ -55,7 +70,17 @@ def serve(args: argparse.Namespace) -> None:
     from casegate.serve import serve as run_serve
 
     run_serve(get_config(), args.smtp, args.http, with_worker=not args.no_worker,
-              processes=args.processes)
+              processes=args.processes, lmtp=args.lmtp)
+
+
+def deliver(args: argparse.Namespace) -> None:
+    import sys
+
+    from casegate.gateway.pipe import deliver_from
+
+    status, reply = deliver_from(sys.stdin.buffer, args.to, args.sender, get_config())
+    print(reply, file=sys.stderr if status else sys.stdout)
+    raise SystemExit(status)
 
 
 def gateway(args: argparse.Namespace) -> None:

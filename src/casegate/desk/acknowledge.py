@@ -61,6 +61,8 @@ def reason_not_to_acknowledge(filed: Filed, table: RoutingTable) -> str:
     mail = filed.arrival.mail
     if not filed.created:
         return "not a new conversation"
+    if filed.arrival.quiet:
+        return "old mail (imported, or older than its mailbox)"
     if mail.automated:
         return f"automated mail ({mail.automated})"
     if not filed.arrival.mail_from:

@@ -21,7 +21,9 @@ class DeskArrival:
     it answers, and takes that conversation's intake when filed. ``peer``: the client the
     gateway received it from; ``spam``: the gateway classified it as spam (a rule with
     "bypass spam filter" let it through). ``recovered``: a person took it out of the
-    suspended mail, so it is filed without being suspended again.
+    suspended mail, so it is filed without being suspended again. ``quiet``: old mail
+    (imported, or older than the mailbox it was fetched from): filed without
+    acknowledgement or notification, and never counted as a flood.
     """
 
     intake: Intake | None
@@ -34,6 +36,7 @@ class DeskArrival:
     peer: str = ""
     spam: bool = False
     recovered: bool = False
+    quiet: bool = False
 
     def __post_init__(self) -> None:
         self.mail.sender, note = or_envelope_sender(self.mail.sender, self.mail_from)

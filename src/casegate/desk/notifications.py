@@ -51,7 +51,7 @@ def compose(filed: Filed, agent: Agent, hostname: str) -> tuple[bytes, str]:
 def notifications(filed: list[Filed], table: RoutingTable, hostname: str
                   ) -> list[AcceptedMessage]:
     news = [f for f in filed if f.message is not None and f.message.direction == Direction.INBOUND
-            and not f.message.automated]
+            and not f.message.automated and not f.arrival.quiet]
     if not news:
         return []
     agents = list(Agent.objects.filter(notify=True, user__is_active=True)

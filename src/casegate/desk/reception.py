@@ -33,7 +33,9 @@ log = logging.getLogger("casegate.desk")
 class DeskDelivery:
     """A delivery to the desk that the worker claimed; ``intake_id`` None: mail to an agent's
     reply address. ``peer``: the client the gateway received the message from; ``spam``:
-    whether the gateway classified the message as spam."""
+    whether the gateway classified the message as spam; ``quiet``: old mail (imported, or
+    older than the mailbox it was fetched from), filed without acknowledgement or
+    notification."""
 
     id: int
     queue_id: str
@@ -44,6 +46,7 @@ class DeskDelivery:
     mail_from: str
     peer: str
     spam: bool = False
+    quiet: bool = False
 
 
 @dataclass
@@ -74,7 +77,7 @@ def receive(deliveries: list[DeskDelivery]) -> Received:
         arrivals[delivery.id] = DeskArrival(
             intakes[delivery.intake_id], delivery.queue_id, delivery.original_recipient,
             delivery.received_at, mail, delivery.raw, delivery.mail_from, delivery.peer,
-            delivery.spam)
+            delivery.spam, quiet=delivery.quiet)
     known = prefetch(list(arrivals.values()))
     try:
         store_contents(list(arrivals.values()))

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
 import re
 import ssl
 from typing import Any, ClassVar, cast
@@ -15,6 +17,7 @@ from casegate.config import Config
 from casegate.gateway.handler import GatewayHandler
 from casegate.gateway.limits import SessionLimits
 from casegate.gateway.transaction import Transaction
+from casegate.spool.vocabulary import Source
 
 log = logging.getLogger("casegate.gateway")
 
@@ -140,7 +143,7 @@ class GatewaySMTP(SMTP):
         # setting up a session about a quarter cheaper (measured in bench/), and leaves
         # aiosmtpd no AUTH mechanism: there is no submission service to log in to.
         cls = type(self)
-        if cls._command_names is None:
+        if "_command_names" not in cls.__dict__ or cls._command_names is None:
             cls._command_names = [
                 name for name in super().__dir__() if name.startswith("smtp_")
             ]
@@ -258,6 +261,23 @@ class GatewaySMTP(SMTP):
             self.transport.close()
 
 
+class GatewayLMTP(GatewaySMTP):
+    """One LMTP session (RFC 2033) from the company's mail server: LHLO instead of EHLO, and
+    a reply for each accepted recipient after DATA (see the handler)."""
+
+    show_smtp_greeting = False
+
+    @syntax("LHLO hostname")
+    async def smtp_LHLO(self, arg: str) -> None:
+        await super().smtp_EHLO(arg)
+
+    async def smtp_HELO(self, arg: str) -> None:
+        await self.push("500 5.5.1 HELO is not an LMTP command; use LHLO")
+
+    async def smtp_EHLO(self, arg: str) -> None:
+        await self.push("500 5.5.1 EHLO is not an LMTP command; use LHLO")
+
+
 def tls_context(config: Config) -> ssl.SSLContext | None:
     if not config.tls_cert:
         return None
@@ -280,7 +300,8 @@ class Gateway:
                                     config.is_trusted)
 
     def _protocol(self) -> GatewaySMTP:
-        return GatewaySMTP(
+        kind = GatewayLMTP if self.handler.source == Source.LMTP else GatewaySMTP
+        return kind(
             self.handler,
             self.sessions,
             self._rewrites,
@@ -288,7 +309,7 @@ class Gateway:
             data_size_limit=self.config.max_message_size,
             enable_SMTPUTF8=True,
             hostname=self.config.hostname,
-            ident=f"casegate {__version__} ESMTP",
+            ident=f"casegate {__version__} {'LMTP' if kind is GatewayLMTP else 'ESMTP'}",
             tls_context=self._tls,
             timeout=self.config.smtp_timeout,
         )
@@ -298,6 +319,13 @@ class Gateway:
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(self._protocol, host, port, reuse_address=True,
                                                 reuse_port=reuse_port)
+
+    async def start_unix(self, path: str) -> None:
+        """Listen on a Unix socket (LMTP from the local mail server), replacing a stale one."""
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_unix_server(self._protocol, path)
 
     @property
     def port(self) -> int:

@@ -21,7 +21,7 @@ from casegate.spool.copy_edits import NO_COPY_EDITS, CopyEdits
 from casegate.spool.doorbell import CHANNEL as QUEUE_CHANNEL
 from casegate.spool.doorbell import ring_workers
 from casegate.spool.models import Quarantine
-from casegate.spool.vocabulary import DeliveryState
+from casegate.spool.vocabulary import DeliveryState, Source
 
 
 def new_queue_id() -> str:
@@ -69,6 +69,9 @@ class AcceptedMessage:
     subject: str = ""
     from_header: str = ""
     spam_report: dict[str, object] = field(default_factory=dict)
+    source: str = Source.SMTP
+    origin: str = ""  # where a copy that can come again came from (see Message.origin)
+    quiet: bool = False  # filed without acknowledgement or notification
     deliveries: list[DeliveryRow] = field(default_factory=list)
     quarantine: list[QuarantineRow] = field(default_factory=list)
 
@@ -118,7 +121,7 @@ def enqueue(batch: list[AcceptedMessage]) -> None:
             (m.queue_id, m.mail_from, ops.adapt_json_value(m.rcpt_tos, None), received, m.peer,
              m.helo, len(m.raw), m.message_id, m.subject, m.from_header, m.spam, m.spam_reason,
              m.auth_results, ops.adapt_json_value(m.spam_report, None), m.dsn_ret, m.dsn_envid,
-             m.raw)
+             str(m.source), m.origin, m.quiet, m.raw)
         )
         for d in m.deliveries:
             delivery_rows.append(
@@ -134,8 +137,9 @@ def enqueue(batch: list[AcceptedMessage]) -> None:
         cursor.executemany(
             "INSERT INTO gateway_message (queue_id, mail_from, rcpt_tos, received_at, peer, helo,"
             " size, message_id, subject, from_header, spam, spam_reason, auth_results,"
-            " spam_report, dsn_ret, dsn_envid, raw)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            " spam_report, dsn_ret, dsn_envid, source, origin, quiet, raw)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,"
+            " %s, %s)",
             message_rows,
         )
         if delivery_rows:

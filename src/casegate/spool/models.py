@@ -10,7 +10,7 @@ from __future__ import annotations
 from django.db import models
 
 from casegate.mail.headers import SHOWN_LENGTH
-from casegate.spool.vocabulary import FINAL_FAILURES, DeliveryKind, DeliveryState, DsnState
+from casegate.spool.vocabulary import FINAL_FAILURES, DeliveryKind, DeliveryState, DsnState, Source
 
 
 class Message(models.Model):
@@ -39,11 +39,24 @@ class Message(models.Model):
     dsn_ret = models.CharField(max_length=4, blank=True, default="",
                                help_text="DSN RET from MAIL FROM: FULL or HDRS")
     dsn_envid = models.CharField(max_length=100, blank=True, default="")
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.SMTP,
+                              db_default=Source.SMTP)
+    origin = models.CharField(
+        max_length=500, blank=True, default="", db_default="",
+        help_text="where this copy came from, when it can come again (a mailbox's message,"
+                  " an imported file): a second copy with the same origin is not stored")
+    quiet = models.BooleanField(
+        default=False, db_default=False,
+        help_text="filed at the desk without acknowledgement or notification (old mail)")
     raw = models.BinaryField()
 
     class Meta:
         app_label = "gateway"
         ordering = ["-received_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["origin"], condition=~models.Q(origin=""),
+                                    name="gateway_message_one_per_origin"),
+        ]
 
     def __str__(self) -> str:
         return self.queue_id

@@ -39,6 +39,7 @@ class Claimed:
     edits: CopyEdits = NO_COPY_EDITS
     peer: str = ""
     spam: bool = False  # the gateway's verdict on the message
+    quiet: bool = False  # filed without acknowledgement or notification
 
 
 # The shortest sleep between two looks at the queue: a delivery due "now" that a claim
@@ -84,14 +85,14 @@ def claim(kinds: Iterable[str], limit: int, lease_seconds: float) -> list[Claime
     envelopes = {
         m["queue_id"]: m
         for m in Message.objects.filter(queue_id__in={r[1] for r in rows}).values(
-            "queue_id", "mail_from", "received_at", "peer", "spam"
+            "queue_id", "mail_from", "received_at", "peer", "spam", "quiet"
         )
     }
     claimed = [
         Claimed(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), r[7], r[8],
                 envelopes[r[1]]["mail_from"], envelopes[r[1]]["received_at"],
                 CopyEdits.from_json(_json(r[9])),
-                envelopes[r[1]]["peer"], envelopes[r[1]]["spam"])
+                envelopes[r[1]]["peer"], envelopes[r[1]]["spam"], envelopes[r[1]]["quiet"])
         for r in rows
     ]
     claimed.sort(key=lambda c: c.id)

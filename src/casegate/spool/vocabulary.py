@@ -34,6 +34,16 @@ class DeliveryKind(models.TextChoices):
     REMOTE = "remote", "remote SMTP"
 
 
+class Source(models.TextChoices):
+    """How a message reached casegate."""
+
+    SMTP = "smtp", "SMTP"
+    LMTP = "lmtp", "LMTP from the local mail server"
+    PIPE = "pipe", "casegate deliver (a pipe from the local mail server)"
+    MAILBOX = "mailbox", "fetched from a mailbox"
+    IMPORT = "import", "imported from old mail"
+
+
 class DsnState(models.TextChoices):
     """Where the delivery status notification (bounce or delay warning) of a delivery stands."""
 

@@ -125,7 +125,7 @@ def _noise(arrival: DeskArrival, facts: SuspensionFacts, opened: int) -> tuple[s
     if read_signed(mail.message_id) is not None:
         return SuspensionCause.LOOP, f"our own message {mail.message_id} came back"
     limit = get_config().loop_limit
-    if 0 < limit <= opened:
+    if 0 < limit <= opened and not arrival.quiet:  # old mail comes in bulk, not a loop
         return SuspensionCause.LOOP, (f"{opened} {arrival.kind}s opened by {mail.sender} in the"
                                       f" last hour (CASEGATE_LOOP_LIMIT is {limit})")
     if mail.automated:

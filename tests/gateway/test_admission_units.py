@@ -9,7 +9,7 @@ import pytest
 
 from casegate.filtering.classifiers import GTUBE, SpamVerdict
 from casegate.filtering.vocabulary import SpamAction
-from casegate.gateway.handler import plan_deliveries, verdict_refusal
+from casegate.gateway.admission import plan_deliveries, verdict_refusal
 from casegate.mail.headers import header_block
 from casegate.routing.engine import Routing, Target, TargetKind, Verdict
 from casegate.spool import messages

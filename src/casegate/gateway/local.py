@@ -1,0 +1,81 @@
+"""The way in for mail a local program hands over: ``casegate deliver`` (a pipe from the
+company's mail server), the mailbox fetcher and the importer.
+
+A message enters here exactly where SMTP mail does (:class:`~casegate.gateway.admission.
+Admission`: loop checks, classification, routing, the durable write), as if sent to the
+recipients given. Its ``origin`` makes a copy that can come again (a mailbox's message, an
+imported file) stored once: a second copy is answered with the first one's queue id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from types import TracebackType
+
+from casegate.config import Config
+from casegate.filtering.classifiers import close_classifiers, load_classifiers
+from casegate.gateway.admission import Admission, Admitted, Arrival, recipient_refusal, route
+from casegate.routing.snapshot import TableCache
+from casegate.spool.models import Message
+from casegate.spool.store import DurableStore
+from casegate.spool.vocabulary import Source
+
+# What a duplicate is answered: it was stored before, so the sender may forget it.
+ALREADY_STORED = "250 2.0.0 Ok: already stored as {queue_id}"
+
+
+def stored_origins(origins: list[str]) -> dict[str, str]:
+    """The queue id of each origin already stored."""
+    return dict(Message.objects.filter(origin__in=[o for o in origins if o])
+                .values_list("origin", "queue_id"))
+
+
+class LocalDoor:
+    """Admits messages from a local program; use as ``async with LocalDoor(...) as door``.
+
+    ``source``: how the messages came (the stored message keeps it); ``checked`` False
+    stores them without asking the spam classifiers (old mail being imported)."""
+
+    def __init__(self, config: Config, source: Source, checked: bool = True) -> None:
+        self.config = config
+        self.source = source
+        self.checked = checked
+        self.tables = TableCache()
+        self.store = DurableStore()
+        self.classifiers = load_classifiers() if checked else []
+        self.admission = Admission(config, self.classifiers, self.store)
+
+    async def __aenter__(self) -> LocalDoor:
+        await asyncio.to_thread(self.tables.reload)
+        self.store.start()
+        return self
+
+    async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                        trace: TracebackType | None) -> None:
+        await close_classifiers(self.classifiers)
+        await asyncio.to_thread(self.store.close)
+        self.tables.close()
+
+    async def admit(self, content: bytes, recipients: list[str], mail_from: str = "", *,
+                    origin: str = "", quiet: bool = False, helo: str = "",
+                    received_at: datetime | None = None) -> Admitted:
+        """Store ``content`` for ``recipients``; refused whole when any recipient is."""
+        if origin:
+            known = await asyncio.to_thread(stored_origins, [origin])
+            if origin in known:
+                return Admitted(ALREADY_STORED.format(queue_id=known[origin]), known[origin])
+        if self.tables.needs_reload():
+            await asyncio.to_thread(self.tables.reload)
+        table = self.tables.table
+        routings = [route(address, table, sender=mail_from) for address in recipients]
+        for routing in routings:
+            refused = recipient_refusal(routing)
+            if refused:
+                return Admitted(refused)
+        arrival = Arrival(content, mail_from, table, routings, helo=helo or self.source,
+                          protocol=self.source.upper(), source=self.source, origin=origin,
+                          quiet=quiet, checked=self.checked)
+        if received_at is not None:
+            arrival.received_at = received_at
+        return await self.admission.admit(arrival)
