@@ -28,9 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import grp
 import os
-import pwd
 import re
 import shutil
 import signal
@@ -46,10 +44,12 @@ from pathlib import Path
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tests.postfix
+from tests.postfix import POSTFIX, PostfixInstance
+
 from smtp_load import LoadResult, free_port, load, percentile, run_load, wait_banner
 
 PY = sys.executable
-POSTFIX = "/usr/sbin/postfix"
 RCPT = "crm@solarmora.com"
 WARMUP = 200
 
@@ -299,171 +299,6 @@ def casegate_server(sink_port: int) -> Iterator[tuple[int, int, Callable[[int], 
         shutil.rmtree(home, ignore_errors=True)
 
 
-# -- Postfix -------------------------------------------------------------------------------
-
-MASTER_CF = """\
-# service type  private unpriv  chroot  wakeup  maxproc command + args
-{listen} inet  n       -       n       -       -       smtpd
-pickup    unix  n       -       n       60      1       pickup
-cleanup   unix  n       -       n       -       0       cleanup
-qmgr      unix  n       -       n       300     1       qmgr
-rewrite   unix  -       -       n       -       -       trivial-rewrite
-bounce    unix  -       -       n       -       0       bounce
-defer     unix  -       -       n       -       0       bounce
-trace     unix  -       -       n       -       0       bounce
-verify    unix  -       -       n       -       1       verify
-flush     unix  n       -       n       1000?   0       flush
-proxymap  unix  -       -       n       -       -       proxymap
-proxywrite unix -       -       n       -       1       proxymap
-smtp      unix  -       -       n       -       -       smtp
-relay     unix  -       -       n       -       -       smtp
-showq     unix  n       -       n       -       -       showq
-error     unix  -       -       n       -       -       error
-retry     unix  -       -       n       -       -       error
-discard   unix  -       -       n       -       -       discard
-local     unix  -       n       n       -       -       local
-virtual   unix  -       n       n       -       -       virtual
-lmtp      unix  -       -       n       -       -       lmtp
-anvil     unix  -       -       n       -       1       anvil
-scache    unix  -       -       n       -       1       scache
-postlog   unix-dgram n  -       n       -       1       postlogd
-"""
-
-MAIN_CF = """\
-# A private benchmark instance: nothing here is shared with the system's Postfix.
-compatibility_level = 3.6
-queue_directory = {root}/queue
-data_directory = {root}/data
-mail_owner = postfix
-setgid_group = postdrop
-syslog_name = postfix-relay-bench
-maillog_file = {root}/maillog
-maillog_file_prefixes = {root}
-myhostname = postfix-bench.test
-mydomain = bench.test
-myorigin = $myhostname
-mydestination =
-local_recipient_maps =
-alias_maps =
-alias_database =
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
-mynetworks = 127.0.0.0/8
-relayhost =
-virtual_alias_domains = solarmora.com
-virtual_alias_maps = texthash:{config}/virtual
-transport_maps = texthash:{config}/transport
-smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
-smtpd_recipient_restrictions =
-smtp_dns_support_level = disabled
-smtp_host_lookup = native
-lmtp_host_lookup = native
-smtpd_peername_lookup = no
-biff = no
-append_dot_mydomain = no
-"""
-
-
-class PostfixInstance:
-    """A private Postfix: config, queue, data and log under one temporary directory."""
-
-    def __init__(self, smtp_port: int, sink_port: int) -> None:
-        self.smtp_port = smtp_port
-        self.sink_port = sink_port
-        self.root = Path(tempfile.mkdtemp(prefix="postfix-relay-bench-"))
-        self.config = self.root / "config"
-        self.started = False
-
-    def postfix(self, *words: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run([POSTFIX, "-c", str(self.config), *words], capture_output=True,
-                              text=True, timeout=120)
-        if check and done.returncode:
-            raise RuntimeError(f"postfix {' '.join(words)} failed: "
-                               f"{(done.stderr or done.stdout).strip()}\n{self.log_tail()}")
-        return done
-
-    def write_config(self) -> None:
-        owner = pwd.getpwnam("postfix")
-        postdrop = grp.getgrnam("postdrop").gr_gid
-        # Postfix's daemons run as the postfix user and must reach the queue below root.
-        self.root.chmod(0o755)
-        self.config.mkdir(mode=0o755)
-        files = {
-            "main.cf": MAIN_CF.format(root=self.root, config=self.config),
-            "master.cf": MASTER_CF.format(listen=f"127.0.0.1:{self.smtp_port}"),
-            "virtual": f"{RCPT} support@my-crm.com\n",
-            "transport": f"my-crm.com smtp:[127.0.0.1]:{self.sink_port}\n",
-        }
-        for name, text in files.items():
-            path = self.config / name
-            path.write_text(text)
-            path.chmod(0o644)
-        # The queue and data directories as postfix-files lays them out (what
-        # "post-install create-missing" would create); "postfix set-permissions" is not used
-        # because it also resets the modes of the system's Postfix binaries.
-        queue = self.root / "queue"
-        queue.mkdir(mode=0o755)
-        for name in ("active", "bounce", "corrupt", "defer", "deferred", "flush", "hold",
-                     "incoming", "private", "saved", "trace"):
-            (queue / name).mkdir(mode=0o700)
-            os.chown(queue / name, owner.pw_uid, -1)
-        for name, mode in (("maildrop", 0o730), ("public", 0o710)):
-            (queue / name).mkdir()
-            os.chown(queue / name, owner.pw_uid, postdrop)
-            (queue / name).chmod(mode)
-        (queue / "pid").mkdir(mode=0o755)
-        data = self.root / "data"
-        data.mkdir(mode=0o700)
-        os.chown(data, owner.pw_uid, owner.pw_gid)
-
-    def start(self) -> None:
-        self.write_config()
-        self.postfix("check")
-        self.started = True
-        self.postfix("start")
-        wait_banner(self.smtp_port)
-
-    def master_pid(self) -> int | None:
-        try:
-            return int((self.root / "queue" / "pid" / "master.pid").read_text().split()[0])
-        except (OSError, ValueError, IndexError):
-            return None
-
-    def pids(self) -> list[int]:
-        pid = self.master_pid()
-        return tree(pid) if pid else []
-
-    def retarget(self, port: int) -> None:
-        (self.config / "transport").write_text(f"my-crm.com smtp:[127.0.0.1]:{port}\n")
-        self.postfix("reload")
-        time.sleep(1.0)  # qmgr and trivial-rewrite restart with the new map
-
-    def log_tail(self, lines: int = 15) -> str:
-        try:
-            text = (self.root / "maillog").read_text(errors="replace").splitlines()
-        except OSError:
-            return "(no maillog)"
-        return "\n".join(text[-lines:])
-
-    def warnings(self) -> list[str]:
-        try:
-            text = (self.root / "maillog").read_text(errors="replace").splitlines()
-        except OSError:
-            return []
-        return [line for line in text if "warning:" in line or "fatal:" in line]
-
-    def close(self) -> None:
-        try:
-            if self.started and self.master_pid():
-                self.postfix("stop", check=False)
-                pid = self.master_pid()
-                deadline = time.monotonic() + 15
-                while pid and psutil.pid_exists(pid) and time.monotonic() < deadline:
-                    time.sleep(0.1)
-        finally:
-            shutil.rmtree(self.root, ignore_errors=True)
-
-
 # -- report --------------------------------------------------------------------------------
 
 
@@ -527,7 +362,13 @@ def main() -> None:
         return
 
     sink = CountingSink(free_port()).start()
-    instance = PostfixInstance(free_port(), sink.port)
+    # The same forwarding address as casegate's rule, and the same next hop.
+    instance = PostfixInstance(
+        free_port(),
+        {"virtual": f"{RCPT} support@my-crm.com\n",
+         "transport": f"my-crm.com smtp:[127.0.0.1]:{sink.port}\n"},
+        main="virtual_alias_domains = solarmora.com\n"
+             "virtual_alias_maps = texthash:{config}/virtual\n")
     try:
         instance.start()
         version = subprocess.run(["postconf", "-c", str(instance.config), "-h", "mail_version"],
@@ -537,7 +378,8 @@ def main() -> None:
         results.append(result)
         arrival_port = free_port()
         with ArrivalSink(arrival_port) as arrivals:
-            instance.retarget(arrival_port)
+            instance.rewrite("transport", f"my-crm.com smtp:[127.0.0.1]:{arrival_port}\n")
+            time.sleep(1.0)  # qmgr and trivial-rewrite restart with the new map
             measure_latency(result, instance.smtp_port, arrivals, m, args.latency_rate,
                             args.latency_seconds)
         warnings = instance.warnings()

@@ -18,6 +18,11 @@ for package in rspamd:/usr/bin/rspamd spamd:/usr/sbin/spamd; do
         apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${package%%:*}" >/dev/null
     fi
 done
+# Postfix's pipe service runs `casegate deliver` as an unprivileged user, who must reach the
+# venv's Python: one installed under /root needs /root traversable (not listable).
+if [ "$(id -u)" = 0 ] && [[ "$(readlink -f .venv/bin/python)" == /root/* ]]; then
+    chmod o+x /root
+fi
 .venv/bin/ruff check src tests bench
 .venv/bin/lint-imports
 CASEGATE_HOME="$(mktemp -d)" .venv/bin/mypy
