@@ -63,6 +63,7 @@ class HttpServer:
     """
 
     def __init__(self, host: str, port: int, smtp_listen: str) -> None:
+        # Here, not at the top: the gateway processes never load the console's modules.
         from waitress.server import create_server
 
         from casegate.console.routing_views import SMTP_LISTEN
@@ -393,6 +394,7 @@ def run_gateway(config: Config, listen: str, parent_pid: int) -> None:
 
 
 def run_worker(config: Config, parent_pid: int | None) -> None:
+    # Here, not at the top: the gateway processes never load the delivery worker.
     from casegate.delivery.worker import DeliveryWorker
 
     worker = DeliveryWorker(config, parent_pid)

@@ -18,20 +18,19 @@ from auditlog.registry import auditlog
 from django.contrib.auth import get_user_model
 from django.db.models import Q
 
+from casegate.delivery.models import SigningKey, Transport
+from casegate.desk.models import Agent, BlockedSender, Case, Intake, Lead, SuspendedMessage
+from casegate.directory.models import Account, Domain, Group, GroupMember
+from casegate.routing.models import Rule
+from casegate.spool.models import Quarantine
+
 
 def register_audited_models() -> None:
-    from casegate.api.models import ApiToken
-    from casegate.delivery.models import SigningKey, Transport
-    from casegate.desk.models import Agent, BlockedSender, Case, Intake, Lead, SuspendedMessage
-    from casegate.directory.models import Account, Domain, Group, GroupMember
-    from casegate.routing.models import Rule
-    from casegate.spool.models import Quarantine
-
+    """The API registers its tokens itself (``api/apps.py``)."""
     for model in (Rule, Domain, Account, Group, GroupMember, Transport, Intake, Agent,
                   BlockedSender):
         auditlog.register(model)
     auditlog.register(SigningKey, exclude_fields=["private_key"])
-    auditlog.register(ApiToken, exclude_fields=["key_sha256", "last_used_at"])
     auditlog.register(Case, include_fields=["status", "priority", "assignee", "team", "tags",
                                             "first_response_due_at"])
     auditlog.register(Lead, include_fields=["status", "converted_by"])

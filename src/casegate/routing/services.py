@@ -18,7 +18,7 @@ from casegate.directory.addresses import (
     normalize_domain,
     split_address,
 )
-from casegate.directory.claims import mailbox_addresses, owner_of
+from casegate.directory.claims import Claim, Claimant, mailbox_addresses, owner_of
 from casegate.directory.models import Domain, Group, OrgUnit
 from casegate.directory.services import DirectoryError, find_unit, unit_paths
 from casegate.errors import CasegateError
@@ -34,6 +34,17 @@ _ACTIONS = frozenset(RuleAction.values)
 
 class RuleError(CasegateError):
     """A rule was refused."""
+
+
+def _forwarding(address: str) -> Claim | None:
+    rule = Rule.objects.filter(match_type=MatchType.ADDRESS, match_value=address).first()
+    if rule is None:
+        return None
+    return Claim("rule", _("the forwarding address of rule #%(id)s") % {"id": rule.pk})
+
+
+# A rule's address is claimed after every mailbox (see casegate.directory.claims).
+FORWARDING = Claimant(40, _forwarding)
 
 
 @dataclass

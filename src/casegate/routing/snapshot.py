@@ -8,9 +8,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from casegate.config import Config, get_config
+from casegate.directory.models import Account, Domain, Group, GroupMember, OrgUnit
 from casegate.routing.engine import (
     ABUSE,
     POSTMASTER,
@@ -19,15 +21,13 @@ from casegate.routing.engine import (
     build_table,
     compile_rule,
 )
+from casegate.routing.models import AddressList, Route, RoutingVersion, Rule
+from casegate.routing.sources import desk_addresses
 
 
 def load_table() -> RoutingTable:
-    """Read the directory and the enabled rules in one consistent transaction."""
-    from casegate.desk.authorship import reply_address
-    from casegate.desk.models import Agent, Intake
-    from casegate.directory.models import Account, Domain, Group, GroupMember, OrgUnit
-    from casegate.routing.models import AddressList, Route, RoutingVersion, Rule
-
+    """Read the directory, the desk's addresses and the enabled rules in one consistent
+    transaction."""
     with transaction.atomic():
         version_row = RoutingVersion.objects.filter(pk=1).first()
         version = version_row.version if version_row else 0
@@ -38,21 +38,19 @@ def load_table() -> RoutingTable:
         groups: dict[str, list[str]] = {address: [] for address, _ in group_rows}
         for group_address, member in GroupMember.objects.values_list("group__address", "address"):
             groups[group_address].append(member)
-        intakes = dict(Intake.objects.values_list("address", "id"))
+        desk = desk_addresses()
         routes = {pk: (f"smtp:{host}:{port}", tls) for pk, host, port, tls
                   in Route.objects.values_list("id", "host", "port", "require_tls")}
         rules = [_compiled(row, routes) for row in Rule.objects.filter(enabled=True).values()]
         units = dict(OrgUnit.objects.values_list("id", "parent_id"))
         lists = dict(AddressList.objects.values_list("id", "entries"))
         roles = role_addresses(get_config())
-        agents = list(Agent.objects.filter(user__is_active=True)
-                      .values_list("id", "user__email"))
     return build_table(
         version=version,
         domains=[name for name, _ in domain_rows],
         accounts=[address for address, _ in account_rows],
         groups=groups,
-        intakes=intakes,
+        intakes=desk.intakes,
         rules=rules,
         mailbox_relays={name: relay for name, relay in domain_rows if relay},
         delimiter=get_config().recipient_delimiter,
@@ -60,8 +58,8 @@ def load_table() -> RoutingTable:
         unit_parents=units,
         address_lists=lists,
         role_addresses=roles,
-        agent_addresses=[email for _, email in agents if email],
-        agent_reply_addresses=[reply_address(agent_id) for agent_id, _ in agents],
+        agent_addresses=desk.agent_addresses,
+        agent_reply_addresses=desk.agent_reply_addresses,
     )
 
 
@@ -69,8 +67,6 @@ def role_addresses(config: Config) -> dict[str, str]:
     """Where postmaster and abuse mail goes: ``CASEGATE_POSTMASTER`` and ``CASEGATE_ABUSE``
     (which defaults to the postmaster's), else the email address of the first active
     super administrator who has one; ``""`` when there is none."""
-    from django.contrib.auth import get_user_model
-
     postmaster = config.postmaster or (
         get_user_model().objects.filter(is_superuser=True, is_active=True)
         .exclude(email="").order_by("id").values_list("email", flat=True).first() or "")

@@ -19,6 +19,8 @@ from django.db import connections, models, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from casegate.directory.claims import owner_of
+from casegate.directory.models import OrgUnit
 from casegate.errors import CasegateError
 from casegate.routing.models import AddressList, Route, Rule, RuleVersion
 from casegate.routing.signals import bump_version
@@ -180,8 +182,6 @@ def _audit_replacements(version: RuleVersion) -> None:
 
 
 def _check_restorable(fields: dict[str, Any]) -> None:
-    from casegate.directory.models import OrgUnit
-
     for attname, model, what in (("route_id", Route, "route"),
                                  ("sender_list_id", AddressList, "address list"),
                                  ("recipient_list_id", AddressList, "address list"),
@@ -192,8 +192,6 @@ def _check_restorable(fields: dict[str, Any]) -> None:
     if Rule.objects.filter(pk=fields["id"]).exists():
         raise VersionError(f"rule #{fields['id']} exists again; it cannot be restored twice")
     if fields.get("match_type") == MatchType.ADDRESS:
-        from casegate.directory.claims import owner_of
-
         owner = owner_of(fields["match_value"])
         if owner is not None and not owner.forwarding:
             raise VersionError(
@@ -226,6 +224,7 @@ def _restore(fields: dict[str, Any]) -> None:
 
 
 def _undo(operation: dict[str, Any]) -> None:
+    # Here, not at the top: the rule services record their changes with this module.
     from casegate.routing.services import RuleError, move_rule, remove_rule, update_rule
 
     kind = operation["op"]
