@@ -95,9 +95,9 @@ class TestCA:
             .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
                 self.key.public_key()), critical=False)
             .sign(self.key, hashes.SHA256()))
-        stem = self.folder / f"{names[0]}-{x509.random_serial_number()}"
-        cert, key_file, chain = (stem.with_suffix(".crt"), stem.with_suffix(".key"),
-                                 stem.with_suffix(".chain"))
+        stem = f"{names[0]}-{certificate.serial_number}"
+        cert, key_file, chain = (self.folder / f"{stem}.crt", self.folder / f"{stem}.key",
+                                 self.folder / f"{stem}.chain.pem")
         pem = certificate.public_bytes(serialization.Encoding.PEM)
         cert.write_bytes(pem)
         chain.write_bytes(pem + self.certificate.public_bytes(serialization.Encoding.PEM))

@@ -3,7 +3,6 @@ and DNS questions through casegate's caching resolver."""
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -68,14 +67,6 @@ def txt(name: str, prefix: str) -> list[str]:
 
 def addresses_of(name: str) -> tuple[str, ...]:
     return tuple(r.address for kind in ("A", "AAAA") for r in lookup(name, kind))
-
-
-def is_address(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
 
 
 class DomainCheck(Protocol):
