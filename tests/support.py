@@ -337,13 +337,15 @@ class LocalDNS:
     ``zone`` maps a name (with the final dot) to {"MX": [...], "TXT": [...]} record texts;
     names not in it are NXDOMAIN. It can be changed while the server runs. Questions about a
     name in ``silent`` go unanswered, as with a name server that hangs; ``asked`` holds the
-    names asked about, in order.
+    names asked about, in order. Answers about a name in ``validated`` carry the AD bit, as
+    a validating resolver's do for a DNSSEC-signed zone.
     """
 
     def __init__(self, zone: dict[str, dict[str, list[str]]], silent: set[str] | None = None
                  ) -> None:
         self.zone = zone
         self.silent = silent or set()
+        self.validated: set[str] = set()
         self.asked: list[str] = []
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self._sock.bind(("127.0.0.1", 0))
@@ -361,6 +363,7 @@ class LocalDNS:
         return "".join(records).encode() if records else None
 
     def _serve(self) -> None:
+        import dns.flags
         import dns.message
         import dns.rcode
         import dns.rdatatype
@@ -379,6 +382,8 @@ class LocalDNS:
             self.asked.append(name)
             if name in self.silent:
                 continue
+            if name in self.validated:
+                response.flags |= dns.flags.AD
             if name not in self.zone:
                 response.set_rcode(dns.rcode.NXDOMAIN)
             elif self.zone[name].get(kind):

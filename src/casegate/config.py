@@ -118,6 +118,13 @@ def _number(minimum: float = 0.0, *, above: bool = False, scale: float = 1.0) ->
     return read
 
 
+def _port(raw: str) -> int:
+    port = _whole(1)(raw)
+    if port > 65535:
+        raise Invalid("is out of range: a port is at most 65535")
+    return int(port)
+
+
 def _flag(raw: str) -> bool:
     lowered = raw.strip().lower()
     if lowered in ("", "0", "no", "false", "off"):
@@ -281,6 +288,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CASEGATE_SMTP_TIMEOUT", _number(above=True), "300", FileType.NUMBER),
     Setting("CASEGATE_TLS_CERT", _optional),
     Setting("CASEGATE_TLS_KEY", _optional),
+    Setting("CASEGATE_TLS_CA_FILE", _optional),
     Setting("CASEGATE_TRUSTED_NETWORKS", _networks, "127.0.0.0/8,::1/128", FileType.LIST,
             keeps_empty=True),
     Setting("CASEGATE_CLASSIFIERS", _text, DEFAULT_CLASSIFIERS, FileType.LIST,
@@ -311,6 +319,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CASEGATE_SET_ASIDE_AFTER", _whole(1), "5", FileType.WHOLE),
     Setting("CASEGATE_DESTINATION_CONCURRENCY", _whole(1), "4", FileType.WHOLE,
             attribute="connections_per_destination"),
+    Setting("CASEGATE_REMOTE_SMTP_PORT", _port, "25", FileType.WHOLE),
+    Setting("CASEGATE_MTA_STS_PORT", _port, "443", FileType.WHOLE),
     Setting("CASEGATE_DNS_SERVERS", _name_servers, "", FileType.LIST),
     Setting("CASEGATE_SENDER_AUTH", _choice("on", "off", meaning=lambda v: v == "on"), "on"),
     Setting("CASEGATE_AUTHSERV_ID", _authserv_id, _hostname_read),
@@ -350,6 +360,7 @@ class Config:
     smtp_timeout: float
     tls_cert: str | None
     tls_key: str | None
+    tls_ca_file: str | None
     trusted_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
     classifiers: str
     rspamd_url: str
@@ -376,6 +387,8 @@ class Config:
     behind_proxy: bool
     set_aside_after: int
     connections_per_destination: int
+    remote_smtp_port: int
+    mta_sts_port: int
     dns_servers: tuple[tuple[str, int], ...]
     sender_auth: bool
     authserv_id: str

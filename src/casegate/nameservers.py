@@ -16,6 +16,7 @@ from typing import Any, Generic, TypeVar
 
 import dns.asyncresolver
 import dns.exception
+import dns.flags
 import dns.message
 import dns.nameserver
 import dns.resolver
@@ -170,6 +171,25 @@ def _own(kind: Callable[..., _R], servers: tuple[tuple[str, int], ...]) -> _R:
     if nameservers is not None:
         made.nameservers = nameservers
     return made
+
+
+async def validated(name: str, rdtype: str, lifetime: float) -> tuple[Any, ...] | None:
+    """The records of ``name`` and ``rdtype`` when the name servers vouch for them: the answer
+    carries the AD bit, so a validating resolver checked its DNSSEC signatures (RFC 6840
+    5.7); ``()`` when there are none. None when the answer is not validated: a name in an
+    unsigned zone, or name servers that do not validate.
+
+    Raises :class:`dns.exception.DNSException` when no name server answered."""
+    asking = _own(dns.asyncresolver.Resolver, get_config().dns_servers)
+    asking.use_edns(0, dns.flags.DO, 1232)
+    asking.flags = dns.flags.RD | dns.flags.AD
+    try:
+        answer = await asking.resolve(name, rdtype, lifetime=lifetime, search=False)
+    except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
+        return ()
+    if not answer.response.flags & dns.flags.AD:
+        return None
+    return tuple(answer)
 
 
 def txt_lookup(name: bytes, lifetime: float) -> bytes | None:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.certificates import TestCA
 from tests.mails import mail
 from tests.support import Instance, free_port, instance, smtp_sink
 
@@ -28,9 +29,16 @@ def self_signed(folder: Path) -> tuple[str, str]:
 
 
 @pytest.fixture(scope="module")
-def gateway(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Instance]:
+def test_ca(tmp_path_factory: pytest.TempPathFactory) -> TestCA:
+    return TestCA(tmp_path_factory.mktemp("ca"))
+
+
+@pytest.fixture(scope="module")
+def gateway(backend: str, tmp_path_factory: pytest.TempPathFactory,
+            test_ca: TestCA) -> Iterator[Instance]:
     cert, key = self_signed(tmp_path_factory.mktemp("tls"))
-    with instance(backend, CASEGATE_TLS_CERT=cert, CASEGATE_TLS_KEY=key) as inst:
+    with instance(backend, CASEGATE_TLS_CERT=cert, CASEGATE_TLS_KEY=key,
+                  CASEGATE_TLS_CA_FILE=str(test_ca.bundle)) as inst:
         inst.run("demo")
         inst.start(http=True)
         yield inst
@@ -138,10 +146,10 @@ def test_metrics_report_queue_depth_and_attempts(gateway: Instance) -> None:
 
 
 def test_outbound_mail_uses_starttls_and_require_tls_is_met(gateway: Instance,
-                                                          tmp_path: Path) -> None:
-    cert, key = self_signed(tmp_path)
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(cert, key)
+                                                          test_ca: TestCA) -> None:
+    """--require-tls verifies the certificate: the sink's comes from the CA the gateway's
+    CASEGATE_TLS_CA_FILE names, for the hop's address."""
+    context = test_ca.issue("127.0.0.1").server_context()
     port = free_port()
     gateway.run("transport", "add", "tls-crm.example", f"127.0.0.1:{port}", "--require-tls")
     gateway.run("rule", "add", "--match", "tls@solarmora.com", "--replace-recipient",

@@ -65,6 +65,18 @@ def register(subcommands: Subcommands) -> None:
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=verify)
 
+    p = subcommands.add_parser(
+        "doctor", help="check each domain's DNS records and this host: ok, warning or failing,"
+                       " with the record to publish; exit 0 all ok, 1 warnings, 2 failures")
+    p.add_argument("domains", nargs="*", metavar="DOMAIN",
+                   help="the domains to check (default: every company domain)")
+    p.add_argument("--smtp", default="127.0.0.1:2525", metavar="HOST:PORT",
+                   help="where the SMTP gateway listens (default: 127.0.0.1:2525)")
+    p.add_argument("--http", default=None, metavar="URL",
+                   help="where the HTTP app answers (default: CASEGATE_CONSOLE_URL)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=doctor)
+
 
 def serve(args: argparse.Namespace) -> None:
     from casegate.serve import serve as run_serve
@@ -105,3 +117,19 @@ def verify(args: argparse.Namespace) -> None:
     print(json.dumps(result.as_dict(), indent=2) if args.json else "\n".join(result.lines()))
     if not result.ok:
         raise SystemExit(1)
+
+
+def doctor(args: argparse.Namespace) -> int:
+    from casegate.directory.addresses import normalize_domain
+    from casegate.directory.models import Domain
+    from casegate.doctor.examination import examine, this_host
+    from casegate.mail.hostport import parse_hostport
+
+    config = get_config()
+    host = this_host(config, parse_hostport(args.smtp, default_host="127.0.0.1"),
+                     args.http or config.console_url)
+    domains = [normalize_domain(d) for d in args.domains] or list(
+        Domain.objects.order_by("name").values_list("name", flat=True))
+    report = examine(domains, host)
+    print(json.dumps(report.as_dict(), indent=2) if args.json else "\n".join(report.lines()))
+    return report.exit_code

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import ipaddress
 import logging
 import smtplib
 import socket
+import ssl
 import threading
 import time
 from collections import defaultdict
@@ -21,7 +23,12 @@ import dns.exception
 import dns.resolver
 from django.utils import timezone
 
+from casegate.config import get_config
 from casegate.nameservers import resolver
+from casegate.outbound_tls.dane import Tlsa, mismatch, tlsa_records
+from casegate.outbound_tls.mta_sts import Policies, Policy
+from casegate.outbound_tls.trust import unverified_context, verifying_context
+from casegate.outbound_tls.vocabulary import PolicyMode
 from casegate.spool.queue import Claimed
 
 log = logging.getLogger("casegate.delivery")
@@ -54,7 +61,10 @@ class Hop:
     host: str
     port: int
     protocol: str = "smtp"
+    # A route, transport or rule that requires TLS: verified TLS, or the message waits.
     require_tls: bool = False
+    # The MTA-STS policy of the recipient's domain, for an MX host it lists.
+    policy: Policy | None = None
 
     def __str__(self) -> str:
         return f"{self.protocol}:{self.host}:{self.port}"
@@ -93,7 +103,35 @@ async def mx_hops(domain: str) -> list[Hop]:
     records = sorted(answer, key=lambda r: r.preference)
     if len(records) == 1 and str(records[0].exchange) == ".":
         raise RouteError(f"5.1.10 {domain} accepts no mail (null MX)", permanent=True)
-    return [Hop(str(r.exchange).rstrip("."), 25) for r in records]
+    port = get_config().remote_smtp_port
+    return [Hop(str(r.exchange).rstrip("."), port) for r in records]
+
+
+# The MTA-STS policies of recipient domains, kept by this worker for their max_age.
+POLICIES = Policies()
+
+
+async def under_policy(domain: str, hops: list[Hop]) -> list[Hop]:
+    """The MX hosts ``domain``'s MTA-STS policy lets mail go to, each carrying the policy:
+    in ``enforce`` mode only the hosts it lists (none: the mail waits), in ``testing`` mode
+    all, those it does not list logged."""
+    policy, problem = await POLICIES.for_domain(domain)
+    if problem:
+        log.warning("mta-sts=unavailable domain=%s reason=%s", domain, problem)
+    if policy is None or policy.mode == PolicyMode.NONE:
+        return hops
+    listed = [hop for hop in hops if policy.allows(hop.host)]
+    for hop in hops:
+        if hop not in listed:
+            log.warning("mta-sts=%s domain=%s host=%s failure=not-listed mx=%s", policy.mode,
+                        domain, hop.host, ",".join(policy.mx))
+    if policy.mode == PolicyMode.ENFORCE:
+        if not listed:
+            raise RouteError(f"4.7.5 no MX host of {domain} ({', '.join(h.host for h in hops)})"
+                             f" is listed in its MTA-STS policy (mx: {', '.join(policy.mx)});"
+                             " the message waits", permanent=False)
+        hops = listed
+    return [replace(hop, policy=policy) for hop in hops]
 
 
 async def hops_for(item: Claimed, transports: dict[str, TransportEntry]) -> list[Hop]:
@@ -106,7 +144,7 @@ async def hops_for(item: Claimed, transports: dict[str, TransportEntry]) -> list
     elif entry is not None:
         hops = [Hop(entry.host, entry.port, require_tls=entry.require_tls)]
     else:
-        hops = await mx_hops(domain)
+        hops = await under_policy(domain, await mx_hops(domain))
     if item.edits.require_tls:
         hops = [replace(hop, require_tls=True) for hop in hops]
     return hops
@@ -151,6 +189,101 @@ class TLSUnavailable(Exception):
     """The hop must be reached over TLS and offers none."""
 
 
+class _UnverifiedUnderTesting(Exception):
+    """The certificate fails an MTA-STS policy in ``testing`` mode: report, still deliver."""
+
+
+async def _dane(hop: Hop) -> tuple[Tlsa, ...]:
+    """The hop's DNSSEC-validated TLSA records (none for an address, or when the lookup
+    fails: then the hop is treated as having none, and the failure logged)."""
+    if hop.protocol != "smtp" or _is_address(hop.host):
+        return ()
+    try:
+        return await tlsa_records(hop.host, hop.port)
+    except dns.exception.DNSException as exc:
+        log.warning("relay=%s dane=unavailable reason=%s", hop, _error(exc))
+        return ()
+
+
+def _why_tls(hop: Hop, tlsa: tuple[Tlsa, ...]) -> str:
+    """Why the hop must be reached over TLS; "" when TLS is opportunistic there."""
+    if tlsa:
+        return f"{hop.host} publishes DANE TLSA records"
+    if hop.policy is not None and hop.policy.mode == PolicyMode.ENFORCE:
+        return f"the MTA-STS policy of {hop.policy.domain} is enforced"
+    if hop.require_tls:
+        return "the route requires TLS"
+    return ""
+
+
+async def _secure(client: aiosmtplib.SMTP, hop: Hop) -> str:
+    """STARTTLS on ``client`` as the hop demands; why the message must wait, or "".
+
+    Opportunistic TLS (Postfix's ``may``) checks no certificate. DANE records the resolver
+    validated (usages 2 and 3) are checked against the chain and win over MTA-STS (RFC 8461
+    section 2); a route requiring TLS or an MTA-STS policy has the certificate verified for
+    the host's name against CASEGATE_TLS_CA_FILE (else the system's authorities)."""
+    tlsa = await _dane(hop)
+    why = _why_tls(hop, tlsa)
+    if not client.supports_extension("starttls"):
+        if hop.policy is not None and not why:
+            log.warning("mta-sts=testing domain=%s host=%s failure=no-starttls",
+                        hop.policy.domain, hop.host)
+        return (f"4.7.10 TLS is required for {hop.host} ({why}), which does not offer"
+                " STARTTLS; the message waits") if why else ""
+    usable = tuple(record for record in tlsa if record.usable)
+    verify = not usable and (hop.require_tls or hop.policy is not None)
+    try:
+        await client.starttls(tls_context=verifying_context() if verify
+                              else unverified_context(), server_hostname=hop.host)
+    except Exception as exc:
+        failure = _certificate_failure(exc)
+        if verify and failure:
+            if not why:
+                raise _UnverifiedUnderTesting(f"certificate: {failure}") from None
+            return (f"4.7.5 the certificate of {hop.host} does not verify ({why}): {failure};"
+                    " the message waits")
+        if why:
+            return f"4.7.10 TLS is required for {hop.host} ({why}): {_error(exc)}"
+        raise
+    if usable and (problem := mismatch(usable, _peer_chain(client), hop.host)):
+        return f"4.7.5 {problem} (DANE); the message waits"
+    return ""
+
+
+def _certificate_failure(exc: BaseException) -> str:
+    """Why the handshake's certificate check failed, or "" when something else did."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return str(seen.verify_message or seen.reason or seen)
+        seen = seen.__cause__ or seen.__context__
+    return ""
+
+
+def _peer_chain(client: aiosmtplib.SMTP) -> list[bytes]:
+    """The certificates the server sent (DER, its own first). Python 3.11 reads the chain
+    through the private ``get_unverified_chain`` (public from 3.13); without it, the
+    server's own certificate alone."""
+    ssl_object = client.get_transport_info("ssl_object")
+    if ssl_object is None:
+        return []
+    chain = getattr(getattr(ssl_object, "_sslobj", None), "get_unverified_chain", None)
+    if chain is not None:
+        return [certificate.public_bytes(ssl._ssl.ENCODING_DER)  # type: ignore[attr-defined]
+                for certificate in chain() or []]
+    der = ssl_object.getpeercert(binary_form=True)
+    return [der] if der else []
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
 class Sender:
     """Delivers claimed remote items: one connection per destination, several messages on it.
 
@@ -169,7 +302,7 @@ class Sender:
                 if not client.has_extn("starttls"):
                     raise TLSUnavailable(f"4.7.10 TLS is required for {hop.host}, which does"
                                          " not offer STARTTLS; the message waits")
-                client.starttls()
+                client.starttls(context=verifying_context())
             client.sendmail(sender, [item.recipient], data)
         return f"{hop.host} accepted the message (LMTP)"
 
@@ -211,20 +344,22 @@ class Sender:
         try:
             await asyncio.wait_for(client.connect(), CONNECT_TIMEOUT)
             await client.ehlo()
-            if client.supports_extension("starttls"):
-                await client.starttls()
-            elif hop.require_tls:
-                client.close()
-                failed_all(Status.DEFERRED, f"4.7.10 TLS is required for {hop.host},"
-                           " which does not offer STARTTLS; the message waits", items)
-                return
+            refusal = await _secure(client, hop)
+        except _UnverifiedUnderTesting as exc:  # reported; then sent as without the policy
+            client.close()
+            assert hop.policy is not None
+            log.warning("mta-sts=testing domain=%s host=%s failure=%s", hop.policy.domain,
+                        hop.host, exc)
+            await self.send_group(replace(hop, policy=None), items, results)
+            return
         except Exception as exc:
             client.close()
-            if hop.require_tls and isinstance(exc, aiosmtplib.SMTPException):
-                failed_all(Status.DEFERRED, f"4.7.10 TLS is required for {hop.host}: {exc}",
-                           items)
-            else:
-                failed_all(Status.DEFERRED, _classify_error(exc, hop)[1], items)
+            failed_all(Status.DEFERRED, _classify_error(exc, hop)[1], items)
+            return
+        if refusal:
+            client.close()
+            log.warning("relay=%s tls=refused reason=%s", hop, refusal)
+            failed_all(Status.DEFERRED, refusal, items)
             return
         for index, item in enumerate(items):
             item_start, item_clock = timezone.now(), time.monotonic()
