@@ -343,3 +343,26 @@ def test_errors_are_json_even_where_csrf_would_apply(token: str, method: str, ur
     response = getattr(client, method)(url)
     assert response.status_code == status
     assert isinstance(response.json()["detail"], str)
+
+
+# --- search ---------------------------------------------------------------------------------
+
+
+def test_search_finds_cases_by_their_messages_and_leaves_out_what_the_user_may_not_see(
+        api: Client, intake: Intake) -> None:
+    visible = make_case(intake, subject="Inverter <b>beeps</b>")
+    make_message(visible, text="It beeps at night; the refund form is attached.")
+    hidden = make_case(intake, subject="Refund", team="Billing")
+    make_message(hidden, text="A refund for the other team.")
+    response = api.get("/api/search", {"q": "refund"})
+    assert response.status_code == 200, response.content
+    assert [(h["kind"], h["id"]) for h in response.json()] == [("case", visible.pk)]
+    hit = response.json()[0]
+    assert "<mark>refund</mark>" in hit["snippet_html"]
+    assert hit["subject_html"] == "Inverter &lt;b&gt;beeps&lt;/b&gt;"
+
+
+def test_a_search_the_syntax_cannot_read_is_a_400_saying_why(api: Client) -> None:
+    response = api.get("/api/search", {"q": "before:someday"})
+    assert response.status_code == 400
+    assert "YYYY-MM-DD" in response.json()["detail"]

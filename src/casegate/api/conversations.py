@@ -32,11 +32,15 @@ from casegate.api.schemas import (
     MessageOut,
     Page,
     ReplyIn,
+    SearchHitOut,
+    SearchParams,
     responses,
 )
 from casegate.desk.models import Case, Lead
 from casegate.desk.output import conversation_as_dict, conversation_detail
 from casegate.desk.replies import post_reply
+from casegate.desk.search import search
+from casegate.desk.search_query import SearchSyntaxError, parse_query
 from casegate.desk.services import DeskError, convert_lead, set_status, update_case
 from casegate.desk.visibility import case_scope, hide_unseen_cases
 from casegate.desk.vocabulary import IntakeKind
@@ -121,6 +125,23 @@ def _reply(model: type[Case | Lead], number: int, author: Any, reply: ReplyIn
     except DeskError as exc:
         raise HttpError(400, str(exc)) from None
     return message_items([thread_messages().get(pk=message.pk)])[0]
+
+
+# --- search ---------------------------------------------------------------------------------
+
+
+@router.get("/search", response=responses({200: list[SearchHitOut]}, 400, 422),
+            tags=["cases"])
+def search_conversations(request: AgentRequest, params: Query[SearchParams]
+                         ) -> list[dict[str, Any]]:
+    """Cases and leads the query finds among those the user may see, best first."""
+    try:
+        query = parse_query(params.q)
+    except SearchSyntaxError as exc:
+        raise HttpError(400, str(exc)) from None
+    hits = search(query, Case.objects.filter(case_scope(request.auth)), Lead.objects.all(),
+                  params.limit)
+    return [hit.as_dict() for hit in hits]
 
 
 # --- cases ----------------------------------------------------------------------------------

@@ -382,6 +382,26 @@ class ConversationFilters(Input):
     created_before: DateOrTime = omittable(description="created before (a date: 00:00 UTC)")
 
 
+class SearchParams(Input):
+    q: ShortText = Field(description="the search, in the console's syntax: words, \"exact"
+                                     " phrases\", -word, from:, to:, status:, tag:,"
+                                     " assignee:, intake:, before:, after:, has:attachment")
+    limit: int = Field(50, ge=1, le=200, description="at most this many results")
+
+
+class SearchHitOut(Schema):
+    kind: str = Field(description="case or lead")
+    id: int
+    subject: str
+    requester: str
+    status: str
+    received_at: datetime
+    score: float = Field(description="relevance: higher is better")
+    snippet: str = Field(description="the best matching passage, as text")
+    snippet_html: str = Field(description="the passage escaped, the words found in <mark>")
+    subject_html: str = Field(description="the subject escaped, the words found in <mark>")
+
+
 class CaseFilters(ConversationFilters):
     status: CaseStatusValue = omittable()
     priority: PriorityValue = omittable()

@@ -25,6 +25,16 @@ def register(subcommands: Subcommands) -> None:
     _register_agent(command_group(subcommands, "agent", "people who answer cases"))
     contacts = command_group(subcommands, "contacts", "people who wrote to the desk")
     add_list(contacts, contacts_list)
+    p = subcommands.add_parser(
+        "search", help="find cases and leads by their words, sender, status, tags…",
+        description="Words and \"exact phrases\" are looked for in every message of a case"
+                    " (subject, text with its quoted part, sender, recipients) and its"
+                    " attachments' names; -word excludes; from: to: status: tag: assignee:"
+                    " intake: before:YYYY-MM-DD after:YYYY-MM-DD has:attachment narrow.")
+    p.add_argument("query", nargs="+", help="the search, e.g. 'refund from:acme.example -spam'")
+    p.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=search)
 
 
 def _register_intake(intake: Subcommands) -> None:
@@ -297,3 +307,23 @@ def contacts_list(args: argparse.Namespace) -> None:
              "cases": [x.pk for x in c.cases.all()], "leads": [x.pk for x in c.leads.all()]}
             for c in Contact.objects.select_related("company").prefetch_related("cases", "leads")]
     emit(rows, args.json, ["address", "company", "cases"])
+
+
+def search(args: argparse.Namespace) -> None:
+    from casegate.desk.search import START, STOP
+    from casegate.desk.search import search as run_search
+    from casegate.desk.search_query import SearchSyntaxError, parse_query
+    from casegate.errors import CasegateError
+
+    try:
+        query = parse_query(" ".join(args.query))
+    except SearchSyntaxError as exc:
+        raise CasegateError(f"search: {exc}") from None
+    hits = run_search(query, limit=args.limit)
+    if args.json:
+        print(json.dumps([hit.as_dict() for hit in hits], indent=2, ensure_ascii=False))
+        return
+    for hit in hits:
+        print(f"{hit.kind} {hit.id}  {hit.status}  {hit.requester}  {hit.subject}")
+        if hit.snippet:
+            print("    " + " ".join(hit.snippet.replace(START, "[").replace(STOP, "]").split()))

@@ -24,6 +24,8 @@ from casegate.console.roles import require
 from casegate.desk.models import Case, Company, Contact, Intake, Lead
 from casegate.desk.output import conversation_detail
 from casegate.desk.replies import post_reply
+from casegate.desk.search import search as search_conversations
+from casegate.desk.search_query import SearchSyntaxError, parse_query
 from casegate.desk.services import DeskError, convert_lead, set_status, update_case
 from casegate.desk.visibility import case_scope, hide_unseen_cases
 from casegate.desk.vocabulary import (
@@ -105,10 +107,12 @@ def audit(request: HttpRequest) -> HttpResponse:
 # --- case desk -----------------------------------------------------------------------------
 
 QUEUES = {"mine": "Mine", "unassigned": "Unassigned", "open": "Open", "all": "All"}
+SEARCH_LENGTH = 500
 
 
 @require("read_cases")
 def cases(request: HttpRequest) -> HttpResponse:
+    """A queue of cases; with ``q``, the cases of the queue the search finds, best first."""
     queue = request.GET.get("queue", "all")
     found = (Case.objects.filter(case_scope(request.user)).select_related("intake", "assignee")
              .order_by("-id"))
@@ -118,12 +122,18 @@ def cases(request: HttpRequest) -> HttpResponse:
         found = found.filter(assignee__isnull=True)
     elif queue == "open":
         found = found.exclude(status__in=[CaseStatus.SOLVED, CaseStatus.CLOSED])
-    if request.GET.get("q"):
-        found = found.filter(subject__icontains=request.GET["q"])
     if request.GET.get("intake", "").isdigit():
         found = found.filter(intake_id=int(request.GET["intake"]))
+    text = request.GET.get("q", "")[:SEARCH_LENGTH]
+    hits, problem = [], ""
+    if text.strip():
+        try:
+            hits = search_conversations(parse_query(text), found, Lead.objects.none(), 200)
+        except SearchSyntaxError as exc:
+            problem = str(exc)
     return render(request, "console/cases.html", {
-        "cases": found[:200], "queue": queue, "queues": QUEUES, "q": request.GET.get("q", ""),
+        "cases": found[:200], "hits": hits, "searched": bool(text.strip()),
+        "problem": problem, "queue": queue, "queues": QUEUES, "q": text,
         "intakes": Intake.objects.filter(kind=IntakeKind.CASE),
         "intake": request.GET.get("intake")})
 

@@ -1,0 +1,110 @@
+"""Full-text search over cases and leads, on SQLite's FTS5 and PostgreSQL's tsvector."""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+from email.policy import SMTP
+from itertools import count
+
+import pytest
+from django.utils import timezone
+
+from casegate.desk.models import Case, Intake
+from casegate.desk.reception import DeskDelivery, receive
+from casegate.desk.search import marked_html, search
+from casegate.desk.search_query import SearchSyntaxError, Term, parse_query
+from casegate.desk.services import add_intake
+from casegate.routing.snapshot import load_table
+from tests.mails import new_message_id
+
+HOSTNAME = "mx.desk.example"
+_ids = count(1)
+
+
+# --- the syntax -----------------------------------------------------------------------------
+
+
+def test_words_phrases_exclusions_and_fields_are_read() -> None:
+    query = parse_query('refund "broken inverter" -spam from:acme.example tag:vip'
+                        ' status:open before:2026-12-01 has:attachment color:red')
+    assert query.terms == [Term("refund"), Term("broken inverter", phrase=True),
+                           Term("spam", excluded=True), Term("color:red")]
+    assert (query.senders, query.tags, query.statuses) == (["acme.example"], ["vip"], ["open"])
+    assert str(query.before) == "2026-12-01" and query.with_attachment
+
+
+@pytest.mark.parametrize("text", ["before:yesterday", "has:wings", "from:"])
+def test_a_query_the_syntax_cannot_read_says_what_to_change(text: str) -> None:
+    with pytest.raises(SearchSyntaxError):
+        parse_query(text)
+
+
+def test_the_highlight_is_escaped_and_its_marks_balanced() -> None:
+    assert marked_html("a \x02<script>\x03 b") == "a <mark>&lt;script&gt;</mark> b"
+    assert marked_html("\x02open") == "<mark>open</mark>"
+    assert marked_html("x\x03y") == "x<mark>y</mark>"
+
+
+# --- against the database -------------------------------------------------------------------
+
+def file_mail(intake: Intake, subject: str, body: str, sender: str = "ann@acme.example",
+              reply_to: str = "", attachment: str = "") -> str:
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = sender, intake.address, subject
+    msg["Message-ID"] = message_id = new_message_id()
+    if reply_to:
+        msg["In-Reply-To"] = msg["References"] = reply_to
+    msg.set_content(body)
+    if attachment:
+        msg.add_attachment(b"%PDF-1.4", maintype="application", subtype="pdf",
+                           filename=attachment)
+    raw = msg.as_bytes(policy=SMTP)
+    delivery = DeskDelivery(next(_ids), f"Q{next(_ids)}", intake.pk, intake.address,
+                            timezone.now(), raw, sender, "192.0.2.1")
+    receive([delivery]).file({delivery.id}, load_table(), HOSTNAME)
+    return message_id
+
+
+def case_of(message_id: str) -> int:
+    return Case.objects.get(messages__message_id=message_id).pk
+
+
+def found(text: str) -> list[int]:
+    return [hit.id for hit in search(parse_query(text))]
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("home")
+def test_a_case_is_found_by_any_of_its_messages_words_attachments_and_sender() -> None:
+    intake = add_intake(Intake.CASE, "help@desk.example")
+    first = file_mail(intake, "Inverter beeps", "It beeps every night.")
+    second = file_mail(intake, "Re: Inverter beeps", "Still beeping.\n\n> It beeps every"
+                       " night.\n> photovoltaic question", reply_to=first)
+    file_mail(intake, "Re: Inverter beeps", "Here is the invoice.", reply_to=second,
+              attachment="rechnung-4711.pdf")
+    other = file_mail(intake, "שלום, המערכת לא עובדת", "המהפך מצפצף כל הלילה",
+                      sender="dana@other.example")
+    case, hebrew = case_of(first), case_of(other)
+    assert found("photovoltaic") == [case]  # in a reply's quoted text
+    assert found("rechnung-4711") == [case]  # an attachment's name
+    assert found("המהפך") == [hebrew]
+    assert found("from:other.example") == [hebrew]
+    assert found("from:ann@acme.example beeps") == [case]
+    assert found("beeps -photovoltaic") == []
+    assert found('"every night"') == [case]
+    assert found('"night every"') == []
+    assert found("has:attachment") == [case]
+    assert sorted(found("status:new")) == sorted([case, hebrew])
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("home")
+def test_results_are_ranked_and_the_words_marked_as_text() -> None:
+    intake = add_intake(Intake.CASE, "help@desk.example")
+    once = file_mail(intake, "Question", "A refund maybe.")
+    often = file_mail(intake, "<script>alert(1)</script> refund refund", "refund refund refund")
+    hits = search(parse_query("refund"))
+    assert [hit.id for hit in hits] == [case_of(often), case_of(once)]
+    assert "<mark>refund</mark>" in hits[0].snippet_html
+    assert hits[0].subject_html == ("&lt;script&gt;alert(1)&lt;/script&gt;"
+                                    " <mark>refund</mark> <mark>refund</mark>")
