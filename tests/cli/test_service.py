@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from casegate.cli.main import main
-from casegate.cli.service import UNITS, casegate_command
+from casegate.cli.service import UNITS
 
 SYSTEMD_ANALYZE = shutil.which("systemd-analyze")
+# The venv's script beside its interpreter.
+CASEGATE = Path(sys.executable).parent / "casegate"
 
 
 def _install(tmp_path: Path, *extra: str) -> Path:
@@ -25,14 +28,14 @@ def test_the_units_run_this_casegate_as_the_user_with_the_home_writable(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     dest = _install(tmp_path, "--smtp", "192.0.2.1:25")
     serve = (dest / "casegate.service").read_text()
-    assert f"ExecStart={casegate_command()} serve --smtp 192.0.2.1:25 --http 127.0.0.1:8025" \
+    assert f"ExecStart={CASEGATE} serve --smtp 192.0.2.1:25 --http 127.0.0.1:8025" \
         in serve
     assert "User=root" in serve
     assert f"ReadWritePaths={tmp_path / 'home'}" in serve
     assert f"Environment=CASEGATE_HOME={tmp_path / 'home'}" in serve
     assert "AmbientCapabilities=CAP_NET_BIND_SERVICE" in serve
     worker = (dest / "casegate-worker@.service").read_text()
-    assert f"ExecStart={casegate_command()} worker" in worker
+    assert f"ExecStart={CASEGATE} worker" in worker
     assert "AmbientCapabilities" not in worker
     printed = capsys.readouterr().out
     assert "useradd --system" in printed and "systemctl enable --now casegate" in printed

@@ -18,6 +18,7 @@ from casegate.cli import (
     desk,
     directory,
     keys,
+    logs,
     queue,
     rules,
     running,
@@ -40,7 +41,7 @@ class Parser(argparse.ArgumentParser):
 
 # The command groups, in the order `casegate --help` lists their commands.
 COMMAND_GROUPS = (setup, running, service, configuration, directory, rules, keys, desk, users,
-                  queue)
+                  queue, logs)
 
 
 def build_parser() -> Parser:

@@ -44,7 +44,7 @@ def register(subcommands: Subcommands) -> None:
     p.set_defaults(func=install, needs_django=False)
 
 
-def casegate_command() -> str:
+def _casegate_command() -> str:
     """This installation's ``casegate``: the script beside the running Python (the venv's),
     else the interpreter running the module."""
     script = Path(sys.executable).parent / "casegate"
@@ -60,11 +60,11 @@ def _address(text: str, option: str) -> str:
         raise CasegateError(f"{option} {exc}") from None
 
 
-def render_units(user: str, home: Path, smtp: str, http: str) -> dict[str, str]:
+def _render_units(user: str, home: Path, smtp: str, http: str) -> dict[str, str]:
     """Each unit file's name and text."""
     if not user or any(c.isspace() for c in user):
         raise CasegateError(f"--user {user!r} is not a user name")
-    fields = {"user": user, "group": user, "home": str(home), "casegate": casegate_command(),
+    fields = {"user": user, "group": user, "home": str(home), "casegate": _casegate_command(),
               "smtp": _address(smtp, "--smtp"), "http": _address(http, "--http")}
     if any(c.isspace() for c in fields["home"]):
         raise CasegateError(f"--home {home}: a service home cannot contain spaces")
@@ -75,7 +75,7 @@ def render_units(user: str, home: Path, smtp: str, http: str) -> dict[str, str]:
 
 def install(args: argparse.Namespace) -> int:
     home = Path(args.home).resolve() if args.home else _configured_home()
-    units = render_units(args.user, home, args.smtp, args.http)
+    units = _render_units(args.user, home, args.smtp, args.http)
     dest = Path(args.dest)
     if args.dry_run:
         for name, text in units.items():
@@ -89,7 +89,7 @@ def install(args: argparse.Namespace) -> int:
         raise CasegateError(f"cannot write the units to {dest}: {exc.strerror or exc}"
                             ) from None
     user, where = shlex.quote(args.user), shlex.quote(str(home))
-    command = casegate_command()
+    command = _casegate_command()
     print("\n".join([
         f"wrote {', '.join(str(dest / name) for name in units)}",
         "next, as root:",
