@@ -19,6 +19,7 @@ from casegate.cli import (
     directory,
     keys,
     logs,
+    maintenance,
     queue,
     rules,
     running,
@@ -41,7 +42,7 @@ class Parser(argparse.ArgumentParser):
 
 # The command groups, in the order `casegate --help` lists their commands.
 COMMAND_GROUPS = (setup, running, service, configuration, directory, rules, keys, desk, users,
-                  queue, logs)
+                  queue, logs, maintenance)
 
 
 def build_parser() -> Parser:
