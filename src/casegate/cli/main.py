@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -77,6 +78,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         if args.config:
             use_config_file(args.config)
+        if args.long_running:  # no reload on SIGHUP, and no stop either: serve says so
+            signal.signal(signal.SIGHUP, signal.SIG_IGN)
         if not args.needs_django:
             return int(args.func(args) or 0)
         setup_django()
