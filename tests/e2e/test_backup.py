@@ -52,6 +52,11 @@ def test_a_backup_taken_while_mail_flows_restores_every_acknowledged_message(
                     env["CASEGATE_DATABASE_URL"] = url
                 restored = Instance(home, env, backend)
                 try:
+                    if url:  # the database of the installation backed up is not empty
+                        occupied = Instance(home, {**env, "CASEGATE_DATABASE_URL":
+                                                   inst.env["CASEGATE_DATABASE_URL"]}, backend)
+                        refused = occupied.run("restore", str(backup), check=False)
+                        assert "has tables already" in refused.stderr
                     refused = restored.run("restore", str(backup), check=False)
                     assert refused.returncode == 0, refused.stderr
                     restored.run("upgrade")
