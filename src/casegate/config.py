@@ -160,8 +160,13 @@ def _http_url(raw: str) -> str:
     return raw.rstrip("/")
 
 
-def _optional_path(raw: str) -> Path | None:
-    return _path(raw) if raw.strip() else None
+def _log_file(raw: str) -> Path | None:
+    if not raw.strip():
+        return None
+    path = _path(raw)
+    if not path.parent.is_dir():
+        raise Invalid(f"is in {path.parent}, which is not a directory")
+    return path
 
 
 def _log_level(raw: str) -> str:
@@ -346,7 +351,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CASEGATE_ATTACHMENT_MAX_MESSAGE", _whole(0), str(50 * MEBIBYTE), FileType.WHOLE),
     Setting("CASEGATE_LOG_FORMAT", _choice(*LOG_FORMATS), "plain"),
     Setting("CASEGATE_LOG_LEVEL", _log_level, "INFO"),
-    Setting("CASEGATE_LOG_FILE", _optional_path),
+    Setting("CASEGATE_LOG_FILE", _log_file),
 )
 
 
