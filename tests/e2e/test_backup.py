@@ -98,7 +98,8 @@ def test_servers_and_upgrade_refuse_a_database_a_newer_casegate_changed(backend:
     with instance(backend) as inst:
         assert inst.run("upgrade").stdout.strip() == "the database is up to date"
         _migration_from_the_future(inst)
-        for command in (["serve", "--smtp", "127.0.0.1:0"], ["worker"], ["upgrade"]):
+        for command in (["serve", "--smtp", "127.0.0.1:0"], ["worker"], ["upgrade"],
+                        ["init"]):
             result = inst.run(*command, check=False)
             assert result.returncode == 1, command
             assert "upgraded by a newer casegate" in result.stderr
