@@ -11,6 +11,10 @@ fi
 if [ ! -x /usr/sbin/postfix ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postfix >/dev/null
 fi
+# The systemd units casegate service install writes are checked with systemd-analyze verify.
+if [ ! -x /usr/bin/systemd-analyze ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq systemd >/dev/null
+fi
 # The spam filter tests run Debian's rspamd (their own configuration, tests/rspamd) and
 # SpamAssassin's spamd (its test is skipped, with the reason, where it cannot be installed).
 for package in rspamd:/usr/bin/rspamd spamd:/usr/sbin/spamd; do

@@ -41,12 +41,14 @@ def wait_for_smtp(port: int, timeout: float = 30.0) -> None:
 
 
 def send_until_acknowledged(ports: list[int], messages: list[tuple[str, bytes]],
-                            rcpt: str, threads: int = 8, deadline: float = 240.0) -> list[str]:
+                            rcpt: str, threads: int = 8, deadline: float = 240.0,
+                            acknowledged: list[str] | None = None) -> list[str]:
     """Send every message (to the ports in turn), retrying each until it gets a 250.
 
-    Returns the Message-IDs in the order they were acknowledged.
+    Returns the Message-IDs in the order they were acknowledged; ``acknowledged``, when
+    given, is that list, filled as the 250s come (read it from another thread meanwhile).
     """
-    acknowledged: list[str] = []
+    acknowledged = [] if acknowledged is None else acknowledged
     lock = threading.Lock()
     pending = list(enumerate(messages))
     stop_at = time.monotonic() + deadline

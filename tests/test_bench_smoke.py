@@ -18,6 +18,7 @@ BENCH = Path(__file__).resolve().parent.parent / "bench"
 POSTFIX = Path("/usr/sbin/postfix")
 
 TINY = {
+    "backup.py": ["--cases", "50", "--messages", "20", "--sessions", "2"],
     "smtp_throughput.py": ["--messages", "30", "--sessions", "2", "--latency-rate", "20",
                            "--latency-seconds", "0.5"],
     "rules_scale.py": ["--sizes", "1,10", "--calls", "100"],

@@ -57,6 +57,9 @@ def test_no_module_but_the_configuration_reads_the_environment() -> None:
     ("CASEGATE_RETRY_MIN", "nan", "='nan' is not a number"),
     ("CASEGATE_BEHIND_PROXY", "maybe", "='maybe' is not 1 or 0"),
     ("CASEGATE_CONSOLE_URL", "desk.example.com", "is not http(s)://HOST[:PORT]"),
+    ("CASEGATE_LOG_FORMAT", "xml", "='xml' must be plain or json"),
+    ("CASEGATE_LOG_LEVEL", "loud", "='loud' must be DEBUG or INFO or WARNING or ERROR"),
+    ("CASEGATE_LOG_FILE", "/nowhere/casegate.log", "is in /nowhere, which is not a directory"),
 ])
 def test_a_wrong_value_is_a_config_error_naming_the_variable(
         setting: Callable[..., None], name: str, value: str, reason: str) -> None:
@@ -64,6 +67,14 @@ def test_a_wrong_value_is_a_config_error_naming_the_variable(
     with pytest.raises(ConfigError) as info:
         get_config()
     assert f"{name}=" in str(info.value) and reason in str(info.value)
+
+
+def test_log_settings(setting: Callable[..., None], tmp_path: Path) -> None:
+    setting("CASEGATE_LOG_LEVEL", "warning")
+    setting("CASEGATE_LOG_FILE", str(tmp_path / "casegate.log"))
+    config = get_config()
+    assert (config.log_format, config.log_level, config.log_file) == (
+        "plain", "WARNING", tmp_path / "casegate.log")
 
 
 def test_name_servers_are_read_with_their_ports(setting: Callable[..., None]) -> None:

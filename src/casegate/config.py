@@ -37,6 +37,8 @@ DEFAULT_CLASSIFIERS = "gtube,trusted-flag"
 # (451, the sender retries) or accepted and marked "not scanned".
 UNAVAILABLE_CHOICES = ("tempfail", "accept")
 MASKED = "********"
+LOG_FORMATS = ("plain", "json")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
 class ConfigError(CasegateError):
@@ -163,6 +165,22 @@ def _http_url(raw: str) -> str:
     if url.scheme not in ("http", "https") or not url.hostname or url.query or url.fragment:
         raise Invalid("is not http(s)://HOST:PORT, for example http://127.0.0.1:11333")
     return raw.rstrip("/")
+
+
+def _log_file(raw: str) -> Path | None:
+    if not raw.strip():
+        return None
+    path = _path(raw)
+    if not path.parent.is_dir():
+        raise Invalid(f"is in {path.parent}, which is not a directory")
+    return path
+
+
+def _log_level(raw: str) -> str:
+    level = raw.strip().upper()
+    if level not in LOG_LEVELS:
+        raise Invalid(f"must be {' or '.join(LOG_LEVELS)}")
+    return level
 
 
 def _items(raw: str) -> list[str]:
@@ -341,6 +359,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CASEGATE_BLOB_STORE", _choice("disk", "database"), "disk"),
     Setting("CASEGATE_ATTACHMENT_MAX_FILE", _whole(0), str(25 * MEBIBYTE), FileType.WHOLE),
     Setting("CASEGATE_ATTACHMENT_MAX_MESSAGE", _whole(0), str(50 * MEBIBYTE), FileType.WHOLE),
+    Setting("CASEGATE_LOG_FORMAT", _choice(*LOG_FORMATS), "plain"),
+    Setting("CASEGATE_LOG_LEVEL", _log_level, "INFO"),
+    Setting("CASEGATE_LOG_FILE", _log_file),
 )
 
 
@@ -406,6 +427,9 @@ class Config:
     blob_store: str
     attachment_max_file: int
     attachment_max_message: int
+    log_format: str
+    log_level: str
+    log_file: Path | None
     # Where each value came from, by variable name.
     sources: Mapping[str, Source] = field(default_factory=dict, compare=False, repr=False)
 

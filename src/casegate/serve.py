@@ -114,6 +114,13 @@ def warn_of_an_unqualified_hostname(config: Config) -> None:
                     " casegate.toml) to the name of this host in the DNS", config.hostname)
 
 
+def say_there_is_no_reload() -> None:
+    """SIGHUP, which would end the process by default (and a service manager takes that
+    for a clean stop): the certificate and the settings are read at start only."""
+    log.warning("signal=SIGHUP ignored: there is no reload; restart casegate to read a new"
+                " TLS certificate or new settings")
+
+
 def raise_open_file_limit(sessions: int) -> int:
     """Raise the soft limit on open files to the hard one (each SMTP session holds a
     descriptor); returns the limit in effect."""
@@ -279,6 +286,7 @@ async def _serve(config: Config, smtp: HostPort, http: HostPort | None,
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, say_there_is_no_reload)
     in_process = processes == 1
     gateway = SmtpGateway(config) if in_process else None
     lmtp_gateway = SmtpGateway(config, Source.LMTP) if lmtp else None

@@ -7,6 +7,7 @@ from pathlib import Path
 import dj_database_url
 
 from casegate.config import get_config, secret_key
+from casegate.maillog import logging_settings
 from casegate.web_security import web_settings
 
 CONFIG = get_config()
@@ -105,15 +106,4 @@ USE_I18N = True
 LOCALE_PATHS = [Path(__file__).resolve().parent / "locale"]
 STATIC_URL = "static/"
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s[%(process)d] %(message)s"},
-    },
-    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "loggers": {
-        "casegate": {"handlers": ["stderr"], "level": "INFO"},
-        "mail.log": {"handlers": ["stderr"], "level": "WARNING", "propagate": False},
-    },
-}
+LOGGING = logging_settings(CONFIG.log_format, CONFIG.log_level, CONFIG.log_file)

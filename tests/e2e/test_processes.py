@@ -123,3 +123,25 @@ def test_kill9_of_one_gateway_process_under_load_loses_no_acknowledged_message(
         assert "gateway" in inst.log_path.read_text()  # the restart is logged
         with smtplib.SMTP("127.0.0.1", inst.smtp_port, timeout=30) as client:
             assert client.noop()[0] == 250
+
+
+def test_a_sighup_to_every_process_stops_none_and_says_there_is_no_reload(backend: str) -> None:
+    with instance(backend) as inst:
+        inst.run("demo")
+        inst.start(processes=2)
+        assert inst.process is not None
+        family = [psutil.Process(inst.process.pid),
+                  *psutil.Process(inst.process.pid).children(recursive=True)]
+        names = {p.pid: p.cmdline() for p in family}
+        gateways = gateway_pids(inst)
+        inst.wait_for(lambda: all(listening(pid) for pid in gateways), what="both gateways")
+        time.sleep(1)  # the worker, too, is past its start
+        for process in family:
+            process.send_signal(signal.SIGHUP)
+        data, msgid = mail(subject="after a SIGHUP")
+        inst.send("dana@example.net", ["help@solarmora.com"], data)
+        inst.case_with(msgid)
+        assert [p.pid for p in family if not p.is_running()] == [], names
+        assert gateway_pids(inst) == gateways
+        assert "signal=SIGHUP ignored: there is no reload" in inst.log_path.read_text()
+        assert inst.stop() == 0

@@ -8,12 +8,26 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
 from casegate import __version__
-from casegate.cli import configuration, desk, directory, keys, queue, rules, running, setup, users
+from casegate.cli import (
+    configuration,
+    desk,
+    directory,
+    keys,
+    logs,
+    maintenance,
+    queue,
+    rules,
+    running,
+    service,
+    setup,
+    users,
+)
 from casegate.config import get_config, use_config_file
 from casegate.errors import CasegateError
 
@@ -28,7 +42,8 @@ class Parser(argparse.ArgumentParser):
 
 
 # The command groups, in the order `casegate --help` lists their commands.
-COMMAND_GROUPS = (setup, running, configuration, directory, rules, keys, desk, users, queue)
+COMMAND_GROUPS = (setup, running, service, configuration, directory, rules, keys, desk, users,
+                  queue, logs, maintenance)
 
 
 def build_parser() -> Parser:
@@ -63,6 +78,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         if args.config:
             use_config_file(args.config)
+        if args.long_running:  # no reload on SIGHUP, and no stop either: serve says so
+            signal.signal(signal.SIGHUP, signal.SIG_IGN)
         if not args.needs_django:
             return int(args.func(args) or 0)
         setup_django()

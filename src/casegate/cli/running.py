@@ -79,8 +79,10 @@ def register(subcommands: Subcommands) -> None:
 
 
 def serve(args: argparse.Namespace) -> None:
+    from casegate.maintenance.schema import require_current_schema
     from casegate.serve import serve as run_serve
 
+    require_current_schema()
     run_serve(get_config(), args.smtp, args.http, with_worker=not args.no_worker,
               processes=args.processes, lmtp=args.lmtp)
 
@@ -102,8 +104,10 @@ def gateway(args: argparse.Namespace) -> None:
 
 
 def worker(args: argparse.Namespace) -> None:
+    from casegate.maintenance.schema import require_current_schema
     from casegate.serve import run_worker
 
+    require_current_schema()
     run_worker(get_config(), args.parent_pid)
 
 

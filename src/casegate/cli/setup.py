@@ -27,13 +27,14 @@ def register(subcommands: Subcommands) -> None:
 
 
 def init(args: argparse.Namespace) -> None:
-    from django.core.management import call_command
     from django.db import connection
+
+    from casegate.maintenance.schema import upgrade
 
     config = get_config()
     config.home.mkdir(parents=True, exist_ok=True)
     config.mailbox_root.mkdir(parents=True, exist_ok=True)
-    call_command("migrate", verbosity=0, interactive=False)
+    upgrade()  # the migrations, as casegate upgrade applies them: never on a newer database
     where = connection.settings_dict["NAME"]
     print(f"casegate home {config.home}; database {connection.vendor} {where} is ready")
 

@@ -189,9 +189,6 @@ def work_through(items: list[Claimed], work: Callable[[list[Claimed]], None],
         log.exception("cannot return %d deliveries to the queue; they return when the lease"
                       " ends", len(held))
         return
-    for outcome in outcomes:
-        log.info("queue=%s delivery=%s to=<%s> status=%s reply=%r", outcome.item.queue_id,
-                 outcome.item.id, outcome.item.recipient, outcome.state, outcome.reply)
 
 
 def contents(items: list[Claimed]) -> dict[int, bytes]:
@@ -320,9 +317,6 @@ def remote_outcomes(results: list[remote.Result], config: Config) -> list[Outcom
             outcomes.append(temporary_failure(result.item, result.reply, config,
                                               host=result.host, started_at=result.started_at,
                                               duration=result.duration))
-        log.info("queue=%s delivery=%s to=<%s> relay=%s status=%s reply=%r",
-                 result.item.queue_id, result.item.id, result.item.recipient, result.host,
-                 result.status, result.reply)
     return outcomes
 
 

@@ -9,6 +9,7 @@ claim uses ``FOR UPDATE SKIP LOCKED`` so several workers share the queue.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,9 +19,13 @@ from django.db import connection, transaction
 from django.db.models import Min
 from django.utils import timezone
 
+from casegate.maillog import log_fields
 from casegate.spool.copy_edits import NO_COPY_EDITS, CopyEdits
 from casegate.spool.models import Delivery, Message
 from casegate.spool.vocabulary import FINAL_FAILURES, DeliveryState, DsnState
+
+# Named as the worker that writes the outcomes: its lines read casegate.delivery[PID].
+log = logging.getLogger("casegate.delivery")
 
 
 @dataclass(frozen=True)
@@ -172,7 +177,21 @@ def finish(outcomes: list[Outcome], held: set[int] | None = None) -> list[int]:
                 " outcome, reply) VALUES (%s, %s, %s, %s, %s, %s)",
                 attempts,
             )
+        transaction.on_commit(lambda: log_attempts(written, now))
     return [o.item.id for o in written]
+
+
+def log_attempts(outcomes: list[Outcome], now: datetime) -> None:
+    """One line for each delivery attempt, as Postfix logs one for each recipient tried:
+    ``delay`` is the seconds since the message arrived, ``attempt`` this try's."""
+    for o in outcomes:
+        log_fields(log, {
+            "queue": o.item.queue_id, "delivery": o.item.id, "to": f"<{o.item.recipient}>",
+            "orig_to": f"<{o.item.original_recipient}>",
+            "relay": o.host or o.item.relay or o.item.kind,
+            "delay": round((now - o.item.received_at).total_seconds(), 2),
+            "attempt": round(o.duration, 2), "status": o.state, "reply": o.reply,
+        })
 
 
 def retry_at(item: Claimed, retry_min: float, retry_max: float) -> datetime:

@@ -18,6 +18,7 @@ from casegate.desk.filing.agents import take_agent_answer
 from casegate.desk.filing.batch import Batch, Prefetched, Step, each_arrival
 from casegate.desk.filing.contacts import add_contacts
 from casegate.desk.filing.conversations import open_conversation, save_new_conversations
+from casegate.desk.filing.journal import log_filings
 from casegate.desk.filing.mail import acknowledge, mark_failed_replies, notify, send_agent_replies
 from casegate.desk.filing.messages import record_history, store_messages
 from casegate.desk.filing.prefetch import prefetch
@@ -44,6 +45,7 @@ STEPS: tuple[Step, ...] = (
     send_agent_replies,
     notify,                        # the agents, of each customer message
     mark_failed_replies,           # by the delivery reports about them
+    log_filings,                   # one line each, once committed
 )
 
 

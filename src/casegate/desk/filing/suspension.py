@@ -23,6 +23,7 @@ import logging
 from collections import Counter
 from datetime import timedelta
 
+from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
@@ -33,6 +34,7 @@ from casegate.desk.models import BlockedSender, Case, Lead, SuspendedMessage
 from casegate.desk.threading import is_signed_test, read_signed
 from casegate.desk.vocabulary import IntakeKind, SuspensionCause
 from casegate.directory.addresses import InvalidAddress, normalize_address
+from casegate.maillog import log_fields
 from casegate.routing.engine import AddressListEntries
 from casegate.spool.models import Message, Quarantine
 
@@ -106,8 +108,10 @@ def suspend_noise(batch: Batch, item: Filed) -> None:
         return
     item.suspended = cause
     suspended = _keep(arrival, cause, reason, batch)
-    log.info("queue=%s intake=%s sender=<%s> suspended=%s id=%s reason=%r", arrival.queue_id,
-             arrival.intake.address, arrival.mail.sender, cause, suspended.pk, suspended.reason)
+    fields = {"queue": arrival.queue_id, "filed": "suspended", "cause": cause,
+              "suspended": suspended.pk, "intake": arrival.intake.address,
+              "from": f"<{arrival.mail.sender}>", "reason": suspended.reason}
+    transaction.on_commit(lambda: log_fields(log, fields))
 
 
 def _noise(arrival: DeskArrival, facts: SuspensionFacts, opened: int) -> tuple[str, str]:

@@ -1,0 +1,214 @@
+"""``casegate backup DIR`` and ``casegate restore DIR``.
+
+A backup is taken while mail flows. The database comes first, as one consistent snapshot:
+SQLite's online backup API (in WAL mode the gateway keeps writing meanwhile) or
+``pg_dump``'s custom format (one snapshot transaction). Then the home's files: blobs and
+Maildir messages are written and made durable before the transaction that refers to them
+commits, so everything the snapshot names is on disk by the time it is copied; what
+arrives later is copied too or not, and refers to nothing in the snapshot.
+
+Neither needs Django: a restore must find the home empty, and setting Django up writes
+into it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+from collections.abc import Iterator
+from contextlib import closing
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from casegate import __version__
+from casegate.config import Config
+from casegate.errors import CasegateError
+
+MANIFEST = "backup.json"
+FORMAT = 1
+HOME_COPY = "home"
+SQLITE_COPY = "casegate.sqlite3"
+POSTGRESQL_DUMP = "database.dump"
+SQLITE, POSTGRESQL = "sqlite", "postgresql"
+# What a running installation makes anew: the scan counters, the worker's lock and wake-up
+# socket, files being written (a blob's .NAME.tmp, a Maildir's tmp/).
+NOT_COPIED = frozenset({"scan-counts", "worker.lock"})
+MAILDIR = frozenset({"cur", "new", "tmp"})
+
+
+class BackupError(CasegateError):
+    """A backup or a restore cannot be made as asked."""
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What a backup holds: written last, so a backup without it is incomplete."""
+
+    format: int
+    version: str
+    backend: str
+    created_at: str
+    seconds: float
+    migrations: dict[str, list[str]]
+    files: int
+    bytes: int
+    secret_key_file: bool
+
+    @property
+    def migration_count(self) -> int:
+        return sum(len(names) for names in self.migrations.values())
+
+
+def _migrations(rows: list[tuple[str, str]]) -> dict[str, list[str]]:
+    applied: dict[str, list[str]] = {}
+    for app, name in rows:
+        applied.setdefault(app, []).append(name)
+    return applied
+
+
+MIGRATIONS_QUERY = "SELECT app, name FROM django_migrations ORDER BY id"
+
+
+def _tool(name: str) -> str:
+    found = shutil.which(name)
+    if found is None:
+        raise BackupError(f"{name} is not installed; it comes with PostgreSQL's client"
+                          " programs (Debian: apt-get install postgresql-client)")
+    return found
+
+
+def _run(command: list[str], what: str) -> None:
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        detail = " ".join(result.stderr.split()) or f"exit status {result.returncode}"
+        raise BackupError(f"{what} failed: {detail}")
+
+
+def _backup_sqlite(config: Config, dest: Path) -> dict[str, list[str]]:
+    if not config.sqlite_path.exists():
+        raise BackupError(f"there is no database at {config.sqlite_path}; run: casegate init")
+    with closing(sqlite3.connect(config.sqlite_path, timeout=30)) as source, \
+            closing(sqlite3.connect(dest / SQLITE_COPY)) as target:
+        # In one step: a reader in WAL mode holds its snapshot without stopping the writer.
+        source.backup(target)
+        return _migrations(target.execute(MIGRATIONS_QUERY).fetchall())
+
+
+def _backup_postgresql(url: str, dest: Path) -> dict[str, list[str]]:
+    import psycopg
+
+    with psycopg.connect(url) as connection:
+        rows = connection.execute(MIGRATIONS_QUERY).fetchall()
+    _run([_tool("pg_dump"), "--format=custom", "--file", str(dest / POSTGRESQL_DUMP), url],
+         "pg_dump")
+    return _migrations(rows)
+
+
+def _files(root: Path) -> Iterator[Path]:
+    """The home's files worth keeping, as paths relative to it."""
+    for folder, subfolders, names in os.walk(root):
+        maildir = set(subfolders) >= MAILDIR
+        subfolders[:] = [name for name in subfolders
+                         if name not in NOT_COPIED and not (maildir and name == "tmp")]
+        for name in names:
+            path = Path(folder, name)
+            relative = path.relative_to(root)
+            if (name.startswith(".") and name.endswith(".tmp")) or name in NOT_COPIED or (
+                    len(relative.parts) == 1 and name.startswith(SQLITE_COPY)):
+                continue
+            yield relative
+
+
+def _copy_files(source: Path, dest: Path) -> tuple[int, int]:
+    """Copy the files of ``source`` under ``dest``; returns how many and their bytes."""
+    count = size = 0
+    for relative in _files(source):
+        target = dest / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            if not (source / relative).is_file():  # a socket, say
+                continue
+            shutil.copy2(source / relative, target)
+        except FileNotFoundError:  # moved or removed since it was listed
+            continue
+        count += 1
+        size += target.stat().st_size
+    return count, size
+
+
+def _empty(path: Path) -> bool:
+    return not path.exists() or (path.is_dir() and not any(path.iterdir()))
+
+
+def backup(config: Config, dest: Path) -> Manifest:
+    """Back up the installation ``config`` names into the new or empty directory ``dest``."""
+    if not _empty(dest):
+        raise BackupError(f"{dest} is not empty; a backup goes into a new or empty directory")
+    started = datetime.now(UTC)
+    dest.mkdir(parents=True, exist_ok=True)
+    if config.database_url:
+        backend, migrations = POSTGRESQL, _backup_postgresql(config.database_url, dest)
+    else:
+        backend, migrations = SQLITE, _backup_sqlite(config, dest)
+    files, size = _copy_files(config.home, dest / HOME_COPY)
+    manifest = Manifest(FORMAT, __version__, backend, started.isoformat(timespec="seconds"),
+                        round((datetime.now(UTC) - started).total_seconds(), 3), migrations,
+                        files, size, (config.home / "secret_key").is_file())
+    (dest / MANIFEST).write_text(json.dumps(asdict(manifest), indent=2) + "\n")
+    return manifest
+
+
+def read_manifest(source: Path) -> Manifest:
+    try:
+        fields: dict[str, Any] = json.loads((source / MANIFEST).read_text())
+    except FileNotFoundError:
+        raise BackupError(f"{source} is not a complete casegate backup: it has no"
+                          f" {MANIFEST}") from None
+    except (OSError, ValueError) as exc:
+        raise BackupError(f"{source / MANIFEST} cannot be read: {exc}") from None
+    if fields.get("format") != FORMAT:
+        raise BackupError(f"{source} is a backup of format {fields.get('format')!r}; this"
+                          f" casegate reads format {FORMAT}")
+    return Manifest(**fields)
+
+
+def _postgresql_is_empty(url: str) -> bool:
+    import psycopg
+
+    with psycopg.connect(url) as connection:
+        row = connection.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'"
+        ).fetchone()
+    return row is None or row[0] == 0
+
+
+def restore(config: Config, source: Path) -> Manifest:
+    """Restore the backup in ``source`` into the empty home (and empty PostgreSQL database)
+    ``config`` names."""
+    manifest = read_manifest(source)
+    if not _empty(config.home):
+        raise BackupError(f"{config.home} (CASEGATE_HOME) is not empty; a backup is restored"
+                          " into a new or empty home, so that nothing of another"
+                          " installation mixes with it")
+    if manifest.backend == POSTGRESQL and not config.database_url:
+        raise BackupError("the backup is of a PostgreSQL database: set CASEGATE_DATABASE_URL"
+                          " to an empty database to restore it into")
+    if manifest.backend == SQLITE and config.database_url:
+        raise BackupError("the backup is of the embedded SQLite database: unset"
+                          " CASEGATE_DATABASE_URL to restore it into the home")
+    if config.database_url and not _postgresql_is_empty(config.database_url):
+        raise BackupError("the database CASEGATE_DATABASE_URL names has tables already; a"
+                          " backup is restored into an empty database (createdb a new one)")
+    config.home.mkdir(parents=True, exist_ok=True)
+    if config.database_url:
+        _run([_tool("pg_restore"), "--no-owner", "--no-acl", "--exit-on-error", "--dbname",
+              config.database_url, str(source / POSTGRESQL_DUMP)], "pg_restore")
+    else:
+        shutil.copyfile(source / SQLITE_COPY, config.sqlite_path)
+    _copy_files(source / HOME_COPY, config.home)
+    return manifest

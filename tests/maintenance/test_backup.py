@@ -1,0 +1,78 @@
+"""``casegate backup`` and ``restore`` refusals and what a backup leaves out, without a
+running server (the end-to-end test backs up while mail flows: tests/e2e/test_backup.py)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from casegate.config import Config, read_configuration
+from casegate.maintenance.backup import BackupError, backup, read_manifest, restore
+
+
+def _config(home: Path, **env: str) -> Config:
+    config = read_configuration({"CASEGATE_HOME": str(home), **env}).config
+    assert config is not None
+    return config
+
+
+def _home(tmp_path: Path) -> Path:
+    """A home with a small SQLite database, blobs, a Maildir and what serve makes anew."""
+    home = tmp_path / "home"
+    (home / "blobs" / "ab").mkdir(parents=True)
+    (home / "blobs" / "ab" / "abcdef").write_bytes(b"a blob")
+    (home / "blobs" / "ab" / ".abcdef.4242.tmp").write_bytes(b"half a blob")
+    for sub in ("cur", "new", "tmp"):
+        (home / "mailboxes" / "example.com" / "tmp" / sub).mkdir(parents=True)
+    (home / "mailboxes" / "example.com" / "tmp" / "new" / "1.host").write_bytes(b"mail")
+    (home / "mailboxes" / "example.com" / "tmp" / "tmp" / "2.host").write_bytes(b"half")
+    (home / "scan-counts").mkdir()
+    (home / "scan-counts" / "counter_1.db").write_bytes(b"x")
+    (home / "worker.lock").write_text("")
+    (home / "secret_key").write_text("k")
+    with sqlite3.connect(home / "casegate.sqlite3") as connection:
+        connection.execute("CREATE TABLE django_migrations (id INTEGER PRIMARY KEY, app TEXT,"
+                           " name TEXT, applied TEXT)")
+        connection.execute("INSERT INTO django_migrations (app, name, applied)"
+                           " VALUES ('desk', '0001_initial', '2025-01-01')")
+    return home
+
+
+def test_a_backup_keeps_blobs_mailboxes_and_keys_and_leaves_out_what_is_remade(
+        tmp_path: Path) -> None:
+    manifest = backup(_config(_home(tmp_path)), tmp_path / "backup")
+    kept = sorted(str(p.relative_to(tmp_path / "backup" / "home"))
+                  for p in (tmp_path / "backup" / "home").rglob("*") if p.is_file())
+    assert kept == ["blobs/ab/abcdef", "mailboxes/example.com/tmp/new/1.host", "secret_key"]
+    assert (manifest.backend, manifest.migrations, manifest.files) == (
+        "sqlite", {"desk": ["0001_initial"]}, 3)
+    assert manifest.secret_key_file
+    assert read_manifest(tmp_path / "backup") == manifest
+    assert json.loads((tmp_path / "backup" / "backup.json").read_text())["version"]
+
+
+def test_a_backup_needs_an_empty_directory(tmp_path: Path) -> None:
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "file").write_text("")
+    with pytest.raises(BackupError, match="is not empty; a backup goes into a new or empty"):
+        backup(_config(_home(tmp_path)), tmp_path / "taken")
+
+
+def test_a_restore_needs_a_complete_backup_an_empty_home_and_the_same_backend(
+        tmp_path: Path) -> None:
+    backup(_config(_home(tmp_path)), tmp_path / "backup")
+    with pytest.raises(BackupError, match="not a complete casegate backup"):
+        restore(_config(tmp_path / "new"), tmp_path)
+    with pytest.raises(BackupError, match=r"\(CASEGATE_HOME\) is not empty"):
+        restore(_config(tmp_path / "home"), tmp_path / "backup")
+    with pytest.raises(BackupError, match="unset CASEGATE_DATABASE_URL"):
+        restore(_config(tmp_path / "new", CASEGATE_DATABASE_URL="postgresql://x@127.0.0.1/y"),
+                tmp_path / "backup")
+    restore(_config(tmp_path / "new"), tmp_path / "backup")
+    assert (tmp_path / "new" / "blobs" / "ab" / "abcdef").read_bytes() == b"a blob"
+    with sqlite3.connect(tmp_path / "new" / "casegate.sqlite3") as connection:
+        assert connection.execute("SELECT name FROM django_migrations").fetchall() == [
+            ("0001_initial",)]
