@@ -89,3 +89,18 @@ def test_rotated_copies_come_oldest_first(tmp_path: Path) -> None:
         (tmp_path / name).write_text("")
     assert [p.name for p in rotated(log)] == [
         "casegate.log.10.gz", "casegate.log.2.gz", "casegate.log.1", "casegate.log"]
+
+
+def test_a_log_file_that_cannot_be_reopened_never_raises_into_the_caller(tmp_path) -> None:
+    import logging
+
+    from casegate.maillog import ReopenedFileHandler
+
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    handler = ReopenedFileHandler(str(folder / "casegate.log"))
+    handler.handleError = lambda record: None  # type: ignore[method-assign]
+    (folder / "casegate.log").unlink()
+    folder.rmdir()
+    handler.emit(logging.LogRecord("casegate", logging.WARNING, __file__, 1, "gone", None, None))
+    handler.close()

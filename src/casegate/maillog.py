@@ -13,6 +13,7 @@ import contextlib
 import gzip
 import json
 import logging
+import logging.handlers
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
@@ -74,13 +75,27 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, ensure_ascii=False, default=str)
 
 
+class ReopenedFileHandler(logging.handlers.WatchedFileHandler):
+    """A log file reopened when it is moved away (logrotate), as Postfix's maillog is; a
+    file that cannot be reopened (its directory removed) makes the line a logging error,
+    as any other failed write, never an exception in the code that logs."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.reopenIfNeeded()
+        except OSError:
+            self.handleError(record)
+            return
+        logging.FileHandler.emit(self, record)
+
+
 def logging_settings(log_format: str, level: str, file: Path | None) -> dict[str, Any]:
     """Django's ``LOGGING``: casegate's loggers at ``level``, to ``file`` or stderr.
 
-    The file is reopened when it is moved away (logrotate), as Postfix's maillog is.
+    The file is reopened when it is moved away (see :class:`ReopenedFileHandler`).
     """
     handler: dict[str, Any] = (
-        {"class": "logging.handlers.WatchedFileHandler", "filename": str(file),
+        {"class": "casegate.maillog.ReopenedFileHandler", "filename": str(file),
          "encoding": "utf-8"} if file else {"class": "logging.StreamHandler"})
     handler["formatter"] = log_format
     return {

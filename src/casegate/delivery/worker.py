@@ -582,7 +582,8 @@ class DeliveryWorker:
                 if dead and not self._stop.is_set():
                     log.error("worker=failed thread=%s worker=stopping", ",".join(dead))
                     self.stop()
-        finally:
+        finally:  # whatever ends the wait (a signal's exception too) stops every loop
+            self.stop()
             self.join()
         if dead:
             raise CasegateError(f"the delivery loop {', '.join(dead)} stopped unexpectedly"
