@@ -13,6 +13,7 @@ import pytest
 
 from casegate.maillog import (
     JsonFormatter,
+    ReopenedFileHandler,
     fields_line,
     lines_of,
     log_fields,
@@ -91,11 +92,8 @@ def test_rotated_copies_come_oldest_first(tmp_path: Path) -> None:
         "casegate.log.10.gz", "casegate.log.2.gz", "casegate.log.1", "casegate.log"]
 
 
-def test_a_log_file_that_cannot_be_reopened_never_raises_into_the_caller(tmp_path) -> None:
-    import logging
-
-    from casegate.maillog import ReopenedFileHandler
-
+def test_a_log_file_that_cannot_be_reopened_never_raises_into_the_caller(tmp_path: Path
+                                                                          ) -> None:
     folder = tmp_path / "logs"
     folder.mkdir()
     handler = ReopenedFileHandler(str(folder / "casegate.log"))
