@@ -114,13 +114,6 @@ def warn_of_an_unqualified_hostname(config: Config) -> None:
                     " casegate.toml) to the name of this host in the DNS", config.hostname)
 
 
-def say_there_is_no_reload() -> None:
-    """SIGHUP, which would end the process by default (and a service manager takes that
-    for a clean stop): the certificate and the settings are read at start only."""
-    log.warning("signal=SIGHUP ignored: there is no reload; restart casegate to read a new"
-                " TLS certificate or new settings")
-
-
 def raise_open_file_limit(sessions: int) -> int:
     """Raise the soft limit on open files to the hard one (each SMTP session holds a
     descriptor); returns the limit in effect."""
@@ -286,10 +279,20 @@ async def _serve(config: Config, smtp: HostPort, http: HostPort | None,
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    loop.add_signal_handler(signal.SIGHUP, say_there_is_no_reload)
     in_process = processes == 1
     gateway = SmtpGateway(config) if in_process else None
     lmtp_gateway = SmtpGateway(config, Source.LMTP) if lmtp else None
+    children: list[Supervised] = []
+
+    def reload_certificates() -> None:
+        """SIGHUP: every gateway reads its TLS certificate again (a renewal)."""
+        for opened in (gateway, lmtp_gateway):
+            if opened is not None:
+                opened.server.reload_tls()
+        for child in children:
+            child.process.send_signal(signal.SIGHUP)
+
+    loop.add_signal_handler(signal.SIGHUP, reload_certificates)
     reserved: socket.socket | None = None
     try:
         if lmtp_gateway is not None:
@@ -315,7 +318,6 @@ async def _serve(config: Config, smtp: HostPort, http: HostPort | None,
     gc.freeze()
     if http_server:
         http_server.start()
-    children: list[Supervised] = []
     failure = ""
     if reserved is not None:
         counts = fresh_scan_counts(config.home, several_processes=True)
@@ -387,6 +389,7 @@ async def _gateway_process(config: Config, listen: HostPort, parent_pid: int) ->
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, gateway.server.reload_tls)
     while not stop.is_set():
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), CHILDREN_CHECK)

@@ -78,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         if args.config:
             use_config_file(args.config)
-        if args.long_running:  # no reload on SIGHUP, and no stop either: serve says so
+        if args.long_running:  # SIGHUP reloads certificates in serve; nothing else stops
             signal.signal(signal.SIGHUP, signal.SIG_IGN)
         if not args.needs_django:
             return int(args.func(args) or 0)

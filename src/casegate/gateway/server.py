@@ -320,6 +320,19 @@ class Gateway:
         self._server = await loop.create_server(self._protocol, host, port, reuse_address=True,
                                                 reuse_port=reuse_port)
 
+    def reload_tls(self) -> None:
+        """Read the certificate and key again (after a renewal): new sessions use them,
+        sessions already under way keep theirs. A pair that cannot be read is logged and
+        the one in use kept."""
+        try:
+            fresh = tls_context(self.config)
+        except (OSError, ssl.SSLError) as exc:
+            log.error("tls=reload-failed cert=%s reason=%s; the certificate in use is kept",
+                      self.config.tls_cert, exc)
+            return
+        self._tls = fresh
+        log.info("tls=reloaded cert=%s", self.config.tls_cert or "(none)")
+
     async def start_unix(self, path: str) -> None:
         """Listen on a Unix socket (LMTP from the local mail server), replacing a stale one."""
         with contextlib.suppress(FileNotFoundError):
