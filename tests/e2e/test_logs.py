@@ -64,3 +64,23 @@ def test_a_message_is_followed_through_the_log(backend: str, log_format: str) ->
             assert isinstance(to_desk["delay"], float) and to_desk["logger"] == \
                 "casegate.delivery"
         assert crm.messages
+
+
+def test_every_smtp_decision_is_logged_with_its_reply(backend: str) -> None:
+    with instance(backend) as inst:
+        inst.run("demo")
+        inst.start()
+        with inst.smtp() as client:
+            client.ehlo("client.example.net")
+            client.mail("dana@example.net")
+            assert client.rcpt("nobody@solarmora.com")[0] == 550
+            assert client.rcpt("someone@elsewhere.example")[0] == 550
+        lines = inst.wait_for(
+            lambda: [parse_fields(line) for line in inst.log_path.read_text().splitlines()
+                     if "disconnect client=127.0.0.1" in line or "refused command=" in line]
+            if "disconnect client=127.0.0.1" in inst.log_path.read_text() else None,
+            what="the session's lines")
+        refused = [line for line in lines if line.get("command") == "RCPT"]
+        assert [line["reply"][:9] for line in refused] == ["550 5.1.1", "550 5.7.1"]
+        assert "nobody@solarmora.com" in refused[0]["arg"]
+        assert "connect client=127.0.0.1" in inst.log_path.read_text()

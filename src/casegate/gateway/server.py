@@ -133,6 +133,8 @@ class GatewaySMTP(SMTP):
         self._limits = limits
         self._client = ""
         self._admitted = False
+        self._command = ""  # the command being answered, for the log
+        self._argument = ""
         self.dsn_parameters: dict[str, str] = {}
         self.transaction: Transaction | None = None
         self.client_listing: str | None = None
@@ -149,12 +151,21 @@ class GatewaySMTP(SMTP):
             ]
         return cls._command_names
 
+    async def smtp_MAIL(self, arg: str) -> None:
+        self._command, self._argument = "MAIL", arg or ""
+        await super().smtp_MAIL(arg)
+
+    async def smtp_RCPT(self, arg: str) -> None:
+        self._command, self._argument = "RCPT", arg or ""
+        await super().smtp_RCPT(arg)
+
     @syntax("AUTH <mechanism>")
     async def smtp_AUTH(self, arg: str) -> None:
         await self.push("502 5.5.1 AUTH is not offered: this server only receives mail for"
                         " its own domains, which needs no login")
 
     async def smtp_DATA(self, arg: str) -> None:
+        self._command, self._argument = "DATA", ""
         reader = self._reader
         # aiosmtpd's DATA loop reads with readuntil() and read() alone, which it has.
         self._reader = cast(asyncio.StreamReader, BareLineFeeds(reader))
@@ -213,6 +224,7 @@ class GatewaySMTP(SMTP):
                 transport.close()
                 return
             self._admitted = True
+            log.info("connect client=%s", self._client)
         self._sessions.add(self)
         super().connection_made(transport)
 
@@ -220,6 +232,7 @@ class GatewaySMTP(SMTP):
         if not self._admitted:
             return
         self._admitted = False
+        log.info("disconnect client=%s", self._client)
         self._limits.release(self._client)
         self._sessions.discard(self)
         super().connection_lost(error)
@@ -237,6 +250,11 @@ class GatewaySMTP(SMTP):
     async def push(self, status: Any) -> None:
         if isinstance(status, str):
             status = with_enhanced_code(self._rewrites.get(status, status))
+            if status[:1] in ("4", "5"):  # every refusal, with what it answered
+                log.info("client=%s refused command=%s arg=%r reply=%r", self._client,
+                         self._command or "-", self._argument[:200], status[:300])
+            if not status.startswith(("354", "250-")):  # the command is answered
+                self._command = self._argument = ""
         await super().push(status)
 
     def _timeout_cb(self) -> None:
