@@ -287,9 +287,20 @@ def log_problems(log: Path) -> list[str]:
 
 # --- part 1: intake -------------------------------------------------------------------------
 
-def intake_bench(backend: str, args: argparse.Namespace) -> None:
+# What takes the full-text search index away, for measuring intake without it.
+WITHOUT_SEARCH_INDEX = {
+    "sqlite": ["DROP TRIGGER desk_message_search_insert", "DROP TRIGGER desk_message_search_update",
+               "DROP TRIGGER desk_message_search_delete"],
+    "postgresql": ["ALTER TABLE desk_deskmessage DROP COLUMN search_vector"],
+}
+
+
+def intake_bench(backend: str, args: argparse.Namespace, search_index: bool = True
+                 ) -> tuple[float, float]:
+    """Cases/s end to end and CPU ms per message."""
     label = "SQLite (durable: WAL, synchronous=FULL)" if backend == "sqlite" else "PostgreSQL"
-    print(f"{label}:", flush=True)
+    print(f"{label}{'' if search_index else ', without the full-text search index'}:",
+          flush=True)
     rng = random.Random(args.seed)
     tag = secrets.token_hex(4)
     with scratch_home(backend) as (home, url):
@@ -297,6 +308,11 @@ def intake_bench(backend: str, args: argparse.Namespace) -> None:
         for words in (["init"], ["demo"]):
             subprocess.run([PY, "-m", "casegate", *words], env=env, check=True,
                            capture_output=True, text=True)
+        if not search_index:
+            unindexed = Database(home, url)
+            for statement in WITHOUT_SEARCH_INDEX[backend]:
+                unindexed.conn.execute(statement)
+            unindexed.close()
         port = free_port()
         log_path = home / "serve.log"
         with open(log_path, "ab") as log:
@@ -365,6 +381,7 @@ def intake_bench(backend: str, args: argparse.Namespace) -> None:
             states = db.rows("SELECT state, count(*) FROM delivery_delivery"
                              " GROUP BY state ORDER BY state")
             print("  deliveries: " + ", ".join(f"{n} {s}" for s, n in states))
+            return rate, per * (gateway_cpu + worker_cpu)
         finally:
             if db is not None:
                 db.close()
@@ -532,6 +549,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--skip-intake", action="store_true")
     parser.add_argument("--skip-threads", action="store_true")
+    parser.add_argument("--compare-search-index", action="store_true",
+                        help="run intake also without the full-text search index, and print"
+                             " the ratio (target >= 0.9)")
     parser.add_argument("--thread-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so the cleanup runs
@@ -551,7 +571,11 @@ def main() -> None:
               f" ones, {args.sessions} sessions, a new connection each"
               f" (after a warm-up of {args.warmup})")
         for backend in backends:
-            intake_bench(backend, args)
+            indexed = intake_bench(backend, args)
+            if args.compare_search_index:
+                bare = intake_bench(backend, args, search_index=False)
+                print(f"  with / without the search index: {indexed[0] / bare[0]:.2f}x"
+                      f" cases/s (target >= 0.9), CPU {indexed[1] / bare[1]:.2f}x")
     if not args.skip_threads:
         print(f"Part 2: thread query (conversation_detail of a case with 5 messages) at"
               f" {args.small_cases:,} and {args.thread_cases:,} cases"
