@@ -95,6 +95,9 @@ def test_a_case_is_found_by_any_of_its_messages_words_attachments_and_sender() -
     assert found('"night every"') == []
     assert found("has:attachment") == [case]
     assert sorted(found("status:new")) == sorted([case, hebrew])
+    Case.objects.filter(pk=hebrew).update(tags=["vip", "hardware"])
+    assert found("tag:vip") == [hebrew]
+    assert found("tag:vi") == []
 
 
 @pytest.mark.django_db

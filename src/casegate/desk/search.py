@@ -142,7 +142,7 @@ def _filtered(model: type[Case] | type[Lead], query: SearchQuery, base: QuerySet
     if model is Case:
         for tag in query.tags:
             found = found.filter(tags__contains=tag) if _postgresql() else found.filter(
-                pk__in=RawSQL("SELECT c.conversation_ptr_id FROM desk_case c, json_each(c.tags)"
+                pk__in=RawSQL("SELECT c.id FROM desk_case c, json_each(c.tags)"
                               " WHERE json_each.value = %s", [tag]))
         for assignee in query.assignees:
             found = found.filter(Q(assignee__username=assignee) | Q(assignee__email=assignee))
