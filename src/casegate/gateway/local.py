@@ -65,8 +65,24 @@ class LocalDoor:
             known = await asyncio.to_thread(stored_origins, [origin])
             if origin in known:
                 return Admitted(ALREADY_STORED.format(queue_id=known[origin]), known[origin])
+        await self.refresh()
+        return await self.admit_new(content, recipients, mail_from, origin=origin, quiet=quiet,
+                                    helo=helo, received_at=received_at)
+
+    async def refresh(self) -> None:
+        """Read the routing table again if the rules or the directory changed."""
         if self.tables.needs_reload():
             await asyncio.to_thread(self.tables.reload)
+
+    async def admit_new(self, content: bytes, recipients: list[str], mail_from: str = "", *,
+                        origin: str = "", quiet: bool = False, helo: str = "",
+                        received_at: datetime | None = None) -> Admitted:
+        """:meth:`admit` for a message whose ``origin`` was found not stored
+        (:func:`stored_origins`), with the routing table as last :meth:`refresh` read.
+
+        A door that does not check (``checked`` False) hands the message to the store before
+        it first waits, so messages admitted together (``asyncio.gather``) are stored in the
+        order they were given."""
         table = self.tables.table
         routings = [route(address, table, sender=mail_from) for address in recipients]
         for routing in routings:
