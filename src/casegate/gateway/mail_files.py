@@ -146,12 +146,18 @@ def _checked(content: bytes) -> bytes:
     return content
 
 
+def _with_lf(content: bytes) -> bytes:
+    return content.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+
+
 def with_crlf(content: bytes) -> bytes:
     """``content`` with every line ending CRLF, as mail is stored."""
-    return _LINE_END.sub(b"\r\n", content)
+    return _with_lf(content).replace(b"\n", b"\r\n")
 
 
 def origin_of(content: bytes) -> str:
     """What makes the message the same wherever it was read from (see the module)."""
-    canonical = _QUOTED_FROM.sub(rb"\1", _LINE_END.sub(b"\n", content)).rstrip(b"\n")
-    return "import:" + hashlib.sha256(canonical).hexdigest()
+    canonical = _with_lf(content)
+    if b">From " in canonical:
+        canonical = _QUOTED_FROM.sub(rb"\1", canonical)
+    return "import:" + hashlib.sha256(canonical.rstrip(b"\n")).hexdigest()
