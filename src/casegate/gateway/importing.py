@@ -28,8 +28,8 @@ from casegate.spool.vocabulary import Source
 
 # Messages admitted together: as many as one group commit writes.
 WINDOW = 256
-# Windows in flight at once: the next is read while the one before is written.
-WINDOWS_IN_FLIGHT = 2
+# Windows in flight at once: the next ones are read while those before are written.
+WINDOWS_IN_FLIGHT = 4
 
 
 @dataclass
