@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import mailbox
+import os
 import random
 import re
+import select
 import signal
 import subprocess
 import sys
@@ -192,3 +194,32 @@ def test_ctrl_c_stops_cleanly_and_a_rerun_continues(desk, tmp_path: Path) -> Non
     assert (rest["imported"], rest["already_stored"]) == (total - stopped["imported"],
                                                           stopped["imported"])
     assert stored() == total
+
+
+def test_a_terminal_shows_a_progress_bar_with_the_rate_and_the_time_left(
+        desk, tmp_path: Path) -> None:
+    inst, _ = desk
+    box = mailbox.mbox(tmp_path / "small.mbox")
+    for n in range(40):
+        box.add(mail(subject=f"Shown {n}", sender=f"f{n}@customer.example", to=SUPPORT)[0])
+    box.flush()
+    leader, follower = os.openpty()
+    done = subprocess.run(
+        [sys.executable, "-m", "casegate", "import", str(tmp_path / "small.mbox"), "--to",
+         SUPPORT], env={**inst.env, "COLUMNS": "120"}, stdout=subprocess.PIPE,
+        stderr=follower, timeout=120)
+    os.close(follower)
+    shown = b""
+    while select.select([leader], [], [], 0.5)[0]:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(leader)
+    assert done.returncode == 0
+    bar = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", shown.decode(errors="replace"))
+    assert re.search(r"importing [━ ]+40/40 [1-9][\d,]* messages/s 0:00:00", bar), bar
+    assert b"40 messages: 40 imported" in done.stdout
