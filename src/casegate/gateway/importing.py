@@ -24,10 +24,11 @@ from casegate.errors import CasegateError
 from casegate.gateway.admission import Admitted, recipient_refusal, route
 from casegate.gateway.local import LocalDoor, stored_origins
 from casegate.gateway.mail_files import Broken, Found, origin_of, with_crlf
+from casegate.spool.store import MAX_BATCH
 from casegate.spool.vocabulary import Source
 
 # Messages admitted together: as many as one group commit writes.
-WINDOW = 256
+WINDOW = MAX_BATCH
 # Windows in flight at once: the next ones are read while those before are written.
 WINDOWS_IN_FLIGHT = 4
 
