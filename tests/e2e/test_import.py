@@ -163,6 +163,25 @@ def test_a_broken_file_is_reported_with_its_path_and_skipped(desk, tmp_path: Pat
     assert inst.case_with(message_id)["subject"] == "Kept from the old folder"
 
 
+def test_a_wrong_path_or_an_address_that_takes_no_mail_stops_before_anything_is_stored(
+        desk, tmp_path: Path) -> None:
+    inst, _ = desk
+    message, _ = mail(subject="Never stored", sender="g@customer.example", to=SUPPORT)
+    (tmp_path / "good.eml").write_bytes(message)
+    (tmp_path / "notes.pdf").write_bytes(b"%PDF-1.4\n")
+    stored = inst.sql("SELECT COUNT(*) FROM gateway_message")
+    wrong_path = inst.run("import", str(tmp_path / "good.eml"), str(tmp_path / "notes.pdf"),
+                          "--to", SUPPORT, check=False)
+    assert wrong_path.returncode == 1
+    assert wrong_path.stderr.strip() == (
+        f"casegate: {tmp_path / 'notes.pdf'}: neither an mbox (which starts with a 'From '"
+        " line) nor a message (which starts with header fields)")
+    nobody = inst.run("import", str(tmp_path / "good.eml"), "--to", "nobody@solarmora.com",
+                      check=False)
+    assert nobody.returncode == 1 and "550 5.1.1 <nobody@solarmora.com>" in nobody.stderr
+    assert inst.sql("SELECT COUNT(*) FROM gateway_message") == stored
+
+
 def test_ctrl_c_stops_cleanly_and_a_rerun_continues(desk, tmp_path: Path) -> None:
     inst, _ = desk
     box = mailbox.mbox(tmp_path / "big.mbox")
