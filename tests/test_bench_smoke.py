@@ -23,6 +23,7 @@ TINY = {
                            "--latency-seconds", "0.5"],
     "rules_scale.py": ["--sizes", "1,10", "--calls", "100"],
     "rule_import.py": ["--rules", "30", "--runs", "1", "--calls", "100"],
+    "import_mail.py": ["--messages", "30"],
     "case_intake.py": ["--messages", "30", "--sessions", "2", "--thread-cases", "100",
                        "--warmup", "5", "--small-cases", "20", "--timed", "5"],
     "console_pages.py": ["--cases", "100", "--events", "1000", "--repeat", "1",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import UTC, datetime
 from itertools import count
 
 import pytest
@@ -77,3 +78,47 @@ def test_a_delivery_the_gateway_classified_as_spam_is_suspended() -> None:
     assert receipt.filed == {spam.id} and receipt.outgoing == []
     assert SuspendedMessage.objects.get().cause == "spam"
     assert not Case.objects.exists()
+
+
+def test_old_mail_keeps_its_date_and_owes_no_first_response() -> None:
+    intake = add_intake(Intake.CASE, "help@desk.example", first_response_hours=4)
+    raw = mail(subject="From 2019", sender="bo@acme.example",
+               headers={"Date": "Tue, 12 Mar 2019 09:30:00 +0100"})[0]
+    old = DeskDelivery(next(_ids), "Qold", intake.pk, "help@desk.example", timezone.now(), raw,
+                       "", "", quiet=True)
+    receive([old]).file({old.id}, load_table(), HOSTNAME)
+    case = Case.objects.get()
+    written = datetime(2019, 3, 12, 8, 30, tzinfo=UTC)
+    assert (case.received_at, case.created_at, case.messages.get().created_at) == (
+        written, written, written)
+    assert case.first_response_due_at is None
+
+
+@pytest.mark.parametrize("date", ["", "not a date", "Mon, 32 Foo 2019 99:99:99 +0000"])
+def test_old_mail_without_a_readable_date_is_dated_when_it_arrived(date: str) -> None:
+    intake = add_intake(Intake.CASE, "help@desk.example")
+    raw = mail(subject="Undated", sender="bo@acme.example")[0]
+    if date:
+        raw = f"Date: {date}\r\n".encode() + raw
+    arrived = timezone.now()
+    old = DeskDelivery(next(_ids), "Qundated", intake.pk, "help@desk.example", arrived, raw,
+                       "", "", quiet=True)
+    receive([old]).file({old.id}, load_table(), HOSTNAME)
+    assert Case.objects.get().received_at == arrived
+
+
+def test_a_date_later_than_its_arrival_or_on_live_mail_is_not_taken() -> None:
+    intake = add_intake(Intake.CASE, "help@desk.example", first_response_hours=4)
+    raw = mail(subject="Ahead", sender="bo@acme.example",
+               headers={"Date": "Fri, 1 Jan 2100 00:00:00 +0000"})[0]
+    arrived = timezone.now()
+    ahead = DeskDelivery(next(_ids), "Qahead", intake.pk, "help@desk.example", arrived, raw,
+                         "", "", quiet=True)
+    dated = mail(subject="Live", sender="bo@acme.example",
+                 headers={"Date": "Tue, 12 Mar 2019 09:30:00 +0100"})[0]
+    live = DeskDelivery(next(_ids), "Qlive", intake.pk, "help@desk.example", arrived, dated,
+                        "bo@acme.example", "192.0.2.1")
+    receive([ahead, live]).file({ahead.id, live.id}, load_table(), HOSTNAME)
+    assert {c.subject: c.received_at for c in Case.objects.all()} == {
+        "Ahead": arrived, "Live": arrived}
+    assert Case.objects.get(subject="Live").first_response_due_at is not None

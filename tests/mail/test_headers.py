@@ -1,4 +1,8 @@
-from casegate.mail.headers import SHOWN_LENGTH, HeaderFields, remove_fields, shown
+from datetime import UTC, datetime
+
+import pytest
+
+from casegate.mail.headers import SHOWN_LENGTH, HeaderFields, dated, remove_fields, shown
 
 RAW = (b"Received: from a by b; Tue, 1 Jan 2030 00:00:00 +0000\r\n"
        b"received: from c\r\n\tby d; Tue, 1 Jan 2030 00:00:00 +0000\r\n"
@@ -48,3 +52,14 @@ def test_a_field_as_shown_is_decoded_storable_and_cut_to_the_column() -> None:
     assert shown(headers, "Subject") == "Caf\u00e9 \ufffd deals"
     assert len(shown(headers, "From")) == SHOWN_LENGTH
     assert shown(headers, "To") == ""
+
+
+@pytest.mark.parametrize(("field", "expected"), [
+    (b"Date: Tue, 12 Mar 2019 09:30:00 +0100\r\n", datetime(2019, 3, 12, 8, 30, tzinfo=UTC)),
+    (b"Date: Tue, 12 Mar 2019 09:30:00 -0000\r\n", datetime(2019, 3, 12, 9, 30, tzinfo=UTC)),
+    (b"Date: yesterday\r\n", None),
+    (b"Date: Tue, 12 Mar 99999 09:30:00 +0100\r\n", None),
+    (b"", None),
+])
+def test_the_date_a_message_was_written(field: bytes, expected: datetime | None) -> None:
+    assert dated(HeaderFields(field + b"Subject: x\r\n\r\nbody")) == expected

@@ -18,6 +18,7 @@ from casegate.cli import (
     configuration,
     desk,
     directory,
+    importing,
     keys,
     logs,
     maintenance,
@@ -42,8 +43,8 @@ class Parser(argparse.ArgumentParser):
 
 
 # The command groups, in the order `casegate --help` lists their commands.
-COMMAND_GROUPS = (setup, running, service, configuration, directory, rules, keys, desk, users,
-                  queue, logs, maintenance)
+COMMAND_GROUPS = (setup, running, importing, service, configuration, directory, rules, keys,
+                  desk, users, queue, logs, maintenance)
 
 
 def build_parser() -> Parser:

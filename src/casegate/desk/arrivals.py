@@ -23,7 +23,8 @@ class DeskArrival:
     "bypass spam filter" let it through). ``recovered``: a person took it out of the
     suspended mail, so it is filed without being suspended again. ``quiet``: old mail
     (imported, or older than the mailbox it was fetched from): filed without
-    acknowledgement or notification, and never counted as a flood.
+    acknowledgement or notification, never counted as a flood, and dated by its
+    ``Date:`` (``received_at``, see :func:`casegate.desk.reception.receive`).
     """
 
     intake: Intake | None
@@ -46,6 +47,11 @@ class DeskArrival:
     @property
     def kind(self) -> str:
         return self.intake.kind if self.intake else Intake.CASE
+
+    def filed_at(self, now: datetime) -> datetime:
+        """When its new conversation and its message are dated: old mail keeps the time it
+        was received, other mail is dated when it is filed."""
+        return self.received_at if self.quiet else now
 
 
 @dataclass

@@ -23,6 +23,7 @@ from casegate.desk.filing.messages import store_contents
 from casegate.desk.filing.prefetch import prefetch
 from casegate.desk.models import Intake
 from casegate.desk.parsing import parse_message
+from casegate.mail.headers import HeaderFields, dated
 from casegate.routing.engine import RoutingTable
 from casegate.spool.messages import AcceptedMessage
 
@@ -76,7 +77,7 @@ def receive(deliveries: list[DeskDelivery]) -> Received:
             continue
         arrivals[delivery.id] = DeskArrival(
             intakes[delivery.intake_id], delivery.queue_id, delivery.original_recipient,
-            delivery.received_at, mail, delivery.raw, delivery.mail_from, delivery.peer,
+            received_at(delivery), mail, delivery.raw, delivery.mail_from, delivery.peer,
             delivery.spam, quiet=delivery.quiet)
     known = prefetch(list(arrivals.values()))
     try:
@@ -84,6 +85,17 @@ def receive(deliveries: list[DeskDelivery]) -> Received:
     except Exception:  # filing stores them again, one by one if need be, and reports why
         log.exception("storing message contents before filing failed")
     return Received({d.id for d in deliveries}, arrivals, failed, known)
+
+
+def received_at(delivery: DeskDelivery) -> datetime:
+    """When the desk says the message was received: old mail (quiet) at its ``Date:``, so an
+    imported history keeps its times, unless that is missing or later than its arrival here;
+    other mail when casegate received it."""
+    if delivery.quiet:
+        written = dated(HeaderFields(delivery.raw))
+        if written is not None and written < delivery.received_at:
+            return written
+    return delivery.received_at
 
 
 class Received:

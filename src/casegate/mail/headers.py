@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
+from datetime import UTC, datetime
 from email.header import decode_header, make_header
+from email.utils import parsedate_to_datetime
 
 from casegate.text import storable
 
@@ -98,3 +100,16 @@ def shown(headers: HeaderFields, name: str) -> str:
     """The field ``name`` as people read it (:func:`decoded`), in a form any database stores
     and cut to :data:`SHOWN_LENGTH`; ``""`` when the message has none."""
     return storable(decoded(headers.get(name) or ""))[:SHOWN_LENGTH]
+
+
+def dated(headers: HeaderFields) -> datetime | None:
+    """The message's ``Date:`` as an aware time (UTC when it names no zone); None when it
+    has none or it cannot be read."""
+    value = headers.get("Date")
+    if not value:
+        return None
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)

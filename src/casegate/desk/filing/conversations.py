@@ -33,13 +33,14 @@ def _new_conversation(batch: Batch, item: Filed) -> Case | Lead:
         "requester_name": arrival.mail.sender_name[:200],
         "original_recipient": arrival.original_recipient,
         "message_id": arrival.mail.message_id,
-        "created_at": batch.now,
+        "created_at": arrival.filed_at(batch.now),
         "received_at": arrival.received_at,
     }
     if arrival.kind == Intake.LEAD:
         return Lead(**common)
     test = is_signed_test(arrival.mail.message_id)  # casegate verify's: nobody answers it
-    hours = 0 if test else arrival.intake.first_response_hours
+    # Old mail was answered, or not, before it came here: it owes no first response.
+    hours = 0 if test or arrival.quiet else arrival.intake.first_response_hours
     return Case(**common, follows=item.follows, team=arrival.intake.team,
                 tags=[TEST_TAG] if test else [],
                 first_response_due_at=batch.now + timedelta(hours=hours) if hours else None)

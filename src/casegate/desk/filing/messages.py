@@ -88,7 +88,7 @@ def _message(item: Filed, raw_id: str | None, batch: Batch) -> DeskMessage:
         parse_problems="\n".join([*mail.problems, item.unproven] if item.unproven
                                  else mail.problems),
         raw_id=raw_id,
-        created_at=batch.now,
+        created_at=item.arrival.filed_at(batch.now),
     )
 
 
