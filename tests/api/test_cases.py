@@ -366,3 +366,32 @@ def test_a_search_the_syntax_cannot_read_is_a_400_saying_why(api: Client) -> Non
     response = api.get("/api/search", {"q": "before:someday"})
     assert response.status_code == 400
     assert "YYYY-MM-DD" in response.json()["detail"]
+
+
+# --- merge and split ------------------------------------------------------------------------
+
+
+def test_cases_merge_unmerge_and_split_over_the_api(api: Client, intake: Intake) -> None:
+    first, second = make_case(intake, subject="one"), make_case(intake, subject="two")
+    make_message(first, text="first")
+    moved = make_message(second, text="second")
+    response = api.post(f"/api/cases/{first.pk}/merge", {"cases": [second.pk]},
+                        content_type="application/json")
+    assert response.status_code == 200, response.content
+    assert DeskMessage.objects.get(pk=moved.pk).case_id == first.pk
+    again = api.post(f"/api/cases/{first.pk}/merge", {"cases": [second.pk]},
+                     content_type="application/json")
+    assert again.status_code == 400 and "already merged" in again.json()["detail"]
+    split = api.post(f"/api/messages/{moved.pk}/split")
+    assert split.status_code == 201, split.content
+    assert DeskMessage.objects.get(pk=moved.pk).case_id == split.json()["id"]
+    unmerged = api.post(f"/api/cases/{second.pk}/unmerge")
+    assert unmerged.status_code == 200 and unmerged.json()["status"] == "open"
+
+
+def test_a_case_another_team_owns_cannot_be_merged_away(api: Client, intake: Intake) -> None:
+    mine, theirs = make_case(intake), make_case(intake, team="Billing")
+    response = api.post(f"/api/cases/{mine.pk}/merge", {"cases": [theirs.pk]},
+                        content_type="application/json")
+    assert response.status_code == 404
+    assert Case.objects.get(pk=theirs.pk).merged_into_id is None

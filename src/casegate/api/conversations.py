@@ -29,6 +29,7 @@ from casegate.api.schemas import (
     LeadFilters,
     LeadOut,
     LeadPatch,
+    MergeIn,
     MessageOut,
     Page,
     ReplyIn,
@@ -36,7 +37,8 @@ from casegate.api.schemas import (
     SearchParams,
     responses,
 )
-from casegate.desk.models import Case, Lead
+from casegate.desk.merging import merge, split, unmerge
+from casegate.desk.models import Case, DeskMessage, Lead
 from casegate.desk.output import conversation_as_dict, conversation_detail
 from casegate.desk.replies import post_reply
 from casegate.desk.search import search
@@ -49,6 +51,7 @@ router = Router()
 
 CaseId = PathEx[int, P(ge=1, le=MAX_ID, description="the case number")]
 LeadId = PathEx[int, P(ge=1, le=MAX_ID, description="the lead number")]
+MessageId = PathEx[int, P(ge=1, le=MAX_ID, description="the message's id")]
 
 # filter field -> the lookup it applies (tag and the dates are handled apart)
 _LOOKUPS = {"status": "status", "priority": "priority", "assignee": "assignee__username",
@@ -198,6 +201,47 @@ def reply_to_case(request: AgentRequest, case_id: CaseId, reply: ReplyIn
                   ) -> Status[dict[str, Any]]:
     """Answer the requester by mail (public) or add an internal note."""
     return Status(201, _reply(Case, case_id, request.auth, reply))
+
+
+@router.post("/cases/{case_id}/merge", response=responses({200: CaseOut}, 400, 404, 422),
+             tags=["cases"])
+def merge_cases(request: AgentRequest, case_id: CaseId, body: MergeIn) -> dict[str, Any]:
+    """Move the messages of the other cases onto this one, and close them: mail that
+    threads onto them comes here. Each can be undone with ``unmerge``."""
+    for number in [case_id, *body.cases]:
+        _require(Case, number, request.auth)
+    try:
+        case = merge(case_id, body.cases, request.auth.get_username())
+    except DeskError as exc:
+        raise HttpError(400, str(exc)) from None
+    return conversation_as_dict(case)
+
+
+@router.post("/cases/{case_id}/unmerge", response=responses({200: CaseOut}, 400, 404, 422),
+             tags=["cases"])
+def unmerge_case(request: AgentRequest, case_id: CaseId) -> dict[str, Any]:
+    """Undo this case's merge: its messages come back and it opens again."""
+    _require(Case, case_id, request.auth)
+    try:
+        case = unmerge(case_id, request.auth.get_username())
+    except DeskError as exc:
+        raise HttpError(400, str(exc)) from None
+    return conversation_as_dict(case)
+
+
+@router.post("/messages/{message_id}/split", response=responses({201: CaseOut}, 400, 404, 422),
+             tags=["cases"])
+def split_message(request: AgentRequest, message_id: MessageId) -> Status[dict[str, Any]]:
+    """Move this message of a case into a new case of its own."""
+    case_id = (DeskMessage.objects.filter(pk=message_id, case__isnull=False)
+               .values_list("case_id", flat=True).first())
+    if case_id is None:
+        raise HttpError(404, f"there is no message {message_id} on a case")
+    _require(Case, case_id, request.auth)
+    try:
+        return Status(201, conversation_as_dict(split(message_id, request.auth.get_username())))
+    except DeskError as exc:
+        raise HttpError(400, str(exc)) from None
 
 
 # --- leads ----------------------------------------------------------------------------------

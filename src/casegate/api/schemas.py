@@ -443,6 +443,12 @@ class ReplyIn(Input):
                                            "internal note")
 
 
+class MergeIn(Input):
+    cases: list[Annotated[int, Field(ge=1, le=MAX_ID)]] = Field(
+        min_length=1, max_length=50,
+        description="the cases whose messages move onto this one; they are closed")
+
+
 class SuspendedFilters(Input):
     intake: Address = omittable(description="the intake address")
     cause: SuspensionCauseValue = omittable()

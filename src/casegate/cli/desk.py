@@ -103,11 +103,27 @@ def _register_conversations(listing: Subcommands, kind: str) -> None:
     p.add_argument("--note", action="store_true", help="an internal note, never mailed")
     p.add_argument("--as", dest="author", metavar="USERNAME", default=None)
     p.set_defaults(func=conversation_reply, kind=kind)
+    if kind == "cases":
+        _register_merging(listing)
     if kind == "leads":
         p = listing.add_parser(
             "convert", help="convert a qualified lead: link its contact and company")
         p.add_argument("id", type=int)
         p.set_defaults(func=lead_convert)
+
+
+def _register_merging(cases: Subcommands) -> None:
+    p = cases.add_parser("merge", help="move the other cases' messages onto one and close them")
+    p.add_argument("id", type=int, help="the case that stays")
+    p.add_argument("others", type=int, nargs="+", metavar="OTHER")
+    p.set_defaults(func=cases_merge)
+    p = cases.add_parser("unmerge", help="undo a merge: the case gets its messages back")
+    p.add_argument("id", type=int, help="the merged case")
+    p.set_defaults(func=cases_unmerge)
+    p = cases.add_parser("split", help="move one message into a new case of its own")
+    p.add_argument("message", type=int, metavar="MESSAGE_ID",
+                   help="the message's id (cases show --json lists them)")
+    p.set_defaults(func=cases_split)
 
 
 def _register_agent(agent: Subcommands) -> None:
@@ -271,6 +287,27 @@ def conversation_reply(args: argparse.Namespace) -> None:
     else:
         print(f"reply {message.pk} {message.delivery_status or 'not sent'}: "
               f"{message.recipients.replace(chr(10), ', ') or message.parse_problems}")
+
+
+def cases_merge(args: argparse.Namespace) -> None:
+    from casegate.desk.merging import merge
+
+    case = merge(args.id, args.others, getpass.getuser())
+    print(f"merged {', '.join(f'CG-{n}' for n in args.others)} into CG-{case.pk}")
+
+
+def cases_unmerge(args: argparse.Namespace) -> None:
+    from casegate.desk.merging import unmerge
+
+    case = unmerge(args.id, getpass.getuser())
+    print(f"CG-{case.pk} has its messages back and is open")
+
+
+def cases_split(args: argparse.Namespace) -> None:
+    from casegate.desk.merging import split
+
+    case = split(args.message, getpass.getuser())
+    print(f"message {args.message} is now CG-{case.pk}")
 
 
 def lead_convert(args: argparse.Namespace) -> None:

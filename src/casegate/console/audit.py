@@ -32,7 +32,7 @@ def register_audited_models() -> None:
         auditlog.register(model)
     auditlog.register(SigningKey, exclude_fields=["private_key"])
     auditlog.register(Case, include_fields=["status", "priority", "assignee", "team", "tags",
-                                            "first_response_due_at"])
+                                            "first_response_due_at", "merged_into"])
     auditlog.register(Lead, include_fields=["status", "converted_by"])
     auditlog.register(Quarantine, include_fields=["state"])
     auditlog.register(SuspendedMessage, include_fields=["state"])

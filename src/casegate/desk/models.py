@@ -131,6 +131,10 @@ class Case(Conversation):
     follows = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL,
                                 related_name="followups",
                                 help_text="the closed case this one continues")
+    merged_into = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="merged_cases",
+                                    help_text="the case this one was merged into: its messages"
+                                              " and the mail that threads onto it go there")
     updated_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
@@ -172,6 +176,9 @@ class DeskMessage(models.Model):
     delivery_status = models.CharField(
         max_length=10, choices=ReplyDelivery.choices, blank=True, default="",
         help_text="outbound: queued, delivered or failed (with the reason in parse_problems)")
+    moved_from = models.ForeignKey(
+        Case, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text="the case it belonged to before a merge or a split moved it here")
     raw = models.ForeignKey(Blob, null=True, blank=True, on_delete=models.PROTECT,
                             related_name="+", help_text="the message as it arrived or left")
     automated = models.CharField(max_length=100, blank=True, default="",

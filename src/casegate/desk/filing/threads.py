@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from casegate.desk.arrivals import DeskArrival, Filed
 from casegate.desk.filing.batch import Batch
+from casegate.desk.merging import survivor_of
 from casegate.desk.models import Case, DeskMessage, Lead
 from casegate.desk.services import DeskError
 from casegate.desk.threading import ThreadHint, hint_for
@@ -31,8 +32,9 @@ def existing_conversations(arrivals: list[DeskArrival]
             by_ref[message_id] = ("l", lead_id)
             lead_ids.add(lead_id)
     found: dict[str, Case | Lead] = {}
-    for case in Case.objects.filter(pk__in=case_ids).select_related("intake"):
-        found[f"c{case.pk}"] = case
+    cases = survivor_of(Case.objects.select_related("intake").in_bulk(case_ids))
+    for pk, case in cases.items():  # a merged case's mail goes to the case it was merged into
+        found[f"c{pk}"] = case
     for lead in Lead.objects.filter(pk__in=lead_ids).select_related("intake"):
         found[f"l{lead.pk}"] = lead
     for message_id, (kind, number) in by_ref.items():

@@ -1,0 +1,72 @@
+"""Merging cases and splitting a message off, each undone by the other."""
+
+from __future__ import annotations
+
+import pytest
+
+from casegate.desk.merging import merge, split, unmerge
+from casegate.desk.models import Case, CaseEvent, DeskMessage, Intake
+from casegate.desk.services import DeskError, add_intake
+from casegate.desk.vocabulary import CaseStatus, Direction
+from tests.desk.test_search import case_of, file_mail
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("home")]
+
+
+def thread(case: Case | int) -> list[str]:
+    return list(DeskMessage.objects.filter(case=case).order_by("created_at", "id")
+                .values_list("subject", flat=True))
+
+
+def test_three_cases_of_one_customer_merge_into_one_and_mail_follows() -> None:
+    intake = add_intake(Intake.CASE, "help@desk.example", acknowledge=True)
+    ids = [file_mail(intake, subject, "Please help.") for subject in ("one", "two", "three")]
+    first, second, third = (case_of(i) for i in ids)
+    Case.objects.filter(pk=third).update(tags=["vip"])
+    merge(first, [second, third], "ann")
+    subjects = [s for s in thread(first) if not s.startswith("[#")]
+    assert subjects == ["one", "two", "three"]
+    assert len(thread(first)) == 6  # each customer message and its acknowledgement, once
+    merged = Case.objects.get(pk=second)
+    assert (merged.merged_into_id, merged.status) == (first, CaseStatus.CLOSED)
+    assert Case.objects.get(pk=first).tags == ["vip"]
+    assert ("merged", f"CG-{second}") in CaseEvent.objects.filter(case=first).values_list(
+        "field", "after")
+    ack = DeskMessage.objects.get(direction=Direction.AUTOMATIC, moved_from=second)
+    file_mail(intake, f"Re: {ack.subject}", "Any news?", reply_to=ack.message_id)
+    assert thread(second) == [] and thread(first)[-1] == f"Re: {ack.subject}"
+
+
+def test_a_merge_is_undone_by_unmerge_and_a_split_by_a_merge() -> None:
+    intake = add_intake(Intake.CASE, "help@desk.example")
+    first = case_of(file_mail(intake, "one", "first"))
+    second = case_of(file_mail(intake, "two", "second"))
+    merge(first, [second], "ann")
+    unmerge(second, "ann")
+    assert (thread(first), thread(second)) == (["one"], ["two"])
+    assert Case.objects.get(pk=second).status == CaseStatus.OPEN
+    file_mail(intake, "Re: one", "more", reply_to=DeskMessage.objects.get(case=first).message_id)
+    message = DeskMessage.objects.get(subject="Re: one")
+    created = split(message.pk, "ann")
+    assert (thread(first), thread(created)) == (["one"], ["Re: one"])
+    merge(first, [created.pk], "ann")
+    assert thread(first) == ["one", "Re: one"]
+    assert DeskMessage.objects.get(pk=message.pk).moved_from_id is None
+
+
+def test_what_cannot_be_merged_or_split_says_why() -> None:
+    intake = add_intake(Intake.CASE, "help@desk.example")
+    first = case_of(file_mail(intake, "one", "first"))
+    second = case_of(file_mail(intake, "two", "second"))
+    with pytest.raises(DeskError, match="into itself"):
+        merge(first, [first], "ann")
+    with pytest.raises(DeskError, match="there is no case CG-999"):
+        merge(first, [999], "ann")
+    merge(first, [second], "ann")
+    with pytest.raises(DeskError, match="already merged"):
+        merge(first, [second], "ann")
+    with pytest.raises(DeskError, match="not merged"):
+        unmerge(first, "ann")
+    lone = case_of(file_mail(intake, "three", "third"))
+    with pytest.raises(DeskError, match="the only one"):
+        split(DeskMessage.objects.get(case=lone).pk, "ann")
