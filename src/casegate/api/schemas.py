@@ -288,6 +288,7 @@ class CaseEventOut(Schema):
 class CaseDetail(CaseOut):
     contact: str | None = Field(description="the contact's address")
     follows: int | None = Field(description="the closed case this one continues")
+    merged_into: int | None = Field(description="the case this one was merged into")
     history: list[CaseEventOut]
     other_cases: list[int] = Field(description="the requester's other cases, newest first")
     messages: list[MessageOut]

@@ -5,6 +5,7 @@ middleware."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -21,7 +22,8 @@ from casegate.access import can
 from casegate.console.audit import AUDITED_KINDS, AuditFilter, search
 from casegate.console.dashboard import figures
 from casegate.console.roles import require
-from casegate.desk.models import Case, Company, Contact, Intake, Lead
+from casegate.desk.merging import MAX_MERGED, merge, split, unmerge
+from casegate.desk.models import Case, Company, Contact, DeskMessage, Intake, Lead
 from casegate.desk.output import conversation_detail
 from casegate.desk.replies import post_reply
 from casegate.desk.search import search as search_conversations
@@ -198,6 +200,52 @@ def case_fields(request: HttpRequest, case_id: int) -> HttpResponse:
     else:
         messages.success(request, _("Case updated."))
     return redirect(reverse("console:case", args=[case_id]))
+
+
+@require("work_cases")
+@require_POST
+def case_merge(request: HttpRequest, case_id: int) -> HttpResponse:
+    """Merge the cases named in the form into this one."""
+    _visible(request, case_id)
+    numbers = [int(n) for n in re.findall(r"\d+", request.POST.get("cases", ""))[:MAX_MERGED]]
+    try:
+        for number in numbers:
+            _visible(request, number)
+        merge(case_id, numbers, request.user.get_username())
+    except (DeskError, Http404) as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("Merged into this case: %(cases)s") % {
+            "cases": ", ".join(f"#{n}" for n in numbers)})
+    return redirect(reverse("console:case", args=[case_id]))
+
+
+@require("work_cases")
+@require_POST
+def case_unmerge(request: HttpRequest, case_id: int) -> HttpResponse:
+    _visible(request, case_id)
+    try:
+        unmerge(case_id, request.user.get_username())
+    except DeskError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("The merge is undone: this case has its messages back."))
+    return redirect(reverse("console:case", args=[case_id]))
+
+
+@require("work_cases")
+@require_POST
+def message_split(request: HttpRequest, case_id: int, message_id: int) -> HttpResponse:
+    _visible(request, case_id)
+    if not DeskMessage.objects.filter(pk=message_id, case_id=case_id).exists():
+        raise Http404(f"case {case_id} has no message {message_id}")
+    try:
+        created = split(message_id, request.user.get_username())
+    except DeskError as exc:
+        messages.error(request, str(exc))
+        return redirect(reverse("console:case", args=[case_id]))
+    messages.success(request, _("The message is now case #%(number)s.") % {"number": created.pk})
+    return redirect(reverse("console:case", args=[created.pk]))
 
 
 LEADS_PER_COLUMN = 50

@@ -23,6 +23,7 @@ def conversation_detail(kind: str, conversation_id: int) -> dict[str, Any] | Non
     detail["contact_id"] = conversation.contact_id
     if isinstance(conversation, Case):
         detail["follows"] = conversation.follows_id
+        detail["merged_into"] = conversation.merged_into_id
         detail["history"] = [
             {"field": e.field, "before": e.before, "after": e.after, "actor": e.actor,
              "at": e.at.isoformat()} for e in conversation.history.all()]

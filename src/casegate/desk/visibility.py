@@ -40,14 +40,16 @@ def intake_scope(user: Any, path: str = "intake__") -> Q:
 def hide_unseen_cases(detail: dict[str, Any], user: Any) -> dict[str, Any]:
     """A case's detail without the numbers of related cases ``user`` may not see (the
     requester's other cases, the case it follows)."""
-    related = [*detail.get("other_cases", []), *filter(None, [detail.get("follows")])]
+    related = [*detail.get("other_cases", []),
+               *filter(None, [detail.get("follows"), detail.get("merged_into")])]
     scope = case_scope(user)
     if not related or not scope:
         return detail
     seen = set(Case.objects.filter(scope, pk__in=related).values_list("pk", flat=True))
     detail["other_cases"] = [number for number in detail["other_cases"] if number in seen]
-    if detail.get("follows") not in seen:
-        detail["follows"] = None
+    for link in ("follows", "merged_into"):
+        if detail.get(link) not in seen:
+            detail[link] = None
     return detail
 
 

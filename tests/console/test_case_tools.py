@@ -1,4 +1,4 @@
-"""Searching cases from the console's case list: ranked, marked, escaped, scoped."""
+"""The case list's search and the case page's merge and split, with their checks."""
 
 from __future__ import annotations
 
@@ -40,3 +40,30 @@ def test_the_case_list_searches_every_message_and_shows_the_words_found() -> Non
 def test_a_search_the_syntax_cannot_read_is_explained() -> None:
     page = signed_in("agent").get("/console/cases/", {"q": "after:soon"}).content.decode()
     assert "YYYY-MM-DD" in page
+
+
+def test_an_agent_merges_unmerges_and_splits_from_the_case_page() -> None:
+    first, second = make("Panel", "first"), make("Panel again", "second")
+    client = signed_in("agent")
+    page = client.get(f"/console/cases/{first.pk}/").content.decode()
+    assert 'id="merge-form"' in page
+    client.post(f"/console/cases/{first.pk}/merge", {"cases": f"#{second.pk}"})
+    assert Case.objects.get(pk=second.pk).merged_into_id == first.pk
+    merged_page = client.get(f"/console/cases/{second.pk}/").content.decode()
+    assert 'id="merged-into"' in merged_page
+    moved = DeskMessage.objects.get(case=first, text="second")
+    answer = client.post(f"/console/cases/{first.pk}/messages/{moved.pk}/split")
+    created = DeskMessage.objects.get(pk=moved.pk).case_id
+    assert created not in (first.pk, second.pk)
+    assert answer["Location"] == f"/console/cases/{created}/"
+    client.post(f"/console/cases/{second.pk}/unmerge")
+    assert Case.objects.get(pk=second.pk).merged_into_id is None
+
+
+def test_merging_needs_the_csrf_token_and_a_role_that_works_cases() -> None:
+    first, second = make("Panel", "first"), make("Panel again", "second")
+    assert signed_in("agent", csrf=True).post(
+        f"/console/cases/{first.pk}/merge", {"cases": str(second.pk)}).status_code == 403
+    assert signed_in("viewer").post(
+        f"/console/cases/{first.pk}/merge", {"cases": str(second.pk)}).status_code == 403
+    assert Case.objects.get(pk=second.pk).merged_into_id is None
