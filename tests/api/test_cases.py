@@ -395,3 +395,17 @@ def test_a_case_another_team_owns_cannot_be_merged_away(api: Client, intake: Int
                         content_type="application/json")
     assert response.status_code == 404
     assert Case.objects.get(pk=theirs.pk).merged_into_id is None
+
+
+def test_a_reply_after_someone_elses_since_the_agent_read_is_refused_with_409(
+        api: Client, intake: Intake) -> None:
+    case = make_case(intake, requester="dana@example.net")
+    read = make_message(case, text="It beeps.")
+    other = get_user_model().objects.create_user("bob", "bob@solarmora.com")
+    make_message(case, text="We will call you.", direction=Direction.OUTBOUND, author=other)
+    response = api.post(f"/api/cases/{case.pk}/replies",
+                        {"text": "Restart it.", "seen_message_id": read.pk},
+                        content_type="application/json")
+    assert response.status_code == 409, response.content
+    assert "bob replied since you opened it" in response.json()["detail"]
+    assert not DeskMessage.objects.filter(text="Restart it.").exists()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.utils import timezone
 
@@ -67,3 +69,27 @@ def test_merging_needs_the_csrf_token_and_a_role_that_works_cases() -> None:
     assert signed_in("viewer").post(
         f"/console/cases/{first.pk}/merge", {"cases": str(second.pk)}).status_code == 403
     assert Case.objects.get(pk=second.pk).merged_into_id is None
+
+
+def test_agents_see_each_other_on_a_case_and_a_reply_after_anothers_is_held() -> None:
+    case = make("Panel", "It beeps.")
+    ann, bob = signed_in("agent"), signed_in("super administrator")
+    first = ann.get(f"/console/cases/{case.pk}/").content.decode()
+    seen = re.search(r'name="seen" value="(\d+)"', first)[1]
+    bob_page = bob.get(f"/console/cases/{case.pk}/").content.decode()
+    assert "agent is viewing this case" in bob_page
+    ann.post(f"/console/cases/{case.pk}/presence")
+    presence = bob.get(f"/console/cases/{case.pk}/presence").content.decode()
+    assert "agent is typing a reply" in presence
+    bob_seen = re.search(r'name="seen" value="(\d+)"', bob_page)[1]
+    bob.post(f"/console/cases/{case.pk}/reply", {"text": "We will call you.", "seen": bob_seen})
+    held = ann.post(f"/console/cases/{case.pk}/reply", {"text": "Restart it.", "seen": seen})
+    assert held.status_code == 409
+    page = held.content.decode()
+    assert 'id="reply-held"' in page and "We will call you." in page
+    assert ">Restart it.</textarea>" in page
+    assert not DeskMessage.objects.filter(text="Restart it.").exists()
+    again = re.search(r'name="seen" value="(\d+)"', page)[1]
+    sent = ann.post(f"/console/cases/{case.pk}/reply", {"text": "Restart it.", "seen": again})
+    assert sent.status_code == 302
+    assert DeskMessage.objects.filter(text="Restart it.").exists()

@@ -134,6 +134,26 @@ def test_an_agent_note_by_mail_never_leaves(desk) -> None:
     assert sent == ["Your warranty runs to 2030."]
 
 
+def test_an_answer_by_mail_crossing_another_agents_reply_is_held_as_a_note(desk) -> None:
+    inst, outside = desk
+    question_id, case, notice = notified(inst, outside, "kim@customer.example", "Fuse?")
+    assert notice["In-Reply-To"] == question_id  # what the agent was told about
+    inst.run("agent", "add", "bo@agents.example", "--username", "bo", "--no-notify")
+    inst.run("cases", "reply", str(case["id"]), "--text", "Replace fuse F2.", "--as", "bo")
+    answer, _ = mail(subject=f"Re: {notice['Subject']}", sender=AGENT, to=notice["From"],
+                     headers={"In-Reply-To": notice["Message-ID"],
+                              "References": f"{question_id} {notice['Message-ID']}"},
+                     body="Check fuse F1.")
+    inst.send(AGENT, [notice["From"]], answer)
+    held = inst.wait_for(lambda: [m for m in inst.json("cases", "show", str(case["id"]))[
+        "messages"] if m["direction"] == "note"], what="the held answer")[0]
+    assert held["new_text"].strip() == "Check fuse F1."
+    assert any("held, not mailed: bo replied" in p for p in held["parse_problems"])
+    inst.wait_for(lambda: received_by(outside, "kim@customer.example"), what="bo's reply")
+    sent = [m.get_content().strip() for m in received_by(outside, "kim@customer.example")]
+    assert sent == ["Replace fuse F2."]
+
+
 def test_reply_is_dkim_signed_and_its_bounce_marks_it_failed_on_the_case(desk) -> None:
     inst, _ = desk
     record = inst.run("dkim", "keygen", "solarmora.com").stdout

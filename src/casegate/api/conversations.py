@@ -40,7 +40,7 @@ from casegate.api.schemas import (
 from casegate.desk.merging import merge, split, unmerge
 from casegate.desk.models import Case, DeskMessage, Lead
 from casegate.desk.output import conversation_as_dict, conversation_detail
-from casegate.desk.replies import post_reply
+from casegate.desk.replies import ReplyCollision, post_reply
 from casegate.desk.search import search
 from casegate.desk.search_query import SearchSyntaxError, parse_query
 from casegate.desk.services import DeskError, convert_lead, set_status, update_case
@@ -124,7 +124,11 @@ def _reply(model: type[Case | Lead], number: int, author: Any, reply: ReplyIn
     _require(model, number, author)
     kind = IntakeKind.LEAD if model is Lead else IntakeKind.CASE
     try:
-        message = post_reply(kind, number, author, reply.text, public=reply.public)
+        message = post_reply(kind, number, author, reply.text, public=reply.public,
+                             seen_up_to=reply.seen_message_id)
+    except ReplyCollision as exc:
+        raise HttpError(409, f"{exc} (new: {', '.join(str(m.pk) for m in exc.newer)})"
+                        ) from None
     except DeskError as exc:
         raise HttpError(400, str(exc)) from None
     return message_items([thread_messages().get(pk=message.pk)])[0]
@@ -195,7 +199,8 @@ def list_case_messages(request: AgentRequest, case_id: CaseId, page: Query[PageP
     return _thread(Case, case_id, page, html, request.auth)
 
 
-@router.post("/cases/{case_id}/replies", response=responses({201: MessageOut}, 400, 404, 422),
+@router.post("/cases/{case_id}/replies",
+             response=responses({201: MessageOut}, 400, 404, 409, 422),
              tags=["cases"])
 def reply_to_case(request: AgentRequest, case_id: CaseId, reply: ReplyIn
                   ) -> Status[dict[str, Any]]:
@@ -296,7 +301,8 @@ def list_lead_messages(request: AgentRequest, lead_id: LeadId, page: Query[PageP
     return _thread(Lead, lead_id, page, html, request.auth)
 
 
-@router.post("/leads/{lead_id}/replies", response=responses({201: MessageOut}, 400, 404, 422),
+@router.post("/leads/{lead_id}/replies",
+             response=responses({201: MessageOut}, 400, 404, 409, 422),
              tags=["leads"])
 def reply_to_lead(request: AgentRequest, lead_id: LeadId, reply: ReplyIn
                   ) -> Status[dict[str, Any]]:

@@ -442,6 +442,9 @@ class ReplyIn(Input):
     text: ReplyText
     public: StrictBool = Field(True, description="mail it to the requester; false keeps it an "
                                            "internal note")
+    seen_message_id: Annotated[int, Field(ge=0, le=MAX_ID)] | None = Field(
+        None, description="the newest message the agent read: a public reply is refused"
+                          " (409) when someone else replied after it")
 
 
 class MergeIn(Input):

@@ -239,12 +239,38 @@ document.addEventListener("submit", function (event) {
     form.removeAttribute("aria-busy");
   });
 });
+// A case page says who else has it open, asking again every 10 s, and tells them when
+// this agent types a reply (at most every 5 s).
+(function () {
+  var presence = document.querySelector("[data-presence]");
+  if (!presence) { return; }
+  var url = presence.getAttribute("data-presence"), typed = 0;
+  function update(options) {
+    fetch(url, options).then(function (response) { return response.text(); }).then(function (html) {
+      var fresh = new DOMParser().parseFromString(html, "text/html").querySelector("#presence");
+      var current = document.querySelector("#presence");
+      if (fresh && current) { current.replaceWith(fresh); }
+    });
+  }
+  setInterval(function () { update({method: "get"}); }, 10000);
+  var text = document.querySelector("#reply-text");
+  var token = document.querySelector("#reply-form [name=csrfmiddlewaretoken]");
+  if (text && token) {
+    text.addEventListener("input", function () {
+      if (Date.now() - typed < 5000) { return; }
+      typed = Date.now();
+      var data = new FormData();
+      data.append("csrfmiddlewaretoken", token.value);
+      update({method: "post", body: data});
+    });
+  }
+})();
 """
 
 
 def script(request: HttpRequest) -> HttpResponse:
-    """The console's only script (copy buttons, partial updates), served from here for the
-    CSP to allow it."""
+    """The console's only script (copy buttons, partial updates, who else has a case open),
+    served from here for the CSP to allow it."""
     response = HttpResponse(COPY_SCRIPT, content_type="text/javascript")
     response["Cache-Control"] = "max-age=3600"
     return response

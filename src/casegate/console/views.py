@@ -25,7 +25,8 @@ from casegate.console.roles import require
 from casegate.desk.merging import MAX_MERGED, merge, split, unmerge
 from casegate.desk.models import Case, Company, Contact, DeskMessage, Intake, Lead
 from casegate.desk.output import conversation_detail
-from casegate.desk.replies import post_reply
+from casegate.desk.presence import note_viewer, other_viewers
+from casegate.desk.replies import ReplyCollision, post_reply
 from casegate.desk.search import search as search_conversations
 from casegate.desk.search_query import SearchSyntaxError, parse_query
 from casegate.desk.services import DeskError, convert_lead, set_status, update_case
@@ -147,17 +148,32 @@ def _visible(request: HttpRequest, case_id: int) -> None:
 
 
 @require("read_cases")
-def case(request: HttpRequest, case_id: int) -> HttpResponse:
+def case(request: HttpRequest, case_id: int, held: ReplyCollision | None = None
+         ) -> HttpResponse:
+    """A case's page; ``held``: the agent's reply just held because someone else replied."""
     _visible(request, case_id)
     detail = conversation_detail(IntakeKind.CASE, case_id)
     if detail is None:
         raise Http404(f"there is no case {case_id}")
+    note_viewer(case_id, request.user)
     return render(request, "console/case.html", {
         "case": hide_unseen_cases(detail, request.user),
         "can_work": can(request.user, "work_cases"),
         "statuses": CaseStatus.values,
         "priorities": Priority.values,
-    })
+        "viewers": other_viewers(case_id, request.user),
+        "seen": max((m["id"] for m in detail["messages"]), default=0),
+        "held": held, "draft": request.POST.get("text", "") if held else "",
+    }, status=409 if held else 200)
+
+
+@require("read_cases")
+def case_presence(request: HttpRequest, case_id: int) -> HttpResponse:
+    """Who else has the case open: asked by the page every few seconds (POST: typing)."""
+    _visible(request, case_id)
+    note_viewer(case_id, request.user, typing=request.method == "POST")
+    return render(request, "console/presence.html",
+                  {"viewers": other_viewers(case_id, request.user), "case_id": case_id})
 
 
 @require("work_cases")
@@ -165,9 +181,12 @@ def case(request: HttpRequest, case_id: int) -> HttpResponse:
 def case_reply(request: HttpRequest, case_id: int) -> HttpResponse:
     _visible(request, case_id)
     public = request.POST.get("kind", "reply") == "reply"
+    seen = request.POST.get("seen", "")
     try:
         message = post_reply(IntakeKind.CASE, case_id, request.user, request.POST.get("text", ""),
-                             public=public)
+                             public=public, seen_up_to=int(seen) if seen.isdigit() else None)
+    except ReplyCollision as exc:
+        return case(request, case_id, held=exc)
     except DeskError as exc:
         messages.error(request, str(exc))
     else:

@@ -215,6 +215,21 @@ class Attachment(models.Model):
         ordering = ["id"]
 
 
+class CaseViewer(models.Model):
+    """An agent who has a case open in the console: when they last looked, and last typed a
+    reply (see :mod:`casegate.desk.presence`)."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                             related_name="+")
+    seen_at = models.DateTimeField()
+    typing_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["case", "user"],
+                                               name="desk_caseviewer_one_per_agent")]
+
+
 class CaseEvent(models.Model):
     """A change to a case (status, assignee, …): who, when, before and after."""
 

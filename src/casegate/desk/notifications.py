@@ -37,8 +37,9 @@ def compose(filed: Filed, agent: Agent, hostname: str) -> tuple[bytes, str]:
     conversation = filed.conversation
     assert conversation is not None
     mail = filed.arrival.mail
+    # It refers to the customer's message, so an answer to it says what its agent had read.
     message = about(conversation, agent.user.email, f"{tag_of(conversation)} {mail.subject}",
-                    hostname)
+                    hostname, mail.message_id)
     message["Reply-To"] = reply_address(agent.pk)
     message["Auto-Submitted"] = "auto-generated"
     message["X-Auto-Response-Suppress"] = "All"

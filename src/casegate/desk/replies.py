@@ -111,10 +111,24 @@ def _first_response(case: Case, reply: DeskMessage) -> None:
         case.save(update_fields=[*changed, "updated_at"])
 
 
+class ReplyCollision(DeskError):
+    """Someone else replied since the agent read the conversation: their reply is held."""
+
+    def __init__(self, newer: list[DeskMessage]) -> None:
+        self.newer = newer
+        names = sorted({m.author.get_username() if m.author else m.sender for m in newer})
+        super().__init__(f"{', '.join(names)} replied since you opened it; read the new reply"
+                         " and send yours again if it still says what is needed")
+
+
 @transaction.atomic
-def post_reply(kind: str, conversation_id: int, author: Any, text: str, public: bool = True
-               ) -> DeskMessage:
-    """An agent's reply (mailed to the requester) or internal note, from the console or API."""
+def post_reply(kind: str, conversation_id: int, author: Any, text: str, public: bool = True,
+               seen_up_to: int | None = None) -> DeskMessage:
+    """An agent's reply (mailed to the requester) or internal note, from the console or API.
+
+    ``seen_up_to``: the newest message the agent had read; a public reply is held
+    (:class:`ReplyCollision`) when someone else replied after it.
+    """
     if not text.strip():
         raise DeskError("a reply needs some text")
     model = Lead if kind == IntakeKind.LEAD else Case
@@ -125,6 +139,12 @@ def post_reply(kind: str, conversation_id: int, author: Any, text: str, public: 
     link = "lead" if model is Lead else "case"
     config = get_config()
     user = author if isinstance(author, get_user_model()) else None
+    if public and seen_up_to is not None:
+        newer = list(DeskMessage.objects.filter(
+            **{link: conversation}, pk__gt=seen_up_to, direction=Direction.OUTBOUND)
+            .exclude(author=user).select_related("author").order_by("id"))
+        if newer:
+            raise ReplyCollision(newer)
     message = DeskMessage.objects.create(
         **{link: conversation},
         direction=Direction.OUTBOUND if public else Direction.NOTE,

@@ -14,7 +14,7 @@ transaction starts; :func:`file_batch` runs inside the caller's transaction.
 from __future__ import annotations
 
 from casegate.desk.arrivals import DeskArrival
-from casegate.desk.filing.agents import take_agent_answer
+from casegate.desk.filing.agents import hold_crossed_replies, take_agent_answer
 from casegate.desk.filing.batch import Batch, Prefetched, Step, each_arrival
 from casegate.desk.filing.contacts import add_contacts
 from casegate.desk.filing.conversations import open_conversation, save_new_conversations
@@ -33,6 +33,7 @@ STEPS: tuple[Step, ...] = (
         skip_repeats,              # a message stored before is a duplicate: no further
         take_agent_answer,         # an agent's proven answer: their reply, or a note
         find_conversation,         # signed Message-ID, case tag, references
+        hold_crossed_replies,      # an agent's reply crossing another's: kept as a note
         reopen_or_follow_up,       # solved or pending: reopened; closed: a new case follows
         suspend_noise,             # none, and noise: suspended with its cause, no further
         open_conversation,         # none: a new case or lead
