@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from casegate.desk.models import Case, DeskMessage, Intake
-from casegate.desk.services import add_intake
+from casegate.desk.services import add_agent, add_intake
 from casegate.desk.vocabulary import IntakeKind
 from tests.console.test_access import signed_in
 
@@ -93,3 +93,23 @@ def test_agents_see_each_other_on_a_case_and_a_reply_after_anothers_is_held() ->
     sent = ann.post(f"/console/cases/{case.pk}/reply", {"text": "Restart it.", "seen": again})
     assert sent.status_code == 302
     assert DeskMessage.objects.filter(text="Restart it.").exists()
+
+
+def test_times_are_relative_in_the_readers_language_and_exact_in_their_time_zone() -> None:
+    case = make("Panel", "It beeps.")
+    client = signed_in("agent")
+    client.cookies["casegate_tz"] = "Europe/Paris"
+    client.cookies["django_language"] = "fr"
+    page = client.get(f"/console/cases/{case.pk}/", HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    time_tag = re.search(r'<time datetime="([^"]+)" title="([^"]+)">([^<]+)</time>', page)
+    assert time_tag is not None
+    assert time_tag[2].endswith(("CET", "CEST"))  # the exact time, in the reader's zone
+    assert "maintenant" in time_tag[3] or "il y a" in time_tag[3]
+
+
+def test_the_assignee_and_the_team_are_chosen_from_lists() -> None:
+    add_agent("ivy@agents.example", name="Ivy Agent", username="ivy", teams=["Billing"])
+    case = make("Panel", "It beeps.")
+    page = signed_in("agent").get(f"/console/cases/{case.pk}/").content.decode()
+    assert '<option value="ivy" >Ivy Agent</option>' in page
+    assert "<option >Billing</option>" in page

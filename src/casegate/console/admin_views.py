@@ -265,6 +265,13 @@ document.addEventListener("submit", function (event) {
     });
   }
 })();
+// Times are shown in the reader's time zone: the server reads it from this cookie.
+(function () {
+  var zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  if (zone && document.cookie.indexOf("casegate_tz=" + zone) < 0) {
+    document.cookie = "casegate_tz=" + zone + "; path=/console/; max-age=31536000; SameSite=Lax";
+  }
+})();
 """
 
 

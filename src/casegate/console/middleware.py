@@ -4,9 +4,11 @@ request context."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from auditlog.middleware import AuditlogMiddleware
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 
 from casegate.console.throttle import client_address
 
@@ -36,3 +38,25 @@ class AuditContext(AuditlogMiddleware):
     @staticmethod
     def _get_remote_addr(request: HttpRequest) -> str:
         return client_address(request)
+
+
+TIME_ZONE_COOKIE = "casegate_tz"
+
+
+class ReadersTimeZone:
+    """Console pages show times in the reader's time zone: the one their browser names in
+    a cookie the console's script sets (UTC until it has)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        name = request.COOKIES.get(TIME_ZONE_COOKIE, "")
+        try:
+            zone = ZoneInfo(name) if name and len(name) <= 64 else None
+        except (ZoneInfoNotFoundError, ValueError):
+            zone = None
+        if zone is None:
+            return self.get_response(request)
+        with timezone.override(zone):
+            return self.get_response(request)

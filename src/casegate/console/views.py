@@ -23,7 +23,7 @@ from casegate.console.audit import AUDITED_KINDS, AuditFilter, search
 from casegate.console.dashboard import figures
 from casegate.console.roles import require
 from casegate.desk.merging import MAX_MERGED, merge, split, unmerge
-from casegate.desk.models import Case, Company, Contact, DeskMessage, Intake, Lead
+from casegate.desk.models import Agent, Case, Company, Contact, DeskMessage, Intake, Lead
 from casegate.desk.output import conversation_detail
 from casegate.desk.presence import note_viewer, other_viewers
 from casegate.desk.replies import ReplyCollision, post_reply
@@ -162,9 +162,24 @@ def case(request: HttpRequest, case_id: int, held: ReplyCollision | None = None
         "statuses": CaseStatus.values,
         "priorities": Priority.values,
         "viewers": other_viewers(case_id, request.user),
+        **_assignable(detail),
         "seen": max((m["id"] for m in detail["messages"]), default=0),
         "held": held, "draft": request.POST.get("text", "") if held else "",
     }, status=409 if held else 200)
+
+
+def _assignable(detail: dict[str, Any]) -> dict[str, Any]:
+    """The agents a case can be assigned to and the teams it can be given, each list with
+    the case's own value even where it is no longer among them."""
+    agents = [(a.user.get_username(), a.user.get_full_name() or a.user.get_username())
+              for a in Agent.objects.filter(user__is_active=True).select_related("user")
+              .order_by("user__username")]
+    if detail.get("assignee") and detail["assignee"] not in {u for u, _ in agents}:
+        agents.append((detail["assignee"], detail["assignee"]))
+    teams = {team for a in Agent.objects.values_list("teams", flat=True) for team in a or []}
+    teams |= set(Intake.objects.exclude(team="").values_list("team", flat=True))
+    teams |= {detail["team"]} if detail.get("team") else set()
+    return {"agents": agents, "teams": sorted(teams)}
 
 
 @require("read_cases")
