@@ -381,7 +381,7 @@ def test_cases_merge_unmerge_and_split_over_the_api(api: Client, intake: Intake)
     assert DeskMessage.objects.get(pk=moved.pk).case_id == first.pk
     again = api.post(f"/api/cases/{first.pk}/merge", {"cases": [second.pk]},
                      content_type="application/json")
-    assert again.status_code == 400 and "already merged" in again.json()["detail"]
+    assert again.status_code == 409 and "already merged" in again.json()["detail"]
     split = api.post(f"/api/messages/{moved.pk}/split")
     assert split.status_code == 201, split.content
     assert DeskMessage.objects.get(pk=moved.pk).case_id == split.json()["id"]
@@ -409,3 +409,19 @@ def test_a_reply_after_someone_elses_since_the_agent_read_is_refused_with_409(
     assert response.status_code == 409, response.content
     assert "bob replied since you opened it" in response.json()["detail"]
     assert not DeskMessage.objects.filter(text="Restart it.").exists()
+
+
+def test_many_cases_change_in_one_request_or_none_do(api: Client, intake: Intake) -> None:
+    cases = [make_case(intake) for _ in range(3)]
+    response = api.patch("/api/cases", {"ids": [c.pk for c in cases],
+                                        "changes": {"priority": "high", "team": "Billing"}},
+                         content_type="application/json")
+    assert response.status_code == 200, response.content
+    assert {c["priority"] for c in response.json()} == {"high"}
+    assert CaseEvent.objects.filter(case__in=cases, field="priority").count() == 3
+    hidden = make_case(intake, team="Sales")
+    refused = api.patch("/api/cases", {"ids": [cases[0].pk, hidden.pk],
+                                       "changes": {"priority": "low"}},
+                        content_type="application/json")
+    assert refused.status_code == 404
+    assert Case.objects.get(pk=cases[0].pk).priority == "high"

@@ -7,7 +7,7 @@ import re
 import pytest
 from django.utils import timezone
 
-from casegate.desk.models import Case, DeskMessage, Intake
+from casegate.desk.models import Case, CaseEvent, DeskMessage, Intake
 from casegate.desk.services import add_agent, add_intake
 from casegate.desk.vocabulary import IntakeKind
 from tests.console.test_access import signed_in
@@ -113,3 +113,20 @@ def test_the_assignee_and_the_team_are_chosen_from_lists() -> None:
     page = signed_in("agent").get(f"/console/cases/{case.pk}/").content.decode()
     assert '<option value="ivy" >Ivy Agent</option>' in page
     assert "<option >Billing</option>" in page
+
+
+def test_fifty_cases_go_to_a_team_in_one_action_with_one_history_entry_each() -> None:
+    add_agent("ivy@agents.example", name="Ivy Agent", username="ivy", teams=["Billing"])
+    cases = [make(f"Invoice {n}", "Where is it?") for n in range(50)]
+    client = signed_in("super administrator")
+    page = client.get("/console/cases/").content.decode()
+    assert 'id="bulk-actions"' in page
+    answer = client.post("/console/cases/bulk", {
+        "ids": [str(c.pk) for c in cases], "team": "Billing", "tag": "invoices",
+        "action": "change", "back": "https://elsewhere.example/"})
+    assert answer["Location"] == "/console/cases/"
+    assert set(Case.objects.filter(pk__in=[c.pk for c in cases]).values_list("team", flat=True)
+               ) == {"Billing"}
+    events = CaseEvent.objects.filter(case__in=cases, field="team")
+    assert events.count() == 50 and len({e.case_id for e in events}) == 50
+    assert all(c.tags == ["invoices"] for c in Case.objects.filter(pk__in=[c.pk for c in cases]))

@@ -23,6 +23,7 @@ from casegate.api.schemas import (
     CaseFilters,
     CaseOut,
     CasePatch,
+    CasesPatch,
     ConversationFilters,
     HtmlOptions,
     LeadDetail,
@@ -43,7 +44,13 @@ from casegate.desk.output import conversation_as_dict, conversation_detail
 from casegate.desk.replies import ReplyCollision, post_reply
 from casegate.desk.search import search
 from casegate.desk.search_query import SearchSyntaxError, parse_query
-from casegate.desk.services import DeskError, convert_lead, set_status, update_case
+from casegate.desk.services import (
+    DeskError,
+    convert_lead,
+    set_status,
+    update_case,
+    update_cases,
+)
 from casegate.desk.visibility import case_scope, hide_unseen_cases
 from casegate.desk.vocabulary import IntakeKind
 
@@ -171,12 +178,8 @@ def get_case(request: AgentRequest, case_id: CaseId, html: Query[HtmlOptions]
     return _detail(IntakeKind.CASE, case_id, request.auth, html)
 
 
-@router.patch("/cases/{case_id}", response=responses({200: CaseOut}, 400, 404, 422),
-              tags=["cases"])
-def update_case_fields(request: AgentRequest, case_id: CaseId, changes: CasePatch
-                       ) -> dict[str, Any]:
-    """Change the fields given; each change is recorded in the case's history."""
-    _require(Case, case_id, request.auth)
+def _case_fields(changes: CasePatch) -> dict[str, Any]:
+    """The changes given, checked: 404 for an assignee who is no active user."""
     fields = changes.model_dump(exclude_unset=True)
     assignee = fields.get("assignee")
     if assignee is not None and not get_user_model().objects.filter(
@@ -184,11 +187,36 @@ def update_case_fields(request: AgentRequest, case_id: CaseId, changes: CasePatc
         raise HttpError(404, f"there is no active user {assignee!r} to assign")
     if fields.get("first_response_due_at") is not None:
         fields["first_response_due_at"] = _utc(fields["first_response_due_at"])
+    return fields
+
+
+@router.patch("/cases/{case_id}", response=responses({200: CaseOut}, 400, 404, 422),
+              tags=["cases"])
+def update_case_fields(request: AgentRequest, case_id: CaseId, changes: CasePatch
+                       ) -> dict[str, Any]:
+    """Change the fields given; each change is recorded in the case's history."""
+    _require(Case, case_id, request.auth)
+    fields = _case_fields(changes)
     try:
         case = update_case(case_id, request.auth.get_username(), **fields)
     except DeskError as exc:
         raise HttpError(400, str(exc)) from None
     return conversation_as_dict(case)
+
+
+@router.patch("/cases", response=responses({200: list[CaseOut]}, 400, 404, 422),
+              tags=["cases"])
+def update_many_cases(request: AgentRequest, body: CasesPatch) -> list[dict[str, Any]]:
+    """The same changes to many cases in one action, all or none; each case's history
+    records its own changes."""
+    for number in body.ids:
+        _require(Case, number, request.auth)
+    fields = _case_fields(body.changes)
+    try:
+        cases = update_cases(body.ids, request.auth.get_username(), **fields)
+    except DeskError as exc:
+        raise HttpError(400, str(exc)) from None
+    return [conversation_as_dict(case) for case in cases]
 
 
 @router.get("/cases/{case_id}/messages", response=responses({200: Page[MessageOut]}, 400, 404,
@@ -208,7 +236,7 @@ def reply_to_case(request: AgentRequest, case_id: CaseId, reply: ReplyIn
     return Status(201, _reply(Case, case_id, request.auth, reply))
 
 
-@router.post("/cases/{case_id}/merge", response=responses({200: CaseOut}, 400, 404, 422),
+@router.post("/cases/{case_id}/merge", response=responses({200: CaseOut}, 400, 404, 409, 422),
              tags=["cases"])
 def merge_cases(request: AgentRequest, case_id: CaseId, body: MergeIn) -> dict[str, Any]:
     """Move the messages of the other cases onto this one, and close them: mail that
@@ -218,11 +246,11 @@ def merge_cases(request: AgentRequest, case_id: CaseId, body: MergeIn) -> dict[s
     try:
         case = merge(case_id, body.cases, request.auth.get_username())
     except DeskError as exc:
-        raise HttpError(400, str(exc)) from None
+        raise HttpError(409, str(exc)) from None
     return conversation_as_dict(case)
 
 
-@router.post("/cases/{case_id}/unmerge", response=responses({200: CaseOut}, 400, 404, 422),
+@router.post("/cases/{case_id}/unmerge", response=responses({200: CaseOut}, 404, 409, 422),
              tags=["cases"])
 def unmerge_case(request: AgentRequest, case_id: CaseId) -> dict[str, Any]:
     """Undo this case's merge: its messages come back and it opens again."""
@@ -230,11 +258,11 @@ def unmerge_case(request: AgentRequest, case_id: CaseId) -> dict[str, Any]:
     try:
         case = unmerge(case_id, request.auth.get_username())
     except DeskError as exc:
-        raise HttpError(400, str(exc)) from None
+        raise HttpError(409, str(exc)) from None
     return conversation_as_dict(case)
 
 
-@router.post("/messages/{message_id}/split", response=responses({201: CaseOut}, 400, 404, 422),
+@router.post("/messages/{message_id}/split", response=responses({201: CaseOut}, 404, 409, 422),
              tags=["cases"])
 def split_message(request: AgentRequest, message_id: MessageId) -> Status[dict[str, Any]]:
     """Move this message of a case into a new case of its own."""
@@ -246,7 +274,7 @@ def split_message(request: AgentRequest, message_id: MessageId) -> Status[dict[s
     try:
         return Status(201, conversation_as_dict(split(message_id, request.auth.get_username())))
     except DeskError as exc:
-        raise HttpError(400, str(exc)) from None
+        raise HttpError(409, str(exc)) from None
 
 
 # --- leads ----------------------------------------------------------------------------------

@@ -108,6 +108,18 @@ DateOrTime = Annotated[datetime, BeforeValidator(partial(_date_time, dates=True)
                                                  {"type": "string", "format": "date"}]})]
 
 
+def _not_a_truth_value(value: Any) -> Any:
+    """JSON's true and false are no numbers, whatever Python thinks of them."""
+    if isinstance(value, bool):
+        raise ValueError("a number is needed, not true or false")
+    return value
+
+
+# A row's number, as JSON writes it (1 or 1.0), never a truth value.
+Number = Annotated[int, BeforeValidator(_not_a_truth_value), Field(ge=1, le=MAX_ID),
+                   WithJsonSchema({"type": "integer", "minimum": 1, "maximum": MAX_ID})]
+
+
 def _text(max_length: int, pattern: str = NO_NUL) -> Any:
     """A string of at most ``max_length`` characters, without NUL or unpaired surrogates."""
     return Annotated[str, StringConstraints(max_length=max_length, pattern=pattern),
@@ -434,6 +446,12 @@ class CasePatch(Input):
         description="when the first answer is due; null removes the deadline")
 
 
+class CasesPatch(Input):
+    ids: list[Number] = Field(
+        min_length=1, max_length=500, description="the cases to change")
+    changes: CasePatch
+
+
 class LeadPatch(Input):
     status: LeadStatusValue = omittable()
 
@@ -442,13 +460,13 @@ class ReplyIn(Input):
     text: ReplyText
     public: StrictBool = Field(True, description="mail it to the requester; false keeps it an "
                                            "internal note")
-    seen_message_id: Annotated[int, Field(ge=0, le=MAX_ID)] | None = Field(
+    seen_message_id: Number | None = Field(
         None, description="the newest message the agent read: a public reply is refused"
                           " (409) when someone else replied after it")
 
 
 class MergeIn(Input):
-    cases: list[Annotated[int, Field(ge=1, le=MAX_ID)]] = Field(
+    cases: list[Number] = Field(
         min_length=1, max_length=50,
         description="the cases whose messages move onto this one; they are closed")
 

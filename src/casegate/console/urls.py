@@ -30,6 +30,7 @@ urlpatterns = [
     path("directory/<str:what>", admin_views.directory_change, name="directory_change"),
     path("app.js", admin_views.script, name="script"),
     path("cases/", views.cases, name="cases"),
+    path("cases/bulk", views.cases_bulk, name="cases_bulk"),
     path("cases/<int:case_id>/", views.case, name="case"),
     path("cases/<int:case_id>/reply", views.case_reply, name="case_reply"),
     path("cases/<int:case_id>/fields", views.case_fields, name="case_fields"),

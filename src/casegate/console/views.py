@@ -29,7 +29,13 @@ from casegate.desk.presence import note_viewer, other_viewers
 from casegate.desk.replies import ReplyCollision, post_reply
 from casegate.desk.search import search as search_conversations
 from casegate.desk.search_query import SearchSyntaxError, parse_query
-from casegate.desk.services import DeskError, convert_lead, set_status, update_case
+from casegate.desk.services import (
+    DeskError,
+    convert_lead,
+    set_status,
+    update_case,
+    update_cases,
+)
 from casegate.desk.visibility import case_scope, hide_unseen_cases
 from casegate.desk.vocabulary import (
     FINISHED_LEAD_STATUSES,
@@ -135,6 +141,8 @@ def cases(request: HttpRequest) -> HttpResponse:
         except SearchSyntaxError as exc:
             problem = str(exc)
     return render(request, "console/cases.html", {
+        **_assignable({}), "statuses": CaseStatus.values,
+        "can_work": can(request.user, "work_cases"),
         "cases": found[:200], "hits": hits, "searched": bool(text.strip()),
         "problem": problem, "queue": queue, "queues": QUEUES, "q": text,
         "intakes": Intake.objects.filter(kind=IntakeKind.CASE),
@@ -234,6 +242,33 @@ def case_fields(request: HttpRequest, case_id: int) -> HttpResponse:
     else:
         messages.success(request, _("Case updated."))
     return redirect(reverse("console:case", args=[case_id]))
+
+
+@require("work_cases")
+@require_POST
+def cases_bulk(request: HttpRequest) -> HttpResponse:
+    """The changes of the list's form to every case ticked in it."""
+    form = request.POST
+    ids = [int(n) for n in form.getlist("ids") if n.isdigit()]
+    changes: dict[str, Any] = {name: form[name] for name in ("status", "team")
+                               if form.get(name)}
+    if form.get("assignee"):
+        changes["assignee"] = None if form["assignee"] == "-" else form["assignee"]
+    tag = form.get("tag", "").strip()
+    try:
+        for number in ids:
+            _visible(request, number)
+        if form.get("action") == "merge":
+            merge(ids[0], ids[1:], request.user.get_username())
+        else:
+            update_cases(ids, request.user.get_username(), add_tags=[tag] if tag else None,
+                         **changes)
+    except (CasegateError, Http404, IndexError) as exc:
+        messages.error(request, str(exc) or _("Choose the cases first."))
+    else:
+        messages.success(request, _("%(count)s cases changed.") % {"count": len(ids)})
+    back = request.POST.get("back", "")
+    return redirect(back if back.startswith("/console/cases/") else reverse("console:cases"))
 
 
 @require("work_cases")

@@ -179,6 +179,24 @@ def update_case(case_id: int, actor: str, **changes: Any) -> Case:
     return case
 
 
+MAX_BULK = 500  # cases changed in one action
+
+
+@transaction.atomic
+def update_cases(case_ids: list[int], actor: str, add_tags: list[str] | None = None,
+                 **changes: Any) -> list[Case]:
+    """The same changes to many cases at once, all or none; each case's history records
+    its own changes (see :func:`update_case`). ``add_tags`` go beside each case's own."""
+    case_ids = list(dict.fromkeys(case_ids))
+    if not case_ids or len(case_ids) > MAX_BULK:
+        raise DeskError(f"choose between 1 and {MAX_BULK} cases")
+    tags = dict(Case.objects.filter(pk__in=case_ids).values_list("pk", "tags")) if add_tags \
+        else {}
+    return [update_case(case_id, actor, **changes,
+                        **({"tags": [*tags.get(case_id, []), *add_tags]} if add_tags else {}))
+            for case_id in case_ids]
+
+
 @transaction.atomic
 def set_status(kind: str, conversation_id: int, status: str, actor: str = "") -> Case | Lead:
     if kind != IntakeKind.LEAD:
