@@ -59,8 +59,10 @@ def add_intake(kind: str, address: str | None = None, name: str = "",
 
 @transaction.atomic
 def add_agent(email: str, name: str = "", username: str | None = None,
-              teams: list[str] | None = None, notify: bool = True) -> Agent:
-    """A user who works cases; mail from ``email`` answering a notification is their reply."""
+              teams: list[str] | None = None, notify: bool = True, signature: str = ""
+              ) -> Agent:
+    """A user who works cases; mail from ``email`` answering a notification is their reply.
+    ``signature``: what ``{{agent.signature}}`` stands for in their macros' replies."""
     try:
         address = normalize_address(email)
     except InvalidAddress as exc:
@@ -81,7 +83,7 @@ def add_agent(email: str, name: str = "", username: str | None = None,
         user.save(update_fields=["email"])
     agent, _ = Agent.objects.update_or_create(
         user=user, defaults={"teams": sorted({t.strip() for t in teams or [] if t.strip()}),
-                             "notify": notify})
+                             "notify": notify, "signature": signature.strip()})
     user.groups.add(Group.objects.get_or_create(name=AGENT)[0])  # the console role as well
     return agent
 

@@ -132,8 +132,9 @@ class Acting:
         self.events.append(case_event(self.case, what, "", text[:2000], self.actor[:150]))
 
     def _next_in_turn(self, team: str, agents: list[Agent]) -> Agent:
-        rotation = (TeamRotation.objects.select_for_update().filter(team=team).first()
-                    or TeamRotation(team=team))
+        turns = TeamRotation.objects.filter(team=team)
+        rotation = (turns if self.dry else turns.select_for_update()).first() \
+            or TeamRotation(team=team)
         following = [a for a in agents if rotation.last_assigned_id is not None
                      and a.user_id > rotation.last_assigned_id]
         chosen = (following or agents)[0]
