@@ -95,7 +95,7 @@ class Applied:
 def apply_macro(reference: str | int, case_id: int, user: Any) -> Applied:
     """Apply a macro ``user`` may use to a case, as ``user``: its actions, then its reply."""
     macro = find_macro(reference, user)
-    case = (Case.objects.select_for_update().select_related("intake", "assignee")
+    case = (Case.objects.select_for_update().select_related("intake")
             .filter(pk=case_id).first())
     if case is None:
         raise TriggerError(f"there is no case {case_id}")

@@ -42,14 +42,21 @@ class TriggerSetError(CasegateError):
     """A file or a version was refused; nothing changed."""
 
 
+def _leading(mapping: dict[str, Any], key: str) -> dict[str, Any]:
+    """``mapping`` with ``key`` first (PostgreSQL keeps no order of keys): a condition's
+    field, an action's kind before its text."""
+    return {key: mapping[key], **{k: v for k, v in mapping.items() if k != key}}
+
+
 def trigger_dict(trigger: Trigger) -> dict[str, Any]:
     """A trigger as the API, the export and the versions show it (defaults left out)."""
     shown: dict[str, Any] = {"name": trigger.name, "events": trigger.events}
-    conditions = {group: trigger.conditions.get(group) for group in ("all", "any")
-                  if trigger.conditions.get(group)}
+    conditions = {group: [_leading(c, "field") for c in trigger.conditions[group]]
+                  for group in ("all", "any") if trigger.conditions.get(group)}
     if conditions:
         shown["conditions"] = conditions
-    shown["actions"] = trigger.actions
+    shown["actions"] = [_leading(action, next(k for k in action if k != "text"))
+                        for action in trigger.actions]
     if not trigger.enabled:
         shown["enabled"] = False
     if trigger.description:
