@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from auditlog.models import LogEntry
 
 from casegate.desk.automation.engine import MAX_DEPTH, STOPPED, run_triggers
 from casegate.desk.automation.triggers import add_trigger
@@ -53,6 +54,9 @@ def test_a_new_case_matching_a_trigger_gets_its_actions_each_named_in_the_histor
     assert history(first) == [("team", "Billing", actor), ("assignee", "ann", actor),
                               ("tags", "refund", actor), ("reply", "sent to c0@example.net",
                                                           actor)]
+    [audited] = LogEntry.objects.get_for_object(first)
+    assert audited.additional_data == {"by": actor}
+    assert audited.changes["team"] == ["", "Billing"]
     reply = DeskMessage.objects.get(case=first, direction=Direction.AUTOMATIC)
     assert reply.text == f"Hello C0, Ann Agent has CG-{first.pk}."
     other = file(intake, "Where is my panel")
@@ -92,6 +96,8 @@ def test_changes_by_people_and_notes_fire_their_events(intake: Intake,
     update_case(case.pk, "dan", priority="urgent")
     case.refresh_from_db()
     assert case.team == "Billing"
+    by_trigger = [e for e in LogEntry.objects.get_for_object(case) if e.additional_data]
+    assert [e.additional_data for e in by_trigger] == [{"by": "trigger:Urgent to Billing"}]
     assert ("note", "escalated", "trigger:Urgent to Billing") in history(case)
     post_reply("case", case.pk, None, "This one is a VIP", public=False)
     case.refresh_from_db()

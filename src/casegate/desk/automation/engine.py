@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from casegate.config import get_config
-from casegate.desk.automation.actions import Acting
+from casegate.desk.automation.actions import Acting, Deferred
 from casegate.desk.automation.facts import EventMessage, Facts
 from casegate.desk.automation.rules import CompiledTrigger, compile_trigger
 from casegate.desk.automation.vocabulary import TriggerEvent
@@ -111,9 +111,11 @@ def trigger_actor(trigger: CompiledTrigger) -> str:
 
 def run_triggers(case: Case, event: str, table: RoutingTable | None, hostname: str,
                  message: EventMessage | None = None, changed: frozenset[str] = frozenset(),
-                 index: Index | None = None, dry: bool = False) -> Outcome:
+                 index: Index | None = None, dry: bool = False,
+                 deferred: Deferred | None = None) -> Outcome:
     """Run the triggers of ``event`` on ``case`` and those their changes fire. With ``dry``
-    nothing is saved or sent (the case is a copy): the outcome says what would happen."""
+    nothing is saved or sent (the case is a copy): the outcome says what would happen. With
+    ``deferred``, the case changes are left to it to save."""
     index = index or current_index()
     if dry:
         case = copy.copy(case)
@@ -134,7 +136,8 @@ def run_triggers(case: Case, event: str, table: RoutingTable | None, hostname: s
         for trigger in candidates:
             if not trigger.matches(facts):
                 continue
-            acting = Acting(case, trigger_actor(trigger), table, hostname, message, dry)
+            acting = Acting(case, trigger_actor(trigger), table, hostname, message, dry,
+                            deferred)
             for action in trigger.actions:
                 acting.apply(action)
             acting.finish()

@@ -326,8 +326,9 @@ class CompiledTrigger:
     intakes: frozenset[str] | None
 
     def matches(self, fact: Callable[[str], FactValue]) -> bool:
-        if not all(c.test(fact(c.field)) for c in self.all):
-            return False
+        for condition in self.all:
+            if not condition.test(fact(condition.field)):
+                return False
         return not self.any or any(c.test(fact(c.field)) for c in self.any)
 
 

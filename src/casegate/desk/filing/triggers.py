@@ -2,13 +2,14 @@
 reply or note by mail (see :mod:`casegate.desk.automation.engine`).
 
 Old mail (imported, or older than its mailbox) runs no triggers, as it gets no
-acknowledgement. The triggers' history is written here and their mail is queued with the
-batch's.
+acknowledgement. The triggers' changes to the batch's cases are saved together, and their
+mail is queued with the batch's.
 """
 
 from __future__ import annotations
 
 from casegate.desk.arrivals import Filed
+from casegate.desk.automation.actions import Deferred
 from casegate.desk.automation.engine import current_index, run_triggers
 from casegate.desk.automation.facts import EventMessage
 from casegate.desk.automation.vocabulary import TriggerEvent
@@ -43,8 +44,10 @@ def run_case_triggers(batch: Batch) -> None:
     index = current_index()
     if not index.by_event:
         return
+    deferred = Deferred()
     for item in items:
         assert isinstance(item.conversation, Case)
         outcome = run_triggers(item.conversation, _event(item), batch.table, batch.hostname,
-                               _message(item), index=index)
+                               _message(item), index=index, deferred=deferred)
         batch.outgoing.extend(outcome.outgoing)
+    deferred.save()
