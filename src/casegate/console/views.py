@@ -21,6 +21,7 @@ from casegate.access import can
 from casegate.console.audit import AUDITED_KINDS, AuditFilter, search
 from casegate.console.dashboard import figures
 from casegate.console.roles import require
+from casegate.desk.automation.macros import macros_for
 from casegate.desk.models import Case, Company, Contact, Intake, Lead
 from casegate.desk.output import conversation_detail
 from casegate.desk.replies import post_reply
@@ -128,7 +129,7 @@ def cases(request: HttpRequest) -> HttpResponse:
         "intake": request.GET.get("intake")})
 
 
-def _visible(request: HttpRequest, case_id: int) -> None:
+def visible_case(request: HttpRequest, case_id: int) -> None:
     """404 for a case that does not exist or that this user may not see."""
     if not Case.objects.filter(case_scope(request.user), pk=case_id).exists():
         raise Http404(f"there is no case {case_id} you can see")
@@ -136,13 +137,14 @@ def _visible(request: HttpRequest, case_id: int) -> None:
 
 @require("read_cases")
 def case(request: HttpRequest, case_id: int) -> HttpResponse:
-    _visible(request, case_id)
+    visible_case(request, case_id)
     detail = conversation_detail(IntakeKind.CASE, case_id)
     if detail is None:
         raise Http404(f"there is no case {case_id}")
     return render(request, "console/case.html", {
         "case": hide_unseen_cases(detail, request.user),
         "can_work": can(request.user, "work_cases"),
+        "macros": macros_for(request.user),
         "statuses": CaseStatus.values,
         "priorities": Priority.values,
     })
@@ -151,7 +153,7 @@ def case(request: HttpRequest, case_id: int) -> HttpResponse:
 @require("work_cases")
 @require_POST
 def case_reply(request: HttpRequest, case_id: int) -> HttpResponse:
-    _visible(request, case_id)
+    visible_case(request, case_id)
     public = request.POST.get("kind", "reply") == "reply"
     try:
         message = post_reply(IntakeKind.CASE, case_id, request.user, request.POST.get("text", ""),
@@ -173,7 +175,7 @@ def case_reply(request: HttpRequest, case_id: int) -> HttpResponse:
 @require("work_cases")
 @require_POST
 def case_fields(request: HttpRequest, case_id: int) -> HttpResponse:
-    _visible(request, case_id)
+    visible_case(request, case_id)
     form = request.POST
     changes: dict[str, Any] = {
         "status": form.get("status"), "priority": form.get("priority"),

@@ -86,6 +86,7 @@ def remove_macro(reference: str | int) -> Macro:
 
 @dataclass
 class Applied:
+    macro: Macro
     case: Case
     changes: list[str]
     reply: DeskMessage | None
@@ -113,4 +114,4 @@ def apply_macro(reference: str | int, case_id: int, user: Any) -> Applied:
         case.refresh_from_db()
         reply = post_reply(IntakeKind.CASE, case.pk, user,
                            fill_placeholders(macro.reply, placeholder_values(case, user)))
-    return Applied(case, acting.done, reply)
+    return Applied(macro, case, acting.done, reply)
