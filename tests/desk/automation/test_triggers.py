@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from casegate.desk.automation.rules import TriggerError, check_trigger
@@ -118,3 +120,11 @@ def test_an_import_makes_the_set_the_files_and_the_export_reads_back_the_same() 
     assert import_triggers(exported, "again.yaml").diff == ""
     rollback(done.version - 1)
     assert list(Trigger.objects.values_list("name", flat=True)) == ["kept", "gone"]
+
+
+def test_the_readmes_example_imports() -> None:
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    example = readme.split("# casegate trigger export > triggers.yaml", 1)[1]
+    example = example.split("\n", 1)[1].split("```")[0]
+    result = import_triggers(example, "README.md")
+    assert result.version is not None and result.triggers == 3
