@@ -17,7 +17,7 @@ from tests.api.factories import make_case
 pytestmark = pytest.mark.django_db
 
 
-def test_triggers_are_for_mail_settings_administrators(api: Client) -> None:
+def test_triggers_are_for_mail_settings_administrators(api: Client, intake: Intake) -> None:
     assert api.get("/api/triggers").status_code == 403  # the fixture's token is an agent's
     add_user("mailadmin", "mail-settings administrator", "correct horse battery")
     admin = Client(headers={"Authorization": f"Bearer {create_token('mailadmin')}"})
@@ -29,6 +29,13 @@ def test_triggers_are_for_mail_settings_administrators(api: Client) -> None:
     shown = created.json()
     assert shown["position"] == 1 and shown["conditions"] == trigger["conditions"]
     assert [t["name"] for t in admin.get("/api/triggers").json()] == ["VIP"]
+    case = make_case(intake, requester="bo@acme.example")
+    simulated = admin.get("/api/triggers/simulate", {"case": case.pk, "event": "case_created"})
+    assert simulated.json() == {"fired": [{"trigger": "VIP", "event": "case_created",
+                                           "round": 0, "changes": ["priority: normal -> high",
+                                                                   "tags: - -> vip"]}],
+                                "stopped": []}
+    assert admin.get("/api/triggers/simulate", {"case": 999}).status_code == 404
     refused = admin.post("/api/triggers", {**trigger, "actions": [{"priority": "soon"}]},
                          content_type="application/json")
     assert refused.status_code == 400 and "priority is one of" in refused.json()["detail"]

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import P, PathEx, Router, Status
+from ninja import P, PathEx, Query, Router, Status
 from ninja.errors import HttpError
 
 from casegate.api.messages import message_items, thread_messages
@@ -19,10 +19,13 @@ from casegate.api.schemas import (
     MacroOut,
     TriggerIn,
     TriggerOut,
+    TriggerSimulationIn,
+    TriggerSimulationOut,
     responses,
 )
 from casegate.desk.automation.macros import apply_macro, macro_dict, macros_for
 from casegate.desk.automation.rules import TriggerError
+from casegate.desk.automation.simulator import as_dict, simulate_case
 from casegate.desk.automation.triggers import add_trigger, remove_trigger, trigger_dict
 from casegate.desk.models import Case, Trigger
 from casegate.desk.output import conversation_as_dict
@@ -54,6 +57,17 @@ def create_trigger(request: HttpRequest, trigger: TriggerIn) -> Status[dict[str,
     except TriggerError as exc:
         raise HttpError(400, str(exc)) from None
     return Status(201, _shown(created))
+
+
+@triggers.get("/triggers/simulate", response=responses({200: TriggerSimulationOut}, 403, 404,
+                                                       422))
+def simulate_triggers(request: HttpRequest, query: Query[TriggerSimulationIn]
+                      ) -> dict[str, object]:
+    """Which triggers an event on a case would fire, in what order, and what each would
+    change; nothing is saved or sent."""
+    if not Case.objects.filter(pk=query.case).exists():
+        raise HttpError(404, f"there is no case {query.case}")
+    return as_dict(simulate_case(query.case, query.event))
 
 
 @triggers.delete("/triggers/{trigger_id}", response=responses({204: None}, 403, 404, 422))

@@ -581,6 +581,23 @@ class TriggerOut(Schema):
     description: str
 
 
+class TriggerSimulationIn(Input):
+    case: int = Field(ge=1, le=MAX_ID, description="the case number")
+    event: TriggerEventValue = Field("customer_replied", description="the event to simulate")
+
+
+class FiredTrigger(Schema):
+    trigger: str
+    event: str
+    round: int = Field(description="0: the event itself; then each round of changes")
+    changes: list[str] = Field(description="what it would change or do")
+
+
+class TriggerSimulationOut(Schema):
+    fired: list[FiredTrigger] = Field(description="in the order they would fire")
+    stopped: list[str] = Field(description="those that would still run after the last round")
+
+
 class MacroOut(Schema):
     id: int
     name: str
