@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from casegate.desk.automation.rules import TriggerError, check_trigger
 from casegate.desk.automation.triggers import (
@@ -36,6 +39,11 @@ def simple(name: str, team: str = "Billing") -> dict[str, object]:
      "unknown placeholder {{user.name}}"),
     ({"name": "x", "events": ["case_created"], "actions": [{"team": "a", "status": "open"}]},
      "an action has one of"),
+    ({"name": "x", "events": ["case_created"], "actions": [{"reply": ["a", "b"]}]},
+     "reply takes a text"),
+    ({"name": "x", "events": ["case_created"], "actions": [{"team": "a"}],
+      "conditions": {"all": [{"field": "subject", "contains": ["a", "b"]}]}},
+     "subject contains takes a text"),
     ({"name": "x", "events": ["case_created"], "actions": [{"team": "a"}],
       "conditions": {"all": [{"field": "subject", "matches": "(a)\\1"}]}}, "RE2"),
     ({"name": "x", "events": ["case_created"], "actions": [{"team": "a"}],
@@ -128,3 +136,23 @@ def test_the_readmes_example_imports() -> None:
     example = example.split("\n", 1)[1].split("```")[0]
     result = import_triggers(example, "README.md")
     assert result.version is not None and result.triggers == 3
+
+
+_JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=8)
+                     | st.sampled_from(["case_created", "subject", "is", "contains", "team",
+                                        "add_tags", "notify", "field", "all", "any"]),
+                     lambda inner: st.lists(inner, max_size=3)
+                     | st.dictionaries(st.sampled_from(
+                         ["name", "events", "conditions", "actions", "all", "any", "field",
+                          "is", "contains", "matches", "team", "add_tags", "reply", "notify",
+                          "text", "status"]), inner, max_size=4), max_leaves=12)
+
+
+@given(_JSON | st.fixed_dictionaries({
+    "name": st.just("x"), "events": st.just(["case_created"]),
+    "conditions": st.dictionaries(st.sampled_from(["all", "any"]), st.lists(_JSON, max_size=2)),
+    "actions": st.lists(_JSON, min_size=1, max_size=2)}))
+@settings(max_examples=400, deadline=None)
+def test_whatever_is_written_is_checked_or_refused_with_a_reason(data: object) -> None:
+    with contextlib.suppress(TriggerError):
+        check_trigger(data)

@@ -59,6 +59,12 @@ def _texts(value: Any, what: str, at: dict[str, Any]) -> list[str]:
     return [v.strip() for v in values]
 
 
+def _text(value: Any, what: str, at: dict[str, Any]) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise TriggerError(f"{what} takes a text", at)
+    return value.strip()
+
+
 def check_placeholders(text: str, at: dict[str, Any] | None = None) -> str:
     """``text`` when every ``{{placeholder}}`` in it is known."""
     unknown = sorted({name for name in _PLACEHOLDER.findall(text) if name not in PLACEHOLDERS})
@@ -115,7 +121,7 @@ def check_condition(condition: Any) -> dict[str, Any]:
         elif field == ConditionField.INTAKE:
             texts = [_address(t, condition) for t in texts]
         return {"field": field, operator: texts[0] if len(texts) == 1 else texts}
-    [text] = _texts(value, f"{field} {operator}", condition)
+    text = _text(value, f"{field} {operator}", condition)
     if operator in (Operator.MATCHES, Operator.NOT_MATCHES):
         _check_pattern(text, condition)
     return {"field": field, operator: text}
@@ -181,10 +187,9 @@ def check_action(action: Any, replies: bool = True) -> dict[str, Any]:
     elif kind in (ActionKind.REPLY, ActionKind.NOTE):
         if kind == ActionKind.REPLY and not replies:
             raise TriggerError("a macro's reply is its reply text, not an action", action)
-        [text] = _texts(value, kind, action)
-        return {kind: check_placeholders(text, action)}
+        return {kind: check_placeholders(_text(value, kind, action), action)}
     elif kind == ActionKind.NOTIFY:
-        [target] = _texts(value, "notify", action)
+        target = _text(value, "notify", action)
         if target not in NotifyTarget.values:
             target = _address(target, action)
         text = action.get("text", "")
@@ -192,8 +197,7 @@ def check_action(action: Any, replies: bool = True) -> dict[str, Any]:
             raise TriggerError("notify's text is a text", action)
         return {kind: target, "text": check_placeholders(text, action)}
     else:  # the team, and the team to assign in
-        [text] = _texts(value, kind, action)
-        return {kind: text[:100]}
+        return {kind: _text(value, kind, action)[:100]}
     return {kind: value}
 
 
