@@ -112,4 +112,9 @@ def test_macro_add_list_apply_remove(capsys: pytest.CaptureFixture[str]) -> None
     assert reply.author is not None and reply.author.get_username() == "ann"
     assert CaseEvent.objects.filter(case=case, field="status",
                                     actor="ann (macro Invoice copy)").exists()
+    code, out, _ = run(capsys, "macro", "apply", "Invoice copy", str(case.pk))  # no --as
+    assert code == 0 and out.startswith("reply ")  # nothing left to change
+    desk_reply = DeskMessage.objects.filter(case=case, direction=Direction.OUTBOUND).last()
+    assert desk_reply is not None and desk_reply.author is None
+    assert desk_reply.text == f"Hello Dana, see CG-{case.pk}.\n"  # no agent, no signature
     assert run(capsys, "macro", "remove", "Invoice copy")[0] == 0

@@ -109,8 +109,9 @@ def _register_macro(macro: Subcommands) -> None:
     p = macro.add_parser("apply", help="apply a macro to a case")
     p.add_argument("macro", help="its number or name")
     p.add_argument("case", type=int, metavar="CASE_ID")
-    p.add_argument("--as", dest="user", required=True, metavar="USER",
-                   help="the agent applying it (the reply is theirs)")
+    p.add_argument("--as", dest="user", default=None, metavar="USER",
+                   help="the agent applying it: their macros, and the reply is theirs "
+                        "(default: any macro, the reply the desk's)")
     p.set_defaults(func=macro_apply)
 
 
@@ -277,14 +278,19 @@ def macro_remove(args: argparse.Namespace) -> None:
 
 
 def macro_apply(args: argparse.Namespace) -> None:
+    import getpass
+
     from django.contrib.auth import get_user_model
 
     from casegate.desk.automation.macros import apply_macro
 
-    user = get_user_model().objects.filter(username=args.user, is_active=True).first()
-    if user is None:
-        raise OptionError(f"there is no active user {args.user!r}; see: casegate agent list")
-    applied = apply_macro(args.macro, args.case, user)
+    user = None
+    if args.user is not None:
+        user = get_user_model().objects.filter(username=args.user, is_active=True).first()
+        if user is None:
+            raise OptionError(f"there is no active user {args.user!r}; see: casegate agent "
+                              "list")
+    applied = apply_macro(args.macro, args.case, user, getpass.getuser())
     for change in applied.changes:
         print(change)
     if applied.reply is not None:

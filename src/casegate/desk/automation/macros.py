@@ -93,15 +93,17 @@ class Applied:
 
 
 @transaction.atomic
-def apply_macro(reference: str | int, case_id: int, user: Any) -> Applied:
-    """Apply a macro ``user`` may use to a case, as ``user``: its actions, then its reply."""
+def apply_macro(reference: str | int, case_id: int, user: Any, actor: str = "") -> Applied:
+    """Apply a macro ``user`` may use to a case, as ``user``: its actions, then its reply.
+    Without a user (the command line's operator, named ``actor``), any macro, and the reply
+    is the desk's."""
     macro = find_macro(reference, user)
     case = (Case.objects.select_for_update().select_related("intake")
             .filter(pk=case_id).first())
     if case is None:
         raise TriggerError(f"there is no case {case_id}")
-    acting = Acting(case, f"{user.get_username()} (macro {macro.name})", None,
-                    get_config().hostname)
+    who = user.get_username() if user is not None else actor
+    acting = Acting(case, f"{who} (macro {macro.name})".strip(), None, get_config().hostname)
     for action in macro.actions:
         acting.apply(action)
     acting.finish()
