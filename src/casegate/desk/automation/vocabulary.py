@@ -87,8 +87,8 @@ class ActionKind(models.TextChoices):
     REMOVE_TAGS = "remove_tags", "remove tags"
     ASSIGN = "assign", "assign to an agent (user name), or unassign (empty)"
     ASSIGN_ROUND_ROBIN = "assign_round_robin", "assign to the next agent of a team in turn"
-    ASSIGN_LEAST_LOADED = "assign_least_loaded", "assign to the agent of a team with the " \
-                                                 "fewest unsolved cases"
+    ASSIGN_LEAST_LOADED = ("assign_least_loaded",
+                           "assign to the agent of a team with the fewest unsolved cases")
     REPLY = "reply", "mail the requester a text (placeholders filled)"
     NOTIFY = "notify", "mail agents (assignee, team, agents) or an address a text"
     NOTE = "note", "add an internal note"
