@@ -32,6 +32,8 @@ TINY = {
                             "--latency-seconds", "0.5"],
     "sender_auth.py": ["--messages", "20", "--runs", "1", "--warmup", "5", "--sessions", "2"],
     "doctor.py": ["--domains", "2", "--runs", "1"],
+    "triggers.py": ["--triggers", "30", "--calls", "50", "--messages", "20",
+                    "--intake-triggers", "10", "--rounds", "1"],
     "rspamd_intake.py": ["--messages", "30", "--sessions", "2", "--runs", "1", "--warmup", "5",
                          "--latency-rate", "10", "--latency-seconds", "0.5"],
 }

@@ -75,3 +75,19 @@ def test_the_address_recorded_is_the_peers_unless_a_proxy_is_trusted(
     assert add_domain_from("acme.example") == "192.0.2.7"  # a header anyone can write
     console_at("https://desk.example.com", behind_proxy=True)
     assert add_domain_from("bolt.example") == "198.51.100.9"  # the hop our proxy added
+
+
+def test_a_change_made_by_a_trigger_is_found_under_the_triggers_name() -> None:
+    from casegate.desk.automation.triggers import add_trigger
+
+    intake = add_intake(IntakeKind.CASE, "cases@desk.example")
+    add_trigger({"name": "Escalate", "events": ["field_changed"],
+                 "conditions": {"all": [{"field": "priority", "is": "urgent"}]},
+                 "actions": [{"team": "Escalations"}]})
+    case = Case.objects.create(intake=intake, subject="s", requester="a@b.example",
+                               created_at=timezone.now(), received_at=timezone.now())
+    update_case(case.pk, "ann", priority="urgent")
+    [entry] = search(AuditFilter(kind="case", actor="escalate"))
+    assert entry["actor"] == "trigger:Escalate"
+    assert entry["changes"]["team"] == ["", "Escalations"]
+    assert search(AuditFilter(kind="trigger"))[0]["object"] == "trigger Escalate"

@@ -20,7 +20,7 @@ from ninja.operation import Operation
 from ninja.security import HttpBearer
 
 from casegate.access import can
-from casegate.api import contacts, conversations, messages, rules, suspended
+from casegate.api import automation, contacts, conversations, messages, rules, suspended
 from casegate.api.schemas import HealthOut
 from casegate.api.tokens import user_for
 
@@ -136,3 +136,6 @@ api.add_router("", conversations.router)
 api.add_router("", messages.router)
 api.add_router("", contacts.router)
 api.add_router("", suspended.router)
+api.add_router("", automation.triggers,
+               auth=TokenAuth(read="mail_settings", write="mail_settings"))
+api.add_router("", automation.macros)

@@ -20,6 +20,7 @@ from pydantic import (
     WithJsonSchema,
 )
 
+from casegate.desk.automation.vocabulary import TriggerEvent
 from casegate.desk.vocabulary import (
     CaseStatus,
     Direction,
@@ -56,6 +57,7 @@ if TYPE_CHECKING:  # mypy cannot follow a Literal built at run time
     SpamActionValue = str
     SuspensionCauseValue = str
     SuspensionStateValue = str
+    TriggerEventValue = str
 else:
     CaseStatusValue = _one_of(CaseStatus)
     PriorityValue = _one_of(Priority)
@@ -68,6 +70,7 @@ else:
     SpamActionValue = _one_of(SpamAction)
     SuspensionCauseValue = _one_of(SuspensionCause)
     SuspensionStateValue = _one_of(SuspensionState)
+    TriggerEventValue = _one_of(TriggerEvent)
 
 
 def _encodable(value: str) -> str:
@@ -597,3 +600,65 @@ class SimulationIn(Input):
     rcpt: Address = Field(description="the envelope recipient")
     sender: Address = ""
     spam: StrictBool = False
+
+
+# --- triggers and macros --------------------------------------------------------------------
+
+
+class TriggerIn(Input):
+    name: ShortText
+    events: list[TriggerEventValue] = Field(min_length=1, max_length=10)
+    conditions: dict[str, list[dict[str, Any]]] = Field(
+        default_factory=dict, description='{"all": [...], "any": [...]}, each condition '
+                                          '{"field": F, OPERATOR: value}')
+    actions: list[dict[str, Any]] = Field(min_length=1, max_length=50, description=(
+        'in order, each {KIND: value} (notify also takes "text")'))
+    enabled: StrictBool = True
+    description: _text(500) = ""  # type: ignore[valid-type]
+    position: int | None = Field(None, ge=1, le=1_000_000, description="1 runs first")
+
+
+class TriggerOut(Schema):
+    id: int
+    position: int
+    name: str
+    events: list[str]
+    conditions: dict[str, list[dict[str, Any]]]
+    actions: list[dict[str, Any]]
+    enabled: bool
+    description: str
+
+
+class TriggerSimulationIn(Input):
+    case: int = Field(ge=1, le=MAX_ID, description="the case number")
+    event: TriggerEventValue = Field("customer_replied", description="the event to simulate")
+
+
+class FiredTrigger(Schema):
+    trigger: str
+    event: str
+    round: int = Field(description="0: the event itself; then each round of changes")
+    changes: list[str] = Field(description="what it would change or do")
+
+
+class TriggerSimulationOut(Schema):
+    fired: list[FiredTrigger] = Field(description="in the order they would fire")
+    stopped: list[str] = Field(description="those that would still run after the last round")
+
+
+class MacroOut(Schema):
+    id: int
+    name: str
+    owner: str | None = Field(description="the user whose macro it is; null: shared")
+    actions: list[dict[str, Any]]
+    reply: str
+
+
+class MacroApplyIn(Input):
+    case: int = Field(ge=1, le=MAX_ID, description="the case number")
+
+
+class MacroAppliedOut(Schema):
+    case: CaseOut
+    changes: list[str] = Field(description="what the macro's actions changed or did")
+    reply: MessageOut | None = Field(description="the reply it mailed, if it has one")

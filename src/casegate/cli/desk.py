@@ -133,6 +133,8 @@ def _register_agent(agent: Subcommands) -> None:
     p.add_argument("--username", default=None, help="default: the address")
     p.add_argument("--team", action="append", default=[], dest="teams")
     p.add_argument("--no-notify", action="store_true", help="no mail about customer messages")
+    p.add_argument("--signature", default="",
+                   help="{{agent.signature}} in macros' replies (default: the name)")
     p.set_defaults(func=agent_add)
     add_list(agent, agent_list)
 
@@ -323,7 +325,8 @@ def lead_convert(args: argparse.Namespace) -> None:
 def agent_add(args: argparse.Namespace) -> None:
     from casegate.desk.services import add_agent
 
-    agent = add_agent(args.email, args.name, args.username, args.teams, not args.no_notify)
+    agent = add_agent(args.email, args.name, args.username, args.teams, not args.no_notify,
+                      args.signature)
     print(f"agent {agent.user.get_username()} <{agent.user.email}>")
 
 

@@ -15,6 +15,7 @@ from typing import NoReturn
 
 from casegate import __version__
 from casegate.cli import (
+    automation,
     configuration,
     desk,
     directory,
@@ -44,7 +45,7 @@ class Parser(argparse.ArgumentParser):
 
 # The command groups, in the order `casegate --help` lists their commands.
 COMMAND_GROUPS = (setup, running, importing, service, configuration, directory, rules, keys,
-                  desk, users, queue, logs, maintenance)
+                  desk, automation, users, queue, logs, maintenance)
 
 
 def build_parser() -> Parser:

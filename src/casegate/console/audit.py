@@ -1,7 +1,8 @@
 """The audit log (django-auditlog): every change to rules, directory, transports, keys,
-roles, intakes and the senders they block, agents, API tokens, case state and decisions on
-suspended mail, with who, when, from where, and the values before and after; and each
-sign-in or password reset limit reached (see :mod:`casegate.console.throttle`).
+roles, intakes and the senders they block, agents, API tokens, triggers and macros, case
+state (naming the trigger or macro that made a change) and decisions on suspended mail,
+with who, when, from where, and the values before and after; and each sign-in or password
+reset limit reached (see :mod:`casegate.console.throttle`).
 
 Console requests record the signed-in user and their address (auditlog's middleware);
 ``casegate`` commands record ``cli:<login name>`` as the actor.
@@ -19,7 +20,16 @@ from django.contrib.auth import get_user_model
 from django.db.models import Q
 
 from casegate.delivery.models import SigningKey, Transport
-from casegate.desk.models import Agent, BlockedSender, Case, Intake, Lead, SuspendedMessage
+from casegate.desk.models import (
+    Agent,
+    BlockedSender,
+    Case,
+    Intake,
+    Lead,
+    Macro,
+    SuspendedMessage,
+    Trigger,
+)
 from casegate.directory.models import Account, Domain, Group, GroupMember
 from casegate.routing.models import Rule
 from casegate.spool.models import Quarantine
@@ -28,7 +38,7 @@ from casegate.spool.models import Quarantine
 def register_audited_models() -> None:
     """The API registers its tokens itself (``api/apps.py``)."""
     for model in (Rule, Domain, Account, Group, GroupMember, Transport, Intake, Agent,
-                  BlockedSender):
+                  BlockedSender, Trigger, Macro):
         auditlog.register(model)
     auditlog.register(SigningKey, exclude_fields=["private_key"])
     auditlog.register(Case, include_fields=["status", "priority", "assignee", "team", "tags",
@@ -43,7 +53,7 @@ def register_audited_models() -> None:
 
 AUDITED_KINDS = ("rule", "domain", "account", "group", "groupmember", "transport", "intake",
                  "ruleversion", "agent", "blockedsender", "signingkey", "apitoken", "case", "lead",
-                 "quarantine", "suspendedmessage", "user", "throttle")
+                 "quarantine", "suspendedmessage", "user", "throttle", "trigger", "macro")
 
 
 @dataclass(frozen=True)
@@ -63,7 +73,8 @@ def search(wanted: AuditFilter, limit: int = 200) -> list[dict[str, Any]]:
                              | Q(changes_text__icontains=wanted.text))
     if wanted.actor:
         found = found.filter(Q(actor__username__icontains=wanted.actor)
-                             | Q(actor_email__icontains=wanted.actor))
+                             | Q(actor_email__icontains=wanted.actor)
+                             | Q(additional_data__by__icontains=wanted.actor))
     if wanted.kind:
         found = found.filter(content_type__model=wanted.kind.lower())
     if wanted.since:
@@ -72,7 +83,9 @@ def search(wanted: AuditFilter, limit: int = 200) -> list[dict[str, Any]]:
         found = found.filter(timestamp__lte=wanted.until)
     return [{
         "at": entry.timestamp,
-        "actor": entry.actor.get_username() if entry.actor else (entry.actor_email or ""),
+        "actor": ", ".join(filter(None, [
+            entry.actor.get_username() if entry.actor else (entry.actor_email or ""),
+            (entry.additional_data or {}).get("by", "")])),
         "from": entry.remote_addr or "",
         "action": entry.get_action_display(),
         "kind": entry.content_type.model,

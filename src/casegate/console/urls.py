@@ -1,7 +1,13 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
-from casegate.console import admin_views, routing_views, suspended_views, views
+from casegate.console import (
+    admin_views,
+    automation_views,
+    routing_views,
+    suspended_views,
+    views,
+)
 from casegate.console.password_reset import ResetRequestView
 
 app_name = "console"
@@ -18,6 +24,9 @@ urlpatterns = [
          name="rule_rollback"),
     path("routing/<int:rule_id>/delete", routing_views.rule_delete, name="rule_delete"),
     path("routing/<int:rule_id>/<str:action>", routing_views.rule_change, name="rule_change"),
+    path("triggers/", automation_views.triggers, name="triggers"),
+    path("triggers/<int:trigger_id>/<str:action>", automation_views.trigger_change,
+         name="trigger_change"),
     path("trace/", views.trace, name="trace"),
     path("trace/<str:queue_id>/", views.trace_message, name="trace_message"),
     path("audit/", views.audit, name="audit"),
@@ -39,6 +48,7 @@ urlpatterns = [
     path("cases/<int:case_id>/unmerge", views.case_unmerge, name="case_unmerge"),
     path("cases/<int:case_id>/messages/<int:message_id>/split", views.message_split,
          name="message_split"),
+    path("cases/<int:case_id>/macro", automation_views.case_macro, name="case_macro"),
     path("leads/", views.leads, name="leads"),
     path("leads/<int:lead_id>/move", views.lead_move, name="lead_move"),
     path("suspended/", suspended_views.suspended, name="suspended"),

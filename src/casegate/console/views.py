@@ -22,6 +22,7 @@ from casegate.access import can
 from casegate.console.audit import AUDITED_KINDS, AuditFilter, search
 from casegate.console.dashboard import figures
 from casegate.console.roles import require
+from casegate.desk.automation.macros import macros_for
 from casegate.desk.merging import MAX_MERGED, merge, split, unmerge
 from casegate.desk.models import Agent, Case, Company, Contact, DeskMessage, Intake, Lead
 from casegate.desk.output import conversation_detail
@@ -149,7 +150,7 @@ def cases(request: HttpRequest) -> HttpResponse:
         "intake": request.GET.get("intake")})
 
 
-def _visible(request: HttpRequest, case_id: int) -> None:
+def visible_case(request: HttpRequest, case_id: int) -> None:
     """404 for a case that does not exist or that this user may not see."""
     if not Case.objects.filter(case_scope(request.user), pk=case_id).exists():
         raise Http404(f"there is no case {case_id} you can see")
@@ -159,7 +160,7 @@ def _visible(request: HttpRequest, case_id: int) -> None:
 def case(request: HttpRequest, case_id: int, held: ReplyCollision | None = None
          ) -> HttpResponse:
     """A case's page; ``held``: the agent's reply just held because someone else replied."""
-    _visible(request, case_id)
+    visible_case(request, case_id)
     detail = conversation_detail(IntakeKind.CASE, case_id)
     if detail is None:
         raise Http404(f"there is no case {case_id}")
@@ -167,6 +168,7 @@ def case(request: HttpRequest, case_id: int, held: ReplyCollision | None = None
     return render(request, "console/case.html", {
         "case": hide_unseen_cases(detail, request.user),
         "can_work": can(request.user, "work_cases"),
+        "macros": macros_for(request.user),
         "statuses": CaseStatus.values,
         "priorities": Priority.values,
         "viewers": other_viewers(case_id, request.user),
@@ -193,7 +195,7 @@ def _assignable(detail: dict[str, Any]) -> dict[str, Any]:
 @require("read_cases")
 def case_presence(request: HttpRequest, case_id: int) -> HttpResponse:
     """Who else has the case open: asked by the page every few seconds (POST: typing)."""
-    _visible(request, case_id)
+    visible_case(request, case_id)
     note_viewer(case_id, request.user, typing=request.method == "POST")
     return render(request, "console/presence.html",
                   {"viewers": other_viewers(case_id, request.user), "case_id": case_id})
@@ -202,7 +204,7 @@ def case_presence(request: HttpRequest, case_id: int) -> HttpResponse:
 @require("work_cases")
 @require_POST
 def case_reply(request: HttpRequest, case_id: int) -> HttpResponse:
-    _visible(request, case_id)
+    visible_case(request, case_id)
     public = request.POST.get("kind", "reply") == "reply"
     seen = request.POST.get("seen", "")
     try:
@@ -227,7 +229,7 @@ def case_reply(request: HttpRequest, case_id: int) -> HttpResponse:
 @require("work_cases")
 @require_POST
 def case_fields(request: HttpRequest, case_id: int) -> HttpResponse:
-    _visible(request, case_id)
+    visible_case(request, case_id)
     form = request.POST
     changes: dict[str, Any] = {
         "status": form.get("status"), "priority": form.get("priority"),
@@ -257,7 +259,7 @@ def cases_bulk(request: HttpRequest) -> HttpResponse:
     tag = form.get("tag", "").strip()
     try:
         for number in ids:
-            _visible(request, number)
+            visible_case(request, number)
         if form.get("action") == "merge":
             merge(ids[0], ids[1:], request.user.get_username())
         else:
@@ -275,11 +277,11 @@ def cases_bulk(request: HttpRequest) -> HttpResponse:
 @require_POST
 def case_merge(request: HttpRequest, case_id: int) -> HttpResponse:
     """Merge the cases named in the form into this one."""
-    _visible(request, case_id)
+    visible_case(request, case_id)
     numbers = [int(n) for n in re.findall(r"\d+", request.POST.get("cases", ""))[:MAX_MERGED]]
     try:
         for number in numbers:
-            _visible(request, number)
+            visible_case(request, number)
         merge(case_id, numbers, request.user.get_username())
     except (DeskError, Http404) as exc:
         messages.error(request, str(exc))
@@ -292,7 +294,7 @@ def case_merge(request: HttpRequest, case_id: int) -> HttpResponse:
 @require("work_cases")
 @require_POST
 def case_unmerge(request: HttpRequest, case_id: int) -> HttpResponse:
-    _visible(request, case_id)
+    visible_case(request, case_id)
     try:
         unmerge(case_id, request.user.get_username())
     except DeskError as exc:
@@ -305,7 +307,7 @@ def case_unmerge(request: HttpRequest, case_id: int) -> HttpResponse:
 @require("work_cases")
 @require_POST
 def message_split(request: HttpRequest, case_id: int, message_id: int) -> HttpResponse:
-    _visible(request, case_id)
+    visible_case(request, case_id)
     if not DeskMessage.objects.filter(pk=message_id, case_id=case_id).exists():
         raise Http404(f"case {case_id} has no message {message_id}")
     try:

@@ -14,8 +14,8 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
+from casegate.desk.changes import DeskError, case_event
 from casegate.desk.models import Case, CaseEvent, DeskMessage
-from casegate.desk.services import DeskError, case_event
 from casegate.desk.vocabulary import CaseStatus
 
 MAX_MERGED = 50  # cases merged in one go

@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 from django.conf import settings
 from django.db import models
 
@@ -63,6 +67,9 @@ class Agent(models.Model):
     teams = models.JSONField(default=list, blank=True)
     notify = models.BooleanField(default=True,
                                  help_text="mail a notification for each customer message")
+    signature = models.TextField(blank=True, default="",
+                                 help_text="{{agent.signature}} in macros' and triggers' replies "
+                                           "(empty: the agent's name)")
 
     def __str__(self) -> str:
         return self.user.email or self.user.username
@@ -119,6 +126,10 @@ class Conversation(models.Model):
         indexes = [models.Index(fields=["requester", "id"])]
 
 
+# The trigger or macro saving a case, for the audit log.
+_changed_by: ContextVar[str] = ContextVar("case_changed_by", default="")
+
+
 class Case(Conversation):
     status = models.CharField(max_length=10, choices=CaseStatus.choices, default=CaseStatus.NEW)
     priority = models.CharField(max_length=10, choices=Priority.choices, default=Priority.NORMAL)
@@ -139,6 +150,21 @@ class Case(Conversation):
 
     def __str__(self) -> str:
         return f"CG-{self.pk}: {self.subject}"
+
+    @staticmethod
+    @contextmanager
+    def changed_by(rule: str) -> Iterator[None]:
+        """Saves inside are made by ``rule`` (a trigger, a macro): the audit log says so."""
+        token = _changed_by.set(rule)
+        try:
+            yield
+        finally:
+            _changed_by.reset(token)
+
+    def get_additional_data(self) -> dict[str, str] | None:
+        """What the audit log keeps beside a change (django-auditlog asks)."""
+        rule = _changed_by.get()
+        return {"by": rule} if rule else None
 
 
 class Lead(Conversation):
@@ -306,3 +332,74 @@ class SuspendedMessage(models.Model):
 
     def __str__(self) -> str:
         return f"suspended #{self.pk} ({self.cause}) from {self.sender}: {self.subject[:80]}"
+
+
+class Trigger(models.Model):
+    """Actions the desk takes on a case when an event matches conditions (see
+    :mod:`casegate.desk.automation`). ``conditions`` and ``actions`` are checked by
+    :func:`casegate.desk.automation.rules.check_trigger` before they are saved."""
+
+    name = models.CharField(max_length=200, unique=True)
+    position = models.PositiveIntegerField(help_text="1 runs first")
+    enabled = models.BooleanField(default=True)
+    description = models.CharField(max_length=500, blank=True, default="")
+    events = models.JSONField(default=list, help_text="the events it listens to")
+    conditions = models.JSONField(default=dict, help_text='{"all": [...], "any": [...]}')
+    actions = models.JSONField(default=list, help_text="[{kind: value}, ...], in order")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return f"trigger {self.name}"
+
+
+class TriggerVersion(models.Model):
+    """One change to the triggers, with the whole set as it was after it (in order), so any
+    version can be restored."""
+
+    number = models.BigAutoField(primary_key=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    actor = models.CharField(max_length=200, blank=True, default="")
+    summary = models.CharField(max_length=500)
+    triggers = models.JSONField(default=list)
+
+    class Meta:
+        ordering = ["-number"]
+
+    def __str__(self) -> str:
+        return f"trigger version {self.number}: {self.summary}"
+
+
+class Macro(models.Model):
+    """Actions and a reply an agent applies to a case in one step; ``owner`` None: shared."""
+
+    name = models.CharField(max_length=200)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                              on_delete=models.CASCADE, related_name="+",
+                              help_text="empty: every agent may apply it")
+    actions = models.JSONField(default=list)
+    reply = models.TextField(blank=True, default="",
+                             help_text="mailed to the requester, placeholders filled")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["name", "owner"], name="desk_macro_name_per_owner"),
+            models.UniqueConstraint(fields=["name"], condition=models.Q(owner__isnull=True),
+                                    name="desk_shared_macro_name"),
+        ]
+
+    def __str__(self) -> str:
+        return f"macro {self.name}"
+
+
+class TeamRotation(models.Model):
+    """Whom a team's round-robin assignment gave a case last."""
+
+    team = models.CharField(max_length=100, unique=True)
+    last_assigned = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                      on_delete=models.SET_NULL, related_name="+")

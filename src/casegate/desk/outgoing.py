@@ -42,3 +42,11 @@ def about(conversation: Case | Lead, to: str, subject: str, hostname: str,
         message["In-Reply-To"] = in_reply_to
         message["References"] = " ".join([*list(references)[-10:], in_reply_to])
     return message
+
+
+def reply_subject(conversation: Case | Lead) -> str:
+    subject = conversation.subject or "your request"
+    if not subject.lower().startswith(("re:", "aw:", "sv:", "ref:")):
+        subject = f"Re: {subject}"
+    tag = tag_of(conversation)
+    return subject if tag.lower() in subject.lower() else f"{subject} {tag}"

@@ -18,8 +18,11 @@ from django.utils import timezone
 
 from casegate.config import get_config
 from casegate.desk import blobs
+from casegate.desk.automation.engine import run_after_change
+from casegate.desk.automation.facts import EventMessage
+from casegate.desk.automation.vocabulary import TriggerEvent
 from casegate.desk.models import Case, CaseEvent, DeskMessage, Lead
-from casegate.desk.outgoing import about, from_address, tag_of
+from casegate.desk.outgoing import about, from_address, reply_subject, tag_of
 from casegate.desk.services import DeskError
 from casegate.desk.vocabulary import CaseStatus, Direction, IntakeKind, ReplyDelivery
 from casegate.directory.addresses import domain_of
@@ -34,14 +37,6 @@ log = logging.getLogger("casegate.desk")
 def _latest_inbound(conversation: Case | Lead) -> DeskMessage | None:
     return (conversation.messages.filter(direction=Direction.INBOUND)
             .exclude(automated__gt="").order_by("-id").first())
-
-
-def reply_subject(conversation: Case | Lead) -> str:
-    subject = conversation.subject or "your request"
-    if not subject.lower().startswith(("re:", "aw:", "sv:", "ref:")):
-        subject = f"Re: {subject}"
-    tag = tag_of(conversation)
-    return subject if tag.lower() in subject.lower() else f"{subject} {tag}"
 
 
 def compose_reply(conversation: Case | Lead, latest: DeskMessage | None, text: str,
@@ -157,4 +152,9 @@ def post_reply(kind: str, conversation_id: int, author: Any, text: str, public: 
         outgoing = send(conversation, message, load_table(), config.hostname)
         if outgoing is not None:
             enqueue([outgoing])
+    if isinstance(conversation, Case):
+        run_after_change(conversation, TriggerEvent.AGENT_REPLIED if public
+                         else TriggerEvent.NOTE_ADDED,
+                         EventMessage(sender=user.email if user else "", subject=message.subject,
+                                      body=text))
     return message

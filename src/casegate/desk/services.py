@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import secrets
 import string
-from datetime import datetime
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -14,23 +13,15 @@ from django.utils import timezone
 
 from casegate.access import AGENT
 from casegate.config import get_config
+from casegate.desk.automation.engine import run_after_change
+from casegate.desk.automation.vocabulary import TriggerEvent
+from casegate.desk.changes import DeskError, change_fields
 from casegate.desk.models import Agent, Case, CaseEvent, Company, Contact, Intake, Lead
-from casegate.desk.vocabulary import (
-    FINISHED_LEAD_STATUSES,
-    CaseStatus,
-    IntakeKind,
-    LeadStatus,
-    Priority,
-)
+from casegate.desk.vocabulary import FINISHED_LEAD_STATUSES, IntakeKind, LeadStatus
 from casegate.directory.addresses import InvalidAddress, normalize_address, normalize_domain
 from casegate.directory.claims import owner_of
-from casegate.errors import CasegateError
 
 _ALPHABET = string.ascii_lowercase + string.digits
-
-
-class DeskError(CasegateError):
-    """A desk operation was refused."""
 
 
 def random_intake_address(kind: str, domain: str) -> str:
@@ -68,8 +59,10 @@ def add_intake(kind: str, address: str | None = None, name: str = "",
 
 @transaction.atomic
 def add_agent(email: str, name: str = "", username: str | None = None,
-              teams: list[str] | None = None, notify: bool = True) -> Agent:
-    """A user who works cases; mail from ``email`` answering a notification is their reply."""
+              teams: list[str] | None = None, notify: bool = True, signature: str = ""
+              ) -> Agent:
+    """A user who works cases; mail from ``email`` answering a notification is their reply.
+    ``signature``: what ``{{agent.signature}}`` stands for in their macros' replies."""
     try:
         address = normalize_address(email)
     except InvalidAddress as exc:
@@ -90,7 +83,7 @@ def add_agent(email: str, name: str = "", username: str | None = None,
         user.save(update_fields=["email"])
     agent, _ = Agent.objects.update_or_create(
         user=user, defaults={"teams": sorted({t.strip() for t in teams or [] if t.strip()}),
-                             "notify": notify})
+                             "notify": notify, "signature": signature.strip()})
     user.groups.add(Group.objects.get_or_create(name=AGENT)[0])  # the console role as well
     return agent
 
@@ -104,78 +97,23 @@ FREE_MAIL = frozenset({
 })
 
 
-def case_event(case: Case, field: str, before: str, after: str, actor: str) -> CaseEvent:
-    """A change to ``case`` for its history, to be saved."""
-    return CaseEvent(case=case, field=field, before=before, after=after, actor=actor,
-                     at=timezone.now())
-
-
-CASE_FIELDS = ("status", "priority", "assignee", "team", "tags", "first_response_due_at")
-
-
-def _display(field_name: str, value: Any) -> str:
-    if value is None:
-        return ""
-    if field_name == "assignee":
-        return value.get_username()
-    if field_name == "tags":
-        return ", ".join(value)
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return str(value)
-
-
-def _checked(field_name: str, value: Any) -> Any:
-    if field_name == "status":
-        if value not in CaseStatus.values:
-            raise DeskError(f"the status of a case is one of {', '.join(CaseStatus.values)}")
-    elif field_name == "priority" and value not in Priority.values:
-        raise DeskError(f"the priority of a case is one of {', '.join(Priority.values)}")
-    elif field_name == "assignee" and value is not None and not isinstance(value, get_user_model()):
-        user = get_user_model().objects.filter(username=value, is_active=True).first()
-        if user is None:
-            raise DeskError(f"there is no active user {value!r} to assign")
-        return user
-    elif field_name == "tags":
-        tags = sorted({str(t).strip().lower() for t in value if str(t).strip()})
-        if any(len(t) > 50 or "," in t for t in tags):
-            raise DeskError("a tag is at most 50 characters, without commas")
-        return tags
-    elif field_name == "team":
-        return str(value or "").strip()[:100]
-    elif field_name == "first_response_due_at" and value is not None and (
-            not isinstance(value, datetime) or value.tzinfo is None):
-        raise DeskError("the first-response due time needs a date, a time and a time zone")
-    return value
-
-
 @transaction.atomic
 def update_case(case_id: int, actor: str, **changes: Any) -> Case:
     """Change a case's fields (status, priority, assignee, team, tags, SLA due time).
 
-    Each change that alters a value is recorded in the case's history with who made it.
-    ``assignee`` is a user or a username (None unassigns).
+    Each change that alters a value is recorded in the case's history with who made it,
+    and runs the triggers listening to field changes. ``assignee`` is a user or a username
+    (None unassigns).
     """
-    unknown = set(changes) - set(CASE_FIELDS)
-    if unknown:
-        raise DeskError(f"a case has no field {', '.join(sorted(unknown))}")
-    case = Case.objects.select_for_update().filter(pk=case_id).first()
+    case = Case.objects.select_for_update().select_related("intake").filter(pk=case_id).first()
     if case is None:
         raise DeskError(f"there is no case {case_id}")
-    now = timezone.now()
-    events = []
-    for field_name, value in changes.items():
-        value = _checked(field_name, value)
-        before = getattr(case, field_name)
-        if _display(field_name, before) == _display(field_name, value):
-            continue
-        events.append(case_event(case, field_name, _display(field_name, before),
-                              _display(field_name, value), actor))
-        setattr(case, field_name, value)
+    events = change_fields(case, actor, changes)
     if events:
-        case.updated_at = now
         case.save()
         CaseEvent.objects.bulk_create(events)
+        run_after_change(case, TriggerEvent.FIELD_CHANGED,
+                         changed=frozenset(event.field for event in events))
     return case
 
 

@@ -46,7 +46,8 @@ def rule_fields(rule: Rule) -> dict[str, Any]:
     return {name: getattr(rule, name) for name in _stored()}
 
 
-def _actor() -> str:
+def audit_actor() -> str:
+    """Who the audit log names for the change being made (the console's user, cli:<login>)."""
     try:
         from auditlog.context import auditlog_value
 
@@ -73,7 +74,7 @@ def versioned(summary: str) -> Iterator[None]:
             yield
             if operations:
                 _audit_replacements(RuleVersion.objects.create(
-                    summary=summary[:500], actor=_actor(), operations=operations))
+                    summary=summary[:500], actor=audit_actor(), operations=operations))
     finally:
         _operations.reset(token)
 

@@ -7,9 +7,9 @@ from email.message import EmailMessage
 import pytest
 
 from casegate.desk import blobs
+from casegate.desk.changes import case_event
 from casegate.desk.filing.messages import record_history, store_contents, store_messages
 from casegate.desk.models import Attachment, Blob, Case, CaseEvent, DeskMessage, Intake
-from casegate.desk.services import case_event
 from tests.desk.filing.batches import arrival, batch_of
 from tests.mails import mail
 

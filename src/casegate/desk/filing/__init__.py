@@ -26,6 +26,7 @@ from casegate.desk.filing.reopen import reopen_or_follow_up
 from casegate.desk.filing.repeats import skip_repeats
 from casegate.desk.filing.suspension import suspend_noise
 from casegate.desk.filing.threads import find_conversation
+from casegate.desk.filing.triggers import run_case_triggers
 from casegate.routing.engine import RoutingTable
 
 STEPS: tuple[Step, ...] = (
@@ -42,6 +43,7 @@ STEPS: tuple[Step, ...] = (
     save_new_conversations,
     store_messages,                # with raw bytes and attachments
     record_history,
+    run_case_triggers,             # the triggers of each case's event, and their changes
     acknowledge,                   # new cases, when the intake acknowledges
     send_agent_replies,
     notify,                        # the agents, of each customer message

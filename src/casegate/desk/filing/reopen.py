@@ -4,9 +4,9 @@ new case that follows the closed one."""
 from __future__ import annotations
 
 from casegate.desk.arrivals import Filed
+from casegate.desk.changes import case_event
 from casegate.desk.filing.batch import Batch
 from casegate.desk.models import Case
-from casegate.desk.services import case_event
 from casegate.desk.vocabulary import CaseStatus
 
 

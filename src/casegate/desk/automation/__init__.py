@@ -1,0 +1,8 @@
+"""Triggers and macros: the desk acting on its cases by rules kept as data.
+
+A trigger (:mod:`.rules`) names the events it listens to, conditions on the case and the
+message, and ordered actions; the engine (:mod:`.engine`) runs the triggers of an event in
+their order, and the events their own changes raise, up to :data:`.engine.MAX_DEPTH`. A
+macro (:mod:`.macros`) is a named set of the same actions plus a reply an agent applies in
+one step. The words all of them use are in :mod:`.vocabulary`.
+"""
