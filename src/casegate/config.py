@@ -331,6 +331,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CASEGATE_BLOB_STORE", _choice("disk", "database"), "disk"),
     Setting("CASEGATE_ATTACHMENT_MAX_FILE", _whole(0), str(25 * MEBIBYTE), FileType.WHOLE),
     Setting("CASEGATE_ATTACHMENT_MAX_MESSAGE", _whole(0), str(50 * MEBIBYTE), FileType.WHOLE),
+    Setting("CASEGATE_MAILBOX_POLL", _number(above=True), "60", FileType.NUMBER),
+    Setting("CASEGATE_MAILBOX_RETRY_MAX", _number(above=True), "900", FileType.NUMBER),
 )
 
 
@@ -393,6 +395,8 @@ class Config:
     blob_store: str
     attachment_max_file: int
     attachment_max_message: int
+    mailbox_poll: float
+    mailbox_retry_max: float
     # Where each value came from, by variable name.
     sources: Mapping[str, Source] = field(default_factory=dict, compare=False, repr=False)
 

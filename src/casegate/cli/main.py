@@ -13,7 +13,18 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from casegate import __version__
-from casegate.cli import configuration, desk, directory, keys, queue, rules, running, setup, users
+from casegate.cli import (
+    configuration,
+    desk,
+    directory,
+    keys,
+    mailboxes,
+    queue,
+    rules,
+    running,
+    setup,
+    users,
+)
 from casegate.config import get_config, use_config_file
 from casegate.errors import CasegateError
 
@@ -28,7 +39,8 @@ class Parser(argparse.ArgumentParser):
 
 
 # The command groups, in the order `casegate --help` lists their commands.
-COMMAND_GROUPS = (setup, running, configuration, directory, rules, keys, desk, users, queue)
+COMMAND_GROUPS = (setup, running, configuration, directory, rules, keys, desk, mailboxes, users,
+                  queue)
 
 
 def build_parser() -> Parser:

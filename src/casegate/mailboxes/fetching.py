@@ -1,0 +1,314 @@
+"""One mailbox's fetching: a round stores every message not yet dealt with, then does what
+``--after-fetch`` says with those stored, then records how far it got.
+
+Never lost, never twice: the server-side action (flag, move, delete, DELE) happens only
+after the message is durably stored, and what is recorded as dealt with (the highest UID,
+or the UIDL) only after that. A crash in between fetches the message again; its origin
+(mailbox, UIDVALIDITY and UID, or UIDL) is already stored, so the spool answers "already
+stored" and the round goes on as if it had stored it now.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.utils import parseaddr, parsedate_to_datetime
+
+from django.db.models import F
+from django.utils import timezone
+
+from casegate.gateway.admission import Admitted
+from casegate.mail.headers import HeaderFields
+from casegate.mailboxes.models import Mailbox, SeenUidl, SetAside
+from casegate.mailboxes.servers import ImapFolder, Listed, Pop3Drop
+from casegate.mailboxes.vocabulary import AfterFetch, AfterFetchAction, Protocol
+from casegate.spool.models import Message
+from casegate.spool.vocabulary import Source
+
+log = logging.getLogger("casegate.mailboxes")
+
+BATCH = 100  # messages fetched, stored together (one group commit) and acted on together
+STORE_TIMEOUT = 300.0  # seconds one batch may take to be stored
+MAILBOX_HEADER = "X-Casegate-Mailbox"
+
+
+@dataclass(frozen=True)
+class Offer:
+    """A fetched message handed to the spool."""
+
+    content: bytes
+    recipient: str
+    mail_from: str
+    origin: str
+    quiet: bool
+
+
+# Hands a message to the spool (the fetcher's LocalDoor, on its event loop).
+Admit = Callable[[Offer], "Future[Admitted]"]
+
+
+class TryLater(Exception):
+    """The spool cannot store now (a 4xx answer): the round stops where it is."""
+
+
+def origin_of(mailbox: Mailbox, key: str) -> str:
+    if mailbox.protocol == Protocol.IMAP:
+        return f"mailbox:{mailbox.pk}:{mailbox.uidvalidity}:{key}"
+    return f"mailbox:{mailbox.pk}:uidl:{key}"
+
+
+def not_a_message(content: bytes) -> str:
+    """Why ``content`` is not a mail message, or ``""``."""
+    if not content.strip():
+        return "empty"
+    fields = HeaderFields(content)
+    if not any(fields.get(name) for name in ("From", "Date", "Message-ID", "Subject")):
+        return "not a message: no From, Date, Message-ID or Subject header field"
+    return ""
+
+
+def prepared(content: bytes, mailbox: Mailbox) -> bytes:
+    """CRLF line ends, and a first header field naming the mailbox; the message's own
+    header, Received chain included, is kept as it is."""
+    content = content.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    name = mailbox.name.encode("utf-8", errors="replace")
+    return f"{MAILBOX_HEADER}: ".encode() + name + b"\r\n" + content
+
+
+def sender_of(content: bytes) -> str:
+    """The envelope sender the server recorded (Return-Path), else none."""
+    return parseaddr(HeaderFields(content).get("Return-Path") or "")[1]
+
+
+def date_of(content: bytes) -> datetime | None:
+    try:
+        when = parsedate_to_datetime(HeaderFields(content).get("Date") or "")
+    except (TypeError, ValueError, IndexError):
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+@dataclass
+class Round:
+    """What one round did."""
+
+    stored: list[Listed] = field(default_factory=list)
+    set_aside: list[tuple[Listed, str]] = field(default_factory=list)
+    skipped: list[Listed] = field(default_factory=list)  # older than --since
+
+    def settled(self) -> set[str]:
+        return ({m.key for m in self.stored} | {m.key for m, _ in self.set_aside}
+                | {m.key for m in self.skipped})
+
+
+class MailboxFetch:
+    """Rounds of one mailbox; ``admit`` stores a message, ``max_size`` is the limit above
+    which a message is set aside unread, ``attempts`` how many failed attempts at one
+    message set it aside; a round ends after the batch at hand once ``stopping`` is set."""
+
+    def __init__(self, mailbox: Mailbox, admit: Admit, max_size: int, attempts: int,
+                 stopping: threading.Event) -> None:
+        self.mailbox = mailbox
+        self.stopping = stopping
+        self.admit = admit
+        self.max_size = max_size
+        self.attempts = attempts
+        self.failed: dict[str, int] = {}  # a message's key: failed attempts to store it
+
+    # --- what both protocols share ----------------------------------------------------------
+
+    def _store(self, listed: list[Listed], contents: dict[int, bytes], known: set[str],
+               outcome: Round) -> None:
+        """Store the fetched ``contents``; each one ends in ``outcome`` (stored or set aside)
+        or, for a 4xx answer, raises TryLater after the others are counted."""
+        mailbox = self.mailbox
+        pending: list[tuple[Listed, Future[Admitted]]] = []
+        for item in listed:
+            content = contents.get(item.number)
+            if content is None:
+                continue
+            broken = not_a_message(content)
+            if broken:
+                outcome.set_aside.append((item, broken))
+                continue
+            if known and (HeaderFields(content).get("Message-ID") or "") in known:
+                outcome.stored.append(item)  # stored under the folder's former UIDVALIDITY
+                continue
+            received = item.received or date_of(content)
+            if mailbox.since and received and received < mailbox.since:
+                outcome.skipped.append(item)
+                continue
+            quiet = bool(received and received < mailbox.created_at)
+            pending.append((item, self.admit(Offer(
+                prepared(content, mailbox), mailbox.deliver_to, sender_of(content),
+                origin_of(mailbox, item.key), quiet))))
+        later = ""
+        for item, future in pending:
+            try:
+                admitted = future.result(STORE_TIMEOUT)
+            except Exception as exc:
+                tries = self.failed[item.key] = self.failed.get(item.key, 0) + 1
+                if tries >= self.attempts:
+                    outcome.set_aside.append((item, f"cannot be stored after {tries} attempts:"
+                                                    f" {type(exc).__name__}: {exc}"[:900]))
+                else:
+                    later = later or f"storing a message failed: {type(exc).__name__}: {exc}"
+                continue
+            if admitted.stored:
+                outcome.stored.append(item)
+            elif f"<{mailbox.deliver_to}>" in admitted.reply:  # the account's, not the message's
+                later = later or f"--deliver-to is refused: {admitted.reply}"
+            elif admitted.reply.startswith("5"):
+                outcome.set_aside.append((item, admitted.reply))
+            else:
+                later = later or f"the spool answered {admitted.reply}"
+        if later:
+            raise TryLater(later)
+
+    def _record(self, outcome: Round, **fields: object) -> None:
+        mailbox = self.mailbox
+        if outcome.set_aside:
+            SetAside.objects.bulk_create(
+                [SetAside(mailbox=mailbox, key=self._aside_key(item), size=item.size,
+                          reason=reason[:1000]) for item, reason in outcome.set_aside],
+                ignore_conflicts=True)
+            for item, reason in outcome.set_aside:
+                log.warning("mailbox=%s key=%s size=%s set_aside reason=%r", mailbox.name,
+                            self._aside_key(item), item.size, reason)
+        Mailbox.objects.filter(pk=mailbox.pk).update(
+            fetched=F("fetched") + len(outcome.stored), **fields)
+        mailbox.fetched += len(outcome.stored)
+        for name, value in fields.items():
+            setattr(mailbox, name, value)
+
+    def _aside_key(self, item: Listed) -> str:
+        if self.mailbox.protocol == Protocol.IMAP:
+            return f"{self.mailbox.uidvalidity}:{item.key}"
+        return item.key
+
+    def _known_message_ids(self, contents: dict[int, bytes]) -> set[str]:
+        """The Message-IDs among ``contents`` already stored from this mailbox."""
+        ids = {HeaderFields(c).get("Message-ID") or "" for c in contents.values()} - {""}
+        return set(Message.objects.filter(
+            source=Source.MAILBOX, origin__startswith=f"mailbox:{self.mailbox.pk}:",
+            message_id__in=ids).values_list("message_id", flat=True))
+
+    # --- IMAP -------------------------------------------------------------------------------
+
+    def imap_round(self, folder: ImapFolder) -> Round:
+        """Store what is new in the folder; with a new UIDVALIDITY, the folder is read again
+        and what was stored before (same Message-ID from this mailbox) is not stored again."""
+        mailbox = self.mailbox
+        state = folder.select()
+        resync = mailbox.uidvalidity is not None and mailbox.uidvalidity != state.uidvalidity
+        if mailbox.uidvalidity != state.uidvalidity:
+            if resync:
+                log.warning("mailbox=%s uidvalidity=%s was=%s: the folder's UIDs changed;"
+                            " reading it again, recognising what was stored by Message-ID",
+                            mailbox.name, state.uidvalidity, mailbox.uidvalidity)
+            self._record(Round(), uidvalidity=state.uidvalidity, last_uid=0)
+        total = Round()
+        listed = folder.listing(mailbox.last_uid)
+        after = AfterFetchAction(AfterFetch(mailbox.after_fetch), mailbox.move_to)
+        for start in range(0, len(listed), BATCH):
+            if self.stopping.is_set():
+                break
+            batch = listed[start:start + BATCH]
+            outcome = Round()
+            wanted = []
+            for item in batch:
+                if item.size > self.max_size:
+                    outcome.set_aside.append((item, f"{item.size} bytes, over the limit of"
+                                                    f" {self.max_size}"))
+                elif mailbox.since and item.received and item.received < mailbox.since:
+                    outcome.skipped.append(item)
+                else:
+                    wanted.append(item)
+            contents = folder.contents(item.number for item in wanted)
+            known = self._known_message_ids(contents) if resync else set()
+            try:
+                self._store(wanted, contents, known, outcome)
+            finally:
+                folder.settle([item.number for item in outcome.stored], after)
+                settled = outcome.settled()
+                last = mailbox.last_uid
+                for item in batch:  # up to the first message not dealt with
+                    if item.key not in settled:
+                        break
+                    last = item.number
+                self._record(outcome, last_uid=last)
+                total.stored += outcome.stored
+                total.set_aside += outcome.set_aside
+                total.skipped += outcome.skipped
+        return total
+
+    # --- POP3 -------------------------------------------------------------------------------
+
+    def pop3_round(self, drop: Pop3Drop) -> Round:
+        """Store the messages whose UIDL is new; with ``--after-fetch delete`` they are
+        deleted at QUIT, after they are stored."""
+        mailbox = self.mailbox
+        listed = drop.listing()
+        seen = set(SeenUidl.objects.filter(mailbox=mailbox).values_list("uidl", flat=True))
+        on_server = {item.key for item in listed}
+        gone = seen - on_server
+        if gone:
+            SeenUidl.objects.filter(mailbox=mailbox, uidl__in=gone).delete()
+        delete = mailbox.after_fetch == AfterFetch.DELETE
+        new = [item for item in listed if item.key not in seen]
+        total = Round()
+        for start in range(0, len(new), BATCH):
+            if self.stopping.is_set():
+                break
+            batch = new[start:start + BATCH]
+            outcome = Round()
+            wanted = []
+            for item in batch:
+                if item.size > self.max_size:
+                    outcome.set_aside.append((item, f"{item.size} bytes, over the limit of"
+                                                    f" {self.max_size}"))
+                else:
+                    wanted.append(item)
+            contents = {item.number: drop.content(item.number) for item in wanted}
+            try:
+                self._store(wanted, contents, set(), outcome)
+            finally:
+                if delete:
+                    for item in outcome.stored:
+                        drop.delete(item.number)
+                SeenUidl.objects.bulk_create(
+                    [SeenUidl(mailbox=mailbox, uidl=key) for key in outcome.settled()],
+                    ignore_conflicts=True)
+                self._record(outcome)
+                total.stored += outcome.stored
+                total.set_aside += outcome.set_aside
+                total.skipped += outcome.skipped
+        return total
+
+
+def succeeded(mailbox: Mailbox) -> None:
+    now = timezone.now()
+    Mailbox.objects.filter(pk=mailbox.pk).update(last_success_at=now, failures=0,
+                                                 next_attempt_at=None)
+    mailbox.last_success_at, mailbox.failures, mailbox.next_attempt_at = now, 0, None
+
+
+def failed(mailbox: Mailbox, error: str, retry_max: float) -> float:
+    """Record a failed round; the seconds to wait before the next (1, 2, 4 … up to
+    ``retry_max``)."""
+    failures = mailbox.failures + 1
+    wait = min(retry_max, 2.0 ** (failures - 1))
+    now = timezone.now()
+    fields = {"last_error": error[:1000], "last_error_at": now, "failures": failures,
+              "next_attempt_at": now + timedelta(seconds=wait)}
+    Mailbox.objects.filter(pk=mailbox.pk).update(errors=F("errors") + 1, **fields)
+    mailbox.errors += 1
+    for name, value in fields.items():
+        setattr(mailbox, name, value)
+    log.warning("mailbox=%s error=%r failures=%d retry_in=%.0fs", mailbox.name, error,
+                failures, wait)
+    return wait
