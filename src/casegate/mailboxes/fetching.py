@@ -22,6 +22,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from casegate.gateway.admission import Admitted
+from casegate.gateway.local import ALREADY_STORED
 from casegate.mail.headers import HeaderFields
 from casegate.mailboxes.models import Mailbox, SeenUidl, SetAside
 from casegate.mailboxes.servers import ImapFolder, Listed, Pop3Drop
@@ -34,6 +35,7 @@ log = logging.getLogger("casegate.mailboxes")
 BATCH = 100  # messages fetched, stored together (one group commit) and acted on together
 STORE_TIMEOUT = 300.0  # seconds one batch may take to be stored
 MAILBOX_HEADER = "X-Casegate-Mailbox"
+STORED_BEFORE = ALREADY_STORED.partition("{")[0]  # the spool's answer to a copy it has
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,9 @@ class Offer:
     mail_from: str
     origin: str
     quiet: bool
+    # Strictly increasing in the folder's order: the worker takes deliveries in this order,
+    # so a reply fetched with its original threads onto the case the original opens.
+    received_at: datetime
 
 
 # Hands a message to the spool (the fetcher's LocalDoor, on its event loop).
@@ -99,6 +104,7 @@ class Round:
     stored: list[Listed] = field(default_factory=list)
     set_aside: list[tuple[Listed, str]] = field(default_factory=list)
     skipped: list[Listed] = field(default_factory=list)  # older than --since
+    new: int = 0  # of those stored, how many were stored now (not before a crash, say)
 
     def settled(self) -> set[str]:
         return ({m.key for m in self.stored} | {m.key for m, _ in self.set_aside}
@@ -118,15 +124,27 @@ class MailboxFetch:
         self.max_size = max_size
         self.attempts = attempts
         self.failed: dict[str, int] = {}  # a message's key: failed attempts to store it
+        self.last_received = datetime.now(UTC)
+
+    def _received_at(self) -> datetime:
+        self.last_received = max(datetime.now(UTC),
+                                 self.last_received + timedelta(microseconds=1))
+        return self.last_received
 
     # --- what both protocols share ----------------------------------------------------------
 
     def _store(self, listed: list[Listed], contents: dict[int, bytes], known: set[str],
                outcome: Round) -> None:
-        """Store the fetched ``contents``; each one ends in ``outcome`` (stored or set aside)
-        or, for a 4xx answer, raises TryLater after the others are counted."""
+        """Store the fetched ``contents``; each one ends in ``outcome`` (stored, set aside
+        or skipped) or, for a 4xx answer, raises TryLater after the others are counted.
+
+        The messages are stored together (one group commit), except that a reply to a
+        message of the same batch waits until that one is stored: the desk then files it
+        onto the case its original opens."""
         mailbox = self.mailbox
-        pending: list[tuple[Listed, Future[Admitted]]] = []
+        wave: list[tuple[Listed, Future[Admitted]]] = []
+        in_wave: set[str] = set()
+        later = ""
         for item in listed:
             content = contents.get(item.number)
             if content is None:
@@ -135,19 +153,34 @@ class MailboxFetch:
             if broken:
                 outcome.set_aside.append((item, broken))
                 continue
-            if known and (HeaderFields(content).get("Message-ID") or "") in known:
+            fields = HeaderFields(content)
+            message_id = fields.get("Message-ID") or ""
+            if known and message_id in known:
                 outcome.stored.append(item)  # stored under the folder's former UIDVALIDITY
                 continue
             received = item.received or date_of(content)
             if mailbox.since and received and received < mailbox.since:
                 outcome.skipped.append(item)
                 continue
+            answers = set(" ".join([fields.get("In-Reply-To") or "",
+                                    fields.get("References") or ""]).split())
+            if answers & in_wave:
+                later = self._settle_wave(wave, outcome) or later
+                wave, in_wave = [], set()
             quiet = bool(received and received < mailbox.created_at)
-            pending.append((item, self.admit(Offer(
+            wave.append((item, self.admit(Offer(
                 prepared(content, mailbox), mailbox.deliver_to, sender_of(content),
-                origin_of(mailbox, item.key), quiet))))
+                origin_of(mailbox, item.key), quiet, self._received_at()))))
+            in_wave.add(message_id)
+        later = self._settle_wave(wave, outcome) or later
+        if later:
+            raise TryLater(later)
+
+    def _settle_wave(self, wave: list[tuple[Listed, Future[Admitted]]], outcome: Round
+                     ) -> str:
+        """Wait for the answers to ``wave``; why to try again later, or ``""``."""
         later = ""
-        for item, future in pending:
+        for item, future in wave:
             try:
                 admitted = future.result(STORE_TIMEOUT)
             except Exception as exc:
@@ -160,14 +193,14 @@ class MailboxFetch:
                 continue
             if admitted.stored:
                 outcome.stored.append(item)
-            elif f"<{mailbox.deliver_to}>" in admitted.reply:  # the account's, not the message's
+                outcome.new += not admitted.reply.startswith(STORED_BEFORE)
+            elif f"<{self.mailbox.deliver_to}>" in admitted.reply:  # the account's fault
                 later = later or f"--deliver-to is refused: {admitted.reply}"
             elif admitted.reply.startswith("5"):
                 outcome.set_aside.append((item, admitted.reply))
             else:
                 later = later or f"the spool answered {admitted.reply}"
-        if later:
-            raise TryLater(later)
+        return later
 
     def _record(self, outcome: Round, **fields: object) -> None:
         mailbox = self.mailbox
@@ -180,8 +213,8 @@ class MailboxFetch:
                 log.warning("mailbox=%s key=%s size=%s set_aside reason=%r", mailbox.name,
                             self._aside_key(item), item.size, reason)
         Mailbox.objects.filter(pk=mailbox.pk).update(
-            fetched=F("fetched") + len(outcome.stored), **fields)
-        mailbox.fetched += len(outcome.stored)
+            fetched=F("fetched") + outcome.new, **fields)
+        mailbox.fetched += outcome.new
         for name, value in fields.items():
             setattr(mailbox, name, value)
 
@@ -242,6 +275,7 @@ class MailboxFetch:
                     last = item.number
                 self._record(outcome, last_uid=last)
                 total.stored += outcome.stored
+                total.new += outcome.new
                 total.set_aside += outcome.set_aside
                 total.skipped += outcome.skipped
         return total
@@ -285,6 +319,7 @@ class MailboxFetch:
                     ignore_conflicts=True)
                 self._record(outcome)
                 total.stored += outcome.stored
+                total.new += outcome.new
                 total.set_aside += outcome.set_aside
                 total.skipped += outcome.skipped
         return total

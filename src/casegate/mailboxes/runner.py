@@ -159,7 +159,8 @@ class Fetcher:
             def admit(offer: Offer) -> Future[Admitted]:
                 return asyncio.run_coroutine_threadsafe(
                     door.admit(offer.content, [offer.recipient], offer.mail_from,
-                               origin=offer.origin, quiet=offer.quiet), loop)
+                               origin=offer.origin, quiet=offer.quiet,
+                               received_at=offer.received_at), loop)
 
             try:
                 while True:
