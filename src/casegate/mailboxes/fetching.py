@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from email.utils import parseaddr, parsedate_to_datetime
 
@@ -105,6 +106,7 @@ class Round:
     set_aside: list[tuple[Listed, str]] = field(default_factory=list)
     skipped: list[Listed] = field(default_factory=list)  # older than --since
     new: int = 0  # of those stored, how many were stored now (not before a crash, say)
+    reading: float = 0.0  # seconds spent reading from the server
 
     def settled(self) -> set[str]:
         return ({m.key for m in self.stored} | {m.key for m, _ in self.set_aside}
@@ -245,7 +247,9 @@ class MailboxFetch:
                             mailbox.name, state.uidvalidity, mailbox.uidvalidity)
             self._record(Round(), uidvalidity=state.uidvalidity, last_uid=0)
         total = Round()
-        listed = folder.listing(mailbox.last_uid)
+        started = time.perf_counter()
+        listed = folder.listing(mailbox.last_uid, self.max_size)
+        total.reading += time.perf_counter() - started
         after = AfterFetchAction(AfterFetch(mailbox.after_fetch), mailbox.move_to)
         for start in range(0, len(listed), BATCH):
             if self.stopping.is_set():
@@ -257,11 +261,14 @@ class MailboxFetch:
                 if item.size > self.max_size:
                     outcome.set_aside.append((item, f"{item.size} bytes, over the limit of"
                                                     f" {self.max_size}"))
-                elif mailbox.since and item.received and item.received < mailbox.since:
-                    outcome.skipped.append(item)
                 else:
                     wanted.append(item)
-            contents = folder.contents(item.number for item in wanted)
+            started = time.perf_counter()
+            fetched = folder.contents(item.number for item in wanted)
+            total.reading += time.perf_counter() - started
+            received = {uid: when for uid, (_, when) in fetched.items()}
+            wanted = [replace(item, received=received.get(item.number)) for item in wanted]
+            contents = {uid: content for uid, (content, _) in fetched.items()}
             known = self._known_message_ids(contents) if resync else set()
             try:
                 self._store(wanted, contents, known, outcome)
@@ -286,7 +293,10 @@ class MailboxFetch:
         """Store the messages whose UIDL is new; with ``--after-fetch delete`` they are
         deleted at QUIT, after they are stored."""
         mailbox = self.mailbox
+        total = Round()
+        started = time.perf_counter()
         listed = drop.listing()
+        total.reading += time.perf_counter() - started
         seen = set(SeenUidl.objects.filter(mailbox=mailbox).values_list("uidl", flat=True))
         on_server = {item.key for item in listed}
         gone = seen - on_server
@@ -294,7 +304,6 @@ class MailboxFetch:
             SeenUidl.objects.filter(mailbox=mailbox, uidl__in=gone).delete()
         delete = mailbox.after_fetch == AfterFetch.DELETE
         new = [item for item in listed if item.key not in seen]
-        total = Round()
         for start in range(0, len(new), BATCH):
             if self.stopping.is_set():
                 break
@@ -307,7 +316,9 @@ class MailboxFetch:
                                                     f" {self.max_size}"))
                 else:
                     wanted.append(item)
+            started = time.perf_counter()
             contents = {item.number: drop.content(item.number) for item in wanted}
+            total.reading += time.perf_counter() - started
             try:
                 self._store(wanted, contents, set(), outcome)
             finally:

@@ -124,9 +124,10 @@ class MailboxThread(threading.Thread):
                     done = self.fetch.imap_round(session)
                 succeeded(self.mailbox)
                 if done.stored or done.set_aside:
-                    log.info("mailbox=%s stored=%d set_aside=%d skipped=%d seconds=%.2f",
-                             self.mailbox.name, len(done.stored), len(done.set_aside),
-                             len(done.skipped), time.monotonic() - started)
+                    log.info("mailbox=%s stored=%d set_aside=%d skipped=%d seconds=%.3f"
+                             " reading=%.3f", self.mailbox.name, len(done.stored),
+                             len(done.set_aside), len(done.skipped),
+                             time.monotonic() - started, done.reading)
                 if self.once or isinstance(session, Pop3Drop):
                     return
                 if not self._wait_for_mail(session):

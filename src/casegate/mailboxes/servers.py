@@ -128,26 +128,31 @@ class ImapFolder:
             selected = self.client.select_folder(self.folder)
         return FolderState(int(selected[b"UIDVALIDITY"]), int(selected[b"EXISTS"]))
 
-    def listing(self, after_uid: int) -> list[Listed]:
-        """The messages whose UID is above ``after_uid``, in UID order."""
+    def listing(self, after_uid: int, limit: int) -> list[Listed]:
+        """The messages whose UID is above ``after_uid``, in UID order; the size is known
+        (and not 0) only for those over ``limit`` bytes, which are not to be fetched."""
         with server_errors(self.where, "to list the folder"):
             uids = [uid for uid in self.client.search(["UID", f"{after_uid + 1}:*"])
                     if uid > after_uid]
             if not uids:
                 return []
-            found = self.client.fetch(uids, ["RFC822.SIZE", "INTERNALDATE"])
-        return [Listed(uid, str(uid), int(found[uid][b"RFC822.SIZE"]),
-                       found[uid].get(b"INTERNALDATE"))
-                for uid in sorted(found)]
+            large = [uid for uid in self.client.search(["UID", f"{after_uid + 1}:*",
+                                                        "LARGER", str(limit)])
+                     if uid > after_uid]
+            sizes = self.client.fetch(large, ["RFC822.SIZE"]) if large else {}
+        return [Listed(uid, str(uid), int(sizes[uid][b"RFC822.SIZE"]) if uid in sizes else 0)
+                for uid in sorted(uids)]
 
-    def contents(self, uids: Iterable[int]) -> dict[int, bytes]:
-        """The messages, whole; fetching does not set \\Seen (BODY.PEEK)."""
+    def contents(self, uids: Iterable[int]) -> dict[int, tuple[bytes, datetime | None]]:
+        """The messages, whole, with the time the server received each; fetching does not
+        set \\Seen (BODY.PEEK)."""
         wanted = list(uids)
         if not wanted:
             return {}
         with server_errors(self.where, "to fetch messages"):
-            found = self.client.fetch(wanted, ["BODY.PEEK[]"])
-        return {uid: bytes(found[uid][b"BODY[]"]) for uid in found if b"BODY[]" in found[uid]}
+            found = self.client.fetch(wanted, ["BODY.PEEK[]", "INTERNALDATE"])
+        return {uid: (bytes(found[uid][b"BODY[]"]), found[uid].get(b"INTERNALDATE"))
+                for uid in found if b"BODY[]" in found[uid]}
 
     def settle(self, uids: list[int], after: AfterFetchAction) -> None:
         """Do ``after`` with the stored messages ``uids``."""
