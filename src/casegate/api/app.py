@@ -20,7 +20,7 @@ from ninja.operation import Operation
 from ninja.security import HttpBearer
 
 from casegate.access import can
-from casegate.api import contacts, conversations, messages, rules, suspended
+from casegate.api import contacts, conversations, mailboxes, messages, rules, suspended
 from casegate.api.schemas import HealthOut
 from casegate.api.tokens import user_for
 
@@ -96,7 +96,7 @@ def _unknown_path(request: HttpRequest) -> JsonResponse:
 api = CasegateAPI(
     title="casegate", version="1", urls_namespace="api", auth=TokenAuth(),
     description="The case desk: cases, leads, their messages and attachments, contacts and "
-                "companies, suspended mail and blocked senders. "
+                "companies, suspended mail and blocked senders, mailbox accounts. "
                 f"Authenticate: {HOW_TO_AUTHENTICATE}.",
 )
 
@@ -136,3 +136,5 @@ api.add_router("", conversations.router)
 api.add_router("", messages.router)
 api.add_router("", contacts.router)
 api.add_router("", suspended.router)
+api.add_router("", mailboxes.router,
+               auth=TokenAuth(read="mail_settings", write="mail_settings"))
