@@ -4,6 +4,7 @@ mid-round; a server that goes away and comes back; OAuth2 tokens; a changed UIDV
 
 from __future__ import annotations
 
+import os
 import random
 import signal
 import time
@@ -20,7 +21,7 @@ SUPPORT = "help@solarmora.com"
 MESSAGES = 200  # the acceptance figure: 198 stored, one broken, one oversized
 MAX_SIZE = 256 * 1024
 QUICK = {"CASEGATE_MAILBOX_POLL": "1", "CASEGATE_MAILBOX_RETRY_MAX": "1",
-         "CASEGATE_MAX_MESSAGE_SIZE": str(MAX_SIZE)}
+         "CASEGATE_MAX_MESSAGE_SIZE": str(MAX_SIZE), "CASEGATE_SET_ASIDE_AFTER": "2"}
 BROKEN = b"this line is no header field\r\n\r\nand this is no message either\r\n"
 
 
@@ -315,3 +316,26 @@ def test_mailbox_add_refuses_what_cannot_work(alone: Instance, tmp_path: Path) -
         refused = alone.run(*base, *options, check=False)
         assert refused.returncode == 1 and reason in refused.stderr, refused.stderr
     assert "bad" not in {row["name"] for row in alone.json("mailbox", "list")}
+
+
+@pytest.mark.parametrize("pop3", [False, True], ids=["imap", "pop3"])
+def test_a_message_the_server_cannot_read_is_set_aside_and_the_rest_fetched(
+        alone: Instance, dovecot: Dovecot, pop3: bool) -> None:
+    user = f"unreadable-{'pop3' if pop3 else 'imap'}-{alone.backend}"
+    dovecot.add_user(user, "unreadable-secret")
+    dovecot.write_maildir(user, [mail(subject=f"Readable {n}", to="desk@mail.example")[0]
+                                 for n in range(4)])
+    client = dovecot.imap(user)  # Dovecot takes the files in: their names stay as they are
+    client.select("INBOX")
+    client.logout()
+    os.chmod(sorted((dovecot.mail / user).glob("*/*casegate-tests*"))[1], 0)
+    add(alone, "unreadable", dovecot, user, pop3=pop3)
+    fetcher = alone.spawn("fetch", name="fetch")
+    try:
+        row = alone.wait_for(lambda: (s := status(alone, "unreadable"))["set_aside"] == 1
+                             and s["fetched"] == 3 and s, timeout=60,
+                             what="three fetched and one set aside")
+    finally:
+        fetcher.send_signal(signal.SIGTERM)
+        fetcher.wait(60)
+    assert "cannot be fetched after 2 attempts" in row["set_aside_messages"][0]["reason"]

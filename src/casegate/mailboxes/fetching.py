@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -26,7 +26,7 @@ from casegate.gateway.admission import Admitted
 from casegate.gateway.local import ALREADY_STORED
 from casegate.mail.headers import HeaderFields
 from casegate.mailboxes.models import Mailbox, SeenUidl, SetAside
-from casegate.mailboxes.servers import ImapFolder, Listed, Pop3Drop
+from casegate.mailboxes.servers import ImapFolder, Listed, Pop3Drop, ServerError
 from casegate.mailboxes.vocabulary import AfterFetch, AfterFetchAction, Protocol
 from casegate.spool.models import Message
 from casegate.spool.vocabulary import Source
@@ -108,6 +108,12 @@ class Round:
     new: int = 0  # of those stored, how many were stored now (not before a crash, say)
     reading: float = 0.0  # seconds spent reading from the server
 
+    def add(self, other: Round) -> None:
+        self.stored += other.stored
+        self.set_aside += other.set_aside
+        self.skipped += other.skipped
+        self.new += other.new
+
     def settled(self) -> set[str]:
         return ({m.key for m in self.stored} | {m.key for m, _ in self.set_aside}
                 | {m.key for m in self.skipped})
@@ -126,6 +132,9 @@ class MailboxFetch:
         self.max_size = max_size
         self.attempts = attempts
         self.failed: dict[str, int] = {}  # a message's key: failed attempts to store it
+        # Messages up to this UID (POP3: number) are fetched one at a time: a batch of them
+        # failed to be fetched.
+        self.one_at_a_time = 0
         self.last_received = datetime.now(UTC)
 
     def _received_at(self) -> datetime:
@@ -232,45 +241,77 @@ class MailboxFetch:
             source=Source.MAILBOX, origin__startswith=f"mailbox:{self.mailbox.pk}:",
             message_id__in=ids).values_list("message_id", flat=True))
 
+    def _unreadable(self, wanted: list[Listed], error: ServerError, outcome: Round) -> None:
+        """A fetch failed: a server may drop the connection over a message it cannot read.
+        The next rounds fetch these one at a time; one that keeps failing alone is set aside.
+        Either way the round ends here (with ``error``)."""
+        if len(wanted) > 1:
+            self.one_at_a_time = max(self.one_at_a_time, wanted[-1].number)
+            raise error
+        item = wanted[0]
+        tries = self.failed[item.key] = self.failed.get(item.key, 0) + 1
+        if tries >= self.attempts:
+            outcome.set_aside.append((item, f"cannot be fetched after {tries} attempts:"
+                                            f" {error}"[:900]))
+        raise error
+
+    def _batches(self, listed: list[Listed]) -> Iterator[list[Listed]]:
+        """``listed`` in batches; one at a time where a batch failed to be fetched."""
+        position = 0
+        while position < len(listed) and not self.stopping.is_set():
+            step = 1 if listed[position].number <= self.one_at_a_time else BATCH
+            yield listed[position:position + step]
+            position += step
+
+    def _over_the_limit(self, batch: list[Listed], outcome: Round) -> list[Listed]:
+        """The messages of ``batch`` to fetch; those over the size limit are set aside."""
+        wanted = []
+        for item in batch:
+            if item.size > self.max_size:
+                outcome.set_aside.append((item, f"{item.size} bytes, over the limit of"
+                                                f" {self.max_size}"))
+            else:
+                wanted.append(item)
+        return wanted
+
     # --- IMAP -------------------------------------------------------------------------------
 
     def imap_round(self, folder: ImapFolder) -> Round:
-        """Store what is new in the folder; with a new UIDVALIDITY, the folder is read again
-        and what was stored before (same Message-ID from this mailbox) is not stored again."""
+        """Store what is new in the folder. After a change of UIDVALIDITY the folder is read
+        again, and what was stored before (the same Message-ID, from this mailbox) is not
+        stored again."""
         mailbox = self.mailbox
         state = folder.select()
-        resync = mailbox.uidvalidity is not None and mailbox.uidvalidity != state.uidvalidity
         if mailbox.uidvalidity != state.uidvalidity:
-            if resync:
+            resync_below = state.uidnext if mailbox.uidvalidity is not None else 0
+            if resync_below:
                 log.warning("mailbox=%s uidvalidity=%s was=%s: the folder's UIDs changed;"
                             " reading it again, recognising what was stored by Message-ID",
                             mailbox.name, state.uidvalidity, mailbox.uidvalidity)
-            self._record(Round(), uidvalidity=state.uidvalidity, last_uid=0)
+            self._record(Round(), uidvalidity=state.uidvalidity, last_uid=0,
+                         resync_below=resync_below)
         total = Round()
         started = time.perf_counter()
-        listed = folder.listing(mailbox.last_uid, self.max_size)
+        listed = folder.listing(mailbox.last_uid)
         total.reading += time.perf_counter() - started
         after = AfterFetchAction(AfterFetch(mailbox.after_fetch), mailbox.move_to)
-        for start in range(0, len(listed), BATCH):
-            if self.stopping.is_set():
-                break
-            batch = listed[start:start + BATCH]
+        for batch in self._batches(listed):
             outcome = Round()
-            wanted = []
-            for item in batch:
-                if item.size > self.max_size:
-                    outcome.set_aside.append((item, f"{item.size} bytes, over the limit of"
-                                                    f" {self.max_size}"))
-                else:
-                    wanted.append(item)
-            started = time.perf_counter()
-            fetched = folder.contents(item.number for item in wanted)
-            total.reading += time.perf_counter() - started
-            received = {uid: when for uid, (_, when) in fetched.items()}
-            wanted = [replace(item, received=received.get(item.number)) for item in wanted]
-            contents = {uid: content for uid, (content, _) in fetched.items()}
-            known = self._known_message_ids(contents) if resync else set()
             try:
+                started = time.perf_counter()
+                try:
+                    sizes = folder.sizes([item.number for item in batch])
+                    batch = [replace(item, size=sizes.get(item.number, 0)) for item in batch]
+                    wanted = self._over_the_limit(batch, outcome)
+                    fetched = folder.contents(item.number for item in wanted)
+                except ServerError as error:
+                    self._unreadable(batch, error, outcome)
+                total.reading += time.perf_counter() - started
+                wanted = [replace(item, received=fetched[item.number][1])
+                          for item in wanted if item.number in fetched]
+                contents = {uid: content for uid, (content, _) in fetched.items()}
+                known = self._known_message_ids(
+                    {uid: c for uid, c in contents.items() if uid < mailbox.resync_below})
                 self._store(wanted, contents, known, outcome)
             finally:
                 folder.settle([item.number for item in outcome.stored], after)
@@ -281,17 +322,15 @@ class MailboxFetch:
                         break
                     last = item.number
                 self._record(outcome, last_uid=last)
-                total.stored += outcome.stored
-                total.new += outcome.new
-                total.set_aside += outcome.set_aside
-                total.skipped += outcome.skipped
+                total.add(outcome)
         return total
 
     # --- POP3 -------------------------------------------------------------------------------
 
     def pop3_round(self, drop: Pop3Drop) -> Round:
         """Store the messages whose UIDL is new; with ``--after-fetch delete`` they are
-        deleted at QUIT, after they are stored."""
+        deleted at QUIT, after they are stored (and those stored in a session that ended
+        before its QUIT are deleted in the next)."""
         mailbox = self.mailbox
         total = Round()
         started = time.perf_counter()
@@ -303,36 +342,36 @@ class MailboxFetch:
         if gone:
             SeenUidl.objects.filter(mailbox=mailbox, uidl__in=gone).delete()
         delete = mailbox.after_fetch == AfterFetch.DELETE
-        new = [item for item in listed if item.key not in seen]
-        for start in range(0, len(new), BATCH):
-            if self.stopping.is_set():
-                break
-            batch = new[start:start + BATCH]
+        if delete:
+            stored = set(SeenUidl.objects.filter(mailbox=mailbox, stored=True)
+                         .values_list("uidl", flat=True))
+            for item in listed:
+                if item.key in stored:
+                    drop.delete(item.number)
+        for batch in self._batches([item for item in listed if item.key not in seen]):
             outcome = Round()
-            wanted = []
-            for item in batch:
-                if item.size > self.max_size:
-                    outcome.set_aside.append((item, f"{item.size} bytes, over the limit of"
-                                                    f" {self.max_size}"))
-                else:
-                    wanted.append(item)
-            started = time.perf_counter()
-            contents = {item.number: drop.content(item.number) for item in wanted}
-            total.reading += time.perf_counter() - started
             try:
+                wanted = self._over_the_limit(batch, outcome)
+                contents: dict[int, bytes] = {}
+                for item in wanted:
+                    started = time.perf_counter()
+                    try:
+                        contents[item.number] = drop.content(item.number)
+                    except ServerError as error:
+                        self._store(wanted, contents, set(), outcome)
+                        self._unreadable([item], error, outcome)
+                    total.reading += time.perf_counter() - started
                 self._store(wanted, contents, set(), outcome)
             finally:
+                kept = {item.key for item in outcome.stored}
+                SeenUidl.objects.bulk_create(
+                    [SeenUidl(mailbox=mailbox, uidl=key, stored=key in kept)
+                     for key in outcome.settled()], ignore_conflicts=True)
+                self._record(outcome)
+                total.add(outcome)
                 if delete:
                     for item in outcome.stored:
                         drop.delete(item.number)
-                SeenUidl.objects.bulk_create(
-                    [SeenUidl(mailbox=mailbox, uidl=key) for key in outcome.settled()],
-                    ignore_conflicts=True)
-                self._record(outcome)
-                total.stored += outcome.stored
-                total.new += outcome.new
-                total.set_aside += outcome.set_aside
-                total.skipped += outcome.skipped
         return total
 
 

@@ -43,6 +43,9 @@ class Mailbox(models.Model):
     # stored or set aside.
     uidvalidity = models.BigIntegerField(null=True, blank=True)
     last_uid = models.BigIntegerField(default=0)
+    resync_below = models.BigIntegerField(
+        default=0, help_text="after a change of UIDVALIDITY, messages below this UID are"
+                             " looked up by Message-ID among those stored before")
 
     class Meta:
         ordering = ["name"]
@@ -61,6 +64,8 @@ class SeenUidl(models.Model):
 
     mailbox = models.ForeignKey(Mailbox, on_delete=models.CASCADE, related_name="seen_uidls")
     uidl = models.CharField(max_length=70)
+    stored = models.BooleanField(default=True, help_text="False: set aside, or older than"
+                                                         " --since (never deleted)")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["mailbox", "uidl"],

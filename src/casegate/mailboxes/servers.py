@@ -21,6 +21,10 @@ from casegate.mailboxes.credentials import Credentials
 from casegate.mailboxes.vocabulary import AfterFetch, AfterFetchAction, Tls
 
 TIMEOUT = 60.0  # seconds a server may take to answer one command
+# poplib refuses a line over 2,048 bytes, a guard against a server sending one endless line;
+# real mail has longer ones (HTML written on one line), and a message is bounded by
+# CASEGATE_MAX_MESSAGE_SIZE anyway.
+poplib._MAXLINE = 1024 * 1024  # type: ignore[attr-defined]
 
 
 class ServerError(CasegateError):
@@ -80,6 +84,7 @@ class Listed:
 @dataclass(frozen=True)
 class FolderState:
     uidvalidity: int
+    uidnext: int
     messages: int
 
 
@@ -126,22 +131,19 @@ class ImapFolder:
     def select(self) -> FolderState:
         with server_errors(self.where, f"to open the folder {self.folder}"):
             selected = self.client.select_folder(self.folder)
-        return FolderState(int(selected[b"UIDVALIDITY"]), int(selected[b"EXISTS"]))
+        return FolderState(int(selected[b"UIDVALIDITY"]), int(selected.get(b"UIDNEXT", 0)),
+                           int(selected[b"EXISTS"]))
 
-    def listing(self, after_uid: int, limit: int) -> list[Listed]:
-        """The messages whose UID is above ``after_uid``, in UID order; the size is known
-        (and not 0) only for those over ``limit`` bytes, which are not to be fetched."""
+    def listing(self, after_uid: int) -> list[Listed]:
+        """The messages whose UID is above ``after_uid``, in UID order (sizes unknown)."""
         with server_errors(self.where, "to list the folder"):
-            uids = [uid for uid in self.client.search(["UID", f"{after_uid + 1}:*"])
-                    if uid > after_uid]
-            if not uids:
-                return []
-            large = [uid for uid in self.client.search(["UID", f"{after_uid + 1}:*",
-                                                        "LARGER", str(limit)])
-                     if uid > after_uid]
-            sizes = self.client.fetch(large, ["RFC822.SIZE"]) if large else {}
-        return [Listed(uid, str(uid), int(sizes[uid][b"RFC822.SIZE"]) if uid in sizes else 0)
-                for uid in sorted(uids)]
+            uids = self.client.search(["UID", f"{after_uid + 1}:*"])
+        return [Listed(uid, str(uid), 0) for uid in sorted(uids) if uid > after_uid]
+
+    def sizes(self, uids: list[int]) -> dict[int, int]:
+        with server_errors(self.where, "to read message sizes"):
+            found = self.client.fetch(uids, ["RFC822.SIZE"])
+        return {uid: int(found[uid][b"RFC822.SIZE"]) for uid in found}
 
     def contents(self, uids: Iterable[int]) -> dict[int, tuple[bytes, datetime | None]]:
         """The messages, whole, with the time the server received each; fetching does not
