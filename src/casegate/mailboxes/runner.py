@@ -183,10 +183,8 @@ class Fetcher:
                 await asyncio.to_thread(self._join)
 
     def _active(self) -> list[Mailbox]:
-        try:
-            return list(Mailbox.objects.filter(paused=False))
-        finally:
-            connection.close()
+        close_old_connections()  # one that the database closed is opened again
+        return list(Mailbox.objects.filter(paused=False))
 
     def _keep(self, mailboxes: list[Mailbox], admit: Admit, once: bool) -> None:
         wanted = {m.pk: m for m in mailboxes}

@@ -88,7 +88,8 @@ def _when(moment: datetime | None) -> str | None:
 def status_rows(mailboxes: list[Mailbox] | None = None) -> list[dict[str, Any]]:
     """Each mailbox and how it stands, as ``mailbox list --json``, the console and the API
     show it (never its secret: only where the secret comes from)."""
-    query = Mailbox.objects.annotate(set_aside_count=Count("set_aside"))
+    query = (Mailbox.objects.annotate(set_aside_count=Count("set_aside"))
+             .prefetch_related("set_aside").order_by("name"))
     if mailboxes is not None:
         query = query.filter(pk__in=[m.pk for m in mailboxes])
     rows = []
