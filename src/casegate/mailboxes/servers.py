@@ -181,8 +181,9 @@ class ImapFolder:
             try:
                 said = self.client.idle_check(timeout=seconds)
             finally:
-                self.client.idle_done()
-        return bool(said)
+                # News that came while IDLE was ending: the server will not repeat it.
+                _, late = self.client.idle_done()
+        return bool(said or late)
 
 
 class Pop3Drop:
