@@ -89,9 +89,26 @@ class Dovecot:
         return self.state / "run" / "dovecot.log"
 
     def add_user(self, name: str, password: str) -> None:
+        """A new user; returns once Dovecot lets it log in (it reads the file again when it
+        sees the file change, which a write within the same second can hide)."""
         self.users[name] = password
-        (self.state / "run" / "passwd").write_text(
+        passwd = self.state / "run" / "passwd"
+        written = passwd.with_suffix(".new")
+        written.write_text(
             "".join(f"{user}:{{PLAIN}}{secret}::::::\n" for user, secret in self.users.items()))
+        written.replace(passwd)
+        if self.process is None:
+            return
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                self.imap(name).logout()
+                return
+            except imaplib.IMAP4.error:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+                os.utime(passwd)
 
     def token_for(self, user: str) -> str:
         token = f"token-{user}-{len(self.introspection.tokens)}"

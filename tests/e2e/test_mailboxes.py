@@ -347,3 +347,25 @@ def test_a_message_the_server_cannot_read(alone: Instance, dovecot: Dovecot,
         fetcher.send_signal(signal.SIGTERM)
         fetcher.wait(60)
     assert "cannot be fetched after 2 attempts" in row["set_aside_messages"][0]["reason"]
+
+
+def test_the_shared_corpus_over_imap_each_stored_or_set_aside_with_its_reason(
+        alone: Instance, dovecot: Dovecot) -> None:
+    """Every file of the shared third-party corpus (tests/e2e/test_corpus.py) in one folder:
+    each one is stored or set aside with a reason, and the mailbox ends in good health."""
+    from tests.e2e.test_corpus import CORPUS, corpus_files
+
+    files = corpus_files()
+    if not files:
+        print(f"SKIP: no shared corpus at {CORPUS}")
+        pytest.skip(f"no shared corpus at {CORPUS}")
+    user = f"corpus-{alone.backend}"
+    dovecot.add_user(user, "corpus-secret")
+    dovecot.write_maildir(user, [path.read_bytes() for path in files])
+    add(alone, "corpus", dovecot, user)
+    assert alone.run("fetch", "--once", check=False).returncode == 0
+    row = status(alone, "corpus")
+    assert row["state"] == "ok", row["last_error"]
+    assert row["fetched"] + row["set_aside"] == len(files)
+    assert all(m["reason"] for m in row["set_aside_messages"])
+    assert len(stored_origins(alone, "corpus")) == row["fetched"]
