@@ -153,20 +153,21 @@ class Fetcher:
 
     async def run(self, stop: asyncio.Event, once: bool = False,
                   parent_pid: int | None = None) -> None:
-        """Until ``stop`` is set, or the process ``parent_pid`` (serve) is gone."""
-        async with LocalDoor(self.config, Source.MAILBOX) as door:
-            loop = asyncio.get_running_loop()
-
-            def admit(offer: Offer) -> Future[Admitted]:
-                return asyncio.run_coroutine_threadsafe(
-                    door.admit(offer.content, [offer.recipient], offer.mail_from,
-                               origin=offer.origin, quiet=offer.quiet,
-                               received_at=offer.received_at), loop)
-
+        """Until ``stop`` is set, or the process ``parent_pid`` (serve) is gone. The way
+        into the spool is opened with the first mailbox: with none, the fetcher only looks
+        for one now and then."""
+        loop = asyncio.get_running_loop()
+        async with contextlib.AsyncExitStack() as opened:
+            admit: Admit | None = None
             try:
                 while True:
                     mailboxes = await asyncio.to_thread(self._active)
-                    self._keep(mailboxes, admit, once)
+                    if mailboxes and admit is None:
+                        door = await opened.enter_async_context(
+                            LocalDoor(self.config, Source.MAILBOX))
+                        admit = self._admitter(door, loop)
+                    if admit is not None:
+                        self._keep(mailboxes, admit, once)
                     if once:
                         await asyncio.to_thread(self._join)
                         return
@@ -181,6 +182,16 @@ class Fetcher:
                 for thread in self.threads.values():
                     thread.stop()
                 await asyncio.to_thread(self._join)
+
+    @staticmethod
+    def _admitter(door: LocalDoor, loop: asyncio.AbstractEventLoop) -> Admit:
+        def admit(offer: Offer) -> Future[Admitted]:
+            return asyncio.run_coroutine_threadsafe(
+                door.admit(offer.content, [offer.recipient], offer.mail_from,
+                           origin=offer.origin, quiet=offer.quiet,
+                           received_at=offer.received_at), loop)
+
+        return admit
 
     def _active(self) -> list[Mailbox]:
         close_old_connections()  # one that the database closed is opened again
