@@ -15,6 +15,12 @@ fi
 if [ ! -x /usr/bin/systemd-analyze ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq systemd >/dev/null
 fi
+# The mailbox tests fetch from Debian's Dovecot (IMAP and POP3), run from tests/dovecot.
+for package in dovecot-imapd:/usr/lib/dovecot/imap dovecot-pop3d:/usr/lib/dovecot/pop3; do
+    if [ ! -x "${package#*:}" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${package%%:*}" >/dev/null
+    fi
+done
 # The spam filter tests run Debian's rspamd (their own configuration, tests/rspamd) and
 # SpamAssassin's spamd (its test is skipped, with the reason, where it cannot be installed).
 for package in rspamd:/usr/bin/rspamd spamd:/usr/sbin/spamd; do

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.dovecot_server import dovecot_missing
 from tests.support import postgres_unavailable
 
 BENCH = Path(__file__).resolve().parent.parent / "bench"
@@ -36,6 +37,7 @@ TINY = {
                     "--intake-triggers", "10", "--rounds", "1"],
     "rspamd_intake.py": ["--messages", "30", "--sessions", "2", "--runs", "1", "--warmup", "5",
                          "--latency-rate", "10", "--latency-seconds", "0.5"],
+    "imap_fetch.py": ["--messages", "20", "--runs", "1"],
 }
 NEEDS_POSTGRESQL = {"console_pages.py"}
 
@@ -48,6 +50,9 @@ def test_every_script_has_a_tiny_run() -> None:
 @pytest.mark.parametrize("script", sorted(TINY))
 def test_the_script_runs_to_completion_at_a_tiny_size(script: str) -> None:
     if script in NEEDS_POSTGRESQL and (reason := postgres_unavailable()):
+        print(f"SKIP {script}: {reason}")
+        pytest.skip(reason)
+    if script == "imap_fetch.py" and (reason := dovecot_missing()):
         print(f"SKIP {script}: {reason}")
         pytest.skip(reason)
     if script == "relay_vs_postfix.py" and not POSTFIX.exists():

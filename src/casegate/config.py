@@ -362,6 +362,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CASEGATE_LOG_FORMAT", _choice(*LOG_FORMATS), "plain"),
     Setting("CASEGATE_LOG_LEVEL", _log_level, "INFO"),
     Setting("CASEGATE_LOG_FILE", _log_file),
+    Setting("CASEGATE_MAILBOX_POLL", _number(above=True), "60", FileType.NUMBER),
+    Setting("CASEGATE_MAILBOX_RETRY_MAX", _number(above=True), "900", FileType.NUMBER),
 )
 
 
@@ -430,6 +432,8 @@ class Config:
     log_format: str
     log_level: str
     log_file: Path | None
+    mailbox_poll: float
+    mailbox_retry_max: float
     # Where each value came from, by variable name.
     sources: Mapping[str, Source] = field(default_factory=dict, compare=False, repr=False)
 

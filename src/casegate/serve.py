@@ -135,6 +135,10 @@ def start_worker_process() -> subprocess.Popen[bytes]:
     return _child("worker", "--parent-pid", str(os.getpid()))
 
 
+def start_fetcher_process() -> subprocess.Popen[bytes]:
+    return _child("fetch", "--parent-pid", str(os.getpid()))
+
+
 def start_gateway_process(listen: HostPort, scan_counts: Path) -> subprocess.Popen[bytes]:
     # prometheus_client's multiprocess mode: each process counts its scans in a file there.
     return _child("gateway", "--listen", str(listen), "--parent-pid", str(os.getpid()),
@@ -329,11 +333,14 @@ async def _serve(config: Config, smtp: HostPort, http: HostPort | None,
     else:
         fresh_scan_counts(config.home, several_processes=False)
     worker = Supervised("worker", start_worker_process) if with_worker else None
+    # The mailboxes are fetched beside the worker; with none it only looks for new ones.
+    fetcher = Supervised("fetcher", start_fetcher_process) if with_worker else None
+    helpers = [child for child in (worker, fetcher) if child is not None]
     print(f"casegate: SMTP on {listening}"
           + ("" if in_process else f" ({processes} gateway processes)")
           + (f", LMTP on {lmtp}" if lmtp_gateway else "")
           + (f", HTTP on http://{http}/" if http else "")
-          + (", delivery worker running" if worker else ""), flush=True)
+          + (", delivery worker and mailbox fetcher running" if worker else ""), flush=True)
 
     if failure:
         log.error("%s serve=stopping", failure)
@@ -343,7 +350,7 @@ async def _serve(config: Config, smtp: HostPort, http: HostPort | None,
             await asyncio.wait_for(stop.wait(), CHILDREN_CHECK)
         if stop.is_set():
             break
-        for child in [*children, *([worker] if worker else [])]:
+        for child in [*children, *helpers]:
             failure = child.keep_running()
             if failure:
                 log.error("%s serve=stopping", failure)
@@ -364,8 +371,7 @@ async def _serve(config: Config, smtp: HostPort, http: HostPort | None,
         reserved.close()
     if http_server:
         http_server.stop()
-    if worker:
-        await worker.stop(WORKER_STOP_GRACE)
+    await asyncio.gather(*(child.stop(WORKER_STOP_GRACE) for child in helpers))
     if failure:
         raise CasegateError(failure)
 

@@ -29,6 +29,7 @@ INSTALLED_APPS = [
     "casegate.gateway",
     "casegate.delivery",
     "casegate.desk",
+    "casegate.mailboxes",
     "casegate.api",
     "casegate.console",
     "auditlog",

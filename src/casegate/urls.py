@@ -10,6 +10,7 @@ from casegate.config import get_config
 from casegate.console.sign_in import AdminSignInForm, SignInView
 from casegate.delivery.metrics import QueueCollector
 from casegate.filtering.scanners import SCAN_COUNTS, SCAN_SECONDS, SCANS
+from casegate.mailboxes.metrics import MailboxCollector
 
 
 def health(request: HttpRequest) -> JsonResponse:
@@ -18,6 +19,7 @@ def health(request: HttpRequest) -> JsonResponse:
 
 _REGISTRY = CollectorRegistry(auto_describe=False)  # collect only when scraped
 _REGISTRY.register(QueueCollector())
+_REGISTRY.register(MailboxCollector())
 _IN_PROCESS = CollectorRegistry(auto_describe=False)  # scans counted by this process's gateway
 _IN_PROCESS.register(SCANS)
 _IN_PROCESS.register(SCAN_SECONDS)

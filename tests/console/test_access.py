@@ -269,3 +269,31 @@ def test_an_agent_sees_only_the_cases_of_their_teams_on_contact_and_company_page
         assert f"/console/cases/{billing.pk}/" not in shown and "Refund" not in shown, page
     assert f"/console/cases/{billing.pk}/" in signed_in("viewer").get(
         f"/console/contacts/{bo.pk}/").content.decode()
+
+
+def test_the_mailboxes_page_shows_each_state_and_pauses_with_the_csrf_token() -> None:
+    from casegate.mailboxes.models import Mailbox, SetAside
+    from casegate.mailboxes.services import add_mailbox
+    from casegate.mailboxes.vocabulary import Protocol
+
+    mailbox = add_mailbox("support", Protocol.IMAP, "imap.example.com", "desk",
+                          password_file="/etc/casegate/secret", deliver_to="help@example.com")
+    Mailbox.objects.filter(pk=mailbox.pk).update(
+        failures=2, last_error="cannot reach imap.example.com:993: Connection refused",
+        last_error_at=timezone.now())
+    SetAside.objects.create(mailbox=mailbox, key="9:41", size=10, reason="not a message")
+    assert signed_in("agent").get("/console/mailboxes/").status_code == 403
+    client = signed_in("mail-settings administrator", csrf=True)
+    page = client.get("/console/mailboxes/").content.decode()
+    assert "Connection refused" in page and "failing" in page and "9:41: not a message" in page
+    assert "/etc/casegate/secret" not in page
+    assert client.post("/console/mailboxes/support", {"action": "pause"}).status_code == 403
+    token = client.cookies["csrftoken"].value
+    answer = client.post("/console/mailboxes/support", {"action": "pause",
+                                                         "csrfmiddlewaretoken": token},
+                         follow=True)
+    assert "Mailbox support is paused." in answer.content.decode()
+    assert Mailbox.objects.get(name="support").paused
+    client.post("/console/mailboxes/support", {"action": "resume",
+                                                "csrfmiddlewaretoken": token})
+    assert not Mailbox.objects.get(name="support").paused

@@ -20,7 +20,15 @@ from ninja.operation import Operation
 from ninja.security import HttpBearer
 
 from casegate.access import can
-from casegate.api import automation, contacts, conversations, messages, rules, suspended
+from casegate.api import (
+    automation,
+    contacts,
+    conversations,
+    mailboxes,
+    messages,
+    rules,
+    suspended,
+)
 from casegate.api.schemas import HealthOut
 from casegate.api.tokens import user_for
 
@@ -96,7 +104,7 @@ def _unknown_path(request: HttpRequest) -> JsonResponse:
 api = CasegateAPI(
     title="casegate", version="1", urls_namespace="api", auth=TokenAuth(),
     description="The case desk: cases, leads, their messages and attachments, contacts and "
-                "companies, suspended mail and blocked senders. "
+                "companies, suspended mail and blocked senders, mailbox accounts. "
                 f"Authenticate: {HOW_TO_AUTHENTICATE}.",
 )
 
@@ -139,3 +147,5 @@ api.add_router("", suspended.router)
 api.add_router("", automation.triggers,
                auth=TokenAuth(read="mail_settings", write="mail_settings"))
 api.add_router("", automation.macros)
+api.add_router("", mailboxes.router,
+               auth=TokenAuth(read="mail_settings", write="mail_settings"))

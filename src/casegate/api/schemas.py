@@ -30,6 +30,7 @@ from casegate.desk.vocabulary import (
     SuspensionState,
 )
 from casegate.filtering.vocabulary import SpamAction
+from casegate.mailboxes.vocabulary import Protocol, Tls
 from casegate.routing.vocabulary import ListMode, MatchType, Rewrite, RuleAction
 
 MAX_ID = 2**63 - 1  # the largest primary key the databases store
@@ -58,6 +59,8 @@ if TYPE_CHECKING:  # mypy cannot follow a Literal built at run time
     SuspensionCauseValue = str
     SuspensionStateValue = str
     TriggerEventValue = str
+    ProtocolValue = str
+    TlsValue = str
 else:
     CaseStatusValue = _one_of(CaseStatus)
     PriorityValue = _one_of(Priority)
@@ -71,6 +74,8 @@ else:
     SuspensionCauseValue = _one_of(SuspensionCause)
     SuspensionStateValue = _one_of(SuspensionState)
     TriggerEventValue = _one_of(TriggerEvent)
+    ProtocolValue = _one_of(Protocol)
+    TlsValue = _one_of(Tls)
 
 
 def _encodable(value: str) -> str:
@@ -662,3 +667,52 @@ class MacroAppliedOut(Schema):
     case: CaseOut
     changes: list[str] = Field(description="what the macro's actions changed or did")
     reply: MessageOut | None = Field(description="the reply it mailed, if it has one")
+# --- mailbox accounts -----------------------------------------------------------------------
+
+
+class MailboxIn(Input):
+    name: _text(100, r"^[^\s\x00]+$")  # type: ignore[valid-type]
+    protocol: ProtocolValue
+    server: _text(300) = Field(description="HOST or HOST:PORT (the protocol's port for tls"  # type: ignore[valid-type]
+                                           " when none is given)")
+    tls: TlsValue = Tls.IMPLICIT
+    user: _text(320)  # type: ignore[valid-type]
+    password_file: _text(1000) = Field("", description="a file on the casegate host holding"  # type: ignore[valid-type]
+                                           " the password (the secret is never sent here)")
+    oauth2_token_command: _text(2000) = Field("", description="a command on the casegate"  # type: ignore[valid-type]
+                                                  " host that prints an OAuth2 access token")
+    folder: _text(500) = "INBOX"  # type: ignore[valid-type]
+    deliver_to: Address
+    since: DateOrTime | None = Field(None, description="mail received before is not imported")
+    after_fetch: _text(510) = Field("keep", description="keep, seen, delete or move:FOLDER")  # type: ignore[valid-type]
+
+
+class SetAsideOut(Schema):
+    key: str = Field(description="UIDVALIDITY:UID (IMAP) or the UIDL (POP3)")
+    size: int
+    reason: str
+    at: str
+
+
+class MailboxOut(Schema):
+    name: str
+    protocol: ProtocolValue
+    host: str
+    port: int
+    tls: TlsValue
+    user: str
+    secret: Literal["password-file", "oauth2-token-command"]
+    folder: str
+    deliver_to: str
+    since: str | None
+    after_fetch: str
+    state: Literal["new", "ok", "failing", "paused"]
+    paused: bool
+    last_success_at: str | None
+    last_error: str
+    last_error_at: str | None
+    failures: int = Field(description="failed rounds since the last good one")
+    next_attempt_at: str | None
+    fetched: int
+    set_aside: int
+    set_aside_messages: list[SetAsideOut]

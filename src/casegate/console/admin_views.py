@@ -1,6 +1,6 @@
 """Console pages of the mail-settings administrator besides routing: the quarantine (search,
-one entry, decisions one at a time or in bulk) and the directory (domains, accounts, groups,
-desk intakes)."""
+one entry, decisions one at a time or in bulk), the directory (domains, accounts, groups,
+desk intakes) and the mailboxes fetched into the desk (their state, pause and resume)."""
 
 from __future__ import annotations
 
@@ -48,6 +48,7 @@ from casegate.gateway.quarantine import (
     release,
 )
 from casegate.mail.headers import header_block
+from casegate.mailboxes.services import set_paused, status_rows
 from casegate.routing.lists import remove_list, save_list
 from casegate.routing.models import AddressList, Route
 from casegate.routing.routes import remove_route, save_route
@@ -209,6 +210,28 @@ def directory_change(request: HttpRequest, what: str) -> HttpResponse:
         messages.success(request, (_("Saved: %(what)s") % {"what": done} if done is not None
                                    else _("Removed.")))
     return redirect("console:directory")
+
+
+@require("mail_settings")
+def mailboxes(request: HttpRequest) -> HttpResponse:
+    return render(request, "console/mailboxes.html", {"mailboxes": status_rows()})
+
+
+@require("mail_settings")
+@require_POST
+def mailbox_change(request: HttpRequest, name: str) -> HttpResponse:
+    action = request.POST.get("action", "")
+    if action not in ("pause", "resume"):
+        raise Http404(f"there is no mailbox action {action}")
+    try:
+        set_paused(name, action == "pause")
+    except CasegateError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("Mailbox %(name)s is paused.") % {"name": name}
+                         if action == "pause"
+                         else _("Mailbox %(name)s is fetched again.") % {"name": name})
+    return redirect("console:mailboxes")
 
 
 COPY_SCRIPT = """\

@@ -1,0 +1,124 @@
+"""Mailbox accounts: what ``mailbox add`` takes and refuses, the secret's sources, the
+status every view shows, and the pieces of a round that need no server."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from casegate.mailboxes.credentials import CredentialsError, credentials
+from casegate.mailboxes.fetching import not_a_message, prepared, sender_of
+from casegate.mailboxes.models import Mailbox, SetAside
+from casegate.mailboxes.services import (
+    MailboxError,
+    add_mailbox,
+    remove_mailbox,
+    set_paused,
+    status_rows,
+)
+from casegate.mailboxes.vocabulary import AfterFetch, AfterFetchAction, Protocol, Tls
+
+
+def test_after_fetch_is_parsed_and_checked() -> None:
+    assert AfterFetchAction.parse("move:Archive/2024") == AfterFetchAction(AfterFetch.MOVE,
+                                                                           "Archive/2024")
+    assert str(AfterFetchAction.parse(" Seen ")) == "seen"
+    for wrong in ("move", "keep:Archive", "archive"):
+        with pytest.raises(ValueError, match="--after-fetch"):
+            AfterFetchAction.parse(wrong)
+
+
+def test_a_password_comes_from_its_file_and_a_token_from_its_command(tmp_path: Path) -> None:
+    secret = tmp_path / "secret"
+    secret.write_text("s3cret\n")
+    assert credentials("u", str(secret), "").password == "s3cret"
+    given = credentials("u", "", f"{sys.executable} -c \"print('tok-1')\"")
+    assert given.token == "tok-1" and "tok-1" not in repr(given)
+    with pytest.raises(CredentialsError, match="cannot read the password file"):
+        credentials("u", str(tmp_path / "missing"), "")
+    with pytest.raises(CredentialsError, match="exited with status 3: expired"):
+        credentials("u", "", f"{sys.executable} -c \"import sys; print('expired',"
+                                f" file=sys.stderr); sys.exit(3)\"")
+    with pytest.raises(CredentialsError, match="printed no token"):
+        credentials("u", "", "true")
+
+
+def test_what_is_not_a_message_is_told_apart() -> None:
+    assert not_a_message(b"") == "empty"
+    assert not_a_message(b"no header here\r\n\r\nbody").startswith("not a message")
+    assert not_a_message(b"Subject: hi\r\n\r\nbody") == ""
+
+
+def test_a_fetched_message_keeps_its_header_and_names_its_mailbox() -> None:
+    mailbox = Mailbox(name="support")
+    raw = b"Return-Path: <ann@example.net>\nReceived: from a by b\nSubject: x\n\nbody\n"
+    ready = prepared(raw, mailbox)
+    assert ready.startswith(b"X-Casegate-Mailbox: support\r\nReturn-Path:")
+    assert b"Received: from a by b\r\n" in ready and b"\n" not in ready.replace(b"\r\n", b"")
+    assert sender_of(raw) == "ann@example.net"
+
+
+@pytest.mark.django_db
+def test_add_pause_resume_remove_and_the_status_never_holds_the_secret(tmp_path: Path) -> None:
+    secret = tmp_path / "secret"
+    secret.write_text("s3cret")
+    add_mailbox("support", Protocol.IMAP, "imap.example.com", "desk@example.com",
+                password_file=str(secret), deliver_to="Help@Solarmora.com",
+                after_fetch="move:Done")
+    add_mailbox("old", Protocol.POP3, "pop.example.com:1995", "desk", tls=Tls.IMPLICIT,
+                token_command="get-token --user desk", deliver_to="help@solarmora.com")
+    mailbox = Mailbox.objects.get(name="support")
+    assert (mailbox.port, mailbox.deliver_to, mailbox.move_to) == (993, "help@solarmora.com",
+                                                                    "Done")
+    SetAside.objects.create(mailbox=mailbox, key="7:12", size=99, reason="too big")
+    rows = {row["name"]: row for row in status_rows()}
+    assert rows["support"]["after_fetch"] == "move:Done"
+    assert rows["support"]["set_aside"] == 1 and rows["support"]["state"] == "new"
+    assert rows["old"]["secret"] == "oauth2-token-command" and rows["old"]["port"] == 1995
+    assert "s3cret" not in str(rows) and "get-token" not in str(rows)
+    assert set_paused("support", True).paused
+    assert {row["name"]: row["state"] for row in status_rows()}["support"] == "paused"
+    assert not set_paused("support", False).paused
+    remove_mailbox("old")
+    assert [row["name"] for row in status_rows()] == ["support"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("change", "reason"), [
+    ({"name": "support"}, "exists already"),
+    ({"name": "two words"}, "mailbox name"),
+    ({"password_file": "", "token_command": ""}, "either --password-file"),
+    ({"protocol": Protocol.POP3, "after_fetch": "seen"}, "keep or delete"),
+    ({"protocol": Protocol.POP3, "folder": "Archive"}, "one folder only"),
+    ({"server": "imap.example.com:0"}, "server"),
+    ({"deliver_to": "not an address"}, "address"),
+])
+def test_add_refuses_what_cannot_work(change: dict[str, object], reason: str) -> None:
+    given: dict[str, object] = {"name": "new", "protocol": Protocol.IMAP,
+                                "server": "imap.example.com", "user": "u",
+                                "password_file": "/etc/casegate/secret",
+                                "deliver_to": "help@solarmora.com"}
+    add_mailbox("support", Protocol.IMAP, "imap.example.com", "u", password_file="/x",
+                deliver_to="help@solarmora.com")
+    given.update(change)
+    name, protocol, server, user = (given.pop(k) for k in ("name", "protocol", "server", "user"))
+    with pytest.raises((MailboxError, ValueError), match=reason):
+        add_mailbox(name, protocol, server, user, **given)  # type: ignore[arg-type]
+
+
+@pytest.mark.django_db
+def test_metrics_name_each_mailbox(tmp_path: Path) -> None:
+    from django.test import Client
+    from django.utils import timezone
+
+    add_mailbox("support", Protocol.IMAP, "imap.example.com", "u", password_file="/x",
+                deliver_to="help@solarmora.com")
+    Mailbox.objects.filter(name="support").update(
+        fetched=198, errors=3, failures=1, last_success_at=timezone.now())
+    text = Client().get("/metrics").content.decode()
+    assert 'casegate_mailbox_fetched_total{mailbox="support"} 198.0' in text
+    assert 'casegate_mailbox_errors_total{mailbox="support"} 3.0' in text
+    assert 'casegate_mailbox_consecutive_failures{mailbox="support"} 1.0' in text
+    assert 'casegate_mailbox_last_success_timestamp_seconds{mailbox="support"} 1' in text
