@@ -22,6 +22,7 @@ from casegate.cli import (
     importing,
     keys,
     logs,
+    mailboxes,
     maintenance,
     queue,
     rules,
@@ -45,7 +46,7 @@ class Parser(argparse.ArgumentParser):
 
 # The command groups, in the order `casegate --help` lists their commands.
 COMMAND_GROUPS = (setup, running, importing, service, configuration, directory, rules, keys,
-                  desk, automation, users, queue, logs, maintenance)
+                  desk, automation, mailboxes, users, queue, logs, maintenance)
 
 
 def build_parser() -> Parser:
