@@ -73,6 +73,9 @@ def test_a_backup_taken_while_mail_flows_restores_every_acknowledged_message(
                 finally:
                     if restored.process is not None:
                         restored.process.kill()
+                    if restored.log_path.exists():  # shown by pytest when the test failed
+                        print(f"--- restored serve log ---\n"
+                              f"{restored.log_path.read_text()[-6000:]}")
                     shutil.rmtree(home, ignore_errors=True)
             print(f"{backend}: {len(before)} acknowledged before the backup, {during} while"
                   " it ran")

@@ -210,5 +210,30 @@ def restore(config: Config, source: Path) -> Manifest:
               config.database_url, str(source / POSTGRESQL_DUMP)], "pg_restore")
     else:
         shutil.copyfile(source / SQLITE_COPY, config.sqlite_path)
+    _release_claims(config)
     _copy_files(source / HOME_COPY, config.home)
     return manifest
+
+
+# Deliveries a worker of the backed-up installation had claimed: no worker of this one holds
+# them, so they are due at once instead of when that worker's lease would have ended.
+RELEASE_CLAIMS = ("UPDATE delivery_delivery SET state = 'pending', lease_until = NULL"
+                  " WHERE state = 'inflight'")
+HAS_DELIVERIES = {
+    "sqlite": "SELECT count(*) FROM sqlite_master WHERE name = 'delivery_delivery'",
+    "postgresql": "SELECT count(*) FROM pg_tables WHERE tablename = 'delivery_delivery'",
+}
+
+
+def _release_claims(config: Config) -> None:
+    if config.database_url:
+        import psycopg
+
+        with psycopg.connect(config.database_url) as server:
+            found = server.execute(HAS_DELIVERIES["postgresql"]).fetchone()
+            if found and found[0]:  # a backup cut short may hold no tables
+                server.execute(RELEASE_CLAIMS)
+    else:
+        with closing(sqlite3.connect(config.sqlite_path)) as embedded, embedded:
+            if embedded.execute(HAS_DELIVERIES["sqlite"]).fetchone()[0]:
+                embedded.execute(RELEASE_CLAIMS)
