@@ -134,6 +134,7 @@ def cases(request: HttpRequest) -> HttpResponse:
         found = found.exclude(status__in=[CaseStatus.SOLVED, CaseStatus.CLOSED])
     if request.GET.get("intake", "").isdigit():
         found = found.filter(intake_id=int(request.GET["intake"]))
+    can_work = can(request.user, "work_cases")  # only they get the bulk form and its lists
     text = request.GET.get("q", "")[:SEARCH_LENGTH]
     hits, problem = [], ""
     if text.strip():
@@ -142,8 +143,8 @@ def cases(request: HttpRequest) -> HttpResponse:
         except SearchSyntaxError as exc:
             problem = str(exc)
     return render(request, "console/cases.html", {
-        **_assignable({}), "statuses": CaseStatus.values,
-        "can_work": can(request.user, "work_cases"),
+        **(_assignable({}) if can_work else {}), "statuses": CaseStatus.values,
+        "can_work": can_work,
         "cases": found[:200], "hits": hits, "searched": bool(text.strip()),
         "problem": problem, "queue": queue, "queues": QUEUES, "q": text,
         "intakes": Intake.objects.filter(kind=IntakeKind.CASE),

@@ -46,7 +46,6 @@ class GatewayHandler:
                  classifiers: list[Classifier], source: Source = Source.SMTP) -> None:
         self.config = config
         self.tables = tables
-        self.store = store
         self.admission = Admission(config, classifiers, store)
         self.limits = RateLimiter()
         self.blocklists = Blocklists(config)
