@@ -25,8 +25,10 @@ from casegate.delivery import forwarding, remote, worker
 from casegate.delivery.metrics import QueueCollector
 from casegate.delivery.services import act_on_queue
 from casegate.desk import blobs, reception
+from casegate.desk.clock import Job
 from casegate.desk.models import Case, DeskMessage, Intake, SuspendedMessage
 from casegate.desk.services import add_intake
+from casegate.desk.suspension import remove_expired
 from casegate.desk.vocabulary import IntakeKind, SuspensionCause
 from casegate.errors import CasegateError
 from casegate.routing.snapshot import load_table
@@ -394,9 +396,9 @@ def wait_for(condition: Callable[[], bool], seconds: float = 10) -> None:
         time.sleep(0.05)
 
 
-def test_the_worker_removes_expired_suspended_mail_at_its_start_and_then_every_interval(
+def test_the_worker_runs_the_desk_clock_jobs_at_its_start_and_then_every_interval(
         config: Config, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(worker, "HOUSEKEEPING_INTERVAL", 0.1)
+    monkeypatch.setattr(worker, "JOBS", (Job("suspended-expiry", 0.1, remove_expired),))
     intake = add_intake(IntakeKind.CASE, "help@desk.example")
 
     def suspended(days_old: int) -> SuspendedMessage:

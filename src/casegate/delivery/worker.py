@@ -34,8 +34,8 @@ from casegate.config import Config
 from casegate.delivery import bounces, forwarding, maildir, remote
 from casegate.delivery.edits import apply_edits
 from casegate.delivery.models import SigningKey, Transport
+from casegate.desk.clock import JOBS, Job
 from casegate.desk.reception import DeskDelivery, receive
-from casegate.desk.suspension import remove_expired
 from casegate.directory.addresses import domain_of
 from casegate.errors import CasegateError
 from casegate.routing.engine import RoutingTable
@@ -62,8 +62,6 @@ log = logging.getLogger("casegate.delivery")
 
 LOCAL_BATCH = 200
 REPORT_INTERVAL = 1.0
-# How often the worker removes what has outlived its keeping (suspended desk mail).
-HOUSEKEEPING_INTERVAL = 3600.0
 LOCK_WAIT = 5.0
 REMOTE_BATCH = 100
 # Deliveries being sent at once; new claims go on below it while a slow destination is awaited.
@@ -536,7 +534,7 @@ class DeliveryWorker:
             threading.Thread(target=RemoteDrain(self.config, self._stop, remote_bell).run,
                              name="deliver-remote"),
             threading.Thread(target=self._reports, name="delivery-reports"),
-            threading.Thread(target=self._housekeeping, name="housekeeping"),
+            threading.Thread(target=self._desk_clock, name="desk-clock"),
         ]
         for thread in self._threads:
             thread.start()
@@ -605,18 +603,27 @@ class DeliveryWorker:
         tables.close()
         connection.close()
 
-    def _housekeeping(self) -> None:
-        """Remove suspended desk mail older than ``CASEGATE_SUSPENDED_DAYS``: at the start,
-        then every hour. Every worker does it; removing twice removes nothing more."""
-        while True:
-            try:
-                remove_expired()
-            except Exception:
-                log.exception("housekeeping failed; it runs again in an hour")
-                _fresh_connection()
-            if self._stop.wait(HOUSEKEEPING_INTERVAL):
-                break
+    def _desk_clock(self) -> None:
+        """Run the desk's timed jobs (:data:`casegate.desk.clock.JOBS`): each at the start,
+        then whenever its interval has passed. A job that fails is logged and runs again at
+        its next turn."""
+        due: dict[str, float] = {}
+        while not self._stop.is_set():
+            now = time.monotonic()
+            for job in JOBS:
+                if due.get(job.name, 0.0) <= now and not self._stop.is_set():
+                    self._run_job(job)
+                    due[job.name] = time.monotonic() + job.every
+            self._stop.wait(max(0.0, min(due.values()) - time.monotonic()))
         connection.close()
+
+    @staticmethod
+    def _run_job(job: Job) -> None:
+        try:
+            job.run()
+        except Exception:
+            log.exception("job=%s status=failed retry=next-turn", job.name)
+            _fresh_connection()
 
     def _local(self, items: list[Claimed]) -> None:
         deliver_local(items, self.config, self._local_tables.current())

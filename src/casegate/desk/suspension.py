@@ -4,7 +4,7 @@
 A suspended message is **recovered** (filed again as if it had just arrived, without the
 suspension step: it opens a case or lead, acknowledged as any new one would be) or
 **deleted** (its bytes are dropped at once); either way the entry stays, marked, until it is
-``CASEGATE_SUSPENDED_DAYS`` old, when the worker's housekeeping removes it with every other
+``CASEGATE_SUSPENDED_DAYS`` old, when the worker's desk clock removes it with every other
 entry of that age (:func:`remove_expired`). Each decision is recorded in the audit log.
 """
 
