@@ -234,6 +234,13 @@ class Instance:
         finally:
             conn.close()
 
+    def blob(self, sha256: str) -> bytes:
+        """A stored blob's bytes, from its row (small ones) or the blob store's file."""
+        [(data,)] = self.sql(f"SELECT data FROM desk_blob WHERE sha256 = '{sha256}'")
+        if data is not None:
+            return bytes(data)
+        return (self.home / "blobs" / sha256[:2] / sha256).read_bytes()
+
     def smtp(self, source: str = "127.0.0.1") -> smtplib.SMTP:
         """A session from ``source``, any loopback address (all of 127.0.0.0/8 reaches us)."""
         return smtplib.SMTP("127.0.0.1", self.smtp_port, timeout=30, source_address=(source, 0))

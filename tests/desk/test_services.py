@@ -40,17 +40,19 @@ def file_arrivals(arrivals: list[DeskArrival]) -> list[Filed]:
 def test_blobs_are_stored_once_by_content(home: Path, kind: str,
                                           setting: Callable[..., None]) -> None:
     setting("CASEGATE_BLOB_STORE", kind)
-    first = blobs.put_many([b"logo", b"report", b"logo"])
+    video = b"v" * (blobs.INLINE_LIMIT + 1)
+    first = blobs.put_many([b"logo", b"report", b"logo", video])
     assert first[0] == first[2] == blobs.digest(b"logo")
-    assert blobs.put_many([b"logo"]) == [first[0]]
-    assert Blob.objects.count() == 2
+    assert blobs.put_many([b"logo", video]) == [first[0], first[3]]
+    assert Blob.objects.count() == 3
     assert blobs.read(Blob.objects.get(pk=first[1])) == b"report"
-    on_disk = [p for p in (home / "blobs").rglob("*") if p.is_file()]
-    assert len(on_disk) == (2 if kind == "disk" else 0)
+    assert blobs.read(Blob.objects.get(pk=first[3])) == video
+    on_disk = [p.name for p in (home / "blobs").rglob("*") if p.is_file()]
+    assert on_disk == ([first[3]] if kind == "disk" else [])
 
 
 def test_a_missing_blob_file_is_a_clear_error(home: Path) -> None:
-    [sha] = blobs.put_many([b"gone soon"])
+    [sha] = blobs.put_many([b"gone soon" * blobs.INLINE_LIMIT])
     next(p for p in (home / "blobs").rglob(sha)).unlink()
     with pytest.raises(blobs.BlobMissing, match=sha):
         blobs.read(Blob.objects.get(pk=sha))

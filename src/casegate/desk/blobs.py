@@ -4,9 +4,12 @@ A blob is named by the SHA-256 of its bytes, so a logo sent in a hundred signatu
 same message arriving by two routes, is kept once. ``CASEGATE_BLOB_STORE`` picks where the
 bytes live:
 
-- ``disk`` (the default): ``CASEGATE_HOME/blobs/ab/abcd…``, written to temporary files,
-  flushed to disk and renamed into place before the database rows naming them commit
-  (one flush of the filesystem per batch, not one per file);
+- ``disk`` (the default): a blob of up to :data:`INLINE_LIMIT` bytes (a typical message,
+  a signature's logo) in its ``Blob`` row, which commits with the rows naming it; a larger
+  one in ``CASEGATE_HOME/blobs/ab/abcd…``, written to a temporary file, flushed to disk and
+  renamed into place before those rows commit (one flush of the filesystem per batch, not
+  one per file). A file costs a create, a rename and a share of two filesystem flushes,
+  which for a 4 KB message is more than the whole row's write;
 - ``database``: in the ``Blob`` row itself. Use it when gateway and worker processes on
   several hosts share one PostgreSQL and no shared filesystem.
 """
@@ -24,6 +27,9 @@ from django.db import transaction
 from casegate.config import get_config
 from casegate.desk.models import Attachment, Blob, DeskMessage
 from casegate.errors import CasegateError
+
+# Blobs up to this size stay in the database in the disk store too.
+INLINE_LIMIT = 64 * 1024
 
 
 class BlobMissing(CasegateError):
@@ -93,11 +99,13 @@ def put_many(contents: Iterable[bytes]) -> list[str]:
         return digests
     known = set(Blob.objects.filter(sha256__in=list(unique)).values_list("sha256", flat=True))
     missing = {sha: data for sha, data in unique.items() if sha not in known}
-    in_database = store_kind() == "database"
-    if not in_database and missing:
-        _write_files(missing)
+    limit = None if store_kind() == "database" else INLINE_LIMIT
+    on_disk = {sha: data for sha, data in missing.items()
+               if limit is not None and len(data) > limit}
+    if on_disk:
+        _write_files(on_disk)
     Blob.objects.bulk_create(
-        [Blob(sha256=sha, size=len(data), data=data if in_database else None)
+        [Blob(sha256=sha, size=len(data), data=None if sha in on_disk else data)
          for sha, data in missing.items()],
         ignore_conflicts=True,
     )
