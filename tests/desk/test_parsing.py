@@ -17,6 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from casegate.desk import parsing
 from casegate.desk.parsing import (
     AttachmentInfo,
     ParsedMail,
@@ -511,3 +512,36 @@ def test_new_text_of_replies_from_common_mail_clients(name: str) -> None:
         assert _lines(parsed.new_text) == _lines(parsed.text)
     else:
         assert _lines(parsed.new_text) == ["Hello"]
+
+
+_PRINTABLE = "".join(chr(c) for c in range(32, 127)) + "\t"
+
+
+@settings(max_examples=300)
+@given(st.sampled_from(sorted(parsing._UNSTRUCTURED)),
+       st.lists(st.text(_PRINTABLE, max_size=40), min_size=1, max_size=3))
+def test_plain_unstructured_headers_read_as_the_email_package_reads_them(
+        name: str, lines: list[str]) -> None:
+    value = "\r\n ".join(lines)  # folded where the lines meet
+    msg = BytesParser(policy=policy.default).parsebytes(f"{name}: {value}\r\n\r\n".encode())
+    sent = parsing._raw_values(msg, name)
+    fast = parsing._texts(msg, name, [])
+    if all(parsing._plain(raw) for raw in sent):
+        assert fast == parsing._decoded(msg, name, sent, [], ())
+
+
+_ID_ATOM = st.text("aZ09_+=$%-", min_size=1, max_size=8)
+_ID_LABEL = st.text("aZ09_-", min_size=1, max_size=8)
+
+
+@settings(max_examples=300)
+@given(st.lists(_ID_ATOM, min_size=1, max_size=3), st.lists(_ID_LABEL, min_size=1, max_size=3),
+       st.sampled_from(["", " ", "\t"]), st.sampled_from(["", " "]))
+def test_a_plain_message_id_reads_as_the_email_package_reads_it(
+        local: list[str], domain: list[str], before: str, after: str) -> None:
+    value = f"{before}<{'.'.join(local)}@{'.'.join(domain)}>{after}"
+    msg = BytesParser(policy=policy.default).parsebytes(f"Message-ID: {value}\r\n\r\n".encode())
+    sent = parsing._raw_values(msg, "Message-ID")
+    assert parsing._PLAIN_MESSAGE_ID.fullmatch(sent[0])
+    assert parsing._texts(msg, "Message-ID", []) == parsing._decoded(msg, "Message-ID", sent,
+                                                                     [], ())

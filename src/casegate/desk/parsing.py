@@ -103,8 +103,14 @@ class ParsedMail:
 
 def _raw_values(msg: Message, name: str) -> list[str]:
     """A header's values as sent: encoded words left encoded, nothing parsed."""
-    wanted = name.lower()
-    return [value for key, value in msg.raw_items() if key.lower() == wanted]
+    # Reading a message asks for a dozen headers: index them by name once.
+    index: dict[str, list[str]] | None = getattr(msg, "_raw_index", None)
+    if index is None:
+        index = {}
+        for key, value in msg.raw_items():
+            index.setdefault(key.lower(), []).append(value)
+        msg._raw_index = index  # type: ignore[attr-defined]
+    return index.get(name.lower(), [])
 
 
 def _texts(msg: Message, name: str, problems: list[str], likely: Iterable[str] = ()
@@ -115,17 +121,45 @@ def _texts(msg: Message, name: str, problems: list[str], likely: Iterable[str] =
     an address: the message is kept, with the header as sent and the problem noted. Text in
     a missing or wrong charset is read again by :func:`_recovered`, trying ``likely`` charsets.
     """
+    sent = _raw_values(msg, name)
+    if name.lower() in _UNSTRUCTURED and all(_plain(value) for value in sent):
+        texts = [value.replace("\r", "").replace("\n", "") for value in sent]
+    elif name.lower() == "message-id" and all(_PLAIN_MESSAGE_ID.fullmatch(v) for v in sent):
+        texts = sent
+    else:
+        texts = _decoded(msg, name, sent, problems, likely)
+    if any(c in text for text in texts for c in "\r\n\x00"):
+        problems.append(f"{name}: a line break or NUL inside the value")
+    return texts
+
+
+# Headers the email package reads as unstructured text: one in ASCII with no encoded word
+# reads as its value unfolded, without the cost of the package's parser
+# (tests/desk/test_parsing.py holds the two equal).
+_UNSTRUCTURED = frozenset({"subject", "in-reply-to", "references", "auto-submitted",
+                           "precedence", "content-language"})
+
+
+# A Message-ID of the usual shape, which the email package reads as it is.
+_PLAIN_MESSAGE_ID = re.compile(r"[ \t]*<[A-Za-z0-9_+=$%-]+(?:\.[A-Za-z0-9_+=$%-]+)*"
+                               r"@[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*>[ \t]*")
+
+
+def _plain(value: str) -> bool:
+    return value.isascii() and "=?" not in value
+
+
+def _decoded(msg: Message, name: str, sent: list[str], problems: list[str],
+             likely: Iterable[str]) -> list[str]:
+    """A header's values read by the email package (see :func:`_texts`)."""
     try:
         texts = [str(value) for value in msg.get_all(name, failobj=[])]
-        sent = _raw_values(msg, name)
         if any(_misread(text, raw) for text, raw in zip(texts, sent, strict=True)):
             texts = [_recovered(raw, text, name, problems, likely) if _misread(text, raw) else text
                      for text, raw in zip(texts, sent, strict=True)]
     except Exception as exc:
         problems.append(f"{name}: {exc}")
-        return [one_line(value) for value in _raw_values(msg, name)]
-    if any(c in text for text in texts for c in "\r\n\x00"):
-        problems.append(f"{name}: a line break or NUL inside the value")
+        return [one_line(value) for value in sent]
     return texts
 
 
@@ -248,7 +282,7 @@ def automated_reason(msg: Message, sender: str, problems: list[str]) -> str:
         return f"Precedence: {precedence}"
     for name in ("List-Id", "List-Unsubscribe", "X-Autoreply", "X-Autorespond",
                  "X-Auto-Response-Suppress", "Feedback-ID"):
-        if name in msg:  # X-Auto-Response-Suppress: the sender asks for none
+        if _raw_values(msg, name):  # X-Auto-Response-Suppress: the sender asks for none
             return f"{name} header"
     if msg.get_content_type() == "multipart/report":
         return "a delivery or disposition report"
