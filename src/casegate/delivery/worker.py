@@ -61,6 +61,12 @@ from casegate.text import storable
 log = logging.getLogger("casegate.delivery")
 
 LOCAL_BATCH = 200
+# Filing a batch at the desk costs about as much as filing ten of its messages (a few reads
+# and one commit whatever its size): after a small batch the local loop lets mail gather a
+# moment before it claims again, so that under load it files bigger batches for less CPU a
+# message. The first message after a quiet spell is claimed at once all the same.
+GATHER_BELOW = 32
+GATHER_SECONDS = 0.01
 REPORT_INTERVAL = 1.0
 LOCK_WAIT = 5.0
 REMOTE_BATCH = 100
@@ -641,6 +647,8 @@ class DeliveryWorker:
                 continue
             if items:
                 work_through(items, work, self.config)
+                if len(items) < GATHER_BELOW:
+                    self._stop.wait(GATHER_SECONDS)
                 continue
             bell.wait(sleep)  # rung when mail is queued
             bell.clear()
