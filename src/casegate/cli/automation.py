@@ -214,9 +214,9 @@ def trigger_import(args: argparse.Namespace) -> None:
     result = import_triggers(_read(args.file), source, dry_run=args.dry_run)
     sys.stdout.write(result.diff or "no change\n")
     if args.dry_run:
-        print(f"dry run: {result.triggers} triggers checked, nothing changed")
+        print(f"dry run: {result.rules} triggers checked, nothing changed")
     elif result.version is not None:
-        print(f"imported {result.triggers} triggers as version {result.version}")
+        print(f"imported {result.rules} triggers as version {result.version}")
 
 
 def trigger_history(args: argparse.Namespace) -> None:

@@ -147,6 +147,8 @@ class Case(Conversation):
                                     help_text="the case this one was merged into: its messages"
                                               " and the mail that threads onto it go there")
     updated_at = models.DateTimeField(null=True, blank=True)
+    status_changed_at = models.DateTimeField(null=True, blank=True,
+                                             help_text="empty: the status is the first one")
 
     def __str__(self) -> str:
         return f"CG-{self.pk}: {self.subject}"
@@ -371,6 +373,58 @@ class TriggerVersion(models.Model):
 
     def __str__(self) -> str:
         return f"trigger version {self.number}: {self.summary}"
+
+
+class Automation(models.Model):
+    """Actions the desk takes on the cases whose conditions have held for some hours, run by
+    the worker's clock (see :mod:`casegate.desk.automation.scheduled`). ``conditions`` and
+    ``actions`` are checked by :func:`casegate.desk.automation.rules.check_automation`."""
+
+    name = models.CharField(max_length=200, unique=True)
+    position = models.PositiveIntegerField(help_text="1 runs first")
+    enabled = models.BooleanField(default=True)
+    description = models.CharField(max_length=500, blank=True, default="")
+    conditions = models.JSONField(default=dict, help_text='{"all": [...], "any": [...]}')
+    actions = models.JSONField(default=list, help_text="[{kind: value}, ...], in order")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return f"automation {self.name}"
+
+
+class AutomationVersion(models.Model):
+    """One change to the automations, with the whole set as it was after it (in order)."""
+
+    number = models.BigAutoField(primary_key=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    actor = models.CharField(max_length=200, blank=True, default="")
+    summary = models.CharField(max_length=500)
+    automations = models.JSONField(default=list)
+
+    class Meta:
+        ordering = ["-number"]
+
+    def __str__(self) -> str:
+        return f"automation version {self.number}: {self.summary}"
+
+
+class AutomationRun(models.Model):
+    """An automation acted on a case for one period: the latest of the times its conditions
+    count hours from. Unique, so that however many workers pass, a case is acted on once a
+    period."""
+
+    automation = models.ForeignKey(Automation, on_delete=models.CASCADE, related_name="+")
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="+")
+    period = models.DateTimeField()
+    at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["automation", "case", "period"],
+                                               name="desk_automation_run_once")]
 
 
 class Macro(models.Model):

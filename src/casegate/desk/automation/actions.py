@@ -25,7 +25,7 @@ from casegate.config import get_config
 from casegate.desk.automation.facts import EventMessage
 from casegate.desk.automation.rules import fill_placeholders
 from casegate.desk.automation.vocabulary import ActionKind, NotifyTarget
-from casegate.desk.changes import DeskError, case_event, change_fields
+from casegate.desk.changes import STAMPS, DeskError, case_event, change_fields
 from casegate.desk.models import Agent, Case, CaseEvent, DeskMessage, TeamRotation
 from casegate.desk.outgoing import about, reply_subject, tag_of
 from casegate.desk.vocabulary import CaseStatus, Direction
@@ -101,7 +101,8 @@ class Deferred:
         """One update for each set of values (the same trigger gives many cases the same
         ones), where Django's ``bulk_update`` spends milliseconds building expressions."""
         attnames = {f.name: f.attname for f in Case._meta.concrete_fields}
-        columns = sorted(attnames[name] for name in self.fields)
+        columns = sorted(attnames[name] for name in
+                         self.fields | {STAMPS[f] for f in self.fields if f in STAMPS})
         alike: dict[str, list[Case]] = {}
         for case in self.cases.values():
             values = json.dumps([getattr(case, column) for column in columns], default=str)
