@@ -34,6 +34,7 @@ from casegate.routing.snapshot import load_table
 from casegate.spool.messages import AcceptedMessage, generated_message
 
 UNSOLVED = (CaseStatus.NEW, CaseStatus.OPEN, CaseStatus.PENDING)
+_KINDS = frozenset(ActionKind.values)
 
 
 def placeholder_values(case: Case, agent_user: Any) -> dict[str, str]:
@@ -101,16 +102,18 @@ class Deferred:
         """One update for each set of values (the same trigger gives many cases the same
         ones), where Django's ``bulk_update`` spends milliseconds building expressions."""
         attnames = {f.name: f.attname for f in Case._meta.concrete_fields}
-        columns = sorted(attnames[name] for name in
-                         self.fields | {STAMPS[f] for f in self.fields if f in STAMPS})
+        columns = sorted(attnames[name] for name in self.fields)
         alike: dict[str, list[Case]] = {}
         for case in self.cases.values():
             values = json.dumps([getattr(case, column) for column in columns], default=str)
             alike.setdefault(values, []).append(case)
         now = timezone.now()
+        # The changes' times are the save's, as ``updated_at`` is, so that alike stay alike.
+        stamps = {STAMPS[name]: now for name in self.fields if name in STAMPS}
         for cases in alike.values():
             Case.objects.filter(pk__in=[case.pk for case in cases]).update(
-                updated_at=now, **{column: getattr(cases[0], column) for column in columns})
+                updated_at=now, **stamps,
+                **{column: getattr(cases[0], column) for column in columns})
 
 
 @dataclass
@@ -132,7 +135,7 @@ class Acting:
     changed: set[str] = field(default_factory=set)
 
     def apply(self, action: dict[str, Any]) -> None:
-        [kind] = [key for key in action if key in ActionKind.values]
+        [kind] = [key for key in action if key in _KINDS]
         value = action[kind]
         if kind in (ActionKind.STATUS, ActionKind.PRIORITY, ActionKind.TEAM):
             self._set(kind, value)

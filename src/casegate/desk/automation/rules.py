@@ -455,7 +455,8 @@ def compile_trigger(pk: int, name: str, position: int, events: list[str],
 @dataclass(frozen=True)
 class CompiledAutomation:
     """An automation ready to run; ``conditions`` as saved, from which the clock builds its
-    query."""
+    query. ``times``: the times its conditions count hours from; ``period_times``: those it
+    waits for (``at_least``), the latest of which is a case's period, acted on once."""
 
     id: int
     name: str
@@ -463,20 +464,18 @@ class CompiledAutomation:
     all: tuple[Condition, ...]
     any: tuple[Condition, ...]
     actions: tuple[dict[str, Any], ...]
+    times: tuple[str, ...]
+    period_times: tuple[str, ...]
 
     def matches(self, fact: Callable[[str], FactValue]) -> bool:
         return holds(self.all, self.any, fact)
 
-    @property
-    def period_fields(self) -> tuple[str, ...]:
-        """The times whose hours the automation waits for: a case's period is the latest of
-        them, and it is acted on once a period."""
-        return tuple(dict.fromkeys(c["field"] for c in self.conditions["all"]
-                                   if _counts_hours(c)))
-
 
 def compile_automation(pk: int, name: str, conditions: dict[str, list[dict[str, Any]]],
                        actions: list[dict[str, Any]]) -> CompiledAutomation:
+    every = conditions.get("all", [])
     return CompiledAutomation(
-        pk, name, conditions, tuple(compile_condition(c) for c in conditions.get("all", [])),
-        tuple(compile_condition(c) for c in conditions.get("any", [])), tuple(actions))
+        pk, name, conditions, tuple(compile_condition(c) for c in every),
+        tuple(compile_condition(c) for c in conditions.get("any", [])), tuple(actions),
+        tuple(dict.fromkeys(c["field"] for c in every if c["field"] in TimeField.values)),
+        tuple(dict.fromkeys(c["field"] for c in every if _counts_hours(c))))

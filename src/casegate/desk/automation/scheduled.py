@@ -55,6 +55,7 @@ from casegate.routing.snapshot import load_table
 from casegate.spool.messages import AcceptedMessage, enqueue
 
 log = logging.getLogger("casegate.desk")
+_TIMES = frozenset(TimeField.values)
 
 CHUNK = 200  # cases locked and acted on in one transaction
 
@@ -86,11 +87,6 @@ def _with_times(cases: QuerySet[Case], fields: tuple[str, ...]) -> QuerySet[Case
     return cases.annotate(**{_since(f): _SINCE[f]() for f in fields})
 
 
-def _time_fields(automation: CompiledAutomation) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(c["field"] for c in automation.conditions["all"]
-                               if c["field"] in TimeField.values))
-
-
 # The fields whose conditions SQL compares exactly as the engine does (their values are
 # stored lower-cased); the others are checked on the candidates only.
 _COLUMNS = {ConditionField.STATUS: "status", ConditionField.PRIORITY: "priority",
@@ -100,7 +96,7 @@ _COLUMNS = {ConditionField.STATUS: "status", ConditionField.PRIORITY: "priority"
 def _narrowed(cases: QuerySet[Case], condition: dict[str, Any], now: datetime
               ) -> QuerySet[Case]:
     name = condition["field"]
-    if name in TimeField.values:
+    if name in _TIMES:
         [(operator, hours)] = [(k, v) for k, v in condition.items() if k != "field"]
         cutoff = now - timedelta(hours=hours)
         lookup = "lte" if operator == TimeOperator.AT_LEAST else "gt"
@@ -118,14 +114,14 @@ def _narrowed(cases: QuerySet[Case], condition: dict[str, Any], now: datetime
 
 
 def _period(automation: CompiledAutomation) -> Combinable:
-    times = [F(_since(f)) for f in automation.period_fields]
+    times = [F(_since(f)) for f in automation.period_times]
     return times[0] if len(times) == 1 else Greatest(*times)
 
 
 def candidates(automation: CompiledAutomation, now: datetime) -> list[int]:
     """The cases the automation may act on at ``now``, found in SQL: a superset of those
     whose conditions hold, without those acted on this period."""
-    cases = _with_times(Case.objects.all(), _time_fields(automation))
+    cases = _with_times(Case.objects.all(), automation.times)
     for condition in automation.conditions["all"]:
         cases = _narrowed(cases, condition, now)
     ran = AutomationRun.objects.filter(automation_id=automation.id, case=OuterRef("pk"),
@@ -151,7 +147,7 @@ class CaseFacts:
         return value
 
     def __call__(self, name: str) -> FactValue:
-        if name in TimeField.values:
+        if name in _TIMES:
             return (self.now - self.since(name)).total_seconds() / 3600
         return self.facts(name)
 
@@ -196,14 +192,14 @@ class Pass:
             cases = list(_with_times(
                 Case.objects.select_for_update(skip_locked=True, of=("self",))
                 .select_related("intake", "assignee").filter(pk__in=chunk),
-                _time_fields(automation)).order_by("pk"))
+                automation.times).order_by("pk"))
             ran = set(AutomationRun.objects.filter(
                 automation_id=automation.id, case_id__in=[c.pk for c in cases])
                 .values_list("case_id", "period"))
             due: list[tuple[Case, datetime]] = []
             for case in cases:
                 facts = CaseFacts(case, self.now)
-                period = max(facts.since(f) for f in automation.period_fields)
+                period = max(facts.since(f) for f in automation.period_times)
                 if (case.pk, period) not in ran and automation.matches(facts):
                     due.append((case, period))
             if not due:
@@ -276,7 +272,7 @@ def preview(case_id: int, now: datetime | None = None) -> list[Preview]:
     shown = []
     for automation in enabled_automations():
         facts = CaseFacts(case, now)
-        period = max(facts.since(f) for f in automation.period_fields)
+        period = max(facts.since(f) for f in automation.period_times)
         done = AutomationRun.objects.filter(automation_id=automation.id, case=found,
                                             period=period).exists()
         if done or not automation.matches(facts):
