@@ -11,6 +11,7 @@ from django.db.models import TextChoices
 from ninja import Schema
 from pydantic import (
     AfterValidator,
+    AwareDatetime,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -649,6 +650,42 @@ class FiredTrigger(Schema):
 class TriggerSimulationOut(Schema):
     fired: list[FiredTrigger] = Field(description="in the order they would fire")
     stopped: list[str] = Field(description="those that would still run after the last round")
+
+
+class AutomationIn(Input):
+    name: ShortText
+    conditions: dict[str, list[dict[str, Any]]] = Field(description=(
+        '{"all": [...], "any": [...]}; all counts hours, such as {"field": '
+        '"hours_since_status_changed", "at_least": 72}'))
+    actions: list[dict[str, Any]] = Field(min_length=1, max_length=50, description=(
+        'in order, each {KIND: value} (notify also takes "text")'))
+    enabled: StrictBool = True
+    description: _text(500) = ""  # type: ignore[valid-type]
+    position: int | None = Field(None, ge=1, le=1_000_000, description="1 runs first")
+
+
+class AutomationOut(Schema):
+    id: int
+    position: int
+    name: str
+    conditions: dict[str, list[dict[str, Any]]]
+    actions: list[dict[str, Any]]
+    enabled: bool
+    description: str
+
+
+class AutomationSimulationIn(Input):
+    case: int = Field(ge=1, le=MAX_ID, description="the case number")
+    now: AwareDatetime | None = Field(None, description="as if it were this time, with its "
+                                                       "zone (default: now)")
+
+
+class AutomationPreview(Schema):
+    automation: str
+    holds: bool = Field(description="its conditions hold for the case at that time")
+    done_this_period: bool = Field(description="it acted on the case this period already")
+    changes: list[str] = Field(description="what it would change or do")
+    triggers: list[str] = Field(description="the triggers its changes would fire")
 
 
 class MacroOut(Schema):

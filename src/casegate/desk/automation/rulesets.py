@@ -144,6 +144,21 @@ class RuleSet:
             self._version(f"add {spec.name}")
             return rule
 
+    def update(self, reference: str | int, data: dict[str, Any]) -> Any:
+        """The rule as ``data`` says, in its place."""
+        with transaction.atomic():
+            rule = self.find(reference)
+            spec = self.check(data)
+            if spec.name != rule.name and \
+                    self.model._default_manager.filter(name=spec.name).exists():
+                raise TriggerError(f"there is a {self.noun} named {spec.name!r} already")
+            rule.name = spec.name
+            for name, value in _fields(spec).items():
+                setattr(rule, name, value)
+            rule.save()
+            self._version(f"edit {spec.name}")
+            return rule
+
     def remove(self, reference: str | int) -> None:
         with transaction.atomic():
             rule = self.find(reference)
