@@ -611,12 +611,10 @@ class SimulationIn(Input):
 # --- triggers and macros --------------------------------------------------------------------
 
 
-class TriggerIn(Input):
+class DeskRuleIn(Input):
+    """What a trigger and an automation are written with alike."""
+
     name: ShortText
-    events: list[TriggerEventValue] = Field(min_length=1, max_length=10)
-    conditions: dict[str, list[dict[str, Any]]] = Field(
-        default_factory=dict, description='{"all": [...], "any": [...]}, each condition '
-                                          '{"field": F, OPERATOR: value}')
     actions: list[dict[str, Any]] = Field(min_length=1, max_length=50, description=(
         'in order, each {KIND: value} (notify also takes "text")'))
     enabled: StrictBool = True
@@ -624,15 +622,25 @@ class TriggerIn(Input):
     position: int | None = Field(None, ge=1, le=1_000_000, description="1 runs first")
 
 
-class TriggerOut(Schema):
+class DeskRuleOut(Schema):
     id: int
     position: int
     name: str
-    events: list[str]
     conditions: dict[str, list[dict[str, Any]]]
     actions: list[dict[str, Any]]
     enabled: bool
     description: str
+
+
+class TriggerIn(DeskRuleIn):
+    events: list[TriggerEventValue] = Field(min_length=1, max_length=10)
+    conditions: dict[str, list[dict[str, Any]]] = Field(
+        default_factory=dict, description='{"all": [...], "any": [...]}, each condition '
+                                          '{"field": F, OPERATOR: value}')
+
+
+class TriggerOut(DeskRuleOut):
+    events: list[str]
 
 
 class TriggerSimulationIn(Input):
@@ -652,26 +660,14 @@ class TriggerSimulationOut(Schema):
     stopped: list[str] = Field(description="those that would still run after the last round")
 
 
-class AutomationIn(Input):
-    name: ShortText
+class AutomationIn(DeskRuleIn):
     conditions: dict[str, list[dict[str, Any]]] = Field(description=(
         '{"all": [...], "any": [...]}; all counts hours, such as {"field": '
         '"hours_since_status_changed", "at_least": 72}'))
-    actions: list[dict[str, Any]] = Field(min_length=1, max_length=50, description=(
-        'in order, each {KIND: value} (notify also takes "text")'))
-    enabled: StrictBool = True
-    description: _text(500) = ""  # type: ignore[valid-type]
-    position: int | None = Field(None, ge=1, le=1_000_000, description="1 runs first")
 
 
-class AutomationOut(Schema):
-    id: int
-    position: int
-    name: str
-    conditions: dict[str, list[dict[str, Any]]]
-    actions: list[dict[str, Any]]
-    enabled: bool
-    description: str
+class AutomationOut(DeskRuleOut):
+    """An automation as the API shows it."""
 
 
 class AutomationSimulationIn(Input):

@@ -150,7 +150,9 @@ def _address(text: str, at: dict[str, Any]) -> str:
         raise TriggerError(str(exc), at) from None
 
 
-def check_conditions(conditions: Any) -> dict[str, list[dict[str, Any]]]:
+def _check_groups(conditions: Any, check: Callable[[Any, str], dict[str, Any]]
+                  ) -> dict[str, list[dict[str, Any]]]:
+    """``all`` and ``any``, each condition checked by ``check`` (the condition, its group)."""
     if conditions in (None, {}):
         return {"all": [], "any": []}
     if not isinstance(conditions, dict) or set(_keys(conditions)) - {"all", "any"}:
@@ -161,8 +163,12 @@ def check_conditions(conditions: Any) -> dict[str, list[dict[str, Any]]]:
         items = conditions.get(group) or []
         if not isinstance(items, list):
             raise TriggerError(f"conditions' {group} is a list", conditions)
-        checked[group] = [check_condition(item) for item in items]
+        checked[group] = [check(item, group) for item in items]
     return checked
+
+
+def check_conditions(conditions: Any) -> dict[str, list[dict[str, Any]]]:
+    return _check_groups(conditions, lambda condition, _group: check_condition(condition))
 
 
 def _tags(value: Any, at: dict[str, Any]) -> list[str]:
@@ -325,15 +331,7 @@ def _counts_hours(condition: dict[str, Any]) -> bool:
 
 
 def check_automation_conditions(conditions: Any) -> dict[str, list[dict[str, Any]]]:
-    if not isinstance(conditions, dict) or set(_keys(conditions)) - {"all", "any"}:
-        raise TriggerError("conditions are a mapping with all and any, each a list",
-                           conditions if isinstance(conditions, dict) else None)
-    checked: dict[str, list[dict[str, Any]]] = {}
-    for group in ("all", "any"):
-        items = conditions.get(group) or []
-        if not isinstance(items, list):
-            raise TriggerError(f"conditions' {group} is a list", conditions)
-        checked[group] = [_check_automation_condition(item, group) for item in items]
+    checked = _check_groups(conditions, _check_automation_condition)
     if not any(_counts_hours(c) for c in checked["all"]):
         raise TriggerError("an automation needs a condition in all that counts at least some "
                            "hours, such as {field: hours_since_status_changed, at_least: 72}",
