@@ -7,6 +7,7 @@ import threading
 from datetime import datetime, timedelta
 
 import pytest
+from auditlog.models import LogEntry
 from django.db import connection, connections
 from django.utils import timezone
 
@@ -92,6 +93,9 @@ def test_pending_for_three_days_is_solved_once_when_the_clock_passes_it(intake: 
     assert ("status", "solved", f"automation:{SOLVE_PENDING['name']}") in history
     assert ("tags", "auto-solved", "trigger:Tag solved") in history
     assert AutomationRun.objects.filter(case=waiting).count() == 1
+    audited = LogEntry.objects.get(object_pk=str(waiting.pk),
+                                   additional_data__by=f"automation:{SOLVE_PENDING['name']}")
+    assert audited.changes["status"] == ["pending", "solved"]
 
 
 @pytest.mark.django_db
