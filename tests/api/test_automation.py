@@ -1,11 +1,13 @@
-"""Triggers and macros over the API."""
+"""Triggers, automations and macros over the API."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from casegate.access import add_user
 from casegate.api.tokens import create_token
@@ -41,6 +43,35 @@ def test_triggers_are_for_mail_settings_administrators(api: Client, intake: Inta
     assert refused.status_code == 400 and "priority is one of" in refused.json()["detail"]
     assert admin.delete(f"/api/triggers/{shown['id']}").status_code == 204
     assert admin.delete(f"/api/triggers/{shown['id']}").status_code == 404
+
+
+def test_automations_are_for_mail_settings_administrators(api: Client, intake: Intake) -> None:
+    assert api.get("/api/automations").status_code == 403
+    add_user("mailadmin", "mail-settings administrator", "correct horse battery")
+    admin = Client(headers={"Authorization": f"Bearer {create_token('mailadmin')}"})
+    automation = {"name": "Solve pending",
+                  "conditions": {"all": [{"field": "status", "is": "pending"},
+                                         {"field": "hours_since_status_changed",
+                                          "at_least": 72}]},
+                  "actions": [{"status": "solved"}]}
+    created = admin.post("/api/automations", automation, content_type="application/json")
+    assert created.status_code == 201, created.json()
+    shown = created.json()
+    assert shown["position"] == 1 and shown["conditions"] == automation["conditions"]
+    assert [a["name"] for a in admin.get("/api/automations").json()] == ["Solve pending"]
+    case = make_case(intake, status="pending", created_at=timezone.now())
+    later = (timezone.now() + timedelta(days=4)).isoformat()
+    simulated = admin.get("/api/automations/simulate", {"case": case.pk, "now": later})
+    assert simulated.json() == [{"automation": "Solve pending", "holds": True,
+                                 "done_this_period": False,
+                                 "changes": ["status: pending -> solved"], "triggers": []}]
+    assert admin.get("/api/automations/simulate", {"case": case.pk}).json()[0]["holds"] is False
+    assert admin.get("/api/automations/simulate", {"case": 999}).status_code == 404
+    refused = admin.post("/api/automations", {**automation, "conditions": {"all": []}},
+                         content_type="application/json")
+    assert refused.status_code == 400 and "counts at least" in refused.json()["detail"]
+    assert admin.delete(f"/api/automations/{shown['id']}").status_code == 204
+    assert admin.delete(f"/api/automations/{shown['id']}").status_code == 404
 
 
 def test_a_macro_applied_sets_fields_and_mails_its_reply_with_the_placeholders_filled(

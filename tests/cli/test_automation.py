@@ -1,9 +1,10 @@
-"""``casegate trigger`` and ``casegate macro``."""
+"""``casegate trigger``, ``casegate automation`` and ``casegate macro``."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -118,3 +119,45 @@ def test_macro_add_list_apply_remove(capsys: pytest.CaptureFixture[str]) -> None
     assert desk_reply is not None and desk_reply.author is None
     assert desk_reply.text == f"Hello Dana, see CG-{case.pk}.\n"  # no agent, no signature
     assert run(capsys, "macro", "remove", "Invoice copy")[0] == 0
+
+
+def test_automation_add_test_run_export_import_rollback(capsys: pytest.CaptureFixture[str],
+                                                        tmp_path: Path) -> None:
+    from django.utils import timezone
+
+    from casegate.desk.services import update_case
+
+    intake = add_intake(Intake.CASE, "help@desk.example")
+    now = timezone.now()
+    case = Case.objects.create(intake=intake, subject="Panel", requester="dana@example.net",
+                               created_at=now, received_at=now)
+    update_case(case.pk, "ann", status="pending")
+    code, out, err = run(capsys, "automation", "add", "Solve pending",
+                         "--all", "status", "is", "pending",
+                         "--all", "hours_since_status_changed", "at_least", "72",
+                         "--action", "status", "solved")
+    assert code == 0, err
+    assert out.startswith("added automation #") and "at position 1" in out
+    code, _, err = run(capsys, "automation", "add", "No hours", "--all", "status", "is",
+                       "pending", "--action", "status", "solved")
+    assert code == 1 and "counts at least some hours" in err
+    later = (now + timedelta(days=4)).isoformat()
+    code, out, _ = run(capsys, "automation", "test", str(case.pk), "--now", later)
+    assert out.splitlines() == ["1. Solve pending: would act", "   status: pending -> solved"]
+    assert run(capsys, "automation", "run")[1] == "Solve pending: acted on 0 cases\n"
+    assert run(capsys, "automation", "run", "--now", later)[1] == \
+        "Solve pending: acted on 1 case\n"
+    assert run(capsys, "automation", "run", "--now", later)[1] == \
+        "Solve pending: acted on 0 cases\n"
+    assert Case.objects.get().status == "solved"
+    exported = tmp_path / "automations.yaml"
+    exported.write_text(run(capsys, "automation", "export")[1].replace("72", "96"))
+    code, out, _ = run(capsys, "automation", "import", str(exported), "--dry-run")
+    assert "+      at_least: 96" in out and "nothing changed" in out
+    code, out, _ = run(capsys, "automation", "import", str(exported))
+    assert code == 0 and "imported 1 automations as version 2" in out
+    code, out, _ = run(capsys, "automation", "rollback", "1")
+    assert code == 0 and "recorded as version 3" in out
+    code, out, _ = run(capsys, "automation", "history", "--json")
+    assert [v["summary"] for v in json.loads(out)] == [
+        "rollback to version 1", f"import {exported}", "add Solve pending"]

@@ -1,4 +1,4 @@
-"""The triggers page and applying a macro from a case's page."""
+"""The triggers and automations pages, and applying a macro from a case's page."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ from django.test import Client
 from django.utils import timezone
 
 from casegate.access import add_user
+from casegate.desk.automation.automations import AUTOMATIONS
 from casegate.desk.automation.macros import add_macro
 from casegate.desk.automation.triggers import add_trigger
-from casegate.desk.models import Case, CaseEvent, Trigger
+from casegate.desk.models import Automation, Case, CaseEvent, Trigger
 from casegate.desk.services import add_intake
 from casegate.desk.vocabulary import IntakeKind
 
@@ -64,3 +65,33 @@ def test_an_agent_applies_a_macro_from_the_case_page_with_the_csrf_token(case: C
     assert CaseEvent.objects.get(case=case).actor == "ann (macro Solved)"
     viewer = signed_in("vic", "viewer")
     assert viewer.post(f"/console/cases/{case.pk}/macro", {"macro": macro_id}).status_code == 403
+
+
+def test_the_automations_pages_add_edit_and_roll_back_with_csrf_for_administrators() -> None:
+    assert signed_in("ann", "agent").get("/console/automations/").status_code == 403
+    admin = signed_in("mia", "mail-settings administrator", csrf=True)
+    form = admin.get("/console/automations/new")
+    assert b"hours_since_status_changed" in form.content
+    token = form.cookies["csrftoken"].value
+    text = ("name: Solve pending\nconditions:\n  all:\n  - {field: status, is: pending}\n"
+            "  - {field: hours_since_status_changed, at_least: 72}\n"
+            "actions:\n- {status: solved}\n")
+    assert admin.post("/console/automations/new", {"text": text}).status_code == 403
+    added = admin.post("/console/automations/new",
+                       {"text": text, "csrfmiddlewaretoken": token}, follow=True)
+    assert b"Automation Solve pending saved." in added.content
+    automation = Automation.objects.get()
+    refused = admin.post(f"/console/automations/{automation.pk}/",
+                         {"text": text.replace("72", "soon"), "csrfmiddlewaretoken": token})
+    assert b"whole number of hours" in refused.content and b"at_least: soon" in refused.content
+    admin.post(f"/console/automations/{automation.pk}/",
+               {"text": text.replace("72", "96"), "csrfmiddlewaretoken": token})
+    assert Automation.objects.get().conditions["all"][1]["at_least"] == 96
+    page = admin.get("/console/automations/")
+    assert b"at_least: 96" in page.content and b"edit Solve pending" in page.content
+    first = AUTOMATIONS.history()[-1].number
+    admin.post(f"/console/automations/versions/{first}/rollback",
+               {"csrfmiddlewaretoken": token})
+    assert Automation.objects.get().conditions["all"][1]["at_least"] == 72
+    admin.post(f"/console/automations/{automation.pk}/remove", {"csrfmiddlewaretoken": token})
+    assert not Automation.objects.exists()

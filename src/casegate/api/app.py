@@ -146,6 +146,8 @@ api.add_router("", contacts.router)
 api.add_router("", suspended.router)
 api.add_router("", automation.triggers,
                auth=TokenAuth(read="mail_settings", write="mail_settings"))
+api.add_router("", automation.automations,
+               auth=TokenAuth(read="mail_settings", write="mail_settings"))
 api.add_router("", automation.macros)
 api.add_router("", mailboxes.router,
                auth=TokenAuth(read="mail_settings", write="mail_settings"))

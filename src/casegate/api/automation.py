@@ -1,6 +1,7 @@
-"""Triggers and macros over the API. Triggers are for the mail-settings administrator (and
-the super administrator), like the routing rules; macros are for agents, who list the
-shared ones and their own and apply them to the cases they may work."""
+"""Triggers, automations and macros over the API. Triggers and automations are for the
+mail-settings administrator (and the super administrator), like the routing rules; macros
+are for agents, who list the shared ones and their own and apply them to the cases they may
+work."""
 
 from __future__ import annotations
 
@@ -14,6 +15,10 @@ from casegate.api.messages import message_items, thread_messages
 from casegate.api.requests import AgentRequest
 from casegate.api.schemas import (
     MAX_ID,
+    AutomationIn,
+    AutomationOut,
+    AutomationPreview,
+    AutomationSimulationIn,
     MacroAppliedOut,
     MacroApplyIn,
     MacroOut,
@@ -23,18 +28,22 @@ from casegate.api.schemas import (
     TriggerSimulationOut,
     responses,
 )
+from casegate.desk.automation.automations import AUTOMATIONS
 from casegate.desk.automation.macros import apply_macro, macro_dict, macros_for
 from casegate.desk.automation.rules import TriggerError
+from casegate.desk.automation.scheduled import preview
 from casegate.desk.automation.simulator import as_dict, simulate_case
 from casegate.desk.automation.triggers import add_trigger, remove_trigger, trigger_dict
-from casegate.desk.models import Case, Trigger
+from casegate.desk.models import Automation, Case, Trigger
 from casegate.desk.output import conversation_as_dict
 from casegate.desk.visibility import case_scope
 
 triggers = Router(tags=["triggers"])
+automations = Router(tags=["automations"])
 macros = Router(tags=["macros"])
 
 TriggerId = PathEx[int, P(ge=1, le=MAX_ID, description="the trigger number")]
+AutomationId = PathEx[int, P(ge=1, le=MAX_ID, description="the automation number")]
 MacroId = PathEx[int, P(ge=1, le=MAX_ID, description="the macro number")]
 
 
@@ -76,6 +85,51 @@ def delete_trigger(request: HttpRequest, trigger_id: TriggerId) -> Status[None]:
     if not Trigger.objects.filter(pk=trigger_id).exists():
         raise HttpError(404, f"there is no trigger {trigger_id}")
     remove_trigger(trigger_id)
+    return Status(204, None)
+
+
+def _automation(automation: Automation) -> dict[str, Any]:
+    return {"id": automation.pk, "position": automation.position, "conditions": {},
+            "description": "", "enabled": automation.enabled,
+            **AUTOMATIONS.as_dict(automation)}
+
+
+@automations.get("/automations", response=responses({200: list[AutomationOut]}, 403))
+def list_automations(request: HttpRequest) -> list[dict[str, Any]]:
+    """The automations in the order the clock runs them."""
+    return [_automation(a) for a in AUTOMATIONS.ordered()]
+
+
+@automations.post("/automations", response=responses({201: AutomationOut}, 400, 403, 422))
+def create_automation(request: HttpRequest, automation: AutomationIn
+                      ) -> Status[dict[str, Any]]:
+    """Add an automation (a new version of the set); the clock's next pass runs it."""
+    try:
+        created = AUTOMATIONS.add(automation.model_dump(exclude={"position"}),
+                                  automation.position)
+    except TriggerError as exc:
+        raise HttpError(400, str(exc)) from None
+    return Status(201, _automation(created))
+
+
+@automations.get("/automations/simulate",
+                 response=responses({200: list[AutomationPreview]}, 403, 404, 422))
+def simulate_automations(request: HttpRequest, query: Query[AutomationSimulationIn]
+                         ) -> list[dict[str, object]]:
+    """What each automation would do to a case at a time (the triggers its changes would
+    fire included); nothing is saved or sent."""
+    if not Case.objects.filter(pk=query.case).exists():
+        raise HttpError(404, f"there is no case {query.case}")
+    return [shown.as_dict() for shown in preview(query.case, query.now)]
+
+
+@automations.delete("/automations/{automation_id}",
+                    response=responses({204: None}, 403, 404, 422))
+def delete_automation(request: HttpRequest, automation_id: AutomationId) -> Status[None]:
+    """Remove an automation (a new version of the set)."""
+    if not Automation.objects.filter(pk=automation_id).exists():
+        raise HttpError(404, f"there is no automation {automation_id}")
+    AUTOMATIONS.remove(automation_id)
     return Status(204, None)
 
 

@@ -11,6 +11,7 @@ from django.db.models import TextChoices
 from ninja import Schema
 from pydantic import (
     AfterValidator,
+    AwareDatetime,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -610,12 +611,10 @@ class SimulationIn(Input):
 # --- triggers and macros --------------------------------------------------------------------
 
 
-class TriggerIn(Input):
+class DeskRuleIn(Input):
+    """What a trigger and an automation are written with alike."""
+
     name: ShortText
-    events: list[TriggerEventValue] = Field(min_length=1, max_length=10)
-    conditions: dict[str, list[dict[str, Any]]] = Field(
-        default_factory=dict, description='{"all": [...], "any": [...]}, each condition '
-                                          '{"field": F, OPERATOR: value}')
     actions: list[dict[str, Any]] = Field(min_length=1, max_length=50, description=(
         'in order, each {KIND: value} (notify also takes "text")'))
     enabled: StrictBool = True
@@ -623,15 +622,25 @@ class TriggerIn(Input):
     position: int | None = Field(None, ge=1, le=1_000_000, description="1 runs first")
 
 
-class TriggerOut(Schema):
+class DeskRuleOut(Schema):
     id: int
     position: int
     name: str
-    events: list[str]
     conditions: dict[str, list[dict[str, Any]]]
     actions: list[dict[str, Any]]
     enabled: bool
     description: str
+
+
+class TriggerIn(DeskRuleIn):
+    events: list[TriggerEventValue] = Field(min_length=1, max_length=10)
+    conditions: dict[str, list[dict[str, Any]]] = Field(
+        default_factory=dict, description='{"all": [...], "any": [...]}, each condition '
+                                          '{"field": F, OPERATOR: value}')
+
+
+class TriggerOut(DeskRuleOut):
+    events: list[str]
 
 
 class TriggerSimulationIn(Input):
@@ -649,6 +658,30 @@ class FiredTrigger(Schema):
 class TriggerSimulationOut(Schema):
     fired: list[FiredTrigger] = Field(description="in the order they would fire")
     stopped: list[str] = Field(description="those that would still run after the last round")
+
+
+class AutomationIn(DeskRuleIn):
+    conditions: dict[str, list[dict[str, Any]]] = Field(description=(
+        '{"all": [...], "any": [...]}; all counts hours, such as {"field": '
+        '"hours_since_status_changed", "at_least": 72}'))
+
+
+class AutomationOut(DeskRuleOut):
+    """An automation as the API shows it."""
+
+
+class AutomationSimulationIn(Input):
+    case: int = Field(ge=1, le=MAX_ID, description="the case number")
+    now: AwareDatetime | None = Field(None, description="as if it were this time, with its "
+                                                       "zone (default: now)")
+
+
+class AutomationPreview(Schema):
+    automation: str
+    holds: bool = Field(description="its conditions hold for the case at that time")
+    done_this_period: bool = Field(description="it acted on the case this period already")
+    changes: list[str] = Field(description="what it would change or do")
+    triggers: list[str] = Field(description="the triggers its changes would fire")
 
 
 class MacroOut(Schema):

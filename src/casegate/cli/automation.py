@@ -1,4 +1,5 @@
-"""``casegate trigger`` and ``casegate macro``: the desk's triggers and macros.
+"""``casegate trigger``, ``casegate automation`` and ``casegate macro``: the desk's
+triggers, automations and macros.
 
 Handlers import what they use when they run, so that reading the arguments stays fast.
 """
@@ -8,14 +9,24 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from casegate.cli.base import Subcommands, add_list, command_group, emit
-from casegate.desk.automation.vocabulary import ActionKind, ConditionField, TriggerEvent
+from casegate.desk.automation.vocabulary import (
+    AUTOMATION_FIELDS,
+    ActionKind,
+    ConditionField,
+    TimeField,
+    TriggerEvent,
+)
 from casegate.errors import CasegateError
+
+if TYPE_CHECKING:
+    from casegate.desk.automation.rulesets import RuleSet
 
 
 class OptionError(CasegateError):
@@ -25,6 +36,8 @@ class OptionError(CasegateError):
 def register(subcommands: Subcommands) -> None:
     _register_trigger(command_group(subcommands, "trigger",
                                     "what the desk does by itself on case events"))
+    _register_automation(command_group(subcommands, "automation",
+                                       "what the desk does by itself when hours have passed"))
     _register_macro(command_group(subcommands, "macro",
                                   "actions and a reply agents apply in one step"))
 
@@ -36,49 +49,64 @@ def _add_actions(p: argparse.ArgumentParser) -> None:
     p.add_argument("--text", default="", help="the text of notify actions")
 
 
-def _register_trigger(trigger: Subcommands) -> None:
-    p = trigger.add_parser("add", help="a trigger, from options or a YAML file")
-    p.add_argument("name", nargs="?", default="")
-    p.add_argument("--file", help="one trigger as YAML (the keys of an export's item)")
-    p.add_argument("--event", action="append", default=[], choices=TriggerEvent.values)
+def _add_conditions(p: argparse.ArgumentParser, fields: list[str]) -> None:
     for group in ("all", "any"):
         p.add_argument(f"--{group}", nargs=3, action="append", default=[],
                        metavar=("FIELD", "OPERATOR", "VALUE"),
                        help=f"a condition {'every' if group == 'all' else 'one'} of which "
-                            f"must hold; FIELD: {', '.join(ConditionField.values)}")
+                            f"must hold; FIELD: {', '.join(fields)}")
+
+
+def _add_rule_options(p: argparse.ArgumentParser, noun: str, fields: list[str]) -> None:
+    p.add_argument("name", nargs="?", default="")
+    p.add_argument("--file", help=f"one {noun} as YAML (the keys of an export's item)")
+    _add_conditions(p, fields)
     _add_actions(p)
     p.add_argument("--description", default="")
     p.add_argument("--disabled", action="store_true")
     p.add_argument("--position", type=int, default=None, help="1 runs first; default: last")
-    p.set_defaults(func=trigger_add)
-    add_list(trigger, trigger_list)
-    p = trigger.add_parser("show", help="one trigger as YAML")
-    p.add_argument("trigger", help="its number or name")
-    p.set_defaults(func=trigger_show)
-    p = trigger.add_parser("remove")
-    p.add_argument("trigger", help="its number or name")
-    p.set_defaults(func=trigger_remove)
-    p = trigger.add_parser("move", help="change when a trigger runs")
-    p.add_argument("trigger", help="its number or name")
+
+
+def _register_set(group: Subcommands, kind: str) -> None:
+    """The sub-commands triggers and automations share: the set in order, its versions and
+    its YAML file."""
+    noun = kind[:-1]
+    add_list(group, rules_list).set_defaults(kind=kind)
+    p = group.add_parser("show", help=f"one {noun} as YAML")
+    p.add_argument("rule", metavar=noun, help="its number or name")
+    p.set_defaults(func=rules_show, kind=kind)
+    p = group.add_parser("remove")
+    p.add_argument("rule", metavar=noun, help="its number or name")
+    p.set_defaults(func=rules_remove, kind=kind)
+    p = group.add_parser("move", help=f"change when a {noun} runs")
+    p.add_argument("rule", metavar=noun, help="its number or name")
     p.add_argument("position", type=int, help="1 runs first")
-    p.set_defaults(func=trigger_move)
+    p.set_defaults(func=rules_move, kind=kind)
     for name in ("enable", "disable"):
-        p = trigger.add_parser(name)
-        p.add_argument("trigger", help="its number or name")
-        p.set_defaults(func=trigger_enable, enabled=name == "enable")
-    p = trigger.add_parser("export", help="print the triggers as YAML")
-    p.set_defaults(func=trigger_export)
-    p = trigger.add_parser("import", help="make the triggers a YAML file's (all or nothing)")
+        p = group.add_parser(name)
+        p.add_argument("rule", metavar=noun, help="its number or name")
+        p.set_defaults(func=rules_enable, kind=kind, enabled=name == "enable")
+    p = group.add_parser("export", help=f"print the {kind} as YAML")
+    p.set_defaults(func=rules_export, kind=kind)
+    p = group.add_parser("import", help=f"make the {kind} a YAML file's (all or nothing)")
     p.add_argument("file", help="the YAML file (- for standard input)")
     p.add_argument("--dry-run", action="store_true", help="print what would change only")
-    p.set_defaults(func=trigger_import)
-    p = trigger.add_parser("history", help="the numbered versions of the triggers")
+    p.set_defaults(func=rules_import, kind=kind)
+    p = group.add_parser("history", help=f"the numbered versions of the {kind}")
     p.add_argument("--limit", type=int, default=50)
     p.add_argument("--json", action="store_true")
-    p.set_defaults(func=trigger_history)
-    p = trigger.add_parser("rollback", help="bring the triggers back to a version")
-    p.add_argument("version", type=int, help="0: no triggers")
-    p.set_defaults(func=trigger_rollback)
+    p.set_defaults(func=rules_history, kind=kind)
+    p = group.add_parser("rollback", help=f"bring the {kind} back to a version")
+    p.add_argument("version", type=int, help=f"0: no {kind}")
+    p.set_defaults(func=rules_rollback, kind=kind)
+
+
+def _register_trigger(trigger: Subcommands) -> None:
+    p = trigger.add_parser("add", help="a trigger, from options or a YAML file")
+    _add_rule_options(p, "trigger", ConditionField.values)
+    p.add_argument("--event", action="append", default=[], choices=TriggerEvent.values)
+    p.set_defaults(func=trigger_add)
+    _register_set(trigger, "triggers")
     p = trigger.add_parser("test", help="which triggers would fire and what they would "
                                         "change; changes and sends nothing")
     target = p.add_mutually_exclusive_group(required=True)
@@ -90,6 +118,36 @@ def _register_trigger(trigger: Subcommands) -> None:
                    help="default: customer_replied for a case, case_created for a message")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=trigger_test)
+
+
+def _moment(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date and time such as "
+                                         "2026-05-01T09:00+00:00") from None
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} needs its time zone, such as +00:00")
+    return moment
+
+
+def _register_automation(automation: Subcommands) -> None:
+    p = automation.add_parser("add", help="an automation, from options or a YAML file")
+    _add_rule_options(p, "automation", [*TimeField.values, *AUTOMATION_FIELDS])
+    p.set_defaults(func=automation_add)
+    _register_set(automation, "automations")
+    p = automation.add_parser("run", help="run the automations once now, as the worker's "
+                                          "clock does every 5 minutes")
+    p.add_argument("--now", type=_moment, default=None, metavar="TIME",
+                   help="as if it were this time (ISO 8601 with its zone)")
+    p.set_defaults(func=automation_run)
+    p = automation.add_parser("test", help="what each automation would do to a case; "
+                                           "changes and sends nothing")
+    p.add_argument("case", type=int, metavar="CASE_ID")
+    p.add_argument("--now", type=_moment, default=None, metavar="TIME",
+                   help="as if it were this time (ISO 8601 with its zone)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=automation_test)
 
 
 def _register_macro(macro: Subcommands) -> None:
@@ -116,6 +174,8 @@ def _register_macro(macro: Subcommands) -> None:
 
 
 def _condition(field: str, operator: str, value: str) -> dict[str, Any]:
+    if field in TimeField.values:
+        return {"field": field, operator: int(value) if value.isdigit() else value}
     if field == ConditionField.SPAM:
         return {"field": field, operator: value.lower() in ("true", "yes", "1")}
     values = [v.strip() for v in value.split(",")] if "," in value and operator in (
@@ -144,96 +204,125 @@ def _read(path: str) -> str:
         raise OptionError(f"cannot read {path}: {exc}") from None
 
 
-def trigger_add(args: argparse.Namespace) -> None:
-    from casegate.desk.automation.triggers import add_trigger
-
-    if args.file:
-        try:
-            data = yaml.safe_load(_read(args.file))
-        except yaml.YAMLError as exc:
-            raise OptionError(f"{args.file}: not valid YAML: {exc}") from None
-        if args.name and isinstance(data, dict):
-            data["name"] = args.name
-    else:
-        data = {"name": args.name, "events": args.event,
+def _rule_data(args: argparse.Namespace) -> Any:
+    if not args.file:
+        return {"name": args.name,
                 "conditions": {"all": [_condition(*c) for c in args.all],
                                "any": [_condition(*c) for c in args.any]},
                 "actions": _actions(args.action, args.text),
                 "enabled": not args.disabled, "description": args.description}
+    try:
+        data = yaml.safe_load(_read(args.file))
+    except yaml.YAMLError as exc:
+        raise OptionError(f"{args.file}: not valid YAML: {exc}") from None
+    if args.name and isinstance(data, dict):
+        data["name"] = args.name
+    return data
+
+
+def trigger_add(args: argparse.Namespace) -> None:
+    from casegate.desk.automation.triggers import add_trigger
+
+    data = _rule_data(args)
+    if not args.file:
+        data["events"] = args.event
     trigger = add_trigger(data, args.position)
     print(f"added trigger #{trigger.pk} {trigger.name!r} at position {trigger.position}")
 
 
-def trigger_list(args: argparse.Namespace) -> None:
-    from casegate.desk.automation.triggers import trigger_dict
-    from casegate.desk.models import Trigger
+def automation_add(args: argparse.Namespace) -> None:
+    from casegate.desk.automation.automations import AUTOMATIONS
 
-    rows = [{"position": t.position, "id": t.pk, **trigger_dict(t), "enabled": t.enabled}
-            for t in Trigger.objects.order_by("position", "id")]
-    emit(rows, args.json, ["position", "id", "name", "events", "enabled"])
+    automation = AUTOMATIONS.add(_rule_data(args), args.position)
+    print(f"added automation #{automation.pk} {automation.name!r} at position "
+          f"{automation.position}")
 
 
-def trigger_show(args: argparse.Namespace) -> None:
-    from casegate.desk.automation.triggers import find_trigger, trigger_dict
+def _rules(kind: str) -> RuleSet:
+    if kind == "triggers":
+        from casegate.desk.automation.triggers import TRIGGERS
 
-    sys.stdout.write(yaml.safe_dump(trigger_dict(find_trigger(args.trigger)), sort_keys=False,
+        return TRIGGERS
+    from casegate.desk.automation.automations import AUTOMATIONS
+
+    return AUTOMATIONS
+
+
+def rules_list(args: argparse.Namespace) -> None:
+    rules = _rules(args.kind)
+    rows = [{"position": r.position, "id": r.pk, **rules.as_dict(r), "enabled": r.enabled}
+            for r in rules.ordered()]
+    emit(rows, args.json, ["position", "id", "name", *rules.keys, "enabled"])
+
+
+def rules_show(args: argparse.Namespace) -> None:
+    rules = _rules(args.kind)
+    sys.stdout.write(yaml.safe_dump(rules.as_dict(rules.find(args.rule)), sort_keys=False,
                                     allow_unicode=True, width=100))
 
 
-def trigger_remove(args: argparse.Namespace) -> None:
-    from casegate.desk.automation.triggers import remove_trigger
-
-    remove_trigger(args.trigger)
-    print(f"removed the trigger {args.trigger}")
-
-
-def trigger_move(args: argparse.Namespace) -> None:
-    from casegate.desk.automation.triggers import move_trigger
-
-    trigger = move_trigger(args.trigger, args.position)
-    print(f"trigger {trigger.name!r} is now at position {trigger.position}")
+def rules_remove(args: argparse.Namespace) -> None:
+    rules = _rules(args.kind)
+    rules.remove(args.rule)
+    print(f"removed the {rules.noun} {args.rule}")
 
 
-def trigger_enable(args: argparse.Namespace) -> None:
-    from casegate.desk.automation.triggers import set_enabled
-
-    trigger = set_enabled(args.trigger, args.enabled)
-    print(f"trigger {trigger.name!r} is {'enabled' if trigger.enabled else 'disabled'}")
-
-
-def trigger_export(args: argparse.Namespace) -> None:
-    from casegate.desk.automation.triggers import export_triggers
-
-    sys.stdout.write(export_triggers())
+def rules_move(args: argparse.Namespace) -> None:
+    rules = _rules(args.kind)
+    rule = rules.move(args.rule, args.position)
+    print(f"{rules.noun} {rule.name!r} is now at position {rule.position}")
 
 
-def trigger_import(args: argparse.Namespace) -> None:
-    from casegate.desk.automation.triggers import import_triggers
+def rules_enable(args: argparse.Namespace) -> None:
+    rules = _rules(args.kind)
+    rule = rules.set_enabled(args.rule, args.enabled)
+    print(f"{rules.noun} {rule.name!r} is {'enabled' if rule.enabled else 'disabled'}")
 
+
+def rules_export(args: argparse.Namespace) -> None:
+    sys.stdout.write(_rules(args.kind).export())
+
+
+def rules_import(args: argparse.Namespace) -> None:
     source = "<stdin>" if args.file == "-" else args.file
-    result = import_triggers(_read(args.file), source, dry_run=args.dry_run)
+    result = _rules(args.kind).import_(_read(args.file), source, dry_run=args.dry_run)
     sys.stdout.write(result.diff or "no change\n")
     if args.dry_run:
-        print(f"dry run: {result.triggers} triggers checked, nothing changed")
+        print(f"dry run: {result.rules} {args.kind} checked, nothing changed")
     elif result.version is not None:
-        print(f"imported {result.triggers} triggers as version {result.version}")
+        print(f"imported {result.rules} {args.kind} as version {result.version}")
 
 
-def trigger_history(args: argparse.Namespace) -> None:
-    from casegate.desk.automation.triggers import history
-
+def rules_history(args: argparse.Namespace) -> None:
+    rules = _rules(args.kind)
     rows = [{"version": v.number, "at": v.created_at.isoformat(timespec="seconds"),
-             "actor": v.actor, "summary": v.summary, "triggers": len(v.triggers)}
-            for v in history(args.limit)]
+             "actor": v.actor, "summary": v.summary, args.kind: len(getattr(v, args.kind))}
+            for v in rules.history(args.limit)]
     emit(rows, args.json, ["version", "at", "actor", "summary"])
 
 
-def trigger_rollback(args: argparse.Namespace) -> None:
-    from casegate.desk.automation.triggers import rollback
-
-    version = rollback(args.version)
+def rules_rollback(args: argparse.Namespace) -> None:
+    version = _rules(args.kind).rollback(args.version)
     print(f"rolled back to version {args.version}"
           + (f" (recorded as version {version.number})" if version else ": no change"))
+
+
+def automation_run(args: argparse.Namespace) -> None:
+    from casegate.desk.automation.scheduled import run_automations
+
+    acted = run_automations(args.now)
+    if not acted:
+        print("no automation is enabled")
+    for name, count in acted.items():
+        print(f"{name}: acted on {count} case{'' if count == 1 else 's'}")
+
+
+def automation_test(args: argparse.Namespace) -> None:
+    from casegate.desk.automation.scheduled import describe, preview
+
+    previews = preview(args.case, args.now)
+    print(json.dumps([p.as_dict() for p in previews], indent=2) if args.json
+          else describe(previews))
 
 
 def trigger_test(args: argparse.Namespace) -> None:

@@ -1,8 +1,8 @@
 """The audit log (django-auditlog): every change to rules, directory, transports, keys,
-roles, intakes and the senders they block, agents, API tokens, triggers and macros, case
-state (naming the trigger or macro that made a change) and decisions on suspended mail,
-with who, when, from where, and the values before and after; and each sign-in or password
-reset limit reached (see :mod:`casegate.console.throttle`).
+roles, intakes and the senders they block, agents, API tokens, triggers, automations and
+macros, case state (naming the trigger, automation or macro that made a change) and
+decisions on suspended mail, with who, when, from where, and the values before and after;
+and each sign-in or password reset limit reached (see :mod:`casegate.console.throttle`).
 
 Console requests record the signed-in user and their address (auditlog's middleware);
 ``casegate`` commands record ``cli:<login name>`` as the actor.
@@ -22,6 +22,7 @@ from django.db.models import Q
 from casegate.delivery.models import SigningKey, Transport
 from casegate.desk.models import (
     Agent,
+    Automation,
     BlockedSender,
     Case,
     Intake,
@@ -38,7 +39,7 @@ from casegate.spool.models import Quarantine
 def register_audited_models() -> None:
     """The API registers its tokens itself (``api/apps.py``)."""
     for model in (Rule, Domain, Account, Group, GroupMember, Transport, Intake, Agent,
-                  BlockedSender, Trigger, Macro):
+                  BlockedSender, Trigger, Automation, Macro):
         auditlog.register(model)
     auditlog.register(SigningKey, exclude_fields=["private_key"])
     auditlog.register(Case, include_fields=["status", "priority", "assignee", "team", "tags",

@@ -19,6 +19,8 @@ class DeskError(CasegateError):
 
 
 CASE_FIELDS = ("status", "priority", "assignee", "team", "tags", "first_response_due_at")
+# The time a change of the field is stamped in, saved with it (automations count from it).
+STAMPS = {"status": "status_changed_at"}
 
 
 def case_event(case: Case, field: str, before: str, after: str, actor: str) -> CaseEvent:
@@ -70,6 +72,7 @@ def change_fields(case: Case, actor: str, changes: dict[str, Any]) -> list[CaseE
     if unknown:
         raise DeskError(f"a case has no field {', '.join(sorted(unknown))}")
     events = []
+    now = timezone.now()
     for field_name, value in changes.items():
         value = _checked(field_name, value)
         before = getattr(case, field_name)
@@ -78,6 +81,8 @@ def change_fields(case: Case, actor: str, changes: dict[str, Any]) -> list[CaseE
         events.append(case_event(case, field_name, _display(field_name, before),
                                  _display(field_name, value), actor))
         setattr(case, field_name, value)
+        if field_name in STAMPS:
+            setattr(case, STAMPS[field_name], now)
     if events:
-        case.updated_at = timezone.now()
+        case.updated_at = now
     return events

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from casegate.desk.automation.scheduled import run_automations
 from casegate.desk.suspension import remove_expired
 
 
@@ -24,4 +25,5 @@ class Job:
 
 JOBS: tuple[Job, ...] = (
     Job("suspended-expiry", 3600.0, remove_expired),
+    Job("automations", 300.0, run_automations),
 )

@@ -81,7 +81,8 @@ def merge(survivor_id: int, merged_ids: list[int], actor: str) -> Case:
                    case_event(case, "status", case.status, CaseStatus.CLOSED, actor),
                    case_event(survivor, "merged", "", number(case), actor)]
         case.merged_into, case.status, case.updated_at = survivor, CaseStatus.CLOSED, now
-        case.save(update_fields=["merged_into", "status", "updated_at"])
+        case.status_changed_at = now
+        case.save(update_fields=["merged_into", "status", "updated_at", "status_changed_at"])
     if tags != set(survivor.tags):
         events.append(case_event(survivor, "tags", ", ".join(survivor.tags),
                                  ", ".join(sorted(tags)), actor))
@@ -104,7 +105,8 @@ def unmerge(case_id: int, actor: str) -> Case:
         raise DeskError(f"{number(case)} is not merged into another case")
     DeskMessage.objects.filter(moved_from=case).update(case=case, moved_from=None)
     case.merged_into, case.status, case.updated_at = None, CaseStatus.OPEN, timezone.now()
-    case.save(update_fields=["merged_into", "status", "updated_at"])
+    case.status_changed_at = case.updated_at
+    case.save(update_fields=["merged_into", "status", "updated_at", "status_changed_at"])
     CaseEvent.objects.bulk_create([
         case_event(case, "merged_into", number(survivor_id), "", actor),
         case_event(case, "status", CaseStatus.CLOSED, CaseStatus.OPEN, actor),

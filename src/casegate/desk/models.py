@@ -147,6 +147,8 @@ class Case(Conversation):
                                     help_text="the case this one was merged into: its messages"
                                               " and the mail that threads onto it go there")
     updated_at = models.DateTimeField(null=True, blank=True)
+    status_changed_at = models.DateTimeField(null=True, blank=True,
+                                             help_text="empty: the status is the first one")
 
     def __str__(self) -> str:
         return f"CG-{self.pk}: {self.subject}"
@@ -334,43 +336,85 @@ class SuspendedMessage(models.Model):
         return f"suspended #{self.pk} ({self.cause}) from {self.sender}: {self.subject[:80]}"
 
 
-class Trigger(models.Model):
-    """Actions the desk takes on a case when an event matches conditions (see
-    :mod:`casegate.desk.automation`). ``conditions`` and ``actions`` are checked by
-    :func:`casegate.desk.automation.rules.check_trigger` before they are saved."""
+class OrderedRule(models.Model):
+    """What triggers and automations have alike: a named rule, in its place in the order,
+    with ``conditions`` and ``actions`` as data (see :mod:`casegate.desk.automation`)."""
 
     name = models.CharField(max_length=200, unique=True)
     position = models.PositiveIntegerField(help_text="1 runs first")
     enabled = models.BooleanField(default=True)
     description = models.CharField(max_length=500, blank=True, default="")
-    events = models.JSONField(default=list, help_text="the events it listens to")
     conditions = models.JSONField(default=dict, help_text='{"all": [...], "any": [...]}')
     actions = models.JSONField(default=list, help_text="[{kind: value}, ...], in order")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        abstract = True
         ordering = ["position", "id"]
 
-    def __str__(self) -> str:
-        return f"trigger {self.name}"
 
-
-class TriggerVersion(models.Model):
-    """One change to the triggers, with the whole set as it was after it (in order), so any
-    version can be restored."""
+class RuleSetVersion(models.Model):
+    """One change to a set of rules; the subclass keeps the whole set as it was after it
+    (in order), so any version can be restored."""
 
     number = models.BigAutoField(primary_key=True)
     created_at = models.DateTimeField(auto_now_add=True)
     actor = models.CharField(max_length=200, blank=True, default="")
     summary = models.CharField(max_length=500)
-    triggers = models.JSONField(default=list)
 
     class Meta:
+        abstract = True
         ordering = ["-number"]
+
+
+class Trigger(OrderedRule):
+    """Actions the desk takes on a case when an event matches conditions. ``conditions``
+    and ``actions`` are checked by :func:`casegate.desk.automation.rules.check_trigger`
+    before they are saved."""
+
+    events = models.JSONField(default=list, help_text="the events it listens to")
+
+    def __str__(self) -> str:
+        return f"trigger {self.name}"
+
+
+class TriggerVersion(RuleSetVersion):
+    triggers = models.JSONField(default=list)
 
     def __str__(self) -> str:
         return f"trigger version {self.number}: {self.summary}"
+
+
+class Automation(OrderedRule):
+    """Actions the desk takes on the cases whose conditions have held for some hours, run by
+    the worker's clock (see :mod:`casegate.desk.automation.scheduled`). ``conditions`` and
+    ``actions`` are checked by :func:`casegate.desk.automation.rules.check_automation`."""
+
+    def __str__(self) -> str:
+        return f"automation {self.name}"
+
+
+class AutomationVersion(RuleSetVersion):
+    automations = models.JSONField(default=list)
+
+    def __str__(self) -> str:
+        return f"automation version {self.number}: {self.summary}"
+
+
+class AutomationRun(models.Model):
+    """An automation acted on a case for one period: the latest of the times its conditions
+    count hours from. Unique, so that however many workers pass, a case is acted on once a
+    period."""
+
+    automation = models.ForeignKey(Automation, on_delete=models.CASCADE, related_name="+")
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="+")
+    period = models.DateTimeField()
+    at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["automation", "case", "period"],
+                                               name="desk_automation_run_once")]
 
 
 class Macro(models.Model):

@@ -100,7 +100,8 @@ def _first_response(case: Case, reply: DeskMessage) -> None:
         CaseEvent.objects.create(case=case, field="status", before=CaseStatus.NEW,
                                  after=CaseStatus.OPEN, actor=actor, at=now)
         case.status = CaseStatus.OPEN
-        changed.append("status")
+        case.status_changed_at = now
+        changed += ["status", "status_changed_at"]
     if changed:
         case.updated_at = now
         case.save(update_fields=[*changed, "updated_at"])

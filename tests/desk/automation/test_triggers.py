@@ -135,7 +135,7 @@ def test_the_readmes_example_imports() -> None:
     example = readme.split("# casegate trigger export > triggers.yaml", 1)[1]
     example = example.split("\n", 1)[1].split("```")[0]
     result = import_triggers(example, "README.md")
-    assert result.version is not None and result.triggers == 3
+    assert result.version is not None and result.rules == 3
 
 
 _JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=8)

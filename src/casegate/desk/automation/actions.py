@@ -25,7 +25,7 @@ from casegate.config import get_config
 from casegate.desk.automation.facts import EventMessage
 from casegate.desk.automation.rules import fill_placeholders
 from casegate.desk.automation.vocabulary import ActionKind, NotifyTarget
-from casegate.desk.changes import DeskError, case_event, change_fields
+from casegate.desk.changes import STAMPS, DeskError, case_event, change_fields
 from casegate.desk.models import Agent, Case, CaseEvent, DeskMessage, TeamRotation
 from casegate.desk.outgoing import about, reply_subject, tag_of
 from casegate.desk.vocabulary import CaseStatus, Direction
@@ -34,6 +34,7 @@ from casegate.routing.snapshot import load_table
 from casegate.spool.messages import AcceptedMessage, generated_message
 
 UNSOLVED = (CaseStatus.NEW, CaseStatus.OPEN, CaseStatus.PENDING)
+_KINDS = frozenset(ActionKind.values)
 
 
 def placeholder_values(case: Case, agent_user: Any) -> dict[str, str]:
@@ -107,9 +108,12 @@ class Deferred:
             values = json.dumps([getattr(case, column) for column in columns], default=str)
             alike.setdefault(values, []).append(case)
         now = timezone.now()
+        # The changes' times are the save's, as ``updated_at`` is, so that alike stay alike.
+        stamps = {STAMPS[name]: now for name in self.fields if name in STAMPS}
         for cases in alike.values():
             Case.objects.filter(pk__in=[case.pk for case in cases]).update(
-                updated_at=now, **{column: getattr(cases[0], column) for column in columns})
+                updated_at=now, **stamps,
+                **{column: getattr(cases[0], column) for column in columns})
 
 
 @dataclass
@@ -131,7 +135,7 @@ class Acting:
     changed: set[str] = field(default_factory=set)
 
     def apply(self, action: dict[str, Any]) -> None:
-        [kind] = [key for key in action if key in ActionKind.values]
+        [kind] = [key for key in action if key in _KINDS]
         value = action[kind]
         if kind in (ActionKind.STATUS, ActionKind.PRIORITY, ActionKind.TEAM):
             self._set(kind, value)

@@ -1,4 +1,5 @@
-"""Triggers and actions as data: checking what is saved, and compiling it for the engine.
+"""Triggers, automations and actions as data: checking what is saved, and compiling it for
+the engines.
 
 A trigger's ``conditions`` are ``{"all": [...], "any": [...]}``: every condition of
 ``all`` and, when ``any`` has some, at least one of them. A condition is one field and one
@@ -9,6 +10,11 @@ loaded (linear time, so no expression can make matching slow).
 
 ``actions`` is a list, run in order, of one-key mappings (``{"team": "Billing"}``); only
 ``notify`` takes a second key, ``text``.
+
+An automation has no events: the clock runs it. Its conditions read the case, not a
+message, and its ``all`` counts hours too (``{"field": "hours_since_status_changed",
+"at_least": 72}``); at least one of them counts ``at_least`` some hours, which is what lets
+the clock find its cases with one query and act on each once a period.
 """
 
 from __future__ import annotations
@@ -21,12 +27,15 @@ from typing import Any
 import re2
 
 from casegate.desk.automation.vocabulary import (
+    AUTOMATION_FIELDS,
     OPERATORS,
     PLACEHOLDERS,
     ActionKind,
     ConditionField,
     NotifyTarget,
     Operator,
+    TimeField,
+    TimeOperator,
     TriggerEvent,
 )
 from casegate.desk.vocabulary import CaseStatus, Priority
@@ -38,6 +47,7 @@ LINE_KEY = "__line__"
 _PLACEHOLDER = re.compile(r"\{\{\s*([a-z_.]+)\s*\}\}")
 _LIST_OPERATORS = (Operator.IS, Operator.IS_NOT, Operator.INCLUDES, Operator.EXCLUDES)
 _BOOLEAN_FIELDS = (ConditionField.SPAM,)
+MAX_HOURS = 24 * 365 * 10
 
 
 class TriggerError(CasegateError):
@@ -140,7 +150,9 @@ def _address(text: str, at: dict[str, Any]) -> str:
         raise TriggerError(str(exc), at) from None
 
 
-def check_conditions(conditions: Any) -> dict[str, list[dict[str, Any]]]:
+def _check_groups(conditions: Any, check: Callable[[Any, str], dict[str, Any]]
+                  ) -> dict[str, list[dict[str, Any]]]:
+    """``all`` and ``any``, each condition checked by ``check`` (the condition, its group)."""
     if conditions in (None, {}):
         return {"all": [], "any": []}
     if not isinstance(conditions, dict) or set(_keys(conditions)) - {"all", "any"}:
@@ -151,8 +163,12 @@ def check_conditions(conditions: Any) -> dict[str, list[dict[str, Any]]]:
         items = conditions.get(group) or []
         if not isinstance(items, list):
             raise TriggerError(f"conditions' {group} is a list", conditions)
-        checked[group] = [check_condition(item) for item in items]
+        checked[group] = [check(item, group) for item in items]
     return checked
+
+
+def check_conditions(conditions: Any) -> dict[str, list[dict[str, Any]]]:
+    return _check_groups(conditions, lambda condition, _group: check_condition(condition))
 
 
 def _tags(value: Any, at: dict[str, Any]) -> list[str]:
@@ -225,19 +241,36 @@ class TriggerSpec:
 
 
 _TRIGGER_KEYS = ("name", "events", "conditions", "actions", "enabled", "description")
+_AUTOMATION_KEYS = ("name", "conditions", "actions", "enabled", "description")
+
+
+def _rule_fields(data: Any, noun: str, keys: tuple[str, ...]
+                 ) -> tuple[str, list[dict[str, Any]], bool, str]:
+    """What triggers and automations have alike, checked: name, actions, enabled,
+    description."""
+    if not isinstance(data, dict):
+        raise TriggerError(f"a {noun} is a mapping: {', '.join(keys[:-2])}")
+    unknown = [key for key in _keys(data) if key not in keys]
+    if unknown:
+        raise TriggerError(f"unknown key {unknown[0]!r} (known: {', '.join(keys)})", data)
+    name = data.get("name")
+    if not isinstance(name, str) or not name.strip() or len(name.strip()) > 200:
+        raise TriggerError(f"a {noun} needs a name of at most 200 characters", data)
+    actions = check_actions(data.get("actions"))
+    if not actions:
+        raise TriggerError(f"a {noun} needs at least one action", data)
+    enabled = data.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise TriggerError("enabled is true or false", data)
+    description = data.get("description", "")
+    if not isinstance(description, str):
+        raise TriggerError("description is a text", data)
+    return name.strip(), actions, enabled, description.strip()[:500]
 
 
 def check_trigger(data: Any) -> TriggerSpec:
     """A trigger's fields as written (the CLI's, the API's, a YAML file's), checked."""
-    if not isinstance(data, dict):
-        raise TriggerError("a trigger is a mapping: name, events, conditions, actions")
-    unknown = [key for key in _keys(data) if key not in _TRIGGER_KEYS]
-    if unknown:
-        raise TriggerError(f"unknown key {unknown[0]!r} (known: {', '.join(_TRIGGER_KEYS)})",
-                           data)
-    name = data.get("name")
-    if not isinstance(name, str) or not name.strip() or len(name.strip()) > 200:
-        raise TriggerError("a trigger needs a name of at most 200 characters", data)
+    name, actions, enabled, description = _rule_fields(data, "trigger", _TRIGGER_KEYS)
     events = data.get("events")
     events = [events] if isinstance(events, str) else events
     if not events or not isinstance(events, list):
@@ -246,25 +279,77 @@ def check_trigger(data: Any) -> TriggerSpec:
         if event not in TriggerEvent.values:
             raise TriggerError(f"an event is one of {', '.join(TriggerEvent.values)}, not "
                                f"{event!r}", data)
-    actions = check_actions(data.get("actions"))
-    if not actions:
-        raise TriggerError("a trigger needs at least one action", data)
-    enabled = data.get("enabled", True)
-    if not isinstance(enabled, bool):
-        raise TriggerError("enabled is true or false", data)
-    description = data.get("description", "")
-    if not isinstance(description, str):
-        raise TriggerError("description is a text", data)
-    return TriggerSpec(name.strip(), list(dict.fromkeys(events)),
-                       check_conditions(data.get("conditions")), actions, enabled,
-                       description.strip()[:500])
+    return TriggerSpec(name, list(dict.fromkeys(events)),
+                       check_conditions(data.get("conditions")), actions, enabled, description)
+
+
+@dataclass(frozen=True)
+class AutomationSpec:
+    """An automation as checked, ready to be saved."""
+
+    name: str
+    conditions: dict[str, list[dict[str, Any]]]
+    actions: list[dict[str, Any]]
+    enabled: bool = True
+    description: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "conditions": self.conditions, "actions": self.actions,
+                "enabled": self.enabled, "description": self.description}
+
+
+def check_time_condition(condition: dict[str, Any]) -> dict[str, Any]:
+    """``{"field": hours_since_…, at_least|less_than: hours}``, hours a whole number."""
+    field = condition["field"]
+    operators = [key for key in _keys(condition) if key != "field"]
+    if len(operators) != 1 or operators[0] not in TimeOperator.values:
+        raise TriggerError(f"the condition on {field} takes one of "
+                           f"{', '.join(TimeOperator.values)}", condition)
+    operator = operators[0]
+    hours = condition[operator]
+    if isinstance(hours, bool) or not isinstance(hours, int) or not 1 <= hours <= MAX_HOURS:
+        raise TriggerError(f"{field} {operator} takes a whole number of hours from 1 to "
+                           f"{MAX_HOURS}", condition)
+    return {"field": field, operator: hours}
+
+
+def _check_automation_condition(condition: Any, group: str) -> dict[str, Any]:
+    field = condition.get("field") if isinstance(condition, dict) else None
+    if isinstance(condition, dict) and field in TimeField.values:
+        if group != "all":
+            raise TriggerError("hours are counted in all, not in any", condition)
+        return check_time_condition(condition)
+    if isinstance(condition, dict) and field not in AUTOMATION_FIELDS:
+        raise TriggerError(f"an automation's condition reads one of "
+                           f"{', '.join([*TimeField.values, *AUTOMATION_FIELDS])}"
+                           + (f", not {field!r}" if field else ""), condition)
+    return check_condition(condition)
+
+
+def _counts_hours(condition: dict[str, Any]) -> bool:
+    return condition["field"] in TimeField.values and TimeOperator.AT_LEAST in condition
+
+
+def check_automation_conditions(conditions: Any) -> dict[str, list[dict[str, Any]]]:
+    checked = _check_groups(conditions, _check_automation_condition)
+    if not any(_counts_hours(c) for c in checked["all"]):
+        raise TriggerError("an automation needs a condition in all that counts at least some "
+                           "hours, such as {field: hours_since_status_changed, at_least: 72}",
+                           conditions)
+    return checked
+
+
+def check_automation(data: Any) -> AutomationSpec:
+    """An automation's fields as written (the CLI's, the API's, a YAML file's), checked."""
+    name, actions, enabled, description = _rule_fields(data, "automation", _AUTOMATION_KEYS)
+    return AutomationSpec(name, check_automation_conditions(data.get("conditions")), actions,
+                          enabled, description)
 
 
 # What the engine runs: conditions compiled once per set of triggers.
 
-FactValue = str | frozenset[str] | bool
+FactValue = str | frozenset[str] | bool | float
 Test = Callable[[FactValue], bool]
-
 
 
 @dataclass(frozen=True)
@@ -281,6 +366,14 @@ def compile_condition(condition: dict[str, Any]) -> Condition:
     field = condition["field"]
     [operator] = [key for key in condition if key != "field"]
     value = condition[operator]
+    if field in TimeField.values:
+        at_least = operator == TimeOperator.AT_LEAST
+
+        def hours(fact: FactValue) -> bool:
+            assert isinstance(fact, float)
+            return (fact >= value) is at_least
+
+        return Condition(field, hours)
     if field in _BOOLEAN_FIELDS:
         return Condition(field, value.__eq__)
     if operator in _LIST_OPERATORS:
@@ -330,10 +423,16 @@ class CompiledTrigger:
     intakes: frozenset[str] | None
 
     def matches(self, fact: Callable[[str], FactValue]) -> bool:
-        for condition in self.all:
-            if not condition.test(fact(condition.field)):
-                return False
-        return not self.any or any(c.test(fact(c.field)) for c in self.any)
+        return holds(self.all, self.any, fact)
+
+
+def holds(every: tuple[Condition, ...], some: tuple[Condition, ...],
+          fact: Callable[[str], FactValue]) -> bool:
+    """Every condition of ``every`` and, when ``some`` has any, one of them."""
+    for condition in every:
+        if not condition.test(fact(condition.field)):
+            return False
+    return not some or any(c.test(fact(c.field)) for c in some)
 
 
 def compile_trigger(pk: int, name: str, position: int, events: list[str],
@@ -349,3 +448,32 @@ def compile_trigger(pk: int, name: str, position: int, events: list[str],
         tuple(compile_condition(c) for c in conditions.get("all", [])),
         tuple(compile_condition(c) for c in conditions.get("any", [])),
         tuple(actions), intakes)
+
+
+@dataclass(frozen=True)
+class CompiledAutomation:
+    """An automation ready to run; ``conditions`` as saved, from which the clock builds its
+    query. ``times``: the times its conditions count hours from; ``period_times``: those it
+    waits for (``at_least``), the latest of which is a case's period, acted on once."""
+
+    id: int
+    name: str
+    conditions: dict[str, list[dict[str, Any]]]
+    all: tuple[Condition, ...]
+    any: tuple[Condition, ...]
+    actions: tuple[dict[str, Any], ...]
+    times: tuple[str, ...]
+    period_times: tuple[str, ...]
+
+    def matches(self, fact: Callable[[str], FactValue]) -> bool:
+        return holds(self.all, self.any, fact)
+
+
+def compile_automation(pk: int, name: str, conditions: dict[str, list[dict[str, Any]]],
+                       actions: list[dict[str, Any]]) -> CompiledAutomation:
+    every = conditions.get("all", [])
+    return CompiledAutomation(
+        pk, name, conditions, tuple(compile_condition(c) for c in every),
+        tuple(compile_condition(c) for c in conditions.get("any", [])), tuple(actions),
+        tuple(dict.fromkeys(c["field"] for c in every if c["field"] in TimeField.values)),
+        tuple(dict.fromkeys(c["field"] for c in every if _counts_hours(c))))

@@ -1,10 +1,6 @@
-"""The triggers as data: adding, removing, moving, enabling; every change a numbered version
-that can be rolled back; the whole set as a YAML file, imported all or nothing.
-
-A version keeps the whole set as it was after the change, in order (a desk has tens or
-hundreds of triggers, not the routing rules' hundred thousand), so rolling back to a
-version makes the set that version's again, as one more version. Triggers are known by
-their name: an import or a rollback updates the triggers it keeps in place.
+"""The triggers as data (see :mod:`casegate.desk.automation.rulesets`): adding, removing,
+moving, enabling; every change a numbered version that can be rolled back; the whole set as
+a YAML file, imported all or nothing.
 
 .. code-block:: yaml
 
@@ -24,256 +20,31 @@ their name: an import or a rollback updates the triggers it keeps in place.
 
 from __future__ import annotations
 
-import difflib
-from dataclasses import dataclass
-from typing import Any
-
-import yaml
-from django.db import transaction
-from django.db.models import F
-
-from casegate.desk.automation.rules import LINE_KEY, TriggerError, TriggerSpec, check_trigger
+from casegate.desk.automation.rules import check_trigger
+from casegate.desk.automation.rulesets import ImportResult, RuleSet, TriggerSetError
 from casegate.desk.models import Trigger, TriggerVersion
-from casegate.errors import CasegateError
-from casegate.routing.versions import audit_actor
 
+TRIGGERS = RuleSet("trigger", "triggers", Trigger, TriggerVersion, check_trigger,
+                   keys=("events",))
 
-class TriggerSetError(CasegateError):
-    """A file or a version was refused; nothing changed."""
-
-
-def _leading(mapping: dict[str, Any], key: str) -> dict[str, Any]:
-    """``mapping`` with ``key`` first (PostgreSQL keeps no order of keys): a condition's
-    field, an action's kind before its text."""
-    return {key: mapping[key], **{k: v for k, v in mapping.items() if k != key}}
-
-
-def trigger_dict(trigger: Trigger) -> dict[str, Any]:
-    """A trigger as the API, the export and the versions show it (defaults left out)."""
-    shown: dict[str, Any] = {"name": trigger.name, "events": trigger.events}
-    conditions = {group: [_leading(c, "field") for c in trigger.conditions[group]]
-                  for group in ("all", "any") if trigger.conditions.get(group)}
-    if conditions:
-        shown["conditions"] = conditions
-    shown["actions"] = [_leading(action, next(k for k in action if k != "text"))
-                        for action in trigger.actions]
-    if not trigger.enabled:
-        shown["enabled"] = False
-    if trigger.description:
-        shown["description"] = trigger.description
-    return shown
-
-
-def _ordered() -> list[Trigger]:
-    return list(Trigger.objects.order_by("position", "id"))
-
-
-def _version(summary: str) -> TriggerVersion:
-    return TriggerVersion.objects.create(summary=summary[:500], actor=audit_actor(),
-                                         triggers=[trigger_dict(t) for t in _ordered()])
-
-
-def find_trigger(reference: str | int) -> Trigger:
-    """A trigger by its number or its name."""
-    text = str(reference).strip()
-    found = (Trigger.objects.filter(pk=int(text)).first() if text.isdigit() else None) \
-        or Trigger.objects.filter(name=text).first()
-    if found is None:
-        raise TriggerError(f"there is no trigger {text!r}; see: casegate trigger list")
-    return found
-
-
-def _renumber(ids: list[int]) -> None:
-    """Positions 1, 2, … in the order of ``ids``."""
-    triggers = Trigger.objects.in_bulk(ids)
-    changed = []
-    for position, pk in enumerate(ids, start=1):
-        if triggers[pk].position != position:
-            triggers[pk].position = position
-            changed.append(triggers[pk])
-    Trigger.objects.bulk_update(changed, ["position"])
-
-
-def _spec_fields(spec: TriggerSpec) -> dict[str, Any]:
-    return {"events": spec.events, "conditions": spec.conditions, "actions": spec.actions,
-            "enabled": spec.enabled, "description": spec.description}
-
-
-@transaction.atomic
-def add_trigger(data: dict[str, Any], position: int | None = None) -> Trigger:
-    """A new trigger, last or at ``position`` (1 runs first)."""
-    spec = check_trigger(data)
-    if Trigger.objects.filter(name=spec.name).exists():
-        raise TriggerError(f"there is a trigger named {spec.name!r} already")
-    count = Trigger.objects.count()
-    place = count + 1 if position is None else max(1, min(position, count + 1))
-    Trigger.objects.filter(position__gte=place).update(position=F("position") + 1)
-    trigger = Trigger.objects.create(name=spec.name, position=place, **_spec_fields(spec))
-    _version(f"add {spec.name}")
-    return trigger
-
-
-@transaction.atomic
-def remove_trigger(reference: str | int) -> None:
-    trigger = find_trigger(reference)
-    trigger.delete()
-    _renumber([t.pk for t in _ordered()])
-    _version(f"remove {trigger.name}")
-
-
-@transaction.atomic
-def move_trigger(reference: str | int, position: int) -> Trigger:
-    trigger = find_trigger(reference)
-    ids = [t.pk for t in _ordered() if t.pk != trigger.pk]
-    ids.insert(max(0, min(position - 1, len(ids))), trigger.pk)
-    _renumber(ids)
-    _version(f"move {trigger.name} to {position}")
-    trigger.refresh_from_db()
-    return trigger
-
-
-@transaction.atomic
-def set_enabled(reference: str | int, enabled: bool) -> Trigger:
-    trigger = find_trigger(reference)
-    if trigger.enabled != enabled:
-        trigger.enabled = enabled
-        trigger.save(update_fields=["enabled", "updated_at"])
-        _version(f"{'enable' if enabled else 'disable'} {trigger.name}")
-    return trigger
-
-
-def _replace(specs: list[TriggerSpec], summary: str) -> TriggerVersion | None:
-    """Make the set exactly ``specs``, in their order, as one version (None: no change)."""
-    before = [trigger_dict(t) for t in _ordered()]
-    existing = {t.name: t for t in _ordered()}
-    wanted = {spec.name for spec in specs}
-    Trigger.objects.filter(pk__in=[t.pk for name, t in existing.items()
-                                   if name not in wanted]).delete()
-    ids = []
-    for position, spec in enumerate(specs, start=1):
-        trigger = existing.get(spec.name)
-        if trigger is None:
-            trigger = Trigger.objects.create(name=spec.name, position=position,
-                                             **_spec_fields(spec))
-        else:
-            for name, value in _spec_fields(spec).items():
-                setattr(trigger, name, value)
-            trigger.save()
-        ids.append(trigger.pk)
-    _renumber(ids)
-    if [trigger_dict(t) for t in _ordered()] == before:
-        return None
-    return _version(summary)
-
-
-def history(limit: int = 50) -> list[TriggerVersion]:
-    return list(TriggerVersion.objects.order_by("-number")[:limit])
-
-
-@transaction.atomic
-def rollback(number: int) -> TriggerVersion | None:
-    """Make the triggers what they were right after version ``number`` (0: none at all)."""
-    if number == 0:
-        triggers: list[Any] = []
-    else:
-        version = TriggerVersion.objects.filter(number=number).first()
-        if version is None:
-            raise TriggerSetError(f"there is no version {number}; see: casegate trigger "
-                                  "history")
-        triggers = version.triggers
-    return _replace([check_trigger(data) for data in triggers], f"rollback to version {number}")
-
-
-# The set as a YAML file.
-
-_HEADER = "# casegate triggers: they run in this order\n"
-
-
-def export_triggers() -> str:
-    triggers = [trigger_dict(t) for t in _ordered()]
-    return _HEADER + yaml.safe_dump({"triggers": triggers}, sort_keys=False,
-                                    allow_unicode=True, width=100, default_flow_style=False)
-
-
-class _LineLoader(yaml.SafeLoader):
-    """Notes each mapping's line, so a problem names it."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        mapping = super().construct_mapping(node, deep=True)
-        mapping[LINE_KEY] = node.start_mark.line + 1
-        return mapping
-
-
-def _without_lines(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _without_lines(v) for k, v in value.items() if k != LINE_KEY}
-    if isinstance(value, list):
-        return [_without_lines(v) for v in value]
-    return value
-
-
-def parse_triggers(text: str, source: str = "triggers.yaml") -> list[TriggerSpec]:
-    """The file's triggers, checked; :class:`TriggerSetError` names every bad line."""
-    try:
-        document = yaml.load(text, Loader=_LineLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark else ""
-        raise TriggerSetError(f"{source}{line}: not valid YAML: "
-                              f"{getattr(exc, 'problem', None) or exc}") from None
-    if document is None:
-        return []
-    if not isinstance(document, dict) or set(document) - {"triggers", LINE_KEY} \
-            or not isinstance(document.get("triggers", []), list):
-        raise TriggerSetError(f"{source}:1: the file holds one key, triggers, a list")
-    specs: list[TriggerSpec] = []
-    errors: list[str] = []
-    names: set[str] = set()
-    for item in document.get("triggers") or []:
-        item_line = item.get(LINE_KEY, 1) if isinstance(item, dict) else 1
-        try:
-            spec = check_trigger(item)
-        except TriggerError as exc:
-            bad_line = exc.at.get(LINE_KEY, item_line) if exc.at else item_line
-            errors.append(f"{source}:{bad_line}: {exc}")
-            continue
-        if spec.name in names:
-            errors.append(f"{source}:{item_line}: a second trigger named {spec.name!r}")
-        names.add(spec.name)
-        specs.append(TriggerSpec(**_without_lines(spec.as_dict())))
-    if errors:
-        raise TriggerSetError("\n".join([*errors, "nothing was changed"]))
-    return specs
-
-
-@dataclass
-class ImportResult:
-    diff: str
-    version: int | None
-    triggers: int
+trigger_dict = TRIGGERS.as_dict
+find_trigger = TRIGGERS.find
+add_trigger = TRIGGERS.add
+remove_trigger = TRIGGERS.remove
+move_trigger = TRIGGERS.move
+set_enabled = TRIGGERS.set_enabled
+history = TRIGGERS.history
+rollback = TRIGGERS.rollback
+export_triggers = TRIGGERS.export
 
 
 def import_triggers(text: str, source: str = "triggers.yaml", dry_run: bool = False
                     ) -> ImportResult:
     """Make the triggers the file's, as one version; with ``dry_run`` only say what would
     change."""
-    specs = parse_triggers(text, source)
-    before = export_triggers()
-    after = _HEADER + yaml.safe_dump(
-        {"triggers": [_shown(spec) for spec in specs]}, sort_keys=False, allow_unicode=True,
-        width=100, default_flow_style=False)
-    diff = "".join(difflib.unified_diff(before.splitlines(keepends=True),
-                                        after.splitlines(keepends=True),
-                                        "current triggers", source))
-    result = ImportResult(diff, None, len(specs))
-    if dry_run or not diff:
-        return result
-    with transaction.atomic():
-        version = _replace(specs, f"import {source}")
-    result.version = version.number if version else None
-    return result
+    return TRIGGERS.import_(text, source, dry_run)
 
 
-def _shown(spec: TriggerSpec) -> dict[str, Any]:
-    return trigger_dict(Trigger(name=spec.name, **_spec_fields(spec)))
-
+__all__ = ["TRIGGERS", "TriggerSetError", "add_trigger", "export_triggers", "find_trigger",
+           "history", "import_triggers", "move_trigger", "remove_trigger", "rollback",
+           "set_enabled", "trigger_dict"]

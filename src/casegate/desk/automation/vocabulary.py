@@ -1,5 +1,6 @@
-"""The words of triggers and macros: the events a trigger listens to, what its conditions
-read and how they compare, and what its actions do.
+"""The words of triggers, automations and macros: the events a trigger listens to, what
+conditions read and how they compare, the hours an automation's conditions count, and what
+actions do.
 
 A later kind of event (an SLA warning, a webhook's answer) is one more member of
 :class:`TriggerEvent` that something fires; a new action is one more member of
@@ -56,6 +57,31 @@ class Operator(models.TextChoices):
     NOT_MATCHES = "not_matches", "does not match"
     INCLUDES = "includes", "has this one (or one of a list)"
     EXCLUDES = "excludes", "has none of them"
+
+
+class TimeField(models.TextChoices):
+    """The hours an automation's condition counts, wall-clock, up to the time of its pass;
+    a case without a message of the kind counts from its creation."""
+
+    CREATED = "hours_since_created", "hours since the case was created"
+    UPDATED = "hours_since_updated", "hours since the case last changed"
+    STATUS_CHANGED = "hours_since_status_changed", "hours since the status last changed"
+    CUSTOMER_MESSAGE = "hours_since_customer_message", "hours since the customer last wrote"
+    AGENT_REPLY = "hours_since_agent_reply", "hours since an agent last replied"
+
+
+class TimeOperator(models.TextChoices):
+    AT_LEAST = "at_least", "at least this many hours"
+    LESS_THAN = "less_than", "fewer than this many hours"
+
+
+# The condition fields an automation reads from the case; the others are about the message
+# of an event, which a pass of the clock has not.
+AUTOMATION_FIELDS = (ConditionField.INTAKE, ConditionField.ORIGINAL_RECIPIENT,
+                     ConditionField.SENDER, ConditionField.SENDER_DOMAIN,
+                     ConditionField.SUBJECT,
+                     ConditionField.LANGUAGE, ConditionField.TAGS, ConditionField.PRIORITY,
+                     ConditionField.STATUS, ConditionField.TEAM, ConditionField.ASSIGNEE)
 
 
 _TEXT = (Operator.IS, Operator.IS_NOT, Operator.CONTAINS, Operator.NOT_CONTAINS,

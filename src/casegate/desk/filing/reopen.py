@@ -23,5 +23,5 @@ def reopen_or_follow_up(batch: Batch, item: Filed) -> None:
         batch.events.append(case_event(case, "status", case.status, CaseStatus.OPEN,
                                        item.arrival.mail.sender))
         case.status = CaseStatus.OPEN
-        case.updated_at = batch.now
-        case.save(update_fields=["status", "updated_at"])
+        case.updated_at = case.status_changed_at = batch.now
+        case.save(update_fields=["status", "updated_at", "status_changed_at"])
