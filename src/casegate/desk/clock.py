@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from casegate.desk.suspension import remove_expired
+from casegate.desk.webhooks.sending import send_webhooks
 
 
 @dataclass(frozen=True)
@@ -24,4 +25,6 @@ class Job:
 
 JOBS: tuple[Job, ...] = (
     Job("suspended-expiry", 3600.0, remove_expired),
+    # starts a round of sending in a thread of its own, so it returns at once
+    Job("webhooks", 1.0, send_webhooks),
 )
