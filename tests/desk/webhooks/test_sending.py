@@ -8,10 +8,15 @@ import socket
 import time
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
 from django.utils import timezone
 
+from casegate.desk.automation.macros import add_macro
+from casegate.desk.automation.rules import TriggerError, check_action
+from casegate.desk.automation.simulator import simulate_case
 from casegate.desk.automation.triggers import add_trigger
 from casegate.desk.clock import JOBS
 from casegate.desk.filing import file_batch
@@ -236,3 +241,39 @@ def test_a_port_nobody_listens_on_is_an_error_not_an_exception() -> None:
 
     answer = post(f"http://127.0.0.1:{port}/", "secret", "{}", "ping", "d")
     assert answer.status is None and not answer.ok and answer.error
+
+
+def test_the_readmes_verification_snippet_accepts_a_real_request_and_refuses_a_forged_one(
+        intake: Intake) -> None:
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    snippet = readme.split("```python\nimport hashlib, hmac, time\n", 1)[1].split("```")[0]
+    namespace: dict[str, Any] = {}
+    exec("import hashlib, hmac, time\n" + snippet, namespace)
+    with receiving(Receiver()) as receiver:
+        created = add_webhook("crm", receiver.url, ["case_created"])
+        file(intake, "Hello")
+        send_all_due()
+    [received] = receiver.received
+    verify = namespace["from_casegate"]
+    assert verify(created.secret, received.headers, received.body)
+    assert not verify(created.secret, received.headers, received.body + b" ")
+    assert not verify("whsec_other", received.headers, received.body)
+
+
+def test_a_webhook_action_is_a_triggers_not_a_macros() -> None:
+    with pytest.raises(TriggerError, match="a macro cannot call a webhook"):
+        add_macro("To the CRM", [{"webhook": "crm"}])
+    assert check_action({"webhook": " crm "}) == {"webhook": "crm"}
+    with pytest.raises(TriggerError, match="webhook takes a text"):
+        check_action({"webhook": ["crm"]})
+
+
+def test_the_simulator_says_a_trigger_would_call_a_webhook_and_writes_nothing(
+        intake: Intake) -> None:
+    case = file(intake, "Refund")
+    add_webhook("crm", "https://crm.example/hooks", [])
+    add_trigger({"name": "To the CRM", "events": ["customer_replied"],
+                 "actions": [{"webhook": "crm"}, {"webhook": "gone"}]})
+    [fired] = simulate_case(case.pk, "customer_replied").fired
+    assert fired.done == ("call webhook crm", "webhook: not called: there is no webhook gone")
+    assert not WebhookCall.objects.exists()

@@ -8,7 +8,7 @@ refuses old timestamps, so a body seen once cannot be replayed later.
 
 An answer 2xx means the receiver has the event. Any other answer, or none (refused,
 timed out, a TLS failure), is retried after 30 s, then 1, 2, 4 … minutes, at most an hour
-apart; after :data:`GIVE_UP_AFTER` attempts (about nine hours) the event is given up. A
+apart; after :data:`GIVE_UP_AFTER` attempts (about eight hours) the event is given up. A
 webhook whose last :data:`PAUSE_AFTER_FAILURES` attempts failed over at least
 :data:`PAUSE_AFTER` is paused with the reason; its events wait, and are due at once when
 it is resumed.
