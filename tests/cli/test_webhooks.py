@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable
 
 import pytest
+from auditlog.models import LogEntry
 
 from casegate.cli.main import main
 from tests.webhook_receiver import Receiver, receiving
@@ -51,3 +52,7 @@ def test_add_list_pause_resume_test_log_remove(capsys: pytest.CaptureFixture[str
     code, _, err = run(capsys, "webhook", "add", "bad", "ftp://x.example/")
     assert code == 1 and "http or https" in err
     assert secret not in caplog.text
+    audited = list(LogEntry.objects.filter(content_type__model="webhook").order_by("timestamp"))
+    assert [entry.action for entry in audited] == [LogEntry.Action.CREATE,
+                                                   LogEntry.Action.DELETE]
+    assert all(secret not in str(entry.changes) for entry in audited)
