@@ -5,6 +5,7 @@ failing."""
 from __future__ import annotations
 
 import socket
+import threading
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from casegate.desk.automation.macros import add_macro
@@ -28,6 +30,7 @@ from casegate.desk.webhooks.sending import (
     GIVE_UP_AFTER,
     PAUSE_AFTER,
     PAUSE_AFTER_FAILURES,
+    claim_due,
     send_due,
     send_webhooks,
 )
@@ -277,3 +280,28 @@ def test_the_simulator_says_a_trigger_would_call_a_webhook_and_writes_nothing(
     [fired] = simulate_case(case.pk, "customer_replied").fired
     assert fired.done == ("call webhook crm", "webhook: not called: there is no webhook gone")
     assert not WebhookCall.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_claims_made_at_once_share_the_due_events_out_without_overlap(intake: Intake) -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("on SQLite one worker claims (casegate worker refuses a second)")
+    add_webhook("crm", "https://crm.example/hooks", ["case_created"])
+    for n in range(12):
+        file(intake, f"Question {n}")
+    claimed: list[list[int]] = []
+
+    def claim() -> None:
+        try:
+            claimed.append([item.id for item in claim_due(limit=4)])
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=claim) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    ids = [pk for taken in claimed for pk in taken]
+    assert len(ids) == len(set(ids)) == 12
+    assert claim_due() == []  # all held by their leases

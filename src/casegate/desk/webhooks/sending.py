@@ -138,16 +138,17 @@ def claim_due(limit: int = BATCH) -> list[Claimed]:
     now = timezone.now()
     token = uuid.uuid4().hex
     lease = now + timedelta(seconds=get_config().webhook_timeout * 2 * limit + 30)
+    free = Q(lease_until__isnull=True) | Q(lease_until__lt=now)
     with transaction.atomic():
         due = (WebhookCall.objects.select_for_update(skip_locked=True, of=("self",))
-               .filter(state=WebhookCallState.PENDING, due_at__lte=now,
+               .filter(free, state=WebhookCallState.PENDING, due_at__lte=now,
                        webhook__paused_at__isnull=True)
-               .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
                .order_by("due_at", "id").values_list("pk", flat=True)[:limit])
         ids = list(due)
         if not ids:
             return []
-        WebhookCall.objects.filter(pk__in=ids).update(claim=token, lease_until=lease)
+        # still free: what another claim took meanwhile is not taken again
+        WebhookCall.objects.filter(free, pk__in=ids).update(claim=token, lease_until=lease)
     rows = (WebhookCall.objects.filter(claim=token).select_related("webhook")
             .order_by("due_at", "id"))
     return [Claimed(r.pk, token, r.webhook_id, r.webhook.name, r.webhook.url,
