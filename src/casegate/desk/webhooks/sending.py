@@ -56,6 +56,7 @@ PAUSE_AFTER_FAILURES = 8  # failed attempts in a row ...
 PAUSE_AFTER = timedelta(hours=1)  # ... since at least this long
 BATCH = 20  # rows claimed at once
 PARALLEL = 4  # webhooks posted to at the same time
+ROUND_SECONDS = 5.0  # a round claims no more after this; the clock starts the next
 _ANSWER_READ = 65536  # bytes of an answer read; the rest is not wanted
 
 
@@ -270,9 +271,12 @@ def send_webhook_test(webhook: Webhook) -> WebhookAttempt:
         outcome=WebhookAttemptOutcome.TEST)
 
 
-def _send_all_due() -> None:
+def _send_round() -> None:
+    """Send what is due, for a few seconds at most: the worker stopping waits for no more
+    than that (and one receiver's timeout)."""
+    ends = time.monotonic() + ROUND_SECONDS
     try:
-        while send_due():
+        while send_due() and time.monotonic() < ends:
             pass
     except Exception:
         log.exception("webhooks=failed retry=next-turn")
@@ -290,7 +294,7 @@ class Sender:
 
     def __call__(self) -> None:
         if self._running is None or self._running.done():
-            self._running = self._thread.submit(_send_all_due)
+            self._running = self._thread.submit(_send_round)
 
 
 send_webhooks = Sender()
