@@ -38,6 +38,7 @@ TINY = {
     "rspamd_intake.py": ["--messages", "30", "--sessions", "2", "--runs", "1", "--warmup", "5",
                          "--latency-rate", "10", "--latency-seconds", "0.5"],
     "imap_fetch.py": ["--messages", "20", "--runs", "1"],
+    "webhooks.py": ["--messages", "20", "--rounds", "1", "--events", "40", "--receivers", "2"],
 }
 NEEDS_POSTGRESQL = {"console_pages.py"}
 

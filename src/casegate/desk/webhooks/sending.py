@@ -163,7 +163,8 @@ def retry_delay(attempts: int) -> float:
 
 
 def record(item: Claimed, answer: Answer) -> str:
-    """Write an attempt's outcome, if the claim still holds the event ('' if not)."""
+    """Write an attempt's outcome, if the claim still holds the event ('' if not); its log
+    line follows the commit."""
     now = timezone.now()
     attempts = item.attempts + 1
     if answer.ok:
@@ -198,10 +199,14 @@ def record(item: Claimed, answer: Answer) -> str:
         fields["error"] = answer.error
     if outcome == WebhookAttemptOutcome.RETRY:
         fields["next"] = due.isoformat(timespec="seconds")
-    log_fields(log, fields, logging.INFO if answer.ok else logging.WARNING)
-    if paused:
-        log_fields(log, {"webhook": item.webhook, "paused": paused}, logging.WARNING)
+    transaction.on_commit(lambda: _log_attempt(fields, answer.ok, item.webhook, paused))
     return outcome
+
+
+def _log_attempt(fields: dict[str, object], ok: bool, webhook: str, paused: str) -> None:
+    log_fields(log, fields, logging.INFO if ok else logging.WARNING)
+    if paused:
+        log_fields(log, {"webhook": webhook, "paused": paused}, logging.WARNING)
 
 
 def _pause_if_failing(webhook_id: int, answer: Answer, now: datetime) -> str:
@@ -240,17 +245,18 @@ def send_due(limit: int = BATCH) -> int:
     by_webhook: dict[int, list[Claimed]] = {}
     for item in claimed:
         by_webhook.setdefault(item.webhook_id, []).append(item)
-    for group, answers in zip(by_webhook.values(), _posting.map(_post_in_turn,
-                                                                 by_webhook.values()),
-                              strict=True):
-        for item, answer in answers:
-            record(item, answer)
-        last, answer = answers[-1]
-        if not answer.ok:  # the rest wait until the failed one is tried again
-            WebhookCall.objects.filter(pk__in=[i.id for i in group[len(answers):]],
-                                       claim=last.claim).update(
-                claim="", lease_until=None,
-                due_at=timezone.now() + timedelta(seconds=retry_delay(last.attempts + 1)))
+    posted = list(zip(by_webhook.values(), _posting.map(_post_in_turn, by_webhook.values()),
+                      strict=True))
+    with transaction.atomic():  # one commit for the batch's outcomes
+        for group, answers in posted:
+            for item, answer in answers:
+                record(item, answer)
+            last, answer = answers[-1]
+            if not answer.ok:  # the rest wait until the failed one is tried again
+                WebhookCall.objects.filter(pk__in=[i.id for i in group[len(answers):]],
+                                           claim=last.claim).update(
+                    claim="", lease_until=None,
+                    due_at=timezone.now() + timedelta(seconds=retry_delay(last.attempts + 1)))
     return len(claimed)
 
 
