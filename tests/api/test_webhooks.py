@@ -62,6 +62,9 @@ def test_a_webhook_that_cannot_be_saved_is_refused_with_the_reason(
     refused = admin.post("/api/webhooks", {"name": "crm", "url": "ftp://crm.example/"},
                          content_type="application/json")
     assert refused.status_code == 400 and "http or https" in refused.json()["detail"]
+    spaced = admin.post("/api/webhooks", {"name": "crm", "url": "https://crm.example/a b"},
+                        content_type="application/json")
+    assert spaced.status_code == 400 and "no spaces" in spaced.json()["detail"]
     setting("CASEGATE_WEBHOOK_PRIVATE_TARGETS", "0")
     refused = admin.post("/api/webhooks", {"name": "crm", "url": "http://10.0.0.8/hook"},
                          content_type="application/json")

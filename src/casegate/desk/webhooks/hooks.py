@@ -51,6 +51,10 @@ def check_url(url: Any) -> str:
     if not isinstance(url, str) or not url.strip():
         raise WebhookError("a webhook needs a URL: https://receiver.example/hooks/casegate")
     url = url.strip()
+    if not url.isascii() or any(c.isspace() or not c.isprintable() for c in url):
+        raise WebhookError("a webhook's URL has no spaces, control or non-ASCII characters "
+                           "(percent-encode them, and write an international domain in "
+                           "its xn-- form)")
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise WebhookError(f"{url!r} is not an http or https URL with a host")

@@ -112,7 +112,7 @@ def post(url: str, secret: str, body: str, event: str, delivery: str) -> Answer:
         error = "" if 200 <= response.status < 300 else \
             f"HTTP {response.status} {response.reason}"[:500]
         return Answer(response.status, error, time.monotonic() - started)
-    except (OSError, http.client.HTTPException, RefusedTarget) as exc:
+    except (OSError, ValueError, http.client.HTTPException, RefusedTarget) as exc:
         reason = str(exc) or type(exc).__name__
         return Answer(None, reason[:500], time.monotonic() - started)
     finally:
