@@ -23,14 +23,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from triggers import file_messages, setup
+from triggers import compare_intake, setup
 
 TARGET_INTAKE = 0.9
 
@@ -69,27 +68,19 @@ def use_webhooks(count: int) -> None:
         add_webhook(f"bench{n}", f"https://receiver{n}.example/hook", ["case_created"])
 
 
+def _with_webhooks(count: int) -> Callable[[], str]:
+    def prepare() -> str:
+        use_webhooks(count)
+        return "Panel dark"
+
+    return prepare
+
+
 def intake(args: argparse.Namespace) -> None:
-    setups = {"no webhook": 0, f"{args.webhooks} webhooks on case_created": args.webhooks}
-    rates: dict[str, list[float]] = {label: [] for label in setups}
-    file_messages(20, 10_000_000, "warm-up")
-    labels = list(setups)
-    sent = 0
-    for round_number in range(args.rounds):
-        for label in labels[round_number % 2:] + labels[:round_number % 2]:
-            use_webhooks(setups[label])
-            seconds = file_messages(args.messages, sent, "Panel dark")
-            sent += args.messages
-            rates[label].append(args.messages / seconds)
-    base = statistics.median(rates["no webhook"])
-    print(f"\nintake: {args.messages} messages a run, batches of 10, {args.rounds} rounds "
-          "(messages/s each round, median ratio):")
-    ok = True
-    for label, values in rates.items():
-        ratio = statistics.median(values) / base
-        ok = ok and ratio >= TARGET_INTAKE
-        print(f"  {label:<32} " + " ".join(f"{v:7.1f}" for v in values) + f"   {ratio:4.2f}x")
-    print(f"  target: with webhooks at least {TARGET_INTAKE}x: {'met' if ok else 'NOT met'}")
+    compare_intake(args, {
+        "no webhook": _with_webhooks(0),
+        f"{args.webhooks} webhooks on case_created": _with_webhooks(args.webhooks),
+    }, TARGET_INTAKE, "webhooks")
 
 
 def sending(args: argparse.Namespace) -> None:
