@@ -364,6 +364,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CASEGATE_LOG_FILE", _log_file),
     Setting("CASEGATE_MAILBOX_POLL", _number(above=True), "60", FileType.NUMBER),
     Setting("CASEGATE_MAILBOX_RETRY_MAX", _number(above=True), "900", FileType.NUMBER),
+    Setting("CASEGATE_WEBHOOK_TIMEOUT", _number(above=True), "10", FileType.NUMBER),
+    Setting("CASEGATE_WEBHOOK_PRIVATE_TARGETS", _flag, "0", FileType.FLAG),
 )
 
 
@@ -434,6 +436,8 @@ class Config:
     log_file: Path | None
     mailbox_poll: float
     mailbox_retry_max: float
+    webhook_timeout: float
+    webhook_private_targets: bool
     # Where each value came from, by variable name.
     sources: Mapping[str, Source] = field(default_factory=dict, compare=False, repr=False)
 

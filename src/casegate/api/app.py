@@ -28,6 +28,7 @@ from casegate.api import (
     messages,
     rules,
     suspended,
+    webhooks,
 )
 from casegate.api.schemas import HealthOut
 from casegate.api.tokens import user_for
@@ -149,5 +150,7 @@ api.add_router("", automation.triggers,
 api.add_router("", automation.automations,
                auth=TokenAuth(read="mail_settings", write="mail_settings"))
 api.add_router("", automation.macros)
+api.add_router("", webhooks.router,
+               auth=TokenAuth(read="mail_settings", write="mail_settings"))
 api.add_router("", mailboxes.router,
                auth=TokenAuth(read="mail_settings", write="mail_settings"))

@@ -749,3 +749,54 @@ class MailboxOut(Schema):
     fetched: int
     set_aside: int
     set_aside_messages: list[SetAsideOut]
+
+
+class WebhookIn(Input):
+    name: _text(100)  # type: ignore[valid-type]
+    url: _text(2000) = Field(description="http:// or https://")  # type: ignore[valid-type]
+    events: list[TriggerEventValue] = Field(
+        default_factory=list, max_length=10,
+        description="the events it is sent; none: only triggers' webhook actions call it")
+
+
+class WebhookPatch(Input):
+    name: _text(100) = omittable()  # type: ignore[valid-type]
+    url: _text(2000) = omittable()  # type: ignore[valid-type]
+    events: list[TriggerEventValue] = omittable(max_length=10)
+
+
+class WebhookPauseIn(Input):
+    reason: _text(500) = ""  # type: ignore[valid-type]
+
+
+class WebhookAttemptsQuery(Input):
+    limit: int = Field(50, ge=1, le=500, description="at most this many, newest first")
+
+
+class WebhookOut(Schema):
+    id: int
+    name: str
+    url: str
+    events: list[str]
+    secret: str = Field(description="masked: only its end")
+    paused: bool
+    paused_at: str | None
+    paused_reason: str
+    failures: int = Field(description="failed attempts in a row")
+    waiting: int = Field(description="events waiting to be sent")
+
+
+class WebhookCreatedOut(WebhookOut):
+    secret: str = Field(description="the whole secret, shown this once")
+
+
+class WebhookAttemptOut(Schema):
+    id: int
+    webhook: str
+    event: str
+    delivery: str
+    at: str
+    status: int | None = Field(description="the receiver's HTTP status; null: no answer")
+    error: str
+    seconds: float
+    outcome: str

@@ -30,6 +30,7 @@ from casegate.cli import (
     service,
     setup,
     users,
+    webhooks,
 )
 from casegate.config import get_config, use_config_file
 from casegate.errors import CasegateError
@@ -46,7 +47,7 @@ class Parser(argparse.ArgumentParser):
 
 # The command groups, in the order `casegate --help` lists their commands.
 COMMAND_GROUPS = (setup, running, importing, service, configuration, directory, rules, keys,
-                  desk, automation, mailboxes, users, queue, logs, maintenance)
+                  desk, automation, webhooks, mailboxes, users, queue, logs, maintenance)
 
 
 def build_parser() -> Parser:

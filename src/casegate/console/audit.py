@@ -1,7 +1,8 @@
 """The audit log (django-auditlog): every change to rules, directory, transports, keys,
-roles, intakes and the senders they block, agents, API tokens, triggers, automations and
-macros, case state (naming the trigger, automation or macro that made a change) and
-decisions on suspended mail, with who, when, from where, and the values before and after;
+roles, intakes and the senders they block, agents, API tokens, triggers, automations,
+macros, webhooks (never their secrets), case state (naming the trigger, automation or macro
+that made a change) and decisions on suspended mail, with who, when, from where, and the
+values before and after;
 and each sign-in or password reset limit reached (see :mod:`casegate.console.throttle`).
 
 Console requests record the signed-in user and their address (auditlog's middleware);
@@ -30,6 +31,7 @@ from casegate.desk.models import (
     Macro,
     SuspendedMessage,
     Trigger,
+    Webhook,
 )
 from casegate.directory.models import Account, Domain, Group, GroupMember
 from casegate.routing.models import Rule
@@ -42,6 +44,7 @@ def register_audited_models() -> None:
                   BlockedSender, Trigger, Automation, Macro):
         auditlog.register(model)
     auditlog.register(SigningKey, exclude_fields=["private_key"])
+    auditlog.register(Webhook, include_fields=["name", "url", "events"])  # never the secret
     auditlog.register(Case, include_fields=["status", "priority", "assignee", "team", "tags",
                                             "first_response_due_at", "merged_into"])
     auditlog.register(Lead, include_fields=["status", "converted_by"])
@@ -54,7 +57,8 @@ def register_audited_models() -> None:
 
 AUDITED_KINDS = ("rule", "domain", "account", "group", "groupmember", "transport", "intake",
                  "ruleversion", "agent", "blockedsender", "signingkey", "apitoken", "case", "lead",
-                 "quarantine", "suspendedmessage", "user", "throttle", "trigger", "macro")
+                 "quarantine", "suspendedmessage", "user", "throttle", "trigger", "macro",
+                 "webhook")
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,17 @@
-"""Console pages of triggers, automations and macros: the triggers in their order (enable,
-disable); the automations in their order (add and edit as YAML, enable, disable, remove,
-roll back); applying a macro from a case's page. Triggers and automations are the
+"""Console pages of triggers, automations, macros and webhooks: the triggers in their order
+(enable, disable); the automations in their order (add and edit as YAML, enable, disable,
+remove, roll back); applying a macro from a case's page; the webhooks (add, change, pause,
+resume, test, remove, and each one's attempts). Triggers, automations and webhooks are the
 mail-settings administrator's, like the routing rules; macros are applied by agents to the
 cases they may work."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import yaml
 from django.contrib import messages
+from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -19,7 +23,20 @@ from casegate.console.views import visible_case
 from casegate.desk.automation.automations import AUTOMATIONS
 from casegate.desk.automation.macros import apply_macro
 from casegate.desk.automation.triggers import history, set_enabled, trigger_dict
-from casegate.desk.models import Automation, Trigger
+from casegate.desk.automation.vocabulary import TriggerEvent
+from casegate.desk.models import Automation, Trigger, Webhook, WebhookCall
+from casegate.desk.vocabulary import WebhookCallState
+from casegate.desk.webhooks.hooks import (
+    WebhookError,
+    add_webhook,
+    attempts,
+    change_webhook,
+    pause_webhook,
+    remove_webhook,
+    resume_webhook,
+    webhook_dict,
+)
+from casegate.desk.webhooks.sending import send_webhook_test
 from casegate.errors import CasegateError
 
 
@@ -104,6 +121,63 @@ def automation_edit(request: HttpRequest, automation_id: int | None = None) -> H
                   {"automation": automation, "text": text})
 
 
+def _webhook_or_404(webhook_id: int) -> Webhook:
+    webhook = Webhook.objects.filter(pk=webhook_id).first()
+    if webhook is None:
+        raise Http404(f"there is no webhook {webhook_id}")
+    return webhook
+
+
+def _webhooks_page(request: HttpRequest, status: int = 200, form: Any = None,
+                   form_error: str = "", secret: str = "") -> HttpResponse:
+    waiting = dict(WebhookCall.objects.filter(state=WebhookCallState.PENDING)
+                   .values_list("webhook").annotate(n=Count("id")).values_list("webhook", "n"))
+    rows = [webhook_dict(w, waiting.get(w.pk, 0)) for w in Webhook.objects.order_by("name")]
+    return render(request, "console/webhooks.html", {
+        "rows": rows, "events": TriggerEvent.choices, "form": form or {},
+        "chosen": form.getlist("events") if form is not None else [],
+        "form_error": form_error, "secret": secret}, status=status)
+
+
+@require("mail_settings")
+def webhooks(request: HttpRequest) -> HttpResponse:
+    return _webhooks_page(request)
+
+
+@require("mail_settings")
+@require_POST
+def webhook_add(request: HttpRequest) -> HttpResponse:
+    """Add a webhook; the page that answers shows its secret, this once (never stored in the
+    session or a message)."""
+    try:
+        created = add_webhook(request.POST.get("name", ""), request.POST.get("url", ""),
+                              request.POST.getlist("events"))
+    except WebhookError as exc:
+        return _webhooks_page(request, 400, request.POST, str(exc))
+    messages.success(request, _("Webhook %(name)s added.") % {"name": created.webhook.name})
+    return _webhooks_page(request, 201, secret=created.secret)
+
+
+@require("mail_settings")
+def webhook_edit(request: HttpRequest, webhook_id: int) -> HttpResponse:
+    webhook = _webhook_or_404(webhook_id)
+    form: dict[str, Any] = {"name": webhook.name, "url": webhook.url}
+    chosen, error, status = list(webhook.events), "", 200
+    if request.method == "POST":
+        chosen = request.POST.getlist("events")
+        form = {"name": request.POST.get("name", ""), "url": request.POST.get("url", "")}
+        try:
+            change_webhook(webhook.pk, form["name"], form["url"], chosen)
+        except WebhookError as exc:
+            error, status = str(exc), 400
+        else:
+            messages.success(request, _("Webhook %(name)s saved.") % {"name": form["name"]})
+            return redirect("console:webhooks")
+    return render(request, "console/webhook_edit.html", {
+        "webhook": webhook, "form": form, "chosen": chosen, "events": TriggerEvent.choices,
+        "form_error": error}, status=status)
+
+
 @require("mail_settings")
 @require_POST
 def automation_change(request: HttpRequest, automation_id: int, action: str) -> HttpResponse:
@@ -135,3 +209,36 @@ def automation_rollback(request: HttpRequest, number: int) -> HttpResponse:
         messages.success(request, _("The automations are back to version %(number)s.")
                          % {"number": number})
     return redirect(reverse("console:automations"))
+
+
+@require("mail_settings")
+@require_POST
+def webhook_change(request: HttpRequest, webhook_id: int, action: str) -> HttpResponse:
+    webhook = _webhook_or_404(webhook_id)
+    if action == "pause":
+        pause_webhook(webhook.pk, request.POST.get("reason", ""))
+        messages.success(request, _("Webhook %(name)s paused.") % {"name": webhook.name})
+    elif action == "resume":
+        resume_webhook(webhook.pk)
+        messages.success(request, _("Webhook %(name)s resumed.") % {"name": webhook.name})
+    elif action == "test":
+        attempt = send_webhook_test(webhook)
+        if attempt.status is not None and 200 <= attempt.status < 300:
+            messages.success(request, _("The test reached %(name)s: HTTP %(status)s.")
+                             % {"name": webhook.name, "status": attempt.status})
+        else:
+            messages.error(request, _("The test did not reach %(name)s: %(error)s.")
+                           % {"name": webhook.name, "error": attempt.error})
+    elif action == "remove":
+        remove_webhook(webhook.pk)
+        messages.success(request, _("Webhook %(name)s removed.") % {"name": webhook.name})
+    else:
+        raise Http404(f"there is no webhook action {action}")
+    return redirect("console:webhooks")
+
+
+@require("mail_settings")
+def webhook_attempts(request: HttpRequest, webhook_id: int) -> HttpResponse:
+    webhook = _webhook_or_404(webhook_id)
+    return render(request, "console/webhook_attempts.html", {
+        "webhook": webhook, "attempts": attempts(webhook, 200)})

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from casegate.desk.automation.scheduled import run_automations
 from casegate.desk.suspension import remove_expired
+from casegate.desk.webhooks.sending import send_webhooks
 
 
 @dataclass(frozen=True)
@@ -26,4 +27,6 @@ class Job:
 JOBS: tuple[Job, ...] = (
     Job("suspended-expiry", 3600.0, remove_expired),
     Job("automations", 300.0, run_automations),
+    # starts a round of sending in a thread of its own, so it returns at once
+    Job("webhooks", 1.0, send_webhooks),
 )

@@ -16,6 +16,8 @@ from casegate.desk.vocabulary import (
     ReplyDelivery,
     SuspensionCause,
     SuspensionState,
+    WebhookAttemptOutcome,
+    WebhookCallState,
 )
 
 
@@ -447,3 +449,73 @@ class TeamRotation(models.Model):
     team = models.CharField(max_length=100, unique=True)
     last_assigned = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                                       on_delete=models.SET_NULL, related_name="+")
+
+
+class Webhook(models.Model):
+    """A URL the desk posts case events to, signed with ``secret`` (see
+    :mod:`casegate.desk.webhooks`). Paused (by a person, or by the desk after it kept
+    failing) it is sent nothing; its events wait for it to resume."""
+
+    name = models.CharField(max_length=100, unique=True)
+    url = models.CharField(max_length=2000)
+    events = models.JSONField(default=list, help_text="the trigger events it is sent")
+    secret = models.CharField(max_length=200)
+    paused_at = models.DateTimeField(null=True, blank=True)
+    paused_reason = models.CharField(max_length=500, blank=True, default="")
+    failures = models.PositiveIntegerField(default=0, help_text="failed attempts in a row")
+    failing_since = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"webhook {self.name}"
+
+
+class WebhookCall(models.Model):
+    """One event to post to a webhook: written with the event, sent later by the worker,
+    retried until the receiver takes it or the desk gives up."""
+
+    webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="calls")
+    delivery_id = models.CharField(max_length=36, unique=True)
+    event = models.CharField(max_length=50)
+    case_id = models.BigIntegerField(null=True, blank=True)
+    body = models.TextField(help_text="the JSON posted, exactly")
+    state = models.CharField(max_length=10, choices=WebhookCallState.choices,
+                             default=WebhookCallState.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    due_at = models.DateTimeField()
+    claim = models.CharField(max_length=32, blank=True, default="")
+    lease_until = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["state", "due_at"], name="desk_webhook_call_due")]
+
+    def __str__(self) -> str:
+        return f"webhook call {self.delivery_id}"
+
+
+class WebhookAttempt(models.Model):
+    """One POST to a webhook and its answer (``status`` None: no answer)."""
+
+    webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="attempts")
+    call = models.ForeignKey(WebhookCall, null=True, blank=True, on_delete=models.CASCADE,
+                             related_name="tries")
+    delivery_id = models.CharField(max_length=36)
+    event = models.CharField(max_length=50)
+    at = models.DateTimeField()
+    status = models.PositiveIntegerField(null=True, blank=True)
+    error = models.CharField(max_length=500, blank=True, default="")
+    seconds = models.FloatField(default=0.0)
+    outcome = models.CharField(max_length=10, choices=WebhookAttemptOutcome.choices)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["webhook", "at"], name="desk_webhook_attempt_at")]
+
+    def __str__(self) -> str:
+        return f"webhook attempt {self.delivery_id} at {self.at}"

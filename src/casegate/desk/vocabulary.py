@@ -76,3 +76,21 @@ class SuspensionState(models.TextChoices):
     SUSPENDED = "suspended", "suspended"
     RECOVERED = "recovered", "recovered"
     DELETED = "deleted", "deleted"
+
+
+class WebhookCallState(models.TextChoices):
+    """Where one event for a webhook stands: waiting to be sent (or retried), taken by the
+    receiver, or given up after the last retry."""
+
+    PENDING = "pending", "pending"
+    DELIVERED = "delivered", "delivered"
+    GAVE_UP = "gave_up", "gave up"
+
+
+class WebhookAttemptOutcome(models.TextChoices):
+    """What one attempt at a webhook came to."""
+
+    DELIVERED = "delivered", "delivered"
+    RETRY = "retry", "to be retried"
+    GAVE_UP = "gave_up", "given up"
+    TEST = "test", "test"

@@ -26,9 +26,18 @@ from casegate.desk.automation.facts import EventMessage
 from casegate.desk.automation.rules import fill_placeholders
 from casegate.desk.automation.vocabulary import ActionKind, NotifyTarget
 from casegate.desk.changes import STAMPS, DeskError, case_event, change_fields
-from casegate.desk.models import Agent, Case, CaseEvent, DeskMessage, TeamRotation
+from casegate.desk.models import (
+    Agent,
+    Case,
+    CaseEvent,
+    DeskMessage,
+    TeamRotation,
+    Webhook,
+    WebhookCall,
+)
 from casegate.desk.outgoing import about, reply_subject, tag_of
 from casegate.desk.vocabulary import CaseStatus, Direction
+from casegate.desk.webhooks.outbox import event_body, webhook_call
 from casegate.routing.engine import RoutingTable
 from casegate.routing.snapshot import load_table
 from casegate.spool.messages import AcceptedMessage, generated_message
@@ -119,8 +128,10 @@ class Deferred:
 @dataclass
 class Acting:
     """One trigger or macro acting on ``case`` as ``actor`` (the name its history shows).
-    ``message``: the one its event is about, if any. Collects the history (``events``), the
-    mail to queue (``outgoing``), what each action did (``done``) and the fields changed."""
+    ``message``: the one its event is about, if any; ``event`` and ``event_changed``: the
+    trigger's event and the fields it changed. Collects the history (``events``), the mail to
+    queue (``outgoing``), the webhooks' events (``calls``), what each action did (``done``)
+    and the fields changed."""
 
     case: Case
     actor: str
@@ -129,7 +140,10 @@ class Acting:
     message: EventMessage | None = None
     dry: bool = False
     deferred: Deferred | None = None
+    event: str = ""
+    event_changed: frozenset[str] = frozenset()
     events: list[CaseEvent] = field(default_factory=list)
+    calls: list[WebhookCall] = field(default_factory=list)
     outgoing: list[AcceptedMessage] = field(default_factory=list)
     done: list[str] = field(default_factory=list)
     changed: set[str] = field(default_factory=set)
@@ -157,6 +171,8 @@ class Acting:
             self._reply(value)
         elif kind == ActionKind.NOTIFY:
             self._notify(value, action.get("text", ""))
+        elif kind == ActionKind.WEBHOOK:
+            self._webhook(value)
         else:
             self._note(value)
 
@@ -165,6 +181,7 @@ class Acting:
         to ``deferred``."""
         if self.dry:
             return
+        WebhookCall.objects.bulk_create(self.calls)
         if self.deferred is not None:
             self.deferred.keep(self)
             return
@@ -306,6 +323,18 @@ class Acting:
                                    sender_name=self.actor[:200], text=text, new_text=text,
                                    created_at=timezone.now())
         self._record("note", text[:200])
+
+    def _webhook(self, name: str) -> None:
+        webhook = Webhook.objects.filter(name=name).values_list("pk", flat=True).first()
+        if webhook is None:
+            self._record("webhook", f"not called: there is no webhook {name}")
+            return
+        if self.dry:
+            self.done.append(f"call webhook {name}")
+            return
+        body = event_body(self.case, self.event, self.message, self.event_changed, self.actor)
+        self.calls.append(webhook_call(webhook, body, self.case.pk))
+        self._record("webhook", f"{name} called")
 
     def _mail(self, to: str, subject: str, text: str, auto_submitted: str,
               in_reply_to: str = "", references: Iterable[str] = ()) -> tuple[bytes, str]:

@@ -26,7 +26,8 @@ from casegate.desk.automation.facts import EventMessage, Facts
 from casegate.desk.automation.rules import CompiledTrigger, compile_trigger
 from casegate.desk.automation.vocabulary import TriggerEvent
 from casegate.desk.changes import case_event
-from casegate.desk.models import Case, Trigger, TriggerVersion
+from casegate.desk.models import Case, Trigger, TriggerVersion, WebhookCall
+from casegate.desk.webhooks.outbox import Subscribers, subscribers
 from casegate.routing.engine import RoutingTable
 from casegate.spool.messages import AcceptedMessage, enqueue
 
@@ -101,6 +102,7 @@ class Fired:
 class Outcome:
     fired: list[Fired] = field(default_factory=list)
     outgoing: list[AcceptedMessage] = field(default_factory=list)
+    calls: list[WebhookCall] = field(default_factory=list)  # the webhooks' events, to save
     stopped: tuple[str, ...] = ()
 
 
@@ -112,13 +114,17 @@ def trigger_actor(trigger: CompiledTrigger) -> str:
 def run_triggers(case: Case, event: str, table: RoutingTable | None, hostname: str,
                  message: EventMessage | None = None, changed: frozenset[str] = frozenset(),
                  index: Index | None = None, dry: bool = False,
-                 deferred: Deferred | None = None) -> Outcome:
+                 deferred: Deferred | None = None, hooks: Subscribers | None = None
+                 ) -> Outcome:
     """Run the triggers of ``event`` on ``case`` and those their changes fire. With ``dry``
     nothing is saved or sent (the case is a copy): the outcome says what would happen. With
-    ``deferred``, the case changes are left to it to save."""
+    ``deferred``, the case changes are left to it to save. The events for the webhooks
+    subscribed to each event (``hooks``, read now if None) are in the outcome, to save."""
     index = index or current_index()
     if dry:
         case = copy.copy(case)
+    elif hooks is None:
+        hooks = subscribers()
     outcome = Outcome()
     intake = case.intake.address
     pending: tuple[str, EventMessage | None, frozenset[str]] | None = (event, message, changed)
@@ -127,6 +133,8 @@ def run_triggers(case: Case, event: str, table: RoutingTable | None, hostname: s
         event, message, changed = pending
         facts = Facts(case, event, message, changed)
         candidates = index.candidates(event, intake)
+        if hooks is not None:
+            outcome.calls += hooks.calls(case, event, message, changed)
         if depth > MAX_DEPTH:
             outcome.stopped = tuple(t.name for t in candidates if t.matches(facts))
             if outcome.stopped and not dry:
@@ -137,7 +145,7 @@ def run_triggers(case: Case, event: str, table: RoutingTable | None, hostname: s
             if not trigger.matches(facts):
                 continue
             acting = Acting(case, trigger_actor(trigger), table, hostname, message, dry,
-                            deferred)
+                            deferred, event, changed)
             for action in trigger.actions:
                 acting.apply(action)
             acting.finish()
@@ -166,8 +174,9 @@ def _stop(case: Case, names: tuple[str, ...]) -> None:
 def run_after_change(case: Case, event: str, message: EventMessage | None = None,
                      changed: frozenset[str] = frozenset()) -> Outcome:
     """Run the triggers for a change made from the console, the API or the command line,
-    and queue their mail, inside the caller's transaction."""
+    and queue their mail and the webhooks' events, inside the caller's transaction."""
     outcome = run_triggers(case, event, None, get_config().hostname, message, changed)
     if outcome.outgoing:
         enqueue(outcome.outgoing)
+    WebhookCall.objects.bulk_create(outcome.calls)
     return outcome

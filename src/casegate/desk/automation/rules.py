@@ -196,6 +196,10 @@ def check_action(action: Any, replies: bool = True) -> dict[str, Any]:
         _known([value], Priority.values, "priority", action)
     elif kind in (ActionKind.ADD_TAGS, ActionKind.REMOVE_TAGS):
         return {kind: _tags(value, action)}
+    elif kind == ActionKind.WEBHOOK:
+        if not replies:
+            raise TriggerError("a macro cannot call a webhook; a trigger can", action)
+        return {kind: _text(value, kind, action)[:100]}
     elif kind == ActionKind.ASSIGN:
         if not isinstance(value, str):
             raise TriggerError("assign takes a user name (empty: unassign)", action)

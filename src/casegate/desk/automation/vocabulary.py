@@ -118,6 +118,7 @@ class ActionKind(models.TextChoices):
     REPLY = "reply", "mail the requester a text (placeholders filled)"
     NOTIFY = "notify", "mail agents (assignee, team, agents) or an address a text"
     NOTE = "note", "add an internal note"
+    WEBHOOK = "webhook", "call a webhook (its name) with the event"
 
 
 class NotifyTarget(models.TextChoices):

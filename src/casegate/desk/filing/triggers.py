@@ -2,8 +2,8 @@
 reply or note by mail (see :mod:`casegate.desk.automation.engine`).
 
 Old mail (imported, or older than its mailbox) runs no triggers, as it gets no
-acknowledgement. The triggers' changes to the batch's cases are saved together, and their
-mail is queued with the batch's.
+acknowledgement. The triggers' changes to the batch's cases are saved together, their
+mail is queued with the batch's, and the events for webhooks are written in one insert.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ from casegate.desk.automation.engine import current_index, run_triggers
 from casegate.desk.automation.facts import EventMessage
 from casegate.desk.automation.vocabulary import TriggerEvent
 from casegate.desk.filing.batch import Batch
-from casegate.desk.models import Case
+from casegate.desk.models import Case, WebhookCall
 from casegate.desk.vocabulary import Direction
+from casegate.desk.webhooks.outbox import subscribers
 
 _EVENTS: dict[str, str] = {Direction.OUTBOUND: TriggerEvent.AGENT_REPLIED,
            Direction.NOTE: TriggerEvent.NOTE_ADDED,
@@ -42,12 +43,16 @@ def run_case_triggers(batch: Batch) -> None:
     if not items:
         return
     index = current_index()
-    if not index.by_event:
+    hooks = subscribers()
+    if not index.by_event and not hooks.by_event:
         return
     deferred = Deferred()
+    calls: list[WebhookCall] = []
     for item in items:
         assert isinstance(item.conversation, Case)
         outcome = run_triggers(item.conversation, _event(item), batch.table, batch.hostname,
-                               _message(item), index=index, deferred=deferred)
+                               _message(item), index=index, deferred=deferred, hooks=hooks)
         batch.outgoing.extend(outcome.outgoing)
+        calls += outcome.calls
     deferred.save()
+    WebhookCall.objects.bulk_create(calls)

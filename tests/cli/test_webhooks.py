@@ -1,0 +1,58 @@
+"""``casegate webhook``: the secret printed once, then masked; pause, resume, test, log."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+
+import pytest
+from auditlog.models import LogEntry
+
+from casegate.cli.main import main
+from tests.webhook_receiver import Receiver, receiving
+
+pytestmark = pytest.mark.django_db
+
+
+def run(capsys: pytest.CaptureFixture[str], *words: str) -> tuple[int, str, str]:
+    code = main(list(words))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_add_list_pause_resume_test_log_remove(capsys: pytest.CaptureFixture[str],
+                                              setting: Callable[..., None],
+                                              caplog: pytest.LogCaptureFixture) -> None:
+    setting("CASEGATE_WEBHOOK_PRIVATE_TARGETS", "1")
+    caplog.set_level(logging.DEBUG)
+    with receiving(Receiver(answers=[503])) as receiver:
+        code, out, err = run(capsys, "webhook", "add", "crm", receiver.url, "--event",
+                             "case_created", "--event", "note_added")
+        assert code == 0, err
+        secret = out.split("secret (shown only now; receivers check signatures with it): "
+                           )[1].strip()
+        code, out, _ = run(capsys, "webhook", "list")
+        assert f"whsec_…{secret[-4:]}" in out and "case_created,note_added" in out
+        assert secret not in out
+        [row] = json.loads(run(capsys, "webhook", "list", "--json")[1])
+        assert (row["events"], row["paused"]) == (["case_created", "note_added"], False)
+        assert run(capsys, "webhook", "pause", "crm", "--reason", "upgrade")[1] == \
+            "webhook 'crm' is paused: upgrade\n"
+        assert "paused: upgrade" in run(capsys, "webhook", "list")[1]
+        assert run(capsys, "webhook", "resume", "crm")[1] == "webhook 'crm' is active\n"
+        assert run(capsys, "webhook", "test", "crm")[1].startswith("HTTP 503 in ")
+        assert run(capsys, "webhook", "test", "crm")[1].startswith("HTTP 200 in ")
+    assert [r.signed_with(secret) for r in receiver.received] == [True, True]
+    [newest, oldest] = json.loads(run(capsys, "webhook", "log", "crm", "--json")[1])
+    assert (oldest["status"], oldest["error"], newest["status"]) == (
+        503, "HTTP 503 Service Unavailable", 200)
+    assert "ping" in run(capsys, "webhook", "log")[1]
+    assert run(capsys, "webhook", "remove", "crm")[1] == "removed the webhook 'crm'\n"
+    code, _, err = run(capsys, "webhook", "add", "bad", "ftp://x.example/")
+    assert code == 1 and "http or https" in err
+    assert secret not in caplog.text
+    audited = list(LogEntry.objects.filter(content_type__model="webhook").order_by("timestamp"))
+    assert [entry.action for entry in audited] == [LogEntry.Action.CREATE,
+                                                   LogEntry.Action.DELETE]
+    assert all(secret not in str(entry.changes) for entry in audited)
