@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from casegate.desk.sla.alarms import tell_alarms
 from casegate.desk.suspension import remove_expired
 
 
@@ -24,4 +25,5 @@ class Job:
 
 JOBS: tuple[Job, ...] = (
     Job("suspended-expiry", 3600.0, remove_expired),
+    Job("sla-alarms", 30.0, tell_alarms),
 )

@@ -76,3 +76,24 @@ class SuspensionState(models.TextChoices):
     SUSPENDED = "suspended", "suspended"
     RECOVERED = "recovered", "recovered"
     DELETED = "deleted", "deleted"
+
+
+class SlaTarget(models.TextChoices):
+    """What a service level times: from a new case to the first agent reply, from a
+    customer's reply to the next agent reply, from a new case to its solving."""
+
+    FIRST_RESPONSE = "first_response", "first response"
+    NEXT_RESPONSE = "next_response", "next response"
+    RESOLUTION = "resolution", "resolution"
+
+
+class SlaStage(models.TextChoices):
+    """What the SLA clock tells of a target: its due time is near, or has passed."""
+
+    WARNING = "warning", "warning"
+    BREACH = "breach", "breach"
+
+
+# While a case is in one of these statuses its SLA clock stands still: pending waits on the
+# customer, solved and closed on nothing (a solved case that reopens goes on from there).
+SLA_PAUSED_STATUSES = (CaseStatus.PENDING, CaseStatus.SOLVED, CaseStatus.CLOSED)

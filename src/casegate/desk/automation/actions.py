@@ -25,9 +25,10 @@ from casegate.config import get_config
 from casegate.desk.automation.facts import EventMessage
 from casegate.desk.automation.rules import fill_placeholders
 from casegate.desk.automation.vocabulary import ActionKind, NotifyTarget
-from casegate.desk.changes import DeskError, case_event, change_fields
+from casegate.desk.changes import CASE_FIELDS, DeskError, case_event, change_fields
 from casegate.desk.models import Agent, Case, CaseEvent, DeskMessage, TeamRotation
 from casegate.desk.outgoing import about, reply_subject, tag_of
+from casegate.desk.sla.clocks import CLOCK_FIELDS, CLOCK_MOVERS
 from casegate.desk.vocabulary import CaseStatus, Direction
 from casegate.routing.engine import RoutingTable
 from casegate.routing.snapshot import load_table
@@ -101,7 +102,8 @@ class Deferred:
         """One update for each set of values (the same trigger gives many cases the same
         ones), where Django's ``bulk_update`` spends milliseconds building expressions."""
         attnames = {f.name: f.attname for f in Case._meta.concrete_fields}
-        columns = sorted(attnames[name] for name in self.fields)
+        fields = self.fields | set(CLOCK_FIELDS) if CLOCK_MOVERS & self.fields else self.fields
+        columns = sorted(attnames[name] for name in fields)
         alike: dict[str, list[Case]] = {}
         for case in self.cases.values():
             values = json.dumps([getattr(case, column) for column in columns], default=str)
@@ -177,7 +179,8 @@ class Acting:
             return
         for event in events:
             self.done.append(f"{event.field}: {event.before or '-'} -> {event.after or '-'}")
-            self.changed.add(event.field)
+            if event.field in CASE_FIELDS:
+                self.changed.add(event.field)
         self.events += events
 
     def _assign(self, user: Any) -> None:

@@ -24,16 +24,22 @@ their name: an import or a rollback updates the triggers it keeps in place.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
 from django.db import transaction
 from django.db.models import F
 
-from casegate.desk.automation.rules import LINE_KEY, TriggerError, TriggerSpec, check_trigger
+from casegate.desk.automation.rules import TriggerError, TriggerSpec, check_trigger
 from casegate.desk.models import Trigger, TriggerVersion
+from casegate.desk.rule_files import (
+    LINE_KEY,
+    dump,
+    file_diff,
+    line_of,
+    load_with_lines,
+    without_lines,
+)
 from casegate.errors import CasegateError
 from casegate.routing.versions import audit_actor
 
@@ -191,36 +197,12 @@ _HEADER = "# casegate triggers: they run in this order\n"
 
 def export_triggers() -> str:
     triggers = [trigger_dict(t) for t in _ordered()]
-    return _HEADER + yaml.safe_dump({"triggers": triggers}, sort_keys=False,
-                                    allow_unicode=True, width=100, default_flow_style=False)
-
-
-class _LineLoader(yaml.SafeLoader):
-    """Notes each mapping's line, so a problem names it."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        mapping = super().construct_mapping(node, deep=True)
-        mapping[LINE_KEY] = node.start_mark.line + 1
-        return mapping
-
-
-def _without_lines(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _without_lines(v) for k, v in value.items() if k != LINE_KEY}
-    if isinstance(value, list):
-        return [_without_lines(v) for v in value]
-    return value
+    return dump(_HEADER, {"triggers": triggers})
 
 
 def parse_triggers(text: str, source: str = "triggers.yaml") -> list[TriggerSpec]:
     """The file's triggers, checked; :class:`TriggerSetError` names every bad line."""
-    try:
-        document = yaml.load(text, Loader=_LineLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark else ""
-        raise TriggerSetError(f"{source}{line}: not valid YAML: "
-                              f"{getattr(exc, 'problem', None) or exc}") from None
+    document = load_with_lines(text, source, TriggerSetError)
     if document is None:
         return []
     if not isinstance(document, dict) or set(document) - {"triggers", LINE_KEY} \
@@ -230,7 +212,7 @@ def parse_triggers(text: str, source: str = "triggers.yaml") -> list[TriggerSpec
     errors: list[str] = []
     names: set[str] = set()
     for item in document.get("triggers") or []:
-        item_line = item.get(LINE_KEY, 1) if isinstance(item, dict) else 1
+        item_line = line_of(item)
         try:
             spec = check_trigger(item)
         except TriggerError as exc:
@@ -240,7 +222,7 @@ def parse_triggers(text: str, source: str = "triggers.yaml") -> list[TriggerSpec
         if spec.name in names:
             errors.append(f"{source}:{item_line}: a second trigger named {spec.name!r}")
         names.add(spec.name)
-        specs.append(TriggerSpec(**_without_lines(spec.as_dict())))
+        specs.append(TriggerSpec(**without_lines(spec.as_dict())))
     if errors:
         raise TriggerSetError("\n".join([*errors, "nothing was changed"]))
     return specs
@@ -259,12 +241,8 @@ def import_triggers(text: str, source: str = "triggers.yaml", dry_run: bool = Fa
     change."""
     specs = parse_triggers(text, source)
     before = export_triggers()
-    after = _HEADER + yaml.safe_dump(
-        {"triggers": [_shown(spec) for spec in specs]}, sort_keys=False, allow_unicode=True,
-        width=100, default_flow_style=False)
-    diff = "".join(difflib.unified_diff(before.splitlines(keepends=True),
-                                        after.splitlines(keepends=True),
-                                        "current triggers", source))
+    after = dump(_HEADER, {"triggers": [_shown(spec) for spec in specs]})
+    diff = file_diff(before, after, "current triggers", source)
     result = ImportResult(diff, None, len(specs))
     if dry_run or not diff:
         return result
