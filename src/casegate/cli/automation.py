@@ -8,18 +8,19 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
 import yaml
 
-from casegate.cli.base import Subcommands, add_list, command_group, emit
+from casegate.cli.base import (
+    OptionError,
+    Subcommands,
+    add_list,
+    command_group,
+    emit,
+    read_source,
+)
 from casegate.desk.automation.vocabulary import ActionKind, ConditionField, TriggerEvent
-from casegate.errors import CasegateError
-
-
-class OptionError(CasegateError):
-    """A command-line option could not be read."""
 
 
 def register(subcommands: Subcommands) -> None:
@@ -135,21 +136,12 @@ def _actions(pairs: list[list[str]], text: str) -> list[dict[str, Any]]:
     return actions
 
 
-def _read(path: str) -> str:
-    if path == "-":
-        return sys.stdin.read()
-    try:
-        return Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise OptionError(f"cannot read {path}: {exc}") from None
-
-
 def trigger_add(args: argparse.Namespace) -> None:
     from casegate.desk.automation.triggers import add_trigger
 
     if args.file:
         try:
-            data = yaml.safe_load(_read(args.file))
+            data = yaml.safe_load(read_source(args.file))
         except yaml.YAMLError as exc:
             raise OptionError(f"{args.file}: not valid YAML: {exc}") from None
         if args.name and isinstance(data, dict):
@@ -211,7 +203,7 @@ def trigger_import(args: argparse.Namespace) -> None:
     from casegate.desk.automation.triggers import import_triggers
 
     source = "<stdin>" if args.file == "-" else args.file
-    result = import_triggers(_read(args.file), source, dry_run=args.dry_run)
+    result = import_triggers(read_source(args.file), source, dry_run=args.dry_run)
     sys.stdout.write(result.diff or "no change\n")
     if args.dry_run:
         print(f"dry run: {result.triggers} triggers checked, nothing changed")
