@@ -35,7 +35,9 @@ from casegate.desk.rule_files import (
     line_of,
     load_with_lines,
 )
+from casegate.desk.sla.calendar import WEEKDAYS
 from casegate.desk.sla.rules import (
+    CONDITION_KEYS,
     DEFAULT_WARNING,
     CalendarSpec,
     PolicySpec,
@@ -55,8 +57,10 @@ class SlaSetError(SlaError):
 
 
 def calendar_dict(calendar: SlaCalendar) -> dict[str, Any]:
+    # PostgreSQL keeps no order of keys: the weekdays and the conditions are put in theirs.
     shown: dict[str, Any] = {"name": calendar.name, "timezone": calendar.timezone,
-                             "hours": calendar.hours}
+                             "hours": {day: calendar.hours[day] for day in WEEKDAYS
+                                       if day in calendar.hours}}
     if calendar.holidays:
         shown["holidays"] = calendar.holidays
     return shown
@@ -67,7 +71,8 @@ def policy_dict(policy: SlaPolicy) -> dict[str, Any]:
     shown: dict[str, Any] = {"name": policy.name}
     if policy.conditions:
         shown["conditions"] = {key: values[0] if len(values) == 1 else values
-                               for key, values in policy.conditions.items()}
+                               for key in CONDITION_KEYS
+                               if (values := policy.conditions.get(key))}
     if policy.calendar is not None:
         shown["calendar"] = policy.calendar.name
     for target in SlaTarget.values:
