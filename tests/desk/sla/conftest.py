@@ -1,28 +1,19 @@
-"""Fixtures for the tests of SLA policies: a desk home, an intake, the Paris office."""
+"""Fixtures for the tests of SLA policies: those of the triggers' tests (a desk home, an
+intake), and the Paris office."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from casegate.desk.models import Intake, SlaCalendar
-from casegate.desk.services import add_intake
+from casegate.desk.models import SlaCalendar
 from casegate.desk.sla.policies import save_calendar
+from tests.desk.automation.conftest import intake, own_home
+
+__all__ = ["intake", "own_home"]
 
 PARIS_OFFICE = {"name": "Paris office", "timezone": "Europe/Paris",
                 "hours": {day: "09:00-17:00" for day in ("mon", "tue", "wed", "thu", "fri")},
                 "holidays": ["2026-04-06"]}
-
-
-@pytest.fixture(autouse=True)
-def own_home(home: Path) -> Path:
-    return home
-
-
-@pytest.fixture
-def intake(db: None) -> Intake:
-    return add_intake(Intake.CASE, "help@desk.example")
 
 
 @pytest.fixture

@@ -28,10 +28,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F
 
 from casegate.desk.automation.rules import TriggerError, TriggerSpec, check_trigger
 from casegate.desk.models import Trigger, TriggerVersion
+from casegate.desk.ordering import make_room, moved, renumber
 from casegate.desk.rule_files import (
     LINE_KEY,
     dump,
@@ -89,17 +89,6 @@ def find_trigger(reference: str | int) -> Trigger:
     return found
 
 
-def _renumber(ids: list[int]) -> None:
-    """Positions 1, 2, … in the order of ``ids``."""
-    triggers = Trigger.objects.in_bulk(ids)
-    changed = []
-    for position, pk in enumerate(ids, start=1):
-        if triggers[pk].position != position:
-            triggers[pk].position = position
-            changed.append(triggers[pk])
-    Trigger.objects.bulk_update(changed, ["position"])
-
-
 def _spec_fields(spec: TriggerSpec) -> dict[str, Any]:
     return {"events": spec.events, "conditions": spec.conditions, "actions": spec.actions,
             "enabled": spec.enabled, "description": spec.description}
@@ -111,9 +100,7 @@ def add_trigger(data: dict[str, Any], position: int | None = None) -> Trigger:
     spec = check_trigger(data)
     if Trigger.objects.filter(name=spec.name).exists():
         raise TriggerError(f"there is a trigger named {spec.name!r} already")
-    count = Trigger.objects.count()
-    place = count + 1 if position is None else max(1, min(position, count + 1))
-    Trigger.objects.filter(position__gte=place).update(position=F("position") + 1)
+    place = make_room(Trigger, position)
     trigger = Trigger.objects.create(name=spec.name, position=place, **_spec_fields(spec))
     _version(f"add {spec.name}")
     return trigger
@@ -123,16 +110,14 @@ def add_trigger(data: dict[str, Any], position: int | None = None) -> Trigger:
 def remove_trigger(reference: str | int) -> None:
     trigger = find_trigger(reference)
     trigger.delete()
-    _renumber([t.pk for t in _ordered()])
+    renumber(Trigger, [t.pk for t in _ordered()])
     _version(f"remove {trigger.name}")
 
 
 @transaction.atomic
 def move_trigger(reference: str | int, position: int) -> Trigger:
     trigger = find_trigger(reference)
-    ids = [t.pk for t in _ordered() if t.pk != trigger.pk]
-    ids.insert(max(0, min(position - 1, len(ids))), trigger.pk)
-    _renumber(ids)
+    renumber(Trigger, moved([row.pk for row in _ordered()], trigger.pk, position))
     _version(f"move {trigger.name} to {position}")
     trigger.refresh_from_db()
     return trigger
@@ -166,7 +151,7 @@ def _replace(specs: list[TriggerSpec], summary: str) -> TriggerVersion | None:
                 setattr(trigger, name, value)
             trigger.save()
         ids.append(trigger.pk)
-    _renumber(ids)
+    renumber(Trigger, ids)
     if [trigger_dict(t) for t in _ordered()] == before:
         return None
     return _version(summary)

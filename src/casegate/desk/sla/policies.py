@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from django.db import transaction
-from django.db.models import F
 
 from casegate.desk.models import SlaCalendar, SlaPolicy, SlaVersion
+from casegate.desk.ordering import make_room, moved, renumber
 from casegate.desk.rule_files import (
     LINE_KEY,
     dump,
@@ -152,16 +152,6 @@ def remove_calendar(name: str) -> None:
     _version(f"remove calendar {calendar.name}")
 
 
-def _renumber(ids: list[int]) -> None:
-    policies = SlaPolicy.objects.in_bulk(ids)
-    changed = []
-    for position, pk in enumerate(ids, start=1):
-        if policies[pk].position != position:
-            policies[pk].position = position
-            changed.append(policies[pk])
-    SlaPolicy.objects.bulk_update(changed, ["position"])
-
-
 @transaction.atomic
 def add_policy(data: dict[str, Any], position: int | None = None) -> SlaPolicy:
     """A new policy, last or at ``position`` (1 is tried first)."""
@@ -169,9 +159,7 @@ def add_policy(data: dict[str, Any], position: int | None = None) -> SlaPolicy:
     if SlaPolicy.objects.filter(name=spec.name).exists():
         raise SlaError(f"there is an SLA policy named {spec.name!r} already")
     fields = _policy_fields(spec, _by_name())
-    count = SlaPolicy.objects.count()
-    place = count + 1 if position is None else max(1, min(position, count + 1))
-    SlaPolicy.objects.filter(position__gte=place).update(position=F("position") + 1)
+    place = make_room(SlaPolicy, position)
     policy = SlaPolicy.objects.create(name=spec.name, position=place, **fields)
     _version(f"add policy {spec.name}")
     return policy
@@ -189,16 +177,14 @@ def remove_policy(reference: str | int) -> None:
     """The cases it timed keep their due times; their clock stops."""
     policy = find_policy(reference)
     policy.delete()
-    _renumber([p.pk for p in _policies()])
+    renumber(SlaPolicy, [p.pk for p in _policies()])
     _version(f"remove policy {policy.name}")
 
 
 @transaction.atomic
 def move_policy(reference: str | int, position: int) -> SlaPolicy:
     policy = find_policy(reference)
-    ids = [p.pk for p in _policies() if p.pk != policy.pk]
-    ids.insert(max(0, min(position - 1, len(ids))), policy.pk)
-    _renumber(ids)
+    renumber(SlaPolicy, moved([row.pk for row in _policies()], policy.pk, position))
     _version(f"move policy {policy.name} to {position}")
     policy.refresh_from_db()
     return policy
@@ -232,7 +218,7 @@ def _replace(wanted: SlaSet, summary: str) -> SlaVersion | None:
                 setattr(policy, name, value)
             policy.save()
         ids.append(policy.pk)
-    _renumber(ids)
+    renumber(SlaPolicy, ids)
     kept = {spec.name for spec in wanted.calendars}
     SlaCalendar.objects.exclude(name__in=kept).delete()
     if _shown_now() == before:
