@@ -167,3 +167,24 @@ def test_filing_replies_and_status_move_the_clock(intake: Intake) -> None:
     update_case(case.pk, "ann", status="solved")
     case.refresh_from_db()
     assert case.sla_paused_at and case.sla_due_at is None and case.sla_alarm_at is None
+
+
+def test_a_trigger_raising_the_priority_of_a_new_case_chooses_its_policy_again(
+        intake: Intake) -> None:
+    add_policy({"name": "Urgent", "conditions": {"priority": "urgent"},
+                "first_response": "30m"})
+    add_policy({"name": "Everyone", "first_response": "8h"})
+    add_trigger({"name": "Outages are urgent", "events": ["case_created"],
+                 "conditions": {"all": [{"field": "subject", "contains": "outage"}]},
+                 "actions": [{"priority": "urgent"}]})
+    batch = file_batch([arrival(intake, mail(subject="Outage in Lyon")[0]),
+                        arrival(intake, mail(subject="A question")[0])], load_table(), HOSTNAME)
+    outage, question = (Case.objects.select_related("sla_policy").get(pk=item.conversation.pk)
+                        for item in batch.filed)  # type: ignore[union-attr]
+    assert outage.sla_policy is not None and outage.sla_policy.name == "Urgent"
+    assert outage.first_response_due_at == batch.now + timedelta(minutes=30)
+    assert outage.sla_alarm_at == batch.now + timedelta(minutes=24)
+    assert question.sla_policy is not None and question.sla_policy.name == "Everyone"
+    assert [(e.before, e.after, e.actor) for e in CaseEvent.objects.filter(
+        case=outage, field="sla")] == [("", "Everyone", "sla:Everyone"),
+                                        ("Everyone", "Urgent", "sla:Urgent")]

@@ -2,7 +2,7 @@
 clock stands still, and the warnings and breaches it has to tell.
 
 The first policy in order whose conditions hold for a new case applies (chosen again when
-its priority changes). Its targets are counted in its calendar's business time: the first
+its priority changes before the first response). Its targets are counted in its calendar's business time: the first
 response and the resolution from the case's creation, the next response from each
 customer reply after an agent's. While the case is pending (or solved, or closed) the
 clock stands still; when it goes on, every due time still ahead is moved by the business
@@ -253,7 +253,8 @@ def fields_changed(case: Case, before: dict[str, object], now: datetime) -> list
             case.sla_paused_at = now
         elif was_paused and not paused and case.sla_paused_at is not None:
             _go_on(case, policy, now)
-    if "priority" in before and case.first_responded_at is None:
+    # Only a timed case is timed again: old mail and tests stay untimed.
+    if "priority" in before and policy is not None and case.first_responded_at is None:
         chosen = policies.choose(case)
         if chosen is not None and chosen.id != case.sla_policy_id:
             events.append(_event(case, chosen.name, chosen.actor,
