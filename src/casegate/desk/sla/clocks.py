@@ -4,9 +4,9 @@ clock stands still, and the warnings and breaches it has to tell.
 The first policy in order whose conditions hold for a new case applies (chosen again when
 its priority changes before the first response). Its targets are counted in its
 calendar's business time: the first response and the resolution from the case's creation,
-the next response from each customer reply after an agent's. While the case is pending (or solved, or closed) the
-clock stands still; when it goes on, every due time still ahead is moved by the business
-time it stood still.
+the next response from each customer reply after an agent's. While the case is pending
+(or solved, or closed) the clock stands still; when it goes on, every due time still ahead
+is moved by the business time it stood still.
 
 A case keeps, beside its due times, the earliest of them still running (``sla_due_at``,
 for sorting) and the next instant a warning or a breach is to be told (``sla_alarm_at``),
