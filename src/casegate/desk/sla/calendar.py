@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -19,7 +20,7 @@ _SEARCH_DAYS = 366 * 5  # a calendar with hours always has some within a week of
 Range = tuple[int, int]  # minutes after local midnight, the end after the start (1440 at most)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # known by identity: a quick key for the days' cache
 class Calendar:
     """``hours[weekday]`` (0 is Monday): the ranges of that day, in order, not overlapping."""
 
@@ -35,18 +36,23 @@ class Calendar:
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
-    def day_ranges(self, day: date) -> list[tuple[datetime, datetime]]:
+    def day_ranges(self, day: date) -> tuple[tuple[datetime, datetime], ...]:
         """The business hours of local ``day`` as instants (UTC)."""
-        if day in self.holidays:
-            return []
-        zone = self.zone
-        ranges = []
-        for start, end in self.hours[day.weekday()]:
-            begins = _instant(day, start, zone)
-            ends = _instant(day, end, zone)
-            if ends > begins:
-                ranges.append((begins, ends))
-        return ranges
+        return _day_ranges(self, day)
+
+
+@lru_cache(maxsize=8192)  # the cases filed in a week count through the same days
+def _day_ranges(calendar: Calendar, day: date) -> tuple[tuple[datetime, datetime], ...]:
+    if day in calendar.holidays:
+        return ()
+    zone = calendar.zone
+    ranges = []
+    for start, end in calendar.hours[day.weekday()]:
+        begins = _instant(day, start, zone)
+        ends = _instant(day, end, zone)
+        if ends > begins:
+            ranges.append((begins, ends))
+    return tuple(ranges)
 
 
 def _instant(day: date, minutes: int, zone: ZoneInfo) -> datetime:
