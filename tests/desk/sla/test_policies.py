@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from auditlog.models import LogEntry
 
 from casegate.desk.models import SlaCalendar, SlaPolicy
 from casegate.desk.sla.policies import (
@@ -38,6 +39,7 @@ def test_rollback_and_moves_are_versions(db: None) -> None:
     add_policy({"name": "A", "first_response": "1h"})
     add_policy({"name": "B", "resolution": "2h", "warning": "50%"})
     assert move_policy("B", 1).position == 1
+    assert LogEntry.objects.get_for_model(SlaPolicy).count() >= 2  # in the audit log
     assert list(SlaPolicy.objects.values_list("name", flat=True)) == ["B", "A"]
     rollback(0)
     assert not SlaPolicy.objects.exists() and not SlaCalendar.objects.exists()
