@@ -6,26 +6,15 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.test import Client
 from django.utils import timezone
 
-from casegate.access import add_user
 from casegate.desk.models import Case, SlaPolicy
 from casegate.desk.services import add_intake
 from casegate.desk.sla.policies import add_policy, export_sla
 from casegate.desk.vocabulary import IntakeKind
+from tests.console.test_automation_pages import signed_in
 
 pytestmark = pytest.mark.django_db
-
-PASSWORD = "correct horse battery"
-
-
-def signed_in(name: str, role: str, csrf: bool = False) -> Client:
-    add_user(name, role, PASSWORD, f"{name}@people.example")
-    client = Client(enforce_csrf_checks=csrf)
-    assert client.login(username=name, password=PASSWORD)
-    return client
-
 
 def test_the_sla_page_checks_saves_and_brings_back_versions() -> None:
     add_policy({"name": "Everyone", "first_response": "8h"})
