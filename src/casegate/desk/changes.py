@@ -11,7 +11,6 @@ from django.utils import timezone
 
 from casegate.desk.models import Case, CaseEvent
 from casegate.desk.sla import clocks
-from casegate.desk.sla.clocks import CLOCK_MOVERS
 from casegate.desk.vocabulary import CaseStatus, Priority
 from casegate.errors import CasegateError
 
@@ -88,6 +87,6 @@ def change_fields(case: Case, actor: str, changes: dict[str, Any],
     if events:
         now = now or timezone.now()
         case.updated_at = now
-        if CLOCK_MOVERS.intersection(before_values):
+        if clocks.CLOCK_MOVERS.intersection(before_values):
             events += clocks.fields_changed(case, before_values, now)
     return events
