@@ -13,6 +13,7 @@ from django.db import connection
 
 from casegate.desk.automation.triggers import add_trigger
 from casegate.desk.models import Case, CaseEvent, Intake, SlaCalendar
+from casegate.desk.sla import alarms
 from casegate.desk.sla.alarms import tell_alarms
 from casegate.desk.sla.clocks import current_policies, start
 from casegate.desk.sla.policies import add_policy
@@ -21,8 +22,9 @@ PARIS = ZoneInfo("Europe/Paris")
 
 
 @pytest.mark.django_db(transaction=True)
-def test_workers_running_the_job_at_once_tell_each_breach_once(intake: Intake,
-                                                               office: SlaCalendar) -> None:
+def test_workers_running_the_job_at_once_tell_each_breach_once(
+        intake: Intake, office: SlaCalendar, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(alarms, "BATCH", 7)  # a run reads its cases a few at a time
     add_policy({"name": "Office hours", "calendar": "Paris office", "first_response": "2h",
                 "warning": "0%"})
     add_trigger({"name": "Tag late", "events": ["sla_breached"],

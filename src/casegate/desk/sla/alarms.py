@@ -29,7 +29,7 @@ from casegate.desk.vocabulary import SlaStage, SlaTarget
 
 log = logging.getLogger("casegate.desk")
 
-BATCH = 200  # cases looked at in one run; the next run takes the rest
+BATCH = 200  # cases read at a time
 _EVENTS: dict[str, str] = {SlaStage.WARNING: TriggerEvent.SLA_WARNING,
                           SlaStage.BREACH: TriggerEvent.SLA_BREACHED}
 
@@ -37,9 +37,15 @@ _EVENTS: dict[str, str] = {SlaStage.WARNING: TriggerEvent.SLA_WARNING,
 def tell_alarms(now: datetime | None = None) -> int:
     """Tell the warnings and breaches due by ``now``; how many were told."""
     now = now or timezone.now()
-    due = list(Case.objects.filter(sla_alarm_at__lte=now, sla_paused_at__isnull=True)
-               .order_by("sla_alarm_at").values_list("pk", flat=True)[:BATCH])
-    return sum(_tell(pk, now) for pk in due)
+    told, after = 0, 0
+    while True:
+        due = list(Case.objects.filter(sla_alarm_at__lte=now, sla_paused_at__isnull=True,
+                                       pk__gt=after)
+                   .order_by("pk").values_list("pk", flat=True)[:BATCH])
+        told += sum(_tell(pk, now) for pk in due)
+        if len(due) < BATCH:
+            return told
+        after = due[-1]
 
 
 @transaction.atomic
