@@ -1,7 +1,7 @@
 """Case desk intake speed, and thread query time against the number of cases.
 
     .venv/bin/python bench/case_intake.py [--messages N] [--sessions M]
-        [--backend sqlite|postgresql|both] [--thread-cases 100000]
+        [--backend sqlite|postgresql|both] [--thread-cases 100000] [--compare-sla]
 
 Part 1, intake (per backend): a fresh ``$CASEGATE_HOME`` with the demo company, ``casegate
 serve`` on it, a warm-up, then N messages of ~4 KB to help@solarmora.com over M parallel
@@ -12,7 +12,9 @@ accept rate, the end-to-end rate (first send until the database holds every mess
 its case: cases/s, target >= 400), CPU ms per message of the serve process tree (gateway
 and delivery worker), whether every reply went onto its original's case (no case opened
 by a reply), and the errors in the serve log. The counts come from the database directly
-(sqlite3 / psycopg), not through Django.
+(sqlite3 / psycopg), not through Django. ``--compare-search-index`` runs it again without
+the search index, ``--compare-sla`` again with SLA policies on business hours timing every
+case, and each prints the ratio.
 
 Part 2, thread query (per backend, in a child process with Django set up on a scratch
 database): an intake, then cases of 5 messages each (customer, agent, customer, agent,
@@ -295,17 +297,42 @@ WITHOUT_SEARCH_INDEX = {
 }
 
 
-def intake_bench(backend: str, args: argparse.Namespace, search_index: bool = True
-                 ) -> tuple[float, float]:
+# What --compare-sla gives every case: due times in business hours, with a holiday.
+SLA_POLICIES = """
+calendars:
+  - name: Paris office
+    timezone: Europe/Paris
+    hours: {mon: [09:00-12:00, 13:00-17:00], tue: [09:00-12:00, 13:00-17:00],
+            wed: [09:00-12:00, 13:00-17:00], thu: [09:00-12:00, 13:00-17:00],
+            fri: [09:00-12:00, 13:00-17:00]}
+    holidays: [2026-12-25, 2027-01-01]
+policies:
+  - name: Urgent
+    conditions: {priority: urgent}
+    calendar: Paris office
+    first_response: 1h
+  - name: Everyone
+    calendar: Paris office
+    first_response: 8h
+    next_response: 8h
+    resolution: 40h
+"""
+
+
+def intake_bench(backend: str, args: argparse.Namespace, search_index: bool = True,
+                 sla: bool = False) -> tuple[float, float]:
     """Cases/s end to end and CPU ms per message."""
     label = "SQLite (durable: WAL, synchronous=FULL)" if backend == "sqlite" else "PostgreSQL"
-    print(f"{label}{'' if search_index else ', without the full-text search index'}:",
+    print(f"{label}{'' if search_index else ', without the full-text search index'}"
+          f"{', every case timed by an SLA policy on business hours' if sla else ''}:",
           flush=True)
     rng = random.Random(args.seed)
     tag = secrets.token_hex(4)
     with scratch_home(backend) as (home, url):
         env = casegate_env(home, url)
-        for words in (["init"], ["demo"]):
+        sla_file = home / "sla.yaml"
+        sla_file.write_text(SLA_POLICIES)
+        for words in (["init"], ["demo"], *([["sla", "import", str(sla_file)]] if sla else [])):
             subprocess.run([PY, "-m", "casegate", *words], env=env, check=True,
                            capture_output=True, text=True)
         if not search_index:
@@ -552,6 +579,9 @@ def main() -> None:
     parser.add_argument("--compare-search-index", action="store_true",
                         help="run intake also without the full-text search index, and print"
                              " the ratio (target >= 0.9)")
+    parser.add_argument("--compare-sla", action="store_true",
+                        help="run intake also with an SLA policy on business hours for every"
+                             " case, and print the ratio")
     parser.add_argument("--thread-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so the cleanup runs
@@ -576,6 +606,10 @@ def main() -> None:
                 bare = intake_bench(backend, args, search_index=False)
                 print(f"  with / without the search index: {indexed[0] / bare[0]:.2f}x"
                       f" cases/s (target >= 0.9), CPU {indexed[1] / bare[1]:.2f}x")
+            if args.compare_sla:
+                timed = intake_bench(backend, args, sla=True)
+                print(f"  with / without SLA policies: {timed[0] / indexed[0]:.2f}x cases/s,"
+                      f" CPU {timed[1] / indexed[1]:.2f}x")
     if not args.skip_threads:
         print(f"Part 2: thread query (conversation_detail of a case with 5 messages) at"
               f" {args.small_cases:,} and {args.thread_cases:,} cases"

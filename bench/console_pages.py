@@ -270,7 +270,7 @@ def load(size: Sizes, loaded: Loaded) -> None:
          f"""INSERT INTO desk_case (id, subject, requester, requester_name, original_recipient,
                  message_id, created_at, received_at, status, intake_id, assignee_id,
                  first_response_due_at, follows_id, priority, tags, team, updated_at,
-                 contact_id, first_responded_at)
+                 contact_id, first_responded_at, sla_fired)
              SELECT s.n, ({array(SUBJECTS)})[1 + pg_temp.pick(s.n, 10, {len(SUBJECTS)})]
                         || ' (ref ' || s.n || ')',
                     ct.address, ct.name, '{HELP}',
@@ -282,7 +282,8 @@ def load(size: Sizes, loaded: Loaded) -> None:
                     (ARRAY['low', 'normal', 'normal', 'normal', 'normal', 'normal', 'normal',
                            'high', 'high', 'urgent'])[1 + pg_temp.pick(s.n, 18, 10)],
                     '[]'::jsonb, '', s.at + interval '2 hours', ct.id,
-                    CASE WHEN s.status = 'new' THEN NULL ELSE s.at + interval '1 hour' END
+                    CASE WHEN s.status = 'new' THEN NULL ELSE s.at + interval '1 hour' END,
+                    '[]'::jsonb
              FROM (SELECT n, pg_temp.at(n, {n_cases}) AS at,
                           CASE WHEN pg_temp.pick(n, 12, 100) = 0 THEN 2
                                ELSE 1 + pg_temp.pick(n, 11, {n_contacts}) END AS contact,

@@ -107,3 +107,34 @@ def test_stored_messages_get_their_subject_and_from_in_batches(
         **{f"Q{n}": f"Café {n}" for n in range(5)}, "NOHEADERS": ""}
     assert set(Message.objects.values_list("from_header", flat=True)) == {
         "Zöe <zoe@example.net>", ""}
+
+
+def test_an_intakes_first_response_hours_become_an_sla_policy(transactional_db: None) -> None:
+    from casegate.desk.models import SlaPolicy, SlaVersion
+
+    before = [("desk", "0013_webhooks")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    old = executor.loader.project_state(before).apps
+    intakes = old.get_model("desk", "Intake").objects
+    timed = intakes.create(address="help@desk.example", kind="case", first_response_hours=4)
+    intakes.create(address="other@desk.example", kind="case")
+    due = datetime(2026, 11, 1, 16, 0, tzinfo=UTC)
+    cases = old.get_model("desk", "Case").objects
+    waiting = cases.create(intake=timed, status="open", created_at=NOW, received_at=NOW,
+                           first_response_due_at=due)
+    answered = cases.create(intake=timed, status="open", created_at=NOW, received_at=NOW,
+                            first_response_due_at=due, first_responded_at=NOW)
+
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+    policy = SlaPolicy.objects.get()
+    assert (policy.name, policy.position, policy.conditions, policy.first_response_minutes,
+            policy.calendar) == ("First response at help@desk.example", 1,
+                                 {"intake": ["help@desk.example"]}, 240, None)
+    assert SlaVersion.objects.get().policies == [
+        {"name": policy.name, "conditions": {"intake": "help@desk.example"},
+         "first_response": "4h"}]
+    assert Case.objects.get(pk=waiting.pk).sla_due_at == due
+    assert Case.objects.get(pk=answered.pk).sla_due_at is None

@@ -71,6 +71,6 @@ def test_a_webhook_that_cannot_be_saved_is_refused_with_the_reason(
     assert refused.status_code == 400
     assert "CASEGATE_WEBHOOK_PRIVATE_TARGETS" in refused.json()["detail"]
     unknown = admin.post("/api/webhooks", {"name": "crm", "url": "https://crm.example/",
-                                           "events": ["sla_breached"]},
+                                           "events": ["no_such_event"]},
                          content_type="application/json")
     assert unknown.status_code == 422

@@ -13,6 +13,7 @@ from casegate.desk.arrivals import DeskArrival
 from casegate.desk.filing import file_batch
 from casegate.desk.models import Blob, Case, Company, Contact, DeskMessage, Intake
 from casegate.desk.services import add_intake
+from casegate.desk.sla.policies import add_policy, intake_policy
 from casegate.desk.threading import signed_test_message_id
 from casegate.desk.verification import remove_test_conversations
 from casegate.routing.snapshot import load_table
@@ -31,7 +32,7 @@ def queued(intake: Intake, queue_id: str, **fields: Any) -> DeskArrival:
 def test_the_test_case_is_tagged_and_removed_with_what_only_it_used(
         home: Path, django_capture_on_commit_callbacks: Callable[..., Any]) -> None:
     intake = add_intake(Intake.CASE, "help@desk.example")
-    Intake.objects.filter(pk=intake.pk).update(first_response_hours=4)
+    add_policy(intake_policy(intake.address, 4))
     intake.refresh_from_db()
     test = queued(intake, "QTEST", sender="verify@gw.desk.example",
                   message_id=signed_test_message_id(HOSTNAME),

@@ -27,6 +27,7 @@ from casegate.api import (
     mailboxes,
     messages,
     rules,
+    sla,
     suspended,
     webhooks,
 )
@@ -152,5 +153,6 @@ api.add_router("", automation.automations,
 api.add_router("", automation.macros)
 api.add_router("", webhooks.router,
                auth=TokenAuth(read="mail_settings", write="mail_settings"))
+api.add_router("", sla.router, auth=TokenAuth(read="mail_settings", write="mail_settings"))
 api.add_router("", mailboxes.router,
                auth=TokenAuth(read="mail_settings", write="mail_settings"))

@@ -95,6 +95,9 @@ def _filtered(rows: QuerySet[Any], filters: ConversationFilters) -> QuerySet[Any
         rows = rows.filter(created_at__gte=_utc(filters.created_after))
     if filters.created_before is not None:
         rows = rows.filter(created_at__lt=_utc(filters.created_before))
+    due_before = getattr(filters, "due_before", None)  # cases only
+    if due_before is not None:
+        rows = rows.filter(sla_due_at__lt=_utc(due_before))
     return rows
 
 
@@ -166,7 +169,7 @@ def list_cases(request: AgentRequest, filters: Query[CaseFilters], page: Query[P
                ) -> dict[str, Any]:
     """Cases, newest first, matching every filter given."""
     rows = _filtered(Case.objects.filter(case_scope(request.auth))
-                     .select_related("intake", "assignee"), filters)
+                     .select_related("intake", "assignee", "sla_policy"), filters)
     return paginate(rows, page, lambda cases: [conversation_as_dict(c) for c in cases])
 
 

@@ -27,6 +27,7 @@ from casegate.desk.vocabulary import (
     Direction,
     LeadStatus,
     Priority,
+    SlaTarget,
     SuspensionCause,
     SuspensionState,
 )
@@ -60,6 +61,7 @@ if TYPE_CHECKING:  # mypy cannot follow a Literal built at run time
     SuspensionCauseValue = str
     SuspensionStateValue = str
     TriggerEventValue = str
+    SlaTargetValue = str
     ProtocolValue = str
     TlsValue = str
 else:
@@ -74,6 +76,7 @@ else:
     SpamActionValue = _one_of(SpamAction)
     SuspensionCauseValue = _one_of(SuspensionCause)
     SuspensionStateValue = _one_of(SuspensionState)
+    SlaTargetValue = _one_of(SlaTarget)
     TriggerEventValue = _one_of(TriggerEvent)
     ProtocolValue = _one_of(Protocol)
     TlsValue = _one_of(Tls)
@@ -223,6 +226,14 @@ class ConversationOut(Schema):
     created_at: datetime
 
 
+class SlaOut(Schema):
+    policy: str | None = Field(description="the SLA policy that applies")
+    due_at: datetime | None = Field(description="the earliest due time of the targets running")
+    paused_at: datetime | None = Field(description="since when the clock stands still "
+                                                   "(pending, solved, closed)")
+    breached: list[SlaTargetValue]
+
+
 class CaseOut(ConversationOut):
     status: CaseStatusValue
     priority: PriorityValue
@@ -231,6 +242,9 @@ class CaseOut(ConversationOut):
     tags: list[str]
     first_response_due_at: datetime | None
     first_responded_at: datetime | None
+    next_response_due_at: datetime | None
+    resolution_due_at: datetime | None
+    sla: SlaOut
     updated_at: datetime | None
 
 
@@ -425,6 +439,8 @@ class SearchHitOut(Schema):
 
 
 class CaseFilters(ConversationFilters):
+    due_before: DateTime = omittable(description="an SLA target due before this instant "
+                                                 "(with its offset)")
     status: CaseStatusValue = omittable()
     priority: PriorityValue = omittable()
     assignee: Username = omittable(description="the username of the assigned agent")
@@ -800,3 +816,36 @@ class WebhookAttemptOut(Schema):
     error: str
     seconds: float
     outcome: str
+# --- SLA calendars and policies -------------------------------------------------------------
+
+
+class SlaSetIn(Input):
+    calendars: list[dict[str, Any]] = Field(default_factory=list, max_length=1000, description=(
+        "each {name, timezone, hours: {mon: [\"09:00-17:00\"], ...}, holidays: [dates]}"))
+    policies: list[dict[str, Any]] = Field(default_factory=list, max_length=1000, description=(
+        "in the order they are tried, each {name, conditions: {intake, priority, company}, "
+        "calendar, first_response, next_response, resolution, warning}"))
+
+
+class SlaSetOut(Schema):
+    calendars: list[dict[str, Any]]
+    policies: list[dict[str, Any]]
+
+
+class SlaImportOut(Schema):
+    diff: str = Field(description="what changes, as a unified diff of the export")
+    version: int | None = Field(description="the version recorded (none: nothing changed, or "
+                                            "a dry run)")
+    calendars: int
+    policies: int
+
+
+class SlaVersionOut(Schema):
+    version: int
+    at: datetime
+    actor: str
+    summary: str
+
+
+class SlaRollbackIn(Input):
+    version: int = Field(ge=0, le=MAX_ID, description="0: no calendars and no policies")

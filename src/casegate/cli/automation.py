@@ -10,12 +10,18 @@ import argparse
 import json
 import sys
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from casegate.cli.base import Subcommands, add_list, command_group, emit
+from casegate.cli.base import (
+    OptionError,
+    Subcommands,
+    add_list,
+    command_group,
+    emit,
+    read_source,
+)
 from casegate.desk.automation.vocabulary import (
     AUTOMATION_FIELDS,
     ActionKind,
@@ -23,14 +29,9 @@ from casegate.desk.automation.vocabulary import (
     TimeField,
     TriggerEvent,
 )
-from casegate.errors import CasegateError
 
 if TYPE_CHECKING:
     from casegate.desk.automation.rulesets import RuleSet
-
-
-class OptionError(CasegateError):
-    """A command-line option could not be read."""
 
 
 def register(subcommands: Subcommands) -> None:
@@ -195,15 +196,6 @@ def _actions(pairs: list[list[str]], text: str) -> list[dict[str, Any]]:
     return actions
 
 
-def _read(path: str) -> str:
-    if path == "-":
-        return sys.stdin.read()
-    try:
-        return Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise OptionError(f"cannot read {path}: {exc}") from None
-
-
 def _rule_data(args: argparse.Namespace) -> Any:
     if not args.file:
         return {"name": args.name,
@@ -212,7 +204,7 @@ def _rule_data(args: argparse.Namespace) -> Any:
                 "actions": _actions(args.action, args.text),
                 "enabled": not args.disabled, "description": args.description}
     try:
-        data = yaml.safe_load(_read(args.file))
+        data = yaml.safe_load(read_source(args.file))
     except yaml.YAMLError as exc:
         raise OptionError(f"{args.file}: not valid YAML: {exc}") from None
     if args.name and isinstance(data, dict):
@@ -285,7 +277,7 @@ def rules_export(args: argparse.Namespace) -> None:
 
 def rules_import(args: argparse.Namespace) -> None:
     source = "<stdin>" if args.file == "-" else args.file
-    result = _rules(args.kind).import_(_read(args.file), source, dry_run=args.dry_run)
+    result = _rules(args.kind).import_(read_source(args.file), source, dry_run=args.dry_run)
     sys.stdout.write(result.diff or "no change\n")
     if args.dry_run:
         print(f"dry run: {result.rules} {args.kind} checked, nothing changed")

@@ -1,12 +1,16 @@
 """What the command groups share: a command with sub-commands, its ``list`` sub-command,
-and printing rows as columns or as JSON."""
+printing rows as columns or as JSON, and reading a file named by an option."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any, TypeAlias
+
+from casegate.errors import CasegateError
 
 Subcommands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 Handler: TypeAlias = Callable[[argparse.Namespace], None]
@@ -33,3 +37,17 @@ def emit(rows: list[dict[str, Any]], as_json: bool, columns: Iterable[str]) -> N
     columns = list(columns)
     for row in rows:
         print("  ".join(f"{row.get(col)}" for col in columns))
+
+
+class OptionError(CasegateError):
+    """A command-line option could not be read."""
+
+
+def read_source(path: str) -> str:
+    """The text of the file an option names (``-``: standard input)."""
+    if path == "-":
+        return sys.stdin.read()
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise OptionError(f"cannot read {path}: {exc}") from None

@@ -49,7 +49,8 @@ def _register_intake(intake: Subcommands) -> None:
                    help="From of acknowledgements (default: the address the customer used)")
     p.add_argument("--team", default="", help="the team its cases belong to")
     p.add_argument("--first-response-hours", type=int, default=0, metavar="H",
-                   help="SLA: the first agent reply is due H hours after a case opens")
+                   help="add an SLA policy: the first agent reply is due H hours (around "
+                        "the clock) after a case opens; see casegate sla")
     p.set_defaults(func=intake_add)
     add_list(intake, intake_list)
     for action, summary in (("block", "suspend the mail of an address or a whole domain"),

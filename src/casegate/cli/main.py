@@ -29,6 +29,7 @@ from casegate.cli import (
     running,
     service,
     setup,
+    sla,
     users,
     webhooks,
 )
@@ -47,7 +48,7 @@ class Parser(argparse.ArgumentParser):
 
 # The command groups, in the order `casegate --help` lists their commands.
 COMMAND_GROUPS = (setup, running, importing, service, configuration, directory, rules, keys,
-                  desk, automation, webhooks, mailboxes, users, queue, logs, maintenance)
+                  desk, automation, sla, webhooks, mailboxes, users, queue, logs, maintenance)
 
 
 def build_parser() -> Parser:

@@ -29,6 +29,8 @@ from casegate.desk.models import (
     Intake,
     Lead,
     Macro,
+    SlaCalendar,
+    SlaPolicy,
     SuspendedMessage,
     Trigger,
     Webhook,
@@ -41,12 +43,13 @@ from casegate.spool.models import Quarantine
 def register_audited_models() -> None:
     """The API registers its tokens itself (``api/apps.py``)."""
     for model in (Rule, Domain, Account, Group, GroupMember, Transport, Intake, Agent,
-                  BlockedSender, Trigger, Automation, Macro):
+                  BlockedSender, Trigger, Automation, Macro, SlaCalendar, SlaPolicy):
         auditlog.register(model)
     auditlog.register(SigningKey, exclude_fields=["private_key"])
     auditlog.register(Webhook, include_fields=["name", "url", "events"])  # never the secret
     auditlog.register(Case, include_fields=["status", "priority", "assignee", "team", "tags",
-                                            "first_response_due_at", "merged_into"])
+                                            "first_response_due_at", "merged_into",
+                                            "sla_policy"])
     auditlog.register(Lead, include_fields=["status", "converted_by"])
     auditlog.register(Quarantine, include_fields=["state"])
     auditlog.register(SuspendedMessage, include_fields=["state"])
@@ -58,7 +61,7 @@ def register_audited_models() -> None:
 AUDITED_KINDS = ("rule", "domain", "account", "group", "groupmember", "transport", "intake",
                  "ruleversion", "agent", "blockedsender", "signingkey", "apitoken", "case", "lead",
                  "quarantine", "suspendedmessage", "user", "throttle", "trigger", "macro",
-                 "webhook")
+                 "automation", "webhook", "slacalendar", "slapolicy")
 
 
 @dataclass(frozen=True)

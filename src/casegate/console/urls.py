@@ -5,6 +5,7 @@ from casegate.console import (
     admin_views,
     automation_views,
     routing_views,
+    sla_views,
     suspended_views,
     views,
 )
@@ -42,6 +43,9 @@ urlpatterns = [
          name="webhook_attempts"),
     path("webhooks/<int:webhook_id>/<str:action>", automation_views.webhook_change,
          name="webhook_change"),
+    path("sla/", sla_views.sla, name="sla"),
+    path("sla/save", sla_views.sla_save, name="sla_save"),
+    path("sla/versions/<int:number>/rollback", sla_views.sla_rollback, name="sla_rollback"),
     path("trace/", views.trace, name="trace"),
     path("trace/<str:queue_id>/", views.trace_message, name="trace_message"),
     path("audit/", views.audit, name="audit"),

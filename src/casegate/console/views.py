@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from django.contrib import messages
+from django.db.models import F
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -124,8 +125,9 @@ SEARCH_LENGTH = 500
 def cases(request: HttpRequest) -> HttpResponse:
     """A queue of cases; with ``q``, the cases of the queue the search finds, best first."""
     queue = request.GET.get("queue", "all")
+    by_due = request.GET.get("sort") == "due"  # the earliest SLA due time first
     found = (Case.objects.filter(case_scope(request.user)).select_related("intake", "assignee")
-             .order_by("-id"))
+             .order_by(*(F("sla_due_at").asc(nulls_last=True), "-id") if by_due else ("-id",)))
     if queue == "mine":
         found = found.filter(assignee_id=request.user.pk)
     elif queue == "unassigned":
@@ -146,7 +148,8 @@ def cases(request: HttpRequest) -> HttpResponse:
         **(_assignable({}) if can_work else {}), "statuses": CaseStatus.values,
         "can_work": can_work,
         "cases": found[:200], "hits": hits, "searched": bool(text.strip()),
-        "problem": problem, "queue": queue, "queues": QUEUES, "q": text,
+        "problem": problem, "queue": queue, "queues": QUEUES, "q": text, "by_due": by_due,
+        "now": timezone.now(),
         "intakes": Intake.objects.filter(kind=IntakeKind.CASE),
         "intake": request.GET.get("intake")})
 

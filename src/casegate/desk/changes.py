@@ -10,6 +10,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from casegate.desk.models import Case, CaseEvent
+from casegate.desk.sla import clocks
 from casegate.desk.vocabulary import CaseStatus, Priority
 from casegate.errors import CasegateError
 
@@ -65,14 +66,18 @@ def _checked(field_name: str, value: Any) -> Any:
     return value
 
 
-def change_fields(case: Case, actor: str, changes: dict[str, Any]) -> list[CaseEvent]:
+def change_fields(case: Case, actor: str, changes: dict[str, Any],
+                  now: datetime | None = None) -> list[CaseEvent]:
     """Set ``changes`` on ``case`` (not saved); the history of each that alters a value, to
-    be saved with it. ``assignee`` is a user or a username (None unassigns)."""
+    be saved with it. ``assignee`` is a user or a username (None unassigns). A change of
+    status or priority moves the SLA clock too (its :data:`~casegate.desk.sla.clocks.
+    CLOCK_FIELDS` are to be saved with the case)."""
     unknown = set(changes) - set(CASE_FIELDS)
     if unknown:
         raise DeskError(f"a case has no field {', '.join(sorted(unknown))}")
     events = []
-    now = timezone.now()
+    now = now or timezone.now()
+    before_values: dict[str, object] = {}
     for field_name, value in changes.items():
         value = _checked(field_name, value)
         before = getattr(case, field_name)
@@ -80,9 +85,12 @@ def change_fields(case: Case, actor: str, changes: dict[str, Any]) -> list[CaseE
             continue
         events.append(case_event(case, field_name, _display(field_name, before),
                                  _display(field_name, value), actor))
+        before_values[field_name] = before
         setattr(case, field_name, value)
         if field_name in STAMPS:
             setattr(case, STAMPS[field_name], now)
     if events:
         case.updated_at = now
+        if clocks.CLOCK_MOVERS.intersection(before_values):
+            events += clocks.fields_changed(case, before_values, now)
     return events

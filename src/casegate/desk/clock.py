@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from casegate.desk.automation.scheduled import run_automations
+from casegate.desk.sla.alarms import tell_alarms
 from casegate.desk.suspension import remove_expired
 from casegate.desk.webhooks.sending import send_webhooks
 
@@ -26,6 +27,7 @@ class Job:
 
 JOBS: tuple[Job, ...] = (
     Job("suspended-expiry", 3600.0, remove_expired),
+    Job("sla-alarms", 30.0, tell_alarms),
     Job("automations", 300.0, run_automations),
     # starts a round of sending in a thread of its own, so it returns at once
     Job("webhooks", 1.0, send_webhooks),

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from casegate.desk.changes import DeskError, case_event
 from casegate.desk.models import Case, CaseEvent, DeskMessage
+from casegate.desk.sla import clocks
 from casegate.desk.vocabulary import CaseStatus
 
 MAX_MERGED = 50  # cases merged in one go
@@ -80,9 +81,12 @@ def merge(survivor_id: int, merged_ids: list[int], actor: str) -> Case:
         events += [case_event(case, "merged_into", "", number(survivor), actor),
                    case_event(case, "status", case.status, CaseStatus.CLOSED, actor),
                    case_event(survivor, "merged", "", number(case), actor)]
+        before = case.status
         case.merged_into, case.status, case.updated_at = survivor, CaseStatus.CLOSED, now
         case.status_changed_at = now
-        case.save(update_fields=["merged_into", "status", "updated_at", "status_changed_at"])
+        events += clocks.fields_changed(case, {"status": before}, now)
+        case.save(update_fields=["merged_into", "status", "updated_at", "status_changed_at",
+                                 *clocks.CLOCK_FIELDS])
     if tags != set(survivor.tags):
         events.append(case_event(survivor, "tags", ", ".join(survivor.tags),
                                  ", ".join(sorted(tags)), actor))
@@ -104,13 +108,17 @@ def unmerge(case_id: int, actor: str) -> Case:
     if survivor_id is None:
         raise DeskError(f"{number(case)} is not merged into another case")
     DeskMessage.objects.filter(moved_from=case).update(case=case, moved_from=None)
+    before = case.status
     case.merged_into, case.status, case.updated_at = None, CaseStatus.OPEN, timezone.now()
     case.status_changed_at = case.updated_at
-    case.save(update_fields=["merged_into", "status", "updated_at", "status_changed_at"])
+    clock_events = clocks.fields_changed(case, {"status": before}, case.updated_at)
+    case.save(update_fields=["merged_into", "status", "updated_at", "status_changed_at",
+                             *clocks.CLOCK_FIELDS])
     CaseEvent.objects.bulk_create([
         case_event(case, "merged_into", number(survivor_id), "", actor),
         case_event(case, "status", CaseStatus.CLOSED, CaseStatus.OPEN, actor),
         case_event(Case(pk=survivor_id), "unmerged", number(case), "", actor),
+        *clock_events,
     ])
     return case
 

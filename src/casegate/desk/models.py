@@ -50,8 +50,6 @@ class Intake(models.Model):
                   "customer wrote to)")
     team = models.CharField(max_length=100, blank=True, default="",
                             help_text="the team new cases of this intake belong to")
-    first_response_hours = models.PositiveIntegerField(
-        default=0, help_text="SLA: hours until the first agent reply is due (0: none)")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -141,6 +139,18 @@ class Case(Conversation):
     tags = models.JSONField(default=list, blank=True)
     first_response_due_at = models.DateTimeField(null=True, blank=True)
     first_responded_at = models.DateTimeField(null=True, blank=True)
+    # The SLA clock (see casegate.desk.sla.clocks): the policy that applies, each target's
+    # due time, when the clock stopped (pending), the earliest due time of the targets
+    # running, the next instant the clock job looks at the case, and the warnings and
+    # breaches fired (``first_response:breach``).
+    sla_policy = models.ForeignKey("SlaPolicy", null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+    next_response_due_at = models.DateTimeField(null=True, blank=True)
+    resolution_due_at = models.DateTimeField(null=True, blank=True)
+    sla_paused_at = models.DateTimeField(null=True, blank=True)
+    sla_due_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    sla_alarm_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    sla_fired = models.JSONField(default=list, blank=True)
     follows = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL,
                                 related_name="followups",
                                 help_text="the closed case this one continues")
@@ -519,3 +529,61 @@ class WebhookAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"webhook attempt {self.delivery_id} at {self.at}"
+
+
+class SlaCalendar(models.Model):
+    """Business hours: a time zone, the ranges of each weekday (``{"mon": ["09:00-17:00"]}``)
+    and holidays (ISO dates), checked by :func:`casegate.desk.sla.rules.check_calendar`."""
+
+    name = models.CharField(max_length=200, unique=True)
+    timezone = models.CharField(max_length=64)
+    hours = models.JSONField(default=dict)
+    holidays = models.JSONField(default=list)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"calendar {self.name}"
+
+
+class SlaPolicy(models.Model):
+    """Service-level targets for the cases its conditions pick (the first policy in order
+    that matches a case applies), counted in its calendar's business time (none: around
+    the clock); checked by :func:`casegate.desk.sla.rules.check_policy`."""
+
+    name = models.CharField(max_length=200, unique=True)
+    position = models.PositiveIntegerField(help_text="1 is tried first")
+    conditions = models.JSONField(default=dict, help_text="intake, priority, company: lists")
+    calendar = models.ForeignKey(SlaCalendar, null=True, blank=True, on_delete=models.PROTECT,
+                                 related_name="policies")
+    first_response_minutes = models.PositiveIntegerField(null=True, blank=True)
+    next_response_minutes = models.PositiveIntegerField(null=True, blank=True)
+    resolution_minutes = models.PositiveIntegerField(null=True, blank=True)
+    warning = models.CharField(max_length=10, default="80%",
+                               help_text="80%: when 80% of a target's time is used; 30m: "
+                                         "30 minutes before it is due")
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return f"SLA policy {self.name}"
+
+
+class SlaVersion(models.Model):
+    """One change to the SLA calendars and policies, with both sets as they were after it,
+    so any version can be restored."""
+
+    number = models.BigAutoField(primary_key=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    actor = models.CharField(max_length=200, blank=True, default="")
+    summary = models.CharField(max_length=500)
+    calendars = models.JSONField(default=list)
+    policies = models.JSONField(default=list)
+
+    class Meta:
+        ordering = ["-number"]
+
+    def __str__(self) -> str:
+        return f"SLA version {self.number}: {self.summary}"

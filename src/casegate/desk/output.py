@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from casegate.desk.models import Attachment, Case, DeskMessage, Lead
+from casegate.desk.sla import clocks
 from casegate.desk.vocabulary import Direction, IntakeKind, ReplyDelivery
 from casegate.spool.models import Delivery
 from casegate.spool.vocabulary import FINAL_FAILURES, DeliveryState
@@ -94,6 +95,14 @@ def attachment_as_dict(a: Attachment) -> dict[str, Any]:
             "problem": a.problem or None, "sha256": a.blob_id, "stored": a.blob_id is not None}
 
 
+def sla_as_dict(case: Case) -> dict[str, Any]:
+    """The case's SLA clock: its policy, the earliest due time running, since when it stands
+    still, the targets breached."""
+    return {"policy": case.sla_policy.name if case.sla_policy_id and case.sla_policy else None,
+            "due_at": _iso(case.sla_due_at), "paused_at": _iso(case.sla_paused_at),
+            "breached": clocks.breached(case)}
+
+
 def conversation_as_dict(conversation: Case | Lead) -> dict[str, Any]:
     common = {
         "id": conversation.pk,
@@ -115,6 +124,9 @@ def conversation_as_dict(conversation: Case | Lead) -> dict[str, Any]:
             "tags": conversation.tags,
             "first_response_due_at": _iso(conversation.first_response_due_at),
             "first_responded_at": _iso(conversation.first_responded_at),
+            "next_response_due_at": _iso(conversation.next_response_due_at),
+            "resolution_due_at": _iso(conversation.resolution_due_at),
+            "sla": sla_as_dict(conversation),
             "updated_at": _iso(conversation.updated_at),
         })
     return common

@@ -24,6 +24,7 @@ from casegate.desk.automation.vocabulary import TriggerEvent
 from casegate.desk.models import Case, CaseEvent, DeskMessage, Lead
 from casegate.desk.outgoing import about, from_address, reply_subject, tag_of
 from casegate.desk.services import DeskError
+from casegate.desk.sla import clocks
 from casegate.desk.vocabulary import CaseStatus, Direction, IntakeKind, ReplyDelivery
 from casegate.directory.addresses import domain_of
 from casegate.routing.engine import RoutingTable
@@ -102,9 +103,9 @@ def _first_response(case: Case, reply: DeskMessage) -> None:
         case.status = CaseStatus.OPEN
         case.status_changed_at = now
         changed += ["status", "status_changed_at"]
-    if changed:
-        case.updated_at = now
-        case.save(update_fields=[*changed, "updated_at"])
+    clocks.agent_replied(case, now)
+    case.updated_at = now
+    case.save(update_fields=[*changed, "updated_at", *clocks.CLOCK_FIELDS])
 
 
 class ReplyCollision(DeskError):

@@ -15,8 +15,9 @@ from casegate.access import AGENT
 from casegate.config import get_config
 from casegate.desk.automation.engine import run_after_change
 from casegate.desk.automation.vocabulary import TriggerEvent
-from casegate.desk.changes import DeskError, change_fields
+from casegate.desk.changes import CASE_FIELDS, DeskError, change_fields
 from casegate.desk.models import Agent, Case, CaseEvent, Company, Contact, Intake, Lead
+from casegate.desk.sla.policies import add_policy, intake_policy
 from casegate.desk.vocabulary import FINISHED_LEAD_STATUSES, IntakeKind, LeadStatus
 from casegate.directory.addresses import InvalidAddress, normalize_address, normalize_domain
 from casegate.directory.claims import owner_of
@@ -35,6 +36,8 @@ def random_intake_address(kind: str, domain: str) -> str:
 def add_intake(kind: str, address: str | None = None, name: str = "",
                domain: str | None = None, acknowledge: bool = False,
                reply_from: str = "", team: str = "", first_response_hours: int = 0) -> Intake:
+    """A new intake; ``first_response_hours`` adds an SLA policy for its cases (last in
+    order, around the clock)."""
     if kind not in (Intake.CASE, Intake.LEAD):
         raise DeskError(f"the intake kind must be case or lead, not {kind!r}")
     try:
@@ -51,10 +54,12 @@ def add_intake(kind: str, address: str | None = None, name: str = "",
         raise DeskError(f"{normalized} is already {owner}")
     if first_response_hours < 0:
         raise DeskError("the first-response time is a number of hours, 0 or more")
-    return Intake.objects.create(address=normalized, kind=kind, name=name,
-                                 acknowledge=acknowledge, reply_from=reply_from,
-                                 team=team.strip()[:100],
-                                 first_response_hours=first_response_hours)
+    intake = Intake.objects.create(address=normalized, kind=kind, name=name,
+                                   acknowledge=acknowledge, reply_from=reply_from,
+                                   team=team.strip()[:100])
+    if first_response_hours and kind == Intake.CASE:
+        add_policy(intake_policy(normalized, first_response_hours))
+    return intake
 
 
 @transaction.atomic
@@ -113,7 +118,7 @@ def update_case(case_id: int, actor: str, **changes: Any) -> Case:
         case.save()
         CaseEvent.objects.bulk_create(events)
         run_after_change(case, TriggerEvent.FIELD_CHANGED,
-                         changed=frozenset(event.field for event in events))
+                         changed=frozenset(e.field for e in events) & frozenset(CASE_FIELDS))
     return case
 
 

@@ -94,3 +94,24 @@ class WebhookAttemptOutcome(models.TextChoices):
     RETRY = "retry", "to be retried"
     GAVE_UP = "gave_up", "given up"
     TEST = "test", "test"
+
+
+class SlaTarget(models.TextChoices):
+    """What a service level times: from a new case to the first agent reply, from a
+    customer's reply to the next agent reply, from a new case to its solving."""
+
+    FIRST_RESPONSE = "first_response", "first response"
+    NEXT_RESPONSE = "next_response", "next response"
+    RESOLUTION = "resolution", "resolution"
+
+
+class SlaStage(models.TextChoices):
+    """What the SLA clock tells of a target: its due time is near, or has passed."""
+
+    WARNING = "warning", "warning"
+    BREACH = "breach", "breach"
+
+
+# While a case is in one of these statuses its SLA clock stands still: pending waits on the
+# customer, solved and closed on nothing (a solved case that reopens goes on from there).
+SLA_PAUSED_STATUSES = (CaseStatus.PENDING, CaseStatus.SOLVED, CaseStatus.CLOSED)

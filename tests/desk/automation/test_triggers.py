@@ -31,7 +31,7 @@ def simple(name: str, team: str = "Billing") -> dict[str, object]:
 
 
 @pytest.mark.parametrize(("trigger", "problem"), [
-    ({"name": "x", "events": ["sla_breached"], "actions": [{"team": "a"}]}, "an event is one"),
+    ({"name": "x", "events": ["ticket_created"], "actions": [{"team": "a"}]}, "an event is one"),
     ({"name": "x", "events": ["case_created"], "actions": []}, "at least one action"),
     ({"name": "x", "events": ["case_created"], "actions": [{"status": "gone"}]},
      "a status is one of"),

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 
 from casegate.desk.filing.conversations import open_conversation, save_new_conversations
+from casegate.desk.filing.sla import start_clocks
 from casegate.desk.models import Case, Intake, Lead
 from casegate.desk.services import add_intake
 from tests.desk.filing.batches import arrival, batch_of
@@ -29,9 +30,13 @@ def test_an_arrival_without_a_conversation_opens_a_case_on_its_intakes_terms(
     assert isinstance(case, Case) and item.created and case.pk is None
     assert (case.subject, case.requester, case.requester_name, case.team, case.follows) == (
         "Panel dark", "bo@acme.example", "Bo", "Tier 1", closed)
-    assert case.first_response_due_at - case.created_at == timedelta(hours=4)
     assert batch.found["<new@acme.example>"] is case  # later arrivals can answer it
 
+    start_clocks(batch)  # the intake's first-response hours are a policy of its own
+    assert case.first_response_due_at - batch.now == timedelta(hours=4)
+    assert [(e.field, e.after, e.actor) for e in batch.events] == [
+        ("sla", "First response at help@desk.example",
+         "sla:First response at help@desk.example")]
     save_new_conversations(batch)
     assert Case.objects.get(follows=closed).pk == case.pk
 

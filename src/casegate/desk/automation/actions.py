@@ -25,7 +25,7 @@ from casegate.config import get_config
 from casegate.desk.automation.facts import EventMessage
 from casegate.desk.automation.rules import fill_placeholders
 from casegate.desk.automation.vocabulary import ActionKind, NotifyTarget
-from casegate.desk.changes import STAMPS, DeskError, case_event, change_fields
+from casegate.desk.changes import CASE_FIELDS, STAMPS, DeskError, case_event, change_fields
 from casegate.desk.models import (
     Agent,
     Case,
@@ -36,6 +36,7 @@ from casegate.desk.models import (
     WebhookCall,
 )
 from casegate.desk.outgoing import about, reply_subject, tag_of
+from casegate.desk.sla.clocks import CLOCK_FIELDS, CLOCK_MOVERS
 from casegate.desk.vocabulary import CaseStatus, Direction
 from casegate.desk.webhooks.outbox import event_body, webhook_call
 from casegate.routing.engine import RoutingTable
@@ -111,7 +112,8 @@ class Deferred:
         """One update for each set of values (the same trigger gives many cases the same
         ones), where Django's ``bulk_update`` spends milliseconds building expressions."""
         attnames = {f.name: f.attname for f in Case._meta.concrete_fields}
-        columns = sorted(attnames[name] for name in self.fields)
+        fields = self.fields | set(CLOCK_FIELDS) if CLOCK_MOVERS & self.fields else self.fields
+        columns = sorted(attnames[name] for name in fields)
         alike: dict[str, list[Case]] = {}
         for case in self.cases.values():
             values = json.dumps([getattr(case, column) for column in columns], default=str)
@@ -198,7 +200,8 @@ class Acting:
             return
         for event in events:
             self.done.append(f"{event.field}: {event.before or '-'} -> {event.after or '-'}")
-            self.changed.add(event.field)
+            if event.field in CASE_FIELDS:
+                self.changed.add(event.field)
         self.events += events
 
     def _assign(self, user: Any) -> None:

@@ -38,12 +38,11 @@ from casegate.desk.automation.vocabulary import (
     TimeOperator,
     TriggerEvent,
 )
+from casegate.desk.rule_files import LINE_KEY
 from casegate.desk.vocabulary import CaseStatus, Priority
 from casegate.directory.addresses import InvalidAddress, normalize_address
 from casegate.errors import CasegateError
 
-# Where YAML import notes each mapping's line; checks ignore it.
-LINE_KEY = "__line__"
 _PLACEHOLDER = re.compile(r"\{\{\s*([a-z_.]+)\s*\}\}")
 _LIST_OPERATORS = (Operator.IS, Operator.IS_NOT, Operator.INCLUDES, Operator.EXCLUDES)
 _BOOLEAN_FIELDS = (ConditionField.SPAM,)

@@ -2,7 +2,7 @@
 conditions read and how they compare, the hours an automation's conditions count, and what
 actions do.
 
-A later kind of event (an SLA warning, a webhook's answer) is one more member of
+A later kind of event (a webhook's answer) is one more member of
 :class:`TriggerEvent` that something fires; a new action is one more member of
 :class:`ActionKind` with its checker in :mod:`casegate.desk.automation.rules` and its
 effect in :mod:`casegate.desk.automation.actions`.
@@ -21,6 +21,8 @@ class TriggerEvent(models.TextChoices):
     AGENT_REPLIED = "agent_replied", "agent replied"
     NOTE_ADDED = "note_added", "note added"
     FIELD_CHANGED = "field_changed", "field changed"
+    SLA_WARNING = "sla_warning", "an SLA target is nearly due"
+    SLA_BREACHED = "sla_breached", "an SLA target is overdue"
 
 
 class ConditionField(models.TextChoices):
@@ -38,7 +40,7 @@ class ConditionField(models.TextChoices):
     STATUS = "status", "status"
     TEAM = "team", "team"
     ASSIGNEE = "assignee", "the assignee's user name"
-    CHANGED = "changed", "the fields the event changed"
+    CHANGED = "changed", "the fields the event changed (SLA events: the target)"
     SPF = "spf", "SPF's result at the gateway"
     DKIM = "dkim", "DKIM's result at the gateway"
     DMARC = "dmarc", "DMARC's result at the gateway"

@@ -24,6 +24,7 @@ from casegate.desk.filing.messages import record_history, store_messages
 from casegate.desk.filing.prefetch import prefetch
 from casegate.desk.filing.reopen import reopen_or_follow_up
 from casegate.desk.filing.repeats import skip_repeats
+from casegate.desk.filing.sla import start_clocks, start_next_responses
 from casegate.desk.filing.suspension import suspend_noise
 from casegate.desk.filing.threads import find_conversation
 from casegate.desk.filing.triggers import run_case_triggers
@@ -40,8 +41,10 @@ STEPS: tuple[Step, ...] = (
         open_conversation,         # none: a new case or lead
     ),
     add_contacts,                  # every sender of filed mail is a contact, with its company
+    start_clocks,                  # new cases: the SLA policy that applies, the due times
     save_new_conversations,
     store_messages,                # with raw bytes and attachments
+    start_next_responses,          # a customer's reply after an agent's: next response due
     record_history,
     run_case_triggers,             # the triggers of each case's event, and their changes
     acknowledge,                   # new cases, when the intake acknowledges

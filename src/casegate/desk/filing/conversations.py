@@ -3,7 +3,6 @@ none, opened in turn and saved together."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from casegate.desk.arrivals import Filed
@@ -39,11 +38,8 @@ def _new_conversation(batch: Batch, item: Filed) -> Case | Lead:
     if arrival.kind == Intake.LEAD:
         return Lead(**common)
     test = is_signed_test(arrival.mail.message_id)  # casegate verify's: nobody answers it
-    # Old mail was answered, or not, before it came here: it owes no first response.
-    hours = 0 if test or arrival.quiet else arrival.intake.first_response_hours
     return Case(**common, follows=item.follows, team=arrival.intake.team,
-                tags=[TEST_TAG] if test else [],
-                first_response_due_at=batch.now + timedelta(hours=hours) if hours else None)
+                tags=[TEST_TAG] if test else [])
 
 
 def save_new_conversations(batch: Batch) -> None:

@@ -7,6 +7,7 @@ from casegate.desk.arrivals import Filed
 from casegate.desk.changes import case_event
 from casegate.desk.filing.batch import Batch
 from casegate.desk.models import Case
+from casegate.desk.sla import clocks
 from casegate.desk.vocabulary import CaseStatus
 
 
@@ -20,8 +21,11 @@ def reopen_or_follow_up(batch: Batch, item: Filed) -> None:
         item.conversation, item.follows = None, case
     elif (case.status in (CaseStatus.SOLVED, CaseStatus.PENDING)
           and not item.arrival.mail.automated):
-        batch.events.append(case_event(case, "status", case.status, CaseStatus.OPEN,
+        before = case.status
+        batch.events.append(case_event(case, "status", before, CaseStatus.OPEN,
                                        item.arrival.mail.sender))
         case.status = CaseStatus.OPEN
         case.updated_at = case.status_changed_at = batch.now
-        case.save(update_fields=["status", "updated_at", "status_changed_at"])
+        batch.events += clocks.fields_changed(case, {"status": before}, batch.now)
+        case.save(update_fields=["status", "updated_at", "status_changed_at",
+                                 *clocks.CLOCK_FIELDS])

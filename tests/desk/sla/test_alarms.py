@@ -1,0 +1,61 @@
+"""The clock job run by several workers at once tells each warning and breach once.
+
+Several workers share one PostgreSQL; on SQLite (one worker) the workers take turns."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.db import connection
+
+from casegate.desk.automation.triggers import add_trigger
+from casegate.desk.models import Case, CaseEvent, Intake, SlaCalendar
+from casegate.desk.sla import alarms
+from casegate.desk.sla.alarms import tell_alarms
+from casegate.desk.sla.clocks import current_policies, start
+from casegate.desk.sla.policies import add_policy
+
+PARIS = ZoneInfo("Europe/Paris")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_workers_running_the_job_at_once_tell_each_breach_once(
+        intake: Intake, office: SlaCalendar, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(alarms, "BATCH", 7)  # a run reads its cases a few at a time
+    add_policy({"name": "Office hours", "calendar": "Paris office", "first_response": "2h",
+                "warning": "0%"})
+    add_trigger({"name": "Tag late", "events": ["sla_breached"],
+                 "actions": [{"add_tags": ["late"]}]})
+    opened = datetime(2026, 1, 9, 16, 30, tzinfo=PARIS)
+    cases = []
+    for n in range(20):
+        case = Case(intake=intake, subject=f"Case {n}", created_at=opened, received_at=opened)
+        start(case, opened, current_policies())
+        cases.append(case)
+    Case.objects.bulk_create(cases)
+    told: list[int] = []
+    failed: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            told.append(tell_alarms(datetime(2026, 1, 12, 11, tzinfo=PARIS)))
+        except BaseException as exc:  # a worker's failure fails the test
+            failed.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(3)]
+    at_once = connection.vendor != "sqlite"  # the test's SQLite database is one connection's
+    for thread in threads:
+        thread.start()
+        if not at_once:
+            thread.join()
+    for thread in threads:
+        thread.join()
+    assert not failed and sum(told) == 20
+    assert all(tags == ["late"] for tags in Case.objects.values_list("tags", flat=True))
+    assert CaseEvent.objects.filter(field="sla", after="first response breach").count() == 20
+    assert CaseEvent.objects.filter(field="tags", actor="trigger:Tag late").count() == 20

@@ -1,0 +1,190 @@
+"""Each case's SLA clock: the policy that applies, its due times in business time, the clock
+standing still while the case is pending, and the warnings and breaches the clock job
+tells the triggers, once each."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.utils import timezone
+
+from casegate.desk.automation.triggers import add_trigger
+from casegate.desk.changes import change_fields
+from casegate.desk.filing import file_batch
+from casegate.desk.models import Case, CaseEvent, Company, Contact, Intake, SlaCalendar
+from casegate.desk.replies import post_reply
+from casegate.desk.services import add_agent, update_case
+from casegate.desk.sla.alarms import tell_alarms
+from casegate.desk.sla.clocks import current_policies, start
+from casegate.desk.sla.policies import add_policy
+from casegate.routing.snapshot import load_table
+from tests.desk.filing.batches import HOSTNAME, arrival
+from tests.mails import mail
+
+pytestmark = pytest.mark.django_db
+
+PARIS = ZoneInfo("Europe/Paris")
+
+
+def paris(*parts: int) -> datetime:
+    return datetime(*parts, tzinfo=PARIS)  # type: ignore[misc]
+
+
+def open_case(intake: Intake, at: datetime, **fields: object) -> Case:
+    """A case opened at ``at``, its clock started as filing starts it."""
+    case = Case(intake=intake, subject="Panel dark", requester="dana@example.net",
+                created_at=at, received_at=at, **fields)
+    event = start(case, at, current_policies())
+    case.save()
+    if event is not None:
+        event.save()
+    return case
+
+
+def set_status(case: Case, status: str, at: datetime) -> None:
+    events = change_fields(case, "ann", {"status": status}, now=at)
+    case.save()
+    CaseEvent.objects.bulk_create(events)
+
+
+@pytest.fixture
+def office_hours(intake: Intake, office: SlaCalendar) -> None:
+    add_policy({"name": "Office hours", "calendar": "Paris office", "first_response": "2h",
+                "resolution": "16h"})
+
+
+@pytest.mark.parametrize(("opened", "due"), [
+    (paris(2026, 1, 9, 16, 30), paris(2026, 1, 12, 10, 30)),
+    (paris(2026, 3, 27, 16, 30), paris(2026, 3, 30, 10, 30)),  # summer time begins Sunday
+    (paris(2026, 4, 3, 16, 30), paris(2026, 4, 7, 10, 30)),    # Easter Monday is a holiday
+])
+def test_a_case_opened_friday_afternoon_is_due_after_the_weekend(
+        intake: Intake, office_hours: None, opened: datetime, due: datetime) -> None:
+    case = open_case(intake, opened)
+    case.refresh_from_db()
+    assert case.first_response_due_at == due == case.sla_due_at
+    assert case.resolution_due_at == (due + timedelta(days=1)).replace(hour=16)  # 16h
+    assert case.sla_alarm_at == due - timedelta(minutes=24)  # 80% of two hours used
+    assert [(e.field, e.after, e.actor) for e in CaseEvent.objects.filter(case=case)] == [
+        ("sla", "Office hours", "sla:Office hours")]
+
+
+def test_pending_stops_the_clock_and_the_due_time_moves_by_the_business_time_it_stood(
+        intake: Intake, office_hours: None) -> None:
+    case = open_case(intake, paris(2026, 1, 9, 16, 30))
+    set_status(case, "pending", paris(2026, 1, 9, 16, 45))
+    case.refresh_from_db()
+    assert case.sla_paused_at == paris(2026, 1, 9, 16, 45)
+    assert case.sla_due_at is None and case.sla_alarm_at is None
+    set_status(case, "open", paris(2026, 1, 12, 9, 30))  # 15 + 30 business minutes later
+    case.refresh_from_db()
+    assert case.sla_paused_at is None
+    assert case.first_response_due_at == paris(2026, 1, 12, 11, 15)
+    set_status(case, "pending", paris(2026, 1, 12, 10))
+    set_status(case, "open", paris(2026, 1, 12, 12))
+    case.refresh_from_db()
+    assert case.first_response_due_at == paris(2026, 1, 12, 13, 15) == case.sla_due_at
+
+
+def test_a_warning_and_a_breach_are_told_to_the_triggers_once_each(
+        intake: Intake, office_hours: None) -> None:
+    for event, tag in (("sla_warning", "nearly-late"), ("sla_breached", "late")):
+        add_trigger({"name": f"Tag {tag}", "events": [event],
+                     "conditions": {"all": [{"field": "changed", "includes": "first_response"}]},
+                     "actions": [{"add_tags": [tag]}]})
+    case = open_case(intake, paris(2026, 1, 9, 16, 30))
+    assert tell_alarms(paris(2026, 1, 12, 10)) == 0
+    assert tell_alarms(paris(2026, 1, 12, 10, 10)) == 1  # 10:06, 80% of the time used
+    assert tell_alarms(paris(2026, 1, 12, 10, 10)) == 0
+    case.refresh_from_db()
+    assert case.tags == ["nearly-late"] and case.sla_fired == ["first_response:warning"]
+    assert case.sla_alarm_at == paris(2026, 1, 12, 10, 30)
+    for _ in range(2):
+        tell_alarms(paris(2026, 1, 12, 10, 31))
+    case.refresh_from_db()
+    assert case.tags == ["late", "nearly-late"]
+    assert case.sla_fired == ["first_response:warning", "first_response:breach"]
+    assert [(e.field, e.after, e.actor) for e in CaseEvent.objects.filter(case=case)] == [
+        ("sla", "Office hours", "sla:Office hours"),
+        ("sla", "first response warning", "sla:Office hours"),
+        ("tags", "nearly-late", "trigger:Tag nearly-late"),
+        ("sla", "first response breach", "sla:Office hours"),
+        ("tags", "late, nearly-late", "trigger:Tag late")]
+    # the resolution's own warning comes later, and the clock stands still while pending
+    set_status(case, "pending", paris(2026, 1, 12, 11))
+    assert tell_alarms(paris(2026, 1, 30)) == 0
+
+
+def test_the_first_policy_whose_conditions_hold_applies(intake: Intake, office: SlaCalendar
+                                                         ) -> None:
+    add_policy({"name": "Urgent at Acme", "first_response": "30m",
+                "conditions": {"priority": ["urgent", "high"], "company": "acme.example"}})
+    add_policy({"name": "Everyone else", "first_response": "8h", "calendar": "Paris office",
+                "conditions": {"intake": "help@desk.example"}})
+    acme = Contact.objects.create(
+        address="bo@acme.example", company=Company.objects.create(domain="acme.example"))
+    at = paris(2026, 1, 12, 9)
+    urgent = open_case(intake, at, priority="urgent", contact=acme)
+    normal = open_case(intake, at, contact=acme)
+    elsewhere = open_case(intake, at, priority="urgent")
+    assert urgent.sla_policy is not None and urgent.sla_policy.name == "Urgent at Acme"
+    assert urgent.first_response_due_at == at + timedelta(minutes=30)
+    assert normal.sla_policy is not None and normal.sla_policy.name == "Everyone else"
+    assert elsewhere.sla_policy == normal.sla_policy
+    assert normal.first_response_due_at == paris(2026, 1, 12, 17)
+    update_case(normal.pk, "ann", priority="high")  # chosen again, from the case's creation
+    normal.refresh_from_db()
+    assert normal.sla_policy == urgent.sla_policy
+    assert normal.first_response_due_at == at + timedelta(minutes=30)
+    assert CaseEvent.objects.filter(case=normal, field="sla").last().before == "Everyone else"
+
+
+def test_filing_replies_and_status_move_the_clock(intake: Intake) -> None:
+    add_policy({"name": "Around the clock", "first_response": "4h", "next_response": "1h",
+                "resolution": "24h", "warning": "15m"})
+    agent = add_agent("ann@agents.example", "Ann Agent", "ann")
+    raw, message_id = mail(subject="Panel dark", message_id="<first@example.net>")
+    [item] = file_batch([arrival(intake, raw)], load_table(), HOSTNAME).filed
+    case = Case.objects.get(pk=item.conversation.pk)  # type: ignore[union-attr]
+    opened = case.created_at
+    assert case.first_response_due_at == opened + timedelta(hours=4)
+    assert case.sla_alarm_at == opened + timedelta(hours=3, minutes=45)
+    post_reply("case", case.pk, agent.user, "Looking into it.")
+    case.refresh_from_db()
+    assert case.first_responded_at and case.sla_due_at == opened + timedelta(hours=24)
+    answer, _ = mail(subject="Re: Panel dark", headers={"In-Reply-To": message_id,
+                                                         "References": message_id})
+    file_batch([arrival(intake, answer)], load_table(), HOSTNAME)
+    case.refresh_from_db()
+    assert case.next_response_due_at is not None
+    assert case.next_response_due_at - timezone.now() < timedelta(hours=1)
+    assert case.sla_due_at == case.next_response_due_at
+    post_reply("case", case.pk, agent.user, "Fixed.")
+    case.refresh_from_db()
+    assert case.next_response_due_at is None
+    update_case(case.pk, "ann", status="solved")
+    case.refresh_from_db()
+    assert case.sla_paused_at and case.sla_due_at is None and case.sla_alarm_at is None
+
+
+def test_a_trigger_raising_the_priority_of_a_new_case_chooses_its_policy_again(
+        intake: Intake) -> None:
+    add_policy({"name": "Urgent", "conditions": {"priority": "urgent"},
+                "first_response": "30m"})
+    add_policy({"name": "Everyone", "first_response": "8h"})
+    add_trigger({"name": "Outages are urgent", "events": ["case_created"],
+                 "conditions": {"all": [{"field": "subject", "contains": "outage"}]},
+                 "actions": [{"priority": "urgent"}]})
+    batch = file_batch([arrival(intake, mail(subject="Outage in Lyon")[0]),
+                        arrival(intake, mail(subject="A question")[0])], load_table(), HOSTNAME)
+    outage, question = (Case.objects.select_related("sla_policy").get(pk=item.conversation.pk)
+                        for item in batch.filed)  # type: ignore[union-attr]
+    assert outage.sla_policy is not None and outage.sla_policy.name == "Urgent"
+    assert outage.first_response_due_at == batch.now + timedelta(minutes=30)
+    assert outage.sla_alarm_at == batch.now + timedelta(minutes=24)
+    assert question.sla_policy is not None and question.sla_policy.name == "Everyone"
+    assert [(e.before, e.after, e.actor) for e in CaseEvent.objects.filter(
+        case=outage, field="sla")] == [("", "Everyone", "sla:Everyone"),
+                                        ("Everyone", "Urgent", "sla:Urgent")]
