@@ -1,5 +1,5 @@
 """The words the desk stores: intake kinds, case and lead statuses, priorities, directions,
-why and how mail is suspended.
+why and how mail is suspended, satisfaction ratings, the texts an intake writes.
 
 Free of models so the command line can offer them as choices before Django is set up.
 """
@@ -76,3 +76,25 @@ class SuspensionState(models.TextChoices):
     SUSPENDED = "suspended", "suspended"
     RECOVERED = "recovered", "recovered"
     DELETED = "deleted", "deleted"
+
+
+class Rating(models.TextChoices):
+    """A requester's answer to a satisfaction survey."""
+
+    GOOD = "good", "good"
+    BAD = "bad", "bad"
+
+
+class DeskText(models.TextChoices):
+    """The desk's own mail whose text an intake may write per language."""
+
+    ACKNOWLEDGEMENT = "acknowledgement", "acknowledgement"
+    SURVEY = "survey", "satisfaction survey"
+
+
+class ReportDimension(models.TextChoices):
+    """What a report groups cases by."""
+
+    TEAM = "team", "team"
+    AGENT = "agent", "agent"
+    INTAKE = "intake", "intake"
