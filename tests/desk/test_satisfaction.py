@@ -183,7 +183,7 @@ def test_one_survey_a_case_in_the_requesters_language_in_the_intakes_words(
     assert Survey.objects.filter(case=case).count() == 1
     assert DeskMessage.objects.filter(case=case, direction=Direction.AUTOMATIC).count() == 1
     page = Client().get(link_of(sent)).content.decode()
-    assert 'lang="fr"' in page
+    assert 'lang="fr"' in page and "Comment évaluez-vous" in page
 
 
 def survey_mail_any(case: Case) -> MailMessage:

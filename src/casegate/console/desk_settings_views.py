@@ -64,7 +64,7 @@ def intake_change(request: HttpRequest, intake_id: int, what: str) -> HttpRespon
 @require("work_cases")
 def signature(request: HttpRequest) -> HttpResponse:
     """The signed-in agent's own signature."""
-    agent = Agent.objects.filter(user_id=request.user.pk).first()
+    agent = Agent.objects.filter(user__username=request.user.get_username()).first()
     if request.method == "POST" and agent is not None:
         try:
             set_agent_signature(request.user.get_username(), request.POST.get("signature", ""))
