@@ -61,8 +61,8 @@ def answer_survey(case_id: int, token: str, rating: str, comment: str = "") -> S
     found = find_survey(case_id, token)
     if found is None:
         raise DeskError("this survey link is not valid")
-    survey = Survey.objects.select_for_update().select_related("case", "case__intake",
-                                                               "case__assignee").get(pk=found.pk)
+    survey = (Survey.objects.select_for_update(of=("self",))
+              .select_related("case", "case__intake", "case__assignee").get(pk=found.pk))
     now = timezone.now()
     closes = can_change_until(survey)
     if closes is not None and now > closes:
