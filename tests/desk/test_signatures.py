@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from casegate.desk.automation.macros import add_macro, apply_macro
 from casegate.desk.changes import DeskError
-from casegate.desk.models import Case, DeskMessage, Intake
+from casegate.desk.models import Case, DeskMessage
 from casegate.desk.replies import post_reply, send
 from casegate.desk.services import add_agent, add_intake, configure_intake
 from casegate.desk.signatures import set_agent_signature
