@@ -3,29 +3,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from django.utils import timezone
 
-from casegate.cli.main import main
 from casegate.desk.models import Case, DeskMessage, Intake
 from casegate.desk.services import add_agent
 from casegate.desk.vocabulary import Direction
+from tests.cli.test_automation import blobs_in_database, run  # noqa: F401 (a fixture)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("blobs_in_database")]
-
-
-@pytest.fixture
-def blobs_in_database(setting: Callable[..., None]) -> None:
-    setting("CASEGATE_BLOB_STORE", "database")
-
-
-def run(capsys: pytest.CaptureFixture[str], *words: str) -> tuple[int, str, str]:
-    code = main(list(words))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_survey_signatures_and_texts_from_the_command_line(
