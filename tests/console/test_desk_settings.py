@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable
 
 import pytest
+from auditlog.models import LogEntry
 from django.test import Client
 from django.utils import timezone
 
@@ -102,6 +103,8 @@ def test_the_mail_settings_administrator_sets_an_intakes_survey_signature_and_te
                                "body": "Merci ! {{survey.link}}", "csrfmiddlewaretoken": token})
     assert IntakeText.objects.get(intake=intake, kind="survey", language="fr").subject \
         == "Votre avis"
+    assert LogEntry.objects.filter(content_type__model="intaketext",
+                                   actor__username="mail-settings-administrator").exists()
     refused = admin.post(f"{path}text", {"kind": "acknowledgement", "language": "en",
                                          "body": "Hi {{case.nope}}",
                                          "csrfmiddlewaretoken": token}, follow=True)

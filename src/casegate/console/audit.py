@@ -25,6 +25,7 @@ from casegate.desk.models import (
     BlockedSender,
     Case,
     Intake,
+    IntakeText,
     Lead,
     Macro,
     SuspendedMessage,
@@ -37,8 +38,8 @@ from casegate.spool.models import Quarantine
 
 def register_audited_models() -> None:
     """The API registers its tokens itself (``api/apps.py``)."""
-    for model in (Rule, Domain, Account, Group, GroupMember, Transport, Intake, Agent,
-                  BlockedSender, Trigger, Macro):
+    for model in (Rule, Domain, Account, Group, GroupMember, Transport, Intake, IntakeText,
+                  Agent, BlockedSender, Trigger, Macro):
         auditlog.register(model)
     auditlog.register(SigningKey, exclude_fields=["private_key"])
     auditlog.register(Case, include_fields=["status", "priority", "assignee", "team", "tags",
@@ -53,7 +54,8 @@ def register_audited_models() -> None:
 
 AUDITED_KINDS = ("rule", "domain", "account", "group", "groupmember", "transport", "intake",
                  "ruleversion", "agent", "blockedsender", "signingkey", "apitoken", "case", "lead",
-                 "quarantine", "suspendedmessage", "user", "throttle", "trigger", "macro")
+                 "quarantine", "suspendedmessage", "user", "throttle", "trigger", "macro",
+                 "intaketext")
 
 
 @dataclass(frozen=True)
