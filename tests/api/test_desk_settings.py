@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from casegate.access import add_user
 from casegate.api.tokens import create_token
-from casegate.desk.models import Case, DeskMessage, Intake
+from casegate.desk.models import Case, DeskMessage, Intake, Survey
 from casegate.desk.services import add_agent
 
 pytestmark = pytest.mark.django_db
@@ -79,3 +79,15 @@ def test_an_agent_sets_their_own_signature_only(api: Client, admin: Client) -> N
         == "Bob"
     refused = send(api, "patch", "/api/agents/ann", {"signature": "{{agent.signature}}"})
     assert refused.status_code == 400
+
+
+def test_the_case_detail_has_the_satisfaction_rating(api: Client, intake: Intake) -> None:
+    case = Case.objects.create(intake=intake, subject="Panel", requester="dana@example.net",
+                               created_at=timezone.now(), received_at=timezone.now())
+    assert api.get(f"/api/cases/{case.pk}").json()["satisfaction"] is None
+    Survey.objects.create(case=case, token_sha256="0" * 64, sent_at=timezone.now(),
+                          rating="bad", comment="slow", answered_at=timezone.now(),
+                          changed_at=timezone.now())
+    rated = api.get(f"/api/cases/{case.pk}").json()["satisfaction"]
+    assert (rated["rating"], rated["comment"]) == ("bad", "slow")
+    assert rated["changeable_until"] > rated["answered_at"]
