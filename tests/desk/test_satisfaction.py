@@ -165,6 +165,9 @@ def test_the_form_needs_its_csrf_token(intake: Intake) -> None:
     update_case(case.pk, "ann", status="solved")
     path = link_of(survey_mail(case))
     assert Client(enforce_csrf_checks=True).post(path, {"rating": "bad"}).status_code == 403
+    page = Client().get(path)
+    assert "frame-ancestors 'none'" in page["Content-Security-Policy"]
+    assert "<script" not in page.content.decode()  # a plain form: no script needed
     assert Survey.objects.get(case=case).rating == ""
 
 
