@@ -78,6 +78,12 @@ def test_a_console_reply_carries_the_agents_signature_else_the_intakes(intake: I
                           f"The Billing desk of Solarmora, CG-{case.pk}\n")
 
 
+def test_only_an_agent_sets_a_signature(intake: Intake) -> None:
+    admin = signed_in("mail-settings administrator")
+    assert "You are not an agent" in admin.get("/console/signature/").content.decode()
+    assert admin.post("/console/signature/", {"signature": "x"}).status_code == 403
+
+
 def test_an_agent_signature_with_an_unknown_placeholder_is_refused(intake: Intake) -> None:
     client = signed_in("agent")
     add_agent("agent@people.example", "Ann Agent", "agent")

@@ -4,12 +4,14 @@ texts (the mail-settings administrator's), and an agent's own signature."""
 from __future__ import annotations
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from casegate.access import can
 from casegate.console.roles import require
 from casegate.desk.automation.vocabulary import SIGNATURE_PLACEHOLDERS, SURVEY_PLACEHOLDERS
 from casegate.desk.changes import DeskError
@@ -61,11 +63,13 @@ def intake_change(request: HttpRequest, intake_id: int, what: str) -> HttpRespon
     return redirect(reverse("console:intake", args=[intake_id]))
 
 
-@require("work_cases")
+@require("read_cases")
 def signature(request: HttpRequest) -> HttpResponse:
-    """The signed-in agent's own signature."""
+    """The signed-in agent's own signature (others are told they are no agent)."""
     agent = Agent.objects.filter(user__username=request.user.get_username()).first()
-    if request.method == "POST" and agent is not None:
+    if request.method == "POST":
+        if agent is None or not can(request.user, "work_cases"):
+            raise PermissionDenied("only an agent has a signature")
         try:
             set_agent_signature(request.user.get_username(), request.POST.get("signature", ""))
         except DeskError as exc:

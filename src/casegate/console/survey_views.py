@@ -8,6 +8,7 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone, translation
+from django.views.decorators.http import require_http_methods
 
 from casegate.desk.changes import DeskError
 from casegate.desk.outgoing import tag_of
@@ -18,9 +19,9 @@ from casegate.desk.satisfaction import (
     can_change_until,
     find_survey,
 )
-from casegate.desk.vocabulary import Rating
 
 
+@require_http_methods(["GET", "POST"])
 def survey(request: HttpRequest, case_id: int, token: str) -> HttpResponse:
     found = find_survey(case_id, token)
     if found is None:
@@ -42,7 +43,7 @@ def survey(request: HttpRequest, case_id: int, token: str) -> HttpResponse:
         response = render(request, "console/survey.html", {
             "survey": found, "number": tag_of(found.case).strip("[]#"),
             "subject": found.case.subject,
-            "ratings": Rating.values, "until": until, "days": ANSWER_WINDOW.days,
+            "until": until, "days": ANSWER_WINDOW.days,
             "closed": status == 410 or (until is not None and timezone.now() > until),
             "error": error, "thanks": request.GET.get("thanks") == "1" and found.rating,
             "comment": request.POST.get("comment", found.comment),
