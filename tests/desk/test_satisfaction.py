@@ -225,3 +225,26 @@ def test_satisfaction_by_team_agent_and_intake(intake: Intake) -> None:
     assert [(r.key, r.rated) for r in satisfaction_by("intake", now - day, now + day)] == [
         ("help@desk.example", 4)]
     assert satisfaction_by("team", now + day, now + 2 * day) == []
+
+
+def test_an_intakes_own_acknowledgement_in_the_requesters_language(intake: Intake) -> None:
+    intake.acknowledge = True
+    intake.save()
+    set_text(intake, "acknowledgement", "pt", "Recebido",
+             "Olá {{requester.name}}, o seu pedido é {{case.tag}}.")
+    for language, sender in (("pt-BR", "Dana <dana@example.net>"), ("fr", "Eve <eve@example.net>")):
+        raw = mail(subject="Painel", sender=sender)[0].replace(
+            b"Subject:", f"Content-Language: {language}\r\nSubject:".encode())
+        batch = file_batch([arrival(intake, raw)], load_table(), HOSTNAME)
+        [item] = batch.filed
+        [sent] = batch.outgoing
+        ack = message_from_bytes(sent.raw, policy=default)
+        tag = f"[#CG-{item.conversation.pk}]"  # type: ignore[union-attr]
+        text = ack.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        if language == "pt-BR":
+            assert ack["Subject"] == f"{tag} Recebido: Painel"
+            assert text.strip() == f"Olá Dana, o seu pedido é {tag}."
+            assert ack["Content-Language"] == "pt"
+        else:  # no text of its own in French: the built-in one
+            assert ack["Subject"] == f"{tag} Nous avons bien reçu votre message: Painel"
+            assert f"enregistrée sous {tag}" in text
