@@ -4,7 +4,6 @@ standing in for the customer's, and its page answered over HTTP (SQLite and Post
 
 from __future__ import annotations
 
-import email
 import http.cookiejar
 import json
 import re
@@ -12,12 +11,11 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
-from email.message import EmailMessage
-from email.policy import default
 from typing import Any
 
 import pytest
 
+from tests.e2e.test_desk_triggers import to
 from tests.mails import mail
 from tests.support import Instance, RecordingHandler, free_port, instance, smtp_sink
 
@@ -53,11 +51,6 @@ def desk(backend: str, tmp_path_factory: pytest.TempPathFactory
         inst.run("trigger", "import", str(files / "triggers.yaml"))
         inst.start(http=True)
         yield inst, sink, inst.run("token", "create", "ann").stdout.split()[-1]
-
-
-def to(sink: RecordingHandler, rcpt: str) -> list[EmailMessage]:
-    return [email.message_from_bytes(raw, policy=default)  # type: ignore[misc]
-            for _, rcpts, raw in sink.messages if rcpts == [rcpt]]
 
 
 def api(inst: Instance, token: str, method: str, path: str, body: dict[str, Any]) -> Any:
