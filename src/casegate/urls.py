@@ -8,6 +8,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from casegate.api.app import api
 from casegate.config import get_config
 from casegate.console.sign_in import AdminSignInForm, SignInView
+from casegate.console.survey_views import survey
 from casegate.delivery.metrics import QueueCollector
 from casegate.filtering.scanners import SCAN_COUNTS, SCAN_SECONDS, SCANS
 from casegate.mailboxes.metrics import MailboxCollector
@@ -46,5 +47,6 @@ urlpatterns = [
     path("console/login/", SignInView.as_view(), name="login"),
     path("console/", include("casegate.console.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("survey/<int:case_id>/<str:token>/", survey, name="survey"),
     path("", lambda request: redirect("console:home")),
 ]

@@ -24,6 +24,7 @@ from casegate.api import (
     automation,
     contacts,
     conversations,
+    desk_settings,
     mailboxes,
     messages,
     rules,
@@ -156,3 +157,7 @@ api.add_router("", webhooks.router,
 api.add_router("", sla.router, auth=TokenAuth(read="mail_settings", write="mail_settings"))
 api.add_router("", mailboxes.router,
                auth=TokenAuth(read="mail_settings", write="mail_settings"))
+api.add_router("", desk_settings.intakes,
+               auth=TokenAuth(read="mail_settings", write="mail_settings"))
+# Each agent their own signature, the mail-settings administrator anyone's: checked there.
+api.add_router("", desk_settings.agents, auth=TokenAuth(write="read_cases"))

@@ -24,9 +24,12 @@ from pydantic import (
 from casegate.desk.automation.vocabulary import TriggerEvent
 from casegate.desk.vocabulary import (
     CaseStatus,
+    DeskText,
     Direction,
+    IntakeKind,
     LeadStatus,
     Priority,
+    Rating,
     SlaTarget,
     SuspensionCause,
     SuspensionState,
@@ -64,6 +67,9 @@ if TYPE_CHECKING:  # mypy cannot follow a Literal built at run time
     SlaTargetValue = str
     ProtocolValue = str
     TlsValue = str
+    RatingValue = str
+    DeskTextValue = str
+    IntakeKindValue = str
 else:
     CaseStatusValue = _one_of(CaseStatus)
     PriorityValue = _one_of(Priority)
@@ -80,6 +86,9 @@ else:
     TriggerEventValue = _one_of(TriggerEvent)
     ProtocolValue = _one_of(Protocol)
     TlsValue = _one_of(Tls)
+    RatingValue = _one_of(Rating)
+    DeskTextValue = _one_of(DeskText)
+    IntakeKindValue = _one_of(IntakeKind)
 
 
 def _encodable(value: str) -> str:
@@ -320,10 +329,21 @@ class CaseEventOut(Schema):
     at: datetime
 
 
+class SatisfactionOut(Schema):
+    rating: RatingValue | None = Field(description="the requester's answer (null: none yet)")
+    comment: str
+    sent_at: datetime = Field(description="when the survey was mailed")
+    answered_at: datetime | None = Field(description="the first answer")
+    changed_at: datetime | None = Field(description="the latest answer")
+    changeable_until: datetime | None = Field(description="the answer stands after this")
+
+
 class CaseDetail(CaseOut):
     contact: str | None = Field(description="the contact's address")
     follows: int | None = Field(description="the closed case this one continues")
     merged_into: int | None = Field(description="the case this one was merged into")
+    satisfaction: SatisfactionOut | None = Field(
+        description="the satisfaction survey mailed when the case was solved, and its answer")
     history: list[CaseEventOut]
     other_cases: list[int] = Field(description="the requester's other cases, newest first")
     messages: list[MessageOut]
@@ -849,3 +869,49 @@ class SlaVersionOut(Schema):
 
 class SlaRollbackIn(Input):
     version: int = Field(ge=0, le=MAX_ID, description="0: no calendars and no policies")
+# --- intakes' and agents' settings ------------------------------------------------------------
+
+
+class IntakeTextOut(Schema):
+    kind: DeskTextValue
+    language: str
+    subject: str
+    body: str
+
+
+class IntakeOut(Schema):
+    id: int
+    address: str
+    kind: IntakeKindValue
+    name: str
+    team: str | None
+    acknowledge: bool
+    survey: bool = Field(description="a satisfaction survey is mailed when a case is solved")
+    signature: str = Field(description="under agents' replies when the agent has none")
+    texts: list[IntakeTextOut] = Field(description="the texts the intake words itself; the "
+                                                   "others are built in")
+
+
+class IntakePatch(Input):
+    survey: StrictBool = omittable(description="mail a satisfaction survey when a case is "
+                                               "solved")
+    signature: _text(2000) = omittable(  # type: ignore[valid-type]
+        description="placeholders as in macros ('': none)")
+
+
+class IntakeTextIn(Input):
+    subject: _text(500) = Field("", description="default: the built-in subject")  # type: ignore[valid-type]
+    body: _text(20_000) = Field(description="'' (or the built-in text): the built-in text again")  # type: ignore[valid-type]
+
+
+class AgentOut(Schema):
+    username: str
+    email: str
+    name: str
+    teams: list[str]
+    signature: str
+
+
+class AgentPatch(Input):
+    signature: _text(2000) = Field(  # type: ignore[valid-type]
+        description="under the agent's replies, placeholders filled ('': the intake's)")

@@ -11,7 +11,7 @@ import getpass
 import json
 
 from casegate.cli.base import Subcommands, add_list, command_group, emit
-from casegate.desk.vocabulary import IntakeKind, Priority, SuspensionCause
+from casegate.desk.vocabulary import DeskText, IntakeKind, Priority, SuspensionCause
 
 
 def register(subcommands: Subcommands) -> None:
@@ -51,8 +51,36 @@ def _register_intake(intake: Subcommands) -> None:
     p.add_argument("--first-response-hours", type=int, default=0, metavar="H",
                    help="add an SLA policy: the first agent reply is due H hours (around "
                         "the clock) after a case opens; see casegate sla")
+    p.add_argument("--survey", action="store_true",
+                   help="mail the requester a satisfaction survey when a case is solved")
+    p.add_argument("--signature", default="",
+                   help="under agents' replies when the agent has none (placeholders filled)")
     p.set_defaults(func=intake_add)
     add_list(intake, intake_list)
+    p = intake.add_parser("show", help="an intake's settings and its own texts, as JSON")
+    p.add_argument("intake", help="the intake's address or id")
+    p.set_defaults(func=intake_show)
+    p = intake.add_parser("set", help="the satisfaction survey and the signature of an intake")
+    p.add_argument("intake", help="the intake's address or id")
+    p.add_argument("--survey", action=argparse.BooleanOptionalAction, default=None,
+                   help="mail a satisfaction survey when a case is solved (or not)")
+    signature = p.add_mutually_exclusive_group()
+    signature.add_argument("--signature", default=None,
+                           help="under agents' replies when the agent has none ('': none)")
+    signature.add_argument("--signature-file", default=None, metavar="FILE")
+    p.set_defaults(func=intake_set)
+    p = intake.add_parser("text", help="an intake's own acknowledgement or survey text in one"
+                                       " language (placeholders as in macros; a survey's needs"
+                                       " {{survey.link}})")
+    p.add_argument("intake", help="the intake's address or id")
+    p.add_argument("kind", choices=DeskText.values)
+    p.add_argument("language", help="en, fr, pt, id, he or ar")
+    p.add_argument("--subject", default="", help="default: the built-in subject")
+    body = p.add_mutually_exclusive_group(required=True)
+    body.add_argument("--body", default=None)
+    body.add_argument("--body-file", default=None, metavar="FILE")
+    body.add_argument("--built-in", action="store_true", help="use the built-in text again")
+    p.set_defaults(func=intake_text)
     for action, summary in (("block", "suspend the mail of an address or a whole domain"),
                             ("unblock", "file the mail of a blocked sender again")):
         p = intake.add_parser(action, help=summary)
@@ -135,9 +163,16 @@ def _register_agent(agent: Subcommands) -> None:
     p.add_argument("--team", action="append", default=[], dest="teams")
     p.add_argument("--no-notify", action="store_true", help="no mail about customer messages")
     p.add_argument("--signature", default="",
-                   help="{{agent.signature}} in macros' replies (default: the name)")
+                   help="under the agent's replies, placeholders filled ({{agent.name}},"
+                        " {{case.team}}, {{case.number}}…); {{agent.signature}} in macros'")
     p.set_defaults(func=agent_add)
     add_list(agent, agent_list)
+    p = agent.add_parser("signature", help="set the signature under an agent's replies")
+    p.add_argument("username")
+    text = p.add_mutually_exclusive_group(required=True)
+    text.add_argument("--text", default=None, help="the signature ('': none, the intake's)")
+    text.add_argument("--file", default=None, metavar="FILE")
+    p.set_defaults(func=agent_signature)
 
 
 def intake_add(args: argparse.Namespace) -> None:
@@ -145,8 +180,43 @@ def intake_add(args: argparse.Namespace) -> None:
 
     intake = add_intake(args.kind, args.address, args.name, args.domain,
                         acknowledge=args.acknowledge, reply_from=args.reply_from,
-                        team=args.team, first_response_hours=args.first_response_hours)
+                        team=args.team, first_response_hours=args.first_response_hours,
+                        survey=args.survey, signature=args.signature)
     print(intake.address)
+
+
+def _file_or(text: str | None, path: str | None) -> str | None:
+    """The text given, or the contents of the file given (None: neither)."""
+    if path is not None:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    return text
+
+
+def intake_show(args: argparse.Namespace) -> None:
+    from casegate.desk.services import intake_as_dict
+    from casegate.desk.suspension import find_intake
+
+    print(json.dumps(intake_as_dict(find_intake(args.intake)), indent=2, ensure_ascii=False))
+
+
+def intake_set(args: argparse.Namespace) -> None:
+    from casegate.desk.services import configure_intake
+    from casegate.desk.suspension import find_intake
+
+    intake = configure_intake(find_intake(args.intake), args.survey,
+                              _file_or(args.signature, args.signature_file))
+    print(f"{intake.address}: survey {'on' if intake.survey else 'off'}, "
+          f"signature {'set' if intake.signature else 'none'}")
+
+
+def intake_text(args: argparse.Namespace) -> None:
+    from casegate.desk.suspension import find_intake
+    from casegate.desk.texts import set_text
+
+    body = "" if args.built_in else _file_or(args.body, args.body_file) or ""
+    own = set_text(find_intake(args.intake), args.kind, args.language, args.subject, body)
+    print(f"{args.kind} ({args.language}): {'own text' if own else 'built-in text'}")
 
 
 def intake_list(args: argparse.Namespace) -> None:
@@ -331,11 +401,19 @@ def agent_add(args: argparse.Namespace) -> None:
     print(f"agent {agent.user.get_username()} <{agent.user.email}>")
 
 
+def agent_signature(args: argparse.Namespace) -> None:
+    from casegate.desk.signatures import set_agent_signature
+
+    agent = set_agent_signature(args.username, _file_or(args.text, args.file) or "")
+    print(f"agent {agent.user.get_username()}: signature {'set' if agent.signature else 'none'}")
+
+
 def agent_list(args: argparse.Namespace) -> None:
     from casegate.desk.models import Agent
 
     rows = [{"username": a.user.get_username(), "email": a.user.email,
-             "name": a.user.get_full_name(), "teams": a.teams, "notify": a.notify}
+             "name": a.user.get_full_name(), "teams": a.teams, "notify": a.notify,
+             "signature": a.signature}
             for a in Agent.objects.select_related("user").order_by("user__username")]
     emit(rows, args.json, ["username", "email", "teams"])
 

@@ -27,6 +27,7 @@ from casegate.desk.models import (
     BlockedSender,
     Case,
     Intake,
+    IntakeText,
     Lead,
     Macro,
     SlaCalendar,
@@ -42,8 +43,8 @@ from casegate.spool.models import Quarantine
 
 def register_audited_models() -> None:
     """The API registers its tokens itself (``api/apps.py``)."""
-    for model in (Rule, Domain, Account, Group, GroupMember, Transport, Intake, Agent,
-                  BlockedSender, Trigger, Automation, Macro, SlaCalendar, SlaPolicy):
+    for model in (Rule, Domain, Account, Group, GroupMember, Transport, Intake, IntakeText,
+                  Agent, BlockedSender, Trigger, Automation, Macro, SlaCalendar, SlaPolicy):
         auditlog.register(model)
     auditlog.register(SigningKey, exclude_fields=["private_key"])
     auditlog.register(Webhook, include_fields=["name", "url", "events"])  # never the secret
@@ -61,7 +62,7 @@ def register_audited_models() -> None:
 AUDITED_KINDS = ("rule", "domain", "account", "group", "groupmember", "transport", "intake",
                  "ruleversion", "agent", "blockedsender", "signingkey", "apitoken", "case", "lead",
                  "quarantine", "suspendedmessage", "user", "throttle", "trigger", "macro",
-                 "automation", "webhook", "slacalendar", "slapolicy")
+                 "automation", "webhook", "slacalendar", "slapolicy", "intaketext")
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ class ContentSecurityPolicy:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
-        if request.path.startswith("/console/"):
+        if request.path.startswith(("/console/", "/survey/")):
             response.setdefault("Content-Security-Policy", POLICY)
             response.setdefault("Referrer-Policy", "same-origin")
             response.setdefault("X-Content-Type-Options", "nosniff")

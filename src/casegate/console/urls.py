@@ -4,6 +4,7 @@ from django.urls import path, reverse_lazy
 from casegate.console import (
     admin_views,
     automation_views,
+    desk_settings_views,
     routing_views,
     sla_views,
     suspended_views,
@@ -56,6 +57,10 @@ urlpatterns = [
          name="quarantine_decide"),
     path("directory/", admin_views.directory, name="directory"),
     path("directory/<str:what>", admin_views.directory_change, name="directory_change"),
+    path("intakes/<int:intake_id>/", desk_settings_views.intake, name="intake"),
+    path("intakes/<int:intake_id>/<str:what>", desk_settings_views.intake_change,
+         name="intake_change"),
+    path("signature/", desk_settings_views.signature, name="signature"),
     path("mailboxes/", admin_views.mailboxes, name="mailboxes"),
     path("mailboxes/<str:name>", admin_views.mailbox_change, name="mailbox_change"),
     path("app.js", admin_views.script, name="script"),

@@ -6,7 +6,8 @@ goes to automated mail (Auto-Submitted, Precedence bulk/junk/list, List-Id, X-Au
 reports, mailer-daemon and no-reply senders), to the null sender, to our own addresses,
 or to a sender who already got ``CASEGATE_ACK_LIMIT`` (3) of them in the last hour.
 Acknowledgements leave with the null envelope sender and ``Auto-Submitted: auto-replied``
-(RFC 3834), so another desk will not answer them either.
+(RFC 3834), so another desk will not answer them either. Their words are the intake's own
+for the requester's language, else the built-in ones (:mod:`casegate.desk.texts`).
 """
 
 from __future__ import annotations
@@ -18,33 +19,14 @@ from django.utils import timezone
 
 from casegate.config import get_config
 from casegate.desk.arrivals import Filed
+from casegate.desk.automation.actions import placeholder_values
+from casegate.desk.automation.rules import fill_placeholders
 from casegate.desk.models import DeskMessage, Lead
 from casegate.desk.outgoing import about, tag_of
-from casegate.desk.vocabulary import Direction
+from casegate.desk.texts import OwnTexts, language_for, own_texts, text_for
+from casegate.desk.vocabulary import DeskText, Direction
 from casegate.routing.engine import RoutingTable
 from casegate.spool.messages import AcceptedMessage, generated_message
-
-TEMPLATES = {
-    "en": ("We received your message",
-           "Hello,\n\nthank you for writing to us. Your request is registered as {tag}; we will "
-           "answer as soon as we can. Please keep {tag} in the subject when you write about it."
-           "\n"),
-    "fr": ("Nous avons bien reçu votre message",
-           "Bonjour,\n\nmerci de nous avoir écrit. Votre demande est enregistrée sous {tag} ; "
-           "nous vous répondrons dès que possible. Gardez {tag} dans l'objet de vos messages.\n"),
-    "pt": ("Recebemos sua mensagem",
-           "Olá,\n\nobrigado por nos escrever. Sua solicitação foi registrada como {tag}; "
-           "responderemos assim que possível. Mantenha {tag} no assunto ao escrever sobre ela.\n"),
-    "id": ("Kami telah menerima pesan Anda",
-           "Halo,\n\nterima kasih telah menulis kepada kami. Permintaan Anda tercatat sebagai "
-           "{tag}; kami akan segera menjawab. Harap sertakan {tag} di subjek email Anda.\n"),
-    "he": ("קיבלנו את הודעתך",
-           "שלום,\n\nתודה שכתבת לנו. הפנייה שלך נרשמה כ-{tag}; נשיב בהקדם האפשרי. "
-           "נא להשאיר את {tag} בשורת הנושא.\n"),
-    "ar": ("تلقينا رسالتك",
-           "مرحبًا،\n\nشكرًا لتواصلك معنا. تم تسجيل طلبك برقم {tag}؛ سنرد عليك في أقرب وقت. "
-           "يُرجى الإبقاء على {tag} في سطر الموضوع.\n"),
-}
 
 
 def ack_limit() -> int:
@@ -53,8 +35,7 @@ def ack_limit() -> int:
 
 def _language(filed: Filed) -> str:
     contact = filed.conversation.contact if filed.conversation else None
-    wanted = (filed.arrival.mail.language or (contact.language if contact else "")).lower()
-    return wanted[:2] if wanted[:2] in TEMPLATES else "en"
+    return language_for(filed.arrival.mail.language or (contact.language if contact else ""))
 
 
 def reason_not_to_acknowledge(filed: Filed, table: RoutingTable) -> str:
@@ -72,18 +53,20 @@ def reason_not_to_acknowledge(filed: Filed, table: RoutingTable) -> str:
     return ""
 
 
-def compose(filed: Filed, hostname: str) -> tuple[bytes, str]:
+def compose(filed: Filed, hostname: str, own: OwnTexts) -> tuple[bytes, str]:
     conversation = filed.conversation
     assert conversation is not None
-    tag = tag_of(conversation)
-    subject, body = TEMPLATES[_language(filed)]
+    language = _language(filed)
+    subject, body = text_for(conversation.intake_id, DeskText.ACKNOWLEDGEMENT, language, own)
+    values = placeholder_values(conversation, None)
     mail = filed.arrival.mail
-    message = about(conversation, mail.sender, f"{tag} {subject}: {mail.subject}", hostname,
-                    mail.message_id, mail.references)
+    message = about(conversation, mail.sender,
+                    f"{tag_of(conversation)} {fill_placeholders(subject, values)}: "
+                    f"{mail.subject}", hostname, mail.message_id, mail.references)
     message["Auto-Submitted"] = "auto-replied"
     message["X-Auto-Response-Suppress"] = "All"
-    message["Content-Language"] = _language(filed)
-    message.set_content(body.format(tag=tag))
+    message.set_content(fill_placeholders(body, values))
+    message["Content-Language"] = language  # after the content, which would drop it
     return message.as_bytes(), message["Message-ID"]
 
 
@@ -99,6 +82,8 @@ def acknowledgements(filed: list[Filed], table: RoutingTable, hostname: str
         direction=Direction.AUTOMATIC, created_at__gte=since,
         recipients__in={f.arrival.mail.sender for f in candidates},
     ).values_list("recipients", flat=True))
+    own = own_texts(DeskText.ACKNOWLEDGEMENT, {f.arrival.intake.pk for f in candidates
+                                               if f.arrival.intake is not None})
     outgoing: list[AcceptedMessage] = []
     records: list[DeskMessage] = []
     for item in candidates:
@@ -107,7 +92,7 @@ def acknowledgements(filed: list[Filed], table: RoutingTable, hostname: str
         if sent[requester] >= ack_limit() or not targets:
             continue
         sent[requester] += 1
-        raw, message_id = compose(item, hostname)
+        raw, message_id = compose(item, hostname, own)
         outgoing.append(generated_message({requester: targets}, raw, hostname, message_id))
         link = "lead" if isinstance(item.conversation, Lead) else "case"
         records.append(DeskMessage(

@@ -9,10 +9,12 @@ from django.db import models
 
 from casegate.desk.vocabulary import (
     CaseStatus,
+    DeskText,
     Direction,
     IntakeKind,
     LeadStatus,
     Priority,
+    Rating,
     ReplyDelivery,
     SuspensionCause,
     SuspensionState,
@@ -50,6 +52,13 @@ class Intake(models.Model):
                   "customer wrote to)")
     team = models.CharField(max_length=100, blank=True, default="",
                             help_text="the team new cases of this intake belong to")
+    survey = models.BooleanField(
+        default=False, help_text="mail the requester a satisfaction survey when a case is "
+                                 "solved (once a case)")
+    signature = models.TextField(
+        blank=True, default="",
+        help_text="added to agents' replies when the agent has no signature (placeholders "
+                  "filled)")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -57,6 +66,25 @@ class Intake(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} intake {self.address}"
+
+
+class IntakeText(models.Model):
+    """An intake's own wording of one of the desk's mails in one language, used instead of
+    the built-in text (see :mod:`casegate.desk.texts`)."""
+
+    intake = models.ForeignKey(Intake, on_delete=models.CASCADE, related_name="texts")
+    kind = models.CharField(max_length=20, choices=DeskText.choices)
+    language = models.CharField(max_length=8)
+    subject = models.CharField(max_length=500)
+    body = models.TextField()
+
+    class Meta:
+        ordering = ["intake_id", "kind", "language"]
+        constraints = [models.UniqueConstraint(fields=["intake", "kind", "language"],
+                                               name="desk_intake_text_once")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} ({self.language}) of {self.intake.address}"
 
 
 class Agent(models.Model):
@@ -68,8 +96,9 @@ class Agent(models.Model):
     notify = models.BooleanField(default=True,
                                  help_text="mail a notification for each customer message")
     signature = models.TextField(blank=True, default="",
-                                 help_text="{{agent.signature}} in macros' and triggers' replies "
-                                           "(empty: the agent's name)")
+                                 help_text="added to the agent's replies, placeholders filled "
+                                           "(empty: the intake's); {{agent.signature}} in "
+                                           "macros' and triggers' replies")
 
     def __str__(self) -> str:
         return self.user.email or self.user.username
@@ -268,6 +297,30 @@ class CaseViewer(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["case", "user"],
                                                name="desk_caseviewer_one_per_agent")]
+
+
+class Survey(models.Model):
+    """The satisfaction survey mailed about a solved case, and the requester's answer (see
+    :mod:`casegate.desk.satisfaction`). Only the token's SHA-256 is kept: the link in the
+    mail is the one way to answer."""
+
+    case = models.OneToOneField(Case, on_delete=models.CASCADE, related_name="survey")
+    token_sha256 = models.CharField(max_length=64, unique=True)
+    language = models.CharField(max_length=8, blank=True, default="")
+    sent_at = models.DateTimeField()
+    rating = models.CharField(max_length=4, choices=Rating.choices, blank=True, default="")
+    comment = models.TextField(blank=True, default="")
+    answered_at = models.DateTimeField(
+        null=True, blank=True, db_index=True,
+        help_text="the first answer: it may be changed for a while after")
+    changed_at = models.DateTimeField(null=True, blank=True, help_text="the latest answer")
+    team = models.CharField(max_length=100, blank=True, default="",
+                            help_text="the case's team at the latest answer")
+    agent = models.CharField(max_length=150, blank=True, default="",
+                             help_text="the case's assignee at the latest answer")
+
+    def __str__(self) -> str:
+        return f"survey of CG-{self.case_id}: {self.rating or 'unanswered'}"
 
 
 class CaseEvent(models.Model):

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from casegate.desk.models import Attachment, Case, DeskMessage, Lead
+from casegate.desk.ratings import satisfaction_of
 from casegate.desk.sla import clocks
 from casegate.desk.vocabulary import Direction, IntakeKind, ReplyDelivery
 from casegate.spool.models import Delivery
@@ -25,6 +26,7 @@ def conversation_detail(kind: str, conversation_id: int) -> dict[str, Any] | Non
     if isinstance(conversation, Case):
         detail["follows"] = conversation.follows_id
         detail["merged_into"] = conversation.merged_into_id
+        detail["satisfaction"] = satisfaction_of(conversation.pk)
         detail["history"] = [
             {"field": e.field, "before": e.before, "after": e.after, "actor": e.actor,
              "at": e.at.isoformat()} for e in conversation.history.all()]

@@ -4,7 +4,9 @@ A public reply goes to the requester and the people copied on their latest messa
 to our own addresses), threaded with In-Reply-To/References and the conversation's tag,
 DKIM-signed when the sending domain has a key (``casegate dkim keygen``). Its envelope
 sender is the address it comes from, so a bounce comes back to the desk, lands on the same
-case and marks the reply failed. Internal notes are stored and never leave.
+case and marks the reply failed. It is signed with the agent's signature, else the
+intake's (:mod:`casegate.desk.signatures`), and the thread keeps it as sent. Internal notes
+are stored and never leave.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from casegate.desk.automation.vocabulary import TriggerEvent
 from casegate.desk.models import Case, CaseEvent, DeskMessage, Lead
 from casegate.desk.outgoing import about, from_address, reply_subject, tag_of
 from casegate.desk.services import DeskError
+from casegate.desk.signatures import signed
 from casegate.desk.sla import clocks
 from casegate.desk.vocabulary import CaseStatus, Direction, IntakeKind, ReplyDelivery
 from casegate.directory.addresses import domain_of
@@ -72,8 +75,11 @@ def send(conversation: Case | Lead, reply: DeskMessage, table: RoutingTable, hos
         reply.parse_problems = f"{conversation.requester or 'the requester'} cannot be reached"
         reply.save(update_fields=["delivery_status", "parse_problems"])
         return None
-    data, message_id = compose_reply(conversation, latest, reply.new_text or reply.text, cc,
-                                     hostname)
+    text = signed(conversation, reply.author, reply.new_text or reply.text)
+    if text != (reply.new_text or reply.text):  # the thread shows what the customer got
+        reply.text = text if reply.text in (reply.new_text, "") else reply.text
+        reply.new_text = text
+    data, message_id = compose_reply(conversation, latest, text, cc, hostname)
     outgoing = generated_message(targets, data, hostname, message_id,
                                  mail_from=from_address(conversation))
     reply.queue_id = outgoing.queue_id
@@ -82,7 +88,7 @@ def send(conversation: Case | Lead, reply: DeskMessage, table: RoutingTable, hos
     reply.delivery_status = ReplyDelivery.QUEUED
     reply.raw_id = blobs.put_many([data])[0]
     reply.save(update_fields=["queue_id", "message_id", "recipients", "delivery_status",
-                              "raw"])
+                              "raw", "text", "new_text"])
     if isinstance(conversation, Case):
         _first_response(conversation, reply)
     return outgoing

@@ -17,6 +17,7 @@ from casegate.desk.automation.engine import run_after_change
 from casegate.desk.automation.vocabulary import TriggerEvent
 from casegate.desk.changes import CASE_FIELDS, DeskError, change_fields
 from casegate.desk.models import Agent, Case, CaseEvent, Company, Contact, Intake, Lead
+from casegate.desk.signatures import checked_signature
 from casegate.desk.sla.policies import add_policy, intake_policy
 from casegate.desk.vocabulary import FINISHED_LEAD_STATUSES, IntakeKind, LeadStatus
 from casegate.directory.addresses import InvalidAddress, normalize_address, normalize_domain
@@ -35,7 +36,8 @@ def random_intake_address(kind: str, domain: str) -> str:
 @transaction.atomic
 def add_intake(kind: str, address: str | None = None, name: str = "",
                domain: str | None = None, acknowledge: bool = False,
-               reply_from: str = "", team: str = "", first_response_hours: int = 0) -> Intake:
+               reply_from: str = "", team: str = "", first_response_hours: int = 0,
+               survey: bool = False, signature: str = "") -> Intake:
     """A new intake; ``first_response_hours`` adds an SLA policy for its cases (last in
     order, around the clock)."""
     if kind not in (Intake.CASE, Intake.LEAD):
@@ -56,10 +58,33 @@ def add_intake(kind: str, address: str | None = None, name: str = "",
         raise DeskError("the first-response time is a number of hours, 0 or more")
     intake = Intake.objects.create(address=normalized, kind=kind, name=name,
                                    acknowledge=acknowledge, reply_from=reply_from,
-                                   team=team.strip()[:100])
+                                   team=team.strip()[:100], survey=survey,
+                                   signature=checked_signature(signature))
     if first_response_hours and kind == Intake.CASE:
         add_policy(intake_policy(normalized, first_response_hours))
     return intake
+
+
+@transaction.atomic
+def configure_intake(intake: Intake, survey: bool | None = None, signature: str | None = None
+                     ) -> Intake:
+    """Turn the intake's satisfaction survey on or off, set its signature (None: as it is)."""
+    if survey is not None:
+        intake.survey = survey
+    if signature is not None:
+        intake.signature = checked_signature(signature)
+    intake.save(update_fields=["survey", "signature"])
+    return intake
+
+
+def intake_as_dict(intake: Intake) -> dict[str, Any]:
+    """An intake's settings, with the texts it words itself."""
+    return {"id": intake.pk, "address": intake.address, "kind": intake.kind,
+            "name": intake.name, "team": intake.team or None,
+            "acknowledge": intake.acknowledge, "survey": intake.survey,
+            "signature": intake.signature,
+            "texts": [{"kind": t.kind, "language": t.language, "subject": t.subject,
+                       "body": t.body} for t in intake.texts.all()]}
 
 
 @transaction.atomic
@@ -67,7 +92,7 @@ def add_agent(email: str, name: str = "", username: str | None = None,
               teams: list[str] | None = None, notify: bool = True, signature: str = ""
               ) -> Agent:
     """A user who works cases; mail from ``email`` answering a notification is their reply.
-    ``signature``: what ``{{agent.signature}}`` stands for in their macros' replies."""
+    ``signature``: added to their replies (and ``{{agent.signature}}`` in macros')."""
     try:
         address = normalize_address(email)
     except InvalidAddress as exc:
@@ -88,7 +113,7 @@ def add_agent(email: str, name: str = "", username: str | None = None,
         user.save(update_fields=["email"])
     agent, _ = Agent.objects.update_or_create(
         user=user, defaults={"teams": sorted({t.strip() for t in teams or [] if t.strip()}),
-                             "notify": notify, "signature": signature.strip()})
+                             "notify": notify, "signature": checked_signature(signature)})
     user.groups.add(Group.objects.get_or_create(name=AGENT)[0])  # the console role as well
     return agent
 

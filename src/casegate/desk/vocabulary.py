@@ -1,5 +1,5 @@
 """The words the desk stores: intake kinds, case and lead statuses, priorities, directions,
-why and how mail is suspended.
+why and how mail is suspended, satisfaction ratings, the texts an intake writes.
 
 Free of models so the command line can offer them as choices before Django is set up.
 """
@@ -115,3 +115,25 @@ class SlaStage(models.TextChoices):
 # While a case is in one of these statuses its SLA clock stands still: pending waits on the
 # customer, solved and closed on nothing (a solved case that reopens goes on from there).
 SLA_PAUSED_STATUSES = (CaseStatus.PENDING, CaseStatus.SOLVED, CaseStatus.CLOSED)
+
+
+class Rating(models.TextChoices):
+    """A requester's answer to a satisfaction survey."""
+
+    GOOD = "good", "good"
+    BAD = "bad", "bad"
+
+
+class DeskText(models.TextChoices):
+    """The desk's own mail whose text an intake may write per language."""
+
+    ACKNOWLEDGEMENT = "acknowledgement", "acknowledgement"
+    SURVEY = "survey", "satisfaction survey"
+
+
+class ReportDimension(models.TextChoices):
+    """What a report groups cases by."""
+
+    TEAM = "team", "team"
+    AGENT = "agent", "agent"
+    INTAKE = "intake", "intake"

@@ -31,6 +31,7 @@ from casegate.desk.models import (
     Case,
     CaseEvent,
     DeskMessage,
+    Lead,
     TeamRotation,
     Webhook,
     WebhookCall,
@@ -47,22 +48,26 @@ UNSOLVED = (CaseStatus.NEW, CaseStatus.OPEN, CaseStatus.PENDING)
 _KINDS = frozenset(ActionKind.values)
 
 
-def placeholder_values(case: Case, agent_user: Any) -> dict[str, str]:
+def placeholder_values(conversation: Case | Lead, agent_user: Any) -> dict[str, str]:
     """What the placeholders of a reply stand for; ``agent`` is the one applying a macro, or
-    the assignee for a trigger's reply."""
-    tag = tag_of(case) if case.pk else ""
+    the assignee for a trigger's reply. ``{{agent.signature}}`` is the agent's signature
+    with its own placeholders filled (else their name)."""
+    tag = tag_of(conversation) if conversation.pk else ""
     values = {
-        "requester.name": case.requester_name or case.requester,
-        "requester.email": case.requester, "case.number": tag.strip("[]#"),
-        "case.id": str(case.pk or ""), "case.subject": case.subject, "case.status": case.status,
-        "case.priority": case.priority, "case.team": case.team,
+        "requester.name": conversation.requester_name or conversation.requester,
+        "requester.email": conversation.requester, "case.number": tag.strip("[]#"),
+        "case.tag": tag, "case.id": str(conversation.pk or ""),
+        "case.subject": conversation.subject, "case.status": conversation.status,
+        "case.priority": getattr(conversation, "priority", ""),
+        "case.team": getattr(conversation, "team", ""),
         "agent.name": "", "agent.email": "", "agent.signature": "",
     }
     if agent_user is not None:
         name = agent_user.get_full_name() or agent_user.get_username()
-        agent = Agent.objects.filter(user=agent_user).first()
-        values.update({"agent.name": name, "agent.email": agent_user.email,
-                       "agent.signature": (agent.signature if agent else "") or name})
+        signature = Agent.objects.filter(user=agent_user).values_list(
+            "signature", flat=True).first()
+        values.update({"agent.name": name, "agent.email": agent_user.email})
+        values["agent.signature"] = fill_placeholders(signature, values) if signature else name
     return values
 
 

@@ -11,6 +11,10 @@ of those before it. The fields the triggers changed are one ``field_changed`` ev
 the triggers after them, and so on, at most :data:`MAX_DEPTH` times: when triggers would
 still fire after that, the desk stops and says so in the case's history, so two triggers
 undoing each other cannot loop.
+
+Every change of a case's status passes here as a ``field_changed`` event (a person's, a
+macro's or a trigger's), so this is also where a case just solved gets its satisfaction
+survey (:mod:`casegate.desk.surveys`), its mail with the triggers'.
 """
 
 from __future__ import annotations
@@ -24,9 +28,11 @@ from casegate.config import get_config
 from casegate.desk.automation.actions import Acting, Deferred
 from casegate.desk.automation.facts import EventMessage, Facts
 from casegate.desk.automation.rules import CompiledTrigger, compile_trigger
-from casegate.desk.automation.vocabulary import TriggerEvent
+from casegate.desk.automation.vocabulary import ConditionField, TriggerEvent
 from casegate.desk.changes import case_event
 from casegate.desk.models import Case, Trigger, TriggerVersion, WebhookCall
+from casegate.desk.surveys import survey_on_solve
+from casegate.desk.vocabulary import CaseStatus
 from casegate.desk.webhooks.outbox import Subscribers, subscribers
 from casegate.routing.engine import RoutingTable
 from casegate.spool.messages import AcceptedMessage, enqueue
@@ -157,10 +163,19 @@ def run_triggers(case: Case, event: str, table: RoutingTable | None, hostname: s
             if not dry:
                 log.info("case=%s trigger=%r event=%s depth=%d did=%d", case.pk, trigger.name,
                          event, depth, len(acting.done))
+        if not dry and event == TriggerEvent.FIELD_CHANGED and _solved(case, changed):
+            survey = survey_on_solve(case, table, hostname)
+            if survey is not None:
+                outcome.outgoing.append(survey)
         pending = (TriggerEvent.FIELD_CHANGED, None, frozenset(now_changed)) \
             if now_changed else None
         depth += 1
     return outcome
+
+
+def _solved(case: Case, changed: frozenset[str]) -> bool:
+    """The change solved the case (the status may have moved on within the round)."""
+    return ConditionField.STATUS in changed and case.status == CaseStatus.SOLVED
 
 
 def _stop(case: Case, names: tuple[str, ...]) -> None:

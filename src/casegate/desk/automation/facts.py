@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from casegate.desk.automation.rules import FactValue
 from casegate.desk.automation.vocabulary import ConditionField
-from casegate.desk.models import Case
+from casegate.desk.models import Case, Survey
 from casegate.directory.addresses import domain_of
 from casegate.filtering.auth_results import verdicts
 from casegate.spool.models import Message
@@ -82,6 +82,9 @@ class Facts:
             return self.changed
         if name == ConditionField.SPAM:
             return bool(message and message.spam)
+        if name == ConditionField.SATISFACTION:
+            return Survey.objects.filter(case_id=case.pk).values_list(
+                "rating", flat=True).first() or ""
         return self._authentication().get(name, "")
 
     def _authentication(self) -> dict[str, str]:

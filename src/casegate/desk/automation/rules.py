@@ -39,7 +39,7 @@ from casegate.desk.automation.vocabulary import (
     TriggerEvent,
 )
 from casegate.desk.rule_files import LINE_KEY
-from casegate.desk.vocabulary import CaseStatus, Priority
+from casegate.desk.vocabulary import CaseStatus, Priority, Rating
 from casegate.directory.addresses import InvalidAddress, normalize_address
 from casegate.errors import CasegateError
 
@@ -74,12 +74,13 @@ def _text(value: Any, what: str, at: dict[str, Any]) -> str:
     return value.strip()
 
 
-def check_placeholders(text: str, at: dict[str, Any] | None = None) -> str:
-    """``text`` when every ``{{placeholder}}`` in it is known."""
-    unknown = sorted({name for name in _PLACEHOLDER.findall(text) if name not in PLACEHOLDERS})
+def check_placeholders(text: str, at: dict[str, Any] | None = None,
+                       known: tuple[str, ...] = PLACEHOLDERS) -> str:
+    """``text`` when every ``{{placeholder}}`` in it is one of ``known``."""
+    unknown = sorted({name for name in _PLACEHOLDER.findall(text) if name not in known})
     if unknown:
         raise TriggerError(f"unknown placeholder {{{{{unknown[0]}}}}} (known: "
-                           f"{', '.join(PLACEHOLDERS)})", at)
+                           f"{', '.join(known)})", at)
     return text
 
 
@@ -127,6 +128,8 @@ def check_condition(condition: Any) -> dict[str, Any]:
             _known(texts, CaseStatus.values, "status", condition)
         elif field == ConditionField.PRIORITY:
             _known(texts, Priority.values, "priority", condition)
+        elif field == ConditionField.SATISFACTION:
+            _known(texts, Rating.values, "satisfaction rating", condition)
         elif field == ConditionField.INTAKE:
             texts = [_address(t, condition) for t in texts]
         return {"field": field, operator: texts[0] if len(texts) == 1 else texts}

@@ -23,6 +23,7 @@ class TriggerEvent(models.TextChoices):
     FIELD_CHANGED = "field_changed", "field changed"
     SLA_WARNING = "sla_warning", "an SLA target is nearly due"
     SLA_BREACHED = "sla_breached", "an SLA target is overdue"
+    SATISFACTION_RATED = "satisfaction_rated", "satisfaction rated"
 
 
 class ConditionField(models.TextChoices):
@@ -46,6 +47,7 @@ class ConditionField(models.TextChoices):
     DMARC = "dmarc", "DMARC's result at the gateway"
     ARC = "arc", "ARC's result at the gateway"
     SPAM = "spam", "classified as spam at the gateway"
+    SATISFACTION = "satisfaction", "the requester's satisfaction rating (good, bad; empty: none)"
 
 
 class Operator(models.TextChoices):
@@ -101,7 +103,7 @@ OPERATORS: dict[str, tuple[Operator, ...]] = {
     ConditionField.TEAM: _CHOICE, ConditionField.ASSIGNEE: _CHOICE,
     ConditionField.CHANGED: _SET, ConditionField.SPF: _CHOICE, ConditionField.DKIM: _CHOICE,
     ConditionField.DMARC: _CHOICE, ConditionField.ARC: _CHOICE,
-    ConditionField.SPAM: (Operator.IS,),
+    ConditionField.SPAM: (Operator.IS,), ConditionField.SATISFACTION: _CHOICE,
 }
 
 
@@ -132,6 +134,10 @@ class NotifyTarget(models.TextChoices):
 
 
 # The placeholders of reply texts: {{requester.name}} and so on.
-PLACEHOLDERS = ("requester.name", "requester.email", "case.number", "case.id", "case.subject",
-                "case.status", "case.priority", "case.team", "agent.name", "agent.email",
-                "agent.signature")
+PLACEHOLDERS = ("requester.name", "requester.email", "case.number", "case.tag", "case.id",
+                "case.subject", "case.status", "case.priority", "case.team", "agent.name",
+                "agent.email", "agent.signature")
+# A signature's: a reply's but itself.
+SIGNATURE_PLACEHOLDERS = tuple(p for p in PLACEHOLDERS if p != "agent.signature")
+# A satisfaction survey's text: a reply's and the link to answer it.
+SURVEY_PLACEHOLDERS = (*PLACEHOLDERS, "survey.link")
