@@ -307,8 +307,9 @@ def cases_unmerge(args: argparse.Namespace) -> None:
 
 def cases_split(args: argparse.Namespace) -> None:
     from casegate.desk.merging import split
+    from casegate.desk.vocabulary import CaseChannel
 
-    case = split(args.message, getpass.getuser())
+    case = split(args.message, getpass.getuser(), CaseChannel.COMMAND_LINE)
     print(f"message {args.message} is now CG-{case.pk}")
 
 

@@ -4,6 +4,7 @@ from django.urls import path, reverse_lazy
 from casegate.console import (
     admin_views,
     automation_views,
+    report_views,
     routing_views,
     suspended_views,
     views,
@@ -42,6 +43,10 @@ urlpatterns = [
     path("app.js", admin_views.script, name="script"),
     path("cases/", views.cases, name="cases"),
     path("cases/bulk", views.cases_bulk, name="cases_bulk"),
+    path("cases/views", views.view_save, name="view_save"),
+    path("cases/views/<int:view_id>/remove", views.view_remove, name="view_remove"),
+    path("reports/", report_views.reports, name="reports"),
+    path("reports/<str:table>.csv", report_views.report_csv, name="report_csv"),
     path("cases/<int:case_id>/", views.case, name="case"),
     path("cases/<int:case_id>/reply", views.case_reply, name="case_reply"),
     path("cases/<int:case_id>/fields", views.case_fields, name="case_fields"),

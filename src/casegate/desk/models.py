@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import models
 
 from casegate.desk.vocabulary import (
+    CaseChannel,
     CaseStatus,
     Direction,
     IntakeKind,
@@ -147,6 +148,9 @@ class Case(Conversation):
                                     help_text="the case this one was merged into: its messages"
                                               " and the mail that threads onto it go there")
     updated_at = models.DateTimeField(null=True, blank=True)
+    channel = models.CharField(max_length=10, choices=CaseChannel.choices,
+                               default=CaseChannel.MAIL, db_default=CaseChannel.MAIL,
+                               help_text="where the case was opened (for the reports)")
 
     def __str__(self) -> str:
         return f"CG-{self.pk}: {self.subject}"
@@ -268,6 +272,9 @@ class CaseEvent(models.Model):
 
     class Meta:
         ordering = ["id"]
+        # the reports' "which cases were solved since", read from the index alone
+        indexes = [models.Index(fields=["field", "after", "at", "case"],
+                                name="desk_caseevent_reports")]
 
 
 class BlockedSender(models.Model):
@@ -403,3 +410,27 @@ class TeamRotation(models.Model):
     team = models.CharField(max_length=100, unique=True)
     last_assigned = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                                       on_delete=models.SET_NULL, related_name="+")
+
+
+class SavedView(models.Model):
+    """A named case list: its filters, search and sort; ``owner`` None: shared by everyone
+    who reads cases (see :mod:`casegate.desk.saved_views`)."""
+
+    name = models.CharField(max_length=100)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                              on_delete=models.CASCADE, related_name="+",
+                              help_text="empty: shared")
+    filters = models.JSONField(default=dict, help_text="checked by CaseFilter.from_dict")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["name", "owner"], name="desk_view_name_per_owner"),
+            models.UniqueConstraint(fields=["name"], condition=models.Q(owner__isnull=True),
+                                    name="desk_shared_view_name"),
+        ]
+
+    def __str__(self) -> str:
+        return f"view {self.name}"

@@ -1,0 +1,259 @@
+"""The desk's reports over a range of days: cases by intake and channel, first-response and
+resolution times (median and 90th percentile) per team and per agent, and the backlog.
+
+As in Zendesk Explore's tickets dataset, the figures are about the cases *created* in the
+range (merged-away cases left out); the backlog counts, at the end of each day, the cases
+created by then and not solved or closed by then. A case's first response is the agent's
+first reply; its resolution the last time it was solved or closed, for the cases solved or
+closed now (Zendesk's "full resolution time"); a reopened case is open until solved again.
+
+Everything is computed by the database: counts with GROUP BY, percentiles with PostgreSQL's
+``percentile_cont``, and on SQLite with a window query that returns only the two ordered
+durations around each percentile, interpolated as ``percentile_cont`` does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, tzinfo
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.db.models.functions import TruncDate
+
+from casegate.desk.models import Case, CaseEvent, Intake
+from casegate.desk.vocabulary import DONE_CASE_STATUSES, CaseChannel
+
+SHARES = (0.5, 0.9)  # median and 90th percentile
+MAX_DAYS = 366
+NO_TEAM, NOBODY, EVERYONE = "(no team)", "(unassigned)", "all"
+
+
+@dataclass(frozen=True)
+class Period:
+    """Whole days, ``first`` to ``last`` included, in ``zone``."""
+
+    first: date
+    last: date
+    zone: tzinfo
+
+    @property
+    def since(self) -> datetime:
+        return datetime.combine(self.first, time.min, self.zone)
+
+    @property
+    def until(self) -> datetime:
+        return datetime.combine(self.last + timedelta(days=1), time.min, self.zone)
+
+    @property
+    def days(self) -> list[date]:
+        return [self.first + timedelta(days=n) for n in range((self.last - self.first).days + 1)]
+
+
+@dataclass
+class Table:
+    """One table of a report: its name (the CSV file's), columns and rows."""
+
+    name: str
+    columns: list[str]
+    rows: list[list[Any]] = field(default_factory=list)
+
+
+@dataclass
+class Report:
+    period: Period
+    volume: Table  # intake, channel, cases
+    teams: Table  # team, cases, answered, first response p50/p90, solved, resolution p50/p90
+    agents: Table  # the same per agent
+    backlog: Table  # day, created, solved, open at the end of the day
+    satisfaction: Table | None = None  # when the desk has survey ratings
+
+
+# Where survey ratings plug in: each gives its table for a period, or None when there are
+# no ratings; the first table given is the report's satisfaction section.
+SATISFACTION_SOURCES: list[Callable[[Period], Table | None]] = []
+
+TIME_COLUMNS = ["cases", "answered", "first_response_median_s", "first_response_p90_s",
+                "solved", "resolution_median_s", "resolution_p90_s"]
+
+
+def created_in(period: Period) -> QuerySet[Case]:
+    return Case.objects.filter(merged_into__isnull=True, created_at__gte=period.since,
+                               created_at__lt=period.until)
+
+
+# --- durations and their percentiles ---------------------------------------------------------
+
+def _seconds(end: str, start: str) -> str:
+    if connection.vendor == "postgresql":
+        return f"EXTRACT(EPOCH FROM ({end} - {start}))"
+    return f"ROUND((julianday({end}) - julianday({start})) * 86400)"
+
+
+_LAST_DONE = (f"(SELECT MAX(e.at) FROM {CaseEvent._meta.db_table} e WHERE e.case_id = c.id"
+              " AND e.field = 'status' AND e.after IN ({done}))")
+
+
+def _durations(metric: str, group: str, period: Period) -> tuple[str, list[Any]]:
+    """SQL of (grp, seconds) for the cases created in ``period`` that have ``metric``
+    (first_response or resolution), grouped by ``group`` (a column of c, or '')."""
+    done = ", ".join(["%s"] * len(DONE_CASE_STATUSES))
+    if metric == "first_response":
+        end, end_params = "c.first_responded_at", []
+        where, where_params = "c.first_responded_at IS NOT NULL", []
+    else:
+        end, end_params = _LAST_DONE.format(done=done), list(DONE_CASE_STATUSES)
+        where, where_params = f"c.status IN ({done})", list(DONE_CASE_STATUSES)
+    grp = group or "''"
+    return (f"SELECT {grp} AS grp, {_seconds(end, 'c.created_at')} AS seconds"
+            f" FROM {Case._meta.db_table} c WHERE c.merged_into_id IS NULL"
+            f" AND c.created_at >= %s AND c.created_at < %s AND {where}",
+            [*end_params, period.since, period.until, *where_params])
+
+
+def percentiles(metric: str, group: str, period: Period
+                ) -> dict[Any, tuple[int, list[float | None]]]:
+    """Per group: how many cases have ``metric``, and its median and 90th percentile in
+    seconds (as percentile_cont: interpolated between the two nearest durations)."""
+    inner, bound = _durations(metric, group, period)
+    found: dict[Any, tuple[int, list[float | None]]] = {}
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"SELECT grp, COUNT(seconds), percentile_cont(%s) WITHIN GROUP"
+                f" (ORDER BY seconds) FROM ({inner}) d WHERE seconds IS NOT NULL GROUP BY grp",
+                [list(SHARES), *bound])
+            for grp, count, shares in cursor.fetchall():
+                found[grp] = (count, [None if v is None else float(v) for v in shares])
+            return found
+        # the rows at positions floor and floor+1 of 1 + (n - 1) * share, for each share
+        positions = " OR ".join(f"rn - 1 = CAST((n - 1) * {share!r} AS INTEGER) + {step}"
+                                for share in SHARES for step in (0, 1))
+        cursor.execute(
+            f"SELECT grp, n, rn, seconds FROM (SELECT grp, seconds, ROW_NUMBER() OVER"
+            f" (PARTITION BY grp ORDER BY seconds) AS rn, COUNT(*) OVER (PARTITION BY grp)"
+            f" AS n FROM ({inner}) d WHERE seconds IS NOT NULL) ranked WHERE {positions}",
+            bound)
+        ordered: dict[Any, tuple[int, dict[int, float]]] = {}
+        for grp, count, rank, seconds in cursor.fetchall():
+            ordered.setdefault(grp, (count, {}))[1][rank - 1] = float(seconds)
+    for grp, (count, at) in ordered.items():
+        values: list[float | None] = []
+        for share in SHARES:
+            position = (count - 1) * share
+            low = int(position)
+            high = at.get(low + 1, at[low])
+            values.append(at[low] + (high - at[low]) * (position - low))
+        found[grp] = (count, values)
+    return found
+
+
+def _time_table(name: str, group: str, period: Period, label: Callable[[Any], str]
+                ) -> Table:
+    key = {"c.team": "team", "c.assignee_id": "assignee_id"}[group]
+    created = dict(created_in(period).values_list(key).annotate(n=Count("id"))
+                   .values_list(key, "n"))
+    answered = percentiles("first_response", group, period)
+    solved = percentiles("resolution", group, period)
+    table = Table(name, [name.rstrip("s"), *TIME_COLUMNS])
+    for grp in sorted(created, key=lambda g: label(g).lower()):
+        first, done = answered.get(grp, (0, [None, None])), solved.get(grp, (0, [None, None]))
+        table.rows.append([label(grp), created[grp], first[0], *first[1], done[0], *done[1]])
+    return table
+
+
+def _everyone(period: Period) -> list[Any]:
+    first = percentiles("first_response", "", period).get("", (0, [None, None]))
+    done = percentiles("resolution", "", period).get("", (0, [None, None]))
+    return [EVERYONE, created_in(period).count(), first[0], *first[1], done[0], *done[1]]
+
+
+# --- the tables ------------------------------------------------------------------------------
+
+def volume(period: Period) -> Table:
+    intakes = {i.pk: i.name or i.address for i in Intake.objects.all()}
+    channels = dict(CaseChannel.choices)
+    rows = (created_in(period).values_list("intake_id", "channel").annotate(n=Count("id"))
+            .values_list("intake_id", "channel", "n"))
+    table = Table("volume", ["intake", "channel", "cases"])
+    table.rows = sorted([intakes.get(intake, str(intake)), str(channels.get(channel, channel)),
+                         n] for intake, channel, n in rows)
+    return table
+
+
+def _per_day(rows: QuerySet[Any], column: str, zone: tzinfo) -> dict[date, int]:
+    return dict(rows.annotate(day=TruncDate(column, tzinfo=zone)).values_list("day")
+                .annotate(n=Count("id")).values_list("day", "n"))
+
+
+def backlog(period: Period) -> Table:
+    """Per day: cases created, cases solved or closed (last time), open at the day's end.
+
+    Counted back from now: the open cases now, plus those solved since the day's end,
+    minus those created since, so only the days from the range's first to today are read.
+    """
+    cases = Case.objects.filter(merged_into__isnull=True)
+    open_now = cases.exclude(status__in=DONE_CASE_STATUSES).count()
+    created = _per_day(cases.filter(created_at__gte=period.since), "created_at", period.zone)
+    recently_done = CaseEvent.objects.filter(field="status", after__in=DONE_CASE_STATUSES,
+                                             at__gte=period.since).values("case_id")
+    done = _per_day(cases.filter(status__in=DONE_CASE_STATUSES, pk__in=recently_done)
+                    .annotate(done_at=_last_done()).filter(done_at__gte=period.since),
+                    "done_at", period.zone)
+    later_created = sum(created.values())
+    later_done = sum(done.values())
+    table = Table("backlog", ["day", "created", "solved", "open"])
+    for day in period.days:
+        later_created -= created.get(day, 0)
+        later_done -= done.get(day, 0)
+        table.rows.append([day.isoformat(), created.get(day, 0), done.get(day, 0),
+                           open_now + later_done - later_created])
+    return table
+
+
+def _last_done() -> Subquery:
+    """When the case was last solved or closed."""
+    return Subquery(CaseEvent.objects.filter(case_id=OuterRef("pk"), field="status",
+                                             after__in=DONE_CASE_STATUSES)
+                    .order_by("-at").values("at")[:1])
+
+
+def teams(period: Period) -> Table:
+    table = _time_table("teams", "c.team", period, lambda team: team or NO_TEAM)
+    table.rows.insert(0, _everyone(period))
+    return table
+
+
+def agents(period: Period) -> Table:
+    names = dict(get_user_model().objects.filter(
+        pk__in=created_in(period).exclude(assignee=None).values("assignee_id"))
+        .values_list("pk", "username"))
+    table = _time_table("agents", "c.assignee_id", period,
+                        lambda pk: names.get(pk, str(pk)) if pk else NOBODY)
+    table.rows.insert(0, _everyone(period))
+    return table
+
+
+def satisfaction(period: Period) -> Table | None:
+    return next((table for source in SATISFACTION_SOURCES
+                 if (table := source(period)) is not None), None)
+
+
+# The report's tables by name (their CSV exports).
+TABLES: dict[str, Callable[[Period], Table | None]] = {
+    "volume": volume, "teams": teams, "agents": agents, "backlog": backlog,
+    "satisfaction": satisfaction}
+
+
+def check(period: Period) -> None:
+    if not 0 <= (period.last - period.first).days < MAX_DAYS:
+        raise ValueError(f"a report covers 1 to {MAX_DAYS} days, the first before the last")
+
+
+def report(period: Period) -> Report:
+    check(period)
+    return Report(period, volume(period), teams(period), agents(period), backlog(period),
+                  satisfaction(period))
