@@ -27,6 +27,7 @@ from casegate.api import (
     mailboxes,
     messages,
     rules,
+    saved_views,
     suspended,
 )
 from casegate.api.schemas import HealthOut
@@ -147,5 +148,6 @@ api.add_router("", suspended.router)
 api.add_router("", automation.triggers,
                auth=TokenAuth(read="mail_settings", write="mail_settings"))
 api.add_router("", automation.macros)
+api.add_router("", saved_views.router, auth=TokenAuth(read="read_cases", write="read_cases"))
 api.add_router("", mailboxes.router,
                auth=TokenAuth(read="mail_settings", write="mail_settings"))

@@ -32,6 +32,10 @@ _PRIORITY_RANK = Switch(*(When(priority=p, then=rank) for rank, p in enumerate(P
                         output_field=IntegerField())
 
 
+class UnknownIntake(DeskError):
+    """A filter names an intake there is no case intake for."""
+
+
 @dataclass(frozen=True)
 class CaseFilter:
     """Which cases the list shows and in which order; a field left at its default does not
@@ -105,7 +109,7 @@ def _intake(value: Any) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit():
         raise DeskError("the intake is an intake's number")
     if not Intake.objects.filter(pk=int(value), kind=IntakeKind.CASE).exists():
-        raise DeskError(f"there is no case intake {value}")
+        raise UnknownIntake(f"there is no case intake {value}")
     return int(value)
 
 

@@ -26,6 +26,10 @@ class ViewRefused(DeskError):
     """The user may not change this view (a shared one needs the share_views privilege)."""
 
 
+class ViewConflict(DeskError):
+    """The name is taken, or the owner has as many views as they may."""
+
+
 def views_for(user: Any) -> QuerySet[SavedView]:
     """The views ``user`` sees: the shared ones and their own (every one, for None)."""
     found = SavedView.objects.select_related("owner")
@@ -48,10 +52,10 @@ def add_view(name: str, wanted: CaseFilter, owner: Any, by: Any = None) -> Saved
         raise ViewRefused("sharing a view needs the share views privilege")
     wanted.check()
     if SavedView.objects.filter(name=name, owner=owner).exists():
-        raise DeskError(f"there is a {'shared ' if owner is None else ''}view named {name!r}"
+        raise ViewConflict(f"there is a {'shared ' if owner is None else ''}view named {name!r}"
                         " already")
     if SavedView.objects.filter(owner=owner).count() >= MAX_VIEWS:
-        raise DeskError(f"at most {MAX_VIEWS} views each; remove one first")
+        raise ViewConflict(f"at most {MAX_VIEWS} views each; remove one first")
     return SavedView.objects.create(name=name, owner=owner, filters=wanted.as_dict())
 
 
