@@ -126,7 +126,7 @@ def filtered_cases(wanted: CaseFilter, user: Any) -> QuerySet[Case]:
     case, and none is "mine")."""
     found = Case.objects.all() if user is None else Case.objects.filter(case_scope(user))
     if wanted.queue == CaseQueue.MINE:
-        found = found.filter(assignee_id=getattr(user, "pk", None))
+        found = found.none() if user is None else found.filter(assignee_id=user.pk)
     elif wanted.queue == CaseQueue.UNASSIGNED:
         found = found.filter(assignee__isnull=True)
     elif wanted.queue == CaseQueue.OPEN:
