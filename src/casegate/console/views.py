@@ -141,14 +141,15 @@ def cases(request: HttpRequest) -> HttpResponse:
             hits = search_conversations(parse_query(wanted.q), found, Lead.objects.none(), 200)
         except SearchSyntaxError as exc:
             problem = str(exc)
-    page = Paginator(found, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = None if wanted.q.strip() else Paginator(found, PAGE_SIZE).get_page(
+        request.GET.get("page"))
     views = [{"view": view, "count": view_count(view, request.user),
               "query": urlencode(view.filters), "current": view.filters == wanted.as_dict()}
              for view in views_for(request.user)]
     return render(request, "console/cases.html", {
         **(_assignable({}) if can_work else {}), "statuses": CaseStatus.values,
         "can_work": can_work, "can_share": can(request.user, "share_views"),
-        "page": page, "cases": page.object_list, "hits": hits,
+        "page": page, "cases": page.object_list if page else [], "hits": hits,
         "searched": bool(wanted.q.strip()), "problem": problem, "wanted": wanted,
         "queues": CaseQueue.choices, "columns": _sort_links(wanted),
         "views": views, "intakes": Intake.objects.filter(kind=IntakeKind.CASE)})
