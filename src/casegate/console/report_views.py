@@ -13,7 +13,8 @@ from django.utils import timezone
 
 from casegate.console.dashboard import bars
 from casegate.console.roles import require
-from casegate.desk.reports import MAX_DAYS, TABLES, Period, Report, report
+from casegate.desk.reports import MAX_DAYS, Period, Report, report
+from casegate.desk.reports import table as report_table
 
 DEFAULT_DAYS = 30
 HOUR = 3600
@@ -73,7 +74,7 @@ def _cell(value: Any) -> Any:
 def report_csv(request: HttpRequest, table: str) -> HttpResponse:
     """One of the report's tables as CSV, for the same days as the page."""
     period = _period(request)
-    chosen = TABLES[table](period) if table in TABLES else None
+    chosen = report_table(table, period)
     if chosen is None:
         raise Http404(f"the report has no table {table}")
     response = HttpResponse(content_type="text/csv; charset=utf-8")
