@@ -113,3 +113,15 @@ def test_a_day_in_another_time_zone_moves_the_cases_across_midnight(
 def test_a_range_is_one_to_366_days() -> None:
     with pytest.raises(ValueError, match="1 to 366 days"):
         report(Period(date(2026, 3, 5), date(2026, 3, 1), UTC))
+
+
+def test_days_follow_the_zones_daylight_saving_change() -> None:
+    from zoneinfo import ZoneInfo
+
+    intake = add_intake(Intake.CASE, "help@desk.example")
+    # Paris moves from UTC+1 to UTC+2 at 01:00 UTC on 29 March 2026
+    for utc in (datetime(2026, 3, 28, 23, 30), datetime(2026, 3, 29, 21, 30),
+                datetime(2026, 3, 29, 22, 30)):
+        make_case(intake, utc.replace(tzinfo=UTC))
+    paris = Period(date(2026, 3, 28), date(2026, 3, 31), ZoneInfo("Europe/Paris"))
+    assert [row[1] for row in report(paris).backlog.rows] == [0, 2, 1, 0]

@@ -17,13 +17,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
-from django.db.models import Count, OuterRef, QuerySet, Subquery
-from django.db.models.functions import TruncDate
+from django.db.models import Count, QuerySet
+from django.utils import timezone
 
 from casegate.desk.models import Case, CaseEvent, Intake
 from casegate.desk.vocabulary import DONE_CASE_STATUSES, CaseChannel
@@ -101,6 +101,8 @@ def _durations(metric: str, group: str, period: Period) -> tuple[str, list[Any]]
     """SQL of (grp, seconds) for the cases created in ``period`` that have ``metric``
     (first_response or resolution), grouped by ``group`` (a column of c, or '')."""
     done = ", ".join(["%s"] * len(DONE_CASE_STATUSES))
+    since, until = (connection.ops.adapt_datetimefield_value(moment)
+                    for moment in (period.since, period.until))
     joined, joined_params = "", []
     if metric == "first_response":
         end, where, where_params = "c.first_responded_at", "c.first_responded_at IS NOT NULL", []
@@ -110,12 +112,12 @@ def _durations(metric: str, group: str, period: Period) -> tuple[str, list[Any]]
                   f" FROM {CaseEvent._meta.db_table} e WHERE e.field = 'status'"
                   f" AND e.after IN ({done}) AND e.at >= %s GROUP BY e.case_id) d"
                   " ON d.case_id = c.id")
-        joined_params = [*DONE_CASE_STATUSES, period.since]
+        joined_params = [*DONE_CASE_STATUSES, since]
         end, where, where_params = "d.done_at", f"c.status IN ({done})", list(DONE_CASE_STATUSES)
     return (f"SELECT {group or _NO_GROUP} AS grp, {_seconds(end, 'c.created_at')} AS seconds"
             f" FROM {Case._meta.db_table} c{joined} WHERE c.merged_into_id IS NULL"
             f" AND c.created_at >= %s AND c.created_at < %s AND {where}",
-            [*joined_params, period.since, period.until, *where_params])
+            [*joined_params, since, until, *where_params])
 
 
 def percentiles(metric: str, group: str, period: Period
@@ -188,9 +190,57 @@ def volume(period: Period) -> Table:
     return table
 
 
-def _per_day(rows: QuerySet[Any], column: str, zone: tzinfo) -> dict[date, int]:
-    return dict(rows.annotate(day=TruncDate(column, tzinfo=zone)).values_list("day")
-                .annotate(n=Count("id")).values_list("day", "n"))
+def _offset_changes(zone: tzinfo, start: datetime, end: datetime) -> list[datetime]:
+    """The instants between ``start`` and ``end`` at which ``zone``'s UTC offset changes
+    (daylight saving time), to the second."""
+    changes = []
+    moment = start
+    while moment < end:
+        following = min(moment + timedelta(days=1), end)
+        if moment.astimezone(zone).utcoffset() != following.astimezone(zone).utcoffset():
+            low, high = moment, following
+            while high - low > timedelta(seconds=1):
+                middle = low + (high - low) / 2
+                same = middle.astimezone(zone).utcoffset() == low.astimezone(zone).utcoffset()
+                low, high = (middle, high) if same else (low, middle)
+            changes.append(high)
+        moment = following
+    return changes
+
+
+def _local_day(column: str, period: Period, until: datetime) -> tuple[str, list[Any]]:
+    """SQL of the day in the period's zone of ``column`` (a UTC time, from the period's
+    first day to ``until``), with its parameters. SQLite has no time zones: the offset is
+    added with its own date(), one offset for each stretch between daylight saving
+    changes, rather than calling Python for each row."""
+    if connection.vendor == "postgresql":
+        return f"({column} AT TIME ZONE %s)::date", [str(period.zone)]
+    start = period.since.astimezone(UTC)
+    stretches: list[str] = []
+    params: list[Any] = []
+    for change in [*_offset_changes(period.zone, start, until), None]:
+        offset = int((start.astimezone(period.zone).utcoffset() or timedelta()).total_seconds())
+        day = f"date({column}, '{offset:+d} seconds')"
+        if change is None:
+            stretches.append(f"ELSE {day}")
+        else:
+            stretches.append(f"WHEN {column} < %s THEN {day}")
+            params.append(connection.ops.adapt_datetimefield_value(change))
+            start = change
+    if not params:
+        return stretches[0].removeprefix("ELSE "), params
+    return f"(CASE {' '.join(stretches)} END)", params
+
+
+def _count_per_day(sql: str, params: list[Any], period: Period, until: datetime
+                   ) -> dict[date, int]:
+    """Rows of ``sql`` (a column ``at``) per local day."""
+    day, day_params = _local_day("x.at", period, until)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {day}, COUNT(*) FROM ({sql}) x GROUP BY 1",
+                       [*day_params, *params])
+        return {found if isinstance(found, date) else date.fromisoformat(found): n
+                for found, n in cursor.fetchall()}
 
 
 def backlog(period: Period) -> Table:
@@ -201,28 +251,27 @@ def backlog(period: Period) -> Table:
     """
     cases = Case.objects.filter(merged_into__isnull=True)
     open_now = cases.exclude(status__in=DONE_CASE_STATUSES).count()
-    created = _per_day(cases.filter(created_at__gte=period.since), "created_at", period.zone)
-    recently_done = CaseEvent.objects.filter(field="status", after__in=DONE_CASE_STATUSES,
-                                             at__gte=period.since).values("case_id")
-    done = _per_day(cases.filter(status__in=DONE_CASE_STATUSES, pk__in=recently_done)
-                    .annotate(done_at=_last_done()).filter(done_at__gte=period.since),
-                    "done_at", period.zone)
+    since = connection.ops.adapt_datetimefield_value(period.since)
+    until = max(timezone.now(), period.until) + timedelta(days=1)
+    done = ", ".join(["%s"] * len(DONE_CASE_STATUSES))
+    created = _count_per_day(
+        f"SELECT created_at AS at FROM {Case._meta.db_table}"
+        " WHERE merged_into_id IS NULL AND created_at >= %s", [since], period, until)
+    solved = _count_per_day(
+        f"SELECT MAX(e.at) AS at FROM {CaseEvent._meta.db_table} e"
+        f" JOIN {Case._meta.db_table} c ON c.id = e.case_id"
+        f" WHERE e.field = 'status' AND e.after IN ({done}) AND e.at >= %s"
+        f" AND c.merged_into_id IS NULL AND c.status IN ({done}) GROUP BY e.case_id",
+        [*DONE_CASE_STATUSES, since, *DONE_CASE_STATUSES], period, until)
     later_created = sum(created.values())
-    later_done = sum(done.values())
+    later_done = sum(solved.values())
     table = Table("backlog", ["day", "created", "solved", "open"])
     for day in period.days:
         later_created -= created.get(day, 0)
-        later_done -= done.get(day, 0)
-        table.rows.append([day.isoformat(), created.get(day, 0), done.get(day, 0),
+        later_done -= solved.get(day, 0)
+        table.rows.append([day.isoformat(), created.get(day, 0), solved.get(day, 0),
                            open_now + later_done - later_created])
     return table
-
-
-def _last_done() -> Subquery:
-    """When the case was last solved or closed."""
-    return Subquery(CaseEvent.objects.filter(case_id=OuterRef("pk"), field="status",
-                                             after__in=DONE_CASE_STATUSES)
-                    .order_by("-at").values("at")[:1])
 
 
 def teams(period: Period, everyone: list[Any] | None = None) -> Table:
