@@ -94,87 +94,90 @@ def _seconds(end: str, start: str) -> str:
     return f"ROUND((julianday({end}) - julianday({start})) * 86400)"
 
 
-_NO_GROUP = "''"
+Figures = dict[str, dict[Any, list[Any]]]  # dimension -> its key -> the row's figures
+DIMENSIONS = {1: "team", 2: "agent", 3: "all"}  # PostgreSQL's GROUPING(team, agent)
 
 
-def _durations(metric: str, group: str, period: Period) -> tuple[str, list[Any]]:
-    """SQL of (grp, seconds) for the cases created in ``period`` that have ``metric``
-    (first_response or resolution), grouped by ``group`` (a column of c, or '')."""
+def _durations(period: Period) -> tuple[str, list[Any]]:
+    """SQL of each case created in ``period``: team, agent, and the seconds to its first
+    response and to its resolution (NULL: not yet)."""
     done = ", ".join(["%s"] * len(DONE_CASE_STATUSES))
     since, until = (connection.ops.adapt_datetimefield_value(moment)
                     for moment in (period.since, period.until))
-    joined, joined_params = "", []
-    if metric == "first_response":
-        end, where, where_params = "c.first_responded_at", "c.first_responded_at IS NOT NULL", []
-    else:
-        # a case created in the period was solved in it or after: only those events are read
-        joined = (f" JOIN (SELECT e.case_id, MAX(e.at) AS done_at"
-                  f" FROM {CaseEvent._meta.db_table} e WHERE e.field = 'status'"
-                  f" AND e.after IN ({done}) AND e.at >= %s GROUP BY e.case_id) d"
-                  " ON d.case_id = c.id")
-        joined_params = [*DONE_CASE_STATUSES, since]
-        end, where, where_params = "d.done_at", f"c.status IN ({done})", list(DONE_CASE_STATUSES)
-    return (f"SELECT {group or _NO_GROUP} AS grp, {_seconds(end, 'c.created_at')} AS seconds"
-            f" FROM {Case._meta.db_table} c{joined} WHERE c.merged_into_id IS NULL"
-            f" AND c.created_at >= %s AND c.created_at < %s AND {where}",
-            [*joined_params, since, until, *where_params])
+    # a case created in the period was solved in it or after: only that history is read
+    return (f"SELECT c.team AS team, c.assignee_id AS agent,"
+            f" {_seconds('c.first_responded_at', 'c.created_at')} AS answered,"
+            f" CASE WHEN c.status IN ({done}) THEN {_seconds('d.done_at', 'c.created_at')}"
+            f" END AS solved FROM {Case._meta.db_table} c LEFT JOIN"
+            f" (SELECT e.case_id, MAX(e.at) AS done_at FROM {CaseEvent._meta.db_table} e"
+            f" WHERE e.field = 'status' AND e.after IN ({done}) AND e.at >= %s"
+            f" GROUP BY e.case_id) d ON d.case_id = c.id"
+            f" WHERE c.merged_into_id IS NULL AND c.created_at >= %s AND c.created_at < %s",
+            [*DONE_CASE_STATUSES, *DONE_CASE_STATUSES, since, since, until])
 
 
-def percentiles(metric: str, group: str, period: Period
-                ) -> dict[Any, tuple[int, list[float | None]]]:
-    """Per group: how many cases have ``metric``, and its median and 90th percentile in
-    seconds (as percentile_cont: interpolated between the two nearest durations)."""
-    inner, bound = _durations(metric, group, period)
-    found: dict[Any, tuple[int, list[float | None]]] = {}
+def _interpolated(count: int, at: dict[int, float]) -> list[float | None]:
+    """The SHARES percentiles of ``count`` ordered values of which ``at`` holds those
+    around each percentile's position (0-based), as percentile_cont computes them."""
+    values: list[float | None] = []
+    for share in SHARES:
+        position = (count - 1) * share
+        low = int(position)
+        values.append(at[low] + (at.get(low + 1, at[low]) - at[low]) * (position - low))
+    return values
+
+
+def time_figures(period: Period) -> Figures:
+    """Per team, per agent and for all: cases, answered, first response median and 90th
+    percentile, solved, resolution median and 90th percentile (seconds)."""
+    durations, params = _durations(period)
+    found: Figures = {name: {} for name in DIMENSIONS.values()}
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(
-                f"SELECT grp, COUNT(seconds), percentile_cont(%s) WITHIN GROUP"
-                f" (ORDER BY seconds) FROM ({inner}) d WHERE seconds IS NOT NULL GROUP BY grp",
-                [list(SHARES), *bound])
-            for grp, count, shares in cursor.fetchall():
-                found[grp] = (count, [None if v is None else float(v) for v in shares])
+                "SELECT GROUPING(team, agent), team, agent, COUNT(*), COUNT(answered),"
+                " percentile_cont(%s) WITHIN GROUP (ORDER BY answered), COUNT(solved),"
+                " percentile_cont(%s) WITHIN GROUP (ORDER BY solved)"
+                f" FROM ({durations}) x GROUP BY GROUPING SETS ((team), (agent), ())",
+                [list(SHARES), list(SHARES), *params])
+            for grouping, team, agent, n, answered, first, solved, done in cursor.fetchall():
+                dimension = DIMENSIONS[grouping]
+                key = {"team": team, "agent": agent, "all": ""}[dimension]
+                found[dimension][key] = [n, answered, *(first or [None, None]), solved,
+                                         *(done or [None, None])]
             return found
-        # the rows at positions floor and floor+1 of 1 + (n - 1) * share, for each share
+        # SQLite: each dimension's rows one after the other, counted, then the durations
+        # around each percentile's position of each metric, by a window query
+        spread = " UNION ALL ".join(
+            f"SELECT '{name}' AS dim, {column} AS grp, answered, solved FROM x"
+            for name, column in (("team", "team"), ("agent", "agent"), ("all", "''")))
+        cte = f"WITH x AS ({durations}), g AS ({spread})"
+        cursor.execute(f"{cte} SELECT dim, grp, COUNT(*), COUNT(answered), COUNT(solved)"
+                       " FROM g GROUP BY dim, grp", params)
+        for dimension, key, n, answered, solved in cursor.fetchall():
+            found[dimension][key] = [n, answered, None, None, solved, None, None]
         positions = " OR ".join(f"rn - 1 = CAST((n - 1) * {share!r} AS INTEGER) + {step}"
                                 for share in SHARES for step in (0, 1))
-        cursor.execute(
-            f"SELECT grp, n, rn, seconds FROM (SELECT grp, seconds, ROW_NUMBER() OVER"
-            f" (PARTITION BY grp ORDER BY seconds) AS rn, COUNT(*) OVER (PARTITION BY grp)"
-            f" AS n FROM ({inner}) d WHERE seconds IS NOT NULL) ranked WHERE {positions}",
-            bound)
-        ordered: dict[Any, tuple[int, dict[int, float]]] = {}
-        for grp, count, rank, seconds in cursor.fetchall():
-            ordered.setdefault(grp, (count, {}))[1][rank - 1] = float(seconds)
-    for grp, (count, at) in ordered.items():
-        values: list[float | None] = []
-        for share in SHARES:
-            position = (count - 1) * share
-            low = int(position)
-            high = at.get(low + 1, at[low])
-            values.append(at[low] + (high - at[low]) * (position - low))
-        found[grp] = (count, values)
+        for metric, first_column in (("answered", 2), ("solved", 5)):
+            cursor.execute(
+                f"{cte} SELECT dim, grp, n, rn, {metric} FROM (SELECT dim, grp, {metric},"
+                f" ROW_NUMBER() OVER (PARTITION BY dim, grp ORDER BY {metric}) AS rn,"
+                f" COUNT(*) OVER (PARTITION BY dim, grp) AS n FROM g"
+                f" WHERE {metric} IS NOT NULL) ranked WHERE {positions}", params)
+            ordered: dict[tuple[str, Any], tuple[int, dict[int, float]]] = {}
+            for dimension, key, count, rank, seconds in cursor.fetchall():
+                ordered.setdefault((dimension, key), (count, {}))[1][rank - 1] = float(seconds)
+            for (dimension, key), (count, at) in ordered.items():
+                found[dimension][key][first_column:first_column + 2] = _interpolated(count, at)
     return found
 
 
-def _time_table(name: str, group: str, period: Period, label: Callable[[Any], str]
-                ) -> Table:
-    key = {"c.team": "team", "c.assignee_id": "assignee_id"}[group]
-    created = dict(created_in(period).values_list(key).annotate(n=Count("id"))
-                   .values_list(key, "n"))
-    answered = percentiles("first_response", group, period)
-    solved = percentiles("resolution", group, period)
-    table = Table(name, [name.rstrip("s"), *TIME_COLUMNS])
-    for grp in sorted(created, key=lambda g: label(g).lower()):
-        first, done = answered.get(grp, (0, [None, None])), solved.get(grp, (0, [None, None]))
-        table.rows.append([label(grp), created[grp], first[0], *first[1], done[0], *done[1]])
+def _time_table(name: str, figures: dict[Any, list[Any]], label: Callable[[Any], str],
+                everyone: list[Any]) -> Table:
+    table = Table(f"{name}s", [name, *TIME_COLUMNS], [[EVERYONE, *everyone]])
+    for key in sorted(figures, key=lambda k: label(k).lower()):
+        table.rows.append([label(key), *figures[key]])
     return table
-
-
-def _everyone(period: Period) -> list[Any]:
-    first = percentiles("first_response", "", period).get("", (0, [None, None]))
-    done = percentiles("resolution", "", period).get("", (0, [None, None]))
-    return [EVERYONE, created_in(period).count(), first[0], *first[1], done[0], *done[1]]
 
 
 # --- the tables ------------------------------------------------------------------------------
@@ -274,20 +277,19 @@ def backlog(period: Period) -> Table:
     return table
 
 
-def teams(period: Period, everyone: list[Any] | None = None) -> Table:
-    table = _time_table("teams", "c.team", period, lambda team: team or NO_TEAM)
-    table.rows.insert(0, everyone or _everyone(period))
-    return table
+def teams(period: Period, figures: Figures | None = None) -> Table:
+    figures = figures or time_figures(period)
+    return _time_table("team", figures["team"], lambda team: team or NO_TEAM,
+                       figures["all"].get("", [0, 0, None, None, 0, None, None]))
 
 
-def agents(period: Period, everyone: list[Any] | None = None) -> Table:
-    names = dict(get_user_model().objects.filter(
-        pk__in=created_in(period).exclude(assignee=None).values("assignee_id"))
-        .values_list("pk", "username"))
-    table = _time_table("agents", "c.assignee_id", period,
-                        lambda pk: names.get(pk, str(pk)) if pk else NOBODY)
-    table.rows.insert(0, everyone or _everyone(period))
-    return table
+def agents(period: Period, figures: Figures | None = None) -> Table:
+    figures = figures or time_figures(period)
+    names = dict(get_user_model().objects.filter(pk__in=[k for k in figures["agent"] if k])
+                 .values_list("pk", "username"))
+    return _time_table("agent", figures["agent"],
+                       lambda pk: names.get(pk, str(pk)) if pk else NOBODY,
+                       figures["all"].get("", [0, 0, None, None, 0, None, None]))
 
 
 def satisfaction(period: Period) -> Table | None:
@@ -328,6 +330,6 @@ def table(name: str, period: Period) -> Table | None:
 def report(period: Period) -> Report:
     _check(period)
     with _without_jit():
-        everyone = _everyone(period)
-        return Report(period, volume(period), teams(period, everyone), agents(period, everyone),
+        figures = time_figures(period)
+        return Report(period, volume(period), teams(period, figures), agents(period, figures),
                       backlog(period), satisfaction(period))
