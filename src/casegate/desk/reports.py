@@ -116,14 +116,17 @@ def _durations(period: Period) -> tuple[str, list[Any]]:
             [*DONE_CASE_STATUSES, *DONE_CASE_STATUSES, since, since, until])
 
 
-def _interpolated(count: int, at: dict[int, float]) -> list[float | None]:
-    """The SHARES percentiles of ``count`` ordered values of which ``at`` holds those
-    around each percentile's position (0-based), as percentile_cont computes them."""
+def _percentiles(ordered: list[float]) -> list[float | None]:
+    """The SHARES percentiles of ``ordered`` values, interpolated as percentile_cont."""
     values: list[float | None] = []
     for share in SHARES:
-        position = (count - 1) * share
+        if not ordered:
+            values.append(None)
+            continue
+        position = (len(ordered) - 1) * share
         low = int(position)
-        values.append(at[low] + (at.get(low + 1, at[low]) - at[low]) * (position - low))
+        high = ordered[min(low + 1, len(ordered) - 1)]
+        values.append(ordered[low] + (high - ordered[low]) * (position - low))
     return values
 
 
@@ -146,29 +149,23 @@ def time_figures(period: Period) -> Figures:
                 found[dimension][key] = [n, answered, *(first or [None, None]), solved,
                                          *(done or [None, None])]
             return found
-        # SQLite: each dimension's rows one after the other, counted, then the durations
-        # around each percentile's position of each metric, by a window query
-        spread = " UNION ALL ".join(
-            f"SELECT '{name}' AS dim, {column} AS grp, answered, solved FROM x"
-            for name, column in (("team", "team"), ("agent", "agent"), ("all", "''")))
-        cte = f"WITH x AS ({durations}), g AS ({spread})"
-        cursor.execute(f"{cte} SELECT dim, grp, COUNT(*), COUNT(answered), COUNT(solved)"
-                       " FROM g GROUP BY dim, grp", params)
-        for dimension, key, n, answered, solved in cursor.fetchall():
-            found[dimension][key] = [n, answered, None, None, solved, None, None]
-        positions = " OR ".join(f"rn - 1 = CAST((n - 1) * {share!r} AS INTEGER) + {step}"
-                                for share in SHARES for step in (0, 1))
-        for metric, first_column in (("answered", 2), ("solved", 5)):
-            cursor.execute(
-                f"{cte} SELECT dim, grp, n, rn, {metric} FROM (SELECT dim, grp, {metric},"
-                f" ROW_NUMBER() OVER (PARTITION BY dim, grp ORDER BY {metric}) AS rn,"
-                f" COUNT(*) OVER (PARTITION BY dim, grp) AS n FROM g"
-                f" WHERE {metric} IS NOT NULL) ranked WHERE {positions}", params)
-            ordered: dict[tuple[str, Any], tuple[int, dict[int, float]]] = {}
-            for dimension, key, count, rank, seconds in cursor.fetchall():
-                ordered.setdefault((dimension, key), (count, {}))[1][rank - 1] = float(seconds)
-            for (dimension, key), (count, at) in ordered.items():
-                found[dimension][key][first_column:first_column + 2] = _interpolated(count, at)
+        # SQLite has no percentiles: the durations are read once, in the order of the
+        # first response, and each group's ordered lists are cut at each percentile
+        cursor.execute(f"{durations} ORDER BY answered, solved", params)
+        rows = cursor.fetchall()
+    groups: dict[tuple[str, Any], tuple[list[float], list[float], list[int]]] = {}
+    for team, agent, answered, solved in rows:
+        for key in (("team", team), ("agent", agent), ("all", "")):
+            first, done, count = groups.setdefault(key, ([], [], [0]))
+            count[0] += 1
+            if answered is not None:
+                first.append(answered)
+            if solved is not None:
+                done.append(solved)
+    for (dimension, key), (first, done, count) in groups.items():
+        done.sort()
+        found[dimension][key] = [count[0], len(first), *_percentiles(first), len(done),
+                                 *_percentiles(done)]
     return found
 
 
