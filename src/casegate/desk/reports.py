@@ -7,9 +7,11 @@ created by then and not solved or closed by then. A case's first response is the
 first reply; its resolution the last time it was solved or closed, for the cases solved or
 closed now (Zendesk's "full resolution time"); a reopened case is open until solved again.
 
-Everything is computed by the database: counts with GROUP BY, percentiles with PostgreSQL's
-``percentile_cont``, and on SQLite with a window query that returns only the two ordered
-durations around each percentile, interpolated as ``percentile_cont`` does.
+Everything is counted by the database (GROUP BY); the times in one pass over the cases of
+the range: on PostgreSQL with ``percentile_cont`` and GROUPING SETS (per team, per agent,
+for all), on SQLite, which has no percentiles, by reading the durations once in order and
+cutting each group's list where ``percentile_cont`` would (interpolating between the two
+nearest). The backlog's days are counted by the database in the reader's time zone.
 """
 
 from __future__ import annotations
