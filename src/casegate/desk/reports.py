@@ -16,6 +16,7 @@ nearest). The backlog's days are counted by the database in the reader's time zo
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -155,19 +156,20 @@ def time_figures(period: Period) -> Figures:
         # first response, and each group's ordered lists are cut at each percentile
         cursor.execute(f"{durations} ORDER BY answered, solved", params)
         rows = cursor.fetchall()
-    groups: dict[tuple[str, Any], tuple[list[float], list[float], list[int]]] = {}
-    for team, agent, answered, solved in rows:
-        for key in (("team", team), ("agent", agent), ("all", "")):
-            first, done, count = groups.setdefault(key, ([], [], [0]))
-            count[0] += 1
+    for dimension, column in (("team", 0), ("agent", 1), ("all", None)):
+        keyed = [("" if column is None else row[column], row[2], row[3]) for row in rows]
+        counts = Counter(key for key, _, _ in keyed)
+        first: dict[Any, list[float]] = {key: [] for key in counts}
+        done: dict[Any, list[float]] = {key: [] for key in counts}
+        for key, answered, solved in keyed:
             if answered is not None:
-                first.append(answered)
+                first[key].append(answered)
             if solved is not None:
-                done.append(solved)
-    for (dimension, key), (first, done, count) in groups.items():
-        done.sort()
-        found[dimension][key] = [count[0], len(first), *_percentiles(first), len(done),
-                                 *_percentiles(done)]
+                done[key].append(solved)
+        for key, count in counts.items():
+            done[key].sort()
+            found[dimension][key] = [count, len(first[key]), *_percentiles(first[key]),
+                                     len(done[key]), *_percentiles(done[key])]
     return found
 
 
