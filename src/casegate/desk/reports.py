@@ -146,11 +146,12 @@ def time_figures(period: Period) -> Figures:
                 " percentile_cont(%s) WITHIN GROUP (ORDER BY solved)"
                 f" FROM ({durations}) x GROUP BY GROUPING SETS ((team), (agent), ())",
                 [list(SHARES), list(SHARES), *params])
-            for grouping, team, agent, n, answered, first, solved, done in cursor.fetchall():
+            for grouping, team, agent, n, answered, first_times, solved, done_times in (
+                    cursor.fetchall()):
                 dimension = DIMENSIONS[grouping]
                 key = {"team": team, "agent": agent, "all": ""}[dimension]
-                found[dimension][key] = [n, answered, *(first or [None, None]), solved,
-                                         *(done or [None, None])]
+                found[dimension][key] = [n, answered, *(first_times or [None, None]), solved,
+                                         *(done_times or [None, None])]
             return found
         # SQLite has no percentiles: the durations are read once, in the order of the
         # first response, and each group's ordered lists are cut at each percentile
