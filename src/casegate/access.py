@@ -32,6 +32,10 @@ PRIVILEGES = {
     "audit": {MAIL_SETTINGS},
     "work_cases": {AGENT},
     "read_cases": {AGENT, VIEWER, MAIL_SETTINGS},
+    # shared saved views change every agent's case list: the super administrator's
+    "share_views": set(),
+    # the reports count every case, so only those who see every case read them
+    "reports": {VIEWER, MAIL_SETTINGS},
 }
 
 

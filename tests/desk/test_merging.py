@@ -7,7 +7,7 @@ import pytest
 from casegate.desk.merging import merge, split, unmerge
 from casegate.desk.models import Case, CaseEvent, DeskMessage, Intake
 from casegate.desk.services import DeskError, add_intake
-from casegate.desk.vocabulary import CaseStatus, Direction
+from casegate.desk.vocabulary import CaseChannel, CaseStatus, Direction
 from tests.desk.test_search import case_of, file_mail
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("home")]
@@ -47,8 +47,9 @@ def test_a_merge_is_undone_by_unmerge_and_a_split_by_a_merge() -> None:
     assert Case.objects.get(pk=second).status == CaseStatus.OPEN
     file_mail(intake, "Re: one", "more", reply_to=DeskMessage.objects.get(case=first).message_id)
     message = DeskMessage.objects.get(subject="Re: one")
-    created = split(message.pk, "ann")
+    created = split(message.pk, "ann", CaseChannel.CONSOLE)
     assert (thread(first), thread(created)) == (["one"], ["Re: one"])
+    assert (created.channel, Case.objects.get(pk=first).channel) == ("console", "mail")
     merge(first, [created.pk], "ann")
     assert thread(first) == ["one", "Re: one"]
     assert DeskMessage.objects.get(pk=message.pk).moved_from_id is None
@@ -69,4 +70,4 @@ def test_what_cannot_be_merged_or_split_says_why() -> None:
         unmerge(first, "ann")
     lone = case_of(file_mail(intake, "three", "third"))
     with pytest.raises(DeskError, match="the only one"):
-        split(DeskMessage.objects.get(case=lone).pk, "ann")
+        split(DeskMessage.objects.get(case=lone).pk, "ann", CaseChannel.CONSOLE)

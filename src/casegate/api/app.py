@@ -28,6 +28,7 @@ from casegate.api import (
     mailboxes,
     messages,
     rules,
+    saved_views,
     sla,
     suspended,
     webhooks,
@@ -155,6 +156,7 @@ api.add_router("", automation.macros)
 api.add_router("", webhooks.router,
                auth=TokenAuth(read="mail_settings", write="mail_settings"))
 api.add_router("", sla.router, auth=TokenAuth(read="mail_settings", write="mail_settings"))
+api.add_router("", saved_views.router, auth=TokenAuth(read="read_cases", write="read_cases"))
 api.add_router("", mailboxes.router,
                auth=TokenAuth(read="mail_settings", write="mail_settings"))
 api.add_router("", desk_settings.intakes,

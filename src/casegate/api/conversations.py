@@ -52,7 +52,7 @@ from casegate.desk.services import (
     update_cases,
 )
 from casegate.desk.visibility import case_scope, hide_unseen_cases
-from casegate.desk.vocabulary import IntakeKind
+from casegate.desk.vocabulary import CaseChannel, IntakeKind
 
 router = Router()
 
@@ -275,7 +275,8 @@ def split_message(request: AgentRequest, message_id: MessageId) -> Status[dict[s
         raise HttpError(404, f"there is no message {message_id} on a case")
     _require(Case, case_id, request.auth)
     try:
-        return Status(201, conversation_as_dict(split(message_id, request.auth.get_username())))
+        return Status(201, conversation_as_dict(split(message_id, request.auth.get_username(),
+                                                     CaseChannel.API)))
     except DeskError as exc:
         raise HttpError(409, str(exc)) from None
 

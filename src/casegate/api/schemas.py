@@ -23,6 +23,8 @@ from pydantic import (
 
 from casegate.desk.automation.vocabulary import TriggerEvent
 from casegate.desk.vocabulary import (
+    CASE_SORTS,
+    CaseQueue,
     CaseStatus,
     DeskText,
     Direction,
@@ -70,6 +72,7 @@ if TYPE_CHECKING:  # mypy cannot follow a Literal built at run time
     RatingValue = str
     DeskTextValue = str
     IntakeKindValue = str
+    CaseQueueValue = str
 else:
     CaseStatusValue = _one_of(CaseStatus)
     PriorityValue = _one_of(Priority)
@@ -89,6 +92,7 @@ else:
     RatingValue = _one_of(Rating)
     DeskTextValue = _one_of(DeskText)
     IntakeKindValue = _one_of(IntakeKind)
+    CaseQueueValue = _one_of(CaseQueue)
 
 
 def _encodable(value: str) -> str:
@@ -736,6 +740,39 @@ class MacroAppliedOut(Schema):
     case: CaseOut
     changes: list[str] = Field(description="what the macro's actions changed or did")
     reply: MessageOut | None = Field(description="the reply it mailed, if it has one")
+# --- saved views ----------------------------------------------------------------------------
+
+
+class ViewFilters(Input):
+    queue: CaseQueueValue = omittable(
+        description="all (default), mine, unassigned or open (not solved or closed)")
+    intake: Number = omittable(description="a case intake's number")
+    status: CaseStatusValue = omittable()
+    team: Team = omittable()
+    q: _text(500) = omittable(  # type: ignore[valid-type]
+        description="a search in the console's syntax (see /search)")
+    sort: _text(20, f"^-?({'|'.join(CASE_SORTS)})$") = omittable(  # type: ignore[valid-type]
+        description="a column, '-' first for descending (default -id)")
+
+
+class ViewIn(Input):
+    name: _text(100, r"^[^\x00]*[^\x00\s\x1c-\x1f][^\x00]*$") = Field(  # type: ignore[valid-type]
+        description="the view's name")
+    shared: StrictBool = Field(False, description="shown to everyone (needs the share views "
+                                            "privilege) rather than to the caller alone")
+    filters: ViewFilters = Field(default_factory=ViewFilters)
+
+
+class ViewOut(Schema):
+    id: int
+    name: str
+    owner: str | None = Field(description="the user whose view it is; null: shared")
+    shared: bool
+    filters: dict[str, Any] = Field(description="the filters that narrow or sort")
+    count: int | None = Field(description="how many cases the caller sees in it (null: "
+                                          "its intake is gone)")
+
+
 # --- mailbox accounts -----------------------------------------------------------------------
 
 

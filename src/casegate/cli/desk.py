@@ -1,5 +1,5 @@
-"""``casegate desk intake``, ``cases``, ``leads``, ``suspended``, ``agent`` and ``contacts``:
-the case desk.
+"""``casegate desk intake``, ``cases``, ``leads``, ``suspended``, ``agent``, ``view`` and
+``contacts``: the case desk.
 
 Handlers import what they use when they run, so that reading the arguments stays fast.
 """
@@ -9,9 +9,18 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+from typing import Any
 
 from casegate.cli.base import Subcommands, add_list, command_group, emit
-from casegate.desk.vocabulary import DeskText, IntakeKind, Priority, SuspensionCause
+from casegate.desk.vocabulary import (
+    CASE_SORTS,
+    CaseQueue,
+    CaseStatus,
+    DeskText,
+    IntakeKind,
+    Priority,
+    SuspensionCause,
+)
 
 
 def register(subcommands: Subcommands) -> None:
@@ -23,6 +32,8 @@ def register(subcommands: Subcommands) -> None:
     _register_suspended(command_group(subcommands, "suspended",
                                       "mail to intakes set aside instead of opening cases"))
     _register_agent(command_group(subcommands, "agent", "people who answer cases"))
+    _register_view(command_group(subcommands, "view",
+                                 "saved case lists: filters, a search and a sort"))
     contacts = command_group(subcommands, "contacts", "people who wrote to the desk")
     add_list(contacts, contacts_list)
     p = subcommands.add_parser(
@@ -35,6 +46,30 @@ def register(subcommands: Subcommands) -> None:
     p.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=search)
+
+
+def _register_view(view: Subcommands) -> None:
+    p = add_list(view, view_list)
+    p.add_argument("--as", dest="user", default=None, metavar="USERNAME",
+                   help="the views this user sees, counted as they see them (default: every "
+                        "view, counted over every case)")
+    p = view.add_parser("add", help="save a case list as a view")
+    p.add_argument("name")
+    p.add_argument("--owner", default=None, metavar="USERNAME",
+                   help="whose view it is (default: shared with everyone)")
+    p.add_argument("--queue", choices=CaseQueue.values, default=CaseQueue.ALL.value)
+    p.add_argument("--intake", type=int, default=None, help="a case intake's number")
+    p.add_argument("--status", choices=CaseStatus.values, default="")
+    p.add_argument("--team", default="")
+    p.add_argument("--query", default="", help="a search, as in: casegate search")
+    p.add_argument("--sort", default="-id",
+                   help=f"one of {', '.join(CASE_SORTS)}; '-' first for descending")
+    p.set_defaults(func=view_add)
+    p = view.add_parser("remove")
+    p.add_argument("view", help="its number or name")
+    p.add_argument("--owner", default=None, metavar="USERNAME",
+                   help="of this user's views (default: a shared one first)")
+    p.set_defaults(func=view_remove)
 
 
 def _register_intake(intake: Subcommands) -> None:
@@ -378,8 +413,9 @@ def cases_unmerge(args: argparse.Namespace) -> None:
 
 def cases_split(args: argparse.Namespace) -> None:
     from casegate.desk.merging import split
+    from casegate.desk.vocabulary import CaseChannel
 
-    case = split(args.message, getpass.getuser())
+    case = split(args.message, getpass.getuser(), CaseChannel.COMMAND_LINE)
     print(f"message {args.message} is now CG-{case.pk}")
 
 
@@ -446,3 +482,43 @@ def search(args: argparse.Namespace) -> None:
         print(f"{hit.kind} {hit.id}  {hit.status}  {hit.requester}  {hit.subject}")
         if hit.snippet:
             print("    " + " ".join(hit.snippet.replace(START, "[").replace(STOP, "]").split()))
+
+
+def _active_user(username: str | None) -> Any:
+    from django.contrib.auth import get_user_model
+
+    from casegate.desk.changes import DeskError
+
+    if username is None:
+        return None
+    user = get_user_model().objects.filter(username=username, is_active=True).first()
+    if user is None:
+        raise DeskError(f"there is no active user {username!r}; see: casegate user list")
+    return user
+
+
+def view_list(args: argparse.Namespace) -> None:
+    from casegate.desk.saved_views import view_count, view_dict, views_for
+
+    user = _active_user(args.user)
+    emit([view_dict(view, view_count(view, user)) for view in views_for(user)], args.json,
+         ["id", "name", "owner", "count", "filters"])
+
+
+def view_add(args: argparse.Namespace) -> None:
+    from casegate.desk.case_list import CaseFilter
+    from casegate.desk.saved_views import add_view
+
+    wanted = CaseFilter.from_dict({"queue": args.queue, "intake": args.intake,
+                                   "status": args.status, "team": args.team,
+                                   "q": args.query, "sort": args.sort})
+    view = add_view(args.name, wanted, _active_user(args.owner))
+    print(f"added view #{view.pk} {view.name!r}"
+          + (f" of {args.owner}" if args.owner else " (shared)"))
+
+
+def view_remove(args: argparse.Namespace) -> None:
+    from casegate.desk.saved_views import find_view, remove_view
+
+    view = remove_view(find_view(args.view, _active_user(args.owner)).pk)
+    print(f"removed the view {view.name!r}")

@@ -20,15 +20,15 @@ WAITING = (DeliveryState.PENDING, DeliveryState.INFLIGHT, DeliveryState.DEFERRED
            DeliveryState.HELD, DeliveryState.FAILED)
 
 
-def _bars(points: list[tuple[str, int]]) -> list[dict[str, Any]]:
+def bars(points: list[tuple[str, float]]) -> list[dict[str, Any]]:
     """Bars of an SVG chart: label, value and height scaled to the tallest."""
     top = max((value for _, value in points), default=0) or 1
-    bars = []
+    shown = []
     for index, (label, value) in enumerate(points):
         height = round(CHART_HEIGHT * value / top)
-        bars.append({"label": label, "value": value, "height": height, "x": index * 22,
-                     "y": CHART_HEIGHT + 5 - height})
-    return bars
+        shown.append({"label": label, "value": value, "height": height, "x": index * 22,
+                      "y": CHART_HEIGHT + 5 - height})
+    return shown
 
 
 SHARES = (("p50", 0.5), ("p90", 0.9), ("p99", 0.99))
@@ -69,15 +69,15 @@ def figures() -> dict[str, Any]:
     days = [(now - timedelta(days=d)).date() for d in range(13, -1, -1)]
 
     return {
-        "messages_per_hour": _bars([(h.strftime("%H"), per_hour.get(h, 0)) for h in hours]),
+        "messages_per_hour": bars([(h.strftime("%H"), per_hour.get(h, 0)) for h in hours]),
         "messages_total": sum(per_hour.values()),
-        "outcomes": _bars([
+        "outcomes": bars([
             ("routed", sum(outcomes.values())),
             ("delivered", outcomes.get(DeliveryState.DELIVERED, 0)),
             ("waiting", sum(outcomes.get(s, 0) for s in WAITING)),
             ("bounced", sum(outcomes.get(s, 0) for s in FINAL_FAILURES)),
         ]),
-        "cases_per_day": _bars([(d.strftime("%d"), per_day.get(d, 0)) for d in days]),
+        "cases_per_day": bars([(d.strftime("%d"), per_day.get(d, 0)) for d in days]),
         "latency": _delivery_time(day_ago),
         "chart_height": CHART_HEIGHT,
     }

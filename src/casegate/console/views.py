@@ -6,11 +6,14 @@ middleware."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.db.models import F
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -24,11 +27,13 @@ from casegate.console.audit import AUDITED_KINDS, AuditFilter, search
 from casegate.console.dashboard import figures
 from casegate.console.roles import require
 from casegate.desk.automation.macros import macros_for
+from casegate.desk.case_list import CaseFilter, filtered_cases
 from casegate.desk.merging import MAX_MERGED, merge, split, unmerge
 from casegate.desk.models import Agent, Case, Company, Contact, DeskMessage, Intake, Lead
 from casegate.desk.output import conversation_detail
 from casegate.desk.presence import note_viewer, other_viewers
 from casegate.desk.replies import ReplyCollision, post_reply
+from casegate.desk.saved_views import ViewRefused, add_view, remove_view, view_count, views_for
 from casegate.desk.search import search as search_conversations
 from casegate.desk.search_query import SearchSyntaxError, parse_query
 from casegate.desk.services import (
@@ -41,6 +46,8 @@ from casegate.desk.services import (
 from casegate.desk.visibility import case_scope, hide_unseen_cases
 from casegate.desk.vocabulary import (
     FINISHED_LEAD_STATUSES,
+    CaseChannel,
+    CaseQueue,
     CaseStatus,
     Direction,
     IntakeKind,
@@ -117,41 +124,84 @@ def audit(request: HttpRequest) -> HttpResponse:
 
 # --- case desk -----------------------------------------------------------------------------
 
-QUEUES = {"mine": "Mine", "unassigned": "Unassigned", "open": "Open", "all": "All"}
-SEARCH_LENGTH = 500
+PAGE_SIZE = 50
 
 
 @require("read_cases")
 def cases(request: HttpRequest) -> HttpResponse:
-    """A queue of cases; with ``q``, the cases of the queue the search finds, best first."""
-    queue = request.GET.get("queue", "all")
-    by_due = request.GET.get("sort") == "due"  # the earliest SLA due time first
-    found = (Case.objects.filter(case_scope(request.user)).select_related("intake", "assignee")
-             .order_by(*(F("sla_due_at").asc(nulls_last=True), "-id") if by_due else ("-id",)))
-    if queue == "mine":
-        found = found.filter(assignee_id=request.user.pk)
-    elif queue == "unassigned":
-        found = found.filter(assignee__isnull=True)
-    elif queue == "open":
-        found = found.exclude(status__in=[CaseStatus.SOLVED, CaseStatus.CLOSED])
-    if request.GET.get("intake", "").isdigit():
-        found = found.filter(intake_id=int(request.GET["intake"]))
+    """A queue of cases, filtered and sorted, a page at a time; with ``q``, the cases of
+    the queue the search finds, best first. The sidebar lists the saved views."""
+    wanted = CaseFilter.from_form(request.GET)
+    found = filtered_cases(replace(wanted, q=""), request.user).select_related(
+        "intake", "assignee")
     can_work = can(request.user, "work_cases")  # only they get the bulk form and its lists
-    text = request.GET.get("q", "")[:SEARCH_LENGTH]
     hits, problem = [], ""
-    if text.strip():
+    if wanted.q.strip():
         try:
-            hits = search_conversations(parse_query(text), found, Lead.objects.none(), 200)
+            hits = search_conversations(parse_query(wanted.q), found, Lead.objects.none(), 200)
         except SearchSyntaxError as exc:
             problem = str(exc)
+    page = None if wanted.q.strip() else Paginator(found, PAGE_SIZE).get_page(
+        request.GET.get("page"))
+    views = [{"view": view, "count": view_count(view, request.user),
+              "query": urlencode(view.filters), "current": view.filters == wanted.as_dict()}
+             for view in views_for(request.user)]
     return render(request, "console/cases.html", {
         **(_assignable({}) if can_work else {}), "statuses": CaseStatus.values,
-        "can_work": can_work,
-        "cases": found[:200], "hits": hits, "searched": bool(text.strip()),
-        "problem": problem, "queue": queue, "queues": QUEUES, "q": text, "by_due": by_due,
-        "now": timezone.now(),
-        "intakes": Intake.objects.filter(kind=IntakeKind.CASE),
-        "intake": request.GET.get("intake")})
+        "can_work": can_work, "can_share": can(request.user, "share_views"),
+        "page": page, "cases": page.object_list if page else [], "hits": hits,
+        "searched": bool(wanted.q.strip()), "problem": problem, "wanted": wanted,
+        "queues": CaseQueue.choices, "columns": _sort_links(wanted),
+        "views": views, "now": timezone.now(),
+        "intakes": Intake.objects.filter(kind=IntakeKind.CASE)})
+
+
+def _sort_links(wanted: CaseFilter) -> list[dict[str, str]]:
+    """Each sortable column's heading: its query string, and whether the list is sorted by
+    it (a click on the sorted column reverses it)."""
+    headings = {"id": "#", "subject": _("Subject"), "requester": _("Requester"),
+                "status": _("Status"), "priority": _("Priority"), "assignee": _("Assignee"),
+                "due": _("Due"), "created": _("Created")}
+    links = []
+    for column, heading in headings.items():
+        current = wanted.sort.lstrip("-") == column
+        descending = wanted.sort.startswith("-")
+        sort = column if current and descending else f"-{column}"
+        links.append({"heading": heading, "query": wanted.query_string(sort=sort),
+                      "sorted": ("descending" if descending else "ascending") if current
+                      else ""})
+    return links
+
+
+@require("read_cases")
+@require_POST
+def view_save(request: HttpRequest) -> HttpResponse:
+    """Save the list's filters, search and sort as a view of the user's, or shared."""
+    wanted = CaseFilter.from_form(request.POST)
+    shared = request.POST.get("shared") == "1"
+    try:
+        view = add_view(request.POST.get("name", ""), wanted,
+                        None if shared else request.user, by=request.user)
+    except ViewRefused as exc:
+        raise PermissionDenied(str(exc)) from None
+    except DeskError as exc:
+        messages.error(request, str(exc))
+        return redirect(f"{reverse('console:cases')}?{wanted.query_string()}")
+    messages.success(request, _("View %(name)s saved.") % {"name": view.name})
+    return redirect(f"{reverse('console:cases')}?{wanted.query_string()}")
+
+
+@require("read_cases")
+@require_POST
+def view_remove(request: HttpRequest, view_id: int) -> HttpResponse:
+    try:
+        view = remove_view(view_id, by=request.user)
+    except ViewRefused as exc:
+        raise PermissionDenied(str(exc)) from None
+    except DeskError as exc:
+        raise Http404(str(exc)) from None
+    messages.success(request, _("View %(name)s removed.") % {"name": view.name})
+    return redirect("console:cases")
 
 
 def visible_case(request: HttpRequest, case_id: int) -> None:
@@ -315,7 +365,7 @@ def message_split(request: HttpRequest, case_id: int, message_id: int) -> HttpRe
     if not DeskMessage.objects.filter(pk=message_id, case_id=case_id).exists():
         raise Http404(f"case {case_id} has no message {message_id}")
     try:
-        created = split(message_id, request.user.get_username())
+        created = split(message_id, request.user.get_username(), CaseChannel.CONSOLE)
     except DeskError as exc:
         messages.error(request, str(exc))
         return redirect(reverse("console:case", args=[case_id]))

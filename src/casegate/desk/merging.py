@@ -17,7 +17,7 @@ from django.utils import timezone
 from casegate.desk.changes import DeskError, case_event
 from casegate.desk.models import Case, CaseEvent, DeskMessage
 from casegate.desk.sla import clocks
-from casegate.desk.vocabulary import CaseStatus
+from casegate.desk.vocabulary import CaseChannel, CaseStatus
 
 MAX_MERGED = 50  # cases merged in one go
 MAX_CHAIN = 20  # merged into a case that was merged in turn, and so on
@@ -124,9 +124,10 @@ def unmerge(case_id: int, actor: str) -> Case:
 
 
 @transaction.atomic
-def split(message_id: int, actor: str) -> Case:
+def split(message_id: int, actor: str, channel: CaseChannel) -> Case:
     """Move one message of a case into a new case of its own, with the same intake, team
-    and tags; the new case's requester is the message's sender."""
+    and tags; the new case's requester is the message's sender, its channel where the
+    split was asked."""
     message = (DeskMessage.objects.select_for_update().select_related("case")
                .filter(pk=message_id, case__isnull=False).first())
     if message is None or message.case is None:
@@ -142,7 +143,7 @@ def split(message_id: int, actor: str) -> Case:
         requester_name=message.sender_name or source.requester_name,
         original_recipient=source.original_recipient, message_id=message.message_id,
         created_at=now, received_at=message.created_at, status=CaseStatus.OPEN,
-        team=source.team, tags=source.tags, updated_at=now)
+        team=source.team, tags=source.tags, updated_at=now, channel=channel)
     message.case, message.moved_from = created, source
     message.save(update_fields=["case", "moved_from"])
     CaseEvent.objects.bulk_create([

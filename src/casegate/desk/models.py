@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import models
 
 from casegate.desk.vocabulary import (
+    CaseChannel,
     CaseStatus,
     DeskText,
     Direction,
@@ -190,6 +191,9 @@ class Case(Conversation):
     updated_at = models.DateTimeField(null=True, blank=True)
     status_changed_at = models.DateTimeField(null=True, blank=True,
                                              help_text="empty: the status is the first one")
+    channel = models.CharField(max_length=10, choices=CaseChannel.choices,
+                               default=CaseChannel.MAIL, db_default=CaseChannel.MAIL,
+                               help_text="where the case was opened (for the reports)")
 
     def __str__(self) -> str:
         return f"CG-{self.pk}: {self.subject}"
@@ -335,6 +339,9 @@ class CaseEvent(models.Model):
 
     class Meta:
         ordering = ["id"]
+        # the reports' "which cases were solved since", read from the index alone
+        indexes = [models.Index(fields=["field", "after", "at", "case"],
+                                name="desk_caseevent_reports")]
 
 
 class BlockedSender(models.Model):
@@ -640,3 +647,27 @@ class SlaVersion(models.Model):
 
     def __str__(self) -> str:
         return f"SLA version {self.number}: {self.summary}"
+
+
+class SavedView(models.Model):
+    """A named case list: its filters, search and sort; ``owner`` None: shared by everyone
+    who reads cases (see :mod:`casegate.desk.saved_views`)."""
+
+    name = models.CharField(max_length=100)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                              on_delete=models.CASCADE, related_name="+",
+                              help_text="empty: shared")
+    filters = models.JSONField(default=dict, help_text="checked by CaseFilter.from_dict")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["name", "owner"], name="desk_view_name_per_owner"),
+            models.UniqueConstraint(fields=["name"], condition=models.Q(owner__isnull=True),
+                                    name="desk_shared_view_name"),
+        ]
+
+    def __str__(self) -> str:
+        return f"view {self.name}"

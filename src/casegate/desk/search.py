@@ -151,6 +151,11 @@ def _filtered(model: type[Case] | type[Lead], query: SearchQuery, base: QuerySet
     return found
 
 
+def matching_cases(query: SearchQuery, cases: QuerySet[Case]) -> QuerySet[Case]:
+    """The cases among ``cases`` that ``query`` finds, unranked (to count or sort them)."""
+    return _filtered(Case, query, cases)
+
+
 def _ranked(ids: list[int], link: str, query: SearchQuery) -> dict[int, tuple[float, str]]:
     """Each conversation's best score and the passage of its best message."""
     wanted = query.wanted

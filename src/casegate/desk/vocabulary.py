@@ -24,6 +24,35 @@ class CaseStatus(models.TextChoices):
     CLOSED = "closed", "closed"
 
 
+# A case in one of these statuses is done: its resolution time runs until it got there.
+DONE_CASE_STATUSES = (CaseStatus.SOLVED, CaseStatus.CLOSED)
+
+
+class CaseChannel(models.TextChoices):
+    """Where a case was opened: mail to an intake, or an agent in the console, the API or
+    the command line (a split)."""
+
+    MAIL = "mail", "mail"
+    CONSOLE = "console", "console"
+    API = "api", "API"
+    COMMAND_LINE = "cli", "command line"
+
+
+class CaseQueue(models.TextChoices):
+    """The case list's queues: which cases it shows before any other filter."""
+
+    ALL = "all", "All"
+    MINE = "mine", "Mine"
+    UNASSIGNED = "unassigned", "Unassigned"
+    OPEN = "open", "Open"
+
+
+# The case list's sortable columns: name in the list -> the field it orders by.
+CASE_SORTS = {"id": "id", "subject": "subject", "requester": "requester", "status": "status",
+              "priority": "priority", "assignee": "assignee__username",
+              "due": "sla_due_at", "created": "created_at", "updated": "updated_at"}
+
+
 class LeadStatus(models.TextChoices):
     NEW = "new", "new"
     WORKING = "working", "working"

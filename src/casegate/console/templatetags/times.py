@@ -25,3 +25,16 @@ def when(value: datetime | str | None) -> SafeString | str:
     return format_html('<time datetime="{}" title="{}">{}</time>', moment.isoformat(),
                        format_date(local, "DATETIME_FORMAT") + local.strftime(" %Z"),
                        naturaltime(moment))
+
+
+@register.filter
+def duration(seconds: float | None) -> str:
+    """Seconds as days, hours and minutes: "2 d 3 h", "5 h 07 min", "12 min" ("—": none)."""
+    if seconds is None:
+        return "—"
+    minutes = round(seconds / 60)
+    days, minutes = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    if days:
+        return f"{days} d {hours} h"
+    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
