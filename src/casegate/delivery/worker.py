@@ -66,7 +66,7 @@ LOCAL_BATCH = 200
 # moment before it claims again, so that under load it files bigger batches for less CPU a
 # message. The first message after a quiet spell is claimed at once all the same.
 GATHER_BELOW = 32
-GATHER_SECONDS = 0.01
+GATHER_SECONDS = 0.02
 REPORT_INTERVAL = 1.0
 LOCK_WAIT = 5.0
 REMOTE_BATCH = 100
