@@ -32,10 +32,9 @@ RELIED_ON = {
                   "it calls _getaddr, then _getparams, then the RCPT hook, which reads"
                   " dsn_parameters"),
     "smtp_DATA": ("3a33f30d3fd6d02f",
-                  "GatewaySMTP.smtp_DATA replaces it: the same checks before the 354, the"
-                  " same replies (its 500 and 552 rewritten in server.py), the DATA hook and"
-                  " _set_post_data_state after; gateway/data.py reads the lines as its loop"
-                  " does (tests/gateway/test_data.py)"),
+                  "GatewaySMTP.smtp_DATA swaps self._reader for BareLineFeeds, which offers"
+                  " only the readuntil(b'\\r\\n') and read(n) this loop calls; its 500 and 552"
+                  " replies are rewritten in server.py"),
     "smtp_EHLO": ("1d91592dd954c4cd",
                   "GatewayHandler.handle_EHLO removes the 250-AUTH line and adds its own"
                   " before the last line of the reply list this builds"),

@@ -10,11 +10,10 @@ import re
 import ssl
 from typing import Any, ClassVar, cast
 
-from aiosmtpd.smtp import MISSING, SMTP, TLSSetupException, syntax
+from aiosmtpd.smtp import SMTP, TLSSetupException, syntax
 
 from casegate import __version__
 from casegate.config import Config
-from casegate.gateway.data import MAX_LINE, read_data
 from casegate.gateway.handler import GatewayHandler
 from casegate.gateway.limits import SessionLimits
 from casegate.gateway.transaction import Transaction
@@ -22,6 +21,7 @@ from casegate.spool.vocabulary import Source
 
 log = logging.getLogger("casegate.gateway")
 
+MAX_LINE = 998 + 2  # RFC 5321 4.5.3.1.6: 998 characters plus CRLF
 
 
 def _reply_rewrites(config: Config) -> dict[str, str]:
@@ -76,6 +76,42 @@ def xtext_decode(text: str) -> str:
     return _XTEXT.sub(lambda found: chr(int(found[1], 16)), text)
 
 
+class BareLineFeeds:
+    """The stream DATA is read from, with lines that end in a bare LF taken as lines.
+
+    aiosmtpd reads DATA up to each CRLF, so a message whose lines end in a bare LF came
+    in as one long line (refused as too long). Here such a line ends at its LF and is
+    handed on ending in CRLF. Only a dot line between two CRLFs ends DATA: a line next to
+    a bare LF that starts with a dot gets a second one, which aiosmtpd's transparency
+    step takes away again, so ``\n.\n`` or ``\n.\r\n`` stays content (a message is never
+    split in two) and every such line is kept as it was sent.
+    """
+
+    def __init__(self, reader: asyncio.StreamReader) -> None:
+        self._reader = reader
+        self._after_crlf = True
+        self._cr_read = False
+
+    async def readuntil(self, separator: bytes = b"\r\n") -> bytes:
+        line = await self._reader.readuntil(b"\n")
+        # After a too long line's start, its CR may have been read already.
+        ends_in_crlf = line.endswith(b"\r\n") or (line == b"\n" and self._cr_read)
+        self._cr_read = False
+        proper = self._after_crlf and ends_in_crlf
+        self._after_crlf = ends_in_crlf
+        line = line.removesuffix(b"\r\n").removesuffix(b"\n") + b"\r\n"
+        if not proper and line.startswith(b"."):
+            line = b"." + line
+        return line
+
+    async def read(self, n: int) -> bytes:
+        """The start of a line too long to keep (aiosmtpd discards it)."""
+        chunk = await self._reader.read(n)
+        self._after_crlf = False
+        self._cr_read = chunk.endswith(b"\r")
+        return chunk
+
+
 def _send(transport: asyncio.BaseTransport, reply: str) -> None:
     """A reply written outside aiosmtpd's command loop, as the session is refused or ends."""
     # aiosmtpd types its transport as a BaseTransport; a socket's is always a Transport.
@@ -128,35 +164,15 @@ class GatewaySMTP(SMTP):
         await self.push("502 5.5.1 AUTH is not offered: this server only receives mail for"
                         " its own domains, which needs no login")
 
-    @syntax("DATA")
     async def smtp_DATA(self, arg: str) -> None:
-        # aiosmtpd's DATA, reading the message in chunks (gateway/data.py) where aiosmtpd
-        # reads a line at a time: the same content and replies for a fifth of the CPU.
         self._command, self._argument = "DATA", ""
-        if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
-            return
-        assert self.envelope is not None
-        if not self.envelope.rcpt_tos:
-            await self.push("503 Error: need RCPT command")
-            return
-        if arg:
-            await self.push("501 Syntax: DATA")
-            return
-        await self.push("354 End data with <CR><LF>.<CR><LF>")
+        reader = self._reader
+        # aiosmtpd's DATA loop reads with readuntil() and read() alone, which it has.
+        self._reader = cast(asyncio.StreamReader, BareLineFeeds(reader))
         try:
-            content = await read_data(self._reader, self.data_size_limit)
-        except asyncio.CancelledError:
-            log.info("client=%s lost during DATA", self._client)
-            self._writer.close()
-            raise
-        if isinstance(content, str):
-            await self.push(content)
-            self._set_post_data_state()
-            return
-        self.envelope.content = self.envelope.original_content = content
-        status = await self._call_handler_hook("DATA")
-        self._set_post_data_state()
-        await self.push("250 OK" if status is MISSING else status)
+            await super().smtp_DATA(arg)
+        finally:
+            self._reader = reader
 
     async def handle_exception(self, error: Exception) -> str:
         if isinstance(error, TLSSetupException):  # a client's mistake, not ours
