@@ -343,8 +343,9 @@ def intake_bench(backend: str, args: argparse.Namespace, search_index: bool = Tr
         port = free_port()
         log_path = home / "serve.log"
         with open(log_path, "ab") as log:
+            processes = ["--processes", str(args.processes)] if args.processes else []
             serve = subprocess.Popen([PY, "-m", "casegate", "serve", "--smtp",
-                                      f"127.0.0.1:{port}"], env=env, stdout=log,
+                                      f"127.0.0.1:{port}", *processes], env=env, stdout=log,
                                      stderr=subprocess.STDOUT)
         db: Database | None = None
         try:
@@ -567,6 +568,8 @@ def main() -> None:
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--thread-cases", type=int, default=100_000)
     parser.add_argument("--warmup", type=int, default=200)
+    parser.add_argument("--processes", type=int, default=0,
+                        help="serve's gateway processes (default: serve's own, one per core)")
     parser.add_argument("--reply-share", type=float, default=0.2)
     parser.add_argument("--size", type=int, default=4096, help="bytes per message")
     parser.add_argument("--small-cases", type=int, default=1000)
