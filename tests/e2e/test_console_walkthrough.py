@@ -8,33 +8,16 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
-import pytest
-
+from tests.e2e.test_console_browser import PASSWORD, sign_in
 from tests.mails import mail
 from tests.support import instance
 
-CHROMIUM = Path("/usr/bin/chromium")
-PASSWORD = "correct horse battery"
 PIXEL_PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        print(f"SKIP: {CHROMIUM} is missing (apt-get install chromium)")
-        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                              args=["--no-sandbox"])
-        yield chromium
-        chromium.close()
 
 
 def photographed_mail() -> tuple[bytes, str]:
@@ -51,13 +34,9 @@ def photographed_mail() -> tuple[bytes, str]:
 
 
 def signed_in(browser: Any, base: str, username: str) -> Any:
-    """A French-speaking browser signed in as ``username``."""
-    context = browser.new_context(locale="fr-FR", timezone_id="Europe/Paris")
-    page = context.new_page()
-    page.goto(f"{base}/console/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
+    """A French-speaking browser in Paris signed in as ``username``."""
+    page = browser.new_context(locale="fr-FR", timezone_id="Europe/Paris").new_page()
+    sign_in(page, f"{base}/console/", username)
     page.wait_for_load_state()
     return page
 
