@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from casegate.api.messages import content_disposition
 from casegate.api.remote_content import without_remote_content
 from casegate.desk import blobs
+from casegate.desk.downloads import content_disposition
 from casegate.desk.models import Blob, DeskMessage, Intake
 from casegate.desk.parsing import sanitize_html
 from casegate.desk.vocabulary import Direction

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import logging
-import re
 from typing import Any
-from urllib.parse import quote
 
 from django.db.models import QuerySet
 from django.http import HttpResponse
@@ -16,6 +14,7 @@ from casegate.api.remote_content import as_requested
 from casegate.api.requests import AgentRequest
 from casegate.api.schemas import MAX_ID, AttachmentDetail, HtmlOptions, MessageOut, responses
 from casegate.desk import blobs
+from casegate.desk.downloads import blob_response
 from casegate.desk.models import Attachment, Blob, DeskMessage
 from casegate.desk.output import attachment_as_dict, delivery_states, message_as_dict
 from casegate.desk.visibility import message_scope
@@ -27,8 +26,6 @@ router = Router(tags=["messages"])
 MessageId = PathEx[int, P(ge=1, le=MAX_ID, description="the message's id")]
 AttachmentId = PathEx[int, P(ge=1, le=MAX_ID, description="the attachment's id")]
 
-_MEDIA_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}")
-_UNSAFE_IN_NAME = re.compile(r'[/\\"%]')
 
 
 def thread_messages() -> QuerySet[DeskMessage]:
@@ -74,29 +71,13 @@ def _bytes_answer(media_type: str, description: str) -> dict[str, Any]:
     }}}
 
 
-def content_disposition(filename: str, fallback: str) -> str:
-    """``attachment`` with the file name made safe: no controls, separators or quotes."""
-    name = "".join(ch for ch in filename if ch.isprintable())
-    name = _UNSAFE_IN_NAME.sub("_", name).strip(" .")[:200] or fallback
-    plain = name.encode("ascii", "replace").decode().replace("?", "_")
-    encoded = quote(name.encode("utf-8", "replace"), safe="")
-    return f"attachment; filename=\"{plain}\"; filename*=UTF-8''{encoded}"
-
-
 def _download(blob: Blob, media_type: str, filename: str, fallback: str) -> HttpResponse:
     try:
-        data = blobs.read(blob)
+        return blob_response(blob, media_type, filename, fallback)
     except blobs.BlobMissing as exc:
         log.warning("API download: %s", exc)
         raise HttpError(404, f"the bytes of {fallback} are missing from the blob store; "
                              "an administrator can look for the cause in the log") from None
-    media_type = media_type.strip().lower()
-    response = HttpResponse(data, content_type=media_type if _MEDIA_TYPE.fullmatch(media_type)
-                            else "application/octet-stream")
-    response["Content-Disposition"] = content_disposition(filename, fallback)
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    return response
 
 
 @router.get("/messages/{message_id}", response=responses({200: MessageOut}, 404, 422))

@@ -288,6 +288,40 @@ document.addEventListener("submit", function (event) {
     });
   }
 })();
+// A case page's keys (listed in its #shortcuts): never while typing in a field.
+document.addEventListener("keydown", function (event) {
+  var target = event.target, shortcuts = document.querySelector("#shortcuts");
+  if (!shortcuts || event.ctrlKey || event.metaKey || event.altKey || target.isContentEditable
+      || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName)) { return; }
+  function write(kind) {
+    var choice = document.querySelector("#reply-form [name=kind][value=" + kind + "]");
+    var text = document.querySelector("#reply-text");
+    if (!choice || !text) { return; }
+    choice.checked = true;
+    text.focus();
+  }
+  function go(selector) {
+    var link = document.querySelector(selector);
+    if (link) { window.location.href = link.href; }
+  }
+  var actions = {
+    "r": function () { write("reply"); },
+    "n": function () { write("note"); },
+    "s": function () {
+      var status = document.querySelector("#status");
+      if (status) { status.focus(); }
+    },
+    "j": function () { go("#next-case"); },
+    "]": function () { go("#next-case"); },
+    "k": function () { go("#previous-case"); },
+    "[": function () { go("#previous-case"); },
+    "?": function () { shortcuts.open = !shortcuts.open; }
+  };
+  if (actions[event.key]) {
+    event.preventDefault();
+    actions[event.key]();
+  }
+});
 // Times are shown in the reader's time zone: the server reads it from this cookie.
 (function () {
   var zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
@@ -299,8 +333,8 @@ document.addEventListener("submit", function (event) {
 
 
 def script(request: HttpRequest) -> HttpResponse:
-    """The console's only script (copy buttons, partial updates, who else has a case open),
-    served from here for the CSP to allow it."""
+    """The console's only script (copy buttons, partial updates, who else has a case open,
+    the case page's keys), served from here for the CSP to allow it."""
     response = HttpResponse(COPY_SCRIPT, content_type="text/javascript")
     response["Cache-Control"] = "max-age=3600"
     return response

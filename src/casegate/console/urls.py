@@ -75,6 +75,8 @@ urlpatterns = [
     path("cases/<int:case_id>/reply", views.case_reply, name="case_reply"),
     path("cases/<int:case_id>/fields", views.case_fields, name="case_fields"),
     path("cases/<int:case_id>/merge", views.case_merge, name="case_merge"),
+    path("cases/<int:case_id>/attachments/<int:attachment_id>", views.case_attachment,
+         name="case_attachment"),
     path("cases/<int:case_id>/presence", views.case_presence, name="case_presence"),
     path("cases/<int:case_id>/unmerge", views.case_unmerge, name="case_unmerge"),
     path("cases/<int:case_id>/messages/<int:message_id>/split", views.message_split,

@@ -5,6 +5,7 @@ middleware."""
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import replace
 from datetime import datetime
@@ -27,12 +28,24 @@ from casegate.console.audit import AUDITED_KINDS, AuditFilter, search
 from casegate.console.dashboard import figures
 from casegate.console.roles import require
 from casegate.desk.automation.macros import macros_for
+from casegate.desk.blobs import BlobMissing
 from casegate.desk.case_list import CaseFilter, filtered_cases
+from casegate.desk.downloads import PREVIEWED_IMAGES, blob_response
 from casegate.desk.merging import MAX_MERGED, merge, split, unmerge
-from casegate.desk.models import Agent, Case, Company, Contact, DeskMessage, Intake, Lead
+from casegate.desk.models import (
+    Agent,
+    Attachment,
+    Case,
+    Company,
+    Contact,
+    DeskMessage,
+    Intake,
+    Lead,
+)
 from casegate.desk.output import conversation_detail
 from casegate.desk.presence import note_viewer, other_viewers
 from casegate.desk.replies import ReplyCollision, post_reply
+from casegate.desk.requester import queue_neighbours, requester_panel
 from casegate.desk.saved_views import ViewRefused, add_view, remove_view, view_count, views_for
 from casegate.desk.search import search as search_conversations
 from casegate.desk.search_query import SearchSyntaxError, parse_query
@@ -57,6 +70,8 @@ from casegate.desk.vocabulary import (
 )
 from casegate.errors import CasegateError
 from casegate.trace import STATUSES, TraceFilter, find_messages, message_hops
+
+log = logging.getLogger("casegate.console")
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -221,6 +236,10 @@ def case(request: HttpRequest, case_id: int, held: ReplyCollision | None = None
     note_viewer(case_id, request.user)
     return render(request, "console/case.html", {
         "case": hide_unseen_cases(detail, request.user),
+        "requester": requester_panel(case_id, detail["requester"], detail["contact_id"],
+                                     request.user),
+        "neighbours": queue_neighbours(case_id, request.user),
+        "previewed": PREVIEWED_IMAGES,
         "can_work": can(request.user, "work_cases"),
         "macros": macros_for(request.user),
         "statuses": CaseStatus.values,
@@ -244,6 +263,24 @@ def _assignable(detail: dict[str, Any]) -> dict[str, Any]:
     teams |= set(Intake.objects.exclude(team="").values_list("team", flat=True))
     teams |= {detail["team"]} if detail.get("team") else set()
     return {"agents": agents, "teams": sorted(teams)}
+
+
+@require("read_cases")
+def case_attachment(request: HttpRequest, case_id: int, attachment_id: int) -> HttpResponse:
+    """An attachment of the case's thread, as a download (``?preview``: a raster image
+    shown in the page)."""
+    visible_case(request, case_id)
+    attachment = (Attachment.objects.select_related("blob")
+                  .filter(pk=attachment_id, message__case_id=case_id).first())
+    if attachment is None or attachment.blob is None:
+        raise Http404(f"case {case_id} has no stored attachment {attachment_id}")
+    try:
+        return blob_response(attachment.blob, attachment.content_type, attachment.filename,
+                             f"attachment-{attachment_id}", inline="preview" in request.GET)
+    except BlobMissing as exc:
+        log.warning("event=attachment_missing case=%s attachment=%s why=%s", case_id,
+                    attachment_id, exc)
+        raise Http404(f"the bytes of attachment {attachment_id} are missing") from None
 
 
 @require("read_cases")
