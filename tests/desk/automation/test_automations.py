@@ -3,6 +3,7 @@ data (versions, YAML)."""
 
 from __future__ import annotations
 
+import json
 import threading
 from datetime import datetime, timedelta
 
@@ -17,8 +18,16 @@ from casegate.desk.automation.rulesets import TriggerSetError
 from casegate.desk.automation.scheduled import preview, run_automations
 from casegate.desk.automation.triggers import add_trigger
 from casegate.desk.clock import JOBS
-from casegate.desk.models import AutomationRun, Case, CaseEvent, DeskMessage, Intake
+from casegate.desk.models import (
+    AutomationRun,
+    Case,
+    CaseEvent,
+    DeskMessage,
+    Intake,
+    WebhookCall,
+)
 from casegate.desk.services import update_case
+from casegate.desk.webhooks.hooks import add_webhook
 
 SOLVE_PENDING = {
     "name": "Solve pending after 3 days",
@@ -96,6 +105,24 @@ def test_pending_for_three_days_is_solved_once_when_the_clock_passes_it(intake: 
     audited = LogEntry.objects.get(object_pk=str(waiting.pk),
                                    additional_data__by=f"automation:{SOLVE_PENDING['name']}")
     assert audited.changes["status"] == ["pending", "solved"]
+
+
+@pytest.mark.django_db
+def test_the_webhooks_of_field_changes_hear_of_what_an_automation_changed(intake: Intake
+                                                                           ) -> None:
+    AUTOMATIONS.add(SOLVE_PENDING)
+    add_trigger({"name": "Tag solved", "events": ["field_changed"],
+                 "conditions": {"all": [{"field": "status", "is": "solved"}]},
+                 "actions": [{"add_tags": ["auto-solved"]}]})
+    crm = add_webhook("crm", "https://crm.example/casegate", ["field_changed"]).webhook
+    case = new_case(intake)
+    update_case(case.pk, "ann", status="pending")
+    WebhookCall.objects.all().delete()
+    assert run_automations(timezone.now() + timedelta(hours=73))[SOLVE_PENDING["name"]] == 1
+    told = [json.loads(call.body) for call in WebhookCall.objects.filter(webhook=crm)
+            .order_by("id")]
+    assert [(body["changed"], body["case"]["status"], body["case"]["id"]) for body in told] \
+        == [(["status"], "solved", case.pk), (["tags"], "solved", case.pk)]
 
 
 @pytest.mark.django_db
