@@ -24,6 +24,7 @@ from casegate.desk.models import (
     CaseEvent,
     DeskMessage,
     Intake,
+    Survey,
     WebhookCall,
 )
 from casegate.desk.services import update_case
@@ -138,6 +139,21 @@ def test_a_new_period_begins_when_the_time_counted_from_moves(intake: Intake) ->
     assert run_automations(again + timedelta(hours=73))[SOLVE_PENDING["name"]] == 1
     assert run_automations(again + timedelta(hours=90))[SOLVE_PENDING["name"]] == 0
     assert AutomationRun.objects.filter(case=case).count() == 2
+
+
+@pytest.mark.django_db
+def test_an_automation_reads_the_satisfaction_rating(intake: Intake) -> None:
+    AUTOMATIONS.add({"name": "Follow up bad ratings", "conditions": {"all": [
+        {"field": "satisfaction", "is": "bad"}, {"field": "hours_since_updated", "at_least": 24}]},
+        "actions": [{"add_tags": ["follow-up"]}]})
+    bad, good = new_case(intake), new_case(intake, "Fine now")
+    for case, rating in ((bad, "bad"), (good, "good")):
+        Survey.objects.create(case=case, token_sha256=rating * 16, sent_at=timezone.now(),
+                              rating=rating, answered_at=timezone.now())
+    assert run_automations(timezone.now() + timedelta(hours=25)) == {
+        "Follow up bad ratings": 1}
+    assert Case.objects.get(pk=bad.pk).tags == ["follow-up"]
+    assert Case.objects.get(pk=good.pk).tags == []
 
 
 @pytest.mark.django_db
