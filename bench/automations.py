@@ -20,10 +20,10 @@ PostgreSQL.
 from __future__ import annotations
 
 import argparse
-import os
-import tempfile
 import time
 from datetime import timedelta
+
+from triggers import scratch_desk
 
 TARGET = 5.0
 AUTOMATIONS = [
@@ -37,20 +37,6 @@ AUTOMATIONS = [
                             {"field": "tags", "excludes": "escalated"}]},
      "actions": [{"priority": "high"}]},
 ]
-
-
-def setup(database_url: str | None) -> None:
-    home = tempfile.mkdtemp(prefix="casegate-automations-bench-")
-    os.environ.update(CASEGATE_HOME=home, DJANGO_SETTINGS_MODULE="casegate.settings",
-                      CASEGATE_BLOB_STORE="database")
-    if database_url:
-        os.environ["CASEGATE_DATABASE_URL"] = database_url
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
 
 
 def load(cases: int, due: int) -> None:
@@ -103,7 +89,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--database-url", default=None)
     args = parser.parse_args()
-    setup(args.database_url)
+    scratch_desk(args.database_url, "automations")
     print(f"database: {'PostgreSQL' if args.database_url else 'SQLite'}")
     import yaml
 

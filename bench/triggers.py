@@ -47,8 +47,10 @@ TARGET_EVENT = 1.5
 TARGET_INTAKE = 0.8
 
 
-def setup(database_url: str | None) -> None:
-    home = tempfile.mkdtemp(prefix="casegate-triggers-bench-")
+def scratch_desk(database_url: str | None, name: str) -> None:
+    """Django set up in this process on a scratch ``$CASEGATE_HOME`` (its database SQLite
+    unless ``database_url``), migrated."""
+    home = tempfile.mkdtemp(prefix=f"casegate-{name}-bench-")
     os.environ.update(CASEGATE_HOME=home, DJANGO_SETTINGS_MODULE="casegate.settings",
                       CASEGATE_BLOB_STORE="database")
     if database_url:
@@ -59,6 +61,11 @@ def setup(database_url: str | None) -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
+
+
+def setup(database_url: str | None) -> None:
+    """A scratch desk with the intakes."""
+    scratch_desk(database_url, "triggers")
     from casegate.desk.models import Intake
 
     Intake.objects.bulk_create([Intake(address=f"help{i}@desk.example")

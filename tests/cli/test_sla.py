@@ -72,3 +72,16 @@ def test_calendars_and_policies_from_the_command_line(capsys: pytest.CaptureFixt
     assert code == 0 and SlaPolicy.objects.get(name="Urgent").first_response_minutes == 60
     code, out, _ = run(capsys, "sla", "policy", "remove", "Urgent")
     assert code == 0 and list(SlaPolicy.objects.values_list("position", flat=True)) == [1]
+
+
+def test_a_file_an_option_names_is_read_alike_by_every_command(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    missing, bad = tmp_path / "missing.yaml", tmp_path / "bad.yaml"
+    bad.write_text("name: [unclosed\n")
+    for words in (("sla", "policy", "add", "x", "--file"), ("trigger", "add", "--file"),
+                  ("rule", "import")):
+        code, _, err = run(capsys, *words, str(missing))
+        assert code == 1 and f"cannot read {missing}" in err, words
+    for words in (("sla", "calendar", "add", "x", "--file"), ("automation", "add", "--file")):
+        code, _, err = run(capsys, *words, str(bad))
+        assert code == 1 and f"{bad}: not valid YAML" in err, words

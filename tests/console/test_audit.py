@@ -91,3 +91,11 @@ def test_a_change_made_by_a_trigger_is_found_under_the_triggers_name() -> None:
     assert entry["actor"] == "trigger:Escalate"
     assert entry["changes"]["team"] == ["", "Escalations"]
     assert search(AuditFilter(kind="trigger"))[0]["object"] == "trigger Escalate"
+
+
+def test_every_audited_model_is_a_kind_the_audit_page_filters_by() -> None:
+    from auditlog.registry import auditlog
+
+    from casegate.console.audit import AUDITED_KINDS
+
+    assert {model._meta.model_name for model in auditlog.get_models()} <= set(AUDITED_KINDS)

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from casegate.desk.models import Case, SavedView
+from casegate.desk.models import Case, SavedView, Survey
 from casegate.desk.vocabulary import CaseStatus
 from tests.console.test_access import signed_in
 from tests.console.test_case_tools import make
@@ -100,6 +100,19 @@ def test_the_reports_page_draws_its_charts_and_exports_each_table() -> None:
     assert teams[2][:4] == ["'=cmd", "1", "1", "7200.0"]  # no formula for a spreadsheet
     assert client.get("/console/reports/nothing.csv").status_code == 404
     assert client.get("/console/reports/satisfaction.csv").status_code == 404
+
+
+def test_the_reports_page_shows_the_satisfaction_answers_of_its_days() -> None:
+    case = make("Panel dark", "text", team="red")
+    Survey.objects.create(case=case, token_sha256="0" * 64, sent_at=timezone.now(),
+                          rating="bad", answered_at=timezone.now(), team="red")
+    client = signed_in("viewer")
+    page = client.get("/console/reports/").content.decode()
+    assert 'id="report-satisfaction"' in page and "<td>red</td>" in page
+    rows = list(csv.reader(io.StringIO(client.get("/console/reports/satisfaction.csv")
+                                       .content.decode())))
+    assert rows[0] == ["by", "name", "rated", "good", "bad", "good_share"]
+    assert ["team", "red", "1", "0", "1", "0.0"] in rows
 
 
 def test_reports_are_for_those_who_see_every_case() -> None:

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from django.contrib.auth import get_user_model
 
-from casegate.desk.models import Case, CaseEvent, Intake
+from casegate.desk.models import Case, CaseEvent, Intake, Survey
 from casegate.desk.reports import EVERYONE, NO_TEAM, NOBODY, Period, report
 from casegate.desk.services import add_intake
 from casegate.desk.vocabulary import CaseChannel, CaseStatus
@@ -86,6 +86,30 @@ def test_per_agent(dataset: dict[str, object]) -> None:
     agents = {row[0]: row[1:] for row in report(MARCH).agents.rows}
     assert agents["ann"][:4] == pytest.approx([10, 10, 5.5 * 3600, 9.1 * 3600])
     assert agents[NOBODY][:2] == [3, 1]
+
+
+def test_satisfaction_per_team_agent_and_intake_counts_answers_first_given_in_the_range(
+        dataset: dict[str, object]) -> None:
+    assert report(MARCH).satisfaction is None  # no answers: no section
+    red = Case.objects.filter(team="red", merged_into__isnull=True).order_by("pk")
+    cases = [*red[:4], Case.objects.get(status=CaseStatus.CLOSED)]
+    ratings = [("good", "red", "ann"), ("good", "red", "ann"), ("bad", "red", "ann"),
+               ("good", "", ""), ("bad", "blue", "")]
+    for n, (case, (rating, team, agent)) in enumerate(zip(cases, ratings, strict=True)):
+        Survey.objects.create(case=case, token_sha256=f"{n:064d}", sent_at=DAY, rating=rating,
+                              answered_at=DAY + timedelta(hours=n), team=team, agent=agent)
+    Survey.objects.create(case=make_case(Intake.objects.get(name="Help"), DAY, team="red"),
+                          token_sha256="f" * 64, sent_at=DAY, rating="bad",
+                          answered_at=DAY + timedelta(days=30), team="red")  # after the range
+    table = report(MARCH).satisfaction
+    assert table is not None and table.columns == ["by", "name", "rated", "good", "bad",
+                                                   "good_share"]
+    assert table.rows == [
+        ["team", NO_TEAM, 1, 1, 0, 1.0], ["team", "blue", 1, 0, 1, 0.0],
+        ["team", "red", 3, 2, 1, 0.667],
+        ["agent", NOBODY, 2, 1, 1, 0.5], ["agent", "ann", 3, 2, 1, 0.667],
+        ["intake", "help@desk.example", 4, 3, 1, 0.75],
+        ["intake", "orders@desk.example", 1, 0, 1, 0.0]]
 
 
 def test_backlog_counts_the_open_cases_at_each_days_end(dataset: dict[str, object]) -> None:

@@ -4,6 +4,7 @@ history and for the triggers, and the figures reports read."""
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import timedelta
 from email import message_from_bytes
@@ -16,12 +17,21 @@ from django.utils import timezone
 
 from casegate.desk.automation.triggers import add_trigger
 from casegate.desk.filing import file_batch
-from casegate.desk.models import Case, CaseEvent, Contact, DeskMessage, Intake, Survey
+from casegate.desk.models import (
+    Case,
+    CaseEvent,
+    Contact,
+    DeskMessage,
+    Intake,
+    Survey,
+    WebhookCall,
+)
 from casegate.desk.output import conversation_detail
 from casegate.desk.satisfaction import satisfaction_by
 from casegate.desk.services import add_agent, add_intake, update_case
 from casegate.desk.texts import set_text
 from casegate.desk.vocabulary import Direction, IntakeKind
+from casegate.desk.webhooks.hooks import add_webhook
 from casegate.routing.snapshot import load_table
 from casegate.spool.models import Message
 from tests.desk.filing.batches import HOSTNAME, arrival
@@ -115,6 +125,17 @@ def test_a_solved_case_rated_bad_shows_on_the_case_in_its_history_and_fires_trig
                                      actor="trigger:Unhappy customers to the lead").exists()
     assert DeskMessage.objects.filter(case=case, direction=Direction.NOTE,
                                       text="Rated bad: call Dana back").exists()
+
+
+def test_a_webhook_of_satisfaction_rated_is_told_the_answer(intake: Intake) -> None:
+    crm = add_webhook("crm", "https://crm.example/casegate", ["satisfaction_rated"]).webhook
+    case = file(intake)
+    update_case(case.pk, "ann", status="solved")
+    assert answer(link_of(survey_mail(case)), "good", "Quick, thanks")[0] == 200
+    [call] = WebhookCall.objects.filter(webhook=crm)
+    body = json.loads(call.body)
+    assert (body["event"], body["case"]["id"], body["message"]["text"]) == (
+        "satisfaction_rated", case.pk, "Quick, thanks")
 
 
 def test_a_token_rates_its_own_case_only(intake: Intake) -> None:

@@ -17,6 +17,7 @@ from casegate.desk.saved_views import (
     ViewConflict,
     ViewRefused,
     add_view,
+    find_view,
     remove_view,
     view_count,
     views_for,
@@ -83,6 +84,17 @@ def test_sharing_needs_the_privilege_and_names_are_unique_per_owner() -> None:
     with pytest.raises(DeskError, match="no view"):
         remove_view(views_for(ann).get(owner=ann).pk, by=boss)  # not hers to see
     remove_view(shared.pk, by=boss)
+
+
+def test_a_view_is_found_by_number_or_by_name_ones_own_before_the_shared_one() -> None:
+    ann = add_user("ann", AGENT, "ann password 1")
+    shared = add_view("Everyone", CaseFilter(queue="open"), None)
+    hers = add_view("Everyone", CaseFilter(), ann, by=ann)
+    assert find_view(" Everyone ", ann) == hers
+    assert find_view("Everyone", None) == hers  # the operator sees all, the owned first
+    assert find_view(str(shared.pk), ann) == find_view(shared.pk, ann) == shared
+    with pytest.raises(DeskError, match="there is no view 'Nobody'"):
+        find_view(" Nobody", ann)
 
 
 def test_a_count_is_one_count_query_kept_briefly() -> None:

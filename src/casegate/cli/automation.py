@@ -21,6 +21,7 @@ from casegate.cli.base import (
     command_group,
     emit,
     read_source,
+    read_yaml,
 )
 from casegate.desk.automation.vocabulary import (
     AUTOMATION_FIELDS,
@@ -203,10 +204,7 @@ def _rule_data(args: argparse.Namespace) -> Any:
                                "any": [_condition(*c) for c in args.any]},
                 "actions": _actions(args.action, args.text),
                 "enabled": not args.disabled, "description": args.description}
-    try:
-        data = yaml.safe_load(read_source(args.file))
-    except yaml.YAMLError as exc:
-        raise OptionError(f"{args.file}: not valid YAML: {exc}") from None
+    data = read_yaml(args.file)
     if args.name and isinstance(data, dict):
         data["name"] = args.name
     return data

@@ -10,6 +10,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeAlias
 
+import yaml
+
 from casegate.errors import CasegateError
 
 Subcommands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
@@ -51,3 +53,11 @@ def read_source(path: str) -> str:
         return Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise OptionError(f"cannot read {path}: {exc}") from None
+
+
+def read_yaml(path: str) -> Any:
+    """The YAML document in the file an option names (``-``: standard input)."""
+    try:
+        return yaml.safe_load(read_source(path))
+    except yaml.YAMLError as exc:
+        raise OptionError(f"{path}: not valid YAML: {exc}") from None

@@ -10,14 +10,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
-from casegate.cli.base import Subcommands, add_list, command_group, emit
-from casegate.errors import CasegateError
-
-
-class OptionError(CasegateError):
-    """A command-line option could not be read."""
+from casegate.cli.base import OptionError, Subcommands, add_list, command_group, emit, read_source
 
 
 def register(subcommands: Subcommands) -> None:
@@ -275,14 +269,8 @@ def rule_export(args: argparse.Namespace) -> None:
 def rule_import(args: argparse.Namespace) -> None:
     from casegate.routing.ruleset import import_rules
 
-    if args.file == "-":
-        text, source = sys.stdin.read(), "<stdin>"
-    else:
-        try:
-            text, source = Path(args.file).read_text(encoding="utf-8"), args.file
-        except (OSError, UnicodeDecodeError) as exc:
-            raise OptionError(f"cannot read {args.file}: {exc}") from None
-    result = import_rules(text, source, dry_run=args.dry_run)
+    source = "<stdin>" if args.file == "-" else args.file
+    result = import_rules(read_source(args.file), source, dry_run=args.dry_run)
     sys.stdout.write(result.diff or "no change\n")
     if args.dry_run:
         print(f"dry run: {result.rules} rules checked, nothing changed")

@@ -7,11 +7,16 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
 
-import yaml
-
-from casegate.cli.base import OptionError, Subcommands, add_list, command_group, emit, read_source
+from casegate.cli.base import (
+    OptionError,
+    Subcommands,
+    add_list,
+    command_group,
+    emit,
+    read_source,
+    read_yaml,
+)
 from casegate.desk.vocabulary import Priority, SlaTarget
 
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -82,13 +87,6 @@ def _register_policy(policy: Subcommands) -> None:
     p.set_defaults(func=policy_move)
 
 
-def _yaml_file(path: str) -> Any:
-    try:
-        return yaml.safe_load(read_source(path))
-    except yaml.YAMLError as exc:
-        raise OptionError(f"{path}: not valid YAML: {exc}") from None
-
-
 def _hours(options: list[str]) -> dict[str, list[str]]:
     """``mon-fri=09:00-17:00`` and ``sat=10:00-14:00`` as a calendar's hours."""
     hours: dict[str, list[str]] = {}
@@ -108,7 +106,7 @@ def calendar_add(args: argparse.Namespace) -> None:
     from casegate.desk.sla.policies import save_calendar
 
     if args.file:
-        data = _yaml_file(args.file)
+        data = read_yaml(args.file)
         if isinstance(data, dict):
             data["name"] = args.name
     else:
@@ -143,7 +141,7 @@ def policy_add(args: argparse.Namespace) -> None:
     from casegate.desk.sla.policies import add_policy
 
     if args.file:
-        data = _yaml_file(args.file)
+        data = read_yaml(args.file)
         if args.name and isinstance(data, dict):
             data["name"] = args.name
     else:

@@ -1,8 +1,8 @@
 """The audit log (django-auditlog): every change to rules, directory, transports, keys,
-roles, intakes and the senders they block, agents, API tokens, triggers, automations,
-macros, webhooks (never their secrets), case state (naming the trigger, automation or macro
-that made a change) and decisions on suspended mail, with who, when, from where, and the
-values before and after;
+roles, intakes (their texts too) and the senders they block, agents, API tokens, triggers,
+automations, macros, webhooks (never their secrets), SLA calendars and policies, case state
+(naming the trigger, automation or macro that made a change) and decisions on suspended
+mail, with who, when, from where, and the values before and after;
 and each sign-in or password reset limit reached (see :mod:`casegate.console.throttle`).
 
 Console requests record the signed-in user and their address (auditlog's middleware);

@@ -1,5 +1,5 @@
-"""Rules kept in order (triggers, SLA policies): each row's ``position``, 1 first, kept
-1, 2, … without gaps as rows are added, moved and removed."""
+"""Rules kept in order (triggers, automations, SLA policies): each row's ``position``, 1
+first, kept 1, 2, … without gaps as rows are added, moved and removed."""
 
 from __future__ import annotations
 
@@ -33,3 +33,25 @@ def moved(ids: list[int], pk: int, position: int) -> list[int]:
     others = [other for other in ids if other != pk]
     others.insert(max(0, min(position - 1, len(others))), pk)
     return others
+
+
+def replace_rows(model: type[Model], rows: list[tuple[str, dict[str, Any]]]) -> None:
+    """Make the rows exactly ``rows`` (each a name and its fields), in their order: the rows
+    of other names removed, those of the same name changed in place."""
+    manager = model._default_manager
+    current: list[Any] = list(manager.all())
+    existing = {row.name: row for row in current}
+    wanted = {name for name, _ in rows}
+    manager.filter(pk__in=[row.pk for name, row in existing.items() if name not in wanted]
+                   ).delete()
+    ids = []
+    for position, (name, fields) in enumerate(rows, start=1):
+        row = existing.get(name)
+        if row is None:
+            row = manager.create(name=name, position=position, **fields)
+        else:
+            for field, value in fields.items():
+                setattr(row, field, value)
+            row.save()
+        ids.append(row.pk)
+    renumber(model, ids)

@@ -1,5 +1,6 @@
 """The desk's reports over a range of days: cases by intake and channel, first-response and
-resolution times (median and 90th percentile) per team and per agent, and the backlog.
+resolution times (median and 90th percentile) per team and per agent, the backlog, and the
+satisfaction survey's answers.
 
 As in Zendesk Explore's tickets dataset, the figures are about the cases *created* in the
 range (merged-away cases left out); the backlog counts, at the end of each day, the cases
@@ -29,7 +30,8 @@ from django.db.models import Count, QuerySet
 from django.utils import timezone
 
 from casegate.desk.models import Case, CaseEvent, Intake
-from casegate.desk.vocabulary import DONE_CASE_STATUSES, CaseChannel
+from casegate.desk.satisfaction import satisfaction_by
+from casegate.desk.vocabulary import DONE_CASE_STATUSES, CaseChannel, ReportDimension
 
 SHARES = (0.5, 0.9)  # median and 90th percentile
 MAX_DAYS = 366
@@ -75,10 +77,6 @@ class Report:
     backlog: Table  # day, created, solved, open at the end of the day
     satisfaction: Table | None = None  # when the desk has survey ratings
 
-
-# Where survey ratings plug in: each gives its table for a period, or None when there are
-# no ratings; the first table given is the report's satisfaction section.
-SATISFACTION_SOURCES: list[Callable[[Period], Table | None]] = []
 
 TIME_COLUMNS = ["cases", "answered", "first_response_median_s", "first_response_p90_s",
                 "solved", "resolution_median_s", "resolution_p90_s"]
@@ -295,8 +293,17 @@ def agents(period: Period, figures: Figures | None = None) -> Table:
 
 
 def satisfaction(period: Period) -> Table | None:
-    return next((table for source in SATISFACTION_SOURCES
-                 if (table := source(period)) is not None), None)
+    """The survey answers first given in the range, good and bad, per team, per agent and
+    per intake (see :func:`~casegate.desk.satisfaction.satisfaction_by`); None without
+    any."""
+    table = Table("satisfaction", ["by", "name", "rated", "good", "bad", "good_share"])
+    shown = {ReportDimension.TEAM: NO_TEAM, ReportDimension.AGENT: NOBODY,
+             ReportDimension.INTAKE: ""}
+    for dimension, nobody in shown.items():
+        table.rows += [[dimension, row.key or nobody, row.rated, row.good, row.bad,
+                        None if row.good_share is None else round(row.good_share, 3)]
+                       for row in satisfaction_by(dimension, period.since, period.until)]
+    return table if table.rows else None
 
 
 # The report's tables by name (their CSV exports).

@@ -1,10 +1,12 @@
-"""Sets of rules (triggers, SLA calendars and policies) as YAML files: dumped in a stable
-form, read with the line of each mapping so that a problem names it, and compared."""
+"""Sets of rules (triggers, automations, SLA calendars and policies) as YAML files: dumped
+in a stable form, read with the line of each mapping so that a problem names it, and
+compared."""
 
 from __future__ import annotations
 
 import difflib
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
 
 import yaml
 
@@ -12,6 +14,22 @@ from casegate.errors import CasegateError
 
 # Where reading a file notes each mapping's line; the checks ignore it.
 LINE_KEY = "__line__"
+
+
+class RuleError(CasegateError):
+    """A rule cannot be saved as written; ``at`` is the part at fault."""
+
+    def __init__(self, message: str, at: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.at = at
+
+
+class Named(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+Checked = TypeVar("Checked", bound=Named)
 
 
 class _LineLoader(yaml.SafeLoader):
@@ -43,6 +61,31 @@ def without_lines(value: Any) -> Any:
 
 def line_of(value: Any, default: int = 1) -> int:
     return value.get(LINE_KEY, default) if isinstance(value, dict) else default
+
+
+def written_keys(mapping: dict[str, Any]) -> list[str]:
+    """The mapping's keys as written (not the line reading noted)."""
+    return [key for key in mapping if key != LINE_KEY]
+
+
+def checked_items(items: list[Any], check: Callable[[Any], Checked], noun: str, source: str,
+                  errors: list[str]) -> list[tuple[int, Checked]]:
+    """Each of a file's rules checked, with its line; what is wrong (a second rule of a
+    name too) goes to ``errors``, naming its line."""
+    checked: list[tuple[int, Checked]] = []
+    names: set[str] = set()
+    for item in items:
+        item_line = line_of(item)
+        try:
+            spec = check(item)
+        except RuleError as exc:
+            errors.append(f"{source}:{line_of(exc.at, item_line)}: {exc}")
+            continue
+        if spec.name in names:
+            errors.append(f"{source}:{item_line}: a second {noun} named {spec.name!r}")
+        names.add(spec.name)
+        checked.append((item_line, spec))
+    return checked
 
 
 def dump(header: str, document: dict[str, Any]) -> str:

@@ -17,6 +17,7 @@ from casegate.access import can
 from casegate.desk.case_list import CaseFilter, filtered_cases
 from casegate.desk.changes import DeskError
 from casegate.desk.models import SavedView
+from casegate.desk.references import by_number_or_name, own_first
 
 COUNT_SECONDS = 20
 MAX_VIEWS = 100  # an owner's own, and the shared ones
@@ -61,13 +62,11 @@ def add_view(name: str, wanted: CaseFilter, owner: Any, by: Any = None) -> Saved
 
 def find_view(reference: str | int, user: Any = None) -> SavedView:
     """A view by number or name among those ``user`` sees (their own first)."""
-    text = str(reference).strip()
-    found = views_for(user)
-    matches = (list(found.filter(pk=int(text))) if text.isdigit() else []) \
-        or sorted(found.filter(name=text), key=lambda v: v.owner_id is None)
-    if not matches:
-        raise DeskError(f"there is no view {text!r}; see: casegate view list")
-    return matches[0]
+    found = by_number_or_name(own_first(views_for(user)), reference)
+    if found is None:
+        raise DeskError(f"there is no view {str(reference).strip()!r}; see: casegate view "
+                        "list")
+    return found
 
 
 @transaction.atomic

@@ -3,6 +3,7 @@ data (versions, YAML)."""
 
 from __future__ import annotations
 
+import json
 import threading
 from datetime import datetime, timedelta
 
@@ -17,8 +18,17 @@ from casegate.desk.automation.rulesets import TriggerSetError
 from casegate.desk.automation.scheduled import preview, run_automations
 from casegate.desk.automation.triggers import add_trigger
 from casegate.desk.clock import JOBS
-from casegate.desk.models import AutomationRun, Case, CaseEvent, DeskMessage, Intake
+from casegate.desk.models import (
+    AutomationRun,
+    Case,
+    CaseEvent,
+    DeskMessage,
+    Intake,
+    Survey,
+    WebhookCall,
+)
 from casegate.desk.services import update_case
+from casegate.desk.webhooks.hooks import add_webhook
 
 SOLVE_PENDING = {
     "name": "Solve pending after 3 days",
@@ -99,6 +109,24 @@ def test_pending_for_three_days_is_solved_once_when_the_clock_passes_it(intake: 
 
 
 @pytest.mark.django_db
+def test_the_webhooks_of_field_changes_hear_of_what_an_automation_changed(intake: Intake
+                                                                           ) -> None:
+    AUTOMATIONS.add(SOLVE_PENDING)
+    add_trigger({"name": "Tag solved", "events": ["field_changed"],
+                 "conditions": {"all": [{"field": "status", "is": "solved"}]},
+                 "actions": [{"add_tags": ["auto-solved"]}]})
+    crm = add_webhook("crm", "https://crm.example/casegate", ["field_changed"]).webhook
+    case = new_case(intake)
+    update_case(case.pk, "ann", status="pending")
+    WebhookCall.objects.all().delete()
+    assert run_automations(timezone.now() + timedelta(hours=73))[SOLVE_PENDING["name"]] == 1
+    told = [json.loads(call.body) for call in WebhookCall.objects.filter(webhook=crm)
+            .order_by("id")]
+    assert [(body["changed"], body["case"]["status"], body["case"]["id"]) for body in told] \
+        == [(["status"], "solved", case.pk), (["tags"], "solved", case.pk)]
+
+
+@pytest.mark.django_db
 def test_a_new_period_begins_when_the_time_counted_from_moves(intake: Intake) -> None:
     AUTOMATIONS.add(SOLVE_PENDING)
     case = new_case(intake)
@@ -111,6 +139,21 @@ def test_a_new_period_begins_when_the_time_counted_from_moves(intake: Intake) ->
     assert run_automations(again + timedelta(hours=73))[SOLVE_PENDING["name"]] == 1
     assert run_automations(again + timedelta(hours=90))[SOLVE_PENDING["name"]] == 0
     assert AutomationRun.objects.filter(case=case).count() == 2
+
+
+@pytest.mark.django_db
+def test_an_automation_reads_the_satisfaction_rating(intake: Intake) -> None:
+    AUTOMATIONS.add({"name": "Follow up bad ratings", "conditions": {"all": [
+        {"field": "satisfaction", "is": "bad"}, {"field": "hours_since_updated", "at_least": 24}]},
+        "actions": [{"add_tags": ["follow-up"]}]})
+    bad, good = new_case(intake), new_case(intake, "Fine now")
+    for case, rating in ((bad, "bad"), (good, "good")):
+        Survey.objects.create(case=case, token_sha256=rating * 16, sent_at=timezone.now(),
+                              rating=rating, answered_at=timezone.now())
+    assert run_automations(timezone.now() + timedelta(hours=25)) == {
+        "Follow up bad ratings": 1}
+    assert Case.objects.get(pk=bad.pk).tags == ["follow-up"]
+    assert Case.objects.get(pk=good.pk).tags == []
 
 
 @pytest.mark.django_db

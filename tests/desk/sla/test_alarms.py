@@ -4,6 +4,7 @@ Several workers share one PostgreSQL; on SQLite (one worker) the workers take tu
 
 from __future__ import annotations
 
+import json
 import threading
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -12,11 +13,12 @@ import pytest
 from django.db import connection
 
 from casegate.desk.automation.triggers import add_trigger
-from casegate.desk.models import Case, CaseEvent, Intake, SlaCalendar
+from casegate.desk.models import Case, CaseEvent, Intake, SlaCalendar, WebhookCall
 from casegate.desk.sla import alarms
 from casegate.desk.sla.alarms import tell_alarms
 from casegate.desk.sla.clocks import current_policies, start
 from casegate.desk.sla.policies import add_policy
+from casegate.desk.webhooks.hooks import add_webhook
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -59,3 +61,19 @@ def test_workers_running_the_job_at_once_tell_each_breach_once(
     assert all(tags == ["late"] for tags in Case.objects.values_list("tags", flat=True))
     assert CaseEvent.objects.filter(field="sla", after="first response breach").count() == 20
     assert CaseEvent.objects.filter(field="tags", actor="trigger:Tag late").count() == 20
+
+
+@pytest.mark.django_db
+def test_a_webhook_of_sla_breached_is_told_each_breach_with_its_target(
+        intake: Intake, office: SlaCalendar) -> None:
+    crm = add_webhook("crm", "https://crm.example/casegate", ["sla_breached"]).webhook
+    add_policy({"name": "Office hours", "calendar": "Paris office", "first_response": "2h",
+                "resolution": "4h", "warning": "0%"})
+    opened = datetime(2026, 1, 9, 16, 30, tzinfo=PARIS)
+    case = Case(intake=intake, subject="Panel dark", created_at=opened, received_at=opened)
+    start(case, opened, current_policies())
+    case.save()
+    assert tell_alarms(datetime(2026, 1, 12, 15, tzinfo=PARIS)) == 2
+    told = [json.loads(call.body) for call in WebhookCall.objects.filter(webhook=crm)]
+    assert sorted((body["event"], *body["changed"]) for body in told) == [
+        ("sla_breached", "first_response"), ("sla_breached", "resolution")]

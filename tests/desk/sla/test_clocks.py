@@ -8,11 +8,13 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from casegate.desk.automation.triggers import add_trigger
 from casegate.desk.changes import change_fields
 from casegate.desk.filing import file_batch
+from casegate.desk.merging import merge, unmerge
 from casegate.desk.models import Case, CaseEvent, Company, Contact, Intake, SlaCalendar
 from casegate.desk.replies import post_reply
 from casegate.desk.services import add_agent, update_case
@@ -188,3 +190,38 @@ def test_a_trigger_raising_the_priority_of_a_new_case_chooses_its_policy_again(
     assert [(e.before, e.after, e.actor) for e in CaseEvent.objects.filter(
         case=outage, field="sla")] == [("", "Everyone", "sla:Everyone"),
                                         ("Everyone", "Urgent", "sla:Urgent")]
+
+
+@pytest.mark.django_db
+def test_each_way_a_status_changes_stamps_the_time_and_moves_the_clock(intake: Intake) -> None:
+    """The customer's reopening, an agent's first reply, a merge and its undoing each save
+    the status's time (automations count from it) and the SLA clock with the status."""
+    add_policy({"name": "Everyone", "first_response": "2h", "resolution": "8h"})
+    [first, second] = [item.conversation for item in file_batch(
+        [arrival(intake, mail(subject=subject)[0]) for subject in ("One", "Two")],
+        load_table(), HOSTNAME).filed]
+    assert isinstance(first, Case) and isinstance(second, Case)
+
+    def stamped(case: Case) -> tuple[str, object, object]:
+        case.refresh_from_db()
+        return case.status, case.status_changed_at, case.sla_paused_at
+
+    update_case(first.pk, "ann", status="pending")
+    _, pending_at, paused_at = stamped(first)
+    assert paused_at is not None
+    file_batch([arrival(intake, mail(subject=f"Re: [#CG-{first.pk}] One")[0])], load_table(),
+               HOSTNAME)
+    status, reopened_at, paused_at = stamped(first)
+    assert status == "open" and reopened_at > pending_at and paused_at is None
+
+    ann = get_user_model().objects.create(username="ann")
+    post_reply("case", second.pk, ann, "On it")
+    status, replied_at, _ = stamped(second)
+    assert status == "open" and replied_at is not None
+
+    merge(first.pk, [second.pk], "ann")
+    status, merged_at, paused_at = stamped(second)
+    assert status == "closed" and merged_at > replied_at and paused_at is not None
+    unmerge(second.pk, "ann")
+    status, unmerged_at, paused_at = stamped(second)
+    assert status == "open" and unmerged_at > merged_at and paused_at is None

@@ -26,6 +26,7 @@ from casegate.desk.automation.rules import (
 )
 from casegate.desk.automation.vocabulary import TriggerEvent
 from casegate.desk.models import Case, DeskMessage, Macro
+from casegate.desk.references import by_number_or_name, own_first
 from casegate.desk.replies import post_reply
 from casegate.desk.vocabulary import IntakeKind
 from casegate.spool.messages import enqueue
@@ -68,13 +69,11 @@ def macros_for(user: Any) -> QuerySet[Macro]:
 
 def find_macro(reference: str | int, user: Any = None) -> Macro:
     """A macro by number or name, among those ``user`` may apply (their own first)."""
-    text = str(reference).strip()
-    found = macros_for(user)
-    matches = (list(found.filter(pk=int(text))) if text.isdigit() else []) \
-        or sorted(found.filter(name=text), key=lambda m: m.owner_id is None)
-    if not matches:
-        raise TriggerError(f"there is no macro {text!r}; see: casegate macro list")
-    return matches[0]
+    found = by_number_or_name(own_first(macros_for(user)), reference)
+    if found is None:
+        raise TriggerError(f"there is no macro {str(reference).strip()!r}; see: casegate "
+                           "macro list")
+    return found
 
 
 @transaction.atomic

@@ -38,10 +38,9 @@ from casegate.desk.automation.vocabulary import (
     TimeOperator,
     TriggerEvent,
 )
-from casegate.desk.rule_files import LINE_KEY
+from casegate.desk.rule_files import RuleError, written_keys
 from casegate.desk.vocabulary import CaseStatus, Priority, Rating
 from casegate.directory.addresses import InvalidAddress, normalize_address
-from casegate.errors import CasegateError
 
 _PLACEHOLDER = re.compile(r"\{\{\s*([a-z_.]+)\s*\}\}")
 _LIST_OPERATORS = (Operator.IS, Operator.IS_NOT, Operator.INCLUDES, Operator.EXCLUDES)
@@ -49,16 +48,8 @@ _BOOLEAN_FIELDS = (ConditionField.SPAM,)
 MAX_HOURS = 24 * 365 * 10
 
 
-class TriggerError(CasegateError):
+class TriggerError(RuleError):
     """A trigger or macro cannot be saved as written; ``at`` is the part at fault."""
-
-    def __init__(self, message: str, at: dict[str, Any] | None = None) -> None:
-        super().__init__(message)
-        self.at = at
-
-
-def _keys(mapping: dict[str, Any]) -> list[str]:
-    return [key for key in mapping if key != LINE_KEY]
 
 
 def _texts(value: Any, what: str, at: dict[str, Any]) -> list[str]:
@@ -111,7 +102,7 @@ def check_condition(condition: Any) -> dict[str, Any]:
     if field not in ConditionField.values:
         raise TriggerError(f"a condition's field is one of {', '.join(ConditionField.values)}"
                            + (f", not {field!r}" if field else ""), condition)
-    operators = [key for key in _keys(condition) if key != "field"]
+    operators = [key for key in written_keys(condition) if key != "field"]
     allowed = OPERATORS[field]
     if len(operators) != 1 or operators[0] not in allowed:
         raise TriggerError(f"the condition on {field} takes one of "
@@ -157,7 +148,7 @@ def _check_groups(conditions: Any, check: Callable[[Any, str], dict[str, Any]]
     """``all`` and ``any``, each condition checked by ``check`` (the condition, its group)."""
     if conditions in (None, {}):
         return {"all": [], "any": []}
-    if not isinstance(conditions, dict) or set(_keys(conditions)) - {"all", "any"}:
+    if not isinstance(conditions, dict) or set(written_keys(conditions)) - {"all", "any"}:
         raise TriggerError("conditions are a mapping with all and any, each a list",
                            conditions if isinstance(conditions, dict) else None)
     checked: dict[str, list[dict[str, Any]]] = {}
@@ -184,8 +175,9 @@ def check_action(action: Any, replies: bool = True) -> dict[str, Any]:
     """The action as stored: ``{KIND: value}`` (``notify`` also has ``text``)."""
     if not isinstance(action, dict):
         raise TriggerError("an action is a mapping of one kind to its value: {team: Billing}")
-    kinds = [key for key in _keys(action) if key in ActionKind.values]
-    others = [key for key in _keys(action) if key not in ActionKind.values and key != "text"]
+    kinds = [key for key in written_keys(action) if key in ActionKind.values]
+    others = [key for key in written_keys(action)
+              if key not in ActionKind.values and key != "text"]
     if len(kinds) != 1 or others:
         raise TriggerError(f"an action has one of {', '.join(ActionKind.values)}", action)
     kind = kinds[0]
@@ -256,7 +248,7 @@ def _rule_fields(data: Any, noun: str, keys: tuple[str, ...]
     description."""
     if not isinstance(data, dict):
         raise TriggerError(f"a {noun} is a mapping: {', '.join(keys[:-2])}")
-    unknown = [key for key in _keys(data) if key not in keys]
+    unknown = [key for key in written_keys(data) if key not in keys]
     if unknown:
         raise TriggerError(f"unknown key {unknown[0]!r} (known: {', '.join(keys)})", data)
     name = data.get("name")
@@ -307,7 +299,7 @@ class AutomationSpec:
 def check_time_condition(condition: dict[str, Any]) -> dict[str, Any]:
     """``{"field": hours_since_…, at_least|less_than: hours}``, hours a whole number."""
     field = condition["field"]
-    operators = [key for key in _keys(condition) if key != "field"]
+    operators = [key for key in written_keys(condition) if key != "field"]
     if len(operators) != 1 or operators[0] not in TimeOperator.values:
         raise TriggerError(f"the condition on {field} takes one of "
                            f"{', '.join(TimeOperator.values)}", condition)

@@ -10,16 +10,23 @@ import or a rollback updates the rules it keeps in place.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import yaml
 from django.db import models, transaction
-from django.db.models import F
 
-from casegate.desk.automation.rules import LINE_KEY, TriggerError
+from casegate.desk.automation.rules import TriggerError
+from casegate.desk.ordering import make_room, moved, renumber, replace_rows
+from casegate.desk.references import by_number_or_name
+from casegate.desk.rule_files import (
+    LINE_KEY,
+    checked_items,
+    dump,
+    file_diff,
+    load_with_lines,
+    without_lines,
+)
 from casegate.errors import CasegateError
 from casegate.routing.versions import audit_actor
 
@@ -46,23 +53,6 @@ def _leading(mapping: dict[str, Any], key: str) -> dict[str, Any]:
 
 def _fields(spec: Spec) -> dict[str, Any]:
     return {name: value for name, value in spec.as_dict().items() if name != "name"}
-
-
-class _LineLoader(yaml.SafeLoader):
-    """Notes each mapping's line, so a problem names it."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        mapping = super().construct_mapping(node, deep=True)
-        mapping[LINE_KEY] = node.start_mark.line + 1
-        return mapping
-
-
-def _without_lines(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _without_lines(v) for k, v in value.items() if k != LINE_KEY}
-    if isinstance(value, list):
-        return [_without_lines(v) for v in value]
-    return value
 
 
 @dataclass
@@ -111,24 +101,11 @@ class RuleSet:
 
     def find(self, reference: str | int) -> Any:
         """A rule by its number or its name."""
-        text = str(reference).strip()
-        rules = self.model._default_manager
-        found = (rules.filter(pk=int(text)).first() if text.isdigit() else None) \
-            or rules.filter(name=text).first()
+        found = by_number_or_name(self.model._default_manager.all(), reference)
         if found is None:
-            raise TriggerError(f"there is no {self.noun} {text!r}; see: casegate {self.noun} "
-                               "list")
+            raise TriggerError(f"there is no {self.noun} {str(reference).strip()!r}; see: "
+                               f"casegate {self.noun} list")
         return found
-
-    def _renumber(self, ids: list[int]) -> None:
-        """Positions 1, 2, … in the order of ``ids``."""
-        rules: dict[int, Any] = self.model._default_manager.in_bulk(ids)
-        changed = []
-        for position, pk in enumerate(ids, start=1):
-            if rules[pk].position != position:
-                rules[pk].position = position
-                changed.append(rules[pk])
-        self.model._default_manager.bulk_update(changed, ["position"])
 
     def add(self, data: dict[str, Any], position: int | None = None) -> Any:
         """A new rule, last or at ``position`` (1 runs first)."""
@@ -137,10 +114,8 @@ class RuleSet:
             rules = self.model._default_manager
             if rules.filter(name=spec.name).exists():
                 raise TriggerError(f"there is a {self.noun} named {spec.name!r} already")
-            count = rules.count()
-            place = count + 1 if position is None else max(1, min(position, count + 1))
-            rules.filter(position__gte=place).update(position=F("position") + 1)
-            rule = rules.create(name=spec.name, position=place, **_fields(spec))
+            rule = rules.create(name=spec.name, position=make_room(self.model, position),
+                                **_fields(spec))
             self._version(f"add {spec.name}")
             return rule
 
@@ -163,15 +138,13 @@ class RuleSet:
         with transaction.atomic():
             rule = self.find(reference)
             rule.delete()
-            self._renumber([r.pk for r in self.ordered()])
+            renumber(self.model, [r.pk for r in self.ordered()])
             self._version(f"remove {rule.name}")
 
     def move(self, reference: str | int, position: int) -> Any:
         with transaction.atomic():
             rule = self.find(reference)
-            ids = [r.pk for r in self.ordered() if r.pk != rule.pk]
-            ids.insert(max(0, min(position - 1, len(ids))), rule.pk)
-            self._renumber(ids)
+            renumber(self.model, moved([r.pk for r in self.ordered()], rule.pk, position))
             self._version(f"move {rule.name} to {position}")
             rule.refresh_from_db()
             return rule
@@ -189,21 +162,7 @@ class RuleSet:
         """Make the set exactly ``specs``, in their order, as one version (None: no
         change)."""
         before = [self.as_dict(r) for r in self.ordered()]
-        existing = {r.name: r for r in self.ordered()}
-        wanted = {spec.name for spec in specs}
-        rules = self.model._default_manager
-        rules.filter(pk__in=[r.pk for name, r in existing.items() if name not in wanted]).delete()
-        ids = []
-        for position, spec in enumerate(specs, start=1):
-            rule = existing.get(spec.name)
-            if rule is None:
-                rule = rules.create(name=spec.name, position=position, **_fields(spec))
-            else:
-                for name, value in _fields(spec).items():
-                    setattr(rule, name, value)
-                rule.save()
-            ids.append(rule.pk)
-        self._renumber(ids)
+        replace_rows(self.model, [(spec.name, _fields(spec)) for spec in specs])
         if [self.as_dict(r) for r in self.ordered()] == before:
             return None
         return self._version(summary)
@@ -232,46 +191,25 @@ class RuleSet:
         return f"# casegate {self.plural}: they run in this order\n"
 
     def _dump(self, rules: list[dict[str, Any]]) -> str:
-        return self._header + yaml.safe_dump({self.plural: rules}, sort_keys=False,
-                                             allow_unicode=True, width=100,
-                                             default_flow_style=False)
+        return dump(self._header, {self.plural: rules})
 
     def export(self) -> str:
         return self._dump([self.as_dict(r) for r in self.ordered()])
 
     def parse(self, text: str, source: str) -> list[Spec]:
         """The file's rules, checked; :class:`TriggerSetError` names every bad line."""
-        try:
-            document = yaml.load(text, Loader=_LineLoader)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            line = f":{mark.line + 1}" if mark else ""
-            raise TriggerSetError(f"{source}{line}: not valid YAML: "
-                                  f"{getattr(exc, 'problem', None) or exc}") from None
+        document = load_with_lines(text, source, TriggerSetError)
         if document is None:
             return []
         if not isinstance(document, dict) or set(document) - {self.plural, LINE_KEY} \
                 or not isinstance(document.get(self.plural, []), list):
             raise TriggerSetError(f"{source}:1: the file holds one key, {self.plural}, a list")
-        specs: list[Spec] = []
         errors: list[str] = []
-        names: set[str] = set()
-        for item in document.get(self.plural) or []:
-            item_line = item.get(LINE_KEY, 1) if isinstance(item, dict) else 1
-            try:
-                spec = self.check(item)
-            except TriggerError as exc:
-                bad_line = exc.at.get(LINE_KEY, item_line) if exc.at else item_line
-                errors.append(f"{source}:{bad_line}: {exc}")
-                continue
-            if spec.name in names:
-                errors.append(f"{source}:{item_line}: a second {self.noun} named "
-                              f"{spec.name!r}")
-            names.add(spec.name)
-            specs.append(type(spec)(**_without_lines(spec.as_dict())))
+        checked = checked_items(document.get(self.plural) or [], self.check, self.noun, source,
+                                errors)
         if errors:
             raise TriggerSetError("\n".join([*errors, "nothing was changed"]))
-        return specs
+        return [type(spec)(**without_lines(spec.as_dict())) for _, spec in checked]
 
     def import_(self, text: str, source: str, dry_run: bool = False) -> ImportResult:
         """Make the set the file's, as one version; with ``dry_run`` only say what would
@@ -280,9 +218,7 @@ class RuleSet:
         before = self.export()
         after = self._dump([self.as_dict(self.model(name=spec.name, **_fields(spec)))
                             for spec in specs])
-        diff = "".join(difflib.unified_diff(before.splitlines(keepends=True),
-                                            after.splitlines(keepends=True),
-                                            f"current {self.plural}", source))
+        diff = file_diff(before, after, f"current {self.plural}", source)
         result = ImportResult(diff, None, len(specs))
         if dry_run or not diff:
             return result

@@ -12,8 +12,8 @@ filter them, and the cases acted on this period are left out. The candidates are
 locked a chunk at a time (``FOR UPDATE SKIP LOCKED`` on PostgreSQL: a case another worker
 holds is left to it), read again, and every condition is checked on what was read, so what
 changed since the query counts. The actions are the triggers' and are in the case's history
-under the automation's name; the triggers then run on the fields they changed, as for a
-person's change.
+under the automation's name; the triggers then run on the fields they changed, and the
+webhooks subscribed to ``field_changed`` are told, as for a person's change.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from django.utils import timezone
 
 from casegate.config import get_config
 from casegate.desk.automation.actions import Acting, Deferred
-from casegate.desk.automation.engine import Index, current_index, run_triggers
+from casegate.desk.automation.engine import Index, Outcome, current_index, run_triggers
 from casegate.desk.automation.facts import Facts
 from casegate.desk.automation.rules import (
     CompiledAutomation,
@@ -48,8 +48,9 @@ from casegate.desk.automation.vocabulary import (
     TriggerEvent,
 )
 from casegate.desk.changes import DeskError
-from casegate.desk.models import Automation, AutomationRun, Case, DeskMessage
+from casegate.desk.models import Automation, AutomationRun, Case, DeskMessage, WebhookCall
 from casegate.desk.vocabulary import Direction
+from casegate.desk.webhooks.outbox import Subscribers, subscribers
 from casegate.routing.engine import RoutingTable
 from casegate.routing.snapshot import load_table
 from casegate.spool.messages import AcceptedMessage, enqueue
@@ -164,12 +165,14 @@ def enabled_automations() -> list[CompiledAutomation]:
 
 @dataclass
 class Pass:
-    """One pass of the automations at ``now``; the routing table is read when a case is
-    first acted on."""
+    """One pass of the automations at ``now``, with the triggers' ``index`` and the webhooks'
+    ``hooks`` as they were when it began; the routing table is read when a case is first
+    acted on."""
 
     now: datetime
     hostname: str
     index: Index
+    hooks: Subscribers
     acted: dict[str, int] = field(default_factory=dict)
     _table: RoutingTable | None = None
 
@@ -209,26 +212,33 @@ class Pass:
                                at=self.now) for case, period in due], ignore_conflicts=True)
             deferred = Deferred()
             outgoing: list[AcceptedMessage] = []
+            calls: list[WebhookCall] = []
             for case, _period in due:
-                outgoing += self._apply(automation, case, deferred)
+                outcome = self._apply(automation, case, deferred)
+                outgoing += outcome.outgoing
+                calls += outcome.calls
             deferred.save()
+            WebhookCall.objects.bulk_create(calls)
             if outgoing:
                 enqueue(outgoing)
             return len(due)
 
     def _apply(self, automation: CompiledAutomation, case: Case, deferred: Deferred
-               ) -> list[AcceptedMessage]:
+               ) -> Outcome:
+        """The automation's actions on ``case``, then the triggers and the webhooks of the
+        fields they changed: the mail to queue and the webhooks' events to save."""
         acting = Acting(case, automation_actor(automation), self.table(), self.hostname,
                         deferred=deferred)
         for action in automation.actions:
             acting.apply(action)
         acting.finish()
         if not acting.changed:
-            return acting.outgoing
+            return Outcome(outgoing=acting.outgoing)
         outcome = run_triggers(case, TriggerEvent.FIELD_CHANGED, self.table(), self.hostname,
                                changed=frozenset(acting.changed), index=self.index,
-                               deferred=deferred)
-        return acting.outgoing + outcome.outgoing
+                               deferred=deferred, hooks=self.hooks)
+        outcome.outgoing[:0] = acting.outgoing
+        return outcome
 
 
 def run_automations(now: datetime | None = None) -> dict[str, int]:
@@ -237,7 +247,7 @@ def run_automations(now: datetime | None = None) -> dict[str, int]:
     automations = enabled_automations()
     if not automations:
         return {}
-    run = Pass(now or timezone.now(), get_config().hostname, current_index())
+    run = Pass(now or timezone.now(), get_config().hostname, current_index(), subscribers())
     for automation in automations:
         run.run(automation)
     return run.acted

@@ -85,7 +85,8 @@ AUTOMATION_FIELDS = (ConditionField.INTAKE, ConditionField.ORIGINAL_RECIPIENT,
                      ConditionField.SENDER, ConditionField.SENDER_DOMAIN,
                      ConditionField.SUBJECT,
                      ConditionField.LANGUAGE, ConditionField.TAGS, ConditionField.PRIORITY,
-                     ConditionField.STATUS, ConditionField.TEAM, ConditionField.ASSIGNEE)
+                     ConditionField.STATUS, ConditionField.TEAM, ConditionField.ASSIGNEE,
+                     ConditionField.SATISFACTION)
 
 
 _TEXT = (Operator.IS, Operator.IS_NOT, Operator.CONTAINS, Operator.NOT_CONTAINS,

@@ -20,19 +20,19 @@ nothing. Calendars and policies are known by their names.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 from django.db import transaction
 
 from casegate.desk.models import SlaCalendar, SlaPolicy, SlaVersion
-from casegate.desk.ordering import make_room, moved, renumber
+from casegate.desk.ordering import make_room, moved, renumber, replace_rows
+from casegate.desk.references import by_number_or_name
 from casegate.desk.rule_files import (
     LINE_KEY,
+    checked_items,
     dump,
     file_diff,
-    line_of,
     load_with_lines,
 )
 from casegate.desk.sla.calendar import WEEKDAYS
@@ -48,8 +48,6 @@ from casegate.desk.sla.rules import (
 )
 from casegate.desk.vocabulary import SlaTarget
 from casegate.routing.versions import audit_actor
-
-Spec = TypeVar("Spec", CalendarSpec, PolicySpec)
 
 
 class SlaSetError(SlaError):
@@ -108,11 +106,10 @@ def find_calendar(name: str) -> SlaCalendar:
 
 def find_policy(reference: str | int) -> SlaPolicy:
     """A policy by its number or its name."""
-    text = str(reference).strip()
-    found = (SlaPolicy.objects.filter(pk=int(text)).first() if text.isdigit() else None) \
-        or SlaPolicy.objects.filter(name=text).first()
+    found = by_number_or_name(SlaPolicy.objects.all(), reference)
     if found is None:
-        raise SlaError(f"there is no SLA policy {text!r}; see: casegate sla policy list")
+        raise SlaError(f"there is no SLA policy {str(reference).strip()!r}; see: casegate sla "
+                       "policy list")
     return found
 
 
@@ -203,22 +200,8 @@ def _replace(wanted: SlaSet, summary: str) -> SlaVersion | None:
     for calendar in wanted.calendars:
         calendars[calendar.name], _ = SlaCalendar.objects.update_or_create(
             name=calendar.name, defaults=_calendar_fields(calendar))
-    existing = {p.name: p for p in _policies()}
-    names = {spec.name for spec in wanted.policies}
-    SlaPolicy.objects.filter(pk__in=[p.pk for n, p in existing.items() if n not in names]
-                             ).delete()
-    ids = []
-    for position, spec in enumerate(wanted.policies, start=1):
-        fields = _policy_fields(spec, calendars)
-        policy = existing.get(spec.name)
-        if policy is None:
-            policy = SlaPolicy.objects.create(name=spec.name, position=position, **fields)
-        else:
-            for name, value in fields.items():
-                setattr(policy, name, value)
-            policy.save()
-        ids.append(policy.pk)
-    renumber(SlaPolicy, ids)
+    replace_rows(SlaPolicy, [(spec.name, _policy_fields(spec, calendars))
+                             for spec in wanted.policies])
     kept = {spec.name for spec in wanted.calendars}
     SlaCalendar.objects.exclude(name__in=kept).delete()
     if _shown_now() == before:
@@ -271,35 +254,16 @@ def parse_sla(text: str, source: str = "sla.yaml") -> SlaSet:
         raise SlaSetError(f"{source}:1: the file holds two keys, calendars and policies, "
                           "each a list")
     errors: list[str] = []
-    calendars = _checked(document.get("calendars") or [], check_calendar, "calendar", source,
-                         errors)
-    policies = _checked(document.get("policies") or [], check_policy, "policy", source,
-                        errors)
+    calendars = checked_items(document.get("calendars") or [], check_calendar, "calendar",
+                              source, errors)
+    policies = checked_items(document.get("policies") or [], check_policy, "policy", source,
+                             errors)
     names = {spec.name for _, spec in calendars}
     errors += [f"{source}:{line}: there is no calendar {spec.calendar!r} in the file"
                for line, spec in policies if spec.calendar and spec.calendar not in names]
     if errors:
         raise SlaSetError("\n".join([*errors, "nothing was changed"]))
     return SlaSet([spec for _, spec in calendars], [spec for _, spec in policies])
-
-
-def _checked(items: list[Any], check: Callable[[Any], Spec], what: str, source: str,
-             errors: list[str]) -> list[tuple[int, Spec]]:
-    """Each item checked, with its line; what is wrong goes to ``errors``."""
-    checked: list[tuple[int, Spec]] = []
-    names: set[str] = set()
-    for item in items:
-        item_line = line_of(item)
-        try:
-            spec = check(item)
-        except SlaError as exc:
-            errors.append(f"{source}:{line_of(exc.at, item_line)}: {exc}")
-            continue
-        if spec.name in names:
-            errors.append(f"{source}:{item_line}: a second {what} named {spec.name!r}")
-        names.add(spec.name)
-        checked.append((item_line, spec))
-    return checked
 
 
 @dataclass

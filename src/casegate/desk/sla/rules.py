@@ -31,11 +31,10 @@ from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from casegate.desk.rule_files import LINE_KEY
+from casegate.desk.rule_files import RuleError, written_keys
 from casegate.desk.sla.calendar import WEEKDAYS, Calendar, Range
 from casegate.desk.vocabulary import Priority, SlaTarget
 from casegate.directory.addresses import InvalidAddress, normalize_address, normalize_domain
-from casegate.errors import CasegateError
 
 DEFAULT_WARNING = "80%"
 CONDITION_KEYS = ("intake", "priority", "company")
@@ -44,16 +43,8 @@ _DURATION = re.compile(r"^\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*$")
 _WARNING = re.compile(r"^\s*(\d{1,2}|100)\s*%\s*$")
 
 
-class SlaError(CasegateError):
+class SlaError(RuleError):
     """A calendar or a policy cannot be saved as written; ``at`` is the part at fault."""
-
-    def __init__(self, message: str, at: dict[str, Any] | None = None) -> None:
-        super().__init__(message)
-        self.at = at
-
-
-def _keys(mapping: dict[str, Any]) -> list[str]:
-    return [key for key in mapping if key != LINE_KEY]
 
 
 def _name(data: dict[str, Any], what: str) -> str:
@@ -66,7 +57,7 @@ def _name(data: dict[str, Any], what: str) -> str:
 def _only(data: Any, keys: tuple[str, ...], what: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise SlaError(f"{what} is a mapping: {', '.join(keys)}")
-    unknown = [key for key in _keys(data) if key not in keys]
+    unknown = [key for key in written_keys(data) if key not in keys]
     if unknown:
         raise SlaError(f"unknown key {unknown[0]!r} (known: {', '.join(keys)})", data)
     return data
@@ -141,7 +132,7 @@ def check_calendar(data: Any) -> CalendarSpec:
     data = _only(data, _CALENDAR_KEYS, "a calendar")
     name = _name(data, "a calendar")
     hours = data.get("hours")
-    if not isinstance(hours, dict) or set(_keys(hours)) - set(WEEKDAYS):
+    if not isinstance(hours, dict) or set(written_keys(hours)) - set(WEEKDAYS):
         raise SlaError(f"hours are a mapping of weekdays ({', '.join(WEEKDAYS)}) to ranges "
                        "like 09:00-17:00", data)
     shown = {day: [_shown_range(r) for r in _day_ranges(hours.get(day), hours)]
@@ -236,7 +227,8 @@ def check_policy(data: Any) -> PolicySpec:
     data = _only(data, _POLICY_KEYS, "a policy")
     name = _name(data, "a policy")
     conditions = data.get("conditions") or {}
-    if not isinstance(conditions, dict) or set(_keys(conditions)) - set(CONDITION_KEYS):
+    if not isinstance(conditions, dict) \
+            or set(written_keys(conditions)) - set(CONDITION_KEYS):
         raise SlaError(f"a policy's conditions are a mapping of {', '.join(CONDITION_KEYS)}",
                        data)
     checked = {key: _condition_texts(conditions[key], key, conditions)

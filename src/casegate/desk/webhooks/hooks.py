@@ -15,6 +15,7 @@ from django.utils import timezone
 from casegate.config import get_config
 from casegate.desk.automation.vocabulary import TriggerEvent
 from casegate.desk.models import Webhook, WebhookAttempt, WebhookCall
+from casegate.desk.references import by_number_or_name
 from casegate.desk.vocabulary import WebhookCallState
 from casegate.errors import CasegateError
 
@@ -100,11 +101,10 @@ def check_name(name: Any) -> str:
 
 def find_webhook(reference: str | int) -> Webhook:
     """A webhook by its number or its name."""
-    text = str(reference).strip()
-    found = (Webhook.objects.filter(pk=int(text)).first() if text.isdigit() else None) \
-        or Webhook.objects.filter(name=text).first()
+    found = by_number_or_name(Webhook.objects.all(), reference)
     if found is None:
-        raise WebhookError(f"there is no webhook {text!r}; see: casegate webhook list")
+        raise WebhookError(f"there is no webhook {str(reference).strip()!r}; see: casegate "
+                           "webhook list")
     return found
 
 
