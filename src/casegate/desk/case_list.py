@@ -140,8 +140,10 @@ def filtered_cases(wanted: CaseFilter, user: Any) -> QuerySet[Case]:
     if wanted.q.strip():
         found = matching_cases(parse_query(wanted.q), found)
     column = CASE_SORTS[wanted.sort.lstrip("-")]
-    order = _PRIORITY_RANK if column == "priority" else F(column)
     descending = wanted.sort.startswith("-")
+    if column == "id":  # never empty: no NULLS clause, so the primary key's index serves it
+        return found.order_by("-id" if descending else "id")
+    order = _PRIORITY_RANK if column == "priority" else F(column)
     if descending:
         return found.order_by(order.desc(nulls_last=True), "-id")
     # Earliest due first puts the cases no SLA times after those it does.
