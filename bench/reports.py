@@ -113,7 +113,7 @@ def load(cases: int, per_case: int, days: int) -> list[tuple[str, float]]:
     statements.append(("cases", f"""{with_cases}
         INSERT INTO desk_case (id, subject, requester, requester_name, original_recipient,
             message_id, created_at, received_at, status, intake_id, assignee_id, priority,
-            tags, team, updated_at, first_responded_at, channel)
+            tags, team, updated_at, first_responded_at, channel, sla_fired)
         SELECT n.i, 'Panel ' || n.i || ' stopped charging', 'customer' || n.i || '@client.example',
             'Customer ' || n.i, 'help@solarmora.com', '<case.' || n.i || '@client.example>',
             {created}, {created},
@@ -124,7 +124,7 @@ def load(cases: int, per_case: int, days: int) -> list[tuple[str, float]]:
             'normal', '[]', CASE n.i % {len(TEAMS)} {teams} END, {created},
             CASE WHEN n.i % 10 = 9 THEN NULL
                  ELSE {at(f"n.i * {step} + 60 + (n.i * 7919) % 172800")} END,
-            CASE n.i % 20 WHEN 0 THEN 'console' WHEN 1 THEN 'api' ELSE 'mail' END
+            CASE n.i % 20 WHEN 0 THEN 'console' WHEN 1 THEN 'api' ELSE 'mail' END, '[]'
         FROM {from_cases}"""))
     statements.append(("history", f"""{with_cases}
         INSERT INTO desk_caseevent (case_id, field, before, after, actor, at)
