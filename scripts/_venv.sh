@@ -1,7 +1,9 @@
 # Sourced by the other scripts: makes .venv with casegate installed ($1: pip extras).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-if [ ! -x .venv/bin/python ]; then
+# A venv whose making was interrupted has a python but no pip: made again.
+if [ ! -x .venv/bin/pip ]; then
+    rm -rf .venv
     if ! python3 -m venv .venv 2>/dev/null; then
         rm -rf .venv
         if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

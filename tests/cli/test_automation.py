@@ -128,6 +128,23 @@ def test_macro_add_list_apply_remove(capsys: pytest.CaptureFixture[str]) -> None
     assert run(capsys, "macro", "remove", "Invoice copy")[0] == 0
 
 
+def test_macro_export_import_history_rollback(capsys: pytest.CaptureFixture[str],
+                                              tmp_path: Path) -> None:
+    add_agent("ann@agents.example", "Ann Agent", "ann", ["Billing"])
+    assert run(capsys, "macro", "add", "Thanks", "--reply", "Thank you.", "--owner", "ann")[0] == 0
+    code, out, _ = run(capsys, "macro", "export")
+    assert out == ("# casegate macros\nmacros:\n- name: Thanks\n  owner: ann\n"
+                   "  reply: Thank you.\n")
+    macros = tmp_path / "macros.yaml"
+    macros.write_text(out + "- name: Close\n  actions:\n  - status: solved\n")
+    code, out, err = run(capsys, "macro", "import", str(macros))
+    assert code == 0 and "imported 2 macros as " in out, err
+    assert [row["macros"] for row in json.loads(run(capsys, "macro", "history", "--json")[1])
+            ] == [2, 1]
+    assert run(capsys, "macro", "rollback", "0")[0] == 0
+    assert json.loads(run(capsys, "macro", "list", "--json")[1]) == []
+
+
 def test_automation_add_test_run_export_import_rollback(capsys: pytest.CaptureFixture[str],
                                                         tmp_path: Path) -> None:
     from django.utils import timezone

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from auditlog.models import LogEntry
@@ -56,3 +57,28 @@ def test_add_list_pause_resume_test_log_remove(capsys: pytest.CaptureFixture[str
     assert [entry.action for entry in audited] == [LogEntry.Action.CREATE,
                                                    LogEntry.Action.DELETE]
     assert all(secret not in str(entry.changes) for entry in audited)
+
+
+def test_export_import_history_rollback(capsys: pytest.CaptureFixture[str],
+                                        tmp_path: Path) -> None:
+    assert run(capsys, "webhook", "add", "crm", "https://crm.example/hooks")[0] == 0
+    code, out, _ = run(capsys, "webhook", "export")
+    assert code == 0 and "name: crm" in out and "whsec_" not in out
+    hooks = tmp_path / "hooks.yaml"
+    hooks.write_text(out + "- name: chat\n  url: https://chat.example/in\n"
+                           "  events: [case_created]\n")
+    code, out, _ = run(capsys, "webhook", "import", str(hooks), "--dry-run")
+    assert code == 0 and "+- name: chat" in out and "dry run: 2 webhooks checked" in out
+    code, out, _ = run(capsys, "webhook", "import", str(hooks))
+    rows = json.loads(run(capsys, "webhook", "history", "--json")[1])
+    assert [row["summary"] for row in rows] == [f"import {hooks}", "add crm"]
+    assert code == 0 and f"imported 2 webhooks as version {rows[0]['version']}" in out
+    assert "webhook 'chat': secret (shown only now) whsec_" in out
+    assert run(capsys, "webhook", "rollback", str(rows[1]["version"]))[1] == \
+        f"rolled back to version {rows[1]['version']} (recorded as version " \
+        f"{rows[0]['version'] + 1})\n"
+    assert [row["name"] for row in json.loads(run(capsys, "webhook", "list", "--json")[1])] \
+        == ["crm"]
+    hooks.write_text("webhooks:\n  - name: crm\n    url: ftp://crm.example/\n")
+    code, _, err = run(capsys, "webhook", "import", str(hooks))
+    assert code == 1 and f"{hooks}:2: 'ftp://crm.example/' is not an http" in err

@@ -237,6 +237,7 @@ def test_every_console_form_refuses_a_post_without_the_csrf_token(case: Case) ->
              "/console/quarantine/bulk",
              "/console/directory/account", f"/console/cases/{case.pk}/reply",
              f"/console/cases/{case.pk}/fields", "/console/leads/1/move", "/console/logout/",
+             "/console/macros/file", "/console/webhooks/versions/1/rollback",
              "/i18n/setlang/", "/console/password-reset/", "/console/login/"]
     for path in forms:
         assert client.post(path, {"text": "x"}).status_code == 403, path

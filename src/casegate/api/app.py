@@ -27,6 +27,7 @@ from casegate.api import (
     desk_settings,
     mailboxes,
     messages,
+    rule_files,
     rules,
     saved_views,
     sla,
@@ -144,6 +145,9 @@ def health(request: HttpRequest) -> dict[str, str]:
 
 
 api.add_router("", rules.router, auth=TokenAuth(read="mail_settings", write="mail_settings"))
+# Before the routers whose paths take a number where these have a word (/webhooks/export).
+api.add_router("", rule_files.router,
+               auth=TokenAuth(read="mail_settings", write="mail_settings"))
 api.add_router("", conversations.router)
 api.add_router("", messages.router)
 api.add_router("", contacts.router)

@@ -897,15 +897,33 @@ class SlaImportOut(Schema):
     policies: int
 
 
-class SlaVersionOut(Schema):
+class VersionOut(Schema):
     version: int
     at: datetime
     actor: str
     summary: str
 
 
-class SlaRollbackIn(Input):
-    version: int = Field(ge=0, le=MAX_ID, description="0: no calendars and no policies")
+class RollbackIn(Input):
+    version: int = Field(ge=0, le=MAX_ID, description="0: an empty set")
+
+
+class RuleFileOut(Schema):
+    text: str = Field(description="the set as YAML, as `casegate … export` prints it")
+
+
+class RuleFileIn(Input):
+    text: str = Field(max_length=1_000_000, description=(
+        "the whole set as YAML (or JSON), as an export shows it; problems name its lines"))
+
+
+class RuleImportOut(Schema):
+    diff: str = Field(description="what changes, as a unified diff of the export")
+    version: int | None = Field(description="the version recorded (none: nothing changed, or "
+                                            "a dry run)")
+    rules: int = Field(description="how many the set holds")
+    notes: list[str] = Field(description="what is told only once, such as a new webhook's "
+                                         "secret")
 # --- intakes' and agents' settings ------------------------------------------------------------
 
 

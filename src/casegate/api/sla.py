@@ -12,11 +12,11 @@ from ninja import Query, Router
 from ninja.errors import HttpError
 
 from casegate.api.schemas import (
+    RollbackIn,
     SlaImportOut,
-    SlaRollbackIn,
     SlaSetIn,
     SlaSetOut,
-    SlaVersionOut,
+    VersionOut,
     responses,
 )
 from casegate.desk.models import SlaCalendar, SlaPolicy
@@ -49,7 +49,7 @@ def replace_sla(request: HttpRequest, body: SlaSetIn, dry_run: Query[bool] = Fal
             "policies": result.policies}
 
 
-@router.get("/sla/versions", response=responses({200: list[SlaVersionOut]}, 403))
+@router.get("/sla/versions", response=responses({200: list[VersionOut]}, 403))
 def list_versions(request: HttpRequest) -> list[dict[str, Any]]:
     """The latest versions of the calendars and policies, newest first."""
     return [{"version": v.number, "at": v.created_at, "actor": v.actor, "summary": v.summary}
@@ -57,7 +57,7 @@ def list_versions(request: HttpRequest) -> list[dict[str, Any]]:
 
 
 @router.post("/sla/rollback", response=responses({200: SlaImportOut}, 400, 403, 422))
-def roll_back(request: HttpRequest, body: SlaRollbackIn) -> dict[str, Any]:
+def roll_back(request: HttpRequest, body: RollbackIn) -> dict[str, Any]:
     """Make the calendars and policies what they were right after a version, as a new
     version."""
     try:

@@ -20,9 +20,9 @@ from casegate.cli.base import (
     add_list,
     command_group,
     emit,
-    read_source,
     read_yaml,
 )
+from casegate.cli.rule_files import register_file_commands
 from casegate.desk.automation.vocabulary import (
     AUTOMATION_FIELDS,
     ActionKind,
@@ -88,19 +88,7 @@ def _register_set(group: Subcommands, kind: str) -> None:
         p = group.add_parser(name)
         p.add_argument("rule", metavar=noun, help="its number or name")
         p.set_defaults(func=rules_enable, kind=kind, enabled=name == "enable")
-    p = group.add_parser("export", help=f"print the {kind} as YAML")
-    p.set_defaults(func=rules_export, kind=kind)
-    p = group.add_parser("import", help=f"make the {kind} a YAML file's (all or nothing)")
-    p.add_argument("file", help="the YAML file (- for standard input)")
-    p.add_argument("--dry-run", action="store_true", help="print what would change only")
-    p.set_defaults(func=rules_import, kind=kind)
-    p = group.add_parser("history", help=f"the numbered versions of the {kind}")
-    p.add_argument("--limit", type=int, default=50)
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=rules_history, kind=kind)
-    p = group.add_parser("rollback", help=f"bring the {kind} back to a version")
-    p.add_argument("version", type=int, help=f"0: no {kind}")
-    p.set_defaults(func=rules_rollback, kind=kind)
+    register_file_commands(group, kind)
 
 
 def _register_trigger(trigger: Subcommands) -> None:
@@ -163,6 +151,7 @@ def _register_macro(macro: Subcommands) -> None:
     p.add_argument("--owner", default=None, metavar="USER", help="personal; default: shared")
     p.set_defaults(func=macro_add)
     add_list(macro, macro_list)
+    register_file_commands(macro, "macros")
     p = macro.add_parser("remove")
     p.add_argument("macro", help="its number or name")
     p.set_defaults(func=macro_remove)
@@ -267,34 +256,6 @@ def rules_enable(args: argparse.Namespace) -> None:
     rules = _rules(args.kind)
     rule = rules.set_enabled(args.rule, args.enabled)
     print(f"{rules.noun} {rule.name!r} is {'enabled' if rule.enabled else 'disabled'}")
-
-
-def rules_export(args: argparse.Namespace) -> None:
-    sys.stdout.write(_rules(args.kind).export())
-
-
-def rules_import(args: argparse.Namespace) -> None:
-    source = "<stdin>" if args.file == "-" else args.file
-    result = _rules(args.kind).import_(read_source(args.file), source, dry_run=args.dry_run)
-    sys.stdout.write(result.diff or "no change\n")
-    if args.dry_run:
-        print(f"dry run: {result.rules} {args.kind} checked, nothing changed")
-    elif result.version is not None:
-        print(f"imported {result.rules} {args.kind} as version {result.version}")
-
-
-def rules_history(args: argparse.Namespace) -> None:
-    rules = _rules(args.kind)
-    rows = [{"version": v.number, "at": v.created_at.isoformat(timespec="seconds"),
-             "actor": v.actor, "summary": v.summary, args.kind: len(getattr(v, args.kind))}
-            for v in rules.history(args.limit)]
-    emit(rows, args.json, ["version", "at", "actor", "summary"])
-
-
-def rules_rollback(args: argparse.Namespace) -> None:
-    version = _rules(args.kind).rollback(args.version)
-    print(f"rolled back to version {args.version}"
-          + (f" (recorded as version {version.number})" if version else ": no change"))
 
 
 def automation_run(args: argparse.Namespace) -> None:

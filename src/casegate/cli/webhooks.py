@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 
 from casegate.cli.base import Subcommands, add_list, command_group, emit
+from casegate.cli.rule_files import register_file_commands
 from casegate.desk.automation.vocabulary import TriggerEvent
 
 
@@ -39,6 +40,7 @@ def register(subcommands: Subcommands) -> None:
     p.add_argument("--limit", type=int, default=50)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=webhook_log)
+    register_file_commands(webhook, "webhooks")
 
 
 def webhook_add(args: argparse.Namespace) -> None:

@@ -1,5 +1,5 @@
 from django.contrib.auth import views as auth_views
-from django.urls import path, reverse_lazy
+from django.urls import path, re_path, reverse_lazy
 
 from casegate.console import (
     admin_views,
@@ -7,6 +7,7 @@ from casegate.console import (
     desk_settings_views,
     report_views,
     routing_views,
+    rule_file_views,
     sla_views,
     suspended_views,
     views,
@@ -27,6 +28,10 @@ urlpatterns = [
          name="rule_rollback"),
     path("routing/<int:rule_id>/delete", routing_views.rule_delete, name="rule_delete"),
     path("routing/<int:rule_id>/<str:action>", routing_views.rule_change, name="rule_change"),
+    re_path(r"^(?P<kind>triggers|automations|webhooks|macros)/file$", rule_file_views.rule_file,
+            name="rule_file"),
+    re_path(r"^(?P<kind>triggers|automations|webhooks|macros)/versions/(?P<number>[0-9]+)/"
+            r"rollback$", rule_file_views.rule_file_rollback, name="rule_file_rollback"),
     path("triggers/", automation_views.triggers, name="triggers"),
     path("triggers/<int:trigger_id>/<str:action>", automation_views.trigger_change,
          name="trigger_change"),

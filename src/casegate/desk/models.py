@@ -513,6 +513,13 @@ class Macro(models.Model):
         return f"macro {self.name}"
 
 
+class MacroVersion(RuleSetVersion):
+    macros = models.JSONField(default=list)
+
+    def __str__(self) -> str:
+        return f"macro version {self.number}: {self.summary}"
+
+
 class TeamRotation(models.Model):
     """Whom a team's round-robin assignment gave a case last."""
 
@@ -542,6 +549,16 @@ class Webhook(models.Model):
 
     def __str__(self) -> str:
         return f"webhook {self.name}"
+
+
+class WebhookVersion(RuleSetVersion):
+    """The webhooks' settings after a change, their secrets included (never shown), so that
+    a rollback restores them."""
+
+    webhooks = models.JSONField(default=list)
+
+    def __str__(self) -> str:
+        return f"webhook version {self.number}: {self.summary}"
 
 
 class WebhookCall(models.Model):

@@ -5,7 +5,8 @@ compared."""
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 import yaml
@@ -51,6 +52,18 @@ def load_with_lines(text: str, source: str, error: type[CasegateError]) -> Any:
                     f"{getattr(exc, 'problem', None) or exc}") from None
 
 
+def listed(text: str, source: str, plural: str, error: type[CasegateError]) -> list[Any]:
+    """The items of a file of one key, ``plural``, a list (each mapping with its
+    :data:`LINE_KEY`)."""
+    document = load_with_lines(text, source, error)
+    if document is None:
+        return []
+    if not isinstance(document, dict) or set(document) - {plural, LINE_KEY} \
+            or not isinstance(document.get(plural, []), list):
+        raise error(f"{source}:1: the file holds one key, {plural}, a list")
+    return document.get(plural) or []
+
+
 def without_lines(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: without_lines(v) for k, v in value.items() if k != LINE_KEY}
@@ -68,12 +81,25 @@ def written_keys(mapping: dict[str, Any]) -> list[str]:
     return [key for key in mapping if key != LINE_KEY]
 
 
+@dataclass
+class ImportResult:
+    """What importing a file changed (``diff``, of the exports before and after), the
+    version it recorded (None: no change, or a dry run), how many rules the file holds, and
+    what to tell once (a new webhook's secret)."""
+
+    diff: str
+    version: int | None
+    rules: int
+    notes: list[str] = field(default_factory=list)
+
+
 def checked_items(items: list[Any], check: Callable[[Any], Checked], noun: str, source: str,
-                  errors: list[str]) -> list[tuple[int, Checked]]:
+                  errors: list[str], key: Callable[[Checked], Hashable] = lambda spec: spec.name
+                  ) -> list[tuple[int, Checked]]:
     """Each of a file's rules checked, with its line; what is wrong (a second rule of a
-    name too) goes to ``errors``, naming its line."""
+    name, or of a ``key``, too) goes to ``errors``, naming its line."""
     checked: list[tuple[int, Checked]] = []
-    names: set[str] = set()
+    names: set[Hashable] = set()
     for item in items:
         item_line = line_of(item)
         try:
@@ -81,9 +107,9 @@ def checked_items(items: list[Any], check: Callable[[Any], Checked], noun: str, 
         except RuleError as exc:
             errors.append(f"{source}:{line_of(exc.at, item_line)}: {exc}")
             continue
-        if spec.name in names:
+        if key(spec) in names:
             errors.append(f"{source}:{item_line}: a second {noun} named {spec.name!r}")
-        names.add(spec.name)
+        names.add(key(spec))
         checked.append((item_line, spec))
     return checked
 

@@ -20,11 +20,11 @@ from casegate.desk.automation.rules import TriggerError
 from casegate.desk.ordering import make_room, moved, renumber, replace_rows
 from casegate.desk.references import by_number_or_name
 from casegate.desk.rule_files import (
-    LINE_KEY,
+    ImportResult,
     checked_items,
     dump,
     file_diff,
-    load_with_lines,
+    listed,
     without_lines,
 )
 from casegate.errors import CasegateError
@@ -53,13 +53,6 @@ def _leading(mapping: dict[str, Any], key: str) -> dict[str, Any]:
 
 def _fields(spec: Spec) -> dict[str, Any]:
     return {name: value for name, value in spec.as_dict().items() if name != "name"}
-
-
-@dataclass
-class ImportResult:
-    diff: str
-    version: int | None
-    rules: int
 
 
 @dataclass(frozen=True)
@@ -198,14 +191,9 @@ class RuleSet:
 
     def parse(self, text: str, source: str) -> list[Spec]:
         """The file's rules, checked; :class:`TriggerSetError` names every bad line."""
-        document = load_with_lines(text, source, TriggerSetError)
-        if document is None:
-            return []
-        if not isinstance(document, dict) or set(document) - {self.plural, LINE_KEY} \
-                or not isinstance(document.get(self.plural, []), list):
-            raise TriggerSetError(f"{source}:1: the file holds one key, {self.plural}, a list")
+        items = listed(text, source, self.plural, TriggerSetError)
         errors: list[str] = []
-        checked = checked_items(document.get(self.plural) or [], self.check, self.noun, source,
+        checked = checked_items(items, self.check, self.noun, source,
                                 errors)
         if errors:
             raise TriggerSetError("\n".join([*errors, "nothing was changed"]))

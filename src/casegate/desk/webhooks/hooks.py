@@ -1,11 +1,23 @@
-"""The webhooks as data: adding, changing, removing, pausing and resuming them, and the
-checks of what is written (the name, an http or https URL, the events)."""
+"""The webhooks as data: adding, changing, removing, pausing and resuming them, the checks
+of what is written (the name, an http or https URL, the events), and the set of them kept
+like the triggers (:data:`WEBHOOKS`: versions, rollback, a YAML file).
+
+.. code-block:: yaml
+
+    webhooks:
+      - name: billing
+        url: https://billing.example/hooks/casegate
+        events: [case_created, satisfaction_rated]
+
+A file need not carry the secrets: a webhook it keeps keeps its own, a new one gets a new
+one, told once. Pausing is the webhook's state, not its settings: it is in no version.
+"""
 
 from __future__ import annotations
 
 import ipaddress
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -14,16 +26,17 @@ from django.utils import timezone
 
 from casegate.config import get_config
 from casegate.desk.automation.vocabulary import TriggerEvent
-from casegate.desk.models import Webhook, WebhookAttempt, WebhookCall
+from casegate.desk.models import Webhook, WebhookAttempt, WebhookCall, WebhookVersion
+from casegate.desk.named_sets import NamedSet
 from casegate.desk.references import by_number_or_name
+from casegate.desk.rule_files import RuleError, written_keys
 from casegate.desk.vocabulary import WebhookCallState
-from casegate.errors import CasegateError
 
 SECRET_PREFIX = "whsec_"
 _SHOWN_SECRET_END = 4
 
 
-class WebhookError(CasegateError):
+class WebhookError(RuleError):
     """A webhook cannot be saved or changed as asked."""
 
 
@@ -109,6 +122,76 @@ def find_webhook(reference: str | int) -> Webhook:
 
 
 @dataclass(frozen=True)
+class WebhookSpec:
+    """A webhook's settings as written; ``secret`` empty: its own, or a new one."""
+
+    name: str
+    url: str
+    events: list[str] = field(default_factory=list)
+    secret: str = ""
+
+    @property
+    def key(self) -> str:
+        return self.name
+
+    def as_dict(self) -> dict[str, Any]:
+        shown: dict[str, Any] = {"name": self.name, "url": self.url, "events": self.events}
+        if self.secret:
+            shown["secret"] = self.secret
+        return shown
+
+
+_KEYS = ("name", "url", "events", "secret")
+
+
+def check_webhook(data: Any) -> WebhookSpec:
+    """A webhook's settings as a file or a version holds them, checked."""
+    if not isinstance(data, dict):
+        raise WebhookError("a webhook is a mapping of name, url, events")
+    unknown = [key for key in written_keys(data) if key not in _KEYS]
+    if unknown:
+        raise WebhookError(f"a webhook has no {unknown[0]!r} (it has {', '.join(_KEYS)})",
+                           data)
+    secret = data.get("secret") or ""
+    if secret and (not isinstance(secret, str) or not secret.startswith(SECRET_PREFIX)
+                   or not 16 <= len(secret) <= 200):
+        raise WebhookError(f"a webhook's secret is {SECRET_PREFIX} and 10 to 194 more "
+                           "characters (leave it out for a new one)", data)
+    return WebhookSpec(check_name(data.get("name")), check_url(data.get("url")),
+                       check_events(data.get("events") or []), secret)
+
+
+def _stored() -> list[WebhookSpec]:
+    return [WebhookSpec(w.name, w.url, list(w.events), w.secret)
+            for w in Webhook.objects.all()]
+
+
+def _write(specs: list[WebhookSpec]) -> list[str]:
+    """Make the webhooks exactly ``specs``: the others removed with their waiting events,
+    those of the same name changed in place (their events kept waiting)."""
+    Webhook.objects.exclude(name__in=[spec.name for spec in specs]).delete()
+    existing = {w.name: w for w in Webhook.objects.all()}
+    notes = []
+    for spec in specs:
+        webhook = existing.get(spec.name)
+        if webhook is None:
+            secret = spec.secret or new_secret()
+            Webhook.objects.create(name=spec.name, url=spec.url, events=spec.events,
+                                   secret=secret)
+            if not spec.secret:
+                notes.append(f"webhook {spec.name!r}: secret (shown only now) {secret}")
+            continue
+        webhook.url, webhook.events = spec.url, spec.events
+        webhook.secret = spec.secret or webhook.secret
+        webhook.save()
+    return notes
+
+
+WEBHOOKS: NamedSet[WebhookSpec] = NamedSet(
+    "webhook", "webhooks", WebhookVersion, check_webhook, _stored, _write, hidden=("secret",))
+
+
+@dataclass(frozen=True)
 class Created:
     """A new webhook and its secret, shown this once."""
 
@@ -124,6 +207,7 @@ def add_webhook(name: Any, url: Any, events: Any) -> Created:
     secret = new_secret()
     webhook = Webhook.objects.create(name=name, url=check_url(url), events=check_events(events),
                                      secret=secret)
+    WEBHOOKS.record(f"add {name}")
     return Created(webhook, secret)
 
 
@@ -142,6 +226,7 @@ def change_webhook(reference: str | int, name: Any = None, url: Any = None,
     if events is not None:
         webhook.events = check_events(events)
     webhook.save()
+    WEBHOOKS.record(f"edit {webhook.name}")
     return webhook
 
 
@@ -150,6 +235,7 @@ def remove_webhook(reference: str | int) -> Webhook:
     """Remove a webhook with its waiting events and its attempts."""
     webhook = find_webhook(reference)
     webhook.delete()
+    WEBHOOKS.record(f"remove {webhook.name}")
     return webhook
 
 
