@@ -111,3 +111,25 @@ def test_results_are_ranked_and_the_words_marked_as_text() -> None:
     assert "<mark>refund</mark>" in hits[0].snippet_html
     assert hits[0].subject_html == ("&lt;script&gt;alert(1)&lt;/script&gt;"
                                     " <mark>refund</mark> <mark>refund</mark>")
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("home")
+def test_a_search_reads_a_bounded_number_of_messages_and_stays_exact_for_a_rare_word(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("casegate.desk.search.PROBE", 2)  # "common": in 3 messages or more
+    intake = add_intake(Intake.CASE, "help@desk.example")
+    spread = file_mail(intake, "Inverter", "The inverter is loud.", sender="old@far.example")
+    file_mail(intake, "Re: Inverter", "Serial zx81 attached.", sender="old@far.example",
+              reply_to=spread)
+    together = [file_mail(intake, "Inverter", f"Inverter and battery, case {n}.",
+                          sender=f"c{n}@near.example") for n in range(4)]
+    assert found("zx81") == [case_of(spread)]
+    assert found("inverter zx81") == [case_of(spread)]  # the words in two of its messages
+    assert found("zx81 -loud") == []
+    # Every word common: the conversations of the newest messages holding all of them.
+    assert found("inverter battery") == [case_of(m) for m in reversed(together[-2:])]
+    assert found("from:old@far.example") == [case_of(spread)]
+    assert found("from:far.example inverter") == [case_of(spread)]
+    newest = [hit.id for hit in search(parse_query("from:near.example"), limit=2)]
+    assert newest == [case_of(m) for m in reversed(together[-2:])]

@@ -14,8 +14,10 @@ message's matching passage with the words marked (:func:`marked_html`).
 from __future__ import annotations
 
 import html
+import json
 import re
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, time
 from typing import Any
 
@@ -99,7 +101,7 @@ def _messages_matching(term: Term, link: str) -> RawSQL:
                  " WHERE desk_message_search MATCH %s)")
         filename = "a.filename LIKE %s"
         params = [_fts_phrase(term.text)]
-    like = "%" + term.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    like = _like(term)
     # Two selects, not one with OR: each can use its own index (PostgreSQL's GIN index on
     # the words), where an OR made the database read every case.
     return RawSQL(
@@ -107,6 +109,16 @@ def _messages_matching(term: Term, link: str) -> RawSQL:
         f" UNION SELECT m.{link} FROM desk_deskmessage m"
         f" JOIN {Attachment._meta.db_table} a ON a.message_id = m.id"
         f" WHERE m.{link} IS NOT NULL AND {filename} ESCAPE '\\'", [*params, like])
+
+
+def _escaped(text: str) -> str:
+    """``text`` in a LIKE pattern escaped with a backslash."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _like(term: Term) -> str:
+    """A LIKE pattern of names holding ``term``."""
+    return "%" + _escaped(term.text) + "%"
 
 
 def _fts_phrase(text: str) -> str:
@@ -159,56 +171,294 @@ def matching_cases(query: SearchQuery, cases: QuerySet[Case]) -> QuerySet[Case]:
     return _filtered(Case, query, cases)
 
 
-def _ranked(ids: list[int], link: str, query: SearchQuery) -> dict[int, tuple[float, str]]:
-    """Each conversation's best score and the passage of its best message."""
-    wanted = query.wanted
-    if not ids or not wanted:
-        return {}
-    marks: list[Any]
-    if _postgresql():
-        tsquery = " || ".join(
-            f"{'phraseto_tsquery' if t.phrase else 'plainto_tsquery'}('simple', %s)"
-            for t in wanted)
-        sql = (f"WITH q AS (SELECT ({tsquery}) AS query)"
-               f" SELECT m.{link}, ts_rank(m.search_vector, q.query) AS score,"
-               " ts_headline('simple', m.subject || ' — ' || left(m.text, 100000), q.query,"
-               " 'StartSel=' || chr(2) || ', StopSel=' || chr(3) || ', MaxWords=30, MinWords=12')"
-               f" FROM desk_deskmessage m, q WHERE m.{link} = ANY(%s)"
-               " AND m.search_vector @@ q.query")
-        marks = [*(t.text for t in wanted), ids]
-    else:
-        expression = " OR ".join(_fts_phrase(t.text) for t in wanted)
-        sql = (f"SELECT m.{link}, -bm25(desk_message_search, 3.0) AS score,"
-               " snippet(desk_message_search, -1, char(2), char(3), '…', 16)"
-               " FROM desk_message_search JOIN desk_deskmessage m"
-               " ON m.id = desk_message_search.rowid"
-               f" WHERE desk_message_search MATCH %s AND m.{link} IN"
-               f" ({', '.join(['%s'] * len(ids))})")
-        marks = [expression, *ids]
-    best: dict[int, tuple[float, str]] = {}
+# How many of the newest messages holding a word are read for it. A word in fewer messages
+# is looked up completely; when every word of a query is in more, the conversations of the
+# newest messages holding all of them are the ones ranked.
+PROBE = 1000
+# Ids passed to one statement at most (SQLite's limit of variables is 32,766).
+_CHUNK = 10_000
+
+
+def _chunks(ids: list[int]) -> list[list[int]]:
+    return [ids[at:at + _CHUNK] for at in range(0, len(ids), _CHUNK)]
+
+
+def _fetch(sql: str, params: list[Any]) -> list[Any]:
     with connection.cursor() as cursor:
-        cursor.execute(sql, marks)
-        for conversation, score, snippet in cursor.fetchall():
-            if conversation not in best or score > best[conversation][0]:
-                best[conversation] = (float(score), snippet or "")
-    return best
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+@dataclass(frozen=True)
+class _Sender:
+    """``from:`` an address, or a domain (no ``@``)."""
+
+    text: str
+
+    def sent(self, ids: list[int]) -> set[int]:
+        """Those of the messages ``ids`` sent from it."""
+        if "@" in self.text:
+            condition, value = "sender = %s", self.text
+        else:
+            domain = self.text.lstrip("@").lower()
+            condition = "lower(sender) LIKE %s ESCAPE '\\'"
+            value = "%@" + _escaped(domain)
+        found: set[int] = set()
+        for chunk in _chunks(ids):
+            found |= {row[0] for row in _fetch(
+                f"SELECT id FROM desk_deskmessage WHERE {condition}"
+                f" AND id IN ({', '.join(['%s'] * len(chunk))})", [value, *chunk])}
+        return found
+
+
+Needle = Term | _Sender
+
+
+class _Engine:
+    """The messages a term, or a set of terms, matches, read through the database's own
+    full-text index; always a bounded number of messages, newest first or among ids."""
+
+    def indexes(self, needle: Needle) -> bool:
+        """Whether the index finds ``needle`` (a sender's messages hold its address)."""
+        return True
+
+    def newest(self, terms: Sequence[Needle], every: bool, limit: int) -> list[int]:
+        """The newest ``limit`` messages matching every one of ``terms`` (or any)."""
+        raise NotImplementedError
+
+    def among(self, terms: Sequence[Term], every: bool, ids: list[int]) -> set[int]:
+        """Those of the messages ``ids`` that match."""
+        raise NotImplementedError
+
+    def scores(self, terms: Sequence[Term], ids: list[int]) -> dict[int, float]:
+        """The relevance of each of the messages ``ids`` matching any of ``terms``."""
+        raise NotImplementedError
+
+    def snippets(self, terms: Sequence[Term], ids: list[int]) -> dict[int, str]:
+        """The passage of each of the messages ``ids`` with the words marked."""
+        raise NotImplementedError
+
+
+class _SQLite(_Engine):
+    @staticmethod
+    def _expression(terms: Sequence[Needle], every: bool) -> str:
+        return f" {'AND' if every else 'OR'} ".join(
+            f"sender : {_fts_phrase(t.text)}" if isinstance(t, _Sender) else _fts_phrase(t.text)
+            for t in terms)
+
+    def newest(self, terms: Sequence[Needle], every: bool, limit: int) -> list[int]:
+        return [row[0] for row in _fetch(
+            "SELECT rowid FROM desk_message_search WHERE desk_message_search MATCH %s"
+            " ORDER BY rowid DESC LIMIT %s", [self._expression(terms, every), limit])]
+
+    def _within(self, select: str, terms: Sequence[Term], every: bool, ids: list[int]
+                ) -> list[Any]:
+        # The index reads the word's list between the lowest and highest id and SQLite keeps
+        # those in ids: "+rowid" stops it from looking each id up in the index instead,
+        # which is slower by far.
+        rows: list[Any] = []
+        for chunk in _chunks(sorted(ids)):
+            rows += _fetch(
+                f"SELECT rowid, {select} FROM desk_message_search"
+                " WHERE desk_message_search MATCH %s AND rowid BETWEEN %s AND %s"
+                f" AND +rowid IN ({', '.join(['%s'] * len(chunk))})",
+                [self._expression(terms, every), chunk[0], chunk[-1], *chunk])
+        return rows
+
+    def among(self, terms: Sequence[Term], every: bool, ids: list[int]) -> set[int]:
+        return {row[0] for row in self._within("1", terms, every, ids)}
+
+    def scores(self, terms: Sequence[Term], ids: list[int]) -> dict[int, float]:
+        return {row[0]: float(row[1]) for row in self._within(
+            "-bm25(desk_message_search, 3.0)", terms, False, ids)}
+
+    def snippets(self, terms: Sequence[Term], ids: list[int]) -> dict[int, str]:
+        return {row[0]: row[1] or "" for row in self._within(
+            "snippet(desk_message_search, -1, char(2), char(3), '…', 16)", terms, False, ids)}
+
+
+class _PostgreSQL(_Engine):
+    def indexes(self, needle: Needle) -> bool:
+        # An address is one word of the index; a domain is no word of it.
+        return not isinstance(needle, _Sender) or "@" in needle.text
+
+    @staticmethod
+    def _tsquery(terms: Sequence[Needle], every: bool) -> tuple[str, list[str]]:
+        parts = [f"{'phraseto_tsquery' if isinstance(t, Term) and t.phrase else 'plainto_tsquery'}"
+                 "('simple', %s)" for t in terms]
+        return f" {'&&' if every else '||'} ".join(parts), [t.text for t in terms]
+
+    def newest(self, terms: Sequence[Needle], every: bool, limit: int) -> list[int]:
+        tsquery, params = self._tsquery(terms, every)
+        return [row[0] for row in _fetch(
+            f"SELECT m.id FROM desk_deskmessage m WHERE m.search_vector @@ ({tsquery})"
+            " ORDER BY m.id DESC LIMIT %s", [*params, limit])]
+
+    def among(self, terms: Sequence[Term], every: bool, ids: list[int]) -> set[int]:
+        tsquery, params = self._tsquery(terms, every)
+        return {row[0] for row in _fetch(
+            "SELECT m.id FROM desk_deskmessage m WHERE m.id = ANY(%s)"
+            f" AND m.search_vector @@ ({tsquery})", [ids, *params])}
+
+    def scores(self, terms: Sequence[Term], ids: list[int]) -> dict[int, float]:
+        tsquery, params = self._tsquery(terms, False)
+        return {row[0]: float(row[1]) for row in _fetch(
+            f"WITH q AS (SELECT ({tsquery}) AS query)"
+            " SELECT m.id, ts_rank(m.search_vector, q.query) FROM desk_deskmessage m, q"
+            " WHERE m.id = ANY(%s) AND m.search_vector @@ q.query", [*params, ids])}
+
+    def snippets(self, terms: Sequence[Term], ids: list[int]) -> dict[int, str]:
+        tsquery, params = self._tsquery(terms, False)
+        return {row[0]: row[1] or "" for row in _fetch(
+            f"WITH q AS (SELECT ({tsquery}) AS query)"
+            " SELECT m.id, ts_headline('simple', m.subject || ' — ' || left(m.text, 100000),"
+            " q.query, 'StartSel=' || chr(2) || ', StopSel=' || chr(3) || ', MaxWords=30,"
+            " MinWords=12') FROM desk_deskmessage m, q WHERE m.id = ANY(%s)",
+            [*params, ids])}
+
+
+def _named(term: Term, ids: list[int] | None = None) -> set[int]:
+    """The messages (among ``ids``, or all) with an attachment whose name holds ``term``."""
+    like = _like(term)
+    operator = "ILIKE" if _postgresql() else "LIKE"
+    table = Attachment._meta.db_table
+    if ids is None:
+        return {row[0] for row in _fetch(
+            f"SELECT message_id FROM {table} WHERE filename {operator} %s ESCAPE '\\'", [like])}
+    found: set[int] = set()
+    for chunk in _chunks(ids):
+        found |= {row[0] for row in _fetch(
+            f"SELECT message_id FROM {table} WHERE filename {operator} %s ESCAPE '\\'"
+            f" AND message_id IN ({', '.join(['%s'] * len(chunk))})", [like, *chunk])}
+    return found
+
+
+@dataclass
+class _Thread:
+    """The messages of some conversations: each message's conversation, as (kind, id)."""
+
+    of: dict[int, tuple[str, int]]
+
+    @classmethod
+    def of_messages(cls, ids: set[int]) -> _Thread:
+        """The conversations of messages ``ids``, with all their messages."""
+        conversations: dict[str, set[int]] = {"case_id": set(), "lead_id": set()}
+        for chunk in _chunks(sorted(ids)):
+            for case_id, lead_id in _fetch(
+                    "SELECT case_id, lead_id FROM desk_deskmessage"
+                    f" WHERE id IN ({', '.join(['%s'] * len(chunk))})", chunk):
+                if case_id is not None:
+                    conversations["case_id"].add(case_id)
+                elif lead_id is not None:
+                    conversations["lead_id"].add(lead_id)
+        of: dict[int, tuple[str, int]] = {}
+        for link, found in conversations.items():
+            for chunk in _chunks(sorted(found)):
+                of.update((pk, (link[:4], conversation)) for pk, conversation in _fetch(
+                    f"SELECT id, {link} FROM desk_deskmessage"
+                    f" WHERE {link} IN ({', '.join(['%s'] * len(chunk))})", chunk))
+        return cls(of)
+
+    def conversations(self, messages: set[int] | None = None) -> set[tuple[str, int]]:
+        return {self.of[m] for m in (self.of if messages is None else messages) if m in self.of}
+
+    def keep(self, conversations: set[tuple[str, int]]) -> None:
+        self.of = {m: c for m, c in self.of.items() if c in conversations}
+
+
+def _holding(engine: _Engine, needle: Needle, thread: _Thread) -> set[tuple[str, int]]:
+    """The conversations of ``thread`` with a message holding ``needle`` (a word, or an
+    attachment named so; a sender's message)."""
+    ids = list(thread.of)
+    if isinstance(needle, _Sender):
+        return thread.conversations(needle.sent(ids))
+    return thread.conversations(engine.among([needle], True, ids) | _named(needle, ids))
+
+
+def _candidates(engine: _Engine, query: SearchQuery) -> _Thread | None:
+    """The conversations holding every wanted word and none unwanted, from every sender
+    asked, with their messages: all of them when a word or a sender is in at most
+    :data:`PROBE` messages, else those of the newest messages holding every word (None:
+    only an unbounded look finds them, for a domain's mail on PostgreSQL)."""
+    needles: list[Needle] = [*query.wanted, *(_Sender(s) for s in query.senders)]
+    probes = {id(n): engine.newest([n], True, PROBE + 1) for n in needles
+              if engine.indexes(n)}
+    complete = [n for n in needles if id(n) in probes and len(probes[id(n)]) <= PROBE]
+    if complete:
+        driver = min(complete, key=lambda n: len(probes[id(n)]))
+        found = set(probes[id(driver)])
+        thread = _Thread.of_messages(found | _named(driver) if isinstance(driver, Term)
+                                     else found)
+        others = [n for n in needles if n is not driver]
+    elif len(probes) == len(needles):
+        thread = _Thread.of_messages(set(engine.newest(needles, True, PROBE)))
+        others = [n for n in needles if isinstance(n, _Sender)]  # the index's is near
+    else:
+        return None
+    for needle in others:
+        thread.keep(_holding(engine, needle, thread))
+    for term in query.unwanted:
+        thread.keep(thread.conversations() - _holding(engine, term, thread))
+    return thread
+
+
+def _listed(ids: Iterable[int]) -> RawSQL:
+    """``ids`` as a subquery of one parameter: a list of thousands costs Django more to
+    prepare, a value at a time, than the database to read."""
+    listed = sorted(ids)
+    if _postgresql():
+        return RawSQL("SELECT unnest(%s::bigint[])", [listed])
+    return RawSQL("SELECT value FROM json_each(%s)", [json.dumps(listed)])
+
+
+def _without_words(query: SearchQuery) -> SearchQuery:
+    return replace(query, terms=[], senders=[])
 
 
 def search(query: SearchQuery, cases: QuerySet[Case] | None = None,
            leads: QuerySet[Lead] | None = None, limit: int = 50) -> list[Hit]:
     """The cases and leads matching ``query`` among ``cases`` and ``leads`` (default: all),
-    best first; without words, newest first."""
-    hits: list[Hit] = []
+    best first; without words, newest first.
+
+    The words are looked up first, in a bounded number of messages (:data:`PROBE`), then
+    the other conditions on the conversations found, then the most relevant message of
+    each is ranked: a search costs about the same at ten thousand messages as at a
+    million."""
     words = tuple(word for term in query.wanted for word in re.findall(r"\w+", term.text))
+    engine: _Engine = _PostgreSQL() if _postgresql() else _SQLite()
+    thread = _candidates(engine, query) if query.wanted or query.senders else None
+    fields = query if thread is None else _without_words(query)
+    hits: list[Hit] = []
     for model, base, kind in ((Case, cases, "case"), (Lead, leads, "lead")):
-        found = _filtered(model, query, base if base is not None else model.objects.all())
-        rows = list(found.order_by("-received_at").values(
-            "pk", "subject", "requester", "status", "received_at")[:RANK_WINDOW])
-        ranked = _ranked([r["pk"] for r in rows], "case_id" if model is Case else "lead_id",
-                         query)
-        for r in rows:
-            score, snippet = ranked.get(r["pk"], (0.0, ""))
-            hits.append(Hit(kind, r["pk"], r["subject"], r["requester"], r["status"],
-                            r["received_at"], snippet, score, words))
+        found = _filtered(model, fields, base if base is not None else model.objects.all())
+        if thread is not None:
+            found = found.filter(pk__in=_listed(pk for k, pk in thread.conversations()
+                                                if k == kind))
+        rows = found.order_by("-received_at").values(
+            "pk", "subject", "requester", "status", "received_at")[:RANK_WINDOW]
+        hits += [Hit(kind, r["pk"], r["subject"], r["requester"], r["status"],
+                     r["received_at"], "", 0.0, words) for r in rows]
+    if thread is not None and query.wanted:
+        hits = _ranked(engine, query, thread, hits, limit)
     hits.sort(key=lambda h: (h.score, h.received_at), reverse=True)
     return hits[:limit]
+
+
+def _ranked(engine: _Engine, query: SearchQuery, thread: _Thread, hits: list[Hit],
+            limit: int) -> list[Hit]:
+    """``hits`` with the score of each one's most relevant message, and for the best
+    ``limit`` that message's passage."""
+    shown = {(h.kind, h.id) for h in hits}
+    thread.keep(shown)
+    best: dict[tuple[str, int], tuple[float, int]] = {}
+    for message, score in engine.scores(query.wanted, list(thread.of)).items():
+        conversation = thread.of[message]
+        if conversation not in best or score > best[conversation][0]:
+            best[conversation] = (score, message)
+    scored = sorted((replace(h, score=best.get((h.kind, h.id), (0.0, 0))[0]) for h in hits),
+                    key=lambda h: (h.score, h.received_at), reverse=True)
+    top = scored[:limit]
+    messages = [best[(h.kind, h.id)][1] for h in top if (h.kind, h.id) in best]
+    snippets = engine.snippets(query.wanted, messages) if messages else {}
+    return [replace(h, snippet=snippets.get(best[(h.kind, h.id)][1], ""))
+            if (h.kind, h.id) in best else h for h in top]
