@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, time
 from typing import Any
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from django.db.models.expressions import RawSQL
 
@@ -174,7 +174,10 @@ def matching_cases(query: SearchQuery, cases: QuerySet[Case]) -> QuerySet[Case]:
 # How many of the newest messages holding a word are read for it. A word in fewer messages
 # is looked up completely; when every word of a query is in more, the conversations of the
 # newest messages holding all of them are the ones ranked.
-PROBE = 1000
+PROBE = 200
+# How many of the newest messages PostgreSQL reads, for each one wanted, looking for a word
+# before it asks the words' index.
+_RECENT_ROWS = 50
 # Ids passed to one statement at most (SQLite's limit of variables is 32,766).
 _CHUNK = 10_000
 
@@ -225,6 +228,12 @@ class _Engine:
     def newest(self, terms: Sequence[Needle], every: bool, limit: int) -> list[int]:
         """The newest ``limit`` messages matching every one of ``terms`` (or any)."""
         raise NotImplementedError
+
+    def few(self, needle: Needle, limit: int) -> list[int] | None:
+        """All the messages matching ``needle``, newest first, when they are at most
+        ``limit`` (None: more)."""
+        found = self.newest([needle], True, limit + 1)
+        return found if len(found) <= limit else None
 
     def among(self, terms: Sequence[Term], every: bool, ids: list[int]) -> set[int]:
         """Those of the messages ``ids`` that match."""
@@ -288,11 +297,41 @@ class _PostgreSQL(_Engine):
                  "('simple', %s)" for t in terms]
         return f" {'&&' if every else '||'} ".join(parts), [t.text for t in terms]
 
+    # Left to itself, the planner walks back through every message, newest first, for a word
+    # it misjudges as common; and the words' index answers a common word slowly (every one
+    # of its messages). So a word is first looked for among the newest messages only.
+
+    def _recent(self, tsquery: str, params: list[str], limit: int) -> list[int]:
+        """The newest ``limit`` matching among the newest ``_RECENT_ROWS * limit``."""
+        return [row[0] for row in _fetch(
+            "SELECT r.id FROM (SELECT m.id, m.search_vector FROM desk_deskmessage m"
+            " ORDER BY m.id DESC LIMIT %s) r"
+            f" WHERE r.search_vector @@ ({tsquery}) LIMIT %s",
+            [_RECENT_ROWS * limit, *params, limit])]
+
+    def _indexed(self, tsquery: str, params: list[str], tail: str, limit: int) -> list[int]:
+        """Matching messages through the words' index alone."""
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL enable_seqscan = off")
+                cursor.execute("SET LOCAL enable_indexscan = off")
+            return [row[0] for row in _fetch(
+                f"SELECT m.id FROM desk_deskmessage m WHERE m.search_vector @@ ({tsquery})"
+                f"{tail} LIMIT %s", [*params, limit])]
+
     def newest(self, terms: Sequence[Needle], every: bool, limit: int) -> list[int]:
         tsquery, params = self._tsquery(terms, every)
-        return [row[0] for row in _fetch(
-            f"SELECT m.id FROM desk_deskmessage m WHERE m.search_vector @@ ({tsquery})"
-            " ORDER BY m.id DESC LIMIT %s", [*params, limit])]
+        found = self._recent(tsquery, params, limit)
+        if len(found) == limit:
+            return found
+        return self._indexed(tsquery, params, " ORDER BY m.id DESC", limit)
+
+    def few(self, needle: Needle, limit: int) -> list[int] | None:
+        tsquery, params = self._tsquery([needle], True)
+        if len(self._recent(tsquery, params, limit + 1)) > limit:
+            return None
+        found = self._indexed(tsquery, params, "", limit + 1)  # stops at limit + 1
+        return sorted(found, reverse=True) if len(found) <= limit else None
 
     def among(self, terms: Sequence[Term], every: bool, ids: list[int]) -> set[int]:
         tsquery, params = self._tsquery(terms, every)
@@ -378,19 +417,22 @@ def _holding(engine: _Engine, needle: Needle, thread: _Thread) -> set[tuple[str,
 def _candidates(engine: _Engine, query: SearchQuery) -> _Thread | None:
     """The conversations holding every wanted word and none unwanted, from every sender
     asked, with their messages: all of them when a word or a sender is in at most
-    :data:`PROBE` messages, else those of the newest messages holding every word (None:
-    only an unbounded look finds them, for a domain's mail on PostgreSQL)."""
-    needles: list[Needle] = [*query.wanted, *(_Sender(s) for s in query.senders)]
-    probes = {id(n): engine.newest([n], True, PROBE + 1) for n in needles
-              if engine.indexes(n)}
-    complete = [n for n in needles if id(n) in probes and len(probes[id(n)]) <= PROBE]
-    if complete:
-        driver = min(complete, key=lambda n: len(probes[id(n)]))
-        found = set(probes[id(driver)])
-        thread = _Thread.of_messages(found | _named(driver) if isinstance(driver, Term)
-                                     else found)
+    :data:`PROBE` messages (the first such found leads: senders, then words, as written),
+    else those of the newest messages holding every word (None: only an unbounded look
+    finds them, for a domain's mail on PostgreSQL)."""
+    needles: list[Needle] = [*(_Sender(s) for s in query.senders), *query.wanted]
+    driver: Needle | None = None
+    messages: list[int] = []
+    for needle in (n for n in needles if engine.indexes(n)):
+        found = engine.few(needle, PROBE)
+        if found is not None:  # all its messages: no need to look further
+            driver, messages = needle, found
+            break
+    if driver is not None:
+        thread = _Thread.of_messages(
+            set(messages) | (_named(driver) if isinstance(driver, Term) else set()))
         others = [n for n in needles if n is not driver]
-    elif len(probes) == len(needles):
+    elif all(engine.indexes(n) for n in needles):
         thread = _Thread.of_messages(set(engine.newest(needles, True, PROBE)))
         others = [n for n in needles if isinstance(n, _Sender)]  # the index's is near
     else:
@@ -428,37 +470,56 @@ def search(query: SearchQuery, cases: QuerySet[Case] | None = None,
     engine: _Engine = _PostgreSQL() if _postgresql() else _SQLite()
     thread = _candidates(engine, query) if query.wanted or query.senders else None
     fields = query if thread is None else _without_words(query)
-    hits: list[Hit] = []
-    for model, base, kind in ((Case, cases, "case"), (Lead, leads, "lead")):
-        found = _filtered(model, fields, base if base is not None else model.objects.all())
+    bases: dict[str, tuple[type[Case] | type[Lead], QuerySet[Any] | None]] = {
+        "case": (Case, cases), "lead": (Lead, leads)}
+    newest: dict[str, list[tuple[str, int]]] = {}
+    for kind, (model, base) in bases.items():
+        found = _filtered(model, fields,
+                          base if base is not None else model._default_manager.all())
         if thread is not None:
             found = found.filter(pk__in=_listed(pk for k, pk in thread.conversations()
                                                 if k == kind))
-        rows = found.order_by("-received_at").values(
-            "pk", "subject", "requester", "status", "received_at")[:RANK_WINDOW]
-        hits += [Hit(kind, r["pk"], r["subject"], r["requester"], r["status"],
-                     r["received_at"], "", 0.0, words) for r in rows]
+        newest[kind] = [(kind, pk) for pk in found.order_by("-received_at").values_list(
+            "pk", flat=True)[:RANK_WINDOW if query.wanted else limit]]
+    best: dict[tuple[str, int], tuple[float, int]] = {}
     if thread is not None and query.wanted:
-        hits = _ranked(engine, query, thread, hits, limit)
-    hits.sort(key=lambda h: (h.score, h.received_at), reverse=True)
+        thread.keep({c for listed in newest.values() for c in listed})
+        best = _best_messages(engine, query, thread)
+    chosen: list[tuple[str, int]] = []
+    for listed in newest.values():
+        # The best first, and of equal ones the newest: each kind's best few are enough.
+        position = {conversation: n for n, conversation in enumerate(listed)}
+        chosen += sorted(listed, key=lambda c: (-best.get(c, (0.0, 0))[0], position[c]))[:limit]
+    hits = _hits(chosen, best, words, bases)
+    if best:
+        messages = [best[(h.kind, h.id)][1] for h in hits if (h.kind, h.id) in best]
+        snippets = engine.snippets(query.wanted, messages)
+        hits = [replace(h, snippet=snippets.get(best[(h.kind, h.id)][1], ""))
+                if (h.kind, h.id) in best else h for h in hits]
     return hits[:limit]
 
 
-def _ranked(engine: _Engine, query: SearchQuery, thread: _Thread, hits: list[Hit],
-            limit: int) -> list[Hit]:
-    """``hits`` with the score of each one's most relevant message, and for the best
-    ``limit`` that message's passage."""
-    shown = {(h.kind, h.id) for h in hits}
-    thread.keep(shown)
+def _best_messages(engine: _Engine, query: SearchQuery, thread: _Thread
+                   ) -> dict[tuple[str, int], tuple[float, int]]:
+    """Each conversation's most relevant message, with its score."""
     best: dict[tuple[str, int], tuple[float, int]] = {}
     for message, score in engine.scores(query.wanted, list(thread.of)).items():
         conversation = thread.of[message]
         if conversation not in best or score > best[conversation][0]:
             best[conversation] = (score, message)
-    scored = sorted((replace(h, score=best.get((h.kind, h.id), (0.0, 0))[0]) for h in hits),
-                    key=lambda h: (h.score, h.received_at), reverse=True)
-    top = scored[:limit]
-    messages = [best[(h.kind, h.id)][1] for h in top if (h.kind, h.id) in best]
-    snippets = engine.snippets(query.wanted, messages) if messages else {}
-    return [replace(h, snippet=snippets.get(best[(h.kind, h.id)][1], ""))
-            if (h.kind, h.id) in best else h for h in top]
+    return best
+
+
+def _hits(chosen: list[tuple[str, int]], best: dict[tuple[str, int], tuple[float, int]],
+          words: tuple[str, ...],
+          bases: dict[str, tuple[type[Case] | type[Lead], QuerySet[Any] | None]]) -> list[Hit]:
+    """The conversations ``chosen`` as hits, best first, then newest first."""
+    hits = []
+    for kind, (model, _) in bases.items():
+        ids = [pk for k, pk in chosen if k == kind]
+        for row in model._default_manager.filter(pk__in=ids).values(
+                "pk", "subject", "requester", "status", "received_at"):
+            hits.append(Hit(kind, row["pk"], row["subject"], row["requester"], row["status"],
+                            row["received_at"], "", best.get((kind, row["pk"]), (0.0, 0))[0],
+                            words))
+    return sorted(hits, key=lambda h: (h.score, h.received_at), reverse=True)
