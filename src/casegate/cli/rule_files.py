@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from casegate.desk.kept_sets import KeptSet
 
 
-def kept_set(kind: str) -> KeptSet:
+def _kept_set(kind: str) -> KeptSet:
     from casegate.desk.kept_sets import KEPT_SETS
 
     return KEPT_SETS[kind]
@@ -39,12 +39,12 @@ def register_file_commands(group: Subcommands, kind: str) -> None:
 
 
 def set_export(args: argparse.Namespace) -> None:
-    sys.stdout.write(kept_set(args.kind).export())
+    sys.stdout.write(_kept_set(args.kind).export())
 
 
 def set_import(args: argparse.Namespace) -> None:
     source = "<stdin>" if args.file == "-" else args.file
-    result = kept_set(args.kind).import_(read_source(args.file), source, dry_run=args.dry_run)
+    result = _kept_set(args.kind).import_(read_source(args.file), source, dry_run=args.dry_run)
     sys.stdout.write(result.diff or "no change\n")
     if args.dry_run:
         print(f"dry run: {result.rules} {args.kind} checked, nothing changed")
@@ -57,11 +57,11 @@ def set_import(args: argparse.Namespace) -> None:
 def set_history(args: argparse.Namespace) -> None:
     rows = [{"version": v.number, "at": v.created_at.isoformat(timespec="seconds"),
              "actor": v.actor, "summary": v.summary, args.kind: len(getattr(v, args.kind))}
-            for v in kept_set(args.kind).history(args.limit)]
+            for v in _kept_set(args.kind).history(args.limit)]
     emit(rows, args.json, ["version", "at", "actor", "summary"])
 
 
 def set_rollback(args: argparse.Namespace) -> None:
-    version = kept_set(args.kind).rollback(args.version)
+    version = _kept_set(args.kind).rollback(args.version)
     print(f"rolled back to version {args.version}"
           + (f" (recorded as version {version.number})" if version else ": no change"))

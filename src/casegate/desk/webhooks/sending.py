@@ -277,6 +277,11 @@ def send_webhook_test(webhook: Webhook) -> WebhookAttempt:
         outcome=WebhookAttemptOutcome.TEST)
 
 
+def _anything_due() -> bool:
+    return WebhookCall.objects.filter(state=WebhookCallState.PENDING, due_at__lte=timezone.now(),
+                                      webhook__paused_at__isnull=True).exists()
+
+
 def _send_round() -> None:
     """Send what is due, for a few seconds at most: the worker stopping waits for no more
     than that (and one receiver's timeout)."""
@@ -299,7 +304,9 @@ class Sender:
         self._running: Future[None] | None = None
 
     def __call__(self) -> None:
-        if self._running is None or self._running.done():
+        # Asked on the clock's own connection: a round opens one of its own, which cost
+        # an idle worker most of what it spent, once a second.
+        if (self._running is None or self._running.done()) and _anything_due():
             self._running = self._thread.submit(_send_round)
 
 
