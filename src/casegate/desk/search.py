@@ -192,6 +192,15 @@ def _fetch(sql: str, params: list[Any]) -> list[Any]:
         return cursor.fetchall()
 
 
+def _fetch_in(sql: str, params: list[Any], ids: list[int]) -> list[Any]:
+    """The rows of ``sql``, whose ``{ids}`` is a list of ``ids`` (in chunks) after
+    ``params``."""
+    rows: list[Any] = []
+    for chunk in _chunks(ids):
+        rows += _fetch(sql.format(ids=", ".join(["%s"] * len(chunk))), [*params, *chunk])
+    return rows
+
+
 @dataclass(frozen=True)
 class _Sender:
     """``from:`` an address, or a domain (no ``@``)."""
@@ -206,12 +215,9 @@ class _Sender:
             domain = self.text.lstrip("@").lower()
             condition = "lower(sender) LIKE %s ESCAPE '\\'"
             value = "%@" + _escaped(domain)
-        found: set[int] = set()
-        for chunk in _chunks(ids):
-            found |= {row[0] for row in _fetch(
-                f"SELECT id FROM desk_deskmessage WHERE {condition}"
-                f" AND id IN ({', '.join(['%s'] * len(chunk))})", [value, *chunk])}
-        return found
+        return {row[0] for row in _fetch_in(
+            f"SELECT id FROM desk_deskmessage WHERE {condition} AND id IN ({{ids}})", [value],
+            ids)}
 
 
 Needle = Term | _Sender
@@ -358,18 +364,12 @@ class _PostgreSQL(_Engine):
 
 def _named(term: Term, ids: list[int] | None = None) -> set[int]:
     """The messages (among ``ids``, or all) with an attachment whose name holds ``term``."""
-    like = _like(term)
     operator = "ILIKE" if _postgresql() else "LIKE"
-    table = Attachment._meta.db_table
+    named = (f"SELECT message_id FROM {Attachment._meta.db_table}"
+             f" WHERE filename {operator} %s ESCAPE '\\'")
     if ids is None:
-        return {row[0] for row in _fetch(
-            f"SELECT message_id FROM {table} WHERE filename {operator} %s ESCAPE '\\'", [like])}
-    found: set[int] = set()
-    for chunk in _chunks(ids):
-        found |= {row[0] for row in _fetch(
-            f"SELECT message_id FROM {table} WHERE filename {operator} %s ESCAPE '\\'"
-            f" AND message_id IN ({', '.join(['%s'] * len(chunk))})", [like, *chunk])}
-    return found
+        return {row[0] for row in _fetch(named, [_like(term)])}
+    return {row[0] for row in _fetch_in(named + " AND message_id IN ({ids})", [_like(term)], ids)}
 
 
 @dataclass
@@ -382,21 +382,17 @@ class _Thread:
     def of_messages(cls, ids: set[int]) -> _Thread:
         """The conversations of messages ``ids``, with all their messages."""
         conversations: dict[str, set[int]] = {"case_id": set(), "lead_id": set()}
-        for chunk in _chunks(sorted(ids)):
-            for case_id, lead_id in _fetch(
-                    "SELECT case_id, lead_id FROM desk_deskmessage"
-                    f" WHERE id IN ({', '.join(['%s'] * len(chunk))})", chunk):
-                if case_id is not None:
-                    conversations["case_id"].add(case_id)
-                elif lead_id is not None:
-                    conversations["lead_id"].add(lead_id)
-        of: dict[int, tuple[str, int]] = {}
-        for link, found in conversations.items():
-            for chunk in _chunks(sorted(found)):
-                of.update((pk, (link[:4], conversation)) for pk, conversation in _fetch(
-                    f"SELECT id, {link} FROM desk_deskmessage"
-                    f" WHERE {link} IN ({', '.join(['%s'] * len(chunk))})", chunk))
-        return cls(of)
+        for case_id, lead_id in _fetch_in(
+                "SELECT case_id, lead_id FROM desk_deskmessage WHERE id IN ({ids})", [],
+                sorted(ids)):
+            if case_id is not None:
+                conversations["case_id"].add(case_id)
+            elif lead_id is not None:
+                conversations["lead_id"].add(lead_id)
+        return cls({pk: (link[:4], conversation) for link, found in conversations.items()
+                    for pk, conversation in _fetch_in(
+                        f"SELECT id, {link} FROM desk_deskmessage WHERE {link} IN ({{ids}})",
+                        [], sorted(found))})
 
     def conversations(self, messages: set[int] | None = None) -> set[tuple[str, int]]:
         return {self.of[m] for m in (self.of if messages is None else messages) if m in self.of}
