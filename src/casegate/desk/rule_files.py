@@ -81,6 +81,14 @@ def written_keys(mapping: dict[str, Any]) -> list[str]:
     return [key for key in mapping if key != LINE_KEY]
 
 
+def refuse_unknown_keys(mapping: dict[str, Any], keys: tuple[str, ...], what: str,
+                        error: type[RuleError]) -> None:
+    """``error`` naming the first key of ``mapping`` that is not one of ``keys``."""
+    unknown = [key for key in written_keys(mapping) if key not in keys]
+    if unknown:
+        raise error(f"{what} has no {unknown[0]!r} (it has {', '.join(keys)})", mapping)
+
+
 @dataclass
 class ImportResult:
     """What importing a file changed (``diff``, of the exports before and after), the

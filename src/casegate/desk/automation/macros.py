@@ -42,7 +42,7 @@ from casegate.desk.models import Case, DeskMessage, Macro, MacroVersion
 from casegate.desk.named_sets import NamedSet
 from casegate.desk.references import by_number_or_name, own_first
 from casegate.desk.replies import post_reply
-from casegate.desk.rule_files import written_keys
+from casegate.desk.rule_files import refuse_unknown_keys
 from casegate.desk.vocabulary import IntakeKind
 from casegate.spool.messages import enqueue
 
@@ -92,9 +92,7 @@ def check_macro(data: Any) -> MacroSpec:
     user."""
     if not isinstance(data, dict):
         raise TriggerError("a macro is a mapping of name, owner, actions, reply")
-    unknown = [key for key in written_keys(data) if key not in _KEYS]
-    if unknown:
-        raise TriggerError(f"a macro has no {unknown[0]!r} (it has {', '.join(_KEYS)})", data)
+    refuse_unknown_keys(data, _KEYS, "a macro", TriggerError)
     name, owner, reply = data.get("name"), data.get("owner") or None, data.get("reply") or ""
     if not isinstance(name, str) or not name.strip() or len(name.strip()) > 200:
         raise TriggerError("a macro needs a name of at most 200 characters", data)

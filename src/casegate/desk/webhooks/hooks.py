@@ -29,7 +29,7 @@ from casegate.desk.automation.vocabulary import TriggerEvent
 from casegate.desk.models import Webhook, WebhookAttempt, WebhookCall, WebhookVersion
 from casegate.desk.named_sets import NamedSet
 from casegate.desk.references import by_number_or_name
-from casegate.desk.rule_files import RuleError, written_keys
+from casegate.desk.rule_files import RuleError, refuse_unknown_keys
 from casegate.desk.vocabulary import WebhookCallState
 
 SECRET_PREFIX = "whsec_"
@@ -148,10 +148,7 @@ def check_webhook(data: Any) -> WebhookSpec:
     """A webhook's settings as a file or a version holds them, checked."""
     if not isinstance(data, dict):
         raise WebhookError("a webhook is a mapping of name, url, events")
-    unknown = [key for key in written_keys(data) if key not in _KEYS]
-    if unknown:
-        raise WebhookError(f"a webhook has no {unknown[0]!r} (it has {', '.join(_KEYS)})",
-                           data)
+    refuse_unknown_keys(data, _KEYS, "a webhook", WebhookError)
     secret = data.get("secret") or ""
     if secret and (not isinstance(secret, str) or not secret.startswith(SECRET_PREFIX)
                    or not 16 <= len(secret) <= 200):
