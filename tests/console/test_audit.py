@@ -77,6 +77,18 @@ def test_the_address_recorded_is_the_peers_unless_a_proxy_is_trusted(
     assert add_domain_from("bolt.example") == "198.51.100.9"  # the hop our proxy added
 
 
+def test_a_request_without_a_usable_address_is_audited_without_one(
+        console_at: Callable[..., None]) -> None:
+    add_user("mailadmin", "mail-settings administrator", PASSWORD)
+    console_at("https://desk.example.com", behind_proxy=True)
+    client = Client(HTTP_HOST="desk.example.com", REMOTE_ADDR="",
+                    HTTP_X_FORWARDED_FOR="unknown", HTTP_X_FORWARDED_PROTO="https")
+    client.login(username="mailadmin", password=PASSWORD)
+    assert client.post("/console/directory/domain", {"name": "acme.example"}).status_code == 302
+    [entry] = search(AuditFilter(kind="domain", text="acme.example"))
+    assert (entry["actor"], entry["from"]) == ("mailadmin", "")
+
+
 def test_a_change_made_by_a_trigger_is_found_under_the_triggers_name() -> None:
     from casegate.desk.automation.triggers import add_trigger
 

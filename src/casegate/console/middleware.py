@@ -3,6 +3,7 @@ request context."""
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -33,11 +34,17 @@ class ContentSecurityPolicy:
 
 class AuditContext(AuditlogMiddleware):
     """auditlog's middleware, recording the client's address as the sign-in limits read it:
-    auditlog's own takes the first X-Forwarded-For entry, which any client can write."""
+    auditlog's own takes the first X-Forwarded-For entry, which any client can write. A
+    request without a usable address (a test client's, a socket's) records none: the column
+    holds addresses only, and PostgreSQL refuses anything else."""
 
     @staticmethod
-    def _get_remote_addr(request: HttpRequest) -> str:
-        return client_address(request)
+    def _get_remote_addr(request: HttpRequest) -> str | None:
+        address = client_address(request)
+        try:
+            return str(ipaddress.ip_address(address))
+        except ValueError:
+            return None
 
 
 TIME_ZONE_COOKIE = "casegate_tz"
