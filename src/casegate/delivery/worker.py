@@ -48,6 +48,7 @@ from casegate.spool.queue import (
     Claimed,
     Outcome,
     claim,
+    final_failure_recorded,
     finish,
     raw_messages,
     release_all_leases,
@@ -67,7 +68,6 @@ LOCAL_BATCH = 200
 # message. The first message after a quiet spell is claimed at once all the same.
 GATHER_BELOW = 32
 GATHER_SECONDS = 0.02
-REPORT_INTERVAL = 1.0
 LOCK_WAIT = 5.0
 REMOTE_BATCH = 100
 # Deliveries being sent at once; new claims go on below it while a slow destination is awaited.
@@ -565,6 +565,7 @@ class DeliveryWorker:
 
     def stop(self) -> None:
         self._stop.set()
+        final_failure_recorded.set()
 
     def join(self) -> None:
         for thread in self._threads:
@@ -594,9 +595,15 @@ class DeliveryWorker:
                                 " (its error is logged above)")
 
     def _reports(self) -> None:
-        """Queue delivery status notifications for final failures, once a second."""
+        """Queue delivery status notifications: for final failures as soon as they are
+        recorded, and at each idle look (the worker's poll) for what became due meanwhile
+        (delay warnings, or failures another process recorded)."""
         tables = TableCache()
-        while not self._stop.wait(REPORT_INTERVAL):
+        while not self._stop.is_set():
+            final_failure_recorded.wait(self.config.worker_poll)
+            final_failure_recorded.clear()
+            if self._stop.is_set():
+                break
             try:
                 while bounces.queue_reports(tables.current(), self.config.hostname,
                                             delay_warning=self.config.delay_warning):

@@ -19,7 +19,7 @@ import threading
 import time
 from concurrent.futures import Future
 
-from django.db import close_old_connections, connection
+from django.db import DatabaseError, close_old_connections, connection
 from django.utils import timezone
 
 from casegate.config import Config
@@ -194,8 +194,13 @@ class Fetcher:
         return admit
 
     def _active(self) -> list[Mailbox]:
-        close_old_connections()  # one that the database closed is opened again
-        return list(Mailbox.objects.filter(paused=False))
+        # The connection is kept between looks (opening one each time was most of what an
+        # idle fetcher spent); one that the database closed is opened again.
+        try:
+            return list(Mailbox.objects.filter(paused=False))
+        except DatabaseError:
+            connection.close()
+            return list(Mailbox.objects.filter(paused=False))
 
     def _keep(self, mailboxes: list[Mailbox], admit: Admit, once: bool) -> None:
         wanted = {m.pk: m for m in mailboxes}

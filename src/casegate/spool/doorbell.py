@@ -93,7 +93,9 @@ class QueueListener:
                 with self._connect() as listening:
                     listening.execute(f"LISTEN {CHANNEL}")
                     while not self._stopped.is_set():
-                        for _ in listening.notifies(timeout=1.0):
+                        # The timeout only bounds how late a closed listener notices: each
+                        # turn costs an idle worker CPU, and the thread is a daemon.
+                        for _ in listening.notifies(timeout=5.0):
                             for event in self.events:
                                 event.set()
             except Exception as exc:  # the database went away: poll until it is back

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -26,6 +27,10 @@ from casegate.spool.vocabulary import FINAL_FAILURES, DeliveryState, DsnState
 
 # Named as the worker that writes the outcomes: its lines read casegate.delivery[PID].
 log = logging.getLogger("casegate.delivery")
+
+# Set when a final failure is committed: the worker's reports thread composes its delivery
+# status notification at once rather than at its next look.
+final_failure_recorded = threading.Event()
 
 
 @dataclass(frozen=True)
@@ -161,6 +166,8 @@ def finish(outcomes: list[Outcome], held: set[int] | None = None) -> list[int]:
              o.item.id)
             for o in written
         ]
+        if any(o.state in FINAL_FAILURES for o in written):
+            transaction.on_commit(final_failure_recorded.set)
         attempts = [
             (o.item.id, _dt(o.started_at or now), o.duration, o.host[:300], o.state, o.reply)
             for o in written
