@@ -108,12 +108,13 @@ def load(cases: int, per_case: int, days: int) -> list[tuple[str, float]]:
     teams = " ".join(f"WHEN {n} THEN '{team}'" for n, team in enumerate(TEAMS))
     done = f"(n.i * {step} < {week_ago} AND n.i % 10 < 8)"
     created = at(f"n.i * {step}")
+    solved = at(f"n.i * {step} + 3600 + (n.i * 104729) % 432000")
     statements = []
     with_cases, from_cases = series(cases)
     statements.append(("cases", f"""{with_cases}
         INSERT INTO desk_case (id, subject, requester, requester_name, original_recipient,
             message_id, created_at, received_at, status, intake_id, assignee_id, priority,
-            tags, team, updated_at, first_responded_at, channel, sla_fired)
+            tags, team, updated_at, first_responded_at, channel, sla_fired, status_changed_at)
         SELECT n.i, 'Panel ' || n.i || ' stopped charging', 'customer' || n.i || '@client.example',
             'Customer ' || n.i, 'help@solarmora.com', '<case.' || n.i || '@client.example>',
             {created}, {created},
@@ -124,12 +125,13 @@ def load(cases: int, per_case: int, days: int) -> list[tuple[str, float]]:
             'normal', '[]', CASE n.i % {len(TEAMS)} {teams} END, {created},
             CASE WHEN n.i % 10 = 9 THEN NULL
                  ELSE {at(f"n.i * {step} + 60 + (n.i * 7919) % 172800")} END,
-            CASE n.i % 20 WHEN 0 THEN 'console' WHEN 1 THEN 'api' ELSE 'mail' END, '[]'
+            CASE n.i % 20 WHEN 0 THEN 'console' WHEN 1 THEN 'api' ELSE 'mail' END, '[]',
+            CASE WHEN {done} THEN {solved} END
         FROM {from_cases}"""))
     statements.append(("history", f"""{with_cases}
         INSERT INTO desk_caseevent (case_id, field, before, after, actor, at)
         SELECT n.i, 'status', 'open', CASE WHEN n.i % 2 = 0 THEN 'solved' ELSE 'closed' END,
-            'agent', {at(f"n.i * {step} + 3600 + (n.i * 104729) % 432000")}
+            'agent', {solved}
         FROM {from_cases} WHERE {done}"""))
     with_messages, from_messages = series(cases * per_case)
     case_of = f"((n.i - 1) / {per_case} + 1)"

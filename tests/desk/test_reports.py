@@ -25,6 +25,7 @@ def make_case(intake: Intake, created: datetime, *, team: str = "", assignee: ob
         intake=intake, subject="s", created_at=created, received_at=created, team=team,
         assignee=assignee, channel=channel,
         status=status or (CaseStatus.SOLVED if done else CaseStatus.OPEN),
+        status_changed_at=created + solved_after if solved_after is not None else None,
         first_responded_at=created + answered_after if answered_after is not None else None)
     if done:
         assert solved_after is not None
@@ -52,7 +53,7 @@ def dataset() -> dict[str, object]:
                              at=DAY + timedelta(hours=2))
     CaseEvent.objects.create(case=blue, field="status", before="open", after="closed",
                              at=DAY + timedelta(days=1))
-    blue.status = CaseStatus.CLOSED
+    blue.status, blue.status_changed_at = CaseStatus.CLOSED, DAY + timedelta(days=1)
     blue.save()
     make_case(sales, DAY + timedelta(days=2), team="blue")
     make_case(help_desk, DAY + timedelta(days=1), channel=CaseChannel.API,
@@ -149,3 +150,17 @@ def test_days_follow_the_zones_daylight_saving_change() -> None:
         make_case(intake, utc.replace(tzinfo=UTC))
     paris = Period(date(2026, 3, 28), date(2026, 3, 31), ZoneInfo("Europe/Paris"))
     assert [row[1] for row in report(paris).backlog.rows] == [0, 2, 1, 0]
+
+
+def test_a_case_solved_at_the_desk_counts_as_solved_from_that_moment() -> None:
+    from casegate.desk.services import update_case
+
+    intake = add_intake(Intake.CASE, "help@desk.example")
+    created = datetime.now(UTC) - timedelta(hours=3)
+    case = make_case(intake, created, team="red")
+    update_case(case.pk, "ann", status=CaseStatus.SOLVED)
+    today = created.date()
+    period = Period(today, datetime.now(UTC).date(), UTC)
+    red = next(row for row in report(period).teams.rows if row[0] == "red")
+    assert red[5] == 1 and red[6] == pytest.approx(3 * 3600, abs=60)
+    assert sum(row[2] for row in report(period).backlog.rows) == 1

@@ -7,17 +7,18 @@ range (merged-away cases left out); the backlog counts, at the end of each day, 
 created by then and not solved or closed by then. A case's first response is the agent's
 first reply; its resolution the last time it was solved or closed, for the cases solved or
 closed now (Zendesk's "full resolution time"); a reopened case is open until solved again.
+That time is the case's own ``status_changed_at`` (a case solved or closed now changed
+status last to that), so no report reads the cases' history.
 
 Everything is counted by the database (GROUP BY); the times in one pass over the cases of
 the range: on PostgreSQL with ``percentile_cont`` and GROUPING SETS (per team, per agent,
-for all), on SQLite, which has no percentiles, by reading the durations once in order and
-cutting each group's list where ``percentile_cont`` would (interpolating between the two
+for all), on SQLite, which has no percentiles, by reading the durations once, sorting each
+group's list and cutting it where ``percentile_cont`` would (interpolating between the two
 nearest). The backlog's days are counted by the database in the reader's time zone.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ from django.db import connection, transaction
 from django.db.models import Count, QuerySet
 from django.utils import timezone
 
-from casegate.desk.models import Case, CaseEvent, Intake
+from casegate.desk.models import Case, Intake
 from casegate.desk.satisfaction import satisfaction_by
 from casegate.desk.vocabulary import DONE_CASE_STATUSES, CaseChannel, ReportDimension
 
@@ -105,16 +106,13 @@ def _durations(period: Period) -> tuple[str, list[Any]]:
     done = ", ".join(["%s"] * len(DONE_CASE_STATUSES))
     since, until = (connection.ops.adapt_datetimefield_value(moment)
                     for moment in (period.since, period.until))
-    # a case created in the period was solved in it or after: only that history is read
     return (f"SELECT c.team AS team, c.assignee_id AS agent,"
             f" {_seconds('c.first_responded_at', 'c.created_at')} AS answered,"
-            f" CASE WHEN c.status IN ({done}) THEN {_seconds('d.done_at', 'c.created_at')}"
-            f" END AS solved FROM {Case._meta.db_table} c LEFT JOIN"
-            f" (SELECT e.case_id, MAX(e.at) AS done_at FROM {CaseEvent._meta.db_table} e"
-            f" WHERE e.field = 'status' AND e.after IN ({done}) AND e.at >= %s"
-            f" GROUP BY e.case_id) d ON d.case_id = c.id"
+            f" CASE WHEN c.status IN ({done}) THEN"
+            f" {_seconds('c.status_changed_at', 'c.created_at')} END AS solved"
+            f" FROM {Case._meta.db_table} c"
             f" WHERE c.merged_into_id IS NULL AND c.created_at >= %s AND c.created_at < %s",
-            [*DONE_CASE_STATUSES, *DONE_CASE_STATUSES, since, since, until])
+            [*DONE_CASE_STATUSES, since, until])
 
 
 def _percentiles(ordered: list[float]) -> list[float | None]:
@@ -151,24 +149,28 @@ def time_figures(period: Period) -> Figures:
                 found[dimension][key] = [n, answered, *(first_times or [None, None]), solved,
                                          *(done_times or [None, None])]
             return found
-        # SQLite has no percentiles: the durations are read once, in the order of the
-        # first response, and each group's ordered lists are cut at each percentile
-        cursor.execute(f"{durations} ORDER BY answered, solved", params)
+        # SQLite has no percentiles: the durations are read once and sorted here, each
+        # case going to the list of its team and agent, which make up the groups' lists
+        cursor.execute(durations, params)
         rows = cursor.fetchall()
+    cells: dict[tuple[Any, Any], tuple[list[Any], list[Any]]] = {}
+    for team, agent, answered, solved in rows:
+        first_times, done_times = cells.setdefault((team, agent), ([], []))
+        first_times.append(answered)
+        done_times.append(solved)
     for dimension, column in (("team", 0), ("agent", 1), ("all", None)):
-        keyed = [("" if column is None else row[column], row[2], row[3]) for row in rows]
-        counts = Counter(key for key, _, _ in keyed)
-        first: dict[Any, list[float]] = {key: [] for key in counts}
-        done: dict[Any, list[float]] = {key: [] for key in counts}
-        for key, answered, solved in keyed:
-            if answered is not None:
-                first[key].append(answered)
-            if solved is not None:
-                done[key].append(solved)
-        for key, count in counts.items():
-            done[key].sort()
-            found[dimension][key] = [count, len(first[key]), *_percentiles(first[key]),
-                                     len(done[key]), *_percentiles(done[key])]
+        groups: dict[Any, tuple[list[Any], list[float], list[float]]] = {}
+        for cell, (first_times, done_times) in cells.items():
+            key = "" if column is None else cell[column]
+            count, first, done = groups.setdefault(key, ([], [], []))
+            count.append(len(first_times))
+            first += [t for t in first_times if t is not None]
+            done += [t for t in done_times if t is not None]
+        for key, (count, first, done) in groups.items():
+            first.sort()
+            done.sort()
+            found[dimension][key] = [sum(count), len(first), *_percentiles(first),
+                                     len(done), *_percentiles(done)]
     return found
 
 
@@ -261,11 +263,9 @@ def backlog(period: Period) -> Table:
         f"SELECT created_at AS at FROM {Case._meta.db_table}"
         " WHERE merged_into_id IS NULL AND created_at >= %s", [since], period, until)
     solved = _count_per_day(
-        f"SELECT MAX(e.at) AS at FROM {CaseEvent._meta.db_table} e"
-        f" JOIN {Case._meta.db_table} c ON c.id = e.case_id"
-        f" WHERE e.field = 'status' AND e.after IN ({done}) AND e.at >= %s"
-        f" AND c.merged_into_id IS NULL AND c.status IN ({done}) GROUP BY e.case_id",
-        [*DONE_CASE_STATUSES, since, *DONE_CASE_STATUSES], period, until)
+        f"SELECT status_changed_at AS at FROM {Case._meta.db_table}"
+        f" WHERE merged_into_id IS NULL AND status IN ({done}) AND status_changed_at >= %s",
+        [*DONE_CASE_STATUSES, since], period, until)
     later_created = sum(created.values())
     later_done = sum(solved.values())
     table = Table("backlog", ["day", "created", "solved", "open"])
