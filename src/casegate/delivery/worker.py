@@ -68,6 +68,9 @@ LOCAL_BATCH = 200
 # message. The first message after a quiet spell is claimed at once all the same.
 GATHER_BELOW = 32
 GATHER_SECONDS = 0.02
+# With no failure to report, the reports thread looks again after the worker's idle poll,
+# but never sooner than this (a test's quick poll would have it look 50 times a second).
+REPORT_LOOK_MIN = 1.0
 LOCK_WAIT = 5.0
 REMOTE_BATCH = 100
 # Deliveries being sent at once; new claims go on below it while a slow destination is awaited.
@@ -600,7 +603,7 @@ class DeliveryWorker:
         (delay warnings, or failures another process recorded)."""
         tables = TableCache()
         while not self._stop.is_set():
-            final_failure_recorded.wait(self.config.worker_poll)
+            final_failure_recorded.wait(max(self.config.worker_poll, REPORT_LOOK_MIN))
             final_failure_recorded.clear()
             if self._stop.is_set():
                 break
