@@ -66,7 +66,7 @@ def new_case(intake: Intake, subject: str = "Panel dark", at: datetime | None = 
      "an automation's condition reads one of"),
     ({"name": "x", "events": ["case_created"], "actions": [{"status": "solved"}],
       "conditions": {"all": [{"field": "hours_since_created", "at_least": 5}]}},
-     "unknown key 'events'"),
+     "an automation has no 'events'"),
 ])
 def test_an_automation_that_cannot_work_is_refused_with_the_reason(
         automation: dict[str, object], problem: str) -> None:

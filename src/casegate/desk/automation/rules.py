@@ -38,7 +38,7 @@ from casegate.desk.automation.vocabulary import (
     TimeOperator,
     TriggerEvent,
 )
-from casegate.desk.rule_files import RuleError, written_keys
+from casegate.desk.rule_files import RuleError, refuse_unknown_keys, written_keys
 from casegate.desk.vocabulary import CaseStatus, Priority, Rating
 from casegate.directory.addresses import InvalidAddress, normalize_address
 
@@ -242,21 +242,19 @@ _TRIGGER_KEYS = ("name", "events", "conditions", "actions", "enabled", "descript
 _AUTOMATION_KEYS = ("name", "conditions", "actions", "enabled", "description")
 
 
-def _rule_fields(data: Any, noun: str, keys: tuple[str, ...]
+def _rule_fields(data: Any, what: str, keys: tuple[str, ...]
                  ) -> tuple[str, list[dict[str, Any]], bool, str]:
     """What triggers and automations have alike, checked: name, actions, enabled,
-    description."""
+    description (``what``: "a trigger", "an automation")."""
     if not isinstance(data, dict):
-        raise TriggerError(f"a {noun} is a mapping: {', '.join(keys[:-2])}")
-    unknown = [key for key in written_keys(data) if key not in keys]
-    if unknown:
-        raise TriggerError(f"unknown key {unknown[0]!r} (known: {', '.join(keys)})", data)
+        raise TriggerError(f"{what} is a mapping: {', '.join(keys[:-2])}")
+    refuse_unknown_keys(data, keys, what, TriggerError)
     name = data.get("name")
     if not isinstance(name, str) or not name.strip() or len(name.strip()) > 200:
-        raise TriggerError(f"a {noun} needs a name of at most 200 characters", data)
+        raise TriggerError(f"{what} needs a name of at most 200 characters", data)
     actions = check_actions(data.get("actions"))
     if not actions:
-        raise TriggerError(f"a {noun} needs at least one action", data)
+        raise TriggerError(f"{what} needs at least one action", data)
     enabled = data.get("enabled", True)
     if not isinstance(enabled, bool):
         raise TriggerError("enabled is true or false", data)
@@ -268,7 +266,7 @@ def _rule_fields(data: Any, noun: str, keys: tuple[str, ...]
 
 def check_trigger(data: Any) -> TriggerSpec:
     """A trigger's fields as written (the CLI's, the API's, a YAML file's), checked."""
-    name, actions, enabled, description = _rule_fields(data, "trigger", _TRIGGER_KEYS)
+    name, actions, enabled, description = _rule_fields(data, "a trigger", _TRIGGER_KEYS)
     events = data.get("events")
     events = [events] if isinstance(events, str) else events
     if not events or not isinstance(events, list):
@@ -339,7 +337,7 @@ def check_automation_conditions(conditions: Any) -> dict[str, list[dict[str, Any
 
 def check_automation(data: Any) -> AutomationSpec:
     """An automation's fields as written (the CLI's, the API's, a YAML file's), checked."""
-    name, actions, enabled, description = _rule_fields(data, "automation", _AUTOMATION_KEYS)
+    name, actions, enabled, description = _rule_fields(data, "an automation", _AUTOMATION_KEYS)
     return AutomationSpec(name, check_automation_conditions(data.get("conditions")), actions,
                           enabled, description)
 

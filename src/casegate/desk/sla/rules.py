@@ -31,7 +31,7 @@ from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from casegate.desk.rule_files import RuleError, written_keys
+from casegate.desk.rule_files import RuleError, refuse_unknown_keys, written_keys
 from casegate.desk.sla.calendar import WEEKDAYS, Calendar, Range
 from casegate.desk.vocabulary import Priority, SlaTarget
 from casegate.directory.addresses import InvalidAddress, normalize_address, normalize_domain
@@ -57,9 +57,7 @@ def _name(data: dict[str, Any], what: str) -> str:
 def _only(data: Any, keys: tuple[str, ...], what: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise SlaError(f"{what} is a mapping: {', '.join(keys)}")
-    unknown = [key for key in written_keys(data) if key not in keys]
-    if unknown:
-        raise SlaError(f"unknown key {unknown[0]!r} (known: {', '.join(keys)})", data)
+    refuse_unknown_keys(data, keys, what, SlaError)
     return data
 
 
