@@ -185,7 +185,7 @@ def main() -> None:
               " (gateway + delivery worker, until every case was stored)")
         ratio = routed.rate / baseline.rate
         print(f"  ratio to the discard baseline: {ratio:.2f}"
-              f" (target >= 0.50: {'met' if ratio >= 0.5 else 'NOT met'})")
+              f" (target >= 0.70: {'met' if ratio >= 0.7 else 'NOT met'})")
 
         forwarded = load(smtp_port, n, m, ["crm@solarmora.com"])
         report("crm@ -> remote SMTP sink (a discard server)", forwarded)
@@ -206,8 +206,8 @@ def main() -> None:
         p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
         print(f"  end of DATA -> case visible: p50 {p50:.1f} ms, p99 {p99:.1f} ms,"
               f" max {max(latencies):.1f} ms, mean {statistics.fmean(latencies):.1f} ms"
-              f" over {len(latencies)} cases (target p99 < 100 ms:"
-              f" {'met' if p99 < 100 else 'NOT met'})")
+              f" over {len(latencies)} cases (target p99 < 50 ms:"
+              f" {'met' if p99 < 50 else 'NOT met'})")
         rss = sum(p.memory_info().rss for p in [proc, *proc.children(recursive=True)])
         print(f"memory: gateway + worker RSS {rss / 2**20:.0f} MiB")
     finally:

@@ -86,6 +86,11 @@ def _write_files(contents: dict[str, bytes]) -> None:
     _flush_filesystem(root)
 
 
+def goes_to_file(data: bytes) -> bool:
+    """Whether the store keeps ``data`` in a file of its own rather than in its row."""
+    return store_kind() != "database" and len(data) > INLINE_LIMIT
+
+
 def put_many(contents: Iterable[bytes]) -> list[str]:
     """Store each content (once per distinct digest); returns their digests in order.
 
@@ -99,9 +104,7 @@ def put_many(contents: Iterable[bytes]) -> list[str]:
         return digests
     known = set(Blob.objects.filter(sha256__in=list(unique)).values_list("sha256", flat=True))
     missing = {sha: data for sha, data in unique.items() if sha not in known}
-    limit = None if store_kind() == "database" else INLINE_LIMIT
-    on_disk = {sha: data for sha, data in missing.items()
-               if limit is not None and len(data) > limit}
+    on_disk = {sha: data for sha, data in missing.items() if goes_to_file(data)}
     if on_disk:
         _write_files(on_disk)
     Blob.objects.bulk_create(

@@ -21,11 +21,11 @@ def new_case(intake: Intake) -> Case:
                                received_at=intake.created_at)
 
 
-def with_attachment() -> bytes:
+def with_attachment(content: bytes = b"log lines") -> bytes:
     msg = EmailMessage()
     msg["From"], msg["Subject"], msg["Message-ID"] = "ann@acme.example", "Logs", "<a@acme>"
     msg.set_content("see attached")
-    msg.add_attachment(b"log lines", maintype="text", subtype="plain", filename="app.log")
+    msg.add_attachment(content, maintype="text", subtype="plain", filename="app.log")
     return msg.as_bytes()
 
 
@@ -47,11 +47,12 @@ def test_each_arrival_but_a_duplicate_is_stored_with_its_bytes_and_attachments(
     assert (attachment.filename, blobs.read(attachment.blob)) == ("app.log", b"log lines")
 
 
-def test_contents_stored_before_filing_are_found_again(intake: Intake) -> None:
-    raw = with_attachment()
-    store_contents([arrival(intake, raw)])
-    assert Blob.objects.count() == 2
-    batch = batch_of(arrival(intake, raw))
+def test_contents_kept_in_files_are_stored_before_filing_and_found_again(
+        intake: Intake) -> None:
+    large = with_attachment(b"log lines\n" * blobs.INLINE_LIMIT)
+    store_contents([arrival(intake, large), arrival(intake, with_attachment())])
+    assert Blob.objects.filter(data=None).count() == Blob.objects.count() == 2
+    batch = batch_of(arrival(intake, large))
     batch.filed[0].conversation = new_case(intake)
     store_messages(batch)
     assert Blob.objects.count() == 2

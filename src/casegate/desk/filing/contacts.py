@@ -25,8 +25,9 @@ def _create(batch: Batch, wanted: dict[str, ParsedMail], missing: list[str]) -> 
     domains = {a.rpartition("@")[2] for a in missing} - FREE_MAIL
     companies = Company.objects.in_bulk(list(domains), field_name="domain")
     new_companies = [Company(domain=d, name=d) for d in domains if d not in companies]
-    Company.objects.bulk_create(new_companies, ignore_conflicts=True)
-    companies = Company.objects.in_bulk(list(domains), field_name="domain")
+    if new_companies:
+        Company.objects.bulk_create(new_companies, ignore_conflicts=True)
+        companies = Company.objects.in_bulk(list(domains), field_name="domain")
     Contact.objects.bulk_create(
         [Contact(address=a, name=wanted[a].sender_name[:200], language=wanted[a].language,
                  company=companies.get(a.rpartition("@")[2])) for a in missing],

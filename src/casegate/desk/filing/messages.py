@@ -13,12 +13,17 @@ Kept = list[tuple[AttachmentInfo, bool]]
 
 
 def store_contents(arrivals: list[DeskArrival]) -> None:
-    """Write the raw messages and attachments of a batch (idempotent: known blobs are skipped).
+    """Write the raw messages and attachments of a batch that the blob store keeps in files
+    (idempotent: known blobs are skipped).
 
-    Run before the filing transaction to keep file writes out of it; filing runs it again
-    and finds everything stored.
+    Run before the filing transaction to keep file writes and their flushes out of it;
+    filing finds them stored, and writes the smaller ones in their rows as it goes (a
+    transaction of their own here would cost a commit more per batch).
     """
-    blobs.put_many(_contents(arrivals, [_kept_attachments(a.mail) for a in arrivals]))
+    large = [data for data in _contents(arrivals, [_kept_attachments(a.mail) for a in arrivals])
+             if blobs.goes_to_file(data)]
+    if large:
+        blobs.put_many(large)
 
 
 def _kept_attachments(mail: ParsedMail) -> Kept:

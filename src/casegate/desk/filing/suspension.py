@@ -24,7 +24,6 @@ from collections import Counter
 from datetime import timedelta
 
 from django.db import transaction
-from django.db.models import Count
 from django.utils import timezone
 
 from casegate.config import get_config
@@ -76,12 +75,11 @@ def _recent_conversations(arrivals: list[DeskArrival]) -> Counter[tuple[str, int
         intake_ids = {a.intake.pk for a in arrivals if a.intake is not None and a.kind == kind}
         if not intake_ids or not senders:
             continue
-        opened = (model.objects.filter(requester__in=senders, intake_id__in=intake_ids,
-                                       created_at__gte=since)
-                  .order_by().values("requester", "intake_id").annotate(opened=Count("id"))
-                  .values_list("requester", "intake_id", "opened"))
-        for requester, intake_id, number in opened:
-            counts[(requester, intake_id)] += number
+        # Counted here rather than grouped in SQL: a sender seldom has more rows than the
+        # loop limit (beyond it their mail is suspended), and composing a grouping costs more.
+        counts.update(model.objects.filter(requester__in=senders, intake_id__in=intake_ids,
+                                           created_at__gte=since)
+                      .order_by().values_list("requester", "intake_id"))
     return counts
 
 
