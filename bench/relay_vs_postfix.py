@@ -396,8 +396,9 @@ def main() -> None:
     relayed_ratio = ours.relay_rate / theirs.relay_rate if theirs.relay_rate else 0
     print("casegate / Postfix:")
     for label, ratio in (("accepted", accepted_ratio), ("relayed", relayed_ratio)):
-        print(f"  {label} msg/s ratio {ratio:.2f} (target >= 1.00:"
-              f" {'met' if ratio >= 1 else 'NOT met'})")
+        print(f"  {label} msg/s ratio {ratio:.2f} (target: >= 1.5 in the median of five"
+              f" runs, >= 1.2 in every run; this run {'is' if ratio >= 1.2 else 'is NOT'}"
+              " >= 1.2)")
     if theirs.cpu and ours.relayed and theirs.relayed:
         per = (ours.cpu / ours.relayed) / (theirs.cpu / theirs.relayed)
         print(f"  CPU per message ratio {per:.2f} (lower is better)")
