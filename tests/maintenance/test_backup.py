@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from casegate.config import Config, read_configuration
+from casegate.maintenance import backup as backup_module
 from casegate.maintenance.backup import BackupError, backup, read_manifest, restore
 
 
@@ -52,6 +53,33 @@ def test_a_backup_keeps_blobs_mailboxes_and_keys_and_leaves_out_what_is_remade(
     assert manifest.secret_key_file
     assert read_manifest(tmp_path / "backup") == manifest
     assert json.loads((tmp_path / "backup" / "backup.json").read_text())["version"]
+
+
+def test_a_database_copied_in_steps_is_one_snapshot_while_another_connection_writes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = _home(tmp_path)
+    with sqlite3.connect(home / "casegate.sqlite3") as connection:
+        connection.execute("PRAGMA journal_mode = WAL")
+        connection.execute("CREATE TABLE mail (body BLOB)")
+        connection.executemany("INSERT INTO mail VALUES (?)", [(b"x" * 4000,)] * 300)
+    writer = sqlite3.connect(home / "casegate.sqlite3", isolation_level=None)
+    paced = backup_module._Pacer.step
+    steps = []
+
+    def write_then_pace(pacer: backup_module._Pacer, *progress: int) -> None:
+        steps.append(progress)
+        assert len(steps) < 1000, "the copy starts again at each write"
+        writer.execute("INSERT INTO mail VALUES (?)", (b"y" * 4000,))
+        paced(pacer, *progress)
+
+    monkeypatch.setattr(backup_module, "STEP_PAGES", 8)
+    monkeypatch.setattr(backup_module._Pacer, "step", write_then_pace)
+    backup(_config(home), tmp_path / "backup")
+
+    copy = sqlite3.connect(tmp_path / "backup" / "casegate.sqlite3")
+    assert copy.execute("SELECT count(*) FROM mail").fetchone() == (300,)
+    assert copy.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    assert writer.execute("SELECT count(*) FROM mail").fetchone()[0] > 300 + 30
 
 
 def test_a_backup_needs_an_empty_directory(tmp_path: Path) -> None:

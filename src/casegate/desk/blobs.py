@@ -16,7 +16,6 @@ bytes live:
 
 from __future__ import annotations
 
-import ctypes
 import hashlib
 import os
 from collections.abc import Iterable
@@ -26,6 +25,7 @@ from django.db import transaction
 
 from casegate.config import get_config
 from casegate.desk.models import Attachment, Blob, DeskMessage
+from casegate.durable import flush_filesystem
 from casegate.errors import CasegateError
 
 # Blobs up to this size stay in the database in the disk store too.
@@ -53,19 +53,6 @@ def path_of(sha256: str) -> Path:
     return blob_root() / sha256[:2] / sha256
 
 
-_libc = ctypes.CDLL(None, use_errno=True)
-
-
-def _flush_filesystem(directory: Path) -> None:
-    """Make everything written under ``directory`` durable: syncfs(2), one call for a batch."""
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        if getattr(_libc, "syncfs", None) is None or _libc.syncfs(fd) != 0:
-            os.sync()
-    finally:
-        os.close(fd)
-
-
 def _write_files(contents: dict[str, bytes]) -> None:
     """Write blobs not on disk yet: temporary files, one flush, renames, one flush."""
     root = blob_root()
@@ -80,10 +67,10 @@ def _write_files(contents: dict[str, bytes]) -> None:
         renames.append((temporary, final))
     if not renames:
         return
-    _flush_filesystem(root)
+    flush_filesystem(root)
     for temporary, final in renames:
         os.replace(temporary, final)
-    _flush_filesystem(root)
+    flush_filesystem(root)
 
 
 def goes_to_file(data: bytes) -> bool:
