@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from casegate.mail.headers import HeaderFields
 from casegate.mailboxes.credentials import CredentialsError, credentials
 from casegate.mailboxes.fetching import not_a_message, prepared, sender_of
 from casegate.mailboxes.models import Mailbox, SetAside
@@ -46,9 +47,12 @@ def test_a_password_comes_from_its_file_and_a_token_from_its_command(tmp_path: P
 
 
 def test_what_is_not_a_message_is_told_apart() -> None:
-    assert not_a_message(b"") == "empty"
-    assert not_a_message(b"no header here\r\n\r\nbody").startswith("not a message")
-    assert not_a_message(b"Subject: hi\r\n\r\nbody") == ""
+    def why(content: bytes) -> str:
+        return not_a_message(content, HeaderFields(content))
+
+    assert why(b"") == "empty"
+    assert why(b"no header here\r\n\r\nbody").startswith("not a message")
+    assert why(b"Subject: hi\r\n\r\nbody") == ""
 
 
 def test_a_fetched_message_keeps_its_header_and_names_its_mailbox() -> None:
@@ -57,7 +61,7 @@ def test_a_fetched_message_keeps_its_header_and_names_its_mailbox() -> None:
     ready = prepared(raw, mailbox)
     assert ready.startswith(b"X-Casegate-Mailbox: support\r\nReturn-Path:")
     assert b"Received: from a by b\r\n" in ready and b"\n" not in ready.replace(b"\r\n", b"")
-    assert sender_of(raw) == "ann@example.net"
+    assert sender_of(HeaderFields(raw)) == "ann@example.net"
 
 
 @pytest.mark.django_db

@@ -33,6 +33,11 @@ def stored_origins(origins: list[str]) -> dict[str, str]:
                 .exclude(origin="").order_by().values_list("origin", "queue_id"))
 
 
+def already_stored(queue_id: str) -> Admitted:
+    """The answer to a copy of the message stored as ``queue_id``."""
+    return Admitted(ALREADY_STORED.format(queue_id=queue_id), queue_id)
+
+
 class LocalDoor:
     """Admits messages from a local program; use as ``async with LocalDoor(...) as door``.
 
@@ -66,7 +71,7 @@ class LocalDoor:
         if origin:
             known = await asyncio.to_thread(stored_origins, [origin])
             if origin in known:
-                return Admitted(ALREADY_STORED.format(queue_id=known[origin]), known[origin])
+                return already_stored(known[origin])
         await self.refresh()
         return await self.admit_new(content, recipients, mail_from, origin=origin, quiet=quiet,
                                     helo=helo, received_at=received_at)

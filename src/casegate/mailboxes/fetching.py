@@ -53,8 +53,9 @@ class Offer:
     received_at: datetime
 
 
-# Hands a message to the spool (the fetcher's LocalDoor, on its event loop).
-Admit = Callable[[Offer], "Future[Admitted]"]
+# Hands messages to the spool together (the fetcher's LocalDoor, on its event loop): each
+# one's answer, or what storing it raised.
+Admit = Callable[[list[Offer]], "Future[list[Admitted | BaseException]]"]
 
 
 class TryLater(Exception):
@@ -67,11 +68,10 @@ def origin_of(mailbox: Mailbox, key: str) -> str:
     return f"mailbox:{mailbox.pk}:uidl:{key}"
 
 
-def not_a_message(content: bytes) -> str:
-    """Why ``content`` is not a mail message, or ``""``."""
+def not_a_message(content: bytes, fields: HeaderFields) -> str:
+    """Why ``content`` (whose header is ``fields``) is not a mail message, or ``""``."""
     if not content.strip():
         return "empty"
-    fields = HeaderFields(content)
     if not any(fields.get(name) for name in ("From", "Date", "Message-ID", "Subject")):
         return "not a message: no From, Date, Message-ID or Subject header field"
     return ""
@@ -85,14 +85,14 @@ def prepared(content: bytes, mailbox: Mailbox) -> bytes:
     return f"{MAILBOX_HEADER}: ".encode() + name + b"\r\n" + content
 
 
-def sender_of(content: bytes) -> str:
+def sender_of(fields: HeaderFields) -> str:
     """The envelope sender the server recorded (Return-Path), else none."""
-    return parseaddr(HeaderFields(content).get("Return-Path") or "")[1]
+    return parseaddr(fields.get("Return-Path") or "")[1]
 
 
-def date_of(content: bytes) -> datetime | None:
+def date_of(fields: HeaderFields) -> datetime | None:
     try:
-        when = parsedate_to_datetime(HeaderFields(content).get("Date") or "")
+        when = parsedate_to_datetime(fields.get("Date") or "")
     except (TypeError, ValueError, IndexError):
         return None
     return when if when.tzinfo else when.replace(tzinfo=UTC)
@@ -153,23 +153,23 @@ class MailboxFetch:
         message of the same batch waits until that one is stored: the desk then files it
         onto the case its original opens."""
         mailbox = self.mailbox
-        wave: list[tuple[Listed, Future[Admitted]]] = []
+        wave: list[tuple[Listed, Offer]] = []
         in_wave: set[str] = set()
         later = ""
         for item in listed:
             content = contents.get(item.number)
             if content is None:
                 continue
-            broken = not_a_message(content)
+            fields = HeaderFields(content)
+            broken = not_a_message(content, fields)
             if broken:
                 outcome.set_aside.append((item, broken))
                 continue
-            fields = HeaderFields(content)
             message_id = fields.get("Message-ID") or ""
             if known and message_id in known:
                 outcome.stored.append(item)  # stored under the folder's former UIDVALIDITY
                 continue
-            received = item.received or date_of(content)
+            received = item.received or date_of(fields)
             if mailbox.since and received and received < mailbox.since:
                 outcome.skipped.append(item)
                 continue
@@ -179,30 +179,35 @@ class MailboxFetch:
                 later = self._settle_wave(wave, outcome) or later
                 wave, in_wave = [], set()
             quiet = bool(received and received < mailbox.created_at)
-            wave.append((item, self.admit(Offer(
-                prepared(content, mailbox), mailbox.deliver_to, sender_of(content),
-                origin_of(mailbox, item.key), quiet, self._received_at()))))
+            wave.append((item, Offer(
+                prepared(content, mailbox), mailbox.deliver_to, sender_of(fields),
+                origin_of(mailbox, item.key), quiet, self._received_at())))
             in_wave.add(message_id)
         later = self._settle_wave(wave, outcome) or later
         if later:
             raise TryLater(later)
 
-    def _settle_wave(self, wave: list[tuple[Listed, Future[Admitted]]], outcome: Round
-                     ) -> str:
-        """Wait for the answers to ``wave``; why to try again later, or ``""``."""
+    def _settle_wave(self, wave: list[tuple[Listed, Offer]], outcome: Round) -> str:
+        """Store ``wave`` and count the answers; why to try again later, or ``""``."""
+        if not wave:
+            return ""
+        answers: list[Admitted | BaseException]
+        try:
+            answers = self.admit([offer for _, offer in wave]).result(STORE_TIMEOUT)
+        except Exception as exc:
+            answers = [exc] * len(wave)
         later = ""
-        for item, future in wave:
-            try:
-                admitted = future.result(STORE_TIMEOUT)
-            except Exception as exc:
+        for (item, _), admitted in zip(wave, answers, strict=True):
+            if isinstance(admitted, BaseException):
                 tries = self.failed[item.key] = self.failed.get(item.key, 0) + 1
                 if tries >= self.attempts:
                     outcome.set_aside.append((item, f"cannot be stored after {tries} attempts:"
-                                                    f" {type(exc).__name__}: {exc}"[:900]))
+                                                    f" {type(admitted).__name__}: {admitted}"
+                                                    [:900]))
                 else:
-                    later = later or f"storing a message failed: {type(exc).__name__}: {exc}"
-                continue
-            if admitted.stored:
+                    later = later or (f"storing a message failed: {type(admitted).__name__}:"
+                                      f" {admitted}")
+            elif admitted.stored:
                 outcome.stored.append(item)
                 outcome.new += not admitted.reply.startswith(STORED_BEFORE)
             elif f"<{self.mailbox.deliver_to}>" in admitted.reply:  # the account's fault

@@ -25,7 +25,7 @@ from django.utils import timezone
 from casegate.config import Config
 from casegate.errors import CasegateError
 from casegate.gateway.admission import Admitted
-from casegate.gateway.local import LocalDoor
+from casegate.gateway.local import LocalDoor, already_stored, stored_origins
 from casegate.mailboxes.credentials import credentials
 from casegate.mailboxes.fetching import (
     Admit,
@@ -185,11 +185,8 @@ class Fetcher:
 
     @staticmethod
     def _admitter(door: LocalDoor, loop: asyncio.AbstractEventLoop) -> Admit:
-        def admit(offer: Offer) -> Future[Admitted]:
-            return asyncio.run_coroutine_threadsafe(
-                door.admit(offer.content, [offer.recipient], offer.mail_from,
-                           origin=offer.origin, quiet=offer.quiet,
-                           received_at=offer.received_at), loop)
+        def admit(offers: list[Offer]) -> Future[list[Admitted | BaseException]]:
+            return asyncio.run_coroutine_threadsafe(admit_together(door, offers), loop)
 
         return admit
 
@@ -218,6 +215,23 @@ class Fetcher:
     def _join(self) -> None:
         for thread in self.threads.values():
             thread.join()
+
+
+async def admit_together(door: LocalDoor, offers: list[Offer]
+                         ) -> list[Admitted | BaseException]:
+    """Store ``offers`` in one group commit, with one look at which are stored already and
+    one at whether the routing table changed; each one's answer, or what it raised."""
+    known = await asyncio.to_thread(stored_origins, [offer.origin for offer in offers])
+    await door.refresh()
+
+    async def one(offer: Offer) -> Admitted:
+        if offer.origin in known:
+            return already_stored(known[offer.origin])
+        return await door.admit_new(offer.content, [offer.recipient], offer.mail_from,
+                                    origin=offer.origin, quiet=offer.quiet,
+                                    received_at=offer.received_at)
+
+    return await asyncio.gather(*(one(offer) for offer in offers), return_exceptions=True)
 
 
 def fetch(config: Config, once: bool = False, parent_pid: int | None = None) -> None:
