@@ -32,7 +32,7 @@ def inbound(raw: bytes, trusted: bool = False, peer: str | None = "192.0.2.10") 
 
 
 def verdict_of(classifier: Classifier, message: InboundMessage) -> SpamVerdict:
-    return asyncio.run(classifier.classify(message))
+    return combined(message, [classifier])
 
 
 def combined(message: InboundMessage, classifiers: list[Classifier]) -> SpamVerdict:

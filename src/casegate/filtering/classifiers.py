@@ -1,7 +1,9 @@
 """Spam classification before routing: a small pluggable interface and a baseline.
 
-A classifier is any object with a ``name`` and ``async def classify(message) ->
-SpamVerdict``; asynchronous, so a slow scan never holds up the other SMTP sessions. The ones
+A classifier is any object with a ``name`` and a ``classify(message)`` method giving a
+:class:`SpamVerdict`: ``async def`` for one that asks another program (rspamd, spamd), so a
+slow scan never holds up the other SMTP sessions; a plain ``def`` for one that only looks at
+the message, which then costs the event loop no task of its own. The ones
 to use are named by ``CASEGATE_CLASSIFIERS`` (comma-separated: a short name of
 :data:`BUILT_IN` or a dotted path); ``CASEGATE_RSPAMD_URL`` adds rspamd in front of them.
 Classification runs in the gateway before routing, so a rule's "bypass spam filter" option
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -77,7 +80,7 @@ class InboundMessage:
 class Classifier(Protocol):
     name: str
 
-    async def classify(self, message: InboundMessage) -> SpamVerdict: ...
+    def classify(self, message: InboundMessage) -> SpamVerdict | Awaitable[SpamVerdict]: ...
 
 
 class GtubeClassifier:
@@ -85,7 +88,7 @@ class GtubeClassifier:
 
     name = "gtube"
 
-    async def classify(self, message: InboundMessage) -> SpamVerdict:
+    def classify(self, message: InboundMessage) -> SpamVerdict:
         if GTUBE in message.raw:
             return SpamVerdict(SpamAction.SPAM, "GTUBE test string", self.name)
         return SpamVerdict(classifier=self.name)
@@ -96,7 +99,7 @@ class TrustedUpstreamFlag:
 
     name = "trusted-flag"
 
-    async def classify(self, message: InboundMessage) -> SpamVerdict:
+    def classify(self, message: InboundMessage) -> SpamVerdict:
         flag = message.headers.get("X-Spam-Flag") if message.peer_trusted else None
         if flag is not None and flag.upper() == "YES":
             return SpamVerdict(SpamAction.SPAM, "X-Spam-Flag: YES from a trusted upstream filter",
@@ -146,7 +149,10 @@ async def classify(message: InboundMessage, classifiers: list[Classifier]) -> Sp
     list among equals. No classifier at all: not spam."""
     if not classifiers:
         return NOT_SPAM
-    verdicts = await asyncio.gather(*(c.classify(message) for c in classifiers))
+    answers = [c.classify(message) for c in classifiers]
+    waiting = [answer for answer in answers if not isinstance(answer, SpamVerdict)]
+    scanned = iter([await waiting[0]] if len(waiting) == 1 else await asyncio.gather(*waiting))
+    verdicts = [a if isinstance(a, SpamVerdict) else next(scanned) for a in answers]
     return max(verdicts, key=lambda verdict: STRENGTH[verdict.action])
 
 
