@@ -4,14 +4,25 @@ status every view shows, and the pieces of a round that need no server."""
 from __future__ import annotations
 
 import sys
+import threading
+from concurrent.futures import Future
 from pathlib import Path
 
 import pytest
 
 from casegate.mail.headers import HeaderFields
 from casegate.mailboxes.credentials import CredentialsError, credentials
-from casegate.mailboxes.fetching import not_a_message, prepared, sender_of
+from casegate.mailboxes.fetching import (
+    BATCH,
+    BATCH_BYTES,
+    MailboxFetch,
+    _by_size,
+    not_a_message,
+    prepared,
+    sender_of,
+)
 from casegate.mailboxes.models import Mailbox, SetAside
+from casegate.mailboxes.servers import Listed
 from casegate.mailboxes.services import (
     MailboxError,
     add_mailbox,
@@ -126,3 +137,18 @@ def test_metrics_name_each_mailbox(tmp_path: Path) -> None:
     assert 'casegate_mailbox_errors_total{mailbox="support"} 3.0' in text
     assert 'casegate_mailbox_consecutive_failures{mailbox="support"} 1.0' in text
     assert 'casegate_mailbox_last_success_timestamp_seconds{mailbox="support"} 1' in text
+
+
+def test_a_round_fetches_in_batches_bounded_by_count_and_bytes() -> None:
+    fetch = MailboxFetch(Mailbox(name="support"), lambda offers: Future(), 10**9, 3,
+                         threading.Event())
+    small = [Listed(n, str(n), 1000) for n in range(1, 601)]
+    assert [len(b) for b in fetch._batches(small)] == [BATCH, BATCH, 600 - 2 * BATCH]
+    big = BATCH_BYTES // 2 + 1
+    sized = [Listed(1, "1", big), Listed(2, "2", big), Listed(3, "3", 3 * big),
+             Listed(4, "4", 10), Listed(5, "5", 10)]
+    assert [[m.number for m in b] for b in fetch._batches(sized)] == [[1], [2], [3], [4, 5]]
+    assert [[m.number for m in b] for b in _by_size(sized)] == [[1], [2], [3], [4, 5]]
+    fetch.one_at_a_time = 4  # a batch up to there could not be fetched
+    assert [[m.number for m in b] for b in fetch._batches(small[:6])] == [
+        [1], [2], [3], [4], [5, 6]]

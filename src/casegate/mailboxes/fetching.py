@@ -33,7 +33,10 @@ from casegate.spool.vocabulary import Source
 
 log = logging.getLogger("casegate.mailboxes")
 
-BATCH = 100  # messages fetched, stored together (one group commit) and acted on together
+# Messages fetched, stored together (one group commit) and acted on together: at most so
+# many, and of at most so many bytes unless one message alone is larger.
+BATCH = 256
+BATCH_BYTES = 8 * 1024 * 1024
 STORE_TIMEOUT = 300.0  # seconds one batch may take to be stored
 MAILBOX_HEADER = "X-Casegate-Mailbox"
 STORED_BEFORE = ALREADY_STORED.partition("{")[0]  # the spool's answer to a copy it has
@@ -96,6 +99,25 @@ def date_of(fields: HeaderFields) -> datetime | None:
     except (TypeError, ValueError, IndexError):
         return None
     return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def _batch_end(listed: list[Listed], start: int, most: int) -> int:
+    """Where the batch of ``listed`` beginning at ``start`` ends: after at most ``most``
+    messages, and at most :data:`BATCH_BYTES` unless its first message alone is larger."""
+    end, size = start + 1, listed[start].size
+    while end < min(start + most, len(listed)) and size + listed[end].size <= BATCH_BYTES:
+        size += listed[end].size
+        end += 1
+    return end
+
+
+def _by_size(listed: list[Listed]) -> Iterator[list[Listed]]:
+    """``listed`` in parts of at most :data:`BATCH_BYTES` (or one message)."""
+    position = 0
+    while position < len(listed):
+        end = _batch_end(listed, position, len(listed))
+        yield listed[position:end]
+        position = end
 
 
 @dataclass
@@ -264,9 +286,10 @@ class MailboxFetch:
         """``listed`` in batches; one at a time where a batch failed to be fetched."""
         position = 0
         while position < len(listed) and not self.stopping.is_set():
-            step = 1 if listed[position].number <= self.one_at_a_time else BATCH
-            yield listed[position:position + step]
-            position += step
+            most = 1 if listed[position].number <= self.one_at_a_time else BATCH
+            end = _batch_end(listed, position, most)
+            yield listed[position:end]
+            position = end
 
     def _over_the_limit(self, batch: list[Listed], outcome: Round) -> list[Listed]:
         """The messages of ``batch`` to fetch; those over the size limit are set aside."""
@@ -306,18 +329,25 @@ class MailboxFetch:
                 started = time.perf_counter()
                 try:
                     sizes = folder.sizes([item.number for item in batch])
-                    batch = [replace(item, size=sizes.get(item.number, 0)) for item in batch]
-                    wanted = self._over_the_limit(batch, outcome)
-                    fetched = folder.contents(item.number for item in wanted)
                 except ServerError as error:
                     self._unreadable(batch, error, outcome)
                 total.reading += time.perf_counter() - started
-                wanted = [replace(item, received=fetched[item.number][1])
-                          for item in wanted if item.number in fetched]
-                contents = {uid: content for uid, (content, _) in fetched.items()}
-                known = self._known_message_ids(
-                    {uid: c for uid, c in contents.items() if uid < mailbox.resync_below})
-                self._store(wanted, contents, known, outcome)
+                batch = [replace(item, size=sizes.get(item.number, 0)) for item in batch]
+                # Sizes first, then the messages a part at a time: a batch of large ones is
+                # never held whole.
+                for part in _by_size(self._over_the_limit(batch, outcome)):
+                    started = time.perf_counter()
+                    try:
+                        fetched = folder.contents(item.number for item in part)
+                    except ServerError as error:
+                        self._unreadable(part, error, outcome)
+                    total.reading += time.perf_counter() - started
+                    wanted = [replace(item, received=fetched[item.number][1])
+                              for item in part if item.number in fetched]
+                    contents = {uid: content for uid, (content, _) in fetched.items()}
+                    known = self._known_message_ids(
+                        {uid: c for uid, c in contents.items() if uid < mailbox.resync_below})
+                    self._store(wanted, contents, known, outcome)
             finally:
                 folder.settle([item.number for item in outcome.stored], after)
                 settled = outcome.settled()

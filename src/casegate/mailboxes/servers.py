@@ -6,12 +6,15 @@ words an operator can act on."""
 from __future__ import annotations
 
 import base64
+import logging
 import poplib
+import re
 import ssl
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError, LoginError
@@ -88,6 +91,56 @@ class FolderState:
     messages: int
 
 
+_ANSWER = re.compile(rb"\d+ \(")  # "12 (UID 40 ...": a FETCH answer's start, not its tail
+_UID = re.compile(rb"[( ]UID (\d+)")
+_SIZE = re.compile(rb"[( ]RFC822\.SIZE (\d+)")
+_RECEIVED = re.compile(rb'[( ]INTERNALDATE "([^"]+)"')
+_BODY = re.compile(rb"[( ]BODY\[\] \{\d+\}$")
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """One FETCH answer: the message's UID, and what was asked for of it."""
+
+    uid: int
+    size: int | None = None
+    received: datetime | None = None
+    content: bytes | None = None
+
+
+def _internal_date(text: bytes) -> datetime | None:
+    try:
+        return datetime.strptime(text.decode("ascii").strip(), "%d-%b-%Y %H:%M:%S %z")
+    except (UnicodeDecodeError, ValueError):
+        return None
+
+
+def _uid_set(uids: Iterable[int]) -> str:
+    return ",".join(map(str, uids))
+
+
+def fetched(data: list[Any]) -> list[Fetched]:
+    """imaplib's FETCH data as answers. imaplib gives an answer with a literal as a pair
+    (its text up to the literal, the literal) followed by the text after it, and one without
+    as its text; an answer without a UID (unasked news of another message) is left out."""
+    pieces: list[tuple[bytes, bytes | None]] = []
+    for part in data:
+        if isinstance(part, tuple):
+            pieces.append((part[0], part[1] if _BODY.search(part[0]) else None))
+        elif isinstance(part, bytes) and pieces and not _ANSWER.match(part):
+            pieces[-1] = (pieces[-1][0] + b" " + part, pieces[-1][1])
+        elif isinstance(part, bytes):
+            pieces.append((part, None))
+    answers = []
+    for text, content in pieces:
+        uid, size, received = _UID.search(text), _SIZE.search(text), _RECEIVED.search(text)
+        if uid:
+            answers.append(Fetched(int(uid[1]), int(size[1]) if size else None,
+                                   _internal_date(received[1]) if received else None,
+                                   content))
+    return answers
+
+
 class ImapFolder:
     """One IMAP folder, logged in and selected; use as a context manager."""
 
@@ -99,6 +152,10 @@ class ImapFolder:
             self.client = IMAPClient(where.host, where.port, ssl=where.tls == Tls.IMPLICIT,
                                      ssl_context=context, timeout=TIMEOUT)
         self.client.normalise_times = False  # INTERNALDATE with its zone, not local time
+        if not logging.getLogger("imapclient.imaplib").isEnabledFor(logging.DEBUG):
+            # IMAPClient turns imaplib's tracing fully on and hands it to that logger: every
+            # line read, message bodies included, formatted for a record nobody keeps.
+            self.client._imap.debug = 0
         try:
             with server_errors(where, "the login"):
                 if where.tls == Tls.STARTTLS:
@@ -135,15 +192,28 @@ class ImapFolder:
                            int(selected[b"EXISTS"]))
 
     def listing(self, after_uid: int) -> list[Listed]:
-        """The messages whose UID is above ``after_uid``, in UID order (sizes unknown)."""
+        """The messages whose UID is above ``after_uid``, in UID order (sizes unknown:
+        a server may fail to tell one message's size, which :meth:`sizes` then finds in
+        its batch)."""
         with server_errors(self.where, "to list the folder"):
             uids = self.client.search(["UID", f"{after_uid + 1}:*"])
         return [Listed(uid, str(uid), 0) for uid in sorted(uids) if uid > after_uid]
 
+    def _fetch(self, uids: str, items: str, doing: str) -> list[Fetched]:
+        """The server's FETCH answers for the UIDs ``uids``, through imaplib itself:
+        IMAPClient's parser, which reads every answer token by token, was most of the time
+        a fetch took, where these answers need three fields found in their first line."""
+        with server_errors(self.where, doing):
+            kind, data = self.client._imap.uid("FETCH", uids, f"({items})")
+        if kind != "OK":
+            raise ServerError(f"{self.where} failed {doing}: {_said(ServerError(*data))}")
+        return fetched(data)
+
     def sizes(self, uids: list[int]) -> dict[int, int]:
-        with server_errors(self.where, "to read message sizes"):
-            found = self.client.fetch(uids, ["RFC822.SIZE"])
-        return {uid: int(found[uid][b"RFC822.SIZE"]) for uid in found}
+        wanted = set(uids)
+        return {answer.uid: answer.size for answer in
+                self._fetch(_uid_set(uids), "RFC822.SIZE", "to read message sizes")
+                if answer.uid in wanted and answer.size is not None}
 
     def contents(self, uids: Iterable[int]) -> dict[int, tuple[bytes, datetime | None]]:
         """The messages, whole, with the time the server received each; fetching does not
@@ -151,10 +221,11 @@ class ImapFolder:
         wanted = list(uids)
         if not wanted:
             return {}
-        with server_errors(self.where, "to fetch messages"):
-            found = self.client.fetch(wanted, ["BODY.PEEK[]", "INTERNALDATE"])
-        return {uid: (bytes(found[uid][b"BODY[]"]), found[uid].get(b"INTERNALDATE"))
-                for uid in found if b"BODY[]" in found[uid]}
+        chosen = set(wanted)
+        return {answer.uid: (answer.content, answer.received) for answer in
+                self._fetch(_uid_set(wanted), "BODY.PEEK[] INTERNALDATE",
+                            "to fetch messages")
+                if answer.uid in chosen and answer.content is not None}
 
     def settle(self, uids: list[int], after: AfterFetchAction) -> None:
         """Do ``after`` with the stored messages ``uids``."""

@@ -1,0 +1,34 @@
+"""Reading imaplib's FETCH data: every shape a server may answer in."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+from casegate.mailboxes.servers import Fetched, fetched
+
+BODY = b"Subject: hi\r\n\r\nUID 9 RFC822.SIZE 1 BODY[] {1}\r\n"
+
+
+def test_answers_with_a_literal_give_uid_date_and_content() -> None:
+    data = [(b'1 (UID 40 INTERNALDATE "30-Nov-2026 18:15:27 +0100" BODY[] {52}', BODY), b")",
+            (b'2 (UID 41 INTERNALDATE " 1-Dec-2026 01:02:03 +0000" BODY[] {52}', BODY), b")"]
+    assert fetched(data) == [
+        Fetched(40, None, datetime(2026, 11, 30, 18, 15, 27,
+                                   tzinfo=timezone(timedelta(hours=1))), BODY),
+        Fetched(41, None, datetime(2026, 12, 1, 1, 2, 3, tzinfo=UTC), BODY)]
+
+
+def test_fields_after_the_literal_belong_to_its_answer() -> None:
+    data = [(b"1 (BODY[] {52}", BODY), b' UID 40 INTERNALDATE "bad date")']
+    assert fetched(data) == [Fetched(40, None, None, BODY)]
+
+
+def test_sizes_and_news_of_other_messages() -> None:
+    data = [b"1 (UID 40 RFC822.SIZE 4200)", b"7 (FLAGS (\\Seen))",
+            b"2 (RFC822.SIZE 17 UID 41)", None]
+    assert fetched(data) == [Fetched(40, 4200), Fetched(41, 17)]
+
+
+def test_a_literal_that_is_not_the_body_is_not_taken_for_it() -> None:
+    data = [(b"1 (UID 40 X-GM-LABELS {5}", b"inbox"), b" RFC822.SIZE 10)"]
+    assert fetched(data) == [Fetched(40, 10)]
