@@ -5,24 +5,28 @@ from __future__ import annotations
 
 import sys
 import threading
+from collections.abc import Iterable
 from concurrent.futures import Future
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
+from casegate.gateway.admission import Admitted
 from casegate.mail.headers import HeaderFields
 from casegate.mailboxes.credentials import CredentialsError, credentials
 from casegate.mailboxes.fetching import (
     BATCH,
     BATCH_BYTES,
     MailboxFetch,
+    Offer,
     _by_size,
     not_a_message,
     prepared,
     sender_of,
 )
 from casegate.mailboxes.models import Mailbox, SetAside
-from casegate.mailboxes.servers import Listed
+from casegate.mailboxes.servers import FolderState, Listed
 from casegate.mailboxes.services import (
     MailboxError,
     add_mailbox,
@@ -152,3 +156,48 @@ def test_a_round_fetches_in_batches_bounded_by_count_and_bytes() -> None:
     fetch.one_at_a_time = 4  # a batch up to there could not be fetched
     assert [[m.number for m in b] for b in fetch._batches(small[:6])] == [
         [1], [2], [3], [4], [5, 6]]
+
+
+class SilentFolder:
+    """An IMAP folder whose server lists message 2 but never sends its content."""
+
+    def __init__(self) -> None:
+        self.settled: list[int] = []
+
+    def select(self) -> FolderState:
+        return FolderState(uidvalidity=7, uidnext=4, messages=3)
+
+    def listing(self, after_uid: int) -> list[Listed]:
+        return [Listed(n, str(n), 0) for n in (1, 2, 3) if n > after_uid]
+
+    def sizes(self, uids: list[int]) -> dict[int, int]:
+        return {uid: 100 for uid in uids}
+
+    def contents(self, uids: Iterable[int]) -> dict[int, tuple[bytes, datetime | None]]:
+        return {uid: (f"Subject: {uid}\r\n\r\nbody\r\n".encode(), None)
+                for uid in uids if uid != 2}
+
+    def settle(self, uids: list[int], after: AfterFetchAction) -> None:
+        self.settled += uids
+
+
+@pytest.mark.django_db
+def test_a_message_the_server_sends_no_content_for_is_set_aside_after_its_attempts() -> None:
+    add_mailbox("support", Protocol.IMAP, "imap.example.com", "u", password_file="/x",
+                deliver_to="help@solarmora.com")
+    mailbox = Mailbox.objects.get(name="support")
+
+    def admit(offers: list[Offer]) -> Future[list[Admitted | BaseException]]:
+        stored: Future[list[Admitted | BaseException]] = Future()
+        stored.set_result([Admitted("250 2.0.0 Ok: queued as X", "X") for _ in offers])
+        return stored
+
+    fetch = MailboxFetch(mailbox, admit, 10**6, 2, threading.Event())
+    folder = SilentFolder()
+    first = fetch.imap_round(folder)  # type: ignore[arg-type]
+    assert [m.number for m in first.stored] == [1, 3] and not first.set_aside
+    assert mailbox.last_uid == 1  # not past the message still owed
+    second = fetch.imap_round(folder)  # type: ignore[arg-type]
+    assert [(m.number, why) for m, why in second.set_aside] == [
+        (2, "cannot be fetched after 2 attempts: the server sent no content for it")]
+    assert mailbox.last_uid == 3 and SetAside.objects.filter(mailbox=mailbox).count() == 1

@@ -32,3 +32,10 @@ def test_sizes_and_news_of_other_messages() -> None:
 def test_a_literal_that_is_not_the_body_is_not_taken_for_it() -> None:
     data = [(b"1 (UID 40 X-GM-LABELS {5}", b"inbox"), b" RFC822.SIZE 10)"]
     assert fetched(data) == [Fetched(40, 10)]
+
+
+def test_a_body_sent_as_a_quoted_string_or_nil() -> None:
+    data = [b'1 (UID 40 BODY[] "")', b'2 (UID 41 BODY[] "a \\"quoted\\" \\\\ one")',
+            b"3 (UID 42 BODY[] NIL)"]
+    assert fetched(data) == [Fetched(40, content=b""), Fetched(41, content=b'a "quoted" \\ one'),
+                             Fetched(42)]

@@ -221,14 +221,9 @@ class MailboxFetch:
         later = ""
         for (item, _), admitted in zip(wave, answers, strict=True):
             if isinstance(admitted, BaseException):
-                tries = self.failed[item.key] = self.failed.get(item.key, 0) + 1
-                if tries >= self.attempts:
-                    outcome.set_aside.append((item, f"cannot be stored after {tries} attempts:"
-                                                    f" {type(admitted).__name__}: {admitted}"
-                                                    [:900]))
-                else:
-                    later = later or (f"storing a message failed: {type(admitted).__name__}:"
-                                      f" {admitted}")
+                failure = f"{type(admitted).__name__}: {admitted}"
+                if not self._attempt_failed(item, "stored", failure, outcome):
+                    later = later or f"storing a message failed: {failure}"
             elif admitted.stored:
                 outcome.stored.append(item)
                 outcome.new += not admitted.reply.startswith(STORED_BEFORE)
@@ -275,12 +270,18 @@ class MailboxFetch:
         if len(wanted) > 1:
             self.one_at_a_time = max(self.one_at_a_time, wanted[-1].number)
             raise error
-        item = wanted[0]
-        tries = self.failed[item.key] = self.failed.get(item.key, 0) + 1
-        if tries >= self.attempts:
-            outcome.set_aside.append((item, f"cannot be fetched after {tries} attempts:"
-                                            f" {error}"[:900]))
+        self._attempt_failed(wanted[0], "fetched", str(error), outcome)
         raise error
+
+    def _attempt_failed(self, item: Listed, doing: str, failure: str, outcome: Round) -> bool:
+        """Count a failed attempt at ``item``; whether it is now set aside (after
+        ``attempts`` of them)."""
+        tries = self.failed[item.key] = self.failed.get(item.key, 0) + 1
+        if tries < self.attempts:
+            return False
+        outcome.set_aside.append(
+            (item, f"cannot be {doing} after {tries} attempts: {failure}"[:900]))
+        return True
 
     def _batches(self, listed: list[Listed]) -> Iterator[list[Listed]]:
         """``listed`` in batches; one at a time where a batch failed to be fetched."""
@@ -342,6 +343,10 @@ class MailboxFetch:
                     except ServerError as error:
                         self._unreadable(part, error, outcome)
                     total.reading += time.perf_counter() - started
+                    for item in part:  # answered without its content: gone, or unreadable
+                        if item.number not in fetched:
+                            self._attempt_failed(item, "fetched",
+                                                 "the server sent no content for it", outcome)
                     wanted = [replace(item, received=fetched[item.number][1])
                               for item in part if item.number in fetched]
                     contents = {uid: content for uid, (content, _) in fetched.items()}

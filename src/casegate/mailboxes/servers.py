@@ -96,6 +96,7 @@ _UID = re.compile(rb"[( ]UID (\d+)")
 _SIZE = re.compile(rb"[( ]RFC822\.SIZE (\d+)")
 _RECEIVED = re.compile(rb'[( ]INTERNALDATE "([^"]+)"')
 _BODY = re.compile(rb"[( ]BODY\[\] \{\d+\}$")
+_QUOTED_BODY = re.compile(rb'[( ]BODY\[\] "((?:[^"\\]|\\.)*)"')  # an empty message, say
 
 
 @dataclass(frozen=True)
@@ -134,6 +135,9 @@ def fetched(data: list[Any]) -> list[Fetched]:
     answers = []
     for text, content in pieces:
         uid, size, received = _UID.search(text), _SIZE.search(text), _RECEIVED.search(text)
+        quoted = _QUOTED_BODY.search(text) if content is None else None
+        if quoted:
+            content = re.sub(rb"\\(.)", rb"\1", quoted[1])
         if uid:
             answers.append(Fetched(int(uid[1]), int(size[1]) if size else None,
                                    _internal_date(received[1]) if received else None,
