@@ -196,9 +196,9 @@ class ImapFolder:
                            int(selected[b"EXISTS"]))
 
     def listing(self, after_uid: int) -> list[Listed]:
-        """The messages whose UID is above ``after_uid``, in UID order (sizes unknown:
-        a server may fail to tell one message's size, which :meth:`sizes` then finds in
-        its batch)."""
+        """The messages whose UID is above ``after_uid``, in UID order. Sizes are left
+        unknown here and asked a batch at a time (:meth:`sizes`): a server that cannot tell
+        one message's size then fails that batch only."""
         with server_errors(self.where, "to list the folder"):
             uids = self.client.search(["UID", f"{after_uid + 1}:*"])
         return [Listed(uid, str(uid), 0) for uid in sorted(uids) if uid > after_uid]
