@@ -39,3 +39,8 @@ def test_a_body_sent_as_a_quoted_string_or_nil() -> None:
             b"3 (UID 42 BODY[] NIL)"]
     assert fetched(data) == [Fetched(40, content=b""), Fetched(41, content=b'a "quoted" \\ one'),
                              Fetched(42)]
+
+
+def test_words_in_a_quoted_body_are_not_taken_for_fields() -> None:
+    data = [b'1 (BODY[] "X UID 999 RFC822.SIZE 5" UID 40 RFC822.SIZE 30)']
+    assert fetched(data) == [Fetched(40, 30, content=b"X UID 999 RFC822.SIZE 5")]

@@ -134,10 +134,11 @@ def fetched(data: list[Any]) -> list[Fetched]:
             pieces.append((part, None))
     answers = []
     for text, content in pieces:
-        uid, size, received = _UID.search(text), _SIZE.search(text), _RECEIVED.search(text)
         quoted = _QUOTED_BODY.search(text) if content is None else None
-        if quoted:
+        if quoted:  # the fields are read outside it: the message's own words are no field
             content = re.sub(rb"\\(.)", rb"\1", quoted[1])
+            text = text[:quoted.start()] + text[quoted.end():]
+        uid, size, received = _UID.search(text), _SIZE.search(text), _RECEIVED.search(text)
         if uid:
             answers.append(Fetched(int(uid[1]), int(size[1]) if size else None,
                                    _internal_date(received[1]) if received else None,
