@@ -65,16 +65,13 @@ class LocalDoor:
         self.tables.close()
 
     async def admit(self, content: bytes, recipients: list[str], mail_from: str = "", *,
-                    origin: str = "", quiet: bool = False, helo: str = "",
-                    received_at: datetime | None = None) -> Admitted:
-        """Store ``content`` for ``recipients``; refused whole when any recipient is."""
-        if origin:
-            known = await asyncio.to_thread(stored_origins, [origin])
-            if origin in known:
-                return already_stored(known[origin])
+                    helo: str = "") -> Admitted:
+        """Store ``content`` (a message with no origin: every copy is new) for
+        ``recipients``; refused whole when any recipient is. Messages that can come again
+        are first looked for (:func:`stored_origins`, :func:`already_stored`), a batch at a
+        time, then given to :meth:`admit_new`."""
         await self.refresh()
-        return await self.admit_new(content, recipients, mail_from, origin=origin, quiet=quiet,
-                                    helo=helo, received_at=received_at)
+        return await self.admit_new(content, recipients, mail_from, helo=helo)
 
     async def refresh(self) -> None:
         """Read the routing table again if the rules or the directory changed."""
@@ -84,8 +81,8 @@ class LocalDoor:
     async def admit_new(self, content: bytes, recipients: list[str], mail_from: str = "", *,
                         origin: str = "", quiet: bool = False, helo: str = "",
                         received_at: datetime | None = None) -> Admitted:
-        """:meth:`admit` for a message whose ``origin`` was found not stored
-        (:func:`stored_origins`), with the routing table as last :meth:`refresh` read.
+        """Store a message whose ``origin`` was found not stored (:func:`stored_origins`),
+        with the routing table as last :meth:`refresh` read.
 
         A door that does not check (``checked`` False) hands the message to the store before
         it first waits, so messages admitted together (``asyncio.gather``) are stored in the
