@@ -94,4 +94,10 @@ def test_the_schema_describes_every_operation() -> None:
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                  HealthCheck.filter_too_much])
 def test_every_operation_keeps_to_the_schema(case: Any, desk: None) -> None:
+    # A generated Host header names the server: Django refuses a name it does not serve
+    # (an empty one, say) with a 400 before the API sees the request, as any web server
+    # in front of it would.
+    if case.headers:
+        case.headers = {name: value for name, value in case.headers.items()
+                        if name.lower() != "host"}
     case.call_and_validate()
