@@ -32,9 +32,14 @@ def test_domains_and_prefixes_are_read_only_when_certain() -> None:
 
 
 def test_re2_refuses_what_could_take_exponential_time() -> None:
-    with pytest.raises(PatternError):
+    with pytest.raises(PatternError, match="linear time"):
         check_pattern(r"(a+)\1@x\.com")  # a backreference
     check_pattern(r"(a|aa)+@x\.com")
+
+
+def test_a_pattern_that_is_no_regular_expression_is_told_why() -> None:
+    with pytest.raises(PatternError, match="missing \\), unterminated subpattern"):
+        check_pattern(r"(sales@x\.com")
 
 
 SAMPLES = ["team12-ab@solarmora.com", "sales-x@solarmora.com", "sales@solarmora.com",

@@ -140,6 +140,23 @@ def test_an_import_keeps_the_rules_that_stay_and_rolls_back_in_one_step() -> Non
         (help_rule.pk, ""), (team_rule.pk, "[Team]")]
 
 
+def test_an_import_records_the_rules_it_added_by_number_and_older_records_still_roll_back(
+) -> None:
+    import_rules(forwarding_rules(2))
+    before = history()[0].number
+    import_rules(forwarding_rules(3))
+    version = history()[0]
+    [operation] = version.operations
+    added = list(Rule.objects.filter(match_value="alias2@solarmora.com").values_list(
+        "id", flat=True))
+    assert operation["inserted"] == added
+    # Versions written before kept each added rule's fields.
+    operation["inserted"] = [{"id": pk, "match_value": "alias2@solarmora.com"} for pk in added]
+    version.save()
+    rollback(before)
+    assert rules() == [("address", "alias0@solarmora.com"), ("address", "alias1@solarmora.com")]
+
+
 def test_rollback_will_not_restore_a_rule_over_a_new_account() -> None:
     rule = add_rule(RuleSpec("address", f"help@{OURS}", rewrite="recipient",
                              rewrite_value=f"cases@{OURS}"))

@@ -43,14 +43,18 @@ def check_pattern(pattern: str) -> None:
     """Raise :class:`PatternError` when ``pattern`` is not a regular expression, or uses
     what cannot be matched in linear time (backreferences, lookaround)."""
     try:
+        re2.compile(pattern, options=_options())
+    except re2.error:
+        pass
+    else:
+        return
+    # RE2 does the matching; Python's parser only words why a pattern was refused.
+    try:
         re.compile(pattern)
     except re.error as exc:
         raise PatternError(str(exc)) from None
-    try:
-        re2.compile(pattern, options=_options())
-    except re2.error:
-        raise PatternError(_("it uses a backreference, a lookaround or another feature that "
-                             "cannot be matched in linear time")) from None
+    raise PatternError(_("it uses a backreference, a lookaround or another feature that "
+                         "cannot be matched in linear time"))
 
 
 def literal_domain(pattern: str) -> str | None:

@@ -39,9 +39,10 @@ from casegate.routing.models import Rule, RuleVersion
 from casegate.routing.services import (
     PreloadedDirectory,
     RuleError,
+    RuleNames,
     RuleSpec,
     checked_rule,
-    rules_as_dicts,
+    ordered_rules,
 )
 from casegate.routing.versions import insert_rules, replace_rules, versioned
 from casegate.routing.vocabulary import MatchType
@@ -89,28 +90,29 @@ def _without_cyclic_gc() -> Iterator[None]:
             gc.enable()
 
 
-def _file_dict(rule: dict[str, Any]) -> dict[str, Any]:
-    """One exported rule (from :func:`rules_as_dicts`) with its defaults left out."""
+def _file_dict(rule: Rule, names: RuleNames) -> dict[str, Any]:
+    """One rule as the file writes it, with its defaults left out."""
     spec = {
-        "match_type": rule["match"], "match_value": rule["match_value"],
-        "rewrite": rule["change_recipient"] or "", "rewrite_value": rule["change_value"] or "",
-        "also_deliver": rule["also_deliver"], "bypass_spam": rule["bypass_spam"],
-        "apply_to": rule["apply_to"], "description": rule["description"],
-        "enabled": rule["enabled"], "action": rule["action"],
-        "reject_text": rule["reject_text"] or "",
-        "org_unit": "" if rule["org_unit"] == "/" else rule["org_unit"],
-        "sender_list": rule["sender_list"] or "",
-        "sender_list_mode": rule["sender_list_mode"] or "",
-        "recipient_list": rule["recipient_list"] or "",
-        "recipient_list_mode": rule["recipient_list_mode"] or "",
-        "original_recipient_header": rule["original_recipient_header"] or "",
-        "spam_headers": rule["spam_headers"],
-        "custom_headers": [f"{name}: {value}" for name, value in rule["custom_headers"]],
-        "subject_prefix": rule["subject_prefix"] or "", "route": rule["route"] or "",
-        "remove_attachments": rule["remove_attachments"],
-        "require_tls": rule["require_tls"], "rate_limit": rule["rate_limit"],
+        "match_type": rule.match_type, "match_value": rule.match_value,
+        "rewrite": rule.rewrite, "rewrite_value": rule.rewrite_value,
+        "also_deliver": rule.also_deliver, "bypass_spam": rule.bypass_spam,
+        "apply_to": rule.apply_to, "description": rule.description,
+        "enabled": rule.enabled, "action": rule.action, "reject_text": rule.reject_text,
+        "org_unit": names.units[rule.org_unit_id] if rule.org_unit_id else "",
+        "sender_list": names.lists[rule.sender_list_id] if rule.sender_list_id else "",
+        "sender_list_mode": rule.sender_list_mode,
+        "recipient_list": (names.lists[rule.recipient_list_id] if rule.recipient_list_id
+                           else ""),
+        "recipient_list_mode": rule.recipient_list_mode,
+        "original_recipient_header": rule.original_recipient_header,
+        "spam_headers": rule.spam_headers,
+        "custom_headers": [f"{name}: {value}" for name, value in rule.custom_headers],
+        "subject_prefix": rule.subject_prefix,
+        "route": names.routes[rule.route_id] if rule.route_id else "",
+        "remove_attachments": rule.remove_attachments,
+        "require_tls": rule.require_tls, "rate_limit": rule.rate_limit,
     }
-    default_apply_to = (Rule.APPLY_UNRECOGNIZED if rule["match"] == MatchType.ALL
+    default_apply_to = (Rule.APPLY_UNRECOGNIZED if rule.match_type == MatchType.ALL
                         else Rule.APPLY_ALL)
     out: dict[str, Any] = {}
     for key, name in _KEYS.items():
@@ -155,10 +157,10 @@ def _plain_item(rule: dict[str, Any]) -> str | None:
     return "- " + "\n  ".join(lines) + "\n"
 
 
-def _items(rules: list[Rule]) -> list[str]:
+def _items(rules: list[Rule], names: RuleNames) -> list[str]:
     """Each rule's text in the export, in order. Two rules with the same text are the same
     rule."""
-    dicts = [_file_dict(rule) for rule in rules_as_dicts(rules)]
+    dicts = [_file_dict(rule, names) for rule in rules]
     items = [_plain_item(rule) for rule in dicts]
     quoted = [rule for rule, item in zip(dicts, items, strict=True) if item is None]
     if not quoted:
@@ -180,8 +182,8 @@ def _document(items: list[str]) -> str:
 @_without_cyclic_gc()
 def export_rules() -> str:
     """The whole rule set as YAML, in order."""
-    return _document(_items(list(Rule.objects.select_related(
-        "sender_list", "recipient_list", "route").order_by("position", "id"))))
+    rules = ordered_rules()
+    return _document(_items(rules, RuleNames.read()))
 
 
 _Opcode = tuple[Literal["replace", "delete", "insert", "equal"], int, int, int, int]
@@ -395,8 +397,7 @@ def import_rules(text: str, source: str = "rules.yaml", dry_run: bool = False
     specs = parse_rules(text, source)
     result = ImportResult("", None, len(specs))
     with transaction.atomic():
-        old = list(Rule.objects.select_related("sender_list", "recipient_list", "route")
-                   .order_by("position", "id"))
+        old = ordered_rules()
         directory = PreloadedDirectory()
         new: list[Rule] = []
         errors = []
@@ -407,7 +408,8 @@ def import_rules(text: str, source: str = "rules.yaml", dry_run: bool = False
                 errors.append(f"{source}:{line}: {exc}")
         if errors:
             raise RulesetError("\n".join([*errors, "nothing was changed"]))
-        before, after = _items(old), _items(new)
+        names = RuleNames.read()
+        before, after = _items(old, names), _items(new, names)
         if before == after:
             return result
         result.diff = "".join(_diff(before, after, source))

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from django.db.models import F, Max
@@ -297,7 +298,7 @@ def checked_rule(spec: RuleSpec, directory: Directory) -> Rule:
                           "domain, an address to also deliver to, or a route"))
     apply_to = _account_types(spec)
     options = _checked_options(spec, directory)
-    return Rule(
+    return _unsaved_rule(
         description=spec.description,
         enabled=spec.enabled,
         match_type=spec.match_type,
@@ -311,6 +312,30 @@ def checked_rule(spec: RuleSpec, directory: Directory) -> Rule:
         reject_text=reject_text,
         **options,
     )
+
+
+@cache
+def _rule_fields() -> tuple[list[tuple[str, Callable[[], Any]]], list[str]]:
+    """Each stored field of a rule (its name and default), and those naming another row."""
+    fields = Rule._meta.concrete_fields
+    return ([(f.name, f.get_default) for f in fields],
+            [f.name for f in fields if f.is_relation])
+
+
+def _unsaved_rule(**values: Any) -> Rule:
+    """A new rule from its fields' values (related rows as objects), built as Django builds
+    a row it reads, by position: half the time of ``Rule(**values)``, which an import of
+    100,000 rules pays for each."""
+    fields, relations = _rule_fields()
+    related = [(name, values.pop(name)) for name in relations if values.get(name) is not None]
+    by_position: Callable[..., Rule] = Rule  # what Django's type checking does not follow
+    rule = by_position(*[values.pop(name) if name in values else default()
+                         for name, default in fields])
+    if values:
+        raise TypeError(f"a rule has no field {', '.join(values)}")
+    for name, value in related:
+        setattr(rule, name, value)
+    return rule
 
 
 def _account_types(spec: RuleSpec) -> str:
@@ -463,17 +488,36 @@ def set_enabled(rule_id: int, enabled: bool) -> Rule:
         return update_rule(rule_id, {"enabled": enabled})
 
 
+@dataclass
+class RuleNames:
+    """What the rows a rule refers to are called, each table read once: rules are read
+    without their related rows (joining them costs a quarter of reading 100,000 rules)."""
+
+    units: dict[int, str]
+    lists: dict[int, str]
+    routes: dict[int, str]
+
+    @classmethod
+    def read(cls) -> RuleNames:
+        return cls(unit_paths(), dict(AddressList.objects.values_list("id", "name")),
+                   dict(Route.objects.values_list("id", "name")))
+
+
+def ordered_rules() -> list[Rule]:
+    """Every rule, in order, without their related rows (see :class:`RuleNames`)."""
+    return list(Rule.objects.order_by("position", "id"))
+
+
 def rules_as_dicts(rules: Iterable[Rule] | None = None) -> list[dict[str, Any]]:
     """All rules (or ``rules``) in order, as :func:`rule_as_dict` writes them, read with a
     fixed number of queries."""
-    paths = unit_paths()
-    if rules is None:
-        rules = Rule.objects.select_related("sender_list", "recipient_list", "route").order_by(
-            "position", "id")
-    return [rule_as_dict(rule, paths) for rule in rules]
+    rules = ordered_rules() if rules is None else rules
+    names = RuleNames.read()  # after the rules, so that it knows every row they name
+    return [rule_as_dict(rule, names) for rule in rules]
 
 
-def rule_as_dict(rule: Rule, unit_paths: dict[int, str] | None = None) -> dict[str, Any]:
+def rule_as_dict(rule: Rule, names: RuleNames | None = None) -> dict[str, Any]:
+    names = names or RuleNames.read()
     return {
         "id": rule.pk,
         "position": rule.position,
@@ -488,26 +532,18 @@ def rule_as_dict(rule: Rule, unit_paths: dict[int, str] | None = None) -> dict[s
         "apply_to": rule.apply_to,
         "action": rule.action,
         "reject_text": rule.reject_text or None,
-        "org_unit": _unit_path(rule, unit_paths or {}),
-        "sender_list": rule.sender_list.name if rule.sender_list else None,
+        "org_unit": names.units[rule.org_unit_id] if rule.org_unit_id else "/",
+        "sender_list": names.lists[rule.sender_list_id] if rule.sender_list_id else None,
         "sender_list_mode": rule.sender_list_mode or None,
-        "recipient_list": rule.recipient_list.name if rule.recipient_list else None,
+        "recipient_list": (names.lists[rule.recipient_list_id] if rule.recipient_list_id
+                           else None),
         "recipient_list_mode": rule.recipient_list_mode or None,
         "original_recipient_header": rule.original_recipient_header or None,
         "spam_headers": rule.spam_headers,
         "custom_headers": [list(h) for h in rule.custom_headers],
         "subject_prefix": rule.subject_prefix or None,
-        "route": rule.route.name if rule.route else None,
+        "route": names.routes[rule.route_id] if rule.route_id else None,
         "remove_attachments": rule.remove_attachments,
         "require_tls": rule.require_tls,
         "rate_limit": rule.rate_limit,
     }
-
-
-def _unit_path(rule: Rule, unit_paths: dict[int, str]) -> str:
-    """The rule's unit (``/`` for the top level), from ``unit_paths`` when they hold it."""
-    if rule.org_unit_id is None:
-        return "/"
-    if rule.org_unit_id in unit_paths:
-        return unit_paths[rule.org_unit_id]
-    return rule.org_unit.path if rule.org_unit else "/"
