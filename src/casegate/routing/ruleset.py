@@ -330,14 +330,14 @@ def _spec(node: yaml.Node, source: str) -> tuple[RuleSpec | None, list[str]]:
     values: dict[str, Any] = {}
     for key_node, value_node in node.value:
         key = key_node.value
-        at = f"{source}:{_line(key_node)}"
         if key not in _KEYS:
-            errors.append(f"{at}: unknown key {key!r} (known: {', '.join(sorted(_KEYS))})")
+            errors.append(f"{source}:{_line(key_node)}: unknown key {key!r} "
+                          f"(known: {', '.join(sorted(_KEYS))})")
             continue
         name = _KEYS[key]
         value, problem = _value(name, key, _as_written(value_node))
         if problem:
-            errors.append(f"{at}: {problem}")
+            errors.append(f"{source}:{_line(key_node)}: {problem}")
         else:
             values[name] = value
     if "match_type" not in values:

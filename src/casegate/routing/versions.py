@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import cache
+from operator import attrgetter
 from typing import Any
 
 from django.db import connections, models, transaction
@@ -127,18 +128,22 @@ def insert_rules(rules: list[Rule]) -> list[Rule]:
     now = timezone.now()
     constant = {i: f.get_db_prep_save(now, connection) for i, f in enumerate(fields)
                 if isinstance(f, models.DateTimeField)}
-    converted = [(i, f.encoder) for i, f in enumerate(fields)
-                 if isinstance(f, models.JSONField)]
+    # An empty list, what most rules hold in their JSON fields, is written out once.
+    converted = [(i, f.encoder, connection.ops.adapt_json_value([], f.encoder))
+                 for i, f in enumerate(fields) if isinstance(f, models.JSONField)]
+    values_of = attrgetter(*(f.attname for f in fields))
 
     def row(rule: Rule) -> list[Any]:
         rule.created_at = rule.updated_at = now
         rule._state.adding = False
         rule._state.db = connection.alias
-        values = [getattr(rule, f.attname) for f in fields]
+        values = list(values_of(rule))
         for i, value in constant.items():
             values[i] = value
-        for i, encoder in converted:
-            values[i] = connection.ops.adapt_json_value(values[i], encoder)
+        for i, encoder, empty in converted:
+            value = values[i]
+            values[i] = empty if value == [] else connection.ops.adapt_json_value(value,
+                                                                                  encoder)
         return values
 
     quote = connection.ops.quote_name
