@@ -147,15 +147,16 @@ def test_require_tls_defers_rather_than_sending_in_clear(relay) -> None:
         assert sink.messages == []
 
 
-def hold(inst: Instance, delivery: int) -> None:
-    """Hold a deferred delivery; one the worker is trying again just now is refused as
-    in flight, as an operator would see, and held once that try is over."""
+def operate(inst: Instance, action: str, delivery: int, *options: str) -> None:
+    """Hold or delete a deferred delivery; one the worker is trying again just now (the
+    tests retry within a second) is refused as in flight, as an operator would see, and
+    done once that try is over."""
     deadline = time.monotonic() + 30
     while True:
-        held = inst.run("queue", "hold", str(delivery), check=False)
-        if held.returncode == 0:
+        done = inst.run("queue", action, str(delivery), *options, check=False)
+        if done.returncode == 0:
             return
-        assert "is inflight" in held.stderr and time.monotonic() < deadline, held.stderr
+        assert "is inflight" in done.stderr and time.monotonic() < deadline, done.stderr
         time.sleep(0.2)
 
 
@@ -166,7 +167,7 @@ def test_operator_can_hold_release_retry_and_delete(relay) -> None:
         data, msgid = mail(subject="operated", to="crm@solarmora.com")
         queue_id = inst.send("dana@example.net", ["crm@solarmora.com"], data)
         delivery = delivery_in(inst, queue_id, "deferred")
-        hold(inst, delivery["id"])
+        operate(inst, "hold", delivery["id"])
         assert deliveries(inst, queue_id)[0]["state"] == "held"
         refused = inst.run("queue", "retry", str(delivery["id"]), check=False)
         assert refused.returncode != 0 and "is held" in refused.stderr
@@ -184,7 +185,7 @@ def test_operator_can_hold_release_retry_and_delete(relay) -> None:
         delivery = delivery_in(inst, queue_id, "deferred")
         refused = inst.run("queue", "delete", str(delivery["id"]), check=False)
         assert refused.returncode != 0 and "--reason" in refused.stderr
-        inst.run("queue", "delete", str(delivery["id"]), "--reason", "spam complaint")
+        operate(inst, "delete", delivery["id"], "--reason", "spam complaint")
         deleted = deliveries(inst, queue_id)[0]
         assert deleted["state"] == "deleted"
         assert deleted["actions"][0]["action"] == "delete"
