@@ -21,7 +21,7 @@ import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum, StrEnum
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -195,6 +195,17 @@ def _networks(raw: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, 
         except ValueError:
             raise Invalid(f"names {part!r}, which is not a network") from None
     return tuple(nets)
+
+
+@lru_cache(maxsize=4096)
+def _within(ip: str, networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+            ) -> bool:
+    """Whether ``ip`` is in one of ``networks``; a client's sessions ask again and again."""
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return False
+    return any(address in network for network in networks)
 
 
 def _spamd_address(raw: str) -> tuple[str, int]:
@@ -464,13 +475,7 @@ class Config:
         return self.sources.get(variable, Source.DEFAULT) != Source.DEFAULT
 
     def is_trusted(self, ip: str | None) -> bool:
-        if not ip:
-            return False
-        try:
-            addr = ipaddress.ip_address(ip)
-        except ValueError:
-            return False
-        return any(addr in net for net in self.trusted_networks)
+        return _within(ip, self.trusted_networks) if ip else False
 
 
 # --- reading the environment and the file ------------------------------------------------------

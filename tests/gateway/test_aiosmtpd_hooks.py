@@ -17,7 +17,8 @@ RELIED_ON = {
     "__init__": ("8a9ca80f23ad9bf2",
                  "it finds smtp_* commands and auth_* mechanisms with dir(self) and"
                  " inspect.getmembers, and handler hooks with dir(handler): GatewaySMTP's and"
-                 " GatewayHandler's __dir__ list only those (no AUTH mechanism is offered)"),
+                 " GatewayHandler's __dir__ list only those (no AUTH mechanism is offered);"
+                 " it reads the EHLO hook's inspect.signature, which handler.py pins"),
     "_getaddr": ("0aeb21c56ac1260e",
                  "GatewaySMTP._getaddr parses plain <user@host> paths itself and must give"
                  " the same answer (tests/gateway/test_server_units.py); it also keeps the"
@@ -37,7 +38,8 @@ RELIED_ON = {
                   " replies are rewritten in server.py"),
     "smtp_EHLO": ("1d91592dd954c4cd",
                   "GatewayHandler.handle_EHLO removes the 250-AUTH line and adds its own"
-                  " before the last line of the reply list this builds"),
+                  " before the last line of the reply list this builds; it pushes the"
+                  " lines one by one, which GatewaySMTP.push writes out together"),
     "smtp_AUTH": ("79078b308377ac48", "GatewaySMTP.smtp_AUTH refuses AUTH with a 502"),
     "_set_post_data_state": ("1dc8a8abca2a8164",
                              "it starts each new envelope (also for _set_rset_state):"
@@ -49,7 +51,7 @@ RELIED_ON = {
                     "GatewaySMTP._timeout_cb writes a 421 before this closes the transport"),
     "push": ("15f4f1de5e30c337",
              "GatewaySMTP.push rewrites every reply (enhanced status codes) before this"
-             " writes it"),
+             " writes it, and holds a multi-line reply's lines to pass them in one call"),
     "connection_made": ("77a45df5065bba34",
                         "GatewaySMTP refuses a connection over the limits before calling it,"
                         " and tells a new connection from STARTTLS by self.transaction"),

@@ -140,3 +140,32 @@ def test_the_transaction_ends_whenever_aiosmtpd_starts_a_new_envelope() -> None:
         assert not session.idle
         reset()
         assert session.transaction is None and session.idle and session.envelope is not None
+
+
+def test_a_multi_line_reply_is_written_once_with_its_last_line() -> None:
+    import asyncio
+
+    from aiosmtpd.smtp import Session
+
+    class Writer:
+        def __init__(self) -> None:
+            self.writes: list[bytes] = []
+
+        def write(self, data: bytes) -> None:
+            self.writes.append(data)
+
+        async def drain(self) -> None:
+            pass
+
+    session = _session()
+    writer = Writer()
+    session._writer = writer
+    session.session = Session(loop=None)
+
+    async def ehlo_then_mail() -> None:
+        for line in ("250-gw.test", "250-SIZE 1000", "250 HELP"):
+            await session.push(line)
+        await session.push("250 OK")
+
+    asyncio.run(ehlo_then_mail())
+    assert writer.writes == [b"250-gw.test\r\n250-SIZE 1000\r\n250 HELP\r\n", b"250 OK\r\n"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -197,3 +198,9 @@ class GatewayHandler:
     async def handle_exception(self, error: Exception) -> str:
         log.exception("SMTP session failed", exc_info=error)
         return "451 4.3.0 Temporary local problem; try again later"
+
+
+# aiosmtpd tells the old EHLO hook from the new by its signature, read again for every new
+# session; a function that carries its signature spares inspect working it out each time.
+GatewayHandler.handle_EHLO.__signature__ = (  # type: ignore[attr-defined]
+    inspect.signature(GatewayHandler.handle_EHLO))

@@ -138,6 +138,7 @@ class GatewaySMTP(SMTP):
         self.dsn_parameters: dict[str, str] = {}
         self.transaction: Transaction | None = None
         self.client_listing: str | None = None
+        self._continued: list[str] = []
 
     def __dir__(self) -> list[str]:
         # aiosmtpd looks up its smtp_* commands and auth_* mechanisms with dir() and
@@ -253,8 +254,16 @@ class GatewaySMTP(SMTP):
             if status[:1] in ("4", "5"):  # every refusal, with what it answered
                 log.info("client=%s refused command=%s arg=%r reply=%r", self._client,
                          self._command or "-", self._argument[:200], status[:300])
-            if not status.startswith(("354", "250-")):  # the command is answered
+            if status[3:4] == "-":
+                # A line of a multi-line reply (EHLO's) goes out with its last line, in one
+                # write instead of a system call each.
+                self._continued.append(status)
+                return
+            if not status.startswith("354"):  # the command is answered
                 self._command = self._argument = ""
+            if self._continued:
+                status = "\r\n".join([*self._continued, status])
+                self._continued.clear()
         await super().push(status)
 
     def _timeout_cb(self) -> None:
