@@ -22,6 +22,7 @@ from casegate.desk.parsing import (
     AttachmentInfo,
     ParsedMail,
     html_to_text,
+    new_text_of,
     parse_message,
     sanitize_html,
 )
@@ -512,6 +513,43 @@ def test_new_text_of_replies_from_common_mail_clients(name: str) -> None:
         assert _lines(parsed.new_text) == _lines(parsed.text)
     else:
         assert _lines(parsed.new_text) == ["Hello"]
+
+
+def _as_the_reply_parser_reads_it(text: str, language: str) -> str:
+    from mailparser_reply import EmailReplyParser
+
+    languages = ["en"] if language == "en" else ["en", language]
+    reply = EmailReplyParser(languages=languages).parse_reply(text=text)
+    return reply if reply.strip() else text
+
+
+REPLY_PARSER_TEXTS = CORPUS / "email-reply-parser"
+
+
+@pytest.mark.skipif(not REPLY_PARSER_TEXTS.is_dir(),
+                    reason="../shared/corpus/email-reply-parser is not here")
+def test_new_text_is_the_reply_parsers_latest_reply_on_its_own_corpus() -> None:
+    for path in sorted(REPLY_PARSER_TEXTS.glob("*.txt")):
+        text = path.read_text(errors="replace")
+        assert new_text_of(text) == _as_the_reply_parser_reads_it(text, "en"), path.name
+
+
+_REPLY_LINES = st.sampled_from([
+    "Thanks, it works now.", "", "> quoted line", ">> older quote", "-- ", "Best regards,",
+    "Ann", "Sent from my iPhone", "On Mon, 1 Jan 2024 at 10:00, Ann <ann@example.net> wrote:",
+    "Am 01.01.2024 um 10:00 schrieb Ann <ann@example.net>:", "Le lun. 1 janv. 2024, Ann a écrit :",
+    "From: Ann <ann@example.net>", "Von: Ann", "-----Original Message-----",
+    "________________________________", "This e-mail is confidential and intended for the"
+    " addressee only.", "Get Outlook for iOS", "- a listed item",
+])
+
+
+@settings(max_examples=200)
+@given(st.lists(_REPLY_LINES, max_size=14), st.sampled_from(["en", "de", "fr"]))
+def test_new_text_is_the_reply_parsers_latest_reply(lines: list[str], language: str) -> None:
+    text = "\n".join(lines)
+    if text.strip():
+        assert new_text_of(text, language) == _as_the_reply_parser_reads_it(text, language)
 
 
 _PRINTABLE = "".join(chr(c) for c in range(32, 127)) + "\t"

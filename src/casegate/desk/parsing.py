@@ -20,7 +20,7 @@ from html import escape as escape_html
 from html import unescape as unescape_html
 
 import nh3
-from mailparser_reply import EmailReplyParser
+from mailparser_reply import parser as reply_parser
 from mailparser_reply.constants import MAIL_LANGUAGES
 from tnefparse import TNEF
 
@@ -174,9 +174,18 @@ def _addresses(msg: Message, name: str, problems: list[str]) -> list[str]:
             if "@" in addr and writable(addr)][:50]
 
 
+class _Fragments(reply_parser.EmailMessage):
+    """mail-parser-reply's split of a text into its replies, without the signatures and
+    disclaimers it looks for in each: the latest reply is a fragment's content, which
+    they do not change, and looking for them was most of the parser's time."""
+
+    def _process_signatures_disclaimers(self, text: str) -> tuple[list[str], str]:
+        return [], ""
+
+
 @cache
-def _reply_parser(language: str) -> EmailReplyParser:
-    return EmailReplyParser(languages=["en"] if language == "en" else ["en", language])
+def _reply_languages(language: str) -> tuple[str, ...]:
+    return ("en",) if language == "en" else ("en", language)
 
 
 def _may_quote(parsed: ParsedMail) -> bool:
@@ -199,8 +208,8 @@ def new_text_of(text: str, language: str = "en") -> str:
         return text
     language = language[:2].lower()
     try:
-        reply = _reply_parser(language if language in _REPLY_LANGUAGES else "en"
-                              ).parse_reply(text=text)
+        languages = _reply_languages(language if language in _REPLY_LANGUAGES else "en")
+        reply = _Fragments(text=text, languages=list(languages)).read().latest_reply
     except Exception:  # a parser failure only costs the folding of quotes
         return text
     return reply if reply.strip() else text
