@@ -13,6 +13,7 @@ from django.db import connection, transaction
 from casegate.routing.engine import Target, TargetKind
 from casegate.spool.doorbell import DOORBELL, Doorbell
 from casegate.spool.messages import enqueue, generated_message
+from casegate.spool.vocabulary import Lane
 
 pytestmark = pytest.mark.django_db
 
@@ -25,8 +26,9 @@ def test_enqueue_rings_the_workers_when_its_transaction_commits(
                     " NOTIFY wakes the workers, which tests/e2e/test_delivery.py covers")
     setting("CASEGATE_HOME", str(tmp_path))
     bell = Doorbell(tmp_path / DOORBELL)
-    woken = threading.Event()
-    bell.events.append(woken)
+    woken, local = threading.Event(), threading.Event()
+    bell.listen(Lane.REMOTE, woken)
+    bell.listen(Lane.LOCAL, local)
     bell.start()
     report = generated_message({"ann@customer.example": [
         Target("ann@customer.example", TargetKind.REMOTE)]}, b"Subject: x\r\n\r\nbody\r\n",
@@ -36,5 +38,6 @@ def test_enqueue_rings_the_workers_when_its_transaction_commits(
             enqueue([report])
             assert not woken.wait(0.2)  # not before the commit
         assert woken.wait(5)
+        assert not local.is_set()  # only the loop that sends to remote servers
     finally:
         bell.close()

@@ -83,7 +83,7 @@ def act_on_queue(action: str, delivery_ids: list[int] | None, reason: str = "") 
         delivery.updated_at = now
     Delivery.objects.bulk_update(targets, ["state", "next_attempt_at", "updated_at"])
     if new_state == DeliveryState.PENDING and targets:
-        wake_workers()
+        wake_workers({d.kind for d in targets})
     QueueAction.objects.bulk_create(
         QueueAction(delivery=d, action=action, reason=reason, actor=actor, at=now)
         for d in targets

@@ -56,7 +56,7 @@ from casegate.spool.queue import (
     seconds_until_due,
     still_held,
 )
-from casegate.spool.vocabulary import DeliveryKind, DeliveryState
+from casegate.spool.vocabulary import DeliveryKind, DeliveryState, Lane
 from casegate.text import storable
 
 log = logging.getLogger("casegate.delivery")
@@ -381,7 +381,7 @@ class RemoteDrain:
             if len(self._in_flight) < MAX_REMOTE_IN_FLIGHT:
                 claimed_at = time.monotonic()
                 try:
-                    items = await self._in_database(claim, (DeliveryKind.REMOTE,), REMOTE_BATCH,
+                    items = await self._in_database(claim, Lane.REMOTE.kinds, REMOTE_BATCH,
                                                     self.config.lease_seconds)
                 except Exception:
                     log.exception("delivery loop remote failed; retrying")
@@ -396,7 +396,7 @@ class RemoteDrain:
                         task.add_done_callback(sending.pop)
                     continue
             try:
-                sleep = await self._in_database(seconds_until_due, (DeliveryKind.REMOTE,),
+                sleep = await self._in_database(seconds_until_due, Lane.REMOTE.kinds,
                                                 self.config.worker_poll)
             except Exception:
                 log.exception("delivery loop remote cannot read the queue; retrying")
@@ -530,14 +530,15 @@ class DeliveryWorker:
         local_bell, remote_bell = threading.Event(), threading.Event()
         try:
             self._doorbell = worker_bell(self.config.home, plain_connection)
-            self._doorbell.events += [local_bell, remote_bell]
+            self._doorbell.listen(Lane.LOCAL, local_bell)
+            self._doorbell.listen(Lane.REMOTE, remote_bell)
             self._doorbell.start()
         except OSError as exc:  # polling alone still delivers everything
             log.warning("no doorbell (%s); the worker polls every %.3f s", exc,
                         self.config.worker_poll)
         self._threads = [
             threading.Thread(target=self._loop,
-                             args=((DeliveryKind.DESK, DeliveryKind.MAILBOX), LOCAL_BATCH,
+                             args=(Lane.LOCAL.kinds, LOCAL_BATCH,
                                    self._local, local_bell),
                              name="deliver-local"),
             threading.Thread(target=RemoteDrain(self.config, self._stop, remote_bell).run,

@@ -195,7 +195,7 @@ def release(entry_id: int, table: RoutingTable | None = None) -> list[Delivery]:
     entry.decided_at = now
     entry.save(update_fields=["state", "decided_at"])
     if deliveries:
-        wake_workers()
+        wake_workers({d.kind for d in deliveries})
     if message.spam:  # a person says it is not: the filter learns, once the release stands
         raw = bytes(message.raw)
         transaction.on_commit(lambda: teach(raw, spam=False))

@@ -6,7 +6,10 @@ that wait, so ringing never blocks and never fails.
 
 On SQLite (one host) every commit that queues mail rings a Unix datagram socket in
 ``$CASEGATE_HOME``; on PostgreSQL every transaction that queues mail sends
-``NOTIFY casegate_queue``, which reaches the workers of every host when it commits.
+``NOTIFY casegate_queue``, which reaches the workers of every host when it commits. A ring
+names the lanes (:class:`~casegate.spool.vocabulary.Lane`) of the mail queued, so a stream of
+mail for remote servers does not wake the loop that files locally at every commit, nor the
+other way round; a ring that names no lane wakes them all.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import contextlib
 import logging
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -23,6 +26,7 @@ from typing import Any
 from django.db import connection
 
 from casegate.config import get_config
+from casegate.spool.vocabulary import Lane
 
 log = logging.getLogger("casegate.delivery")
 CHANNEL = "casegate_queue"
@@ -30,12 +34,33 @@ CHANNEL = "casegate_queue"
 DOORBELL = "worker.bell"  # in $CASEGATE_HOME
 
 
-class Doorbell:
-    """The worker's side: a Unix datagram socket; each ring sets every listener's event."""
+def announced(lanes: Iterable[str]) -> str:
+    """What a ring for mail of ``lanes`` says."""
+    return " ".join(sorted(set(lanes)))
+
+
+class Listeners:
+    """The events of the worker's loops, by lane; a ring sets those of the lanes it names."""
+
+    def __init__(self) -> None:
+        self._events: dict[str, list[threading.Event]] = {}
+
+    def listen(self, lane: Lane, event: threading.Event) -> None:
+        self._events.setdefault(lane.value, []).append(event)
+
+    def rung(self, said: str) -> None:
+        lanes = set(said.split()) & self._events.keys() or self._events.keys()
+        for lane in lanes:
+            for event in self._events[lane]:
+                event.set()
+
+
+class Doorbell(Listeners):
+    """The worker's side: a Unix datagram socket."""
 
     def __init__(self, path: Path) -> None:
+        super().__init__()
         self.path = path
-        self.events: list[threading.Event] = []
         self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
@@ -48,11 +73,10 @@ class Doorbell:
     def _listen(self) -> None:
         while True:
             try:
-                self._socket.recv(64)
+                said = self._socket.recv(64)
             except OSError:  # closed
                 return
-            for event in self.events:
-                event.set()
+            self.rung(said.decode("ascii", "replace"))
 
     def close(self) -> None:
         with contextlib.suppress(FileNotFoundError):
@@ -68,17 +92,17 @@ class Ringer:
         self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self._socket.setblocking(False)
 
-    def ring(self) -> None:
+    def ring(self, lanes: Iterable[str]) -> None:
         with contextlib.suppress(OSError):  # no worker listening, or its queue is full
-            self._socket.sendto(b"!", self.path)
+            self._socket.sendto(announced(lanes).encode("ascii") or b"!", self.path)
 
 
-class QueueListener:
-    """The worker's side on PostgreSQL: LISTEN on its own connection; each notification
-    sets every listener's event."""
+class QueueListener(Listeners):
+    """The worker's side on PostgreSQL: LISTEN on its own connection; a notification's
+    payload names the lanes."""
 
     def __init__(self, connect: Callable[[], Any]) -> None:
-        self.events: list[threading.Event] = []
+        super().__init__()
         self._connect = connect
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._listen, name="queue-listener",
@@ -95,9 +119,8 @@ class QueueListener:
                     while not self._stopped.is_set():
                         # The timeout only bounds how late a closed listener notices: each
                         # turn costs an idle worker CPU, and the thread is a daemon.
-                        for _ in listening.notifies(timeout=5.0):
-                            for event in self.events:
-                                event.set()
+                        for notification in listening.notifies(timeout=5.0):
+                            self.rung(notification.payload)
             except Exception as exc:  # the database went away: poll until it is back
                 log.warning("not listening for queued mail (%s); retrying", exc)
                 self._stopped.wait(5.0)
@@ -111,10 +134,10 @@ def _ringer(path: Path) -> Ringer:
     return Ringer(path)
 
 
-def ring_workers() -> None:
-    """Ring the doorbell of the workers on this host (SQLite); on PostgreSQL the queueing
-    transaction's NOTIFY tells every worker instead."""
-    _ringer(get_config().home / DOORBELL).ring()
+def ring_workers(lanes: Iterable[str]) -> None:
+    """Ring the doorbell of the workers on this host (SQLite) for mail of ``lanes``; on
+    PostgreSQL the queueing transaction's NOTIFY tells every worker instead."""
+    _ringer(get_config().home / DOORBELL).ring(lanes)
 
 
 def worker_bell(home: Path, connect: Callable[[], Any]) -> Doorbell | QueueListener:

@@ -7,6 +7,7 @@ desk's acknowledgements and replies, delivery status reports, the console's mail
 
 from __future__ import annotations
 
+import functools
 import secrets
 import time
 from collections.abc import Iterable, Mapping
@@ -19,9 +20,9 @@ from django.db import connection, transaction
 from casegate.mail.headers import HeaderFields, shown
 from casegate.spool.copy_edits import NO_COPY_EDITS, CopyEdits
 from casegate.spool.doorbell import CHANNEL as QUEUE_CHANNEL
-from casegate.spool.doorbell import ring_workers
+from casegate.spool.doorbell import announced, ring_workers
 from casegate.spool.models import Quarantine
-from casegate.spool.vocabulary import DeliveryState, Source
+from casegate.spool.vocabulary import DeliveryState, Lane, Source
 
 
 def new_queue_id() -> str:
@@ -157,14 +158,15 @@ def enqueue(batch: list[AcceptedMessage]) -> None:
                 quarantine_rows,
             )
     if delivery_rows:
-        wake_workers()
+        wake_workers({row[3] for row in delivery_rows})  # the kinds
 
 
-def wake_workers() -> None:
-    """Wake the delivery workers when the current transaction commits (at once outside
-    one): mail was queued, or deliveries were made due again."""
+def wake_workers(kinds: Iterable[str]) -> None:
+    """Wake the delivery workers' loops for deliveries of ``kinds`` when the current
+    transaction commits (at once outside one): mail was queued, or made due again."""
+    said = announced(Lane.of(kind) for kind in kinds)
     if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(f"NOTIFY {QUEUE_CHANNEL}")  # sent to the workers at commit
+        with connection.cursor() as cursor:  # sent to the workers at commit
+            cursor.execute(f"NOTIFY {QUEUE_CHANNEL}, '{said}'")
     else:
-        transaction.on_commit(ring_workers)
+        transaction.on_commit(functools.partial(ring_workers, said.split()))

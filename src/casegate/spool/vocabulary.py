@@ -34,6 +34,24 @@ class DeliveryKind(models.TextChoices):
     REMOTE = "remote", "remote SMTP"
 
 
+class Lane(models.TextChoices):
+    """The delivery worker's two loops, each woken only when mail of its kinds is queued:
+    one files locally (desk, mailbox), the other sends to remote servers."""
+
+    LOCAL = "local", "local delivery"
+    REMOTE = "remote", "remote delivery"
+
+    @property
+    def kinds(self) -> tuple[DeliveryKind, ...]:
+        if self is Lane.REMOTE:
+            return (DeliveryKind.REMOTE,)
+        return (DeliveryKind.DESK, DeliveryKind.MAILBOX)
+
+    @classmethod
+    def of(cls, kind: str) -> Lane:
+        return cls.REMOTE if kind == DeliveryKind.REMOTE else cls.LOCAL
+
+
 class Source(models.TextChoices):
     """How a message reached casegate."""
 
