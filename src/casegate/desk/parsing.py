@@ -199,7 +199,7 @@ def _may_quote(parsed: ParsedMail) -> bool:
 
 
 def new_text_of(text: str, language: str = "en") -> str:
-    """The text of a reply without the quoted history and signature (mail-parser-reply).
+    """The text of a reply without the quoted history (mail-parser-reply).
 
     Quote headers are looked for in English and in ``language`` when the parser knows it:
     each language it tries costs as much again on every message.
