@@ -164,9 +164,9 @@ def enqueue(batch: list[AcceptedMessage]) -> None:
 def wake_workers(kinds: Iterable[str]) -> None:
     """Wake the delivery workers' loops for deliveries of ``kinds`` when the current
     transaction commits (at once outside one): mail was queued, or made due again."""
-    said = announced(Lane.of(kind) for kind in kinds)
+    lanes = {Lane.of(kind) for kind in kinds}
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:  # sent to the workers at commit
-            cursor.execute(f"NOTIFY {QUEUE_CHANNEL}, '{said}'")
+            cursor.execute(f"NOTIFY {QUEUE_CHANNEL}, '{announced(lanes)}'")
     else:
-        transaction.on_commit(functools.partial(ring_workers, said.split()))
+        transaction.on_commit(functools.partial(ring_workers, lanes))
