@@ -15,7 +15,7 @@ from email.message import EmailMessage, Message, MIMEPart
 from email.parser import BytesParser, HeaderParser
 from email.policy import EmailPolicy
 from email.utils import getaddresses, parsedate_tz
-from functools import cache, lru_cache
+from functools import lru_cache
 from html import escape as escape_html
 from html import unescape as unescape_html
 
@@ -183,11 +183,6 @@ class _Fragments(reply_parser.EmailMessage):
         return [], ""
 
 
-@cache
-def _reply_languages(language: str) -> tuple[str, ...]:
-    return ("en",) if language == "en" else ("en", language)
-
-
 def _may_quote(parsed: ParsedMail) -> bool:
     """Whether the text can hold quoted history: mail-parser-reply is only asked then.
 
@@ -208,8 +203,9 @@ def new_text_of(text: str, language: str = "en") -> str:
         return text
     language = language[:2].lower()
     try:
-        languages = _reply_languages(language if language in _REPLY_LANGUAGES else "en")
-        reply = _Fragments(text=text, languages=list(languages)).read().latest_reply
+        known = language if language in _REPLY_LANGUAGES else "en"
+        languages = ["en"] if known == "en" else ["en", known]
+        reply = _Fragments(text=text, languages=languages).read().latest_reply
     except Exception:  # a parser failure only costs the folding of quotes
         return text
     return reply if reply.strip() else text
