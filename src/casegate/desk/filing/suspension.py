@@ -72,13 +72,13 @@ def _recent_conversations(arrivals: list[DeskArrival]) -> Counter[tuple[str, int
     senders = {a.mail.sender[:320] for a in arrivals if a.mail.sender}
     since = timezone.now() - LOOP_WINDOW
     for model, kind in ((Case, IntakeKind.CASE), (Lead, IntakeKind.LEAD)):
-        intake_ids = {a.intake.pk for a in arrivals if a.intake is not None and a.kind == kind}
-        if not intake_ids or not senders:
+        if not senders or not any(a.intake is not None and a.kind == kind for a in arrivals):
             continue
         # Counted here rather than grouped in SQL: a sender seldom has more rows than the
         # loop limit (beyond it their mail is suspended), and composing a grouping costs more.
-        counts.update(model.objects.filter(requester__in=senders, intake_id__in=intake_ids,
-                                           created_at__gte=since)
+        # No condition on the intake: given one, SQLite searches the intake's index, which
+        # holds every case the intake ever opened, instead of the sender's.
+        counts.update(model.objects.filter(requester__in=senders, created_at__gte=since)
                       .order_by().values_list("requester", "intake_id"))
     return counts
 
