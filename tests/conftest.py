@@ -46,6 +46,41 @@ def _english_between_tests() -> Iterator[None]:
     translation.deactivate()
 
 
+# SQLite calls the progress handler once every this many steps of its virtual machine.
+STEPS_PER_CALL = 100
+
+
+@pytest.fixture
+def database_work() -> Iterator[Callable[[], int]]:
+    """The database's work so far, to compare two tests of one operation: on SQLite the steps
+    of its virtual machine, in hundreds; on PostgreSQL the rows its scans read in this
+    transaction (see :func:`tests.support.gather_statistics`)."""
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        yield _rows_read
+        return
+    connection.ensure_connection()
+    calls = [0]
+
+    def count() -> int:
+        calls[0] += 1
+        return 0
+
+    connection.connection.set_progress_handler(count, STEPS_PER_CALL)
+    yield lambda: calls[0]
+    connection.connection.set_progress_handler(None, STEPS_PER_CALL)
+
+
+def _rows_read() -> int:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT coalesce(sum(seq_tup_read + coalesce(idx_tup_fetch, 0)), 0)"
+                       " FROM pg_stat_xact_user_tables")
+        return int(cursor.fetchone()[0])
+
+
 @pytest.fixture
 def setting(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str, str | None], None]]:
     """Set (or, with None, remove) a ``CASEGATE_*`` variable for one test; the configuration
