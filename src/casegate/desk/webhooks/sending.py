@@ -150,7 +150,7 @@ def claim_due(limit: int = BATCH) -> list[Claimed]:
             return []
         # still free: what another claim took meanwhile is not taken again
         WebhookCall.objects.filter(free, pk__in=ids).update(claim=token, lease_until=lease)
-    rows = (WebhookCall.objects.filter(claim=token).select_related("webhook")
+    rows = (WebhookCall.objects.filter(pk__in=ids, claim=token).select_related("webhook")
             .order_by("due_at", "id"))
     return [Claimed(r.pk, token, r.webhook_id, r.webhook.name, r.webhook.url,
                     r.webhook.secret, r.delivery_id, r.event, r.body, r.attempts)

@@ -1,0 +1,48 @@
+"""Finding the events due costs the same with a long history of events sent as with a short
+one: the worker's job reads the calls it wants by their state and its claim, never all."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+
+import pytest
+from django.utils import timezone
+
+from casegate.desk.models import Webhook, WebhookCall
+from casegate.desk.vocabulary import WebhookCallState
+from casegate.desk.webhooks.hooks import add_webhook
+from casegate.desk.webhooks.sending import claim_due
+from tests.support import gather_statistics
+
+pytestmark = pytest.mark.django_db
+
+
+def calls(webhook: Webhook, count: int, state: str) -> None:
+    """``count`` calls in ``state``; the delivered ones were claimed when they were sent."""
+    now = timezone.now()
+    WebhookCall.objects.bulk_create([WebhookCall(
+        webhook=webhook, delivery_id=str(uuid.uuid4()), event="case_created", body="{}",
+        state=state, due_at=now, created_at=now,
+        claim=uuid.uuid4().hex if state == WebhookCallState.DELIVERED else "")
+        for _ in range(count)])
+
+
+def work_to_claim(webhook: Webhook, work: Callable[[], int]) -> int:
+    calls(webhook, 3, WebhookCallState.PENDING)
+    before = work()
+    assert len(claim_due()) == 3
+    return work() - before
+
+
+def test_claiming_does_not_read_the_calls_sent_before(
+        database_work: Callable[[], int]) -> None:
+    webhook = add_webhook("crm", "http://127.0.0.1:9/hook", ["case_created"]).webhook
+    calls(webhook, 50, WebhookCallState.DELIVERED)
+    gather_statistics()
+    work_to_claim(webhook, database_work)
+    short = work_to_claim(webhook, database_work)
+    calls(webhook, 5000, WebhookCallState.DELIVERED)
+    gather_statistics()
+    long = work_to_claim(webhook, database_work)
+    assert long < short * 1.5 + 5, (short, long)
