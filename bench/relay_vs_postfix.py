@@ -54,12 +54,6 @@ RCPT = "crm@solarmora.com"
 WARMUP = 200
 
 
-
-
-
-
-
-
 def stop_process(proc: subprocess.Popen[bytes] | None, timeout: float = 30.0) -> None:
     if proc is None or proc.poll() is not None:
         return
@@ -185,10 +179,6 @@ class ArrivalSink:
 
 
 # -- load and measurements -----------------------------------------------------------------
-
-
-
-
 
 
 def cpu_seconds(pids: Callable[[], list[int]]) -> float:

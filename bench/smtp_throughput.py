@@ -41,19 +41,11 @@ from smtp_load import LoadResult, free_port, load, percentile, run_load, wait_ba
 PY = sys.executable
 
 
-
-
-
-
 def start_discard(port: int) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen([PY, str(Path(__file__).with_name("smtp_load.py")), "discard",
                              str(port)], stdout=subprocess.DEVNULL)
     wait_banner(port)
     return proc
-
-
-
-
 
 
 def cpu_seconds(proc: psutil.Process) -> float:
@@ -65,8 +57,6 @@ def cpu_seconds(proc: psutil.Process) -> float:
         except psutil.NoSuchProcess:
             pass
     return total
-
-
 
 
 class CaseWatcher:

@@ -178,7 +178,6 @@ def test_a_message_with_bare_lf_line_ends_is_accepted_with_crlf(crowd: Instance)
     assert b"\n" not in stored.replace(b"\r\n", b"")
 
 
-
 @pytest.mark.parametrize("ending", ["\n.\n", "\n.\r\n", "\r\n.\n"])
 def test_only_crlf_dot_crlf_ends_a_message_with_bare_lfs(crowd: Instance, ending: str) -> None:
     _, msgid = mail()

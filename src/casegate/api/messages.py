@@ -27,7 +27,6 @@ MessageId = PathEx[int, P(ge=1, le=MAX_ID, description="the message's id")]
 AttachmentId = PathEx[int, P(ge=1, le=MAX_ID, description="the attachment's id")]
 
 
-
 def thread_messages() -> QuerySet[DeskMessage]:
     """Messages with what showing them needs: their author and attachments."""
     return DeskMessage.objects.select_related("author").prefetch_related("attachments")

@@ -46,7 +46,6 @@ NO_NUL = r"^[^\x00]*$"
 NOT_BLANK = r"^[^\x00]*[^\s\x00\x1c-\x1f][^\x00]*$"
 
 
-
 def _one_of(vocabulary: type[TextChoices]) -> Any:
     """The vocabulary's values (but the empty one) as a Literal: the schema lists them inline,
     and a value outside them is refused with the list."""
