@@ -1,6 +1,6 @@
 """The worker's looks at the queue (claiming, how long to sleep, which reports are due) cost
-the same with a long history of delivered mail as with a short one: each reads by the
-state of the deliveries it wants, never the whole table."""
+the same with a long history of delivered mail, or a long queue of deferred mail, as with a
+short one: each reads by the state of the deliveries it wants, and only the due ones."""
 
 from __future__ import annotations
 
@@ -23,8 +23,9 @@ pytestmark = pytest.mark.django_db
 KINDS = (DeliveryKind.REMOTE,)
 
 
-def delivered_history(count: int) -> None:
-    """``count`` deliveries made a day ago."""
+def history(count: int, state: str) -> None:
+    """``count`` deliveries to partner.example: made a day ago, or deferred for an hour
+    more (a next hop that has been down for a while)."""
     message = AcceptedMessage(
         queue_id=new_queue_id(), mail_from="ann@customer.example", rcpt_tos=["x@solarmora.com"],
         received_at=datetime.now(UTC), peer="127.0.0.1", helo="client.example", message_id="",
@@ -33,9 +34,12 @@ def delivered_history(count: int) -> None:
                                 False, []) for n in range(count)])
     with transaction.atomic():
         enqueue([message])
-    day_ago = datetime.now(UTC) - timedelta(days=1)
-    Delivery.objects.filter(state=DeliveryState.PENDING).update(
-        state=DeliveryState.DELIVERED, created_at=day_ago, updated_at=day_ago)
+    pending = Delivery.objects.filter(state=DeliveryState.PENDING)
+    if state == DeliveryState.DELIVERED:
+        day_ago = datetime.now(UTC) - timedelta(days=1)
+        pending.update(state=state, created_at=day_ago, updated_at=day_ago)
+    else:
+        pending.update(state=state, next_attempt_at=datetime.now(UTC) + timedelta(hours=1))
 
 
 def work_of_a_look(work: Callable[[], int]) -> int:
@@ -46,13 +50,14 @@ def work_of_a_look(work: Callable[[], int]) -> int:
     return work() - before
 
 
-def test_the_workers_looks_do_not_read_the_delivered_history(
-        database_work: Callable[[], int]) -> None:
-    delivered_history(50)
+@pytest.mark.parametrize("state", [DeliveryState.DELIVERED, DeliveryState.DEFERRED])
+def test_the_workers_looks_do_not_read_every_delivery_made_or_waiting(
+        state: str, database_work: Callable[[], int]) -> None:
+    history(50, state)
     gather_statistics()
     work_of_a_look(database_work)  # the first reads the routing table
     short = work_of_a_look(database_work)
-    delivered_history(5000)
+    history(5000, state)
     gather_statistics()
     long = work_of_a_look(database_work)
     assert long < short * 1.5 + 5, (short, long)
