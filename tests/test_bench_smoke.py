@@ -30,6 +30,7 @@ TINY = {
                        "--compare-sla"],
     "reports.py": ["--cases", "100", "--messages-per-case", "2", "--runs", "1"],
     "search.py": ["--small", "40", "--large", "200", "--queries", "2", "--runs", "1"],
+    "desk_size.py": ["--cases", "60", "--batches", "2", "--runs", "1"],
     "console_pages.py": ["--cases", "100", "--events", "1000", "--repeat", "1",
                          "--budget", "100000"],
     "relay_vs_postfix.py": ["--messages", "30", "--sessions", "2", "--latency-rate", "20",
