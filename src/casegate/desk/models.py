@@ -227,6 +227,12 @@ class Lead(Conversation):
     converted_at = models.DateTimeField(null=True, blank=True)
     converted_by = models.CharField(max_length=150, blank=True, default="")
 
+    class Meta(Conversation.Meta):
+        # The pipeline's columns: each state's newest leads and their count, read from this
+        # index instead of every lead once a column.
+        indexes = [*Conversation.Meta.indexes,
+                   models.Index(fields=["status", "id"], name="desk_lead_pipeline")]
+
     def __str__(self) -> str:
         return f"lead {self.pk}: {self.subject}"
 
