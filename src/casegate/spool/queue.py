@@ -223,13 +223,13 @@ def seconds_until_due(kinds: Iterable[str], longest: float) -> float:
     kinds = list(kinds)
     # One minimum for each state and kind, read from the end of the index on (state, kind,
     # next_attempt_at): over a list of them, PostgreSQL reads every waiting delivery.
-    due = min((at for state in (DeliveryState.PENDING, DeliveryState.DEFERRED) for kind in kinds
-               if (at := Delivery.objects.filter(state=state, kind=kind).aggregate(
-                   at=Min("next_attempt_at"))["at"]) is not None), default=None)
-    lease_ends = Delivery.objects.filter(
+    earliest = [Delivery.objects.filter(state=state, kind=kind).aggregate(
+        at=Min("next_attempt_at"))["at"]
+        for state in (DeliveryState.PENDING, DeliveryState.DEFERRED) for kind in kinds]
+    earliest.append(Delivery.objects.filter(
         kind__in=kinds, state=DeliveryState.INFLIGHT
-    ).aggregate(at=Min("lease_until"))["at"]
-    soonest = min((t for t in (due, lease_ends) if t is not None), default=None)
+    ).aggregate(at=Min("lease_until"))["at"])
+    soonest = min((at for at in earliest if at is not None), default=None)
     if soonest is None:
         return longest
     return min(longest, max((soonest - timezone.now()).total_seconds(), MIN_SLEEP))
