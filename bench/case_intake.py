@@ -58,6 +58,9 @@ from typing import Any
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.support
+from tests.support import gather_statistics
+
 from smtp_load import LoadResult, free_port, percentile, send_one, wait_banner
 
 PY = sys.executable
@@ -498,9 +501,7 @@ def thread_child(args: argparse.Namespace) -> None:
                 DeskMessage.objects.bulk_create(messages, batch_size=5000)
                 CaseEvent.objects.bulk_create(events, batch_size=5000)
             made = numbers[-1] + 1
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("ANALYZE")
+        gather_statistics()
         return time.perf_counter() - started
 
     per_query: dict[str, list[float]] = {}

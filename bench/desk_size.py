@@ -26,6 +26,9 @@ from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.support
+from tests.support import gather_statistics
+
 from case_intake import postgres_unavailable, scratch_home
 from reports import setup_django
 
@@ -57,16 +60,7 @@ def earlier_cases(intake: object, first: int, last: int, total: int) -> None:
                 DeskMessage(case=case, direction=Direction.AUTOMATIC,
                             message_id=f"<ack{case.pk}@desk.example>", recipients=case.requester,
                             subject=case.subject, created_at=case.created_at))])
-    _analyzed()
-
-
-def _analyzed() -> None:
-    """PostgreSQL's statistics, as its autovacuum would have gathered them by now."""
-    from django.db import connection
-
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE")
+    gather_statistics()
 
 
 def file_batches(intake: object, batches: int, label: str) -> list[float]:
