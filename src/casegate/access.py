@@ -36,6 +36,9 @@ PRIVILEGES = {
     "share_views": set(),
     # the reports count every case, so only those who see every case read them
     "reports": {VIEWER, MAIL_SETTINGS},
+    # naming a file or a command on the casegate host (a mailbox's password file or token
+    # command): casegate reads that file and runs that command as itself
+    "host_files": set(),
 }
 
 

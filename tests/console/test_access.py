@@ -219,6 +219,11 @@ def test_agents_see_the_cases_of_their_teams_unteamed_and_their_own(case: Case) 
     assert "invoice" in listing and "Panel" in listing and "router" not in listing
     assert client.get(f"/console/cases/{tech.pk}/").status_code == 404
     assert client.post(f"/console/cases/{tech.pk}/reply", {"text": "x"}).status_code == 404
+    # The dashboard counts the cases its reader may see.
+    today = client.get("/console/dashboard/").context["figures"]["cases_per_day"][-1]
+    assert today["value"] == 2
+    assert signed_in("viewer").get("/console/dashboard/").context["figures"][
+        "cases_per_day"][-1]["value"] == 3
     tech.assignee = me
     tech.save()
     assert client.get(f"/console/cases/{tech.pk}/").status_code == 200

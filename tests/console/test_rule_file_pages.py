@@ -54,4 +54,7 @@ def test_a_new_webhook_from_the_page_tells_its_secret_once() -> None:
         "csrfmiddlewaretoken": page.cookies["csrftoken"].value}, follow=True)
     secret = Webhook.objects.get(name="chat").secret
     assert secret.encode() in saved.content and saved.content.count(b"whsec_") == 1
+    # Answered in the page itself: the message store (a cookie) never holds the secret.
+    assert "messages" not in admin.cookies
+    assert b"Saved as version" in saved.content
     assert admin.get("/console/nothing/file").status_code == 404

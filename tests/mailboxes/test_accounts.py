@@ -113,6 +113,7 @@ def test_add_pause_resume_remove_and_the_status_never_holds_the_secret(tmp_path:
     ({"protocol": Protocol.POP3, "folder": "Archive"}, "one folder only"),
     ({"server": "imap.example.com:0"}, "server"),
     ({"deliver_to": "not an address"}, "address"),
+    ({"tls": Tls.NONE}, "in clear to imap.example.com"),
 ])
 def test_add_refuses_what_cannot_work(change: dict[str, object], reason: str) -> None:
     given: dict[str, object] = {"name": "new", "protocol": Protocol.IMAP,

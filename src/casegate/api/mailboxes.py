@@ -1,7 +1,8 @@
 """Mailbox accounts over the API: list, add, pause, resume, remove. Only for the
 mail-settings administrator (and the super administrator), as in the console and the
 command line. The secret itself never passes through the API: only the file or the command
-on the casegate host that gives it."""
+on the casegate host that gives it, which casegate reads or runs as itself, so only the
+super administrator adds a mailbox."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from django.http import HttpRequest
 from ninja import P, PathEx, Router, Status
 from ninja.errors import HttpError
 
+from casegate.access import can
+from casegate.api.requests import AgentRequest
 from casegate.api.schemas import MailboxIn, MailboxOut, responses
 from casegate.mailboxes.models import Mailbox
 from casegate.mailboxes.services import (
@@ -43,8 +46,12 @@ def list_mailboxes(request: HttpRequest) -> list[dict[str, Any]]:
 
 
 @router.post("/mailboxes", response=responses({201: MailboxOut}, 400, 422))
-def create_mailbox(request: HttpRequest, mailbox: MailboxIn) -> Status[dict[str, Any]]:
-    """Fetch a mailbox's mail into the desk, as if it had been sent to ``deliver_to``."""
+def create_mailbox(request: AgentRequest, mailbox: MailboxIn) -> Status[dict[str, Any]]:
+    """Fetch a mailbox's mail into the desk, as if it had been sent to ``deliver_to``
+    (the super administrator's: it names a file or a command on the casegate host)."""
+    if not can(request.auth, "host_files"):
+        raise HttpError(403, "adding a mailbox names a file or a command on the casegate"
+                             " host: the super administrator's")
     try:
         created = add_mailbox(
             mailbox.name, Protocol(mailbox.protocol), mailbox.server, mailbox.user,

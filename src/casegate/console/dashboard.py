@@ -11,6 +11,7 @@ from django.db.models.functions import TruncDate, TruncHour
 from django.utils import timezone
 
 from casegate.desk.models import Case
+from casegate.desk.visibility import case_scope
 from casegate.spool.models import Delivery, Message
 from casegate.spool.vocabulary import FINAL_FAILURES, DeliveryState
 
@@ -53,7 +54,8 @@ def _delivery_time(since: datetime) -> dict[str, float | None]:
             if seconds else None for name, share in SHARES}
 
 
-def figures() -> dict[str, Any]:
+def figures(user: Any) -> dict[str, Any]:
+    """The dashboard's charts; the cases counted are those ``user`` may see."""
     now = timezone.now()
     day_ago = now - timedelta(hours=24)
     per_hour = dict(Message.objects.filter(received_at__gte=day_ago)
@@ -63,7 +65,8 @@ def figures() -> dict[str, Any]:
              for h in range(23, -1, -1)]
     outcomes = dict(Delivery.objects.filter(created_at__gte=day_ago).values_list("state")
                     .annotate(n=Count("id")).values_list("state", "n"))
-    per_day = dict(Case.objects.filter(created_at__gte=now - timedelta(days=14))
+    per_day = dict(Case.objects.filter(case_scope(user),
+                                       created_at__gte=now - timedelta(days=14))
                    .annotate(day=TruncDate("created_at")).values_list("day")
                    .annotate(n=Count("id")).values_list("day", "n"))
     days = [(now - timedelta(days=d)).date() for d in range(13, -1, -1)]

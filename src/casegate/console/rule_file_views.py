@@ -50,12 +50,13 @@ def rule_file(request: HttpRequest, kind: str) -> HttpResponse:
         return _page(request, kind, status=400, problem=str(exc), text=text)
     if check:
         return _page(request, kind, diff=result.diff or _("No change."), text=text)
-    if not result.diff:
-        messages.success(request, _("No change."))
-    else:
-        messages.success(request, _("Saved as version %(number)s.") % {"number": result.version})
-    for note in result.notes:
-        messages.warning(request, note)
+    saved = (_("Saved as version %(number)s.") % {"number": result.version} if result.diff
+             else _("No change."))
+    if result.notes:
+        # A note can tell a new webhook's secret: answered in this page, never kept in the
+        # message store (a cookie by default).
+        return _page(request, kind, saved=saved, notes=result.notes)
+    messages.success(request, saved)
     return redirect("console:rule_file", kind=kind)
 
 

@@ -84,7 +84,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @require("read_cases")
 def dashboard(request: HttpRequest) -> HttpResponse:
-    return render(request, "console/dashboard.html", {"figures": figures()})
+    return render(request, "console/dashboard.html", {"figures": figures(request.user)})
 
 
 def form_moment(query: Any, name: str) -> datetime | None:
@@ -285,9 +285,11 @@ def case_attachment(request: HttpRequest, case_id: int, attachment_id: int) -> H
 
 @require("read_cases")
 def case_presence(request: HttpRequest, case_id: int) -> HttpResponse:
-    """Who else has the case open: asked by the page every few seconds (POST: typing)."""
+    """Who else has the case open: asked by the page every few seconds (POST: typing, for
+    those who may answer)."""
     visible_case(request, case_id)
-    note_viewer(case_id, request.user, typing=request.method == "POST")
+    note_viewer(case_id, request.user,
+                typing=request.method == "POST" and can(request.user, "work_cases"))
     return render(request, "console/presence.html",
                   {"viewers": other_viewers(case_id, request.user), "case_id": case_id})
 

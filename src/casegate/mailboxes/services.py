@@ -3,6 +3,7 @@ command line, the console and the API."""
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import datetime
 from typing import Any
 
@@ -36,6 +37,10 @@ def add_mailbox(name: str, protocol: Protocol, server: str, user: str, *,
         where = parse_hostport(server, default_port=DEFAULT_PORTS[(protocol, tls)])
     except HostPortError as exc:
         raise MailboxError(f"server {exc}") from None
+    if tls == Tls.NONE and not _on_this_host(where.host):
+        raise MailboxError(f"--tls none would send the login in clear to {where.host}: only"
+                           " for a server on this host (localhost, 127.0.0.1, ::1); use"
+                           " --tls implicit or starttls")
     try:
         after = AfterFetchAction.parse(after_fetch)
     except ValueError as exc:
@@ -51,6 +56,15 @@ def add_mailbox(name: str, protocol: Protocol, server: str, user: str, *,
         user=user.strip(), password_file=password_file, token_command=token_command,
         folder=folder, deliver_to=normalize_address(deliver_to), since=since,
         after_fetch=after.action, move_to=after.folder)
+
+
+def _on_this_host(host: str) -> bool:
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def mailbox_named(name: str) -> Mailbox:
