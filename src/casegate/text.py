@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
 
 def storable(text: str) -> str:
     """Text any database takes: undecodable bytes as U+FFFD, no NUL characters."""
@@ -15,3 +19,17 @@ def storable(text: str) -> str:
 
 def _only_escapes(text: str) -> bool:
     return all(not 0xD800 <= ord(c) <= 0xDFFF or 0xDC80 <= ord(c) <= 0xDCFF for c in text)
+
+
+def malformed(text: str) -> bool:
+    """Whether ``text`` (an SMTP command's argument) holds a control character or bytes
+    that are not UTF-8 (aiosmtpd keeps those as surrogate escapes)."""
+    if _CONTROL.search(text):
+        return True
+    if text.isascii():
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False

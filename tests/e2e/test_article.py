@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import time
 from collections.abc import Iterator
 from email.message import EmailMessage
@@ -215,6 +216,80 @@ def test_bare_lf_dot_does_not_split_one_message_into_two(demo: Instance) -> None
     assert case["subject"] == "outer"
     time.sleep(0.5)
     assert not [c for c in demo.cases() if c["subject"] == "smuggled"]
+
+
+def test_a_client_that_closes_its_side_after_the_message_still_gets_its_250(
+        demo: Instance) -> None:
+    data, msgid = mail(subject="pipelined and half-closed")
+    with demo.raw_session_in_data() as (sock, reader):
+        sock.sendall(data + b".\r\nQUIT\r\n")
+        sock.shutdown(socket.SHUT_WR)  # stored once, so it must hear the 250
+        rest = reader.read()
+    assert rest.count(b"queued as") == 1 and rest.endswith(b"221 2.0.0 Bye\r\n"), rest
+    assert demo.case_with(msgid)["subject"] == "pipelined and half-closed"
+
+
+def test_a_client_that_closes_its_side_in_the_middle_of_a_message_leaves_nothing(
+        demo: Instance) -> None:
+    data, msgid = mail(subject="cut short")
+    with demo.raw_session_in_data() as (sock, reader):
+        sock.sendall(data)
+        sock.shutdown(socket.SHUT_WR)
+        assert reader.read() == b""
+    time.sleep(0.5)
+    assert not [c for c in demo.cases() if c["message_id"] == msgid]
+
+
+def test_a_998_character_line_that_starts_with_a_dot_is_taken(demo: Instance) -> None:
+    line = b"." + b"x" * 997
+    msgid = new_message_id()
+    data = (b"From: a@example.net\r\nTo: help@solarmora.com\r\nSubject: a long dotted line\r\n"
+            b"Message-ID: " + msgid.encode() + b"\r\n\r\n" + line + b"\r\n")
+    with demo.smtp() as client:  # smtplib doubles the dot: 999 characters on the wire
+        client.sendmail("a@example.net", ["help@solarmora.com"], data)
+    raw = demo.sql(f"SELECT raw FROM gateway_message WHERE message_id = '{msgid}'")[0][0]
+    assert b"\r\n" + line + b"\r\n" in bytes(raw)
+
+
+def converse(inst: Instance, *commands: bytes) -> list[bytes]:
+    """Each command's reply line (the last of a multi-line one), over a raw socket."""
+    with socket.create_connection(("127.0.0.1", inst.smtp_port), timeout=30) as sock:
+        reader = sock.makefile("rb")
+        reader.readline()
+        replies = []
+        for command in commands:
+            sock.sendall(command + b"\r\n")
+            while (line := reader.readline())[3:4] == b"-":
+                pass
+            replies.append(line)
+        return replies
+
+
+def test_control_characters_and_bytes_that_are_not_utf8_in_commands_are_refused(
+        demo: Instance) -> None:
+    assert converse(demo, b"EHLO cl\xe9.example")[0].startswith(b"501 5.5.2 EHLO")
+    assert converse(demo, b"HELO a\x00b.example")[0].startswith(b"501 5.5.2 HELO")
+    _, eight_bit, nul, utf8 = converse(
+        demo, b"EHLO client.example.net", b"MAIL FROM:<\xff@example.net> SMTPUTF8",
+        b"MAIL FROM:<a\x00b@example.net>", b"MAIL FROM:<j\xc3\xb6rg@example.net> SMTPUTF8")
+    assert eight_bit.startswith(b"553 5.1.7") and nul.startswith(b"553 5.1.7"), (eight_bit, nul)
+    assert utf8.startswith(b"250 2.1.0")  # proper UTF-8 is taken
+    refused = converse(demo, b"EHLO client.example.net", b"MAIL FROM:<a@example.net> SMTPUTF8",
+                       b"RCPT TO:<\xff@solarmora.com>", b"RCPT TO:<\xff@elsewhere.example>")
+    assert [r[:9] for r in refused[2:]] == [b"553 5.1.3"] * 2, refused
+
+
+def test_a_message_id_with_bytes_that_are_not_utf8_is_stored(demo: Instance) -> None:
+    data, _ = mail(subject="latin-1 message id", message_id="<caf-latin@example.net>")
+    data = data.replace(b"<caf-latin@", b"<caf\xe9@")
+    with demo.smtp() as client:
+        client.ehlo("client.example.net")
+        client.mail("a@example.net")
+        client.rcpt("help@solarmora.com")
+        code, reply = client.data(data)
+    assert code == 250, reply
+    demo.wait_for(lambda: [c for c in demo.cases() if c["subject"] == "latin-1 message id"],
+                  what="the case")
 
 
 def test_match_all_unrecognized_routes_strangers_not_accounts(demo: Instance) -> None:

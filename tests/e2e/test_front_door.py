@@ -118,6 +118,41 @@ def test_connections_beyond_the_limits_get_421_with_the_reason(limited: Instance
         limited.log_path.read_text())
 
 
+def replies(sock: socket.socket, commands: list[bytes]) -> list[bytes]:
+    """The replies to ``commands``, pipelined, up to the end of the session."""
+    sock.sendall(b"".join(c + b"\r\n" for c in commands))
+    sock.settimeout(30)
+    return [line for line in sock.makefile("rb").read().split(b"\r\n") if line]
+
+
+def test_a_client_refused_20_times_without_a_message_is_disconnected(
+        limited: Instance) -> None:
+    sock, _ = connect(limited)
+    with sock:
+        answered = replies(sock, [b"EHLO client.example.net", b"MAIL FROM:<a@example.net>",
+                                  *[b"RCPT TO:<nobody%d@solarmora.com>" % n for n in range(25)]])
+    refusals = [line for line in answered if line.startswith(b"550 ")]
+    assert len(refusals) == 20 and answered[-1] == (
+        b"421 4.7.0 Too many errors: closing the connection"), answered[-3:]
+    assert "smtp=disconnected client=127.0.0.1 reason=too_many_errors errors=20" in (
+        limited.log_path.read_text())
+
+
+def test_after_100_noops_each_one_counts_as_an_error(limited: Instance) -> None:
+    sock, _ = connect(limited)
+    with sock:
+        answered = replies(sock, [b"EHLO client.example.net", *[b"NOOP"] * 130])
+    assert answered.count(b"250 2.0.0 OK") == 120 and answered[-1].startswith(b"421 4.7.0")
+    # A message handed over starts the count again.
+    with limited.smtp() as client:
+        client.ehlo("client.example.net")
+        for _ in range(110):
+            client.noop()
+        data, _ = mail(subject="after the noops", to="help@solarmora.com")
+        client.sendmail("a@example.net", ["help@solarmora.com"], data)
+        assert all(client.noop()[0] == 250 for _ in range(110))
+
+
 def test_sessions_that_stop_after_rcpt_leave_a_recipient_s_allowance(
         limited: Instance) -> None:
     for _ in range(2):

@@ -58,6 +58,23 @@ def test_lmtp_answers_each_recipient_and_files_a_case(desk) -> None:
     assert received[0][0] == "lmtp" and b"with LMTP" in bytes(received[0][1])
 
 
+def test_lmtp_answers_each_recipient_also_when_the_message_is_refused(desk) -> None:
+    inst, port, _ = desk
+    data, _ = mail(subject="A line too long", sender="ann@customer.example", to=SUPPORT)
+    with smtplib.LMTP("127.0.0.1", port, timeout=30) as client:
+        client.ehlo_or_helo_if_needed()
+        client.mail("ann@customer.example")
+        assert client.rcpt(SUPPORT)[0] == 250
+        assert client.rcpt("sales@solarmora.com")[0] == 250
+        client.putcmd("data")
+        assert client.getreply()[0] == 354
+        client.send(data + b"x" * 1200 + b"\r\n.\r\n")
+        replies = [client.getreply() for _ in range(2)]  # aiosmtpd's own refusal, twice
+        assert client.noop() == (250, b"2.0.0 OK")  # and nothing more was owed
+    assert [(code, reply[:5]) for code, reply in replies] == [(500, b"5.5.2")] * 2
+    assert not [c for c in inst.cases() if c["subject"] == "A line too long"]
+
+
 def test_lmtp_on_a_unix_socket(desk) -> None:
     inst, _, socket_path = desk
     data, message_id = mail(subject="Over the socket", sender="bob@customer.example",

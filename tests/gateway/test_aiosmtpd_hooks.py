@@ -39,8 +39,23 @@ RELIED_ON = {
     "smtp_EHLO": ("1d91592dd954c4cd",
                   "GatewayHandler.handle_EHLO removes the 250-AUTH line and adds its own"
                   " before the last line of the reply list this builds; it pushes the"
-                  " lines one by one, which GatewaySMTP.push writes out together"),
+                  " lines one by one, which GatewaySMTP.push writes out together; it adds"
+                  " to self.command_size_limits, which GatewaySMTP makes each session's own;"
+                  " GatewaySMTP.smtp_EHLO refuses a malformed hostname before it"),
     "smtp_AUTH": ("79078b308377ac48", "GatewaySMTP.smtp_AUTH refuses AUTH with a 502"),
+    "smtp_HELO": ("c61e63948c38ce28",
+                  "GatewaySMTP.smtp_HELO refuses a malformed hostname before it"),
+    "smtp_NOOP": ("3b50ce77fba2859a", "GatewaySMTP counts it as a junk command first"),
+    "smtp_RSET": ("12a5581e3d84104e", "GatewaySMTP counts it as a junk command first"),
+    "smtp_VRFY": ("3fc88a3b6c62da09", "GatewaySMTP counts it as a junk command first"),
+    "smtp_HELP": ("658586a0cbd741b7",
+                  "GatewaySMTP counts it as a junk command first; it reads the"
+                  " __smtp_syntax__ of the smtp_* methods, which ours keep with @syntax"),
+    "_handle_client": ("0e4d096403af6c74",
+                       "a handle_exception that raises CancelledError (at the end of a"
+                       " half-closed session) ends this loop; its finally then pushes None,"
+                       " which GatewaySMTP.push ignores; its call limit is not used, since"
+                       " it never resets: GatewaySMTP counts errors and junk commands"),
     "_set_post_data_state": ("1dc8a8abca2a8164",
                              "it starts each new envelope (also for _set_rset_state):"
                              " GatewaySMTP ends the handler's Transaction there"),
@@ -51,7 +66,8 @@ RELIED_ON = {
                     "GatewaySMTP._timeout_cb writes a 421 before this closes the transport"),
     "push": ("15f4f1de5e30c337",
              "GatewaySMTP.push rewrites every reply (enhanced status codes) before this"
-             " writes it, and holds a multi-line reply's lines to pass them in one call"),
+             " writes it, and holds a multi-line reply's lines to pass them in one call;"
+             " GatewayLMTP.push repeats DATA's final reply once for each recipient"),
     "connection_made": ("77a45df5065bba34",
                         "GatewaySMTP refuses a connection over the limits before calling it,"
                         " and tells a new connection from STARTTLS by self.transaction"),
@@ -59,9 +75,12 @@ RELIED_ON = {
                         "GatewaySMTP skips it for refused connections and releases its"
                         " limits slot first"),
     "eof_received": ("baab5aaf93160933",
-                     "GatewaySMTP closes the transport after it (half-open sessions)"),
+                     "it cancels the session at once: GatewaySMTP calls it (and closes the"
+                     " transport) only over TLS; otherwise it feeds EOF to the reader itself"
+                     " so that what the client sent before is answered"),
     "handle_exception": ("33be80d97d2d75ee",
-                         "GatewaySMTP answers TLSSetupException itself, then defers to it"),
+                         "GatewaySMTP answers TLSSetupException itself and ends the session"
+                         " at IncompleteReadError (EOF), then defers to it"),
 }
 
 

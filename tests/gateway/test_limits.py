@@ -49,14 +49,14 @@ def test_the_gateway_answers_451_with_the_reason() -> None:
     gateway = handler(client_rate=2, recipient_rate=0, trusted_networks=())
     session = SimpleNamespace(peer=("203.0.113.9", 4000))
     routing = Routing("help@solarmora.com", Verdict.ACCEPT)
-    answers = [gateway._over_limit(session, routing) for _ in range(3)]  # type: ignore[arg-type]
+    answers = [gateway._over_limit(session, routing, False) for _ in range(3)]  # type: ignore[arg-type]
     assert answers[:2] == ["", ""]
     assert answers[2].startswith("451 4.7.1 Too much mail from 203.0.113.9: at most 2")
     limited = Routing("help@solarmora.com", Verdict.ACCEPT, rate_limit=1)
     other = SimpleNamespace(peer=("203.0.113.10", 4000))
-    assert gateway._over_limit(other, limited) == ""  # type: ignore[arg-type]
+    assert gateway._over_limit(other, limited, False) == ""  # type: ignore[arg-type]
     gateway._count_messages([limited])  # its message was accepted at DATA
-    assert gateway._over_limit(other, limited).startswith(  # type: ignore[arg-type]
+    assert gateway._over_limit(other, limited, False).startswith(  # type: ignore[arg-type]
         "451 4.7.1 <help@solarmora.com>: this address takes at most 1 message a minute")
 
 
@@ -65,12 +65,12 @@ def test_a_recipient_s_allowance_counts_messages_accepted_not_rcpt_commands() ->
     help_desk = Routing("help@solarmora.com", Verdict.ACCEPT)
     sessions = [SimpleNamespace(peer=(f"203.0.113.{n}", 4000)) for n in (1, 2)]
     for session in sessions:  # two senders that stop after RCPT
-        assert gateway._over_limit(session, help_desk) == ""  # type: ignore[arg-type]
+        assert gateway._over_limit(session, help_desk, False) == ""  # type: ignore[arg-type]
     assert not gateway.limits.reached("rcpt help@solarmora.com", 1)
     gateway._count_messages([help_desk, help_desk])  # one message, the address twice
-    assert gateway._over_limit(sessions[0], help_desk) == ""  # type: ignore[arg-type]
+    assert gateway._over_limit(sessions[0], help_desk, False) == ""  # type: ignore[arg-type]
     gateway._count_messages([help_desk])
-    assert gateway._over_limit(sessions[1], help_desk).startswith(  # type: ignore[arg-type]
+    assert gateway._over_limit(sessions[1], help_desk, False).startswith(  # type: ignore[arg-type]
         "451 4.7.1 <help@solarmora.com>: this address takes at most 2 messages a minute")
 
 
@@ -87,7 +87,12 @@ def test_a_connection_beyond_the_session_limits_is_refused_with_the_reason() -> 
 
 
 def test_trusted_clients_have_no_client_limit() -> None:
+    from casegate.gateway.server import Gateway
+
     gateway = handler(client_rate=1)
     session = SimpleNamespace(peer=("127.0.0.1", 4000))
     routing = Routing("help@solarmora.com", Verdict.ACCEPT)
-    assert {gateway._over_limit(session, routing) for _ in range(5)} == {""}  # type: ignore[arg-type]
+    assert {gateway._over_limit(session, routing, True) for _ in range(5)} == {""}  # type: ignore[arg-type]
+    trusted = Gateway(gateway.config, gateway).limits.exempt
+    assert trusted("127.0.0.1") and not trusted("203.0.113.9")
+    assert not trusted("")  # a Unix socket's client: only LMTP's is the company's server

@@ -37,6 +37,7 @@ from casegate.signing import srs
 from casegate.spool.messages import AcceptedMessage, DeliveryRow, QuarantineRow, new_queue_id
 from casegate.spool.store import DurableStore
 from casegate.spool.vocabulary import Source
+from casegate.text import storable
 
 log = logging.getLogger("casegate.gateway")
 
@@ -199,7 +200,8 @@ class Admission:
         message = AcceptedMessage(
             queue_id=queue_id, mail_from=mail_from, rcpt_tos=arrival.recipients,
             received_at=arrival.received_at, peer=arrival.peer or "",
-            helo=arrival.helo[:255], message_id=(headers.get("Message-ID") or "")[:998],
+            helo=storable(arrival.helo[:255]),
+            message_id=storable((headers.get("Message-ID") or "")[:998]),
             subject=shown(headers, "Subject"), from_header=shown(headers, "From"),
             spam=verdict.spam, spam_reason=verdict.reason[:REASON_LENGTH], raw=raw,
             dsn_ret=arrival.ret, dsn_envid=arrival.envid, auth_results=checked.results,

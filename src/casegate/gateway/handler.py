@@ -18,6 +18,7 @@ from casegate.routing.engine import Routing, RoutingTable
 from casegate.routing.snapshot import TableCache
 from casegate.spool.store import DurableStore
 from casegate.spool.vocabulary import Source
+from casegate.text import malformed
 
 log = logging.getLogger("casegate.gateway")
 
@@ -85,6 +86,9 @@ class GatewayHandler:
             return "501 5.5.4 ENVID must be at most 100 printable ASCII characters"
         if len(address) > MAX_PATH:
             return f"553 5.1.7 The sender address is longer than {MAX_PATH} characters"
+        if malformed(address):
+            return ("553 5.1.7 The sender address holds control characters or bytes that are"
+                    " not UTF-8")
         if not address.isascii() and not envelope.smtp_utf8:
             return NEEDS_SMTPUTF8
         server.transaction = Transaction(table, ret, envid)
@@ -113,6 +117,9 @@ class GatewayHandler:
             return "501 5.5.4 ORCPT must look like rfc822;user@example.com"
         if len(address) > MAX_PATH:
             return f"553 5.1.3 The recipient address is longer than {MAX_PATH} characters"
+        if malformed(address):
+            return ("553 5.1.3 The recipient address holds control characters or bytes that"
+                    " are not UTF-8")
         if not address.isascii() and not envelope.smtp_utf8:
             return NEEDS_SMTPUTF8
         transaction = _open(server)
@@ -120,7 +127,8 @@ class GatewayHandler:
         refused = recipient_refusal(routing)
         if refused:
             return refused
-        refused = await self._blocklisted(server, session) or self._over_limit(session, routing)
+        refused = (await self._blocklisted(server, session)
+                   or self._over_limit(session, routing, server.trusted))
         if refused:
             return refused
         envelope.rcpt_tos.append(address)
@@ -133,8 +141,8 @@ class GatewayHandler:
         session, at its first recipient (Postfix's reject_rbl_client)."""
         ip = session.peer[0] if isinstance(session.peer, tuple) else ""
         if server.client_listing is None:
-            trusted = self._trusted(session)
-            server.client_listing = "" if trusted else await self.blocklists.listing(ip)
+            server.client_listing = ("" if server.trusted
+                                     else await self.blocklists.listing(ip))
             if server.client_listing:
                 log.info("client=%s rejected reason=dnsbl zone=%s", ip, server.client_listing)
         if not server.client_listing:
@@ -142,7 +150,7 @@ class GatewayHandler:
         return (f"554 5.7.1 Service unavailable; client [{ip}] blocked using"
                 f" {server.client_listing}")
 
-    def _over_limit(self, session: Session, routing: Routing) -> str:
+    def _over_limit(self, session: Session, routing: Routing, trusted: bool) -> str:
         """The 451 reply when the client or the recipient is over its rate, else ``""``.
 
         A client's rate counts its accepted RCPT commands, whether a message follows or
@@ -150,7 +158,7 @@ class GatewayHandler:
         messages it was given, at DATA (:meth:`_count_messages`)."""
         ip = session.peer[0] if isinstance(session.peer, tuple) else ""
         client_rate = self.config.client_rate
-        if client_rate and not self._trusted(session) and not self.limits.allow(
+        if client_rate and not trusted and not self.limits.allow(
                 f"client {ip}", client_rate):
             return (f"451 4.7.1 Too much mail from {ip}: at most {client_rate}"
                     f" recipient{'s' if client_rate != 1 else ''} a minute; try again later")
@@ -179,21 +187,12 @@ class GatewayHandler:
             envelope.original_content or b"",
             "" if envelope.mail_from == "<>" else envelope.mail_from or "",
             transaction.table, transaction.routings, peer_ip, session.host_name or "",
-            self._trusted(session), self.protocol or protocol, self.source,
+            server.trusted, self.protocol or protocol, self.source,
             transaction.notices, transaction.ret, transaction.envid,
         ))
         if admitted.stored:
             self._count_messages(transaction.routings)
-        if self.source == Source.LMTP:  # RFC 2033: one reply for each accepted recipient
-            return "\r\n".join([admitted.reply] * len(transaction.routings))
         return admitted.reply
-
-    def _trusted(self, session: Session) -> bool:
-        """A client in the trusted networks, or the local mail server handing mail over
-        LMTP on a Unix socket: its sender is not authenticated again, nor rate limited."""
-        if not isinstance(session.peer, tuple):
-            return self.source == Source.LMTP
-        return self.config.is_trusted(session.peer[0])
 
     async def handle_exception(self, error: Exception) -> str:
         log.exception("SMTP session failed", exc_info=error)

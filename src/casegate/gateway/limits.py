@@ -67,13 +67,17 @@ class SessionLimits:
         self._open = 0
         self._by_client: Counter[str] = Counter()
 
+    def exempt(self, client: str) -> bool:
+        """Whether ``client`` is trusted: not held to the per-client and error limits."""
+        return self._exempt(client)
+
     def admit(self, client: str) -> str:
         """Count a new session from ``client``, or say why it is refused (nothing counted)."""
         if self.total and self._open >= self.total:
             return (f"Too many connections: this server takes at most {self.total} at once;"
                     " try again later")
         if (self.per_client and self._by_client[client] >= self.per_client
-                and not self._exempt(client)):
+                and not self.exempt(client)):
             return (f"Too many connections from {client}: at most {self.per_client} at once;"
                     " try again later")
         self._open += 1

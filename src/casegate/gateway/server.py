@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
+import functools
 import logging
 import os
 import re
 import ssl
+from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar, cast
 
 from aiosmtpd.smtp import SMTP, TLSSetupException, syntax
@@ -18,10 +21,20 @@ from casegate.gateway.handler import GatewayHandler
 from casegate.gateway.limits import SessionLimits
 from casegate.gateway.transaction import Transaction
 from casegate.spool.vocabulary import Source
+from casegate.text import malformed
 
 log = logging.getLogger("casegate.gateway")
 
-MAX_LINE = 998 + 2  # RFC 5321 4.5.3.1.6: 998 characters plus CRLF
+# RFC 5321 4.5.3.1.6: 998 characters plus CRLF, and the dot a line that starts with one
+# gets on the wire (4.5.2), which aiosmtpd takes away after this check.
+MAX_LINE = 998 + 2 + 1
+# RFC 3461 4.1 and 4.3: DSN's parameters lengthen RCPT by up to 500 octets, MAIL by 100.
+COMMAND_LIMITS = {"RCPT": 512 + 500, "MAIL": 512 + 100}
+# Postfix's smtpd_hard_error_limit and smtpd_junk_command_limit: a client that gets this
+# many refusals without handing over a message is disconnected, and after this many
+# NOOP, RSET, VRFY and HELP each one counts as a refusal.
+ERROR_LIMIT = 20
+JUNK_LIMIT = 100
 
 
 def _reply_rewrites(config: Config) -> dict[str, str]:
@@ -118,6 +131,16 @@ def _send(transport: asyncio.BaseTransport, reply: str) -> None:
     cast(asyncio.Transport, transport).write(f"{reply}\r\n".encode())
 
 
+def _counted_as_junk(command: Callable[[Any, str], Awaitable[None]]
+                     ) -> Callable[[GatewaySMTP, str], Awaitable[None]]:
+    """aiosmtpd's ``command``, counted as a junk command first (see JUNK_LIMIT)."""
+    @functools.wraps(command)  # keeps the usage HELP shows (__smtp_syntax__)
+    async def counted(self: GatewaySMTP, arg: str) -> None:
+        self.count_junk()
+        await command(self, arg)
+    return counted
+
+
 class GatewaySMTP(SMTP):
     """One SMTP session. Tracks itself in ``sessions`` so shutdown can wait for it, and
     counts itself in ``limits`` (a connection beyond them is answered 421 and closed)."""
@@ -139,6 +162,12 @@ class GatewaySMTP(SMTP):
         self.transaction: Transaction | None = None
         self.client_listing: str | None = None
         self._continued: list[str] = []
+        self.trusted = False
+        self._errors = 0  # refusals since the last message accepted
+        self._junk = 0  # NOOP, RSET, VRFY and HELP since then
+        # aiosmtpd's own are one dict for every session, which EHLO adds to.
+        self.command_size_limits = collections.defaultdict(
+            lambda: self.command_size_limit, COMMAND_LIMITS)
 
     def __dir__(self) -> list[str]:
         # aiosmtpd looks up its smtp_* commands and auth_* mechanisms with dir() and
@@ -151,6 +180,23 @@ class GatewaySMTP(SMTP):
                 name for name in super().__dir__() if name.startswith("smtp_")
             ]
         return cls._command_names
+
+    @syntax("HELO hostname")
+    async def smtp_HELO(self, hostname: str) -> None:
+        if not await self._refused_hostname("HELO", hostname):
+            await super().smtp_HELO(hostname)
+
+    @syntax("EHLO hostname")
+    async def smtp_EHLO(self, hostname: str) -> None:
+        if not await self._refused_hostname("EHLO", hostname):
+            await super().smtp_EHLO(hostname)
+
+    async def _refused_hostname(self, command: str, hostname: str) -> bool:
+        if not hostname or not malformed(hostname):
+            return False
+        await self.push(f"501 5.5.2 {command}: the hostname holds control characters or bytes"
+                        " that are not UTF-8")
+        return True
 
     async def smtp_MAIL(self, arg: str) -> None:
         self._command, self._argument = "MAIL", arg or ""
@@ -175,7 +221,23 @@ class GatewaySMTP(SMTP):
         finally:
             self._reader = reader
 
+    smtp_NOOP = _counted_as_junk(SMTP.smtp_NOOP)
+    smtp_RSET = _counted_as_junk(SMTP.smtp_RSET)
+    smtp_VRFY = _counted_as_junk(SMTP.smtp_VRFY)
+    smtp_HELP = _counted_as_junk(SMTP.smtp_HELP)
+
+    def count_junk(self) -> None:
+        self._junk += 1
+        if self._junk > JUNK_LIMIT:
+            self._errors += 1
+
     async def handle_exception(self, error: Exception) -> str:
+        if isinstance(error, asyncio.IncompleteReadError):
+            # The client closed its side and all it sent before is answered (see
+            # eof_received): the session ends here, as aiosmtpd ends it at EOF.
+            if self.transport is not None:
+                self.transport.close()
+            raise asyncio.CancelledError
         if isinstance(error, TLSSetupException):  # a client's mistake, not ours
             cause = error.__cause__ or error
             reason = " ".join(str(cause).split()) or type(cause).__name__
@@ -225,6 +287,7 @@ class GatewaySMTP(SMTP):
                 transport.close()
                 return
             self._admitted = True
+            self.trusted = self._limits.exempt(self._client)
             log.info("connect client=%s", self._client)
         self._sessions.add(self)
         super().connection_made(transport)
@@ -241,19 +304,32 @@ class GatewaySMTP(SMTP):
     def eof_received(self) -> bool | None:
         if not self._admitted:
             return False
-        # The client went away: nothing more can be said to it, so close our side too
-        # (otherwise the half-open session would hold up a graceful shutdown).
+        if self.session is not None and self.session.ssl is None:
+            # The client closed its side, maybe right after pipelining the end of DATA and
+            # QUIT: what it sent is still answered (a message stored must get its 250, or
+            # the client sends it again); reading on at the end raises IncompleteReadError,
+            # which ends the session (handle_exception). aiosmtpd would cancel at once.
+            asyncio.StreamReaderProtocol.eof_received(self)
+            return True
+        # Over TLS the transport closes at EOF whatever is returned: cancel as aiosmtpd does.
         super().eof_received()
         if self.transport is not None:
             self.transport.close()
         return False
 
     async def push(self, status: Any) -> None:
+        if status is None:  # handle_exception ended the session: nothing to answer
+            return
         if isinstance(status, str):
             status = with_enhanced_code(self._rewrites.get(status, status))
+            if not status.isascii():  # an address it echoes may hold bytes that are not UTF-8
+                status = status.encode("utf-8", "replace").decode("utf-8")
             if status[:1] in ("4", "5"):  # every refusal, with what it answered
                 log.info("client=%s refused command=%s arg=%r reply=%r", self._client,
                          self._command or "-", self._argument[:200], status[:300])
+                self._errors += 1
+            elif self._command == "DATA" and status.startswith("250"):
+                self._errors = self._junk = 0  # a message handed over
             if status[3:4] == "-":
                 # A line of a multi-line reply (EHLO's) goes out with its last line, in one
                 # write instead of a system call each.
@@ -265,6 +341,11 @@ class GatewaySMTP(SMTP):
                 status = "\r\n".join([*self._continued, status])
                 self._continued.clear()
         await super().push(status)
+        if self._errors >= ERROR_LIMIT and self.transport is not None and not self.trusted:
+            log.warning("smtp=disconnected client=%s reason=too_many_errors errors=%d",
+                        self._client, self._errors)
+            await super().push("421 4.7.0 Too many errors: closing the connection")
+            self.transport.close()
 
     def _timeout_cb(self) -> None:
         if self.transport is not None and not self.transport.is_closing():
@@ -290,9 +371,24 @@ class GatewaySMTP(SMTP):
 
 class GatewayLMTP(GatewaySMTP):
     """One LMTP session (RFC 2033) from the company's mail server: LHLO instead of EHLO, and
-    a reply for each accepted recipient after DATA (see the handler)."""
+    a reply for each accepted recipient after DATA."""
 
     show_smtp_greeting = False
+    _owed = 0  # the replies DATA owes: one for each accepted recipient
+
+    async def smtp_DATA(self, arg: str) -> None:
+        assert self.envelope is not None
+        self._owed = 0 if arg else len(self.envelope.rcpt_tos)
+        await super().smtp_DATA(arg)
+
+    async def push(self, status: Any) -> None:
+        # DATA's final reply, whoever gives it (the handler, aiosmtpd's size and line
+        # limits, a failure), once for each recipient: an LMTP client reads as many.
+        if self._owed and isinstance(status, str) and not status.startswith("354"):
+            status, owed, self._owed = with_enhanced_code(
+                self._rewrites.get(status, status)), self._owed, 0
+            status = "\r\n".join([status] * owed)
+        await super().push(status)
 
     @syntax("LHLO hostname")
     async def smtp_LHLO(self, arg: str) -> None:
@@ -324,7 +420,14 @@ class Gateway:
         self._rewrites = _reply_rewrites(config)
         self._tls = tls_context(config)
         self.limits = SessionLimits(config.max_sessions, config.max_sessions_per_client,
-                                    config.is_trusted)
+                                    self._trusted)
+
+    def _trusted(self, client: str) -> bool:
+        """A client in the trusted networks, or on LMTP's Unix socket (no address) the
+        company's own mail server."""
+        if not client:
+            return self.handler.source == Source.LMTP
+        return self.config.is_trusted(client)
 
     def _protocol(self) -> GatewaySMTP:
         kind = GatewayLMTP if self.handler.source == Source.LMTP else GatewaySMTP

@@ -40,3 +40,6 @@ class SessionState(Protocol):
     transaction: Transaction | None  # from an accepted MAIL FROM to the end of DATA
     # The DNS block list zone that lists the client ("" none), once asked (None before).
     client_listing: str | None
+    # A client in the trusted networks, or the company's mail server on LMTP's Unix socket:
+    # its sender is not authenticated again, nor rate limited, nor held to the error limit.
+    trusted: bool
