@@ -583,3 +583,49 @@ def test_a_plain_message_id_reads_as_the_email_package_reads_it(
     assert parsing._PLAIN_MESSAGE_ID.fullmatch(sent[0])
     assert parsing._texts(msg, "Message-ID", []) == parsing._decoded(msg, "Message-ID", sent,
                                                                      [], ())
+
+
+# --- delivery reports ------------------------------------------------------------------------
+
+
+def report(report_type: str, status_type: str, fields: str) -> bytes:
+    """A multipart/report about <reply@desk.example> with ``fields`` as its status part."""
+    return simple(
+        f'From: MAILER-DAEMON@mx.example\nSubject: report\nMIME-Version: 1.0\n'
+        f'Content-Type: multipart/report; report-type={report_type}; boundary="b"',
+        f"--b\r\nContent-Type: text/plain\r\n\r\nabout your mail\r\n"
+        f"--b\r\nContent-Type: {status_type}\r\n\r\n{fields}\r\n"
+        f"--b\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+        f"Message-ID: <reply@desk.example>\r\nSubject: Re: panel\r\n\r\n--b--\r\n")
+
+
+PER_MESSAGE = "Reporting-MTA: dns; mx.example\r\n\r\n"
+
+
+def test_only_a_report_of_failure_names_the_message_it_is_about() -> None:
+    failed = report("delivery-status", "message/delivery-status",
+                    PER_MESSAGE + "Final-Recipient: rfc822; bo@acme.example\r\n"
+                    "Action: failed\r\nStatus: 5.1.1\r\n")
+    assert parse_message(failed).reported_message_id == "<reply@desk.example>"
+    for action in ("delayed", "delivered", "relayed", "expanded"):
+        other = report("delivery-status", "message/delivery-status",
+                       PER_MESSAGE + f"Final-Recipient: rfc822; bo@acme.example\r\n"
+                       f"Action: {action}\r\nStatus: 4.4.1\r\n")
+        assert parse_message(other).reported_message_id == "", action
+    read_receipt = report("disposition-notification", "message/disposition-notification",
+                          "Final-Recipient: rfc822; bo@acme.example\r\n"
+                          "Disposition: manual-action/MDN-sent-manually; displayed\r\n")
+    parsed = parse_message(read_receipt)
+    assert parsed.reported_message_id == "" and parsed.automated
+
+
+@pytest.mark.parametrize(("header", "reason"), [
+    ("Auto-Submitted: auto-replied", "Auto-Submitted: auto-replied"),
+    ("Precedence: bulk", "Precedence: bulk"),
+    ("List-Id: <news.example.com>", "List-Id header"),
+    ("X-Autoreply: yes", "X-Autoreply header"),
+    ("X-Loop: desk@example.com", "X-Loop header"),  # procmail's and OTRS's responders
+])
+def test_automated_mail_is_known_by_its_headers(header: str, reason: str) -> None:
+    assert parse_message(simple(f"From: a@example.net\n{header}")).automated == reason
+    assert parse_message(simple("From: a@example.net\nAuto-Submitted: no")).automated == ""

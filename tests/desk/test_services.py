@@ -140,3 +140,21 @@ def test_notes_stay_and_reply_subject_carries_the_tag(home: Path) -> None:
         post_reply("case", case.pk, None, "  ")
     with pytest.raises(DeskError, match="no case 999"):
         post_reply("case", 999, None, "hello")
+
+
+def test_a_reply_threads_under_the_last_message_that_can_be_pointed_at(home: Path) -> None:
+    from casegate.spool.models import Message
+
+    intake = add_intake(IntakeKind.CASE, "help@desk.example")
+    first, first_id = mail(subject="Panel dark", sender="bo@acme.example")
+    [filed] = file_arrivals([arrival(intake, first)])
+    case = filed.conversation
+    assert case is not None
+    without_id = (f"From: bo@acme.example\r\nTo: help@desk.example\r\nSubject: Re: Panel dark"
+                  f" [#CG-{case.pk}]\r\n\r\nstill dark\r\n").encode()
+    [follow_up] = file_arrivals([arrival(intake, without_id)])
+    assert follow_up.conversation == case
+    reply = post_reply("case", case.pk, None, "A new panel is on its way.")
+    raw = bytes(Message.objects.get(queue_id=reply.queue_id).raw)
+    assert f"In-Reply-To: {first_id}\r\n".encode() in raw
+    assert f"References: {first_id}\r\n".encode() in raw

@@ -3,7 +3,7 @@
 An intake with ``acknowledge`` on answers each new case with a short note carrying the
 case tag and a signed Message-ID, so the customer's reply threads. No acknowledgement
 goes to automated mail (Auto-Submitted, Precedence bulk/junk/list, List-Id, X-Autoreply,
-reports, mailer-daemon and no-reply senders), to the null sender, to our own addresses,
+X-Loop, reports, mailer-daemon and no-reply senders), to the null sender, to our own addresses,
 or to a sender who already got ``CASEGATE_ACK_LIMIT`` (3) of them in the last hour.
 Acknowledgements leave with the null envelope sender and ``Auto-Submitted: auto-replied``
 (RFC 3834), so another desk will not answer them either. Their words are the intake's own

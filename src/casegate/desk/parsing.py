@@ -286,7 +286,7 @@ def automated_reason(msg: Message, sender: str, problems: list[str]) -> str:
     if precedence in ("bulk", "junk", "list", "auto_reply"):
         return f"Precedence: {precedence}"
     for name in ("List-Id", "List-Unsubscribe", "X-Autoreply", "X-Autorespond",
-                 "X-Auto-Response-Suppress", "Feedback-ID"):
+                 "X-Auto-Response-Suppress", "Feedback-ID", "X-Loop"):
         if _raw_values(msg, name):  # X-Auto-Response-Suppress: the sender asks for none
             return f"{name} header"
     if msg.get_content_type() == "multipart/report":
@@ -369,7 +369,7 @@ def _parse(raw: bytes) -> ParsedMail:
         parsed.new_text = new_text_of(parsed.text, parsed.language)
     else:
         parsed.new_text = parsed.text
-    if msg.get_content_type() == "multipart/report":
+    if msg.get_content_type() == "multipart/report" and _delivery_failed(msg, parts):
         parsed.reported_message_id = _reported_message_id(parts, problems)
     return parsed
 
@@ -487,6 +487,24 @@ def _note_unread(msg: Message, problems: list[str]) -> None:
     for value in _raw_values(msg, "Date"):
         if parsedate_tz(value) is None:
             problems.append(f"Date: not a date: {one_line(value)[:100]}")
+
+
+def _delivery_failed(report: Message, parts: list[EmailMessage]) -> bool:
+    """Whether a report says the message could not be delivered: a delivery status (RFC
+    3464) with a recipient whose Action is ``failed``, not a delay, a success or a read
+    receipt (RFC 8098)."""
+    if str(report.get_param("report-type", "")).lower() != "delivery-status":
+        return False
+    for part in parts:
+        if part.get_content_type() != "message/delivery-status":
+            continue
+        fields = part.get_payload()
+        if isinstance(fields, list) and any(
+                isinstance(block, Message)
+                and str(block.get("Action", "")).strip().lower() == "failed"
+                for block in fields):
+            return True
+    return False
 
 
 def _reported_message_id(parts: list[EmailMessage], problems: list[str]) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from casegate.config import get_config
@@ -38,17 +39,29 @@ from casegate.spool.messages import AcceptedMessage, enqueue, generated_message
 log = logging.getLogger("casegate.desk")
 
 
-def _latest_inbound(conversation: Case | Lead) -> DeskMessage | None:
-    return (conversation.messages.filter(direction=Direction.INBOUND)
+def _latest_inbound(messages: QuerySet[DeskMessage]) -> DeskMessage | None:
+    """The customer's last message among ``messages`` (an out-of-office is not theirs)."""
+    return (messages.filter(direction=Direction.INBOUND)
             .exclude(automated__gt="").order_by("-id").first())
+
+
+def _answered(conversation: Case | Lead, latest: DeskMessage | None
+              ) -> tuple[str, list[str]]:
+    """The Message-ID and References a reply threads under: the customer's last message
+    that has a Message-ID (one without cannot be pointed at), else the conversation's
+    first message."""
+    if latest is None or not latest.message_id:
+        latest = _latest_inbound(conversation.messages.exclude(message_id=""))
+    if latest is None:
+        return conversation.message_id, []
+    return latest.message_id, latest.references.split()
 
 
 def compose_reply(conversation: Case | Lead, latest: DeskMessage | None, text: str,
                   cc: list[str], hostname: str) -> tuple[bytes, str]:
     """The reply's mail, threaded under ``latest`` (the customer's last message), signed."""
     message = about(conversation, conversation.requester, reply_subject(conversation), hostname,
-                    latest.message_id if latest else conversation.message_id,
-                    latest.references.split() if latest else ())
+                    *_answered(conversation, latest))
     if cc:
         message["Cc"] = ", ".join(cc)
     message.set_content(text)
@@ -65,7 +78,7 @@ def compose_reply(conversation: Case | Lead, latest: DeskMessage | None, text: s
 def send(conversation: Case | Lead, reply: DeskMessage, table: RoutingTable, hostname: str
          ) -> AcceptedMessage | None:
     """Compose and queue the mail of a public reply; records where it went on ``reply``."""
-    latest = _latest_inbound(conversation)
+    latest = _latest_inbound(conversation.messages.all())
     copied = latest.cc.split() if latest else []
     cc = [a for a in dict.fromkeys(copied)
           if a != conversation.requester and not table.is_ours(a)]
