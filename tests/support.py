@@ -429,10 +429,11 @@ class LMTPController(Controller):
 
 
 @contextmanager
-def smtp_sink(port: int | None = None, lmtp: bool = False, tls_context: Any = None
+def smtp_sink(port: int | None = None, lmtp: bool = False, tls_context: Any = None,
+              handler: RecordingHandler | None = None
               ) -> Iterator[tuple[Controller, RecordingHandler]]:
     """A real SMTP (or LMTP) server on loopback standing in for a remote CRM or mail store."""
-    handler = RecordingHandler()
+    handler = handler or RecordingHandler()
     controller_class = LMTPController if lmtp else Controller
     extra = {"tls_context": tls_context} if tls_context else {}
     controller = controller_class(handler, hostname="127.0.0.1", port=port or free_port(),

@@ -79,8 +79,20 @@ DELAYED = ReportKind("delayed", "Delayed Mail (still being retried)",
                      wants_delay_report, DsnState.WARNED)
 
 
+def _answered(reply: str) -> tuple[str, str, str]:
+    """``reply`` as our words before the next hop's name, the name, and what the next hop
+    said (``host said: …``, perhaps after ``delivery time expired; last error:``); without
+    a next hop's answer, ``("", "", reply)``."""
+    if " said: " not in reply:
+        return "", "", reply
+    before, said = reply.split(" said: ", 1)
+    ours, _, host = before.rpartition(" ")
+    return ours, host, said
+
+
 def status_of(delivery: Delivery) -> str:
-    found = _STATUS.search(delivery.last_reply)
+    ours, _, said = _answered(delivery.last_reply)
+    found = _STATUS.search(f"{ours} {said}")  # not in the host's name: 10.2.3.4 said: …
     if delivery.state == DeliveryState.DEFERRED:
         return found.group(1) if found and found.group(1)[0] == "4" else "4.0.0"
     if found and found.group(1)[0] in "45":
@@ -105,11 +117,11 @@ def _recipient_fields(delivery: Delivery, action: str) -> EmailMessage:
         ("Action", action),
         ("Status", status_of(delivery)),
     ]
-    if " said: " in delivery.last_reply:
-        host, diagnostic = delivery.last_reply.split(" said: ", 1)
+    _, host, said = _answered(delivery.last_reply)
+    if host:
         fields.append(("Remote-MTA", f"dns; {host}"))
-        if _REPLY_CODE.match(diagnostic):
-            fields.append(("Diagnostic-Code", f"smtp; {' '.join(diagnostic.split())}"))
+        if _REPLY_CODE.match(said):
+            fields.append(("Diagnostic-Code", f"smtp; {' '.join(said.split())}"))
     fields.append(("Last-Attempt-Date", format_datetime(delivery.updated_at)))
     return _fields(fields)
 

@@ -284,6 +284,17 @@ def _is_address(host: str) -> bool:
     return True
 
 
+async def _greet(client: aiosmtplib.SMTP) -> None:
+    """EHLO, or HELO for a server that refuses EHLO (RFC 5321 3.2): it takes mail without
+    the extensions."""
+    try:
+        await client.ehlo()
+    except aiosmtplib.SMTPHeloError as exc:
+        if exc.code // 100 != 5:
+            raise
+        await client.helo()
+
+
 class Sender:
     """Delivers claimed remote items: one connection per destination, several messages on it.
 
@@ -297,6 +308,10 @@ class Sender:
         sender, data = self.outbound[item.id]
         with smtplib.LMTP(hop.host, hop.port, timeout=CONNECT_TIMEOUT) as client:
             line.opened(client)
+            # Then each reply is waited for as long as an SMTP server's: a mail store that
+            # takes long to answer DATA may have stored the message (a retry stores it twice).
+            if client.sock is not None:
+                client.sock.settimeout(COMMAND_TIMEOUT)
             if hop.require_tls:
                 client.ehlo_or_helo_if_needed()
                 if not client.has_extn("starttls"):
@@ -343,7 +358,7 @@ class Sender:
 
         try:
             await asyncio.wait_for(client.connect(), CONNECT_TIMEOUT)
-            await client.ehlo()
+            await _greet(client)
             refusal = await _secure(client, hop)
         except _UnverifiedUnderTesting as exc:  # reported; then sent as without the policy
             client.close()
