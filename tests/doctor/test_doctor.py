@@ -105,7 +105,8 @@ def test_a_domain_with_every_record_right_is_all_ok(setup: Setup) -> None:
     checks = by_check(report, GOOD)
     assert list(checks) == ["MX", "SPF", "DKIM", "DMARC", "MTA-STS", "TLS-RPT"]
     assert list(by_check(report, HOST)) == ["reverse DNS", "certificate", "SMTP port",
-                                            "HTTP port", "rspamd", "database", "queue age"]
+                                            "HTTP port", "rspamd", "database", "clock",
+                                            "queue age"]
     assert "passes for 127.0.0.1" in checks["SPF"][1]
     assert "mode enforce" in checks["MTA-STS"][1]
 
@@ -164,7 +165,7 @@ def test_the_command_checks_every_domain_prints_json_and_exits_with_the_worst(
     assert {c["subject"] for c in printed["checks"]} == {BROKEN, GOOD, HOST}
     assert main(["doctor", GOOD, "--smtp", str(setup.smtp), "--http", setup.http_url]) == 0
     text = capsys.readouterr().out
-    assert text.startswith(f"casegate doctor: {HOST}, 1 domain: 13 ok, 0 warning, 0 failing")
+    assert text.startswith(f"casegate doctor: {HOST}, 1 domain: 14 ok, 0 warning, 0 failing")
     assert f"\n{GOOD}\n  ok       MX           MX 10 {HOST} is this host" in text
 
 
@@ -173,3 +174,22 @@ def test_nothing_listening_fails_the_ports(setup: Setup) -> None:
                                    f"http://127.0.0.1:{free_port()}"))
     host = by_check(report, HOST)
     assert host["SMTP port"][0] == "failing" and host["HTTP port"][0] == "failing"
+
+
+def test_a_clock_apart_from_the_database_s_is_found(monkeypatch: pytest.MonkeyPatch) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from casegate.doctor.base import Host
+    from casegate.doctor.checks import clock
+
+    host = Host(get_config(), "mx.test", (), HostPort("127.0.0.1", 25), "")
+    assert clock.check(host).status == "ok"  # the database's clock, here this host's
+    real_now = timezone.now
+    for ahead, status in ((12, "warning"), (-90, "failing")):
+        monkeypatch.setattr(clock.timezone, "now",
+                            lambda ahead=ahead: real_now() + timedelta(seconds=ahead))
+        finding = clock.check(host)
+        assert finding.status == status, finding
+        assert ("ahead of" if ahead > 0 else "behind") in finding.explanation

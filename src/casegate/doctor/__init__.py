@@ -12,6 +12,7 @@ from __future__ import annotations
 from casegate.doctor.base import DomainCheck, HostCheck
 from casegate.doctor.checks import (
     certificate,
+    clock,
     database,
     dkim,
     dmarc,
@@ -28,4 +29,4 @@ from casegate.doctor.checks import (
 
 DOMAIN_CHECKS: tuple[DomainCheck, ...] = (mx, spf, dkim, dmarc, mta_sts, tls_rpt)
 HOST_CHECKS: tuple[HostCheck, ...] = (
-    reverse_dns, certificate, smtp_port, http_port, rspamd, database, queue)
+    reverse_dns, certificate, smtp_port, http_port, rspamd, database, clock, queue)
