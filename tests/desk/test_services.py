@@ -158,3 +158,26 @@ def test_a_reply_threads_under_the_last_message_that_can_be_pointed_at(home: Pat
     raw = bytes(Message.objects.get(queue_id=reply.queue_id).raw)
     assert f"In-Reply-To: {first_id}\r\n".encode() in raw
     assert f"References: {first_id}\r\n".encode() in raw
+
+
+def test_a_bounce_of_a_reply_on_a_closed_case_marks_it_failed_and_opens_nothing(
+        home: Path) -> None:
+    intake = add_intake(IntakeKind.CASE, "help@desk.example")
+    [filed] = file_arrivals([arrival(intake, mail(subject="Panel dark",
+                                                  sender="bo@acme.example")[0])])
+    case = filed.conversation
+    assert case is not None
+    reply = post_reply("case", case.pk, None, "A new panel is on its way.")
+    update_case(case.pk, "ivy", status="closed")
+    bounce = (
+        'From: MAILER-DAEMON@mx.acme.example\r\nTo: help@desk.example\r\nSubject: Undelivered'
+        '\r\nMIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status;'
+        ' boundary="b"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nno such user\r\n'
+        '--b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.acme.example'
+        '\r\n\r\nFinal-Recipient: rfc822; bo@acme.example\r\nAction: failed\r\nStatus: 5.1.1\r\n'
+        f'\r\n--b\r\nContent-Type: text/rfc822-headers\r\n\r\nMessage-ID: {reply.message_id}'
+        '\r\n\r\n--b--\r\n').encode()
+    [report] = file_arrivals([arrival(intake, bounce)])
+    assert report.conversation == case and Case.objects.count() == 1
+    reply.refresh_from_db()
+    assert reply.delivery_status == "failed"

@@ -76,3 +76,20 @@ def test_a_lease_that_runs_out_wakes_the_worker_and_nothing_due_spins_it() -> No
     Delivery.objects.update(state=DeliveryState.PENDING,
                             next_attempt_at=timezone.now() - timedelta(seconds=1))
     assert seconds_until_due(("remote",), 5.0) == MIN_SLEEP
+
+
+def test_an_empty_envelope_sender_is_the_null_sender_only_where_the_envelope_is_real() -> None:
+    from casegate.spool.vocabulary import Source
+
+    for source, mail_from in ((Source.SMTP, ""), (Source.LMTP, ""), (Source.SMTP, "a@b.example"),
+                              (Source.MAILBOX, ""), (Source.IMPORT, ""), (Source.PIPE, "")):
+        message = AcceptedMessage(
+            queue_id=new_queue_id(), mail_from=mail_from, rcpt_tos=["x@solarmora.com"],
+            received_at=datetime.now(UTC), peer="", helo="", message_id="", spam=False,
+            spam_reason="", raw=b"Subject: x\r\n\r\nbody\r\n", source=source,
+            deliveries=[DeliveryRow("x@solarmora.com", "x@solarmora.com", "remote", None,
+                                    False, [])])
+        with transaction.atomic():
+            enqueue([message])
+    claimed = claim(("remote",), 10, 60)
+    assert [item.null_sender for item in claimed] == [True, True, False, False, False, False]

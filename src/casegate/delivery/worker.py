@@ -227,7 +227,8 @@ def deliver_local(items: list[Claimed], config: Config, table: RoutingTable) -> 
         return
     received = receive([
         DeskDelivery(i.id, i.queue_id, i.intake_id, i.original_recipient, i.received_at,
-                     raws[i.id], i.mail_from, i.peer, i.spam, i.quiet) for i in desk_items])
+                     raws[i.id], i.mail_from, i.peer, i.spam, i.quiet, i.null_sender)
+        for i in desk_items])
     with transaction.atomic():
         held_ids = still_held(desk_items)
         receipt = received.file(held_ids, table, config.hostname)

@@ -25,6 +25,8 @@ class DeskArrival:
     (imported, or older than the mailbox it was fetched from): filed without
     acknowledgement or notification, never counted as a flood, and dated by its
     ``Date:`` (``received_at``, see :func:`casegate.desk.reception.receive`).
+    ``null_sender``: it came with ``MAIL FROM:<>`` (a delivery report, another program's
+    mail): it reopens nothing and opens nothing unless a person recovers it.
     """
 
     intake: Intake | None
@@ -38,6 +40,7 @@ class DeskArrival:
     spam: bool = False
     recovered: bool = False
     quiet: bool = False
+    null_sender: bool = False
 
     def __post_init__(self) -> None:
         self.mail.sender, note = or_envelope_sender(self.mail.sender, self.mail_from)

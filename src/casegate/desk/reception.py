@@ -48,6 +48,7 @@ class DeskDelivery:
     peer: str
     spam: bool = False
     quiet: bool = False
+    null_sender: bool = False  # sent with MAIL FROM:<>
 
 
 @dataclass
@@ -78,7 +79,7 @@ def receive(deliveries: list[DeskDelivery]) -> Received:
         arrivals[delivery.id] = DeskArrival(
             intakes[delivery.intake_id], delivery.queue_id, delivery.original_recipient,
             received_at(delivery), mail, delivery.raw, delivery.mail_from, delivery.peer,
-            delivery.spam, quiet=delivery.quiet)
+            delivery.spam, quiet=delivery.quiet, null_sender=delivery.null_sender)
     known = prefetch(list(arrivals.values()))
     try:
         store_contents(list(arrivals.values()))

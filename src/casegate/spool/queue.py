@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,7 +23,7 @@ from django.utils import timezone
 from casegate.maillog import log_fields
 from casegate.spool.copy_edits import NO_COPY_EDITS, CopyEdits
 from casegate.spool.models import Delivery, Message
-from casegate.spool.vocabulary import FINAL_FAILURES, DeliveryState, DsnState
+from casegate.spool.vocabulary import ENVELOPE_SOURCES, FINAL_FAILURES, DeliveryState, DsnState
 
 # Named as the worker that writes the outcomes: its lines read casegate.delivery[PID].
 log = logging.getLogger("casegate.delivery")
@@ -50,6 +50,13 @@ class Claimed:
     peer: str = ""
     spam: bool = False  # the gateway's verdict on the message
     quiet: bool = False  # filed without acknowledgement or notification
+    null_sender: bool = False  # MAIL FROM:<> (see ENVELOPE_SOURCES)
+    # What the sender asked of delivery status notifications (RFC 3461), passed on to a
+    # next hop that offers DSN: NOTIFY and ORCPT of the recipient, RET and ENVID.
+    notify: str = ""
+    orcpt: str = ""
+    dsn_ret: str = ""
+    dsn_envid: str = ""
 
 
 # The shortest sleep between two looks at the queue: a delivery due "now" that a claim
@@ -68,6 +75,18 @@ def _dt(value: datetime) -> Any:
     return connection.ops.adapt_datetimefield_value(value)
 
 
+def _claimed(row: tuple[Any, ...], envelope: Mapping[str, Any]) -> Claimed:
+    """A claimed delivery: its row as the claim returned it, and its message's envelope."""
+    mail_from = envelope["mail_from"]
+    return Claimed(
+        row[0], row[1], row[2], row[3], row[4], row[5], bool(row[6]), row[7], row[8],
+        mail_from, envelope["received_at"], CopyEdits.from_json(_json(row[9])),
+        envelope["peer"], envelope["spam"], envelope["quiet"],
+        null_sender=not mail_from and envelope["source"] in ENVELOPE_SOURCES,
+        notify=row[10], orcpt=row[11], dsn_ret=envelope["dsn_ret"],
+        dsn_envid=envelope["dsn_envid"])
+
+
 def claim(kinds: Iterable[str], limit: int, lease_seconds: float) -> list[Claimed]:
     """Take up to ``limit`` due deliveries of these kinds, oldest first."""
     kinds = list(kinds)
@@ -83,7 +102,7 @@ def claim(kinds: Iterable[str], limit: int, lease_seconds: float) -> list[Claime
         " OR (state = 'inflight' AND lease_until < %s))"
         f" ORDER BY next_attempt_at, id LIMIT %s{lock})"
         " RETURNING id, message_id, original_recipient, recipient, kind, intake_id, junk, relay,"
-        " attempts, edits"
+        " attempts, edits, notify, orcpt"
     )
     params: list[Any] = [_dt(now + timedelta(seconds=lease_seconds)), _dt(now), *kinds,
                          _dt(now), _dt(now), limit]
@@ -95,16 +114,11 @@ def claim(kinds: Iterable[str], limit: int, lease_seconds: float) -> list[Claime
     envelopes = {
         m["queue_id"]: m
         for m in Message.objects.filter(queue_id__in={r[1] for r in rows}).values(
-            "queue_id", "mail_from", "received_at", "peer", "spam", "quiet"
+            "queue_id", "mail_from", "received_at", "peer", "spam", "quiet", "source",
+            "dsn_ret", "dsn_envid"
         )
     }
-    claimed = [
-        Claimed(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), r[7], r[8],
-                envelopes[r[1]]["mail_from"], envelopes[r[1]]["received_at"],
-                CopyEdits.from_json(_json(r[9])),
-                envelopes[r[1]]["peer"], envelopes[r[1]]["spam"], envelopes[r[1]]["quiet"])
-        for r in rows
-    ]
+    claimed = [_claimed(row, envelopes[row[1]]) for row in rows]
     claimed.sort(key=lambda c: c.id)
     return claimed
 

@@ -62,6 +62,12 @@ class Source(models.TextChoices):
     IMPORT = "import", "imported from old mail"
 
 
+# Where the envelope sender is the sending server's own, so that an empty one is the null
+# sender (RFC 5321: a delivery report or another program's mail). A fetched or imported
+# message has none known, and ``casegate deliver`` may be run without ``--sender``.
+ENVELOPE_SOURCES = frozenset({Source.SMTP, Source.LMTP})
+
+
 class DsnState(models.TextChoices):
     """Where the delivery status notification (bounce or delay warning) of a delivery stands."""
 

@@ -55,3 +55,16 @@ def test_automated_mail_and_agents_answers_change_no_status(
     batch, item, case = answer_on(intake, "solved", headers, author)
     case.refresh_from_db()
     assert case.status == "solved" and item.conversation == case and not batch.events
+
+
+def test_a_report_that_our_reply_failed_stays_on_the_closed_case(intake: Intake) -> None:
+    case = Case.objects.create(intake=intake, status="closed", requester="bo@acme.example",
+                               created_at=intake.created_at, received_at=intake.created_at)
+    batch = batch_of(arrival(intake, mail(sender="MAILER-DAEMON@mx.acme.example")[0]))
+    item = batch.filed[0]
+    item.arrival.mail.reported_message_id = "<reply@desk>"
+    item.conversation = case
+    reopen_or_follow_up(batch, item)
+    case.refresh_from_db()
+    assert (item.conversation, item.follows) == (case, None)
+    assert case.status == "closed" and not batch.events

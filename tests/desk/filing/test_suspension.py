@@ -96,6 +96,23 @@ def test_bulk_and_list_mail_is_from_an_auto_mailer(intake: Intake,
     assert item.suspended == SuspensionCause.AUTO_MAILER
 
 
+def test_mail_from_the_null_sender_opens_nothing_and_reopens_nothing(intake: Intake) -> None:
+    question, question_id = mail(subject="Panel dark", sender="carl@acme.example")
+    [opened] = file(arrival(intake, question)).filed
+    Case.objects.update(status=CaseStatus.SOLVED)
+    # A plain-text bounce, with none of the headers automated mail is known by.
+    bounced = arrival(intake, mail(subject="Returned mail", sender="mdaemon@mx.acme.example",
+                                   headers={"In-Reply-To": question_id})[0])
+    stray = arrival(intake, mail(subject="Returned mail", sender="mdaemon@mx.acme.example")[0])
+    for item in (bounced, stray):
+        item.mail_from, item.null_sender = "", True
+    threaded, suspended = file(bounced, stray).filed
+    assert threaded.conversation == opened.conversation
+    assert Case.objects.get().status == CaseStatus.SOLVED
+    assert suspended.suspended == SuspensionCause.AUTO_MAILER
+    assert SuspendedMessage.objects.get().reason == "sent from the null sender (MAIL FROM:<>)"
+
+
 def test_an_out_of_office_that_threads_onto_a_case_is_filed_on_it(intake: Intake) -> None:
     question, question_id = mail(subject="Panel dark", sender="carl@acme.example")
     [opened] = file(arrival(intake, question)).filed

@@ -1,5 +1,6 @@
 """A customer's answer on a solved or pending case reopens it; on a closed case it opens a
-new case that follows the closed one."""
+new case that follows the closed one. A report that our reply could not be delivered stays
+on the case of the reply, closed or not, which it marks failed."""
 
 from __future__ import annotations
 
@@ -13,14 +14,15 @@ from casegate.desk.vocabulary import CaseStatus
 
 def reopen_or_follow_up(batch: Batch, item: Filed) -> None:
     """An agent's answer leaves the status to the agent, and automated mail (an
-    out-of-office) reopens nothing."""
+    out-of-office, mail from the null sender) reopens nothing."""
     case = item.conversation
     if item.author is not None or not isinstance(case, Case):
         return
     if case.status == CaseStatus.CLOSED:
-        item.conversation, item.follows = None, case
+        if not item.arrival.mail.reported_message_id:  # else no new case: not the customer
+            item.conversation, item.follows = None, case
     elif (case.status in (CaseStatus.SOLVED, CaseStatus.PENDING)
-          and not item.arrival.mail.automated):
+          and not item.arrival.mail.automated and not item.arrival.null_sender):
         before = case.status
         batch.events.append(case_event(case, "status", before, CaseStatus.OPEN,
                                        item.arrival.mail.sender))

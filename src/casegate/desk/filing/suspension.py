@@ -7,7 +7,8 @@
 * ``loop``: our own mail coming back (its Message-ID is one we signed), or one more from a
   sender who opened ``CASEGATE_LOOP_LIMIT`` conversations at this intake within the hour;
 * ``auto_mailer``: automated mail (out-of-office, Auto-Submitted, bulk and list mail,
-  reports, no-reply senders: see :func:`casegate.desk.parsing.automated_reason`).
+  reports, no-reply senders: see :func:`casegate.desk.parsing.automated_reason`), or mail
+  sent over SMTP or LMTP from the null sender.
 
 The first that applies is the cause; a test message of ``casegate verify`` (its signed
 Message-ID says so) is never suspended. Mail that threads onto an existing conversation is
@@ -132,6 +133,8 @@ def _noise(arrival: DeskArrival, facts: SuspensionFacts, opened: int) -> tuple[s
                                       f" last hour (CASEGATE_LOOP_LIMIT is {limit})")
     if mail.automated:
         return SuspensionCause.AUTO_MAILER, mail.automated
+    if arrival.null_sender:
+        return SuspensionCause.AUTO_MAILER, "sent from the null sender (MAIL FROM:<>)"
     return "", ""
 
 
