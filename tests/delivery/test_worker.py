@@ -287,15 +287,14 @@ def test_dkim_checks_for_arc_seals_stop_early_in_the_lease(
 def test_deliveries_claimed_again_while_in_flight_are_not_sent_twice(config: Config) -> None:
     queue_remote(f"smtp:127.0.0.1:{free_port()}", ["one", "two"])
     drain_remote = worker.RemoteDrain(config, threading.Event(), threading.Event())
-    first = claim(("remote",), 100, config.lease_seconds)
-    assert drain_remote._take(first) == first
+    first, fresh = drain_remote._claim()
+    assert fresh == first
     Delivery.objects.update(lease_until=timezone.now())  # the lease ran out meanwhile
-    again = claim(("remote",), 100, config.lease_seconds)
-    assert [i.id for i in again] == [i.id for i in first]
-    assert drain_remote._take(again) == []
+    again, fresh = drain_remote._claim()
+    assert [i.id for i in again] == [i.id for i in first] and fresh == []
     # the first claim's outcome is recorded under the newest one
-    written = worker.finish(drain_remote._newest(
-        [worker.Outcome(i, Delivery.DELIVERED, "250 ok") for i in first]))
+    written = drain_remote._record(
+        [worker.Outcome(i, Delivery.DELIVERED, "250 ok") for i in first])
     assert sorted(written) == sorted(i.id for i in first)
     assert set(states().values()) == {DeliveryState.DELIVERED}
 

@@ -382,15 +382,13 @@ class RemoteDrain:
             if len(self._in_flight) < MAX_REMOTE_IN_FLIGHT:
                 claimed_at = time.monotonic()
                 try:
-                    items = await self._in_database(claim, Lane.REMOTE.kinds, REMOTE_BATCH,
-                                                    self.config.lease_seconds)
+                    items, fresh = await self._in_database(self._claim)
                 except Exception:
                     log.exception("delivery loop remote failed; retrying")
                     await self._reconnect()
                     await asyncio.sleep(1.0)
                     continue
                 if items:
-                    fresh = self._take(items)
                     if fresh:
                         task = loop.create_task(self._send(fresh, claimed_at))
                         sending[task] = claimed_at
@@ -417,6 +415,15 @@ class RemoteDrain:
         except Exception:
             log.exception("delivery loop remote cannot reset its database connection")
 
+    def _claim(self) -> tuple[list[Claimed], list[Claimed]]:
+        """Claim due deliveries (on the database thread), and which of them are not already
+        being worked on here. The claims in flight are updated on the same thread as the
+        outcomes are recorded under them, so an outcome never goes under a claim one
+        claiming just before it took over (it would be discarded, and the delivery sent
+        again when that lease ended)."""
+        items = claim(Lane.REMOTE.kinds, REMOTE_BATCH, self.config.lease_seconds)
+        return items, self._take(items)
+
     def _take(self, items: list[Claimed]) -> list[Claimed]:
         """The claimed deliveries not already being worked on here; for the others, their
         newest claim, under which their outcome is recorded."""
@@ -441,8 +448,7 @@ class RemoteDrain:
             if results is None:
                 return
             try:
-                await self._in_database(finish, self._newest(remote_outcomes(results,
-                                                                             self.config)))
+                await self._in_database(self._record, remote_outcomes(results, self.config))
             except Exception:  # sent, but not recorded: the lease decides, as after a crash
                 log.exception("cannot record %d remote deliveries; they return when the lease"
                               " ends", len(results))
@@ -463,14 +469,13 @@ class RemoteDrain:
                 self.config.authserv_id, checks_until)
             if failed:
                 await self._in_database(self._copies_failed,
-                                        self._newest_items([i for i in items if i.id in failed]),
-                                        failed)
+                                        [i for i in items if i.id in failed], failed)
             return await remote.deliver([i for i in items if i.id in outbound],
                                         remote.Sender(outbound), transports,
                                         deadline=deadline, slots=self._slots)
         except Exception as exc:  # nothing was sent: the claim returns to the queue
             log.exception("sending a batch of %d remote deliveries failed", len(items))
-            await self._in_database(self._return, self._newest_items(items), exc)
+            await self._in_database(self._return, items, exc)
             return None
 
     def _sources(self, items: list[Claimed]
@@ -481,16 +486,21 @@ class RemoteDrain:
         """Record deliveries whose copy cannot be made as failing: set aside once making
         their copy failed ``set_aside_after`` times."""
         doing = "preparing the copy"
+        items = self._newest_items(items)
         earlier = earlier_failures(items, doing)
         finish([failed_alone(i, errors[i.id], self.config, doing, earlier.get(i.id, 0) + 1)
                 for i in items])
 
     def _newest_items(self, items: list[Claimed]) -> list[Claimed]:
+        """``items`` under each one's newest claim by this drain (on the database thread:
+        see :meth:`_claim`)."""
         return [self._in_flight.get(i.id, i) for i in items]
 
-    def _newest(self, outcomes: list[Outcome]) -> list[Outcome]:
-        """The outcomes under each delivery's newest claim by this drain."""
-        return [replace(o, item=self._in_flight.get(o.item.id, o.item)) for o in outcomes]
+    def _record(self, outcomes: list[Outcome]) -> list[int]:
+        """Record ``outcomes`` under each delivery's newest claim (on the database thread);
+        the ids of the deliveries recorded."""
+        return finish([replace(o, item=self._in_flight.get(o.item.id, o.item))
+                       for o in outcomes])
 
     def _return(self, items: list[Claimed], error: Exception) -> None:
         """Defer a batch that failed as a whole, with backoff: the failure is not any one
@@ -498,7 +508,8 @@ class RemoteDrain:
         reason = _failure_reply("sending failed") + storable(
             f"{type(error).__name__}: {error}")[:300]
         try:
-            finish([temporary_failure(i, reason, self.config, host=_hop(i)) for i in items])
+            finish([temporary_failure(i, reason, self.config, host=_hop(i))
+                    for i in self._newest_items(items)])
         except Exception:
             log.exception("cannot return %d deliveries to the queue; they return when the"
                           " lease ends", len(items))
