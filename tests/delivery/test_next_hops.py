@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from typing import Any, ClassVar
 
 import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP
 
 from casegate.delivery import remote
 from casegate.delivery.remote import Hop, Result, Sender, Status
 from casegate.spool.copy_edits import CopyEdits
 from casegate.spool.queue import Claimed
-from tests.support import RecordingHandler, SlowFor, smtp_sink
+from tests.support import RecordingHandler, SlowFor, free_port, smtp_sink
 
 
 def test_an_lmtp_hop_without_starttls_defers_a_message_that_requires_tls() -> None:
@@ -61,3 +64,52 @@ def test_a_server_that_refuses_ehlo_is_greeted_with_helo() -> None:
     [result] = results
     assert result.status is Status.SENT, result.reply
     assert len(store.messages) == 1
+
+
+class DsnSMTP(SMTP):
+    """A next hop that offers DSN and keeps the DSN parameters it is given."""
+
+    given: ClassVar[list[tuple[str, str]]] = []
+
+    def _getparams(self, params: Any) -> dict[str, Any] | None:
+        result = super()._getparams(params)
+        for key in ("RET", "ENVID", "NOTIFY", "ORCPT"):
+            if result is not None and key in result:
+                self.given.append((key, result.pop(key)))
+        return result
+
+
+class OffersDsn(RecordingHandler):
+    async def handle_EHLO(self, server: object, session: Any, envelope: object,
+                          hostname: str, responses: list[str]) -> list[str]:
+        session.host_name = hostname  # aiosmtpd leaves it to an EHLO hook
+        return [*responses[:-1], "250-DSN", responses[-1]]
+
+
+class DsnController(Controller):
+    def factory(self) -> SMTP:
+        return DsnSMTP(self.handler, **self.SMTP_kwargs)
+
+
+def test_what_the_sender_asked_of_reports_is_passed_on_to_a_next_hop_offering_dsn() -> None:
+    item = Claimed(1, "Q1", "ann@solarmora.com", "ann@solarmora.com", "remote", None, False,
+                   "", 1, "dana@example.net", datetime.now(UTC), CopyEdits(),
+                   notify="FAILURE,DELAY", orcpt="rfc822;Ann+Lee=x@solarmora.com",
+                   dsn_ret="HDRS", dsn_envid="QQ 314")
+    assert remote.dsn_options(item) == (
+        ["RET=HDRS", "ENVID=QQ+20314"],
+        ["NOTIFY=FAILURE,DELAY", "ORCPT=rfc822;Ann+2BLee+3Dx@solarmora.com"])
+    controller = DsnController(OffersDsn(), hostname="127.0.0.1", port=free_port())
+    controller.start()
+    DsnSMTP.given.clear()
+    try:
+        sender = Sender({1: ("dana@example.net", b"Subject: x\\r\\n\\nreport if it fails\\r\\n")})
+        results: list[Result] = []
+        asyncio.run(sender.send_group(Hop("127.0.0.1", controller.port), [item], results))
+    finally:
+        controller.stop()
+    assert results[0].status is Status.SENT, results[0].reply
+    # aiosmtpd reads parameters in upper case
+    assert DsnSMTP.given == [("RET", "HDRS"), ("ENVID", "QQ+20314"),
+                             ("NOTIFY", "FAILURE,DELAY"),
+                             ("ORCPT", "RFC822;ANN+2BLEE+3DX@SOLARMORA.COM")]

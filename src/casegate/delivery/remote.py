@@ -24,6 +24,7 @@ import dns.resolver
 from django.utils import timezone
 
 from casegate.config import get_config
+from casegate.mail.xtext import xtext_encode
 from casegate.nameservers import resolver
 from casegate.outbound_tls.dane import Tlsa, mismatch, tlsa_records
 from casegate.outbound_tls.mta_sts import Policies, Policy
@@ -284,6 +285,19 @@ def _is_address(host: str) -> bool:
     return True
 
 
+def dsn_options(item: Claimed) -> tuple[list[str], list[str]]:
+    """The MAIL and RCPT parameters that pass on what the sender asked of delivery status
+    notifications (RFC 3461 6.2), for a next hop that offers DSN."""
+    mail = [f"RET={item.dsn_ret}"] if item.dsn_ret else []
+    if item.dsn_envid:
+        mail.append(f"ENVID={xtext_encode(item.dsn_envid)}")
+    rcpt = [f"NOTIFY={item.notify}"] if item.notify else []
+    if item.orcpt:
+        address_type, _, address = item.orcpt.partition(";")
+        rcpt.append(f"ORCPT={address_type.strip()};{xtext_encode(address.strip())}")
+    return mail, rcpt
+
+
 async def _greet(client: aiosmtplib.SMTP) -> None:
     """EHLO, or HELO for a server that refuses EHLO (RFC 5321 3.2): it takes mail without
     the extensions."""
@@ -318,7 +332,10 @@ class Sender:
                     raise TLSUnavailable(f"4.7.10 TLS is required for {hop.host}, which does"
                                          " not offer STARTTLS; the message waits")
                 client.starttls(context=verifying_context())
-            client.sendmail(sender, [item.recipient], data)
+            client.ehlo_or_helo_if_needed()
+            mail_options, rcpt_options = dsn_options(item) if client.has_extn("dsn") \
+                else ([], [])
+            client.sendmail(sender, [item.recipient], data, mail_options, rcpt_options)
         return f"{hop.host} accepted the message (LMTP)"
 
     async def _lmtp_group(self, hop: Hop, items: list[Claimed], results: list[Result]) -> None:
@@ -376,11 +393,15 @@ class Sender:
             log.warning("relay=%s tls=refused reason=%s", hop, refusal)
             failed_all(Status.DEFERRED, refusal, items)
             return
+        offers_dsn = client.supports_extension("dsn")
         for index, item in enumerate(items):
             item_start, item_clock = timezone.now(), time.monotonic()
             try:
                 sender, data = self.outbound[item.id]
-                _, response = await client.sendmail(sender, [item.recipient], data)
+                mail_options, rcpt_options = dsn_options(item) if offers_dsn else ([], [])
+                _, response = await client.sendmail(sender, [item.recipient], data,
+                                                    mail_options=mail_options,
+                                                    rcpt_options=rcpt_options)
                 status, reply = Status.SENT, f"{hop.host} said: 250 {response}"
             except aiosmtplib.SMTPServerDisconnected as exc:
                 reply = _classify_error(exc, hop)[1]

@@ -20,6 +20,7 @@ from casegate.config import Config
 from casegate.gateway.handler import GatewayHandler
 from casegate.gateway.limits import SessionLimits
 from casegate.gateway.transaction import Transaction
+from casegate.mail.xtext import xtext_decode
 from casegate.spool.vocabulary import Source
 from casegate.text import malformed
 
@@ -75,18 +76,12 @@ def with_enhanced_code(reply: str) -> str:
 
 
 DSN_PARAMETERS = frozenset({"RET", "ENVID", "NOTIFY", "ORCPT"})
-_XTEXT = re.compile(r"\+([0-9A-Fa-f]{2})")
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _PLAIN_PATH = re.compile(
     rf"<({_ATOM}(?:\.{_ATOM})*@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
     rf"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*)>(?:[ \t]+([^\s(].*)|[ \t]*)\Z",
     re.DOTALL,
 )
-
-
-def xtext_decode(text: str) -> str:
-    """RFC 3461 xtext: ``+XX`` stands for the character with hex code XX."""
-    return _XTEXT.sub(lambda found: chr(int(found[1], 16)), text)
 
 
 class BareLineFeeds:
