@@ -18,8 +18,10 @@ from casegate.mailboxes.credentials import CredentialsError, credentials
 from casegate.mailboxes.fetching import (
     BATCH,
     BATCH_BYTES,
+    UID_LIMIT,
     MailboxFetch,
     Offer,
+    TryLater,
     _by_size,
     not_a_message,
     prepared,
@@ -50,6 +52,11 @@ def test_a_password_comes_from_its_file_and_a_token_from_its_command(tmp_path: P
     secret = tmp_path / "secret"
     secret.write_text("s3cret\n")
     assert credentials("u", str(secret), "").password == "s3cret"
+    secret.write_text("s3cret \nwritten by: ops\n")  # the first line, as it is
+    assert credentials("u", str(secret), "").password == "s3cret "
+    secret.write_bytes(b"caf\xe9\n")
+    with pytest.raises(CredentialsError, match="is not UTF-8 text"):
+        credentials("u", str(secret), "")
     given = credentials("u", "", f"{sys.executable} -c \"print('tok-1')\"")
     assert given.token == "tok-1" and "tok-1" not in repr(given)
     with pytest.raises(CredentialsError, match="cannot read the password file"):
@@ -160,40 +167,45 @@ def test_a_round_fetches_in_batches_bounded_by_count_and_bytes() -> None:
 
 
 class SilentFolder:
-    """An IMAP folder whose server lists message 2 but never sends its content."""
+    """An IMAP folder whose server lists message ``silent`` but never sends its content."""
 
-    def __init__(self) -> None:
+    def __init__(self, count: int = 3, silent: int = 2) -> None:
+        self.count, self.silent = count, silent
         self.settled: list[int] = []
 
     def select(self) -> FolderState:
-        return FolderState(uidvalidity=7, uidnext=4, messages=3)
+        return FolderState(uidvalidity=7, uidnext=self.count + 1, messages=self.count)
 
     def listing(self, after_uid: int) -> list[Listed]:
-        return [Listed(n, str(n), 0) for n in (1, 2, 3) if n > after_uid]
+        return [Listed(n, str(n), 0) for n in range(after_uid + 1, self.count + 1)]
 
     def sizes(self, uids: list[int]) -> dict[int, int]:
         return {uid: 100 for uid in uids}
 
     def contents(self, uids: Iterable[int]) -> dict[int, tuple[bytes, datetime | None]]:
         return {uid: (f"Subject: {uid}\r\n\r\nbody\r\n".encode(), None)
-                for uid in uids if uid != 2}
+                for uid in uids if uid != self.silent}
 
     def settle(self, uids: list[int], after: AfterFetchAction) -> None:
         self.settled += uids
 
 
-@pytest.mark.django_db
-def test_a_message_the_server_sends_no_content_for_is_set_aside_after_its_attempts() -> None:
+def stored_all(offers: list[Offer]) -> Future[list[Admitted | BaseException]]:
+    stored: Future[list[Admitted | BaseException]] = Future()
+    stored.set_result([Admitted("250 2.0.0 Ok: queued as X", "X") for _ in offers])
+    return stored
+
+
+def imap_account() -> Mailbox:
     add_mailbox("support", Protocol.IMAP, "imap.example.com", "u", password_file="/x",
                 deliver_to="help@solarmora.com")
-    mailbox = Mailbox.objects.get(name="support")
+    return Mailbox.objects.get(name="support")
 
-    def admit(offers: list[Offer]) -> Future[list[Admitted | BaseException]]:
-        stored: Future[list[Admitted | BaseException]] = Future()
-        stored.set_result([Admitted("250 2.0.0 Ok: queued as X", "X") for _ in offers])
-        return stored
 
-    fetch = MailboxFetch(mailbox, admit, 10**6, 2, threading.Event())
+@pytest.mark.django_db
+def test_a_message_the_server_sends_no_content_for_is_set_aside_after_its_attempts() -> None:
+    mailbox = imap_account()
+    fetch = MailboxFetch(mailbox, stored_all, 10**6, 2, threading.Event())
     folder = SilentFolder()
     first = fetch.imap_round(folder)  # type: ignore[arg-type]
     assert [m.number for m in first.stored] == [1, 3] and not first.set_aside
@@ -202,3 +214,103 @@ def test_a_message_the_server_sends_no_content_for_is_set_aside_after_its_attemp
     assert [(m.number, why) for m, why in second.set_aside] == [
         (2, "cannot be fetched after 2 attempts: the server sent no content for it")]
     assert mailbox.last_uid == 3 and SetAside.objects.filter(mailbox=mailbox).count() == 1
+
+
+@pytest.mark.django_db
+def test_a_message_owed_in_the_first_batch_is_not_passed_by_a_later_batch() -> None:
+    mailbox = imap_account()
+    fetch = MailboxFetch(mailbox, stored_all, 10**6, 2, threading.Event())
+    first = fetch.imap_round(SilentFolder(count=BATCH + 44, silent=5))  # type: ignore[arg-type]
+    assert len(first.stored) == BATCH + 43  # the later batch is stored all the same
+    assert mailbox.last_uid == 4  # and the next round asks for message 5 again
+    second = fetch.imap_round(SilentFolder(count=BATCH + 44, silent=5))  # type: ignore[arg-type]
+    assert [m.number for m, _ in second.set_aside] == [5]
+    assert mailbox.last_uid == BATCH + 44
+
+
+@pytest.mark.django_db
+def test_a_round_that_fails_unexpectedly_is_recorded_and_retried_not_dropped(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from casegate.config import get_config
+    from casegate.mailboxes import runner
+
+    def broken(mailbox: Mailbox) -> None:
+        raise OverflowError("date value out of range")
+
+    monkeypatch.setattr(runner, "log_in", broken)
+    mailbox = imap_account()
+    runner.MailboxThread(mailbox, stored_all, get_config(), once=True).run()
+    mailbox.refresh_from_db()
+    assert mailbox.failures == 1 and mailbox.next_attempt_at is not None
+    assert mailbox.last_error == "OverflowError: date value out of range"
+
+
+class Rebuilt(SilentFolder):
+    """A folder whose UIDVALIDITY changed, on a server that tells no UIDNEXT."""
+
+    def select(self) -> FolderState:
+        return FolderState(uidvalidity=8, uidnext=0, messages=self.count)
+
+
+@pytest.mark.django_db
+def test_a_new_uidvalidity_without_uidnext_still_recognises_what_was_stored() -> None:
+    mailbox = imap_account()
+    mailbox.uidvalidity, mailbox.last_uid = 7, 3
+    fetch = MailboxFetch(mailbox, stored_all, 10**6, 2, threading.Event())
+    fetch.imap_round(Rebuilt(count=3, silent=0))  # type: ignore[arg-type]
+    assert Mailbox.objects.get(pk=mailbox.pk).resync_below == UID_LIMIT
+
+
+class Maildrop:
+    """A POP3 maildrop whose server gives two messages the same UIDL."""
+
+    def __init__(self) -> None:
+        self.uidls = {1: "AAA", 2: "AAA", 3: "BBB"}
+        self.deleted: list[int] = []
+
+    def listing(self) -> list[Listed]:
+        return [Listed(n, uidl, 100) for n, uidl in self.uidls.items()]
+
+    def content(self, number: int) -> bytes:
+        return f"Subject: {number}\r\nMessage-ID: <{number}@x>\r\n\r\nbody\r\n".encode()
+
+    def delete(self, number: int) -> None:
+        self.deleted.append(number)
+
+
+@pytest.mark.django_db
+def test_messages_sharing_a_uidl_are_set_aside_and_never_deleted() -> None:
+    add_mailbox("old", Protocol.POP3, "pop.example.com", "u", password_file="/x",
+                deliver_to="help@solarmora.com", after_fetch="delete")
+    mailbox = Mailbox.objects.get(name="old")
+    fetch = MailboxFetch(mailbox, stored_all, 10**6, 2, threading.Event())
+    drop = Maildrop()
+    first = fetch.pop3_round(drop)  # type: ignore[arg-type]
+    assert [m.key for m in first.stored] == ["BBB"] and drop.deleted == [3]
+    assert [(m.number, why) for m, why in first.set_aside] == [
+        (1, "the server lists 2 messages under this UIDL: left on it untouched"),
+        (2, "the server lists 2 messages under this UIDL: left on it untouched")]
+    second = fetch.pop3_round(drop)  # type: ignore[arg-type]
+    assert not second.stored and not second.set_aside and drop.deleted == [3, 3]
+    assert SetAside.objects.filter(mailbox=mailbox).count() == 1
+
+
+@pytest.mark.django_db
+def test_a_message_the_spool_keeps_refusing_for_now_is_set_aside_after_its_attempts() -> None:
+    mailbox = imap_account()
+
+    def soft_reject_3(offers: list[Offer]) -> Future[list[Admitted | BaseException]]:
+        answered: Future[list[Admitted | BaseException]] = Future()
+        answered.set_result([
+            Admitted("451 4.7.1 Try again later: the classifier asks (soft reject)")
+            if offer.content.endswith(b"Subject: 3\r\n\r\nbody\r\n") else
+            Admitted("250 2.0.0 Ok: queued as X", "X") for offer in offers])
+        return answered
+
+    fetch = MailboxFetch(mailbox, soft_reject_3, 10**6, 2, threading.Event())
+    folder = SilentFolder(count=5, silent=0)
+    with pytest.raises(TryLater):
+        fetch.imap_round(folder)  # type: ignore[arg-type]
+    assert mailbox.last_uid == 2
+    second = fetch.imap_round(folder)  # type: ignore[arg-type]
+    assert [m.number for m, _ in second.set_aside] == [3] and mailbox.last_uid == 5

@@ -1,10 +1,14 @@
-"""Reading imaplib's FETCH data: every shape a server may answer in."""
+"""Reading imaplib's FETCH data: every shape a server may answer in; what an old server
+without UIDPLUS is asked to expunge."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
-from casegate.mailboxes.servers import Fetched, fetched
+import pytest
+
+from casegate.mailboxes.servers import Fetched, ImapFolder, Where, fetched
+from casegate.mailboxes.vocabulary import AfterFetch, AfterFetchAction, Tls
 
 BODY = b"Subject: hi\r\n\r\nUID 9 RFC822.SIZE 1 BODY[] {1}\r\n"
 
@@ -44,3 +48,36 @@ def test_a_body_sent_as_a_quoted_string_or_nil() -> None:
 def test_words_in_a_quoted_body_are_not_taken_for_fields() -> None:
     data = [b'1 (BODY[] "X UID 999 RFC822.SIZE 5" UID 40 RFC822.SIZE 30)']
     assert fetched(data) == [Fetched(40, 30, content=b"X UID 999 RFC822.SIZE 5")]
+
+
+class OldServer:
+    """An IMAP server without UIDPLUS or MOVE, where someone else marked message 9 deleted."""
+
+    def __init__(self, deleted_by_others: list[int]) -> None:
+        self.deleted = list(deleted_by_others)
+        self.expunged = False
+
+    def has_capability(self, name: str) -> bool:
+        return False
+
+    def copy(self, uids: list[int], folder: str) -> None:
+        pass
+
+    def delete_messages(self, uids: list[int], silent: bool) -> None:
+        self.deleted += uids
+
+    def search(self, criteria: list[str]) -> list[int]:
+        return self.deleted
+
+    def expunge(self) -> None:
+        self.expunged = True
+
+
+@pytest.mark.parametrize(("others", "expunged"), [([], True), ([9], False)])
+def test_without_uidplus_what_others_marked_deleted_is_never_expunged(
+        others: list[int], expunged: bool) -> None:
+    folder = object.__new__(ImapFolder)
+    server = OldServer(others)
+    folder.where, folder.client = Where("imap.example.com", 143, Tls.NONE), server
+    folder.settle([1, 2], AfterFetchAction(AfterFetch.MOVE, "Fetched"))
+    assert server.expunged is expunged

@@ -27,12 +27,15 @@ class Credentials:
 
 
 def read_password(path: str) -> str:
+    """The password: the file's first line."""
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise CredentialsError(f"cannot read the password file {path}:"
                                f" {exc.strerror or exc}") from None
-    password = text.rstrip("\r\n")
+    except UnicodeDecodeError:
+        raise CredentialsError(f"the password file {path} is not UTF-8 text") from None
+    password = (text.splitlines() or [""])[0]
     if not password:
         raise CredentialsError(f"the password file {path} is empty")
     return password

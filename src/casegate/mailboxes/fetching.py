@@ -13,18 +13,19 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from email.utils import parseaddr, parsedate_to_datetime
+from email.utils import parseaddr
 
 from django.db.models import F
 from django.utils import timezone
 
 from casegate.gateway.admission import Admitted
 from casegate.gateway.local import ALREADY_STORED
-from casegate.mail.headers import HeaderFields
+from casegate.mail.headers import HeaderFields, dated
 from casegate.mailboxes.models import Mailbox, SeenUidl, SetAside
 from casegate.mailboxes.servers import ImapFolder, Listed, Pop3Drop, ServerError
 from casegate.mailboxes.vocabulary import AfterFetch, AfterFetchAction, Protocol
@@ -40,6 +41,7 @@ BATCH_BYTES = 8 * 1024 * 1024
 STORE_TIMEOUT = 300.0  # seconds one batch may take to be stored
 MAILBOX_HEADER = "X-Casegate-Mailbox"
 STORED_BEFORE = ALREADY_STORED.partition("{")[0]  # the spool's answer to a copy it has
+UID_LIMIT = 2**32  # above every IMAP UID (a 32-bit number)
 
 
 @dataclass(frozen=True)
@@ -93,12 +95,6 @@ def sender_of(fields: HeaderFields) -> str:
     return parseaddr(fields.get("Return-Path") or "")[1]
 
 
-def date_of(fields: HeaderFields) -> datetime | None:
-    try:
-        when = parsedate_to_datetime(fields.get("Date") or "")
-    except (TypeError, ValueError, IndexError):
-        return None
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def _batch_end(listed: list[Listed], start: int, most: int) -> int:
@@ -191,7 +187,7 @@ class MailboxFetch:
             if known and message_id in known:
                 outcome.stored.append(item)  # stored under the folder's former UIDVALIDITY
                 continue
-            received = item.received or date_of(fields)
+            received = item.received or dated(fields)
             if mailbox.since and received and received < mailbox.since:
                 outcome.skipped.append(item)
                 continue
@@ -231,6 +227,9 @@ class MailboxFetch:
                 later = later or f"--deliver-to is refused: {admitted.reply}"
             elif admitted.reply.startswith("5"):
                 outcome.set_aside.append((item, admitted.reply))
+            elif admitted.reply.startswith("4.7.", 4):  # this message's own: a soft reject
+                if not self._attempt_failed(item, "stored", admitted.reply, outcome):
+                    later = later or f"the spool answered {admitted.reply}"
             else:
                 later = later or f"the spool answered {admitted.reply}"
         return later
@@ -312,7 +311,10 @@ class MailboxFetch:
         mailbox = self.mailbox
         state = folder.select()
         if mailbox.uidvalidity != state.uidvalidity:
-            resync_below = state.uidnext if mailbox.uidvalidity is not None else 0
+            # A server that says no UIDNEXT (RFC 2060 did not ask for it): every message
+            # may have been stored before.
+            resync_below = (state.uidnext or UID_LIMIT) if mailbox.uidvalidity is not None \
+                else 0
             if resync_below:
                 log.warning("mailbox=%s uidvalidity=%s was=%s: the folder's UIDs changed;"
                             " reading it again, recognising what was stored by Message-ID",
@@ -324,6 +326,9 @@ class MailboxFetch:
         listed = folder.listing(mailbox.last_uid)
         total.reading += time.perf_counter() - started
         after = AfterFetchAction(AfterFetch(mailbox.after_fetch), mailbox.move_to)
+        # Once a message is not dealt with, the recorded UID stays before it for the rest
+        # of the round (later batches are stored all the same): the next round fetches it.
+        unsettled = False
         for batch in self._batches(listed):
             outcome = Round()
             try:
@@ -358,7 +363,8 @@ class MailboxFetch:
                 settled = outcome.settled()
                 last = mailbox.last_uid
                 for item in batch:  # up to the first message not dealt with
-                    if item.key not in settled:
+                    if unsettled or item.key not in settled:
+                        unsettled = True
                         break
                     last = item.number
                 self._record(outcome, last_uid=last)
@@ -378,6 +384,7 @@ class MailboxFetch:
         total.reading += time.perf_counter() - started
         seen = set(SeenUidl.objects.filter(mailbox=mailbox).values_list("uidl", flat=True))
         on_server = {item.key for item in listed}
+        listed = self._unique_uidls(listed, seen, total)
         gone = seen - on_server
         if gone:
             SeenUidl.objects.filter(mailbox=mailbox, uidl__in=gone).delete()
@@ -413,6 +420,27 @@ class MailboxFetch:
                     for item in outcome.stored:
                         drop.delete(item.number)
         return total
+
+
+    def _unique_uidls(self, listed: list[Listed], seen: set[str], total: Round
+                      ) -> list[Listed]:
+        """``listed`` without the messages whose UIDL is not unique (RFC 1939 says it must
+        be): which one was stored could not be told, so they are set aside, left on the
+        server untouched (never deleted), and remembered."""
+        counts = Counter(item.key for item in listed)
+        repeated = {key: n for key, n in counts.items() if n > 1}
+        if not repeated:
+            return listed
+        outcome = Round(set_aside=[
+            (item, f"the server lists {repeated[item.key]} messages under this UIDL: left"
+                   " on it untouched") for item in listed
+            if item.key in repeated and item.key not in seen])
+        SeenUidl.objects.bulk_create(
+            [SeenUidl(mailbox=self.mailbox, uidl=key, stored=False) for key in repeated
+             if key not in seen], ignore_conflicts=True)
+        self._record(outcome)
+        total.add(outcome)
+        return [item for item in listed if item.key not in repeated]
 
 
 def succeeded(mailbox: Mailbox) -> None:

@@ -68,6 +68,13 @@ def message_count(mailbox: Mailbox) -> int:
         return session.count()
 
 
+def _reason(error: Exception) -> str:
+    """What a failed round shows: our errors say it themselves, others are named."""
+    if isinstance(error, CasegateError | TryLater):
+        return str(error)
+    return f"{type(error).__name__}: {error}"
+
+
 class MailboxThread(threading.Thread):
     """Fetches one mailbox until told to stop (or after one round, ``once``)."""
 
@@ -101,8 +108,10 @@ class MailboxThread(threading.Thread):
             close_old_connections()
             try:
                 self._session()
-            except (CasegateError, TryLater) as exc:
-                wait = failed(mailbox, str(exc), self.config.mailbox_retry_max)
+            except Exception as exc:  # recorded and retried with backoff, never a silent stop
+                if not isinstance(exc, CasegateError | TryLater):
+                    log.exception("mailbox=%s round=failed", mailbox.name)
+                wait = failed(mailbox, _reason(exc), self.config.mailbox_retry_max)
                 if self.once:
                     return
                 self.stopping.wait(wait)

@@ -23,6 +23,8 @@ from casegate.errors import CasegateError
 from casegate.mailboxes.credentials import Credentials
 from casegate.mailboxes.vocabulary import AfterFetch, AfterFetchAction, Tls
 
+log = logging.getLogger("casegate.mailboxes")
+
 TIMEOUT = 60.0  # seconds a server may take to answer one command
 # poplib refuses a line over 2,048 bytes, a guard against a server sending one endless line;
 # real mail has longer ones (HTML written on one line), and a message is bounded by
@@ -247,8 +249,11 @@ class ImapFolder:
                 self.client.delete_messages(uids, silent=True)
                 if self.client.has_capability("UIDPLUS"):
                     self.client.uid_expunge(uids)
-                else:
+                elif set(self.client.search(["DELETED"])) <= set(uids):
                     self.client.expunge()
+                else:  # EXPUNGE would also remove what others marked \Deleted
+                    log.warning("imap=%s expunge=skipped reason=other messages in the folder"
+                                " are marked deleted; ours stay marked", self.where)
 
     def wait_for_mail(self, seconds: float) -> bool:
         """IDLE for up to ``seconds``; whether the server told of a change."""
