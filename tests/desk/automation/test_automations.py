@@ -127,6 +127,30 @@ def test_the_webhooks_of_field_changes_hear_of_what_an_automation_changed(intake
 
 
 @pytest.mark.django_db
+def test_a_status_change_on_one_case_leaves_the_others_time_of_change(intake: Intake) -> None:
+    AUTOMATIONS.add({"name": "Remind after 2 days",
+                     "conditions": {"all": [{"field": "status", "is": "pending"},
+                                            {"field": "hours_since_status_changed",
+                                             "at_least": 48}]},
+                     "actions": [{"add_tags": ["reminded"]}]})
+    add_trigger({"name": "VIPs reopen", "events": ["field_changed"],
+                 "conditions": {"all": [{"field": "tags", "includes": "vip"},
+                                        {"field": "tags", "includes": "reminded"}]},
+                 "actions": [{"status": "open"}]})
+    vip, other = new_case(intake, "VIP"), new_case(intake, "Other")
+    for case in (vip, other):
+        update_case(case.pk, "ann", status="pending")
+    update_case(vip.pk, "ann", tags=["vip"])
+    other.refresh_from_db()
+    waiting_since = other.status_changed_at
+    assert run_automations(timezone.now() + timedelta(hours=60))["Remind after 2 days"] == 2
+    vip.refresh_from_db()
+    other.refresh_from_db()
+    assert vip.status == "open" and vip.status_changed_at != waiting_since
+    assert (other.status, other.status_changed_at) == ("pending", waiting_since)
+
+
+@pytest.mark.django_db
 def test_a_new_period_begins_when_the_time_counted_from_moves(intake: Intake) -> None:
     AUTOMATIONS.add(SOLVE_PENDING)
     case = new_case(intake)

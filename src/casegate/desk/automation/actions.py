@@ -87,12 +87,15 @@ class Deferred:
     fields: set[str] = field(default_factory=set)
     events: list[CaseEvent] = field(default_factory=list)
     audit: list[tuple[Case, str, dict[str, list[str]]]] = field(default_factory=list)
+    stamped: dict[int, set[str]] = field(default_factory=dict)  # a case's times of change
 
     def keep(self, acting: Acting) -> None:
         if acting.changed:
             assert acting.case.pk is not None
             self.cases[acting.case.pk] = acting.case
             self.fields |= acting.changed
+            self.stamped.setdefault(acting.case.pk, set()).update(
+                STAMPS[name] for name in acting.changed if name in STAMPS)
             self.audit.append((acting.case, acting.actor, {
                 e.field: [e.before, e.after] for e in acting.events
                 if e.field in acting.changed}))
@@ -112,24 +115,27 @@ class Deferred:
                 additional_data={"by": actor}, timestamp=timezone.now())
                 for case, actor, changes in self.audit])
         self.cases, self.fields, self.events, self.audit = {}, set(), [], []
+        self.stamped = {}
 
     def _save_cases(self) -> None:
         """One update for each set of values (the same trigger gives many cases the same
         ones), where Django's ``bulk_update`` spends milliseconds building expressions."""
         attnames = {f.name: f.attname for f in Case._meta.concrete_fields}
         fields = self.fields | set(CLOCK_FIELDS) if CLOCK_MOVERS & self.fields else self.fields
+        fields |= {STAMPS[name] for name in fields if name in STAMPS}
         columns = sorted(attnames[name] for name in fields)
+        now = timezone.now()
         alike: dict[str, list[Case]] = {}
         for case in self.cases.values():
+            # A change's time is the save's, as ``updated_at`` is, so that alike stay alike;
+            # only the cases whose status changed get a new one.
+            for stamp in self.stamped.get(case.pk, ()):
+                setattr(case, stamp, now)
             values = json.dumps([getattr(case, column) for column in columns], default=str)
             alike.setdefault(values, []).append(case)
-        now = timezone.now()
-        # The changes' times are the save's, as ``updated_at`` is, so that alike stay alike.
-        stamps = {STAMPS[name]: now for name in self.fields if name in STAMPS}
         for cases in alike.values():
             Case.objects.filter(pk__in=[case.pk for case in cases]).update(
-                updated_at=now, **stamps,
-                **{column: getattr(cases[0], column) for column in columns})
+                updated_at=now, **{column: getattr(cases[0], column) for column in columns})
 
 
 @dataclass
