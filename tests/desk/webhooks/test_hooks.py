@@ -11,6 +11,7 @@ from casegate.desk.webhooks.hooks import (
     WEBHOOKS,
     add_webhook,
     change_webhook,
+    is_private_address,
     pause_webhook,
     remove_webhook,
 )
@@ -82,3 +83,17 @@ def test_rollback_to_nothing_and_to_a_version_that_is_not() -> None:
     assert WEBHOOKS.rollback(0) is None
     with pytest.raises(SetError, match="there is no version 999999999"):
         WEBHOOKS.rollback(999999999)
+
+
+@pytest.mark.parametrize(("address", "inside"), [
+    ("127.0.0.1", True), ("10.1.2.3", True), ("::1", True), ("::ffff:127.0.0.1", True),
+    ("64:ff9b::7f00:1", True),    # NAT64 of 127.0.0.1
+    ("64:ff9b::a00:5", True),     # NAT64 of 10.0.0.5
+    ("64:ff9b:1::7f00:1", True),  # NAT64's local-use prefix
+    ("2002:7f00:1::1", True),     # 6to4 of 127.0.0.1
+    ("2001:0:4136:e378:8000:63bf:f5ff:fffe", True),  # Teredo of 10.0.0.1
+    ("fec0::1", True),            # site-local
+    ("93.184.215.14", False), ("64:ff9b::5db8:d70e", False), ("2606:4700::6810:84e5", False),
+])
+def test_an_address_inside_is_known_also_inside_ipv6(address: str, inside: bool) -> None:
+    assert is_private_address(address) is inside

@@ -49,12 +49,25 @@ def masked_secret(secret: str) -> str:
     return f"{SECRET_PREFIX}…{secret[-_SHOWN_SECRET_END:]}"
 
 
+# NAT64's well-known prefix (RFC 6052), whose last 32 bits are an IPv4 address, and its
+# local-use prefix (RFC 8215), which reaches whatever its operator put behind it.
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+_NAT64_LOCAL = ipaddress.IPv6Network("64:ff9b:1::/48")
+
+
 def is_private_address(address: str) -> bool:
     """Whether an IP address is inside (loopback, private, link-local, reserved...): a
-    webhook there could reach what the desk's host reaches but the internet does not."""
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    webhook there could reach what the desk's host reaches but the internet does not. An
+    IPv6 address that carries an IPv4 one (mapped, NAT64, 6to4, Teredo) is judged by it."""
+    ip: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(
+        address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip in _NAT64_LOCAL or ip.is_site_local:
+            return True
+        carried = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
+        if carried is None and ip in _NAT64:
+            carried = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        ip = carried or ip
     return not ip.is_global or ip.is_multicast
 
 

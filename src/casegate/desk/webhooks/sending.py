@@ -13,10 +13,10 @@ webhook whose last :data:`PAUSE_AFTER_FAILURES` attempts failed over at least
 :data:`PAUSE_AFTER` is paused with the reason; its events wait, and are due at once when
 it is resumed.
 
-Each connection is checked on the address it reached: unless
-``CASEGATE_WEBHOOK_PRIVATE_TARGETS`` allows it, an address inside (loopback, private,
-link-local…) is refused before anything is sent, whatever the name resolved to. Redirects
-are not followed.
+Each name is resolved at each attempt and checked before any connection: unless
+``CASEGATE_WEBHOOK_PRIVATE_TARGETS`` allows it, a name with an address inside (loopback,
+private, link-local…) is refused without connecting, and the connection goes to the address
+checked. Redirects are not followed.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import hashlib
 import hmac
 import http.client
 import logging
+import socket
 import ssl
 import time
 import uuid
@@ -79,7 +80,32 @@ class Answer:
 
 
 class RefusedTarget(Exception):
-    """The connection reached an address inside, which the settings do not allow."""
+    """The name resolves to an address inside, which the settings do not allow."""
+
+
+def _checked_addresses(host: str, port: int) -> list[str]:
+    """The addresses to connect to for ``host``, in the resolver's order: refused before
+    any connection when one is inside (so that no inside port is ever touched, nor its state
+    told by the error), unless the settings allow such targets."""
+    addresses = [str(info[4][0]) for info in socket.getaddrinfo(host, port,
+                                                               type=socket.SOCK_STREAM)]
+    if not get_config().webhook_private_targets and any(map(is_private_address, addresses)):
+        raise RefusedTarget(f"{host} resolves to an address inside;"
+                            " CASEGATE_WEBHOOK_PRIVATE_TARGETS is off")
+    return addresses
+
+
+def _connect_to(addresses: list[str], port: int, timeout: float | None,
+                source: tuple[str, int] | None = None) -> socket.socket:
+    """A connection to the first of ``addresses`` that answers, as
+    ``socket.create_connection`` tries a name's addresses."""
+    error: OSError = OSError("no address to connect to")
+    for address in addresses:
+        try:
+            return socket.create_connection((address, port), timeout, source)
+        except OSError as exc:
+            error = exc
+    raise error
 
 
 def post(url: str, secret: str, body: str, event: str, delivery: str) -> Answer:
@@ -101,11 +127,12 @@ def post(url: str, secret: str, body: str, event: str, delivery: str) -> Answer:
         http.client.HTTPConnection(parts.hostname or "", parts.port,
                                    timeout=config.webhook_timeout))
     try:
-        conn.connect()
-        peer = conn.sock.getpeername()[0]
-        if not config.webhook_private_targets and is_private_address(peer):
-            raise RefusedTarget(f"{parts.hostname} is {peer}, an address inside; "
-                                "CASEGATE_WEBHOOK_PRIVATE_TARGETS is off")
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        # The address checked is the one connected to (a name resolved twice could answer
+        # otherwise the second time); TLS still names and verifies the host.
+        addresses = _checked_addresses(parts.hostname or "", port)
+        conn._create_connection = (  # type: ignore[attr-defined]
+            lambda _where, timeout, source: _connect_to(addresses, port, timeout, source))
         conn.request("POST", path, data, headers)
         response = conn.getresponse()
         response.read(_ANSWER_READ)
