@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -69,3 +70,23 @@ def test_an_unreachable_controller_is_logged_not_raised(
 def test_without_a_controller_nothing_is_taught(setting: Callable[..., None]) -> None:
     setting("CASEGATE_RSPAMD_CONTROLLER_URL", None)
     teach(RAW, spam=True)  # nothing to reach, nothing raised
+
+
+def test_a_controller_that_answers_nonsense_is_logged_not_raised(
+        setting: Callable[..., None], caplog: pytest.LogCaptureFixture) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as nonsense:
+        setting("CASEGATE_RSPAMD_CONTROLLER_URL",
+                f"http://127.0.0.1:{nonsense.getsockname()[1]}")
+
+        def answer() -> None:
+            client, _ = nonsense.accept()
+            with client:
+                client.recv(65536)
+                client.sendall(b"not http at all\r\n\r\n")
+
+        thread = threading.Thread(target=answer)
+        thread.start()
+        with caplog.at_level(logging.WARNING, "casegate.filtering"):
+            teach(RAW, spam=False)
+        thread.join()
+    assert "classifier=rspamd learn=learnham failed=" in caplog.text

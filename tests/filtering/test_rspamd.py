@@ -36,6 +36,8 @@ def answer(action: str, score: float = 1.0, **extra: Any) -> dict[str, Any]:
     ("rewrite subject", SpamAction.SPAM),
     ("soft reject", SpamAction.SOFT_REJECT),
     ("reject", SpamAction.REJECT),
+    ("quarantine", SpamAction.SPAM),  # rspamd's own, when configured: spam here
+    ("discard", SpamAction.SPAM),
 ])
 def test_each_rspamd_action_maps_to_the_gateways(action: str, expected: SpamAction) -> None:
     verdict = rspamd_verdict(answer(action, 7.0))
@@ -53,7 +55,7 @@ def test_the_reject_message_is_the_reply() -> None:
 
 
 @pytest.mark.parametrize("bad", [
-    {"action": "discard"}, {"score": 3}, {"action": "reject", "score": "lots"},
+    {"action": "drop it"}, {"score": 3}, {"action": "reject", "score": "lots"},
     {"action": "reject", "symbols": {"X": "not an object"}},
 ])
 def test_an_answer_without_a_known_action_or_figures_is_no_verdict(bad: dict[str, Any]) -> None:

@@ -8,6 +8,7 @@ filter could learn from it: failures are logged, never raised.
 
 from __future__ import annotations
 
+import http.client
 import logging
 import urllib.error
 import urllib.request
@@ -39,5 +40,6 @@ def teach(raw: bytes, spam: bool) -> None:
     except urllib.error.HTTPError as exc:
         log.warning("classifier=rspamd learn=%s status=%s answer=%s", endpoint, exc.code,
                     exc.read(500).decode(errors="replace").strip())
-    except (OSError, ValueError) as exc:
-        log.warning("classifier=rspamd learn=%s failed=%r", endpoint, str(exc))
+    except (OSError, ValueError, http.client.HTTPException) as exc:
+        log.warning("classifier=rspamd learn=%s failed=%r", endpoint,
+                    str(exc) or type(exc).__name__)

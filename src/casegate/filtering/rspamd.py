@@ -28,6 +28,10 @@ ACTIONS = {
     "rewrite subject": SpamAction.SPAM,
     "soft reject": SpamAction.SOFT_REJECT,
     "reject": SpamAction.REJECT,
+    # rspamd's own quarantine and discard (configured in its actions): spam here, held by
+    # routing's quarantine unless a rule bypasses the filter; never thrown away unseen.
+    "quarantine": SpamAction.SPAM,
+    "discard": SpamAction.SPAM,
 }
 
 
