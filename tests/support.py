@@ -355,15 +355,17 @@ class LocalDNS:
 
     ``zone`` maps a name (with the final dot) to {"MX": [...], "TXT": [...]} record texts;
     names not in it are NXDOMAIN. It can be changed while the server runs. Questions about a
-    name in ``silent`` go unanswered, as with a name server that hangs; ``asked`` holds the
+    name in ``silent`` go unanswered, as with a name server that hangs, and about one in
+    ``failing`` are answered SERVFAIL, as by a broken one; ``asked`` holds the
     names asked about, in order. Answers about a name in ``validated`` carry the AD bit, as
     a validating resolver's do for a DNSSEC-signed zone.
     """
 
-    def __init__(self, zone: dict[str, dict[str, list[str]]], silent: set[str] | None = None
-                 ) -> None:
+    def __init__(self, zone: dict[str, dict[str, list[str]]], silent: set[str] | None = None,
+                 failing: set[str] | None = None) -> None:
         self.zone = zone
         self.silent = silent or set()
+        self.failing = failing or set()
         self.validated: set[str] = set()
         self.asked: list[str] = []
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -403,7 +405,9 @@ class LocalDNS:
                 continue
             if name in self.validated:
                 response.flags |= dns.flags.AD
-            if name not in self.zone:
+            if name in self.failing:
+                response.set_rcode(dns.rcode.SERVFAIL)
+            elif name not in self.zone:
                 response.set_rcode(dns.rcode.NXDOMAIN)
             elif self.zone[name].get(kind):
                 texts = self.zone[name][kind]

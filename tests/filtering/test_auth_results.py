@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import authres
 
 from casegate.filtering.auth_policy import Decision
@@ -25,10 +27,15 @@ def test_the_authserv_id_is_the_first_token_after_comments() -> None:
     assert authserv_id_of(" (made up) gw.test 1; dkim=pass") == "gw.test"
     assert authserv_id_of("gw.test;dmarc=pass") == "gw.test"
     assert authserv_id_of("") == ""
+    assert authserv_id_of("(x (y) z) gw.test; dmarc=pass") == "gw.test"  # comments nest
+    assert authserv_id_of("(c\\) x) gw.test; dmarc=pass") == "gw.test"  # a quoted pair
+    assert authserv_id_of("(left open gw.test; dmarc=pass") == ""
 
 
 def test_only_results_claiming_our_authserv_id_are_removed() -> None:
     raw = (b"Authentication-Results: Gw.Test;\r\n\tdmarc=pass header.from=solarmora.com\r\n"
+           b"Authentication-Results: (a (nested) comment) gw.test; dmarc=pass\r\n"
+           b"Authentication-Results: (left open gw.test; dmarc=pass\r\n"
            b"Authentication-Results: gw.test.example; spf=pass\r\n"
            b"Subject: hi\r\n\r\nAuthentication-Results: gw.test; in the body\r\n")
     assert without_our_results(raw, "gw.test") == (
@@ -94,3 +101,10 @@ def test_verdicts_read_each_check_and_a_dkim_pass_among_signatures() -> None:
     assert list(verdicts("gw.test; dmarc=none; spf=pass")) == ["spf", "dmarc"]
     assert verdicts("") == {}
     assert result_text("dmarc", "fail") in value and result_text("dmarc", "pass") not in value
+
+
+def test_what_a_client_said_cannot_pass_for_a_result() -> None:
+    said = dataclasses.replace(report(mail_from=""), helo="mx.example; dmarc=pass")
+    value = header_value("gw.test", resinfos(said, Decision()))
+    assert verdicts(value)["dmarc"] == "fail"
+    assert result_text("dmarc", "pass") not in value

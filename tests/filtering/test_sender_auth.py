@@ -82,3 +82,14 @@ def test_a_large_message_is_checked_in_a_worker_thread_even_when_everything_is_k
     large = check(auth, signed("Hello\n" * (CHECKED_INLINE_UP_TO // 6)))
     assert attempts == [(False, False)]
     assert "dkim=pass" in large.results
+
+
+def test_results_naming_us_in_fetched_or_imported_mail_are_removed(
+        setting: Callable[..., None]) -> None:
+    setting("CASEGATE_AUTHSERV_ID", "gw.test")
+    forged = b"Authentication-Results: gw.test; dmarc=pass\r\n" + mail()[0]
+    auth = SenderAuthentication(get_config())
+    fetched = asyncio.run(auth.check(forged, None, True, "", "", frozenset(), foreign=True))
+    assert b"Authentication-Results" not in fetched.content
+    handed_over = asyncio.run(auth.check(forged, None, True, "", "", frozenset()))
+    assert handed_over.content == forged  # the company's own server: its word stands

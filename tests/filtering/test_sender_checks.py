@@ -29,6 +29,7 @@ ZONE = {
     "_dmarc.strict.example.": {"TXT": ["v=DMARC1; p=reject; adkim=s; aspf=s"]},
     "_dmarc.sampled.example.": {"TXT": ["v=DMARC1; p=reject; pct=0"]},
     "_dmarc.twice.example.": {"TXT": ["v=DMARC1; p=reject", "v=DMARC1; p=none"]},
+    "_dmarc.flaky.example.": {"TXT": ["v=DMARC1; p=reject"]},
     "macro.example.": {"TXT": ["v=spf1 exists:%{l}.senders.macro.example -all"]},
     "dana.senders.macro.example.": {"A": ["127.0.0.2"]},
 }
@@ -36,7 +37,8 @@ ZONE = {
 
 @pytest.fixture
 def dns_server(setting: Callable[..., None]) -> Iterator[LocalDNS]:
-    with LocalDNS(ZONE, silent={"s1._domainkey.slow.example.", "slow.example."}) as server:
+    with LocalDNS(ZONE, silent={"s1._domainkey.slow.example.", "slow.example."},
+                  failing={"s1._domainkey.flaky.example.", "flaky.example."}) as server:
         setting("CASEGATE_DNS_SERVERS", server.address)
         yield server
 
@@ -104,6 +106,47 @@ def test_silent_name_servers_give_temperror_within_the_budget(dns_server: LocalD
     lookups = MessageLookups(0)
     with pytest.raises(dns.exception.Timeout):
         lookups.txt("example.net")
+
+
+def test_a_dns_failure_of_the_aligned_checks_is_dmarc_temperror_never_a_rejection(
+        dns_server: LocalDNS) -> None:
+    report = check(signed("flaky.example", domain=b"flaky.example"),
+                   mail_from="dana@flaky.example")
+    assert (report.spf, report.dkim[0].result) == (AuthResult.TEMPERROR, AuthResult.TEMPERROR)
+    assert report.dmarc.result == AuthResult.TEMPERROR
+    assert decide(report, AuthPolicy(), frozenset()).refusal == ""
+
+
+@pytest.mark.parametrize(("author", "domains"), [
+    ('a"b <ceo@ours.example>', ("ours.example",)),  # too odd for the address parser
+    ("ceo@paypal.example, x@evil.example", ("paypal.example", "evil.example")),
+    ("ceo@paypal.example <x@evil.example>", ("paypal.example", "evil.example")),
+    ("\"'dana@example.net' via Group\" <group@lists.example>", ("lists.example",)),
+])
+def test_every_domain_a_from_field_names_counts(dns_server: LocalDNS, author: str,
+                                                domains: tuple[str, ...]) -> None:
+    raw = mail()[0].replace(b"From: Dana <dana@example.net>", f"From: {author}".encode())
+    report = check(raw, mail_from="x@elsewhere.example")
+    assert report.from_domains == domains
+    decision = decide(report, AuthPolicy(), frozenset({"ours.example"}))
+    if len(domains) > 1:
+        assert decision.spam_reason.startswith("From: names several domains")
+    elif domains == ("ours.example",):
+        assert decision.spam_reason.startswith("From: claims our own domain ours.example")
+    else:
+        assert decision == decide(report, AuthPolicy(), frozenset())
+
+
+def test_a_signature_that_leaves_part_of_the_body_unsigned_does_not_pass(
+        dns_server: LocalDNS) -> None:
+    data, _ = mail(sender="Dana <dana@example.net>")
+    whole = dkim.sign(data, b"s1", b"example.net", AUTHOR_KEY, length=True) + data
+    assert check(whole, mail_from="x@elsewhere.example").dmarc.result == AuthResult.PASS
+    added = whole + b"Also: wire the money to account 666.\r\n"
+    report = check(added, mail_from="x@elsewhere.example")
+    assert [(s.result, s.comment) for s in report.dkim] == [
+        (AuthResult.POLICY, "l= leaves part of the body unsigned")]
+    assert report.dmarc.result == AuthResult.FAIL
 
 
 def test_a_list_s_arc_seal_from_a_trusted_sealer_keeps_the_original_pass(

@@ -69,6 +69,10 @@ def decide(report: SenderReport, policy: AuthPolicy, company_domains: frozenset[
             return Decision(spam_reason=(
                 f"fails DMARC for {dmarc.domain} (p={dmarc.disposition}{softened})"
             )[:SPAM_REASON_LENGTH])
+    if len(report.from_domains) > 1 and not override:
+        return Decision(spam_reason=(
+            f"From: names several domains ({', '.join(report.from_domains)}): which one"
+            " wrote it cannot be told, so no DMARC policy applies")[:SPAM_REASON_LENGTH])
     ours = next((d for d in report.from_domains if within(d, company_domains)), "")
     if ours and not override and not report.authenticates(ours):
         return Decision(spam_reason=(

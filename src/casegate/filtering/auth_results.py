@@ -23,23 +23,51 @@ FIELD = "Authentication-Results"
 # Each result's text by what it says: a sender's next message has the same, and authres takes
 # some 15 us to write a message's results.
 RESULTS_KEPT = 4096
-# The authserv-id: the first token of the value, after any comments.
-_AUTHSERV_ID = re.compile(r"^\s*(?:\([^)]*\)\s*)*([^\s;()]+)")
+_TOKEN = re.compile(r"[^\s;()]+")
+_QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"')
 METHODS = ("spf", "dkim", "dmarc", "arc")  # the checks we write, in the order we write them
 # A result in a stored value (header_value's form): each follows "; ", so none is read from
 # inside a comment such as dmarc's "(…; trusted ARC sealer x recorded dmarc=pass)".
 _RESULT = re.compile(r";\s*(spf|dkim|dmarc|arc)=([a-z]+)", re.IGNORECASE)
 
 
+def _outside_comments(value: str) -> str:
+    """``value`` with its comments (RFC 5322: they nest, and hold quoted pairs) blanked."""
+    kept, depth, escaped = [], 0, False
+    for c in value:
+        if depth:
+            if escaped:
+                escaped = False
+            elif c == "\\":
+                escaped = True
+            else:
+                depth += (c == "(") - (c == ")")
+            kept.append(" ")
+        elif c == "(":
+            depth = 1
+            kept.append(" ")
+        else:
+            kept.append(c)
+    return "".join(kept)
+
+
 def authserv_id_of(value: str) -> str:
-    found = _AUTHSERV_ID.match(value)
-    return found[1].lower() if found else ""
+    """The authserv-id: the value's first token after any comments ("" when there is
+    none, as after a comment left open)."""
+    found = _TOKEN.search(_outside_comments(value))
+    return found[0].lower() if found else ""
 
 
 def without_our_results(raw: bytes, authserv_id: str) -> bytes:
-    """``raw`` without the Authentication-Results fields that carry ``authserv_id``."""
+    """``raw`` without the Authentication-Results fields that carry ``authserv_id``, and
+    without those that cannot be read but name it anywhere."""
     ours = authserv_id.lower()
-    return remove_fields(raw, FIELD, lambda value: authserv_id_of(value) == ours)
+
+    def claims_ours(value: str) -> bool:
+        found = authserv_id_of(value)
+        return found == ours or (not found and ours in value.lower())
+
+    return remove_fields(raw, FIELD, claims_ours)
 
 
 def resinfos(report: SenderReport, decision: Decision) -> list[str]:
@@ -62,6 +90,9 @@ def resinfos(report: SenderReport, decision: Decision) -> list[str]:
 
 @lru_cache(maxsize=RESULTS_KEPT)
 def _spf_result(result: AuthResult, mail_from: str, helo: str) -> str:
+    # What the client said goes in quoted, but a database's substring match (result_text)
+    # does not know quotes: no "; method=result" can be made of it.
+    mail_from, helo = mail_from.replace(";", "?"), helo.replace(";", "?")
     return str(SPFAuthenticationResult(result=result, smtp_mailfrom=mail_from) if mail_from
                else SPFAuthenticationResult(result=result, smtp_helo=helo or None))
 
@@ -103,7 +134,8 @@ def verdicts(value: str) -> dict[str, str]:
     """Each check's result in a stored value, in :data:`METHODS` order: DKIM passes when one
     of its signatures does; a check the value does not name is left out."""
     found: dict[str, str] = {}
-    for method, result in _RESULT.findall(value):
+    # Not inside a quoted value (``smtp.helo="x;dmarc=pass"``) or a comment.
+    for method, result in _RESULT.findall(_QUOTED.sub('""', _outside_comments(value))):
         method, result = method.lower(), result.lower()
         if method not in found or (method == "dkim" and result == AuthResult.PASS):
             found[method] = result

@@ -68,9 +68,13 @@ class SenderAuthentication:
         self._threads = ThreadPoolExecutor(CHECK_THREADS, thread_name_prefix="sender-auth")
 
     async def check(self, content: bytes, peer_ip: str | None, trusted: bool, mail_from: str,
-                    helo: str, company_domains: frozenset[str]) -> Authentication:
+                    helo: str, company_domains: frozenset[str], foreign: bool = False
+                    ) -> Authentication:
+        """``trusted``: from a trusted client, checked already; ``foreign``: written and
+        received elsewhere (fetched, imported), so results naming us in it are not ours."""
         if trusted:
-            return Authentication(content)
+            return Authentication(without_our_results(content, self.authserv_id) if foreign
+                                  else content)
         content = without_our_results(content, self.authserv_id)
         if not self.enabled or not peer_ip:
             return Authentication(content)

@@ -152,14 +152,22 @@ def check_sender(raw: bytes, peer_ip: str, mail_from: str, helo: str,
 
 
 def from_domains(headers: HeaderFields) -> tuple[str, ...]:
-    """The domains of the From: addresses, in order, each once."""
+    """The domains of the From: addresses, in order, each once; of a field too odd for the
+    address parser (``a"b <ceo@ours.example>``), every domain it names, since a reader may
+    take any of them for the author's."""
     return _domains_of(tuple(headers.get_all("From")))
+
+
+_ANY_DOMAIN = re.compile(r"@([A-Za-z0-9][A-Za-z0-9.-]*[A-Za-z0-9])")
 
 
 @lru_cache(maxsize=DOMAINS_KEPT)
 def _domains_of(fields: tuple[str, ...]) -> tuple[str, ...]:
-    found = [address.rpartition("@")[2].strip().rstrip(".").lower()
-             for _, address in getaddresses(fields) if "@" in address]
+    found: list[str] = []
+    for field in fields:
+        parsed = [address.rpartition("@")[2].strip().rstrip(".").lower()
+                  for _, address in getaddresses([field]) if "@" in address]
+        found += parsed or [domain.lower() for domain in _ANY_DOMAIN.findall(field)]
     return tuple(dict.fromkeys(domain for domain in found if domain))
 
 
@@ -221,13 +229,30 @@ def check_dkim(raw: bytes, lookups: MessageLookups) -> tuple[Signature, ...]:
             result = AuthResult.FAIL if problem == BODY_CHANGED else AuthResult.PERMERROR
             results.append(Signature(domain, selector, result, problem))
             continue
-        if verified:
+        if verified and _covers_part(tags, raw):
+            # Anyone may add to what l= leaves unsigned (RFC 6376 8.2): not a pass here.
+            results.append(Signature(domain, selector, AuthResult.POLICY,
+                                     "l= leaves part of the body unsigned"))
+        elif verified:
             results.append(Signature(domain, selector, AuthResult.PASS))
         elif f"{selector}._domainkey.{domain}".lower() in lookups.absent:
             results.append(Signature(domain, selector, AuthResult.PERMERROR, "no key"))
         else:
             results.append(Signature(domain, selector, AuthResult.FAIL))
     return tuple(results)
+
+
+def _covers_part(tags: dict[bytes, bytes], raw: bytes) -> bool:
+    """Whether a signature's l= (body length) stops short of the message's body (its
+    trailing blank lines and spaces aside, which canonicalization drops)."""
+    length = tags.get(b"l")
+    if length is None:
+        return False
+    body = raw.partition(b"\r\n\r\n")[2] if b"\r\n\r\n" in raw else raw.partition(b"\n\n")[2]
+    try:
+        return int(length) < len(body.rstrip())
+    except ValueError:
+        return True
 
 
 def _dmarc_record(domain: str, lookups: MessageLookups) -> tuple[str | None, str]:
@@ -259,10 +284,24 @@ def check_dmarc(authors: tuple[str, ...], spf_result: AuthResult, spf_domain: st
         return Dmarc(AuthResult.NONE, domain)
     passing = tuple(s.domain for s in signatures if s.result == AuthResult.PASS and s.domain)
     result, percent = _evaluate(record, domain, organisational, spf_result, spf_domain, passing)
+    if result.result == AuthResult.FAIL and _unfinished(domain, spf_result, spf_domain,
+                                                        signatures):
+        # A check that might have passed could not be finished: a DNS failure never
+        # turns mail into a rejection.
+        return Dmarc(AuthResult.TEMPERROR, domain,
+                     comment="an aligned SPF or DKIM check met a DNS failure")
     if result.result == AuthResult.FAIL and random.randrange(100) >= percent:
         # sampled out (pct=, or t=y): one step milder
         return dataclasses.replace(result, disposition=_ONE_STEP_DOWN[result.disposition])
     return result
+
+
+def _unfinished(domain: str, spf_result: AuthResult, spf_domain: str,
+                signatures: tuple[Signature, ...]) -> bool:
+    """Whether an SPF or DKIM result for a domain aligned with ``domain`` is temperror."""
+    return ((spf_result == AuthResult.TEMPERROR and aligned(domain, spf_domain))
+            or any(s.result == AuthResult.TEMPERROR and aligned(domain, s.domain)
+                   for s in signatures))
 
 
 @lru_cache(maxsize=DOMAINS_KEPT)

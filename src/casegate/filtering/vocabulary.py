@@ -17,6 +17,7 @@ class AuthResult(models.TextChoices):
     FAIL = "fail", "fail"
     SOFTFAIL = "softfail", "soft fail (SPF)"
     NEUTRAL = "neutral", "neutral"
+    POLICY = "policy", "verified, but not accepted here (DKIM's l= leaving content unsigned)"
     NONE = "none", "none: nothing to check"
     TEMPERROR = "temperror", "temporary error (DNS)"
     PERMERROR = "permerror", "permanent error (a broken record or signature)"

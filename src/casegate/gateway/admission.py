@@ -36,7 +36,7 @@ from casegate.routing.engine import Routing, RoutingTable, Verdict
 from casegate.signing import srs
 from casegate.spool.messages import AcceptedMessage, DeliveryRow, QuarantineRow, new_queue_id
 from casegate.spool.store import DurableStore
-from casegate.spool.vocabulary import Source
+from casegate.spool.vocabulary import FOREIGN_SOURCES, Source
 from casegate.text import storable
 
 log = logging.getLogger("casegate.gateway")
@@ -175,7 +175,8 @@ class Admission:
                             f" {self.config.hostname}")
         mail_from = arrival.mail_from
         checked = await self.sender_auth.check(content, arrival.peer, arrival.trusted,
-                                               mail_from, arrival.helo, arrival.table.domains)
+                                               mail_from, arrival.helo, arrival.table.domains,
+                                               arrival.source in FOREIGN_SOURCES)
         if checked.refusal:
             log.info("queue=%s rejected reason=dmarc domain=%s from=<%s> client=%s", queue_id,
                      checked.report.dmarc.domain if checked.report else "", mail_from,

@@ -66,6 +66,9 @@ class Source(models.TextChoices):
 # sender (RFC 5321: a delivery report or another program's mail). A fetched or imported
 # message has none known, and ``casegate deliver`` may be run without ``--sender``.
 ENVELOPE_SOURCES = frozenset({Source.SMTP, Source.LMTP})
+# Mail written and received elsewhere, whatever brought it here: an Authentication-Results
+# field in it that names our authserv-id is forged.
+FOREIGN_SOURCES = frozenset({Source.MAILBOX, Source.IMPORT})
 
 
 class DsnState(models.TextChoices):
