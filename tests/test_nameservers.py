@@ -67,3 +67,12 @@ def test_entries_go_stale_and_a_full_map_drops_the_stale_then_the_oldest(
     kept.put("and another", 10, 2000.0)  # full: the stale one goes, then the oldest
     assert kept.get("long 0") is None
     assert kept.get("long 1") == 1 and kept.get("and another") == 10
+
+
+def test_no_answer_is_kept_longer_than_the_longest_whatever_its_ttl(
+        setting: Callable[..., None], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(nameservers, "LONGEST_KEPT", 10.0)  # the answers' TTL is 60
+    with LocalDNS({"example.net.": {"TXT": ["v=spf1 -all"]}}) as server:
+        resolver = resolver_for(server, setting)
+        for name in ("example.net", "missing.example"):
+            assert resolver.resolve(name, "TXT", lifetime=2).expires <= time.time() + 10

@@ -33,6 +33,10 @@ CACHED_ANSWERS = 100_000
 _FULL_AFTER_CLEANING = 0.9
 
 
+# No answer is kept longer than a day, whatever its TTL says (as unbound's cache-max-ttl):
+# a record changed by its owner is seen within a day, and an absurd TTL holds nothing long.
+LONGEST_KEPT = 86400.0
+
 class Expiring(Generic[_K, _V]):
     """A map whose entries go stale at a time given with each (``time.time()``), holding at
     most ``size``: when full, the stale entries go, then the oldest. Reads take no lock."""
@@ -97,7 +101,7 @@ class CachingResolver:
             return kept
         try:
             answer = self._resolver.resolve(name, rdtype, lifetime=lifetime, search=False)
-            records = Records(tuple(answer), answer.expiration)
+            records = Records(tuple(answer), min(answer.expiration, time.time() + LONGEST_KEPT))
         except dns.resolver.NXDOMAIN as exc:
             records = Records((), _negative_expiry(*exc.responses().values()))
         except dns.resolver.NoAnswer as exc:
@@ -110,7 +114,7 @@ def _negative_expiry(*responses: dns.message.QueryMessage) -> float:
     """When the negative answer in ``responses`` goes stale: dnspython's reading of RFC 2308
     (the SOA's TTL or minimum, whichever is lower; five minutes without an SOA)."""
     ttl = min((r.resolve_chaining().minimum_ttl for r in responses), default=0)
-    return time.time() + ttl
+    return time.time() + min(ttl, LONGEST_KEPT)
 
 
 def _nameservers(servers: tuple[tuple[str, int], ...]) -> list[dns.nameserver.Nameserver] | None:
