@@ -89,6 +89,39 @@ def test_a_backup_needs_an_empty_directory(tmp_path: Path) -> None:
         backup(_config(_home(tmp_path)), tmp_path / "taken")
 
 
+def test_a_backup_is_its_owner_s_alone_and_never_inside_the_home(tmp_path: Path) -> None:
+    home = _home(tmp_path)
+    backup(_config(home), tmp_path / "backup")
+    assert (tmp_path / "backup").stat().st_mode & 0o777 == 0o700  # hashes and DKIM keys
+    with pytest.raises(BackupError, match="is inside the home it would copy"):
+        backup(_config(home), home / "backups" / "b1")  # it would copy itself for ever
+
+
+def test_the_database_password_is_neither_on_a_command_line_nor_in_an_error(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    server = backup_module._Server.of("pgsql://casegate:s3cr%25t@127.0.0.1:1/desk")
+    assert server.password == "s3cr%t" and "s3cr" not in server.conninfo()
+    assert server.environment()["PGPASSWORD"] == "s3cr%t"
+    with pytest.raises(BackupError) as refused:
+        server.connect()  # nothing listens on port 1
+    assert "s3cr" not in str(refused.value)
+    ran: list[list[str]] = []
+    monkeypatch.setattr(backup_module, "_tool", lambda name: name)
+    monkeypatch.setattr(backup_module, "_postgresql_is_empty", lambda url: True)
+    monkeypatch.setattr(backup_module.subprocess, "run", lambda command, **kw: (
+        ran.append(command), backup_module.subprocess.CompletedProcess(command, 1, "",
+                                                                     "s3cr%t refused"))[1])
+    (tmp_path / "backup").mkdir()
+    (tmp_path / "backup" / "backup.json").write_text(json.dumps({
+        "format": 1, "version": "x", "backend": "postgresql", "created_at": "", "seconds": 0,
+        "migrations": {}, "files": 0, "bytes": 0, "secret_key_file": False}))
+    with pytest.raises(BackupError, match=r"pg_restore failed: \*\*\*\* refused"):
+        restore(_config(tmp_path / "new",
+                        CASEGATE_DATABASE_URL="pgsql://casegate:s3cr%25t@127.0.0.1:1/desk"),
+                tmp_path / "backup")
+    assert ran and not any("s3cr" in part for part in ran[0])
+
+
 def test_a_restore_needs_a_complete_backup_an_empty_home_and_the_same_backend(
         tmp_path: Path) -> None:
     backup(_config(_home(tmp_path)), tmp_path / "backup")

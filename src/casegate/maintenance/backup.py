@@ -94,11 +94,59 @@ def _tool(name: str) -> str:
     return found
 
 
-def _run(command: list[str], what: str) -> None:
-    result = subprocess.run(command, capture_output=True, text=True)
+@dataclass(frozen=True)
+class _Server:
+    """How to reach the PostgreSQL server ``CASEGATE_DATABASE_URL`` names, read as Django
+    reads it (dj_database_url): the connection's parameters, and the password apart, so that
+    it is handed to pg_dump and pg_restore in their environment, not on a command line any
+    user can list, and never shows in an error."""
+
+    parameters: dict[str, str]
+    password: str
+
+    @classmethod
+    def of(cls, url: str) -> _Server:
+        import dj_database_url
+
+        try:
+            read = dj_database_url.parse(url)
+        except Exception:
+            raise BackupError("CASEGATE_DATABASE_URL cannot be read as a database URL") from None
+        parameters = {"dbname": read.get("NAME"), "user": read.get("USER"),
+                      "host": read.get("HOST"), "port": read.get("PORT"),
+                      **read.get("OPTIONS", {})}
+        return cls({key: str(value) for key, value in parameters.items() if value},
+                   str(read.get("PASSWORD") or ""))
+
+    def connect(self) -> Any:
+        import psycopg
+
+        try:
+            return psycopg.connect(self.conninfo(), password=self.password or None)
+        except psycopg.Error as exc:
+            raise BackupError(f"cannot reach the database: {_without(str(exc), self.password)}"
+                              ) from None
+
+    def conninfo(self) -> str:
+        """The parameters as pg_dump's and pg_restore's --dbname, without the password."""
+        from psycopg.conninfo import make_conninfo
+
+        return make_conninfo(**self.parameters)
+
+    def environment(self) -> dict[str, str]:
+        return {**os.environ, "PGPASSWORD": self.password} if self.password else dict(os.environ)
+
+
+def _without(text: str, secret: str) -> str:
+    return text.replace(secret, "****") if secret else text
+
+
+def _run(command: list[str], what: str, env: dict[str, str] | None = None,
+         secret: str = "") -> None:
+    result = subprocess.run(command, capture_output=True, text=True, env=env)
     if result.returncode != 0:
         detail = " ".join(result.stderr.split()) or f"exit status {result.returncode}"
-        raise BackupError(f"{what} failed: {detail}")
+        raise BackupError(f"{what} failed: {_without(detail, secret)}")
 
 
 class _Pacer:
@@ -142,12 +190,11 @@ def _backup_sqlite(config: Config, dest: Path) -> dict[str, list[str]]:
 
 
 def _backup_postgresql(url: str, dest: Path) -> dict[str, list[str]]:
-    import psycopg
-
-    with psycopg.connect(url) as connection:
+    server = _Server.of(url)
+    with server.connect() as connection:
         rows = connection.execute(MIGRATIONS_QUERY).fetchall()
-    _run([_tool("pg_dump"), "--format=custom", "--file", str(dest / POSTGRESQL_DUMP), url],
-         "pg_dump")
+    _run([_tool("pg_dump"), "--format=custom", "--file", str(dest / POSTGRESQL_DUMP),
+          "--dbname", server.conninfo()], "pg_dump", server.environment(), server.password)
     return _migrations(rows)
 
 
@@ -192,11 +239,16 @@ def _empty(path: Path) -> bool:
 
 
 def backup(config: Config, dest: Path) -> Manifest:
-    """Back up the installation ``config`` names into the new or empty directory ``dest``."""
+    """Back up the installation ``config`` names into the new or empty directory ``dest``,
+    readable by its owner alone (it holds password hashes and DKIM private keys)."""
     if not _empty(dest):
         raise BackupError(f"{dest} is not empty; a backup goes into a new or empty directory")
+    if dest.resolve().is_relative_to(config.home.resolve()):
+        raise BackupError(f"{dest} is inside the home it would copy ({config.home}); a backup"
+                          " goes elsewhere")
     started = datetime.now(UTC)
-    dest.mkdir(parents=True, exist_ok=True)
+    dest.mkdir(mode=0o700, parents=True, exist_ok=True)
+    dest.chmod(0o700)
     if config.database_url:
         backend, migrations = POSTGRESQL, _backup_postgresql(config.database_url, dest)
     else:
@@ -226,9 +278,7 @@ def read_manifest(source: Path) -> Manifest:
 
 
 def _postgresql_is_empty(url: str) -> bool:
-    import psycopg
-
-    with psycopg.connect(url) as connection:
+    with _Server.of(url).connect() as connection:
         row = connection.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'"
         ).fetchone()
@@ -254,8 +304,10 @@ def restore(config: Config, source: Path) -> Manifest:
                           " backup is restored into an empty database (createdb a new one)")
     config.home.mkdir(parents=True, exist_ok=True)
     if config.database_url:
+        server = _Server.of(config.database_url)
         _run([_tool("pg_restore"), "--no-owner", "--no-acl", "--exit-on-error", "--dbname",
-              config.database_url, str(source / POSTGRESQL_DUMP)], "pg_restore")
+              server.conninfo(), str(source / POSTGRESQL_DUMP)], "pg_restore",
+             server.environment(), server.password)
     else:
         shutil.copyfile(source / SQLITE_COPY, config.sqlite_path)
     _release_claims(config)
@@ -275,9 +327,7 @@ HAS_DELIVERIES = {
 
 def _release_claims(config: Config) -> None:
     if config.database_url:
-        import psycopg
-
-        with psycopg.connect(config.database_url) as server:
+        with _Server.of(config.database_url).connect() as server:
             found = server.execute(HAS_DELIVERIES["postgresql"]).fetchone()
             if found and found[0]:  # a backup cut short may hold no tables
                 server.execute(RELEASE_CLAIMS)
