@@ -612,3 +612,31 @@ def test_role_mail_is_held_when_no_address_takes_it_and_never_refused() -> None:
     spam = table(role_addresses={"postmaster": ANN}).route("postmaster", spam=True)
     assert spam.verdict is Verdict.QUARANTINE
     assert table().route("abuse@elsewhere.example").verdict is Verdict.RELAY_DENIED
+
+
+def test_no_rule_refuses_or_holds_postmaster_and_abuse() -> None:
+    closed = table(rules=[rule(1, match="all", action="reject", apply_to="unrecognized"),
+                          rule(2, match="pattern", value=r"abuse@.*", action="quarantine")],
+                   role_addresses={"postmaster": ANN, "abuse": BOB})
+    assert closed.route(f"dave@{OURS}").verdict is Verdict.REJECT
+    assert closed.route(f"postmaster@{OURS}").targets == (mailbox(ANN),)
+    assert closed.route(f"abuse@{OURS}").targets == (mailbox(BOB),)
+
+
+# --- groups and sender-chosen routing ------------------------------------------------------
+
+
+def test_a_group_whose_member_resolves_back_to_it_expands_once() -> None:
+    # x+y@ (a member whose account went) is read as x@, the group itself
+    looped = table(groups={f"x@{OURS}": (f"x+y@{OURS}", ANN)})
+    assert looped.route(f"x@{OURS}").targets == (mailbox(ANN),)
+
+
+def test_the_percent_hack_and_bang_paths_are_not_routed_on() -> None:
+    t = table(rules=[rule(1, match="all", rewrite="domain", to="crm.example",
+                          apply_to="unrecognized")])
+    assert t.route(f"dana@{OURS}").targets == (Target("dana@crm.example", TargetKind.REMOTE),)
+    for chosen in (f"victim%evil.example@{OURS}", f"evil.example!victim@{OURS}"):
+        refused = t.route(chosen)
+        assert refused.verdict is Verdict.INVALID and "% or !" in refused.reason
+    assert table(accounts=(f"a%b@{OURS}",)).route(f"a%b@{OURS}").verdict is Verdict.ACCEPT

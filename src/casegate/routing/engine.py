@@ -33,6 +33,7 @@ How rules combine (the reference is the admin console in the article):
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -64,6 +65,10 @@ def account_types(apply_to: str) -> frozenset[str]:
 
 # Where a target's copy goes: the queue's delivery kinds, one vocabulary for both.
 TargetKind = DeliveryKind
+
+
+# Sender-chosen routing in a local part: the percent hack and bang paths.
+ROUTING_SIGNS = re.compile(r"[%!]")
 
 
 class Verdict(StrEnum):
@@ -305,8 +310,11 @@ class RoutingTable:
         listed = entries is not None and any(entries.holds(form) for form in forms)
         return listed if mode == ListMode.ONLY else not listed
 
-    def targets_for(self, address: str) -> tuple[Target, ...]:
-        """Where mail for a final ``address`` goes; ``()`` for an unknown local address."""
+    def targets_for(self, address: str, _within: frozenset[str] = frozenset()
+                    ) -> tuple[Target, ...]:
+        """Where mail for a final ``address`` goes; ``()`` for an unknown local address.
+        ``_within``: the groups being expanded, which a member resolving to one of them (a
+        ``+tag`` form of the group's own address, say) does not enter again."""
         if address in self.agent_reply_addresses:
             return (Target(address, TargetKind.DESK),)
         owner = self.local_owner(address)
@@ -321,9 +329,11 @@ class RoutingTable:
             if relay:
                 return (Target(owner, TargetKind.REMOTE, relay=relay),)
             return (Target(owner, TargetKind.MAILBOX),)
+        if owner in _within:
+            return ()
         targets: list[Target] = []
         for member in self.group_members(owner):
-            targets.extend(self.targets_for(member))
+            targets.extend(self.targets_for(member, _within | {owner}))
         return tuple(targets)
 
     def is_ours(self, address: str) -> bool:
@@ -377,7 +387,9 @@ class RoutingTable:
         if recipient.strip().lower() == POSTMASTER:
             return self._role_routing(POSTMASTER, POSTMASTER, spam)
         routing = self._route_address(recipient, spam, releasing, sender)
-        if routing.verdict is Verdict.UNKNOWN_USER:
+        # RFC 5321 4.5.1: postmaster (and abuse) always take mail, whatever rule would refuse
+        # or hold it.
+        if routing.verdict in (Verdict.UNKNOWN_USER, Verdict.REJECT, Verdict.QUARANTINE):
             local, _, domain = routing.recipient.rpartition("@")
             if local in ROLES and domain in self.domains:
                 return self._role_routing(routing.recipient, local, spam)
@@ -415,6 +427,12 @@ class RoutingTable:
         owner = self.local_owner(address)
         if owner is None and domain_of(address) not in self.domains:
             return Routing(address, Verdict.RELAY_DENIED, reason="relay access denied")
+        if owner is None and ROUTING_SIGNS.search(address.rpartition("@")[0]):
+            # user%elsewhere@ours, elsewhere!user@ours: a rule changing the domain would send
+            # them on to an address the sender chose (Postfix: allow_untrusted_routing=no).
+            return Routing(address, Verdict.INVALID,
+                           reason="a % or ! in the local part asks for mail to be sent on;"
+                                  " this server does not")
         recognized = owner is not None
         owner_is_account = owner in self.accounts
         rules = self._matching(address, owner, sender)
