@@ -303,3 +303,16 @@ def test_the_mailboxes_page_shows_each_state_and_pauses_with_the_csrf_token() ->
     client.post("/console/mailboxes/support", {"action": "resume",
                                                 "csrfmiddlewaretoken": token})
     assert not Mailbox.objects.get(name="support").paused
+
+
+def test_the_admin_site_shows_the_directory_and_rules_but_changes_nothing(case: Case) -> None:
+    client = signed_in("super administrator")
+    for model in ("directory/account", "directory/group", "directory/domain", "routing/rule",
+                  "routing/route", "routing/addresslist"):
+        assert client.get(f"/admin/{model}/").status_code == 200, model
+        assert client.get(f"/admin/{model}/add/").status_code == 403, model
+    from casegate.directory.models import Account
+
+    assert client.post("/admin/directory/account/add/", {
+        "address": "Help@Solarmora.com"}).status_code == 403
+    assert not Account.objects.filter(address__iexact="help@solarmora.com").exists()
