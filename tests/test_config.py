@@ -162,6 +162,14 @@ def test_every_problem_of_the_file_is_named_at_once(
     assert "hostnme" in str(info.value) and "max_recipients" in str(info.value)
 
 
+def test_a_wrong_secret_is_named_masked(config_file: Callable[[str], Path],
+                                       setting: Callable[..., None]) -> None:
+    config_file("secret_key = 987654321\nrspamd_password = 123456789\n")
+    problems = " ".join(read_configuration().problems)
+    assert "secret_key = " in problems and "rspamd_password = " in problems
+    assert "987654321" not in problems and "123456789" not in problems
+
+
 def test_a_file_that_is_not_toml_or_not_there(
         config_file: Callable[[str], Path], setting: Callable[..., None],
         tmp_path: Path) -> None:

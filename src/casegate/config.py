@@ -574,12 +574,15 @@ def _unknown_keys(path: Path, entries: Mapping[str, Any]) -> list[str]:
 
 
 def _where(value: Value, file: Path, entries: Mapping[str, Any]) -> str:
-    """How a problem names the value: as the environment or the file writes it."""
+    """How a problem names the value: as the environment or the file writes it (a secret
+    masked, as ``config show`` shows it)."""
+    mask = value.setting.mask
     if value.source is Source.FILE:
-        return f"{file}: {value.setting.key} = {_toml(entries[value.setting.key])}"
+        written = _toml(entries[value.setting.key])
+        return f"{file}: {value.setting.key} = {mask(written) if mask else written}"
     if value.source is Source.DEFAULT:
         return f"{value.setting.variable} (default {value.text!r})"
-    return f"{value.setting.variable}={value.text!r}"
+    return f"{value.setting.variable}={value.shown!r}"
 
 
 def read_configuration(environ: Mapping[str, str] | None = None) -> Reading:
