@@ -102,3 +102,12 @@ def test_a_log_file_that_cannot_be_reopened_never_raises_into_the_caller(tmp_pat
     folder.rmdir()
     handler.emit(logging.LogRecord("casegate", logging.WARNING, __file__, 1, "gone", None, None))
     handler.close()
+
+
+def test_an_address_cannot_write_fields_of_its_own() -> None:
+    from casegate.maillog import address_text, parse_fields
+
+    assert address_text("a@b.example") == "<a@b.example>" and address_text("") == "<>"
+    forged = '"x queue=FAKE client=6.6.6.6"@example.com'
+    line = f"queue=Q1 accepted from={address_text(forged)} client=192.0.2.7"
+    assert parse_fields(line) == {"queue": "Q1", "from": f"<{forged}>", "client": "192.0.2.7"}

@@ -34,6 +34,12 @@ def value_text(value: object) -> str:
     return text if _BARE.fullmatch(text) else repr(text)
 
 
+def address_text(address: str) -> str:
+    """An envelope address as a value, ``<addr>``, quoted when it holds a space, a quote or
+    an ``=`` (a quoted local part may): a sender cannot write ``client=`` into a line."""
+    return value_text(f"<{address}>")
+
+
 def fields_line(fields: Mapping[str, object]) -> str:
     """``key=value`` pairs in the fields' order; values with spaces or quotes quoted."""
     return " ".join(f"{key}={value_text(value)}" for key, value in fields.items())

@@ -33,6 +33,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from casegate.mail.headers import header_block
+from casegate.maillog import address_text
 from casegate.routing.engine import RoutingTable
 from casegate.spool.messages import AcceptedMessage, enqueue, generated_message
 from casegate.spool.models import Delivery, Message
@@ -203,8 +204,8 @@ def _queue(table: RoutingTable, reporting_mta: str, limit: int, kind: ReportKind
             suppressed += [d.pk for d in failures if d not in wanted]
             targets = table.destinations(message.mail_from.lower()) if wanted else ()
             if wanted and not targets:
-                log.warning("queue=%s no route back to <%s>; the report is dropped",
-                            queue_id, message.mail_from)
+                log.warning("queue=%s no route back to %s; the report is dropped",
+                            queue_id, address_text(message.mail_from))
             if not targets:
                 suppressed += [d.pk for d in wanted]
                 continue

@@ -21,6 +21,7 @@ from dataclasses import replace
 from casegate.desk.threading import read_signed
 from casegate.mail.headers import HeaderFields
 from casegate.mail.senders import sender_address
+from casegate.maillog import address_text
 from casegate.routing.engine import Routing, RoutingTable, Target, TargetKind
 
 log = logging.getLogger("casegate.gateway")
@@ -70,6 +71,6 @@ def kept_at_desk(routings: list[Routing], headers: HeaderFields, mail_from: str,
     withheld = [t.address for before, after in zip(routings, kept, strict=True)
                 for t in before.targets if t not in after.targets]
     if withheld:
-        log.info("queue=%s agent=<%s> withheld=%s reason=agent-answer-stays-at-desk",
-                 queue_id, author_address(headers, mail_from), ",".join(withheld))
+        log.info("queue=%s agent=%s withheld=%s reason=agent-answer-stays-at-desk",
+                 queue_id, address_text(author_address(headers, mail_from)), ",".join(withheld))
     return kept

@@ -32,6 +32,7 @@ import casegate.filtering.dkim_speed  # noqa: F401  (dkimpy, faster)
 from casegate.filtering.lookups import MessageLookups, NotCached, spf_answers
 from casegate.filtering.vocabulary import AuthResult, DmarcPolicy
 from casegate.mail.headers import HeaderFields
+from casegate.maillog import address_text
 from casegate.nameservers import CACHED_ANSWERS, CachingResolver, Expiring
 
 log = logging.getLogger("casegate.gateway")
@@ -189,7 +190,7 @@ def check_spf(peer_ip: str, mail_from: str, helo: str, lookups: MessageLookups) 
             checked, _code, _explanation = spf.query(i=peer_ip, s=mail_from, h=helo,
                                                      querytime=left).check()
     except Exception as exc:  # pyspf on input it cannot take (an odd HELO name)
-        log.info("spf=permerror client=%s from=<%s>: %s", peer_ip, mail_from, exc)
+        log.info("spf=permerror client=%s from=%s: %s", peer_ip, address_text(mail_from), exc)
         return AuthResult.PERMERROR
     try:
         result = AuthResult(checked)

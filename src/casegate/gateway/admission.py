@@ -32,6 +32,7 @@ from casegate.filtering.sender_auth import SenderAuthentication
 from casegate.filtering.vocabulary import SpamAction
 from casegate.mail.headers import HeaderFields, shown
 from casegate.mail.senders import one_line
+from casegate.maillog import address_text
 from casegate.routing.engine import Routing, RoutingTable, Verdict
 from casegate.signing import srs
 from casegate.spool.messages import AcceptedMessage, DeliveryRow, QuarantineRow, new_queue_id
@@ -178,9 +179,9 @@ class Admission:
                                                mail_from, arrival.helo, arrival.table.domains,
                                                arrival.source in FOREIGN_SOURCES)
         if checked.refusal:
-            log.info("queue=%s rejected reason=dmarc domain=%s from=<%s> client=%s", queue_id,
-                     checked.report.dmarc.domain if checked.report else "", mail_from,
-                     arrival.peer)
+            log.info("queue=%s rejected reason=dmarc domain=%s from=%s client=%s", queue_id,
+                     checked.report.dmarc.domain if checked.report else "",
+                     address_text(mail_from), arrival.peer)
             return Admitted(checked.refusal)
         verdict = NOT_SPAM
         if arrival.checked:
@@ -191,9 +192,9 @@ class Admission:
             )
         refused = verdict_refusal(verdict)
         if refused:
-            log.info("queue=%s refused from=<%s> client=%s classifier=%s action=%s reason=%r",
-                     queue_id, mail_from, arrival.peer, verdict.classifier, verdict.action,
-                     verdict.reason)
+            log.info("queue=%s refused from=%s client=%s classifier=%s action=%s reason=%r",
+                     queue_id, address_text(mail_from), arrival.peer, verdict.classifier,
+                     verdict.action, verdict.reason)
             return Admitted(refused)
         verdict = checked.verdict(verdict)
         raw = (checked.field + received_header(arrival, queue_id, self.config.hostname)
@@ -225,8 +226,8 @@ class Admission:
         except Exception:
             return Admitted("451 4.3.0 Temporary failure storing the message;"
                             " nothing was kept, try again later")
-        log.info("queue=%s accepted from=<%s> client=%s source=%s rcpts=%d deliveries=%d"
-                 " quarantined=%d spam=%s action=%s", queue_id, message.mail_from,
+        log.info("queue=%s accepted from=%s client=%s source=%s rcpts=%d deliveries=%d"
+                 " quarantined=%d spam=%s action=%s", queue_id, address_text(message.mail_from),
                  message.peer, arrival.source, len(message.rcpt_tos), len(message.deliveries),
                  len(message.quarantine), message.spam, verdict.action)
         return Admitted(f"250 2.0.0 Ok: queued as {queue_id}", queue_id)

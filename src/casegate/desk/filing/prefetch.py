@@ -13,6 +13,7 @@ from casegate.desk.filing.suspension import suspension_facts
 from casegate.desk.filing.threads import answers_ours, existing_conversations
 from casegate.desk.models import Agent, Contact, DeskMessage
 from casegate.desk.threading import ThreadHint
+from casegate.maillog import address_text
 
 log = logging.getLogger("casegate.desk")
 
@@ -35,8 +36,8 @@ def prefetch(arrivals: list[DeskArrival]) -> Prefetched:
             log.info("queue=%s agent=%s proof=%r", arrival.queue_id,
                      decided.author.get_username(), decided.proof)
         elif decided.refused:
-            log.warning("queue=%s sender=<%s> agent-answer=refused reason=%r", arrival.queue_id,
-                        arrival.mail.sender, decided.refused)
+            log.warning("queue=%s sender=%s agent-answer=refused reason=%r", arrival.queue_id,
+                        address_text(arrival.mail.sender), decided.refused)
     return Prefetched(seen, hints, found, contacts, authorship, suspension_facts(arrivals))
 
 
