@@ -640,3 +640,13 @@ def test_the_percent_hack_and_bang_paths_are_not_routed_on() -> None:
         refused = t.route(chosen)
         assert refused.verdict is Verdict.INVALID and "% or !" in refused.reason
     assert table(accounts=(f"a%b@{OURS}",)).route(f"a%b@{OURS}").verdict is Verdict.ACCEPT
+
+
+def test_a_pattern_sees_the_address_without_its_tag_and_in_u_labels() -> None:
+    t = table(domains=(OURS, "xn--bcher-kva.example"), rules=[
+        rule(1, match="pattern", value=r"help@solarmora\.com", rewrite="recipient", to=CRM),
+        rule(2, match="pattern", value=r"help-.*@bücher\.example", rewrite="recipient",
+             to=CRM)])
+    assert t.route(f"help+x@{OURS}").targets == (Target(CRM, TargetKind.REMOTE),)
+    assert t.route("help-1@bücher.example").targets == (Target(CRM, TargetKind.REMOTE),)
+    assert t.route("help-1@xn--bcher-kva.example").rules == (2,)

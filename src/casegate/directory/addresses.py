@@ -92,5 +92,17 @@ def strip_extension(address: str, delimiter: str) -> str:
     return address
 
 
+def unicode_form(address: str) -> str:
+    """A normalised address with its domain in U-labels (``bücher.example``), as a person
+    writes it; the address itself when its domain has no A-label or cannot be read."""
+    local, _, domain = address.rpartition("@")
+    if "xn--" not in domain:
+        return address
+    try:
+        return f"{local}@{idna.decode(domain)}"
+    except idna.IDNAError:
+        return address
+
+
 def domain_of(address: str) -> str:
     return address.rpartition("@")[2]

@@ -44,6 +44,7 @@ from casegate.directory.addresses import (
     normalize_address,
     normalize_domain,
     strip_extension,
+    unicode_form,
 )
 from casegate.routing.patterns import PatternIndex
 from casegate.routing.vocabulary import AccountType, ListMode, MatchType, Rewrite, RuleAction
@@ -69,6 +70,11 @@ TargetKind = DeliveryKind
 
 # Sender-chosen routing in a local part: the percent hack and bang paths.
 ROUTING_SIGNS = re.compile(r"[%!]")
+
+
+def _pattern_forms(address: str, base: str) -> tuple[str, ...]:
+    forms = (address, base) if base != address else (address,)
+    return tuple(dict.fromkeys([*forms, *(unicode_form(form) for form in forms)]))
 
 
 class Verdict(StrEnum):
@@ -284,7 +290,11 @@ class RoutingTable:
         base = strip_extension(address, self.delimiter)
         if base != address:
             found.extend(self.exact_rules.get(base, ()))
-        found.extend(self.pattern_rules.matching(address))
+        # A pattern sees the address as written and without its +tag, in A-labels and in
+        # U-labels (as people write a pattern: help-.*@bücher\.example), each rule once.
+        patterned = {rule.id: rule for form in _pattern_forms(address, base)
+                     for rule in self.pattern_rules.matching(form)}
+        found.extend(patterned.values())
         if owner is not None and self.group_rules:
             for group in self.groups_containing(owner):
                 found.extend(self.group_rules.get(group, ()))
