@@ -147,6 +147,10 @@ def test_account_on_a_routed_address_is_refused(routed: str) -> None:
     assert "a forwarding address must not be an account, mailbox or group" in message
     assert "(remove the rule first)" in message
     assert not Account.objects.filter(address=routed).exists()
+    tagged = routed.replace("@", "+billing@")  # its mail would follow the rule: none for it
+    with pytest.raises(DirectoryError) as tag_info:
+        add_account(tagged)
+    assert str(tag_info.value).startswith(f"{tagged} is {routed} with a tag")
 
 
 def test_remove_account(domain: Domain) -> None:

@@ -78,6 +78,13 @@ def test_forwarding_address_that_is_an_account_is_refused(company: dict[str, int
     assert "a forwarding address must not be an account, mailbox or group" in message
 
 
+def test_forwarding_address_that_an_account_recognises_with_a_tag_is_refused(
+        company: dict[str, int]) -> None:
+    with pytest.raises(RuleError) as info:
+        forward(ANN.replace("@", "+crm@"))
+    assert f"is the account of {ANN}" in str(info.value)
+
+
 def test_forwarding_address_that_is_a_group_is_refused(company: dict[str, int]) -> None:
     with pytest.raises(RuleError, match="must not be an account, mailbox or group") as info:
         forward(TEAM)

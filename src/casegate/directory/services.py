@@ -6,7 +6,13 @@ import re
 
 from django.db import transaction
 
-from casegate.directory.addresses import domain_of, normalize_address, normalize_domain
+from casegate.config import get_config
+from casegate.directory.addresses import (
+    domain_of,
+    normalize_address,
+    normalize_domain,
+    strip_extension,
+)
 from casegate.directory.claims import owner_of
 from casegate.directory.models import Account, Domain, Group, GroupMember, OrgUnit
 from casegate.errors import CasegateError
@@ -41,6 +47,11 @@ def add_domain(name: str, mailbox_transport: str = "") -> Domain:
 
 
 def _refuse_if_owned(address: str) -> None:
+    base = strip_extension(address, get_config().recipient_delimiter)
+    if base != address and (routed := owner_of(base)) is not None and routed.forwarding:
+        # Mail to user+tag@ follows user@'s rules: this account would never get any.
+        raise DirectoryError(f"{address} is {base} with a tag, and {base} is {routed}; a"
+                             " forwarding address must not be an account, mailbox or group")
     owner = owner_of(address)
     if owner is None:
         return

@@ -12,12 +12,14 @@ from django.db.models import F, Max
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
+from casegate.config import get_config
 from casegate.directory.addresses import (
     InvalidAddress,
     domain_of,
     normalize_address,
     normalize_domain,
     split_address,
+    strip_extension,
 )
 from casegate.directory.claims import Claim, Claimant, mailbox_addresses, owner_of
 from casegate.directory.models import Domain, Group, OrgUnit
@@ -178,10 +180,14 @@ def _validate_match(spec: RuleSpec, directory: Directory) -> str:
             raise RuleError(
                 _("%(domain)s is not one of the company's domains; add it first with: "
                   "casegate domain add %(domain)s") % {"domain": domain_of(address)})
-        if directory.has_mailbox(address):
-            raise RuleError(
-                _("%(address)s is %(owner)s; a forwarding address must not be an account, "
-                  "mailbox or group") % {"address": address, "owner": owner_of(address)})
+        # user+tag@ is the user's too: the mailbox behind user@ recognises it.
+        for form in dict.fromkeys((address, strip_extension(
+                address, get_config().recipient_delimiter))):
+            if directory.has_mailbox(form):
+                raise RuleError(
+                    _("%(address)s is %(owner)s; a forwarding address must not be an "
+                      "account, mailbox or group") % {"address": address,
+                                                      "owner": owner_of(form)})
         return address
     if spec.match_type == MatchType.PATTERN:
         if not spec.match_value or len(spec.match_value) > MAX_PATTERN_LENGTH:
