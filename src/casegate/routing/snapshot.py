@@ -102,6 +102,10 @@ def plain_connection() -> Any:
         return conn
     import psycopg
 
+    # The URL's options too (sslmode, sslrootcert, a client certificate...), as Django's
+    # own connections have them.
+    options = {key: value for key, value in db.get("OPTIONS", {}).items()
+               if key not in ("connect_timeout", "autocommit")}
     return psycopg.connect(
         host=db.get("HOST") or None,
         port=db.get("PORT") or None,
@@ -110,6 +114,7 @@ def plain_connection() -> Any:
         password=db.get("PASSWORD") or None,
         autocommit=True,
         connect_timeout=2,
+        **options,
     )
 
 
