@@ -57,6 +57,22 @@ def test_check_without_problems(home: Path, setting: Callable[..., None],
         " the environment: 2\n")  # CASEGATE_HOME and CASEGATE_ACK_LIMIT
 
 
+def test_check_looks_at_who_may_read_and_write_the_file(
+        home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = home / "casegate.toml"
+    path.write_text('hostname = "mx.example.com"\nsecret_key = "s3cret-s3cret-s3cret"\n')
+    path.chmod(0o644)
+    assert main(["config", "check"]) == 0
+    warned = capsys.readouterr().err
+    assert f"warning: {path} holds secret_key and may be read by others (mode 0644)" in warned
+    assert "s3cret" not in warned
+    path.chmod(0o666)
+    assert main(["config", "check"]) == 1
+    assert f"refused: {path} may be written by others (mode 0666)" in capsys.readouterr().err
+    path.chmod(0o600)
+    assert main(["config", "check"]) == 0 and capsys.readouterr().err == ""
+
+
 def test_show_says_where_each_value_comes_from_and_masks_secrets(
         home: Path, setting: Callable[..., None], capsys: pytest.CaptureFixture[str]) -> None:
     other = home / "other.toml"

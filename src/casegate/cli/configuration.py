@@ -54,9 +54,30 @@ def show(args: argparse.Namespace) -> int:
 
 def check(args: argparse.Namespace) -> int:
     reading = read_configuration()
-    if not reading.problems:
+    unsafe = _file_permissions(reading)
+    if not reading.problems and not unsafe.startswith("refused"):
         counted = {source: sum(v.source == source for v in reading.values) for source in Source}
         print(f"configuration OK: file {reading.file} ({_file_state(reading)}); settings"
               f" from the file: {counted[Source.FILE]}, from the environment:"
               f" {counted[Source.ENVIRONMENT]}")
-    return _report_problems(reading)
+    if unsafe:
+        print(f"casegate: {unsafe}", file=sys.stderr)
+    return max(_report_problems(reading), 1 if unsafe.startswith("refused") else 0)
+
+
+def _file_permissions(reading: Reading) -> str:
+    """What is wrong with who may read or write the configuration file, or ``""``: others
+    who may write it could change any setting (refused); others who may read it, when it
+    holds a secret, could read that (a warning)."""
+    if not reading.file_found:
+        return ""
+    mode = reading.file.stat().st_mode & 0o777
+    if mode & 0o022:
+        return (f"refused: {reading.file} may be written by others (mode {mode:04o}):"
+                f" chmod go-w {reading.file}")
+    secrets = [v.setting.key for v in reading.values
+               if v.source is Source.FILE and v.setting.mask is not None]
+    if secrets and mode & 0o044:
+        return (f"warning: {reading.file} holds {', '.join(secrets)} and may be read by others"
+                f" (mode {mode:04o}): chmod 600 {reading.file}")
+    return ""
