@@ -299,6 +299,18 @@ def test_deliveries_claimed_again_while_in_flight_are_not_sent_twice(config: Con
     assert set(states().values()) == {DeliveryState.DELIVERED}
 
 
+def test_a_delivery_due_again_at_once_is_claimed_as_new_once_its_outcome_is_written(
+        config: Config) -> None:
+    queue_remote(f"smtp:127.0.0.1:{free_port()}", ["one"])
+    drain_remote = worker.RemoteDrain(config, threading.Event(), threading.Event())
+    first, _ = drain_remote._claim()
+    # not tried (its batch ran out of time): due again at once, and no longer ours
+    drain_remote._record([worker.Outcome(i, DeliveryState.PENDING, "not tried",
+                                         timezone.now()) for i in first], first)
+    again, fresh = drain_remote._claim()
+    assert [i.id for i in fresh] == [i.id for i in first] == [i.id for i in again]
+
+
 def run_drain(config: Config, stop: threading.Event) -> threading.Thread:
     thread = threading.Thread(
         target=worker.RemoteDrain(config, stop, threading.Event()).run, name="deliver-remote")

@@ -108,3 +108,6 @@ def test_what_a_client_said_cannot_pass_for_a_result() -> None:
     value = header_value("gw.test", resinfos(said, Decision()))
     assert verdicts(value)["dmarc"] == "fail"
     assert result_text("dmarc", "pass") not in value
+    # a parenthesis in a quoted sender opens no comment that would hide what follows
+    hidden = dataclasses.replace(report(mail_from='"a(b"@evil.example'))
+    assert verdicts(header_value("gw.test", resinfos(hidden, Decision())))["dmarc"] == "fail"

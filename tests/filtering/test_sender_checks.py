@@ -142,6 +142,10 @@ def test_a_signature_that_leaves_part_of_the_body_unsigned_does_not_pass(
     data, _ = mail(sender="Dana <dana@example.net>")
     whole = dkim.sign(data, b"s1", b"example.net", AUTHOR_KEY, length=True) + data
     assert check(whole, mail_from="x@elsewhere.example").dmarc.result == AuthResult.PASS
+    spaced, _ = mail(sender="Dana <dana@example.net>", body="<p>\n        indented   html\n</p>")
+    relaxed = dkim.sign(spaced, b"s1", b"example.net", AUTHOR_KEY, length=True,
+                        canonicalize=(b"relaxed", b"relaxed")) + spaced
+    assert check(relaxed, mail_from="x@elsewhere.example").dmarc.result == AuthResult.PASS
     added = whole + b"Also: wire the money to account 666.\r\n"
     report = check(added, mail_from="x@elsewhere.example")
     assert [(s.result, s.comment) for s in report.dkim] == [

@@ -21,7 +21,6 @@ from casegate.mailboxes.fetching import (
     UID_LIMIT,
     MailboxFetch,
     Offer,
-    TryLater,
     _by_size,
     not_a_message,
     prepared,
@@ -293,24 +292,3 @@ def test_messages_sharing_a_uidl_are_set_aside_and_never_deleted() -> None:
     second = fetch.pop3_round(drop)  # type: ignore[arg-type]
     assert not second.stored and not second.set_aside and drop.deleted == [3, 3]
     assert SetAside.objects.filter(mailbox=mailbox).count() == 1
-
-
-@pytest.mark.django_db
-def test_a_message_the_spool_keeps_refusing_for_now_is_set_aside_after_its_attempts() -> None:
-    mailbox = imap_account()
-
-    def soft_reject_3(offers: list[Offer]) -> Future[list[Admitted | BaseException]]:
-        answered: Future[list[Admitted | BaseException]] = Future()
-        answered.set_result([
-            Admitted("451 4.7.1 Try again later: the classifier asks (soft reject)")
-            if offer.content.endswith(b"Subject: 3\r\n\r\nbody\r\n") else
-            Admitted("250 2.0.0 Ok: queued as X", "X") for offer in offers])
-        return answered
-
-    fetch = MailboxFetch(mailbox, soft_reject_3, 10**6, 2, threading.Event())
-    folder = SilentFolder(count=5, silent=0)
-    with pytest.raises(TryLater):
-        fetch.imap_round(folder)  # type: ignore[arg-type]
-    assert mailbox.last_uid == 2
-    second = fetch.imap_round(folder)  # type: ignore[arg-type]
-    assert [m.number for m, _ in second.set_aside] == [3] and mailbox.last_uid == 5

@@ -621,6 +621,11 @@ def test_no_rule_refuses_or_holds_postmaster_and_abuse() -> None:
     assert closed.route(f"dave@{OURS}").verdict is Verdict.REJECT
     assert closed.route(f"postmaster@{OURS}").targets == (mailbox(ANN),)
     assert closed.route(f"abuse@{OURS}").targets == (mailbox(BOB),)
+    # an abuse@ account keeps its mail past a rule that would refuse or hold it
+    own = table(accounts=(ANN, BOB, f"abuse@{OURS}"), role_addresses={"abuse": BOB},
+                rules=[rule(1, match="all", action="reject", apply_to="all")])
+    assert own.route(f"abuse@{OURS}").targets == (mailbox(f"abuse@{OURS}"),)
+    assert own.route(f"abuse@{OURS}", spam=True).verdict is Verdict.QUARANTINE
 
 
 # --- groups and sender-chosen routing ------------------------------------------------------

@@ -18,7 +18,10 @@ def test_the_plain_connection_has_the_database_url_s_options(
     if connection.vendor != "postgresql":
         pytest.skip("connection options are PostgreSQL's (sslmode and the like)")
     databases = copy.deepcopy(settings.DATABASES)
-    databases["default"].setdefault("OPTIONS", {})["application_name"] = "casegate-probe"
+    options = databases["default"].setdefault("OPTIONS", {})
+    options["application_name"] = "casegate-probe"
+    # postgresql:///casegate?host=/var/run/postgresql: the host among the options
+    options["host"] = databases["default"].get("HOST") or "127.0.0.1"
     monkeypatch.setattr(settings, "DATABASES", databases)
     with plain_connection() as plain:
         [(name,)] = plain.execute("SHOW application_name").fetchall()

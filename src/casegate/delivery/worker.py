@@ -443,19 +443,30 @@ class RemoteDrain:
         if self._stop.is_set():  # stopped before this batch began: it goes back at once
             checks_until.cut()
             deadline.cut()
+        forgotten = False  # by the job that recorded their outcome (see _forget)
         try:
             results = await self._prepare_and_deliver(items, checks_until, deadline)
-            if results is None:
+            if results is None:  # returned to the queue, and forgotten with it
+                forgotten = True
                 return
             try:
-                await self._in_database(self._record, remote_outcomes(results, self.config))
+                await self._in_database(self._record, remote_outcomes(results, self.config),
+                                        items)
+                forgotten = True
             except Exception:  # sent, but not recorded: the lease decides, as after a crash
                 log.exception("cannot record %d remote deliveries; they return when the lease"
                               " ends", len(results))
         finally:
             self._deadlines -= {checks_until, deadline}
-            for item in items:
-                self._in_flight.pop(item.id, None)
+            if not forgotten:
+                await self._in_database(self._forget, items)
+
+    def _forget(self, items: list[Claimed]) -> None:
+        """``items`` are no longer worked on here. Done on the database thread in the same
+        job as their outcome is recorded: a claim made after it takes a delivery due again
+        at once as new, and one made before it as claimed again (see :meth:`_claim`)."""
+        for item in items:
+            self._in_flight.pop(item.id, None)
 
     async def _prepare_and_deliver(self, items: list[Claimed], checks_until: remote.Deadline,
                                    deadline: remote.Deadline) -> list[remote.Result] | None:
@@ -496,11 +507,14 @@ class RemoteDrain:
         see :meth:`_claim`)."""
         return [self._in_flight.get(i.id, i) for i in items]
 
-    def _record(self, outcomes: list[Outcome]) -> list[int]:
-        """Record ``outcomes`` under each delivery's newest claim (on the database thread);
-        the ids of the deliveries recorded."""
-        return finish([replace(o, item=self._in_flight.get(o.item.id, o.item))
-                       for o in outcomes])
+    def _record(self, outcomes: list[Outcome], items: list[Claimed] | None = None
+                ) -> list[int]:
+        """Record ``outcomes`` under each delivery's newest claim (on the database thread),
+        then forget ``items``; the ids of the deliveries recorded."""
+        written = finish([replace(o, item=self._in_flight.get(o.item.id, o.item))
+                          for o in outcomes])
+        self._forget(items or [])
+        return written
 
     def _return(self, items: list[Claimed], error: Exception) -> None:
         """Defer a batch that failed as a whole, with backoff: the failure is not any one
@@ -513,6 +527,8 @@ class RemoteDrain:
         except Exception:
             log.exception("cannot return %d deliveries to the queue; they return when the"
                           " lease ends", len(items))
+        finally:
+            self._forget(items)
 
 
 def _fresh_connection() -> None:

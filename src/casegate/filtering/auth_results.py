@@ -32,22 +32,26 @@ _RESULT = re.compile(r";\s*(spf|dkim|dmarc|arc)=([a-z]+)", re.IGNORECASE)
 
 
 def _outside_comments(value: str) -> str:
-    """``value`` with its comments (RFC 5322: they nest, and hold quoted pairs) blanked."""
-    kept, depth, escaped = [], 0, False
+    """``value`` with its comments (RFC 5322: they nest, and hold quoted pairs) blanked; a
+    parenthesis inside a quoted string (``smtp.mailfrom="a(b"@x``) opens none."""
+    kept: list[str] = []
+    depth, quoted, escaped = 0, False, False
     for c in value:
-        if depth:
-            if escaped:
-                escaped = False
-            elif c == "\\":
-                escaped = True
-            else:
-                depth += (c == "(") - (c == ")")
-            kept.append(" ")
+        in_comment = depth > 0
+        if escaped:
+            escaped = False
+        elif c == "\\" and (depth or quoted):
+            escaped = True
+        elif quoted:
+            quoted = c != '"'
         elif c == "(":
-            depth = 1
-            kept.append(" ")
-        else:
-            kept.append(c)
+            depth += 1
+            in_comment = True
+        elif depth and c == ")":
+            depth -= 1
+        elif not depth and c == '"':
+            quoted = True
+        kept.append(" " if in_comment else c)
     return "".join(kept)
 
 

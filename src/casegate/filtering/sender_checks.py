@@ -22,6 +22,7 @@ from functools import cache, lru_cache
 
 import authres
 import dkim
+import dkim.canonicalization
 import dkim.util
 import dmarc
 import dns.exception
@@ -230,7 +231,7 @@ def check_dkim(raw: bytes, lookups: MessageLookups) -> tuple[Signature, ...]:
             result = AuthResult.FAIL if problem == BODY_CHANGED else AuthResult.PERMERROR
             results.append(Signature(domain, selector, result, problem))
             continue
-        if verified and _covers_part(tags, raw):
+        if verified and _covers_part(tags, verifier.body):
             # Anyone may add to what l= leaves unsigned (RFC 6376 8.2): not a pass here.
             results.append(Signature(domain, selector, AuthResult.POLICY,
                                      "l= leaves part of the body unsigned"))
@@ -243,16 +244,17 @@ def check_dkim(raw: bytes, lookups: MessageLookups) -> tuple[Signature, ...]:
     return tuple(results)
 
 
-def _covers_part(tags: dict[bytes, bytes], raw: bytes) -> bool:
-    """Whether a signature's l= (body length) stops short of the message's body (its
-    trailing blank lines and spaces aside, which canonicalization drops)."""
+def _covers_part(tags: dict[bytes, bytes], body: bytes) -> bool:
+    """Whether a signature's l= stops short of the body (dkimpy's, CRLF lines), both
+    canonicalized by the signature's c= as l= counts."""
     length = tags.get(b"l")
     if length is None:
         return False
-    body = raw.partition(b"\r\n\r\n")[2] if b"\r\n\r\n" in raw else raw.partition(b"\n\n")[2]
     try:
-        return int(length) < len(body.rstrip())
-    except ValueError:
+        policy = dkim.canonicalization.CanonicalizationPolicy.from_c_value(
+            tags.get(b"c", b"simple/simple"))
+        return int(length) < len(policy.canonicalize_body(body))
+    except Exception:  # an l= or c= that cannot be read: the signature covers no known part
         return True
 
 

@@ -227,9 +227,6 @@ class MailboxFetch:
                 later = later or f"--deliver-to is refused: {admitted.reply}"
             elif admitted.reply.startswith("5"):
                 outcome.set_aside.append((item, admitted.reply))
-            elif admitted.reply.startswith("4.7.", 4):  # this message's own: a soft reject
-                if not self._attempt_failed(item, "stored", admitted.reply, outcome):
-                    later = later or f"the spool answered {admitted.reply}"
             else:
                 later = later or f"the spool answered {admitted.reply}"
         return later

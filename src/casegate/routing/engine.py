@@ -402,6 +402,10 @@ class RoutingTable:
         if routing.verdict in (Verdict.UNKNOWN_USER, Verdict.REJECT, Verdict.QUARANTINE):
             local, _, domain = routing.recipient.rpartition("@")
             if local in ROLES and domain in self.domains:
+                own = self.targets_for(routing.recipient) if routing.recognized else ()
+                if own and not spam:  # its account or group, past the rule
+                    return Routing(routing.recipient, Verdict.ACCEPT, True, targets=own,
+                                   reason=f"no rule refuses {local} mail")
                 return self._role_routing(routing.recipient, local, spam)
         return routing
 

@@ -102,20 +102,16 @@ def plain_connection() -> Any:
         return conn
     import psycopg
 
-    # The URL's options too (sslmode, sslrootcert, a client certificate...), as Django's
-    # own connections have them.
-    options = {key: value for key, value in db.get("OPTIONS", {}).items()
-               if key not in ("connect_timeout", "autocommit")}
-    return psycopg.connect(
-        host=db.get("HOST") or None,
-        port=db.get("PORT") or None,
-        dbname=db["NAME"],
-        user=db.get("USER") or None,
-        password=db.get("PASSWORD") or None,
-        autocommit=True,
-        connect_timeout=2,
-        **options,
-    )
+    # The URL's options too (sslmode, a client certificate, a socket's host...), under what
+    # the URL names itself, as Django merges them for its own connections.
+    parameters = {key: value for key, value in db.get("OPTIONS", {}).items()
+                  if key not in ("connect_timeout", "autocommit")}
+    for key, value in (("host", db.get("HOST")), ("port", db.get("PORT")),
+                       ("dbname", db.get("NAME")), ("user", db.get("USER")),
+                       ("password", db.get("PASSWORD"))):
+        if value:
+            parameters[key] = value
+    return psycopg.connect(autocommit=True, connect_timeout=2, **parameters)
 
 
 class VersionProbe:
