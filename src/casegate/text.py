@@ -33,3 +33,11 @@ def malformed(text: str) -> bool:
     except UnicodeEncodeError:
         return True
     return False
+
+
+_RECORD_ID = re.compile(r"[0-9]{1,18}")  # ASCII digits only ("²" is a digit to str.isdigit)
+
+
+def record_id(text: str) -> int | None:
+    """A record's id as a form or a query string gives it, or None: no id is that long."""
+    return int(text) if _RECORD_ID.fullmatch(text) else None

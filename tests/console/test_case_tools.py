@@ -44,6 +44,24 @@ def test_a_search_the_syntax_cannot_read_is_explained() -> None:
     assert "YYYY-MM-DD" in page
 
 
+@pytest.mark.parametrize("form", [
+    {"q": "a\x00b"}, {"q": " ".join(["to:a"] * 64)}, {"q": "-status:closed"},
+    {"intake": "\u00b2"}, {"intake": "9" * 5000}, {"intake": "99999999999999999999"},
+])
+def test_odd_list_parameters_get_an_answer_not_an_error(form: dict[str, str]) -> None:
+    make("Panel", "dark")
+    assert signed_in("agent").get("/console/cases/", form).status_code == 200
+
+
+def test_ids_the_bulk_form_cannot_read_are_left_out() -> None:
+    case = make("Panel", "dark")
+    client = signed_in("agent")
+    answer = client.post("/console/cases/bulk", {"ids": [str(case.pk), "\u00b2", "9" * 5000],
+                                                 "status": "pending"})
+    assert answer.status_code == 302
+    assert Case.objects.get(pk=case.pk).status == "pending"
+
+
 def test_an_agent_merges_unmerges_and_splits_from_the_case_page() -> None:
     first, second = make("Panel", "first"), make("Panel again", "second")
     client = signed_in("agent")

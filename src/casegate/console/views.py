@@ -69,6 +69,7 @@ from casegate.desk.vocabulary import (
     ReplyDelivery,
 )
 from casegate.errors import CasegateError
+from casegate.text import record_id
 from casegate.trace import STATUSES, TraceFilter, find_messages, message_hops
 
 log = logging.getLogger("casegate.console")
@@ -302,7 +303,7 @@ def case_reply(request: HttpRequest, case_id: int) -> HttpResponse:
     seen = request.POST.get("seen", "")
     try:
         message = post_reply(IntakeKind.CASE, case_id, request.user, request.POST.get("text", ""),
-                             public=public, seen_up_to=int(seen) if seen.isdigit() else None)
+                             public=public, seen_up_to=record_id(seen))
     except ReplyCollision as exc:
         return case(request, case_id, held=exc)
     except DeskError as exc:
@@ -344,7 +345,7 @@ def case_fields(request: HttpRequest, case_id: int) -> HttpResponse:
 def cases_bulk(request: HttpRequest) -> HttpResponse:
     """The changes of the list's form to every case ticked in it."""
     form = request.POST
-    ids = [int(n) for n in form.getlist("ids") if n.isdigit()]
+    ids = [n for n in map(record_id, form.getlist("ids")) if n is not None]
     changes: dict[str, Any] = {name: form[name] for name in ("status", "team")
                                if form.get(name)}
     if form.get("assignee"):

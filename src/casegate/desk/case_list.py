@@ -24,6 +24,7 @@ from casegate.desk.vocabulary import (
     IntakeKind,
     Priority,
 )
+from casegate.text import record_id
 
 SEARCH_LENGTH = 500
 DEFAULT_SORT = "-id"
@@ -70,7 +71,7 @@ class CaseFilter:
         but for the search, whose problem the list explains."""
         intake = form.get("intake", "")
         wanted = cls(queue=form.get("queue", "") or CaseQueue.ALL.value,
-                     intake=int(intake) if intake.isdigit() else None,
+                     intake=record_id(intake),
                      status=form.get("status", ""), team=form.get("team", "")[:100],
                      q=form.get("q", "")[:SEARCH_LENGTH],
                      sort=form.get("sort", "") or DEFAULT_SORT)

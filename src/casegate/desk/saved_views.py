@@ -7,10 +7,11 @@ count is one COUNT query, kept ``COUNT_SECONDS`` per view and reader.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.core.cache import cache
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.db.models import Q, QuerySet
 
 from casegate.access import can
@@ -21,6 +22,8 @@ from casegate.desk.references import by_number_or_name, own_first
 
 COUNT_SECONDS = 20
 MAX_VIEWS = 100  # an owner's own, and the shared ones
+
+log = logging.getLogger("casegate.desk")
 
 
 class ViewRefused(DeskError):
@@ -94,6 +97,11 @@ def view_count(view: SavedView, user: Any) -> int | None:
     count = cache.get(key)
     if count is None:
         wanted = view_filter(view)
-        count = -1 if wanted is None else filtered_cases(wanted, user).count()
+        try:
+            with transaction.atomic():  # a savepoint: PostgreSQL's transaction goes on
+                count = -1 if wanted is None else filtered_cases(wanted, user).count()
+        except DatabaseError:  # one view the database cannot read takes no list down with it
+            log.exception("view=%s cannot be counted", view.pk)
+            count = -1
         cache.set(key, count, COUNT_SECONDS)
     return None if count < 0 else int(count)

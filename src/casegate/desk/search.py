@@ -139,10 +139,10 @@ def _filtered(model: type[Case] | type[Lead], query: SearchQuery, base: QuerySet
         wanted = (Q(messages__sender=sender) if "@" in sender
                   else Q(messages__sender__iendswith=f"@{sender.lstrip('@')}"))
         found = found.filter(pk__in=model.objects.filter(wanted).values("pk"))
-    for recipient in query.recipients:
-        found = found.filter(Q(original_recipient__iexact=recipient)
-                             | Q(messages__recipients__icontains=recipient)
-                             | Q(messages__cc__icontains=recipient)).distinct()
+    for recipient in query.recipients:  # a subquery each, not a join each
+        copied = model.objects.filter(Q(messages__recipients__icontains=recipient)
+                                      | Q(messages__cc__icontains=recipient)).values("pk")
+        found = found.filter(Q(original_recipient__iexact=recipient) | Q(pk__in=copied))
     if query.statuses:
         found = found.filter(status__in=query.statuses)
     if query.intakes:

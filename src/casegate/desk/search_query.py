@@ -59,6 +59,7 @@ class SearchQuery:
         return self == SearchQuery()
 
 
+
 def _date(name: str, value: str) -> date:
     try:
         return date.fromisoformat(value)
@@ -68,6 +69,8 @@ def _date(name: str, value: str) -> date:
 
 def parse_query(text: str) -> SearchQuery:
     """Read ``text`` in the search syntax (see the module)."""
+    if "\x00" in text:  # it ends FTS5's string, and PostgreSQL takes none
+        raise SearchSyntaxError("a search holds no NUL character")
     query = SearchQuery()
     for found in _TOKEN.finditer(text):
         minus, name, quoted, bare = found.groups()
@@ -84,6 +87,9 @@ def parse_query(text: str) -> SearchQuery:
         value = value.strip()
         if not value:
             raise SearchSyntaxError(f"{name}: needs a value, as in {name}:something")
+        if minus:
+            raise SearchSyntaxError(f"-{name}: a field cannot be left out; only words can"
+                                    " (-word)")
         if name == "from":
             query.senders.append(value.lower())
         elif name == "to":
@@ -106,4 +112,6 @@ def parse_query(text: str) -> SearchQuery:
             raise SearchSyntaxError(f"has:{value} is not known; has:attachment is")
     if len(query.terms) > MAX_TERMS:
         raise SearchSyntaxError(f"at most {MAX_TERMS} words and phrases in one search")
+    if len(query.senders) + len(query.recipients) > MAX_TERMS:
+        raise SearchSyntaxError(f"at most {MAX_TERMS} from: and to: in one search")
     return query
