@@ -237,8 +237,10 @@ def test_a_round_that_fails_unexpectedly_is_recorded_and_retried_not_dropped(
         raise OverflowError("date value out of range")
 
     monkeypatch.setattr(runner, "log_in", broken)
+    # the thread's connection handling would close the test's own connection here
+    monkeypatch.setattr(runner, "close_old_connections", lambda: None)
     mailbox = imap_account()
-    runner.MailboxThread(mailbox, stored_all, get_config(), once=True).run()
+    runner.MailboxThread(mailbox, stored_all, get_config(), once=True)._run()
     mailbox.refresh_from_db()
     assert mailbox.failures == 1 and mailbox.next_attempt_at is not None
     assert mailbox.last_error == "OverflowError: date value out of range"
