@@ -18,6 +18,7 @@ def test_check_show_and_serve_read_the_file_and_the_environment_wins() -> None:
         config = inst.home / "casegate.toml"
         config.write_text('hostname = "mx.file.test"\nsecret_key = "file-only-secret"\n'
                           'max_recipients = "lots"\nrecipient_limit = 10\n')
+        config.chmod(0o600)  # it holds a secret: config check would warn of others reading it
         checked = inst.run("config", "check", check=False)
         assert checked.returncode == 1
         assert checked.stderr.splitlines() == [
