@@ -111,3 +111,6 @@ def test_what_a_client_said_cannot_pass_for_a_result() -> None:
     # a parenthesis in a quoted sender opens no comment that would hide what follows
     hidden = dataclasses.replace(report(mail_from='"a(b"@evil.example'))
     assert verdicts(header_value("gw.test", resinfos(hidden, Decision())))["dmarc"] == "fail"
+    # nor does a quoted pair end a quoted string early
+    assert verdicts('gw.test; spf=pass smtp.helo="a\\";dmarc=pass"; dmarc=fail') == {
+        "spf": "pass", "dmarc": "fail"}

@@ -24,20 +24,20 @@ FIELD = "Authentication-Results"
 # some 15 us to write a message's results.
 RESULTS_KEPT = 4096
 _TOKEN = re.compile(r"[^\s;()]+")
-_QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"')
 METHODS = ("spf", "dkim", "dmarc", "arc")  # the checks we write, in the order we write them
 # A result in a stored value (header_value's form): each follows "; ", so none is read from
 # inside a comment such as dmarc's "(…; trusted ARC sealer x recorded dmarc=pass)".
 _RESULT = re.compile(r";\s*(spf|dkim|dmarc|arc)=([a-z]+)", re.IGNORECASE)
 
 
-def _outside_comments(value: str) -> str:
-    """``value`` with its comments (RFC 5322: they nest, and hold quoted pairs) blanked; a
-    parenthesis inside a quoted string (``smtp.mailfrom="a(b"@x``) opens none."""
+def _outside_comments(value: str, *, blank_quoted: bool = False) -> str:
+    """``value`` with its comments (RFC 5322: they nest, and hold quoted pairs) blanked, and
+    with ``blank_quoted`` the insides of its quoted strings too; a parenthesis inside a
+    quoted string (``smtp.mailfrom="a(b"@x``) opens none."""
     kept: list[str] = []
     depth, quoted, escaped = 0, False, False
     for c in value:
-        in_comment = depth > 0
+        in_comment = depth > 0 or (blank_quoted and quoted and (escaped or c != '"'))
         if escaped:
             escaped = False
         elif c == "\\" and (depth or quoted):
@@ -139,7 +139,7 @@ def verdicts(value: str) -> dict[str, str]:
     of its signatures does; a check the value does not name is left out."""
     found: dict[str, str] = {}
     # Not inside a quoted value (``smtp.helo="x;dmarc=pass"``) or a comment.
-    for method, result in _RESULT.findall(_QUOTED.sub('""', _outside_comments(value))):
+    for method, result in _RESULT.findall(_outside_comments(value, blank_quoted=True)):
         method, result = method.lower(), result.lower()
         if method not in found or (method == "dkim" and result == AuthResult.PASS):
             found[method] = result
