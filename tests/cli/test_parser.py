@@ -84,3 +84,17 @@ def test_help_shows_the_defaults(command: Path, defaults: list[str],
         main([*command, "--help"])
     shown = " ".join(capsys.readouterr().out.split())
     assert all(default in shown for default in defaults), shown
+
+
+@pytest.mark.parametrize("path", [path for path in COMMANDS if any(
+    "--limit" in action.option_strings for action in PARSERS[path]._actions)],
+    ids=" ".join)
+def test_every_limit_counts_one_or_more(path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    positional = ["x"] * sum(1 for action in PARSERS[path]._actions
+                             if not action.option_strings and action.required)
+    for limit, why in (("-1", "-1 is too few: give 1 or more"),
+                       ("0", "0 is too few: give 1 or more"),
+                       ("ten", "'ten' is not a whole number")):
+        assert main([*path, *positional, "--limit", limit]) == 2
+        assert f"argument --limit: {why}" in capsys.readouterr().err
+    assert PARSERS[path].parse_args([*positional, "--limit", "3"]).limit == 3

@@ -24,6 +24,17 @@ def command_group(subcommands: Subcommands, name: str, summary: str,
     return subcommands.add_parser(name, help=summary).add_subparsers(dest=dest, required=True)
 
 
+def count(text: str) -> int:
+    """An argument that counts rows to show: a whole number, 1 or more."""
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{number} is too few: give 1 or more")
+    return number
+
+
 def add_list(subcommands: Subcommands, handler: Handler) -> argparse.ArgumentParser:
     """The group's ``list`` sub-command: one row a line, or ``--json``."""
     parser = subcommands.add_parser("list")

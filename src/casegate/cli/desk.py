@@ -11,7 +11,7 @@ import getpass
 import json
 from typing import Any
 
-from casegate.cli.base import Subcommands, add_list, command_group, emit
+from casegate.cli.base import Subcommands, add_list, command_group, count, emit
 from casegate.desk.vocabulary import (
     CASE_SORTS,
     CaseQueue,
@@ -43,7 +43,7 @@ def register(subcommands: Subcommands) -> None:
                     " attachments' names; -word excludes; from: to: status: tag: assignee:"
                     " intake: before:YYYY-MM-DD after:YYYY-MM-DD has:attachment narrow.")
     p.add_argument("query", nargs="+", help="the search, e.g. 'refund from:acme.example -spam'")
-    p.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
+    p.add_argument("--limit", type=count, default=50, help="at most this many (default 50)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=search)
 
@@ -142,7 +142,7 @@ def _register_suspended(suspended: Subcommands) -> None:
 def _register_conversations(listing: Subcommands, kind: str) -> None:
     """``cases …`` or ``leads …``: the handlers read which from ``kind``."""
     p = add_list(listing, conversations_list)
-    p.add_argument("--limit", type=int, default=1000)
+    p.add_argument("--limit", type=count, default=1000)
     p.set_defaults(kind=kind)
     p = listing.add_parser("show")
     p.add_argument("id", type=int)

@@ -10,7 +10,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from casegate.cli.base import Subcommands, emit, read_source
+from casegate.cli.base import Subcommands, count, emit, read_source
 
 if TYPE_CHECKING:
     from casegate.desk.kept_sets import KeptSet
@@ -30,7 +30,7 @@ def register_file_commands(group: Subcommands, kind: str) -> None:
     p.add_argument("--dry-run", action="store_true", help="print what would change only")
     p.set_defaults(func=set_import, kind=kind)
     p = group.add_parser("history", help=f"the numbered versions of the {kind}")
-    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--limit", type=count, default=50)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=set_history, kind=kind)
     p = group.add_parser("rollback", help=f"bring the {kind} back to a version")

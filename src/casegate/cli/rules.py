@@ -11,7 +11,15 @@ import argparse
 import json
 import sys
 
-from casegate.cli.base import OptionError, Subcommands, add_list, command_group, emit, read_source
+from casegate.cli.base import (
+    OptionError,
+    Subcommands,
+    add_list,
+    command_group,
+    count,
+    emit,
+    read_source,
+)
 
 
 def register(subcommands: Subcommands) -> None:
@@ -63,7 +71,7 @@ def _register_rule(rule: Subcommands) -> None:
     p.add_argument("--dry-run", action="store_true", help="print what would change only")
     p.set_defaults(func=rule_import)
     p = rule.add_parser("history", help="the numbered versions of the rule set")
-    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--limit", type=count, default=50)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=rule_history)
     p = rule.add_parser("rollback", help="bring the rule set back to a version")

@@ -13,6 +13,7 @@ from casegate.cli.base import (
     Subcommands,
     add_list,
     command_group,
+    count,
     emit,
     read_source,
     read_yaml,
@@ -36,7 +37,7 @@ def register(subcommands: Subcommands) -> None:
     p.add_argument("--dry-run", action="store_true", help="print what would change only")
     p.set_defaults(func=sla_import)
     p = sla.add_parser("history", help="the numbered versions of the calendars and policies")
-    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--limit", type=count, default=50)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=sla_history)
     p = sla.add_parser("rollback", help="bring the calendars and policies back to a version")

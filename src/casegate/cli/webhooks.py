@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 
-from casegate.cli.base import Subcommands, add_list, command_group, emit
+from casegate.cli.base import Subcommands, add_list, command_group, count, emit
 from casegate.cli.rule_files import register_file_commands
 from casegate.desk.automation.vocabulary import TriggerEvent
 
@@ -37,7 +37,7 @@ def register(subcommands: Subcommands) -> None:
     p.set_defaults(func=webhook_test)
     p = webhook.add_parser("log", help="the latest attempts, newest first")
     p.add_argument("webhook", nargs="?", default=None, help="its number or name (default: all)")
-    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--limit", type=count, default=50)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=webhook_log)
     register_file_commands(webhook, "webhooks")
