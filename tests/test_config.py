@@ -58,6 +58,7 @@ def test_no_module_but_the_configuration_reads_the_environment() -> None:
     ("CASEGATE_BEHIND_PROXY", "maybe", "='maybe' is not 1 or 0"),
     ("CASEGATE_CONSOLE_URL", "desk.example.com", "is not http(s)://HOST[:PORT]"),
     ("CASEGATE_LOG_FORMAT", "xml", "='xml' must be plain or json"),
+    ("CASEGATE_CLASSIFIERS", "gtube,spam-assassin", "'spam-assassin' is neither one of gtube,"),
     ("CASEGATE_LOG_LEVEL", "loud", "='loud' must be DEBUG or INFO or WARNING or ERROR"),
     ("CASEGATE_LOG_FILE", "/nowhere/casegate.log", "is in /nowhere, which is not a directory"),
 ])

@@ -33,6 +33,13 @@ FILE_NAME = "casegate.toml"
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 DEFAULT_CONSOLE_URL = "http://127.0.0.1:8025"
 DEFAULT_CLASSIFIERS = "gtube,trusted-flag"
+# The short names CASEGATE_CLASSIFIERS takes besides dotted paths, and what each loads.
+BUILT_IN_CLASSIFIERS = {
+    "gtube": "casegate.filtering.classifiers.GtubeClassifier",
+    "trusted-flag": "casegate.filtering.classifiers.TrustedUpstreamFlag",
+    "rspamd": "casegate.filtering.rspamd.RspamdClassifier",
+    "spamassassin": "casegate.filtering.spamassassin.SpamAssassinClassifier",
+}
 # What a spam filter that does not answer in time means for the message: refused for now
 # (451, the sender retries) or accepted and marked "not scanned".
 UNAVAILABLE_CHOICES = ("tempfail", "accept")
@@ -74,6 +81,15 @@ Reader = Callable[[str], Any]
 
 
 def _text(raw: str) -> str:
+    return raw
+
+
+def _classifier_names(raw: str) -> str:
+    for name in filter(None, (part.strip() for part in raw.split(","))):
+        if name not in BUILT_IN_CLASSIFIERS and not (
+                "." in name and all(part.isidentifier() for part in name.split("."))):
+            raise Invalid(f"{name!r} is neither one of {', '.join(BUILT_IN_CLASSIFIERS)} nor"
+                          " a dotted path such as package.module.Classifier")
     return raw
 
 
@@ -320,7 +336,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CASEGATE_TLS_CA_FILE", _optional),
     Setting("CASEGATE_TRUSTED_NETWORKS", _networks, "127.0.0.0/8,::1/128", FileType.LIST,
             keeps_empty=True),
-    Setting("CASEGATE_CLASSIFIERS", _text, DEFAULT_CLASSIFIERS, FileType.LIST,
+    Setting("CASEGATE_CLASSIFIERS", _classifier_names, DEFAULT_CLASSIFIERS, FileType.LIST,
             keeps_empty=True),
     Setting("CASEGATE_RSPAMD_URL", _http_url),
     Setting("CASEGATE_RSPAMD_TIMEOUT", _number(above=True), "5", FileType.NUMBER),

@@ -4,8 +4,9 @@ A classifier is any object with a ``name`` and a ``classify(message)`` method gi
 :class:`SpamVerdict`: ``async def`` for one that asks another program (rspamd, spamd), so a
 slow scan never holds up the other SMTP sessions; a plain ``def`` for one that only looks at
 the message, which then costs the event loop no task of its own. The ones
-to use are named by ``CASEGATE_CLASSIFIERS`` (comma-separated: a short name of
-:data:`BUILT_IN` or a dotted path); ``CASEGATE_RSPAMD_URL`` adds rspamd in front of them.
+to use are named by ``CASEGATE_CLASSIFIERS`` (comma-separated: a short name of the
+configuration's ``BUILT_IN_CLASSIFIERS`` or a dotted path); ``CASEGATE_RSPAMD_URL`` adds
+rspamd in front of them.
 Classification runs in the gateway before routing, so a rule's "bypass spam filter" option
 can decide what happens to spam.
 """
@@ -18,7 +19,7 @@ from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from casegate.config import get_config
+from casegate.config import BUILT_IN_CLASSIFIERS, get_config
 from casegate.errors import CasegateError
 from casegate.filtering.vocabulary import STRENGTH, SpamAction
 from casegate.mail.headers import HeaderFields
@@ -111,25 +112,16 @@ class ClassifierError(CasegateError):
     """A classifier named in CASEGATE_CLASSIFIERS cannot be loaded."""
 
 
-# Short names CASEGATE_CLASSIFIERS takes besides dotted paths.
-BUILT_IN = {
-    "gtube": "casegate.filtering.classifiers.GtubeClassifier",
-    "trusted-flag": "casegate.filtering.classifiers.TrustedUpstreamFlag",
-    "rspamd": "casegate.filtering.rspamd.RspamdClassifier",
-    "spamassassin": "casegate.filtering.spamassassin.SpamAssassinClassifier",
-}
-
-
 def load_classifiers(spec: str | None = None) -> list[Classifier]:
     """The classifiers ``spec`` (default: CASEGATE_CLASSIFIERS) names, in its order, with
     rspamd in front when CASEGATE_RSPAMD_URL is set and the list does not name it."""
     config = get_config()
     spec = spec if spec is not None else config.classifiers
     named = filter(None, (part.strip() for part in spec.split(",")))
-    names = [BUILT_IN.get(name, name) for name in named]
-    if config.rspamd_url and BUILT_IN["rspamd"] not in names:
-        names.insert(0, BUILT_IN["rspamd"])
-    if not config.rspamd_url and BUILT_IN["rspamd"] in names:
+    names = [BUILT_IN_CLASSIFIERS.get(name, name) for name in named]
+    if config.rspamd_url and BUILT_IN_CLASSIFIERS["rspamd"] not in names:
+        names.insert(0, BUILT_IN_CLASSIFIERS["rspamd"])
+    if not config.rspamd_url and BUILT_IN_CLASSIFIERS["rspamd"] in names:
         raise ClassifierError("CASEGATE_CLASSIFIERS names rspamd but CASEGATE_RSPAMD_URL is empty;"
                               " set it to rspamd's address, such as http://127.0.0.1:11333")
     classifiers: list[Classifier] = []
