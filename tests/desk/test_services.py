@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import errno
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -10,6 +12,7 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
+from casegate import durable
 from casegate.access import roles_of
 from casegate.desk import blobs
 from casegate.desk.arrivals import DeskArrival, Filed
@@ -49,6 +52,22 @@ def test_blobs_are_stored_once_by_content(home: Path, kind: str,
     assert blobs.read(Blob.objects.get(pk=first[3])) == video
     on_disk = [p.name for p in (home / "blobs").rglob("*") if p.is_file()]
     assert on_disk == ([first[3]] if kind == "disk" else [])
+
+
+class _FailingLibc:
+    @staticmethod
+    def syncfs(fd: int) -> int:
+        ctypes.set_errno(errno.EIO)
+        return -1
+
+
+def test_a_write_error_on_flushing_blobs_stores_nothing_and_leaves_no_file(
+        home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(durable, "_libc", _FailingLibc())
+    with pytest.raises(OSError, match="cannot make .*blobs durable: Input/output error"):
+        blobs.put_many([b"v" * (blobs.INLINE_LIMIT + 1)])
+    assert [p for p in (home / "blobs").rglob("*") if p.is_file()] == []
+    assert not Blob.objects.exists()
 
 
 def test_a_missing_blob_file_is_a_clear_error(home: Path) -> None:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import socket
 from pathlib import Path
+
+from casegate.durable import fsync_folder
 
 
 class MaildirError(OSError):
@@ -19,19 +22,33 @@ def mailbox_path(root: Path, address: str) -> Path:
     return root / domain / safe_local
 
 
-def _ensure(folder: Path) -> None:
-    for sub in ("tmp", "new", "cur"):
-        (folder / sub).mkdir(parents=True, exist_ok=True)
+def _made(folder: Path) -> None:
+    """Make ``folder`` and any missing parents, each entry durable in its parent: a message
+    in a folder whose entry a power loss took is lost with it."""
+    missing = []
+    while not folder.is_dir():
+        missing.append(folder)
+        folder = folder.parent
+    for made in reversed(missing):
+        made.mkdir(exist_ok=True)
+        fsync_folder(made.parent)
+
+
+def _stored(folder: Path, unique: str) -> Path | None:
+    """The file an earlier delivery of ``unique`` left, new or read, whatever host wrote it."""
+    return next(itertools.chain((folder / "new").glob(f"{unique}.*"),
+                                (folder / "cur").glob(f"{unique}.*")), None)
 
 
 def deliver(mailbox: Path, unique: str, data: bytes, junk: bool = False) -> Path:
     """Store ``data`` once: a second call with the same ``unique`` finds the first file."""
     folder = mailbox / ".Junk" if junk else mailbox
-    _ensure(folder)
+    for sub in ("tmp", "new", "cur"):
+        _made(folder / sub)
+    if (earlier := _stored(folder, unique)) is not None:
+        return earlier
     name = f"{unique}.{socket.gethostname().replace('/', '_').replace(':', '_')}"
     final = folder / "new" / name
-    if final.exists() or any((folder / "cur").glob(f"{name}*")):
-        return final
     tmp = folder / "tmp" / name
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
@@ -43,11 +60,7 @@ def deliver(mailbox: Path, unique: str, data: bytes, junk: bool = False) -> Path
     finally:
         os.close(fd)
     os.rename(tmp, final)
-    dir_fd = os.open(folder / "new", os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    fsync_folder(folder / "new")
     return final
 
 
@@ -56,7 +69,7 @@ def remove(mailbox: Path, unique: str) -> list[Path]:
     in Junk; returns the files removed."""
     removed = []
     for folder in (mailbox, mailbox / ".Junk"):
-        for found in (*(folder / "new").glob(f"{unique}.*"), *(folder / "cur").glob(f"{unique}.*")):
+        while (found := _stored(folder, unique)) is not None:
             found.unlink(missing_ok=True)
             removed.append(found)
     return removed

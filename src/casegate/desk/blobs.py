@@ -25,7 +25,7 @@ from django.db import transaction
 
 from casegate.config import get_config
 from casegate.desk.models import Attachment, Blob, DeskMessage
-from casegate.durable import flush_filesystem
+from casegate.durable import filesystem_flusher
 from casegate.errors import CasegateError
 
 # Blobs up to this size stay in the database in the disk store too.
@@ -56,21 +56,29 @@ def path_of(sha256: str) -> Path:
 def _write_files(contents: dict[str, bytes]) -> None:
     """Write blobs not on disk yet: temporary files, one flush, renames, one flush."""
     root = blob_root()
-    renames = []
-    for sha256, data in contents.items():
-        final = path_of(sha256)
-        if final.exists():
-            continue
-        final.parent.mkdir(parents=True, exist_ok=True)
-        temporary = final.with_name(f".{sha256}.{os.getpid()}.tmp")
-        temporary.write_bytes(data)
-        renames.append((temporary, final))
-    if not renames:
-        return
-    flush_filesystem(root)
-    for temporary, final in renames:
-        os.replace(temporary, final)
-    flush_filesystem(root)
+    root.mkdir(parents=True, exist_ok=True)
+    renames: list[tuple[Path, Path]] = []
+    with filesystem_flusher(root) as flush:
+        try:
+            for sha256, data in contents.items():
+                final = path_of(sha256)
+                if final.exists():
+                    continue
+                final.parent.mkdir(parents=True, exist_ok=True)
+                temporary = final.with_name(f".{sha256}.{os.getpid()}.tmp")
+                renames.append((temporary, final))
+                temporary.write_bytes(data)
+            if renames:
+                flush()
+        except BaseException:
+            for temporary, _final in renames:
+                temporary.unlink(missing_ok=True)
+            raise
+        if not renames:
+            return
+        for temporary, final in renames:
+            os.replace(temporary, final)
+        flush()
 
 
 def goes_to_file(data: bytes) -> bool:

@@ -31,7 +31,7 @@ from typing import Any
 
 from casegate import __version__
 from casegate.config import Config
-from casegate.durable import flush_filesystem, write_durably
+from casegate.durable import filesystem_flusher, write_durably
 from casegate.errors import CasegateError
 
 MANIFEST = "backup.json"
@@ -249,13 +249,13 @@ def backup(config: Config, dest: Path) -> Manifest:
     started = datetime.now(UTC)
     dest.mkdir(mode=0o700, parents=True, exist_ok=True)
     dest.chmod(0o700)
-    if config.database_url:
-        backend, migrations = POSTGRESQL, _backup_postgresql(config.database_url, dest)
-    else:
-        backend, migrations = SQLITE, _backup_sqlite(config, dest)
-    files, size = _copy_files(config.home, dest / HOME_COPY,
-                              _Pacer(lambda: flush_filesystem(dest)))
-    flush_filesystem(dest)  # the copies are durable before the manifest says it is complete
+    with filesystem_flusher(dest) as flush:
+        if config.database_url:
+            backend, migrations = POSTGRESQL, _backup_postgresql(config.database_url, dest)
+        else:
+            backend, migrations = SQLITE, _backup_sqlite(config, dest)
+        files, size = _copy_files(config.home, dest / HOME_COPY, _Pacer(flush))
+        flush()  # the copies are durable before the manifest says it is complete
     manifest = Manifest(FORMAT, __version__, backend, started.isoformat(timespec="seconds"),
                         round((datetime.now(UTC) - started).total_seconds(), 3), migrations,
                         files, size, (config.home / "secret_key").is_file())
