@@ -78,6 +78,12 @@ TEMPLATES = [
 
 if CONFIG.database_url:
     DATABASES = {"default": dj_database_url.parse(CONFIG.database_url, conn_max_age=None)}
+    # A commit answered 250 must outlive the server's crash whatever the server's or the
+    # role's default (synchronous_commit=off is a common tuning); a URL that names a level
+    # of its own (remote_apply, say) keeps it.
+    _options = DATABASES["default"].setdefault("OPTIONS", {})
+    if "synchronous_commit" not in _options.get("options", ""):
+        _options["options"] = f"{_options.get('options', '')} -c synchronous_commit=on".strip()
 else:
     DATABASES = {
         "default": {

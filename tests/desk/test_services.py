@@ -64,7 +64,7 @@ class _FailingLibc:
 def test_a_write_error_on_flushing_blobs_stores_nothing_and_leaves_no_file(
         home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(durable, "_libc", _FailingLibc())
-    with pytest.raises(OSError, match="cannot make .*blobs durable: Input/output error"):
+    with pytest.raises(OSError, match=r"cannot make .*blobs durable: Input/output error"):
         blobs.put_many([b"v" * (blobs.INLINE_LIMIT + 1)])
     assert [p for p in (home / "blobs").rglob("*") if p.is_file()] == []
     assert not Blob.objects.exists()

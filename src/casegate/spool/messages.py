@@ -7,7 +7,6 @@ desk's acknowledgements and replies, delivery status reports, the console's mail
 
 from __future__ import annotations
 
-import functools
 import secrets
 import time
 from collections.abc import Iterable, Mapping
@@ -169,4 +168,5 @@ def wake_workers(kinds: Iterable[str]) -> None:
         with connection.cursor() as cursor:  # sent to the workers at commit
             cursor.execute(f"NOTIFY {QUEUE_CHANNEL}, '{announced(lanes)}'")
     else:
-        transaction.on_commit(functools.partial(ring_workers, lanes))
+        # A bell that cannot ring (no file descriptor left) must not make a commit look failed.
+        transaction.on_commit(lambda: ring_workers(lanes), robust=True)

@@ -198,7 +198,7 @@ def finish(outcomes: list[Outcome], held: set[int] | None = None) -> list[int]:
                 " outcome, reply) VALUES (%s, %s, %s, %s, %s, %s)",
                 attempts,
             )
-        transaction.on_commit(lambda: log_attempts(written, now))
+        transaction.on_commit(lambda: log_attempts(written, now), robust=True)
     return [o.item.id for o in written]
 
 
