@@ -170,6 +170,25 @@ def test_a_hostile_header_never_raises_nor_breaks_a_line(name: str, kind: str) -
         assert parsed.subject == "hello"
 
 
+PDF_PART = ("From: ann@example.net\nContent-Type: multipart/mixed; boundary=x\n\n--x\n"
+            "Content-Type: text/plain\n\nhi\n--x\n{}\n\nPDF\n--x--\n")
+
+
+@pytest.mark.parametrize("raw", [
+    PDF_PART.format("Content-Type: application/pdf\nContent-Disposition: attachment; filename*"),
+    PDF_PART.format("Content-Type: application/pdf\nContent-Disposition: attachment;"
+                    " filename*=bogus\x00''x; size=3"),
+    PDF_PART.format("Content-Type: application/pdf; name*"),
+], ids=["a parameter without its value", "a NUL in an RFC 2231 value", "in Content-Type"])
+def test_a_parameter_the_parser_trips_on_costs_the_parameter_not_the_message(raw: str) -> None:
+    parsed = parse_message(raw.encode("latin-1"))
+    assert parsed.text == "hi" and parsed.problems == []
+    [attachment] = parsed.attachments
+    assert (attachment.content_type, attachment.data) == ("application/pdf", b"PDF")
+    alone = parse_message(b"From: ann@example.net\nContent-Type: text/plain; charset*\n\nhello\n")
+    assert alone.text == "hello\n" and alone.problems == []
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.sampled_from([*DESK_HEADERS, "Content-Type", "Content-Language", "Auto-Submitted",
                         "List-Id", "Precedence"]),

@@ -18,6 +18,7 @@ from email.utils import getaddresses, parsedate_tz
 from functools import lru_cache
 from html import escape as escape_html
 from html import unescape as unescape_html
+from typing import Any, cast
 
 import nh3
 from mailparser_reply import parser as reply_parser
@@ -35,9 +36,45 @@ from casegate.mail.senders import one_line, read_from, writable
 from casegate.text import storable
 
 
+def _readable(name: str, value: str) -> Any:
+    """The package's parse of a field, with its parameters read (some fail only then)."""
+    header = policy.default.header_fetch_parse(name, value)
+    dict(getattr(header, "params", {}))
+    return header
+
+
+_PARAMETERIZED = frozenset({"content-type", "content-disposition"})
+
+
+def _tolerant_parse(name: str, value: str) -> Any:
+    """A field as ``policy.default`` reads it; Content-Type and Content-Disposition without
+    the parameters its parser trips on (``charset*`` with no value, a NUL in an RFC 2231
+    value), so that the rest of the field, and the part, hold."""
+    try:
+        return _readable(name, value)
+    except RecursionError:
+        raise
+    except Exception:
+        if name.lower() not in _PARAMETERIZED:
+            raise
+        main, *parameters = value.split(";")
+        kept = [p for p in parameters if _parses(name, f"{main};{p}")]
+        return _readable(name, ";".join([main, *kept]) if _parses(name, main) else "")
+
+
+def _parses(name: str, value: str) -> bool:
+    try:
+        _readable(name, value)
+    except RecursionError:
+        raise
+    except Exception:
+        return False
+    return True
+
+
 @lru_cache(maxsize=4096)
 def _parsed_header(name: str, value: str) -> str:
-    return policy.default.header_fetch_parse(name, value)
+    return cast(str, _tolerant_parse(name, value))
 
 
 class _ParsedHeaderCache(EmailPolicy):
@@ -49,8 +86,10 @@ class _ParsedHeaderCache(EmailPolicy):
     """
 
     def header_fetch_parse(self, name: str, value: str) -> str:
-        if hasattr(value, "name") or len(value) > 1000:  # already parsed, or long and rare
+        if hasattr(value, "name"):  # already parsed
             return super().header_fetch_parse(name, value)
+        if len(value) > 1000:  # long and rare
+            return cast(str, _tolerant_parse(name, value))
         return _parsed_header(name, value)
 
 
