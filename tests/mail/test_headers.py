@@ -1,6 +1,10 @@
 from datetime import UTC, datetime
+from email.parser import BytesParser
+from email.policy import compat32
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from casegate.mail.headers import SHOWN_LENGTH, HeaderFields, dated, remove_fields, shown
 
@@ -63,3 +67,25 @@ def test_a_field_as_shown_is_decoded_storable_and_cut_to_the_column() -> None:
 ])
 def test_the_date_a_message_was_written(field: bytes, expected: datetime | None) -> None:
     assert dated(HeaderFields(field + b"Subject: x\r\n\r\nbody")) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["From", "To", "X-Note", " folded"]),
+                          st.text(st.sampled_from("ab@.: "), max_size=8),
+                          st.sampled_from(["\r\n", "\r", "\n"])), max_size=8),
+       st.sampled_from(["\r\n", "\r", "\n", ""]))
+def test_the_fields_read_are_those_the_email_package_reads(
+        lines: list[tuple[str, str, str]], blank: str) -> None:
+    """Whatever the line ends, a bare CR included: the gateway's checks and the desk read
+    the same From fields."""
+    raw = ("".join(f"{name}{':' if name[0] != ' ' else ''}{value}{end}"
+                   for name, value, end in lines) + blank + "body\n").encode()
+    parsed = BytesParser(policy=compat32).parsebytes(raw, headersonly=True)
+    for name in ("From", "To", "X-Note"):
+        expected = [" ".join(v.split()) for v in parsed.get_all(name, [])]
+        assert [" ".join(v.split()) for v in HeaderFields(raw).get_all(name)] == expected
+
+
+def test_a_bare_cr_ends_a_field_as_it_does_for_the_desk() -> None:
+    raw = b"X-Note: hi\rFrom: boss@desk.example\nFrom: customer@outside.example\n\nbody\n"
+    assert HeaderFields(raw).get_all("From") == ["boss@desk.example", "customer@outside.example"]

@@ -7,6 +7,7 @@ headers it copies into reports; the full MIME parse happens later, at the desk.
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from email.header import decode_header, make_header
@@ -17,14 +18,20 @@ from casegate.text import storable
 SHOWN_LENGTH = 998  # a header line's limit (RFC 5322), and the columns that keep one
 
 
+# Lines end as the email package ends them (CRLF, or a bare CR or LF), so that these fast
+# readings and the desk's full parse see the same fields: a bare CR read as part of a value
+# here but as a line end there would hide a second From from one side.
+_LINE_END = re.compile(r"\r\n|\r|\n")
+_BLANK_LINE = re.compile(rb"(?>\r\n|\r|\n)(?>\r\n|\r|\n)")
+
+
 def header_block(raw: bytes) -> bytes:
     """The header section including the blank line that ends it (all of ``raw`` if none);
-    the first blank line counts, whether its line ends are CRLF or bare LF."""
-    ends = [(end, len(sep)) for sep in (b"\r\n\r\n", b"\n\n") if (end := raw.find(sep)) != -1]
-    if not ends:
-        return raw
-    end, length = min(ends)
-    return raw[: end + length]
+    the first blank line counts, whatever its line ends."""
+    if raw[:1] in (b"\r", b"\n"):  # no header at all: the blank line comes first
+        return raw[: 2 if raw.startswith(b"\r\n") else 1]
+    found = _BLANK_LINE.search(raw)
+    return raw if found is None else raw[: found.end()]
 
 
 class HeaderFields:
@@ -35,8 +42,7 @@ class HeaderFields:
     def __init__(self, raw: bytes) -> None:
         fields: list[tuple[str, str]] = []
         text = header_block(raw).decode("utf-8", errors="surrogateescape")
-        for line in text.split("\n"):
-            line = line.rstrip("\r")
+        for line in _LINE_END.split(text):
             if not line:
                 break
             if line[0] in " \t":
