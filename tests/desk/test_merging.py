@@ -71,3 +71,36 @@ def test_what_cannot_be_merged_or_split_says_why() -> None:
     lone = case_of(file_mail(intake, "three", "third"))
     with pytest.raises(DeskError, match="the only one"):
         split(DeskMessage.objects.get(case=lone).pk, "ann", CaseChannel.CONSOLE)
+
+
+def test_an_unmerge_leaves_a_message_split_off_since_where_the_split_put_it() -> None:
+    intake = add_intake(Intake.CASE, "help@desk.example")
+    first = case_of(file_mail(intake, "A one", "first"))
+    file_mail(intake, "A two", "more", sender="dave@other.example",
+              reply_to=DeskMessage.objects.get(case=first).message_id)
+    other = case_of(file_mail(intake, "X", "other"))
+    merge(other, [first], "ann")
+    split_off = split(DeskMessage.objects.get(subject="A two").pk, "ann", CaseChannel.CONSOLE)
+    unmerge(first, "ann")
+    assert (thread(first), thread(split_off), thread(other)) == (["A one"], ["A two"], ["X"])
+    assert (split_off.requester, split_off.contact.address) == (  # type: ignore[union-attr]
+        "dave@other.example", "dave@other.example")
+
+
+def test_a_case_split_off_then_merged_and_unmerged_gets_its_message_back() -> None:
+    intake = add_intake(Intake.CASE, "help@desk.example")
+    source = case_of(file_mail(intake, "B one", "first"))
+    file_mail(intake, "B two", "more", reply_to=DeskMessage.objects.get(case=source).message_id)
+    other = case_of(file_mail(intake, "X", "other"))
+    split_off = split(DeskMessage.objects.get(subject="B two").pk, "ann", CaseChannel.CONSOLE)
+    merge(other, [split_off.pk], "ann")
+    unmerge(split_off.pk, "ann")
+    assert (thread(split_off), thread(other), thread(source)) == (["B two"], ["X"], ["B one"])
+
+
+def test_only_a_message_a_customer_sent_is_split_off() -> None:
+    intake = add_intake(Intake.CASE, "help@desk.example", acknowledge=True)
+    first = case_of(file_mail(intake, "one", "first"))
+    ack = DeskMessage.objects.get(case=first, direction=Direction.AUTOMATIC)
+    with pytest.raises(DeskError, match="only a message a customer sent"):
+        split(ack.pk, "ann", CaseChannel.CONSOLE)

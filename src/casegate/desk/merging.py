@@ -5,7 +5,9 @@ A merge moves every message of the merged cases onto the surviving one (the thre
 in date order), adds their tags, closes them and points them at it: mail that threads onto
 a merged case, by a reply to its acknowledgement or its ``[#CG-n]`` tag, lands on the
 survivor (:func:`survivor_of`). Each moved message remembers where it came from, so
-:func:`unmerge` puts exactly those back. A split moves one message into a new case.
+:func:`unmerge` puts exactly those back. A split moves one message a customer sent into a
+new case; it remembers the case it was split off, and a merge back into that case brings
+it home.
 Everything is recorded in the history of both cases and in the audit log.
 """
 
@@ -15,9 +17,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from casegate.desk.changes import DeskError, case_event
-from casegate.desk.models import Case, CaseEvent, DeskMessage
+from casegate.desk.models import Case, CaseEvent, Contact, DeskMessage
 from casegate.desk.sla import clocks
-from casegate.desk.vocabulary import CaseChannel, CaseStatus
+from casegate.desk.vocabulary import CaseChannel, CaseStatus, Direction
 
 MAX_MERGED = 50  # cases merged in one go
 MAX_CHAIN = 20  # merged into a case that was merged in turn, and so on
@@ -73,9 +75,10 @@ def merge(survivor_id: int, merged_ids: list[int], actor: str) -> Case:
     events: list[CaseEvent] = []
     tags = set(survivor.tags)
     for case in merged:
-        DeskMessage.objects.filter(case=case, moved_from__isnull=True).update(moved_from=case)
         # A message split off the survivor comes home: it no longer remembers a move.
-        DeskMessage.objects.filter(case=case, moved_from=survivor).update(moved_from=None)
+        DeskMessage.objects.filter(case=case, split_from=survivor).update(
+            case=survivor, split_from=None)
+        DeskMessage.objects.filter(case=case, moved_from__isnull=True).update(moved_from=case)
         DeskMessage.objects.filter(case=case).update(case=survivor)
         tags.update(case.tags)
         events += [case_event(case, "merged_into", "", number(survivor), actor),
@@ -133,19 +136,27 @@ def split(message_id: int, actor: str, channel: CaseChannel) -> Case:
     if message is None or message.case is None:
         raise DeskError(f"there is no message {message_id} on a case")
     source = message.case
+    if message.direction != Direction.INBOUND:
+        # Its sender is ours: a case for it would send its replies to our own address.
+        raise DeskError(f"message {message_id} is a reply or note of ours; only a message a"
+                        " customer sent can become a case of its own")
     if source.messages.count() < 2:
         raise DeskError(f"message {message_id} is the only one of {number(source)}")
     now = timezone.now()
+    sender = message.sender or source.requester
+    contact_id = source.contact_id if sender == source.requester else (
+        Contact.objects.filter(address=sender).values_list("pk", flat=True).first())
     created = Case.objects.create(
-        intake_id=source.intake_id, contact_id=source.contact_id,
+        intake_id=source.intake_id, contact_id=contact_id,
         subject=message.subject or source.subject,
-        requester=message.sender or source.requester,
+        requester=sender,
         requester_name=message.sender_name or source.requester_name,
         original_recipient=source.original_recipient, message_id=message.message_id,
         created_at=now, received_at=message.created_at, status=CaseStatus.OPEN,
         team=source.team, tags=source.tags, updated_at=now, channel=channel)
-    message.case, message.moved_from = created, source
-    message.save(update_fields=["case", "moved_from"])
+    # It belongs to the new case now: an unmerge of the case it was merged from leaves it.
+    message.case, message.moved_from, message.split_from = created, None, source
+    message.save(update_fields=["case", "moved_from", "split_from"])
     CaseEvent.objects.bulk_create([
         case_event(source, "split", "", f"message {message_id} to {number(created)}", actor),
         case_event(created, "split_from", "", number(source), actor),

@@ -265,7 +265,10 @@ class DeskMessage(models.Model):
         help_text="outbound: queued, delivered or failed (with the reason in parse_problems)")
     moved_from = models.ForeignKey(
         Case, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
-        help_text="the case it belonged to before a merge or a split moved it here")
+        help_text="the case it belonged to before a merge moved it here")
+    split_from = models.ForeignKey(
+        Case, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text="the case it was split off into a case of its own")
     raw = models.ForeignKey(Blob, null=True, blank=True, on_delete=models.PROTECT,
                             related_name="+", help_text="the message as it arrived or left")
     automated = models.CharField(max_length=100, blank=True, default="",
