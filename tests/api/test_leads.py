@@ -86,3 +86,22 @@ def test_replies_and_thread_of_a_lead(api: Client, lead_intake: Intake, agent: A
     assert [m["id"] for m in thread["items"]] == [note.pk, public.json()["id"]]
     assert Lead.objects.get().status == "new"  # replying leaves a lead's status alone
     assert api.get("/api/leads/999/messages").status_code == 404
+
+
+def test_a_lead_converted_by_its_status_is_converted_by_someone_and_stays_so(
+        api: Client, lead_intake: Intake) -> None:
+    lead = make_lead(lead_intake, requester="buyer@acme.example")
+    url = f"/api/leads/{lead.pk}"
+    response = api.patch(url, {"status": "converted"}, content_type="application/json")
+    assert response.status_code == 200 and response.json()["status"] == "converted"
+    lead.refresh_from_db()
+    assert lead.converted_by == "ann" and lead.converted_at is not None
+    assert lead.contact is not None and lead.contact.address == "buyer@acme.example"
+    assert api.patch(url, {"status": "converted"}, content_type="application/json"
+                     ).status_code == 200
+    back = api.patch(url, {"status": "new"}, content_type="application/json")
+    assert back.status_code == 400 and "a converted lead stays so" in back.json()["detail"]
+    other = make_lead(lead_intake, status="disqualified")
+    again = api.patch(f"/api/leads/{other.pk}", {"status": "working"},
+                      content_type="application/json")
+    assert again.status_code == 200 and again.json()["status"] == "working"

@@ -6,7 +6,7 @@ import pytest
 
 from casegate.desk.merging import merge, split, unmerge
 from casegate.desk.models import Case, CaseEvent, DeskMessage, Intake
-from casegate.desk.services import DeskError, add_intake
+from casegate.desk.services import DeskError, add_intake, update_case
 from casegate.desk.vocabulary import CaseChannel, CaseStatus, Direction
 from tests.desk.test_search import case_of, file_mail
 
@@ -104,3 +104,13 @@ def test_only_a_message_a_customer_sent_is_split_off() -> None:
     ack = DeskMessage.objects.get(case=first, direction=Direction.AUTOMATIC)
     with pytest.raises(DeskError, match="only a message a customer sent"):
         split(ack.pk, "ann", CaseChannel.CONSOLE)
+
+
+def test_a_merged_case_opens_again_only_by_an_unmerge() -> None:
+    intake = add_intake(Intake.CASE, "help@desk.example")
+    first = case_of(file_mail(intake, "one", "first"))
+    second = case_of(file_mail(intake, "two", "second"))
+    merge(first, [second], "ann")
+    with pytest.raises(DeskError, match=f"CG-{second} was merged into CG-{first}; unmerge it"):
+        update_case(second, "ann", status=CaseStatus.OPEN)
+    assert update_case(second, "ann", status=CaseStatus.CLOSED, tags=["x"]).tags == ["x"]

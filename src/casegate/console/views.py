@@ -51,7 +51,6 @@ from casegate.desk.search import search as search_conversations
 from casegate.desk.search_query import SearchSyntaxError, parse_query
 from casegate.desk.services import (
     DeskError,
-    convert_lead,
     set_status,
     update_case,
     update_cases,
@@ -434,11 +433,8 @@ def leads(request: HttpRequest) -> HttpResponse:
 @require_POST
 def lead_move(request: HttpRequest, lead_id: int) -> HttpResponse:
     try:
-        if request.POST.get("status") == LeadStatus.CONVERTED:
-            convert_lead(lead_id, request.user.get_username())
-        else:
-            set_status(IntakeKind.LEAD, lead_id, request.POST.get("status", ""),
-                       request.user.get_username())
+        set_status(IntakeKind.LEAD, lead_id, request.POST.get("status", ""),
+                   request.user.get_username())
     except DeskError as exc:
         messages.error(request, str(exc))
     return redirect("console:leads")

@@ -138,6 +138,10 @@ def update_case(case_id: int, actor: str, **changes: Any) -> Case:
     case = Case.objects.select_for_update().select_related("intake").filter(pk=case_id).first()
     if case is None:
         raise DeskError(f"there is no case {case_id}")
+    if case.merged_into_id and changes.get("status", case.status) != case.status:
+        # Its messages are on the other case: opened again, it would sit empty in the queue.
+        raise DeskError(f"CG-{case.pk} was merged into CG-{case.merged_into_id}; unmerge it"
+                        " to open it again")
     events = change_fields(case, actor, changes)
     if events:
         case.save()
@@ -174,6 +178,12 @@ def set_status(kind: str, conversation_id: int, status: str, actor: str = "") ->
         raise DeskError(f"there is no lead {conversation_id}")
     if status not in LeadStatus.values:
         raise DeskError(f"the status of a lead is one of {', '.join(LeadStatus.values)}")
+    if status == lead.status:
+        return lead
+    if lead.status == LeadStatus.CONVERTED:
+        raise DeskError(f"lead {conversation_id} is converted; a converted lead stays so")
+    if status == LeadStatus.CONVERTED:  # recorded with who converted it and when
+        return convert_lead(conversation_id, actor)
     lead.status = status
     lead.save(update_fields=["status"])
     return lead
