@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from auditlog.models import LogEntry
 from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test import Client
@@ -425,3 +426,14 @@ def test_many_cases_change_in_one_request_or_none_do(api: Client, intake: Intake
                         content_type="application/json")
     assert refused.status_code == 404
     assert Case.objects.get(pk=cases[0].pk).priority == "high"
+
+
+def test_a_change_over_the_api_is_audited_under_the_token_s_user(
+        api: Client, intake: Intake) -> None:
+    case = make_case(intake)
+    response = api.patch(f"/api/cases/{case.pk}", {"status": "closed"},
+                         content_type="application/json")
+    assert response.status_code == 200
+    [entry] = LogEntry.objects.filter(content_type__model="case", object_pk=str(case.pk),
+                                      action=LogEntry.Action.UPDATE)
+    assert entry.actor is not None and entry.actor.get_username() == "ann"

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+from auditlog.context import auditlog_value
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.urls import URLPattern, URLResolver, re_path
 from django.views.decorators.csrf import csrf_exempt
@@ -63,6 +64,10 @@ class TokenAuth(HttpBearer):
         if not can(user, privilege):
             raise HttpError(403, f"{user.get_username()} lacks the "
                                  f"{privilege.replace('_', ' ')} privilege")
+        # The audit log's middleware saw no session user: its entries name the token's.
+        audited = auditlog_value.get(None)
+        if audited is not None:
+            audited["actor"] = user
         return user
 
 

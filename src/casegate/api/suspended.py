@@ -7,11 +7,9 @@ the token's user.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any, TypeVar
 
-from auditlog.context import auditlog_value, set_actor
 from ninja import P, PathEx, Query, Router, Status
 from ninja.errors import HttpError
 
@@ -50,20 +48,10 @@ BlockedId = PathEx[int, P(ge=1, le=MAX_ID, description="the blocked sender's num
 _T = TypeVar("_T")
 
 
-@contextmanager
-def _as_token_user(request: AgentRequest) -> Iterator[None]:
-    """Audit-log entries name the token's user, from the address the request came from."""
-    current = auditlog_value.get({})
-    with set_actor(request.auth, remote_addr=current.get("remote_addr"),
-                   remote_port=current.get("remote_port")):
-        yield
-
-
 def _changing(request: AgentRequest, change: Callable[[], _T]) -> _T:
-    """``change``, audited under the token's user; refusals as 404, 409 or 400."""
+    """``change``; refusals as 404, 409 or 400."""
     try:
-        with _as_token_user(request):
-            return change()
+        return change()
     except Unknown as exc:
         raise HttpError(404, str(exc)) from None
     except AlreadyDone as exc:
