@@ -64,3 +64,12 @@ def test_only_the_privileged_share_a_view_and_remove_a_shared_one(api: Client,
     assert api.delete(f"/api/views/{made['id']}").status_code == 403
     assert boss.delete(f"/api/views/{made['id']}").status_code == 204
     assert not SavedView.objects.exists()
+
+
+def test_a_view_is_removed_by_its_number_never_by_a_name_that_looks_like_one(
+        api: Client) -> None:
+    made = api.post("/api/views", {"name": "4242", "filters": {"status": "open"}},
+                    content_type="application/json").json()
+    assert made["id"] != 4242
+    assert api.delete("/api/views/4242").status_code == 404
+    assert SavedView.objects.filter(pk=made["id"]).exists()

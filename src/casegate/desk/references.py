@@ -12,8 +12,11 @@ Row = TypeVar("Row", bound=Model)
 
 def by_number_or_name(rows: QuerySet[Row], reference: str | int) -> Row | None:
     """The row of ``rows`` numbered ``reference``, else the first of them (in their order)
-    named so."""
-    text = str(reference).strip()
+    named so. An ``int`` (an API's or a page's id) is a number only: a view named "42" is
+    never removed in place of view 42."""
+    if isinstance(reference, int):
+        return rows.filter(pk=reference).first()
+    text = reference.strip()
     return (rows.filter(pk=int(text)).first() if text.isdigit() else None) \
         or rows.filter(name=text).first()
 
