@@ -163,6 +163,35 @@ def test_a_broken_file_is_reported_with_its_path_and_skipped(desk, tmp_path: Pat
     assert inst.case_with(message_id)["subject"] == "Kept from the old folder"
 
 
+def test_mail_this_host_relayed_long_ago_is_history_not_a_loop(desk, tmp_path: Path) -> None:
+    inst, _ = desk
+    relayed, message_id = mail(subject="Relayed last year", sender="e@customer.example",
+                               to=SUPPORT, headers={"X-Casegate-Loop": "gw.test"})
+    hops = "".join(f"Received: from hop{n}.example by hop{n + 1}.example; Mon, 1 Jan 2024"
+                   " 10:00:00 +0000\r\n" for n in range(60))
+    (tmp_path / "relayed.eml").write_bytes(relayed)
+    (tmp_path / "far.eml").write_bytes(hops.encode() + mail(
+        subject="Came a long way", sender="e@customer.example", to=SUPPORT)[0])
+    done = run_import(inst, str(tmp_path))
+    assert (done["imported"], done["refused"]) == (2, []), done
+    assert inst.case_with(message_id)["subject"] == "Relayed last year"
+
+
+def test_a_message_is_measured_as_stored_with_crlf(desk, tmp_path: Path) -> None:
+    inst, _ = desk
+    data, _ = mail(subject="Lines", sender="f@customer.example", to=SUPPORT,
+                   body="x\r\n" * 700)
+    bare = data.replace(b"\r\n", b"\n")
+    limit = 2000
+    assert len(bare) <= limit < len(data)
+    (tmp_path / "lines.eml").write_bytes(bare)
+    done = subprocess.run([sys.executable, "-m", "casegate", "import", str(tmp_path), "--to",
+                           SUPPORT, "--json"], capture_output=True, text=True, timeout=120,
+                          env={**inst.env, "CASEGATE_MAX_MESSAGE_SIZE": str(limit)})
+    assert done.returncode == 1
+    assert json.loads(done.stdout)["refused"][0]["reply"].startswith("552 5.3.4 Message too big")
+
+
 def test_a_wrong_path_or_an_address_that_takes_no_mail_stops_before_anything_is_stored(
         desk, tmp_path: Path) -> None:
     inst, _ = desk

@@ -102,10 +102,28 @@ def deliver(inst: Instance, data: bytes, *recipients: str) -> subprocess.Complet
 def test_deliver_files_a_case_from_a_pipe(desk) -> None:
     inst = desk[0]
     data, message_id = mail(subject="Piped in", sender="carl@customer.example", to=SUPPORT)
-    done = deliver(inst, data.replace(b"\r\n", b"\n"), SUPPORT)
+    # as Postfix's local(8) pipes it from a .forward: an mbox envelope line first, bare LFs
+    envelope = b"From carl@customer.example  Mon Jan  1 10:00:00 2024\n"
+    done = deliver(inst, envelope + data.replace(b"\r\n", b"\n"), SUPPORT)
     assert done.returncode == 0, done.stderr
     assert b"queued as" in done.stdout
     assert inst.case_with(message_id)["subject"] == "Piped in"
+    [(raw,)] = inst.sql(f"SELECT raw FROM gateway_message WHERE message_id = '{message_id}'")
+    assert b"From carl@customer.example  Mon" not in bytes(raw)
+    assert bytes(raw).endswith(data)
+
+
+def test_deliver_measures_the_message_as_stored_with_crlf(desk) -> None:
+    inst = desk[0]
+    limit = 2000
+    data, _ = mail(subject="Lines", sender="carl@customer.example", to=SUPPORT,
+                   body="x\r\n" * 700)
+    bare = data.replace(b"\r\n", b"\n")
+    assert len(bare) <= limit < len(data)
+    done = subprocess.run([sys.executable, "-m", "casegate", "deliver", "--to", SUPPORT],
+                          input=bare, env={**inst.env, "CASEGATE_MAX_MESSAGE_SIZE": str(limit)},
+                          capture_output=True, timeout=120)
+    assert done.returncode == 65 and b"552 5.3.4" in done.stderr
 
 
 def test_deliver_exit_status_tells_the_mail_server_what_to_do(desk) -> None:

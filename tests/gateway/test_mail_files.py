@@ -56,6 +56,13 @@ def test_anything_else_is_refused_with_the_reason(tmp_path: Path, make, said: st
         list(found_in([path]))
 
 
+def test_an_empty_file_is_an_mbox_holding_no_mail(tmp_path: Path) -> None:
+    (tmp_path / "inbox").write_bytes(b"")
+    (tmp_path / "good.eml").write_bytes(TWO)
+    assert kind_of(tmp_path / "inbox") == "mbox"
+    assert contents([tmp_path / "inbox", tmp_path / "good.eml"]) == [TWO]
+
+
 def test_a_wrong_path_stops_before_anything_is_read(tmp_path: Path) -> None:
     (tmp_path / "good.eml").write_bytes(TWO)
     with pytest.raises(NotMail):

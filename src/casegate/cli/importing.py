@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
+import resource
 import signal
 import sys
 from collections.abc import Callable, Iterator
@@ -54,6 +56,10 @@ def import_mail(args: argparse.Namespace) -> int:
 
     # One log line a message would bury the progress and the summary.
     logging.getLogger("casegate.gateway").setLevel(logging.WARNING)
+    # Each mbox named stays open until its messages are stored: as many as the system lets.
+    _, most = resource.getrlimit(resource.RLIMIT_NOFILE)
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (most, most))
     console = Console(stderr=True)
     with _progress(console) as bar:
         reading = bar("reading", None)

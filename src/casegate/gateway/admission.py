@@ -161,19 +161,25 @@ class Admission:
         self.store = store
         self.sender_auth = SenderAuthentication(config)
 
+    def _looping(self, headers: HeaderFields) -> str:
+        hops = len(headers.get_all("Received"))
+        if hops >= MAX_HOPS:
+            return (f"554 5.4.6 Too many hops: {hops} Received headers; this looks like a mail"
+                    " loop")
+        if self.config.hostname in headers.get_all("X-Casegate-Loop"):
+            return ("554 5.4.6 Mail loop: this message already passed through"
+                    f" {self.config.hostname}")
+        return ""
+
     async def admit(self, arrival: Arrival) -> Admitted:
         """Store ``arrival`` and answer 250 with its queue id, or answer why not (nothing is
         kept then)."""
         content = arrival.content
         queue_id = new_queue_id()
         headers = HeaderFields(content)
-        hops = len(headers.get_all("Received"))
-        if hops >= MAX_HOPS:
-            return Admitted(f"554 5.4.6 Too many hops: {hops} Received headers;"
-                            " this looks like a mail loop")
-        if self.config.hostname in headers.get_all("X-Casegate-Loop"):
-            return Admitted("554 5.4.6 Mail loop: this message already passed through"
-                            f" {self.config.hostname}")
+        # Old mail is imported once, and what this host relayed long ago is history too.
+        if arrival.source != Source.IMPORT and (refusal := self._looping(headers)):
+            return Admitted(refusal)
         mail_from = arrival.mail_from
         checked = await self.sender_auth.check(content, arrival.peer, arrival.trusted,
                                                mail_from, arrival.helo, arrival.table.domains,

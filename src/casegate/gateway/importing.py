@@ -99,7 +99,7 @@ async def import_mail(found: list[Found], to: str, config: Config,
             await door.refresh()
             # Handed over here, one window after the other: stored in this order.
             in_flight.append((len(window), [
-                (item, asyncio.ensure_future(door.admit_new(with_crlf(content), [to],
+                (item, asyncio.ensure_future(door.admit_new(content, [to],
                                                             origin=origin, quiet=True)))
                 for item, content, origin in readable]))
             if len(in_flight) >= WINDOWS_IN_FLIGHT:
@@ -116,15 +116,16 @@ async def _read(window: list[Found], config: Config, seen: set[str],
     readable: list[tuple[Found, bytes, str]] = []
     for item in window:
         try:
-            content = item.read()
+            read = item.read()
         except Broken as exc:
             report.broken.append((item.where, str(exc)))
             continue
+        content = with_crlf(read)  # as stored, and as SMTP would have counted it
         if len(content) > config.max_message_size:
             report.refused.append((item.where, "552 5.3.4 Message too big: the limit is"
                                                f" {config.max_message_size} bytes"))
             continue
-        readable.append((item, content, origin_of(content)))
+        readable.append((item, content, origin_of(read)))
     known = await asyncio.to_thread(stored_origins, [origin for _, _, origin in readable])
     new = []
     for item, content, origin in readable:

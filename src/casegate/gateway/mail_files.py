@@ -69,7 +69,7 @@ def kind_of(path: Path) -> str:
         raise NotMail(f"{path}: cannot be read: {exc.strerror or exc}") from None
     if path.suffix.lower() == MESSAGE_FILE_SUFFIX:
         return "message"
-    if start.startswith(b"From "):
+    if start.startswith(b"From ") or not start:  # an empty file: a folder emptied
         return "mbox"
     if looks_like_mail(start):
         return "message"

@@ -10,6 +10,7 @@ from typing import BinaryIO
 from casegate.config import Config
 from casegate.gateway.admission import Admitted
 from casegate.gateway.local import LocalDoor
+from casegate.gateway.mail_files import with_crlf
 from casegate.spool.vocabulary import Source
 
 log = logging.getLogger("casegate.gateway")
@@ -40,11 +41,14 @@ async def _deliver(content: bytes, recipients: list[str], sender: str,
 def deliver_from(stream: BinaryIO, recipients: list[str], sender: str,
                  config: Config) -> tuple[int, str]:
     """Read one message from ``stream`` and store it; the exit status and the reply."""
-    content = stream.read(config.max_message_size + 1)
+    # Up to twice the limit: a message of bare LFs grows by a byte a line when stored, and
+    # is measured as SMTP measures it, with CRLF.
+    content = with_crlf(stream.read(2 * config.max_message_size + 1))
+    if content.startswith(b"From "):  # the mbox envelope line Postfix's local(8) writes
+        content = content.partition(b"\r\n")[2]
     if len(content) > config.max_message_size:
         return EX_DATAERR, (f"552 5.3.4 Message too big: the limit is"
                             f" {config.max_message_size} bytes")
-    content = content.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
     try:
         admitted = asyncio.run(_deliver(content, recipients, sender, config))
     except Exception:  # the database is down, the disk is full: the mail server retries
