@@ -26,6 +26,7 @@ from casegate.desk.parsing import (
     parse_message,
     sanitize_html,
 )
+from tests.mails import winmail_dat
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
 NOT_MAIL = {"README.md", "SOURCE.md"}
@@ -648,3 +649,41 @@ def test_only_a_report_of_failure_names_the_message_it_is_about() -> None:
 def test_automated_mail_is_known_by_its_headers(header: str, reason: str) -> None:
     assert parse_message(simple(f"From: a@example.net\n{header}")).automated == reason
     assert parse_message(simple("From: a@example.net\nAuto-Submitted: no")).automated == ""
+
+
+MIXED = ("From: ann@example.net\nContent-Type: multipart/mixed; boundary=x\n\n--x\n"
+         "Content-Type: text/plain\n\nsee the files\n--x\n{}\n--x--\n")
+
+
+@pytest.mark.parametrize(("part", "content_type"), [
+    ("Content-Type: text/calendar; method=REQUEST\n\nBEGIN:VCALENDAR\nEND:VCALENDAR\n",
+     "text/calendar"),
+    ("Content-Type: text/csv\n\nsku,count\nP-40,12\n", "text/csv"),
+])
+def test_text_that_is_no_body_is_kept_as_a_file_even_without_a_name(
+        part: str, content_type: str) -> None:
+    parsed = parse_message(MIXED.format(part).encode())
+    assert parsed.text == "see the files"
+    [kept] = parsed.attachments
+    assert kept.content_type == content_type and kept.data == part.partition("\n\n")[2].encode()
+
+
+def test_a_message_forwarded_whole_is_one_eml_file_with_its_own_parts_inside() -> None:
+    inner = ("From: carl@customer.example\nSubject: the original\nContent-Type: multipart/mixed;"
+             " boundary=y\n\n--y\nContent-Type: text/plain\n\nthe original text\n--y\n"
+             "Content-Type: application/pdf; name=quote.pdf\n\nPDF\n--y--\n")
+    parsed = parse_message(MIXED.format(f"Content-Type: message/rfc822\n\n{inner}").encode())
+    assert parsed.text == "see the files" and parsed.problems == []
+    [forwarded] = parsed.attachments
+    assert (forwarded.filename, forwarded.content_type) == ("message.eml", "message/rfc822")
+    assert b"the original text" in forwarded.data and b"name=quote.pdf" in forwarded.data
+
+
+def test_a_winmail_dat_with_nothing_to_unpack_is_kept_as_it_came() -> None:
+    empty = winmail_dat({})
+    msg = EmailMessage()
+    msg["From"] = "ann@example.net"
+    msg.set_content("see attached")
+    msg.add_attachment(empty, maintype="application", subtype="ms-tnef", filename="winmail.dat")
+    [kept] = parse_message(msg.as_bytes()).attachments
+    assert (kept.filename, kept.data) == ("winmail.dat", empty)

@@ -397,7 +397,14 @@ def _parse(raw: bytes) -> ParsedMail:
     except Exception as exc:
         problems.append(f"walk: {exc}")
         parts = []
+    enclosed: set[int] = set()
     for part in parts:
+        if id(part) in enclosed:
+            continue
+        if part.get_content_type() == "message/rfc822":  # a message forwarded as a whole
+            enclosed.update(id(inner) for inner in part.walk())
+            parsed.attachments.append(_enclosed_message(part, problems))
+            continue
         if part.is_multipart() or id(part) in read:
             continue
         parsed.attachments.extend(_attachments_of(part, problems))
@@ -568,11 +575,30 @@ def _reported_message_id(parts: list[EmailMessage], problems: list[str]) -> str:
     return ""
 
 
+def _enclosed_message(part: EmailMessage, problems: list[str]) -> AttachmentInfo:
+    """A message/rfc822 part as one ``.eml`` attachment, its own parts inside it."""
+    filename = _filename(part, problems) or "message.eml"
+    try:
+        [inner] = part.get_payload()
+        data = inner.as_bytes(policy=policy.SMTP)
+        problem = ""
+    except Exception as exc:
+        encoded = part.get_payload(decode=False)
+        data = encoded.encode("utf-8", "surrogateescape") if isinstance(encoded, str) else b""
+        problem = f"malformed ({exc}); kept as sent"[:500]
+        problems.append(f"attachment {filename!r}: {problem}")
+    return AttachmentInfo(filename=filename[:500], content_type="message/rfc822",
+                          size=len(data), problem=problem, data=data)
+
+
 def _attachments_of(part: EmailMessage, problems: list[str]) -> list[AttachmentInfo]:
-    """A leaf part as attachments: itself, or the files inside a winmail.dat; [] for text."""
+    """A leaf part as attachments: itself, or the files inside a winmail.dat; [] for the
+    plain and HTML text of the body (shown, or an alternative of what is shown). Other text
+    (a calendar invitation, a CSV file) is a file even without a name."""
     filename = _filename(part, problems)
     disposition = part.get_content_disposition()
-    if not filename and disposition != "attachment" and part.get_content_maintype() == "text":
+    if not filename and disposition != "attachment" and part.get_content_type() in (
+            "text/plain", "text/html"):
         return []
     info = AttachmentInfo(
         filename=filename[:500],
@@ -628,4 +654,5 @@ def _unpack_tnef(container: AttachmentInfo, problems: list[str]) -> list[Attachm
                                     content_type="text/plain" if tnef.body else "text/html",
                                     size=len(data), container=container.filename or "winmail.dat",
                                     data=data))
-    return files
+    # Nothing to unpack (its text only in compressed RTF, say): the file itself is kept.
+    return files or [container]
