@@ -579,7 +579,7 @@ def _enclosed_message(part: EmailMessage, problems: list[str]) -> AttachmentInfo
     """A message/rfc822 part as one ``.eml`` attachment, its own parts inside it."""
     filename = _filename(part, problems) or "message.eml"
     try:
-        [inner] = part.get_payload()
+        [inner] = cast(list[Message], part.get_payload())
         data = inner.as_bytes(policy=policy.SMTP)
         problem = ""
     except Exception as exc:

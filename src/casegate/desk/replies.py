@@ -12,6 +12,7 @@ are stored and never leave.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -26,6 +27,7 @@ from casegate.desk.automation.facts import EventMessage
 from casegate.desk.automation.vocabulary import TriggerEvent
 from casegate.desk.models import Case, CaseEvent, DeskMessage, Lead
 from casegate.desk.outgoing import about, from_address, reply_subject, tag_of
+from casegate.desk.parsing import AttachmentInfo
 from casegate.desk.services import DeskError
 from casegate.desk.signatures import signed
 from casegate.desk.sla import clocks
@@ -58,13 +60,19 @@ def _answered(conversation: Case | Lead, latest: DeskMessage | None
 
 
 def compose_reply(conversation: Case | Lead, latest: DeskMessage | None, text: str,
-                  cc: list[str], hostname: str) -> tuple[bytes, str]:
-    """The reply's mail, threaded under ``latest`` (the customer's last message), signed."""
+                  cc: list[str], hostname: str, files: Sequence[AttachmentInfo] = ()
+                  ) -> tuple[bytes, str]:
+    """The reply's mail, threaded under ``latest`` (the customer's last message), signed,
+    with ``files`` attached."""
     message = about(conversation, conversation.requester, reply_subject(conversation), hostname,
                     *_answered(conversation, latest))
     if cc:
         message["Cc"] = ", ".join(cc)
     message.set_content(text)
+    for file in files:
+        maintype, _, subtype = file.content_type.partition("/")
+        message.add_attachment(file.data, maintype=maintype or "application",
+                               subtype=subtype or "octet-stream", filename=file.filename or None)
     data = message.as_bytes()
     key = signing_key_for(domain_of(from_address(conversation)))
     if key is not None:
@@ -75,24 +83,43 @@ def compose_reply(conversation: Case | Lead, latest: DeskMessage | None, text: s
     return data, message["Message-ID"]
 
 
-def send(conversation: Case | Lead, reply: DeskMessage, table: RoutingTable, hostname: str
-         ) -> AcceptedMessage | None:
-    """Compose and queue the mail of a public reply; records where it went on ``reply``."""
+def _answered_between_quotes(text: str) -> bool:
+    """Whether ``text`` has lines of its own after a quoted one: an answer written inline,
+    which the latest reply alone (the text above the first quote) would cut off."""
+    quoted = False
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith(">"):
+            quoted = True
+        elif stripped and quoted:
+            return True
+    return False
+
+
+def send(conversation: Case | Lead, reply: DeskMessage, table: RoutingTable, hostname: str,
+         files: Sequence[AttachmentInfo] = ()) -> AcceptedMessage | None:
+    """Compose and queue the mail of a public reply, with ``files`` (those an agent attached
+    to an emailed reply); records where it went on ``reply``."""
     latest = _latest_inbound(conversation.messages.all())
     copied = latest.cc.split() if latest else []
     cc = [a for a in dict.fromkeys(copied)
           if a != conversation.requester and not table.is_ours(a)]
-    targets = table.reachable([conversation.requester, *cc])
+    # Never to the desk's own addresses: a requester that is one would file the reply again.
+    targets = table.reachable([conversation.requester, *cc]
+                              if not table.is_desk_address(conversation.requester) else cc)
     if not targets:
         reply.delivery_status = ReplyDelivery.FAILED
         reply.parse_problems = f"{conversation.requester or 'the requester'} cannot be reached"
         reply.save(update_fields=["delivery_status", "parse_problems"])
         return None
-    text = signed(conversation, reply.author, reply.new_text or reply.text)
+    written = reply.new_text or reply.text
+    if reply.new_text and _answered_between_quotes(reply.text):
+        written = reply.text
+    text = signed(conversation, reply.author, written)
     if text != (reply.new_text or reply.text):  # the thread shows what the customer got
         reply.text = text if reply.text in (reply.new_text, "") else reply.text
         reply.new_text = text
-    data, message_id = compose_reply(conversation, latest, text, cc, hostname)
+    data, message_id = compose_reply(conversation, latest, text, cc, hostname, files)
     outgoing = generated_message(targets, data, hostname, message_id,
                                  mail_from=from_address(conversation))
     reply.queue_id = outgoing.queue_id

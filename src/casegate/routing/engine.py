@@ -346,6 +346,10 @@ class RoutingTable:
             targets.extend(self.targets_for(member, _within | {owner}))
         return tuple(targets)
 
+    def is_desk_address(self, address: str) -> bool:
+        """Whether ``address`` is one the desk files (an intake, an agents' reply address)."""
+        return address in self.intakes or address in self.agent_reply_addresses
+
     def is_ours(self, address: str) -> bool:
         """Whether ``address`` is the company's or the desk's (its domains, its intakes and
         the intakes' domains): mail we write must not go there as if to a customer."""

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+
 import pytest
 
 from casegate.desk.arrivals import Filed
@@ -78,3 +82,37 @@ def test_a_delivery_report_on_the_case_marks_our_reply_about_it_failed(intake: I
     reply.refresh_from_db()
     assert reply.delivery_status == "failed"
     assert reply.parse_problems == "a delivery report came back: Undeliverable"
+
+
+def test_an_agents_inline_answers_and_files_reach_the_customer(intake: Intake) -> None:
+    ivy = add_agent("ivy@agents.example", "Ivy Agent", "ivy").user
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = "ivy@agents.example", "help@desk.example", "Re: x"
+    msg.set_content("Hi Bo,\n\nanswers inline below.\n\nOn Mon, 1 Jan 2024, Bo <bo@acme.example>"
+                    " wrote:\n> What is the price?\nIt is 10 EUR.\n> When can it ship?\n"
+                    "Tomorrow.\n")
+    msg.add_attachment(b"%PDF-1.4 quote", maintype="application", subtype="pdf",
+                       filename="quote.pdf")
+    batch, item = filed_on_new_case(intake, msg.as_bytes())
+    item.author, item.direction, item.created = ivy, DeskMessage.OUTBOUND, False
+    store_messages(batch)
+    send_agent_replies(batch)
+    [sent] = batch.outgoing
+    mailed = BytesParser(policy=policy.default).parsebytes(sent.raw)
+    body = mailed.get_body(("plain",))
+    assert body is not None
+    assert "It is 10 EUR." in body.get_content() and "Tomorrow." in body.get_content()
+    [quote] = mailed.iter_attachments()
+    assert (quote.get_filename(), quote.get_content()) == ("quote.pdf", b"%PDF-1.4 quote")
+
+
+def test_a_reply_never_goes_to_an_intake_that_became_a_requester(intake: Intake) -> None:
+    ivy = add_agent("ivy@agents.example", "Ivy Agent", "ivy").user
+    batch, item = filed_on_new_case(intake, mail(sender="ivy@agents.example", body="On it.")[0])
+    assert item.conversation is not None
+    item.conversation.requester = intake.address
+    item.author, item.direction, item.created = ivy, DeskMessage.OUTBOUND, False
+    store_messages(batch)
+    send_agent_replies(batch)
+    assert batch.outgoing == []
+    assert DeskMessage.objects.get().delivery_status == "failed"

@@ -21,7 +21,11 @@ def send_agent_replies(batch: Batch) -> None:
     for item in batch.stored:
         if item.direction == DeskMessage.OUTBOUND:
             assert item.conversation is not None and item.message is not None
-            sent = send(item.conversation, item.message, batch.table, batch.hostname)
+            # The files the agent attached go along; inline ones (a signature's logo) and
+            # those kept only as they arrived (malformed, too large) do not.
+            files = [a for a in item.arrival.mail.attachments
+                     if a.data and not a.inline and not a.problem]
+            sent = send(item.conversation, item.message, batch.table, batch.hostname, files)
             if sent is not None:
                 batch.outgoing.append(sent)
 
