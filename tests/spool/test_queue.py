@@ -93,3 +93,16 @@ def test_an_empty_envelope_sender_is_the_null_sender_only_where_the_envelope_is_
             enqueue([message])
     claimed = claim(("remote",), 10, 60)
     assert [item.null_sender for item in claimed] == [True, True, False, False, False, False]
+
+
+def test_on_postgresql_a_claim_s_lease_runs_on_the_database_s_clock(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("one SQLite database has one host, and so one clock")
+    queue(CopyEdits())
+    [first] = claim(("remote",), 10, 300)
+    ahead = timezone.now() + timedelta(minutes=10)
+    monkeypatch.setattr("casegate.spool.queue.timezone.now", lambda: ahead)
+    assert claim(("remote",), 10, 300) == []  # another host, its clock ten minutes ahead
+    Delivery.objects.filter(id=first.id).update(lease_until=timezone.now() - timedelta(1))
+    assert [item.id for item in claim(("remote",), 10, 300)] == [first.id]

@@ -91,21 +91,29 @@ def claim(kinds: Iterable[str], limit: int, lease_seconds: float) -> list[Claime
     """Take up to ``limit`` due deliveries of these kinds, oldest first."""
     kinds = list(kinds)
     now = timezone.now()
-    lock = " FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
     marks = ", ".join(["%s"] * len(kinds))
+    if connection.vendor == "postgresql":
+        # Leases run on the database's clock: a worker whose host runs ahead must not take
+        # over a claim that another host is still sending.
+        lock, lease, expired = " FOR UPDATE SKIP LOCKED", "now() + make_interval(secs => %s)", \
+            "now()"
+        lease_param: Any = lease_seconds
+        expired_params: list[Any] = []
+    else:
+        lock, lease, expired = "", "%s", "%s"
+        lease_param, expired_params = _dt(now + timedelta(seconds=lease_seconds)), [_dt(now)]
     sql = (
-        "UPDATE delivery_delivery SET state = 'inflight', lease_until = %s,"
+        f"UPDATE delivery_delivery SET state = 'inflight', lease_until = {lease},"
         " attempts = attempts + 1, updated_at = %s"
         " WHERE id IN (SELECT id FROM delivery_delivery"
         f" WHERE kind IN ({marks}) AND ("
         " (state IN ('pending', 'deferred') AND next_attempt_at <= %s)"
-        " OR (state = 'inflight' AND lease_until < %s))"
+        f" OR (state = 'inflight' AND lease_until < {expired}))"
         f" ORDER BY next_attempt_at, id LIMIT %s{lock})"
         " RETURNING id, message_id, original_recipient, recipient, kind, intake_id, junk, relay,"
         " attempts, edits, notify, orcpt"
     )
-    params: list[Any] = [_dt(now + timedelta(seconds=lease_seconds)), _dt(now), *kinds,
-                         _dt(now), _dt(now), limit]
+    params: list[Any] = [lease_param, _dt(now), *kinds, _dt(now), *expired_params, limit]
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
