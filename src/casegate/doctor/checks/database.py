@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from django.db import DatabaseError, connection
-from django.db.migrations.executor import MigrationExecutor
 
+from casegate import __version__
 from casegate.doctor.base import Finding, Host
+from casegate.doctor.schema import names, schema_state
 from casegate.doctor.vocabulary import CheckStatus
 
 NAME = "database"
@@ -14,14 +15,19 @@ NAME = "database"
 def check(host: Host) -> Finding:
     try:
         connection.ensure_connection()
-        executor = MigrationExecutor(connection)
-        pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
+        state = schema_state()
     except DatabaseError as exc:
         return Finding(NAME, host.name, CheckStatus.FAILING,
                        f"cannot reach the database: {' '.join(str(exc).split())}")
-    if pending:
+    if state.unknown:
         return Finding(NAME, host.name, CheckStatus.FAILING,
-                       f"{len(pending)} migrations are not applied: run casegate init")
+                       f"a newer casegate upgraded the database: {len(state.unknown)} migrations"
+                       f" casegate {__version__} does not know ({names(state.unknown)}); run"
+                       " that casegate here")
+    if state.pending:
+        return Finding(NAME, host.name, CheckStatus.FAILING,
+                       f"{len(state.pending)} migrations are not applied"
+                       f" ({names(state.pending)}): run casegate upgrade")
     name = connection.settings_dict["NAME"]
     return Finding(NAME, host.name, CheckStatus.OK,
                    f"{connection.vendor} database {name}, every migration applied")
