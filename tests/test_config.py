@@ -5,12 +5,21 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import stat
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from casegate.config import SETTINGS, Config, ConfigError, Source, get_config, read_configuration
+from casegate.config import (
+    SETTINGS,
+    Config,
+    ConfigError,
+    Source,
+    get_config,
+    read_configuration,
+    secret_key,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE = ROOT / "src" / "casegate"
@@ -208,3 +217,12 @@ def test_secrets_are_masked_when_shown_and_used_as_they_are(
     assert "file-secret" not in repr(config)
     setting("CASEGATE_SECRET_KEY", "env-secret")
     assert secret_key(get_config()) == "env-secret"
+
+
+def test_the_home_casegate_makes_is_its_owner_s_alone(
+        setting: Callable[..., None], tmp_path: Path) -> None:
+    home = tmp_path / "srv" / "casegate"
+    setting("CASEGATE_HOME", str(home))
+    setting("CASEGATE_SECRET_KEY", None)
+    assert secret_key(get_config())  # the first thing that writes into it
+    assert stat.S_IMODE(home.stat().st_mode) == 0o700

@@ -659,6 +659,12 @@ def use_config_file(path: str) -> None:
     get_config.cache_clear()
 
 
+def make_home(home: Path) -> None:
+    """Create the home, if missing, for its owner alone: the database in it holds the mail,
+    password hashes and DKIM keys, whatever mode the umask gives the files made in it."""
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+
 def secret_key(config: Config) -> str:
     """The Django secret key: ``CASEGATE_SECRET_KEY`` or one kept in ``$CASEGATE_HOME``."""
     if config.secret_key:
@@ -670,7 +676,7 @@ def secret_key(config: Config) -> str:
         pass
     key = secrets.token_urlsafe(50)
     try:
-        config.home.mkdir(parents=True, exist_ok=True)
+        make_home(config.home)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
         return path.read_text().strip()

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 
 from casegate.cli.base import Subcommands
-from casegate.config import get_config
+from casegate.config import get_config, make_home
 
 
 def register(subcommands: Subcommands) -> None:
@@ -32,7 +32,7 @@ def init(args: argparse.Namespace) -> None:
     from casegate.maintenance.schema import upgrade
 
     config = get_config()
-    config.home.mkdir(parents=True, exist_ok=True)
+    make_home(config.home)
     config.mailbox_root.mkdir(parents=True, exist_ok=True)
     upgrade()  # the migrations, as casegate upgrade applies them: never on a newer database
     where = connection.settings_dict["NAME"]

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from casegate import __version__
-from casegate.config import Config
+from casegate.config import Config, make_home
 from casegate.durable import filesystem_flusher, write_durably
 from casegate.errors import CasegateError
 
@@ -302,7 +302,7 @@ def restore(config: Config, source: Path) -> Manifest:
     if config.database_url and not _postgresql_is_empty(config.database_url):
         raise BackupError("the database CASEGATE_DATABASE_URL names has tables already; a"
                           " backup is restored into an empty database (createdb a new one)")
-    config.home.mkdir(parents=True, exist_ok=True)
+    make_home(config.home)
     if config.database_url:
         server = _Server.of(config.database_url)
         _run([_tool("pg_restore"), "--no-owner", "--no-acl", "--exit-on-error", "--dbname",
