@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 
@@ -76,3 +77,14 @@ def test_no_answer_is_kept_longer_than_the_longest_whatever_its_ttl(
         resolver = resolver_for(server, setting)
         for name in ("example.net", "missing.example"):
             assert resolver.resolve(name, "TXT", lifetime=2).expires <= time.time() + 10
+
+
+def test_the_ad_bit_is_believed_only_from_a_resolver_on_this_host(
+        setting: Callable[..., None]) -> None:
+    name = "_25._tcp.mx.example.net."
+    with LocalDNS({name: {"TLSA": ["3 1 1 " + "ab" * 32]}}) as server:
+        server.validated.add(name)
+        setting("CASEGATE_DNS_SERVERS", server.address)
+        assert len(asyncio.run(nameservers.validated(name, "TLSA", 2)) or ()) == 1
+        setting("CASEGATE_DNS_SERVERS", "192.0.2.53:53")  # across a network: never asked
+        assert asyncio.run(nameservers.validated(name, "TLSA", 2)) is None

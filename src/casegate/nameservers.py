@@ -7,6 +7,7 @@ and DMARC records of a busy sender are asked once per TTL, not once per message.
 
 from __future__ import annotations
 
+import ipaddress
 import threading
 import time
 from collections.abc import Callable
@@ -181,10 +182,14 @@ async def validated(name: str, rdtype: str, lifetime: float) -> tuple[Any, ...] 
     """The records of ``name`` and ``rdtype`` when the name servers vouch for them: the answer
     carries the AD bit, so a validating resolver checked its DNSSEC signatures (RFC 6840
     5.7); ``()`` when there are none. None when the answer is not validated: a name in an
-    unsigned zone, or name servers that do not validate.
+    unsigned zone, name servers that do not validate, or name servers not on this host.
 
     Raises :class:`dns.exception.DNSException` when no name server answered."""
     asking = _own(dns.asyncresolver.Resolver, get_config().dns_servers)
+    if not all(_on_this_host(server) for server in asking.nameservers):
+        # The AD bit is worth what the path to the resolver is (RFC 6698 section 4.1):
+        # believed only from a validating resolver on this host.
+        return None
     asking.use_edns(0, dns.flags.DO, 1232)
     asking.flags = dns.flags.RD | dns.flags.AD
     try:
@@ -194,6 +199,15 @@ async def validated(name: str, rdtype: str, lifetime: float) -> tuple[Any, ...] 
     if not answer.response.flags & dns.flags.AD:
         return None
     return tuple(answer)
+
+
+def _on_this_host(server: str | dns.nameserver.Nameserver) -> bool:
+    address = server.address if isinstance(server, dns.nameserver.AddressAndPortNameserver) \
+        else str(server)
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:  # a DNS-over-HTTPS URL, say
+        return False
 
 
 def txt_lookup(name: bytes, lifetime: float) -> bytes | None:

@@ -14,7 +14,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from tests.certificates import Issued, PolicyServer, TestCA, mta_sts_server
-from tests.e2e.test_delivery import delivery_in
+from tests.e2e.test_delivery import deliveries, delivery_in
 from tests.mails import mail
 from tests.support import Instance, LocalDNS, free_port, instance, smtp_sink
 
@@ -117,6 +117,13 @@ def test_dane_records_validated_by_the_resolver_are_checked_and_others_ignored(
         deferred = delivery_in(world.inst, queue_id, "deferred")
         assert "matches none of its 1 DANE TLSA records" in deferred["last_reply"]
         world.dns.zone[name] = {"TLSA": [tlsa(served)]}
+        world.dns.failing.add(name)  # as a validating resolver answers a bogus TLSA record
+        world.inst.run("queue", "retry", "--all")
+        world.inst.wait_for(lambda: [d for d in deliveries(world.inst, queue_id) if (
+            d["state"] == "deferred"
+            and f"4.4.3 the TLSA lookup for {MX} failed" in d["last_reply"])],
+            what="the delivery to wait for a TLSA lookup that failed")
+        world.dns.failing.discard(name)
         world.inst.run("queue", "retry", "--all")
         delivery_in(world.inst, queue_id, "delivered")
         assert sink.tls == [True, True]

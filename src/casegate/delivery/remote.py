@@ -7,6 +7,7 @@ import contextlib
 import functools
 import ipaddress
 import logging
+import random
 import smtplib
 import socket
 import ssl
@@ -98,10 +99,12 @@ async def mx_hops(domain: str) -> list[Hop]:
     except dns.resolver.NXDOMAIN:
         raise RouteError(f"5.1.2 domain {domain} does not exist", permanent=True) from None
     except dns.resolver.NoAnswer:
-        return [Hop(domain, 25)]
+        return [Hop(domain, get_config().remote_smtp_port)]
     except dns.exception.DNSException as exc:
         raise RouteError(f"4.4.3 DNS lookup for {domain} failed: {exc}", permanent=False) from None
-    records = sorted(answer, key=lambda r: r.preference)
+    records = list(answer)
+    random.shuffle(records)  # hosts of one preference share the load (RFC 5321 5.1)
+    records.sort(key=lambda r: r.preference)
     if len(records) == 1 and str(records[0].exchange) == ".":
         raise RouteError(f"5.1.10 {domain} accepts no mail (null MX)", permanent=True)
     port = get_config().remote_smtp_port
@@ -194,16 +197,20 @@ class _UnverifiedUnderTesting(Exception):
     """The certificate fails an MTA-STS policy in ``testing`` mode: report, still deliver."""
 
 
+class _TlsaLookupFailed(Exception):
+    """The validating resolver could not say whether the hop publishes TLSA records."""
+
+
 async def _dane(hop: Hop) -> tuple[Tlsa, ...]:
-    """The hop's DNSSEC-validated TLSA records (none for an address, or when the lookup
-    fails: then the hop is treated as having none, and the failure logged)."""
+    """The hop's DNSSEC-validated TLSA records (none for an address). A lookup that fails
+    (a bogus answer is a SERVFAIL) is no "none" (RFC 7672 section 2.1.1): it raises."""
     if hop.protocol != "smtp" or _is_address(hop.host):
         return ()
     try:
         return await tlsa_records(hop.host, hop.port)
     except dns.exception.DNSException as exc:
         log.warning("relay=%s dane=unavailable reason=%s", hop, _error(exc))
-        return ()
+        raise _TlsaLookupFailed(_error(exc)) from None
 
 
 def _why_tls(hop: Hop, tlsa: tuple[Tlsa, ...]) -> str:
@@ -224,7 +231,10 @@ async def _secure(client: aiosmtplib.SMTP, hop: Hop) -> str:
     validated (usages 2 and 3) are checked against the chain and win over MTA-STS (RFC 8461
     section 2); a route requiring TLS or an MTA-STS policy has the certificate verified for
     the host's name against CASEGATE_TLS_CA_FILE (else the system's authorities)."""
-    tlsa = await _dane(hop)
+    try:
+        tlsa = await _dane(hop)
+    except _TlsaLookupFailed as exc:
+        return f"4.4.3 the TLSA lookup for {hop.host} failed ({exc}); the message waits"
     why = _why_tls(hop, tlsa)
     if not client.supports_extension("starttls"):
         if hop.policy is not None and not why:

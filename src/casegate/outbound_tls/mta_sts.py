@@ -107,7 +107,10 @@ async def fetch_policy(domain: str, id_: str) -> Policy:
                 raise PolicyError(f"{url} answered HTTP {response.status}")
             if response.content_type != "text/plain":
                 raise PolicyError(f"{url} is {response.content_type}, not text/plain")
-            body = await response.content.read(MAX_POLICY_BYTES + 1)
+            body = b""  # read(n) gives what has come so far: a policy may come in pieces
+            while len(body) <= MAX_POLICY_BYTES and (
+                    piece := await response.content.read(MAX_POLICY_BYTES + 1 - len(body))):
+                body += piece
     except (TimeoutError, aiohttp.ClientError, OSError) as exc:
         raise PolicyError(f"cannot fetch {url}: {_reason(exc)}") from None
     if len(body) > MAX_POLICY_BYTES:
