@@ -67,7 +67,8 @@ def find_messages(wanted: TraceFilter, limit: int = 100) -> list[dict[str, Any]]
     for queue_id, state in Delivery.objects.filter(
             message_id__in=[m.queue_id for m in messages]).values_list("message_id", "state"):
         states.setdefault(queue_id, []).append(state)
-    held = set(Quarantine.objects.filter(message_id__in=[m.queue_id for m in messages])
+    held = set(Quarantine.objects.filter(message_id__in=[m.queue_id for m in messages],
+                                         state=Quarantine.HELD)
                .values_list("message_id", flat=True))
     return [{"queue_id": m.queue_id, "received_at": m.received_at, "mail_from": m.mail_from,
              "rcpt_tos": m.rcpt_tos, "message_id": m.message_id, "spam": m.spam,

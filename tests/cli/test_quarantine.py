@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from django.utils import timezone
 
 from casegate.cli.main import main
 from casegate.spool.models import Quarantine
@@ -77,3 +78,28 @@ def test_ids_or_all_matching_and_filters_only_with_all_matching(
     status, _, err = run(capsys, "delete", str(entry.pk), "--search", "x")
     assert status == 1 and "with --all-matching" in err
     assert states() == {entry.pk: "held"}
+
+
+def test_the_list_shows_each_entry_s_state_and_a_date_alone_is_a_whole_day(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    desk()
+    released, held = hold(subject="Let through"), hold(subject="Still held")
+    assert run(capsys, "release", str(released.pk))[0] == 0
+    status, out, _ = run(capsys, "list", "--all", "--until", timezone.now().date().isoformat())
+    assert status == 0
+    assert [line.split()[:2] for line in out.splitlines()] == [
+        [str(released.pk), "released"], [str(held.pk), "held"]]
+
+
+def test_the_trace_says_quarantined_only_while_an_entry_is_held() -> None:
+    from casegate.gateway.quarantine import release
+    from casegate.trace import TraceFilter, find_messages
+
+    desk()
+    entry = hold()
+    [found] = find_messages(TraceFilter())
+    assert found["status"].endswith("quarantined")
+    release(entry.pk)
+    [found] = find_messages(TraceFilter())
+    assert "quarantined" not in found["status"]
+    assert find_messages(TraceFilter(status="quarantined")) == []

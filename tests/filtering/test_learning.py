@@ -67,6 +67,17 @@ def test_an_unreachable_controller_is_logged_not_raised(
     assert "classifier=rspamd learn=learnham failed=" in caplog.text
 
 
+def test_after_a_failure_the_next_minute_s_decisions_are_not_taught(
+        setting: Callable[..., None], caplog: pytest.LogCaptureFixture) -> None:
+    setting("CASEGATE_RSPAMD_CONTROLLER_URL", f"http://127.0.0.1:{free_port()}")
+    with caplog.at_level(logging.INFO, "casegate.filtering"):
+        teach(RAW, spam=False)
+        for _ in range(3):
+            teach(RAW, spam=False)
+    assert caplog.text.count("learn=learnham failed=") == 1
+    assert caplog.text.count("learn=skipped reason=controller-failed within=60s") == 3
+
+
 def test_without_a_controller_nothing_is_taught(setting: Callable[..., None]) -> None:
     setting("CASEGATE_RSPAMD_CONTROLLER_URL", None)
     teach(RAW, spam=True)  # nothing to reach, nothing raised

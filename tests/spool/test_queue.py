@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from casegate.spool.copy_edits import CopyEdits
 from casegate.spool.messages import AcceptedMessage, DeliveryRow, enqueue, new_queue_id
-from casegate.spool.models import Delivery
+from casegate.spool.models import Delivery, Message
 from casegate.spool.queue import MIN_SLEEP, claim, seconds_until_due
 from casegate.spool.vocabulary import DeliveryState
 
@@ -106,3 +106,17 @@ def test_on_postgresql_a_claim_s_lease_runs_on_the_database_s_clock(
     assert claim(("remote",), 10, 300) == []  # another host, its clock ten minutes ahead
     Delivery.objects.filter(id=first.id).update(lease_until=timezone.now() - timedelta(1))
     assert [item.id for item in claim(("remote",), 10, 300)] == [first.id]
+
+
+def test_mail_let_through_long_after_it_came_has_its_whole_lifetime_ahead() -> None:
+    from casegate.config import get_config
+    from casegate.delivery.worker import temporary_failure
+
+    queue(CopyEdits())
+    Message.objects.update(received_at=timezone.now() - timedelta(days=6))
+    [released] = claim(("remote",), 10, 60)  # its delivery made just now, as a release does
+    assert temporary_failure(released, "451 4.3.0 try again", get_config()).state == "deferred"
+    Delivery.objects.update(state=DeliveryState.PENDING, next_attempt_at=timezone.now(),
+                            created_at=timezone.now() - timedelta(days=6))
+    [old] = claim(("remote",), 10, 60)
+    assert temporary_failure(old, "451 4.3.0 try again", get_config()).state == "expired"

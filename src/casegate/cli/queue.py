@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 
 from casegate.cli.base import Subcommands, add_list, command_group, emit
@@ -53,8 +53,17 @@ def _add_quarantine_filters(parser: argparse.ArgumentParser) -> None:
                         help="the classifier's score is at least N")
     parser.add_argument("--since", type=datetime.fromisoformat, default=None, metavar="ISO",
                         help="held since (YYYY-MM-DD[ HH:MM], UTC unless an offset is given)")
-    parser.add_argument("--until", type=datetime.fromisoformat, default=None, metavar="ISO",
-                        help="held until")
+    parser.add_argument("--until", type=_until, default=None, metavar="ISO",
+                        help="held until (a date alone: to the end of that day)")
+
+
+def _until(text: str) -> datetime:
+    try:
+        day = date.fromisoformat(text.strip())
+    except ValueError:
+        return datetime.fromisoformat(text)
+    # A date alone means the whole day, as people mean it.
+    return datetime.combine(day + timedelta(days=1), time()) - timedelta(microseconds=1)
 
 
 def _register_queue(queue: Subcommands) -> None:
@@ -89,7 +98,7 @@ def quarantine_list(args: argparse.Namespace) -> None:
 
     entries = find(_quarantine_filter(args, held_only=not args.all)).order_by("id")
     rows = [quarantine_as_dict(q) for q in entries]
-    emit(rows, args.json, ["id", "recipient", "sender", "reason"])
+    emit(rows, args.json, ["id", "state", "recipient", "sender", "reason"])
 
 
 def quarantine_decide(args: argparse.Namespace) -> None:

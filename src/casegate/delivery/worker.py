@@ -90,7 +90,7 @@ _T = TypeVar("_T")
 def temporary_failure(item: Claimed, reply: str, config: Config, *, host: str = "",
                       started_at: datetime | None = None, duration: float = 0.0) -> Outcome:
     """Deferred for a later retry, or expired once the message lifetime is over."""
-    age = (timezone.now() - item.received_at).total_seconds()
+    age = (timezone.now() - item.queued_since).total_seconds()
     if age > config.message_lifetime:
         return Outcome(item, Delivery.EXPIRED, f"5.4.7 delivery time expired; last error: {reply}",
                        None, host, started_at, duration)

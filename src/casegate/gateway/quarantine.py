@@ -22,7 +22,7 @@ from casegate.mail.headers import HeaderFields
 from casegate.routing.engine import RoutingTable, Verdict
 from casegate.routing.snapshot import load_table
 from casegate.spool.messages import wake_workers
-from casegate.spool.models import Delivery, Quarantine
+from casegate.spool.models import Delivery, Message, Quarantine
 from casegate.spool.vocabulary import BULK_LIMIT, QuarantineDecision
 
 _CHUNK = 200  # entries decided in one transaction
@@ -153,7 +153,9 @@ def release(entry_id: int, table: RoutingTable | None = None) -> list[Delivery]:
     """Route the held recipient as if the message were not spam, and queue its deliveries
     (routed by ``table``, or the rules as they are now)."""
     entry = _held(entry_id)
-    message = entry.message
+    # Locked: another entry of the same message released at the same time must see this
+    # release's deliveries, or a recipient both share would get two copies.
+    message = Message.objects.select_for_update().get(pk=entry.message_id)
     if table is None:
         table = load_table()
     routing = table.route(entry.recipient, spam=False, releasing=True, sender=message.mail_from)

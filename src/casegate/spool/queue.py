@@ -13,12 +13,13 @@ import logging
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import Min
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from casegate.maillog import log_fields
 from casegate.spool.copy_edits import NO_COPY_EDITS, CopyEdits
@@ -57,6 +58,13 @@ class Claimed:
     orcpt: str = ""
     dsn_ret: str = ""
     dsn_envid: str = ""
+    # When the delivery was made: its message's arrival, or later for mail a person let
+    # through from the quarantine; the message's lifetime runs from the later of the two.
+    created_at: datetime | None = None
+
+    @property
+    def queued_since(self) -> datetime:
+        return max(self.received_at, self.created_at or self.received_at)
 
 
 # The shortest sleep between two looks at the queue: a delivery due "now" that a claim
@@ -75,6 +83,14 @@ def _dt(value: datetime) -> Any:
     return connection.ops.adapt_datetimefield_value(value)
 
 
+def _moment(value: Any) -> datetime:
+    """A timestamp as returned by RETURNING: naive (or text) in UTC on SQLite, aware on
+    PostgreSQL."""
+    moment = value if isinstance(value, datetime) else parse_datetime(str(value))
+    assert moment is not None, value
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def _claimed(row: tuple[Any, ...], envelope: Mapping[str, Any]) -> Claimed:
     """A claimed delivery: its row as the claim returned it, and its message's envelope."""
     mail_from = envelope["mail_from"]
@@ -84,7 +100,7 @@ def _claimed(row: tuple[Any, ...], envelope: Mapping[str, Any]) -> Claimed:
         envelope["peer"], envelope["spam"], envelope["quiet"],
         null_sender=not mail_from and envelope["source"] in ENVELOPE_SOURCES,
         notify=row[10], orcpt=row[11], dsn_ret=envelope["dsn_ret"],
-        dsn_envid=envelope["dsn_envid"])
+        dsn_envid=envelope["dsn_envid"], created_at=_moment(row[12]))
 
 
 def claim(kinds: Iterable[str], limit: int, lease_seconds: float) -> list[Claimed]:
@@ -111,7 +127,7 @@ def claim(kinds: Iterable[str], limit: int, lease_seconds: float) -> list[Claime
         f" OR (state = 'inflight' AND lease_until < {expired}))"
         f" ORDER BY next_attempt_at, id LIMIT %s{lock})"
         " RETURNING id, message_id, original_recipient, recipient, kind, intake_id, junk, relay,"
-        " attempts, edits, notify, orcpt"
+        " attempts, edits, notify, orcpt, created_at"
     )
     params: list[Any] = [lease_param, _dt(now), *kinds, _dt(now), *expired_params, limit]
     with transaction.atomic(), connection.cursor() as cursor:
