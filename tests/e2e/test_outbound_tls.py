@@ -82,6 +82,10 @@ def test_enforce_defers_a_certificate_that_does_not_match_and_delivers_a_verifie
 def test_testing_mode_delivers_and_logs(world: World, tmp_path: Path) -> None:
     world.dns.zone.update(zone("testing.example"))
     world.policy.policy = POLICY.replace("enforce", "testing")
+    # validated TLSA records none of which can be used (PKIX-EE): TLS is a must, no more
+    unusable = f"_{world.mx_port}._tcp.{MX}."
+    world.dns.zone[unusable] = {"TLSA": ["1 1 1 " + "ab" * 32]}
+    world.dns.validated.add(unusable)
     wrong = world.ca.issue("other.example")
     try:
         with smtp_sink(world.mx_port, tls_context=wrong.server_context()) as (_, sink):
@@ -90,6 +94,8 @@ def test_testing_mode_delivers_and_logs(world: World, tmp_path: Path) -> None:
             assert sink.tls == [True]
     finally:
         world.policy.policy = POLICY
+        world.dns.validated.discard(unusable)
+        del world.dns.zone[unusable]
     assert "mta-sts=testing domain=testing.example host=localhost failure=certificate:" \
         in world.inst.log_path.read_text()
 

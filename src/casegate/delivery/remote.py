@@ -250,7 +250,10 @@ async def _secure(client: aiosmtplib.SMTP, hop: Hop) -> str:
     except Exception as exc:
         failure = _certificate_failure(exc)
         if verify and failure:
-            if not why:
+            # Only a route requiring TLS or an enforced policy waits for a certificate that
+            # verifies; under a testing policy (unusable TLSA records or none) it is reported.
+            if not (hop.require_tls or hop.policy is None
+                    or hop.policy.mode == PolicyMode.ENFORCE):
                 raise _UnverifiedUnderTesting(f"certificate: {failure}") from None
             return (f"4.7.5 the certificate of {hop.host} does not verify ({why}): {failure};"
                     " the message waits")
