@@ -226,3 +226,9 @@ def test_the_home_casegate_makes_is_its_owner_s_alone(
     setting("CASEGATE_SECRET_KEY", None)
     assert secret_key(get_config())  # the first thing that writes into it
     assert stat.S_IMODE(home.stat().st_mode) == 0o700
+
+
+def test_any_dotted_path_is_a_classifier_the_serve_command_will_try_to_import(
+        setting: Callable[..., None]) -> None:
+    setting("CASEGATE_CLASSIFIERS", "gtube, acme.2024_filters.Check")
+    assert get_config().classifiers == "gtube, acme.2024_filters.Check"

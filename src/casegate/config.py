@@ -87,7 +87,8 @@ def _text(raw: str) -> str:
 def _classifier_names(raw: str) -> str:
     for name in filter(None, (part.strip() for part in raw.split(","))):
         if name not in BUILT_IN_CLASSIFIERS and not (
-                "." in name and all(part.isidentifier() for part in name.split("."))):
+                "." in name and all(part and not any(c.isspace() for c in part)
+                                    for part in name.split("."))):
             raise Invalid(f"{name!r} is neither one of {', '.join(BUILT_IN_CLASSIFIERS)} nor"
                           " a dotted path such as package.module.Classifier")
     return raw

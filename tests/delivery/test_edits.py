@@ -77,3 +77,11 @@ def test_a_prefix_with_trailing_space_is_followed_by_exactly_one_space() -> None
     assert prefixed_subject(out, "[TOP] ") == out
     assert message_from_bytes(prefixed_subject(raw, " [TOP]  "))["Subject"] == (
         "[TOP] quarterly report")
+
+
+def test_a_prefix_makes_no_header_of_what_followed_a_blank_line_of_bare_crs() -> None:
+    raw = b"Subject: hi\r\rmore: x\r\n\r\nbody"
+    assert prefixed_subject(raw, "[EXT]") == b"Subject: [EXT] hi\r\n\rmore: x\r\n\r\nbody"
+    before = message_from_bytes(raw, policy=policy.default)
+    after = message_from_bytes(prefixed_subject(raw, "[EXT]"), policy=policy.default)
+    assert before["more"] is None and after["more"] is None

@@ -5,6 +5,7 @@ only HELO gets its mail."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -16,7 +17,7 @@ from casegate.delivery import remote
 from casegate.delivery.remote import Hop, Result, Sender, Status
 from casegate.spool.copy_edits import CopyEdits
 from casegate.spool.queue import Claimed
-from tests.support import RecordingHandler, SlowFor, free_port, smtp_sink
+from tests.support import LocalDNS, RecordingHandler, SlowFor, free_port, smtp_sink
 
 
 def test_an_lmtp_hop_without_starttls_defers_a_message_that_requires_tls() -> None:
@@ -113,3 +114,16 @@ def test_what_the_sender_asked_of_reports_is_passed_on_to_a_next_hop_offering_ds
     assert DsnSMTP.given == [("RET", "HDRS"), ("ENVID", "QQ+20314"),
                              ("NOTIFY", "FAILURE,DELAY"),
                              ("ORCPT", "RFC822;ANN+2BLEE+3DX@SOLARMORA.COM")]
+
+
+def test_a_failed_tlsa_lookup_makes_mail_wait_only_for_a_host_in_a_signed_zone(
+        setting: Callable[..., None]) -> None:
+    tlsa_name = "_25._tcp.mx.partner.example."
+    with LocalDNS({"mx.partner.example.": {"A": ["192.0.2.25"]}},
+                  failing={tlsa_name}) as server:
+        setting("CASEGATE_DNS_SERVERS", server.address)
+        hop = remote.Hop("mx.partner.example", 25)
+        assert asyncio.run(remote._dane(hop)) == ()  # unsigned: its name servers are broken
+        server.validated.add("mx.partner.example.")
+        with pytest.raises(remote._TlsaLookupFailed):
+            asyncio.run(remote._dane(hop))

@@ -687,3 +687,10 @@ def test_a_winmail_dat_with_nothing_to_unpack_is_kept_as_it_came() -> None:
     msg.add_attachment(empty, maintype="application", subtype="ms-tnef", filename="winmail.dat")
     [kept] = parse_message(msg.as_bytes()).attachments
     assert (kept.filename, kept.data) == ("winmail.dat", empty)
+
+
+def test_another_rendering_of_the_body_is_no_file() -> None:
+    msg = alternative("<p>Hello</p>")
+    msg.get_body(("html",)).add_alternative("<p>watch</p>", subtype="watch-html")
+    parsed = parse_message(msg.as_bytes())
+    assert parsed.attachments == [] and parsed.text.strip() == "plain text"

@@ -124,12 +124,16 @@ def test_dane_records_validated_by_the_resolver_are_checked_and_others_ignored(
         assert "matches none of its 1 DANE TLSA records" in deferred["last_reply"]
         world.dns.zone[name] = {"TLSA": [tlsa(served)]}
         world.dns.failing.add(name)  # as a validating resolver answers a bogus TLSA record
+        world.dns.zone[f"{MX}."] = {"A": ["127.0.0.1"]}  # of a host in a signed zone
+        world.dns.validated.add(f"{MX}.")
         world.inst.run("queue", "retry", "--all")
         world.inst.wait_for(lambda: [d for d in deliveries(world.inst, queue_id) if (
             d["state"] == "deferred"
             and f"4.4.3 the TLSA lookup for {MX} failed" in d["last_reply"])],
             what="the delivery to wait for a TLSA lookup that failed")
         world.dns.failing.discard(name)
+        world.dns.validated.discard(f"{MX}.")
+        del world.dns.zone[f"{MX}."]
         world.inst.run("queue", "retry", "--all")
         delivery_in(world.inst, queue_id, "delivered")
         assert sink.tls == [True, True]

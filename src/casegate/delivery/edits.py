@@ -47,14 +47,14 @@ def prefixed_subject(raw: bytes, prefix: str) -> bytes:
     them, however many the prefix ends with."""
     prefix = prefix.strip()
     head = header_block(raw)
-    lines = head.split(b"\n")
+    lines = head.splitlines(keepends=True)  # the line ends header_block knows, bare CR too
     start = next((i for i, line in enumerate(lines) if line[:8].lower() == b"subject:"), None)
     if start is None:
         return _header_line("Subject", prefix) + raw
     end = start + 1
     while end < len(lines) and lines[end][:1] in (b" ", b"\t"):
         end += 1
-    folded = b"".join(line.rstrip(b"\r") for line in lines[start:end])[8:]
+    folded = b"".join(line.rstrip(b"\r\n") for line in lines[start:end])[8:]
     text = _text(folded).strip()
     try:
         subject = str(make_header(decode_header(text)))
@@ -63,9 +63,7 @@ def prefixed_subject(raw: bytes, prefix: str) -> bytes:
     if subject.startswith(prefix):
         return raw
     new = _header_line("Subject", f"{prefix} {subject}".strip())
-    before = b"\n".join(lines[:start]) + (b"\n" if start else b"")
-    after = b"\n".join(lines[end:])
-    return before + new + after + raw[len(head):]
+    return b"".join(lines[:start]) + new + b"".join(lines[end:]) + raw[len(head):]
 
 
 def _notice(part: EmailMessage) -> EmailMessage:

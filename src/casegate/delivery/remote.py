@@ -27,7 +27,7 @@ from django.utils import timezone
 from casegate.config import get_config
 from casegate.mail.xtext import xtext_encode
 from casegate.nameservers import resolver
-from casegate.outbound_tls.dane import Tlsa, mismatch, tlsa_records
+from casegate.outbound_tls.dane import Tlsa, mismatch, signed_host, tlsa_records
 from casegate.outbound_tls.mta_sts import Policies, Policy
 from casegate.outbound_tls.trust import unverified_context, verifying_context
 from casegate.outbound_tls.vocabulary import PolicyMode
@@ -202,15 +202,18 @@ class _TlsaLookupFailed(Exception):
 
 
 async def _dane(hop: Hop) -> tuple[Tlsa, ...]:
-    """The hop's DNSSEC-validated TLSA records (none for an address). A lookup that fails
-    (a bogus answer is a SERVFAIL) is no "none" (RFC 7672 section 2.1.1): it raises."""
+    """The hop's DNSSEC-validated TLSA records (none for an address). For a host in a signed
+    zone a lookup that fails (a bogus answer is a SERVFAIL) is no "none" (RFC 7672 section
+    2.1.1): it raises; elsewhere the host is taken to have none."""
     if hop.protocol != "smtp" or _is_address(hop.host):
         return ()
     try:
         return await tlsa_records(hop.host, hop.port)
     except dns.exception.DNSException as exc:
         log.warning("relay=%s dane=unavailable reason=%s", hop, _error(exc))
-        raise _TlsaLookupFailed(_error(exc)) from None
+        if await signed_host(hop.host):
+            raise _TlsaLookupFailed(_error(exc)) from None
+        return ()
 
 
 def _why_tls(hop: Hop, tlsa: tuple[Tlsa, ...]) -> str:

@@ -107,6 +107,7 @@ _URL_SCHEMES = {"http", "https", "mailto", "cid"}
 _REPLY_LANGUAGES = frozenset(MAIL_LANGUAGES) - {"david"}
 _REPLY_PARSER_LIMIT = 200_000  # characters; longer bodies are shown whole
 TNEF_TYPES = {"application/ms-tnef", "application/vnd.ms-tnef"}
+TNEF_BODIES = ("body.txt", "body.html")  # the text of a winmail.dat, as its files list it
 
 
 @dataclass
@@ -398,8 +399,12 @@ def _parse(raw: bytes) -> ParsedMail:
         problems.append(f"walk: {exc}")
         parts = []
     enclosed: set[int] = set()
+    # Another rendering of the body (text/watch-html, text/x-amp-html): no file.
+    alternatives = {id(child) for part in parts if part.get_content_type() ==
+                    "multipart/alternative" for child in part.iter_parts()
+                    if child.get_content_maintype() == "text"}
     for part in parts:
-        if id(part) in enclosed:
+        if id(part) in enclosed or (id(part) in alternatives and not _filename(part, [])):
             continue
         if part.get_content_type() == "message/rfc822":  # a message forwarded as a whole
             enclosed.update(id(inner) for inner in part.walk())
@@ -650,7 +655,7 @@ def _unpack_tnef(container: AttachmentInfo, problems: list[str]) -> list[Attachm
         return [container]
     if body:
         data = body if isinstance(body, bytes) else str(body).encode()
-        files.append(AttachmentInfo(filename="body.txt" if tnef.body else "body.html",
+        files.append(AttachmentInfo(filename=TNEF_BODIES[0] if tnef.body else TNEF_BODIES[1],
                                     content_type="text/plain" if tnef.body else "text/html",
                                     size=len(data), container=container.filename or "winmail.dat",
                                     data=data))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from email import message_from_bytes, policy
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -71,8 +72,13 @@ def compose_reply(conversation: Case | Lead, latest: DeskMessage | None, text: s
     message.set_content(text)
     for file in files:
         maintype, _, subtype = file.content_type.partition("/")
-        message.add_attachment(file.data, maintype=maintype or "application",
-                               subtype=subtype or "octet-stream", filename=file.filename or None)
+        if file.content_type == "message/rfc822":  # a message, never base64 (RFC 2046)
+            message.add_attachment(message_from_bytes(file.data, policy=policy.default),
+                                   filename=file.filename or None)
+        else:
+            message.add_attachment(file.data, maintype=maintype or "application",
+                                   subtype=subtype or "octet-stream",
+                                   filename=file.filename or None)
     data = message.as_bytes()
     key = signing_key_for(domain_of(from_address(conversation)))
     if key is not None:
@@ -84,15 +90,20 @@ def compose_reply(conversation: Case | Lead, latest: DeskMessage | None, text: s
 
 
 def _answered_between_quotes(text: str) -> bool:
-    """Whether ``text`` has lines of its own after a quoted one: an answer written inline,
-    which the latest reply alone (the text above the first quote) would cut off."""
-    quoted = False
+    """Whether ``text`` has lines of its own between quoted ones: an answer written inline,
+    which the latest reply alone (the text above the first quote) would cut off. What
+    follows the last quoted line, or a signature's "-- ", is no answer."""
+    quoted, answered = False, False
     for line in text.splitlines():
+        if line.rstrip() == "--":
+            break
         stripped = line.strip()
         if stripped.startswith(">"):
+            if answered:
+                return True
             quoted = True
         elif stripped and quoted:
-            return True
+            answered = True
     return False
 
 

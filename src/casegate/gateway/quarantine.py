@@ -152,10 +152,13 @@ def decide(decision: QuarantineDecision, entry_ids: Sequence[int]) -> Decided:
 def release(entry_id: int, table: RoutingTable | None = None) -> list[Delivery]:
     """Route the held recipient as if the message were not spam, and queue its deliveries
     (routed by ``table``, or the rules as they are now)."""
+    # The message locked first, then the entry, as every release does: another entry of the
+    # same message released at the same time must see this release's deliveries, or a
+    # recipient both share would get two copies.
+    message_id = Quarantine.objects.filter(pk=entry_id).values_list("message_id", flat=True)
+    message = Message.objects.select_for_update().filter(pk__in=message_id).first()
     entry = _held(entry_id)
-    # Locked: another entry of the same message released at the same time must see this
-    # release's deliveries, or a recipient both share would get two copies.
-    message = Message.objects.select_for_update().get(pk=entry.message_id)
+    assert message is not None
     if table is None:
         table = load_table()
     routing = table.route(entry.recipient, spam=False, releasing=True, sender=message.mail_from)

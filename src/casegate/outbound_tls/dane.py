@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
+import dns.exception
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
@@ -46,6 +47,17 @@ async def tlsa_records(host: str, port: int) -> tuple[Tlsa, ...]:
     they are not validated (then they must be ignored, RFC 7672 section 2.2)."""
     found = await validated(f"_{port}._tcp.{host.rstrip('.')}", "TLSA", LOOKUP_TIMEOUT)
     return tuple(Tlsa(r.usage, r.selector, r.mtype, r.cert) for r in found or ())
+
+
+async def signed_host(host: str) -> bool:
+    """Whether ``host``'s addresses come from a DNSSEC-signed zone (validated): only there
+    is a failed TLSA lookup a reason to wait (RFC 7672 section 2.2.1, as Postfix does), not
+    where broken name servers of an unsigned zone answer TLSA questions with SERVFAIL."""
+    try:
+        return bool(await validated(host.rstrip("."), "A", LOOKUP_TIMEOUT)
+                    or await validated(host.rstrip("."), "AAAA", LOOKUP_TIMEOUT))
+    except dns.exception.DNSException:
+        return False
 
 
 def mismatch(records: tuple[Tlsa, ...], chain: list[bytes], host: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
+from typing import Any
 
 import pytest
 
@@ -116,3 +117,29 @@ def test_a_reply_never_goes_to_an_intake_that_became_a_requester(intake: Intake)
     send_agent_replies(batch)
     assert batch.outgoing == []
     assert DeskMessage.objects.get().delivery_status == "failed"
+
+
+def test_a_signature_under_the_quote_is_no_inline_answer() -> None:
+    from casegate.desk.replies import _answered_between_quotes
+
+    assert _answered_between_quotes("Hi\n\nOn Mon, Bo wrote:\n> price?\n10 EUR.\n> when?\n")
+    assert not _answered_between_quotes("On top.\n\nOn Mon, Bo wrote:\n> price?\n\n--\nIvy\n"
+                                         "This e-mail is confidential.\n")
+    assert not _answered_between_quotes("On top.\n> price?\nIvy Agent\nSupport\n")
+
+
+def test_what_of_an_agents_mail_goes_along_to_the_customer() -> None:
+    from casegate.desk.filing.mail import sent_along
+    from casegate.desk.parsing import AttachmentInfo
+
+    def file(**fields: Any) -> AttachmentInfo:
+        return AttachmentInfo(**{"filename": "quote.pdf", "content_type": "application/pdf",
+                                 "size": 3, "data": b"PDF", **fields})
+
+    assert sent_along(file())
+    assert sent_along(file(container="winmail.dat"))  # a file Outlook packed
+    assert not sent_along(file(filename="body.txt", content_type="text/plain",
+                               container="winmail.dat"))  # the reply itself, packed
+    assert not sent_along(file(filename="winmail.dat", content_type="application/ms-tnef"))
+    assert not sent_along(file(inline=True))
+    assert not sent_along(file(problem="too large"))

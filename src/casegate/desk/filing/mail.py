@@ -7,6 +7,7 @@ from casegate.desk.acknowledge import acknowledgements
 from casegate.desk.filing.batch import Batch
 from casegate.desk.models import DeskMessage
 from casegate.desk.notifications import notifications
+from casegate.desk.parsing import TNEF_BODIES, TNEF_TYPES, AttachmentInfo
 from casegate.desk.replies import send
 from casegate.desk.vocabulary import ReplyDelivery
 
@@ -21,13 +22,19 @@ def send_agent_replies(batch: Batch) -> None:
     for item in batch.stored:
         if item.direction == DeskMessage.OUTBOUND:
             assert item.conversation is not None and item.message is not None
-            # The files the agent attached go along; inline ones (a signature's logo) and
-            # those kept only as they arrived (malformed, too large) do not.
-            files = [a for a in item.arrival.mail.attachments
-                     if a.data and not a.inline and not a.problem]
+            files = [a for a in item.arrival.mail.attachments if sent_along(a)]
             sent = send(item.conversation, item.message, batch.table, batch.hostname, files)
             if sent is not None:
                 batch.outgoing.append(sent)
+
+
+def sent_along(file: AttachmentInfo) -> bool:
+    """Whether a file of an agent's emailed reply goes to the customer: not an inline image
+    (a signature's logo), one kept only as it arrived (malformed, too large), the text of a
+    winmail.dat (the reply itself) nor a winmail.dat left whole."""
+    return bool(file.data) and not file.inline and not file.problem \
+        and not (file.container and file.filename in TNEF_BODIES) \
+        and file.content_type not in TNEF_TYPES
 
 
 def notify(batch: Batch) -> None:
