@@ -31,6 +31,7 @@ from django.utils.translation import gettext as _
 
 from casegate.config import get_config
 from casegate.delivery import maildir
+from casegate.delivery.services import act_on_queue
 from casegate.desk.models import DeskMessage
 from casegate.desk.threading import signed_test_message_id
 from casegate.desk.verification import remove_test_conversations
@@ -111,7 +112,15 @@ def verify(address: str, smtp_host: str, smtp_port: int, hostname: str,
         filed = [d for d in deliveries if d.kind == DeliveryKind.DESK]
         _filed(result, clock, queue_id, filed, deadline, keep)
     if not keep:
+        # Not delivered in time: the worker must not file it after the cleanup.
+        waiting = list(Delivery.objects.filter(
+            message_id=queue_id, state__in=(DeliveryState.PENDING, DeliveryState.DEFERRED))
+            .values_list("pk", flat=True))
+        abandoned = act_on_queue("delete", waiting, "casegate verify gave up waiting for it") \
+            if waiting else 0
         result.removed = _remove_traces(queue_id, deliveries)
+        if abandoned:
+            result.removed.append(f"{abandoned} deliveries not made in time")
     return result
 
 

@@ -3,6 +3,8 @@ read from the recorded reply, whatever the next hop is called."""
 
 from __future__ import annotations
 
+import pytest
+from django.db import transaction
 from django.utils import timezone
 
 from casegate.delivery.bounces import FAILED, _recipient_fields, status_of
@@ -35,3 +37,29 @@ def test_an_expired_delivery_names_the_next_hop_alone() -> None:
                                          " connection refused")
     assert status_of(unanswered) == "5.4.7" and "Remote-MTA" not in _recipient_fields(
         unanswered, FAILED.action)
+
+
+@pytest.mark.django_db
+def test_no_report_goes_to_the_sender_of_spam_who_is_most_likely_forged() -> None:
+    from casegate.delivery.bounces import queue_reports
+    from casegate.directory.services import add_domain
+    from casegate.routing.snapshot import load_table
+    from casegate.spool.messages import AcceptedMessage, DeliveryRow, enqueue, new_queue_id
+    from casegate.spool.vocabulary import DeliveryState, DsnState
+
+    add_domain("solarmora.com")
+    for spam in (True, False):
+        message = AcceptedMessage(
+            queue_id=new_queue_id(), mail_from="victim@example.org", rcpt_tos=["x@solarmora.com"],
+            received_at=timezone.now(), peer="192.0.2.1", helo="client.example", message_id="",
+            spam=spam, spam_reason="dmarc=fail" if spam else "", raw=b"Subject: x\r\n\r\nbody\r\n",
+            deliveries=[DeliveryRow("x@solarmora.com", "crm@partner.example", "remote", None,
+                                    False, [])])
+        with transaction.atomic():
+            enqueue([message])
+        Delivery.objects.filter(message_id=message.queue_id).update(
+            state=DeliveryState.BOUNCED, dsn_state=DsnState.PENDING,
+            last_reply="550 5.1.1 no such user")
+    assert queue_reports(load_table(), "mx.solarmora.com") == 1  # for the mail that was ham
+    spam_delivery = Delivery.objects.get(message__spam=True, kind="remote")
+    assert spam_delivery.dsn_state == DsnState.SUPPRESSED

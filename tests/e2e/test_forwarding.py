@@ -76,6 +76,24 @@ def test_forwarded_mail_has_srs_sender_intact_dkim_and_a_valid_arc_seal(forwarde
         received.replace(b"\r\n\t", b" ").replace(b"\r\n ", b" "))
 
 
+def test_mail_that_came_with_an_arc_chain_leaves_with_our_set_added(forwarder) -> None:
+    inst, crm, _, dns_server, author_key = forwarder
+    list_key, list_record = rsa_key()
+    dns_server.zone["l1._domainkey.list.example."] = {"TXT": [list_record]}
+    signed, msgid = signed_mail(author_key, "through a mailing list first")
+    upstream = b"Authentication-Results: list.example; dkim=pass header.d=example.net\r\n" \
+        + signed
+    data = b"".join(dkim.arc_sign(upstream, b"l1", b"list.example", list_key,
+                                  b"list.example")) + upstream
+    inst.send("dana@example.net", ["crm@solarmora.com"], data)
+    received = inst.wait_for(
+        lambda: [m for m in crm.messages if msgid.encode() in m[2]], what="the forward")[0][2]
+    result, sets, reason = dkim.arc_verify(received, dnsfunc=dns_server.txt)
+    assert result == dkim.CV_Pass, reason
+    assert len(sets) == 2  # the list's, then ours
+    assert b"; arc=pass" in received
+
+
 def test_a_bounce_to_the_srs_address_goes_back_to_the_original_sender(forwarder) -> None:
     inst, crm, senders, _, author_key = forwarder
     data, msgid = signed_mail(author_key, "will bounce")

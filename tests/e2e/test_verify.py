@@ -56,6 +56,8 @@ def test_the_failing_hop_is_named_with_the_reason(gateway) -> None:
         code, result = verify(inst, "crm@solarmora.com", "--timeout", "2")
         assert code == 1 and "timeout waiting for delivery" in result["failure"]
         assert "451 4.3.0" in result["failure"]
+        # given up: the test message is not delivered, or filed, after the test
+        assert "1 deliveries not made in time" in result["removed"]
     finally:
         crm.reply = None
     code, result = verify(inst, "crm@solarmora.com")

@@ -200,7 +200,10 @@ def _queue(table: RoutingTable, reporting_mta: str, limit: int, kind: ReportKind
         suppressed: list[int] = []
         for queue_id, failures in by_message.items():
             message = messages[queue_id]
-            wanted = [d for d in failures if kind.wants(message.mail_from, d.notify)]
+            # The sender of spam (a DMARC failure included) is most likely forged: a report
+            # would go to someone who sent nothing (backscatter).
+            wanted = [] if message.spam else [
+                d for d in failures if kind.wants(message.mail_from, d.notify)]
             suppressed += [d.pk for d in failures if d not in wanted]
             targets = table.destinations(message.mail_from.lower()) if wanted else ()
             if wanted and not targets:

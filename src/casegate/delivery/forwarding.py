@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import dkim
 
@@ -49,13 +50,29 @@ def authentication_results(raw: bytes, authserv_id: str,
         log.info("DKIM check failed: %s", exc)
         result, domain = "temperror", ""
     detail = f" header.d={domain}" if domain else ""
-    return f"Authentication-Results: {authserv_id}; dkim={result}{detail}\r\n".encode()
+    return (f"Authentication-Results: {authserv_id}; dkim={result}{detail}"
+            f"{_chain_result(raw, lookup)}\r\n").encode()
+
+
+def _chain_result(raw: bytes, lookup: Callable[..., bytes | None]) -> str:
+    """``; arc=…`` for a message that came with an ARC chain: dkimpy adds our set only when
+    the results say what became of the chain (RFC 8617 section 5.1)."""
+    if b"arc-seal:" not in raw[: raw.find(b"\r\n\r\n") + 1].lower():
+        return ""
+    try:
+        verdict, _, _ = dkim.arc_verify(raw, dnsfunc=lookup)
+    except Exception as exc:
+        log.info("ARC check failed: %s", exc)
+        return "; arc=fail"
+    return f"; arc={verdict.decode()}"
 
 
 def arc_seal(data: bytes, key: SigningKey, authserv_id: str) -> bytes:
     """Prepend an ARC set (seal, message signature, authentication results) to ``data``."""
     headers = dkim.arc_sign(data, key.selector.encode(), key.domain.encode(),
                             key.private_key.encode(), authserv_id.encode())
+    if not headers:  # dkimpy declines without an error (a chain that failed, say): say so
+        raise ValueError("dkimpy made no ARC set for it")
     return b"".join(headers) + data
 
 

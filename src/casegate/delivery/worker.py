@@ -291,8 +291,10 @@ def prepare_outbound(items: list[Claimed], sources: OutboundSources, hostname: s
         key = sources.keys.get(forwarding_domain)
         if key is not None and item.mail_from:
             try:
+                # Of the mail as it arrived: an edit (a subject prefix) breaks its signature.
                 results = forwarding.authentication_results(
-                    raw, authserv_id, min(forwarding.DKIM_DNS_TIMEOUT, checks_until.left()))
+                    sources.raws[item.queue_id], authserv_id,
+                    min(forwarding.DKIM_DNS_TIMEOUT, checks_until.left()))
                 data = forwarding.arc_seal(results + data, key, authserv_id)
             except Exception as exc:  # a message dkimpy cannot seal still goes out
                 log.warning("queue=%s sent without an ARC seal: %s", item.queue_id, exc)

@@ -57,8 +57,11 @@ def dkim_sign(data: bytes, key: SigningKey) -> bytes:
     return signature + data
 
 
-_SIGNED_HEADERS = [b"from", b"to", b"cc", b"subject", b"date", b"message-id", b"in-reply-to",
-                   b"references", b"mime-version", b"content-type"]
+# From twice, and fields that may be missing signed as missing: none can be added after
+# signing (a second From, a Reply-To to someone else) without breaking the signature.
+_SIGNED_HEADERS = [b"from", b"from", b"reply-to", b"sender", b"to", b"cc", b"subject", b"date",
+                   b"message-id", b"in-reply-to", b"references", b"mime-version",
+                   b"content-type", b"content-transfer-encoding"]
 
 
 def signing_key_for(domain: str) -> SigningKey | None:
