@@ -13,7 +13,8 @@ from tests.support import LocalDNS
 ZONE = {
     "crm.example.": {"MX": ["20 backup.crm.example.", "10 mx1.crm.example."]},
     "nullmx.example.": {"MX": ["0 ."]},
-    "plain.example.": {},
+    "plain.example.": {"A": ["192.0.2.7"]},
+    "noaddress.example.": {"TXT": ["v=spf1 -all"]},
 }
 
 
@@ -43,3 +44,10 @@ def test_unknown_domain_is_a_permanent_failure(dns_server: None) -> None:
     with pytest.raises(RouteError) as caught:
         asyncio.run(mx_hops("nowhere.example"))
     assert caught.value.permanent and "does not exist" in caught.value.reply
+
+
+def test_a_domain_without_mx_or_address_takes_no_mail(dns_server: None) -> None:
+    with pytest.raises(RouteError) as caught:
+        asyncio.run(mx_hops("noaddress.example"))
+    assert caught.value.permanent
+    assert caught.value.reply.startswith("5.1.2 noaddress.example has neither MX nor address")

@@ -99,6 +99,7 @@ async def mx_hops(domain: str) -> list[Hop]:
     except dns.resolver.NXDOMAIN:
         raise RouteError(f"5.1.2 domain {domain} does not exist", permanent=True) from None
     except dns.resolver.NoAnswer:
+        await _has_address(domain)
         return [Hop(domain, get_config().remote_smtp_port)]
     except dns.exception.DNSException as exc:
         raise RouteError(f"4.4.3 DNS lookup for {domain} failed: {exc}", permanent=False) from None
@@ -109,6 +110,21 @@ async def mx_hops(domain: str) -> list[Hop]:
         raise RouteError(f"5.1.10 {domain} accepts no mail (null MX)", permanent=True)
     port = get_config().remote_smtp_port
     return [Hop(str(r.exchange).rstrip("."), port) for r in records]
+
+
+async def _has_address(domain: str) -> None:
+    """A domain without MX takes mail at its own address (RFC 5321 5.1); one with none
+    takes no mail at all, which no retry changes."""
+    for kind in ("A", "AAAA"):
+        try:
+            await resolver().resolve(domain, kind)
+            return
+        except (dns.resolver.NoAnswer, dns.resolver.NXDOMAIN):
+            continue
+        except dns.exception.DNSException as exc:
+            raise RouteError(f"4.4.3 DNS lookup for {domain} failed: {exc}",
+                             permanent=False) from None
+    raise RouteError(f"5.1.2 {domain} has neither MX nor address records", permanent=True)
 
 
 # The MTA-STS policies of recipient domains, kept by this worker for their max_age.
