@@ -146,7 +146,7 @@ def split(message_id: int, actor: str, channel: CaseChannel) -> Case:
     sender = message.sender or source.requester
     contact_id = source.contact_id if sender == source.requester else (
         Contact.objects.filter(address=sender).values_list("pk", flat=True).first())
-    created = Case.objects.create(
+    created = Case(
         intake_id=source.intake_id, contact_id=contact_id,
         subject=message.subject or source.subject,
         requester=sender,
@@ -154,11 +154,14 @@ def split(message_id: int, actor: str, channel: CaseChannel) -> Case:
         original_recipient=source.original_recipient, message_id=message.message_id,
         created_at=now, received_at=message.created_at, status=CaseStatus.OPEN,
         team=source.team, tags=source.tags, updated_at=now, channel=channel)
+    timed = clocks.start(created, now, clocks.current_policies())  # a case like any other
+    created.save()
     # It belongs to the new case now: an unmerge of the case it was merged from leaves it.
     message.case, message.moved_from, message.split_from = created, None, source
     message.save(update_fields=["case", "moved_from", "split_from"])
     CaseEvent.objects.bulk_create([
         case_event(source, "split", "", f"message {message_id} to {number(created)}", actor),
         case_event(created, "split_from", "", number(source), actor),
+        *([timed] if timed else []),
     ])
     return created

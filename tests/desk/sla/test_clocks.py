@@ -14,13 +14,22 @@ from django.utils import timezone
 from casegate.desk.automation.triggers import add_trigger
 from casegate.desk.changes import change_fields
 from casegate.desk.filing import file_batch
-from casegate.desk.merging import merge, unmerge
-from casegate.desk.models import Case, CaseEvent, Company, Contact, Intake, SlaCalendar
+from casegate.desk.merging import merge, split, unmerge
+from casegate.desk.models import (
+    Case,
+    CaseEvent,
+    Company,
+    Contact,
+    DeskMessage,
+    Intake,
+    SlaCalendar,
+)
 from casegate.desk.replies import post_reply
 from casegate.desk.services import add_agent, update_case
 from casegate.desk.sla.alarms import tell_alarms
-from casegate.desk.sla.clocks import current_policies, start
+from casegate.desk.sla.clocks import breached, current_policies, customer_replied, start
 from casegate.desk.sla.policies import add_policy
+from casegate.desk.vocabulary import CaseChannel
 from casegate.routing.snapshot import load_table
 from tests.desk.filing.batches import HOSTNAME, arrival
 from tests.mails import mail
@@ -225,3 +234,41 @@ def test_each_way_a_status_changes_stamps_the_time_and_moves_the_clock(intake: I
     unmerge(second.pk, "ann")
     status, unmerged_at, paused_at = stamped(second)
     assert status == "open" and unmerged_at > merged_at and paused_at is None
+
+
+def test_a_case_solved_without_a_reply_owes_none_and_a_new_message_starts_a_new_one(
+        intake: Intake) -> None:
+    add_policy({"name": "Around the clock", "first_response": "4h", "next_response": "4h"})
+    opened = timezone.now() - timedelta(days=8)
+    case = open_case(intake, opened, first_responded_at=opened + timedelta(hours=1))
+    assert customer_replied(case, opened + timedelta(hours=2))  # "thanks"
+    set_status(case, "solved", opened + timedelta(hours=7))  # solved late, unanswered
+    assert case.next_response_due_at is None and breached(case) == ["next_response"]
+    set_status(case, "open", timezone.now())
+    assert customer_replied(case, timezone.now())
+    assert case.next_response_due_at - timezone.now() > timedelta(hours=3, minutes=59)
+    assert "next_response:breach" not in case.sla_fired
+
+
+def test_a_target_timed_anew_tells_its_warning_and_breach_again(intake: Intake) -> None:
+    add_policy({"name": "Urgent", "conditions": {"priority": ["urgent"]},
+                "first_response": "1h"})
+    add_policy({"name": "Normal", "first_response": "8h"})
+    opened = timezone.now() - timedelta(hours=2)
+    case = open_case(intake, opened, priority="urgent")
+    case.sla_fired = ["first_response:warning", "first_response:breach"]
+    events = change_fields(case, "ann", {"priority": "normal"}, now=timezone.now())
+    assert case.first_response_due_at == opened + timedelta(hours=8)
+    assert case.sla_fired == [] and breached(case) == [] and events
+
+
+def test_a_case_split_off_is_timed_like_any_new_case(intake: Intake) -> None:
+    add_policy({"name": "Around the clock", "first_response": "4h"})
+    raw, message_id = mail(subject="Panel dark", message_id="<dark@example.net>")
+    file_batch([arrival(intake, raw)], load_table(), HOSTNAME)
+    other, _ = mail(subject="Also the inverter", sender="bo@example.net",
+                    headers={"In-Reply-To": message_id, "References": message_id})
+    file_batch([arrival(intake, other)], load_table(), HOSTNAME)
+    message = DeskMessage.objects.get(subject="Also the inverter")
+    created = split(message.pk, "ann", CaseChannel.CONSOLE)
+    assert created.sla_policy_id is not None and created.first_response_due_at is not None

@@ -172,6 +172,11 @@ def schedule(case: Case, policy: CompiledPolicy | None) -> None:
     case.sla_alarm_at = min((at for _, _, at in alarms(case, policy)), default=None)
 
 
+def _due_again(case: Case, target: str) -> None:
+    """A target timed anew: its warning and breach are to be told again."""
+    case.sla_fired = [m for m in case.sla_fired if not m.startswith(f"{target}:")]
+
+
 def _met(case: Case, target: str, now: datetime) -> None:
     """A target met: late, it counts as breached (the breach is not told any more)."""
     due = getattr(case, due_field(target))
@@ -205,6 +210,7 @@ def _apply(case: Case, policy: CompiledPolicy, since: datetime) -> None:
     for target in (SlaTarget.FIRST_RESPONSE, SlaTarget.RESOLUTION):
         amount = policy.targets.get(target)
         setattr(case, due_field(target), policy.due(since, amount) if amount else None)
+        _due_again(case, target)
     if case.next_response_due_at is not None and SlaTarget.NEXT_RESPONSE not in policy.targets:
         case.next_response_due_at = None
     schedule(case, policy)
@@ -231,7 +237,7 @@ def customer_replied(case: Case, now: datetime) -> bool:
             or case.next_response_due_at is not None:
         return False
     case.next_response_due_at = policy.due(now, amount)
-    case.sla_fired = [m for m in case.sla_fired if not m.startswith(SlaTarget.NEXT_RESPONSE)]
+    _due_again(case, SlaTarget.NEXT_RESPONSE)
     schedule(case, policy)
     return True
 
@@ -250,9 +256,13 @@ def fields_changed(case: Case, before: dict[str, object], now: datetime) -> list
             if case.status in (CaseStatus.SOLVED, CaseStatus.CLOSED):
                 for target in running(case):
                     _met(case, target, now)
+                # Solved, it owes no reply: the customer's next message starts a new one.
+                case.next_response_due_at = None
             case.sla_paused_at = now
         elif was_paused and not paused and case.sla_paused_at is not None:
             _go_on(case, policy, now)
+    if "first_response_due_at" in before:  # set by a person: told again when it comes
+        _due_again(case, SlaTarget.FIRST_RESPONSE)
     # Only a timed case is timed again: old mail and tests stay untimed.
     if "priority" in before and policy is not None and case.first_responded_at is None:
         chosen = policies.choose(case)
