@@ -14,6 +14,7 @@ from django.utils import timezone
 from casegate.desk.automation.triggers import add_trigger
 from casegate.desk.changes import change_fields
 from casegate.desk.filing import file_batch
+from casegate.desk.filing.prefetch import prefetch
 from casegate.desk.merging import merge, split, unmerge
 from casegate.desk.models import (
     Case,
@@ -272,3 +273,22 @@ def test_a_case_split_off_is_timed_like_any_new_case(intake: Intake) -> None:
     message = DeskMessage.objects.get(subject="Also the inverter")
     created = split(message.pk, "ann", CaseChannel.CONSOLE)
     assert created.sla_policy_id is not None and created.first_response_due_at is not None
+
+
+def test_a_warning_told_while_a_reply_was_being_read_is_not_told_again(intake: Intake) -> None:
+    add_policy({"name": "Around the clock", "first_response": "4h", "next_response": "1h",
+                "resolution": "24h", "warning": "15m"})
+    raw, message_id = mail(subject="Panel dark", message_id="<late@example.net>")
+    [item] = file_batch([arrival(intake, raw)], load_table(), HOSTNAME).filed
+    case = Case.objects.get(pk=item.conversation.pk)  # type: ignore[union-attr]
+    agent = add_agent("ann@agents.example", "Ann Agent", "ann")
+    post_reply("case", case.pk, agent.user, "Looking into it.")
+    answer, _ = mail(subject="Re: Panel dark", headers={"In-Reply-To": message_id})
+    arrivals = [arrival(intake, answer)]
+    known = prefetch(arrivals)  # read before the filing transaction, as the worker does
+    assert tell_alarms(case.created_at + timedelta(hours=23, minutes=50)) == 1
+    file_batch(arrivals, load_table(), HOSTNAME, known)
+    case.refresh_from_db()
+    assert "resolution:warning" in case.sla_fired
+    tell_alarms(case.created_at + timedelta(hours=23, minutes=50))
+    assert CaseEvent.objects.filter(case=case, after="resolution warning").count() == 1

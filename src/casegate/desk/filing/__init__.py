@@ -26,11 +26,12 @@ from casegate.desk.filing.reopen import reopen_or_follow_up
 from casegate.desk.filing.repeats import skip_repeats
 from casegate.desk.filing.sla import start_clocks, start_next_responses
 from casegate.desk.filing.suspension import suspend_noise
-from casegate.desk.filing.threads import find_conversation
+from casegate.desk.filing.threads import find_conversation, lock_conversations
 from casegate.desk.filing.triggers import run_case_triggers
 from casegate.routing.engine import RoutingTable
 
 STEPS: tuple[Step, ...] = (
+    lock_conversations,            # read again, locked: changed since they were prefetched?
     each_arrival(
         skip_repeats,              # a message stored before is a duplicate: no further
         take_agent_answer,         # an agent's proven answer: their reply, or a note

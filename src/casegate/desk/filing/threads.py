@@ -68,3 +68,17 @@ def _thread_of(arrival: DeskArrival, hint: ThreadHint, found: dict[str, Case | L
     if tagged is not None and tagged.requester == arrival.mail.sender:
         return tagged
     return next((found[r] for r in hint.references if r in found), None)
+
+
+def lock_conversations(batch: Batch) -> None:
+    """The cases and leads read before the transaction, read again and locked: an agent or
+    the SLA clock job may have changed one since (a warning told, then saved over)."""
+    for model in (Case, Lead):
+        read = [c for c in batch.found.values() if isinstance(c, model)]
+        if not read:
+            continue
+        fresh = model.objects.select_for_update().in_bulk([c.pk for c in read])
+        for conversation in read:
+            if (now := fresh.get(conversation.pk)) is not None:
+                for field in model._meta.concrete_fields:
+                    setattr(conversation, field.attname, getattr(now, field.attname))
