@@ -100,7 +100,7 @@ def test_a_lead_converted_by_its_status_is_converted_by_someone_and_stays_so(
     assert api.patch(url, {"status": "converted"}, content_type="application/json"
                      ).status_code == 200
     back = api.patch(url, {"status": "new"}, content_type="application/json")
-    assert back.status_code == 400 and "a converted lead stays so" in back.json()["detail"]
+    assert back.status_code == 409 and "a converted lead stays so" in back.json()["detail"]
     other = make_lead(lead_intake, status="disqualified")
     again = api.patch(f"/api/leads/{other.pk}", {"status": "working"},
                       content_type="application/json")

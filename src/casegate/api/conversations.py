@@ -299,17 +299,17 @@ def get_lead(request: AgentRequest, lead_id: LeadId, html: Query[HtmlOptions]
     return _detail(IntakeKind.LEAD, lead_id, request.auth, html)
 
 
-@router.patch("/leads/{lead_id}", response=responses({200: LeadOut}, 400, 404, 422),
+@router.patch("/leads/{lead_id}", response=responses({200: LeadOut}, 404, 409, 422),
               tags=["leads"])
 def update_lead_fields(request: AgentRequest, lead_id: LeadId, changes: LeadPatch
                        ) -> dict[str, Any]:
-    """Change a lead's status."""
+    """Change a lead's status (``converted`` converts it, as ``POST …/convert`` does)."""
     _require(Lead, lead_id, request.auth)
     if changes.status is not None:
         try:
             set_status(IntakeKind.LEAD, lead_id, changes.status, request.auth.get_username())
-        except DeskError as exc:
-            raise HttpError(400, str(exc)) from None
+        except DeskError as exc:  # the lead exists and the status is one: its state refuses
+            raise HttpError(409, str(exc)) from None
     return conversation_as_dict(Lead.objects.select_related("intake").get(pk=lead_id))
 
 
