@@ -299,7 +299,7 @@ def get_lead(request: AgentRequest, lead_id: LeadId, html: Query[HtmlOptions]
     return _detail(IntakeKind.LEAD, lead_id, request.auth, html)
 
 
-@router.patch("/leads/{lead_id}", response=responses({200: LeadOut}, 404, 409, 422),
+@router.patch("/leads/{lead_id}", response=responses({200: LeadOut}, 400, 404, 409, 422),
               tags=["leads"])
 def update_lead_fields(request: AgentRequest, lead_id: LeadId, changes: LeadPatch
                        ) -> dict[str, Any]:

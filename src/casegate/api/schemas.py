@@ -42,8 +42,12 @@ from casegate.routing.vocabulary import ListMode, MatchType, Rewrite, RuleAction
 
 MAX_ID = 2**63 - 1  # the largest primary key the databases store
 NO_NUL = r"^[^\x00]*$"
-# Contains something besides white space, as Python's str.strip() sees it (U+001C-U+001F too).
-NOT_BLANK = r"^[^\x00]*[^\s\x00\x1c-\x1f][^\x00]*$"
+# White space as Python's str.isspace() sees it, spelled out: "\s" means another set in each
+# engine that reads the schema (pydantic's Rust regex, Python's re, a client's ECMAScript).
+WHITE_SPACE = (r"\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f"
+               r"\u205f\u3000")
+# Contains something besides white space, and no NUL.
+NOT_BLANK = rf"^[^\x00]*[^\x00{WHITE_SPACE}][^\x00]*$"
 
 
 def _one_of(vocabulary: type[TextChoices]) -> Any:
@@ -755,7 +759,7 @@ class ViewFilters(Input):
 
 
 class ViewIn(Input):
-    name: _text(100, r"^[^\x00]*[^\x00\s\x1c-\x1f][^\x00]*$") = Field(  # type: ignore[valid-type]
+    name: _text(100, NOT_BLANK) = Field(  # type: ignore[valid-type]
         description="the view's name")
     shared: StrictBool = Field(False, description="shown to everyone (needs the share views "
                                             "privilege) rather than to the caller alone")
@@ -776,7 +780,7 @@ class ViewOut(Schema):
 
 
 class MailboxIn(Input):
-    name: _text(100, r"^[^\s\x00]+$")  # type: ignore[valid-type]
+    name: _text(100, rf"^[^\x00{WHITE_SPACE}]+$")  # type: ignore[valid-type]
     protocol: ProtocolValue
     server: _text(300) = Field(description="HOST or HOST:PORT (the protocol's port for tls"  # type: ignore[valid-type]
                                            " when none is given)")
