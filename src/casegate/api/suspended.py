@@ -48,7 +48,7 @@ BlockedId = PathEx[int, P(ge=1, le=MAX_ID, description="the blocked sender's num
 _T = TypeVar("_T")
 
 
-def _changing(request: AgentRequest, change: Callable[[], _T]) -> _T:
+def _changing(change: Callable[[], _T]) -> _T:
     """``change``; refusals as 404, 409 or 400."""
     try:
         return change()
@@ -79,7 +79,7 @@ def recover_suspended(request: AgentRequest, body: SuspendedIds) -> list[dict[st
     opens a case or lead (acknowledged as any new one), or joins the one it answers. All or
     none: 404 names a message that does not exist, 409 one decided on already."""
     user = request.auth
-    recovered = _changing(request, lambda: recover(body.ids, user.get_username(),
+    recovered = _changing(lambda: recover(body.ids, user.get_username(),
                                                    intake_scope(user)))
     return [suspended_as_dict(m) for m in recovered]
 
@@ -88,7 +88,7 @@ def recover_suspended(request: AgentRequest, body: SuspendedIds) -> list[dict[st
 def delete_suspended(request: AgentRequest, body: SuspendedIds) -> list[dict[str, Any]]:
     """Drop the messages; all or none, as for recovering."""
     user = request.auth
-    deleted = _changing(request, lambda: delete(body.ids, user.get_username(),
+    deleted = _changing(lambda: delete(body.ids, user.get_username(),
                                                 intake_scope(user)))
     return [suspended_as_dict(m) for m in deleted]
 
@@ -108,7 +108,7 @@ def create_blocked_sender(request: AgentRequest, body: BlockedSenderIn
                           ) -> Status[dict[str, Any]]:
     """Block an address, or a domain with its subdomains, at an intake."""
     within = intake_scope(request.auth, "")
-    blocked = _changing(request, lambda: block_sender(body.intake, body.entry, within))
+    blocked = _changing(lambda: block_sender(body.intake, body.entry, within))
     return Status(201, blocked_as_dict(blocked))
 
 
@@ -118,5 +118,5 @@ def delete_blocked_sender(request: AgentRequest, blocked_id: BlockedId) -> Statu
     blocked = BlockedSender.objects.filter(intake_scope(request.auth), pk=blocked_id).first()
     if blocked is None:
         raise HttpError(404, f"there is no blocked sender {blocked_id}")
-    _changing(request, lambda: unblock_sender(str(blocked.intake_id), blocked.entry))
+    _changing(lambda: unblock_sender(str(blocked.intake_id), blocked.entry))
     return Status(204, None)

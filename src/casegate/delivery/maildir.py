@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import os
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 from casegate.durable import fsync_folder
@@ -34,10 +35,10 @@ def _made(folder: Path) -> None:
         fsync_folder(made.parent)
 
 
-def _stored(folder: Path, unique: str) -> Path | None:
-    """The file an earlier delivery of ``unique`` left, new or read, whatever host wrote it."""
-    return next(itertools.chain((folder / "new").glob(f"{unique}.*"),
-                                (folder / "cur").glob(f"{unique}.*")), None)
+def _stored(folder: Path, unique: str) -> Iterator[Path]:
+    """The files earlier deliveries of ``unique`` left, new or read, whatever host wrote them."""
+    return itertools.chain((folder / "new").glob(f"{unique}.*"),
+                           (folder / "cur").glob(f"{unique}.*"))
 
 
 def deliver(mailbox: Path, unique: str, data: bytes, junk: bool = False) -> Path:
@@ -45,7 +46,7 @@ def deliver(mailbox: Path, unique: str, data: bytes, junk: bool = False) -> Path
     folder = mailbox / ".Junk" if junk else mailbox
     for sub in ("tmp", "new", "cur"):
         _made(folder / sub)
-    if (earlier := _stored(folder, unique)) is not None:
+    if (earlier := next(_stored(folder, unique), None)) is not None:
         return earlier
     name = f"{unique}.{socket.gethostname().replace('/', '_').replace(':', '_')}"
     final = folder / "new" / name
@@ -69,7 +70,7 @@ def remove(mailbox: Path, unique: str) -> list[Path]:
     in Junk; returns the files removed."""
     removed = []
     for folder in (mailbox, mailbox / ".Junk"):
-        while (found := _stored(folder, unique)) is not None:
+        for found in list(_stored(folder, unique)):
             found.unlink(missing_ok=True)
             removed.append(found)
     return removed
