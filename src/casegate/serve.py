@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from casegate import event_loop
 from casegate.config import Config
 from casegate.errors import CasegateError
 from casegate.filtering.classifiers import close_classifiers, load_classifiers
@@ -378,7 +379,7 @@ async def _serve(config: Config, smtp: HostPort, http: HostPort | None,
 
 def serve(config: Config, smtp: str, http: str | None, with_worker: bool = True,
           processes: int | None = 1, lmtp: str = "") -> None:
-    asyncio.run(
+    event_loop.run(
         _serve(config, listen_address(smtp, "--smtp"),
                listen_address(http, "--http") if http else None, with_worker,
                gateway_processes(processes), lmtp)
@@ -407,7 +408,7 @@ async def _gateway_process(config: Config, listen: HostPort, parent_pid: int) ->
 
 def run_gateway(config: Config, listen: str, parent_pid: int) -> None:
     """One of ``serve --processes``'s gateway processes, on the port ``serve`` holds."""
-    asyncio.run(_gateway_process(config, listen_address(listen, "--listen"), parent_pid))
+    event_loop.run(_gateway_process(config, listen_address(listen, "--listen"), parent_pid))
 
 
 def run_worker(config: Config, parent_pid: int | None) -> None:

@@ -30,6 +30,7 @@ from django.db import (
 from django.db.models import Count
 from django.utils import timezone
 
+from casegate import event_loop
 from casegate.config import Config
 from casegate.delivery import bounces, forwarding, maildir, remote
 from casegate.delivery.edits import apply_edits
@@ -356,7 +357,7 @@ class RemoteDrain:
 
     def run(self) -> None:
         try:
-            asyncio.run(self._drain())
+            event_loop.run(self._drain())
         finally:
             self._preparing.shutdown()
             self._database.submit(self._close).result()

@@ -22,6 +22,7 @@ from concurrent.futures import Future
 from django.db import DatabaseError, close_old_connections, connection
 from django.utils import timezone
 
+from casegate import event_loop
 from casegate.config import Config
 from casegate.errors import CasegateError
 from casegate.gateway.admission import Admitted
@@ -252,4 +253,4 @@ def fetch(config: Config, once: bool = False, parent_pid: int | None = None) -> 
             loop.add_signal_handler(signum, stop.set)
         await Fetcher(config).run(stop, once, parent_pid)
 
-    asyncio.run(main())
+    event_loop.run(main())
