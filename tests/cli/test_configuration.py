@@ -102,3 +102,15 @@ def test_a_missing_file_named_by_config_is_a_problem(
         home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--config", str(home / "nowhere.toml"), "config", "check"]) == 1
     assert "nowhere.toml: there is no such configuration file" in capsys.readouterr().err
+
+
+def test_output_to_a_reader_that_has_gone_ends_quietly(home: Path) -> None:
+    reading, writing = os.pipe()
+    os.close(reading)  # as `casegate … | head` after head has read its lines
+    try:
+        gone = subprocess.run([sys.executable, "-m", "casegate", "config", "show"],
+                              stdout=writing, stderr=subprocess.PIPE, text=True,
+                              env=os.environ.copy())
+    finally:
+        os.close(writing)
+    assert gone.stderr == "" and gone.returncode == 141

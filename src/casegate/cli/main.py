@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import select
 import signal
 import sys
 from collections.abc import Sequence
@@ -78,25 +79,45 @@ def _debugging() -> bool:
         return False
 
 
+def _run(argv: Sequence[str] | None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.config:
+        use_config_file(args.config)
+    if args.long_running:  # SIGHUP reloads certificates in serve; nothing else stops
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    if not args.needs_django:
+        return int(args.func(args) or 0)
+    setup_django()
+    from casegate.cli.execute import run  # its imports need Django set up
+
+    return run(args)
+
+
+def _reader_gone() -> bool:
+    """Whether standard output is a pipe whose reader has closed it (``| head``)."""
+    poller = select.poll()
+    try:
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+    except (OSError, ValueError):  # no file behind it
+        return False
+    return any(events & select.POLLERR for _, events in poller.poll(0))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     try:
-        args = build_parser().parse_args(argv)
-        if args.config:
-            use_config_file(args.config)
-        if args.long_running:  # SIGHUP reloads certificates in serve; nothing else stops
-            signal.signal(signal.SIGHUP, signal.SIG_IGN)
-        if not args.needs_django:
-            return int(args.func(args) or 0)
-        setup_django()
-        from casegate.cli.execute import run  # its imports need Django set up
-
-        return run(args)
+        code = _run(argv)
+        sys.stdout.flush()  # a reader gone shows here, not as a traceback at exit
+        return code
     except CasegateError as exc:
         print(f"casegate: {exc}", file=sys.stderr)
         return 2 if isinstance(exc, UsageError) else 1
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # a bug: still one line, the traceback on request
+        if isinstance(exc, BrokenPipeError) and _reader_gone():
+            # As a program killed by SIGPIPE: no message, and nothing more written at exit.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 128 + signal.SIGPIPE
         if _debugging():
             raise
         reason = " ".join(str(exc).split()) or "no details"
