@@ -102,7 +102,7 @@ async def mx_hops(domain: str) -> list[Hop]:
         await _has_address(domain)
         return [Hop(domain, get_config().remote_smtp_port)]
     except dns.exception.DNSException as exc:
-        raise RouteError(f"4.4.3 DNS lookup for {domain} failed: {exc}", permanent=False) from None
+        raise _lookup_failed(domain, exc) from None
     records = list(answer)
     random.shuffle(records)  # hosts of one preference share the load (RFC 5321 5.1)
     records.sort(key=lambda r: r.preference)
@@ -122,9 +122,13 @@ async def _has_address(domain: str) -> None:
         except (dns.resolver.NoAnswer, dns.resolver.NXDOMAIN):
             continue
         except dns.exception.DNSException as exc:
-            raise RouteError(f"4.4.3 DNS lookup for {domain} failed: {exc}",
-                             permanent=False) from None
+            raise _lookup_failed(domain, exc) from None
     raise RouteError(f"5.1.2 {domain} has neither MX nor address records", permanent=True)
+
+
+def _lookup_failed(domain: str, exc: dns.exception.DNSException) -> RouteError:
+    """A lookup that failed, not one that answered no: a retry may succeed."""
+    return RouteError(f"4.4.3 DNS lookup for {domain} failed: {exc}", permanent=False)
 
 
 # The MTA-STS policies of recipient domains, kept by this worker for their max_age.
