@@ -20,6 +20,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from casegate.text import whole_number
+
 # A value with a space or a quote in it is written quoted, as Python's repr() quotes it
 # (the way casegate's lines always wrote replies: reply='250 2.0.0 Ok').
 _BARE = re.compile(r"[^\s'\"=]+")
@@ -140,7 +142,8 @@ def rotated(file: Path) -> list[Path]:
     first."""
     def generation(path: Path) -> int:
         number = path.name[len(file.name) + 1:].removesuffix(".gz")
-        return int(number) if number.isdigit() else -1
+        found = whole_number(number)
+        return -1 if found is None else found
 
     older = [p for p in file.parent.glob(f"{file.name}.*") if generation(p) >= 0]
     return [*sorted(older, key=generation, reverse=True), *([file] if file.exists() else [])]

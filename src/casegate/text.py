@@ -35,9 +35,10 @@ def malformed(text: str) -> bool:
     return False
 
 
-_RECORD_ID = re.compile(r"[0-9]{1,18}")  # ASCII digits only ("²" is a digit to str.isdigit)
+_WHOLE_NUMBER = re.compile(r"[0-9]{1,18}")  # ASCII digits only ("²" is a digit to str.isdigit)
 
 
-def record_id(text: str) -> int | None:
-    """A record's id as a form or a query string gives it, or None: no id is that long."""
-    return int(text) if _RECORD_ID.fullmatch(text) else None
+def whole_number(text: str) -> int | None:
+    """A whole number as a form, a query string or a command line gives it (a record's id,
+    a port, a count), or None: not ASCII digits, or longer than any id."""
+    return int(text) if _WHOLE_NUMBER.fullmatch(text) else None

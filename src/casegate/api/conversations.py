@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -53,6 +52,7 @@ from casegate.desk.services import (
 )
 from casegate.desk.visibility import case_scope, hide_unseen_cases
 from casegate.desk.vocabulary import CaseChannel, IntakeKind
+from casegate.moments import in_utc
 
 router = Router()
 
@@ -64,14 +64,6 @@ MessageId = PathEx[int, P(ge=1, le=MAX_ID, description="the message's id")]
 _LOOKUPS = {"status": "status", "priority": "priority", "assignee": "assignee__username",
             "team": "team", "intake": "intake__address__iexact",
             "requester": "requester__iexact", "q": "subject__icontains"}
-
-
-def _utc(value: datetime) -> datetime:
-    """``value`` (aware) in UTC, clamped to the range a datetime can hold."""
-    try:
-        return value.astimezone(UTC)
-    except OverflowError:  # e.g. 0001-01-01T00:00+01:00 or 9999-12-31T23:59-01:00
-        return (datetime.max if value.year > 1 else datetime.min).replace(tzinfo=UTC)
 
 
 def _with_tag(rows: QuerySet[Case], tag: str) -> QuerySet[Case]:
@@ -92,12 +84,12 @@ def _filtered(rows: QuerySet[Any], filters: ConversationFilters) -> QuerySet[Any
     if tag is not None:
         rows = _with_tag(rows, tag)
     if filters.created_after is not None:
-        rows = rows.filter(created_at__gte=_utc(filters.created_after))
+        rows = rows.filter(created_at__gte=in_utc(filters.created_after))
     if filters.created_before is not None:
-        rows = rows.filter(created_at__lt=_utc(filters.created_before))
+        rows = rows.filter(created_at__lt=in_utc(filters.created_before))
     due_before = getattr(filters, "due_before", None)  # cases only
     if due_before is not None:
-        rows = rows.filter(sla_due_at__lt=_utc(due_before))
+        rows = rows.filter(sla_due_at__lt=in_utc(due_before))
     return rows
 
 
@@ -189,7 +181,7 @@ def _case_fields(changes: CasePatch) -> dict[str, Any]:
             username=assignee, is_active=True).exists():
         raise HttpError(404, f"there is no active user {assignee!r} to assign")
     if fields.get("first_response_due_at") is not None:
-        fields["first_response_due_at"] = _utc(fields["first_response_due_at"])
+        fields["first_response_due_at"] = in_utc(fields["first_response_due_at"])
     return fields
 
 

@@ -30,6 +30,7 @@ from casegate.desk.automation.vocabulary import (
     TimeField,
     TriggerEvent,
 )
+from casegate.text import whole_number
 
 if TYPE_CHECKING:
     from casegate.desk.automation.rulesets import RuleSet
@@ -166,7 +167,8 @@ def _register_macro(macro: Subcommands) -> None:
 
 def _condition(field: str, operator: str, value: str) -> dict[str, Any]:
     if field in TimeField.values:
-        return {"field": field, operator: int(value) if value.isdigit() else value}
+        number = whole_number(value)
+        return {"field": field, operator: value if number is None else number}
     if field == ConditionField.SPAM:
         return {"field": field, operator: value.lower() in ("true", "yes", "1")}
     values = [v.strip() for v in value.split(",")] if "," in value and operator in (

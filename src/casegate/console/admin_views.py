@@ -54,6 +54,7 @@ from casegate.routing.models import AddressList, Route
 from casegate.routing.routes import remove_route, save_route
 from casegate.spool.models import Quarantine
 from casegate.spool.vocabulary import QuarantineDecision
+from casegate.text import whole_number
 
 PAGE = 100
 # The search form's fields, carried by its pages' links and by the bulk form.
@@ -134,7 +135,7 @@ def quarantine_bulk(request: HttpRequest) -> HttpResponse:
     if form.get("matching") == "on":
         entry_ids = matching_ids(_quarantine_filter(form))
     else:
-        entry_ids = [int(value) for value in form.getlist("entry") if value.isdigit()]
+        entry_ids = [n for n in map(whole_number, form.getlist("entry")) if n is not None]
     if not entry_ids:
         messages.error(request, _("No held entry was selected."))
     else:

@@ -20,11 +20,17 @@ DEFAULT_DAYS = 30
 HOUR = 3600
 
 
+# Days a report can be asked for: the ends of the calendar are out of reach of the time
+# zones' arithmetic (a day after 9999-12-31 does not exist).
+EARLIEST_DAY, LATEST_DAY = date(1900, 1, 1), date(9000, 12, 31)
+
+
 def _day(text: str) -> date | None:
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         return None
+    return day if EARLIEST_DAY <= day <= LATEST_DAY else None
 
 
 def _period(request: HttpRequest) -> Period:

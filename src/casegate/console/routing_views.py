@@ -30,6 +30,7 @@ from casegate.routing.simulator import simulate
 from casegate.routing.snapshot import load_table
 from casegate.routing.versions import VersionError, history, rollback
 from casegate.routing.vocabulary import AccountType, ListMode, MatchType, Rewrite, RuleAction
+from casegate.text import whole_number
 from casegate.verify import verify
 
 RULES_SHOWN = 500
@@ -47,9 +48,10 @@ def _custom_headers(text: str) -> list[tuple[str, str]]:
 
 def _number(form: Any, name: str, message: str) -> int | None:
     text = form.get(name, "").strip()
-    if text and not text.isdigit():
+    number = whole_number(text)
+    if text and number is None:
         raise RuleError(message)
-    return int(text) if text else None
+    return number
 
 
 def _rule_spec(form: Any) -> RuleSpec:

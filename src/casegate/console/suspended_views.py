@@ -25,6 +25,7 @@ from casegate.desk.suspension import (
 from casegate.desk.visibility import intake_scope
 from casegate.desk.vocabulary import SuspensionCause
 from casegate.errors import CasegateError
+from casegate.text import whole_number
 
 PAGE = 100
 
@@ -33,7 +34,7 @@ PAGE = 100
 def suspended(request: HttpRequest) -> HttpResponse:
     query = request.GET
     intakes = Intake.objects.filter(intake_scope(request.user, "")).order_by("address")
-    intake = query.get("intake", "") if query.get("intake", "").isdigit() else ""
+    intake = query.get("intake", "") if whole_number(query.get("intake", "")) is not None else ""
     cause = query.get("cause", "") if query.get("cause") in SuspensionCause.values else ""
     try:
         found = waiting(intake, cause, intake_scope(request.user))
@@ -51,7 +52,7 @@ def suspended(request: HttpRequest) -> HttpResponse:
 @require_POST
 def suspended_decide(request: HttpRequest) -> HttpResponse:
     """Recover or delete the messages ticked in the list."""
-    ids = [int(i) for i in request.POST.getlist("ids") if i.isdigit()]
+    ids = [n for n in map(whole_number, request.POST.getlist("ids")) if n is not None]
     decision = request.POST.get("decision")
     actor, scope = request.user.get_username(), intake_scope(request.user)
     try:

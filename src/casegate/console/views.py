@@ -68,7 +68,8 @@ from casegate.desk.vocabulary import (
     ReplyDelivery,
 )
 from casegate.errors import CasegateError
-from casegate.text import record_id
+from casegate.moments import in_utc
+from casegate.text import whole_number
 from casegate.trace import STATUSES, TraceFilter, find_messages, message_hops
 
 log = logging.getLogger("casegate.console")
@@ -94,9 +95,11 @@ def form_moment(query: Any, name: str) -> datetime | None:
         moment = parse_datetime(query.get(name, "")) if query.get(name) else None
     except ValueError:  # well formed but impossible, such as 2026-02-30 10:00
         return None
-    if moment is not None and timezone.is_naive(moment):
+    if moment is None:
+        return None
+    if timezone.is_naive(moment):
         moment = timezone.make_aware(moment)
-    return moment
+    return in_utc(moment)
 
 
 # --- message trace -------------------------------------------------------------------------
@@ -302,7 +305,7 @@ def case_reply(request: HttpRequest, case_id: int) -> HttpResponse:
     seen = request.POST.get("seen", "")
     try:
         message = post_reply(IntakeKind.CASE, case_id, request.user, request.POST.get("text", ""),
-                             public=public, seen_up_to=record_id(seen))
+                             public=public, seen_up_to=whole_number(seen))
     except ReplyCollision as exc:
         return case(request, case_id, held=exc)
     except DeskError as exc:
@@ -344,7 +347,7 @@ def case_fields(request: HttpRequest, case_id: int) -> HttpResponse:
 def cases_bulk(request: HttpRequest) -> HttpResponse:
     """The changes of the list's form to every case ticked in it."""
     form = request.POST
-    ids = [n for n in map(record_id, form.getlist("ids")) if n is not None]
+    ids = [n for n in map(whole_number, form.getlist("ids")) if n is not None]
     changes: dict[str, Any] = {name: form[name] for name in ("status", "team")
                                if form.get(name)}
     if form.get("assignee"):

@@ -24,7 +24,7 @@ from casegate.desk.vocabulary import (
     IntakeKind,
     Priority,
 )
-from casegate.text import record_id
+from casegate.text import whole_number
 
 SEARCH_LENGTH = 500
 DEFAULT_SORT = "-id"
@@ -71,7 +71,7 @@ class CaseFilter:
         but for the search, whose problem the list explains."""
         intake = form.get("intake", "")
         wanted = cls(queue=form.get("queue", "") or CaseQueue.ALL.value,
-                     intake=record_id(intake),
+                     intake=whole_number(intake),
                      status=form.get("status", ""), team=form.get("team", "")[:100],
                      q=form.get("q", "")[:SEARCH_LENGTH],
                      sort=form.get("sort", "") or DEFAULT_SORT)
@@ -107,11 +107,13 @@ class CaseFilter:
 def _intake(value: Any) -> int | None:
     if value in ("", None):
         return None
-    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit():
+    number = None if isinstance(value, bool) or not isinstance(value, int | str) \
+        else whole_number(str(value))
+    if number is None:
         raise DeskError("the intake is an intake's number")
-    if not Intake.objects.filter(pk=int(value), kind=IntakeKind.CASE).exists():
+    if not Intake.objects.filter(pk=number, kind=IntakeKind.CASE).exists():
         raise UnknownIntake(f"there is no case intake {value}")
-    return int(value)
+    return number
 
 
 def _readable(name: str, value: Any) -> bool:

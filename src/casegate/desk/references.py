@@ -7,6 +7,8 @@ from typing import TypeVar
 
 from django.db.models import Case, Model, QuerySet, Value, When
 
+from casegate.text import whole_number
+
 Row = TypeVar("Row", bound=Model)
 
 
@@ -17,7 +19,8 @@ def by_number_or_name(rows: QuerySet[Row], reference: str | int) -> Row | None:
     if isinstance(reference, int):
         return rows.filter(pk=reference).first()
     text = reference.strip()
-    return (rows.filter(pk=int(text)).first() if text.isdigit() else None) \
+    number = whole_number(text)
+    return (rows.filter(pk=number).first() if number is not None else None) \
         or rows.filter(name=text).first()
 
 

@@ -30,6 +30,7 @@ from casegate.desk.vocabulary import SuspensionState
 from casegate.directory.addresses import InvalidAddress, normalize_entry
 from casegate.routing.snapshot import load_table
 from casegate.spool.messages import enqueue
+from casegate.text import whole_number
 
 log = logging.getLogger("casegate.desk")
 
@@ -84,7 +85,8 @@ def find_intake(text: str, within: Q = EVERY) -> Intake:
     """An intake by its address or its id (one of the intakes ``within``)."""
     text = text.strip()
     intakes = Intake.objects.filter(within)
-    found = (intakes.filter(pk=int(text)) if text.isdigit()
+    number = whole_number(text)
+    found = (intakes.filter(pk=number) if number is not None
              else intakes.filter(address__iexact=text)).first()
     if found is None:
         raise Unknown(f"there is no intake {text!r}; see: casegate desk intake list")

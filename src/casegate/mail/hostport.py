@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from casegate.errors import CasegateError
+from casegate.text import whole_number
 
 
 class HostPortError(CasegateError):
@@ -36,7 +37,8 @@ def parse_hostport(text: str, *, default_host: str = "", default_port: int = 0,
         host = ""
     host = host.strip("[]") or default_host
     lowest = 0 if any_port else 1
-    if (not host or (bare_ipv6 and not default_port) or not port.isdigit()
-            or not lowest <= int(port) <= 65535):
+    number = whole_number(port)
+    if not host or (bare_ipv6 and not default_port) or number is None \
+            or not lowest <= number <= 65535:
         raise HostPortError(f"{text!r} must look like HOST:PORT, for example {example}")
-    return HostPort(host, int(port))
+    return HostPort(host, number)

@@ -46,6 +46,7 @@ from casegate.routing.services import (
 )
 from casegate.routing.versions import insert_rules, replace_rules, versioned
 from casegate.routing.vocabulary import MatchType
+from casegate.text import whole_number
 
 # libyaml's parser and emitter where PyYAML was built with it: a tenth of the time of the
 # pure-Python ones, which read and write the same YAML. The base loader resolves no tags,
@@ -301,8 +302,9 @@ def _value(name: str, key: str, value: Any) -> tuple[Any, str]:
     if name == "rate_limit":
         if isinstance(value, str) and value in ("", "~", "null"):
             return None, ""
-        if isinstance(value, str) and value.isdigit():
-            return int(value), ""
+        number = whole_number(value) if isinstance(value, str) else None
+        if number is not None:
+            return number, ""
         return None, "rate_limit is a number of messages per minute"
     if not isinstance(value, str):
         return None, f"{key} is a text"
