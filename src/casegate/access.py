@@ -16,6 +16,8 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from casegate.errors import CasegateError
@@ -69,8 +71,10 @@ def add_user(username: str, role: str, password: str, email: str = "") -> Any:
     """Create (or update) a console user with one role."""
     if role not in ROLES:
         raise RoleError(f"the role is one of: {', '.join(ROLES)}")
-    if len(password) < 10:
-        raise RoleError("a console password has at least 10 characters")
+    try:
+        validate_password(password)
+    except ValidationError as exc:
+        raise RoleError(f"a console password: {' '.join(exc.messages)}") from None
     users = get_user_model().objects
     user, _ = users.get_or_create(username=username, defaults={"email": email})
     if email:

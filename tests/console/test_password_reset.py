@@ -8,6 +8,7 @@ import re
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from auditlog.models import LogEntry
@@ -94,3 +95,25 @@ def test_a_known_and_an_unknown_address_take_the_same_time() -> None:
     assert Message.objects.count() == 1  # a mail for ann only
     for seconds in took.values():
         assert password_reset.ANSWER_SECONDS <= seconds < password_reset.ANSWER_SECONDS + 0.5
+
+
+@pytest.mark.usefixtures("answered_at_once")
+def test_no_reset_link_is_mailed_to_a_super_administrator() -> None:
+    # Mail settings decide where their mail goes: a link would hand them the host.
+    add_user("root", "super administrator", PASSWORD, "root@people.example")
+    assert Client().post(RESET, {"email": "root@people.example"}).status_code == 302
+    assert not Message.objects.exists()
+
+
+@pytest.mark.usefixtures("answered_at_once")
+def test_a_reset_link_sets_only_a_password_of_the_required_length() -> None:
+    assert Client().post(RESET, {"email": "ann@people.example"}).status_code == 302
+    (link,) = links_in(Message.objects.get())
+    client = Client()
+    form = client.get(urlsplit(link.decode()).path, follow=True)
+    set_password = form.redirect_chain[-1][0]
+    short = client.post(set_password, {"new_password1": "short", "new_password2": "short"})
+    assert short.status_code == 200 and "too short" in short.content.decode()
+    longer = "a much longer one"
+    assert client.post(set_password, {"new_password1": longer, "new_password2": longer}
+                       ).status_code == 302
