@@ -9,6 +9,7 @@ from email.policy import default
 
 import pytest
 
+from casegate.gateway.admission import MAX_HEADER_SECTION
 from tests.mails import mail
 from tests.support import Instance, RecordingHandler, free_port, instance, smtp_sink
 
@@ -204,6 +205,18 @@ def test_our_own_loop_marker_coming_back_is_refused(relay) -> None:
         client.rcpt("help@solarmora.com")
         code, reply = client.data(data)
     assert code == 554 and reply.startswith(b"5.4.6")
+
+
+def test_a_header_section_over_the_limit_is_refused_at_data(relay) -> None:
+    inst, _, _ = relay
+    data, _ = mail(subject="folded")
+    folded = b"X-Long: start" + b"\r\n a" * (MAX_HEADER_SECTION // 4) + b"\r\n"
+    with inst.smtp() as client:
+        client.ehlo("client.example.net")
+        client.mail("a@example.net")
+        client.rcpt("help@solarmora.com")
+        code, reply = client.data(folded + data)
+    assert code == 552 and reply.startswith(b"5.3.4 Message header section too big")
 
 
 def test_forwarded_message_carries_the_loop_marker(relay) -> None:

@@ -40,6 +40,19 @@ def connect(inst: Instance, source: str = "127.0.0.1") -> tuple[socket.socket, b
     return sock, sock.makefile("rb").readline()
 
 
+def session(inst: Instance) -> socket.socket:
+    """A connection greeted with 220, once the sessions an earlier test closed are gone
+    (the server may accept a new connection before it reads the old ones' ends)."""
+    def greeted_now() -> socket.socket | None:
+        sock, greeting = connect(inst)
+        if greeting.startswith(b"220 "):
+            return sock
+        sock.close()
+        return None
+
+    return inst.wait_for(greeted_now, what="a session greeted with 220")
+
+
 def greeted(inst: Instance, source: str, count: int) -> list[socket.socket]:
     """``count`` connections from ``source``, each greeted with 220."""
     socks = []
@@ -127,7 +140,7 @@ def replies(sock: socket.socket, commands: list[bytes]) -> list[bytes]:
 
 def test_a_client_refused_20_times_without_a_message_is_disconnected(
         limited: Instance) -> None:
-    sock, _ = connect(limited)
+    sock = session(limited)
     with sock:
         answered = replies(sock, [b"EHLO client.example.net", b"MAIL FROM:<a@example.net>",
                                   *[b"RCPT TO:<nobody%d@solarmora.com>" % n for n in range(25)]])
@@ -138,8 +151,20 @@ def test_a_client_refused_20_times_without_a_message_is_disconnected(
         limited.log_path.read_text())
 
 
+def test_recipients_past_the_limit_are_refused_without_ending_the_session(
+        limited: Instance) -> None:
+    # A mailer sending one message to 130 recipients gets 452 for the last 30 and sends
+    # them in another transaction (RFC 5321 4.5.3.1.10); it is not a client in error.
+    sock = session(limited)
+    with sock:
+        answered = replies(sock, [b"EHLO client.example.net", b"MAIL FROM:<a@example.net>",
+                                  *[b"RCPT TO:<help@solarmora.com>"] * 130, b"RSET", b"QUIT"])
+    assert sum(line.startswith(b"452 4.5.3") for line in answered) == 30
+    assert answered[-1].startswith(b"221"), answered[-3:]
+
+
 def test_after_100_noops_each_one_counts_as_an_error(limited: Instance) -> None:
-    sock, _ = connect(limited)
+    sock = session(limited)
     with sock:
         answered = replies(sock, [b"EHLO client.example.net", *[b"NOOP"] * 130])
     assert answered.count(b"250 2.0.0 OK") == 120 and answered[-1].startswith(b"421 4.7.0")

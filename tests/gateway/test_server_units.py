@@ -169,3 +169,32 @@ def test_a_multi_line_reply_is_written_once_with_its_last_line() -> None:
 
     asyncio.run(ehlo_then_mail())
     assert writer.writes == [b"250-gw.test\r\n250-SIZE 1000\r\n250 HELP\r\n", b"250 OK\r\n"]
+
+
+def test_a_data_that_failed_leaves_no_envelope_to_the_next_message(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    from aiosmtpd.smtp import SMTP
+
+    from casegate.gateway.transaction import Transaction
+    from casegate.routing.engine import build_table
+
+    async def failing_data(self: SMTP, arg: str) -> None:
+        raise RuntimeError("a check failed")  # answered 451 by handle_exception
+
+    monkeypatch.setattr(SMTP, "smtp_DATA", failing_data)
+    session = _session()
+    session.transaction = Transaction(
+        build_table(version=1, domains=(), accounts=(), groups={}, intakes={}, rules=()),
+        "FULL", "env-1")
+    session.envelope = session._create_envelope()
+    session.envelope.rcpt_tos.append("help@solarmora.com")
+
+    async def data() -> None:
+        session._reader = asyncio.StreamReader()
+        await session.smtp_DATA("")
+
+    with pytest.raises(RuntimeError):
+        asyncio.run(data())
+    assert session.transaction is None and session.envelope.rcpt_tos == []

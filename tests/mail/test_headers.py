@@ -89,3 +89,10 @@ def test_the_fields_read_are_those_the_email_package_reads(
 def test_a_bare_cr_ends_a_field_as_it_does_for_the_desk() -> None:
     raw = b"X-Note: hi\rFrom: boss@desk.example\nFrom: customer@outside.example\n\nbody\n"
     assert HeaderFields(raw).get_all("From") == ["boss@desk.example", "customer@outside.example"]
+
+
+def test_a_field_folded_over_many_lines_is_one_value() -> None:
+    raw = b"Subject: a" + b"\r\n b" * 100_000 + b"\r\nFrom: ann@example.com\r\n\r\nbody"
+    fields = HeaderFields(raw)
+    assert fields.get("Subject") == "a" + " b" * 100_000
+    assert fields.get("From") == "ann@example.com"

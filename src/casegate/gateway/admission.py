@@ -30,7 +30,7 @@ from casegate.filtering.phishing import phishing_reason
 from casegate.filtering.reports import spam_status_headers
 from casegate.filtering.sender_auth import SenderAuthentication
 from casegate.filtering.vocabulary import SpamAction
-from casegate.mail.headers import HeaderFields, shown
+from casegate.mail.headers import HeaderFields, header_block, shown
 from casegate.mail.senders import one_line
 from casegate.maillog import address_text
 from casegate.routing.engine import Routing, RoutingTable, Verdict
@@ -43,6 +43,9 @@ from casegate.text import storable
 log = logging.getLogger("casegate.gateway")
 
 MAX_HOPS = 30
+# The header section's limit (Exim's header_maxsize): real mail's is a few kilobytes, and
+# every reading of the message, here and at the desk, goes through it.
+MAX_HEADER_SECTION = 1024 * 1024
 
 
 @dataclass
@@ -176,6 +179,9 @@ class Admission:
         kept then)."""
         content = arrival.content
         queue_id = new_queue_id()
+        if len(header_block(content)) > MAX_HEADER_SECTION:
+            return Admitted(f"552 5.3.4 Message header section too big: the limit is"
+                            f" {MAX_HEADER_SECTION} bytes")
         headers = HeaderFields(content)
         # Old mail is imported once, and what this host relayed long ago is history too.
         if arrival.source != Source.IMPORT and (refusal := self._looping(headers)):

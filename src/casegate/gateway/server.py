@@ -36,6 +36,11 @@ COMMAND_LIMITS = {"RCPT": 512 + 500, "MAIL": 512 + 100}
 # NOOP, RSET, VRFY and HELP each one counts as a refusal.
 ERROR_LIMIT = 20
 JUNK_LIMIT = 100
+# Recipients past the per-message limit are refused with 452 and count as errors only
+# beyond this many (Postfix's smtpd_recipient_overshoot_limit): a client with one message
+# to more recipients than the limit is not a client making mistakes.
+OVERSHOOT_LIMIT = 1000
+TOO_MANY_RECIPIENTS = "452 4.5.3"
 
 
 def _reply_rewrites(config: Config) -> dict[str, str]:
@@ -160,6 +165,7 @@ class GatewaySMTP(SMTP):
         self.trusted = False
         self._errors = 0  # refusals since the last message accepted
         self._junk = 0  # NOOP, RSET, VRFY and HELP since then
+        self._overshoot = 0  # recipients refused as too many since then
         # aiosmtpd's own are one dict for every session, which EHLO adds to.
         self.command_size_limits = collections.defaultdict(
             lambda: self.command_size_limit, COMMAND_LIMITS)
@@ -213,6 +219,11 @@ class GatewaySMTP(SMTP):
         self._reader = cast(asyncio.StreamReader, BareLineFeeds(reader))
         try:
             await super().smtp_DATA(arg)
+        except Exception:
+            # aiosmtpd starts a new envelope only after a DATA that ended; one that failed
+            # (answered 451) must not leave its recipients to the client's next message.
+            self._set_post_data_state()
+            raise
         finally:
             self._reader = reader
 
@@ -322,9 +333,14 @@ class GatewaySMTP(SMTP):
             if status[:1] in ("4", "5"):  # every refusal, with what it answered
                 log.info("client=%s refused command=%s arg=%r reply=%r", self._client,
                          self._command or "-", self._argument[:200], status[:300])
-                self._errors += 1
+                if not status.startswith(TOO_MANY_RECIPIENTS):
+                    self._errors += 1
+                else:
+                    self._overshoot += 1
+                    if self._overshoot > OVERSHOOT_LIMIT:
+                        self._errors += 1
             elif self._command == "DATA" and status.startswith("250"):
-                self._errors = self._junk = 0  # a message handed over
+                self._errors = self._junk = self._overshoot = 0  # a message handed over
             if status[3:4] == "-":
                 # A line of a multi-line reply (EHLO's) goes out with its last line, in one
                 # write instead of a system call each.
