@@ -115,3 +115,17 @@ def test_a_forged_srs_address_is_refused(forwarder) -> None:
         client.mail("")
         code, reply = client.rcpt("SRS0=abcd=ZZ=example.net=dana@solarmora.com")
     assert code == 550 and reply.startswith(b"5.1.1")
+
+
+def test_results_in_our_name_from_a_trusted_client_are_not_sealed(forwarder) -> None:
+    # A server in front that passes on what the Internet wrote (stock Postfix does).
+    inst, crm, _, dns_server, author_key = forwarder
+    data, msgid = signed_mail(author_key, "forged results")
+    forged = b"Authentication-Results: gw.test; dmarc=pass header.from=bank.example\r\n"
+    inst.send("dana@example.net", ["crm@solarmora.com"], forged + data)
+    received = inst.wait_for(lambda: [m for m in crm.messages if msgid.encode() in m[2]],
+                             what="the forward")[0][2]
+    unfolded = received.replace(b"\r\n\t", b" ").replace(b"\r\n ", b" ")
+    assert b"dmarc=pass" not in unfolded
+    assert unfolded.count(b"\nAuthentication-Results: gw.test;") == 1  # below the ARC set
+    assert dkim.arc_verify(received, dnsfunc=dns_server.txt)[0] == dkim.CV_Pass

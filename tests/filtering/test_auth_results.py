@@ -30,6 +30,8 @@ def test_the_authserv_id_is_the_first_token_after_comments() -> None:
     assert authserv_id_of("(x (y) z) gw.test; dmarc=pass") == "gw.test"  # comments nest
     assert authserv_id_of("(c\\) x) gw.test; dmarc=pass") == "gw.test"  # a quoted pair
     assert authserv_id_of("(left open gw.test; dmarc=pass") == ""
+    assert authserv_id_of('"gw.test"; dmarc=pass') == "gw.test"  # a quoted string
+    assert authserv_id_of('"gw\\.test" (c); dmarc=pass') == "gw.test"
 
 
 def test_only_results_claiming_our_authserv_id_are_removed() -> None:

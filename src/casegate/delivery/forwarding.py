@@ -14,8 +14,7 @@ from collections.abc import Callable
 
 import dkim
 
-from casegate.filtering.auth_results import FIELD, authserv_id_of
-from casegate.mail.headers import HeaderFields
+from casegate.filtering.auth_results import FIELD, without_our_results
 from casegate.nameservers import dns_txt
 from casegate.signing.models import SigningKey
 
@@ -24,17 +23,16 @@ log = logging.getLogger("casegate.delivery")
 DKIM_DNS_TIMEOUT = 5.0
 
 
-def authentication_results(raw: bytes, authserv_id: str,
+def authentication_results(raw: bytes, authserv_id: str, on_arrival: str,
                            dns_timeout: float = DKIM_DNS_TIMEOUT) -> bytes:
-    """An Authentication-Results header with the DKIM result of the message as it arrived;
-    none when the gateway added ours on arrival (it checked everything then).
+    """The Authentication-Results header an ARC seal records: the gateway's ``on_arrival``
+    (it checked everything then), else the DKIM result of the message as it arrived.
 
     The key lookup waits at most ``dns_timeout`` seconds; with no time left the signature
     is not checked and the result is ``temperror``, so a slow DNS never holds the copy up.
     """
-    if any(authserv_id_of(value) == authserv_id.lower()
-           for value in HeaderFields(raw).get_all(FIELD)):
-        return b""
+    if on_arrival:
+        return f"{FIELD}: {on_arrival}\r\n".encode("utf-8", errors="replace")
     def lookup(name: bytes, timeout: float = DKIM_DNS_TIMEOUT) -> bytes | None:
         return dns_txt(name, min(timeout, dns_timeout))
 
@@ -67,8 +65,14 @@ def _chain_result(raw: bytes, lookup: Callable[..., bytes | None]) -> str:
     return f"; arc={verdict.decode()}"
 
 
-def arc_seal(data: bytes, key: SigningKey, authserv_id: str) -> bytes:
-    """Prepend an ARC set (seal, message signature, authentication results) to ``data``."""
+def arc_seal(data: bytes, results: bytes, key: SigningKey, authserv_id: str) -> bytes:
+    """``data`` with ``results`` in place of every Authentication-Results field carrying
+    ``authserv_id`` and an ARC set (seal, message signature, authentication results) on top.
+
+    dkimpy seals every such field it finds, and one a trusted client passed on (a server in
+    front that does not remove them) may have been written by anyone.
+    """
+    data = results + without_our_results(data, authserv_id)
     headers = dkim.arc_sign(data, key.selector.encode(), key.domain.encode(),
                             key.private_key.encode(), authserv_id.encode())
     if not headers:  # dkimpy declines without an error (a chain that failed, say): say so

@@ -53,6 +53,7 @@ from casegate.spool.queue import (
     finish,
     raw_messages,
     release_all_leases,
+    results_on_arrival,
     retry_at,
     seconds_until_due,
     still_held,
@@ -261,11 +262,14 @@ class OutboundSources:
     raws: dict[str, bytes]
     keys: dict[str, SigningKey]
     company_domains: frozenset[str]
+    results_on_arrival: dict[str, str]
 
 
 def outbound_sources(items: list[Claimed], table: RoutingTable) -> OutboundSources:
     keys = {key.domain: key for key in SigningKey.objects.order_by("created_at")}
-    return OutboundSources(raw_messages(i.queue_id for i in items), keys, table.domains)
+    queue_ids = {i.queue_id for i in items}
+    return OutboundSources(raw_messages(queue_ids), keys, table.domains,
+                           results_on_arrival(queue_ids) if keys else {})
 
 
 def prepare_outbound(items: list[Claimed], sources: OutboundSources, hostname: str,
@@ -295,8 +299,9 @@ def prepare_outbound(items: list[Claimed], sources: OutboundSources, hostname: s
                 # Of the mail as it arrived: an edit (a subject prefix) breaks its signature.
                 results = forwarding.authentication_results(
                     sources.raws[item.queue_id], authserv_id,
+                    sources.results_on_arrival.get(item.queue_id, ""),
                     min(forwarding.DKIM_DNS_TIMEOUT, checks_until.left()))
-                data = forwarding.arc_seal(results + data, key, authserv_id)
+                data = forwarding.arc_seal(data, results, key, authserv_id)
             except Exception as exc:  # a message dkimpy cannot seal still goes out
                 log.warning("queue=%s sent without an ARC seal: %s", item.queue_id, exc)
         outbound[item.id] = (

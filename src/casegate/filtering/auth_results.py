@@ -23,7 +23,9 @@ FIELD = "Authentication-Results"
 # Each result's text by what it says: a sender's next message has the same, and authres takes
 # some 15 us to write a message's results.
 RESULTS_KEPT = 4096
-_TOKEN = re.compile(r"[^\s;()]+")
+# The authserv-id is a token or a quoted string (RFC 8601 section 2.2, "value").
+_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[^\s;()"]+')
+_QUOTED_PAIR = re.compile(r"\\(.)")
 METHODS = ("spf", "dkim", "dmarc", "arc")  # the checks we write, in the order we write them
 # A result in a stored value (header_value's form): each follows "; ", so none is read from
 # inside a comment such as dmarc's "(…; trusted ARC sealer x recorded dmarc=pass)".
@@ -59,7 +61,12 @@ def authserv_id_of(value: str) -> str:
     """The authserv-id: the value's first token after any comments ("" when there is
     none, as after a comment left open)."""
     found = _TOKEN.search(_outside_comments(value))
-    return found[0].lower() if found else ""
+    if found is None:
+        return ""
+    token = found[0]
+    if token.startswith('"'):
+        token = _QUOTED_PAIR.sub(r"\1", token[1:-1])
+    return token.lower()
 
 
 def without_our_results(raw: bytes, authserv_id: str) -> bytes:

@@ -156,6 +156,12 @@ def raw_messages(queue_ids: Iterable[str]) -> dict[str, bytes]:
     }
 
 
+def results_on_arrival(queue_ids: Iterable[str]) -> dict[str, str]:
+    """The Authentication-Results value the gateway gave each message it checked."""
+    return dict(Message.objects.filter(queue_id__in=set(queue_ids)).exclude(auth_results="")
+                .values_list("queue_id", "auth_results"))
+
+
 def still_held(items: list[Claimed]) -> set[int]:
     """The ids of ``items`` whose claim is still this worker's (locks them on PostgreSQL)."""
     lock = " FOR UPDATE" if connection.vendor == "postgresql" else ""
