@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from email.message import EmailMessage
 from email.policy import SMTP
 from itertools import count
@@ -138,3 +139,33 @@ def test_a_search_reads_a_bounded_number_of_messages_and_stays_exact_for_a_rare_
     assert found("from:far.example inverter") == [case_of(spread)]
     newest = [hit.id for hit in search(parse_query("from:near.example"), limit=2)]
     assert newest == [case_of(m) for m in reversed(together[-2:])]
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("home")
+def test_from_is_the_sender_exactly_and_fields_ignore_case() -> None:
+    intake = add_intake(Intake.CASE, "help@desk.example", name="Help")
+    ann = case_of(file_mail(intake, "Panel", "dark", sender="Ann@Acme.example"))
+    lookalikes = [file_mail(intake, "Panel", "dark", sender=sender) for sender in (
+        "bob@acme.example.net", "acme.example@mail.example", "joe.ann@acme.example")]
+    mentioned = file_mail(intake, "Panel", "write to ann@acme.example", sender="x@y.example")
+    assert found("from:ann@acme.example") == [ann]
+    assert sorted(found("from:acme.example")) == sorted(
+        [ann, case_of(lookalikes[2])])  # not bob's at acme.example.net, nor mail.example's
+    assert case_of(mentioned) not in found("from:ann@acme.example dark")
+    Case.objects.filter(pk=ann).update(tags=["vip"])
+    assert found("tag:VIP") == [ann]
+    assert len(found("intake:help")) == 5 and len(found("intake:HELP@desk.example")) == 5
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("home")
+def test_a_word_of_punctuation_alone_does_not_empty_the_search() -> None:
+    intake = add_intake(Intake.CASE, "help@desk.example")
+    case = case_of(file_mail(intake, "Refund", "refund and invoice"))
+    for text in ("refund - invoice", "refund & invoice", "refund / invoice"):
+        assert found(text) == [case], text
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # a naive datetime for a UTC day
+        assert found("refund after:2000-01-01 before:2999-01-01") == [case]

@@ -18,7 +18,7 @@ import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, time
+from datetime import UTC, datetime, time
 from typing import Any
 
 from django.db import connection, transaction
@@ -146,12 +146,14 @@ def _filtered(model: type[Case] | type[Lead], query: SearchQuery, base: QuerySet
     if query.statuses:
         found = found.filter(status__in=query.statuses)
     if query.intakes:
-        found = found.filter(Q(intake__address__in=query.intakes)
-                             | Q(intake__name__in=query.intakes))
+        named = Q()
+        for intake in query.intakes:
+            named |= Q(intake__address__iexact=intake) | Q(intake__name__iexact=intake)
+        found = found.filter(named)
     if query.after:
-        found = found.filter(received_at__gte=datetime.combine(query.after, time.min))
+        found = found.filter(received_at__gte=datetime.combine(query.after, time.min, UTC))
     if query.before:
-        found = found.filter(received_at__lt=datetime.combine(query.before, time.min))
+        found = found.filter(received_at__lt=datetime.combine(query.before, time.min, UTC))
     if query.with_attachment:
         found = found.filter(messages__attachments__isnull=False).distinct()
     if model is Case:
@@ -210,7 +212,7 @@ class _Sender:
     def sent(self, ids: list[int]) -> set[int]:
         """Those of the messages ``ids`` sent from it."""
         if "@" in self.text:
-            condition, value = "sender = %s", self.text
+            condition, value = "lower(sender) = %s", self.text.lower()
         else:
             domain = self.text.lstrip("@").lower()
             condition = "lower(sender) LIKE %s ESCAPE '\\'"
@@ -427,7 +429,9 @@ def _candidates(engine: _Engine, query: SearchQuery) -> _Thread | None:
     if driver is not None:
         thread = _Thread.of_messages(
             set(messages) | (_named(driver) if isinstance(driver, Term) else set()))
-        others = [n for n in needles if n is not driver]
+        # A sender leading is checked again: the index finds its address among words
+        # (bob@acme.example.net for acme.example), and in other fields than From.
+        others = [n for n in needles if n is not driver or isinstance(n, _Sender)]
     elif all(engine.indexes(n) for n in needles):
         thread = _Thread.of_messages(set(engine.newest(needles, True, PROBE)))
         others = [n for n in needles if isinstance(n, _Sender)]  # the index's is near

@@ -18,6 +18,7 @@ FIELDS = ("from", "to", "status", "tag", "assignee", "intake", "before", "after"
 MAX_TERMS = 20  # each term is one index lookup
 
 _TOKEN = re.compile(r'(-?)(?:(\w+):)?(?:"([^"]*)"?|(\S+))')
+_WORD_CHARACTER = re.compile(r"\w")
 
 
 class SearchSyntaxError(ValueError):
@@ -81,7 +82,9 @@ def parse_query(text: str) -> SearchQuery:
         if name and name not in FIELDS:  # not a field: the whole token is a word
             value, name = f"{name}:{value}", ""
         if not name:
-            if value.strip():
+            # A word of punctuation alone ("refund - invoice") is in no index: looked for,
+            # it would find nothing and empty the whole search.
+            if _WORD_CHARACTER.search(value):
                 query.terms.append(Term(value.strip(), bool(minus), quoted is not None))
             continue
         value = value.strip()
@@ -97,7 +100,7 @@ def parse_query(text: str) -> SearchQuery:
         elif name == "status":
             query.statuses.append(value.lower())
         elif name == "tag":
-            query.tags.append(value)
+            query.tags.append(value.lower())  # as tags are kept
         elif name == "assignee":
             query.assignees.append(value)
         elif name == "intake":
