@@ -3,10 +3,18 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from casegate.config import get_config
 from tests.spam_filters import Rspamd, running_rspamd
 from tests.support import LocalDNS, postgres_unavailable
+
+# Property tests check what holds, not how fast: on a shared machine under load, a slow
+# example or slow input generation is no failure (bench/ measures speed).
+hypothesis_settings.register_profile("casegate", deadline=None,
+                                     suppress_health_check=[HealthCheck.too_slow])
+hypothesis_settings.load_profile("casegate")
 
 _PG_REASON: list[str | None] = []
 
