@@ -272,6 +272,21 @@ def test_a_port_nobody_listens_on_is_an_error_not_an_exception() -> None:
     assert answer.status is None and not answer.ok and answer.error
 
 
+@pytest.mark.parametrize("url", [
+    "https://[2001:db8::200e]/hook",  # no port: http.client took "200e" for one
+    "http://[2001:db8::2000]/hook",
+    "http://hooks.example:99999/",
+])
+def test_a_url_the_connection_cannot_take_is_an_error_not_an_exception(
+        url: str, setting: Callable[..., None]) -> None:
+    from casegate.desk.webhooks.sending import post
+
+    setting("CASEGATE_WEBHOOK_PRIVATE_TARGETS", "0")  # 2001:db8:: is refused, not tried
+
+    answer = post(url, "secret", "{}", "ping", "d")
+    assert answer.status is None and answer.error
+
+
 def test_the_readmes_verification_snippet_accepts_a_real_request_and_refuses_a_forged_one(
         intake: Intake) -> None:
     readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()

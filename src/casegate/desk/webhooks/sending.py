@@ -116,18 +116,21 @@ def post(url: str, secret: str, body: str, event: str, delivery: str) -> Answer:
     headers = {"Content-Type": "application/json", "User-Agent": "casegate-webhooks",
                "X-Casegate-Event": event, "X-Casegate-Delivery": delivery,
                TIMESTAMP_HEADER: timestamp, SIGNATURE_HEADER: sign(secret, timestamp, data)}
-    parts = urlsplit(url)
-    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     started = time.monotonic()
-    conn: http.client.HTTPConnection = (
-        http.client.HTTPSConnection(parts.hostname or "", parts.port,
-                                    timeout=config.webhook_timeout,
-                                    context=ssl.create_default_context())
-        if parts.scheme == "https" else
-        http.client.HTTPConnection(parts.hostname or "", parts.port,
-                                   timeout=config.webhook_timeout))
+    conn: http.client.HTTPConnection | None = None
     try:
+        parts = urlsplit(url)
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        # Always named: without one, http.client takes an IPv6 address's last group
+        # (https://[2001:db8::200e]/) for the port.
         port = parts.port or (443 if parts.scheme == "https" else 80)
+        conn = (
+            http.client.HTTPSConnection(parts.hostname or "", port,
+                                        timeout=config.webhook_timeout,
+                                        context=ssl.create_default_context())
+            if parts.scheme == "https" else
+            http.client.HTTPConnection(parts.hostname or "", port,
+                                       timeout=config.webhook_timeout))
         # The address checked is the one connected to (a name resolved twice could answer
         # otherwise the second time); TLS still names and verifies the host.
         addresses = _checked_addresses(parts.hostname or "", port)
@@ -143,7 +146,8 @@ def post(url: str, secret: str, body: str, event: str, delivery: str) -> Answer:
         reason = str(exc) or type(exc).__name__
         return Answer(None, reason[:500], time.monotonic() - started)
     finally:
-        conn.close()
+        if conn is not None:
+            conn.close()
 
 
 @dataclass(frozen=True)
