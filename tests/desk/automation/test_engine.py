@@ -140,3 +140,21 @@ def test_a_dry_run_changes_nothing_and_says_what_would_happen(
     assert fired.done[:3] == ("team: - -> Billing", "assignee: - -> ann", "tags: - -> refund")
     case.refresh_from_db()
     assert case.team == "" and not history(case) and not outcome.outgoing
+
+
+def test_a_trigger_fired_by_another_s_change_does_not_answer_automated_mail(
+        intake: Intake, billing: list[Agent]) -> None:
+    add_trigger({"name": "Replies are urgent", "events": ["customer_replied"],
+                 "actions": [{"priority": "urgent"}]})
+    add_trigger({"name": "Tell of urgency", "events": ["field_changed"],
+                 "conditions": {"all": [{"field": "changed", "includes": "priority"}]},
+                 "actions": [{"reply": "We took it up."}]})
+    case = file(intake, "Panel")
+    first = DeskMessage.objects.get(case=case).message_id
+    raw = mail(subject="Re: Panel", headers={"Auto-Submitted": "auto-replied",
+                                             "In-Reply-To": first, "References": first})[0]
+    [item] = file_batch([arrival(intake, raw)], load_table(), HOSTNAME).filed
+    assert item.conversation == case  # an auto-reply on a case is kept on it
+    case.refresh_from_db()
+    assert case.priority == "urgent"
+    assert not DeskMessage.objects.filter(case=case, direction=Direction.AUTOMATIC).exists()

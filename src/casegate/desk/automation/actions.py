@@ -155,6 +155,9 @@ class Acting:
     deferred: Deferred | None = None
     event: str = ""
     event_changed: frozenset[str] = frozenset()
+    # The message the chain of triggers began with: a trigger fired by another's change
+    # has no message of its own, and must not answer an auto-responder either.
+    origin: EventMessage | None = None
     events: list[CaseEvent] = field(default_factory=list)
     calls: list[WebhookCall] = field(default_factory=list)
     outgoing: list[AcceptedMessage] = field(default_factory=list)
@@ -248,11 +251,12 @@ class Acting:
         return fill_placeholders(template, placeholder_values(self.case, self.case.assignee))
 
     def _reason_not_to_reply(self) -> str:
-        message, requester = self.message, self.case.requester
-        if message and message.automated:
-            return f"automated mail ({message.automated})"
-        if message and message.null_sender:
-            return "the null sender"
+        requester = self.case.requester
+        for message in (self.message, self.origin):
+            if message and message.automated:
+                return f"automated mail ({message.automated})"
+            if message and message.null_sender:
+                return "the null sender"
         if not requester or self._routing().is_ours(requester):
             return "one of our own addresses"
         since = timezone.now() - timedelta(hours=1)

@@ -133,6 +133,7 @@ def run_triggers(case: Case, event: str, table: RoutingTable | None, hostname: s
         hooks = subscribers()
     outcome = Outcome()
     intake = case.intake.address
+    origin = message
     pending: tuple[str, EventMessage | None, frozenset[str]] | None = (event, message, changed)
     depth = 0
     while pending is not None:
@@ -151,7 +152,7 @@ def run_triggers(case: Case, event: str, table: RoutingTable | None, hostname: s
             if not trigger.matches(facts):
                 continue
             acting = Acting(case, trigger_actor(trigger), table, hostname, message, dry,
-                            deferred, event, changed)
+                            deferred, event, changed, origin)
             for action in trigger.actions:
                 acting.apply(action)
             acting.finish()
