@@ -16,6 +16,7 @@ from django.test import Client
 from django.utils import timezone
 
 from casegate.desk.automation.triggers import add_trigger
+from casegate.desk.changes import DeskError
 from casegate.desk.filing import file_batch
 from casegate.desk.models import (
     Case,
@@ -204,6 +205,12 @@ def test_one_survey_a_case_in_the_requesters_language_in_the_intakes_words(
     assert DeskMessage.objects.filter(case=case, direction=Direction.AUTOMATIC).count() == 1
     page = Client().get(link_of(sent)).content.decode()
     assert 'lang="fr"' in page and "Comment évaluez-vous" in page
+
+
+def test_the_survey_link_is_refused_in_a_subject_which_the_thread_keeps(
+        intake: Intake) -> None:
+    with pytest.raises(DeskError, match="not in the subject"):
+        set_text(intake, "survey", "en", "Rate us: {{ survey.link }}", "{{survey.link}}")
 
 
 def test_an_intake_without_surveys_sends_none(intake: Intake) -> None:

@@ -69,17 +69,18 @@ def survey_on_solve(case: Case, table: RoutingTable | None, hostname: str
     subject, body = text_for(case.intake_id, DeskText.SURVEY, language)
     link = get_config().console_url + survey_path(case.pk, token)
     values = {**placeholder_values(case, None), "survey.link": link}
+    # The thread's copy leaves the token out: the mail is the one way to answer.
+    shown = {**values, "survey.link": link.replace(token, "…")}
     tag = tag_of(case)
     latest = case.messages.filter(direction=Direction.INBOUND).order_by("-id").first()
-    message = about(case, case.requester, f"{tag} {fill_placeholders(subject, values)}",
+    message = about(case, case.requester, f"{tag} {fill_placeholders(subject, shown)}",
                     hostname, latest.message_id if latest else case.message_id,
                     latest.references.split() if latest else ())
     message["Auto-Submitted"] = "auto-generated"
     message["X-Auto-Response-Suppress"] = "All"
     message.set_content(fill_placeholders(body, values))
     message["Content-Language"] = language  # after the content, which would drop it
-    # The thread's copy leaves the token out: the mail is the one way to answer.
-    text = fill_placeholders(body, {**values, "survey.link": link.replace(token, "…")})
+    text = fill_placeholders(body, shown)
     now = timezone.now()
     outgoing = generated_message({case.requester: table.destinations(case.requester)},
                                  message.as_bytes(), hostname, message["Message-ID"])

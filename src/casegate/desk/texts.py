@@ -135,6 +135,8 @@ def set_text(intake: Intake, kind: str, language: str, subject: str = "", body: 
         raise DeskError(str(exc)) from None
     if kind == DeskText.SURVEY and "{{survey.link}}" not in body.replace(" ", ""):
         raise DeskError("a survey's text needs {{survey.link}}, the link to answer it")
+    if "{{survey.link}}" in subject.replace(" ", ""):  # kept in the thread, seen by agents
+        raise DeskError("the survey link belongs in the text, not in the subject")
     text, _ = IntakeText.objects.update_or_create(
         intake=intake, kind=kind, language=language,
         defaults={"subject": subject or built_in_subject, "body": body + "\n"})
