@@ -64,6 +64,7 @@ def test_no_module_but_the_configuration_reads_the_environment() -> None:
     ("CASEGATE_MAX_RECIPIENTS", "0", "='0' is out of range: the least is 1"),
     ("CASEGATE_SMTP_TIMEOUT", "0", "='0' is out of range: it must be more than 0"),
     ("CASEGATE_RETRY_MIN", "nan", "='nan' is not a number"),
+    ("CASEGATE_RETRY_MIN", "0", "='0' is out of range: it must be more than 0"),
     ("CASEGATE_BEHIND_PROXY", "maybe", "='maybe' is not 1 or 0"),
     ("CASEGATE_CONSOLE_URL", "desk.example.com", "is not http(s)://HOST[:PORT]"),
     ("CASEGATE_LOG_FORMAT", "xml", "='xml' must be plain or json"),

@@ -347,7 +347,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CASEGATE_SPAMD_ADDRESS", _spamd_address, "127.0.0.1:783"),
     Setting("CASEGATE_SPAMD_TIMEOUT", _number(above=True), "5", FileType.NUMBER),
     Setting("CASEGATE_SPAMD_UNAVAILABLE", _choice(*UNAVAILABLE_CHOICES), "tempfail"),
-    Setting("CASEGATE_RETRY_MIN", _number(), "60", FileType.NUMBER),
+    Setting("CASEGATE_RETRY_MIN", _number(above=True), "60", FileType.NUMBER),
     Setting("CASEGATE_RETRY_MAX", _number(above=True), "4000", FileType.NUMBER),
     Setting("CASEGATE_MESSAGE_LIFETIME", _number(above=True), str(5 * 24 * 3600),
             FileType.NUMBER),
