@@ -71,6 +71,11 @@ def test_check_looks_at_who_may_read_and_write_the_file(
     assert f"refused: {path} may be written by others (mode 0666)" in capsys.readouterr().err
     path.chmod(0o600)
     assert main(["config", "check"]) == 0 and capsys.readouterr().err == ""
+    path.chmod(0o640)  # root's file, read by the service's group
+    assert main(["config", "check"]) == 0 and capsys.readouterr().err == ""
+    path.write_text('database_url = "postgresql://casegate@db.example/casegate"\n')
+    path.chmod(0o644)  # no password in it: nothing secret
+    assert main(["config", "check"]) == 0 and capsys.readouterr().err == ""
 
 
 def test_show_says_where_each_value_comes_from_and_masks_secrets(

@@ -67,8 +67,9 @@ def check(args: argparse.Namespace) -> int:
 
 def _file_permissions(reading: Reading) -> str:
     """What is wrong with who may read or write the configuration file, or ``""``: others
-    who may write it could change any setting (refused); others who may read it, when it
-    holds a secret, could read that (a warning)."""
+    who may write it could change any setting (refused); anyone who may read it, when it
+    holds a secret, could read that (a warning). Its group may read it: the layout of a
+    root-owned file the service's group reads (mode 0640)."""
     if not reading.file_found:
         return ""
     mode = reading.file.stat().st_mode & 0o777
@@ -76,8 +77,8 @@ def _file_permissions(reading: Reading) -> str:
         return (f"refused: {reading.file} may be written by others (mode {mode:04o}):"
                 f" chmod go-w {reading.file}")
     secrets = [v.setting.key for v in reading.values
-               if v.source is Source.FILE and v.setting.mask is not None]
-    if secrets and mode & 0o044:
+               if v.source is Source.FILE and v.shown != v.text]
+    if secrets and mode & 0o004:
         return (f"warning: {reading.file} holds {', '.join(secrets)} and may be read by others"
-                f" (mode {mode:04o}): chmod 600 {reading.file}")
+                f" (mode {mode:04o}): chmod o-r {reading.file}")
     return ""
