@@ -79,8 +79,10 @@ def test_one_message_is_found_in_plain_and_json_lines_and_no_other() -> None:
         json.dumps({"queue": "AB12", "status": "delivered"}) + "\n",
         json.dumps({"queue": "AB123", "note": '"AB12"'}) + "\n",
         "not json {\"AB12\"\n",
+        "Dec 01 10:00:00 mx casegate[812]: " + json.dumps({"queue": "AB12"}) + "\n",
     ]
-    assert list(lines_of("AB12", lines)) == [lines[0].rstrip(), lines[2].rstrip()]
+    assert list(lines_of("AB12", lines)) == [lines[0].rstrip(), lines[2].rstrip(),
+                                             lines[5].rstrip()]  # as journalctl shows it
 
 
 def test_rotated_copies_come_oldest_first(tmp_path: Path) -> None:

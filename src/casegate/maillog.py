@@ -120,8 +120,13 @@ def logging_settings(log_format: str, level: str, file: Path | None) -> dict[str
 
 
 def _json_line_queue(line: str) -> str | None:
+    """The queue id of a JSON line, also after the prefix journalctl writes before it
+    (``Dec 01 10:00:00 mx casegate[812]: {…}``)."""
+    start = line.find("{")
+    if start < 0:
+        return None
     try:
-        parsed = json.loads(line)
+        parsed = json.loads(line[start:])
     except ValueError:
         return None
     return str(parsed.get("queue")) if isinstance(parsed, dict) else None
@@ -132,8 +137,7 @@ def lines_of(queue_id: str, lines: Iterable[str]) -> Iterator[str]:
     plain = re.compile(rf"(?<!\S)queue={re.escape(queue_id)}(?!\S)")
     quoted = f'"{queue_id}"'
     for line in lines:
-        if plain.search(line) or (quoted in line and line.lstrip().startswith("{")
-                                  and _json_line_queue(line) == queue_id):
+        if plain.search(line) or (quoted in line and _json_line_queue(line) == queue_id):
             yield line.rstrip("\n")
 
 
