@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 import pytest
 from django.conf import settings
 from django.db import connection
 
+from casegate.directory.services import add_domain
+from casegate.routing import snapshot
+from casegate.routing.services import RuleSpec, add_rule
 from casegate.routing.snapshot import plain_connection
 
 pytestmark = pytest.mark.django_db
@@ -26,3 +30,21 @@ def test_the_plain_connection_has_the_database_url_s_options(
     with plain_connection() as plain:
         [(name,)] = plain.execute("SHOW application_name").fetchall()
     assert name == "casegate-probe"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rules_are_compiled_after_the_transaction_that_read_them(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # On SQLite that transaction holds the writer's lock every commit of mail waits for.
+    add_domain("solarmora.com")
+    add_rule(RuleSpec("pattern", r"old-.*@solarmora\.com", also_deliver=["x@crm.example"]))
+    compiling = snapshot._compiled
+    in_transaction = []
+
+    def compiled(*args: Any) -> Any:
+        in_transaction.append(connection.in_atomic_block)
+        return compiling(*args)
+
+    monkeypatch.setattr(snapshot, "_compiled", compiled)
+    snapshot.load_table()
+    assert in_transaction == [False]

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import connection, transaction
 
 from casegate.config import Config, get_config
 from casegate.directory.models import Account, Domain, Group, GroupMember, OrgUnit
@@ -27,8 +27,13 @@ from casegate.routing.sources import desk_addresses
 
 def load_table() -> RoutingTable:
     """Read the directory, the desk's addresses and the enabled rules in one consistent
-    transaction."""
+    transaction, and compile the rules after it: on SQLite the transaction holds the one
+    writer's lock, which every commit of mail waits for."""
+    outermost = not connection.in_atomic_block
     with transaction.atomic():
+        if outermost and connection.vendor == "postgresql":  # one snapshot for every read
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         version_row = RoutingVersion.objects.filter(pk=1).first()
         version = version_row.version if version_row else 0
         domain_rows = list(Domain.objects.values_list("name", "mailbox_transport"))
@@ -41,10 +46,11 @@ def load_table() -> RoutingTable:
         desk = desk_addresses()
         routes = {pk: (f"smtp:{host}:{port}", tls) for pk, host, port, tls
                   in Route.objects.values_list("id", "host", "port", "require_tls")}
-        rules = [_compiled(row, routes) for row in Rule.objects.filter(enabled=True).values()]
+        rule_rows = list(Rule.objects.filter(enabled=True).values())
         units = dict(OrgUnit.objects.values_list("id", "parent_id"))
         lists = dict(AddressList.objects.values_list("id", "entries"))
         roles = role_addresses(get_config())
+    rules = [_compiled(row, routes) for row in rule_rows]
     return build_table(
         version=version,
         domains=[name for name, _ in domain_rows],
