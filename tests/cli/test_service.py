@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -39,6 +40,20 @@ def test_the_units_run_this_casegate_as_the_user_with_the_home_writable(
     assert "AmbientCapabilities" not in worker
     printed = capsys.readouterr().out
     assert "useradd --system" in printed and "systemctl enable --now casegate" in printed
+
+
+def test_a_configuration_file_named_by_config_is_the_services_too(
+        tmp_path: Path, setting: Callable[..., None], capsys: pytest.CaptureFixture[str]
+        ) -> None:
+    setting("CASEGATE_CONFIG", "")  # unset; restored after --config sets it
+    settings = tmp_path / "casegate.toml"
+    settings.write_text('hostname = "mx.example.com"\n')
+    dest = tmp_path / "units"
+    assert main(["--config", str(settings), "service", "install", "--dest", str(dest),
+                 "--home", str(tmp_path / "home"), "--user", "root"]) == 0
+    for name in UNITS:
+        assert f"Environment=CASEGATE_CONFIG={settings}\n" in (dest / name).read_text()
+    assert f"casegate --config {settings} init" in capsys.readouterr().out
 
 
 def test_a_dry_run_prints_the_units_and_writes_nothing(

@@ -7,6 +7,7 @@ fills in the user, the home, the addresses and the path of this installation's `
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 from importlib import resources
@@ -14,7 +15,7 @@ from pathlib import Path
 from string import Template
 
 from casegate.cli.base import Subcommands, command_group
-from casegate.config import read_configuration
+from casegate.config import CONFIG_FILE, read_configuration
 from casegate.errors import CasegateError
 from casegate.mail.hostport import HostPortError, parse_hostport
 
@@ -60,14 +61,24 @@ def _address(text: str, option: str) -> str:
         raise CasegateError(f"{option} {exc}") from None
 
 
+def _config_file() -> str:
+    """The configuration file named by ``--config`` or ``CASEGATE_CONFIG``, or ``""`` (the
+    home's own ``casegate.toml``, which the service finds by itself)."""
+    return os.environ.get(CONFIG_FILE.variable, "")
+
+
 def _render_units(user: str, home: Path, smtp: str, http: str) -> dict[str, str]:
     """Each unit file's name and text."""
     if not user or any(c.isspace() for c in user):
         raise CasegateError(f"--user {user!r} is not a user name")
+    config_file = _config_file()
     fields = {"user": user, "group": user, "home": str(home), "casegate": _casegate_command(),
-              "smtp": _address(smtp, "--smtp"), "http": _address(http, "--http")}
-    if any(c.isspace() for c in fields["home"]):
-        raise CasegateError(f"--home {home}: a service home cannot contain spaces")
+              "smtp": _address(smtp, "--smtp"), "http": _address(http, "--http"),
+              "config_file": f"Environment=CASEGATE_CONFIG={config_file}" if config_file
+              else f"# the settings: {home}/casegate.toml and the environment"}
+    for option, value in (("--home", fields["home"]), ("--config", config_file)):
+        if any(c.isspace() for c in value):
+            raise CasegateError(f"{option} {value}: a service's paths cannot contain spaces")
     templates = resources.files("casegate") / "deploy" / "systemd"
     return {name: Template((templates / name).read_text()).substitute(fields)
             for name in UNITS}
@@ -90,6 +101,8 @@ def install(args: argparse.Namespace) -> int:
                             ) from None
     user, where = shlex.quote(args.user), shlex.quote(str(home))
     command = _casegate_command()
+    if _config_file():
+        command += f" --config {shlex.quote(_config_file())}"
     print("\n".join([
         f"wrote {', '.join(str(dest / name) for name in units)}",
         "next, as root:",
