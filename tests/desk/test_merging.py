@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import pytest
 
+from casegate.desk.filing import file_batch
+from casegate.desk.filing.prefetch import prefetch
 from casegate.desk.merging import merge, split, unmerge
 from casegate.desk.models import Case, CaseEvent, DeskMessage, Intake
 from casegate.desk.services import DeskError, add_intake, update_case
 from casegate.desk.vocabulary import CaseChannel, CaseStatus, Direction
+from casegate.routing.snapshot import load_table
+from tests.desk.filing.batches import HOSTNAME, arrival
 from tests.desk.test_search import case_of, file_mail
+from tests.mails import mail
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("home")]
 
@@ -114,3 +119,18 @@ def test_a_merged_case_opens_again_only_by_an_unmerge() -> None:
     with pytest.raises(DeskError, match=f"CG-{second} was merged into CG-{first}; unmerge it"):
         update_case(second, "ann", status=CaseStatus.OPEN)
     assert update_case(second, "ann", status=CaseStatus.CLOSED, tags=["x"]).tags == ["x"]
+
+
+def test_mail_read_before_a_merge_and_filed_after_it_lands_on_the_survivor() -> None:
+    intake = add_intake(Intake.CASE, "help@desk.example")
+    first, second = (case_of(file_mail(intake, subject, "Please help."))
+                     for subject in ("one", "two"))
+    asked = DeskMessage.objects.get(case=second).message_id
+    raw = mail(subject="Re: two", sender="Ann <ann@acme.example>",
+               headers={"In-Reply-To": asked, "References": asked})[0]
+    arrivals = [arrival(intake, raw)]
+    known = prefetch(arrivals)  # the worker reads before its filing transaction
+    merge(first, [second], "ann")  # an agent merges meanwhile
+    [item] = file_batch(arrivals, load_table(), HOSTNAME, known).filed
+    assert item.conversation is not None and item.conversation.pk == first
+    assert thread(first)[-1] == "Re: two" and thread(second) == []

@@ -82,3 +82,19 @@ def lock_conversations(batch: Batch) -> None:
             if (now := fresh.get(conversation.pk)) is not None:
                 for field in model._meta.concrete_fields:
                     setattr(conversation, field.attname, getattr(now, field.attname))
+    _follow_merges(batch.found)
+
+
+def _follow_merges(found: dict[str, Case | Lead]) -> None:
+    """Cases merged into another since they were read: their mail goes to the survivor,
+    locked too, as it would have had the merge come before."""
+    merged = {c.pk: c for c in found.values() if isinstance(c, Case) and c.merged_into_id}
+    if not merged:
+        return
+    survivors = survivor_of(merged)
+    held = {c.pk: c for c in found.values() if isinstance(c, Case)}
+    held.update(Case.objects.select_related("intake").select_for_update(of=("self",))
+                .in_bulk({s.pk for s in survivors.values()} - held.keys()))
+    for key, conversation in list(found.items()):
+        if isinstance(conversation, Case) and conversation.pk in merged:
+            found[key] = held[survivors[conversation.pk].pk]
