@@ -34,7 +34,9 @@ RELIED_ON = {
                   " dsn_parameters"),
     "smtp_DATA": ("3a33f30d3fd6d02f",
                   "GatewaySMTP.smtp_DATA swaps self._reader for BareLineFeeds, which offers"
-                  " only the readuntil(b'\\r\\n') and read(n) this loop calls; its 500 and 552"
+                  " only the readuntil(b'\\r\\n') and read(n) this loop calls, and tells"
+                  " GatewaySMTP when it hands on the final dot, after which this loop calls"
+                  " the DATA hook (the session's clock is stopped then); its 500 and 552"
                   " replies are rewritten in server.py"),
     "smtp_EHLO": ("1d91592dd954c4cd",
                   "GatewayHandler.handle_EHLO removes the 250-AUTH line and adds its own"
@@ -62,6 +64,9 @@ RELIED_ON = {
     "_set_rset_state": ("9ff64b71daa68e63",
                         "RSET, HELO, EHLO and connection_made reset through"
                         " _set_post_data_state, which ends the Transaction"),
+    "_reset_timeout": ("fef19b94d28dff31",
+                       "it replaces self._timeout_handle, which GatewaySMTP cancels while"
+                       " the DATA hook runs and sets again (through this) after DATA"),
     "_timeout_cb": ("10a7351f9bec2818",
                     "GatewaySMTP._timeout_cb writes a 421 before this closes the transport"),
     "push": ("15f4f1de5e30c337",

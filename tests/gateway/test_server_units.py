@@ -198,3 +198,39 @@ def test_a_data_that_failed_leaves_no_envelope_to_the_next_message(
     with pytest.raises(RuntimeError):
         asyncio.run(data())
     assert session.transaction is None and session.envelope.rcpt_tos == []
+
+
+def test_the_end_of_data_is_told_once_at_the_final_dot_only() -> None:
+    import asyncio
+
+    from casegate.gateway.server import BareLineFeeds
+
+    ends: list[bytes] = []
+
+    async def read_all() -> list[bytes]:
+        reader = asyncio.StreamReader()
+        reader.feed_data(b"a\n.\nb\r\n.x\r\n.\r\n")
+        feeds = BareLineFeeds(reader, lambda: ends.append(b"end"))
+        lines = []
+        while not lines or lines[-1] != b".\r\n":
+            lines.append(await feeds.readuntil())
+            ends.append(lines[-1])
+        return lines
+
+    asyncio.run(read_all())
+    # ".\n" after a bare LF is content (dot doubled); only the last line ends DATA.
+    assert ends == [b"a\r\n", b"..\r\n", b"b\r\n", b".x\r\n", b"end", b".\r\n"]
+
+
+def test_the_session_clock_stops_while_the_message_is_checked_and_stored() -> None:
+    import asyncio
+
+    session = _session()
+
+    async def check() -> bool:
+        session.loop = asyncio.get_running_loop()
+        session._reset_timeout()
+        session._data_received()
+        return session._timeout_handle.cancelled()
+
+    assert asyncio.run(check())

@@ -100,8 +100,9 @@ class BareLineFeeds:
     split in two) and every such line is kept as it was sent.
     """
 
-    def __init__(self, reader: asyncio.StreamReader) -> None:
+    def __init__(self, reader: asyncio.StreamReader, on_end: Callable[[], None]) -> None:
         self._reader = reader
+        self._on_end = on_end
         self._after_crlf = True
         self._cr_read = False
 
@@ -115,6 +116,8 @@ class BareLineFeeds:
         line = line.removesuffix(b"\r\n").removesuffix(b"\n") + b"\r\n"
         if not proper and line.startswith(b"."):
             line = b"." + line
+        elif proper and line == b".\r\n":
+            self._on_end()
         return line
 
     async def read(self, n: int) -> bytes:
@@ -216,7 +219,7 @@ class GatewaySMTP(SMTP):
         self._command, self._argument = "DATA", ""
         reader = self._reader
         # aiosmtpd's DATA loop reads with readuntil() and read() alone, which it has.
-        self._reader = cast(asyncio.StreamReader, BareLineFeeds(reader))
+        self._reader = cast(asyncio.StreamReader, BareLineFeeds(reader, self._data_received))
         try:
             await super().smtp_DATA(arg)
         except Exception:
@@ -226,6 +229,14 @@ class GatewaySMTP(SMTP):
             raise
         finally:
             self._reader = reader
+            if self.transport is not None and not self.transport.is_closing():
+                self._reset_timeout()  # the wait for the next command
+
+    def _data_received(self) -> None:
+        """The message is all in: the checks and the commit that follow run without the
+        session's clock, whose 421 after a commit would have the client send it again."""
+        if self._timeout_handle is not None:
+            self._timeout_handle.cancel()
 
     smtp_NOOP = _counted_as_junk(SMTP.smtp_NOOP)
     smtp_RSET = _counted_as_junk(SMTP.smtp_RSET)
