@@ -12,7 +12,9 @@ from email.message import Message as MailMessage
 from email.policy import default
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from casegate.desk.automation.triggers import add_trigger
@@ -205,6 +207,17 @@ def test_one_survey_a_case_in_the_requesters_language_in_the_intakes_words(
     assert DeskMessage.objects.filter(case=case, direction=Direction.AUTOMATIC).count() == 1
     page = Client().get(link_of(sent)).content.decode()
     assert 'lang="fr"' in page and "Comment évaluez-vous" in page
+
+
+def test_an_answer_locks_the_case_its_triggers_save(intake: Intake) -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("on SQLite the answer's transaction holds the one writer's lock already")
+    case = file(intake)
+    update_case(case.pk, "ann", status="solved")
+    with CaptureQueriesContext(connection) as queries:
+        assert answer(link_of(survey_mail(case)), "good")[0] == 200
+    assert any('FOR UPDATE OF "desk_survey", "desk_case"' in q["sql"]
+               for q in queries.captured_queries)
 
 
 def test_the_survey_link_is_refused_in_a_subject_which_the_thread_keeps(

@@ -56,7 +56,8 @@ def answer_survey(case_id: int, token: str, rating: str, comment: str = "") -> S
     found = find_survey(case_id, token)
     if found is None:
         raise DeskError("this survey link is not valid")
-    survey = (Survey.objects.select_for_update(of=("self",))
+    # The case too: the triggers below save it whole, over an agent's change made meanwhile.
+    survey = (Survey.objects.select_for_update(of=("self", "case"))
               .select_related("case", "case__intake", "case__assignee").get(pk=found.pk))
     now = timezone.now()
     closes = can_change_until(survey)

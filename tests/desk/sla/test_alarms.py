@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from casegate.desk.automation.triggers import add_trigger
 from casegate.desk.models import Case, CaseEvent, Intake, SlaCalendar, WebhookCall
@@ -77,3 +78,20 @@ def test_a_webhook_of_sla_breached_is_told_each_breach_with_its_target(
     told = [json.loads(call.body) for call in WebhookCall.objects.filter(webhook=crm)]
     assert sorted((body["event"], *body["changed"]) for body in told) == [
         ("sla_breached", "first_response"), ("sla_breached", "resolution")]
+
+
+@pytest.mark.django_db
+def test_the_case_an_alarm_is_told_on_stays_locked_while_its_triggers_save_it(
+        intake: Intake, office: SlaCalendar) -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("on SQLite the job's transaction holds the one writer's lock already")
+    add_policy({"name": "Office hours", "calendar": "Paris office", "first_response": "2h",
+                "warning": "0%"})
+    opened = datetime(2026, 1, 9, 16, 30, tzinfo=PARIS)
+    case = Case(intake=intake, subject="Panel dark", created_at=opened, received_at=opened)
+    start(case, opened, current_policies())
+    case.save()
+    with CaptureQueriesContext(connection) as queries:
+        assert tell_alarms(datetime(2026, 1, 12, 15, tzinfo=PARIS)) == 1
+    assert any('FROM "desk_case"' in q["sql"] and 'FOR UPDATE OF "desk_case"' in q["sql"]
+               for q in queries.captured_queries)

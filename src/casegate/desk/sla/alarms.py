@@ -50,7 +50,9 @@ def tell_alarms(now: datetime | None = None) -> int:
 
 @transaction.atomic
 def _tell(pk: int, now: datetime) -> int:
-    case = Case.objects.select_related("intake").filter(pk=pk).first()
+    # Locked: the triggers it runs save the case whole, over an agent's change meanwhile.
+    case = (Case.objects.select_related("intake").select_for_update(of=("self",))
+            .filter(pk=pk).first())
     if case is None or case.sla_alarm_at is None or case.sla_alarm_at > now \
             or case.sla_paused_at is not None:
         return 0
