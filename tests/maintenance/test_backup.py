@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -53,6 +54,24 @@ def test_a_backup_keeps_blobs_mailboxes_and_keys_and_leaves_out_what_is_remade(
     assert manifest.secret_key_file
     assert read_manifest(tmp_path / "backup") == manifest
     assert json.loads((tmp_path / "backup" / "backup.json").read_text())["version"]
+
+
+def test_a_maildir_message_a_reader_renames_during_the_backup_is_kept_under_its_new_name(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = _home(tmp_path)
+    maildir = home / "mailboxes" / "example.com" / "tmp"
+    listing = backup_module._files
+
+    def read_meanwhile(root: Path) -> Iterator[Path]:
+        for relative in list(listing(root)):  # cur/ and new/ both listed before the copies
+            if relative.name == "1.host":  # and then Dovecot marks it read
+                (maildir / "new" / "1.host").rename(maildir / "cur" / "1.host:2,S")
+            yield relative
+
+    monkeypatch.setattr(backup_module, "_files", read_meanwhile)
+    backup(_config(home), tmp_path / "backup")
+    kept = tmp_path / "backup" / "home" / "mailboxes" / "example.com" / "tmp" / "cur"
+    assert (kept / "1.host:2,S").read_bytes() == b"mail"
 
 
 def test_a_database_copied_in_steps_is_one_snapshot_while_another_connection_writes(

@@ -16,6 +16,7 @@ into it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -221,17 +222,52 @@ def _copy_files(source: Path, dest: Path, pacer: _Pacer | None = None) -> tuple[
         target = dest / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         try:
-            if not (source / relative).is_file():  # a socket, say
-                continue
+            if (source / relative).exists() and not (source / relative).is_file():
+                continue  # a socket, say
             shutil.copy2(source / relative, target)
         except FileNotFoundError:  # moved or removed since it was listed
-            continue
+            copied = _copy_renamed(source, relative, dest)
+            if copied is None:
+                continue
+            target = copied
         count += 1
         size += target.stat().st_size
         if pacer is not None and size - stepped >= STEP_BYTES:
             pacer.step()
             stepped = size
     return count, size
+
+
+def _copy_renamed(source: Path, relative: Path, dest: Path) -> Path | None:
+    """Copy the Maildir message listed as ``relative`` under the name it has now; the copy,
+    or None when it was removed."""
+    for _ in range(3):  # renamed again as it was copied: looked for once more
+        renamed = _renamed_message(source / relative)
+        if renamed is None:
+            return None
+        target = dest / renamed.relative_to(source)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            shutil.copy2(renamed, target)
+        except FileNotFoundError:
+            continue
+        return target
+    return None
+
+
+def _renamed_message(path: Path) -> Path | None:
+    """A Maildir message gone from ``path`` since it was listed, under the name it has now:
+    a reader (Dovecot) moved it from new/ to cur/ or changed its flags, the part of its
+    name after the colon. None when it was removed."""
+    if path.parent.name not in ("new", "cur"):
+        return None
+    unique = path.name.split(":", 1)[0]
+    for folder in (path.parent.parent / "cur", path.parent.parent / "new"):
+        with contextlib.suppress(FileNotFoundError), os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.name == unique or entry.name.startswith(f"{unique}:"):
+                    return Path(entry.path)
+    return None
 
 
 def _empty(path: Path) -> bool:
