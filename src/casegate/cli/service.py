@@ -7,7 +7,6 @@ fills in the user, the home, the addresses and the path of this installation's `
 from __future__ import annotations
 
 import argparse
-import os
 import shlex
 import sys
 from importlib import resources
@@ -15,7 +14,7 @@ from pathlib import Path
 from string import Template
 
 from casegate.cli.base import Subcommands, command_group
-from casegate.config import CONFIG_FILE, read_configuration
+from casegate.config import CONFIG_FILE, Source, read_configuration
 from casegate.errors import CasegateError
 from casegate.mail.hostport import HostPortError, parse_hostport
 
@@ -64,7 +63,8 @@ def _address(text: str, option: str) -> str:
 def _config_file() -> str:
     """The configuration file named by ``--config`` or ``CASEGATE_CONFIG``, or ``""`` (the
     home's own ``casegate.toml``, which the service finds by itself)."""
-    return os.environ.get(CONFIG_FILE.variable, "")
+    named = next(v for v in read_configuration().values if v.setting is CONFIG_FILE)
+    return named.text if named.source is Source.ENVIRONMENT else ""
 
 
 def _render_units(user: str, home: Path, smtp: str, http: str) -> dict[str, str]:
