@@ -204,7 +204,7 @@ def test_a_named_file_may_set_the_home(setting: Callable[..., None], tmp_path: P
 
 def test_secrets_are_masked_when_shown_and_used_as_they_are(
         config_file: Callable[[str], Path], setting: Callable[..., None]) -> None:
-    from casegate.config import secret_key
+    from casegate.config import _password_masked, secret_key
 
     config_file('secret_key = "file-secret"\nrspamd_password = "q1"\n'
                 'database_url = "postgresql://casegate:pw@db.example:5432/casegate"\n')
@@ -213,6 +213,11 @@ def test_secrets_are_masked_when_shown_and_used_as_they_are(
         "********", "********")
     assert shown["CASEGATE_DATABASE_URL"] == "postgresql://casegate:********@db.example:5432/casegate"
     assert shown["CASEGATE_HOSTNAME"] != "********"
+    for url in ("postgresql://casegate:ab/cd?e#f@db/casegate",  # unencoded: no URL parse
+                "postgresql://casegate@db/casegate?sslmode=require&password=pw"):
+        assert _password_masked(url) in ("postgresql://casegate:********@db/casegate",
+                                         "postgresql://casegate@db/casegate?sslmode=require"
+                                         "&password=********")
     config = get_config()
     assert secret_key(config) == "file-secret" and config.rspamd_password == "q1"
     assert "file-secret" not in repr(config)

@@ -15,6 +15,7 @@ import ipaddress
 import json
 import math
 import os
+import re
 import secrets
 import socket
 import tomllib
@@ -267,13 +268,21 @@ def _masked(text: str) -> str:
     return MASKED if text else ""
 
 
+_PASSWORD_PARAMETER = re.compile(r"([?&]password=)[^&]*", re.IGNORECASE)
+
+
 def _password_masked(url: str) -> str:
-    """A URL with its password (if any) masked."""
-    parts = urlsplit(url)
-    if not parts.password:
-        return url
-    user, _, host = parts.netloc.rpartition("@")
-    return parts._replace(netloc=f"{user.partition(':')[0]}:{MASKED}@{host}").geturl()
+    """A URL with its password masked: in its user part, read without a URL parser (one
+    left unencoded may hold '/', '?' or '#', which end a URL's authority; up to the last
+    '@', so an '@' further on hides more, never less), and in a ``password=`` parameter
+    (libpq's form)."""
+    scheme, sep, rest = url.partition("://")
+    if sep:
+        at = rest.rfind("@")
+        user, colon, _ = rest[:max(at, 0)].partition(":")
+        if at > 0 and colon:
+            url = f"{scheme}://{user}:{MASKED}@{rest[at + 1:]}"
+    return _PASSWORD_PARAMETER.sub(rf"\g<1>{MASKED}", url)
 
 
 # --- the settings ------------------------------------------------------------------------------

@@ -113,11 +113,12 @@ class _Server:
             read = dj_database_url.parse(url)
         except Exception:
             raise BackupError("CASEGATE_DATABASE_URL cannot be read as a database URL") from None
+        options = dict(read.get("OPTIONS", {}))
+        # libpq's ?password=… form too: apart, never on pg_dump's command line.
+        password = str(read.get("PASSWORD") or options.pop("password", "") or "")
         parameters = {"dbname": read.get("NAME"), "user": read.get("USER"),
-                      "host": read.get("HOST"), "port": read.get("PORT"),
-                      **read.get("OPTIONS", {})}
-        return cls({key: str(value) for key, value in parameters.items() if value},
-                   str(read.get("PASSWORD") or ""))
+                      "host": read.get("HOST"), "port": read.get("PORT"), **options}
+        return cls({key: str(value) for key, value in parameters.items() if value}, password)
 
     def connect(self) -> Any:
         import psycopg
