@@ -158,3 +158,15 @@ def test_a_restore_needs_a_complete_backup_an_empty_home_and_the_same_backend(
     with sqlite3.connect(tmp_path / "new" / "casegate.sqlite3") as connection:
         assert connection.execute("SELECT name FROM django_migrations").fetchall() == [
             ("0001_initial",)]
+
+
+def test_a_backup_of_a_newer_casegate_is_refused_before_anything_is_written(
+        tmp_path: Path) -> None:
+    backup(_config(_home(tmp_path)), tmp_path / "backup")
+    manifest = json.loads((tmp_path / "backup" / "backup.json").read_text())
+    manifest["migrations"] = {"desk": ["0001_initial", "9999_from_the_future"],
+                              "auth": ["9999_not_ours_to_judge"]}
+    (tmp_path / "backup" / "backup.json").write_text(json.dumps(manifest))
+    with pytest.raises(BackupError, match=r"newer casegate .*\(desk.9999_from_the_future\)"):
+        restore(_config(tmp_path / "new"), tmp_path / "backup")
+    assert not (tmp_path / "new").exists()

@@ -339,17 +339,39 @@ def restore(config: Config, source: Path) -> Manifest:
     if config.database_url and not _postgresql_is_empty(config.database_url):
         raise BackupError("the database CASEGATE_DATABASE_URL names has tables already; a"
                           " backup is restored into an empty database (createdb a new one)")
+    unknown = _unknown_migrations(manifest)
+    if unknown:
+        shown = ", ".join(unknown[:5]) + (f" and {len(unknown) - 5} more" if unknown[5:] else "")
+        raise BackupError(f"the backup was taken by a newer casegate ({manifest.version}): its"
+                          f" database has migrations casegate {__version__} does not know"
+                          f" ({shown}); restore it with that casegate or a later one")
     make_home(config.home)
     if config.database_url:
         server = _Server.of(config.database_url)
-        _run([_tool("pg_restore"), "--no-owner", "--no-acl", "--exit-on-error", "--dbname",
-              server.conninfo(), str(source / POSTGRESQL_DUMP)], "pg_restore",
-             server.environment(), server.password)
+        # One transaction: a restore that fails halfway leaves the database empty, so that
+        # it can be tried again.
+        _run([_tool("pg_restore"), "--no-owner", "--no-acl", "--exit-on-error",
+              "--single-transaction", "--dbname", server.conninfo(),
+              str(source / POSTGRESQL_DUMP)], "pg_restore", server.environment(),
+             server.password)
     else:
         shutil.copyfile(source / SQLITE_COPY, config.sqlite_path)
     _release_claims(config)
     _copy_files(source / HOME_COPY, config.home)
     return manifest
+
+
+def _unknown_migrations(manifest: Manifest) -> list[str]:
+    """The migrations of casegate's own apps in the backup's database that this casegate's
+    source does not have (read from the files: the database is not set up yet)."""
+    package = Path(__file__).resolve().parent.parent
+    unknown = []
+    for app, applied in sorted(manifest.migrations.items()):
+        folder = package / app / "migrations"
+        if folder.is_dir():  # Django's and other libraries' apps are not compared
+            known = {path.stem for path in folder.glob("*.py")}
+            unknown += [f"{app}.{name}" for name in applied if name not in known]
+    return unknown
 
 
 # Deliveries a worker of the backed-up installation had claimed: no worker of this one holds
