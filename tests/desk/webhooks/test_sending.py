@@ -141,6 +141,21 @@ def test_a_receiver_that_is_down_gets_every_event_once_it_is_back(intake: Intake
     assert set(WebhookCall.objects.values_list("state", flat=True)) == {"delivered"}
 
 
+def test_an_event_written_while_an_older_one_waits_for_its_retry_waits_behind_it(
+        intake: Intake) -> None:
+    with receiving(Receiver(answers=[500])) as receiver:
+        add_webhook("crm", receiver.url, ["case_created"])
+        first = file(intake, "First")
+        send_all_due()  # refused once: retried in 30 s
+        second = file(intake, "Second")  # due now
+        send_all_due()
+        assert [r.payload["case"]["id"] for r in receiver.received] == [first.pk]
+        retry_clock()
+        send_all_due()
+    assert [r.payload["case"]["id"] for r in receiver.received] == [first.pk, first.pk,
+                                                                    second.pk]
+
+
 def test_a_receiver_that_keeps_failing_is_paused_with_the_reason_and_gets_its_events_after_it_resumes(  # noqa: E501
         intake: Intake) -> None:
     with receiving(Receiver(then=503)) as receiver:
@@ -327,14 +342,15 @@ def test_the_simulator_says_a_trigger_would_call_a_webhook_and_writes_nothing(
 def test_claims_made_at_once_share_the_due_events_out_without_overlap(intake: Intake) -> None:
     if connection.vendor != "postgresql":
         pytest.skip("on SQLite one worker claims (casegate worker refuses a second)")
-    add_webhook("crm", "https://crm.example/hooks", ["case_created"])
-    for n in range(12):
+    for name in ("crm", "erp", "chat"):
+        add_webhook(name, f"https://{name}.example/hooks", ["case_created"])
+    for n in range(4):
         file(intake, f"Question {n}")
-    claimed: list[list[int]] = []
+    claimed: list[list[tuple[int, int]]] = []
 
     def claim() -> None:
         try:
-            claimed.append([item.id for item in claim_due(limit=4)])
+            claimed.append([(item.webhook_id, item.id) for item in claim_due(limit=6)])
         finally:
             connection.close()
 
@@ -343,6 +359,9 @@ def test_claims_made_at_once_share_the_due_events_out_without_overlap(intake: In
         thread.start()
     for thread in threads:
         thread.join()
-    ids = [pk for taken in claimed for pk in taken]
-    assert len(ids) == len(set(ids)) == 12
-    assert claim_due() == []  # all held by their leases
+    ids = [pk for taken in claimed for _, pk in taken]
+    assert ids and len(ids) == len(set(ids))  # nothing claimed twice
+    # A receiver's events are never shared out: they go in order, from one claim.
+    receivers = [{webhook for webhook, _ in taken} for taken in claimed]
+    assert all(not (a & b) for i, a in enumerate(receivers) for b in receivers[i + 1:])
+    assert claim_due() == []  # what is left waits behind events held by their leases

@@ -35,7 +35,7 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import F, Min, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -166,23 +166,37 @@ class Claimed:
 
 def claim_due(limit: int = BATCH) -> list[Claimed]:
     """Take up to ``limit`` due events of webhooks that are not paused, oldest first, with
-    a lease long enough to post them all (another worker takes them after it ran out)."""
+    a lease long enough to post them all (another worker takes them after it ran out).
+
+    Each receiver's events go in the order they were written: an event waits while an
+    older one of its webhook waits for its retry or is claimed by another worker, and a
+    claim locks the webhooks it takes events of, so two claims made at once never share a
+    receiver's events out."""
     now = timezone.now()
     token = uuid.uuid4().hex
     lease = now + timedelta(seconds=get_config().webhook_timeout * 2 * limit + 30)
     free = Q(lease_until__isnull=True) | Q(lease_until__lt=now)
+    # Each read goes by the pending events alone: a long history of sent ones is never read.
+    pending = WebhookCall.objects.filter(state=WebhookCallState.PENDING)
     with transaction.atomic():
-        due = (WebhookCall.objects.select_for_update(skip_locked=True, of=("self",))
-               .filter(free, state=WebhookCallState.PENDING, due_at__lte=now,
-                       webhook__paused_at__isnull=True)
-               .order_by("due_at", "id").values_list("pk", flat=True)[:limit])
-        ids = list(due)
+        wanted = pending.filter(due_at__lte=now, webhook__paused_at__isnull=True)
+        receivers = set(wanted.values_list("webhook_id", flat=True).distinct())
+        held = receivers - set(Webhook.objects.select_for_update(skip_locked=True)
+                               .filter(pk__in=receivers).values_list("pk", flat=True))
+        due = wanted.select_for_update(skip_locked=True, of=("self",)).filter(free)
+        if held:  # by a claim being made at once (PostgreSQL)
+            due = due.exclude(webhook_id__in=held)
+        for webhook_id, first in (pending.filter(Q(due_at__gt=now) | Q(lease_until__gte=now))
+                                  .values("webhook_id").annotate(first=Min("id"))
+                                  .values_list("webhook_id", "first")):
+            due = due.exclude(webhook_id=webhook_id, pk__gt=first)
+        ids = list(due.order_by("id").values_list("pk", flat=True)[:limit])
         if not ids:
             return []
         # still free: what another claim took meanwhile is not taken again
         WebhookCall.objects.filter(free, pk__in=ids).update(claim=token, lease_until=lease)
     rows = (WebhookCall.objects.filter(pk__in=ids, claim=token).select_related("webhook")
-            .order_by("due_at", "id"))
+            .order_by("id"))
     return [Claimed(r.pk, token, r.webhook_id, r.webhook.name, r.webhook.url,
                     r.webhook.secret, r.delivery_id, r.event, r.body, r.attempts)
             for r in rows]
