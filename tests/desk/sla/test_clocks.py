@@ -129,6 +129,19 @@ def test_a_warning_and_a_breach_are_told_to_the_triggers_once_each(
     assert tell_alarms(paris(2026, 1, 30)) == 0
 
 
+def test_a_policy_chosen_again_keeps_the_time_the_clock_stood(
+        intake: Intake, office: SlaCalendar) -> None:
+    add_policy({"name": "Urgent", "calendar": "Paris office", "first_response": "30m",
+                "conditions": {"priority": ["urgent"]}})
+    add_policy({"name": "Office hours", "calendar": "Paris office", "first_response": "2h"})
+    case = open_case(intake, paris(2026, 1, 12, 9))  # Office hours: due 11:00
+    set_status(case, "pending", paris(2026, 1, 12, 9, 10))
+    set_status(case, "open", paris(2026, 1, 13, 9, 30))  # 8 business hours 20 stood
+    change_fields(case, "ann", {"priority": "urgent"}, now=paris(2026, 1, 13, 9, 35))
+    # 30 minutes from its creation and the time it stood (not Monday 9:30, a breach at once).
+    assert case.first_response_due_at == paris(2026, 1, 13, 9, 50)
+
+
 def test_the_first_policy_whose_conditions_hold_applies(intake: Intake, office: SlaCalendar
                                                          ) -> None:
     add_policy({"name": "Urgent at Acme", "first_response": "30m",

@@ -205,11 +205,17 @@ def start(case: Case, now: datetime, policies: Policies) -> CaseEvent | None:
     return _event(case, policy.name, policy.actor)
 
 
-def _apply(case: Case, policy: CompiledPolicy, since: datetime) -> None:
+def _apply(case: Case, policy: CompiledPolicy, since: datetime,
+           stood: timedelta = timedelta(0)) -> None:
+    """``policy``'s targets counted from ``since``, later by the business time ``stood``
+    (the clock's pauses so far)."""
     case.sla_policy_id = policy.id
     for target in (SlaTarget.FIRST_RESPONSE, SlaTarget.RESOLUTION):
         amount = policy.targets.get(target)
-        setattr(case, due_field(target), policy.due(since, amount) if amount else None)
+        due = policy.due(since, amount) if amount else None
+        if due is not None and stood:
+            due = add_business_time(policy.calendar, due, stood)
+        setattr(case, due_field(target), due)
         _due_again(case, target)
     if case.next_response_due_at is not None and SlaTarget.NEXT_RESPONSE not in policy.targets:
         case.next_response_due_at = None
@@ -269,10 +275,24 @@ def fields_changed(case: Case, before: dict[str, object], now: datetime) -> list
         if chosen is not None and chosen.id != case.sla_policy_id:
             events.append(_event(case, chosen.name, chosen.actor,
                                  before=policy.name if policy else ""))
+            stood = _time_stood(case, policy)
             policy = chosen
-            _apply(case, chosen, case.created_at)
+            _apply(case, chosen, case.created_at, stood)
     schedule(case, policy)
     return events
+
+
+def _time_stood(case: Case, policy: CompiledPolicy | None) -> timedelta:
+    """The business time the clock of ``case`` stood still so far (solved, pending): how
+    much later than counted from its creation its running target is due."""
+    if policy is None:
+        return timedelta(0)
+    for target in (SlaTarget.FIRST_RESPONSE, SlaTarget.RESOLUTION):
+        amount, due = policy.targets.get(target), getattr(case, due_field(target))
+        if amount and due is not None:
+            return business_time_between(policy.calendar, policy.due(case.created_at, amount),
+                                         due)
+    return timedelta(0)
 
 
 def _go_on(case: Case, policy: CompiledPolicy | None, now: datetime) -> None:
