@@ -170,3 +170,19 @@ def test_a_backup_of_a_newer_casegate_is_refused_before_anything_is_written(
     with pytest.raises(BackupError, match=r"newer casegate .*\(desk.9999_from_the_future\)"):
         restore(_config(tmp_path / "new"), tmp_path / "backup")
     assert not (tmp_path / "new").exists()
+
+
+def test_a_configuration_naming_another_database_is_set_aside_by_a_restore(
+        tmp_path: Path) -> None:
+    home = _home(tmp_path)
+    (home / "casegate.toml").write_text('hostname = "mx.example.com"\n')
+    backup(_config(home), tmp_path / "backup")
+    restore(_config(tmp_path / "same"), tmp_path / "backup")  # both on the home's SQLite
+    assert (tmp_path / "same" / "casegate.toml").exists()
+    # A home whose file names its database server, restored here into SQLite (or another
+    # server): kept as it was, it would have the service work the old installation's queue.
+    (tmp_path / "backup" / "home" / "casegate.toml").write_text(
+        'database_url = "postgresql://x@production/desk"\n')
+    restore(_config(tmp_path / "staging"), tmp_path / "backup")
+    assert not (tmp_path / "staging" / "casegate.toml").exists()
+    assert "production" in (tmp_path / "staging" / backup_module.SET_ASIDE).read_text()

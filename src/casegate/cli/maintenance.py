@@ -9,7 +9,7 @@ import argparse
 from pathlib import Path
 
 from casegate.cli.base import Subcommands
-from casegate.config import get_config
+from casegate.config import FILE_NAME, get_config
 
 
 def register(subcommands: Subcommands) -> None:
@@ -47,6 +47,7 @@ def backup(args: argparse.Namespace) -> None:
 
 
 def restore(args: argparse.Namespace) -> None:
+    from casegate.maintenance.backup import SET_ASIDE
     from casegate.maintenance.backup import restore as run_restore
 
     config = get_config()
@@ -57,6 +58,9 @@ def restore(args: argparse.Namespace) -> None:
     if not manifest.secret_key_file:
         print("the backed-up installation took its secret key from CASEGATE_SECRET_KEY:"
               " set the same value here")
+    if (config.home / SET_ASIDE).exists():
+        print(f"the backup's {FILE_NAME} names another database than this restore's: it is"
+              f" kept as {config.home / SET_ASIDE}; copy the settings wanted from it")
 
 
 def upgrade(args: argparse.Namespace) -> None:

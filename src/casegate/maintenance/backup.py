@@ -23,6 +23,7 @@ import shutil
 import sqlite3
 import subprocess
 import time
+import tomllib
 from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import asdict, dataclass
@@ -31,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from casegate import __version__
-from casegate.config import Config, make_home
+from casegate.config import FILE_NAME, Config, make_home
 from casegate.durable import filesystem_flusher, write_durably
 from casegate.errors import CasegateError
 
@@ -358,7 +359,26 @@ def restore(config: Config, source: Path) -> Manifest:
         shutil.copyfile(source / SQLITE_COPY, config.sqlite_path)
     _release_claims(config)
     _copy_files(source / HOME_COPY, config.home)
+    _set_aside_other_database(config)
     return manifest
+
+
+# The backed-up home's configuration file, when it names another database than the one
+# restored into (a restore to a new database, for staging or a move).
+SET_ASIDE = f"{FILE_NAME}.from-backup"
+
+
+def _set_aside_other_database(config: Config) -> None:
+    """Rename the restored ``casegate.toml`` :data:`SET_ASIDE` when its ``database_url`` is
+    not the one restored into: read as it is, it would point ``casegate upgrade`` and the
+    service at the backed-up installation's database."""
+    restored = config.home / FILE_NAME
+    try:
+        named = tomllib.loads(restored.read_text()).get("database_url", "")
+    except (OSError, tomllib.TOMLDecodeError):  # none, or not TOML: nothing to compare
+        return
+    if str(named or "") != (config.database_url or ""):
+        restored.rename(config.home / SET_ASIDE)
 
 
 def _unknown_migrations(manifest: Manifest) -> list[str]:
