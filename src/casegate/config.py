@@ -27,6 +27,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import dj_database_url
+
 from casegate.errors import CasegateError
 from casegate.mail.hostport import HostPortError, parse_hostport
 
@@ -101,6 +103,21 @@ def _trimmed(raw: str) -> str:
 
 def _optional(raw: str) -> str | None:
     return raw or None
+
+
+def _database_url(raw: str) -> str | None:
+    """A PostgreSQL URL, as Django will read it (dj_database_url); none: the embedded SQLite."""
+    if not raw:
+        return None
+    try:
+        engine = dj_database_url.parse(raw)["ENGINE"]
+    except ValueError:
+        engine = ""
+    if not engine.endswith("postgresql"):
+        raise Invalid("is not a PostgreSQL URL, postgresql://USER[:PASSWORD]@HOST[:PORT]/NAME"
+                      " (characters such as '/', '?', '#' or '@' in a password are written"
+                      " %2F, %3F, %23, %40)")
+    return raw
 
 
 def _path(raw: str) -> Path:
@@ -333,7 +350,7 @@ HOME = Setting("CASEGATE_HOME", _path, "var")
 SETTINGS: tuple[Setting, ...] = (
     CONFIG_FILE,
     HOME,
-    Setting("CASEGATE_DATABASE_URL", _optional, mask=_password_masked),
+    Setting("CASEGATE_DATABASE_URL", _database_url, mask=_password_masked),
     Setting("CASEGATE_SECRET_KEY", _text, mask=_masked),
     Setting("CASEGATE_HOSTNAME", _text, _this_host),
     Setting("CASEGATE_DESK_DOMAIN", _text, "desk.casegate.localhost"),
