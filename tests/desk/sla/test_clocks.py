@@ -142,6 +142,18 @@ def test_a_policy_chosen_again_keeps_the_time_the_clock_stood(
     assert case.first_response_due_at == paris(2026, 1, 13, 9, 50)
 
 
+def test_the_time_stood_is_not_carried_into_other_hours(
+        intake: Intake, office: SlaCalendar) -> None:
+    add_policy({"name": "Urgent", "first_response": "30m",  # around the clock
+                "conditions": {"priority": ["urgent"]}})
+    add_policy({"name": "Office hours", "calendar": "Paris office", "first_response": "2h"})
+    case = open_case(intake, paris(2026, 1, 9, 16, 50), priority="urgent")
+    set_status(case, "pending", paris(2026, 1, 9, 16, 55))
+    set_status(case, "open", paris(2026, 1, 12, 9))  # 64 hours stood, the weekend's
+    change_fields(case, "ann", {"priority": "normal"}, now=paris(2026, 1, 12, 9, 5))
+    assert case.first_response_due_at == paris(2026, 1, 12, 10, 50)  # not 8 days later
+
+
 def test_the_first_policy_whose_conditions_hold_applies(intake: Intake, office: SlaCalendar
                                                          ) -> None:
     add_policy({"name": "Urgent at Acme", "first_response": "30m",

@@ -275,7 +275,10 @@ def fields_changed(case: Case, before: dict[str, object], now: datetime) -> list
         if chosen is not None and chosen.id != case.sla_policy_id:
             events.append(_event(case, chosen.name, chosen.actor,
                                  before=policy.name if policy else ""))
-            stood = _time_stood(case, policy)
+            # The time the clock stood, measured in the old policy's hours, is carried over
+            # only when the new one keeps the same hours.
+            stood = _time_stood(case, policy) if _same_hours(policy.calendar, chosen.calendar) \
+                else timedelta(0)
             policy = chosen
             _apply(case, chosen, case.created_at, stood)
     schedule(case, policy)
@@ -287,12 +290,19 @@ def _time_stood(case: Case, policy: CompiledPolicy | None) -> timedelta:
     much later than counted from its creation its running target is due."""
     if policy is None:
         return timedelta(0)
-    for target in (SlaTarget.FIRST_RESPONSE, SlaTarget.RESOLUTION):
-        amount, due = policy.targets.get(target), getattr(case, due_field(target))
-        if amount and due is not None:
-            return business_time_between(policy.calendar, policy.due(case.created_at, amount),
-                                         due)
-    return timedelta(0)
+    # The longest: a target already late when the clock stopped was not moved.
+    return max((business_time_between(policy.calendar, policy.due(case.created_at, amount), due)
+                for target in (SlaTarget.FIRST_RESPONSE, SlaTarget.RESOLUTION)
+                if (amount := policy.targets.get(target))
+                and (due := getattr(case, due_field(target))) is not None),
+               default=timedelta(0))
+
+
+def _same_hours(one: Calendar | None, other: Calendar | None) -> bool:
+    if one is None or other is None:
+        return one is other
+    return (one.timezone, one.hours, one.holidays) == (other.timezone, other.hours,
+                                                         other.holidays)
 
 
 def _go_on(case: Case, policy: CompiledPolicy | None, now: datetime) -> None:
