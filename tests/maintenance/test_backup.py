@@ -179,6 +179,12 @@ def test_a_configuration_naming_another_database_is_set_aside_by_a_restore(
     backup(_config(home), tmp_path / "backup")
     restore(_config(tmp_path / "same"), tmp_path / "backup")  # both on the home's SQLite
     assert (tmp_path / "same" / "casegate.toml").exists()
+    # One naming no database is kept whatever the database restored into.
+    (tmp_path / "third").mkdir()
+    (tmp_path / "third" / "casegate.toml").write_text('hostname = "mx.example.com"\n')
+    backup_module._set_aside_other_database(
+        _config(tmp_path / "third", CASEGATE_DATABASE_URL="postgresql://x@db/desk"))
+    assert (tmp_path / "third" / "casegate.toml").exists()
     # A home whose file names its database server, restored here into SQLite (or another
     # server): kept as it was, it would have the service work the old installation's queue.
     (tmp_path / "backup" / "home" / "casegate.toml").write_text(

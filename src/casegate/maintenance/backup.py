@@ -377,7 +377,7 @@ def _set_aside_other_database(config: Config) -> None:
         named = tomllib.loads(restored.read_text()).get("database_url", "")
     except (OSError, tomllib.TOMLDecodeError):  # none, or not TOML: nothing to compare
         return
-    if str(named or "") != (config.database_url or ""):
+    if named and str(named) != (config.database_url or ""):
         restored.rename(config.home / SET_ASIDE)
 
 
