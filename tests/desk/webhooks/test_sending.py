@@ -30,6 +30,7 @@ from casegate.desk.webhooks.sending import (
     GIVE_UP_AFTER,
     PAUSE_AFTER,
     PAUSE_AFTER_FAILURES,
+    _anything_due,
     claim_due,
     send_due,
     send_webhooks,
@@ -148,6 +149,7 @@ def test_an_event_written_while_an_older_one_waits_for_its_retry_waits_behind_it
         first = file(intake, "First")
         send_all_due()  # refused once: retried in 30 s
         second = file(intake, "Second")  # due now
+        assert not _anything_due()  # the clock's next look starts no round for it
         send_all_due()
         assert [r.payload["case"]["id"] for r in receiver.received] == [first.pk]
         retry_clock()

@@ -35,7 +35,7 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from django.db import connection, transaction
-from django.db.models import F, Min, Q
+from django.db.models import F, Min, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -176,20 +176,15 @@ def claim_due(limit: int = BATCH) -> list[Claimed]:
     token = uuid.uuid4().hex
     lease = now + timedelta(seconds=get_config().webhook_timeout * 2 * limit + 30)
     free = Q(lease_until__isnull=True) | Q(lease_until__lt=now)
-    # Each read goes by the pending events alone: a long history of sent ones is never read.
-    pending = WebhookCall.objects.filter(state=WebhookCallState.PENDING)
     with transaction.atomic():
-        wanted = pending.filter(due_at__lte=now, webhook__paused_at__isnull=True)
-        receivers = set(wanted.values_list("webhook_id", flat=True).distinct())
+        receivers = set(_claimable(now).values_list("webhook_id", flat=True).distinct())
         held = receivers - set(Webhook.objects.select_for_update(skip_locked=True)
                                .filter(pk__in=receivers).values_list("pk", flat=True))
-        due = wanted.select_for_update(skip_locked=True, of=("self",)).filter(free)
+        # Read again once the webhooks are locked: a claim that ended meanwhile holds events
+        # the first look did not see held.
+        due = _claimable(now).select_for_update(skip_locked=True, of=("self",))
         if held:  # by a claim being made at once (PostgreSQL)
             due = due.exclude(webhook_id__in=held)
-        for webhook_id, first in (pending.filter(Q(due_at__gt=now) | Q(lease_until__gte=now))
-                                  .values("webhook_id").annotate(first=Min("id"))
-                                  .values_list("webhook_id", "first")):
-            due = due.exclude(webhook_id=webhook_id, pk__gt=first)
         ids = list(due.order_by("id").values_list("pk", flat=True)[:limit])
         if not ids:
             return []
@@ -200,6 +195,20 @@ def claim_due(limit: int = BATCH) -> list[Claimed]:
     return [Claimed(r.pk, token, r.webhook_id, r.webhook.name, r.webhook.url,
                     r.webhook.secret, r.delivery_id, r.event, r.body, r.attempts)
             for r in rows]
+
+
+def _claimable(now: datetime) -> QuerySet[WebhookCall]:
+    """The events due at ``now`` of webhooks not paused, free of any lease, and with no
+    older event of their webhook waiting for its retry or held by a lease. Each read goes
+    by the pending events alone: a long history of sent ones is never read."""
+    pending = WebhookCall.objects.filter(state=WebhookCallState.PENDING)
+    due = pending.filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now), due_at__lte=now,
+                         webhook__paused_at__isnull=True)
+    for webhook_id, first in (pending.filter(Q(due_at__gt=now) | Q(lease_until__gte=now))
+                              .values("webhook_id").annotate(first=Min("id"))
+                              .values_list("webhook_id", "first")):
+        due = due.exclude(webhook_id=webhook_id, pk__gt=first)
+    return due
 
 
 def retry_delay(attempts: int) -> float:
@@ -323,8 +332,7 @@ def send_webhook_test(webhook: Webhook) -> WebhookAttempt:
 
 
 def _anything_due() -> bool:
-    return WebhookCall.objects.filter(state=WebhookCallState.PENDING, due_at__lte=timezone.now(),
-                                      webhook__paused_at__isnull=True).exists()
+    return _claimable(timezone.now()).exists()
 
 
 def _send_round() -> None:
