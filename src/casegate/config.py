@@ -110,10 +110,13 @@ def _database_url(raw: str) -> str | None:
     if not raw:
         return None
     try:
-        engine = dj_database_url.parse(raw)["ENGINE"]
+        read = dj_database_url.parse(raw)
     except ValueError:
-        engine = ""
-    if not engine.endswith("postgresql"):
+        read = {}
+    name = str(read.get("NAME") or "")
+    # An unencoded '/', '?' or '#' in a password ends the authority early, and what is left
+    # parses as a host and a database name that hold the rest of it.
+    if not str(read.get("ENGINE", "")).endswith("postgresql") or not name or "@" in name:
         raise Invalid("is not a PostgreSQL URL, postgresql://USER[:PASSWORD]@HOST[:PORT]/NAME"
                       " (characters such as '/', '?', '#' or '@' in a password are written"
                       " %2F, %3F, %23, %40)")
