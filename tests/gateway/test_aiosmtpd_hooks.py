@@ -65,8 +65,9 @@ RELIED_ON = {
                         "RSET, HELO, EHLO and connection_made reset through"
                         " _set_post_data_state, which ends the Transaction"),
     "_reset_timeout": ("fef19b94d28dff31",
-                       "it replaces self._timeout_handle, which GatewaySMTP cancels while"
-                       " the DATA hook runs and sets again (through this) after DATA"),
+                       "it replaces self._timeout_handle: GatewaySMTP calls it for the"
+                       " final reply's ten minutes while the DATA hook runs and again after"
+                       " DATA"),
     "_timeout_cb": ("10a7351f9bec2818",
                     "GatewaySMTP._timeout_cb writes a 421 before this closes the transport"),
     "push": ("15f4f1de5e30c337",

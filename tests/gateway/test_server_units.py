@@ -222,15 +222,22 @@ def test_the_end_of_data_is_told_once_at_the_final_dot_only() -> None:
     assert ends == [b"a\r\n", b"..\r\n", b"b\r\n", b".x\r\n", b"end", b".\r\n"]
 
 
-def test_the_session_clock_stops_while_the_message_is_checked_and_stored() -> None:
+def test_the_message_is_checked_and_stored_under_the_final_reply_s_ten_minutes() -> None:
     import asyncio
+
+    from casegate.gateway.server import FINAL_REPLY_SECONDS
 
     session = _session()
 
-    async def check() -> bool:
+    async def check() -> float:
         session.loop = asyncio.get_running_loop()
+        session._timeout_duration = 5  # CASEGATE_SMTP_TIMEOUT
         session._reset_timeout()
+        before = session._timeout_handle
         session._data_received()
-        return session._timeout_handle.cancelled()
+        assert before.cancelled()
+        left = session._timeout_handle.when() - session.loop.time()
+        session._timeout_handle.cancel()
+        return left
 
-    assert asyncio.run(check())
+    assert FINAL_REPLY_SECONDS - 1 < asyncio.run(check()) <= FINAL_REPLY_SECONDS

@@ -40,6 +40,7 @@ JUNK_LIMIT = 100
 # beyond this many (Postfix's smtpd_recipient_overshoot_limit): a client with one message
 # to more recipients than the limit is not a client making mistakes.
 OVERSHOOT_LIMIT = 1000
+FINAL_REPLY_SECONDS = 600  # RFC 5321 4.5.3.2.6: a client waits 10 minutes for it
 TOO_MANY_RECIPIENTS = "452 4.5.3"
 
 
@@ -233,10 +234,11 @@ class GatewaySMTP(SMTP):
                 self._reset_timeout()  # the wait for the next command
 
     def _data_received(self) -> None:
-        """The message is all in: the checks and the commit that follow run without the
-        session's clock, whose 421 after a commit would have the client send it again."""
-        if self._timeout_handle is not None:
-            self._timeout_handle.cancel()
+        """The message is all in: the checks and the commit that follow are not cut off by
+        the session's clock, whose 421 after a commit would have the client send it again.
+        They get RFC 5321's ten minutes for the reply to the final dot (longer than the
+        client waits), so a database that never answers still frees the session."""
+        self._reset_timeout(max(self._timeout_duration, FINAL_REPLY_SECONDS))
 
     smtp_NOOP = _counted_as_junk(SMTP.smtp_NOOP)
     smtp_RSET = _counted_as_junk(SMTP.smtp_RSET)
