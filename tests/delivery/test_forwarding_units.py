@@ -43,3 +43,14 @@ def test_a_shortened_hash_or_an_srs1_address_is_refused() -> None:
     for length in range(1, len(hash_part)):
         assert reverse_srs(f"SRS0={hash_part[:length]}={rest}") is None
     assert reverse_srs("SRS1=x=anyhost.example==XX=y@solarmora.com") is None
+
+
+def test_the_results_kept_on_one_line_are_folded_one_result_a_line() -> None:
+    from casegate.delivery.forwarding import authentication_results
+
+    kept = "gw.test; spf=pass smtp.mailfrom=a.example; " + "; ".join(
+        f"dkim=pass header.d=d{n}.example header.s=selector{n}" for n in range(30))
+    field = authentication_results(b"Subject: x\r\n\r\nbody", "gw.test", kept)
+    lines = field.split(b"\r\n")
+    assert field.startswith(b"Authentication-Results: gw.test;\r\n\tspf=pass")
+    assert len(lines) == 33 and max(map(len, lines)) < 100

@@ -31,8 +31,9 @@ def authentication_results(raw: bytes, authserv_id: str, on_arrival: str,
     The key lookup waits at most ``dns_timeout`` seconds; with no time left the signature
     is not checked and the result is ``temperror``, so a slow DNS never holds the copy up.
     """
-    if on_arrival:
-        return f"{FIELD}: {on_arrival}\r\n".encode("utf-8", errors="replace")
+    if on_arrival:  # kept on one line: folded again, one result a line, as it arrived
+        folded = on_arrival.replace("; ", ";\r\n\t")
+        return f"{FIELD}: {folded}\r\n".encode("utf-8", errors="replace")
     def lookup(name: bytes, timeout: float = DKIM_DNS_TIMEOUT) -> bytes | None:
         return dns_txt(name, min(timeout, dns_timeout))
 
