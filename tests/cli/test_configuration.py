@@ -119,3 +119,10 @@ def test_output_to_a_reader_that_has_gone_ends_quietly(home: Path) -> None:
     finally:
         os.close(writing)
     assert gone.stderr == "" and gone.returncode == 141
+
+
+def test_a_command_started_without_standard_output_still_succeeds(home: Path) -> None:
+    closed = subprocess.run([sys.executable, "-m", "casegate", "config", "show"],
+                            preexec_fn=lambda: os.close(1), stderr=subprocess.PIPE, text=True,
+                            env=os.environ.copy())
+    assert (closed.returncode, closed.stderr) == (0, "")

@@ -98,7 +98,7 @@ def _reader_gone() -> bool:
     poller = select.poll()
     try:
         poller.register(sys.stdout.fileno(), select.POLLOUT)
-    except (OSError, ValueError):  # no file behind it
+    except (OSError, ValueError, AttributeError):  # no file behind it (or none at all)
         return False
     return any(events & select.POLLERR for _, events in poller.poll(0))
 
@@ -106,7 +106,8 @@ def _reader_gone() -> bool:
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         code = _run(argv)
-        sys.stdout.flush()  # a reader gone shows here, not as a traceback at exit
+        if sys.stdout is not None:  # None when started with no standard output at all
+            sys.stdout.flush()  # a reader gone shows here, not as a traceback at exit
         return code
     except CasegateError as exc:
         print(f"casegate: {exc}", file=sys.stderr)
