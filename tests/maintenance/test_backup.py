@@ -141,6 +141,8 @@ def test_the_database_password_is_neither_on_a_command_line_nor_in_an_error(
     assert ran and not any("s3cr" in part for part in ran[0])
     in_query = backup_module._Server.of("postgresql://casegate@127.0.0.1/desk?password=s3cret")
     assert in_query.password == "s3cret" and "s3cret" not in in_query.conninfo()
+    twice = backup_module._Server.of("postgresql://casegate:pw@127.0.0.1/desk?password=s3cret")
+    assert twice.password == "pw" and "s3cret" not in twice.conninfo()
 
 
 def test_a_restore_needs_a_complete_backup_an_empty_home_and_the_same_backend(

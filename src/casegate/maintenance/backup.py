@@ -116,7 +116,8 @@ class _Server:
             raise BackupError("CASEGATE_DATABASE_URL cannot be read as a database URL") from None
         options = dict(read.get("OPTIONS", {}))
         # libpq's ?password=… form too: apart, never on pg_dump's command line.
-        password = str(read.get("PASSWORD") or options.pop("password", "") or "")
+        given = options.pop("password", "")  # never left among the parameters
+        password = str(read.get("PASSWORD") or given or "")
         parameters = {"dbname": read.get("NAME"), "user": read.get("USER"),
                       "host": read.get("HOST"), "port": read.get("PORT"), **options}
         return cls({key: str(value) for key, value in parameters.items() if value}, password)
