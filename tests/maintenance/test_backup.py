@@ -72,6 +72,26 @@ def test_a_maildir_message_a_reader_renames_during_the_backup_is_kept_under_its_
     backup(_config(home), tmp_path / "backup")
     kept = tmp_path / "backup" / "home" / "mailboxes" / "example.com" / "tmp" / "cur"
     assert (kept / "1.host:2,S").read_bytes() == b"mail"
+    assert not (kept.parent / "new" / "1.host").exists()  # once, under its new name
+
+
+def test_a_message_renamed_between_its_copy_and_its_times_is_kept_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = _home(tmp_path)
+    maildir = home / "mailboxes" / "example.com" / "tmp"
+    copying = backup_module.shutil.copy2
+
+    def renamed_midway(source: Path, target: Path) -> object:
+        if Path(source).name == "1.host":  # the bytes copied, then Dovecot renames it
+            backup_module.shutil.copyfile(source, target)
+            Path(source).rename(maildir / "cur" / "1.host:2,S")
+            raise FileNotFoundError(source)
+        return copying(source, target)
+
+    monkeypatch.setattr(backup_module.shutil, "copy2", renamed_midway)
+    backup(_config(home), tmp_path / "backup")
+    kept = tmp_path / "backup" / "home" / "mailboxes" / "example.com" / "tmp"
+    assert sorted(p.name for p in kept.rglob("1.host*")) == ["1.host:2,S"]
 
 
 def test_a_database_copied_in_steps_is_one_snapshot_while_another_connection_writes(

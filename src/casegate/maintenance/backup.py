@@ -16,7 +16,6 @@ into it.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
@@ -221,6 +220,7 @@ def _copy_files(source: Path, dest: Path, pacer: _Pacer | None = None) -> tuple[
     """Copy the files of ``source`` under ``dest``; returns how many and their bytes.
     ``pacer``: stepped every :data:`STEP_BYTES` copied."""
     count = size = stepped = 0
+    names = _MaildirNames()
     for relative in _files(source):
         target = dest / relative
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -229,7 +229,8 @@ def _copy_files(source: Path, dest: Path, pacer: _Pacer | None = None) -> tuple[
                 continue  # a socket, say
             shutil.copy2(source / relative, target)
         except FileNotFoundError:  # moved or removed since it was listed
-            copied = _copy_renamed(source, relative, dest)
+            target.unlink(missing_ok=True)  # copied, then renamed before its times were read
+            copied = _copy_renamed(source, relative, dest, names)
             if copied is None:
                 continue
             target = copied
@@ -241,11 +242,12 @@ def _copy_files(source: Path, dest: Path, pacer: _Pacer | None = None) -> tuple[
     return count, size
 
 
-def _copy_renamed(source: Path, relative: Path, dest: Path) -> Path | None:
+def _copy_renamed(source: Path, relative: Path, dest: Path, names: _MaildirNames
+                  ) -> Path | None:
     """Copy the Maildir message listed as ``relative`` under the name it has now; the copy,
     or None when it was removed."""
     for _ in range(3):  # renamed again as it was copied: looked for once more
-        renamed = _renamed_message(source / relative)
+        renamed = names.now(source / relative)
         if renamed is None:
             return None
         target = dest / renamed.relative_to(source)
@@ -253,24 +255,41 @@ def _copy_renamed(source: Path, relative: Path, dest: Path) -> Path | None:
         try:
             shutil.copy2(renamed, target)
         except FileNotFoundError:
+            target.unlink(missing_ok=True)  # copied, then renamed before its times were read
             continue
         return target
     return None
 
 
-def _renamed_message(path: Path) -> Path | None:
-    """A Maildir message gone from ``path`` since it was listed, under the name it has now:
-    a reader (Dovecot) moved it from new/ to cur/ or changed its flags, the part of its
-    name after the colon. None when it was removed."""
-    if path.parent.name not in ("new", "cur"):
-        return None
-    unique = path.name.split(":", 1)[0]
-    for folder in (path.parent.parent / "cur", path.parent.parent / "new"):
-        with contextlib.suppress(FileNotFoundError), os.scandir(folder) as entries:
-            for entry in entries:
-                if entry.name == unique or entry.name.startswith(f"{unique}:"):
-                    return Path(entry.path)
-    return None
+class _MaildirNames:
+    """The names of a Maildir's messages by their unique part (before the colon), read once
+    a folder and again only when a message is not found under the name read: a reader that
+    marks a whole folder read renames every message in it during a backup."""
+
+    def __init__(self) -> None:
+        self._read: dict[Path, dict[str, Path]] = {}
+
+    def now(self, path: Path) -> Path | None:
+        """The message listed as ``path`` under the name it has now, in new/ or cur/
+        (a reader moved it or changed its flags, the part after the colon), else None."""
+        if path.parent.name not in ("new", "cur"):
+            return None
+        maildir, unique = path.parent.parent, path.name.split(":", 1)[0]
+        found = self._read.get(maildir, {}).get(unique)
+        if found is None or not found.exists():
+            self._read[maildir] = {entry.name.split(":", 1)[0]: Path(entry.path)
+                                   for folder in ("new", "cur")
+                                   for entry in _entries(maildir / folder)}
+            found = self._read[maildir].get(unique)
+        return found
+
+
+def _entries(folder: Path) -> list[os.DirEntry[str]]:
+    try:
+        with os.scandir(folder) as entries:
+            return list(entries)
+    except FileNotFoundError:
+        return []
 
 
 def _empty(path: Path) -> bool:
