@@ -178,14 +178,16 @@ def claim_due(limit: int = BATCH) -> list[Claimed]:
     free = Q(lease_until__isnull=True) | Q(lease_until__lt=now)
     with transaction.atomic():
         receivers = set(_claimable(now).values_list("webhook_id", flat=True).distinct())
-        held = receivers - set(Webhook.objects.select_for_update(skip_locked=True)
-                               .filter(pk__in=receivers).values_list("pk", flat=True))
+        # no_key: a transaction writing an event of a webhook (a key share lock on it) does
+        # not hold its deliveries back.
+        ours = set(Webhook.objects.select_for_update(skip_locked=True, no_key=True)
+                   .filter(pk__in=receivers).values_list("pk", flat=True))
         # Read again once the webhooks are locked: a claim that ended meanwhile holds events
-        # the first look did not see held.
+        # the first look did not see held. Only the locked webhooks' events are taken (one
+        # resumed or written since the first look is another claim's to lock).
         due = _claimable(now).select_for_update(skip_locked=True, of=("self",))
-        if held:  # by a claim being made at once (PostgreSQL)
-            due = due.exclude(webhook_id__in=held)
-        ids = list(due.order_by("id").values_list("pk", flat=True)[:limit])
+        ids = [pk for pk, webhook_id in due.order_by("id").values_list("pk", "webhook_id")[:limit]
+               if webhook_id in ours]
         if not ids:
             return []
         # still free: what another claim took meanwhile is not taken again
