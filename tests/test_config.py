@@ -84,6 +84,7 @@ def test_a_wrong_value_is_a_config_error_naming_the_variable(
     "postgressql://casegate@db/desk", "mysql://x@db/desk", "postgresql://casegate:s3/cr?t@db/x",
     "postgresql://casegate:/s3cr@db/x", "postgresql://casegate:?s3cr@db/x",
     "postgresql://casegate:2024/s3cr@db/x",  # read as port 2024 and a database "s3cr@db/x"
+    "postgresql://casegate:/s3?cr@db/x", "postgresql://casegate:2024/s3#cr@db/x",
 ])
 def test_a_database_url_django_cannot_read_is_refused_with_its_password_masked(
         setting: Callable[..., None], url: str) -> None:
@@ -91,6 +92,16 @@ def test_a_database_url_django_cannot_read_is_refused_with_its_password_masked(
     with pytest.raises(ConfigError) as info:
         get_config()
     assert "is not a PostgreSQL URL" in str(info.value) and "s3" not in str(info.value)
+
+
+@pytest.mark.parametrize("url", [
+    "postgresql:///?service=casegate", "postgresql:///casegate?host=/run/postgresql",
+    "postgresql://casegate:p%2F%40w@db:5432/desk%40x?sslmode=require",
+])
+def test_the_database_urls_postgresql_reads_are_taken(setting: Callable[..., None],
+                                                      url: str) -> None:
+    setting("CASEGATE_DATABASE_URL", url)
+    assert get_config().database_url == url
 
 
 def test_log_settings(setting: Callable[..., None], tmp_path: Path) -> None:

@@ -113,10 +113,12 @@ def _database_url(raw: str) -> str | None:
         read = dj_database_url.parse(raw)
     except ValueError:
         read = {}
-    name = str(read.get("NAME") or "")
-    # An unencoded '/', '?' or '#' in a password ends the authority early, and what is left
-    # parses as a host and a database name that hold the rest of it.
-    if not str(read.get("ENGINE", "")).endswith("postgresql") or not name or "@" in name:
+    # An unencoded '/', '?' or '#' in a password ends the authority early: the '@' after it
+    # is left in the path, the query or the fragment (an '@' of a name is written %40).
+    parts = urlsplit(raw)
+    cut_short = "@" in parts.path + parts.query + parts.fragment
+    named = read.get("NAME") or "service" in (read.get("OPTIONS") or {})
+    if not str(read.get("ENGINE", "")).endswith("postgresql") or cut_short or not named:
         raise Invalid("is not a PostgreSQL URL, postgresql://USER[:PASSWORD]@HOST[:PORT]/NAME"
                       " (characters such as '/', '?', '#' or '@' in a password are written"
                       " %2F, %3F, %23, %40)")
