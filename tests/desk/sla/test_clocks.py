@@ -142,16 +142,18 @@ def test_a_policy_chosen_again_keeps_the_time_the_clock_stood(
     assert case.first_response_due_at == paris(2026, 1, 13, 9, 50)
 
 
-def test_the_time_stood_is_not_carried_into_other_hours(
+def test_the_time_stood_is_counted_in_the_new_policy_s_hours(
         intake: Intake, office: SlaCalendar) -> None:
     add_policy({"name": "Urgent", "first_response": "30m",  # around the clock
                 "conditions": {"priority": ["urgent"]}})
     add_policy({"name": "Office hours", "calendar": "Paris office", "first_response": "2h"})
-    case = open_case(intake, paris(2026, 1, 9, 16, 50), priority="urgent")
-    set_status(case, "pending", paris(2026, 1, 9, 16, 55))
-    set_status(case, "open", paris(2026, 1, 12, 9))  # 64 hours stood, the weekend's
-    change_fields(case, "ann", {"priority": "normal"}, now=paris(2026, 1, 12, 9, 5))
-    assert case.first_response_due_at == paris(2026, 1, 12, 10, 50)  # not 8 days later
+    case = open_case(intake, paris(2026, 1, 12, 9), priority="urgent")
+    set_status(case, "pending", paris(2026, 1, 12, 9, 10))
+    set_status(case, "open", paris(2026, 1, 14, 9))  # 47 hours 50 stood, 15 h 50 in office
+    change_fields(case, "ann", {"priority": "normal"}, now=paris(2026, 1, 14, 9, 5))
+    # Two office hours from Monday 9:00 and the 15 h 50 stood: not the 47 h 50 of the
+    # clock around the clock (a week later), nor none (Monday 11:00, a breach at once).
+    assert case.first_response_due_at == paris(2026, 1, 14, 10, 50)
 
 
 def test_the_first_policy_whose_conditions_hold_applies(intake: Intake, office: SlaCalendar

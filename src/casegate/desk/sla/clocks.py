@@ -275,34 +275,27 @@ def fields_changed(case: Case, before: dict[str, object], now: datetime) -> list
         if chosen is not None and chosen.id != case.sla_policy_id:
             events.append(_event(case, chosen.name, chosen.actor,
                                  before=policy.name if policy else ""))
-            # The time the clock stood, measured in the old policy's hours, is carried over
-            # only when the new one keeps the same hours.
-            stood = _time_stood(case, policy) if _same_hours(policy.calendar, chosen.calendar) \
-                else timedelta(0)
+            stood = _time_stood(case, policy, chosen.calendar)
             policy = chosen
             _apply(case, chosen, case.created_at, stood)
     schedule(case, policy)
     return events
 
 
-def _time_stood(case: Case, policy: CompiledPolicy | None) -> timedelta:
-    """The business time the clock of ``case`` stood still so far (solved, pending): how
-    much later than counted from its creation its running target is due."""
+def _time_stood(case: Case, policy: CompiledPolicy | None, hours: Calendar | None
+                ) -> timedelta:
+    """The time the clock of ``case`` stood still so far (solved, pending), in business
+    time of ``hours``: how much later than counted from its creation its running target is
+    due. In other hours than the policy's it is read over the span the due time moved, which
+    is as long as the pauses in the policy's own hours."""
     if policy is None:
         return timedelta(0)
     # The longest: a target already late when the clock stopped was not moved.
-    return max((business_time_between(policy.calendar, policy.due(case.created_at, amount), due)
+    return max((business_time_between(hours, policy.due(case.created_at, amount), due)
                 for target in (SlaTarget.FIRST_RESPONSE, SlaTarget.RESOLUTION)
                 if (amount := policy.targets.get(target))
                 and (due := getattr(case, due_field(target))) is not None),
                default=timedelta(0))
-
-
-def _same_hours(one: Calendar | None, other: Calendar | None) -> bool:
-    if one is None or other is None:
-        return one is other
-    return (one.timezone, one.hours, one.holidays) == (other.timezone, other.hours,
-                                                         other.holidays)
 
 
 def _go_on(case: Case, policy: CompiledPolicy | None, now: datetime) -> None:
