@@ -98,16 +98,29 @@ def _reader_gone() -> bool:
     poller = select.poll()
     try:
         poller.register(sys.stdout.fileno(), select.POLLOUT)
-    except (OSError, ValueError, AttributeError):  # no file behind it (or none at all)
+    except (OSError, ValueError):  # no file behind it
         return False
     return any(events & select.POLLERR for _, events in poller.poll(0))
 
 
+def _output_somewhere() -> None:
+    """Started with no standard output at all: what is written goes to /dev/null, and the
+    descriptor 1 is not left for the next file or socket opened (a child would inherit it
+    as its output)."""
+    if sys.stdout is not None:
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    if devnull != 1:
+        os.dup2(devnull, 1)
+        os.close(devnull)
+    sys.stdout = open(1, "w", encoding="utf-8", closefd=False)  # noqa: SIM115 (for good)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    _output_somewhere()
     try:
         code = _run(argv)
-        if sys.stdout is not None:  # None when started with no standard output at all
-            sys.stdout.flush()  # a reader gone shows here, not as a traceback at exit
+        sys.stdout.flush()  # a reader gone shows here, not as a traceback at exit
         return code
     except CasegateError as exc:
         print(f"casegate: {exc}", file=sys.stderr)
