@@ -121,8 +121,14 @@ def test_output_to_a_reader_that_has_gone_ends_quietly(home: Path) -> None:
     assert gone.stderr == "" and gone.returncode == 141
 
 
-def test_a_command_started_without_standard_output_still_succeeds(home: Path) -> None:
-    closed = subprocess.run([sys.executable, "-m", "casegate", "config", "show"],
+@pytest.mark.parametrize("command", [["config", "show"], ["rule", "export"]])
+def test_a_command_started_without_standard_output_still_succeeds(
+        home: Path, command: list[str]) -> None:
+    # print() skips a missing stdout; sys.stdout.write() (rule export) would fail on it.
+    if command[0] == "rule":
+        subprocess.run([sys.executable, "-m", "casegate", "init"], check=True,
+                       capture_output=True, env=os.environ.copy())
+    closed = subprocess.run([sys.executable, "-m", "casegate", *command],
                             preexec_fn=lambda: os.close(1), stderr=subprocess.PIPE, text=True,
                             env=os.environ.copy())
     assert (closed.returncode, closed.stderr) == (0, "")
