@@ -107,8 +107,8 @@ class CaseFilter:
 def _intake(value: Any) -> int | None:
     if value in ("", None):
         return None
-    number = None if isinstance(value, bool) or not isinstance(value, int | str) \
-        else whole_number(str(value))
+    number = value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 \
+        else whole_number(value) if isinstance(value, str) else None
     if number is None:
         raise DeskError("the intake is an intake's number")
     if not Intake.objects.filter(pk=number, kind=IntakeKind.CASE).exists():
