@@ -42,3 +42,9 @@ def whole_number(text: str) -> int | None:
     """A whole number as a form, a query string or a command line gives it (a record's id,
     a port, a count), or None: not ASCII digits, or longer than any id."""
     return int(text) if _WHOLE_NUMBER.fullmatch(text) else None
+
+
+def listed(items: list[str], shown: int = 5) -> str:
+    """``items`` joined with commas, the first ``shown`` named and the rest counted."""
+    more = len(items) - shown
+    return ", ".join(items[:shown]) + (f" and {more} more" if more > 0 else "")

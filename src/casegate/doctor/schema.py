@@ -8,18 +8,11 @@ from dataclasses import dataclass
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-SHOWN = 5  # migrations named in a message; the rest are counted
-
 
 @dataclass(frozen=True)
 class SchemaState:
     pending: list[str]  # this casegate's migrations the database lacks, in order
     unknown: list[str]  # migrations applied to the database that this casegate lacks
-
-
-def names(migrations: list[str]) -> str:
-    more = len(migrations) - SHOWN
-    return ", ".join(migrations[:SHOWN]) + (f" and {more} more" if more > 0 else "")
 
 
 def schema_state() -> SchemaState:

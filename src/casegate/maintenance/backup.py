@@ -34,6 +34,7 @@ from casegate import __version__
 from casegate.config import FILE_NAME, Config, make_home
 from casegate.durable import filesystem_flusher, write_durably
 from casegate.errors import CasegateError
+from casegate.text import listed
 
 MANIFEST = "backup.json"
 FORMAT = 1
@@ -362,10 +363,10 @@ def restore(config: Config, source: Path) -> Manifest:
                           " backup is restored into an empty database (createdb a new one)")
     unknown = _unknown_migrations(manifest)
     if unknown:
-        shown = ", ".join(unknown[:5]) + (f" and {len(unknown) - 5} more" if unknown[5:] else "")
         raise BackupError(f"the backup was taken by a newer casegate ({manifest.version}): its"
                           f" database has migrations casegate {__version__} does not know"
-                          f" ({shown}); restore it with that casegate or a later one")
+                          f" ({listed(unknown)}); restore it with that casegate or a later"
+                          " one")
     make_home(config.home)
     if config.database_url:
         server = _Server.of(config.database_url)

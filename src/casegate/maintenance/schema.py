@@ -6,8 +6,9 @@ from __future__ import annotations
 from django.core.management import call_command
 
 from casegate import __version__
-from casegate.doctor.schema import SchemaState, names, schema_state
+from casegate.doctor.schema import SchemaState, schema_state
 from casegate.errors import CasegateError
+from casegate.text import listed
 
 
 class SchemaError(CasegateError):
@@ -18,7 +19,7 @@ def _refuse_newer(state: SchemaState) -> None:
     if state.unknown:
         raise SchemaError(
             f"the database was upgraded by a newer casegate: it has {len(state.unknown)}"
-            f" migrations casegate {__version__} does not know ({names(state.unknown)});"
+            f" migrations casegate {__version__} does not know ({listed(state.unknown)});"
             " run the casegate that upgraded it, or restore the backup taken before that"
             " upgrade (a database is never downgraded)")
 
@@ -30,7 +31,7 @@ def require_current_schema() -> None:
     if state.pending:
         raise SchemaError(
             f"the database lacks {len(state.pending)} migrations of casegate {__version__}"
-            f" ({names(state.pending)}); run: casegate upgrade")
+            f" ({listed(state.pending)}); run: casegate upgrade")
 
 
 def upgrade() -> list[str]:

@@ -6,8 +6,9 @@ from django.db import DatabaseError, connection
 
 from casegate import __version__
 from casegate.doctor.base import Finding, Host
-from casegate.doctor.schema import names, schema_state
+from casegate.doctor.schema import schema_state
 from casegate.doctor.vocabulary import CheckStatus
+from casegate.text import listed
 
 NAME = "database"
 
@@ -22,12 +23,12 @@ def check(host: Host) -> Finding:
     if state.unknown:
         return Finding(NAME, host.name, CheckStatus.FAILING,
                        f"a newer casegate upgraded the database: {len(state.unknown)} migrations"
-                       f" casegate {__version__} does not know ({names(state.unknown)}); run"
+                       f" casegate {__version__} does not know ({listed(state.unknown)}); run"
                        " that casegate here")
     if state.pending:
         return Finding(NAME, host.name, CheckStatus.FAILING,
                        f"{len(state.pending)} migrations are not applied"
-                       f" ({names(state.pending)}): run casegate upgrade")
+                       f" ({listed(state.pending)}): run casegate upgrade")
     name = connection.settings_dict["NAME"]
     return Finding(NAME, host.name, CheckStatus.OK,
                    f"{connection.vendor} database {name}, every migration applied")
