@@ -223,18 +223,11 @@ def _copy_files(source: Path, dest: Path, pacer: _Pacer | None = None) -> tuple[
     count = size = stepped = 0
     names = _MaildirNames()
     for relative in _files(source):
-        target = dest / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            if (source / relative).exists() and not (source / relative).is_file():
-                continue  # a socket, say
-            shutil.copy2(source / relative, target)
-        except FileNotFoundError:  # moved or removed since it was listed
-            target.unlink(missing_ok=True)  # copied, then renamed before its times were read
-            copied = _copy_renamed(source, relative, dest, names)
-            if copied is None:
-                continue
-            target = copied
+        if (source / relative).exists() and not (source / relative).is_file():
+            continue  # a socket, say
+        target = _copy_kept(source, relative, dest, names)
+        if target is None:  # removed since it was listed
+            continue
         count += 1
         size += target.stat().st_size
         if pacer is not None and size - stepped >= STEP_BYTES:
@@ -243,20 +236,21 @@ def _copy_files(source: Path, dest: Path, pacer: _Pacer | None = None) -> tuple[
     return count, size
 
 
-def _copy_renamed(source: Path, relative: Path, dest: Path, names: _MaildirNames
-                  ) -> Path | None:
-    """Copy the Maildir message listed as ``relative`` under the name it has now; the copy,
-    or None when it was removed."""
-    for _ in range(3):  # renamed again as it was copied: looked for once more
-        renamed = names.now(source / relative)
-        if renamed is None:
+def _copy_kept(source: Path, relative: Path, dest: Path, names: _MaildirNames
+               ) -> Path | None:
+    """Copy the file listed as ``relative``; a Maildir message a reader moved meanwhile
+    under the name it has now. The copy, or None when it was removed."""
+    path: Path | None = source / relative
+    for _ in range(4):  # renamed again as it was copied: looked for once more
+        if path is None:
             return None
-        target = dest / renamed.relative_to(source)
+        target = dest / path.relative_to(source)
         target.parent.mkdir(parents=True, exist_ok=True)
         try:
-            shutil.copy2(renamed, target)
+            shutil.copy2(path, target)
         except FileNotFoundError:
             target.unlink(missing_ok=True)  # copied, then renamed before its times were read
+            path = names.now(source / relative)
             continue
         return target
     return None
