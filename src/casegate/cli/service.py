@@ -67,11 +67,11 @@ def _config_file() -> str:
     return named.text if named.source is Source.ENVIRONMENT else ""
 
 
-def _render_units(user: str, home: Path, smtp: str, http: str) -> dict[str, str]:
-    """Each unit file's name and text."""
+def _render_units(user: str, home: Path, smtp: str, http: str, config_file: str
+                  ) -> dict[str, str]:
+    """Each unit file's name and text (``config_file``: the file named, or ``""``)."""
     if not user or any(c.isspace() for c in user):
         raise CasegateError(f"--user {user!r} is not a user name")
-    config_file = _config_file()
     fields = {"user": user, "group": user, "home": str(home), "casegate": _casegate_command(),
               "smtp": _address(smtp, "--smtp"), "http": _address(http, "--http"),
               "config_file": f"Environment=CASEGATE_CONFIG={config_file}" if config_file
@@ -86,7 +86,8 @@ def _render_units(user: str, home: Path, smtp: str, http: str) -> dict[str, str]
 
 def install(args: argparse.Namespace) -> int:
     home = Path(args.home).resolve() if args.home else _configured_home()
-    units = _render_units(args.user, home, args.smtp, args.http)
+    config_file = _config_file()
+    units = _render_units(args.user, home, args.smtp, args.http, config_file)
     dest = Path(args.dest)
     if args.dry_run:
         for name, text in units.items():
@@ -101,8 +102,8 @@ def install(args: argparse.Namespace) -> int:
                             ) from None
     user, where = shlex.quote(args.user), shlex.quote(str(home))
     command = _casegate_command()
-    if _config_file():
-        command += f" --config {shlex.quote(_config_file())}"
+    if config_file:
+        command += f" --config {shlex.quote(config_file)}"
     print("\n".join([
         f"wrote {', '.join(str(dest / name) for name in units)}",
         "next, as root:",
