@@ -103,16 +103,21 @@ def _reader_gone() -> bool:
     return any(events & select.POLLERR for _, events in poller.poll(0))
 
 
+def _output_to_devnull() -> None:
+    """Standard output (descriptor 1) is /dev/null from now on."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    if devnull != 1:
+        os.dup2(devnull, 1)
+        os.close(devnull)
+
+
 def _output_somewhere() -> None:
     """Started with no standard output at all: what is written goes to /dev/null, and the
     descriptor 1 is not left for the next file or socket opened (a child would inherit it
     as its output)."""
     if sys.stdout is not None:
         return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    if devnull != 1:
-        os.dup2(devnull, 1)
-        os.close(devnull)
+    _output_to_devnull()
     sys.stdout = open(1, "w", encoding="utf-8", closefd=False)  # noqa: SIM115 (for good)
 
 
@@ -130,7 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # a bug: still one line, the traceback on request
         if isinstance(exc, BrokenPipeError) and _reader_gone():
             # As a program killed by SIGPIPE: no message, and nothing more written at exit.
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            _output_to_devnull()
             return 128 + signal.SIGPIPE
         if _debugging():
             raise
