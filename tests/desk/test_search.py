@@ -8,6 +8,7 @@ from email.policy import SMTP
 from itertools import count
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from casegate.desk.models import Case, Intake
@@ -139,6 +140,25 @@ def test_a_search_reads_a_bounded_number_of_messages_and_stays_exact_for_a_rare_
     assert found("from:far.example inverter") == [case_of(spread)]
     newest = [hit.id for hit in search(parse_query("from:near.example"), limit=2)]
     assert newest == [case_of(m) for m in reversed(together[-2:])]
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("home")
+def test_a_word_in_very_many_messages_is_matched_but_not_ranked(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    intake = add_intake(Intake.CASE, "help@desk.example")
+    cases = [case_of(file_mail(intake, "Question", text, sender=f"c{n}@near.example"))
+             for n, text in enumerate(["a refund", "a refund", "refund refund refund",
+                                       "a refund"])]
+    monkeypatch.setattr("casegate.desk.search.PROBE", 2)
+    assert found("refund")[:2] == [cases[2], cases[3]]  # the most relevant first
+    # On SQLite, weighing the word would read its every message: the newest come first
+    # instead. PostgreSQL's ranking does not weigh a word by its messages.
+    monkeypatch.setattr("casegate.desk.search.RANKED_AT_MOST", 2)
+    hits = search(parse_query("refund"))
+    sqlite = connection.vendor == "sqlite"
+    assert [hit.id for hit in hits] == ([cases[3], cases[2]] if sqlite else [cases[2], cases[3]])
+    assert all("<mark>refund</mark>" in hit.snippet_html for hit in hits)
 
 
 @pytest.mark.django_db

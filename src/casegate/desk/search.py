@@ -7,8 +7,9 @@ tokens, diacritics folded), a generated ``tsvector`` column with a GIN index on 
 Hebrew and Arabic as well as Latin). A conversation matches a word when any of its
 messages holds it (subject, text with its quoted part, sender, recipients, Cc) or an
 attachment's name contains it; every wanted word must match, no excluded one may.
-Results are ranked by the best message's relevance (bm25 / ts_rank), and each carries that
-message's matching passage with the words marked (:func:`marked_html`).
+Results are ranked by the best message's relevance (bm25 / ts_rank; on SQLite, a word in
+very many messages is matched but not weighed, :data:`RANKED_AT_MOST`), and each carries
+that message's matching passage with the words marked (:func:`marked_html`).
 """
 
 from __future__ import annotations
@@ -177,6 +178,11 @@ def matching_cases(query: SearchQuery, cases: QuerySet[Case]) -> QuerySet[Case]:
 # is looked up completely; when every word of a query is in more, the conversations of the
 # newest messages holding all of them are the ones ranked.
 PROBE = 200
+# A word in more messages than this is matched but not ranked on SQLite: bm25 weighs a word
+# by counting every message that holds it, which for a word in a third of a million
+# messages costs more than all the rest of a search, and grows with the desk; such a word
+# says little about relevance. (PostgreSQL's ts_rank does not weigh words so.)
+RANKED_AT_MOST = 20_000
 # How many of the newest messages PostgreSQL reads, for each one wanted, looking for a word
 # before it asks the words' index.
 _RECENT_ROWS = 50
@@ -257,6 +263,9 @@ class _Engine:
 
 
 class _SQLite(_Engine):
+    def __init__(self) -> None:
+        self._probes: dict[Needle, list[int]] = {}
+
     @staticmethod
     def _expression(terms: Sequence[Needle], every: bool) -> str:
         return f" {'AND' if every else 'OR'} ".join(
@@ -267,6 +276,23 @@ class _SQLite(_Engine):
         return [row[0] for row in _fetch(
             "SELECT rowid FROM desk_message_search WHERE desk_message_search MATCH %s"
             " ORDER BY rowid DESC LIMIT %s", [self._expression(terms, every), limit])]
+
+    def few(self, needle: Needle, limit: int) -> list[int] | None:
+        if limit != PROBE:
+            return super().few(needle, limit)
+        if needle not in self._probes:  # read once a search: ranking asks again
+            self._probes[needle] = self.newest([needle], True, PROBE + 1)
+        found = self._probes[needle]
+        return found if len(found) <= PROBE else None
+
+    def _ranked(self, term: Term) -> bool:
+        """Whether ``term`` is in at most :data:`RANKED_AT_MOST` messages, estimated from
+        how far back its newest :data:`PROBE` messages reach."""
+        if self.few(term, PROBE) is not None:
+            return True
+        reach = self._probes[term][-1]
+        newest = _fetch("SELECT max(id) FROM desk_deskmessage", [])[0][0] or reach
+        return (PROBE + 1) * newest / (newest - reach + 1) <= RANKED_AT_MOST
 
     def _within(self, select: str, terms: Sequence[Term], every: bool, ids: list[int]
                 ) -> list[Any]:
@@ -286,8 +312,13 @@ class _SQLite(_Engine):
         return {row[0] for row in self._within("1", terms, every, ids)}
 
     def scores(self, terms: Sequence[Term], ids: list[int]) -> dict[int, float]:
-        return {row[0]: float(row[1]) for row in self._within(
-            "-bm25(desk_message_search, 3.0)", terms, False, ids)}
+        ranked = [term for term in terms if self._ranked(term)]
+        scores = {row[0]: float(row[1]) for row in self._within(
+            "-bm25(desk_message_search, 3.0)", ranked, False, ids)} if ranked else {}
+        if unranked := [term for term in terms if term not in ranked]:
+            for message in self.among(unranked, False, ids):
+                scores.setdefault(message, 0.0)
+        return scores
 
     def snippets(self, terms: Sequence[Term], ids: list[int]) -> dict[int, str]:
         return {row[0]: row[1] or "" for row in self._within(
@@ -505,7 +536,7 @@ def _best_messages(engine: _Engine, query: SearchQuery, thread: _Thread
     best: dict[tuple[str, int], tuple[float, int]] = {}
     for message, score in engine.scores(query.wanted, list(thread.of)).items():
         conversation = thread.of[message]
-        if conversation not in best or score > best[conversation][0]:
+        if conversation not in best or (score, message) > best[conversation]:
             best[conversation] = (score, message)
     return best
 
