@@ -599,7 +599,10 @@ class WebhookCall(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["state", "due_at"], name="desk_webhook_call_due")]
+        indexes = [models.Index(fields=["state", "due_at"], name="desk_webhook_call_due"),
+                   # each receiver's first pending events, in order (sending._claimable)
+                   models.Index(fields=["webhook", "state", "id"],
+                                name="desk_webhook_call_pending")]
 
     def __str__(self) -> str:
         return f"webhook call {self.delivery_id}"

@@ -35,7 +35,7 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from django.db import connection, transaction
-from django.db.models import F, Min, Q, QuerySet
+from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -177,7 +177,7 @@ def claim_due(limit: int = BATCH) -> list[Claimed]:
     lease = now + timedelta(seconds=get_config().webhook_timeout * 2 * limit + 30)
     free = Q(lease_until__isnull=True) | Q(lease_until__lt=now)
     with transaction.atomic():
-        receivers = set(_claimable(now).values_list("webhook_id", flat=True).distinct())
+        receivers = {webhook_id for _, webhook_id in _claimable(now, limit)}
         # no_key: a transaction writing an event of a webhook (a key share lock on it) does
         # not hold its deliveries back.
         ours = set(Webhook.objects.select_for_update(skip_locked=True, no_key=True)
@@ -185,9 +185,10 @@ def claim_due(limit: int = BATCH) -> list[Claimed]:
         # Read again once the webhooks are locked: a claim that ended meanwhile holds events
         # the first look did not see held. Only the locked webhooks' events are taken (one
         # resumed or written since the first look is another claim's to lock).
-        due = _claimable(now).select_for_update(skip_locked=True, of=("self",))
-        ids = [pk for pk, webhook_id in due.order_by("id").values_list("pk", "webhook_id")[:limit]
-               if webhook_id in ours]
+        due = WebhookCall.objects.filter(
+            pk__in=[pk for pk, webhook_id in _claimable(now, limit) if webhook_id in ours])
+        ids = list(due.select_for_update(skip_locked=True, of=("self",)).order_by("id")
+                   .values_list("pk", flat=True))
         if not ids:
             return []
         # still free: what another claim took meanwhile is not taken again
@@ -199,18 +200,40 @@ def claim_due(limit: int = BATCH) -> list[Claimed]:
             for r in rows]
 
 
-def _claimable(now: datetime) -> QuerySet[WebhookCall]:
-    """The events due at ``now`` of webhooks not paused, free of any lease, and with no
-    older event of their webhook waiting for its retry or held by a lease. Each read goes
-    by the pending events alone: a long history of sent ones is never read."""
-    pending = WebhookCall.objects.filter(state=WebhookCallState.PENDING)
-    due = pending.filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now), due_at__lte=now,
-                         webhook__paused_at__isnull=True)
-    for webhook_id, first in (pending.filter(Q(due_at__gt=now) | Q(lease_until__gte=now))
-                              .values("webhook_id").annotate(first=Min("id"))
-                              .values_list("webhook_id", "first")):
-        due = due.exclude(webhook_id=webhook_id, pk__gt=first)
-    return due
+# SQLite takes at most 500 selects in one UNION.
+_RECEIVERS_A_STATEMENT = 100
+
+
+def _claimable(now: datetime, limit: int) -> list[tuple[int, int]]:
+    """The oldest ``limit`` events due at ``now`` (id, webhook id) of webhooks not paused,
+    free of any lease, and with no older event of their webhook waiting for its retry or
+    held by a lease. Each webhook's first ``limit`` pending events are read from the index
+    of pending events and no more: a long history of sent events, the backlog of a paused
+    receiver or of one whose oldest event waits for its retry, is never read."""
+    receivers = list(Webhook.objects.filter(paused_at__isnull=True).values_list("pk", flat=True))
+    if not receivers:
+        return []
+    moment = connection.ops.adapt_datetimefield_value(now)
+    each = (f"SELECT * FROM (SELECT id, webhook_id, due_at > %s OR lease_until >= %s"
+            f" FROM {WebhookCall._meta.db_table} WHERE webhook_id = %s AND state = %s"
+            " ORDER BY id LIMIT %s) AS head")
+    rows = []
+    with connection.cursor() as cursor:
+        for at in range(0, len(receivers), _RECEIVERS_A_STATEMENT):
+            some = receivers[at:at + _RECEIVERS_A_STATEMENT]
+            cursor.execute(" UNION ALL ".join([each] * len(some)), [
+                value for webhook_id in some
+                for value in (moment, moment, webhook_id, WebhookCallState.PENDING, limit)])
+            rows += cursor.fetchall()
+    rows.sort(key=lambda row: (row[1], row[0]))
+    due: list[tuple[int, int]] = []
+    blocked: set[int] = set()
+    for pk, webhook_id, waits in rows:
+        if waits:
+            blocked.add(webhook_id)
+        elif webhook_id not in blocked:
+            due.append((pk, webhook_id))
+    return sorted(due)[:limit]
 
 
 def retry_delay(attempts: int) -> float:
@@ -334,7 +357,7 @@ def send_webhook_test(webhook: Webhook) -> WebhookAttempt:
 
 
 def _anything_due() -> bool:
-    return _claimable(timezone.now()).exists()
+    return bool(_claimable(timezone.now(), 1))
 
 
 def _send_round() -> None:
