@@ -173,6 +173,21 @@ def test_a_list_s_arc_seal_from_a_trusted_sealer_keeps_the_original_pass(
     assert decide(report, AuthPolicy(), frozenset()).refusal
 
 
+def test_a_result_hidden_behind_a_bare_cr_does_not_stand_in_for_the_sealed_one(
+        dns_server: LocalDNS) -> None:
+    changed = (b"Authentication-Results: lists.example; dmarc=fail header.from=example.net\r\n"
+               + signed("example.net", subject="Pay").replace(b"Subject: ", b"Subject: [x] "))
+    sealed = b"".join(dkim.arc_sign(changed, b"arc", b"lists.example", LIST_KEY,
+                                    b"lists.example")) + changed
+    # dkimpy reads this as one X-Note field; a reader ending lines at a CR sees two.
+    forged = (b"X-Note: a\rARC-Authentication-Results: i=1; lists.example; dmarc=pass"
+              b" header.from=example.net\r\n" + sealed)
+    report = check(forged, mail_from="team-bounces@lists.example")
+    assert (report.arc.result, report.arc.recorded_dmarc) == (AuthResult.PASS, "fail")
+    trusting = AuthPolicy(trusted_sealers=frozenset({"lists.example"}))
+    assert decide(report, trusting, frozenset()).refusal
+
+
 def list_sealed(subject: str) -> bytes:
     changed = signed("example.net", subject=subject).replace(b"Subject: ", b"Subject: [team] ")
     changed = (b"Authentication-Results: lists.example; dmarc=pass header.from=example.net\r\n"

@@ -355,25 +355,26 @@ def check_arc(raw: bytes, headers: HeaderFields, lookups: MessageLookups) -> Arc
         return Arc(AuthResult.FAIL, comment=str(reason)[:100])
     newest = sets[0]
     instance = int(newest["instance"])
-    recorded_dmarc, recorded_from = _recorded_dmarc(headers, instance)
+    recorded_dmarc, recorded_from = _recorded_dmarc(newest["aar-value"])
     return Arc(AuthResult.PASS, newest["as-domain"].decode("ascii", "replace").lower(),
                instance, recorded_dmarc, recorded_from)
 
 
-def _recorded_dmarc(headers: HeaderFields, instance: int) -> tuple[str, str]:
-    """The DMARC result (and its header.from) in the ARC-Authentication-Results of the
-    ARC set ``instance``."""
-    for value in headers.get_all("ARC-Authentication-Results"):
-        found = _INSTANCE.match(value)
-        if not found or int(found[1]) != instance:
-            continue
-        try:
-            recorded = authres.AuthenticationResultsHeader.parse_value(value[found.end():])
-        except Exception:
-            return "", ""
-        for result in recorded.results:
-            if getattr(result, "method", "") == "dmarc":
-                author = next((p.value for p in result.properties
-                               if p.type == "header" and p.name == "from"), "")
-                return result.result, str(author or "").lower()
+def _recorded_dmarc(sealed: bytes) -> tuple[str, str]:
+    """The DMARC result (and its header.from) in ``sealed``, the value of the
+    ARC-Authentication-Results field that dkimpy found sealed: read again from the header
+    section, a field hidden behind a bare CR (which dkimpy does not end a line at) could
+    stand in for it."""
+    value = re.sub(r"\r?\n[ \t]", " ", sealed.decode("utf-8", "replace")).strip()
+    found = _INSTANCE.match(value)
+    try:
+        recorded = authres.AuthenticationResultsHeader.parse_value(
+            value[found.end():] if found else value)
+    except Exception:
+        return "", ""
+    for result in recorded.results:
+        if getattr(result, "method", "") == "dmarc":
+            author = next((p.value for p in result.properties
+                           if p.type == "header" and p.name == "from"), "")
+            return result.result, str(author or "").lower()
     return "", ""
