@@ -10,8 +10,15 @@ import pytest
 
 from casegate.filtering.auth_policy import AuthPolicy, decide
 from casegate.filtering.lookups import MessageLookups, NotCached
-from casegate.filtering.sender_checks import check_sender, check_spf, organisational_domain
+from casegate.filtering.sender_checks import (
+    aligned,
+    check_sender,
+    check_spf,
+    from_domains,
+    organisational_domain,
+)
 from casegate.filtering.vocabulary import AuthResult, DmarcPolicy
+from casegate.mail.headers import HeaderFields
 from tests.e2e.test_forwarding import rsa_key
 from tests.mails import mail
 from tests.support import LocalDNS
@@ -29,6 +36,7 @@ ZONE = {
     "_dmarc.strict.example.": {"TXT": ["v=DMARC1; p=reject; adkim=s; aspf=s"]},
     "_dmarc.sampled.example.": {"TXT": ["v=DMARC1; p=reject; pct=0"]},
     "_dmarc.twice.example.": {"TXT": ["v=DMARC1; p=reject", "v=DMARC1; p=none"]},
+    "_dmarc.twice.example.net.": {"TXT": ["v=DMARC1; p=none", "v=DMARC1; p=none; pct=100"]},
     "_dmarc.flaky.example.": {"TXT": ["v=DMARC1; p=reject"]},
     "macro.example.": {"TXT": ["v=spf1 exists:%{l}.senders.macro.example -all"]},
     "dana.senders.macro.example.": {"A": ["127.0.0.2"]},
@@ -51,6 +59,12 @@ def signed(author: str, domain: bytes = b"example.net", subject: str = "Hi") -> 
 def check(raw: bytes, mail_from: str = "dana@example.net", budget: float = 2.0
           ) -> object:
     return check_sender(raw, CLIENT, mail_from, "mx.example.net", MessageLookups(budget))
+
+
+def test_a_from_domain_written_in_unicode_is_compared_as_the_dns_writes_it() -> None:
+    domains = from_domains(HeaderFields("From: Dana <dana@Bücher.example>\r\n\r\n".encode()))
+    assert domains == ("xn--bcher-kva.example",)  # as our domains and DKIM's d= are kept
+    assert aligned(domains[0], "mail.xn--bcher-kva.example")
 
 
 def test_the_organisational_domain_comes_from_the_public_suffix_list() -> None:
@@ -97,6 +111,9 @@ def test_pct_samples_out_to_the_next_milder_policy_and_two_records_are_none(
                                                         DmarcPolicy.QUARANTINE)
     assert check(signed("twice.example"), mail_from="x@esp.example").dmarc.result == (
         AuthResult.NONE)
+    # Several at the From domain end the discovery: not the organisational domain's p=reject.
+    assert check(signed("twice.example.net", domain=b"esp.example"),
+                 mail_from="x@esp.example").dmarc.result == AuthResult.NONE
 
 
 def test_silent_name_servers_give_temperror_within_the_budget(dns_server: LocalDNS) -> None:

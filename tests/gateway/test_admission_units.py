@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import types
 from datetime import UTC, datetime
+from typing import cast
 
 import pytest
 
 from casegate.filtering.classifiers import GTUBE, SpamVerdict
 from casegate.filtering.vocabulary import SpamAction
-from casegate.gateway.admission import plan_deliveries, verdict_refusal
+from casegate.gateway.admission import plan_deliveries, route, verdict_refusal
 from casegate.mail.headers import header_block
-from casegate.routing.engine import Routing, Target, TargetKind, Verdict
+from casegate.routing.engine import Routing, RoutingTable, Target, TargetKind, Verdict
+from casegate.signing.srs import envelope_sender
 from casegate.spool import messages
 from casegate.spool.messages import AcceptedMessage, DeliveryRow, QuarantineRow, new_queue_id
 
@@ -256,3 +258,22 @@ def test_no_score_no_spam_status_headers() -> None:
                                   edits=Edits(spam_headers=True))])
     names = [name for name, _ in msg.deliveries[0].edits.headers]
     assert "X-Casegate-Spam" in names and "X-Spam-Status" not in names
+
+
+# --- route ----------------------------------------------------------------------------------
+
+
+class _Table:
+    """What route() asks of a routing table about a bounce to one of our SRS addresses."""
+
+    domains = frozenset({"solarmora.com"})
+
+    def targets_for(self, address: str) -> tuple[Target, ...]:
+        return (Target(address, TargetKind.REMOTE),)
+
+
+def test_spam_to_one_of_our_srs_addresses_is_quarantined_never_passed_on() -> None:
+    bounce_to = envelope_sender("dana@example.net", "solarmora.com", _Table.domains)
+    table = cast(RoutingTable, _Table())
+    assert route(bounce_to, table).targets == (Target("dana@example.net", TargetKind.REMOTE),)
+    assert route(bounce_to, table, spam=True).verdict is Verdict.QUARANTINE

@@ -30,6 +30,7 @@ import spf
 from publicsuffixlist import PublicSuffixList
 
 import casegate.filtering.dkim_speed  # noqa: F401  (dkimpy, faster)
+from casegate.directory.addresses import InvalidAddress, normalize_domain
 from casegate.filtering.lookups import MessageLookups, NotCached, spf_answers
 from casegate.filtering.vocabulary import AuthResult, DmarcPolicy
 from casegate.mail.headers import HeaderFields
@@ -167,10 +168,18 @@ _ANY_DOMAIN = re.compile(r"@([A-Za-z0-9][A-Za-z0-9.-]*[A-Za-z0-9])")
 def _domains_of(fields: tuple[str, ...]) -> tuple[str, ...]:
     found: list[str] = []
     for field in fields:
-        parsed = [address.rpartition("@")[2].strip().rstrip(".").lower()
+        parsed = [address.rpartition("@")[2].strip().rstrip(".")
                   for _, address in getaddresses([field]) if "@" in address]
-        found += parsed or [domain.lower() for domain in _ANY_DOMAIN.findall(field)]
-    return tuple(dict.fromkeys(domain for domain in found if domain))
+        found += parsed or _ANY_DOMAIN.findall(field)
+    return tuple(dict.fromkeys(_a_labels(domain) for domain in found if domain))
+
+
+def _a_labels(domain: str) -> str:
+    """``domain`` as the DNS, DKIM's d= and the company's domains write it (RFC 8616)."""
+    try:
+        return normalize_domain(domain)
+    except InvalidAddress:
+        return domain.lower()
 
 
 def check_spf(peer_ip: str, mail_from: str, helo: str, lookups: MessageLookups) -> AuthResult:
@@ -265,6 +274,8 @@ def _dmarc_record(domain: str, lookups: MessageLookups) -> tuple[str | None, str
         records = [r for r in lookups.txt(f"_dmarc.{name}") if r.startswith(b"v=DMARC1")]
         if len(records) == 1:
             return records[0].decode("utf-8", "replace"), "" if name == domain else name
+        if records:  # several end the discovery: no policy, not the organisational one's
+            return None, ""
     return None, ""
 
 

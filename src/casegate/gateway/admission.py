@@ -108,6 +108,9 @@ def route(address: str, table: RoutingTable, spam: bool = False, sender: str = "
     if not targets:
         return Routing(address, Verdict.UNKNOWN_USER,
                        reason="not a valid SRS address of ours (or it has expired)")
+    if spam:  # never passed on to the outside, as for any address that is not an account
+        return Routing(address, Verdict.QUARANTINE,
+                       reason=f"classified as spam; a bounce for {original}")
     return Routing(address, Verdict.ACCEPT, targets=targets)
 
 
