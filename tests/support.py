@@ -429,7 +429,7 @@ class LocalDNS:
 
 class LMTPController(Controller):
     def factory(self) -> LMTP:
-        return LMTP(self.handler)
+        return LMTP(self.handler, **self.SMTP_kwargs)
 
 
 @contextmanager

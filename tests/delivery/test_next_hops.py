@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
@@ -17,7 +18,15 @@ from casegate.delivery import remote
 from casegate.delivery.remote import Hop, Result, Sender, Status
 from casegate.spool.copy_edits import CopyEdits
 from casegate.spool.queue import Claimed
-from tests.support import LocalDNS, RecordingHandler, SlowFor, free_port, smtp_sink
+from tests.certificates import TestCA
+from tests.support import (
+    LMTPController,
+    LocalDNS,
+    RecordingHandler,
+    SlowFor,
+    free_port,
+    smtp_sink,
+)
 
 
 def test_an_lmtp_hop_without_starttls_defers_a_message_that_requires_tls() -> None:
@@ -81,9 +90,14 @@ class DsnSMTP(SMTP):
 
 
 class OffersDsn(RecordingHandler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.greeted_as: list[str] = []
+
     async def handle_EHLO(self, server: object, session: Any, envelope: object,
                           hostname: str, responses: list[str]) -> list[str]:
         session.host_name = hostname  # aiosmtpd leaves it to an EHLO hook
+        self.greeted_as.append(hostname)
         return [*responses[:-1], "250-DSN", responses[-1]]
 
 
@@ -114,6 +128,56 @@ def test_what_the_sender_asked_of_reports_is_passed_on_to_a_next_hop_offering_ds
     assert DsnSMTP.given == [("RET", "HDRS"), ("ENVID", "QQ+20314"),
                              ("NOTIFY", "FAILURE,DELAY"),
                              ("ORCPT", "RFC822;ANN+2BLEE+3DX@SOLARMORA.COM")]
+
+
+def test_dsn_requests_pass_over_starttls_and_the_greeting_names_our_host(
+        setting: Callable[..., None], tmp_path: Path) -> None:
+    setting("CASEGATE_HOSTNAME", "mx.solarmora.com")
+    item = Claimed(1, "Q1", "ann@solarmora.com", "ann@solarmora.com", "remote", None, False,
+                   "", 1, "dana@example.net", datetime.now(UTC), CopyEdits(), notify="NEVER")
+    handler = OffersDsn()
+    certificate = TestCA(tmp_path).issue("127.0.0.1")
+    controller = DsnController(handler, hostname="127.0.0.1", port=free_port(),
+                               tls_context=certificate.server_context())
+    controller.start()
+    DsnSMTP.given.clear()
+    try:
+        sender = Sender({1: ("dana@example.net", b"Subject: x\r\n\nover TLS\r\n")})
+        results: list[Result] = []
+        asyncio.run(sender.send_group(Hop("127.0.0.1", controller.port), [item], results))
+    finally:
+        controller.stop()
+    assert results[0].status is Status.SENT, results[0].reply
+    assert handler.tls == [True]
+    # STARTTLS forgets the extensions (RFC 3207 4.2): they are asked for again
+    assert DsnSMTP.given == [("NOTIFY", "NEVER")]
+    assert handler.greeted_as == ["mx.solarmora.com", "mx.solarmora.com"]
+
+
+@pytest.mark.parametrize("lmtp", [False, True])
+def test_an_address_that_is_not_ascii_goes_out_with_smtputf8_or_is_refused(
+        lmtp: bool) -> None:
+    item = Claimed(1, "Q1", "zoë@solarmora.com", "zoë@solarmora.com", "remote", None, False,
+                   "", 1, "josé@example.net", datetime.now(UTC), CopyEdits())
+    outbound = {1: ("josé@example.net", "Subject: x\r\n\ncafé\r\n".encode())}
+    for offered in (True, False):
+        controller_class = LMTPController if lmtp else Controller
+        handler = RecordingHandler()
+        controller = controller_class(handler, hostname="127.0.0.1", port=free_port(),
+                                      enable_SMTPUTF8=offered)
+        controller.start()
+        try:
+            results: list[Result] = []
+            hop = Hop("127.0.0.1", controller.port, protocol="lmtp" if lmtp else "smtp")
+            asyncio.run(Sender(outbound).send_group(hop, [item], results))
+        finally:
+            controller.stop()
+        if offered:
+            assert results[0].status is Status.SENT, results[0].reply
+            assert handler.messages[0][:2] == ("josé@example.net", ["zoë@solarmora.com"])
+        else:
+            assert results[0].status is Status.REFUSED and "5.6.7" in results[0].reply
+            assert handler.messages == []
 
 
 def test_a_failed_tlsa_lookup_makes_mail_wait_only_for_a_host_in_a_signed_zone(

@@ -334,6 +334,31 @@ def dsn_options(item: Claimed) -> tuple[list[str], list[str]]:
     return mail, rcpt
 
 
+class NeedsSmtpUtf8(Exception):
+    """The next hop does not offer SMTPUTF8, which an address of the message needs."""
+
+
+def envelope_options(item: Claimed, sender: str, data: bytes, offers: Callable[[str], bool]
+                     ) -> tuple[list[str], list[str]]:
+    """The MAIL and RCPT parameters for ``item`` at a next hop offering the extensions
+    ``offers`` names: the sender's DSN requests, BODY=8BITMIME for 8-bit content (RFC 6152)
+    and SMTPUTF8 for an address that is not ASCII (RFC 6531), which a hop without it cannot
+    take (:class:`NeedsSmtpUtf8`)."""
+    mail, rcpt = dsn_options(item) if offers("dsn") else ([], [])
+    if not data.isascii() and offers("8bitmime"):
+        mail.append("BODY=8BITMIME")
+    if not (sender.isascii() and item.recipient.isascii()):
+        if not offers("smtputf8"):
+            raise NeedsSmtpUtf8
+        mail.append("SMTPUTF8")
+    return mail, rcpt
+
+
+def _no_smtputf8(hop: Hop) -> str:
+    return (f"5.6.7 {hop.host} does not offer SMTPUTF8, which this message's addresses need"
+            " (RFC 6531)")
+
+
 async def _greet(client: aiosmtplib.SMTP) -> None:
     """EHLO, or HELO for a server that refuses EHLO (RFC 5321 3.2): it takes mail without
     the extensions."""
@@ -356,7 +381,8 @@ class Sender:
 
     def _send_lmtp(self, hop: Hop, item: Claimed, line: _LmtpLine) -> str:
         sender, data = self.outbound[item.id]
-        with smtplib.LMTP(hop.host, hop.port, timeout=CONNECT_TIMEOUT) as client:
+        with smtplib.LMTP(hop.host, hop.port, local_hostname=get_config().hostname,
+                          timeout=CONNECT_TIMEOUT) as client:
             line.opened(client)
             # Then each reply is waited for as long as an SMTP server's: a mail store that
             # takes long to answer DATA may have stored the message (a retry stores it twice).
@@ -369,8 +395,7 @@ class Sender:
                                          " not offer STARTTLS; the message waits")
                 client.starttls(context=verifying_context())
             client.ehlo_or_helo_if_needed()
-            mail_options, rcpt_options = dsn_options(item) if client.has_extn("dsn") \
-                else ([], [])
+            mail_options, rcpt_options = envelope_options(item, sender, data, client.has_extn)
             client.sendmail(sender, [item.recipient], data, mail_options, rcpt_options)
         return f"{hop.host} accepted the message (LMTP)"
 
@@ -382,6 +407,8 @@ class Sender:
                 status = Status.SENT
             except TLSUnavailable as exc:
                 status, reply = Status.DEFERRED, str(exc)
+            except NeedsSmtpUtf8:
+                status, reply = Status.REFUSED, _no_smtputf8(hop)
             except Exception as exc:
                 status, reply = _classify_error(exc, hop)
             results.append(Result(item, status, reply, str(hop), started,
@@ -394,7 +421,8 @@ class Sender:
             await self._lmtp_group(hop, items, results)
             return
         client = aiosmtplib.SMTP(hostname=hop.host, port=hop.port, timeout=COMMAND_TIMEOUT,
-                                 start_tls=False, validate_certs=False)
+                                 local_hostname=get_config().hostname, start_tls=False,
+                                 validate_certs=False)
         try:
             await self._smtp_group(client, hop, items, results)
         except asyncio.CancelledError:  # out of time: drop the connection, do not wait on it
@@ -413,6 +441,8 @@ class Sender:
             await asyncio.wait_for(client.connect(), CONNECT_TIMEOUT)
             await _greet(client)
             refusal = await _secure(client, hop)
+            if not refusal and client.is_ehlo_or_helo_needed:  # TLS started: the extensions
+                await _greet(client)                            # are asked for again
         except _UnverifiedUnderTesting as exc:  # reported; then sent as without the policy
             client.close()
             assert hop.policy is not None
@@ -429,16 +459,18 @@ class Sender:
             log.warning("relay=%s tls=refused reason=%s", hop, refusal)
             failed_all(Status.DEFERRED, refusal, items)
             return
-        offers_dsn = client.supports_extension("dsn")
         for index, item in enumerate(items):
             item_start, item_clock = timezone.now(), time.monotonic()
             try:
                 sender, data = self.outbound[item.id]
-                mail_options, rcpt_options = dsn_options(item) if offers_dsn else ([], [])
+                mail_options, rcpt_options = envelope_options(item, sender, data,
+                                                              client.supports_extension)
                 _, response = await client.sendmail(sender, [item.recipient], data,
                                                     mail_options=mail_options,
                                                     rcpt_options=rcpt_options)
                 status, reply = Status.SENT, f"{hop.host} said: 250 {response}"
+            except NeedsSmtpUtf8:
+                status, reply = Status.REFUSED, _no_smtputf8(hop)
             except aiosmtplib.SMTPServerDisconnected as exc:
                 reply = _classify_error(exc, hop)[1]
                 client.close()
