@@ -19,9 +19,12 @@ from casegate.mailboxes.fetching import (
     BATCH,
     BATCH_BYTES,
     UID_LIMIT,
+    Admit,
     MailboxFetch,
     Offer,
+    TryLater,
     _by_size,
+    failed,
     not_a_message,
     prepared,
     sender_of,
@@ -215,6 +218,43 @@ def test_a_message_the_server_sends_no_content_for_is_set_aside_after_its_attemp
     assert mailbox.last_uid == 3 and SetAside.objects.filter(mailbox=mailbox).count() == 1
 
 
+def refusing_message_2(for_every_sender: bool) -> Admit:
+    """The spool's answers when the address refuses message 2: for its sender alone (a
+    rule for some senders), or for every sender (the address takes no mail)."""
+    def admit(offers: list[Offer]) -> Future[list[Admitted | BaseException]]:
+        answers: Future[list[Admitted | BaseException]] = Future()
+        answers.set_result([
+            Admitted("550 5.7.1 <help@solarmora.com>: refused by a rule",
+                     refuses_recipient=for_every_sender)
+            if b"Subject: 2\r\n" in offer.content else Admitted("250 2.0.0 Ok", "X")
+            for offer in offers])
+        return answers
+    return admit
+
+
+@pytest.mark.django_db
+def test_a_message_refused_for_its_sender_is_set_aside_an_address_refused_stops_the_round(
+        ) -> None:
+    mailbox = imap_account()
+    for_its_sender = MailboxFetch(mailbox, refusing_message_2(False), 10**6, 2,
+                                  threading.Event())
+    folder = SilentFolder(count=3, silent=0)
+    done = for_its_sender.imap_round(folder)  # type: ignore[arg-type]
+    assert [m.number for m, _ in done.set_aside] == [2] and mailbox.last_uid == 3
+    mailbox.last_uid = 0
+    for_everyone = MailboxFetch(mailbox, refusing_message_2(True), 10**6, 2, threading.Event())
+    with pytest.raises(TryLater, match="--deliver-to is refused"):
+        for_everyone.imap_round(folder)  # type: ignore[arg-type]
+
+
+def test_a_return_path_that_could_not_be_an_envelope_sender_is_none() -> None:
+    for odd in ("j\udce9r@example.net", "a" * 400 + "@example.net", "x\x00y@example.net"):
+        assert sender_of(HeaderFields(f"Return-Path: <{odd}>\r\n\r\n".encode(
+            "utf-8", "surrogateescape"))) == ""
+    assert sender_of(HeaderFields("Return-Path: <zoë@example.net>\r\n\r\n".encode())) == (
+        "zoë@example.net")
+
+
 @pytest.mark.django_db
 def test_a_message_owed_in_the_first_batch_is_not_passed_by_a_later_batch() -> None:
     mailbox = imap_account()
@@ -244,6 +284,14 @@ def test_a_round_that_fails_unexpectedly_is_recorded_and_retried_not_dropped(
     mailbox.refresh_from_db()
     assert mailbox.failures == 1 and mailbox.next_attempt_at is not None
     assert mailbox.last_error == "OverflowError: date value out of range"
+
+
+@pytest.mark.django_db
+def test_the_wait_after_failures_stays_at_its_limit_however_many_there_were() -> None:
+    mailbox = imap_account()
+    mailbox.failures = 5000  # a server down for weeks
+    assert failed(mailbox, "connection refused", retry_max=900.0) == 900.0
+    assert mailbox.failures == 5001
 
 
 class Rebuilt(SilentFolder):

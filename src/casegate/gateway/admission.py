@@ -84,10 +84,13 @@ class Arrival:
 
 @dataclass(frozen=True)
 class Admitted:
-    """The answer to an arrival: an SMTP reply, and the queue id when it was stored."""
+    """The answer to an arrival: an SMTP reply, and the queue id when it was stored.
+    ``refuses_recipient``: a recipient is refused whoever sends to it (no such address, say),
+    not for this message's sender."""
 
     reply: str
     queue_id: str = ""
+    refuses_recipient: bool = False
 
     @property
     def code(self) -> int:

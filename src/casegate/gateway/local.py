@@ -89,10 +89,11 @@ class LocalDoor:
         order they were given."""
         table = self.tables.table
         routings = [route(address, table, sender=mail_from) for address in recipients]
-        for routing in routings:
+        for address, routing in zip(recipients, routings, strict=True):
             refused = recipient_refusal(routing)
             if refused:
-                return Admitted(refused)
+                whoever_sends = not mail_from or bool(recipient_refusal(route(address, table)))
+                return Admitted(refused, refuses_recipient=whoever_sends)
         arrival = Arrival(content, mail_from, table, routings, helo=helo or self.source,
                           protocol=self.source.upper(), source=self.source, origin=origin,
                           quiet=quiet, checked=self.checked)

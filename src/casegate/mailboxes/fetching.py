@@ -24,6 +24,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from casegate.gateway.admission import Admitted
+from casegate.gateway.handler import MAX_PATH
 from casegate.gateway.local import ALREADY_STORED
 from casegate.mail.headers import HeaderFields, dated
 from casegate.mailboxes.models import Mailbox, SeenUidl, SetAside
@@ -31,6 +32,7 @@ from casegate.mailboxes.servers import ImapFolder, Listed, Pop3Drop, ServerError
 from casegate.mailboxes.vocabulary import AfterFetch, AfterFetchAction, Protocol
 from casegate.spool.models import Message
 from casegate.spool.vocabulary import Source
+from casegate.text import malformed
 
 log = logging.getLogger("casegate.mailboxes")
 
@@ -91,8 +93,11 @@ def prepared(content: bytes, mailbox: Mailbox) -> bytes:
 
 
 def sender_of(fields: HeaderFields) -> str:
-    """The envelope sender the server recorded (Return-Path), else none."""
-    return parseaddr(fields.get("Return-Path") or "")[1]
+    """The envelope sender the server recorded (Return-Path), else none: none too where it
+    could not have been one (too long, bytes that are not UTF-8), which the spool could
+    never store."""
+    sender = parseaddr(fields.get("Return-Path") or "")[1]
+    return "" if len(sender) > MAX_PATH or malformed(sender) else sender
 
 
 
@@ -223,7 +228,7 @@ class MailboxFetch:
             elif admitted.stored:
                 outcome.stored.append(item)
                 outcome.new += not admitted.reply.startswith(STORED_BEFORE)
-            elif f"<{self.mailbox.deliver_to}>" in admitted.reply:  # the account's fault
+            elif admitted.refuses_recipient:  # the account's fault, not this message's
                 later = later or f"--deliver-to is refused: {admitted.reply}"
             elif admitted.reply.startswith("5"):
                 outcome.set_aside.append((item, admitted.reply))
@@ -451,7 +456,7 @@ def failed(mailbox: Mailbox, error: str, retry_max: float) -> float:
     """Record a failed round; the seconds to wait before the next (1, 2, 4 … up to
     ``retry_max``)."""
     failures = mailbox.failures + 1
-    wait = min(retry_max, 2.0 ** (failures - 1))
+    wait = min(retry_max, 2.0 ** min(failures - 1, 62))  # past 2**1023 a float overflows
     now = timezone.now()
     fields = {"last_error": error[:1000], "last_error_at": now, "failures": failures,
               "next_attempt_at": now + timedelta(seconds=wait)}
