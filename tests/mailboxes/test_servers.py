@@ -4,6 +4,7 @@ without UIDPLUS is asked to expunge."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from types import SimpleNamespace
 
 import pytest
 
@@ -81,3 +82,28 @@ def test_without_uidplus_what_others_marked_deleted_is_never_expunged(
     folder.where, folder.client = Where("imap.example.com", 143, Tls.NONE), server
     folder.settle([1, 2], AfterFetchAction(AfterFetch.MOVE, "Fetched"))
     assert server.expunged is expunged
+
+
+class ToldDuringTheRound:
+    """A server that told of a new message with the answer to the round's last command."""
+
+    def __init__(self) -> None:
+        self._imap = SimpleNamespace(untagged_responses={"EXISTS": [b"4"]})
+        self.idled = False
+
+    def idle(self) -> None:
+        self.idled = True
+
+    def idle_check(self, timeout: float) -> list[object]:
+        return []
+
+    def idle_done(self) -> tuple[bytes, list[object]]:
+        return b"", []
+
+
+def test_new_mail_told_of_during_a_round_starts_the_next_round_at_once() -> None:
+    folder = object.__new__(ImapFolder)
+    server = ToldDuringTheRound()
+    folder.where, folder.client = Where("imap.example.com", 143, Tls.NONE), server
+    assert folder.wait_for_mail(60.0) and not server.idled
+    assert not folder.wait_for_mail(0.01) and server.idled  # news is told once

@@ -195,6 +195,8 @@ class ImapFolder:
     def select(self) -> FolderState:
         with server_errors(self.where, f"to open the folder {self.folder}"):
             selected = self.client.select_folder(self.folder)
+        # From here on, what the server says unasked is news of the folder (wait_for_mail).
+        self.client._imap.untagged_responses.clear()
         return FolderState(int(selected[b"UIDVALIDITY"]), int(selected.get(b"UIDNEXT", 0)),
                            int(selected[b"EXISTS"]))
 
@@ -257,6 +259,10 @@ class ImapFolder:
 
     def wait_for_mail(self, seconds: float) -> bool:
         """IDLE for up to ``seconds``; whether the server told of a change."""
+        # A server tells of new mail with the answer to whatever command runs when it comes
+        # ("* 5 EXISTS" after a round's FETCH), and only once: imaplib keeps it aside.
+        if self.client._imap.untagged_responses.pop("EXISTS", None):
+            return True
         with server_errors(self.where, "IDLE"):
             self.client.idle()
             try:
