@@ -225,6 +225,30 @@ def test_a_remote_copy_that_cannot_be_made_fails_alone_and_the_others_are_sent(
     assert {states()[q] for q in queued[1:]} == {DeliveryState.DELIVERED}
 
 
+def test_what_was_sent_is_recorded_when_the_database_comes_back_not_sent_again(
+        config: Config, monkeypatch: pytest.MonkeyPatch) -> None:
+    port = free_port()
+    queued = queue_remote(f"smtp:127.0.0.1:{port}", ["once only"])
+    finishing = worker.finish
+    failures = [OperationalError("database or disk is full")]
+
+    def failing_once(outcomes: list[worker.Outcome]) -> list[int]:
+        if failures:
+            raise failures.pop()
+        return finishing(outcomes)
+
+    monkeypatch.setattr(worker, "finish", failing_once)
+    monkeypatch.setattr(worker, "RECORD_RETRY_FIRST", 0.01)
+    drain_remote = worker.RemoteDrain(config, threading.Event(), threading.Event())
+    with smtp_sink(port) as (_, sink):
+        asyncio.run(drain_remote._send(claim(("remote",), 100, config.lease_seconds),
+                                       time.monotonic()))
+        assert states()[queued[0]] == DeliveryState.DELIVERED and not failures
+        Delivery.objects.update(lease_until=timezone.now())  # as if the lease had ended
+        assert claim(("remote",), 100, config.lease_seconds) == []
+    assert subjects(sink) == [b"once only"]
+
+
 def test_only_failures_to_make_the_copy_count_towards_setting_it_aside(
         config: Config, monkeypatch: pytest.MonkeyPatch) -> None:
     queue_remote(f"smtp:127.0.0.1:{free_port()}", ["poison"])

@@ -85,6 +85,9 @@ SLOW_BATCH = 0.2
 # is cut at four fifths of it, which leaves the rest for recording while the claim is held.
 PREPARE_SHARE = 0.25
 SEND_SHARE = 0.8
+# Seconds between tries at recording what was sent, while the database fails.
+RECORD_RETRY_FIRST = 0.5
+RECORD_RETRY_MAX = 5.0
 PREPARE_THREADS = 4
 _T = TypeVar("_T")
 
@@ -457,17 +460,33 @@ class RemoteDrain:
             if results is None:  # returned to the queue, and forgotten with it
                 forgotten = True
                 return
-            try:
-                await self._in_database(self._record, remote_outcomes(results, self.config),
-                                        items)
-                forgotten = True
-            except Exception:  # sent, but not recorded: the lease decides, as after a crash
-                log.exception("cannot record %d remote deliveries; they return when the lease"
-                              " ends", len(results))
+            forgotten = await self._record_sent(remote_outcomes(results, self.config), items,
+                                                claimed_at + lease)
         finally:
             self._deadlines -= {checks_until, deadline}
             if not forgotten:
                 await self._in_database(self._forget, items)
+
+    async def _record_sent(self, outcomes: list[Outcome], items: list[Claimed],
+                           lease_ends: float) -> bool:
+        """Record what was sent; whether it was. A database that fails for a moment (a
+        failover, a full disk) is tried again until the lease ends: the deliveries stay in
+        flight here meanwhile, so that claiming them again does not send them again."""
+        wait = RECORD_RETRY_FIRST
+        while True:
+            try:
+                await self._in_database(self._record, outcomes, items)
+                return True
+            except Exception:
+                if time.monotonic() + wait >= lease_ends:  # sent, not recorded: as after a
+                    log.exception("cannot record %d remote deliveries; they return when the"
+                                  " lease ends", len(outcomes))  # crash, the lease decides
+                    return False
+                log.exception("cannot record %d remote deliveries; trying again in %.1fs",
+                              len(outcomes), wait)
+            await asyncio.sleep(wait)
+            await self._reconnect()
+            wait = min(wait * 2, RECORD_RETRY_MAX)
 
     def _forget(self, items: list[Claimed]) -> None:
         """``items`` are no longer worked on here. Done on the database thread in the same
