@@ -30,7 +30,7 @@ from casegate.mailboxes.fetching import (
     sender_of,
 )
 from casegate.mailboxes.models import Mailbox, SetAside
-from casegate.mailboxes.servers import FolderState, Listed
+from casegate.mailboxes.servers import FolderState, Listed, ServerError
 from casegate.mailboxes.services import (
     MailboxError,
     add_mailbox,
@@ -216,6 +216,28 @@ def test_a_message_the_server_sends_no_content_for_is_set_aside_after_its_attemp
     assert [(m.number, why) for m, why in second.set_aside] == [
         (2, "cannot be fetched after 2 attempts: the server sent no content for it")]
     assert mailbox.last_uid == 3 and SetAside.objects.filter(mailbox=mailbox).count() == 1
+
+
+class CutBeforeTheFlags(SilentFolder):
+    """A folder whose first message is over the size limit and whose connection drops as
+    the stored messages are flagged."""
+
+    def sizes(self, uids: list[int]) -> dict[int, int]:
+        return {uid: 10**7 if uid == 1 else 100 for uid in uids}
+
+    def settle(self, uids: list[int], after: AfterFetchAction) -> None:
+        raise ServerError("imap.example.com:993 dropped the connection")
+
+
+@pytest.mark.django_db
+def test_what_was_set_aside_is_recorded_when_the_server_fails_to_flag_what_was_stored(
+        ) -> None:
+    mailbox = imap_account()
+    fetch = MailboxFetch(mailbox, stored_all, 10**6, 2, threading.Event())
+    with pytest.raises(ServerError):
+        fetch.imap_round(CutBeforeTheFlags(count=3, silent=0))  # type: ignore[arg-type]
+    assert list(SetAside.objects.values_list("key", flat=True)) == ["7:1"]
+    assert mailbox.last_uid == 1  # the stored ones are fetched again, and flagged then
 
 
 def refusing_message_2(for_every_sender: bool) -> Admit:

@@ -361,17 +361,32 @@ class MailboxFetch:
                         {uid: c for uid, c in contents.items() if uid < mailbox.resync_below})
                     self._store(wanted, contents, known, outcome)
             finally:
-                folder.settle([item.number for item in outcome.stored], after)
-                settled = outcome.settled()
-                last = mailbox.last_uid
-                for item in batch:  # up to the first message not dealt with
-                    if unsettled or item.key not in settled:
-                        unsettled = True
-                        break
-                    last = item.number
-                self._record(outcome, last_uid=last)
+                unsettled = self._settle(folder, batch, outcome, after, unsettled)
                 total.add(outcome)
         return total
+
+    def _settle(self, folder: ImapFolder, batch: list[Listed], outcome: Round,
+                after: AfterFetchAction, unsettled: bool) -> bool:
+        """Take the after-fetch action on the messages of ``batch`` stored, and record the
+        batch's outcome with the UID up to which every message was dealt with (none past
+        ``unsettled``); whether one was not. Where the server fails the action, those stored
+        stay before that UID, to be fetched again (the spool knows them) and settled then;
+        what was set aside is recorded all the same."""
+        dealt_with = outcome.settled()
+        try:
+            folder.settle([item.number for item in outcome.stored], after)
+        except Exception:
+            dealt_with -= {item.key for item in outcome.stored}
+            raise
+        finally:
+            last = self.mailbox.last_uid
+            for item in batch:  # up to the first message not dealt with
+                if unsettled or item.key not in dealt_with:
+                    unsettled = True
+                    break
+                last = item.number
+            self._record(outcome, last_uid=last)
+        return unsettled
 
     # --- POP3 -------------------------------------------------------------------------------
 
