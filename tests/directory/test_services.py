@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from casegate.desk.changes import DeskError
 from casegate.desk.services import add_intake
 from casegate.desk.vocabulary import IntakeKind
 from casegate.directory.addresses import InvalidAddress
@@ -151,6 +152,20 @@ def test_account_on_a_routed_address_is_refused(routed: str) -> None:
     with pytest.raises(DirectoryError) as tag_info:
         add_account(tagged)
     assert str(tag_info.value).startswith(f"{tagged} is {routed} with a tag")
+
+
+def test_an_account_group_or_intake_whose_tagged_form_is_routed_is_refused(
+        domain: Domain) -> None:
+    add_intake(IntakeKind.CASE, address=CASES)
+    routed = ANN.replace("@", "+crm@")
+    add_rule(RuleSpec("address", routed, rewrite="recipient", rewrite_value=CASES))
+    expected = re.escape(f"a tagged form of {ANN} is the forwarding address of rule #")
+    with pytest.raises(DirectoryError, match=expected):
+        add_account(ANN)  # mail to ann+crm@ would follow the rule, never reach it
+    with pytest.raises(DirectoryError, match=expected):
+        add_group(ANN, [])
+    with pytest.raises(DeskError, match=expected):
+        add_intake(IntakeKind.CASE, address=ANN)
 
 
 def test_remove_account(domain: Domain) -> None:

@@ -21,7 +21,7 @@ from casegate.desk.signatures import checked_signature
 from casegate.desk.sla.policies import add_policy, intake_policy
 from casegate.desk.vocabulary import FINISHED_LEAD_STATUSES, IntakeKind, LeadStatus
 from casegate.directory.addresses import InvalidAddress, normalize_address, normalize_domain
-from casegate.directory.claims import owner_of
+from casegate.directory.claims import owner_of, owner_of_tagged
 
 _ALPHABET = string.ascii_lowercase + string.digits
 
@@ -54,6 +54,8 @@ def add_intake(kind: str, address: str | None = None, name: str = "",
     owner = owner_of(normalized)
     if owner is not None:
         raise DeskError(f"{normalized} is already {owner}")
+    if (tagging := owner_of_tagged(normalized, get_config().recipient_delimiter)) is not None:
+        raise DeskError(f"a tagged form of {normalized} is {tagging}; remove the rule first")
     if first_response_hours < 0:
         raise DeskError("the first-response time is a number of hours, 0 or more")
     intake = Intake.objects.create(address=normalized, kind=kind, name=name,

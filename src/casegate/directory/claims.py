@@ -43,6 +43,9 @@ class Claimant:
     rank: int
     find: Callable[[str], Claim | None]
     owned: Callable[[], Iterable[str]] | None = None
+    # Whether it owns a tagged form of an address (``user+tag@`` of ``user@``), given the
+    # delimiter; mail to that form follows the owner's rule, not the address's owner.
+    find_tagged: Callable[[str, str], Claim | None] | None = None
 
 
 _claimants: list[Claimant] = []
@@ -87,6 +90,15 @@ def owner_of(address: str) -> Claim | None:
     """What already owns ``address`` (normalised), or ``None`` when nothing does."""
     for claimant in _claimants:
         claim = claimant.find(address)
+        if claim is not None:
+            return claim
+    return None
+
+
+def owner_of_tagged(address: str, delimiter: str) -> Claim | None:
+    """What owns a tagged form of ``address`` (normalised), or ``None``."""
+    for claimant in _claimants:
+        claim = claimant.find_tagged(address, delimiter) if claimant.find_tagged else None
         if claim is not None:
             return claim
     return None

@@ -13,7 +13,7 @@ from casegate.directory.addresses import (
     normalize_domain,
     strip_extension,
 )
-from casegate.directory.claims import owner_of
+from casegate.directory.claims import owner_of, owner_of_tagged
 from casegate.directory.models import Account, Domain, Group, GroupMember, OrgUnit
 from casegate.errors import CasegateError
 
@@ -47,11 +47,16 @@ def add_domain(name: str, mailbox_transport: str = "") -> Domain:
 
 
 def _refuse_if_owned(address: str) -> None:
-    base = strip_extension(address, get_config().recipient_delimiter)
+    delimiter = get_config().recipient_delimiter
+    base = strip_extension(address, delimiter)
     if base != address and (routed := owner_of(base)) is not None and routed.forwarding:
         # Mail to user+tag@ follows user@'s rules: this account would never get any.
         raise DirectoryError(f"{address} is {base} with a tag, and {base} is {routed}; a"
                              " forwarding address must not be an account, mailbox or group")
+    if (tagging := owner_of_tagged(address, delimiter)) is not None:
+        raise DirectoryError(f"a tagged form of {address} is {tagging}; a forwarding address"
+                             " must not be an account, mailbox or group (remove the rule"
+                             " first)")
     owner = owner_of(address)
     if owner is None:
         return

@@ -46,8 +46,20 @@ def _forwarding(address: str) -> Claim | None:
     return Claim("rule", _("the forwarding address of rule #%(id)s") % {"id": rule.pk})
 
 
+def _forwarding_tagged(address: str, delimiter: str) -> Claim | None:
+    local, _at, domain = address.rpartition("@")
+    if not delimiter or delimiter in local:
+        return None
+    rule = Rule.objects.filter(match_type=MatchType.ADDRESS,
+                               match_value__startswith=f"{local}{delimiter}",
+                               match_value__endswith=f"@{domain}").first()
+    if rule is None:
+        return None
+    return Claim("rule", _("the forwarding address of rule #%(id)s") % {"id": rule.pk})
+
+
 # A rule's address is claimed after every mailbox (see casegate.directory.claims).
-FORWARDING = Claimant(40, _forwarding)
+FORWARDING = Claimant(40, _forwarding, find_tagged=_forwarding_tagged)
 
 
 @dataclass
