@@ -38,6 +38,8 @@ ZONE = {
     "_dmarc.twice.example.": {"TXT": ["v=DMARC1; p=reject", "v=DMARC1; p=none"]},
     "_dmarc.twice.example.net.": {"TXT": ["v=DMARC1; p=none", "v=DMARC1; p=none; pct=100"]},
     "_dmarc.flaky.example.": {"TXT": ["v=DMARC1; p=reject"]},
+    "xn--bcher-kva.example.": {"TXT": [f"v=spf1 ip4:{CLIENT} -all"]},
+    "_dmarc.xn--bcher-kva.example.": {"TXT": ["v=DMARC1; p=reject"]},
     "macro.example.": {"TXT": ["v=spf1 exists:%{l}.senders.macro.example -all"]},
     "dana.senders.macro.example.": {"A": ["127.0.0.2"]},
 }
@@ -65,6 +67,12 @@ def test_a_from_domain_written_in_unicode_is_compared_as_the_dns_writes_it() -> 
     domains = from_domains(HeaderFields("From: Dana <dana@Bücher.example>\r\n\r\n".encode()))
     assert domains == ("xn--bcher-kva.example",)  # as our domains and DKIM's d= are kept
     assert aligned(domains[0], "mail.xn--bcher-kva.example")
+
+
+def test_mail_from_a_unicode_domain_aligns_through_spf(dns_server: LocalDNS) -> None:
+    data = "From: Dana <dana@bücher.example>\r\nSubject: Hi\r\n\r\nHello\r\n".encode()
+    report = check(data, mail_from="dana@bücher.example")
+    assert (report.spf, report.dmarc.result) == (AuthResult.PASS, AuthResult.PASS)
 
 
 def test_the_organisational_domain_comes_from_the_public_suffix_list() -> None:

@@ -15,6 +15,7 @@ from casegate.gateway.quarantine import (
     matching_ids,
     quarantine_as_dict,
 )
+from casegate.signing.srs import envelope_sender
 from casegate.spool.models import Delivery, Quarantine
 from casegate.spool.vocabulary import QuarantineDecision
 from tests.held_mail import CASES, authentication, desk, hold, rspamd_report
@@ -103,6 +104,15 @@ def test_deciding_many_releases_each_once_and_goes_past_the_refused() -> None:
     assert Delivery.objects.filter(recipient=CASES).count() == 2
     assert dict(Quarantine.objects.values_list("id", "state")) == {
         first.pk: "released", second.pk: "released", elsewhere.pk: "held"}
+
+
+def test_a_bounce_to_one_of_our_srs_addresses_is_released_to_the_original_sender() -> None:
+    desk()
+    bounce_to = envelope_sender("dana@example.net", "solarmora.com",
+                                frozenset({"solarmora.com"}))
+    held = hold(recipient=bounce_to, mail_from="")
+    outcome = decide(QuarantineDecision.RELEASE, [held.pk])
+    assert outcome.done == {held.pk: ["dana@example.net"]}
 
 
 def test_each_decision_of_many_is_in_the_audit_log() -> None:

@@ -478,9 +478,11 @@ class RemoteDrain:
                 await self._in_database(self._record, outcomes, items)
                 return True
             except Exception:
-                if time.monotonic() + wait >= lease_ends:  # sent, not recorded: as after a
+                # Sent, not recorded: past the lease (or stopping), the lease decides, as
+                # after a crash.
+                if time.monotonic() + wait >= lease_ends or self._stop.is_set():
                     log.exception("cannot record %d remote deliveries; they return when the"
-                                  " lease ends", len(outcomes))  # crash, the lease decides
+                                  " lease ends", len(outcomes))
                     return False
                 log.exception("cannot record %d remote deliveries; trying again in %.1fs",
                               len(outcomes), wait)

@@ -287,7 +287,11 @@ class _SQLite(_Engine):
 
     def _ranked(self, term: Term) -> bool:
         """Whether ``term`` is in at most :data:`RANKED_AT_MOST` messages, estimated from
-        how far back its newest :data:`PROBE` messages reach."""
+        how far back its newest :data:`PROBE` messages reach; for a phrase, each of its
+        words (bm25 reads every message holding each to find the phrase's)."""
+        words = re.findall(r"\w+", term.text)
+        if len(words) > 1:
+            return all(self._ranked(Term(word)) for word in words)
         if self.few(term, PROBE) is not None:
             return True
         reach = self._probes[term][-1]

@@ -142,7 +142,7 @@ def check_sender(raw: bytes, peer_ip: str, mail_from: str, helo: str,
                  lookups: MessageLookups) -> SenderReport:
     """SPF, every DKIM signature, DMARC and the ARC chain of ``raw`` as it arrived."""
     headers = HeaderFields(raw)
-    spf_domain = (mail_from.rpartition("@")[2] if mail_from else helo).lower().rstrip(".")
+    spf_domain = _a_labels((mail_from.rpartition("@")[2] if mail_from else helo).rstrip("."))
     spf_result = check_spf(peer_ip, mail_from, helo, lookups)
     signatures = check_dkim(raw, lookups)
     authors = from_domains(headers)
@@ -175,7 +175,8 @@ def _domains_of(fields: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def _a_labels(domain: str) -> str:
-    """``domain`` as the DNS, DKIM's d= and the company's domains write it (RFC 8616)."""
+    """``domain`` as the DNS, DKIM's d= and the company's domains write it (RFC 8616): the
+    From domain, the SPF domain and an ARC set's header.from compare alike."""
     try:
         return normalize_domain(domain)
     except InvalidAddress:
@@ -387,5 +388,5 @@ def _recorded_dmarc(sealed: bytes) -> tuple[str, str]:
         if getattr(result, "method", "") == "dmarc":
             author = next((p.value for p in result.properties
                            if p.type == "header" and p.name == "from"), "")
-            return result.result, str(author or "").lower()
+            return result.result, _a_labels(str(author)) if author else ""
     return "", ""

@@ -101,11 +101,12 @@ class Admitted:
         return self.code == 250
 
 
-def route(address: str, table: RoutingTable, spam: bool = False, sender: str = "") -> Routing:
+def route(address: str, table: RoutingTable, spam: bool = False, sender: str = "",
+          releasing: bool = False) -> Routing:
     """The routing table's answer, except for a bounce to an SRS address we made, which
-    goes back to the original sender."""
+    goes back to the original sender; ``releasing`` from quarantine lifts its rules."""
     if not srs.is_srs(address) or domain_of(address).lower() not in table.domains:
-        return table.route(address, spam=spam, sender=sender)
+        return table.route(address, spam=spam, releasing=releasing, sender=sender)
     original = srs.reverse_srs(address)
     targets = table.targets_for(original.lower()) if original else ()
     if not targets:

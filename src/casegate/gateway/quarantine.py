@@ -18,6 +18,7 @@ from casegate.filtering.auth_results import result_text, verdicts
 from casegate.filtering.learning import teach
 from casegate.filtering.phishing import phishing_reason
 from casegate.filtering.reports import spam_status_headers
+from casegate.gateway.admission import route
 from casegate.mail.headers import HeaderFields
 from casegate.routing.engine import RoutingTable, Verdict
 from casegate.routing.snapshot import load_table
@@ -161,7 +162,7 @@ def release(entry_id: int, table: RoutingTable | None = None) -> list[Delivery]:
     assert message is not None
     if table is None:
         table = load_table()
-    routing = table.route(entry.recipient, spam=False, releasing=True, sender=message.mail_from)
+    routing = route(entry.recipient, table, releasing=True, sender=message.mail_from)
     if routing.verdict is not Verdict.ACCEPT:
         raise QuarantineError(
             f"{entry.recipient} has no route now ({routing.reason}); add a rule, then release again"

@@ -175,7 +175,8 @@ def claim_due(limit: int = BATCH) -> list[Claimed]:
     now = timezone.now()
     token = uuid.uuid4().hex
     lease = now + timedelta(seconds=get_config().webhook_timeout * 2 * limit + 30)
-    free = Q(lease_until__isnull=True) | Q(lease_until__lt=now)
+    free = (Q(lease_until__isnull=True) | Q(lease_until__lt=now)) & Q(
+        state=WebhookCallState.PENDING, due_at__lte=now)
     with transaction.atomic():
         receivers = {webhook_id for _, webhook_id in _claimable(now, limit)}
         # no_key: a transaction writing an event of a webhook (a key share lock on it) does
@@ -186,7 +187,7 @@ def claim_due(limit: int = BATCH) -> list[Claimed]:
         # the first look did not see held. Only the locked webhooks' events are taken (one
         # resumed or written since the first look is another claim's to lock).
         due = WebhookCall.objects.filter(
-            pk__in=[pk for pk, webhook_id in _claimable(now, limit) if webhook_id in ours])
+            free, pk__in=[pk for pk, webhook_id in _claimable(now, limit) if webhook_id in ours])
         ids = list(due.select_for_update(skip_locked=True, of=("self",)).order_by("id")
                    .values_list("pk", flat=True))
         if not ids:
