@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from casegate.desk.models import Case, Intake
 from casegate.desk.reception import DeskDelivery, receive
-from casegate.desk.search import marked_html, search
+from casegate.desk.search import _SQLite, marked_html, search
 from casegate.desk.search_query import SearchSyntaxError, Term, parse_query
 from casegate.desk.services import add_intake
 from casegate.routing.snapshot import load_table
@@ -159,6 +159,10 @@ def test_a_word_in_very_many_messages_is_matched_but_not_ranked(
     sqlite = connection.vendor == "sqlite"
     assert [hit.id for hit in hits] == ([cases[3], cases[2]] if sqlite else [cases[2], cases[3]])
     assert all("<mark>refund</mark>" in hit.snippet_html for hit in hits)
+    if sqlite:  # a phrase is weighed only when each of its words would be
+        file_mail(intake, "Kit", "the zx81 kit")
+        assert not _SQLite()._ranked(Term("a refund", phrase=True))
+        assert _SQLite()._ranked(Term("zx81 kit", phrase=True))
 
 
 @pytest.mark.django_db
