@@ -2,7 +2,7 @@
 how fast the worker's job posts a backlog to receivers on loopback.
 
     .venv/bin/python bench/webhooks.py [--messages 400] [--webhooks 3] [--rounds 4]
-        [--events 2000] [--receivers 4] [--database-url postgresql://...]
+        [--events 2000] [--receivers 4] [--backlog 100000] [--database-url postgresql://...]
 
 A scratch ``$CASEGATE_HOME`` (SQLite unless ``--database-url``), set up as
 ``bench/triggers.py`` sets it up.
@@ -17,6 +17,11 @@ Part 2, sending: ``--events`` events waiting for ``--receivers`` webhooks (one H
 server each on loopback, answering 200 at once) are posted by the job's rounds
 (``send_due`` until nothing is due: claim, sign, post, record each attempt); events per
 second, signed and recorded.
+
+Part 3, a waiting backlog: ``--backlog`` events for a paused webhook and as many for one
+whose oldest event waits for its retry, beside a webhook with nothing to send; the
+worker's clock looks for events due every second (``_anything_due``) and a claim finds
+none: milliseconds of each, the median of 20.
 """
 
 from __future__ import annotations
@@ -110,6 +115,42 @@ def sending(args: argparse.Namespace) -> None:
           "its attempt recorded)")
 
 
+def backlog(args: argparse.Namespace) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from casegate.desk.models import Webhook, WebhookCall
+    from casegate.desk.webhooks.hooks import add_webhook
+    from casegate.desk.webhooks.outbox import webhook_call
+    from casegate.desk.webhooks.sending import _anything_due, claim_due
+
+    Webhook.objects.all().delete()
+    paused, waiting, _idle = (add_webhook(name, "https://receiver.example/hook", []).webhook
+                              for name in ("paused", "waiting", "idle"))
+    body = {"event": "case_created", "case": {"id": 1}}
+    WebhookCall.objects.bulk_create(
+        [webhook_call(hook.pk, body, 1) for hook in (paused, waiting)
+         for _ in range(args.backlog)], batch_size=500)
+    Webhook.objects.filter(pk=paused.pk).update(paused_at=timezone.now())
+    oldest = WebhookCall.objects.filter(webhook=waiting).order_by("id")[:1]
+    WebhookCall.objects.filter(pk__in=oldest).update(
+        due_at=timezone.now() + timedelta(hours=1))
+
+    def median_ms(look: Callable[[], object]) -> float:
+        times = []
+        for _ in range(20):
+            started = time.perf_counter()
+            look()
+            times.append(1000 * (time.perf_counter() - started))
+        return sorted(times)[10]
+
+    assert not _anything_due() and claim_due() == []
+    print(f"\nbacklog: {args.backlog} events paused and {args.backlog} waiting behind a retry:"
+          f" a look for events due {median_ms(_anything_due):.2f} ms,"
+          f" a claim {median_ms(claim_due):.2f} ms")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--messages", type=int, default=400)
@@ -117,6 +158,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--events", type=int, default=2000)
     parser.add_argument("--receivers", type=int, default=4)
+    parser.add_argument("--backlog", type=int, default=100_000)
     parser.add_argument("--database-url", default=None)
     args = parser.parse_args()
     os.environ["CASEGATE_WEBHOOK_PRIVATE_TARGETS"] = "1"  # the receivers are on loopback
@@ -124,6 +166,7 @@ def main() -> None:
     print(f"database: {'PostgreSQL' if args.database_url else 'SQLite'}")
     intake(args)
     sending(args)
+    backlog(args)
 
 
 if __name__ == "__main__":

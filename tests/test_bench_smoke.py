@@ -43,7 +43,8 @@ TINY = {
                          "--latency-rate", "10", "--latency-seconds", "0.5"],
     "imap_fetch.py": ["--messages", "20", "--runs", "1"],
     "automations.py": ["--cases", "300", "--due", "20", "--runs", "1"],
-    "webhooks.py": ["--messages", "20", "--rounds", "1", "--events", "40", "--receivers", "2"],
+    "webhooks.py": ["--messages", "20", "--rounds", "1", "--events", "40", "--receivers", "2",
+                    "--backlog", "50"],
 }
 NEEDS_POSTGRESQL = {"console_pages.py"}
 
