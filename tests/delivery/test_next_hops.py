@@ -106,6 +106,21 @@ class DsnController(Controller):
         return DsnSMTP(self.handler, **self.SMTP_kwargs)
 
 
+def sent_offering_dsn(item: Claimed, handler: OffersDsn, data: bytes, **server: Any) -> Result:
+    """``item`` sent as ``data`` to a next hop offering DSN (its parameters in
+    :attr:`DsnSMTP.given`)."""
+    controller = DsnController(handler, hostname="127.0.0.1", port=free_port(), **server)
+    controller.start()
+    DsnSMTP.given.clear()
+    try:
+        results: list[Result] = []
+        asyncio.run(Sender({1: ("dana@example.net", data)}).send_group(
+            Hop("127.0.0.1", controller.port), [item], results))
+    finally:
+        controller.stop()
+    return results[0]
+
+
 def test_what_the_sender_asked_of_reports_is_passed_on_to_a_next_hop_offering_dsn() -> None:
     item = Claimed(1, "Q1", "ann@solarmora.com", "ann@solarmora.com", "remote", None, False,
                    "", 1, "dana@example.net", datetime.now(UTC), CopyEdits(),
@@ -114,16 +129,8 @@ def test_what_the_sender_asked_of_reports_is_passed_on_to_a_next_hop_offering_ds
     assert remote.dsn_options(item) == (
         ["RET=HDRS", "ENVID=QQ+20314"],
         ["NOTIFY=FAILURE,DELAY", "ORCPT=rfc822;Ann+2BLee+3Dx@solarmora.com"])
-    controller = DsnController(OffersDsn(), hostname="127.0.0.1", port=free_port())
-    controller.start()
-    DsnSMTP.given.clear()
-    try:
-        sender = Sender({1: ("dana@example.net", b"Subject: x\\r\\n\\nreport if it fails\\r\\n")})
-        results: list[Result] = []
-        asyncio.run(sender.send_group(Hop("127.0.0.1", controller.port), [item], results))
-    finally:
-        controller.stop()
-    assert results[0].status is Status.SENT, results[0].reply
+    result = sent_offering_dsn(item, OffersDsn(), b"Subject: x\r\n\nreport if it fails\r\n")
+    assert result.status is Status.SENT, result.reply
     # aiosmtpd reads parameters in upper case
     assert DsnSMTP.given == [("RET", "HDRS"), ("ENVID", "QQ+20314"),
                              ("NOTIFY", "FAILURE,DELAY"),
@@ -136,18 +143,9 @@ def test_dsn_requests_pass_over_starttls_and_the_greeting_names_our_host(
     item = Claimed(1, "Q1", "ann@solarmora.com", "ann@solarmora.com", "remote", None, False,
                    "", 1, "dana@example.net", datetime.now(UTC), CopyEdits(), notify="NEVER")
     handler = OffersDsn()
-    certificate = TestCA(tmp_path).issue("127.0.0.1")
-    controller = DsnController(handler, hostname="127.0.0.1", port=free_port(),
-                               tls_context=certificate.server_context())
-    controller.start()
-    DsnSMTP.given.clear()
-    try:
-        sender = Sender({1: ("dana@example.net", b"Subject: x\r\n\nover TLS\r\n")})
-        results: list[Result] = []
-        asyncio.run(sender.send_group(Hop("127.0.0.1", controller.port), [item], results))
-    finally:
-        controller.stop()
-    assert results[0].status is Status.SENT, results[0].reply
+    result = sent_offering_dsn(item, handler, b"Subject: x\r\n\nover TLS\r\n",
+                               tls_context=TestCA(tmp_path).issue("127.0.0.1").server_context())
+    assert result.status is Status.SENT, result.reply
     assert handler.tls == [True]
     # STARTTLS forgets the extensions (RFC 3207 4.2): they are asked for again
     assert DsnSMTP.given == [("NOTIFY", "NEVER")]
