@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from casegate import durable
 from casegate.access import roles_of
+from casegate.config import get_config
 from casegate.desk import blobs
 from casegate.desk.arrivals import DeskArrival, Filed
 from casegate.desk.filing import file_batch
@@ -24,6 +25,7 @@ from casegate.desk.replies import post_reply, reply_subject
 from casegate.desk.services import DeskError, add_agent, add_intake, update_case
 from casegate.desk.vocabulary import Direction, IntakeKind
 from casegate.directory.services import add_account, add_domain
+from casegate.filtering.auth_results import header_field
 from casegate.routing.snapshot import load_table
 from tests.mails import mail
 
@@ -177,6 +179,24 @@ def test_a_reply_threads_under_the_last_message_that_can_be_pointed_at(home: Pat
     raw = bytes(Message.objects.get(queue_id=reply.queue_id).raw)
     assert f"In-Reply-To: {first_id}\r\n".encode() in raw
     assert f"References: {first_id}\r\n".encode() in raw
+
+
+def test_a_case_tag_from_a_forged_requester_opens_a_case_of_its_own(home: Path) -> None:
+    intake = add_intake(IntakeKind.CASE, "help@desk.example")
+    [filed] = file_arrivals([arrival(intake, mail(subject="Refund", sender="bo@acme.example")[0])])
+    case = filed.conversation
+    assert case is not None
+
+    def tagged(dmarc: str) -> bytes:
+        checked = header_field(get_config().authserv_id, [
+            f"dmarc={dmarc} header.from=acme.example"]).decode()
+        return (f"{checked}From: bo@acme.example\r\nTo: help@desk.example\r\n"
+                f"Subject: Re: Refund [#CG-{case.pk}]\r\n\r\nsend it to IBAN X\r\n").encode()
+
+    [forged] = file_arrivals([arrival(intake, tagged("fail"))])
+    assert forged.conversation != case  # the tag and the address are all a forger needs
+    [genuine] = file_arrivals([arrival(intake, tagged("pass"))])
+    assert genuine.conversation == case
 
 
 def test_a_bounce_of_a_reply_on_a_closed_case_marks_it_failed_and_opens_nothing(
