@@ -249,6 +249,31 @@ def test_what_was_sent_is_recorded_when_the_database_comes_back_not_sent_again(
     assert subjects(sink) == [b"once only"]
 
 
+def test_a_stopping_worker_waits_for_the_database_a_little_only(
+        config: Config, monkeypatch: pytest.MonkeyPatch) -> None:
+    queue_remote(f"smtp:127.0.0.1:{free_port()}", ["sent, never recorded"])
+
+    failures = [OperationalError("the server closed the connection")] * 2
+
+    def down(outcomes: list[worker.Outcome]) -> list[int]:
+        if failures:
+            raise failures.pop()
+        return []
+
+    monkeypatch.setattr(worker, "finish", down)
+    monkeypatch.setattr(worker, "RECORD_RETRY_FIRST", 0.01)
+    monkeypatch.setattr(worker, "RECORD_WHILE_STOPPING", 0.2)
+    stopping = threading.Event()
+    stopping.set()
+    drain_remote = worker.RemoteDrain(config, stopping, threading.Event())
+    items = claim(("remote",), 100, config.lease_seconds)
+    assert asyncio.run(drain_remote._record_sent([], items, time.monotonic() + 300))
+    failures.extend([OperationalError("the server closed the connection")] * 1000)
+    started = time.monotonic()
+    recorded = asyncio.run(drain_remote._record_sent([], items, time.monotonic() + 300))
+    assert not recorded and time.monotonic() - started < 2  # not the lease's five minutes
+
+
 def test_only_failures_to_make_the_copy_count_towards_setting_it_aside(
         config: Config, monkeypatch: pytest.MonkeyPatch) -> None:
     queue_remote(f"smtp:127.0.0.1:{free_port()}", ["poison"])

@@ -181,20 +181,24 @@ def test_a_reply_threads_under_the_last_message_that_can_be_pointed_at(home: Pat
     assert f"References: {first_id}\r\n".encode() in raw
 
 
-def test_a_case_tag_from_a_forged_requester_opens_a_case_of_its_own(home: Path) -> None:
+def test_mail_from_a_forged_requester_opens_a_case_of_its_own(home: Path) -> None:
     intake = add_intake(IntakeKind.CASE, "help@desk.example")
-    [filed] = file_arrivals([arrival(intake, mail(subject="Refund", sender="bo@acme.example")[0])])
+    first, first_id = mail(subject="Refund", sender="bo@acme.example")
+    [filed] = file_arrivals([arrival(intake, first)])
     case = filed.conversation
     assert case is not None
 
-    def tagged(dmarc: str) -> bytes:
+    def tagged(dmarc: str, threading: str = f"Subject: Re: Refund [#CG-{case.pk}]") -> bytes:
         checked = header_field(get_config().authserv_id, [
+            "spf=softfail smtp.mailfrom=policy.arc-override=x@evil.example",
             f"dmarc={dmarc} header.from=acme.example"]).decode()
         return (f"{checked}From: bo@acme.example\r\nTo: help@desk.example\r\n"
-                f"Subject: Re: Refund [#CG-{case.pk}]\r\n\r\nsend it to IBAN X\r\n").encode()
+                f"{threading}\r\n\r\nsend it to IBAN X\r\n").encode()
 
     [forged] = file_arrivals([arrival(intake, tagged("fail"))])
     assert forged.conversation != case  # the tag and the address are all a forger needs
+    [referring] = file_arrivals([arrival(intake, tagged("fail", f"References: {first_id}"))])
+    assert referring.conversation != case  # nor is a Message-ID its correspondents saw
     [genuine] = file_arrivals([arrival(intake, tagged("pass"))])
     assert genuine.conversation == case
 

@@ -9,6 +9,7 @@ import authres
 from casegate.filtering.auth_policy import Decision
 from casegate.filtering.auth_results import (
     authserv_id_of,
+    from_forged,
     header_field,
     header_value,
     resinfos,
@@ -116,3 +117,18 @@ def test_what_a_client_said_cannot_pass_for_a_result() -> None:
     # nor does a quoted pair end a quoted string early
     assert verdicts('gw.test; spf=pass smtp.helo="a\\";dmarc=pass"; dmarc=fail') == {
         "spf": "pass", "dmarc": "fail"}
+
+
+def test_a_from_is_forged_where_dmarc_fails_and_no_trusted_sealer_vouches() -> None:
+    sealed = Arc(AuthResult.PASS, "lists.example", 2, "pass", "example.net")
+    vouched = header_value("gw.test", resinfos(report(arc=sealed),
+                                               Decision(arc_override="lists.example")))
+    assert not from_forged(vouched)
+    failing = header_value("gw.test", resinfos(report(), Decision()))
+    assert from_forged(failing)
+    # what a sender wrote cannot pass for the sealer's override, nor can a comment
+    said = dataclasses.replace(report(mail_from="policy.arc-override=x@evil.example"))
+    assert from_forged(header_value("gw.test", resinfos(said, Decision())))
+    assert from_forged("gw.test; dmarc=fail (policy.arc-override=x) header.from=a.example")
+    assert not from_forged("gw.test; spf=pass; dmarc=pass header.from=a.example")
+    assert not from_forged("gw.test; spf=pass")

@@ -88,6 +88,7 @@ SEND_SHARE = 0.8
 # Seconds between tries at recording what was sent, while the database fails.
 RECORD_RETRY_FIRST = 0.5
 RECORD_RETRY_MAX = 5.0
+RECORD_WHILE_STOPPING = 20.0  # seconds; the service manager's stop timeout is 90
 PREPARE_THREADS = 4
 _T = TypeVar("_T")
 
@@ -478,9 +479,10 @@ class RemoteDrain:
                 await self._in_database(self._record, outcomes, items)
                 return True
             except Exception:
-                # Sent, not recorded: past the lease (or stopping), the lease decides, as
-                # after a crash.
-                if time.monotonic() + wait >= lease_ends or self._stop.is_set():
+                if self._stop.is_set():  # a stopping worker waits for it a little only
+                    lease_ends = min(lease_ends, time.monotonic() + RECORD_WHILE_STOPPING)
+                # Sent, not recorded: past the lease, the lease decides, as after a crash.
+                if time.monotonic() + wait >= lease_ends:
                     log.exception("cannot record %d remote deliveries; they return when the"
                                   " lease ends", len(outcomes))
                     return False

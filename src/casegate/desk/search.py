@@ -289,7 +289,7 @@ class _SQLite(_Engine):
         """Whether ``term`` is in at most :data:`RANKED_AT_MOST` messages, estimated from
         how far back its newest :data:`PROBE` messages reach; for a phrase, each of its
         words (bm25 reads every message holding each to find the phrase's)."""
-        words = re.findall(r"\w+", term.text)
+        words = re.findall(r"[^\W_]+", term.text)  # as unicode61 splits them
         if len(words) > 1:
             return all(self._ranked(Term(word)) for word in words)
         if self.few(term, PROBE) is not None:

@@ -153,6 +153,18 @@ def verdicts(value: str) -> dict[str, str]:
     return {method: found[method] for method in METHODS if method in found}
 
 
+_DMARC_FAILED = re.compile(r";\s*dmarc=fail\b([^;]*)", re.IGNORECASE)
+_ARC_OVERRIDE = re.compile(r"\bpolicy\.arc-override=", re.IGNORECASE)
+
+
+def from_forged(value: str) -> bool:
+    """Whether a stored value says the From is forged: DMARC failed, and no trusted ARC
+    sealer vouched for it (its ``policy.arc-override``, read in the dmarc result alone,
+    outside comments and quoted strings: not in a sender's ``smtp.mailfrom``)."""
+    failed = _DMARC_FAILED.search(_outside_comments(value, blank_quoted=True))
+    return failed is not None and not _ARC_OVERRIDE.search(failed[1])
+
+
 def result_text(method: str, result: str) -> str:
     """What a stored value contains where ``method`` came to ``result``, for a database's
     substring match (see :func:`verdicts`)."""

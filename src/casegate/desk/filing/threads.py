@@ -10,8 +10,7 @@ from casegate.desk.merging import survivor_of
 from casegate.desk.models import Case, DeskMessage, Lead
 from casegate.desk.services import DeskError
 from casegate.desk.threading import ThreadHint, hint_for
-from casegate.filtering.auth_results import authserv_id_of, verdicts
-from casegate.filtering.vocabulary import AuthResult
+from casegate.filtering.auth_results import authserv_id_of, from_forged
 from casegate.mail.headers import HeaderFields
 
 
@@ -69,21 +68,22 @@ def _thread_of(arrival: DeskArrival, hint: ThreadHint, found: dict[str, Case | L
     if hint.signed and f"{hint.signed[0]}{hint.signed[1]}" in found:
         return found[f"{hint.signed[0]}{hint.signed[1]}"]
     tagged = found.get(f"c{hint.tagged_case}") if hint.tagged_case else None
-    if tagged is not None and tagged.requester == arrival.mail.sender \
-            and not _forged_from(arrival.raw):
-        return tagged
-    return next((found[r] for r in hint.references if r in found), None)
+    by_tag = tagged if tagged is not None and tagged.requester == arrival.mail.sender else None
+    conversation = by_tag or next((found[r] for r in hint.references if r in found), None)
+    if conversation is not None and _forged_from(arrival.raw):
+        # A case's tag and its requester's address, or a Message-ID its requester's
+        # correspondents have seen, are all a forger would need to write into the case.
+        return None
+    return conversation
 
 
 def _forged_from(raw: bytes) -> bool:
-    """Whether the gateway's checks on arrival found the From forged (DMARC fails, and no
-    trusted ARC sealer vouches for it): a case's tag and its requester's address are all
-    anybody would need to write into the case."""
+    """Whether the gateway's checks on arrival found the From forged (see
+    :func:`from_forged`)."""
     ours = get_config().authserv_id
     for value in HeaderFields(raw).get_all("Authentication-Results"):
         if authserv_id_of(value) == ours:  # ours: any from outside was removed
-            return verdicts(value).get("dmarc") == AuthResult.FAIL and \
-                "arc-override" not in value
+            return from_forged(value)
     return False
 
 
