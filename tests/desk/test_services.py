@@ -163,14 +163,20 @@ def test_notes_stay_and_reply_subject_carries_the_tag(home: Path) -> None:
         post_reply("case", 999, None, "hello")
 
 
+def opened_case(subject: str) -> tuple[Intake, Case, str]:
+    """An intake, the case a first message from bo@acme.example opens there, and that
+    message's Message-ID."""
+    intake = add_intake(IntakeKind.CASE, "help@desk.example")
+    first, first_id = mail(subject=subject, sender="bo@acme.example")
+    [filed] = file_arrivals([arrival(intake, first)])
+    assert isinstance(filed.conversation, Case)
+    return intake, filed.conversation, first_id
+
+
 def test_a_reply_threads_under_the_last_message_that_can_be_pointed_at(home: Path) -> None:
     from casegate.spool.models import Message
 
-    intake = add_intake(IntakeKind.CASE, "help@desk.example")
-    first, first_id = mail(subject="Panel dark", sender="bo@acme.example")
-    [filed] = file_arrivals([arrival(intake, first)])
-    case = filed.conversation
-    assert case is not None
+    intake, case, first_id = opened_case("Panel dark")
     without_id = (f"From: bo@acme.example\r\nTo: help@desk.example\r\nSubject: Re: Panel dark"
                   f" [#CG-{case.pk}]\r\n\r\nstill dark\r\n").encode()
     [follow_up] = file_arrivals([arrival(intake, without_id)])
@@ -182,11 +188,7 @@ def test_a_reply_threads_under_the_last_message_that_can_be_pointed_at(home: Pat
 
 
 def test_mail_from_a_forged_requester_opens_a_case_of_its_own(home: Path) -> None:
-    intake = add_intake(IntakeKind.CASE, "help@desk.example")
-    first, first_id = mail(subject="Refund", sender="bo@acme.example")
-    [filed] = file_arrivals([arrival(intake, first)])
-    case = filed.conversation
-    assert case is not None
+    intake, case, first_id = opened_case("Refund")
 
     def tagged(dmarc: str, threading: str = f"Subject: Re: Refund [#CG-{case.pk}]") -> bytes:
         checked = header_field(get_config().authserv_id, [
