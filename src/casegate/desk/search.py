@@ -14,6 +14,7 @@ that message's matching passage with the words marked (:func:`marked_html`).
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import re
@@ -264,7 +265,7 @@ class _Engine:
 
 class _SQLite(_Engine):
     def __init__(self) -> None:
-        self._probes: dict[Needle, list[int]] = {}
+        self._read: dict[tuple[tuple[Needle, ...], bool, int], list[int]] = {}
 
     @staticmethod
     def _expression(terms: Sequence[Needle], every: bool) -> str:
@@ -273,17 +274,16 @@ class _SQLite(_Engine):
             for t in terms)
 
     def newest(self, terms: Sequence[Needle], every: bool, limit: int) -> list[int]:
-        return [row[0] for row in _fetch(
-            "SELECT rowid FROM desk_message_search WHERE desk_message_search MATCH %s"
-            " ORDER BY rowid DESC LIMIT %s", [self._expression(terms, every), limit])]
+        key = (tuple(terms), every, limit)
+        if key not in self._read:  # read once a search: ranking asks again
+            self._read[key] = [row[0] for row in _fetch(
+                "SELECT rowid FROM desk_message_search WHERE desk_message_search MATCH %s"
+                " ORDER BY rowid DESC LIMIT %s", [self._expression(terms, every), limit])]
+        return self._read[key]
 
-    def few(self, needle: Needle, limit: int) -> list[int] | None:
-        if limit != PROBE:
-            return super().few(needle, limit)
-        if needle not in self._probes:  # read once a search: ranking asks again
-            self._probes[needle] = self.newest([needle], True, PROBE + 1)
-        found = self._probes[needle]
-        return found if len(found) <= PROBE else None
+    @functools.cached_property
+    def _newest_id(self) -> int:
+        return int(_fetch("SELECT max(id) FROM desk_deskmessage", [])[0][0] or 0)
 
     def _ranked(self, term: Term) -> bool:
         """Whether ``term`` is in at most :data:`RANKED_AT_MOST` messages, estimated from
@@ -292,11 +292,11 @@ class _SQLite(_Engine):
         words = re.findall(r"[^\W_]+", term.text)  # as unicode61 splits them
         if len(words) > 1:
             return all(self._ranked(Term(word)) for word in words)
-        if self.few(term, PROBE) is not None:
+        found = self.newest([term], True, PROBE + 1)  # what few() read
+        if len(found) <= PROBE:
             return True
-        reach = self._probes[term][-1]
-        newest = _fetch("SELECT max(id) FROM desk_deskmessage", [])[0][0] or reach
-        return (PROBE + 1) * newest / (newest - reach + 1) <= RANKED_AT_MOST
+        newest = max(self._newest_id, found[0])
+        return (PROBE + 1) * newest / (newest - found[-1] + 1) <= RANKED_AT_MOST
 
     def _within(self, select: str, terms: Sequence[Term], every: bool, ids: list[int]
                 ) -> list[Any]:
