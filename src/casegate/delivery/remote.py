@@ -186,6 +186,10 @@ def _reply_text(code: int, message: str) -> str:
     return f"{code} {' '.join(message.split())}"
 
 
+class NeedsSmtpUtf8(Exception):
+    """The next hop does not offer SMTPUTF8, which an address of the message needs."""
+
+
 def _classify_error(exc: BaseException, hop: Hop) -> tuple[Status, str]:
     """A 5xx reply refuses the message for good; anything else is worth another try."""
     code: int | None = None
@@ -201,7 +205,7 @@ def _classify_error(exc: BaseException, hop: Hop) -> tuple[Status, str]:
         code = exc.smtp_code
         error = exc.smtp_error
         text = error.decode("utf-8", "replace") if isinstance(error, bytes) else str(error)
-    if isinstance(exc, aiosmtplib.SMTPNotSupported):
+    if isinstance(exc, aiosmtplib.SMTPNotSupported | NeedsSmtpUtf8):
         return Status.REFUSED, f"5.6.7 {hop.host} cannot take this message: {exc}"
     if code is None:
         return Status.DEFERRED, f"4.4.1 cannot deliver to {hop}: {type(exc).__name__}: {exc}"
@@ -334,10 +338,6 @@ def dsn_options(item: Claimed) -> tuple[list[str], list[str]]:
     return mail, rcpt
 
 
-class NeedsSmtpUtf8(Exception):
-    """The next hop does not offer SMTPUTF8, which an address of the message needs."""
-
-
 def envelope_options(item: Claimed, sender: str, data: bytes, offers: Callable[[str], bool]
                      ) -> tuple[list[str], list[str]]:
     """The MAIL and RCPT parameters for ``item`` at a next hop offering the extensions
@@ -349,14 +349,10 @@ def envelope_options(item: Claimed, sender: str, data: bytes, offers: Callable[[
         mail.append("BODY=8BITMIME")
     if not (sender.isascii() and item.recipient.isascii()):
         if not offers("smtputf8"):
-            raise NeedsSmtpUtf8
+            raise NeedsSmtpUtf8("it does not offer SMTPUTF8, which this message's addresses"
+                                " need (RFC 6531)")
         mail.append("SMTPUTF8")
     return mail, rcpt
-
-
-def _no_smtputf8(hop: Hop) -> str:
-    return (f"5.6.7 {hop.host} does not offer SMTPUTF8, which this message's addresses need"
-            " (RFC 6531)")
 
 
 async def _greet(client: aiosmtplib.SMTP) -> None:
@@ -407,8 +403,6 @@ class Sender:
                 status = Status.SENT
             except TLSUnavailable as exc:
                 status, reply = Status.DEFERRED, str(exc)
-            except NeedsSmtpUtf8:
-                status, reply = Status.REFUSED, _no_smtputf8(hop)
             except Exception as exc:
                 status, reply = _classify_error(exc, hop)
             results.append(Result(item, status, reply, str(hop), started,
@@ -469,8 +463,6 @@ class Sender:
                                                     mail_options=mail_options,
                                                     rcpt_options=rcpt_options)
                 status, reply = Status.SENT, f"{hop.host} said: 250 {response}"
-            except NeedsSmtpUtf8:
-                status, reply = Status.REFUSED, _no_smtputf8(hop)
             except aiosmtplib.SMTPServerDisconnected as exc:
                 reply = _classify_error(exc, hop)[1]
                 client.close()
