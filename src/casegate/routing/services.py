@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from django.db.models import F, Max
+from django.db.models import F, Max, QuerySet
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
@@ -39,23 +39,24 @@ class RuleError(CasegateError):
     """A rule was refused."""
 
 
-def _forwarding(address: str) -> Claim | None:
-    rule = Rule.objects.filter(match_type=MatchType.ADDRESS, match_value=address).first()
+def _rule_claim(rules: QuerySet[Rule]) -> Claim | None:
+    rule = rules.first()
     if rule is None:
         return None
     return Claim("rule", _("the forwarding address of rule #%(id)s") % {"id": rule.pk})
+
+
+def _forwarding(address: str) -> Claim | None:
+    return _rule_claim(Rule.objects.filter(match_type=MatchType.ADDRESS, match_value=address))
 
 
 def _forwarding_tagged(address: str, delimiter: str) -> Claim | None:
     local, _at, domain = address.rpartition("@")
     if not delimiter or delimiter in local:
         return None
-    rule = Rule.objects.filter(match_type=MatchType.ADDRESS,
-                               match_value__startswith=f"{local}{delimiter}",
-                               match_value__endswith=f"@{domain}").first()
-    if rule is None:
-        return None
-    return Claim("rule", _("the forwarding address of rule #%(id)s") % {"id": rule.pk})
+    return _rule_claim(Rule.objects.filter(match_type=MatchType.ADDRESS,
+                                           match_value__startswith=f"{local}{delimiter}",
+                                           match_value__endswith=f"@{domain}"))
 
 
 # A rule's address is claimed after every mailbox (see casegate.directory.claims).
